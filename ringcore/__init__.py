@@ -1,0 +1,26 @@
+"""ringcore: per-interface capture rings in C, and their Python API."""
+from .api import (
+    CLASSIC_RING_PAGES,
+    DEFAULT_POLL_INTERVAL_US,
+    DEFAULT_RING_PAGES,
+    DEFAULT_SLOT_SIZE,
+    DEFAULT_SNAPLEN,
+    CaptureOptions,
+    DropPolicy,
+    FilterError,
+    PrivilegeError,
+    RingcoreError,
+    RingStats,
+    WaitStrategy,
+)
+from .capture import FORMATS, Capture, Drain, Limit, Ring, SlotMeta, SlotView, Writer, validate_ring
+from .filter import compile_filter
+from .monitor import Monitor, WriteStatus, require_capture_privilege
+from .netns import in_netns
+
+__all__ = [
+    "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
+    "FORMATS", "Capture", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
+    "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "WaitStrategy", "WriteStatus",
+    "Writer", "compile_filter", "in_netns", "require_capture_privilege", "validate_ring",
+]

@@ -1,0 +1,161 @@
+"""ctypes declarations for ringcore.h: the structures it shares and every function's signature."""
+from __future__ import annotations
+
+import ctypes
+import importlib.machinery
+from pathlib import Path
+
+RC_ERRBUF_SIZE = 256
+RC_BATCH_BUCKETS = 16
+RC_LATENCY_BUCKETS = 32
+RC_SLOT_TRUNCATED = 0x1
+RC_SLOT_OUTGOING = 0x2
+RC_FORMAT_PCAP_US = 0
+RC_FORMAT_PCAP_NS = 1
+RC_FORMAT_PCAPNG = 2
+
+u32, i32, u64, i64 = ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64
+size_t, vp, cp = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
+
+
+class SlotHdr(ctypes.Structure):
+    _fields_ = [
+        ("caplen", u32),
+        ("wirelen", u32),
+        ("ts_ns", u64),
+        ("ifindex", i32),
+        ("flags", u32),
+        ("reserved", u64),
+    ]
+
+
+SLOT_HDR_SIZE = ctypes.sizeof(SlotHdr)
+
+
+class RingConfig(ctypes.Structure):
+    _fields_ = [
+        ("slot_size", u32),
+        ("ring_pages", u32),
+        ("drop_policy", i32),
+        ("wait_strategy", i32),
+        ("poll_interval_us", u32),
+    ]
+
+
+class CaptureConfig(ctypes.Structure):
+    _fields_ = [
+        ("ring", RingConfig),
+        ("snaplen", u32),
+        ("promisc", u32),
+        ("kernel_block_size", u32),
+        ("kernel_block_nr", u32),
+        ("block_timeout_ms", u32),
+    ]
+
+
+class Stats(ctypes.Structure):
+    _fields_ = [
+        ("kernel_packets", u64),
+        ("kernel_bytes", u64),
+        ("kernel_drops", u64),
+        ("kernel_seen", u64),
+        ("ring_drops", u64),
+        ("truncated", u64),
+        ("outgoing_packets", u64),
+        ("outgoing_bytes", u64),
+        ("head", u64),
+        ("delivered", u64),
+        ("delivered_bytes", u64),
+        ("tail", u64),
+        ("consuming", u64),
+        ("polls", u64),
+        ("empty_polls", u64),
+        ("sleeps", u64),
+        ("sleep_ns", u64),
+        ("latency_max_ns", u64),
+        ("batch_hist", u64 * RC_BATCH_BUCKETS),
+        ("latency_hist", u64 * RC_LATENCY_BUCKETS),
+        ("occupancy", u64),
+        ("occupancy_high", u64),
+        ("slot_size", u32),
+        ("slot_count", u32),
+        ("drop_policy", i32),
+        ("wait_strategy", i32),
+        ("poll_interval_us", u32),
+        ("paused", u32),
+    ]
+
+
+class BpfInsn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", u32)]
+
+
+class Limit(ctypes.Structure):
+    # C11 _Atomic int64_t/int32_t have the plain types' layout on Linux.
+    _fields_ = [("remaining", i64), ("reached", i32)]
+
+
+def _find_library() -> Path:
+    here = Path(__file__).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = here / f"_ringcore{suffix}"
+        if candidate.exists():
+            return candidate
+    raise ImportError(f"ringcore's C library is not built in {here}: install the package with 'pip install .'")
+
+
+lib = ctypes.CDLL(str(_find_library()), use_errno=True)
+
+_P = ctypes.POINTER
+_SIGNATURES = {
+    "rc_ring_slots_for": (i64, [u32, u32]),
+    "rc_ring_create": (ctypes.c_int, [_P(RingConfig), _P(vp), cp, size_t]),
+    "rc_ring_destroy": (None, [vp]),
+    "rc_ring_produce": (ctypes.c_int, [vp, vp, u32, u32, u64, i32, u32]),
+    "rc_ring_count_drop": (None, [vp, u32, u32]),
+    "rc_ring_full": (ctypes.c_int, [vp]),
+    "rc_ring_poll": (u32, [vp, u32, _P(u64)]),
+    "rc_ring_slot": (vp, [vp, u64]),
+    "rc_ring_release": (None, [vp, u32]),
+    "rc_ring_wait": (None, [vp]),
+    "rc_ring_stats": (None, [vp, _P(Stats)]),
+    "rc_ring_reset_high_water": (None, [vp]),
+    "rc_ring_set_drop_policy": (None, [vp, i32]),
+    "rc_ring_set_wait": (None, [vp, i32, u32]),
+    "rc_ring_base": (vp, [vp]),
+    "rc_ring_map_size": (size_t, [vp]),
+    "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t]),
+    "rc_capture_open": (ctypes.c_int, [cp, _P(CaptureConfig), _P(BpfInsn), u32, _P(vp), cp, size_t]),
+    "rc_capture_start": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_capture_stop": (None, [vp]),
+    "rc_capture_close": (None, [vp]),
+    "rc_capture_ring": (vp, [vp]),
+    "rc_capture_ifindex": (ctypes.c_int, [vp]),
+    "rc_capture_linktype": (u32, [vp]),
+    "rc_capture_set_filter": (ctypes.c_int, [vp, _P(BpfInsn), u32, cp, size_t]),
+    "rc_capture_error": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_writer_open": (ctypes.c_int, [cp, i32, _P(vp), cp, size_t]),
+    "rc_writer_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
+    "rc_writer_write": (ctypes.c_int, [vp, i32, _P(vp), u32]),
+    "rc_writer_packets": (u64, [vp]),
+    "rc_writer_bytes": (u64, [vp]),
+    "rc_writer_close": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_writer_abort": (None, [vp]),
+    "rc_writer_error": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_drain_start": (ctypes.c_int, [vp, vp, i32, _P(Limit), u32, _P(vp), cp, size_t]),
+    "rc_drain_pause": (None, [vp, ctypes.c_int]),
+    "rc_drain_stop": (None, [vp, ctypes.c_int]),
+    "rc_drain_set_writer": (None, [vp, vp, i32]),
+}
+for _name, (_restype, _argtypes) in _SIGNATURES.items():
+    _fn = getattr(lib, _name)
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
+
+
+def errbuf() -> ctypes.Array:
+    return ctypes.create_string_buffer(RC_ERRBUF_SIZE)
+
+
+def message(buf: ctypes.Array) -> str:
+    return buf.value.decode("utf-8", "replace")

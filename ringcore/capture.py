@@ -1,0 +1,372 @@
+"""Python handles on the C objects: a slot Ring with its batch and rx_poll API, a Capture, a Writer, a Drain."""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import _binding as rc
+from .api import (
+    DEFAULT_RING_PAGES,
+    DEFAULT_SLOT_SIZE,
+    CaptureOptions,
+    DropPolicy,
+    PrivilegeError,
+    RingcoreError,
+    WaitStrategy,
+)
+from .filter import compile_filter
+from .netns import in_netns
+
+MIN_SLOT_SIZE = 64
+MAX_SLOT_SIZE = 65536
+# Kernel side of a capture: TPACKET_V3 blocks of 1 MiB hold any frame the
+# kernel can hand over (GRO aggregates stay under 64 KiB); 8 of them buffer
+# a burst while the producer waits on a full slot ring (drop-early).
+KERNEL_BLOCK_SIZE = 1 << 20
+KERNEL_BLOCK_NR = 8
+# A block is handed over when full or after this long: bounds the latency
+# the kernel adds at low rates.
+BLOCK_TIMEOUT_MS = 2
+_SLOT_HDR = struct.Struct("<IIQiI")
+FORMATS = {"pcap": rc.RC_FORMAT_PCAP_US, "pcap-ns": rc.RC_FORMAT_PCAP_NS, "pcapng": rc.RC_FORMAT_PCAPNG}
+
+
+def _check(code: int, buf: ctypes.Array, fallback: str) -> None:
+    if code < 0:
+        text = rc.message(buf) or f"{fallback}: {os.strerror(-code)}"
+        if "needs CAP_" in text:
+            raise PrivilegeError(text)
+        raise RingcoreError(text)
+
+
+def validate_ring(slot_size: int, ring_pages: int) -> int:
+    """Slots of this geometry, or a RingcoreError that says what does not fit."""
+    if not MIN_SLOT_SIZE <= slot_size <= MAX_SLOT_SIZE or slot_size % 16:
+        raise RingcoreError(
+            f"slot size {slot_size} does not fit: it must be a multiple of 16 from {MIN_SLOT_SIZE} to {MAX_SLOT_SIZE} bytes"
+        )
+    slots = rc.lib.rc_ring_slots_for(slot_size, ring_pages)
+    if slots < 1:
+        raise RingcoreError(
+            f"a ring of {ring_pages} pages does not fit {slot_size}-byte slots: it needs a header page and at least one slot"
+        )
+    return slots
+
+
+@dataclass(frozen=True)
+class SlotMeta:
+    """A slot's header, as the consumer sees it."""
+
+    position: int
+    caplen: int
+    wirelen: int
+    ts_ns: int
+    ifindex: int
+    flags: int
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.flags & rc.RC_SLOT_TRUNCATED)
+
+    @property
+    def outgoing(self) -> bool:
+        return bool(self.flags & rc.RC_SLOT_OUTGOING)
+
+
+@dataclass(frozen=True)
+class SlotView:
+    """A copy of one slot taken for inspection (the ring keeps running)."""
+
+    index: int
+    caplen: int
+    wirelen: int
+    ts_ns: int
+    ifindex: int
+    flags: int
+    data: bytes
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.flags & rc.RC_SLOT_TRUNCATED)
+
+    @property
+    def outgoing(self) -> bool:
+        return bool(self.flags & rc.RC_SLOT_OUTGOING)
+
+
+class Ring:
+    """A slot ring: either standalone (tests, rx_poll demos) or the one a Capture fills."""
+
+    def __init__(self, handle: int, owned: bool):
+        self._handle = handle
+        self._owned = owned
+        base = rc.lib.rc_ring_base(handle)
+        size = rc.lib.rc_ring_map_size(handle)
+        self._view = memoryview((ctypes.c_char * size).from_address(base)).cast("B")
+        self._base = base
+        self._stats = rc.Stats()
+
+    @classmethod
+    def create(
+        cls,
+        slot_size: int = DEFAULT_SLOT_SIZE,
+        ring_pages: int = DEFAULT_RING_PAGES,
+        drop_policy: DropPolicy = DropPolicy.EARLY,
+        wait_strategy: WaitStrategy = WaitStrategy.SLEEP,
+        poll_interval_us: int = 1000,
+    ) -> Ring:
+        validate_ring(slot_size, ring_pages)
+        cfg = rc.RingConfig(slot_size, ring_pages, drop_policy, wait_strategy, poll_interval_us)
+        handle = ctypes.c_void_p()
+        buf = rc.errbuf()
+        _check(rc.lib.rc_ring_create(ctypes.byref(cfg), ctypes.byref(handle), buf, len(buf)), buf, "creating a ring")
+        return cls(handle.value, owned=True)
+
+    @property
+    def handle(self) -> int:
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle and self._owned:
+            self._view.release()
+            rc.lib.rc_ring_destroy(self._handle)
+        self._handle = None
+
+    def produce(self, data: bytes, wirelen: int | None = None, ts_ns: int | None = None, ifindex: int = 0) -> bool:
+        """Store one packet as a producer would (standalone rings); False when the ring is full."""
+        code = rc.lib.rc_ring_produce(
+            self._handle, data, len(data), len(data) if wirelen is None else wirelen,
+            time.time_ns() if ts_ns is None else ts_ns, ifindex, 0,
+        )
+        return code == 0
+
+    def poll(self, max_items: int = 256) -> list[tuple[memoryview, SlotMeta]]:
+        """Take a batch: zero-copy views of up to max_items slots, valid until release()."""
+        first = ctypes.c_uint64()
+        count = rc.lib.rc_ring_poll(self._handle, max_items, ctypes.byref(first))
+        batch = []
+        for position in range(first.value, first.value + count):
+            offset = rc.lib.rc_ring_slot(self._handle, position) - self._base
+            caplen, wirelen, ts_ns, ifindex, flags = _SLOT_HDR.unpack_from(self._view, offset)
+            data_at = offset + rc.SLOT_HDR_SIZE
+            batch.append((self._view[data_at:data_at + caplen], SlotMeta(position, caplen, wirelen, ts_ns, ifindex, flags)))
+        return batch
+
+    def release(self, count: int) -> None:
+        """Free the `count` oldest slots taken by poll()."""
+        rc.lib.rc_ring_release(self._handle, count)
+
+    def wait(self) -> None:
+        """Wait as the ring's strategy says (1 ms sleep by default); counted in the statistics."""
+        rc.lib.rc_ring_wait(self._handle)
+
+    def rx_poll(
+        self,
+        fn: Callable[[memoryview, SlotMeta], object],
+        *,
+        count: int | None = None,
+        timeout_s: float | None = None,
+        batch: int = 64,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
+        """The classic consumer loop: fn(view, meta) per packet, each slot freed when fn returns,
+        a wait when the ring is empty. Ends after `count` packets, `timeout_s`, or when stop() is true."""
+        handled = 0
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while count is None or handled < count:
+            if stop is not None and stop():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            want = batch if count is None else min(batch, count - handled)
+            items = self.poll(want)
+            if not items:
+                self.wait()
+                continue
+            for view, meta in items:
+                try:
+                    fn(view, meta)
+                finally:
+                    view.release()
+                    self.release(1)
+                handled += 1
+        return handled
+
+    def stats(self) -> rc.Stats:
+        rc.lib.rc_ring_stats(self._handle, ctypes.byref(self._stats))
+        return self._stats
+
+    def copy_slot(self, index: int) -> SlotView | None:
+        buf = ctypes.create_string_buffer(rc.SLOT_HDR_SIZE + MAX_SLOT_SIZE)
+        size = rc.lib.rc_ring_copy_slot(self._handle, index, buf, len(buf))
+        if size < 0:
+            return None
+        caplen, wirelen, ts_ns, ifindex, flags = _SLOT_HDR.unpack_from(buf, 0)
+        return SlotView(index, caplen, wirelen, ts_ns, ifindex, flags, buf.raw[rc.SLOT_HDR_SIZE:size])
+
+    def set_drop_policy(self, policy: DropPolicy) -> None:
+        rc.lib.rc_ring_set_drop_policy(self._handle, int(policy))
+
+    def set_wait(self, strategy: WaitStrategy, poll_interval_us: int) -> None:
+        if poll_interval_us < 0:
+            raise RingcoreError(f"poll interval {poll_interval_us} us is negative")
+        rc.lib.rc_ring_set_wait(self._handle, int(strategy), poll_interval_us)
+
+    def reset_high_water(self) -> None:
+        rc.lib.rc_ring_reset_high_water(self._handle)
+
+
+class Capture:
+    """One interface's socket, kernel ring and producer thread, feeding a Ring."""
+
+    def __init__(self, ifname: str, options: CaptureOptions, netns: str | None = None):
+        validate_ring(options.slot_size, options.ring_pages)
+        if options.snaplen < 1:
+            raise RingcoreError(f"snap length {options.snaplen} must be at least 1 byte")
+        if options.poll_interval_us < 0:
+            raise RingcoreError(f"poll interval {options.poll_interval_us} us is negative")
+        self.ifname = ifname
+        self.netns = netns
+        self.options = options
+        cfg = rc.CaptureConfig(
+            rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
+                          int(options.wait_strategy), options.poll_interval_us),
+            options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, KERNEL_BLOCK_NR, BLOCK_TIMEOUT_MS,
+        )
+        handle = ctypes.c_void_p()
+        buf = rc.errbuf()
+        with in_netns(netns):
+            code = rc.lib.rc_capture_open(ifname.encode(), ctypes.byref(cfg), None, 0, ctypes.byref(handle), buf, len(buf))
+        _check(code, buf, f"{ifname}: opening the capture")
+        self._handle = handle.value
+        self.ifindex = rc.lib.rc_capture_ifindex(self._handle)
+        self.linktype = rc.lib.rc_capture_linktype(self._handle)
+        self.filter: str | None = None
+        self.ring = Ring(rc.lib.rc_capture_ring(self._handle), owned=False)
+        try:
+            if options.filter:
+                self.set_filter(options.filter)
+            _check(rc.lib.rc_capture_start(self._handle, buf, len(buf)), buf, f"{ifname}: starting the capture")
+        except BaseException:
+            self.close()
+            raise
+
+    def set_filter(self, expression: str | None) -> None:
+        """Compile and attach a filter in the kernel; on error the old one stays."""
+        program = compile_filter(expression, self.linktype, self.options.snaplen) if expression else None
+        buf = rc.errbuf()
+        code = rc.lib.rc_capture_set_filter(self._handle, program, len(program) if program else 0, buf, len(buf))
+        _check(code, buf, f"{self.ifname}: setting the filter")
+        self.filter = expression or None
+
+    def error(self) -> str | None:
+        """Why the producer stopped (interface gone), or None while it runs."""
+        buf = rc.errbuf()
+        return rc.message(buf) if rc.lib.rc_capture_error(self._handle, buf, len(buf)) else None
+
+    def stop(self) -> None:
+        """Stop taking packets from the kernel; reads the final kernel counters."""
+        if self._handle:
+            rc.lib.rc_capture_stop(self._handle)
+
+    def close(self) -> None:
+        if self._handle:
+            self.ring.close()
+            rc.lib.rc_capture_close(self._handle)
+            self._handle = None
+
+
+class Writer:
+    """A pcap/pcapng file written by C, renamed into place when closed."""
+
+    def __init__(self, path: str, fmt: str = "pcap"):
+        if fmt not in FORMATS:
+            raise RingcoreError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
+        self.path = path
+        self.format = fmt
+        handle = ctypes.c_void_p()
+        buf = rc.errbuf()
+        _check(rc.lib.rc_writer_open(path.encode(), FORMATS[fmt], ctypes.byref(handle), buf, len(buf)), buf, f"{path}: opening")
+        self._handle = handle.value
+
+    @property
+    def handle(self) -> int:
+        return self._handle
+
+    def add_interface(self, name: str, linktype: int, snaplen: int) -> int:
+        ifid = rc.lib.rc_writer_add_interface(self._handle, name.encode(), linktype, snaplen)
+        if ifid == -errno.EINVAL:
+            raise RingcoreError(f"{self.path}: a pcap file holds one link type; write pcapng to mix {name}'s with the others")
+        if ifid < 0:
+            raise RingcoreError(f"{self.path}: adding {name} failed: {os.strerror(-ifid)}")
+        return ifid
+
+    @property
+    def packets(self) -> int:
+        return rc.lib.rc_writer_packets(self._handle)
+
+    @property
+    def bytes(self) -> int:
+        return rc.lib.rc_writer_bytes(self._handle)
+
+    def error(self) -> str | None:
+        buf = rc.errbuf()
+        return rc.message(buf) if rc.lib.rc_writer_error(self._handle, buf, len(buf)) else None
+
+    def close(self) -> None:
+        """Flush, sync and rename into place; raises on a write error (the file keeps the whole packets)."""
+        handle, self._handle = self._handle, None
+        if handle:
+            buf = rc.errbuf()
+            _check(rc.lib.rc_writer_close(handle, buf, len(buf)), buf, f"{self.path}: closing")
+
+    def abort(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle:
+            rc.lib.rc_writer_abort(handle)
+
+
+class Limit:
+    """A packet count shared by several drains (-c COUNT)."""
+
+    def __init__(self, count: int | None):
+        self._limit = rc.Limit(-1 if count is None else count, 0)
+
+    @property
+    def pointer(self):
+        return ctypes.byref(self._limit)
+
+    @property
+    def reached(self) -> bool:
+        return bool(self._limit.reached)
+
+
+class Drain:
+    """The C consumer thread of one ring: batches to a writer (or just counted), no Python per packet."""
+
+    def __init__(self, ring: Ring, writer: Writer | None = None, ifid: int = 0, limit: Limit | None = None,
+                 batch_max: int = 256):
+        handle = ctypes.c_void_p()
+        buf = rc.errbuf()
+        code = rc.lib.rc_drain_start(ring.handle, writer.handle if writer else None, ifid,
+                                     limit.pointer if limit else None, batch_max, ctypes.byref(handle), buf, len(buf))
+        _check(code, buf, "starting the drain")
+        self._handle = handle.value
+        self._limit = limit  # the C side points into it
+
+    def pause(self, paused: bool) -> None:
+        rc.lib.rc_drain_pause(self._handle, int(paused))
+
+    def set_writer(self, writer: Writer | None, ifid: int = 0) -> None:
+        rc.lib.rc_drain_set_writer(self._handle, writer.handle if writer else None, ifid)
+
+    def stop(self, drain_rest: bool = True) -> None:
+        handle, self._handle = self._handle, None
+        if handle:
+            rc.lib.rc_drain_stop(handle, int(drain_rest))
+

@@ -1,0 +1,194 @@
+"""A capture session: interfaces plugged and unplugged while others run, each drained in C, one optional file."""
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+
+from .api import CaptureOptions, DropPolicy, PrivilegeError, RingcoreError, RingStats, WaitStrategy
+from .capture import Capture, Drain, Limit, Ring, SlotView, Writer
+
+
+@dataclass(frozen=True)
+class WriteStatus:
+    path: str
+    format: str
+    packets: int
+    bytes: int
+    error: str | None = None
+
+
+@dataclass
+class _Plugged:
+    capture: Capture
+    drain: Drain | None
+    label: str  # the interface's name in files: "netns/ifname" for one in a namespace
+
+
+def require_capture_privilege() -> None:
+    """Fail early, before any screen or file, when packet sockets cannot be opened."""
+    try:
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
+    except PermissionError:
+        raise PrivilegeError("capturing needs CAP_NET_RAW (run as root, or grant it: setcap cap_net_raw,cap_net_admin+ep)") from None
+
+
+class Monitor:
+    """Plugged interfaces by name. With drain=True (the app, `capture -w`) each ring is consumed by a C
+    drain thread; with drain=False the caller consumes rings itself (rx_poll)."""
+
+    def __init__(self, *, drain: bool = True, count: int | None = None):
+        self._drain = drain
+        self._limit = Limit(count) if count is not None else None
+        self._plugged: dict[str, _Plugged] = {}
+        self._writer: Writer | None = None
+        self._lock = threading.Lock()  # plug/unplug/writer changes from UI workers
+
+    @property
+    def interfaces(self) -> list[str]:
+        return list(self._plugged)
+
+    @property
+    def limit_reached(self) -> bool:
+        return self._limit is not None and self._limit.reached
+
+    def plug(self, ifname: str, options: CaptureOptions = CaptureOptions(), *, netns: str | None = None) -> None:
+        with self._lock:
+            if ifname in self._plugged:
+                raise RingcoreError(f"{ifname} is already plugged")
+            capture = Capture(ifname, options, netns)
+            drain = None
+            try:
+                label = f"{netns}/{ifname}" if netns else ifname
+                if self._drain:
+                    ifid = self._writer.add_interface(label, capture.linktype, options.snaplen) if self._writer else 0
+                    drain = Drain(capture.ring, self._writer, ifid, self._limit)
+            except BaseException:
+                capture.close()
+                raise
+            self._plugged[ifname] = _Plugged(capture, drain, label)
+
+    def unplug(self, ifname: str) -> None:
+        with self._lock:
+            plugged = self._take(ifname)
+            plugged.capture.stop()
+            if plugged.drain:
+                plugged.drain.stop(drain_rest=True)
+            plugged.capture.close()
+
+    def _take(self, ifname: str) -> _Plugged:
+        try:
+            return self._plugged.pop(ifname)
+        except KeyError:
+            raise RingcoreError(f"{ifname} is not plugged") from None
+
+    def _get(self, ifname: str) -> _Plugged:
+        try:
+            return self._plugged[ifname]
+        except KeyError:
+            raise RingcoreError(f"{ifname} is not plugged") from None
+
+    def capture(self, ifname: str) -> Capture:
+        return self._get(ifname).capture
+
+    def ring(self, ifname: str) -> Ring:
+        return self._get(ifname).capture.ring
+
+    def stats(self) -> dict[str, RingStats]:
+        """One consistent snapshot per plugged interface: one C call each."""
+        return {name: self._snapshot(name, plugged) for name, plugged in list(self._plugged.items())}
+
+    @staticmethod
+    def _snapshot(name: str, plugged: _Plugged) -> RingStats:
+        capture = plugged.capture
+        raw = capture.ring.stats()
+        values = {field: getattr(raw, field) for field, _ in raw._fields_}
+        values["batch_hist"] = tuple(raw.batch_hist)
+        values["latency_hist"] = tuple(raw.latency_hist)
+        values["drop_policy"] = DropPolicy(raw.drop_policy)
+        values["wait_strategy"] = WaitStrategy(raw.wait_strategy)
+        values["paused"] = bool(raw.paused)
+        return RingStats(ifname=name, ifindex=capture.ifindex, filter=capture.filter, error=capture.error(), **values)
+
+    def pause(self, ifname: str, paused: bool) -> None:
+        plugged = self._get(ifname)
+        if plugged.drain is None:
+            raise RingcoreError(f"{ifname} has no drain to pause")
+        plugged.drain.pause(paused)
+
+    def set_drop_policy(self, ifname: str, policy: DropPolicy) -> None:
+        self.ring(ifname).set_drop_policy(policy)
+
+    def set_wait(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int) -> None:
+        self.ring(ifname).set_wait(strategy, poll_interval_us)
+
+    def set_filter(self, ifname: str, expression: str | None) -> None:
+        self.capture(ifname).set_filter(expression)
+
+    def reset_high_water(self, ifname: str) -> None:
+        self.ring(ifname).reset_high_water()
+
+    def read_slot(self, ifname: str, index: int) -> SlotView | None:
+        return self.ring(ifname).copy_slot(index)
+
+    def errors(self) -> dict[str, str]:
+        """Interfaces whose producer stopped (gone away), with why."""
+        return {name: err for name, p in list(self._plugged.items()) if (err := p.capture.error())}
+
+    # -- writing -----------------------------------------------------------
+
+    def start_writing(self, path: str, fmt: str = "pcapng") -> None:
+        with self._lock:
+            if not self._drain:
+                raise RingcoreError("this session has no drains to write from")
+            if self._writer is not None:
+                raise RingcoreError(f"already writing to {self._writer.path}")
+            writer = Writer(path, fmt)
+            try:
+                ids = {name: writer.add_interface(p.label, p.capture.linktype, p.capture.options.snaplen)
+                       for name, p in self._plugged.items()}
+            except BaseException:
+                writer.abort()
+                raise
+            self._writer = writer
+            for name, ifid in ids.items():
+                self._plugged[name].drain.set_writer(writer, ifid)
+
+    @property
+    def writing(self) -> WriteStatus | None:
+        writer = self._writer
+        if writer is None:
+            return None
+        return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
+
+    def stop_writing(self) -> WriteStatus:
+        """Detach the file from every drain, then close it (renamed into place). Raises on a write error."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+            if writer is None:
+                raise RingcoreError("not writing")
+            for plugged in self._plugged.values():
+                if plugged.drain:
+                    plugged.drain.set_writer(None)
+            status = WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
+            writer.close()
+            return status
+
+    def stop(self) -> None:
+        """Stop taking packets everywhere, then let the drains empty the rings (the file gets all of it)."""
+        for plugged in list(self._plugged.values()):
+            plugged.capture.stop()
+        for plugged in list(self._plugged.values()):
+            if plugged.drain:
+                plugged.drain.stop(drain_rest=True)
+                plugged.drain = None
+
+    def close(self) -> None:
+        """Stop everything, close the file (if any) and free every ring."""
+        self.stop()
+        try:
+            if self._writer is not None:
+                self.stop_writing()
+        finally:
+            for name in list(self._plugged):
+                self._plugged.pop(name).capture.close()

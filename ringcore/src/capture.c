@@ -1,0 +1,449 @@
+/* capture.c — one interface's AF_PACKET socket, read through the kernel's
+ * TPACKET_V3 ring by a producer thread that copies packets into the slot ring. */
+#define _GNU_SOURCE
+#include "ring_internal.h"
+
+/* net/if.h before the linux headers: it must define the ifreq family */
+#include <net/if.h>
+#include <net/if_arp.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINKTYPE_ETHERNET 1
+#define LINKTYPE_RAW 101
+#define VLAN_TAG_LEN 4
+/* How often the producer folds PACKET_STATISTICS into the ring's counters. */
+#define KERNEL_STATS_INTERVAL_NS 100000000ull
+/* How long a drop-early producer waits for the consumer before looking
+ * again: well under the consumer's 1 ms sleep. */
+#define FULL_RING_BACKOFF_NS 50000
+
+struct rc_capture {
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	uint32_t linktype;
+	int fd;
+	int wake_fd; /* eventfd: tells the producer to stop */
+	uint8_t *kring;
+	size_t kring_size;
+	uint32_t block_size;
+	uint32_t block_nr;
+	uint32_t snaplen;
+	struct rc_ring *ring;
+	pthread_t thread;
+	int started;
+	_Atomic int running;
+	_Atomic int error; /* negative errno once the producer stopped on one */
+	char error_msg[RC_ERRBUF_SIZE];
+	uint64_t stats_due_ns;
+	uint8_t *vlan_scratch; /* frame with its VLAN tag put back */
+};
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int linktype_for(int arphrd)
+{
+	switch (arphrd) {
+	case ARPHRD_ETHER:
+	case ARPHRD_LOOPBACK:
+		return LINKTYPE_ETHERNET;
+	case ARPHRD_NONE: /* tun, wireguard: bare IP packets */
+		return LINKTYPE_RAW;
+	default:
+		return -1;
+	}
+}
+
+static int open_error(struct rc_capture *cap, int err, char *errbuf,
+		      size_t errlen, const char *what)
+{
+	if (err == EPERM || err == EACCES)
+		rc_err(errbuf, errlen,
+		       "%s: %s needs CAP_NET_RAW (run as root, or grant it: setcap cap_net_raw,cap_net_admin+ep)",
+		       cap->ifname, what);
+	else
+		rc_err(errbuf, errlen, "%s: %s failed: %s", cap->ifname, what,
+		       strerror(err));
+	return -err;
+}
+
+/* Kernel counters reset on every read, so each read is added to the ring's
+ * totals.  tp_packets already includes tp_drops. */
+static void fold_kernel_stats(struct rc_capture *cap)
+{
+	struct tpacket_stats_v3 st;
+	socklen_t len = sizeof(st);
+	if (getsockopt(cap->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0)
+		return;
+	struct rc_ring *ring = cap->ring;
+	atomic_store_explicit(&ring->kernel_drops,
+			      atomic_load_explicit(&ring->kernel_drops, memory_order_relaxed) + st.tp_drops,
+			      memory_order_relaxed);
+	atomic_store_explicit(&ring->kernel_seen,
+			      atomic_load_explicit(&ring->kernel_seen, memory_order_relaxed) + st.tp_packets,
+			      memory_order_relaxed);
+}
+
+static void maybe_fold_kernel_stats(struct rc_capture *cap)
+{
+	uint64_t now = coarse_ns();
+	if (now >= cap->stats_due_ns) {
+		fold_kernel_stats(cap);
+		cap->stats_due_ns = now + KERNEL_STATS_INTERVAL_NS;
+	}
+}
+
+int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
+		    const struct rc_bpf_insn *filter, uint32_t filter_len,
+		    struct rc_capture **out, char *errbuf, size_t errlen)
+{
+	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE) {
+		rc_err(errbuf, errlen, "'%s' is not a valid interface name",
+		       ifname ? ifname : "");
+		return -EINVAL;
+	}
+	struct rc_capture *cap = calloc(1, sizeof(*cap));
+	if (!cap) {
+		rc_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	strcpy(cap->ifname, ifname);
+	cap->fd = -1;
+	cap->wake_fd = -1;
+	cap->kring = MAP_FAILED;
+	int rc;
+
+	cap->ifindex = (int)if_nametoindex(ifname);
+	if (cap->ifindex == 0) {
+		rc_err(errbuf, errlen,
+		       "%s: no such interface (see 'ip link' for the ones that exist)",
+		       ifname);
+		rc = -ENODEV;
+		goto fail;
+	}
+	/* Protocol 0: the socket receives nothing until start() binds it, so
+	 * no packet slips past before the filter is in place. */
+	cap->fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (cap->fd < 0) {
+		rc = open_error(cap, errno, errbuf, errlen, "opening a packet socket");
+		goto fail;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(cap->fd, SIOCGIFHWADDR, &ifr) != 0) {
+		rc = open_error(cap, errno, errbuf, errlen, "reading the link type");
+		goto fail;
+	}
+	int linktype = linktype_for(ifr.ifr_hwaddr.sa_family);
+	if (linktype < 0) {
+		rc_err(errbuf, errlen,
+		       "%s: link type %d is not supported (Ethernet, loopback and raw IP are)",
+		       ifname, ifr.ifr_hwaddr.sa_family);
+		rc = -EPROTONOSUPPORT;
+		goto fail;
+	}
+	cap->linktype = (uint32_t)linktype;
+
+	struct rc_ring_config ring_cfg = cfg->ring;
+	rc = rc_ring_create(&ring_cfg, &cap->ring, errbuf, errlen);
+	if (rc)
+		goto fail;
+	cap->snaplen = cfg->snaplen;
+	if (cap->snaplen == 0) {
+		rc_err(errbuf, errlen, "%s: snap length must be at least 1 byte", ifname);
+		rc = -EINVAL;
+		goto fail;
+	}
+
+	if (filter && filter_len) {
+		rc = rc_capture_set_filter(cap, filter, filter_len, errbuf, errlen);
+		if (rc)
+			goto fail;
+	}
+
+	int version = TPACKET_V3;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version))) {
+		rc = open_error(cap, errno, errbuf, errlen, "selecting TPACKET_V3");
+		goto fail;
+	}
+	cap->block_size = cfg->kernel_block_size;
+	cap->block_nr = cfg->kernel_block_nr;
+	struct tpacket_req3 req = {
+		.tp_block_size = cap->block_size,
+		.tp_block_nr = cap->block_nr,
+		.tp_frame_size = TPACKET_ALIGNMENT << 7,
+		.tp_retire_blk_tov = cfg->block_timeout_ms,
+	};
+	req.tp_frame_nr = (req.tp_block_size / req.tp_frame_size) * req.tp_block_nr;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req))) {
+		rc = open_error(cap, errno, errbuf, errlen, "setting up the kernel ring");
+		goto fail;
+	}
+	cap->kring_size = (size_t)cap->block_size * cap->block_nr;
+	cap->kring = mmap(NULL, cap->kring_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_LOCKED, cap->fd, 0);
+	if (cap->kring == MAP_FAILED) /* MAP_LOCKED may exceed RLIMIT_MEMLOCK */
+		cap->kring = mmap(NULL, cap->kring_size, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, cap->fd, 0);
+	if (cap->kring == MAP_FAILED) {
+		rc = open_error(cap, errno, errbuf, errlen, "mapping the kernel ring");
+		goto fail;
+	}
+	if (cfg->promisc) {
+		struct packet_mreq mreq = { .mr_ifindex = cap->ifindex,
+					    .mr_type = PACKET_MR_PROMISC };
+		if (setsockopt(cap->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq,
+			       sizeof(mreq))) {
+			rc = open_error(cap, errno, errbuf, errlen,
+					"switching on promiscuous mode");
+			goto fail;
+		}
+	}
+	cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
+	cap->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!cap->vlan_scratch || cap->wake_fd < 0) {
+		rc_err(errbuf, errlen, "%s: out of memory or file descriptors", ifname);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	*out = cap;
+	return 0;
+fail:
+	rc_capture_close(cap);
+	return rc;
+}
+
+/* Copy one kernel frame into the slot ring, by the drop policy when full.
+ * Returns 0, or -1 when told to stop while waiting for room. */
+static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
+{
+	struct rc_ring *ring = cap->ring;
+	const struct sockaddr_ll *sll =
+		(const struct sockaddr_ll *)((uint8_t *)ppd + TPACKET_ALIGN(sizeof(*ppd)));
+	uint32_t flags = sll->sll_pkttype == PACKET_OUTGOING ? RC_SLOT_OUTGOING : 0;
+	const uint8_t *data = (const uint8_t *)ppd + ppd->tp_mac;
+	uint32_t caplen = ppd->tp_snaplen;
+	uint32_t wirelen = ppd->tp_len;
+
+	/* The kernel strips 802.1Q tags into the header; put them back so the
+	 * packet is stored as it was on the wire, as libpcap does. */
+	if ((ppd->tp_status & TP_STATUS_VLAN_VALID) && cap->linktype == LINKTYPE_ETHERNET &&
+	    caplen >= 2 * ETH_ALEN) {
+		uint16_t tpid = (ppd->tp_status & TP_STATUS_VLAN_TPID_VALID) ?
+					ppd->hv1.tp_vlan_tpid : ETH_P_8021Q;
+		uint16_t tag[2] = { htons(tpid), htons((uint16_t)ppd->hv1.tp_vlan_tci) };
+		memcpy(cap->vlan_scratch, data, 2 * ETH_ALEN);
+		memcpy(cap->vlan_scratch + 2 * ETH_ALEN, tag, VLAN_TAG_LEN);
+		memcpy(cap->vlan_scratch + 2 * ETH_ALEN + VLAN_TAG_LEN,
+		       data + 2 * ETH_ALEN, caplen - 2 * ETH_ALEN);
+		data = cap->vlan_scratch;
+		caplen += VLAN_TAG_LEN;
+		wirelen += VLAN_TAG_LEN;
+	}
+	if (caplen > cap->snaplen)
+		caplen = cap->snaplen;
+	uint64_t ts_ns = (uint64_t)ppd->tp_sec * 1000000000ull + ppd->tp_nsec;
+
+	while (rc_ring_produce(ring, data, caplen, wirelen, ts_ns, cap->ifindex,
+			       flags) == -ENOBUFS) {
+		if (atomic_load_explicit(&ring->drop_policy, memory_order_relaxed) ==
+		    RC_DROP_LATE) {
+			rc_ring_count_drop(ring, wirelen, flags);
+			return 0;
+		}
+		/* Drop-early: keep the kernel's block; once the kernel ring is
+		 * full too, the kernel drops new packets before any copy. */
+		if (!atomic_load_explicit(&cap->running, memory_order_relaxed))
+			return -1;
+		maybe_fold_kernel_stats(cap);
+		struct timespec ts = { 0, FULL_RING_BACKOFF_NS };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static void producer_fail(struct rc_capture *cap, int err, const char *what)
+{
+	if (err == ENETDOWN || err == ENXIO || err == ENODEV)
+		rc_err(cap->error_msg, sizeof(cap->error_msg),
+		       "%s: the interface went down or away; capture on it stopped",
+		       cap->ifname);
+	else
+		rc_err(cap->error_msg, sizeof(cap->error_msg),
+		       "%s: %s failed: %s; capture on it stopped", cap->ifname, what,
+		       strerror(err));
+	atomic_store_explicit(&cap->error, -err, memory_order_release);
+}
+
+static void *producer_main(void *arg)
+{
+	struct rc_capture *cap = arg;
+	uint32_t block = 0;
+	struct pollfd pfd[2] = {
+		{ .fd = cap->fd, .events = POLLIN | POLLERR },
+		{ .fd = cap->wake_fd, .events = POLLIN },
+	};
+	while (atomic_load_explicit(&cap->running, memory_order_relaxed)) {
+		struct tpacket_block_desc *bd =
+			(struct tpacket_block_desc *)(cap->kring + (size_t)block * cap->block_size);
+		/* acquire: the kernel filled the block before flagging it ours */
+		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER)) {
+			maybe_fold_kernel_stats(cap);
+			int n = poll(pfd, 2, 100);
+			if (n < 0 && errno != EINTR) {
+				producer_fail(cap, errno, "poll");
+				break;
+			}
+			if (n > 0 && (pfd[0].revents & (POLLERR | POLLNVAL | POLLHUP))) {
+				int err = 0;
+				socklen_t len = sizeof(err);
+				getsockopt(cap->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+				producer_fail(cap, err ? err : ENETDOWN, "reading");
+				break;
+			}
+			continue;
+		}
+		uint32_t num_pkts = bd->hdr.bh1.num_pkts;
+		struct tpacket3_hdr *ppd =
+			(struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+		int stopped = 0;
+		for (uint32_t i = 0; i < num_pkts; i++) {
+			if (take_frame(cap, ppd) != 0) {
+				stopped = 1;
+				break;
+			}
+			ppd = (struct tpacket3_hdr *)((uint8_t *)ppd + ppd->tp_next_offset);
+		}
+		if (stopped)
+			break;
+		/* release: our reads of the block are done before the kernel
+		 * may refill it */
+		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+		block = (block + 1) % cap->block_nr;
+		maybe_fold_kernel_stats(cap);
+	}
+	return NULL;
+}
+
+int rc_capture_start(struct rc_capture *cap, char *errbuf, size_t errlen)
+{
+	if (cap->started)
+		return 0;
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = cap->ifindex,
+	};
+	if (bind(cap->fd, (struct sockaddr *)&sll, sizeof(sll)) != 0)
+		return open_error(cap, errno, errbuf, errlen, "binding to the interface");
+	atomic_store(&cap->running, 1);
+	int err = pthread_create(&cap->thread, NULL, producer_main, cap);
+	if (err) {
+		atomic_store(&cap->running, 0);
+		rc_err(errbuf, errlen, "%s: cannot start the capture thread: %s",
+		       cap->ifname, strerror(err));
+		return -err;
+	}
+	cap->started = 1;
+	return 0;
+}
+
+void rc_capture_stop(struct rc_capture *cap)
+{
+	if (!cap || !cap->started)
+		return;
+	atomic_store(&cap->running, 0);
+	uint64_t one = 1;
+	if (write(cap->wake_fd, &one, sizeof(one)) < 0) {
+		/* the producer still sees running == 0 within its poll timeout */
+	}
+	pthread_join(cap->thread, NULL);
+	cap->started = 0;
+	fold_kernel_stats(cap);
+}
+
+void rc_capture_close(struct rc_capture *cap)
+{
+	if (!cap)
+		return;
+	rc_capture_stop(cap);
+	if (cap->kring != MAP_FAILED)
+		munmap(cap->kring, cap->kring_size);
+	if (cap->fd >= 0)
+		close(cap->fd);
+	if (cap->wake_fd >= 0)
+		close(cap->wake_fd);
+	free(cap->vlan_scratch);
+	rc_ring_destroy(cap->ring);
+	free(cap);
+}
+
+struct rc_ring *rc_capture_ring(struct rc_capture *cap)
+{
+	return cap->ring;
+}
+
+int rc_capture_ifindex(struct rc_capture *cap)
+{
+	return cap->ifindex;
+}
+
+uint32_t rc_capture_linktype(struct rc_capture *cap)
+{
+	return cap->linktype;
+}
+
+int rc_capture_set_filter(struct rc_capture *cap,
+			  const struct rc_bpf_insn *filter, uint32_t filter_len,
+			  char *errbuf, size_t errlen)
+{
+	if (!filter || filter_len == 0) {
+		int dummy = 0;
+		if (setsockopt(cap->fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy,
+			       sizeof(dummy)) != 0 && errno != ENOENT)
+			return open_error(cap, errno, errbuf, errlen, "removing the filter");
+		return 0;
+	}
+	if (filter_len > BPF_MAXINSNS) {
+		rc_err(errbuf, errlen, "%s: the filter compiles to %u instructions; the kernel takes at most %d",
+		       cap->ifname, filter_len, BPF_MAXINSNS);
+		return -E2BIG;
+	}
+	_Static_assert(sizeof(struct rc_bpf_insn) == sizeof(struct sock_filter),
+		       "rc_bpf_insn mirrors struct sock_filter");
+	struct sock_fprog prog = { .len = (unsigned short)filter_len,
+				   .filter = (struct sock_filter *)filter };
+	if (setsockopt(cap->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+		return open_error(cap, errno, errbuf, errlen, "attaching the filter");
+	return 0;
+}
+
+int rc_capture_error(struct rc_capture *cap, char *errbuf, size_t errlen)
+{
+	int err = atomic_load_explicit(&cap->error, memory_order_acquire);
+	if (err)
+		rc_err(errbuf, errlen, "%s", cap->error_msg);
+	return err;
+}

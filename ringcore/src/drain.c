@@ -1,0 +1,149 @@
+/* drain.c — a consumer thread in C: moves whole batches from a ring to a
+ * writer, so no Python code runs per packet. */
+#define _GNU_SOURCE
+#include "ring_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rc_drain {
+	struct rc_ring *ring;
+	pthread_t thread;
+	_Atomic int running;
+	_Atomic int drain_rest; /* on stop: take what is left in the ring first */
+	pthread_mutex_t writer_lock; /* held while a batch is written */
+	struct rc_writer *writer;
+	int32_t ifid;
+	struct rc_limit *limit;
+	uint32_t batch_max;
+	const struct rc_slot_hdr **batch;
+};
+
+/* Claim up to n packets from a shared limit; 0 once it is used up. */
+static uint32_t claim(struct rc_limit *limit, uint32_t n)
+{
+	if (!limit)
+		return n;
+	int64_t remaining = atomic_load(&limit->remaining);
+	for (;;) {
+		if (remaining < 0)
+			return n;
+		uint32_t take = remaining < (int64_t)n ? (uint32_t)remaining : n;
+		if (atomic_compare_exchange_weak(&limit->remaining, &remaining,
+						 remaining - take)) {
+			if (remaining - take == 0)
+				atomic_store(&limit->reached, 1);
+			return take;
+		}
+	}
+}
+
+/* One poll: hand a batch to the writer and release it.  Returns the number
+ * of packets moved, 0 when the ring was empty, -1 when the limit is used up. */
+static int drain_batch(struct rc_drain *d)
+{
+	uint64_t pos;
+	uint32_t n = rc_ring_poll(d->ring, d->batch_max, &pos);
+	if (n == 0)
+		return 0;
+	n = claim(d->limit, n);
+	if (n == 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		d->batch[i] = rc_ring_slot(d->ring, pos + i);
+	pthread_mutex_lock(&d->writer_lock);
+	if (d->writer)
+		/* a failed write is kept in the writer for its owner to report */
+		(void)rc_writer_write(d->writer, d->ifid, d->batch, n);
+	pthread_mutex_unlock(&d->writer_lock);
+	rc_ring_release(d->ring, n);
+	return (int)n;
+}
+
+static void *drain_main(void *arg)
+{
+	struct rc_drain *d = arg;
+	struct rc_ring *ring = d->ring;
+	while (atomic_load_explicit(&d->running, memory_order_relaxed)) {
+		if (atomic_load_explicit(&ring->paused, memory_order_relaxed)) {
+			/* paused: the ring fills and drops appear where the
+			 * policy says; check back at the poll interval */
+			uint32_t us = atomic_load_explicit(&ring->poll_interval_us,
+							   memory_order_relaxed);
+			struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 + 1000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		int moved = drain_batch(d);
+		if (moved < 0)
+			return NULL;
+		if (moved == 0)
+			rc_ring_wait(ring);
+	}
+	if (atomic_load(&d->drain_rest))
+		while (drain_batch(d) > 0)
+			;
+	return NULL;
+}
+
+int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
+		   struct rc_limit *limit, uint32_t batch_max,
+		   struct rc_drain **out, char *errbuf, size_t errlen)
+{
+	if (batch_max == 0)
+		batch_max = 1;
+	struct rc_drain *d = calloc(1, sizeof(*d));
+	if (d)
+		d->batch = calloc(batch_max, sizeof(*d->batch));
+	if (!d || !d->batch) {
+		free(d);
+		rc_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	d->ring = ring;
+	d->writer = w;
+	d->ifid = ifid;
+	d->limit = limit;
+	d->batch_max = batch_max;
+	pthread_mutex_init(&d->writer_lock, NULL);
+	atomic_store(&d->running, 1);
+	int err = pthread_create(&d->thread, NULL, drain_main, d);
+	if (err) {
+		pthread_mutex_destroy(&d->writer_lock);
+		free(d->batch);
+		free(d);
+		rc_err(errbuf, errlen, "cannot start the drain thread: %s", strerror(err));
+		return -err;
+	}
+	*out = d;
+	return 0;
+}
+
+void rc_drain_pause(struct rc_drain *d, int paused)
+{
+	atomic_store_explicit(&d->ring->paused, paused ? 1 : 0, memory_order_relaxed);
+}
+
+void rc_drain_stop(struct rc_drain *d, int drain_rest)
+{
+	if (!d)
+		return;
+	atomic_store(&d->drain_rest, drain_rest);
+	atomic_store(&d->running, 0);
+	pthread_join(d->thread, NULL);
+	atomic_store_explicit(&d->ring->paused, 0, memory_order_relaxed);
+	pthread_mutex_destroy(&d->writer_lock);
+	free(d->batch);
+	free(d);
+}
+
+void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid)
+{
+	pthread_mutex_lock(&d->writer_lock);
+	d->writer = w;
+	d->ifid = ifid;
+	pthread_mutex_unlock(&d->writer_lock);
+}

@@ -1,0 +1,401 @@
+/* ring.c — the single-producer single-consumer slot ring and its counters. */
+#define _GNU_SOURCE
+#include "ring_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RC_SLOT_MIN 64u
+#define RC_SLOT_MAX 65536u
+
+uint64_t rc_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Index of the highest set bit, 0 for v <= 1. */
+static unsigned log2_floor(uint64_t v)
+{
+	return v <= 1 ? 0 : 63u - (unsigned)__builtin_clzll(v);
+}
+
+static void relaxed_add(_Atomic uint64_t *counter, uint64_t v)
+{
+	/* Only one thread writes each counter: a plain load+store is enough
+	 * and avoids a locked instruction on the hot path. */
+	atomic_store_explicit(counter,
+			      atomic_load_explicit(counter, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
+int64_t rc_ring_slots_for(uint32_t slot_size, uint32_t ring_pages)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	if (slot_size < RC_SLOT_MIN || slot_size > RC_SLOT_MAX || slot_size % 16)
+		return -EINVAL;
+	if (ring_pages < 2 || ring_pages > (1u << 22))
+		return -EINVAL;
+	uint64_t slots = (uint64_t)(ring_pages - 1) * (uint64_t)page / slot_size;
+	if (slots < 1)
+		return -EINVAL;
+	return (int64_t)slots;
+}
+
+int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
+		   char *errbuf, size_t errlen)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	if (cfg->slot_size < RC_SLOT_MIN || cfg->slot_size > RC_SLOT_MAX ||
+	    cfg->slot_size % 16) {
+		rc_err(errbuf, errlen,
+		       "slot size %u does not fit: it must be a multiple of 16 from %u to %u bytes",
+		       cfg->slot_size, RC_SLOT_MIN, RC_SLOT_MAX);
+		return -EINVAL;
+	}
+	int64_t slots = rc_ring_slots_for(cfg->slot_size, cfg->ring_pages);
+	if (slots < 1) {
+		rc_err(errbuf, errlen,
+		       "a ring of %u pages does not fit: it needs a header page and at least one %u-byte slot (at most %u pages)",
+		       cfg->ring_pages, cfg->slot_size, 1u << 22);
+		return -EINVAL;
+	}
+	if (cfg->drop_policy != RC_DROP_EARLY && cfg->drop_policy != RC_DROP_LATE) {
+		rc_err(errbuf, errlen, "unknown drop policy %d", cfg->drop_policy);
+		return -EINVAL;
+	}
+	if (cfg->wait_strategy < RC_WAIT_SLEEP || cfg->wait_strategy > RC_WAIT_SPIN) {
+		rc_err(errbuf, errlen, "unknown wait strategy %d", cfg->wait_strategy);
+		return -EINVAL;
+	}
+	struct rc_ring *ring = calloc(1, sizeof(*ring));
+	if (!ring) {
+		rc_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ring->map_size = (size_t)cfg->ring_pages * (size_t)page;
+	void *map = mmap(NULL, ring->map_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (map == MAP_FAILED) {
+		int err = errno;
+		rc_err(errbuf, errlen, "cannot map a ring of %u pages: %s",
+		       cfg->ring_pages, strerror(err));
+		free(ring);
+		return -err;
+	}
+	ring->hdr = map;
+	ring->slots = (uint8_t *)map + page;
+	ring->hdr->magic = RC_RING_MAGIC;
+	ring->hdr->version = 1;
+	ring->hdr->page_size = (uint32_t)page;
+	ring->hdr->slot_size = cfg->slot_size;
+	ring->hdr->slot_count = (uint32_t)slots;
+	ring->hdr->ring_pages = cfg->ring_pages;
+	ring->slot_size = cfg->slot_size;
+	ring->slot_count = (uint32_t)slots;
+	atomic_init(&ring->drop_policy, cfg->drop_policy);
+	atomic_init(&ring->wait_strategy, cfg->wait_strategy);
+	atomic_init(&ring->poll_interval_us, cfg->poll_interval_us);
+	*out = ring;
+	return 0;
+}
+
+void rc_ring_destroy(struct rc_ring *ring)
+{
+	if (!ring)
+		return;
+	munmap(ring->hdr, ring->map_size);
+	free(ring);
+}
+
+static struct rc_slot_hdr *slot_at(struct rc_ring *ring, uint64_t pos)
+{
+	return (struct rc_slot_hdr *)(ring->slots +
+				      (size_t)(pos % ring->slot_count) * ring->slot_size);
+}
+
+/* Producer counters change under the sequence count so that a reader sees
+ * head, ring_drops and kernel_packets move together. */
+static void producer_begin(struct rc_ring *ring)
+{
+	atomic_store_explicit(&ring->prod_seq,
+			      atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static void producer_end(struct rc_ring *ring)
+{
+	atomic_store_explicit(&ring->prod_seq,
+			      atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+static void count_taken(struct rc_ring *ring, uint32_t wirelen, uint32_t flags)
+{
+	relaxed_add(&ring->kernel_packets, 1);
+	relaxed_add(&ring->kernel_bytes, wirelen);
+	if (flags & RC_SLOT_OUTGOING) {
+		relaxed_add(&ring->outgoing_packets, 1);
+		relaxed_add(&ring->outgoing_bytes, wirelen);
+	}
+}
+
+int rc_ring_full(struct rc_ring *ring)
+{
+	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+	/* acquire: pairs with the consumer's release of tail, so the slots it
+	 * freed are no longer being read when we overwrite them */
+	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
+	return head - tail >= ring->slot_count;
+}
+
+int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
+		    uint32_t wirelen, uint64_t ts_ns, int32_t ifindex,
+		    uint32_t flags)
+{
+	if (rc_ring_full(ring))
+		return -ENOBUFS;
+	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+	struct rc_slot_hdr *slot = slot_at(ring, head);
+	uint32_t room = ring->slot_size - (uint32_t)sizeof(*slot);
+	if (caplen > room) {
+		caplen = room;
+		flags |= RC_SLOT_TRUNCATED;
+	}
+	slot->caplen = caplen;
+	slot->wirelen = wirelen;
+	slot->ts_ns = ts_ns;
+	slot->ifindex = ifindex;
+	slot->flags = flags;
+	slot->reserved = 0;
+	memcpy(slot + 1, data, caplen);
+
+	producer_begin(ring);
+	count_taken(ring, wirelen, flags);
+	if (flags & RC_SLOT_TRUNCATED)
+		relaxed_add(&ring->truncated, 1);
+	/* release: the slot written above is visible before the new head */
+	atomic_store_explicit(&ring->hdr->head, head + 1, memory_order_release);
+	producer_end(ring);
+
+	uint64_t occupancy = head + 1 -
+			     atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	if (occupancy > atomic_load_explicit(&ring->occupancy_high, memory_order_relaxed))
+		atomic_store_explicit(&ring->occupancy_high, occupancy,
+				      memory_order_relaxed);
+	return 0;
+}
+
+void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags)
+{
+	producer_begin(ring);
+	count_taken(ring, wirelen, flags);
+	relaxed_add(&ring->ring_drops, 1);
+	producer_end(ring);
+}
+
+uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
+{
+	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	/* acquire: pairs with the producer's release of head, so every slot
+	 * before head is completely written */
+	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_acquire);
+	uint64_t avail = head - tail;
+	uint32_t n = avail < max ? (uint32_t)avail : max;
+	relaxed_add(&ring->polls, 1);
+	if (n == 0) {
+		relaxed_add(&ring->empty_polls, 1);
+	} else {
+		unsigned b = log2_floor(n);
+		relaxed_add(&ring->batch_hist[b < RC_BATCH_BUCKETS ? b : RC_BATCH_BUCKETS - 1], 1);
+	}
+	atomic_store_explicit(&ring->hdr->consuming, tail + n, memory_order_relaxed);
+	*first_pos = tail;
+	return n;
+}
+
+const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos)
+{
+	return slot_at(ring, pos);
+}
+
+void rc_ring_release(struct rc_ring *ring, uint32_t n)
+{
+	if (n == 0)
+		return;
+	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	uint64_t now = rc_now_ns();
+	uint64_t bytes = 0, max_ns = 0;
+	uint64_t hist[RC_LATENCY_BUCKETS] = { 0 };
+	for (uint32_t i = 0; i < n; i++) {
+		const struct rc_slot_hdr *slot = slot_at(ring, tail + i);
+		bytes += slot->wirelen;
+		uint64_t latency_ns = now > slot->ts_ns ? now - slot->ts_ns : 0;
+		if (latency_ns > max_ns)
+			max_ns = latency_ns;
+		unsigned b = log2_floor(latency_ns / 1000);
+		hist[b < RC_LATENCY_BUCKETS ? b : RC_LATENCY_BUCKETS - 1]++;
+	}
+	for (unsigned b = 0; b < RC_LATENCY_BUCKETS; b++)
+		if (hist[b])
+			relaxed_add(&ring->latency_hist[b], hist[b]);
+	if (max_ns > atomic_load_explicit(&ring->latency_max_ns, memory_order_relaxed))
+		atomic_store_explicit(&ring->latency_max_ns, max_ns, memory_order_relaxed);
+	relaxed_add(&ring->delivered_bytes, bytes);
+	/* release: our reads of the slots happen before the producer may reuse
+	 * them */
+	atomic_store_explicit(&ring->hdr->tail, tail + n, memory_order_release);
+}
+
+void rc_ring_wait(struct rc_ring *ring)
+{
+	int strategy = atomic_load_explicit(&ring->wait_strategy, memory_order_relaxed);
+	if (strategy == RC_WAIT_SPIN)
+		return;
+	uint64_t start = monotonic_ns();
+	if (strategy == RC_WAIT_YIELD) {
+		sched_yield();
+	} else {
+		uint32_t us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
+		struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	relaxed_add(&ring->sleeps, 1);
+	relaxed_add(&ring->sleep_ns, monotonic_ns() - start);
+}
+
+static uint64_t load(_Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	/* Consumer side first: tail only grows, and reading it before the
+	 * producer side keeps tail <= head.  Every released slot was delivered,
+	 * so delivered is tail itself. */
+	out->tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
+	out->delivered = out->tail;
+	out->delivered_bytes = load(&ring->delivered_bytes);
+	out->consuming = load(&ring->hdr->consuming);
+	out->polls = load(&ring->polls);
+	out->empty_polls = load(&ring->empty_polls);
+	out->sleeps = load(&ring->sleeps);
+	out->sleep_ns = load(&ring->sleep_ns);
+	out->latency_max_ns = load(&ring->latency_max_ns);
+	for (unsigned b = 0; b < RC_BATCH_BUCKETS; b++)
+		out->batch_hist[b] = load(&ring->batch_hist[b]);
+	for (unsigned b = 0; b < RC_LATENCY_BUCKETS; b++)
+		out->latency_hist[b] = load(&ring->latency_hist[b]);
+	for (;;) {
+		uint64_t seq = atomic_load_explicit(&ring->prod_seq, memory_order_acquire);
+		if (seq & 1) {
+			sched_yield();
+			continue;
+		}
+		out->kernel_packets = load(&ring->kernel_packets);
+		out->kernel_bytes = load(&ring->kernel_bytes);
+		out->ring_drops = load(&ring->ring_drops);
+		out->truncated = load(&ring->truncated);
+		out->outgoing_packets = load(&ring->outgoing_packets);
+		out->outgoing_bytes = load(&ring->outgoing_bytes);
+		out->head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) == seq)
+			break;
+	}
+	out->kernel_drops = load(&ring->kernel_drops);
+	out->kernel_seen = load(&ring->kernel_seen);
+	out->occupancy = out->head - out->tail;
+	out->occupancy_high = load(&ring->occupancy_high);
+	if (out->occupancy_high < out->occupancy)
+		out->occupancy_high = out->occupancy;
+	out->slot_size = ring->slot_size;
+	out->slot_count = ring->slot_count;
+	out->drop_policy = atomic_load_explicit(&ring->drop_policy, memory_order_relaxed);
+	out->wait_strategy = atomic_load_explicit(&ring->wait_strategy, memory_order_relaxed);
+	out->poll_interval_us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
+	out->paused = (uint32_t)atomic_load_explicit(&ring->paused, memory_order_relaxed);
+}
+
+void rc_ring_reset_high_water(struct rc_ring *ring)
+{
+	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	atomic_store_explicit(&ring->occupancy_high, head - tail, memory_order_relaxed);
+}
+
+void rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy)
+{
+	atomic_store_explicit(&ring->drop_policy,
+			      policy == RC_DROP_LATE ? RC_DROP_LATE : RC_DROP_EARLY,
+			      memory_order_relaxed);
+}
+
+void rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
+		      uint32_t poll_interval_us)
+{
+	if (strategy < RC_WAIT_SLEEP || strategy > RC_WAIT_SPIN)
+		strategy = RC_WAIT_SLEEP;
+	atomic_store_explicit(&ring->wait_strategy, strategy, memory_order_relaxed);
+	atomic_store_explicit(&ring->poll_interval_us, poll_interval_us,
+			      memory_order_relaxed);
+}
+
+void *rc_ring_base(struct rc_ring *ring)
+{
+	return ring->hdr;
+}
+
+size_t rc_ring_map_size(struct rc_ring *ring)
+{
+	return ring->map_size;
+}
+
+int64_t rc_ring_copy_slot(struct rc_ring *ring, uint32_t index, void *dst,
+			  size_t dstlen)
+{
+	if (index >= ring->slot_count)
+		return -ERANGE;
+	const struct rc_slot_hdr *slot =
+		(const struct rc_slot_hdr *)(ring->slots + (size_t)index * ring->slot_size);
+	/* A viewer copies a slot the producer may be rewriting: clamp the
+	 * length it read so a torn header can never overrun the slot. */
+	struct rc_slot_hdr hdr;
+	memcpy(&hdr, slot, sizeof(hdr));
+	uint32_t room = ring->slot_size - (uint32_t)sizeof(hdr);
+	if (hdr.caplen > room)
+		hdr.caplen = room;
+	size_t total = sizeof(hdr) + hdr.caplen;
+	if (dstlen < total)
+		return -ENOSPC;
+	memcpy(dst, &hdr, sizeof(hdr));
+	memcpy((uint8_t *)dst + sizeof(hdr), slot + 1, hdr.caplen);
+	return (int64_t)total;
+}
+
+void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	if (!errbuf || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}

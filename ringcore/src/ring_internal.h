@@ -1,0 +1,51 @@
+/* ring_internal.h — what the ring, capture and drain share but the public
+ * header does not promise. */
+#ifndef RING_INTERNAL_H
+#define RING_INTERNAL_H
+
+#include "ringcore.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+
+struct rc_ring {
+	struct rc_ring_header *hdr; /* start of the mapping */
+	uint8_t *slots;             /* hdr + one page */
+	size_t map_size;
+	uint32_t slot_size;
+	uint32_t slot_count;
+
+	/* settings, changed live by the user */
+	_Atomic int32_t drop_policy;
+	_Atomic int32_t wait_strategy;
+	_Atomic uint32_t poll_interval_us;
+	_Atomic int32_t paused; /* set by a drain, shown in stats */
+
+	/* producer counters (one writer: the capture thread) */
+	_Alignas(64) _Atomic uint64_t prod_seq;
+	_Atomic uint64_t kernel_packets;
+	_Atomic uint64_t kernel_bytes;
+	_Atomic uint64_t ring_drops;
+	_Atomic uint64_t truncated;
+	_Atomic uint64_t outgoing_packets;
+	_Atomic uint64_t outgoing_bytes;
+	_Atomic uint64_t occupancy_high;
+	_Atomic uint64_t kernel_drops;
+	_Atomic uint64_t kernel_seen;
+
+	/* consumer counters (one writer: whoever polls) */
+	_Alignas(64) _Atomic uint64_t delivered_bytes;
+	_Atomic uint64_t polls;
+	_Atomic uint64_t empty_polls;
+	_Atomic uint64_t sleeps;
+	_Atomic uint64_t sleep_ns;
+	_Atomic uint64_t latency_max_ns;
+	_Atomic uint64_t batch_hist[RC_BATCH_BUCKETS];
+	_Atomic uint64_t latency_hist[RC_LATENCY_BUCKETS];
+};
+
+void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+uint64_t rc_now_ns(void);
+
+#endif

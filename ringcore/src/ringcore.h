@@ -1,0 +1,300 @@
+/*
+ * ringcore.h — the one public header of ringmon's native capture core.
+ *
+ * A capture ("rc_capture") reads one interface's AF_PACKET socket through the
+ * kernel's mmap'ed TPACKET_V3 ring and copies each packet into the next free
+ * slot of that interface's slot ring ("rc_ring").  A consumer takes slots in
+ * batches (rc_ring_poll), looks at them in place and frees them
+ * (rc_ring_release).  A drain ("rc_drain") is a consumer thread in C that moves
+ * whole batches to a sink (a pcap/pcapng writer, counters) so that no Python
+ * code runs per packet.
+ *
+ * Ring layout: one page-aligned anonymous mapping of ring_pages pages.
+ *
+ *   page 0                 pages 1 .. ring_pages-1
+ *   +------------------+   +-------------+-------------+-----+-------------+
+ *   | rc_ring_header   |   | slot 0      | slot 1      | ... | slot N-1    |
+ *   |  head  (P)       |   | rc_slot_hdr | rc_slot_hdr |     |             |
+ *   |  tail  (C)       |   | data ...    | data ...    |     |             |
+ *   |  consuming (C)   |   +-------------+-------------+-----+-------------+
+ *   |  counters        |   N = (ring_pages - 1) * page_size / slot_size
+ *   +------------------+
+ *
+ * ring_pages = 33 with 4 KiB pages and 2048-byte slots is the classic ring:
+ * one header page and 64 slots.
+ *
+ * head and tail are free-running 64-bit positions; slot i lives at position
+ * pos with i = pos % slot_count.  Items available = head - tail.
+ *
+ *   head       written by the producer only.  Store-release after the slot's
+ *              header and data are written, so a consumer that load-acquires
+ *              head sees a complete slot.
+ *   tail       written by the consumer only.  Store-release after the consumer
+ *              is done reading the slots, so a producer that load-acquires tail
+ *              may overwrite them.
+ *   consuming  written by the consumer only (relaxed): the end of the batch it
+ *              currently holds, so a viewer can tell "filled" slots from slots
+ *              "being consumed".  Informational, never used for ownership.
+ *
+ * Counters are written by one side each and read by anyone with relaxed
+ * loads.  Producer counters are published under a sequence count (seqlock) so
+ * rc_ring_stats() returns a snapshot in which
+ *     kernel_packets == delivered + ring_drops + occupancy
+ * holds exactly, while capture runs.
+ *
+ * Errors are returned as negative errno values.  Functions that can fail for
+ * a reason the user must act on also fill an error buffer with one line.
+ */
+#ifndef RINGCORE_H
+#define RINGCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RC_ERRBUF_SIZE 256
+
+/* Histogram of packets per non-empty poll: bucket b counts batches of size
+ * [2^b, 2^(b+1)).  Latency histogram: bucket b counts latencies in
+ * [2^b, 2^(b+1)) microseconds; bucket 0 also takes everything below 2 us. */
+#define RC_BATCH_BUCKETS 16
+#define RC_LATENCY_BUCKETS 32
+
+/* rc_slot_hdr.flags */
+#define RC_SLOT_TRUNCATED 0x1u /* caplen < what the kernel gave: cut to the slot */
+#define RC_SLOT_OUTGOING 0x2u  /* sent by this host (PACKET_OUTGOING) */
+
+/* What to do with a packet when the slot ring is full. */
+enum rc_drop_policy {
+	/* Leave packets in the kernel's ring; when that fills too, the kernel
+	 * drops them before any copy is made (counted as kernel_drops). */
+	RC_DROP_EARLY = 0,
+	/* Take the packet from the kernel and count it as a ring drop. */
+	RC_DROP_LATE = 1,
+};
+
+/* How the consumer waits when the ring is empty. */
+enum rc_wait_strategy {
+	RC_WAIT_SLEEP = 0, /* nanosleep(poll_interval_us) — the classic 1 ms */
+	RC_WAIT_YIELD = 1, /* sched_yield() */
+	RC_WAIT_SPIN = 2,  /* return at once: busy polling */
+};
+
+/* Header of each slot; the packet data follows it directly. */
+struct rc_slot_hdr {
+	uint32_t caplen;  /* bytes stored in the slot after this header */
+	uint32_t wirelen; /* length of the packet on the wire */
+	uint64_t ts_ns;   /* kernel timestamp, ns since the epoch */
+	int32_t ifindex;  /* interface the packet was seen on */
+	uint32_t flags;   /* RC_SLOT_* */
+	uint64_t reserved; /* keeps data 16-byte aligned; zero */
+};
+
+/* First page of the mapping. */
+struct rc_ring_header {
+	uint32_t magic; /* RC_RING_MAGIC */
+	uint32_t version;
+	uint32_t page_size;
+	uint32_t slot_size;  /* bytes per slot, header included */
+	uint32_t slot_count;
+	uint32_t ring_pages;
+	/* producer cache line */
+	_Alignas(64) _Atomic uint64_t head;
+	/* consumer cache line */
+	_Alignas(64) _Atomic uint64_t tail;
+	_Atomic uint64_t consuming;
+};
+
+#define RC_RING_MAGIC 0x52494e47u /* "RING" */
+
+struct rc_ring_config {
+	uint32_t slot_size;  /* 64 .. 65536, multiple of 16 */
+	uint32_t ring_pages; /* >= 2: one header page + slot pages */
+	int32_t drop_policy; /* enum rc_drop_policy */
+	int32_t wait_strategy; /* enum rc_wait_strategy */
+	uint32_t poll_interval_us; /* sleep length for RC_WAIT_SLEEP */
+};
+
+/* One consistent reading of a ring's counters (see rc_ring_stats). */
+struct rc_stats {
+	/* producer side */
+	uint64_t kernel_packets; /* taken from the kernel */
+	uint64_t kernel_bytes;   /* wire bytes of those */
+	uint64_t kernel_drops;   /* PACKET_STATISTICS tp_drops, accumulated */
+	uint64_t kernel_seen;    /* PACKET_STATISTICS tp_packets (incl. drops) */
+	uint64_t ring_drops;     /* taken, but the ring was full (drop-late) */
+	uint64_t truncated;      /* stored, but cut to the slot size */
+	uint64_t outgoing_packets; /* of kernel_packets: sent by this host */
+	uint64_t outgoing_bytes;
+	uint64_t head;
+	/* consumer side */
+	uint64_t delivered;       /* released by the consumer */
+	uint64_t delivered_bytes; /* wire bytes of those */
+	uint64_t tail;
+	uint64_t consuming;
+	uint64_t polls;
+	uint64_t empty_polls;
+	uint64_t sleeps;
+	uint64_t sleep_ns;
+	uint64_t latency_max_ns;
+	uint64_t batch_hist[RC_BATCH_BUCKETS];
+	uint64_t latency_hist[RC_LATENCY_BUCKETS];
+	/* derived */
+	uint64_t occupancy;       /* head - tail */
+	uint64_t occupancy_high;  /* high-water mark since start or reset */
+	uint32_t slot_size;
+	uint32_t slot_count;
+	int32_t drop_policy;
+	int32_t wait_strategy;
+	uint32_t poll_interval_us;
+	uint32_t paused; /* a drain's consumer is paused */
+};
+
+struct rc_ring;
+struct rc_capture;
+struct rc_writer;
+struct rc_drain;
+
+/* ---- ring ------------------------------------------------------------ */
+
+/* Slots a configuration yields; negative errno if it does not fit. */
+int64_t rc_ring_slots_for(uint32_t slot_size, uint32_t ring_pages);
+int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
+		   char *errbuf, size_t errlen);
+void rc_ring_destroy(struct rc_ring *ring);
+
+/* Producer: copy one packet into the next free slot.  Returns 0 when stored,
+ * -ENOBUFS when the ring is full (nothing counted: the caller decides by its
+ * policy).  Truncates to the slot and sets RC_SLOT_TRUNCATED. */
+int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
+		    uint32_t wirelen, uint64_t ts_ns, int32_t ifindex,
+		    uint32_t flags);
+/* Producer: count a packet taken from the kernel that did not fit. */
+void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags);
+int rc_ring_full(struct rc_ring *ring);
+
+/* Consumer: take up to max slots.  Returns how many are available (0 when
+ * empty) and their first position; counts a poll (or an empty poll). */
+uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos);
+/* Consumer: the slot at a position returned by rc_ring_poll. */
+const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos);
+/* Consumer: free the n oldest slots, recording their latency. */
+void rc_ring_release(struct rc_ring *ring, uint32_t n);
+/* Consumer: wait per the ring's strategy; counts sleeps and time asleep. */
+void rc_ring_wait(struct rc_ring *ring);
+
+void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out);
+void rc_ring_reset_high_water(struct rc_ring *ring);
+void rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy);
+void rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
+		      uint32_t poll_interval_us);
+/* Base address and size of the mapping (header page + slots). */
+void *rc_ring_base(struct rc_ring *ring);
+size_t rc_ring_map_size(struct rc_ring *ring);
+/* Copy slot i (by index, not position) for inspection; returns bytes copied
+ * (header + data) or a negative errno. */
+int64_t rc_ring_copy_slot(struct rc_ring *ring, uint32_t index, void *dst,
+			  size_t dstlen);
+
+/* ---- capture --------------------------------------------------------- */
+
+/* One classic BPF instruction, as struct sock_filter. */
+struct rc_bpf_insn {
+	uint16_t code;
+	uint8_t jt;
+	uint8_t jf;
+	uint32_t k;
+};
+
+struct rc_capture_config {
+	struct rc_ring_config ring;
+	uint32_t snaplen;       /* bytes kept of each packet (<= slot data) */
+	uint32_t promisc;       /* 1: PACKET_MR_PROMISC on the interface */
+	uint32_t kernel_block_size; /* TPACKET_V3 block size, bytes */
+	uint32_t kernel_block_nr;   /* number of blocks */
+	uint32_t block_timeout_ms;  /* kernel hands over a block after this */
+};
+
+/* Open the interface's socket and ring; nothing is captured until start.
+ * filter may be NULL (everything). */
+int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
+		    const struct rc_bpf_insn *filter, uint32_t filter_len,
+		    struct rc_capture **out, char *errbuf, size_t errlen);
+int rc_capture_start(struct rc_capture *cap, char *errbuf, size_t errlen);
+/* Stops the producer thread (joins it) and reads the final kernel counters. */
+void rc_capture_stop(struct rc_capture *cap);
+void rc_capture_close(struct rc_capture *cap);
+struct rc_ring *rc_capture_ring(struct rc_capture *cap);
+int rc_capture_ifindex(struct rc_capture *cap);
+/* pcap LINKTYPE_* of the interface: what the filter is compiled for. */
+uint32_t rc_capture_linktype(struct rc_capture *cap);
+/* Replace the socket filter while capturing. */
+int rc_capture_set_filter(struct rc_capture *cap,
+			  const struct rc_bpf_insn *filter, uint32_t filter_len,
+			  char *errbuf, size_t errlen);
+/* 0 while capturing; a negative errno once the producer stopped on an
+ * error (e.g. -ENETDOWN when the interface went away), with its message. */
+int rc_capture_error(struct rc_capture *cap, char *errbuf, size_t errlen);
+
+/* ---- writer ---------------------------------------------------------- */
+
+enum rc_format {
+	RC_FORMAT_PCAP_US = 0,
+	RC_FORMAT_PCAP_NS = 1,
+	RC_FORMAT_PCAPNG = 2,
+};
+
+/* Write to path through "path.tmp-PID" renamed on close; path "-" writes to
+ * standard output.  pcap files take the link type and snap length of the
+ * first interface added; the file header is written then. */
+int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
+		   char *errbuf, size_t errlen);
+/* Declare an interface; returns its id for rc_writer_write (pcapng: one
+ * interface block each, so packets keep where they came from; pcap: all
+ * share the file's one link type) or a negative errno. */
+int rc_writer_add_interface(struct rc_writer *w, const char *name,
+			    uint32_t linktype, uint32_t snaplen);
+/* Write a batch of slots seen on interface ifid (thread-safe). */
+int rc_writer_write(struct rc_writer *w, int32_t ifid,
+		    const struct rc_slot_hdr *const *slots, uint32_t n);
+/* Packets and bytes written so far (file size included buffered data). */
+uint64_t rc_writer_packets(struct rc_writer *w);
+uint64_t rc_writer_bytes(struct rc_writer *w);
+/* Flush, fsync and rename into place.  On a write error (disk full) the
+ * file is cut back to the last whole packet and still renamed, and the error
+ * is returned.  Frees w. */
+int rc_writer_close(struct rc_writer *w, char *errbuf, size_t errlen);
+/* Close and remove the temporary file; frees w. */
+void rc_writer_abort(struct rc_writer *w);
+/* First write error (negative errno) or 0, with its message. */
+int rc_writer_error(struct rc_writer *w, char *errbuf, size_t errlen);
+
+/* ---- drain ----------------------------------------------------------- */
+
+/* A consumer thread on one ring: poll a batch, hand each slot to the writer
+ * (if any), release the batch, wait when empty.  Stops by itself after
+ * *limit packets in total across every drain sharing the same limit counter
+ * (limit may be NULL). */
+struct rc_limit {
+	_Atomic int64_t remaining; /* packets still to take; < 0: no limit */
+	_Atomic int32_t reached;   /* set once remaining hit 0 */
+};
+
+int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
+		   struct rc_limit *limit, uint32_t batch_max,
+		   struct rc_drain **out, char *errbuf, size_t errlen);
+void rc_drain_pause(struct rc_drain *d, int paused);
+/* Stop the thread after it drained what is in the ring (drain_rest=1) or at
+ * once; frees d. */
+void rc_drain_stop(struct rc_drain *d, int drain_rest);
+/* Swap the writer (NULL: none) and this ring's interface id in it; takes
+ * effect between batches, and returns once the old writer is no longer used. */
+void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,421 @@
+/* writer.c — pcap and pcapng files written in batches, atomically (temp file
+ * renamed into place), cut back to the last whole packet on a write error. */
+#define _GNU_SOURCE
+#include "ring_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WRITE_BUFFER_BYTES (1u << 20)
+/* The smallest unit appended (a pcap record header) bounds how many unit
+ * boundaries one buffer can hold. */
+#define MIN_UNIT_BYTES 16u
+#define MAX_INTERFACES 256
+/* unit_ends entries mark packet records with this bit (offsets are < 2^21) */
+#define UNIT_IS_PACKET 0x80000000u
+
+#define PCAP_MAGIC_US 0xa1b2c3d4u
+#define PCAP_MAGIC_NS 0xa1b23c4du
+#define PCAPNG_SHB 0x0a0d0d0au
+#define PCAPNG_IDB 0x00000001u
+#define PCAPNG_EPB 0x00000006u
+#define PCAPNG_BYTE_ORDER 0x1a2b3c4du
+#define PCAPNG_OPT_IF_NAME 2
+#define PCAPNG_OPT_IF_TSRESOL 9
+
+struct rc_writer {
+	pthread_mutex_t lock;
+	int32_t format;
+	int fd;
+	int stream;           /* stdout, a device or FIFO: no temp file, no rename */
+	int flush_each_batch; /* stdout: a reader on a pipe wants packets now */
+	char *path;
+	char *tmp_path;
+	uint8_t *buf;
+	uint32_t buf_used;
+	/* ends of the whole units (headers, blocks, records) in buf, so a
+	 * partial write can be cut back to the last whole one */
+	uint32_t *unit_ends;
+	uint32_t unit_count;
+	uint64_t file_bytes; /* whole units on disk */
+	uint64_t packets;
+	uint64_t bytes;  /* file size including what is buffered */
+	int interfaces;
+	uint32_t pcap_linktype;
+	int error; /* first write error, negative errno */
+	char error_msg[RC_ERRBUF_SIZE];
+};
+
+static void set_error(struct rc_writer *w, int err, const char *what)
+{
+	if (w->error)
+		return;
+	w->error = -err;
+	if (err == ENOSPC)
+		rc_err(w->error_msg, sizeof(w->error_msg),
+		       "%s: the disk is full; the file keeps the %llu packets written before",
+		       w->path, (unsigned long long)w->packets);
+	else
+		rc_err(w->error_msg, sizeof(w->error_msg), "%s: %s failed: %s",
+		       w->path, what, strerror(err));
+}
+
+/* Write the buffer out.  On a short write, cut the file back to the last
+ * whole unit so that what is on disk stays a valid capture. */
+static int flush_locked(struct rc_writer *w)
+{
+	uint32_t done = 0;
+	while (done < w->buf_used) {
+		ssize_t n = write(w->fd, w->buf + done, w->buf_used - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : ENOSPC;
+			uint32_t whole = 0;
+			for (uint32_t i = 0; i < w->unit_count; i++) {
+				uint32_t end = w->unit_ends[i] & ~UNIT_IS_PACKET;
+				if (end <= done)
+					whole = end;
+				else if (w->unit_ends[i] & UNIT_IS_PACKET)
+					w->packets--; /* lost with its unit */
+			}
+			if (!w->stream && ftruncate(w->fd, (off_t)(w->file_bytes + whole)) != 0) {
+				/* keep the first error: it is the one the user must see */
+			}
+			w->file_bytes += whole;
+			w->bytes = w->file_bytes;
+			w->buf_used = 0;
+			w->unit_count = 0;
+			set_error(w, err, "writing");
+			return -err;
+		}
+		done += (uint32_t)n;
+	}
+	w->file_bytes += w->buf_used;
+	w->buf_used = 0;
+	w->unit_count = 0;
+	return 0;
+}
+
+/* Room for len more bytes as one unit; flushes when needed. */
+static int reserve_locked(struct rc_writer *w, uint32_t len)
+{
+	if (w->error)
+		return w->error;
+	if (len > WRITE_BUFFER_BYTES)
+		return -EMSGSIZE;
+	if (w->buf_used + len > WRITE_BUFFER_BYTES ||
+	    w->unit_count == WRITE_BUFFER_BYTES / MIN_UNIT_BYTES)
+		return flush_locked(w);
+	return 0;
+}
+
+static void end_unit_locked(struct rc_writer *w, uint32_t is_packet)
+{
+	w->unit_ends[w->unit_count++] = w->buf_used | is_packet;
+}
+
+static void put(struct rc_writer *w, const void *data, uint32_t len)
+{
+	memcpy(w->buf + w->buf_used, data, len);
+	w->buf_used += len;
+	w->bytes += len;
+}
+
+static void put_u32(struct rc_writer *w, uint32_t v)
+{
+	put(w, &v, 4);
+}
+
+static void put_pad(struct rc_writer *w, uint32_t len)
+{
+	static const uint8_t zeros[4];
+	put(w, zeros, (4 - (len & 3)) & 3);
+}
+
+static uint32_t pad4(uint32_t len)
+{
+	return (len + 3) & ~3u;
+}
+
+int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
+		   char *errbuf, size_t errlen)
+{
+	if (format < RC_FORMAT_PCAP_US || format > RC_FORMAT_PCAPNG) {
+		rc_err(errbuf, errlen, "unknown file format %d", format);
+		return -EINVAL;
+	}
+	struct rc_writer *w = calloc(1, sizeof(*w));
+	if (!w) {
+		rc_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	w->format = format;
+	w->fd = -1;
+	w->path = strdup(path);
+	w->buf = malloc(WRITE_BUFFER_BYTES);
+	w->unit_ends = malloc(sizeof(uint32_t) * (WRITE_BUFFER_BYTES / MIN_UNIT_BYTES));
+	if (!w->path || !w->buf || !w->unit_ends) {
+		rc_err(errbuf, errlen, "out of memory");
+		rc_writer_abort(w);
+		return -ENOMEM;
+	}
+	struct stat st;
+	if (strcmp(path, "-") == 0) {
+		w->stream = 1;
+		w->flush_each_batch = 1;
+		w->fd = STDOUT_FILENO;
+	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* /dev/null, a FIFO, a terminal: written in place, as a stream;
+		 * renaming a temp file over them would replace the device */
+		w->fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (w->fd < 0) {
+			int err = errno;
+			rc_err(errbuf, errlen, "%s: cannot open for writing: %s", path,
+			       strerror(err));
+			rc_writer_abort(w);
+			return -err;
+		}
+		w->stream = 1;
+	} else {
+		if (asprintf(&w->tmp_path, "%s.tmp-%d", path, (int)getpid()) < 0) {
+			w->tmp_path = NULL;
+			rc_err(errbuf, errlen, "out of memory");
+			rc_writer_abort(w);
+			return -ENOMEM;
+		}
+		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (w->fd < 0) {
+			int err = errno;
+			rc_err(errbuf, errlen, "%s: cannot create the file: %s", path,
+			       strerror(err));
+			rc_writer_abort(w);
+			return -err;
+		}
+	}
+	if (format == RC_FORMAT_PCAPNG) {
+		/* Section header: no options, section length unknown (-1). */
+		put_u32(w, PCAPNG_SHB);
+		put_u32(w, 28);
+		put_u32(w, PCAPNG_BYTE_ORDER);
+		uint16_t version[2] = { 1, 0 };
+		put(w, version, 4);
+		uint64_t section_len = UINT64_MAX;
+		put(w, &section_len, 8);
+		put_u32(w, 28);
+		end_unit_locked(w, 0);
+	}
+	*out = w;
+	return 0;
+}
+
+int rc_writer_add_interface(struct rc_writer *w, const char *name,
+			    uint32_t linktype, uint32_t snaplen)
+{
+	pthread_mutex_lock(&w->lock);
+	int rc;
+	if (w->format != RC_FORMAT_PCAPNG) {
+		if (w->interfaces == 0) {
+			rc = reserve_locked(w, 24);
+			if (rc == 0) {
+				put_u32(w, w->format == RC_FORMAT_PCAP_NS ? PCAP_MAGIC_NS : PCAP_MAGIC_US);
+				uint16_t version[2] = { 2, 4 };
+				put(w, version, 4);
+				put_u32(w, 0); /* thiszone */
+				put_u32(w, 0); /* sigfigs */
+				put_u32(w, snaplen);
+				put_u32(w, linktype);
+				end_unit_locked(w, 0);
+				w->pcap_linktype = linktype;
+				rc = w->interfaces++;
+			}
+		} else if (linktype != w->pcap_linktype) {
+			rc = -EINVAL; /* one link type per pcap file: pcapng can mix */
+		} else {
+			rc = w->interfaces++;
+		}
+		pthread_mutex_unlock(&w->lock);
+		return rc;
+	}
+	if (w->interfaces >= MAX_INTERFACES) {
+		pthread_mutex_unlock(&w->lock);
+		return -EMFILE;
+	}
+	uint32_t name_len = (uint32_t)strnlen(name, 255);
+	/* IDB: header 16 + if_name + if_tsresol (4+4) + end of options 4 + 4 */
+	uint32_t total = 16 + 4 + pad4(name_len) + 8 + 4 + 4;
+	rc = reserve_locked(w, total);
+	if (rc == 0) {
+		put_u32(w, PCAPNG_IDB);
+		put_u32(w, total);
+		uint16_t lt[2] = { (uint16_t)linktype, 0 };
+		put(w, lt, 4);
+		put_u32(w, snaplen);
+		uint16_t opt_name[2] = { PCAPNG_OPT_IF_NAME, (uint16_t)name_len };
+		put(w, opt_name, 4);
+		put(w, name, name_len);
+		put_pad(w, name_len);
+		uint16_t opt_tsresol[2] = { PCAPNG_OPT_IF_TSRESOL, 1 };
+		put(w, opt_tsresol, 4);
+		uint8_t tsresol[4] = { 9, 0, 0, 0 }; /* 10^-9 s */
+		put(w, tsresol, 4);
+		put_u32(w, 0); /* opt_endofopt */
+		put_u32(w, total);
+		end_unit_locked(w, 0);
+		rc = w->interfaces++;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+static int write_one_locked(struct rc_writer *w, int32_t ifid,
+			    const struct rc_slot_hdr *slot)
+{
+	const uint8_t *data = (const uint8_t *)(slot + 1);
+	int rc;
+	if (w->format == RC_FORMAT_PCAPNG) {
+		uint32_t total = 28 + pad4(slot->caplen) + 4;
+		rc = reserve_locked(w, total);
+		if (rc)
+			return rc;
+		put_u32(w, PCAPNG_EPB);
+		put_u32(w, total);
+		put_u32(w, (uint32_t)ifid);
+		put_u32(w, (uint32_t)(slot->ts_ns >> 32));
+		put_u32(w, (uint32_t)slot->ts_ns);
+		put_u32(w, slot->caplen);
+		put_u32(w, slot->wirelen);
+		put(w, data, slot->caplen);
+		put_pad(w, slot->caplen);
+		put_u32(w, total);
+	} else {
+		rc = reserve_locked(w, 16 + slot->caplen);
+		if (rc)
+			return rc;
+		uint32_t frac = w->format == RC_FORMAT_PCAP_NS ?
+					(uint32_t)(slot->ts_ns % 1000000000ull) :
+					(uint32_t)(slot->ts_ns % 1000000000ull / 1000);
+		put_u32(w, (uint32_t)(slot->ts_ns / 1000000000ull));
+		put_u32(w, frac);
+		put_u32(w, slot->caplen);
+		put_u32(w, slot->wirelen);
+		put(w, data, slot->caplen);
+	}
+	end_unit_locked(w, UNIT_IS_PACKET);
+	w->packets++;
+	return 0;
+}
+
+int rc_writer_write(struct rc_writer *w, int32_t ifid,
+		    const struct rc_slot_hdr *const *slots, uint32_t n)
+{
+	pthread_mutex_lock(&w->lock);
+	int rc = 0;
+	if (ifid < 0 || ifid >= w->interfaces)
+		rc = -EINVAL;
+	for (uint32_t i = 0; rc == 0 && i < n; i++)
+		rc = write_one_locked(w, ifid, slots[i]);
+	if (rc == 0 && w->flush_each_batch)
+		rc = flush_locked(w);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+uint64_t rc_writer_packets(struct rc_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t v = w->packets;
+	pthread_mutex_unlock(&w->lock);
+	return v;
+}
+
+uint64_t rc_writer_bytes(struct rc_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t v = w->bytes;
+	pthread_mutex_unlock(&w->lock);
+	return v;
+}
+
+int rc_writer_error(struct rc_writer *w, char *errbuf, size_t errlen)
+{
+	pthread_mutex_lock(&w->lock);
+	int err = w->error;
+	if (err)
+		rc_err(errbuf, errlen, "%s", w->error_msg);
+	pthread_mutex_unlock(&w->lock);
+	return err;
+}
+
+static void free_writer(struct rc_writer *w)
+{
+	pthread_mutex_destroy(&w->lock);
+	free(w->path);
+	free(w->tmp_path);
+	free(w->buf);
+	free(w->unit_ends);
+	free(w);
+}
+
+int rc_writer_close(struct rc_writer *w, char *errbuf, size_t errlen)
+{
+	pthread_mutex_lock(&w->lock);
+	if (!w->error)
+		flush_locked(w);
+	int rc = w->error;
+	if (w->stream) {
+		if (w->fd > STDERR_FILENO)
+			close(w->fd);
+		if (rc)
+			rc_err(errbuf, errlen, "%s", w->error_msg);
+		pthread_mutex_unlock(&w->lock);
+		free_writer(w);
+		return rc;
+	}
+	if (!rc && fsync(w->fd) != 0)
+		set_error(w, errno, "syncing");
+	if (close(w->fd) != 0 && !w->error)
+		set_error(w, errno, "closing");
+	w->fd = -1;
+	rc = w->error;
+	if (w->file_bytes == 0) {
+		/* not even a file header made it: no file rather than a broken one */
+		unlink(w->tmp_path);
+		if (!rc) {
+			w->error = rc = -ENODATA;
+			rc_err(w->error_msg, sizeof(w->error_msg),
+			       "%s: nothing was captured, no file written", w->path);
+		}
+	} else if (rename(w->tmp_path, w->path) != 0) {
+		int err = errno;
+		unlink(w->tmp_path);
+		w->error = 0;
+		set_error(w, err, "renaming into place");
+		rc = w->error;
+	}
+	if (rc)
+		rc_err(errbuf, errlen, "%s", w->error_msg);
+	pthread_mutex_unlock(&w->lock);
+	free_writer(w);
+	return rc;
+}
+
+void rc_writer_abort(struct rc_writer *w)
+{
+	if (!w)
+		return;
+	if (!w->stream && w->fd >= 0) {
+		close(w->fd);
+		unlink(w->tmp_path);
+	} else if (w->stream && w->fd > STDERR_FILENO) {
+		close(w->fd);
+	}
+	free_writer(w);
+}

@@ -1,0 +1,14 @@
+"""Builds ringcore's C library into the package; it is loaded with ctypes, not imported."""
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "ringcore._ringcore",
+            sources=[f"ringcore/src/{name}.c" for name in ("ring", "capture", "writer", "drain")],
+            depends=["ringcore/src/ringcore.h", "ringcore/src/ring_internal.h"],
+            extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"],
+            extra_link_args=["-pthread"],
+        )
+    ]
+)
