@@ -24,6 +24,9 @@ from .netns import in_netns
 
 MIN_SLOT_SIZE = 64
 MAX_SLOT_SIZE = 65536
+MAX_RING_PAGES = 1 << 22  # 16 GiB of 4 KiB pages: rc_ring_slots_for's bound
+MAX_SNAPLEN = 262144  # libpcap's MAXIMUM_SNAPLEN
+MAX_POLL_INTERVAL_US = 1_000_000
 # Kernel side of a capture: TPACKET_V3 blocks of 1 MiB hold any frame the
 # kernel can hand over (GRO aggregates stay under 64 KiB); 8 of them buffer
 # a burst while the producer waits on a full slot ring (drop-early).
@@ -50,12 +53,19 @@ def validate_ring(slot_size: int, ring_pages: int) -> int:
         raise RingcoreError(
             f"slot size {slot_size} does not fit: it must be a multiple of 16 from {MIN_SLOT_SIZE} to {MAX_SLOT_SIZE} bytes"
         )
-    slots = rc.lib.rc_ring_slots_for(slot_size, ring_pages)
+    if ring_pages > MAX_RING_PAGES:
+        raise RingcoreError(f"a ring of {ring_pages} pages does not fit: at most {MAX_RING_PAGES} pages")
+    slots = rc.lib.rc_ring_slots_for(slot_size, max(ring_pages, 0))
     if slots < 1:
         raise RingcoreError(
             f"a ring of {ring_pages} pages does not fit {slot_size}-byte slots: it needs a header page and at least one slot"
         )
     return slots
+
+
+def validate_poll_interval(poll_interval_us: int) -> None:
+    if not 0 <= poll_interval_us <= MAX_POLL_INTERVAL_US:
+        raise RingcoreError(f"poll interval {poll_interval_us} us is out of range: 0 to {MAX_POLL_INTERVAL_US} us")
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class Ring:
         poll_interval_us: int = 1000,
     ) -> Ring:
         validate_ring(slot_size, ring_pages)
+        validate_poll_interval(poll_interval_us)
         cfg = rc.RingConfig(slot_size, ring_pages, drop_policy, wait_strategy, poll_interval_us)
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
@@ -213,8 +224,7 @@ class Ring:
         rc.lib.rc_ring_set_drop_policy(self._handle, int(policy))
 
     def set_wait(self, strategy: WaitStrategy, poll_interval_us: int) -> None:
-        if poll_interval_us < 0:
-            raise RingcoreError(f"poll interval {poll_interval_us} us is negative")
+        validate_poll_interval(poll_interval_us)
         rc.lib.rc_ring_set_wait(self._handle, int(strategy), poll_interval_us)
 
     def reset_high_water(self) -> None:
@@ -226,10 +236,9 @@ class Capture:
 
     def __init__(self, ifname: str, options: CaptureOptions, netns: str | None = None):
         validate_ring(options.slot_size, options.ring_pages)
-        if options.snaplen < 1:
-            raise RingcoreError(f"snap length {options.snaplen} must be at least 1 byte")
-        if options.poll_interval_us < 0:
-            raise RingcoreError(f"poll interval {options.poll_interval_us} us is negative")
+        if not 1 <= options.snaplen <= MAX_SNAPLEN:
+            raise RingcoreError(f"snap length {options.snaplen} is out of range: 1 to {MAX_SNAPLEN} bytes")
+        validate_poll_interval(options.poll_interval_us)
         self.ifname = ifname
         self.netns = netns
         self.options = options

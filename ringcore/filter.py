@@ -15,17 +15,22 @@ _DLT_FOR_LINKTYPE = {LINKTYPE_ETHERNET: pcapy.DLT_EN10MB, LINKTYPE_RAW: pcapy.DL
 _NETMASK_UNKNOWN = 0xFFFFFFFF
 
 
-def compile_filter(expression: str, linktype: int, snaplen: int) -> ctypes.Array:
-    """Compile `expression` for a link type; the program returns snaplen for accepted packets,
-    so the kernel itself cuts them to the snap length."""
+def compile_program(expression: str, linktype: int, snaplen: int) -> pcapy.BPFProgram:
+    """Compile `expression` for a link type with libpcap; accepted packets are cut to snaplen.
+    The program both runs in user space (`.filter(bytes)`, for files) and feeds the kernel."""
     dlt = _DLT_FOR_LINKTYPE.get(linktype)
     if dlt is None:
         raise FilterError(f"filters are not supported on link type {linktype}")
     try:
-        program = pcapy.compile(dlt, snaplen, expression, 1, _NETMASK_UNKNOWN)
+        return pcapy.compile(dlt, snaplen, expression, 1, _NETMASK_UNKNOWN)
     except pcapy.PcapError as exc:
         raise FilterError(f"filter '{expression}' does not compile: {exc}") from None
-    instructions = program.get_bpf()
+
+
+def compile_filter(expression: str, linktype: int, snaplen: int) -> ctypes.Array:
+    """The program as the kernel takes it (SO_ATTACH_FILTER): the kernel itself then cuts
+    accepted packets to the snap length."""
+    instructions = compile_program(expression, linktype, snaplen).get_bpf()
     return (BpfInsn * len(instructions))(*(BpfInsn(*insn) for insn in instructions))
 
 

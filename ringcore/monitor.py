@@ -96,7 +96,8 @@ class Monitor:
 
     def stats(self) -> dict[str, RingStats]:
         """One consistent snapshot per plugged interface: one C call each."""
-        return {name: self._snapshot(name, plugged) for name, plugged in list(self._plugged.items())}
+        with self._lock:  # unplug frees the ring
+            return {name: self._snapshot(name, plugged) for name, plugged in self._plugged.items()}
 
     @staticmethod
     def _snapshot(name: str, plugged: _Plugged) -> RingStats:
@@ -110,30 +111,39 @@ class Monitor:
         values["paused"] = bool(raw.paused)
         return RingStats(ifname=name, ifindex=capture.ifindex, filter=capture.filter, error=capture.error(), **values)
 
+    # Settings and slot reads run under the lock: an unplug from another thread frees the ring.
+
     def pause(self, ifname: str, paused: bool) -> None:
-        plugged = self._get(ifname)
-        if plugged.drain is None:
-            raise RingcoreError(f"{ifname} has no drain to pause")
-        plugged.drain.pause(paused)
+        with self._lock:
+            plugged = self._get(ifname)
+            if plugged.drain is None:
+                raise RingcoreError(f"{ifname} has no drain to pause")
+            plugged.drain.pause(paused)
 
     def set_drop_policy(self, ifname: str, policy: DropPolicy) -> None:
-        self.ring(ifname).set_drop_policy(policy)
+        with self._lock:
+            self.ring(ifname).set_drop_policy(policy)
 
     def set_wait(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int) -> None:
-        self.ring(ifname).set_wait(strategy, poll_interval_us)
+        with self._lock:
+            self.ring(ifname).set_wait(strategy, poll_interval_us)
 
     def set_filter(self, ifname: str, expression: str | None) -> None:
-        self.capture(ifname).set_filter(expression)
+        with self._lock:
+            self.capture(ifname).set_filter(expression)
 
     def reset_high_water(self, ifname: str) -> None:
-        self.ring(ifname).reset_high_water()
+        with self._lock:
+            self.ring(ifname).reset_high_water()
 
     def read_slot(self, ifname: str, index: int) -> SlotView | None:
-        return self.ring(ifname).copy_slot(index)
+        with self._lock:
+            return self.ring(ifname).copy_slot(index)
 
     def errors(self) -> dict[str, str]:
         """Interfaces whose producer stopped (gone away), with why."""
-        return {name: err for name, p in list(self._plugged.items()) if (err := p.capture.error())}
+        with self._lock:
+            return {name: err for name, p in self._plugged.items() if (err := p.capture.error())}
 
     # -- writing -----------------------------------------------------------
 
@@ -156,23 +166,38 @@ class Monitor:
 
     @property
     def writing(self) -> WriteStatus | None:
-        writer = self._writer
-        if writer is None:
-            return None
-        return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
-
-    def stop_writing(self) -> WriteStatus:
-        """Detach the file from every drain, then close it (renamed into place). Raises on a write error."""
-        with self._lock:
-            writer, self._writer = self._writer, None
+        with self._lock:  # stop_writing frees the C writer
+            writer = self._writer
             if writer is None:
-                raise RingcoreError("not writing")
+                return None
+            return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
+
+    def _detach_writer(self) -> Writer | None:
+        """Take the file away from every drain; once this returns no drain writes to it."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
             for plugged in self._plugged.values():
                 if plugged.drain:
                     plugged.drain.set_writer(None)
-            status = WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
-            writer.close()
-            return status
+        return writer
+
+    def stop_writing(self) -> WriteStatus:
+        """Detach the file, then close it (renamed into place). Raises on a write error."""
+        with self._lock:
+            writer = self._detach_writer()
+        if writer is None:
+            raise RingcoreError("not writing")
+        # closed outside the lock: the fsync may take a while and stats() must not wait for it
+        status = WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
+        writer.close()
+        return status
+
+    def abort_writing(self) -> None:
+        """Detach the file and remove it: for a session that failed to start."""
+        with self._lock:
+            writer = self._detach_writer()
+            if writer is not None:
+                writer.abort()
 
     def stop(self) -> None:
         """Stop taking packets everywhere, then let the drains empty the rings (the file gets all of it)."""

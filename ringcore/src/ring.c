@@ -82,11 +82,14 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		rc_err(errbuf, errlen, "unknown wait strategy %d", cfg->wait_strategy);
 		return -EINVAL;
 	}
-	struct rc_ring *ring = calloc(1, sizeof(*ring));
+	/* aligned_alloc, not calloc: the producer's and the consumer's counters
+	 * each start a cache line of their own (_Alignas(64)) */
+	struct rc_ring *ring = aligned_alloc(_Alignof(struct rc_ring), sizeof(*ring));
 	if (!ring) {
 		rc_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	memset(ring, 0, sizeof(*ring));
 	ring->map_size = (size_t)cfg->ring_pages * (size_t)page;
 	void *map = mmap(NULL, ring->map_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -287,22 +290,6 @@ static uint64_t load(_Atomic uint64_t *v)
 void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	/* Consumer side first: tail only grows, and reading it before the
-	 * producer side keeps tail <= head.  Every released slot was delivered,
-	 * so delivered is tail itself. */
-	out->tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
-	out->delivered = out->tail;
-	out->delivered_bytes = load(&ring->delivered_bytes);
-	out->consuming = load(&ring->hdr->consuming);
-	out->polls = load(&ring->polls);
-	out->empty_polls = load(&ring->empty_polls);
-	out->sleeps = load(&ring->sleeps);
-	out->sleep_ns = load(&ring->sleep_ns);
-	out->latency_max_ns = load(&ring->latency_max_ns);
-	for (unsigned b = 0; b < RC_BATCH_BUCKETS; b++)
-		out->batch_hist[b] = load(&ring->batch_hist[b]);
-	for (unsigned b = 0; b < RC_LATENCY_BUCKETS; b++)
-		out->latency_hist[b] = load(&ring->latency_hist[b]);
 	for (;;) {
 		uint64_t seq = atomic_load_explicit(&ring->prod_seq, memory_order_acquire);
 		if (seq & 1) {
@@ -320,6 +307,26 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 		if (atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) == seq)
 			break;
 	}
+	/* Consumer side after the producer side.  The acquire on prod_seq
+	 * orders this tail after the tail the producer saw when it published
+	 * head, so head - tail <= slot_count; a tail read before head could be
+	 * any number of laps old.  The consumer may meanwhile have taken
+	 * packets published after that head: then all of head was delivered.
+	 * Every released slot was delivered, so delivered is tail itself. */
+	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
+	out->tail = tail < out->head ? tail : out->head;
+	out->delivered = out->tail;
+	out->delivered_bytes = load(&ring->delivered_bytes);
+	out->consuming = load(&ring->hdr->consuming);
+	out->polls = load(&ring->polls);
+	out->empty_polls = load(&ring->empty_polls);
+	out->sleeps = load(&ring->sleeps);
+	out->sleep_ns = load(&ring->sleep_ns);
+	out->latency_max_ns = load(&ring->latency_max_ns);
+	for (unsigned b = 0; b < RC_BATCH_BUCKETS; b++)
+		out->batch_hist[b] = load(&ring->batch_hist[b]);
+	for (unsigned b = 0; b < RC_LATENCY_BUCKETS; b++)
+		out->latency_hist[b] = load(&ring->latency_hist[b]);
 	out->kernel_drops = load(&ring->kernel_drops);
 	out->kernel_seen = load(&ring->kernel_seen);
 	out->occupancy = out->head - out->tail;

@@ -40,7 +40,7 @@
  * loads.  Producer counters are published under a sequence count (seqlock) so
  * rc_ring_stats() returns a snapshot in which
  *     kernel_packets == delivered + ring_drops + occupancy
- * holds exactly, while capture runs.
+ * holds exactly, and occupancy <= slot_count, while capture runs.
  *
  * Errors are returned as negative errno values.  Functions that can fail for
  * a reason the user must act on also fill an error buffer with one line.

@@ -1,0 +1,1 @@
+"""ringmon's terminal UI and command line."""

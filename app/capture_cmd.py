@@ -1,0 +1,264 @@
+"""`ringmon capture`: headless and tcpdump-shaped. With -w the rings are drained to the file in C
+(no Python per packet); without it each packet becomes one line on stdout; -r reads a file instead."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from ringcore import CaptureOptions, Monitor, Ring, RingcoreError, RingStats, require_capture_privilege
+from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
+
+from .capture_file import FileFilter, read_packets
+from .cli import say
+from .packet_line import packet_line
+
+# How often the -w loop looks at the session (limit reached, signal, interfaces gone, writer error):
+# the drains run in C, so this only bounds how late ringmon notices.
+WATCH_INTERVAL_S = 0.05
+PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
+LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
+LIVE_ONLY_FLAGS = {"interfaces": "-i", "write_file": "-w", "stats_json": "--stats-json", "netns": "--netns"}
+
+
+class StopRequest:
+    """SIGINT and SIGTERM ask the capture to stop; it then empties the rings, closes the file and sums up."""
+
+    def __init__(self):
+        self._event = threading.Event()
+        self._previous = {}
+
+    def __enter__(self) -> StopRequest:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, lambda *_: self.request())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def request(self) -> None:
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        return self._event.wait(timeout_s)
+
+
+class StatsFile:
+    """--stats-json: the temp file is made at start, so a bad path fails before the capture, not after it."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._temp_path = f"{path}.tmp-{os.getpid()}"
+        try:
+            self._temp = open(self._temp_path, "w")
+        except OSError as exc:
+            raise RingcoreError(f"{path}: cannot write the statistics: {exc.strerror}") from None
+
+    def commit(self, stats: dict[str, RingStats]) -> None:
+        document = {name: {field: value.name.lower() if isinstance(value, enum.Enum) else value
+                           for field, value in dataclasses.asdict(snapshot).items()}
+                    for name, snapshot in stats.items()}
+        try:
+            with self._temp:
+                json.dump(document, self._temp, indent=2)
+                self._temp.write("\n")
+            os.replace(self._temp_path, self.path)
+        except OSError as exc:
+            self.discard()
+            raise RingcoreError(f"{self.path}: cannot write the statistics: {exc.strerror}") from None
+
+    def discard(self) -> None:
+        self._temp.close()
+        try:
+            os.unlink(self._temp_path)
+        except FileNotFoundError:
+            pass
+
+
+def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
+    with StopRequest() as stop:
+        if args.read_file:
+            return _read_file(args, options.filter, stop)
+        if not args.interfaces:
+            raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
+        require_capture_privilege()
+        stats_file = StatsFile(args.stats_json) if args.stats_json else None
+        try:
+            capture = _write_file if args.write_file else _print_lines
+            return capture(args, options, stop, stats_file)
+        except BaseException:
+            if stats_file:
+                stats_file.discard()
+            raise
+
+
+def _read_file(args: argparse.Namespace, expression: str | None, stop: StopRequest) -> int:
+    live_only = [flag for attribute, flag in LIVE_ONLY_FLAGS.items() if getattr(args, attribute)]
+    if live_only:
+        raise RingcoreError(f"-r reads a file, so it cannot be used with {' or '.join(live_only)}")
+    file_filter = FileFilter(expression) if expression else None
+    lines: list[str] = []
+    printed = 0
+    try:
+        for data, meta, interface in read_packets(args.read_file):
+            if stop.requested or printed == args.count:
+                break
+            if file_filter and not file_filter.accepts(data, interface):
+                continue
+            lines.append(packet_line(data, meta, interface.name, interface.linktype))
+            printed += 1
+            if len(lines) == PRINT_BATCH:
+                _emit(lines, stop)
+                lines = []
+    finally:
+        _emit(lines, stop)  # the lines before an error come out before the error does
+    return 0
+
+
+def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOptions) -> None:
+    for ifname in args.interfaces:
+        monitor.plug(ifname, options, netns=args.netns)
+    where = f" (netns {args.netns})" if args.netns else ""
+    for ifname in args.interfaces:
+        linktype = monitor.capture(ifname).linktype
+        say(f"listening on {ifname}{where}, link-type {LINKTYPE_NAMES.get(linktype, linktype)}, "
+            f"snapshot length {options.snaplen} bytes")
+
+
+def _report_gone(monitor: Monitor, reported: set[str]) -> dict[str, str]:
+    """Say once, as it happens, that an interface went away; the others keep capturing."""
+    gone = monitor.errors()
+    for ifname in gone.keys() - reported:
+        say(gone[ifname])
+        reported.add(ifname)
+    return gone
+
+
+def _write_file(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
+                stats_file: StatsFile | None) -> int:
+    monitor = Monitor(drain=True, count=args.count)
+    try:
+        # The file first, so every drain has it from its first packet (and -c counts only written ones).
+        monitor.start_writing(args.write_file, args.format)
+        try:
+            _plug_all(monitor, args, options)
+        except BaseException:
+            monitor.abort_writing()  # a session that never started leaves no file behind
+            raise
+        gone_reported: set[str] = set()
+        while not stop.wait(WATCH_INTERVAL_S):
+            gone = _report_gone(monitor, gone_reported)
+            if monitor.limit_reached or monitor.writing.error or len(gone) == len(args.interfaces):
+                break
+        monitor.stop()
+        failed = bool(_report_gone(monitor, gone_reported))
+        stats = monitor.stats()
+        captured = monitor.writing.packets
+        try:
+            monitor.stop_writing()
+        except RingcoreError as exc:  # disk full: the C writer kept every whole packet, renamed into place
+            say(str(exc))
+            failed = True
+    finally:
+        _close_quietly(monitor)
+    return _finish(stats, captured, stats_file, failed)
+
+
+def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
+                 stats_file: StatsFile | None) -> int:
+    monitor = Monitor(drain=False)
+    try:
+        _plug_all(monitor, args, options)
+        rings = [(ifname, monitor.ring(ifname), monitor.capture(ifname).linktype) for ifname in args.interfaces]
+        printed = 0
+        stopping = False
+        first = 0  # rotates, so no interface always goes first
+        gone_reported: set[str] = set()
+        next_watch = 0.0
+        while True:
+            if time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + WATCH_INTERVAL_S
+                _report_gone(monitor, gone_reported)
+            if not stopping and (stop.requested or printed == args.count or len(gone_reported) == len(rings)):
+                # Stop taking from the kernel; what is already in the rings is still printed (up to -c).
+                monitor.stop()
+                stopping = True
+            moved = 0
+            for offset in range(len(rings)):
+                ifname, ring, linktype = rings[(first + offset) % len(rings)]
+                want = PRINT_BATCH if args.count is None else min(PRINT_BATCH, args.count - printed - moved)
+                moved += _print_batch(ring, want, ifname, linktype, stop) if want else 0
+            printed += moved
+            first = (first + 1) % len(rings)
+            if moved == 0:
+                if stopping:
+                    break
+                # every ring was empty: one wait (1 ms by default), counted in the stats of the ring next in turn
+                rings[first][1].wait()
+        failed = bool(_report_gone(monitor, gone_reported))
+        stats = monitor.stats()
+    finally:
+        _close_quietly(monitor)
+    return _finish(stats, printed, stats_file, failed)
+
+
+def _print_batch(ring: Ring, want: int, ifname: str, linktype: int, stop: StopRequest) -> int:
+    """One batch of a ring as lines on stdout, flushed together; the slots are freed once decoded."""
+    batch = ring.poll(want)
+    if not batch:
+        return 0
+    lines = []
+    for view, meta in batch:
+        lines.append(packet_line(bytes(view), meta, ifname, linktype))
+        view.release()
+    ring.release(len(batch))
+    _emit(lines, stop)
+    return len(batch)
+
+
+def _emit(lines: list[str], stop: StopRequest) -> None:
+    """Lines on stdout, flushed together; a reader that went away (`| head`) ends the capture quietly."""
+    if not lines:
+        return
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # later writes, and the interpreter's own flush at exit, go nowhere instead of failing again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stop.request()
+
+
+def _close_quietly(monitor: Monitor) -> None:
+    """Free everything; on the way out of an error, that error is the one to report."""
+    try:
+        monitor.close()
+    except RingcoreError:
+        pass
+
+
+def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | None, failed: bool) -> int:
+    """tcpdump's summary on stderr (also after a signal or a fault), then the statistics file."""
+    total = {field: sum(getattr(snapshot, field) for snapshot in stats.values())
+             for field in ("kernel_seen", "kernel_drops", "ring_drops", "truncated")}
+    print(f"{captured} packets captured", file=sys.stderr)
+    print(f"{total['kernel_seen']} packets received by filter", file=sys.stderr)
+    print(f"{total['kernel_drops']} packets dropped by kernel", file=sys.stderr)
+    print(f"{total['ring_drops']} packets dropped at ring", file=sys.stderr)
+    if total["truncated"]:
+        print(f"{total['truncated']} packets truncated to the slot size", file=sys.stderr)
+    sys.stderr.flush()
+    if stats_file:
+        stats_file.commit(stats)
+    return 1 if failed else 0

@@ -1,0 +1,160 @@
+"""The `ringmon` command: the dashboard (no command), `ringmon demo`, and the headless `ringmon capture`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from ringcore import (
+    CLASSIC_RING_PAGES,
+    DEFAULT_RING_PAGES,
+    DEFAULT_SLOT_SIZE,
+    DEFAULT_SNAPLEN,
+    FORMATS,
+    CaptureOptions,
+    DropPolicy,
+    RingcoreError,
+    validate_ring,
+)
+from ringcore.filter import join_expression
+
+PROG = "ringmon"
+
+
+def say(message: str) -> None:
+    """One line on stderr, the way every ringmon error and notice reads."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints usage plus an error; a bad flag gets the same single line as any other bad input.
+    def error(self, message: str):
+        say(f"{message} (see '{self.prog} --help')")
+        sys.exit(2)
+
+
+# argparse names a type by its function in "invalid count value: 'x'"
+def count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def nonnegative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ring_pages: int | None) -> None:
+    parser.add_argument("--slot-size", metavar="BYTES", type=nonnegative, default=slot_size,
+                        help=f"bytes per ring slot, 64 to 65536 (default {slot_size or DEFAULT_SLOT_SIZE})")
+    parser.add_argument("--ring-pages", metavar="PAGES", type=nonnegative, default=ring_pages,
+                        help=f"ring size in pages, one of them the header (default {ring_pages or CLASSIC_RING_PAGES})")
+
+
+def _add_capture_options(parser: argparse.ArgumentParser) -> None:
+    """The flags that say what to capture and how: the dashboard and `capture` share them."""
+    parser.add_argument("-i", dest="interfaces", metavar="IFACE", action="append", default=[],
+                        help="capture on this interface (repeat for several)")
+    parser.add_argument("-s", dest="snaplen", metavar="SNAPLEN", type=nonnegative, default=0,
+                        help=f"bytes kept of each packet (0: the default, {DEFAULT_SNAPLEN})")
+    parser.add_argument("-p", dest="promisc", action="store_false",
+                        help="do not put the interface in promiscuous mode")
+    _add_ring_options(parser, DEFAULT_SLOT_SIZE, DEFAULT_RING_PAGES)
+    parser.add_argument("--drop-policy", choices=[policy.name.lower() for policy in DropPolicy], default="early",
+                        help="when the ring is full: leave packets to the kernel (early) or take and drop them (late)")
+    parser.add_argument("filter", nargs="*", metavar="EXPRESSION", help="capture filter, tcpdump syntax")
+
+
+def capture_options(args: argparse.Namespace) -> CaptureOptions:
+    """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
+    validate_ring(args.slot_size, args.ring_pages)
+    return CaptureOptions(
+        slot_size=args.slot_size,
+        ring_pages=args.ring_pages,
+        snaplen=args.snaplen or DEFAULT_SNAPLEN,
+        promisc=args.promisc,
+        filter=join_expression(args.filter),
+        drop_policy=DropPolicy[args.drop_policy.upper()],
+    )
+
+
+def _dashboard_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="See what crosses an interface, and whether capture keeps up: the live dashboard\n"
+                    "on the named interfaces, or on every interface that is up.",
+        epilog=f"commands:\n  {PROG} capture ...  headless capture, tcpdump-shaped (see '{PROG} capture --help')\n"
+               f"  {PROG} demo         the dashboard on generated traffic in private network namespaces",
+    )
+    _add_capture_options(parser)
+    return parser
+
+
+def _run_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard import run_dashboard
+
+    return run_dashboard(args.interfaces, capture_options(args))
+
+
+def _demo_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"{PROG} demo",
+                     description="The dashboard on generated traffic between private network namespaces.")
+    _add_ring_options(parser, None, None)  # unset: the demo shows the classic ring
+    return parser
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def _capture_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} capture",
+        description="Capture without the dashboard: to a file with -w (drained in C), "
+                    "or one line per packet on stdout.",
+    )
+    _add_capture_options(parser)
+    parser.add_argument("-r", dest="read_file", metavar="FILE",
+                        help="read packets from a pcap or pcapng file ('-': standard input)")
+    parser.add_argument("-w", dest="write_file", metavar="FILE", help="write packets to FILE ('-': standard output)")
+    parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
+    parser.add_argument("--format", choices=list(FORMATS), default="pcap",
+                        help="file format for -w (pcapng keeps each packet's interface)")
+    parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE")
+    parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
+    return parser
+
+
+def _run_capture(args: argparse.Namespace) -> int:
+    from .capture_cmd import run_capture
+
+    return run_capture(args, capture_options(args))
+
+
+# The first word picks the command; none (or a filter word) is the dashboard. A table rather than
+# argparse subcommands, because the dashboard itself takes a trailing filter expression.
+COMMANDS: dict[str | None, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = {
+    None: (_dashboard_parser, _run_dashboard),
+    "capture": (_capture_parser, _run_capture),
+    "demo": (_demo_parser, _run_demo),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    make_parser, run = COMMANDS[command]
+    args = make_parser().parse_args(argv[1:] if command else argv)
+    try:
+        return run(args)
+    except RingcoreError as exc:
+        say(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,139 @@
+"""Running the installed `ringmon` command as a user does, and reading what it wrote with tshark."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import netns
+
+# The console script pip installed next to this interpreter: the command users run.
+RINGMON = str(Path(sys.executable).with_name("ringmon"))
+START_TIMEOUT_S = 15.0
+EXIT_TIMEOUT_S = 30.0
+# Time for frames already sent to pass the kernel's block timeout (2 ms) and a drain's 1 ms sleep,
+# with a wide margin for a loaded CI machine.
+SETTLE_S = 0.5
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return self.stderr.splitlines()
+
+
+def run_ringmon(*args: str, prefix: tuple[str, ...] = (), stdin: bytes = b"") -> Finished:
+    """`ringmon ARGS` to its end, reading `stdin`; `prefix` runs it under another command (setpriv)."""
+    done = subprocess.run([*prefix, RINGMON, *args], capture_output=True, timeout=EXIT_TIMEOUT_S, input=stdin)
+    return Finished(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+
+
+class RunningCapture:
+    """`ringmon capture ARGS` in the background; started once it says it listens on every interface."""
+
+    def __init__(self, tmp_path: Path, *args: str, interfaces: int = 1):
+        self._stdout_path = tmp_path / "ringmon.stdout"
+        self._stderr_path = tmp_path / "ringmon.stderr"
+        # Files, not pipes: nothing can block on a full pipe, and stdout stays byte-exact.
+        with open(self._stdout_path, "wb") as stdout, open(self._stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen([RINGMON, "capture", *args], stdout=stdout, stderr=stderr,
+                                            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while self._stderr().count("listening on") < interfaces:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                self.process.wait(EXIT_TIMEOUT_S)
+                raise AssertionError(f"ringmon capture did not start: {self._stderr()!r}")
+            time.sleep(0.02)
+
+    def _stderr(self) -> str:
+        return self._stderr_path.read_bytes().decode("utf-8", "replace")
+
+    def signal(self, signum: int = signal.SIGINT) -> None:
+        self.process.send_signal(signum)
+
+    def finish(self, timeout_s: float = EXIT_TIMEOUT_S) -> Finished:
+        try:
+            self.process.wait(timeout_s)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(EXIT_TIMEOUT_S)
+        return Finished(self.process.returncode, self._stdout_path.read_bytes(), self._stderr())
+
+    def __enter__(self) -> RunningCapture:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(EXIT_TIMEOUT_S)
+
+
+@dataclass(frozen=True)
+class FilePacket:
+    interface: str | None
+    data: bytes
+
+
+def tshark_packets(path: Path) -> list[FilePacket]:
+    """Every packet of a capture file as tshark reads it; fails the test if tshark finds the file broken."""
+    done = subprocess.run(["tshark", "-r", str(path), "-T", "json", "-x", "-J", "frame"],
+                          capture_output=True, text=True, timeout=EXIT_TIMEOUT_S)
+    assert done.returncode == 0, f"tshark cannot read {path}: {done.stderr}"
+    packets = []
+    for record in json.loads(done.stdout or "[]"):
+        layers = record["_source"]["layers"]
+        interface = layers["frame"].get("frame.interface_id_tree", {}).get("frame.interface_name")
+        packets.append(FilePacket(interface, bytes.fromhex(layers["frame_raw"][0])))
+    return packets
+
+
+def frames_b_to_a(pair: netns.VethPair, seqs: range, size: int | None = None, **fields) -> list[bytes]:
+    """Frames from b to a; sizes vary with the sequence number unless `size` is given."""
+    return [
+        netns.make_frame(seq, size or netns.MIN_FRAME_LEN + seq * 97 % (netns.MAX_FRAME_LEN - netns.MIN_FRAME_LEN),
+                         pair.mac_b, pair.mac_a, src_ip=pair.ip_b, dst_ip=pair.ip_a, **fields)
+        for seq in seqs
+    ]
+
+
+def move_capture_end(pair: netns.VethPair, into_ns: str) -> None:
+    """Move `pair`'s end a into another test namespace, so one `--netns` reaches two interfaces."""
+    for args in (["-n", pair.ns_a, "link", "set", pair.if_a, "netns", into_ns],
+                 ["-n", into_ns, "link", "set", pair.if_a, "up"]):
+        subprocess.run(["ip", *args], check=True, timeout=EXIT_TIMEOUT_S, capture_output=True)
+
+
+def assert_one_error_line(result: Finished, *fragments: str) -> None:
+    """What every bad input must look like: non-zero exit, one `ringmon: ` line naming the problem, no traceback."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr_lines) == 1, result.stderr
+    line = result.stderr_lines[0]
+    assert line.startswith("ringmon: "), line
+    for fragment in fragments:
+        assert fragment in line, line
+
+
+def summary_counts(stderr: str) -> dict[str, int]:
+    """The numbers of the tcpdump-like summary: {'captured': 3, 'received by filter': 3, ...}."""
+    counts = {}
+    for line in stderr.splitlines():
+        number, _, rest = line.partition(" packets ")
+        if number.isdigit():
+            counts[rest] = int(number)
+    return counts
+
+
+def wait_settled() -> None:
+    time.sleep(SETTLE_S)

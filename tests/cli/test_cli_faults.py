@@ -1,0 +1,115 @@
+"""Bad input and faults, as a user hits them: one `ringmon: ` line, a non-zero exit, no traceback,
+and nothing already captured lost."""
+import re
+import signal
+import subprocess
+
+import pytest
+from cli_process import (
+    EXIT_TIMEOUT_S,
+    RunningCapture,
+    assert_one_error_line,
+    frames_b_to_a,
+    move_capture_end,
+    run_ringmon,
+    tshark_packets,
+    wait_settled,
+)
+
+import netns
+
+# An unprivileged user: nobody, no groups, no capabilities to inherit. It may read the files it
+# runs (here the interpreter and the package sit under root's 0700 home), which is not capturing.
+UNPRIVILEGED = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search")
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["-i", "rmtnosuch0"], ["rmtnosuch0", "no such interface"]),
+    (["-i", "lo", "udp", "prot", "53"], ["does not compile", "syntax error"]),  # libpcap's own words
+    (["-i", "lo", "--slot-size", "32"], ["slot size 32", "64"]),
+    (["-i", "lo", "--slot-size", "65552"], ["slot size 65552", "65536"]),
+    (["-i", "lo", "--ring-pages", "1"], ["ring of 1 pages does not fit"]),
+    (["-i", "lo", "-c", "0"], ["-c", "at least 1"]),
+    (["-i", "lo", "-c", "-5"], ["-c", "at least 1"]),
+    (["-i", "lo", "-s", "-1"], ["-s", "negative"]),
+    (["-i", "lo", "--slot-size", "-2048"], ["--slot-size", "negative"]),
+    (["-i", "lo", "--ring-pages", "-33"], ["--ring-pages", "negative"]),
+    (["-i", "lo", "-w", "/nonexistent-dir/out.pcap"], ["/nonexistent-dir/out.pcap", "No such file"]),
+    (["-i", "lo", "--stats-json", "/nonexistent-dir/stats.json"], ["/nonexistent-dir/stats.json", "No such file"]),
+    (["-i", "lo", "-r", "x.pcap"], ["-r", "-i"]),
+    ([], ["-i IFACE", "-r FILE"]),
+], ids=["unknown-interface", "bad-filter", "slot-too-small", "slot-too-big", "ring-too-small", "count-zero",
+        "count-negative", "snaplen-negative", "slot-negative", "ring-negative", "unwritable-file",
+        "unwritable-stats", "read-and-interface", "no-source"])
+def test_bad_input_is_one_error_line(veth_pair, args, fragments):
+    result = run_ringmon("capture", "--netns", veth_pair.ns_a, *args)
+    assert_one_error_line(result, *fragments)
+    assert result.stdout == b""
+
+
+def test_writing_to_a_directory_is_one_error_line(veth_pair, tmp_path):
+    result = run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(tmp_path))
+    assert_one_error_line(result, str(tmp_path), "Is a directory")
+
+
+def test_unknown_namespace_is_one_error_line():
+    assert_one_error_line(run_ringmon("capture", "--netns", "rmt-no-such-ns", "-i", "lo"), "rmt-no-such-ns")
+
+
+def test_without_cap_net_raw_the_error_names_the_capability(veth_pair):
+    result = run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-c", "1", prefix=UNPRIVILEGED)
+    assert_one_error_line(result, "CAP_NET_RAW")
+
+
+def test_disk_full_keeps_every_whole_packet_written_and_exits_nonzero(veth_pair, tmp_path):
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(disk)], check=True, timeout=EXIT_TIMEOUT_S)
+    try:
+        out = disk / "out.pcap"
+        # 1500 full-size frames (2.2 MB) overflow the 192 KiB disk more than ten times.
+        frames = frames_b_to_a(veth_pair, range(1500), size=netns.MAX_FRAME_LEN)
+        with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out)) as capture:
+            netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+            result = capture.finish()  # the full disk ends the capture by itself
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr_lines if "disk is full" in line]
+        assert len(errors) == 1 and errors[0].startswith(f"ringmon: {out}: "), result.stderr
+        kept = int(re.search(r"keeps the (\d+) packets", errors[0])[1])
+        packets = tshark_packets(out)
+        assert 0 < kept == len(packets)
+        assert [netns.check_frame(packet.data) for packet in packets] == list(range(kept))
+        assert [path.name for path in disk.iterdir()] == ["out.pcap"]  # no temp file left behind
+    finally:
+        subprocess.run(["umount", str(disk)], check=True, timeout=EXIT_TIMEOUT_S)
+
+
+def test_interface_deleted_mid_capture_is_one_line_while_the_other_keeps_capturing(make_veth_pair, tmp_path):
+    doomed, survivor = make_veth_pair(), make_veth_pair()
+    move_capture_end(survivor, doomed.ns_a)
+    out = tmp_path / "out.pcapng"
+    with RunningCapture(tmp_path, "--netns", doomed.ns_a, "-i", doomed.if_a, "-i", survivor.if_a,
+                        "-w", str(out), "--format", "pcapng", interfaces=2) as capture:
+        netns.send_frames(doomed.ns_b, doomed.if_b, frames_b_to_a(doomed, range(0, 20)))
+        netns.send_frames(survivor.ns_b, survivor.if_b, frames_b_to_a(survivor, range(1000, 1020)))
+        wait_settled()
+        subprocess.run(["ip", "-n", doomed.ns_a, "link", "del", doomed.if_a], check=True, timeout=EXIT_TIMEOUT_S)
+        wait_settled()
+        assert capture.process.poll() is None, "the capture ended with the first interface"
+        netns.send_frames(survivor.ns_b, survivor.if_b, frames_b_to_a(survivor, range(2000, 2020)))
+        wait_settled()
+        capture.signal(signal.SIGINT)
+        result = capture.finish()
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    gone = [line for line in result.stderr_lines if doomed.if_a in line and "listening" not in line]
+    assert gone == [f"ringmon: {doomed.if_a}: the interface went down or away; capture on it stopped"]
+    by_interface = {}
+    for packet in tshark_packets(out):
+        by_interface.setdefault(packet.interface, []).append(netns.check_frame(packet.data))
+    assert by_interface == {
+        f"{doomed.ns_a}/{doomed.if_a}": list(range(0, 20)),
+        f"{doomed.ns_a}/{survivor.if_a}": [*range(1000, 1020), *range(2000, 2020)],
+    }

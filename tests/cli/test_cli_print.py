@@ -1,0 +1,72 @@
+"""`ringmon capture` without -w: one summary line per packet on stdout, with hostile bytes escaped."""
+import re
+import signal
+
+import dpkt
+from cli_process import RunningCapture, frames_b_to_a, summary_counts, wait_settled
+
+import netns
+
+# What a terminal must never get from a packet: C0 controls (ESC, BEL, CR...), DEL, and anything not ASCII.
+RAW_UNSAFE = re.compile(rb"[^\x20-\x7e\n]")
+
+
+def test_each_packet_is_one_line_with_interface_protocol_addresses_ports_and_length(veth_pair, tmp_path):
+    frames = frames_b_to_a(veth_pair, range(40))
+    # -c 30 of 40 sent: the command stops at the count.
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-c", "30") as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode("ascii").splitlines()
+    assert len(lines) == 30
+    route = f"{veth_pair.ip_b}.{netns.UDP_SRC_PORT} > {veth_pair.ip_a}.{netns.UDP_DST_PORT}"
+    for line, frame in zip(lines, frames):
+        assert re.fullmatch(rf"\d\d:\d\d:\d\d\.\d{{6}} {veth_pair.if_a} UDP {re.escape(route)}: "
+                            rf"payload {len(frame) - netns.HEADERS_LEN}, length {len(frame)}", line), line
+    assert summary_counts(result.stderr)["captured"] == 30
+
+
+def _dns_query_frame(pair: netns.VethPair, name: str) -> bytes:
+    query = dpkt.dns.DNS(id=0x1b1b, qd=[dpkt.dns.DNS.Q(name=name, type=dpkt.dns.DNS_A)])
+    udp = dpkt.udp.UDP(sport=5353, dport=53, data=bytes(query))
+    udp.ulen = len(udp)
+    ip = dpkt.ip.IP(src=bytes(map(int, pair.ip_b.split("."))), dst=bytes(map(int, pair.ip_a.split("."))),
+                    p=dpkt.ip.IP_PROTO_UDP, data=udp)
+    ip.len = len(ip)
+    return bytes(dpkt.ethernet.Ethernet(src=bytes.fromhex(pair.mac_b.replace(":", "")),
+                                        dst=bytes.fromhex(pair.mac_a.replace(":", "")), data=ip))
+
+
+def test_hostile_bytes_in_a_packet_reach_stdout_only_escaped(veth_pair, tmp_path):
+    # Query names are shown, so they carry the attack: colour, clear screen, title set, bell, CR, bidi override.
+    hostile = [
+        _dns_query_frame(veth_pair, "red\x1b[31m.clear\x1b[2J\x1b[H.example"),
+        _dns_query_frame(veth_pair, "title\x1b]0;pwned\x07.cr\r\nfake line\x7f.rtl\u202etxt"),
+        # garbage after an IPv4 ethertype: every byte value, in a frame dpkt cannot parse
+        bytes.fromhex(veth_pair.mac_a.replace(":", "") + veth_pair.mac_b.replace(":", "")) + b"\x08\x00"
+        + bytes(range(256)),
+    ]
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-c", str(len(hostile))) as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, hostile)
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    assert RAW_UNSAFE.findall(result.stdout) == []
+    lines = result.stdout.decode("ascii").splitlines()
+    assert len(lines) == len(hostile)
+    assert r"red\x1b[31m.clear\x1b[2J\x1b[H.example" in lines[0]
+    assert r"title\x1b]0;pwned\x07.cr\x0d\x0afake line\x7f.rtl\u202etxt" in lines[1]
+
+
+def test_sigint_prints_what_is_already_captured_then_the_summary(veth_pair, tmp_path):
+    frames = frames_b_to_a(veth_pair, range(20))
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a) as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        wait_settled()
+        capture.signal(signal.SIGINT)
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 20
+    assert summary_counts(result.stderr) == {
+        "captured": 20, "received by filter": 20, "dropped by kernel": 0, "dropped at ring": 0,
+    }
