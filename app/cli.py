@@ -91,13 +91,15 @@ def _dashboard_parser() -> argparse.ArgumentParser:
                f"  {PROG} demo         the dashboard on generated traffic in private network namespaces",
     )
     _add_capture_options(parser)
+    parser.add_argument("--loopback", action="store_true",
+                        help="without -i, also plug the loopback interface")
     return parser
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
     from .dashboard import run_dashboard
 
-    return run_dashboard(args.interfaces, capture_options(args))
+    return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback)
 
 
 def _demo_parser() -> argparse.ArgumentParser:

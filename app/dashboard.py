@@ -1,0 +1,282 @@
+"""The live dashboard: one panel per plugged interface, refreshed from one statistics snapshot at 10 Hz.
+
+The UI never touches packets one by one: each refresh makes one `stats()` call (one C call per
+interface), so its CPU does not grow with the packet rate. Capture and draining run in C threads
+and go on at full speed while the UI is busy, resized or showing a dialog.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import count
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from ringcore import Monitor, require_capture_privilege
+from ringcore.api import CaptureOptions, RingcoreError, RingStats
+
+from . import iface_facts
+from .capture_source import CaptureSource
+from .commands import RingmonCommands
+from .formatting import file_size, si
+from .iface_facts import InterfaceFacts
+from .messages import SlotChosen, UnplugRequested
+from .screens.help import HelpScreen
+from .screens.interface_picker import InterfaceChoice, InterfacePicker
+from .screens.slot_inspector import SlotInspector
+from .screens.write_file_dialog import WriteFileDialog
+from .stats_history import REFRESH_HZ, InterfaceHistory
+from .widgets.iface.panel import InterfacePanel
+from .widgets.ring.slot_map import SlotMap
+from .widgets.session.status_bar import SessionBar
+
+FactsSource = Callable[[str, "str | None"], InterfaceFacts]
+
+
+class RingmonApp(App[None]):
+    CSS_PATH = "ringmon.tcss"
+    TITLE = "ringmon"
+    COMMANDS = App.COMMANDS | {RingmonCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False),
+        Binding("question_mark", "help", "Help", tooltip="These keys, and what the panels show"),
+        Binding("a", "plug", "Plug", tooltip="Plug another interface, picked from the system's list"),
+        Binding("w", "toggle_writing", "Write", tooltip="Start (or stop) writing every interface's packets "
+                "to a pcap/pcapng file"),
+        Binding("n", "next_interface", "Next interface", show=False, tooltip="Show the next interface's panel"),
+    ]
+
+    def __init__(
+        self,
+        capture: CaptureSource,
+        *,
+        plug_options: CaptureOptions = CaptureOptions(),
+        netns_of: Mapping[str, str | None] | None = None,
+        refresh_interval_s: float | None = 1 / REFRESH_HZ,
+        clock: Callable[[], float] = time.monotonic,
+        gather_facts: FactsSource = iface_facts.gather_facts,
+    ) -> None:
+        """`refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`)."""
+        super().__init__()
+        self.capture = capture
+        self.plug_options = plug_options
+        self.netns_of: dict[str, str | None] = dict(netns_of or {})
+        self.refresh_interval_s = refresh_interval_s
+        self.clock = clock
+        self.gather_facts = gather_facts
+        self.histories: dict[str, InterfaceHistory] = {}
+        self.latest: dict[str, RingStats] = {}
+        # Widgets the 10 Hz refresh touches are held, not queried: cheaper, and still valid while
+        # the app tears its screens down under a last timer tick.
+        self.session_bar = SessionBar(id="session-bar")
+        self.tabs = TabbedContent(id="interfaces")
+        self.panels: dict[str, InterfacePanel] = {}
+        self._pane_ids: dict[str, str] = {}
+        self._pane_numbers = count()
+        self._refreshes = 0
+
+    # -- layout ----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.session_bar
+        yield Static(Text("No interface plugged. Press a to plug one.", "dim"), id="no-interfaces")
+        with self.tabs:
+            for ifname in self.capture.interfaces:
+                yield self._new_pane(ifname)
+        yield Footer(compact=True)
+
+    def _new_pane(self, ifname: str) -> TabPane:
+        pane_id = f"pane-{next(self._pane_numbers)}"
+        self._pane_ids[ifname] = pane_id
+        self.panels[ifname] = InterfacePanel(ifname, self.netns_of.get(ifname), self.capture)
+        return TabPane(Content(ifname), self.panels[ifname], id=pane_id)
+
+    def on_mount(self) -> None:
+        if self.refresh_interval_s is not None:
+            self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
+        self.refresh_from_capture()
+        self._focus_active_panel()
+
+    def active_panel(self) -> InterfacePanel | None:
+        active_pane_id = self.tabs.active
+        return next((self.panels[ifname] for ifname, pane_id in self._pane_ids.items() if pane_id == active_pane_id), None)
+
+    def _focus_active_panel(self) -> None:
+        panel = self.active_panel()
+        self.query_one("#no-interfaces").display = panel is None
+        if panel is not None and self.screen is panel.screen:
+            panel.slot_map.focus()
+
+    # -- refresh -----------------------------------------------------------------
+
+    def refresh_from_capture(self) -> None:
+        """One snapshot of every ring; the visible panel draws it, hidden ones only keep history."""
+        now = self.clock()
+        self.latest = self.capture.stats()
+        for ifname, stats in self.latest.items():
+            self.histories.setdefault(ifname, InterfaceHistory()).add(now, stats)
+        self._show_active()
+        self.session_bar.show(len(self.latest), self.capture.writing)
+        if self._refreshes % REFRESH_HZ == 0:
+            self.refresh_facts()
+        self._refreshes += 1
+
+    def _show_active(self) -> None:
+        panel = self.active_panel()
+        if panel is not None and panel.ifname in self.latest:
+            panel.show(self.latest[panel.ifname], self.histories[panel.ifname])
+
+    def refresh_facts(self) -> None:
+        """psutil's view of every plugged interface, once a second (see gather_facts: main thread only)."""
+        for panel in self.panels.values():
+            panel.show_facts(self.gather_facts(panel.ifname, panel.netns), self.latest.get(panel.ifname))
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_active()
+        self._focus_active_panel()
+
+    # -- actions -----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
+        self.push_screen(HelpScreen([
+            ("Everywhere", [*self.BINDINGS, palette]),
+            ("Interface panel", InterfacePanel.BINDINGS),
+            ("Slot map", SlotMap.BINDINGS),
+            ("Slot inspector", SlotInspector.BINDINGS),
+        ]))
+
+    def action_plug(self) -> None:
+        namespaces = [None, *sorted({netns for netns in self.netns_of.values() if netns})]
+        interfaces = [facts for netns in namespaces for facts in iface_facts.list_interfaces(netns)]
+        self.push_screen(InterfacePicker(interfaces, set(self.capture.interfaces)), self.plug_interface)
+
+    async def plug_interface(self, choice: InterfaceChoice | None) -> None:
+        if choice is None:
+            return
+        ifname, netns = choice
+        try:
+            self.capture.plug(ifname, self.plug_options, netns=netns)
+        except RingcoreError as error:
+            self.notify(str(error), title="plug", severity="error", markup=False)
+            return
+        self.netns_of[ifname] = netns
+        await self.tabs.add_pane(self._new_pane(ifname))
+        self.tabs.active = self._pane_ids[ifname]
+        self.refresh_from_capture()
+        self._focus_active_panel()
+
+    async def on_unplug_requested(self, message: UnplugRequested) -> None:
+        ifname = message.ifname
+        try:
+            self.capture.unplug(ifname)
+        except RingcoreError as error:
+            self.notify(str(error), title="unplug", severity="error", markup=False)
+        self.panels.pop(ifname)
+        await self.tabs.remove_pane(self._pane_ids.pop(ifname))
+        self.histories.pop(ifname, None)
+        self.notify(f"{ifname} unplugged", markup=False)
+        self._focus_active_panel()
+
+    def action_next_interface(self) -> None:
+        pane_ids = list(self._pane_ids.values())
+        if self.tabs.active in pane_ids:
+            self.tabs.active = pane_ids[(pane_ids.index(self.tabs.active) + 1) % len(pane_ids)]
+
+    def action_toggle_writing(self) -> None:
+        if self.capture.writing is None:
+            self.push_screen(WriteFileDialog(self.capture.start_writing))
+            return
+        try:
+            status = self.capture.stop_writing()
+        except RingcoreError as error:
+            self.notify(str(error), title="writing", severity="error", markup=False)
+            return
+        self.notify(f"wrote {si(status.packets)} packets ({file_size(status.bytes)}) to {status.path}", markup=False)
+
+    def on_slot_chosen(self, message: SlotChosen) -> None:
+        stats = self.latest.get(message.ifname)
+        if stats is not None:
+            self.push_screen(SlotInspector(self.capture, message.ifname, message.index, stats))
+
+
+@dataclass(frozen=True)
+class PlugRequest:
+    """An interface to plug before the dashboard starts, with its own options and namespace."""
+
+    ifname: str
+    options: CaptureOptions = CaptureOptions()
+    netns: str | None = None
+
+
+@contextlib.contextmanager
+def _exit_app_on_signals(app: App, signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Iterator[None]:
+    """SIGTERM/SIGHUP end the app like `q` does, so every caller's cleanup (finally) still runs."""
+    previous = {signum: signal.signal(signum, lambda *_: app.exit()) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_plugged(
+    plugs: Sequence[PlugRequest],
+    *,
+    plug_options: CaptureOptions = CaptureOptions(),
+    skip_unpluggable: bool = False,
+    monitor_factory: Callable[[], CaptureSource] = Monitor,
+) -> int:
+    """Plug every request, then run the dashboard until the user quits; returns the exit status.
+
+    Every problem found before the screen is drawn (no privilege, unknown interface, bad filter)
+    is one line on stderr and status 1; with `skip_unpluggable` an interface that cannot be
+    plugged is only reported. `plug_options` are used for interfaces plugged from the picker.
+    """
+    try:
+        require_capture_privilege()
+    except RingcoreError as error:
+        print(f"ringmon: {error}", file=sys.stderr)
+        return 1
+    monitor = monitor_factory()
+    try:
+        for plug in plugs:
+            try:
+                monitor.plug(plug.ifname, plug.options, netns=plug.netns)
+            except RingcoreError as error:
+                if not skip_unpluggable:
+                    print(f"ringmon: {error}", file=sys.stderr)
+                    return 1
+                print(f"ringmon: skipping {plug.ifname}: {error}", file=sys.stderr)
+        if not monitor.interfaces:
+            print("ringmon: no interface to watch (none is up; name one with -i)", file=sys.stderr)
+            return 1
+        app = RingmonApp(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs})
+        with _exit_app_on_signals(app):
+            app.run()
+    finally:
+        monitor.close()
+    return 0
+
+
+def run_dashboard(
+    interfaces: Sequence[str] | None = None,
+    options: CaptureOptions = CaptureOptions(),
+    *,
+    include_loopback: bool = False,
+) -> int:
+    """`ringmon [-i IFACE ...] [capture options] [FILTER]`: the named interfaces, or every interface
+    that is up (loopback only with `include_loopback`), all with `options`."""
+    names = list(interfaces) if interfaces else iface_facts.up_interfaces(include_loopback)
+    return run_plugged([PlugRequest(name, options) for name in names], plug_options=options,
+                       skip_unpluggable=not interfaces)

@@ -1,0 +1,65 @@
+"""The keys of every part of the dashboard, read from the bindings themselves, and what the panels mean."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HelpSection = tuple[str, Sequence[Binding]]
+
+_PANELS = (
+    ("Ring occupancy", "slots holding packets not yet consumed, the high-water mark, the last minute"),
+    ("Slot map", "each slot of the ring; ▲ the producer writes next, ▼ the consumer reads next"),
+    ("Drops by stage", "kernel: socket ring full (drop-early waits here); ring full: copied, then "
+                       "thrown away (drop-late); truncated: cut to the slot size"),
+    ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring"),
+    ("Polling", "polls, empty polls, batch sizes (log2 buckets), sleeps and capture-to-consume latency"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(self, sections: Sequence[HelpSection]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog wide", id="help"):
+            yield Static(self._keys_table())
+            yield Static(self._panels_table())
+            yield Static(Text("escape closes · ctrl+p opens the command palette (every action is there)", "dim"))
+
+    def _keys_table(self) -> Table:
+        table = Table(title="Keys", title_style="bold", expand=True, show_header=False, box=None, padding=(0, 1))
+        table.add_column("key", style="bold cyan", no_wrap=True, min_width=12)
+        table.add_column("action", ratio=1)
+        for title, bindings in self.sections:
+            table.add_row(Text(title, "bold underline"), "")
+            keys_by_action: dict[str, list[str]] = {}
+            descriptions: dict[str, str] = {}
+            for binding in bindings:
+                keys_by_action.setdefault(binding.action, []).append(self.app.get_key_display(binding))
+                descriptions.setdefault(binding.action, binding.tooltip or binding.description)
+            for action, keys in keys_by_action.items():
+                table.add_row(Text(", ".join(keys)), Text(descriptions[action]))
+        return table
+
+    def _panels_table(self) -> Table:
+        table = Table(title="What the panels show", title_style="bold", expand=True, show_header=False,
+                      box=None, padding=(0, 1))
+        table.add_column("panel", style="bold", no_wrap=True, min_width=16)
+        table.add_column("meaning", ratio=1)
+        for panel, meaning in _PANELS:
+            table.add_row(panel, meaning)
+        return table

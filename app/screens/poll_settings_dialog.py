@@ -1,0 +1,54 @@
+"""Choose how an interface's consumer waits when its ring is empty: sleep (and for how long), yield or spin."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, RadioButton, RadioSet
+
+from ringcore.api import WaitStrategy
+
+_STRATEGY_HELP = {
+    WaitStrategy.SLEEP: "sleep: sleep the interval, then poll again (cheap, adds latency)",
+    WaitStrategy.YIELD: "yield: give the CPU away and poll again at once",
+    WaitStrategy.SPIN: "spin: poll again at once (a whole core, lowest latency)",
+}
+
+
+class PollSettingsDialog(ModalScreen[tuple[WaitStrategy, int] | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int) -> None:
+        super().__init__()
+        self.ifname = ifname
+        self.strategy = strategy
+        self.poll_interval_us = poll_interval_us
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(f"Polling of {self.ifname}: when the ring is empty the consumer…", "bold"))
+            with RadioSet(id="wait-strategy"):
+                for strategy, help_text in _STRATEGY_HELP.items():
+                    yield RadioButton(Text(help_text), value=strategy == self.strategy, name=strategy.name)
+            yield Label(Text("sleep interval in µs", "dim"))
+            yield Input(str(self.poll_interval_us), type="integer", id="poll-interval")
+            yield Label(Text("enter apply · shift+tab to the strategies · escape cancel", "dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#poll-interval", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        pressed = self.query_one(RadioSet).pressed_button
+        strategy = WaitStrategy[pressed.name] if pressed is not None and pressed.name else self.strategy
+        try:
+            interval_us = int(event.value)
+        except ValueError:
+            interval_us = -1
+        if interval_us < 0:
+            self.notify("the interval is a whole number of microseconds, 0 or more", severity="error")
+            return
+        self.dismiss((strategy, interval_us))

@@ -1,0 +1,103 @@
+"""One slot of a ring, copied when opened: its header, its packet decoded as a tree, and its bytes."""
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ringcore.api import RingStats
+
+from ringcore import SlotView
+
+from ..capture_source import CaptureSource
+from ..decode import decode_frame
+from ..widgets.packets.decode_tree import PacketTree
+from ..widgets.packets.hex_dump import HexDump
+from ..widgets.ring.slot_map import FREE, slot_state
+
+_STATE_NOTES = {FREE: "free: the last packet it held, kept until overwritten"}
+
+
+def _timestamp(ts_ns: int) -> str:
+    seconds, nanoseconds = divmod(ts_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds:09d} UTC"
+
+
+def slot_header(ifname: str, slot: SlotView, state: str) -> Text:
+    text = Text(no_wrap=False)
+    text.append(f"slot {slot.index}", "bold")
+    text.append(" of ", "dim")
+    text.append(ifname, "bold")
+    text.append(f"  {_STATE_NOTES.get(state, state)}\n", "cyan")
+    text.append("captured ", "dim")
+    text.append(f"{slot.caplen} B")
+    text.append(" of ", "dim")
+    text.append(f"{slot.wirelen} B")
+    text.append(" on the wire  ", "dim")
+    text.append(_timestamp(slot.ts_ns))
+    text.append("  ifindex ", "dim")
+    text.append(str(slot.ifindex))
+    flags = [name for name, is_set in (("truncated", slot.truncated), ("outgoing", slot.outgoing)) if is_set]
+    text.append("  flags ", "dim")
+    text.append(", ".join(flags) or "none", "bold yellow" if slot.truncated else "")
+    return text
+
+
+class SlotInspector(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("left_square_bracket", "step(-1)", "Previous slot"),
+        Binding("right_square_bracket", "step(1)", "Next slot"),
+        Binding("r", "reread", "Copy again"),
+    ]
+
+    def __init__(self, capture: CaptureSource, ifname: str, index: int, stats: RingStats) -> None:
+        super().__init__()
+        self.capture = capture
+        self.ifname = ifname
+        self.index = index
+        self.stats = stats
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="slot-header")
+        with Horizontal(id="inspector-body"):
+            yield PacketTree(id="packet-tree")
+            with VerticalScroll(id="bytes-column"):
+                yield HexDump(id="hex-dump")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#packet-tree").border_title = "Decoded (dpkt)"
+        self.query_one("#bytes-column").border_title = "Bytes"
+        self.action_reread()
+
+    def on_resize(self) -> None:
+        # Side by side when both fit, stacked on narrow terminals.
+        self.set_class(self.size.width < 110, "-narrow")
+
+    def action_step(self, step: int) -> None:
+        self.index = (self.index + step) % self.stats.slot_count
+        self.action_reread()
+
+    def action_reread(self) -> None:
+        stats = self.capture.stats().get(self.ifname)
+        if stats is None:
+            self.notify(f"{self.ifname} is no longer plugged", severity="error", markup=False)
+            return
+        self.stats = stats
+        slot = self.capture.read_slot(self.ifname, self.index)
+        header = self.query_one("#slot-header", Static)
+        if slot is None or (slot.caplen == 0 and slot.wirelen == 0):
+            header.update(Text(f"slot {self.index} of {self.ifname}: never written", "bold"))
+            self.query_one(PacketTree).show([])
+            self.query_one(HexDump).show(b"")
+            return
+        header.update(slot_header(self.ifname, slot, slot_state(stats, self.index)))
+        self.query_one(PacketTree).show(decode_frame(slot.data))
+        self.query_one(HexDump).show(slot.data)

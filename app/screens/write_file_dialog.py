@@ -1,0 +1,62 @@
+"""Start writing every plugged interface's packets to a pcap or pcapng file."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+
+from ringcore.api import RingcoreError
+
+FORMAT_SUFFIXES = {"pcapng": ".pcapng", "pcap": ".pcap", "pcap-ns": ".pcap"}
+
+
+class WriteFileDialog(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
+
+    def __init__(self, start: Callable[[str, str], None]) -> None:
+        super().__init__()
+        self.start = start
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text("Write packets of every plugged interface to a file", "bold"))
+            with RadioSet(id="file-format"):
+                for index, name in enumerate(FORMAT_SUFFIXES):
+                    yield RadioButton(name, value=index == 0, name=name)
+            yield Input(time.strftime("ringmon-%Y%m%d-%H%M%S.pcapng"), id="file-path")
+            yield Static(id="write-error", classes="dialog-error")
+            yield Label(Text("enter start · tab to the formats · escape cancel · w again stops", "dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#file-path", Input).focus()
+
+    def _format(self) -> str:
+        pressed = self.query_one(RadioSet).pressed_button
+        return pressed.name if pressed is not None and pressed.name else "pcapng"
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        path_input = self.query_one("#file-path", Input)
+        path = Path(path_input.value)
+        if path.suffix in (".pcap", ".pcapng"):
+            path_input.value = str(path.with_suffix(FORMAT_SUFFIXES[self._format()]))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        path = event.value.strip()
+        try:
+            if not path:
+                raise RingcoreError("give a file name")
+            self.start(path, self._format())
+        except (RingcoreError, OSError) as error:
+            error_view = self.query_one("#write-error", Static)
+            error_view.update(Text(str(error)))
+            error_view.add_class("-shown")
+            return
+        self.dismiss()

@@ -1,0 +1,1 @@
+"""The dashboard's widgets, grouped by what they show."""

@@ -1,0 +1,148 @@
+"""One plugged interface's panel: its ring on the left, drops, polling, rates and facts on the right.
+
+The panel owns the actions on its interface (pause, drop policy, polling, filter, high-water, unplug).
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Static
+
+from ringcore.api import DropPolicy, RingcoreError, RingStats, WaitStrategy
+
+from ...capture_source import CaptureSource
+from ...iface_facts import InterfaceFacts
+from ...messages import UnplugRequested
+from ...screens.filter_dialog import FilterDialog
+from ...screens.poll_settings_dialog import PollSettingsDialog
+from ...stats_history import InterfaceHistory
+from ..ring.drops import DropsByStage
+from ..ring.occupancy import RingOccupancy
+from ..ring.polling import PollingStats
+from ..ring.slot_map import SlotMap
+from .facts import InterfaceFactsView
+from .rates import TrafficRates
+
+DROP_POLICY_NAMES = {DropPolicy.EARLY: "drop-early", DropPolicy.LATE: "drop-late"}
+
+
+class InterfacePanel(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume the consumer: the ring fills, then drops "
+                "appear at the stage the drop policy says"),
+        Binding("d", "toggle_drop_policy", "Drop policy", tooltip="Switch drop-early (kernel drops) / drop-late "
+                "(copied, then dropped at the ring)"),
+        Binding("f", "set_filter", "Filter", tooltip="Set or clear the capture filter (tcpdump syntax)"),
+        Binding("x", "unplug", "Unplug", tooltip="Stop capturing on this interface and close its panel"),
+        # In help and the command palette; the footer keeps to what fits 80 columns.
+        Binding("i", "poll_settings", "Polling settings", show=False,
+                tooltip="How the consumer waits on an empty ring: sleep interval, yield or spin"),
+        Binding("r", "reset_high_water", "Reset high-water", show=False,
+                tooltip="Start the occupancy high-water mark again from now"),
+    ]
+
+    def __init__(self, ifname: str, netns: str | None, capture: CaptureSource, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ifname = ifname
+        self.netns = netns
+        self.capture = capture
+        self.stats: RingStats | None = None
+        # Held, not queried: refreshed 10 times a second, and safe to update while the app tears down.
+        self.status = Static(id="panel-status")
+        self.occupancy = RingOccupancy()
+        self.slot_map = SlotMap(ifname)
+        self.drops = DropsByStage()
+        self.polling = PollingStats()
+        self.rates = TrafficRates()
+        self.facts = InterfaceFactsView()
+
+    def compose(self) -> ComposeResult:
+        yield self.status
+        with Horizontal(id="panel-body"):
+            with Vertical(id="ring-column"):
+                yield self.occupancy
+                yield self.slot_map
+                yield Static(id="slot-map-legend")
+            with VerticalScroll(id="stats-column"):
+                yield self.drops
+                yield self.polling
+                yield self.rates
+                yield self.facts
+
+    def on_mount(self) -> None:
+        self.slot_map.border_title = "Slot map"
+        self.query_one("#slot-map-legend", Static).update(self.slot_map.legend())
+
+    def show(self, stats: RingStats, history: InterfaceHistory) -> None:
+        self.stats = stats
+        self.status.update(self._status_line(stats))
+        self.occupancy.show(stats, history.occupancy)
+        self.slot_map.show(stats)
+        self.slot_map.border_subtitle = f"{stats.slot_count} × {stats.slot_size} B"
+        self.drops.show(stats, history.rates)
+        self.polling.show(stats, history.rates)
+        self.rates.show(history)
+
+    def show_facts(self, facts: InterfaceFacts, stats: RingStats | None) -> None:
+        self.facts.show(facts, stats)
+
+    def _status_line(self, stats: RingStats) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f" {self.ifname} ", "bold reverse")
+        if stats.error:
+            text.append(f" stopped: {stats.error}", "bold red")
+            return text
+        if stats.paused:
+            text.append(" consumer PAUSED ", "bold reverse yellow")
+        else:
+            text.append(" capturing", "green")
+        text.append("  policy ", "dim")
+        text.append(DROP_POLICY_NAMES[stats.drop_policy], "bold")
+        text.append("  filter ", "dim")
+        text.append(stats.filter or "none", "bold" if stats.filter else "dim")
+        return text
+
+    def _act(self, operation, *args) -> bool:
+        """Run one Monitor call on this interface; a refusal becomes a notification, not a crash."""
+        try:
+            operation(self.ifname, *args)
+        except RingcoreError as error:
+            self.notify(str(error), title=self.ifname, severity="error", markup=False)
+            return False
+        return True
+
+    def action_toggle_pause(self) -> None:
+        if self.stats is not None:
+            paused = not self.stats.paused
+            if self._act(self.capture.pause, paused):
+                self.notify(f"consumer {'paused' if paused else 'resumed'}", title=self.ifname, markup=False)
+
+    def action_toggle_drop_policy(self) -> None:
+        if self.stats is not None:
+            policy = DropPolicy.LATE if self.stats.drop_policy == DropPolicy.EARLY else DropPolicy.EARLY
+            if self._act(self.capture.set_drop_policy, policy):
+                self.notify(f"drop policy: {DROP_POLICY_NAMES[policy]}", title=self.ifname, markup=False)
+
+    def action_reset_high_water(self) -> None:
+        self._act(self.capture.reset_high_water)
+
+    def action_poll_settings(self) -> None:
+        if self.stats is None:
+            return
+
+        def apply(choice: tuple[WaitStrategy, int] | None) -> None:
+            if choice is not None:
+                self._act(self.capture.set_wait, *choice)
+
+        self.app.push_screen(PollSettingsDialog(self.ifname, self.stats.wait_strategy, self.stats.poll_interval_us), apply)
+
+    def action_set_filter(self) -> None:
+        current = self.stats.filter if self.stats else None
+        self.app.push_screen(FilterDialog(self.ifname, current, lambda expression: self.capture.set_filter(self.ifname, expression)))
+
+    def action_unplug(self) -> None:
+        self.post_message(UnplugRequested(self.ifname))

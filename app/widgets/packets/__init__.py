@@ -1,0 +1,1 @@
+"""Widgets that show one captured packet: its decode tree and its bytes."""

@@ -1,0 +1,47 @@
+"""Where packets were lost: kernel, ring full, truncated to the slot; and the accounting identity."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ringcore.api import RingStats
+
+from ...formatting import si
+from ...stats_history import RingRates
+
+_STAGE_WIDTH = 11
+_NUMBER_WIDTH = 9
+
+
+class DropsByStage(Static):
+    def on_mount(self) -> None:
+        self.border_title = "Drops by stage"
+
+    def show(self, stats: RingStats, rates: RingRates) -> None:
+        text = Text()
+        text.append(f"{'':<{_STAGE_WIDTH}}{'total':>{_NUMBER_WIDTH}}{'per s':>{_NUMBER_WIDTH}}\n", "dim")
+        stages = (
+            ("kernel", stats.kernel_drops, rates.kernel_drops_ps),
+            ("ring full", stats.ring_drops, rates.ring_drops_ps),
+            ("truncated", stats.truncated, rates.truncated_ps),
+        )
+        for stage, total, per_second in stages:
+            text.append(f"{stage:<{_STAGE_WIDTH}}")
+            text.append(f"{si(total):>{_NUMBER_WIDTH}}", "bold red" if total else "green")
+            text.append(f"{si(per_second):>{_NUMBER_WIDTH}}\n", "bold red" if per_second >= 0.5 else "green")
+        accounted = stats.delivered + stats.ring_drops + stats.occupancy
+        text.append("taken ", "dim")
+        # Exact numbers: the identity is only convincing if nothing is rounded away.
+        text.append(f"{stats.kernel_packets:,}", "bold")
+        text.append(" = delivered ", "dim")
+        text.append(f"{stats.delivered:,}")
+        text.append("\n  + ring drops ", "dim")
+        text.append(f"{stats.ring_drops:,}")
+        text.append(" + in ring ", "dim")
+        text.append(f"{stats.occupancy:,}")
+        text.append(" ")
+        if accounted == stats.kernel_packets:
+            text.append("✓", "bold green")
+        else:
+            text.append(f"✗ off by {stats.kernel_packets - accounted}", "bold red")
+        self.update(text)

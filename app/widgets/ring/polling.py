@@ -1,0 +1,62 @@
+"""How the consumer polls its ring: polls and empty polls, batch sizes, sleeps, latency, strategy."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ringcore.api import RingStats
+
+from ...formatting import duration_us, percent, si
+from ...stats_history import RingRates
+from ..sparkline import BARS
+
+# The drain takes at most 256 slots per poll: buckets [1,2) .. [256,512) are the ones that occur.
+_SHOWN_BATCH_BUCKETS = 9
+
+
+def _batch_bars(batch_hist: tuple[int, ...]) -> Text:
+    highest = max((bucket for bucket, count in enumerate(batch_hist) if count), default=0)
+    buckets = batch_hist[:max(_SHOWN_BATCH_BUCKETS, highest + 1)]
+    tallest = max(buckets, default=0)
+    text = Text("batch ", "dim")
+    text.append("1▕")
+    for count in buckets:
+        if count == 0 or tallest == 0:
+            text.append(" ")
+        else:
+            text.append(BARS[min(len(BARS) - 1, int(count / tallest * len(BARS) - 1e-9))], "cyan")
+    text.append(f"▏{2 ** (len(buckets) - 1)}")
+    return text
+
+
+def _latency(upper_edge_us: int | None) -> str:
+    return "—" if upper_edge_us is None else "<" + duration_us(upper_edge_us)
+
+
+class PollingStats(Static):
+    def on_mount(self) -> None:
+        self.border_title = "Polling"
+
+    def show(self, stats: RingStats, rates: RingRates) -> None:
+        text = Text()
+        text.append(stats.wait_strategy.name.lower(), "bold")
+        if stats.wait_strategy.name == "SLEEP":
+            text.append(f" {duration_us(stats.poll_interval_us)}", "bold")
+        text.append(" when empty", "dim")
+        if stats.paused:
+            text.append("  PAUSED", "bold reverse yellow")
+        text.append("\npolls ", "dim")
+        text.append(f"{si(rates.polls_ps)}/s")
+        text.append("  empty ", "dim")
+        text.append(percent(rates.empty_poll_share))
+        text.append("\nsleeps ", "dim")
+        text.append(f"{si(rates.sleeps_ps)}/s")
+        text.append("  asleep ", "dim")
+        text.append(percent(rates.asleep_share))
+        text.append("\n")
+        text.append_text(_batch_bars(rates.batch_hist))
+        text.append(f" {si(sum(rates.batch_hist))}/s", "dim")
+        text.append("\nlatency ", "dim")
+        text.append(f"p50 {_latency(rates.latency_p50_us)} p99 {_latency(rates.latency_p99_us)} ")
+        text.append(f"max {duration_us(stats.latency_max_ns / 1000)}")
+        self.update(text)

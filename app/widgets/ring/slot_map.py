@@ -1,0 +1,154 @@
+"""The ring drawn as a grid of slots: free, filled, being consumed; producer and consumer marked; a cursor.
+
+A line-API view: only the visible rows are drawn, so an 8192-slot ring costs what a 64-slot one does.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ringcore.api import RingStats
+
+from ...messages import SlotChosen
+
+FREE, FILLED, CONSUMING, PRODUCER, CONSUMER = "free", "filled", "consuming", "producer", "consumer"
+GLYPHS = {FREE: "·", FILLED: "█", CONSUMING: "▓", PRODUCER: "▲", CONSUMER: "▼"}
+CELL_SIZES = ((4, 2), (2, 1), (1, 1))  # (columns, lines) a slot takes, biggest first
+
+
+def slot_state(stats: RingStats, index: int) -> str:
+    """Free, filled or being consumed, from the ring's free-running positions (see ringcore.h)."""
+    count = stats.slot_count
+    # Positions in [tail, head) hold packets; the slot of position p is p % count.
+    offset = (index - stats.tail) % count
+    if offset >= stats.head - stats.tail:
+        return FREE
+    return CONSUMING if offset < stats.consuming - stats.tail else FILLED
+
+
+class SlotMap(ScrollView, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "inspect", "Inspect", tooltip="Open the slot under the cursor in the slot inspector"),
+        Binding("left", "move(-1)", "Previous slot", show=False),
+        Binding("right", "move(1)", "Next slot", show=False),
+        Binding("up", "move_rows(-1)", "Row up", show=False),
+        Binding("down", "move_rows(1)", "Row down", show=False),
+        Binding("pageup", "move_rows(-8)", "Page up", show=False),
+        Binding("pagedown", "move_rows(8)", "Page down", show=False),
+        Binding("home", "jump('consumer')", "To consumer", show=False),
+        Binding("end", "jump('producer')", "To producer", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"slot-map--{state}" for state in GLYPHS} | {"slot-map--cursor"}
+
+    cursor = reactive(0, always_update=True)
+
+    def __init__(self, ifname: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ifname = ifname
+        self.stats: RingStats | None = None
+
+    @property
+    def _cell_size(self) -> tuple[int, int]:
+        """The biggest cell (columns, lines) with which the whole ring fits: small rings stay legible,
+        big ones get one character a slot and scroll."""
+        if self.stats is None:
+            return CELL_SIZES[-1]
+        region = self.scrollable_content_region
+        for width, height in CELL_SIZES:
+            per_row = region.width // width
+            if per_row and -(-self.stats.slot_count // per_row) * height <= region.height:
+                return width, height
+        return CELL_SIZES[-1]
+
+    @property
+    def _columns(self) -> int:
+        return max(1, self.scrollable_content_region.width // self._cell_size[0])
+
+    def _update_virtual_size(self) -> None:
+        if self.stats is None:
+            return
+        cell_width, cell_height = self._cell_size
+        rows = -(-self.stats.slot_count // self._columns)
+        self.virtual_size = Size(self._columns * cell_width, rows * cell_height)
+
+    def show(self, stats: RingStats) -> None:
+        resized = self.stats is None or self.stats.slot_count != stats.slot_count
+        self.stats = stats
+        if resized:
+            self.cursor = min(self.cursor, stats.slot_count - 1)
+            self._update_virtual_size()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._update_virtual_size()
+
+    def watch_cursor(self, cursor: int) -> None:
+        cell_height = self._cell_size[1]
+        row = cursor // self._columns
+        self.scroll_to_region(Region(0, row * cell_height, 1, cell_height), animate=False, force=True)
+        self.refresh()
+
+    def action_move(self, step: int) -> None:
+        if self.stats is not None:
+            self.cursor = (self.cursor + step) % self.stats.slot_count
+
+    def action_move_rows(self, rows: int) -> None:
+        if self.stats is not None:
+            self.cursor = max(0, min(self.stats.slot_count - 1, self.cursor + rows * self._columns))
+
+    def action_jump(self, mark: str) -> None:
+        if self.stats is not None:
+            position = self.stats.head if mark == PRODUCER else self.stats.tail
+            self.cursor = position % self.stats.slot_count
+
+    def action_inspect(self) -> None:
+        if self.stats is not None:
+            self.post_message(SlotChosen(self.ifname, self.cursor))
+
+    def cell_kind(self, index: int) -> str:
+        stats = self.stats
+        assert stats is not None
+        if index == stats.head % stats.slot_count and stats.head - stats.tail < stats.slot_count:
+            return PRODUCER
+        if index == stats.tail % stats.slot_count and stats.head != stats.tail:
+            return CONSUMER
+        return slot_state(stats, index)
+
+    def legend(self) -> Text:
+        """What the glyphs mean, in this map's own colours."""
+        text = Text()
+        for kind, glyph in GLYPHS.items():
+            text.append(glyph, self.get_component_rich_style(f"slot-map--{kind}"))
+            text.append(f" {kind}", "dim")
+            text.append("\n" if kind == CONSUMING else "  ")  # two short lines fit the narrowest column
+        text.rstrip()
+        return text
+
+    def render_line(self, y: int) -> Strip:
+        stats = self.stats
+        width = self.scrollable_content_region.width
+        cell_width, cell_height = self._cell_size
+        row = (self.scroll_offset.y + y) // cell_height
+        columns = self._columns
+        line_in_cell = (self.scroll_offset.y + y) % cell_height
+        # Cells taller than a line end in a blank line: the rows of the grid stay apart.
+        if stats is None or row * columns >= stats.slot_count or (cell_height > 1 and line_in_cell == cell_height - 1):
+            return Strip.blank(width, self.rich_style)
+        base = self.rich_style
+        segments: list[Segment] = []
+        for index in range(row * columns, min((row + 1) * columns, stats.slot_count)):
+            kind = self.cell_kind(index)
+            style = base + self.get_component_rich_style(f"slot-map--{kind}")
+            if index == self.cursor and self.has_focus:
+                style += self.get_component_rich_style("slot-map--cursor")
+            segments.append(Segment(GLYPHS[kind] * max(1, cell_width - 1), style))
+            if cell_width > 1:
+                segments.append(Segment(" ", base))
+        return Strip(Segment.simplify(segments)).extend_cell_length(width, base)

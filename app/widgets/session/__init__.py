@@ -1,0 +1,1 @@
+"""Widgets about the whole capture session rather than one interface."""

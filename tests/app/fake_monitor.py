@@ -1,0 +1,218 @@
+"""A deterministic stand-in for ringcore.Monitor: every stats() call is one 100 ms step of scripted traffic.
+
+Phases repeat every 10 s: steady, bursty, then a flood the consumer cannot keep up with, so the
+ring fills and drops appear at the stage the drop policy says. Same calls, same numbers, every run.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field, replace
+
+from ringcore import SlotView, WriteStatus
+from ringcore.api import CaptureOptions, DropPolicy, FilterError, RingcoreError, RingStats, WaitStrategy
+
+from app.iface_facts import InterfaceFacts, NicCounters
+
+STEP_S = 0.1
+SLOT_COUNT = 64
+SLOT_SIZE = 2048
+CONSUMER_PACKETS_PER_STEP = 3000
+FRAME_BYTES = 98
+TRUNCATED_FLAG = 0x1  # RC_SLOT_TRUNCATED in ringcore.h
+
+
+def arrivals_at(step: int) -> int:
+    """Packets arriving in one 100 ms step: steady 4 s, bursty 3 s, flood 3 s."""
+    phase_step = step % 100
+    if phase_step < 40:
+        return 500 + (step * 37) % 100
+    if phase_step < 70:
+        return 2500 if phase_step % 5 == 0 else 50
+    return 6000 + (step * 101) % 1000
+
+
+def fake_frame(index: int) -> bytes:
+    """Ethernet/IPv4/UDP whose payload carries markup and control bytes: the UI must show them as data."""
+    payload = b"[bold red]not markup[/] \x00\x01\x1b[31m\xff" + bytes(range(index % 7, 40))
+    udp = struct.pack("!HHHH", 40000, 40001, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), index, 0x4000, 64, 17, 0,
+                     bytes([198, 18, 0, 2]), bytes([198, 18, 0, 1])) + udp
+    return bytes.fromhex("0200c6120001" "0200c6120002" "0800") + ip
+
+
+@dataclass
+class FakeRing:
+    ifname: str
+    ifindex: int
+    outgoing_share: float  # of arrivals sent by this host
+    options: CaptureOptions
+    counters: dict[str, int] = field(default_factory=dict)
+    batch_hist: list[int] = field(default_factory=lambda: [0] * 16)
+    latency_hist: list[int] = field(default_factory=lambda: [0] * 32)
+    paused: bool = False
+    filter: str | None = None
+    drop_policy: DropPolicy = DropPolicy.EARLY
+    wait_strategy: WaitStrategy = WaitStrategy.SLEEP
+    poll_interval_us: int = 1000
+    occupancy: int = 0
+    occupancy_high: int = 0
+    head: int = 0
+    tail: int = 0
+
+    def step(self, step: int) -> None:
+        counters = self.counters
+        arriving = arrivals_at(step)
+        capacity = 0 if self.paused else CONSUMER_PACKETS_PER_STEP
+        consumed = min(self.occupancy + arriving, capacity)
+        remaining = self.occupancy + arriving - consumed
+        kept = min(remaining, SLOT_COUNT)
+        dropped = remaining - kept
+        taken = arriving if self.drop_policy == DropPolicy.LATE else arriving - dropped
+        if self.drop_policy == DropPolicy.EARLY:
+            counters["kernel_drops"] = counters.get("kernel_drops", 0) + dropped
+        else:
+            counters["ring_drops"] = counters.get("ring_drops", 0) + dropped
+        outgoing = int(taken * self.outgoing_share)
+        for name, increment in (
+            ("kernel_packets", taken), ("kernel_bytes", taken * FRAME_BYTES), ("kernel_seen", arriving),
+            ("outgoing_packets", outgoing), ("outgoing_bytes", outgoing * FRAME_BYTES),
+            ("delivered", consumed), ("delivered_bytes", consumed * FRAME_BYTES),
+            ("truncated", 1 if step % 50 == 49 else 0),
+        ):
+            counters[name] = counters.get(name, 0) + increment
+        polls = 0 if self.paused else max(1, 100 - min(arriving, 10_000) // 120)
+        empty = polls // 2 if arriving < 1000 else polls // 10
+        counters["polls"] = counters.get("polls", 0) + polls
+        counters["empty_polls"] = counters.get("empty_polls", 0) + empty
+        counters["sleeps"] = counters.get("sleeps", 0) + empty
+        counters["sleep_ns"] = counters.get("sleep_ns", 0) + empty * 1_000_000
+        if consumed:
+            self.batch_hist[min(8, max(0, (consumed // max(1, polls - empty)).bit_length() - 1))] += polls - empty
+            self.latency_hist[3 if arriving < 1000 else 9] += consumed * 3 // 4
+            self.latency_hist[6 if arriving < 1000 else 11] += consumed - consumed * 3 // 4
+        self.tail += consumed
+        self.occupancy = kept
+        self.head = self.tail + kept
+        self.occupancy_high = max(self.occupancy_high, kept)
+
+    def stats(self) -> RingStats:
+        counters = self.counters
+        return RingStats(
+            ifname=self.ifname, ifindex=self.ifindex,
+            kernel_packets=counters.get("kernel_packets", 0), kernel_bytes=counters.get("kernel_bytes", 0),
+            kernel_drops=counters.get("kernel_drops", 0), kernel_seen=counters.get("kernel_seen", 0),
+            ring_drops=counters.get("ring_drops", 0), truncated=counters.get("truncated", 0),
+            outgoing_packets=counters.get("outgoing_packets", 0), outgoing_bytes=counters.get("outgoing_bytes", 0),
+            head=self.head, delivered=counters.get("delivered", 0), delivered_bytes=counters.get("delivered_bytes", 0),
+            tail=self.tail, consuming=self.tail + min(self.occupancy, 5),
+            polls=counters.get("polls", 0), empty_polls=counters.get("empty_polls", 0),
+            sleeps=counters.get("sleeps", 0), sleep_ns=counters.get("sleep_ns", 0),
+            latency_max_ns=4_200_000 if counters.get("delivered") else 0,
+            batch_hist=tuple(self.batch_hist), latency_hist=tuple(self.latency_hist),
+            occupancy=self.occupancy, occupancy_high=self.occupancy_high,
+            slot_size=SLOT_SIZE, slot_count=SLOT_COUNT, drop_policy=self.drop_policy,
+            wait_strategy=self.wait_strategy, poll_interval_us=self.poll_interval_us,
+            paused=self.paused, filter=self.filter,
+        )
+
+
+class FakeMonitor:
+    """The methods of ringcore.Monitor the dashboard calls, over scripted rings."""
+
+    def __init__(self, interfaces: tuple[str, ...] = ("eth0", "eth1")) -> None:
+        self._rings = {
+            ifname: FakeRing(ifname, number + 2, 0.05 if number % 2 == 0 else 0.5, CaptureOptions())
+            for number, ifname in enumerate(interfaces)
+        }
+        self._steps = 0
+        self._writing: WriteStatus | None = None
+        self.closed = False
+
+    def clock(self) -> float:
+        return self._steps * STEP_S
+
+    @property
+    def interfaces(self) -> list[str]:
+        return list(self._rings)
+
+    def _ring(self, ifname: str) -> FakeRing:
+        try:
+            return self._rings[ifname]
+        except KeyError:
+            raise RingcoreError(f"{ifname} is not plugged") from None
+
+    def plug(self, ifname: str, options: CaptureOptions = CaptureOptions(), *, netns: str | None = None) -> None:
+        if ifname in self._rings:
+            raise RingcoreError(f"{ifname} is already plugged")
+        self._rings[ifname] = FakeRing(ifname, len(self._rings) + 2, 0.1, options, filter=options.filter)
+
+    def unplug(self, ifname: str) -> None:
+        self._ring(ifname)
+        del self._rings[ifname]
+
+    def stats(self) -> dict[str, RingStats]:
+        self._steps += 1
+        for ring in self._rings.values():
+            ring.step(self._steps)
+        if self._writing is not None:
+            delivered = sum(ring.counters.get("delivered", 0) for ring in self._rings.values())
+            packets = delivered - self._written_from
+            self._writing = replace(self._writing, packets=packets, bytes=packets * (FRAME_BYTES + 16))
+        return {ifname: ring.stats() for ifname, ring in self._rings.items()}
+
+    def pause(self, ifname: str, paused: bool) -> None:
+        self._ring(ifname).paused = paused
+
+    def set_drop_policy(self, ifname: str, policy: DropPolicy) -> None:
+        self._ring(ifname).drop_policy = policy
+
+    def set_wait(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int) -> None:
+        ring = self._ring(ifname)
+        ring.wait_strategy, ring.poll_interval_us = strategy, poll_interval_us
+
+    def set_filter(self, ifname: str, expression: str | None) -> None:
+        ring = self._ring(ifname)
+        if expression and "bogus" in expression:
+            raise FilterError(f"{ifname}: filter {expression!r}: syntax error in filter expression")
+        ring.filter = expression
+
+    def reset_high_water(self, ifname: str) -> None:
+        ring = self._ring(ifname)
+        ring.occupancy_high = ring.occupancy
+
+    def read_slot(self, ifname: str, index: int) -> SlotView | None:
+        ring = self._ring(ifname)
+        if not 0 <= index < SLOT_COUNT:
+            return None
+        frame = fake_frame(index)
+        flags = TRUNCATED_FLAG if index % 16 == 15 else 0
+        return SlotView(index, len(frame), len(frame) + (100 if flags else 0), 1_700_000_000_123_456_789 + index * 1000,
+                        ring.ifindex, flags, frame)
+
+    def start_writing(self, path: str, fmt: str = "pcapng") -> None:
+        if self._writing is not None:
+            raise RingcoreError(f"already writing to {self._writing.path}")
+        self._written_from = sum(ring.counters.get("delivered", 0) for ring in self._rings.values())
+        self._writing = WriteStatus(path, fmt, 0, 0)
+
+    @property
+    def writing(self) -> WriteStatus | None:
+        return self._writing
+
+    def stop_writing(self) -> WriteStatus:
+        if self._writing is None:
+            raise RingcoreError("not writing")
+        status, self._writing = self._writing, None
+        return status
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def fake_facts(ifname: str, netns: str | None = None) -> InterfaceFacts:
+    """Interface facts that do not depend on the machine the tests run on."""
+    return InterfaceFacts(
+        ifname, netns, is_up=True, mtu=1500, speed_mbps=10000, duplex="full",
+        addresses=("inet 198.18.0.1/24", "link 02:00:c6:12:00:01"),
+        nic=NicCounters(rx_packets=1000, rx_errors=0, rx_drops=0, tx_packets=200),
+    )

@@ -1,0 +1,142 @@
+"""The dashboard's actions on the deterministic FakeMonitor: each key does what the footer says."""
+from __future__ import annotations
+
+import asyncio
+
+from dashboard_fakes import fake_dashboard, warm_up
+from fake_monitor import FakeMonitor
+from screen_text import panel_shown, shown
+from textual.widgets import Input, Tree
+
+from app.screens.filter_dialog import FilterDialog
+from app.screens.slot_inspector import SlotInspector
+from app.widgets.iface.panel import InterfacePanel
+from app.widgets.packets.hex_dump import HexDump
+from ringcore.api import DropPolicy
+
+
+def run(scenario) -> None:
+    """Run an async Pilot scenario against a fresh fake dashboard (no pytest-asyncio needed)."""
+    async def main():
+        fake = FakeMonitor()
+        app = fake_dashboard(fake)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await warm_up(pilot, 20)
+            await scenario(app, pilot, fake)
+
+    asyncio.run(main())
+
+
+def test_pause_key_pauses_the_consumer_and_the_panel_says_so():
+    async def scenario(app, pilot, fake):
+        await pilot.press("p")
+        app.refresh_from_capture()
+        await pilot.pause()
+        assert fake.stats()["eth0"].paused
+        assert "consumer PAUSED" in panel_shown(app, "eth0", "#panel-status")
+        await pilot.press("p")
+        app.refresh_from_capture()
+        await pilot.pause()
+        assert "capturing" in panel_shown(app, "eth0", "#panel-status")
+
+    run(scenario)
+
+
+def test_drop_policy_key_switches_early_and_late():
+    async def scenario(app, pilot, fake):
+        await pilot.press("d")
+        app.refresh_from_capture()
+        await pilot.pause()
+        assert fake.stats()["eth0"].drop_policy == DropPolicy.LATE
+        assert "drop-late" in panel_shown(app, "eth0", "#panel-status")
+
+    run(scenario)
+
+
+def test_bad_filter_shows_the_compilers_message_inline_and_keeps_the_old_filter():
+    async def scenario(app, pilot, fake):
+        fake.set_filter("eth0", "udp")
+        await pilot.press("f")
+        dialog = app.screen
+        assert isinstance(dialog, FilterDialog)
+        dialog.query_one(Input).value = "udp and bogus ["
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog, "a rejected filter keeps the dialog open"
+        assert "syntax error in filter expression" in shown(app, "#filter-error")
+        assert "[" in shown(app, "#filter-error"), "the message is shown as text, not parsed as markup"
+        assert fake.stats()["eth0"].filter == "udp"
+        dialog.query_one(Input).value = "tcp"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, FilterDialog)
+        assert fake.stats()["eth0"].filter == "tcp"
+
+    run(scenario)
+
+
+def test_unplug_key_removes_the_panel_and_the_other_keeps_its_own():
+    async def scenario(app, pilot, fake):
+        await pilot.press("x")
+        await pilot.pause()
+        assert fake.interfaces == ["eth1"]
+        assert list(app.panels) == ["eth1"] and [panel.ifname for panel in app.query(InterfacePanel)] == ["eth1"]
+        app.refresh_from_capture()
+        await pilot.pause()
+        assert "eth1" in panel_shown(app, "eth1", "#panel-status")
+
+    run(scenario)
+
+
+def test_write_key_starts_a_file_whose_size_grows_in_the_top_line_and_stops_it():
+    async def scenario(app, pilot, fake):
+        await pilot.press("w")
+        path_input = app.screen.query_one("#file-path", Input)
+        path_input.value = "out.pcapng"
+        await pilot.press("enter")
+        await pilot.pause()
+        app.refresh_from_capture()
+        first = shown(app, "#session-bar")
+        app.refresh_from_capture()
+        second = shown(app, "#session-bar")
+        assert "writing out.pcapng" in first and first != second
+        await pilot.press("w")
+        assert fake.writing is None
+        app.refresh_from_capture()
+        assert "not writing" in shown(app, "#session-bar")
+
+    run(scenario)
+
+
+def test_slot_inspector_shows_packet_bytes_as_text_never_as_markup():
+    async def scenario(app, pilot, fake):
+        await pilot.press("enter")
+        await pilot.pause()
+        inspector = app.screen
+        assert isinstance(inspector, SlotInspector)
+        assert "slot 0 of eth0" in shown(app, "#slot-header")
+        labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
+        assert labels[:3] == ["Ethernet II  02:00:c6:12:00:02 → 02:00:c6:12:00:01",
+                              "IPv4  198.18.0.2 → 198.18.0.1", "UDP  40000 → 40001"]
+        dump = inspector.query_one(HexDump).render().plain
+        ascii_column = "".join(line[-16:] for line in dump.splitlines())
+        assert "[bold red]not markup[/]" in ascii_column
+        assert "\x1b" not in dump and "\x00" not in dump
+        await pilot.press("right_square_bracket")
+        assert "slot 1 of eth0" in shown(app, "#slot-header")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SlotInspector)
+
+    run(scenario)
+
+
+def test_command_palette_offers_every_panel_action_per_interface():
+    async def scenario(app, pilot, fake):
+        from app.commands import RingmonCommands
+
+        provider = RingmonCommands(app.screen)
+        titles = [title for title, _, _ in provider._commands()]
+        assert "eth0: Pause" in titles and "eth1: Filter" in titles and "Plug" in titles
+        assert titles.count("Quit") == 1
+
+    run(scenario)

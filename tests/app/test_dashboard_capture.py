@@ -1,0 +1,131 @@
+"""The real dashboard on real captures: a veth pair between namespaces the test creates, real frames,
+ringcore's Monitor, and the screen read back as text."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from screen_text import panel_shown, shown
+from textual.widgets import Input
+
+import netns
+from app.dashboard import RingmonApp
+from app.screens.filter_dialog import FilterDialog
+from app.widgets.iface.panel import InterfacePanel
+from ringcore import Monitor
+from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
+
+WAIT_S = 10.0
+FRAME_COUNT = 500
+FLOOD_FRAMES = 12_000  # of 1514 bytes: more than the kernel's 8 MiB socket ring holds
+
+
+def frames_to_a(pair: netns.VethPair, count: int, size: int = 128) -> list[bytes]:
+    return [netns.make_frame(seq, size, pair.mac_b, pair.mac_a, src_ip=pair.ip_b, dst_ip=pair.ip_a)
+            for seq in range(count)]
+
+
+async def wait_for(pilot, condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_S} s for {what}")
+        await pilot.pause(0.1)
+
+
+def run_dashboard_on(monitor: Monitor, netns_of: dict[str, str], scenario) -> None:
+    async def main():
+        app = RingmonApp(monitor, netns_of=netns_of)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            await scenario(app, pilot)
+
+    try:
+        asyncio.run(main())
+    finally:
+        monitor.close()
+
+
+def test_panel_shows_every_frame_sent_and_the_identity_closes(veth_pair):
+    monitor = Monitor()
+    monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=CLASSIC_RING_PAGES), netns=veth_pair.ns_a)
+
+    async def scenario(app, pilot):
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FRAME_COUNT), pace_us=50)
+        await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,} = delivered {FRAME_COUNT:,}"
+                       in panel_shown(app, veth_pair.if_a, "DropsByStage"), "all frames on the panel")
+        drops = panel_shown(app, veth_pair.if_a, "DropsByStage")
+        assert "+ ring drops 0 + in ring 0 ✓" in drops
+        assert app.latest[veth_pair.if_a].kernel_packets == FRAME_COUNT
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+
+
+@pytest.mark.parametrize("policy", [DropPolicy.EARLY, DropPolicy.LATE], ids=["drop-early", "drop-late"])
+def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pair, policy):
+    monitor = Monitor()
+    monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=CLASSIC_RING_PAGES, drop_policy=policy), netns=veth_pair.ns_a)
+
+    async def scenario(app, pilot):
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "PAUSED" in panel_shown(app, veth_pair.if_a, "#panel-status"), "paused")
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FLOOD_FRAMES, size=1514))
+        await wait_for(pilot, lambda: "64/64 slots" in panel_shown(app, veth_pair.if_a, "#occupancy-numbers"),
+                       "a full ring on the panel")
+        if policy == DropPolicy.EARLY:
+            await wait_for(pilot, lambda: app.latest[veth_pair.if_a].kernel_drops > 0, "kernel drops")
+            assert app.latest[veth_pair.if_a].ring_drops == 0
+        else:
+            await wait_for(pilot, lambda: app.latest[veth_pair.if_a].ring_drops > 0, "ring drops")
+        stats = app.latest[veth_pair.if_a]
+        assert stats.occupancy == stats.slot_count == 64
+        assert stats.kernel_packets == stats.delivered + stats.ring_drops + stats.occupancy
+        stage = "kernel" if policy == DropPolicy.EARLY else "ring full"
+        stage_line = next(line for line in panel_shown(app, veth_pair.if_a, "DropsByStage").splitlines()
+                          if line.startswith(stage))
+        assert stage_line.split()[-2] != "0", stage_line
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].occupancy == 0, "the ring drained after resume")
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+
+
+def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
+    monitor = Monitor()
+    monitor.plug(veth_pair.if_a, CaptureOptions(), netns=veth_pair.ns_a)
+    monitor.plug(veth_pair.if_b, CaptureOptions(), netns=veth_pair.ns_b)
+
+    async def scenario(app, pilot):
+        assert app.active_panel().ifname == veth_pair.if_a
+        await pilot.press("x")
+        await wait_for(pilot, lambda: [panel.ifname for panel in app.query(InterfacePanel)] == [veth_pair.if_b],
+                       "one panel left")
+        assert monitor.interfaces == [veth_pair.if_b]
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FRAME_COUNT), pace_us=50)
+        await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,}" in panel_shown(app, veth_pair.if_b, "DropsByStage"),
+                       "the remaining interface counting the frames it sent")
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a, veth_pair.if_b: veth_pair.ns_b}, scenario)
+
+
+def test_bad_filter_shows_libpcaps_message_and_capture_goes_on_with_the_old_one(veth_pair):
+    monitor = Monitor()
+    monitor.plug(veth_pair.if_a, CaptureOptions(filter="udp"), netns=veth_pair.ns_a)
+
+    async def scenario(app, pilot):
+        await pilot.press("f")
+        dialog = app.screen
+        assert isinstance(dialog, FilterDialog)
+        dialog.query_one(Input).value = "udp and and port"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog
+        assert "syntax error" in shown(app, "#filter-error")
+        await pilot.press("escape")
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FRAME_COUNT), pace_us=50)
+        await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,}" in panel_shown(app, veth_pair.if_a, "DropsByStage"),
+                       "frames still captured")
+        assert "filter udp" in panel_shown(app, veth_pair.if_a, "#panel-status")
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
