@@ -1,0 +1,123 @@
+"""Builds each C test of tests/ringcore/c against ringcore's sources three ways (plain with warnings as errors,
+ThreadSanitizer, AddressSanitizer+UBSan) and runs it: it must exit 0 with no sanitizer report."""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "ringcore" / "src"
+C_TESTS = Path(__file__).parent / "c"
+LIBRARY_SOURCES = ("ring", "writer", "drain")
+# The C tests never open a socket; capture.c is linked when it builds, so the whole library is checked together.
+OPTIONAL_SOURCES = ("capture",)
+COMMON_FLAGS = ["-std=gnu11", "-pthread", "-Wall", "-Wextra", "-Werror", f"-I{SRC}", f"-I{C_TESTS}"]
+FLAVORS = {
+    "plain": ["-O2"],
+    "tsan": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=thread"],
+    "asan-ubsan": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
+}
+SANITIZER_OPTIONS = {
+    "TSAN_OPTIONS": "halt_on_error=1 second_deadlock_stack=1",
+    "ASAN_OPTIONS": "detect_leaks=1 halt_on_error=1 detect_stack_use_after_return=1",
+    "UBSAN_OPTIONS": "print_stacktrace=1 halt_on_error=1",
+}
+SANITIZER_REPORT = re.compile(r"(Thread|Address|Leak|UndefinedBehavior)Sanitizer|runtime error:")
+# TSAN needs its fixed shadow layout; with a high mmap randomisation some kernels break it. Without ASLR it runs.
+TSAN_BAD_MAPPING = "unexpected memory mapping"
+# Seconds each timed C test runs for (stress, shared limit, concurrent writer): bounded on 2 cores under TSAN.
+TIMED_SECONDS = "1.0"
+RUN_TIMEOUT_S = 60
+
+
+def _compile(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["gcc", *args], capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+
+
+@pytest.fixture(scope="module")
+def library_objects(tmp_path_factory):
+    """flavor -> ringcore's object files built that way (each flavor built once per module)."""
+    built: dict[str, list[Path]] = {}
+
+    def objects(flavor: str) -> list[Path]:
+        if flavor not in built:
+            out = tmp_path_factory.mktemp(f"ringcore-{flavor}")
+            paths = []
+            for name in LIBRARY_SOURCES + OPTIONAL_SOURCES:
+                obj = out / f"{name}.o"
+                result = _compile([*COMMON_FLAGS, *FLAVORS[flavor], "-c", str(SRC / f"{name}.c"), "-o", str(obj)])
+                if result.returncode != 0:
+                    if name in OPTIONAL_SOURCES:
+                        warnings.warn(f"{name}.c does not build ({flavor}); C tests run without it:\n{result.stderr}")
+                        continue
+                    pytest.fail(f"{name}.c does not build ({flavor}):\n{result.stderr}")
+                paths.append(obj)
+            built[flavor] = paths
+        return built[flavor]
+
+    return objects
+
+
+@pytest.fixture(params=list(FLAVORS))
+def run_c_test(request, library_objects, tmp_path):
+    """Build one C test in this fixture's flavor and run it; fails with its output unless it passed cleanly."""
+    flavor = request.param
+
+    def run(name: str, *args: str) -> str:
+        exe = tmp_path / f"{name}-{flavor}"
+        built = _compile([*COMMON_FLAGS, *FLAVORS[flavor], str(C_TESTS / f"{name}.c"),
+                          *map(str, library_objects(flavor)), "-o", str(exe)])
+        assert built.returncode == 0, f"{name}.c does not build ({flavor}):\n{built.stderr}"
+        env = {**os.environ, **SANITIZER_OPTIONS, "TMPDIR": str(tmp_path)}
+        command = [str(exe), *args]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
+        if flavor == "tsan" and TSAN_BAD_MAPPING in result.stderr:
+            result = subprocess.run(["setarch", platform.machine(), "-R", *command],
+                                    capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
+        output = f"{name} ({flavor}) exited {result.returncode}\n{result.stdout}{result.stderr}"
+        assert result.returncode == 0, output
+        assert not SANITIZER_REPORT.search(result.stderr), output
+        assert f"{name}: ok" in result.stdout, output
+        return result.stdout
+
+    return run
+
+
+def test_two_threads_lose_nothing_tear_nothing_and_account_exactly_in_every_snapshot(run_c_test):
+    run_c_test("ring_stress_two_threads", TIMED_SECONDS)
+
+
+def test_positions_far_past_slot_count_land_in_their_slot_in_order(run_c_test):
+    run_c_test("ring_wraparound")
+
+
+def test_full_ring_refuses_with_enobufs_and_counts_drops_by_policy(run_c_test):
+    run_c_test("ring_full_both_policies")
+
+
+def test_packet_longer_than_a_slot_is_cut_to_it_and_flagged_truncated(run_c_test):
+    run_c_test("ring_truncation")
+
+
+def test_ring_has_the_classic_geometry_and_refuses_configs_that_do_not_fit(run_c_test):
+    run_c_test("ring_create_config")
+
+
+def test_two_drains_sharing_a_limit_take_exactly_the_limit(run_c_test):
+    run_c_test("drain_shared_limit", TIMED_SECONDS)
+
+
+def test_writer_keeps_every_packet_whole_and_in_order_under_two_concurrent_drains(run_c_test):
+    run_c_test("writer_concurrent_drains", TIMED_SECONDS)
+
+
+def test_every_c_test_program_is_run_here():
+    run_here = set(re.findall(r'run_c_test\("(\w+)"', Path(__file__).read_text()))
+    on_disk = {path.stem for path in C_TESTS.glob("*.c")}
+    assert on_disk == run_here

@@ -1,0 +1,240 @@
+"""The slot ring through its Python API: classic geometry, zero-copy batches, the rx_poll loop, waiting, bad sizes."""
+from __future__ import annotations
+
+import ctypes
+import mmap
+import struct
+import threading
+import time
+
+import pytest
+
+from ringcore import DropPolicy, Ring, RingcoreError, WaitStrategy, validate_ring
+from ringcore import _binding as rc
+
+PAGE = mmap.PAGESIZE
+SLOT_DATA = 2048 - rc.SLOT_HDR_SIZE
+# struct rc_ring_header up to its head: six uint32 fields
+RING_HEADER = struct.Struct("<6I")
+
+
+@pytest.fixture
+def classic_ring():
+    ring = Ring.create(slot_size=2048, ring_pages=33)
+    yield ring
+    ring.close()
+
+
+def packet(seq: int, size: int = 100) -> bytes:
+    return bytes((seq * 7 + i) & 0xFF for i in range(size))
+
+
+def view_address(view: memoryview) -> int:
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+def test_classic_ring_of_33_pages_has_64_slots_of_2048_bytes_in_one_33_page_mapping(classic_ring):
+    assert PAGE == 4096, "the classic ring is defined for 4 KiB pages"
+    assert validate_ring(2048, 33) == 64
+    stats = classic_ring.stats()
+    assert (stats.slot_count, stats.slot_size) == (64, 2048)
+    assert rc.lib.rc_ring_map_size(classic_ring.handle) == 33 * PAGE
+    base = rc.lib.rc_ring_base(classic_ring.handle)
+    assert base % PAGE == 0
+    header = RING_HEADER.unpack(ctypes.string_at(base, RING_HEADER.size))
+    # magic, version, page_size, slot_size, slot_count, ring_pages
+    assert header == (0x52494E47, 1, PAGE, 2048, 64, 33)
+    # one header page, then the 64 slots fill the other 32 pages exactly
+    assert rc.lib.rc_ring_slot(classic_ring.handle, 0) == base + PAGE
+    assert rc.lib.rc_ring_slot(classic_ring.handle, 63) + 2048 == base + 33 * PAGE
+
+
+def test_batch_poll_gives_zero_copy_views_into_the_mapping_holding_what_was_produced(classic_ring):
+    sent = [packet(seq, 60 + seq * 37) for seq in range(10)]
+    for seq, data in enumerate(sent):
+        assert classic_ring.produce(data, wirelen=len(data) + 4, ts_ns=1_000 + seq, ifindex=3)
+    batch = classic_ring.poll(64)
+    assert [bytes(view) for view, _ in batch] == sent
+    base = rc.lib.rc_ring_base(classic_ring.handle)
+    for seq, (view, meta) in enumerate(batch):
+        assert isinstance(view, memoryview)
+        assert (meta.position, meta.caplen, meta.wirelen, meta.ts_ns, meta.ifindex, meta.truncated) == (
+            seq, len(sent[seq]), len(sent[seq]) + 4, 1_000 + seq, 3, False)
+        address = view_address(view)
+        assert address == rc.lib.rc_ring_slot(classic_ring.handle, seq) + rc.SLOT_HDR_SIZE
+        assert base + PAGE <= address < base + 33 * PAGE
+    # the view is the slot itself: a change to the mapping shows through it
+    ctypes.memmove(view_address(batch[2][0]), b"\xee\xff", 2)
+    assert bytes(batch[2][0][:2]) == b"\xee\xff"
+    classic_ring.release(len(batch))
+    stats = classic_ring.stats()
+    assert (stats.delivered, stats.occupancy) == (10, 0)
+
+
+def test_poll_takes_at_most_max_items_and_release_frees_exactly_that_many(classic_ring):
+    for seq in range(10):
+        classic_ring.produce(packet(seq))
+    first = classic_ring.poll(4)
+    assert [meta.position for _, meta in first] == [0, 1, 2, 3]
+    assert classic_ring.stats().occupancy == 10
+    classic_ring.release(4)
+    assert classic_ring.stats().occupancy == 6
+    rest = classic_ring.poll(64)
+    assert [meta.position for _, meta in rest] == list(range(4, 10))
+    assert [bytes(view) for view, _ in rest] == [packet(seq) for seq in range(4, 10)]
+
+
+def test_full_ring_refuses_the_next_packet_and_keeps_its_high_water_mark(classic_ring):
+    assert all(classic_ring.produce(packet(seq)) for seq in range(64))
+    assert not classic_ring.produce(packet(64))
+    stats = classic_ring.stats()
+    assert (stats.occupancy, stats.occupancy_high, stats.kernel_packets) == (64, 64, 64)
+    classic_ring.release(len(classic_ring.poll(64)))
+    assert classic_ring.stats().occupancy_high == 64
+    classic_ring.reset_high_water()
+    assert classic_ring.stats().occupancy_high == 0
+
+
+def test_packet_longer_than_the_slot_is_cut_and_flagged_truncated(classic_ring):
+    data = packet(1, 3000)
+    assert classic_ring.produce(data)
+    [(view, meta)] = classic_ring.poll(1)
+    assert (meta.caplen, meta.wirelen, meta.truncated) == (SLOT_DATA, 3000, True)
+    assert bytes(view) == data[:SLOT_DATA]
+    assert classic_ring.stats().truncated == 1
+
+
+def test_rx_poll_calls_fn_per_packet_in_order_and_frees_each_slot_after_fn_returns(classic_ring):
+    sent = [packet(seq, 64 + seq) for seq in range(64)]
+    for data in sent:
+        assert classic_ring.produce(data)
+    seen, occupancy_inside, views = [], [], []
+
+    def fn(view, meta):
+        seen.append((meta.position, bytes(view)))
+        occupancy_inside.append(classic_ring.stats().occupancy)
+        views.append(view)
+
+    assert classic_ring.rx_poll(fn, count=64) == 64
+    assert seen == list(enumerate(sent))
+    # the slot of packet k is still held while fn runs, freed before packet k+1
+    assert occupancy_inside == [64 - k for k in range(64)]
+    assert classic_ring.stats().occupancy == 0
+    # a view kept past fn is released with its slot: it can no longer read reused memory
+    with pytest.raises(ValueError):
+        bytes(views[0])
+
+
+def test_rx_poll_takes_every_packet_in_order_from_a_concurrent_producer(classic_ring):
+    total = 2000
+    classic_ring.set_wait(WaitStrategy.SLEEP, 100)
+
+    def produce():
+        for seq in range(total):
+            while not classic_ring.produce(packet(seq, 20 + seq % 500), ts_ns=seq):
+                time.sleep(0.0001)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    got = []
+    try:
+        handled = classic_ring.rx_poll(lambda view, meta: got.append((meta.ts_ns, bytes(view))),
+                                       count=total, timeout_s=30)
+    finally:
+        producer.join()
+    assert handled == total
+    assert got == [(seq, packet(seq, 20 + seq % 500)) for seq in range(total)]
+    stats = classic_ring.stats()
+    assert stats.kernel_packets == stats.delivered == total
+
+
+def test_rx_poll_waits_when_empty_and_counts_polls_empty_polls_sleeps_and_time_asleep(classic_ring):
+    calls = []
+    started = time.monotonic()
+    assert classic_ring.rx_poll(lambda view, meta: calls.append(meta), timeout_s=0.1) == 0
+    elapsed = time.monotonic() - started
+    stats = classic_ring.stats()
+    assert calls == []
+    assert stats.polls == stats.empty_polls
+    # one 1 ms sleep after each empty poll: about 100 in 0.1 s, never more than the time allows
+    assert stats.sleeps == stats.empty_polls
+    assert 10 <= stats.sleeps <= elapsed * 1000 + 1
+    assert stats.sleeps * 1_000_000 <= stats.sleep_ns <= elapsed * 1e9
+    assert sum(stats.batch_hist) == 0
+
+    for seq in range(3):
+        classic_ring.produce(packet(seq))
+    polls_before = stats.polls
+    assert classic_ring.rx_poll(lambda view, meta: None, count=3) == 3
+    stats = classic_ring.stats()
+    assert stats.polls == polls_before + 1
+    assert list(stats.batch_hist[:3]) == [0, 1, 0]  # one batch of 3: bucket [2, 4)
+    assert sum(stats.latency_hist) == 3
+
+
+@pytest.mark.parametrize(
+    ("strategy", "interval_us"),
+    # YIELD and SPIN get a long interval they must not spend: a yield on a busy machine may take a time slice
+    [(WaitStrategy.SLEEP, 2000), (WaitStrategy.YIELD, 20000), (WaitStrategy.SPIN, 20000)],
+)
+def test_wait_strategy_decides_how_an_empty_ring_waits(classic_ring, strategy, interval_us):
+    classic_ring.set_wait(strategy, interval_us)
+    started = time.monotonic_ns()
+    for _ in range(20):
+        classic_ring.wait()
+    elapsed_ns = time.monotonic_ns() - started
+    stats = classic_ring.stats()
+    assert (stats.wait_strategy, stats.poll_interval_us) == (strategy, interval_us)
+    if strategy == WaitStrategy.SLEEP:
+        assert stats.sleeps == 20 and stats.sleep_ns >= 20 * interval_us * 1000
+    elif strategy == WaitStrategy.YIELD:
+        # a yield is counted as a wait but does not sleep the interval
+        assert stats.sleeps == 20 and stats.sleep_ns < 20 * interval_us * 1000
+    else:
+        assert stats.sleeps == 0 and stats.sleep_ns == 0
+        assert elapsed_ns < 20 * interval_us * 1000
+
+
+def test_out_of_range_poll_interval_is_refused(classic_ring):
+    with pytest.raises(RingcoreError, match="poll interval -1 us"):
+        classic_ring.set_wait(WaitStrategy.SLEEP, -1)
+    with pytest.raises(RingcoreError, match="poll interval -5 us"):
+        Ring.create(slot_size=2048, ring_pages=33, poll_interval_us=-5)
+
+
+def test_drop_policy_changes_live_and_shows_in_the_statistics(classic_ring):
+    assert classic_ring.stats().drop_policy == DropPolicy.EARLY
+    classic_ring.set_drop_policy(DropPolicy.LATE)
+    assert classic_ring.stats().drop_policy == DropPolicy.LATE
+
+
+def assert_one_line(error: pytest.ExceptionInfo, *fragments: str) -> None:
+    text = str(error.value)
+    assert "\n" not in text and text.strip() == text
+    for fragment in fragments:
+        assert fragment in text
+
+
+@pytest.mark.parametrize("slot_size", [0, 48, 63, 65552, 100, 2056])
+def test_slot_size_below_64_above_64k_or_not_a_multiple_of_16_is_refused_in_one_line(slot_size):
+    with pytest.raises(RingcoreError) as error:
+        Ring.create(slot_size=slot_size, ring_pages=33)
+    assert_one_line(error, f"slot size {slot_size}", "multiple of 16", "64", "65536")
+
+
+@pytest.mark.parametrize(
+    ("slot_size", "ring_pages"),
+    [(2048, 1), (2048, 0), (2048, -3), (65536, 16), (2048, (1 << 22) + 1)],
+)
+def test_ring_size_that_does_not_fit_is_refused_in_one_line(slot_size, ring_pages):
+    with pytest.raises(RingcoreError) as error:
+        Ring.create(slot_size=slot_size, ring_pages=ring_pages)
+    assert_one_line(error, f"{ring_pages} pages", "does not fit")
+
+
+def test_largest_slot_fits_a_ring_of_17_pages():
+    ring = Ring.create(slot_size=65536, ring_pages=17)
+    try:
+        assert ring.stats().slot_count == 1
+    finally:
+        ring.close()
