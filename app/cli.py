@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from ringcore import (
     CLASSIC_RING_PAGES,
+    DEFAULT_POLL_INTERVAL_US,
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
@@ -14,6 +15,7 @@ from ringcore import (
     CaptureOptions,
     DropPolicy,
     RingcoreError,
+    WaitStrategy,
     validate_ring,
 )
 from ringcore.filter import join_expression
@@ -55,7 +57,7 @@ def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ri
                         help=f"ring size in pages, one of them the header (default {ring_pages or CLASSIC_RING_PAGES})")
 
 
-def _add_capture_options(parser: argparse.ArgumentParser) -> None:
+def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     """The flags that say what to capture and how: the dashboard and `capture` share them."""
     parser.add_argument("-i", dest="interfaces", metavar="IFACE", action="append", default=[],
                         help="capture on this interface (repeat for several)")
@@ -66,6 +68,11 @@ def _add_capture_options(parser: argparse.ArgumentParser) -> None:
     _add_ring_options(parser, DEFAULT_SLOT_SIZE, DEFAULT_RING_PAGES)
     parser.add_argument("--drop-policy", choices=[policy.name.lower() for policy in DropPolicy], default="early",
                         help="when the ring is full: leave packets to the kernel (early) or take and drop them (late)")
+    parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
+                        help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, or "
+                             f"sleep until the producer signals a kernel block (event) (default {wait})")
+    parser.add_argument("--poll-interval", metavar="US", type=nonnegative, default=DEFAULT_POLL_INTERVAL_US,
+                        help=f"sleep between polls of an empty ring with --wait sleep (default {DEFAULT_POLL_INTERVAL_US} us)")
     parser.add_argument("filter", nargs="*", metavar="EXPRESSION", help="capture filter, tcpdump syntax")
 
 
@@ -79,6 +86,8 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         promisc=args.promisc,
         filter=join_expression(args.filter),
         drop_policy=DropPolicy[args.drop_policy.upper()],
+        wait_strategy=WaitStrategy[args.wait.upper()],
+        poll_interval_us=args.poll_interval,
     )
 
 
@@ -90,7 +99,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
         epilog=f"commands:\n  {PROG} capture ...  headless capture, tcpdump-shaped (see '{PROG} capture --help')\n"
                f"  {PROG} demo         the dashboard on generated traffic in private network namespaces",
     )
-    _add_capture_options(parser)
+    _add_capture_options(parser, wait="sleep")  # the dashboard shows the classic 1 ms polling
     parser.add_argument("--loopback", action="store_true",
                         help="without -i, also plug the loopback interface")
     return parser
@@ -121,7 +130,8 @@ def _capture_parser() -> argparse.ArgumentParser:
         description="Capture without the dashboard: to a file with -w (drained in C), "
                     "or one line per packet on stdout.",
     )
-    _add_capture_options(parser)
+    # headless, nobody watches the polling: sleep until the producer signals, no idle wake-ups
+    _add_capture_options(parser, wait="event")
     parser.add_argument("-r", dest="read_file", metavar="FILE",
                         help="read packets from a pcap or pcapng file ('-': standard input)")
     parser.add_argument("-w", dest="write_file", metavar="FILE", help="write packets to FILE ('-': standard output)")

@@ -13,6 +13,7 @@ RC_SLOT_OUTGOING = 0x2
 RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
+RC_EVENT_WAIT_MAX_US = 100_000
 
 u32, i32, u64, i64 = ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64
 size_t, vp, cp = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
@@ -113,6 +114,7 @@ _SIGNATURES = {
     "rc_ring_destroy": (None, [vp]),
     "rc_ring_produce": (ctypes.c_int, [vp, vp, u32, u32, u64, i32, u32]),
     "rc_ring_count_drop": (None, [vp, u32, u32]),
+    "rc_ring_notify": (None, [vp]),
     "rc_ring_full": (ctypes.c_int, [vp]),
     "rc_ring_poll": (u32, [vp, u32, _P(u64)]),
     "rc_ring_slot": (vp, [vp, u64]),

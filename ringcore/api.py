@@ -32,9 +32,10 @@ class DropPolicy(enum.IntEnum):
 
 
 class WaitStrategy(enum.IntEnum):
-    SLEEP = 0
+    SLEEP = 0  # sleep the poll interval, poll again: the classic design
     YIELD = 1
     SPIN = 2
+    EVENT = 3  # sleep until the producer signals a new kernel block
 
 
 @dataclass(frozen=True)

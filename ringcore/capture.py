@@ -27,14 +27,16 @@ MAX_SLOT_SIZE = 65536
 MAX_RING_PAGES = 1 << 22  # 16 GiB of 4 KiB pages: rc_ring_slots_for's bound
 MAX_SNAPLEN = 262144  # libpcap's MAXIMUM_SNAPLEN
 MAX_POLL_INTERVAL_US = 1_000_000
-# Kernel side of a capture: TPACKET_V3 blocks of 1 MiB hold any frame the
-# kernel can hand over (GRO aggregates stay under 64 KiB); 8 of them buffer
-# a burst while the producer waits on a full slot ring (drop-early).
-KERNEL_BLOCK_SIZE = 1 << 20
-KERNEL_BLOCK_NR = 8
-# A block is handed over when full or after this long: bounds the latency
-# the kernel adds at low rates.
-BLOCK_TIMEOUT_MS = 2
+# Kernel side of a capture: 8 MiB of TPACKET_V3 blocks buffer a burst while
+# the producer waits on a full slot ring (drop-early) or is off the CPU.  At
+# low rates the kernel hands a block over after BLOCK_TIMEOUT_MS however
+# empty, so blocks x timeout bounds how long the producer may stall before
+# the kernel drops: 32 x 20 ms = 640 ms.  Fewer, fuller blocks also mean
+# fewer producer wake-ups at high rates.  256 KiB holds any frame a slot can
+# (at most 64 KiB).  The timeout is also the most latency the kernel adds.
+KERNEL_BLOCK_SIZE = 1 << 18
+KERNEL_BLOCK_NR = 32
+BLOCK_TIMEOUT_MS = 20
 _SLOT_HDR = struct.Struct("<IIQiI")
 FORMATS = {"pcap": rc.RC_FORMAT_PCAP_US, "pcap-ns": rc.RC_FORMAT_PCAP_NS, "pcapng": rc.RC_FORMAT_PCAPNG}
 
@@ -149,11 +151,13 @@ class Ring:
         self._handle = None
 
     def produce(self, data: bytes, wirelen: int | None = None, ts_ns: int | None = None, ifindex: int = 0) -> bool:
-        """Store one packet as a producer would (standalone rings); False when the ring is full."""
+        """Store one packet as a producer would (standalone rings), waking an EVENT consumer;
+        False when the ring is full."""
         code = rc.lib.rc_ring_produce(
             self._handle, data, len(data), len(data) if wirelen is None else wirelen,
             time.time_ns() if ts_ns is None else ts_ns, ifindex, 0,
         )
+        rc.lib.rc_ring_notify(self._handle)
         return code == 0
 
     def poll(self, max_items: int = 256) -> list[tuple[memoryview, SlotMeta]]:

@@ -1,4 +1,4 @@
-"""Choose how an interface's consumer waits when its ring is empty: sleep (and for how long), yield or spin."""
+"""Choose how an interface's consumer waits when its ring is empty: sleep (and for how long), yield, spin or event."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -16,6 +16,7 @@ _STRATEGY_HELP = {
     WaitStrategy.SLEEP: "sleep: sleep the interval, then poll again (cheap, adds latency)",
     WaitStrategy.YIELD: "yield: give the CPU away and poll again at once",
     WaitStrategy.SPIN: "spin: poll again at once (a whole core, lowest latency)",
+    WaitStrategy.EVENT: "event: sleep until the capture hands over a kernel block (no idle wake-ups)",
 }
 
 

@@ -276,6 +276,7 @@ static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
 		if (!atomic_load_explicit(&cap->running, memory_order_relaxed))
 			return -1;
 		maybe_fold_kernel_stats(cap);
+		rc_ring_notify(ring); /* what is in the ring must go first */
 		struct timespec ts = { 0, FULL_RING_BACKOFF_NS };
 		nanosleep(&ts, NULL);
 	}
@@ -342,6 +343,7 @@ static void *producer_main(void *arg)
 		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL,
 				 __ATOMIC_RELEASE);
 		block = (block + 1) % cap->block_nr;
+		rc_ring_notify(cap->ring);
 		maybe_fold_kernel_stats(cap);
 	}
 	return NULL;

@@ -68,6 +68,8 @@ static void *drain_main(void *arg)
 	struct rc_drain *d = arg;
 	struct rc_ring *ring = d->ring;
 	while (atomic_load_explicit(&d->running, memory_order_relaxed)) {
+		if (d->limit && atomic_load(&d->limit->reached))
+			return NULL; /* another drain took the last packet */
 		if (atomic_load_explicit(&ring->paused, memory_order_relaxed)) {
 			/* paused: the ring fills and drops appear where the
 			 * policy says; check back at the poll interval */
@@ -133,6 +135,7 @@ void rc_drain_stop(struct rc_drain *d, int drain_rest)
 		return;
 	atomic_store(&d->drain_rest, drain_rest);
 	atomic_store(&d->running, 0);
+	rc_ring_notify(d->ring); /* a drain asleep in RC_WAIT_EVENT */
 	pthread_join(d->thread, NULL);
 	atomic_store_explicit(&d->ring->paused, 0, memory_order_relaxed);
 	pthread_mutex_destroy(&d->writer_lock);

@@ -21,6 +21,11 @@ struct rc_ring {
 	_Atomic uint32_t poll_interval_us;
 	_Atomic int32_t paused; /* set by a drain, shown in stats */
 
+	/* RC_WAIT_EVENT: the futex word bumped by rc_ring_notify, and whether a
+	 * consumer sleeps on it (so the producer only makes a system call then) */
+	_Alignas(64) _Atomic uint32_t wake_seq;
+	_Atomic uint32_t consumer_waiting;
+
 	/* producer counters (one writer: the capture thread) */
 	_Alignas(64) _Atomic uint64_t prod_seq;
 	_Atomic uint64_t kernel_packets;

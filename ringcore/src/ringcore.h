@@ -36,6 +36,13 @@
  *              currently holds, so a viewer can tell "filled" slots from slots
  *              "being consumed".  Informational, never used for ownership.
  *
+ * RC_WAIT_EVENT sleeps on a futex word bumped by the producer after it
+ * published head (rc_ring_notify).  The consumer reads the word, marks itself
+ * waiting, re-reads head, and sleeps only while the word is unchanged; the
+ * producer makes the wake system call only when it sees "waiting".  Both
+ * sides use sequentially consistent operations there, so one of them always
+ * sees the other and no wake-up is lost.
+ *
  * Counters are written by one side each and read by anyone with relaxed
  * loads.  Producer counters are published under a sequence count (seqlock) so
  * rc_ring_stats() returns a snapshot in which
@@ -81,7 +88,13 @@ enum rc_wait_strategy {
 	RC_WAIT_SLEEP = 0, /* nanosleep(poll_interval_us) — the classic 1 ms */
 	RC_WAIT_YIELD = 1, /* sched_yield() */
 	RC_WAIT_SPIN = 2,  /* return at once: busy polling */
+	/* sleep until the producer signals new packets (rc_ring_notify, once
+	 * per kernel block), at most RC_EVENT_WAIT_MAX_US: no wake-ups while
+	 * the ring stays empty */
+	RC_WAIT_EVENT = 3,
 };
+
+#define RC_EVENT_WAIT_MAX_US 100000
 
 /* Header of each slot; the packet data follows it directly. */
 struct rc_slot_hdr {
@@ -172,6 +185,9 @@ void rc_ring_destroy(struct rc_ring *ring);
 int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 		    uint32_t wirelen, uint64_t ts_ns, int32_t ifindex,
 		    uint32_t flags);
+/* Producer: wake a consumer waiting with RC_WAIT_EVENT; call after
+ * publishing a batch (cheap when nobody waits: no system call). */
+void rc_ring_notify(struct rc_ring *ring);
 /* Producer: count a packet taken from the kernel that did not fit. */
 void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags);
 int rc_ring_full(struct rc_ring *ring);

@@ -195,6 +195,26 @@ def test_wait_strategy_decides_how_an_empty_ring_waits(classic_ring, strategy, i
         assert elapsed_ns < 20 * interval_us * 1000
 
 
+def test_event_wait_sleeps_until_the_producer_signals_and_at_most_its_bound(classic_ring):
+    classic_ring.set_wait(WaitStrategy.EVENT, 1000)
+    started = time.monotonic_ns()
+    classic_ring.wait()  # nobody produces: the whole bound, not the 1 ms poll interval
+    assert time.monotonic_ns() - started >= rc.RC_EVENT_WAIT_MAX_US * 1000 * 0.9
+
+    producer = threading.Timer(0.02, classic_ring.produce, args=(b"wake",))
+    producer.start()
+    try:
+        started = time.monotonic_ns()
+        classic_ring.wait()
+        woke_after_ns = time.monotonic_ns() - started
+    finally:
+        producer.join()
+    # woken by the producer's signal, well before the bound (generous for a busy machine)
+    assert woke_after_ns < rc.RC_EVENT_WAIT_MAX_US * 1000 * 0.8
+    assert [bytes(view) for view, _ in classic_ring.poll()] == [b"wake"]
+    assert classic_ring.stats().sleeps == 2
+
+
 def test_out_of_range_poll_interval_is_refused(classic_ring):
     with pytest.raises(RingcoreError, match="poll interval -1 us"):
         classic_ring.set_wait(WaitStrategy.SLEEP, -1)

@@ -59,7 +59,7 @@ int main(void)
 	refused(65536, 16, 0, 0, "16 pages"); /* 15 slot pages: not one 64 KiB slot */
 	refused(2048, (1u << 22) + 1, 0, 0, "4194305 pages");
 	refused(2048, 33, 2, 0, "drop policy 2");
-	refused(2048, 33, 0, 3, "wait strategy 3");
+	refused(2048, 33, 0, 4, "wait strategy 4");
 	CHECK(rc_ring_slots_for(65536, 17) == 1, "one 64 KiB slot in 16 pages");
 	CHECK(rc_ring_slots_for(64, 2) == page / 64, "64-byte slots");
 	return test_result("ring_create_config");

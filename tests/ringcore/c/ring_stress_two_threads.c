@@ -70,6 +70,7 @@ static void *producer(void *arg)
 				r->dropped++;
 				break;
 			}
+			rc_ring_notify(r->ring);
 			if (!full_since)
 				full_since = mono_ns();
 			if (mono_ns() - full_since > STUCK_NS) {
@@ -80,6 +81,8 @@ static void *producer(void *arg)
 		}
 		r->produced_bytes += wirelen;
 		r->outgoing += seq & 1;
+		if (seq % 32 == 31) /* as the capture does after each kernel block */
+			rc_ring_notify(r->ring);
 	}
 out:
 	r->produced = seq;
@@ -263,7 +266,8 @@ static void run_policy(int32_t policy, int32_t wait, uint32_t interval_us, doubl
 int main(int argc, char **argv)
 {
 	double seconds = run_seconds(argc, argv, 1.0);
-	run_policy(RC_DROP_EARLY, RC_WAIT_YIELD, 0, seconds / 2);
-	run_policy(RC_DROP_LATE, RC_WAIT_SLEEP, 50, seconds / 2);
+	run_policy(RC_DROP_EARLY, RC_WAIT_YIELD, 0, seconds / 3);
+	run_policy(RC_DROP_LATE, RC_WAIT_SLEEP, 50, seconds / 3);
+	run_policy(RC_DROP_EARLY, RC_WAIT_EVENT, 0, seconds / 3);
 	return test_result("ring_stress_two_threads");
 }

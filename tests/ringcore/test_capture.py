@@ -1,0 +1,586 @@
+"""Capture on real interfaces: veth pairs between test-owned namespaces, read through ringcore's Monitor."""
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import netns
+from ringcore import CaptureOptions, DropPolicy, FilterError, Monitor, PrivilegeError, RingcoreError, WaitStrategy
+from ringcore.capture import SlotMeta
+
+CLASSIC_SLOTS = 64  # ring_pages=33 with 2048-byte slots: one header page and 64 slots
+SLOT_HDR_SIZE = 32  # struct rc_slot_hdr (ringcore.h)
+WAIT_TIMEOUT_S = 10.0
+# Long enough for anything still on its way (in a kernel block not yet handed over) to arrive.
+QUIET_WINDOW_S = 0.3
+OTHER_UDP_PORT = netns.UDP_DST_PORT + 1
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+class Sender(threading.Thread):
+    """send_frames in a thread, so the test can watch the capture while traffic flows."""
+
+    def __init__(self, ns: str, ifname: str, frames: list[bytes], pace_us: int = 0):
+        super().__init__(daemon=True)
+        self.ns, self.ifname, self.frames, self.pace_us = ns, ifname, frames, pace_us
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            netns.send_frames(self.ns, self.ifname, self.frames, pace_us=self.pace_us)
+        except BaseException as exc:  # re-raised in the test's thread by finish()
+            self.error = exc
+
+    def finish(self) -> None:
+        self.join(timeout=netns.SEND_TIMEOUT_S + 5)
+        assert not self.is_alive(), "sender did not finish"
+        if self.error is not None:
+            raise self.error
+
+
+def frames_b_to_a(pair: netns.VethPair, seqs, size=None, dst_port: int = netns.UDP_DST_PORT) -> list[bytes]:
+    """Test frames from end b to end a; sizes cycle through 60..1514 unless one size is given."""
+    span = netns.MAX_FRAME_LEN - netns.MIN_FRAME_LEN + 1
+    return [
+        netns.make_frame(seq, size or netns.MIN_FRAME_LEN + (seq * 37) % span, pair.mac_b, pair.mac_a,
+                         src_ip=pair.ip_b, dst_ip=pair.ip_a, dst_port=dst_port)
+        for seq in seqs
+    ]
+
+
+def wait_for(condition, timeout_s: float = WAIT_TIMEOUT_S) -> bool:
+    """Poll `condition` every few ms until it holds or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def stats_of(monitor: Monitor, ifname: str):
+    return monitor.stats()[ifname]
+
+
+def wait_for_kernel_packets(monitor: Monitor, ifname: str, expected: int) -> int:
+    """Wait for `expected` packets taken from the kernel, then a quiet window; returns the final count."""
+    wait_for(lambda: stats_of(monitor, ifname).kernel_packets >= expected)
+    time.sleep(QUIET_WINDOW_S)
+    return stats_of(monitor, ifname).kernel_packets
+
+
+def receive(monitor: Monitor, ifname: str, count: int,
+            timeout_s: float = WAIT_TIMEOUT_S) -> list[tuple[bytes, SlotMeta]]:
+    """Up to `count` packets through rx_poll, each copied out before its slot is freed."""
+    received = []
+    monitor.ring(ifname).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=count,
+                                 timeout_s=timeout_s)
+    return received
+
+
+def assert_accounts_close(stats) -> None:
+    assert stats.occupancy <= stats.slot_count, f"{stats.ifname}: occupancy {stats.occupancy} > {stats.slot_count}"
+    taken = stats.delivered + stats.ring_drops + stats.occupancy
+    assert stats.kernel_packets == taken, (
+        f"{stats.ifname}: kernel_packets {stats.kernel_packets} != delivered {stats.delivered}"
+        f" + ring_drops {stats.ring_drops} + occupancy {stats.occupancy}"
+    )
+
+
+def ifindex_in(ns: str, ifname: str) -> int:
+    with netns.in_netns(ns):
+        return socket.if_nametoindex(ifname)
+
+
+@pytest.fixture
+def monitor():
+    """A Monitor whose callers consume the rings themselves (rx_poll); closed after the test."""
+    session = Monitor(drain=False)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def drained():
+    """A Monitor whose rings are consumed by C drain threads; closed after the test."""
+    session = Monitor(drain=True)
+    yield session
+    session.close()
+
+
+# -- delivery -----------------------------------------------------------------
+
+
+def test_all_frames_sent_arrive_through_rx_poll_intact_in_order_and_counted_once(veth_pair, monitor):
+    total, chunk = 6000, 500
+    ring_pages = 1025  # 2048 slots: the ring wraps around twice
+    frames = frames_b_to_a(veth_pair, range(total))
+    monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=ring_pages), netns=veth_pair.ns_a)
+    received: list[tuple[bytes, SlotMeta]] = []
+
+    def send_ahead_of_the_consumer_by_at_most_two_chunks():
+        # Flow control by the test, so a slow consumer never meets a full ring: this test is
+        # about delivery; full rings have their own tests.
+        for start in range(0, total, chunk):
+            if not wait_for(lambda: len(received) >= start - chunk):
+                raise TimeoutError(f"consumer stuck at {len(received)} of {start - chunk}")
+            netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames[start:start + chunk])
+
+    sender = threading.Thread(target=send_ahead_of_the_consumer_by_at_most_two_chunks, daemon=True)
+    sent_after_ns = time.time_ns()
+    sender.start()
+    monitor.ring(veth_pair.if_a).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=total,
+                                         timeout_s=30)
+    sender.join(timeout=30)
+    assert not sender.is_alive()
+
+    assert [netns.check_frame(data) for data, _ in received] == list(range(total))
+    assert [data for data, _ in received] == frames
+    ifindex = ifindex_in(veth_pair.ns_a, veth_pair.if_a)
+    for data, meta in received:
+        assert (meta.caplen, meta.wirelen, meta.ifindex, meta.flags) == (len(data), len(data), ifindex, 0)
+    timestamps = [meta.ts_ns for _, meta in received]
+    assert timestamps == sorted(timestamps)
+    assert sent_after_ns <= timestamps[0] and timestamps[-1] <= time.time_ns()
+
+    time.sleep(QUIET_WINDOW_S)
+    assert receive(monitor, veth_pair.if_a, 1, timeout_s=0.05) == []
+    stats = stats_of(monitor, veth_pair.if_a)
+    sent_bytes = sum(map(len, frames))
+    assert (stats.kernel_packets, stats.delivered, stats.ring_drops, stats.kernel_drops) == (total, total, 0, 0)
+    assert (stats.kernel_bytes, stats.delivered_bytes) == (sent_bytes, sent_bytes)
+    assert stats.tail == total and stats.occupancy == 0
+
+
+def test_accounting_closes_in_every_snapshot_while_traffic_flows_and_totals_match_what_was_sent(veth_pair, drained):
+    total = 20000
+    ifname = veth_pair.if_a
+    drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.LATE), netns=veth_pair.ns_a)
+    sender = Sender(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(total), size=100))
+    sender.start()
+    snapshots = []
+    # The drain is paused until the ring is full and dropping (all three terms of the identity
+    # non-zero), then runs a while, then is paused again; snapshots go on until the producer has
+    # taken everything (the kernel hands packets over a block at a time).
+    paused_at_drops = None
+    drained.pause(ifname, True)
+    for snapshot_number in range(200_000):
+        stats = stats_of(drained, ifname)
+        assert_accounts_close(stats)
+        snapshots.append((stats.kernel_packets, stats.ring_drops, stats.occupancy))
+        if paused_at_drops is None:
+            paused_at_drops = stats.ring_drops
+        elif stats.ring_drops > paused_at_drops and stats.occupancy == stats.slot_count:
+            drained.pause(ifname, False)
+            paused_at_drops = -1
+        elif paused_at_drops < 0 and snapshot_number % 500 == 0:
+            drained.pause(ifname, True)
+            paused_at_drops = None
+        if not sender.is_alive() and stats.kernel_packets == total:
+            break
+    sender.finish()
+    drained.pause(ifname, False)
+
+    assert wait_for_kernel_packets(drained, ifname, total) == total
+    assert any(0 < taken < total for taken, _, _ in snapshots), "no snapshot was taken while traffic flowed"
+    assert any(drops > 0 and occupancy > 0 for _, drops, occupancy in snapshots), "pauses never filled the ring"
+    drained.stop()
+    stats = stats_of(drained, ifname)
+    assert_accounts_close(stats)
+    assert stats.occupancy == 0
+    assert (stats.kernel_packets, stats.kernel_seen, stats.kernel_drops) == (total, total, 0)
+    assert stats.delivered + stats.ring_drops == total
+
+
+# -- filter -------------------------------------------------------------------
+
+
+def mixed_ports(pair: netns.VethPair, seqs) -> tuple[list[bytes], set[int], set[int]]:
+    """Frames alternating between the two test ports: (frames, seqs to UDP_DST_PORT, seqs to OTHER_UDP_PORT)."""
+    frames, to_dst, to_other = [], set(), set()
+    for seq in seqs:
+        port = netns.UDP_DST_PORT if seq % 2 == 0 else OTHER_UDP_PORT
+        frames += frames_b_to_a(pair, [seq], dst_port=port)
+        (to_dst if port == netns.UDP_DST_PORT else to_other).add(seq)
+    return frames, to_dst, to_other
+
+
+def send_and_receive_seqs(monitor: Monitor, pair: netns.VethPair, frames: list[bytes], expected: int) -> list[int]:
+    netns.send_frames(pair.ns_b, pair.if_b, frames)
+    received = receive(monitor, pair.if_a, expected)
+    time.sleep(QUIET_WINDOW_S)
+    received += receive(monitor, pair.if_a, len(frames), timeout_s=0.05)
+    return [netns.check_frame(data) for data, _ in received]
+
+
+def test_capture_filter_is_attached_in_the_kernel_so_non_matching_frames_are_never_counted(veth_pair, monitor):
+    frames, to_dst, _ = mixed_ports(veth_pair, range(400))
+    monitor.plug(veth_pair.if_a, CaptureOptions(filter=f"udp dst port {netns.UDP_DST_PORT}"), netns=veth_pair.ns_a)
+    assert monitor.capture(veth_pair.if_a).filter == f"udp dst port {netns.UDP_DST_PORT}"
+
+    assert send_and_receive_seqs(monitor, veth_pair, frames, len(to_dst)) == sorted(to_dst)
+    monitor.capture(veth_pair.if_a).stop()  # reads the kernel's final PACKET_STATISTICS
+    stats = stats_of(monitor, veth_pair.if_a)
+    # kernel_seen comes from the kernel's own count, which only packets passing the socket filter reach.
+    assert (stats.kernel_packets, stats.kernel_seen, stats.kernel_drops) == (len(to_dst), len(to_dst), 0)
+
+
+def test_set_filter_swaps_the_filter_live_and_a_bad_one_raises_and_keeps_the_old(veth_pair, monitor):
+    ifname = veth_pair.if_a
+    monitor.plug(ifname, CaptureOptions(filter=f"udp dst port {netns.UDP_DST_PORT}"), netns=veth_pair.ns_a)
+    frames, to_dst, _ = mixed_ports(veth_pair, range(0, 200))
+    assert send_and_receive_seqs(monitor, veth_pair, frames, len(to_dst)) == sorted(to_dst)
+
+    other_filter = f"udp dst port {OTHER_UDP_PORT}"
+    monitor.set_filter(ifname, other_filter)
+    frames, _, to_other = mixed_ports(veth_pair, range(200, 400))
+    assert send_and_receive_seqs(monitor, veth_pair, frames, len(to_other)) == sorted(to_other)
+
+    with pytest.raises(FilterError, match="udp dst port 99999") as bad:
+        monitor.set_filter(ifname, "udp dst port 99999")
+    assert "\n" not in str(bad.value)
+    assert monitor.capture(ifname).filter == other_filter
+    frames, _, to_other = mixed_ports(veth_pair, range(400, 600))
+    assert send_and_receive_seqs(monitor, veth_pair, frames, len(to_other)) == sorted(to_other)
+
+    monitor.set_filter(ifname, None)
+    assert monitor.capture(ifname).filter is None
+    frames, _, _ = mixed_ports(veth_pair, range(600, 800))
+    assert send_and_receive_seqs(monitor, veth_pair, frames, len(frames)) == list(range(600, 800))
+    assert monitor.errors() == {}
+    assert stats_of(monitor, ifname).kernel_packets == 100 + 100 + 100 + 200
+
+
+# -- several interfaces -------------------------------------------------------
+
+
+def test_two_interfaces_capture_at_once_and_each_ring_holds_only_its_own_frames(make_veth_pair, monitor):
+    first, second = make_veth_pair(), make_veth_pair()
+    per_pair = 1000
+    seqs = {first.if_a: range(0, per_pair), second.if_a: range(100_000, 100_000 + per_pair)}
+    monitor.plug(first.if_a, netns=first.ns_a)
+    monitor.plug(second.if_a, netns=second.ns_a)
+    senders = [Sender(pair.ns_b, pair.if_b, frames_b_to_a(pair, seqs[pair.if_a])) for pair in (first, second)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.finish()
+
+    for pair in (first, second):
+        received = receive(monitor, pair.if_a, per_pair + 1, timeout_s=1.0)
+        assert [netns.check_frame(data) for data, _ in received] == list(seqs[pair.if_a])
+        assert {meta.ifindex for _, meta in received} == {ifindex_in(pair.ns_a, pair.if_a)}
+        stats = stats_of(monitor, pair.if_a)
+        assert (stats.kernel_packets, stats.delivered) == (per_pair, per_pair)
+
+
+def test_plugging_and_unplugging_one_interface_while_traffic_flows_leaves_the_other_losing_nothing(make_veth_pair,
+                                                                                                   monitor):
+    steady, changing = make_veth_pair(), make_veth_pair()
+    total = 2000
+    monitor.plug(steady.if_a, netns=steady.ns_a)
+    senders = [Sender(pair.ns_b, pair.if_b, frames_b_to_a(pair, range(total), size=200), pace_us=400)
+               for pair in (steady, changing)]
+    steady_received: list[tuple[bytes, SlotMeta]] = []
+    steady_consumer = threading.Thread(
+        target=lambda: steady_received.extend(receive(monitor, steady.if_a, total, timeout_s=20)), daemon=True)
+    steady_consumer.start()
+    for sender in senders:
+        sender.start()
+
+    assert wait_for(lambda: stats_of(monitor, steady.if_a).kernel_packets >= total // 10)
+    monitor.plug(changing.if_a, netns=changing.ns_a)
+    assert wait_for(lambda: stats_of(monitor, changing.if_a).kernel_packets >= total // 10)
+    changing_received = receive(monitor, changing.if_a, total, timeout_s=0.05)
+    monitor.unplug(changing.if_a)
+    assert monitor.interfaces == [steady.if_a]
+    assert senders[1].is_alive(), "traffic on the unplugged interface ended too soon to prove anything"
+
+    for sender in senders:
+        sender.finish()
+    steady_consumer.join(timeout=30)
+    assert not steady_consumer.is_alive()
+    stats = stats_of(monitor, steady.if_a)
+    assert [netns.check_frame(data) for data, _ in steady_received] == list(range(total))
+    assert (stats.kernel_packets, stats.delivered, stats.kernel_drops) == (total, total, 0)
+    # What the interface plugged mid-flow took is a run of consecutive frames: nothing skipped.
+    changing_seqs = [netns.check_frame(data) for data, _ in changing_received]
+    first_seq = changing_seqs[0]
+    assert 0 < first_seq and changing_seqs == list(range(first_seq, first_seq + len(changing_seqs)))
+
+
+def test_deleted_interface_reports_it_went_away_while_the_other_keeps_capturing(make_veth_pair, drained):
+    doomed, survivor = make_veth_pair(), make_veth_pair()
+    drained.plug(doomed.if_a, netns=doomed.ns_a)
+    drained.plug(survivor.if_a, netns=survivor.ns_a)
+    netns.send_frames(doomed.ns_b, doomed.if_b, frames_b_to_a(doomed, range(50)))
+    assert wait_for_kernel_packets(drained, doomed.if_a, 50) == 50
+    survivor_total = 1000
+    survivor_sender = Sender(survivor.ns_b, survivor.if_b, frames_b_to_a(survivor, range(survivor_total), size=200),
+                             pace_us=300)
+    survivor_sender.start()
+
+    assert wait_for(lambda: stats_of(drained, survivor.if_a).kernel_packets > 0)
+    subprocess.run(["ip", "-n", doomed.ns_a, "link", "del", doomed.if_a], check=True, timeout=30)
+    capture = drained.capture(doomed.if_a)
+    assert wait_for(lambda: capture.error() is not None), "the capture did not notice its interface went away"
+    assert capture.error() == f"{doomed.if_a}: the interface went down or away; capture on it stopped"
+    assert drained.errors() == {doomed.if_a: capture.error()}
+    doomed_stats = stats_of(drained, doomed.if_a)
+    assert (doomed_stats.error, doomed_stats.delivered) == (capture.error(), 50)  # what it took is kept
+    assert survivor_sender.is_alive(), "the survivor's traffic ended before the other interface went away"
+
+    survivor_sender.finish()
+    assert wait_for_kernel_packets(drained, survivor.if_a, survivor_total) == survivor_total
+    drained.unplug(doomed.if_a)
+    assert wait_for(lambda: stats_of(drained, survivor.if_a).delivered == survivor_total)
+    stats = stats_of(drained, survivor.if_a)
+    assert (stats.kernel_drops, stats.error) == (0, None)
+
+
+# -- full ring ----------------------------------------------------------------
+
+
+def test_drop_early_with_the_consumer_paused_fills_the_ring_then_the_kernel_drops(veth_pair, drained):
+    ifname, sent = veth_pair.if_a, 12000
+    drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.EARLY), netns=veth_pair.ns_a)
+    drained.pause(ifname, True)
+    # 12000 full-size frames (~19 MB in the kernel's blocks) overflow its 8 MiB ring whatever the timing.
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(sent), size=netns.MAX_FRAME_LEN))
+    assert wait_for(lambda: stats_of(drained, ifname).kernel_drops > 0), "the kernel never dropped"
+    stats = stats_of(drained, ifname)
+    assert stats.paused and stats.slot_count == CLASSIC_SLOTS
+    assert (stats.occupancy, stats.occupancy_high, stats.ring_drops, stats.delivered) == (CLASSIC_SLOTS, CLASSIC_SLOTS,
+                                                                                          0, 0)
+    assert stats.kernel_packets == CLASSIC_SLOTS
+    assert_accounts_close(stats)
+
+    drained.pause(ifname, False)
+    # What the kernel kept is taken once the consumer runs again; what it dropped is counted.
+    def everything_sent_is_delivered_or_dropped_by_the_kernel():
+        stats = stats_of(drained, ifname)
+        return stats.kernel_packets + stats.kernel_drops == sent and stats.delivered == stats.kernel_packets
+
+    wait_for(everything_sent_is_delivered_or_dropped_by_the_kernel)
+    stats = stats_of(drained, ifname)
+    assert stats.kernel_packets + stats.kernel_drops == stats.kernel_seen == sent
+    assert stats.delivered == stats.kernel_packets
+    assert stats.ring_drops == 0
+    assert_accounts_close(stats)
+
+
+def test_drop_late_with_the_consumer_paused_counts_ring_drops_and_no_kernel_drops(veth_pair, drained):
+    ifname, sent = veth_pair.if_a, 3000
+    drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.LATE), netns=veth_pair.ns_a)
+    drained.pause(ifname, True)
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(sent), size=1000))
+    assert wait_for_kernel_packets(drained, ifname, sent) == sent
+    stats = stats_of(drained, ifname)
+    assert (stats.occupancy, stats.occupancy_high) == (CLASSIC_SLOTS, CLASSIC_SLOTS)
+    assert (stats.ring_drops, stats.kernel_drops, stats.delivered) == (sent - CLASSIC_SLOTS, 0, 0)
+    assert_accounts_close(stats)
+
+    drained.pause(ifname, False)
+    assert wait_for(lambda: stats_of(drained, ifname).delivered == CLASSIC_SLOTS)
+    stats = stats_of(drained, ifname)
+    assert (stats.kernel_packets, stats.ring_drops, stats.occupancy) == (sent, sent - CLASSIC_SLOTS, 0)
+
+
+def test_switching_a_stuck_drop_early_ring_to_drop_late_frees_what_the_kernel_holds(veth_pair, drained):
+    ifname, sent = veth_pair.if_a, 1000
+    drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.EARLY), netns=veth_pair.ns_a)
+    drained.pause(ifname, True)
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(sent), size=200))
+    time.sleep(QUIET_WINDOW_S)
+    assert stats_of(drained, ifname).kernel_packets == CLASSIC_SLOTS  # the rest waits in the kernel
+
+    drained.set_drop_policy(ifname, DropPolicy.LATE)
+    # How much the kernel kept depends on how fast the frames came (it hands over a block every
+    # 2 ms); whatever it kept is now taken and dropped at the ring.
+    wait_for(lambda: stats_of(drained, ifname).kernel_packets + stats_of(drained, ifname).kernel_drops == sent)
+    stats = stats_of(drained, ifname)
+    assert stats.drop_policy == DropPolicy.LATE
+    assert stats.kernel_packets + stats.kernel_drops == stats.kernel_seen == sent
+    assert stats.kernel_packets > CLASSIC_SLOTS
+    assert (stats.ring_drops, stats.occupancy) == (stats.kernel_packets - CLASSIC_SLOTS, CLASSIC_SLOTS)
+
+
+# -- what a slot holds --------------------------------------------------------
+
+
+def test_frames_longer_than_the_slot_are_cut_to_it_flagged_and_counted_as_truncated(veth_pair, monitor):
+    slot_size = 128
+    room = slot_size - SLOT_HDR_SIZE
+    sizes = [room, room + 1, 1000, 1000]
+    pair = veth_pair
+    frames = [netns.make_frame(seq, size, pair.mac_b, pair.mac_a) for seq, size in enumerate(sizes)]
+    monitor.plug(pair.if_a, CaptureOptions(slot_size=slot_size, ring_pages=33), netns=pair.ns_a)
+    netns.send_frames(pair.ns_b, pair.if_b, frames)
+    received = receive(monitor, pair.if_a, len(frames))
+
+    assert [data for data, _ in received] == [frame[:room] for frame in frames]
+    assert [(meta.caplen, meta.wirelen, meta.truncated) for _, meta in received] == [
+        (room, room, False), (room, room + 1, True), (room, 1000, True), (room, 1000, True)]
+    assert stats_of(monitor, pair.if_a).truncated == 3
+
+
+@pytest.mark.parametrize("capture_filter", [None, "udp"], ids=["cut-by-producer", "cut-by-kernel-filter"])
+def test_snap_length_keeps_that_many_bytes_without_marking_packets_truncated(veth_pair, monitor, capture_filter):
+    snaplen = 100
+    pair = veth_pair
+    frames = [netns.make_frame(seq, size, pair.mac_b, pair.mac_a) for seq, size in enumerate([60, 100, 101, 1000])]
+    monitor.plug(pair.if_a, CaptureOptions(snaplen=snaplen, filter=capture_filter), netns=pair.ns_a)
+    netns.send_frames(pair.ns_b, pair.if_b, frames)
+    received = receive(monitor, pair.if_a, len(frames))
+
+    assert [data for data, _ in received] == [frame[:snaplen] for frame in frames]
+    assert [(meta.caplen, meta.wirelen, meta.flags) for _, meta in received] == [
+        (60, 60, 0), (100, 100, 0), (100, 101, 0), (100, 1000, 0)]
+    assert stats_of(monitor, pair.if_a).truncated == 0
+
+
+@pytest.mark.parametrize("promisc", [True, False], ids=["promisc", "no-promisc"])
+def test_foreign_unicast_is_seen_only_in_promiscuous_mode(veth_pair, monitor, promisc):
+    # A veth hands every frame to its taps whatever the destination, so promiscuity shows on a
+    # bridge: it passes frames for other hosts up to its own taps only when promiscuous.
+    pair, bridge, bridge_mac = veth_pair, "rmtbr", "02:00:c6:12:fe:01"
+    for argv in (["link", "add", bridge, "address", bridge_mac, "type", "bridge"],
+                 ["link", "set", pair.if_a, "master", bridge], ["link", "set", bridge, "up"]):
+        subprocess.run(["ip", "-n", pair.ns_a, *argv], check=True, timeout=30)
+    foreign = [netns.make_frame(seq, 100, pair.mac_b, "02:00:c6:13:00:99") for seq in range(10)]
+    to_bridge = [netns.make_frame(seq, 100, pair.mac_b, bridge_mac) for seq in range(10, 15)]
+    # "udp" keeps out the IGMP report the bridge sends when it comes up.
+    monitor.plug(bridge, CaptureOptions(promisc=promisc, filter="udp"), netns=pair.ns_a)
+    netns.send_frames(pair.ns_b, pair.if_b, foreign + to_bridge)
+
+    expected = list(range(15)) if promisc else list(range(10, 15))
+    received = receive(monitor, bridge, len(expected))
+    time.sleep(QUIET_WINDOW_S)
+    received += receive(monitor, bridge, 15, timeout_s=0.05)
+    assert [netns.check_frame(data) for data, _ in received] == expected
+
+
+def test_frames_sent_from_the_captured_interface_are_flagged_outgoing(veth_pair, monitor):
+    pair = veth_pair
+    outgoing = [netns.make_frame(seq, 300, pair.mac_a, pair.mac_b, src_ip=pair.ip_a, dst_ip=pair.ip_b)
+                for seq in range(0, 10)]
+    incoming = frames_b_to_a(pair, range(10, 30), size=100)
+    monitor.plug(pair.if_a, netns=pair.ns_a)
+    netns.send_frames(pair.ns_a, pair.if_a, outgoing)
+    netns.send_frames(pair.ns_b, pair.if_b, incoming)
+    received = receive(monitor, pair.if_a, 30)
+
+    assert [(netns.check_frame(data), meta.outgoing) for data, meta in received] == (
+        [(seq, True) for seq in range(10)] + [(seq, False) for seq in range(10, 30)])
+    stats = stats_of(monitor, pair.if_a)
+    assert (stats.outgoing_packets, stats.outgoing_bytes, stats.kernel_packets) == (10, 3000, 30)
+
+
+# -- consumer waiting ---------------------------------------------------------
+
+
+def wait_counters_after_idle_polling(monitor: Monitor, ifname: str, strategy: WaitStrategy, interval_us: int,
+                                     duration_s: float = 0.25) -> tuple[int, int, int]:
+    """(empty polls, sleeps, sleep_ns) that rx_poll adds on an empty ring in `duration_s`."""
+    monitor.set_wait(ifname, strategy, interval_us)
+    before = stats_of(monitor, ifname)
+    assert monitor.ring(ifname).rx_poll(lambda view, meta: None, timeout_s=duration_s) == 0
+    after = stats_of(monitor, ifname)
+    assert (after.wait_strategy, after.poll_interval_us) == (strategy, interval_us)
+    return after.empty_polls - before.empty_polls, after.sleeps - before.sleeps, after.sleep_ns - before.sleep_ns
+
+
+def test_wait_strategies_spin_without_sleeping_and_count_yields_and_sleeps(veth_pair, monitor):
+    monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a)
+    empty_polls, sleeps, sleep_ns = wait_counters_after_idle_polling(monitor, veth_pair.if_a, WaitStrategy.SPIN, 1000)
+    assert empty_polls > 0 and (sleeps, sleep_ns) == (0, 0)
+    empty_polls, sleeps, sleep_ns = wait_counters_after_idle_polling(monitor, veth_pair.if_a, WaitStrategy.YIELD, 1000)
+    assert sleeps == empty_polls > 0 and sleep_ns > 0
+    empty_polls, sleeps, sleep_ns = wait_counters_after_idle_polling(monitor, veth_pair.if_a, WaitStrategy.SLEEP, 1000)
+    assert sleeps == empty_polls > 0 and sleep_ns >= sleeps * 1_000_000
+
+
+def test_sleep_wait_honours_the_poll_interval(veth_pair, monitor):
+    monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a)
+    duration_s = 0.25
+    _, long_sleeps, long_sleep_ns = wait_counters_after_idle_polling(
+        monitor, veth_pair.if_a, WaitStrategy.SLEEP, 5000, duration_s)
+    _, short_sleeps, _ = wait_counters_after_idle_polling(monitor, veth_pair.if_a, WaitStrategy.SLEEP, 200, duration_s)
+    # A sleep never ends early: the time asleep is at least sleeps x interval, and no more
+    # sleeps fit in the run than that allows.  The upper bounds are loose on purpose.
+    assert 1 <= long_sleeps <= duration_s / 0.005 + 1
+    assert long_sleeps * 5_000_000 <= long_sleep_ns <= long_sleeps * 5_000_000 * 10
+    assert short_sleeps > 2 * long_sleeps
+
+
+# -- errors a user can hit ----------------------------------------------------
+
+
+def test_plugging_an_unknown_interface_raises_a_ringcore_error_naming_it(veth_pair, monitor):
+    with pytest.raises(RingcoreError, match="^rmt-nosuch: no such interface") as error:
+        monitor.plug("rmt-nosuch", netns=veth_pair.ns_a)
+    assert "\n" not in str(error.value)
+    # The interface exists, but not where we look: the host's namespace.
+    with pytest.raises(RingcoreError, match=f"^{veth_pair.if_a}: no such interface"):
+        monitor.plug(veth_pair.if_a)
+    with pytest.raises(RingcoreError, match="no network namespace named rmt-nosuch"):
+        monitor.plug(veth_pair.if_a, netns="rmt-nosuch")
+    assert monitor.interfaces == []
+
+
+def test_a_filter_that_does_not_compile_raises_filter_error_and_plugs_nothing(veth_pair, monitor):
+    with pytest.raises(FilterError, match="filter 'udp and port' does not compile") as error:
+        monitor.plug(veth_pair.if_a, CaptureOptions(filter="udp and port"), netns=veth_pair.ns_a)
+    assert "\n" not in str(error.value)
+    assert monitor.interfaces == []
+    monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a)  # nothing was left half-open
+    with pytest.raises(RingcoreError, match=f"{veth_pair.if_a} is already plugged"):
+        monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a)
+
+
+@pytest.mark.parametrize("options, message", [
+    (CaptureOptions(slot_size=48), "slot size 48 does not fit"),
+    (CaptureOptions(slot_size=100), "slot size 100 does not fit: it must be a multiple of 16"),
+    (CaptureOptions(slot_size=65552), "slot size 65552 does not fit"),
+    (CaptureOptions(ring_pages=1), "a ring of 1 pages does not fit"),
+    (CaptureOptions(slot_size=65536, ring_pages=2), "a ring of 2 pages does not fit 65536-byte slots"),
+    (CaptureOptions(ring_pages=(1 << 22) + 1), "a ring of 4194305 pages does not fit"),
+    (CaptureOptions(snaplen=0), "snap length 0 is out of range"),
+    (CaptureOptions(snaplen=262145), "snap length 262145 is out of range"),
+    (CaptureOptions(poll_interval_us=-1), "poll interval -1 us is out of range"),
+], ids=["slot-too-small", "slot-not-multiple-of-16", "slot-too-big", "no-slot-pages", "slot-bigger-than-ring",
+        "ring-too-big", "zero-snaplen", "snaplen-too-big", "negative-poll-interval"])
+def test_sizes_that_do_not_fit_raise_one_line_ringcore_errors(veth_pair, monitor, options, message):
+    with pytest.raises(RingcoreError, match=message) as error:
+        monitor.plug(veth_pair.if_a, options, netns=veth_pair.ns_a)
+    assert "\n" not in str(error.value)
+    assert monitor.interfaces == []
+
+
+def test_plugging_without_cap_net_raw_raises_privilege_error_naming_it(veth_pair):
+    netns.require(subprocess.run(["which", "setpriv"], capture_output=True).returncode == 0,
+                  "setpriv (util-linux) not installed")
+    plug = (
+        "import ringcore\n"
+        "try:\n"
+        f"    ringcore.Monitor().plug({veth_pair.if_a!r})\n"
+        "except ringcore.RingcoreError as exc:\n"
+        "    print(type(exc).__name__, exc, sep=': ')\n"
+    )
+    # Root without CAP_NET_RAW, already in the test's namespace: only the missing capability stands
+    # between this process and the interface (the interpreter may live where another user cannot read).
+    result = netns.run_in_netns(
+        veth_pair.ns_a,
+        ["setpriv", "--inh-caps=-all", "--bounding-set=-net_raw", sys.executable, "-c", plug],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{PrivilegeError.__name__}: {veth_pair.if_a}: "), result.stdout
+    assert "needs CAP_NET_RAW" in lines[0]
