@@ -70,8 +70,22 @@ def validate_poll_interval(poll_interval_us: int) -> None:
         raise RingcoreError(f"poll interval {poll_interval_us} us is out of range: 0 to {MAX_POLL_INTERVAL_US} us")
 
 
+class _SlotFlags:
+    """The meaning of rc_slot_hdr.flags, for both views of a slot below."""
+
+    flags: int
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.flags & rc.RC_SLOT_TRUNCATED)
+
+    @property
+    def outgoing(self) -> bool:
+        return bool(self.flags & rc.RC_SLOT_OUTGOING)
+
+
 @dataclass(frozen=True)
-class SlotMeta:
+class SlotMeta(_SlotFlags):
     """A slot's header, as the consumer sees it."""
 
     position: int
@@ -81,17 +95,9 @@ class SlotMeta:
     ifindex: int
     flags: int
 
-    @property
-    def truncated(self) -> bool:
-        return bool(self.flags & rc.RC_SLOT_TRUNCATED)
-
-    @property
-    def outgoing(self) -> bool:
-        return bool(self.flags & rc.RC_SLOT_OUTGOING)
-
 
 @dataclass(frozen=True)
-class SlotView:
+class SlotView(_SlotFlags):
     """A copy of one slot taken for inspection (the ring keeps running)."""
 
     index: int
@@ -101,14 +107,6 @@ class SlotView:
     ifindex: int
     flags: int
     data: bytes
-
-    @property
-    def truncated(self) -> bool:
-        return bool(self.flags & rc.RC_SLOT_TRUNCATED)
-
-    @property
-    def outgoing(self) -> bool:
-        return bool(self.flags & rc.RC_SLOT_OUTGOING)
 
 
 class Ring:

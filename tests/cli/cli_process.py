@@ -1,7 +1,6 @@
 """Running the installed `ringmon` command as a user does, and reading what it wrote with tshark."""
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import netns
+from readback import tshark_read as tshark_packets  # noqa: F401  (the CLI tests import it from here)
 
 # The console script pip installed next to this interpreter: the command users run.
 RINGMON = str(Path(sys.executable).with_name("ringmon"))
@@ -77,25 +77,6 @@ class RunningCapture:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(EXIT_TIMEOUT_S)
-
-
-@dataclass(frozen=True)
-class FilePacket:
-    interface: str | None
-    data: bytes
-
-
-def tshark_packets(path: Path) -> list[FilePacket]:
-    """Every packet of a capture file as tshark reads it; fails the test if tshark finds the file broken."""
-    done = subprocess.run(["tshark", "-r", str(path), "-T", "json", "-x", "-J", "frame"],
-                          capture_output=True, text=True, timeout=EXIT_TIMEOUT_S)
-    assert done.returncode == 0, f"tshark cannot read {path}: {done.stderr}"
-    packets = []
-    for record in json.loads(done.stdout or "[]"):
-        layers = record["_source"]["layers"]
-        interface = layers["frame"].get("frame.interface_id_tree", {}).get("frame.interface_name")
-        packets.append(FilePacket(interface, bytes.fromhex(layers["frame_raw"][0])))
-    return packets
 
 
 def frames_b_to_a(pair: netns.VethPair, seqs: range, size: int | None = None, **fields) -> list[bytes]:

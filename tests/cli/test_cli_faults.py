@@ -80,7 +80,7 @@ def test_disk_full_keeps_every_whole_packet_written_and_exits_nonzero(veth_pair,
         kept = int(re.search(r"keeps the (\d+) packets", errors[0])[1])
         packets = tshark_packets(out)
         assert 0 < kept == len(packets)
-        assert [netns.check_frame(packet.data) for packet in packets] == list(range(kept))
+        assert [netns.check_frame(packet.frame) for packet in packets] == list(range(kept))
         assert [path.name for path in disk.iterdir()] == ["out.pcap"]  # no temp file left behind
     finally:
         subprocess.run(["umount", str(disk)], check=True, timeout=EXIT_TIMEOUT_S)
@@ -108,7 +108,7 @@ def test_interface_deleted_mid_capture_is_one_line_while_the_other_keeps_capturi
     assert gone == [f"ringmon: {doomed.if_a}: the interface went down or away; capture on it stopped"]
     by_interface = {}
     for packet in tshark_packets(out):
-        by_interface.setdefault(packet.interface, []).append(netns.check_frame(packet.data))
+        by_interface.setdefault(packet.interface, []).append(netns.check_frame(packet.frame))
     assert by_interface == {
         f"{doomed.ns_a}/{doomed.if_a}": list(range(0, 20)),
         f"{doomed.ns_a}/{survivor.if_a}": [*range(1000, 1020), *range(2000, 2020)],

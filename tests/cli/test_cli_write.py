@@ -32,8 +32,8 @@ def test_pcap_holds_every_sent_frame_intact_and_in_order(veth_pair, tmp_path):
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     packets = tshark_packets(out)
-    assert [netns.check_frame(packet.data) for packet in packets] == list(range(FRAME_COUNT))
-    assert [packet.data for packet in packets] == frames
+    assert [netns.check_frame(packet.frame) for packet in packets] == list(range(FRAME_COUNT))
+    assert [packet.frame for packet in packets] == frames
     assert summary_counts(result.stderr)["captured"] == FRAME_COUNT
 
 
@@ -44,7 +44,7 @@ def test_count_stops_the_capture_after_exactly_that_many_packets(veth_pair, tmp_
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(100)))
         result = capture.finish()
     assert result.returncode == 0, result.stderr
-    assert [netns.check_frame(packet.data) for packet in tshark_packets(out)] == list(range(25))
+    assert [netns.check_frame(packet.frame) for packet in tshark_packets(out)] == list(range(25))
 
 
 def test_filter_keeps_only_matching_frames_in_the_file(veth_pair, tmp_path):
@@ -62,7 +62,7 @@ def test_filter_keeps_only_matching_frames_in_the_file(veth_pair, tmp_path):
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     odd = list(range(1, FRAME_COUNT, 2))
-    assert [netns.check_frame(packet.data) for packet in tshark_packets(out)] == odd
+    assert [netns.check_frame(packet.frame) for packet in tshark_packets(out)] == odd
     stats = json.loads((tmp_path / "stats.json").read_text())[veth_pair.if_a]
     assert stats["kernel_packets"] == len(odd)  # the others never left the kernel
     assert stats["filter"] == "udp dst port 40002"
@@ -83,7 +83,7 @@ def test_two_interfaces_in_pcapng_keep_each_packets_interface(make_veth_pair, tm
     packets = tshark_packets(out)
     by_interface = {}
     for packet in packets:
-        by_interface.setdefault(packet.interface, []).append(netns.check_frame(packet.data))
+        by_interface.setdefault(packet.interface, []).append(netns.check_frame(packet.frame))
     assert by_interface == {
         f"{first.ns_a}/{first.if_a}": list(range(0, 60)),
         f"{first.ns_a}/{second.if_a}": list(range(1000, 1060)),
@@ -125,7 +125,7 @@ def test_tiny_ring_with_drop_late_counts_ring_drops_and_the_accounting_still_clo
     assert stats["kernel_packets"] == 2000
     assert stats["ring_drops"] > 0
     assert stats["kernel_packets"] == stats["delivered"] + stats["ring_drops"] + stats["occupancy"]
-    written = [netns.check_frame(packet.data) for packet in tshark_packets(out)]
+    written = [netns.check_frame(packet.frame) for packet in tshark_packets(out)]
     assert len(written) == stats["delivered"] and written == sorted(written)
     counts = summary_counts(result.stderr)
     assert counts["captured"] == stats["delivered"]
@@ -146,7 +146,7 @@ def test_signal_mid_capture_prints_summary_and_leaves_a_complete_file(veth_pair,
     assert summary_counts(result.stderr) == {
         "captured": 50, "received by filter": 50, "dropped by kernel": 0, "dropped at ring": 0,
     }
-    assert [packet.data for packet in tshark_packets(out)] == frames
+    assert [packet.frame for packet in tshark_packets(out)] == frames
     assert not list(tmp_path.glob("out.pcapng.tmp*"))
 
 
@@ -157,7 +157,7 @@ def test_write_to_stdout_streams_a_pcap_that_tshark_reads(veth_pair, tmp_path):
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     (tmp_path / "stdout.pcap").write_bytes(result.stdout)
-    assert [packet.data for packet in tshark_packets(tmp_path / "stdout.pcap")] == frames
+    assert [packet.frame for packet in tshark_packets(tmp_path / "stdout.pcap")] == frames
 
 
 def test_pcap_with_mixed_link_types_is_one_error_that_suggests_pcapng(veth_pair, tmp_path):

@@ -2,7 +2,6 @@
 cut back to whole packets when the disk fills, and devices written in place."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from readback import TSHARK_TIMEOUT_S as TOOL_TIMEOUT_S, ReadBack, epoch_ns, tshark_read
+
 from ringcore import Drain, Ring, RingcoreError, WaitStrategy, Writer
 
 pytestmark = pytest.mark.skipif(not (shutil.which("tshark") and shutil.which("tcpdump")),
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.skipif(not (shutil.which("tshark") and shutil.which("tc
 LINKTYPE_ETHERNET = 1
 SNAPLEN = 65535
 BASE_TS_NS = 1_700_000_000_123_456_789
-TOOL_TIMEOUT_S = 60
-# tshark says this on stderr whenever it runs as root; anything else it says means trouble.
-TSHARK_ROOT_NOTICE = re.compile(r'^Running as user "root".*dangerous\.$')
+
 
 
 @dataclass(frozen=True)
@@ -34,16 +33,6 @@ class Packet:
     frame: bytes
     wirelen: int
     ts_ns: int
-
-
-@dataclass(frozen=True)
-class ReadBack:
-    """A packet as a reading tool shows it."""
-
-    ts_ns: int
-    wirelen: int
-    frame: bytes
-    interface: str | None = None
 
 
 def make_packets(count: int, stream: int = 0, size_max: int = 1400) -> list[Packet]:
@@ -96,23 +85,6 @@ def write_interleaved(writer: Writer, streams: dict[str, list[Packet]]) -> list[
     return order
 
 
-def tshark_read(path: Path) -> list[ReadBack]:
-    """Every packet as tshark reads it; fails the test if tshark has anything to say about the file."""
-    done = subprocess.run(["tshark", "-r", str(path), "-T", "json", "-x", "-J", "frame"],
-                          capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
-    complaints = [line for line in done.stderr.splitlines() if not TSHARK_ROOT_NOTICE.match(line)]
-    assert done.returncode == 0 and not complaints, f"tshark on {path}: {done.stderr}"
-    packets = []
-    for record in json.loads(done.stdout or "[]"):
-        layers = record["_source"]["layers"]
-        frame = layers["frame"]
-        raw = bytes.fromhex(layers["frame_raw"][0])
-        assert int(frame["frame.cap_len"]) == len(raw)
-        interface = frame.get("frame.interface_id_tree", {}).get("frame.interface_name")
-        packets.append(ReadBack(epoch_ns(frame["frame.time_epoch"]), int(frame["frame.len"]), raw, interface))
-    return packets
-
-
 def tcpdump_read(path: Path) -> list[ReadBack]:
     """Every packet as tcpdump -r reads it (nanosecond times, full hex dump); fails on any complaint."""
     done = subprocess.run(["tcpdump", "-r", str(path), "-n", "-tt", "-xx", "--time-stamp-precision=nano"],
@@ -131,11 +103,6 @@ def tcpdump_read(path: Path) -> list[ReadBack]:
             assert header, f"unexpected tcpdump line: {line!r}"
             ts_ns, wirelen, hex_bytes = epoch_ns(header[1]), int(header[2]), []
     return packets
-
-
-def epoch_ns(text: str) -> int:
-    seconds, _, fraction = text.partition(".")
-    return int(seconds) * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
 
 
 def expected(packets: list[Packet], fmt: str, interfaces: list[str] | None = None) -> list[ReadBack]:
