@@ -143,10 +143,18 @@ class Ring:
         return self._handle
 
     def close(self) -> None:
-        if self._handle and self._owned:
+        """Free an owned ring; a capture's ring is freed with its capture. Either way the
+        mapping is gone: later calls raise instead of reaching into freed memory."""
+        if self._handle:
             self._view.release()
-            rc.lib.rc_ring_destroy(self._handle)
+            if self._owned:
+                rc.lib.rc_ring_destroy(self._handle)
         self._handle = None
+
+    def _live(self) -> int:
+        if not self._handle:
+            raise RingcoreError("this ring is closed (its interface was unplugged)")
+        return self._handle
 
     def produce(self, data: bytes, wirelen: int | None = None, ts_ns: int | None = None, ifindex: int = 0) -> bool:
         """Store one packet as a producer would (standalone rings), waking an EVENT consumer;
@@ -161,7 +169,7 @@ class Ring:
     def poll(self, max_items: int = 256) -> list[tuple[memoryview, SlotMeta]]:
         """Take a batch: zero-copy views of up to max_items slots, valid until release()."""
         first = ctypes.c_uint64()
-        count = rc.lib.rc_ring_poll(self._handle, max_items, ctypes.byref(first))
+        count = rc.lib.rc_ring_poll(self._live(), max_items, ctypes.byref(first))
         batch = []
         for position in range(first.value, first.value + count):
             offset = rc.lib.rc_ring_slot(self._handle, position) - self._base
@@ -211,12 +219,12 @@ class Ring:
         return handled
 
     def stats(self) -> rc.Stats:
-        rc.lib.rc_ring_stats(self._handle, ctypes.byref(self._stats))
+        rc.lib.rc_ring_stats(self._live(), ctypes.byref(self._stats))
         return self._stats
 
     def copy_slot(self, index: int) -> SlotView | None:
         buf = ctypes.create_string_buffer(rc.SLOT_HDR_SIZE + MAX_SLOT_SIZE)
-        size = rc.lib.rc_ring_copy_slot(self._handle, index, buf, len(buf))
+        size = rc.lib.rc_ring_copy_slot(self._live(), index, buf, len(buf))
         if size < 0:
             return None
         caplen, wirelen, ts_ns, ifindex, flags = _SLOT_HDR.unpack_from(buf, 0)

@@ -258,3 +258,11 @@ def test_largest_slot_fits_a_ring_of_17_pages():
         assert ring.stats().slot_count == 1
     finally:
         ring.close()
+
+
+def test_a_closed_ring_refuses_use_instead_of_reaching_into_freed_memory():
+    ring = Ring.create(slot_size=2048, ring_pages=33)
+    ring.close()
+    for use in (ring.poll, ring.stats, lambda: ring.copy_slot(0)):
+        with pytest.raises(RingcoreError, match="closed"):
+            use()
