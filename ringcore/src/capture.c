@@ -300,6 +300,8 @@ static void *producer_main(void *arg)
 {
 	struct rc_capture *cap = arg;
 	uint32_t block = 0;
+	/* named by role, so tools (top -H, the benchmarks) tell it from UI threads */
+	pthread_setname_np(pthread_self(), "rc-capture");
 	struct pollfd pfd[2] = {
 		{ .fd = cap->fd, .events = POLLIN | POLLERR },
 		{ .fd = cap->wake_fd, .events = POLLIN },

@@ -67,6 +67,7 @@ static void *drain_main(void *arg)
 {
 	struct rc_drain *d = arg;
 	struct rc_ring *ring = d->ring;
+	pthread_setname_np(pthread_self(), "rc-drain"); /* as rc-capture, by role */
 	while (atomic_load_explicit(&d->running, memory_order_relaxed)) {
 		if (d->limit && atomic_load(&d->limit->reached))
 			return NULL; /* another drain took the last packet */
