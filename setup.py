@@ -5,7 +5,7 @@ setup(
     ext_modules=[
         Extension(
             "ringcore._ringcore",
-            sources=[f"ringcore/src/{name}.c" for name in ("ring", "capture", "writer", "drain")],
+            sources=[f"ringcore/src/{name}.c" for name in ("ring", "capture", "writer", "drain", "talkers")],
             depends=["ringcore/src/ringcore.h", "ringcore/src/ring_internal.h"],
             extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"],
             extra_link_args=["-pthread"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ringcore import SlotView, WriteStatus
-from ringcore.api import CaptureOptions, DropPolicy, RingStats, WaitStrategy
+from ringcore.api import CaptureOptions, DropPolicy, RingStats, TopTalkers, WaitStrategy
 
 
 class CaptureSource(Protocol):
@@ -31,6 +31,8 @@ class CaptureSource(Protocol):
     def reset_high_water(self, ifname: str) -> None: ...
 
     def read_slot(self, ifname: str, index: int) -> SlotView | None: ...
+
+    def top_talkers(self, ifname: str, n: int) -> TopTalkers: ...
 
     def start_writing(self, path: str, fmt: str = "pcapng") -> None: ...
 

@@ -36,6 +36,7 @@ from .screens.slot_inspector import SlotInspector
 from .screens.write_file_dialog import WriteFileDialog
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
+from .widgets.iface.talkers import TALKERS_SHOWN
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
@@ -129,12 +130,24 @@ class RingmonApp(App[None]):
         self.session_bar.show(len(self.latest), self.capture.writing)
         if self._refreshes % REFRESH_HZ == 0:
             self.refresh_facts()
+            self._show_active_talkers()
         self._refreshes += 1
 
     def _show_active(self) -> None:
         panel = self.active_panel()
         if panel is not None and panel.ifname in self.latest:
             panel.show(self.latest[panel.ifname], self.histories[panel.ifname])
+
+    def _show_active_talkers(self) -> None:
+        """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""
+        panel = self.active_panel()
+        if panel is None:
+            return
+        try:
+            top = self.capture.top_talkers(panel.ifname, TALKERS_SHOWN)
+        except RingcoreError:
+            return  # unplugged since the panel was drawn
+        panel.show_talkers(top)
 
     def refresh_facts(self) -> None:
         """psutil's view of every plugged interface, once a second (see gather_facts: main thread only)."""
@@ -143,6 +156,7 @@ class RingmonApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_active()
+        self._show_active_talkers()
         self._focus_active_panel()
 
     # -- actions -----------------------------------------------------------------
@@ -210,6 +224,11 @@ class RingmonApp(App[None]):
             self.push_screen(SlotInspector(self.capture, message.ifname, message.index, stats))
 
 
+def dashboard_monitor() -> Monitor:
+    """The session the dashboard watches: drained in C, with top talkers counted by the drains."""
+    return Monitor(count_talkers=True)
+
+
 @dataclass(frozen=True)
 class PlugRequest:
     """An interface to plug before the dashboard starts, with its own options and namespace."""
@@ -235,7 +254,7 @@ def run_plugged(
     *,
     plug_options: CaptureOptions = CaptureOptions(),
     skip_unpluggable: bool = False,
-    monitor_factory: Callable[[], CaptureSource] = Monitor,
+    monitor_factory: Callable[[], CaptureSource] = dashboard_monitor,
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 

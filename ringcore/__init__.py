@@ -11,9 +11,12 @@ from .api import (
     PrivilegeError,
     RingcoreError,
     RingStats,
+    TALKERS_WINDOW_S,
+    Talker,
+    TopTalkers,
     WaitStrategy,
 )
-from .capture import FORMATS, Capture, Drain, Limit, Ring, SlotMeta, SlotView, Writer, validate_ring
+from .capture import FORMATS, Capture, Drain, Limit, Ring, SlotMeta, SlotView, Talkers, Writer, validate_ring
 from .filter import compile_filter
 from .monitor import Monitor, WriteStatus, require_capture_privilege
 from .netns import in_netns
@@ -21,6 +24,6 @@ from .netns import in_netns
 __all__ = [
     "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
     "FORMATS", "Capture", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
-    "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "WaitStrategy", "WriteStatus",
-    "Writer", "compile_filter", "in_netns", "require_capture_privilege", "validate_ring",
+    "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "TALKERS_WINDOW_S", "Talker",
+    "Talkers", "TopTalkers", "WaitStrategy", "WriteStatus", "Writer", "compile_filter", "in_netns", "require_capture_privilege", "validate_ring",
 ]

@@ -14,6 +14,9 @@ RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
 RC_EVENT_WAIT_MAX_US = 100_000
+RC_TALKERS_WINDOW_S = 10
+RC_TALKERS_MAX = 768
+RC_ADDR_NONE, RC_ADDR_MAC, RC_ADDR_IPV4, RC_ADDR_IPV6 = 0, 1, 4, 6
 
 u32, i32, u64, i64 = ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64
 size_t, vp, cp = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
@@ -87,6 +90,18 @@ class Stats(ctypes.Structure):
     ]
 
 
+class Talker(ctypes.Structure):
+    _fields_ = [
+        ("family", u32),
+        ("reserved", u32),
+        ("a", ctypes.c_uint8 * 16),
+        ("b", ctypes.c_uint8 * 16),
+        ("bytes_ab", u64),
+        ("bytes_ba", u64),
+        ("packets", u64),
+    ]
+
+
 class BpfInsn(ctypes.Structure):
     _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", u32)]
 
@@ -148,6 +163,11 @@ _SIGNATURES = {
     "rc_drain_pause": (None, [vp, ctypes.c_int]),
     "rc_drain_stop": (None, [vp, ctypes.c_int]),
     "rc_drain_set_writer": (None, [vp, vp, i32]),
+    "rc_drain_set_talkers": (None, [vp, vp]),
+    "rc_talkers_create": (ctypes.c_int, [u32, _P(vp)]),
+    "rc_talkers_destroy": (None, [vp]),
+    "rc_talkers_add": (None, [vp, _P(vp), u32]),
+    "rc_talkers_top": (u32, [vp, u64, _P(Talker), u32, _P(Talker)]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

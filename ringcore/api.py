@@ -86,3 +86,36 @@ class RingStats:
     paused: bool
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
+
+
+TALKERS_WINDOW_S = 10  # RC_TALKERS_WINDOW_S: top talkers are the bytes of the last 10 seconds
+
+
+@dataclass(frozen=True)
+class Talker:
+    """One conversation of the last TALKERS_WINDOW_S seconds: two addresses (IP, or MAC for frames that are
+    not IP) and the wire bytes each way. `a` is the lower address, so a pair is always written one way."""
+
+    a: str
+    b: str
+    bytes_ab: int
+    bytes_ba: int
+    packets: int
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_ab + self.bytes_ba
+
+
+@dataclass(frozen=True)
+class TopTalkers:
+    """The largest conversations, and the rest: conversations beyond the table and frames with no address."""
+
+    talkers: tuple[Talker, ...] = ()
+    rest_bytes: int = 0
+    rest_packets: int = 0
+    window_s: int = TALKERS_WINDOW_S
+
+    @property
+    def bytes(self) -> int:
+        return sum(talker.bytes for talker in self.talkers) + self.rest_bytes

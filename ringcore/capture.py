@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import ipaddress
 import os
 import struct
 import time
@@ -17,6 +18,8 @@ from .api import (
     DropPolicy,
     PrivilegeError,
     RingcoreError,
+    Talker,
+    TopTalkers,
     WaitStrategy,
 )
 from .filter import compile_filter
@@ -384,8 +387,51 @@ class Drain:
     def set_writer(self, writer: Writer | None, ifid: int = 0) -> None:
         rc.lib.rc_drain_set_writer(self._handle, writer.handle if writer else None, ifid)
 
+    def set_talkers(self, talkers: Talkers | None) -> None:
+        """Count every batch in `talkers` too (None: stop); once this returns the old table is unused."""
+        rc.lib.rc_drain_set_talkers(self._handle, talkers.handle if talkers else None)
+
     def stop(self, drain_rest: bool = True) -> None:
         handle, self._handle = self._handle, None
         if handle:
             rc.lib.rc_drain_stop(handle, int(drain_rest))
 
+
+
+def _address(family: int, raw: ctypes.Array) -> str:
+    data = bytes(raw)
+    if family == rc.RC_ADDR_IPV4:
+        return str(ipaddress.IPv4Address(data[:4]))
+    if family == rc.RC_ADDR_IPV6:
+        return str(ipaddress.IPv6Address(data))
+    return ":".join(f"{byte:02x}" for byte in data[:6])
+
+
+class Talkers:
+    """Bytes per conversation over the last seconds, counted in C by the Drain it is given to."""
+
+    def __init__(self, linktype: int):
+        handle = ctypes.c_void_p()
+        code = rc.lib.rc_talkers_create(linktype, ctypes.byref(handle))
+        if code < 0:
+            raise RingcoreError(f"counting talkers: {os.strerror(-code)}")
+        self._handle = handle.value
+
+    @property
+    def handle(self) -> int:
+        return self._handle
+
+    def top(self, n: int, now_ns: int | None = None) -> TopTalkers:
+        """The n largest conversations of the window ending now (or at `now_ns`, CLOCK_REALTIME ns)."""
+        out = (rc.Talker * max(n, 1))()
+        rest = rc.Talker()
+        when = time.time_ns() if now_ns is None else now_ns
+        found = rc.lib.rc_talkers_top(self._handle, when, out, n, ctypes.byref(rest))
+        talkers = tuple(Talker(_address(t.family, t.a), _address(t.family, t.b), t.bytes_ab, t.bytes_ba, t.packets)
+                        for t in out[:found])
+        return TopTalkers(talkers, rest.bytes_ab + rest.bytes_ba, rest.packets)
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle:
+            rc.lib.rc_talkers_destroy(handle)

@@ -5,8 +5,8 @@ import socket
 import threading
 from dataclasses import dataclass
 
-from .api import CaptureOptions, DropPolicy, PrivilegeError, RingcoreError, RingStats, WaitStrategy
-from .capture import Capture, Drain, Limit, Ring, SlotView, Writer
+from .api import CaptureOptions, DropPolicy, PrivilegeError, RingcoreError, RingStats, TopTalkers, WaitStrategy
+from .capture import Capture, Drain, Limit, Ring, SlotView, Talkers, Writer
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,13 @@ class _Plugged:
     capture: Capture
     drain: Drain | None
     label: str  # the interface's name in files: "netns/ifname" for one in a namespace
+    talkers: Talkers | None = None
+
+    def close(self) -> None:
+        """Free the C objects; the drain must be stopped already (it counts into talkers)."""
+        self.capture.close()
+        if self.talkers:
+            self.talkers.close()
 
 
 def require_capture_privilege() -> None:
@@ -35,10 +42,12 @@ def require_capture_privilege() -> None:
 
 class Monitor:
     """Plugged interfaces by name. With drain=True (the app, `capture -w`) each ring is consumed by a C
-    drain thread; with drain=False the caller consumes rings itself (rx_poll)."""
+    drain thread; with drain=False the caller consumes rings itself (rx_poll). With count_talkers=True (the
+    dashboard) each drain also counts bytes per conversation for top_talkers()."""
 
-    def __init__(self, *, drain: bool = True, count: int | None = None):
+    def __init__(self, *, drain: bool = True, count: int | None = None, count_talkers: bool = False):
         self._drain = drain
+        self._count_talkers = count_talkers and drain
         self._limit = Limit(count) if count is not None else None
         self._plugged: dict[str, _Plugged] = {}
         self._writer: Writer | None = None
@@ -56,17 +65,21 @@ class Monitor:
         with self._lock:
             if ifname in self._plugged:
                 raise RingcoreError(f"{ifname} is already plugged")
-            capture = Capture(ifname, options, netns)
-            drain = None
+            label = f"{netns}/{ifname}" if netns else ifname
+            plugged = _Plugged(Capture(ifname, options, netns), None, label)
             try:
-                label = f"{netns}/{ifname}" if netns else ifname
+                if self._count_talkers:
+                    plugged.talkers = Talkers(plugged.capture.linktype)
                 if self._drain:
-                    ifid = self._writer.add_interface(label, capture.linktype, options.snaplen) if self._writer else 0
-                    drain = Drain(capture.ring, self._writer, ifid, self._limit)
+                    ifid = self._writer.add_interface(label, plugged.capture.linktype, options.snaplen) if self._writer else 0
+                    plugged.drain = Drain(plugged.capture.ring, self._writer, ifid, self._limit)
+                    plugged.drain.set_talkers(plugged.talkers)
             except BaseException:
-                capture.close()
+                if plugged.drain:
+                    plugged.drain.stop(drain_rest=False)
+                plugged.close()
                 raise
-            self._plugged[ifname] = _Plugged(capture, drain, label)
+            self._plugged[ifname] = plugged
 
     def unplug(self, ifname: str) -> None:
         with self._lock:
@@ -74,7 +87,7 @@ class Monitor:
             plugged.capture.stop()
             if plugged.drain:
                 plugged.drain.stop(drain_rest=True)
-            plugged.capture.close()
+            plugged.close()
 
     def _take(self, ifname: str) -> _Plugged:
         try:
@@ -139,6 +152,14 @@ class Monitor:
     def read_slot(self, ifname: str, index: int) -> SlotView | None:
         with self._lock:
             return self.ring(ifname).copy_slot(index)
+
+    def top_talkers(self, ifname: str, n: int) -> TopTalkers:
+        """The n largest conversations of the last seconds on this interface (one C call)."""
+        with self._lock:
+            talkers = self._get(ifname).talkers
+            if talkers is None:
+                raise RingcoreError("this session does not count talkers")
+            return talkers.top(n)
 
     def errors(self) -> dict[str, str]:
         """Interfaces whose producer stopped (gone away), with why."""
@@ -216,4 +237,4 @@ class Monitor:
                 self.stop_writing()
         finally:
             for name in list(self._plugged):
-                self._plugged.pop(name).capture.close()
+                self._plugged.pop(name).close()

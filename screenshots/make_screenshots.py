@@ -14,9 +14,9 @@ from pathlib import Path
 
 import cairosvg
 
-from app.dashboard import RingmonApp
+from app.capture_source import CaptureSource
+from app.dashboard import RingmonApp, dashboard_monitor
 from app.demo import DemoNetwork, missing_capabilities
-from ringcore import Monitor
 from ringcore.api import CLASSIC_RING_PAGES
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ def save(app: RingmonApp, name: str) -> None:
     print(f"wrote {svg_path.relative_to(HERE.parent)} and .png")
 
 
-async def shoot(demo: DemoNetwork, monitor: Monitor) -> None:
+async def shoot(demo: DemoNetwork, monitor: CaptureSource) -> None:
     app = RingmonApp(monitor, netns_of={demo.if_a: demo.ns_a, demo.if_b: demo.ns_b})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")  # the receiving end: it drops late, at the ring
@@ -69,7 +69,7 @@ def main() -> int:
         print(f"make_screenshots: needs {', '.join(missing)} (run as root)", file=sys.stderr)
         return 1
     demo = DemoNetwork.for_this_process()
-    monitor = Monitor()
+    monitor = dashboard_monitor()
     try:
         demo.create()
         demo.start_traffic()

@@ -23,8 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINKTYPE_ETHERNET 1
-#define LINKTYPE_RAW 101
 #define VLAN_TAG_LEN 4
 /* How often the producer folds PACKET_STATISTICS into the ring's counters. */
 #define KERNEL_STATS_INTERVAL_NS 100000000ull

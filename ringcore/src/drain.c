@@ -1,5 +1,5 @@
-/* drain.c — a consumer thread in C: moves whole batches from a ring to a
- * writer, so no Python code runs per packet. */
+/* drain.c — a consumer thread in C: moves whole batches from a ring to its
+ * sinks (a writer, a talkers table), so no Python code runs per packet. */
 #define _GNU_SOURCE
 #include "ring_internal.h"
 
@@ -14,8 +14,9 @@ struct rc_drain {
 	pthread_t thread;
 	_Atomic int running;
 	_Atomic int drain_rest; /* on stop: take what is left in the ring first */
-	pthread_mutex_t writer_lock; /* held while a batch is written */
+	pthread_mutex_t sink_lock; /* held while a batch goes to the sinks */
 	struct rc_writer *writer;
+	struct rc_talkers *talkers;
 	int32_t ifid;
 	struct rc_limit *limit;
 	uint32_t batch_max;
@@ -54,11 +55,13 @@ static int drain_batch(struct rc_drain *d)
 		return -1;
 	for (uint32_t i = 0; i < n; i++)
 		d->batch[i] = rc_ring_slot(d->ring, pos + i);
-	pthread_mutex_lock(&d->writer_lock);
+	pthread_mutex_lock(&d->sink_lock);
 	if (d->writer)
 		/* a failed write is kept in the writer for its owner to report */
 		(void)rc_writer_write(d->writer, d->ifid, d->batch, n);
-	pthread_mutex_unlock(&d->writer_lock);
+	if (d->talkers)
+		rc_talkers_add(d->talkers, d->batch, n);
+	pthread_mutex_unlock(&d->sink_lock);
 	rc_ring_release(d->ring, n);
 	return (int)n;
 }
@@ -111,11 +114,11 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 	d->ifid = ifid;
 	d->limit = limit;
 	d->batch_max = batch_max;
-	pthread_mutex_init(&d->writer_lock, NULL);
+	pthread_mutex_init(&d->sink_lock, NULL);
 	atomic_store(&d->running, 1);
 	int err = pthread_create(&d->thread, NULL, drain_main, d);
 	if (err) {
-		pthread_mutex_destroy(&d->writer_lock);
+		pthread_mutex_destroy(&d->sink_lock);
 		free(d->batch);
 		free(d);
 		rc_err(errbuf, errlen, "cannot start the drain thread: %s", strerror(err));
@@ -139,15 +142,22 @@ void rc_drain_stop(struct rc_drain *d, int drain_rest)
 	rc_ring_notify(d->ring); /* a drain asleep in RC_WAIT_EVENT */
 	pthread_join(d->thread, NULL);
 	atomic_store_explicit(&d->ring->paused, 0, memory_order_relaxed);
-	pthread_mutex_destroy(&d->writer_lock);
+	pthread_mutex_destroy(&d->sink_lock);
 	free(d->batch);
 	free(d);
 }
 
 void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid)
 {
-	pthread_mutex_lock(&d->writer_lock);
+	pthread_mutex_lock(&d->sink_lock);
 	d->writer = w;
 	d->ifid = ifid;
-	pthread_mutex_unlock(&d->writer_lock);
+	pthread_mutex_unlock(&d->sink_lock);
+}
+
+void rc_drain_set_talkers(struct rc_drain *d, struct rc_talkers *t)
+{
+	pthread_mutex_lock(&d->sink_lock);
+	d->talkers = t;
+	pthread_mutex_unlock(&d->sink_lock);
 }

@@ -8,6 +8,10 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 
+/* pcap link types: what capture produces and talkers parses */
+#define LINKTYPE_ETHERNET 1
+#define LINKTYPE_RAW 101
+
 struct rc_ring {
 	struct rc_ring_header *hdr; /* start of the mapping */
 	uint8_t *slots;             /* hdr + one page */

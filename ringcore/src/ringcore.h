@@ -170,6 +170,7 @@ struct rc_ring;
 struct rc_capture;
 struct rc_writer;
 struct rc_drain;
+struct rc_talkers;
 
 /* ---- ring ------------------------------------------------------------ */
 
@@ -288,6 +289,48 @@ void rc_writer_abort(struct rc_writer *w);
 /* First write error (negative errno) or 0, with its message. */
 int rc_writer_error(struct rc_writer *w, char *errbuf, size_t errlen);
 
+/* ---- talkers --------------------------------------------------------- */
+
+/* Who talks the most: wire bytes per conversation (a pair of addresses, in
+ * both directions) over the last RC_TALKERS_WINDOW_S seconds, in one-second
+ * buckets by the packets' kernel timestamps.  Filled by a drain, batch by
+ * batch; read by anyone (one mutex).  A fixed table: conversations beyond
+ * RC_TALKERS_MAX, and packets with no address to key on, are added to the
+ * "rest" (family RC_ADDR_NONE), so every byte is counted somewhere. */
+#define RC_TALKERS_WINDOW_S 10
+#define RC_TALKERS_MAX 768 /* conversations tracked per window */
+
+enum rc_addr_family {
+	RC_ADDR_NONE = 0, /* the rest: untracked or no address */
+	RC_ADDR_MAC = 1,  /* Ethernet frames that are not IP: 6-byte MACs */
+	RC_ADDR_IPV4 = 4,
+	RC_ADDR_IPV6 = 6,
+};
+
+struct rc_talker {
+	uint32_t family; /* enum rc_addr_family */
+	uint32_t reserved;
+	uint8_t a[16];   /* the lower address (byte order), left-aligned */
+	uint8_t b[16];
+	uint64_t bytes_ab; /* wire bytes from a to b */
+	uint64_t bytes_ba;
+	uint64_t packets;
+};
+
+/* linktype: the pcap LINKTYPE_* of the interface (rc_capture_linktype);
+ * Ethernet (with VLAN tags) and raw IP are parsed, others go to the rest. */
+int rc_talkers_create(uint32_t linktype, struct rc_talkers **out);
+void rc_talkers_destroy(struct rc_talkers *t);
+/* Count a batch of slots (a drain calls it before releasing them). */
+void rc_talkers_add(struct rc_talkers *t, const struct rc_slot_hdr *const *slots,
+		    uint32_t n);
+/* The window ending in the second of now_ns (CLOCK_REALTIME ns, like the
+ * slots' timestamps): up to max conversations by total bytes, largest
+ * first, into out; the rest into *rest.  Returns how many were written. */
+uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
+			struct rc_talker *out, uint32_t max,
+			struct rc_talker *rest);
+
 /* ---- drain ----------------------------------------------------------- */
 
 /* A consumer thread on one ring: poll a batch, hand each slot to the writer
@@ -309,6 +352,9 @@ void rc_drain_stop(struct rc_drain *d, int drain_rest);
 /* Swap the writer (NULL: none) and this ring's interface id in it; takes
  * effect between batches, and returns once the old writer is no longer used. */
 void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid);
+/* Count every batch in t too (NULL: stop); like set_writer, returns once
+ * the old table is no longer used. */
+void rc_drain_set_talkers(struct rc_drain *d, struct rc_talkers *t);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,17 @@ import struct
 from dataclasses import dataclass, field, replace
 
 from ringcore import SlotView, WriteStatus
-from ringcore.api import CaptureOptions, DropPolicy, FilterError, RingcoreError, RingStats, WaitStrategy
+from ringcore.api import (
+    TALKERS_WINDOW_S,
+    CaptureOptions,
+    DropPolicy,
+    FilterError,
+    RingcoreError,
+    RingStats,
+    Talker,
+    TopTalkers,
+    WaitStrategy,
+)
 
 from app.iface_facts import InterfaceFacts, NicCounters
 
@@ -19,6 +29,13 @@ SLOT_SIZE = 2048
 CONSUMER_PACKETS_PER_STEP = 3000
 FRAME_BYTES = 98
 TRUNCATED_FLAG = 0x1  # RC_SLOT_TRUNCATED in ringcore.h
+# (a, b, share of the window's bytes, share of those sent a -> b); the rest is "other"
+CONVERSATIONS = (
+    ("198.18.0.1", "198.18.0.2", 0.55, 0.7),
+    ("198.18.0.1", "198.18.0.9", 0.25, 0.1),
+    ("2001:db8::1", "2001:db8::2", 0.1, 0.5),
+    ("02:00:c6:12:00:01", "02:00:c6:12:00:02", 0.06, 1.0),
+)
 
 
 def arrivals_at(step: int) -> int:
@@ -188,6 +205,19 @@ class FakeMonitor:
         flags = TRUNCATED_FLAG if index % 16 == 15 else 0
         return SlotView(index, len(frame), len(frame) + (100 if flags else 0), 1_700_000_000_123_456_789 + index * 1000,
                         ring.ifindex, flags, frame)
+
+    def top_talkers(self, ifname: str, n: int) -> TopTalkers:
+        """The scripted traffic of the last window, split over fixed conversations."""
+        self._ring(ifname)
+        first_step = max(1, self._steps - int(TALKERS_WINDOW_S / STEP_S) + 1)
+        window_bytes = sum(arrivals_at(step) for step in range(first_step, self._steps + 1)) * FRAME_BYTES
+        talkers = []
+        for a, b, share, forward in CONVERSATIONS[:n]:
+            conversation_bytes = int(window_bytes * share)
+            bytes_ab = int(conversation_bytes * forward)
+            talkers.append(Talker(a, b, bytes_ab, conversation_bytes - bytes_ab, conversation_bytes // FRAME_BYTES))
+        rest = window_bytes - sum(talker.bytes for talker in talkers)
+        return TopTalkers(tuple(talkers), rest, rest // FRAME_BYTES)
 
     def start_writing(self, path: str, fmt: str = "pcapng") -> None:
         if self._writing is not None:

@@ -1,13 +1,26 @@
 """Reading what the dashboard shows, as plain text, the way a person reads the screen."""
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
 from textual.app import App
 from textual.widgets import Static
 
 
+def _plain(static: Static) -> str:
+    content = static.content
+    if isinstance(content, str) or hasattr(content, "plain"):
+        return str(content)
+    # a Rich renderable (a table): rendered at the widget's width, as the screen shows it
+    console = Console(width=max(static.content_region.width, 20), record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
+
+
 def shown(app: App, selector: str) -> str:
     """The plain text of the first Static matching `selector` on the current screen."""
-    return str(app.screen.query(selector).first(Static).content)
+    return _plain(app.screen.query(selector).first(Static))
 
 
 def panel_shown(app: App, ifname: str, selector: str) -> str:
@@ -15,4 +28,4 @@ def panel_shown(app: App, ifname: str, selector: str) -> str:
     from app.widgets.iface.panel import InterfacePanel
 
     panel = next(panel for panel in app.query(InterfacePanel) if panel.ifname == ifname)
-    return str(panel.query(selector).first(Static).content)
+    return _plain(panel.query(selector).first(Static))

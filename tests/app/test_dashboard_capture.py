@@ -10,7 +10,7 @@ from screen_text import panel_shown, shown
 from textual.widgets import Input
 
 import netns
-from app.dashboard import RingmonApp
+from app.dashboard import RingmonApp, dashboard_monitor
 from app.screens.filter_dialog import FilterDialog
 from app.widgets.iface.panel import InterfacePanel
 from ringcore import Monitor
@@ -47,8 +47,8 @@ def run_dashboard_on(monitor: Monitor, netns_of: dict[str, str], scenario) -> No
         monitor.close()
 
 
-def test_panel_shows_every_frame_sent_and_the_identity_closes(veth_pair):
-    monitor = Monitor()
+def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(veth_pair):
+    monitor = dashboard_monitor()
     monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=CLASSIC_RING_PAGES), netns=veth_pair.ns_a)
 
     async def scenario(app, pilot):
@@ -58,6 +58,13 @@ def test_panel_shows_every_frame_sent_and_the_identity_closes(veth_pair):
         drops = panel_shown(app, veth_pair.if_a, "DropsByStage")
         assert "+ ring drops 0 + in ring 0 ✓" in drops
         assert app.latest[veth_pair.if_a].kernel_packets == FRAME_COUNT
+        # all of it from b to a: the lower address (a, .1) first, every byte in the b→a column
+        conversation = f"{veth_pair.ip_a} ⇄ {veth_pair.ip_b}"
+        await wait_for(pilot, lambda: conversation in panel_shown(app, veth_pair.if_a, "TopTalkersView"),
+                       "the conversation in top talkers")
+        row = next(line for line in panel_shown(app, veth_pair.if_a, "TopTalkersView").splitlines()
+                   if conversation in line)
+        assert row.split()[-3:] == ["0B", "64.0kB", "100%"], row  # 500 frames of 128 bytes
 
     run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
 

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "ringcore" / "src"
 C_TESTS = Path(__file__).parent / "c"
-LIBRARY_SOURCES = ("ring", "writer", "drain")
+LIBRARY_SOURCES = ("ring", "writer", "drain", "talkers")
 # The C tests never open a socket; capture.c is linked when it builds, so the whole library is checked together.
 OPTIONAL_SOURCES = ("capture",)
 COMMON_FLAGS = ["-std=gnu11", "-pthread", "-Wall", "-Wextra", "-Werror", f"-I{SRC}", f"-I{C_TESTS}"]
@@ -115,6 +115,14 @@ def test_two_drains_sharing_a_limit_take_exactly_the_limit(run_c_test):
 
 def test_writer_keeps_every_packet_whole_and_in_order_under_two_concurrent_drains(run_c_test):
     run_c_test("writer_concurrent_drains", TIMED_SECONDS)
+
+
+def test_talkers_key_each_frame_by_its_addresses_keep_a_window_and_lose_no_byte(run_c_test):
+    run_c_test("talkers_window")
+
+
+def test_talkers_counted_by_a_drain_while_read_add_up_to_what_was_produced(run_c_test):
+    run_c_test("talkers_drain_concurrent", TIMED_SECONDS)
 
 
 def test_every_c_test_program_is_run_here():

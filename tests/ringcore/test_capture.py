@@ -482,6 +482,41 @@ def test_frames_sent_from_the_captured_interface_are_flagged_outgoing(veth_pair,
     assert (stats.outgoing_packets, stats.outgoing_bytes, stats.kernel_packets) == (10, 3000, 30)
 
 
+def test_drain_counts_top_talkers_by_conversation_and_direction_with_the_rest_apart(veth_pair):
+    pair = veth_pair
+    third_ip = pair.ip_b.rsplit(".", 1)[0] + ".3"
+    outgoing = [netns.make_frame(seq, 300, pair.mac_a, pair.mac_b, src_ip=pair.ip_a, dst_ip=pair.ip_b)
+                for seq in range(10)]
+    incoming = frames_b_to_a(pair, range(10, 30), size=100)
+    from_third = [netns.make_frame(seq, 1000, pair.mac_b, pair.mac_a, src_ip=third_ip, dst_ip=pair.ip_a)
+                  for seq in range(30, 33)]
+    # not IP (IEEE local experimental ethertype): keyed by MAC addresses
+    not_ip = [bytes.fromhex(pair.mac_a.replace(":", "") + pair.mac_b.replace(":", "")) + b"\x88\xb5" + bytes(50)] * 2
+    session = Monitor(drain=True, count_talkers=True)
+    try:
+        session.plug(pair.if_a, netns=pair.ns_a)
+        netns.send_frames(pair.ns_a, pair.if_a, outgoing)
+        netns.send_frames(pair.ns_b, pair.if_b, incoming + from_third + not_ip)
+        assert wait_for(lambda: stats_of(session, pair.if_a).delivered == 35)
+        top = session.top_talkers(pair.if_a, 5)
+    finally:
+        session.close()
+
+    # largest first; in each, the lower address first: ip_a (.1) before ip_b (.2) and the third host (.3)
+    assert [(t.a, t.b, t.bytes_ab, t.bytes_ba, t.packets) for t in top.talkers] == [
+        (pair.ip_a, pair.ip_b, 3000, 2000, 30),
+        (pair.ip_a, third_ip, 0, 3000, 3),
+        (pair.mac_a, pair.mac_b, 0, 128, 2),
+    ]
+    assert (top.rest_packets, top.rest_bytes, top.bytes) == (0, 0, 8128)
+
+
+def test_top_talkers_is_refused_by_a_session_that_does_not_count_them(veth_pair, drained):
+    drained.plug(veth_pair.if_a, netns=veth_pair.ns_a)
+    with pytest.raises(RingcoreError, match="does not count talkers"):
+        drained.top_talkers(veth_pair.if_a, 5)
+
+
 # -- consumer waiting ---------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from ringcore.api import DropPolicy, RingcoreError, RingStats, WaitStrategy
+from ringcore.api import DropPolicy, RingcoreError, RingStats, TopTalkers, WaitStrategy
 
 from ...capture_source import CaptureSource
 from ...iface_facts import InterfaceFacts
@@ -26,6 +26,7 @@ from ..ring.polling import PollingStats
 from ..ring.slot_map import SlotMap
 from .facts import InterfaceFactsView
 from .rates import TrafficRates
+from .talkers import TopTalkersView
 
 DROP_POLICY_NAMES = {DropPolicy.EARLY: "drop-early", DropPolicy.LATE: "drop-late"}
 
@@ -58,6 +59,7 @@ class InterfacePanel(Vertical):
         self.drops = DropsByStage()
         self.polling = PollingStats()
         self.rates = TrafficRates()
+        self.talkers = TopTalkersView()
         self.facts = InterfaceFactsView()
 
     def compose(self) -> ComposeResult:
@@ -71,6 +73,7 @@ class InterfacePanel(Vertical):
                 yield self.drops
                 yield self.polling
                 yield self.rates
+                yield self.talkers
                 yield self.facts
 
     def on_mount(self) -> None:
@@ -82,13 +85,17 @@ class InterfacePanel(Vertical):
         self.status.update(self._status_line(stats))
         self.occupancy.show(stats, history.occupancy)
         self.slot_map.show(stats)
-        self.slot_map.border_subtitle = f"{stats.slot_count} × {stats.slot_size} B"
+        # in the title: sections have a top border only, where a subtitle would not show
+        self.slot_map.border_title = f"Slot map · {stats.slot_count} × {stats.slot_size} B"
         self.drops.show(stats, history.rates)
         self.polling.show(stats, history.rates)
         self.rates.show(history)
 
     def show_facts(self, facts: InterfaceFacts, stats: RingStats | None) -> None:
         self.facts.show(facts, stats)
+
+    def show_talkers(self, top: TopTalkers) -> None:
+        self.talkers.show(top)
 
     def _status_line(self, stats: RingStats) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")

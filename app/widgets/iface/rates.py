@@ -31,9 +31,6 @@ class TrafficRates(Vertical):
         with Horizontal(classes="rate-row"):
             yield self.rate_out
             yield self.rate_out_history
-        # ringcore counts no flows yet: top talkers need a per-ring flow table filled by the drain.
-        yield Static(Text("top talkers: needs ringcore flow counters", "dim italic"),
-                     id="top-talkers")
 
     def on_mount(self) -> None:
         self.border_title = "Rates"
