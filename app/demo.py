@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ringcore import in_netns
 from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
 
+from .cli import say
 from .dashboard import PlugRequest, run_plugged
 
 NAMESPACE_PREFIX = "ringmon-demo-"
@@ -136,10 +137,10 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
     """Returns the exit status. `args` may carry `ring_pages` and `slot_size` (defaults: the classic ring)."""
     missing = missing_capabilities()
     if missing:
-        print(f"ringmon demo: needs {', '.join(missing)} (run as root)", file=sys.stderr)
+        say(f"demo needs {', '.join(missing)} (run as root)")
         return 1
     if shutil.which("ip") is None:
-        print("ringmon demo: needs `ip` from iproute2", file=sys.stderr)
+        say("demo needs `ip` from iproute2")
         return 1
     # The classic 64-slot ring by default: small enough that the flood visibly fills it.
     ring = {"ring_pages": getattr(args, "ring_pages", None) or CLASSIC_RING_PAGES}
@@ -153,12 +154,12 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
             demo.create()
             demo.start_traffic()
         except (DemoError, OSError, subprocess.SubprocessError) as error:
-            print(f"ringmon demo: {error}", file=sys.stderr)
+            say(f"demo: {error}")
             return 1
         status = run_plugged(demo.plug_requests(ring), plug_options=CaptureOptions(**ring))
         failure = demo.generator_failure()
         if failure:
-            print(f"ringmon demo: the traffic generator failed: {failure}", file=sys.stderr)
+            say(f"demo: the traffic generator failed: {failure}")
         return status
     finally:
         for signum in previous:  # cleanup must not be cut short by a second signal

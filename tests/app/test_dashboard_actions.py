@@ -140,3 +140,54 @@ def test_command_palette_offers_every_panel_action_per_interface():
         assert titles.count("Quit") == 1
 
     run(scenario)
+
+
+def test_arrow_keys_move_the_slot_cursor_and_enter_inspects_that_slot():
+    async def scenario(app, pilot, fake):
+        await pilot.press("right", "right", "down")
+        slot_map = app.active_panel().slot_map
+        expected = 2 + slot_map._columns
+        assert slot_map.cursor == expected
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SlotInspector)
+        assert f"slot {expected} of eth0" in shown(app, "#slot-header")
+
+    run(scenario)
+
+
+def test_next_interface_key_shows_the_other_panel():
+    async def scenario(app, pilot, fake):
+        assert app.active_panel().ifname == "eth0"
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.active_panel().ifname == "eth1"
+        app.refresh_from_capture()
+        await pilot.pause()
+        assert "eth1" in panel_shown(app, "eth1", "#panel-status")
+        await pilot.press("n")
+        assert app.active_panel().ifname == "eth0"
+
+    run(scenario)
+
+
+def test_resizing_to_80x24_and_back_redraws_everything_as_it_was():
+    async def scenario(app, pilot, fake):
+        before = app.export_screenshot()
+        panel = app.active_panel()
+        wide_cell = panel.slot_map._cell_size
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.size == (80, 24)
+        # every section still inside the screen, the slot map on smaller cells, every slot drawn
+        for section in (panel.occupancy, panel.slot_map, panel.drops, panel.polling, panel.rates, panel.talkers):
+            assert section.region.right <= 80, type(section).__name__
+        assert panel.slot_map._cell_size < wide_cell
+        columns = panel.slot_map._columns
+        assert -(-64 // columns) * panel.slot_map._cell_size[1] <= panel.slot_map.virtual_size.height
+        assert "eth0" in panel_shown(app, "eth0", "#panel-status")
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert app.export_screenshot() == before
+
+    run(scenario)

@@ -7,14 +7,16 @@ import time
 
 import pytest
 from screen_text import panel_shown, shown
-from textual.widgets import Input
+from textual.widgets import DataTable, Input, RadioButton
 
 import netns
 from app.dashboard import RingmonApp, dashboard_monitor
 from app.screens.filter_dialog import FilterDialog
+from app.screens.interface_picker import InterfacePicker
+from app.screens.poll_settings_dialog import PollSettingsDialog
 from app.widgets.iface.panel import InterfacePanel
 from ringcore import Monitor
-from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
+from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, WaitStrategy
 
 WAIT_S = 10.0
 FRAME_COUNT = 500
@@ -23,6 +25,11 @@ FLOOD_FRAMES = 12_000  # of 1514 bytes: more than the kernel's 8 MiB socket ring
 
 def frames_to_a(pair: netns.VethPair, count: int, size: int = 128) -> list[bytes]:
     return [netns.make_frame(seq, size, pair.mac_b, pair.mac_a, src_ip=pair.ip_b, dst_ip=pair.ip_a)
+            for seq in range(count)]
+
+
+def frames_to_b(pair: netns.VethPair, count: int, size: int = 128) -> list[bytes]:
+    return [netns.make_frame(seq, size, pair.mac_a, pair.mac_b, src_ip=pair.ip_a, dst_ip=pair.ip_b)
             for seq in range(count)]
 
 
@@ -94,6 +101,10 @@ def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pai
         assert stage_line.split()[-2] != "0", stage_line
         await pilot.press("p")
         await wait_for(pilot, lambda: app.latest[veth_pair.if_a].occupancy == 0, "the ring drained after resume")
+        assert "high 64" in panel_shown(app, veth_pair.if_a, "#occupancy-numbers")
+        await pilot.press("r")  # the high-water mark starts again from the (empty) ring
+        await wait_for(pilot, lambda: "high 0" in panel_shown(app, veth_pair.if_a, "#occupancy-numbers"),
+                       "the high-water mark reset")
 
     run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
 
@@ -134,5 +145,61 @@ def test_bad_filter_shows_libpcaps_message_and_capture_goes_on_with_the_old_one(
         await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,}" in panel_shown(app, veth_pair.if_a, "DropsByStage"),
                        "frames still captured")
         assert "filter udp" in panel_shown(app, veth_pair.if_a, "#panel-status")
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+
+
+def test_plug_key_lists_the_namespaces_interfaces_and_the_one_picked_starts_counting(veth_pair):
+    monitor = dashboard_monitor()
+    monitor.plug(veth_pair.if_a, CaptureOptions(), netns=veth_pair.ns_a)
+
+    async def scenario(app, pilot):
+        await pilot.press("a")
+        picker = app.screen
+        assert isinstance(picker, InterfacePicker)
+        table = picker.query_one(DataTable)
+        keys = [row_key.value for row_key in table.rows]
+        assert f"{veth_pair.ns_a}\0{veth_pair.if_a}" in keys and f"{veth_pair.ns_b}\0lo" in keys
+        table.move_cursor(row=keys.index(f"{veth_pair.ns_b}\0{veth_pair.if_b}"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: veth_pair.if_b in monitor.interfaces and app.active_panel().ifname == veth_pair.if_b,
+                       "the picked interface plugged and shown")
+        netns.send_frames(veth_pair.ns_a, veth_pair.if_a, frames_to_b(veth_pair, FRAME_COUNT), pace_us=50)
+        await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,} = delivered {FRAME_COUNT:,}"
+                       in panel_shown(app, veth_pair.if_b, "DropsByStage"), "the new panel counting")
+
+    # both namespaces are the session's: the picker lists their interfaces
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a, veth_pair.if_b: veth_pair.ns_b}, scenario)
+
+
+def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
+    monitor = dashboard_monitor()
+    monitor.plug(veth_pair.if_a, CaptureOptions(), netns=veth_pair.ns_a)
+
+    async def scenario(app, pilot):
+        await pilot.press("i")
+        dialog = app.screen
+        assert isinstance(dialog, PollSettingsDialog)
+        dialog.query_one(Input).value = "250"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "sleep 250µs when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
+                       "the new interval on the panel")
+        sleeps_before = app.latest[veth_pair.if_a].sleeps
+        await pilot.pause(0.5)
+        # an idle ring at 250 µs sleeps far more often than the 1 ms default would (at most 500 in 0.5 s)
+        assert app.latest[veth_pair.if_a].sleeps - sleeps_before > 700
+
+        await pilot.press("i")
+        dialog = app.screen
+        event = next(button for button in dialog.query(RadioButton) if button.name == "EVENT")
+        await pilot.click(event)
+        dialog.query_one(Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].wait_strategy == WaitStrategy.EVENT, "event wait")
+        assert "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats")
+        sleeps_before = app.latest[veth_pair.if_a].sleeps
+        await pilot.pause(0.5)
+        # idle, an event wait sleeps until the producer signals, at most 100 ms at a time
+        assert app.latest[veth_pair.if_a].sleeps - sleeps_before <= 10
 
     run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)

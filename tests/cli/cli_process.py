@@ -15,8 +15,12 @@ from readback import tshark_read as tshark_packets  # noqa: F401  (the CLI tests
 RINGMON = str(Path(sys.executable).with_name("ringmon"))
 START_TIMEOUT_S = 15.0
 EXIT_TIMEOUT_S = 30.0
-# Time for frames already sent to pass the kernel's block timeout (2 ms) and a drain's 1 ms sleep,
-# with a wide margin for a loaded CI machine.
+# An unprivileged user: nobody, no groups, no capabilities to inherit. It may read the files it
+# runs (here the interpreter and the package sit under root's 0700 home), which is not capturing.
+UNPRIVILEGED = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search")
+# Time for frames already sent to pass the kernel's block timeout (20 ms) and a drain's wait, with a
+# wide margin for a loaded CI machine.
 SETTLE_S = 0.5
 
 

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 from cli_process import (
     EXIT_TIMEOUT_S,
+    UNPRIVILEGED,
     RunningCapture,
     assert_one_error_line,
     frames_b_to_a,
@@ -17,12 +18,6 @@ from cli_process import (
 )
 
 import netns
-
-# An unprivileged user: nobody, no groups, no capabilities to inherit. It may read the files it
-# runs (here the interpreter and the package sit under root's 0700 home), which is not capturing.
-UNPRIVILEGED = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                "--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search")
-
 
 @pytest.mark.parametrize(("args", "fragments"), [
     (["-i", "rmtnosuch0"], ["rmtnosuch0", "no such interface"]),
