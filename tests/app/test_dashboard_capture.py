@@ -33,6 +33,21 @@ def frames_to_b(pair: netns.VethPair, count: int, size: int = 128) -> list[bytes
             for seq in range(count)]
 
 
+def watching_a(pair: netns.VethPair, options: CaptureOptions = CaptureOptions()) -> Monitor:
+    """The dashboard's own session with end a of the pair plugged."""
+    monitor = dashboard_monitor()
+    monitor.plug(pair.if_a, options, netns=pair.ns_a)
+    return monitor
+
+
+async def open_screen(pilot, key: str, screen_type: type):
+    """Press `key` and return the screen it opened, which must be a `screen_type`."""
+    await pilot.press(key)
+    screen = pilot.app.screen
+    assert isinstance(screen, screen_type), f"{key} opened {screen!r}"
+    return screen
+
+
 async def wait_for(pilot, condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_S
     while not condition():
@@ -55,8 +70,7 @@ def run_dashboard_on(monitor: Monitor, netns_of: dict[str, str], scenario) -> No
 
 
 def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(veth_pair):
-    monitor = dashboard_monitor()
-    monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=CLASSIC_RING_PAGES), netns=veth_pair.ns_a)
+    monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES))
 
     async def scenario(app, pilot):
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FRAME_COUNT), pace_us=50)
@@ -78,8 +92,7 @@ def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(vet
 
 @pytest.mark.parametrize("policy", [DropPolicy.EARLY, DropPolicy.LATE], ids=["drop-early", "drop-late"])
 def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pair, policy):
-    monitor = Monitor()
-    monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=CLASSIC_RING_PAGES, drop_policy=policy), netns=veth_pair.ns_a)
+    monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES, drop_policy=policy))
 
     async def scenario(app, pilot):
         await pilot.press("p")
@@ -110,8 +123,7 @@ def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pai
 
 
 def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
-    monitor = Monitor()
-    monitor.plug(veth_pair.if_a, CaptureOptions(), netns=veth_pair.ns_a)
+    monitor = watching_a(veth_pair)
     monitor.plug(veth_pair.if_b, CaptureOptions(), netns=veth_pair.ns_b)
 
     async def scenario(app, pilot):
@@ -128,13 +140,10 @@ def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
 
 
 def test_bad_filter_shows_libpcaps_message_and_capture_goes_on_with_the_old_one(veth_pair):
-    monitor = Monitor()
-    monitor.plug(veth_pair.if_a, CaptureOptions(filter="udp"), netns=veth_pair.ns_a)
+    monitor = watching_a(veth_pair, CaptureOptions(filter="udp"))
 
     async def scenario(app, pilot):
-        await pilot.press("f")
-        dialog = app.screen
-        assert isinstance(dialog, FilterDialog)
+        dialog = await open_screen(pilot, "f", FilterDialog)
         dialog.query_one(Input).value = "udp and and port"
         await pilot.press("enter")
         await pilot.pause()
@@ -150,13 +159,10 @@ def test_bad_filter_shows_libpcaps_message_and_capture_goes_on_with_the_old_one(
 
 
 def test_plug_key_lists_the_namespaces_interfaces_and_the_one_picked_starts_counting(veth_pair):
-    monitor = dashboard_monitor()
-    monitor.plug(veth_pair.if_a, CaptureOptions(), netns=veth_pair.ns_a)
+    monitor = watching_a(veth_pair)
 
     async def scenario(app, pilot):
-        await pilot.press("a")
-        picker = app.screen
-        assert isinstance(picker, InterfacePicker)
+        picker = await open_screen(pilot, "a", InterfacePicker)
         table = picker.query_one(DataTable)
         keys = [row_key.value for row_key in table.rows]
         assert f"{veth_pair.ns_a}\0{veth_pair.if_a}" in keys and f"{veth_pair.ns_b}\0lo" in keys
@@ -173,13 +179,10 @@ def test_plug_key_lists_the_namespaces_interfaces_and_the_one_picked_starts_coun
 
 
 def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
-    monitor = dashboard_monitor()
-    monitor.plug(veth_pair.if_a, CaptureOptions(), netns=veth_pair.ns_a)
+    monitor = watching_a(veth_pair)
 
     async def scenario(app, pilot):
-        await pilot.press("i")
-        dialog = app.screen
-        assert isinstance(dialog, PollSettingsDialog)
+        dialog = await open_screen(pilot, "i", PollSettingsDialog)
         dialog.query_one(Input).value = "250"
         await pilot.press("enter")
         await wait_for(pilot, lambda: "sleep 250µs when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
@@ -189,8 +192,7 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         # an idle ring at 250 µs sleeps far more often than the 1 ms default would (at most 500 in 0.5 s)
         assert app.latest[veth_pair.if_a].sleeps - sleeps_before > 700
 
-        await pilot.press("i")
-        dialog = app.screen
+        dialog = await open_screen(pilot, "i", PollSettingsDialog)
         event = next(button for button in dialog.query(RadioButton) if button.name == "EVENT")
         await pilot.click(event)
         dialog.query_one(Input).focus()
