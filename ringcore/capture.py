@@ -369,14 +369,16 @@ class Limit:
 
 
 class Drain:
-    """The C consumer thread of one ring: batches to a writer (or just counted), no Python per packet."""
+    """The C consumer thread of one ring: batches to a writer and a talkers table (or just counted), no Python
+    per packet. `talkers` must stay open until the drain is stopped."""
 
     def __init__(self, ring: Ring, writer: Writer | None = None, ifid: int = 0, limit: Limit | None = None,
-                 batch_max: int = 256):
+                 batch_max: int = 256, talkers: Talkers | None = None):
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
         code = rc.lib.rc_drain_start(ring.handle, writer.handle if writer else None, ifid,
-                                     limit.pointer if limit else None, batch_max, ctypes.byref(handle), buf, len(buf))
+                                     talkers.handle if talkers else None, limit.pointer if limit else None,
+                                     batch_max, ctypes.byref(handle), buf, len(buf))
         _check(code, buf, "starting the drain")
         self._handle = handle.value
         self._limit = limit  # the C side points into it
@@ -386,10 +388,6 @@ class Drain:
 
     def set_writer(self, writer: Writer | None, ifid: int = 0) -> None:
         rc.lib.rc_drain_set_writer(self._handle, writer.handle if writer else None, ifid)
-
-    def set_talkers(self, talkers: Talkers | None) -> None:
-        """Count every batch in `talkers` too (None: stop); once this returns the old table is unused."""
-        rc.lib.rc_drain_set_talkers(self._handle, talkers.handle if talkers else None)
 
     def stop(self, drain_rest: bool = True) -> None:
         handle, self._handle = self._handle, None

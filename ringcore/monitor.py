@@ -72,8 +72,8 @@ class Monitor:
                     plugged.talkers = Talkers(plugged.capture.linktype)
                 if self._drain:
                     ifid = self._writer.add_interface(label, plugged.capture.linktype, options.snaplen) if self._writer else 0
-                    plugged.drain = Drain(plugged.capture.ring, self._writer, ifid, self._limit)
-                    plugged.drain.set_talkers(plugged.talkers)
+                    plugged.drain = Drain(plugged.capture.ring, self._writer, ifid, self._limit,
+                                          talkers=plugged.talkers)
             except BaseException:
                 if plugged.drain:
                     plugged.drain.stop(drain_rest=False)

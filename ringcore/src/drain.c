@@ -96,7 +96,7 @@ static void *drain_main(void *arg)
 }
 
 int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
-		   struct rc_limit *limit, uint32_t batch_max,
+		   struct rc_talkers *talkers, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen)
 {
 	if (batch_max == 0)
@@ -112,6 +112,7 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 	d->ring = ring;
 	d->writer = w;
 	d->ifid = ifid;
+	d->talkers = talkers;
 	d->limit = limit;
 	d->batch_max = batch_max;
 	pthread_mutex_init(&d->sink_lock, NULL);
@@ -152,12 +153,5 @@ void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid)
 	pthread_mutex_lock(&d->sink_lock);
 	d->writer = w;
 	d->ifid = ifid;
-	pthread_mutex_unlock(&d->sink_lock);
-}
-
-void rc_drain_set_talkers(struct rc_drain *d, struct rc_talkers *t)
-{
-	pthread_mutex_lock(&d->sink_lock);
-	d->talkers = t;
 	pthread_mutex_unlock(&d->sink_lock);
 }

@@ -333,17 +333,18 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 
 /* ---- drain ----------------------------------------------------------- */
 
-/* A consumer thread on one ring: poll a batch, hand each slot to the writer
- * (if any), release the batch, wait when empty.  Stops by itself after
- * *limit packets in total across every drain sharing the same limit counter
- * (limit may be NULL). */
+/* A consumer thread on one ring: poll a batch, hand it to the writer (if
+ * any) and count it in the talkers table (if any; it must outlive the
+ * drain), release the batch, wait when empty.  Stops by itself after *limit
+ * packets in total across every drain sharing the same limit counter (limit
+ * may be NULL). */
 struct rc_limit {
 	_Atomic int64_t remaining; /* packets still to take; < 0: no limit */
 	_Atomic int32_t reached;   /* set once remaining hit 0 */
 };
 
 int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
-		   struct rc_limit *limit, uint32_t batch_max,
+		   struct rc_talkers *talkers, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen);
 void rc_drain_pause(struct rc_drain *d, int paused);
 /* Stop the thread after it drained what is in the ring (drain_rest=1) or at
@@ -352,9 +353,6 @@ void rc_drain_stop(struct rc_drain *d, int drain_rest);
 /* Swap the writer (NULL: none) and this ring's interface id in it; takes
  * effect between batches, and returns once the old writer is no longer used. */
 void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid);
-/* Count every batch in t too (NULL: stop); like set_writer, returns once
- * the old table is no longer used. */
-void rc_drain_set_talkers(struct rc_drain *d, struct rc_talkers *t);
 
 #ifdef __cplusplus
 }
