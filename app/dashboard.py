@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -44,7 +45,7 @@ FactsSource = Callable[[str, "str | None"], InterfaceFacts]
 
 
 class RingmonApp(App[None]):
-    CSS_PATH = "ringmon.tcss"
+    CSS_PATH = Path(__file__).with_name("ringmon.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "ringmon"
     COMMANDS = App.COMMANDS | {RingmonCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -255,12 +256,14 @@ def run_plugged(
     plug_options: CaptureOptions = CaptureOptions(),
     skip_unpluggable: bool = False,
     monitor_factory: Callable[[], CaptureSource] = dashboard_monitor,
+    app_class: type[RingmonApp] = RingmonApp,
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 
     Every problem found before the screen is drawn (no privilege, unknown interface, bad filter)
     is one line on stderr and status 1; with `skip_unpluggable` an interface that cannot be
     plugged is only reported. `plug_options` are used for interfaces plugged from the picker.
+    `app_class` lets the dashboard benchmark run the real app with a probe in it.
     """
     try:
         require_capture_privilege()
@@ -280,7 +283,7 @@ def run_plugged(
         if not monitor.interfaces:
             print("ringmon: no interface to watch (none is up; name one with -i)", file=sys.stderr)
             return 1
-        app = RingmonApp(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs})
+        app = app_class(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs})
         with _exit_app_on_signals(app):
             app.run()
     finally:

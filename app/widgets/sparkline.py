@@ -24,7 +24,10 @@ class ZeroBasedSparkline(Widget):
 
     def plot(self, values: Sequence[float], ceiling: float | None = None) -> None:
         """Show `values`; `ceiling` is the value of a full bar (default: the largest value)."""
-        self._values = tuple(values)
+        values = tuple(values)
+        if (values, ceiling) == (self._values, self._ceiling):
+            return  # per-second history, plotted ten times a second: most calls change nothing
+        self._values = values
         self._ceiling = ceiling
         self.refresh()
 

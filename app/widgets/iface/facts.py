@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ringcore.api import RingStats
 
 from ...formatting import si
 from ...iface_facts import InterfaceFacts, NicCounters
+from ..live_text import LiveText
 
 
-class InterfaceFactsView(Static):
+class InterfaceFactsView(LiveText):
     """NIC counters count since the interface was created, ringmon's since it was plugged: both are
     shown as growth since the first reading here, so the two can be compared."""
 

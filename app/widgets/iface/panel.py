@@ -20,6 +20,7 @@ from ...messages import UnplugRequested
 from ...screens.filter_dialog import FilterDialog
 from ...screens.poll_settings_dialog import PollSettingsDialog
 from ...stats_history import InterfaceHistory
+from ..live_text import LiveText
 from ..ring.drops import DropsByStage
 from ..ring.occupancy import RingOccupancy
 from ..ring.polling import PollingStats
@@ -53,7 +54,7 @@ class InterfacePanel(Vertical):
         self.capture = capture
         self.stats: RingStats | None = None
         # Held, not queried: refreshed 10 times a second, and safe to update while the app tears down.
-        self.status = Static(id="panel-status")
+        self.status = LiveText(id="panel-status")
         self.occupancy = RingOccupancy()
         self.slot_map = SlotMap(ifname)
         self.drops = DropsByStage()

@@ -4,10 +4,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
 
 from ...formatting import si
 from ...stats_history import InterfaceHistory
+from ..live_text import LiveText
 from ..sparkline import ZeroBasedSparkline
 
 
@@ -19,9 +19,9 @@ def _rate_line(direction: str, pps: float, bps: float) -> Text:
 class TrafficRates(Vertical):
     def __init__(self) -> None:
         super().__init__()
-        self.rate_in = Static(id="rate-in")
+        self.rate_in = LiveText(id="rate-in")
         self.rate_in_history = ZeroBasedSparkline(id="rate-in-history")
-        self.rate_out = Static(id="rate-out")
+        self.rate_out = LiveText(id="rate-out")
         self.rate_out_history = ZeroBasedSparkline(id="rate-out-history")
 
     def compose(self) -> ComposeResult:

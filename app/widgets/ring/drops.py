@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ringcore.api import RingStats
 
 from ...formatting import si
 from ...stats_history import RingRates
+from ..live_text import LiveText
 
 _STAGE_WIDTH = 11
 _NUMBER_WIDTH = 9
 
 
-class DropsByStage(Static):
+class DropsByStage(LiveText):
     def on_mount(self) -> None:
         self.border_title = "Drops by stage"
 

@@ -6,17 +6,18 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import ProgressBar, Static
+from textual.widgets import ProgressBar
 
 from ringcore.api import RingStats
 
+from ..live_text import LiveText
 from ..sparkline import ZeroBasedSparkline
 
 
 class RingOccupancy(Vertical):
     def __init__(self) -> None:
         super().__init__()
-        self.numbers = Static(id="occupancy-numbers")
+        self.numbers = LiveText(id="occupancy-numbers")
         self.gauge = ProgressBar(show_eta=False, id="occupancy-gauge")
         self.history = ZeroBasedSparkline(id="occupancy-history")
 

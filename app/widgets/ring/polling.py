@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ringcore.api import RingStats
 
 from ...formatting import duration_us, percent, si
 from ...stats_history import RingRates
+from ..live_text import LiveText
 from ..sparkline import BARS
 
 # The drain takes at most 256 slots per poll: buckets [1,2) .. [256,512) are the ones that occur.
@@ -33,7 +33,7 @@ def _latency(upper_edge_us: int | None) -> str:
     return "—" if upper_edge_us is None else "<" + duration_us(upper_edge_us)
 
 
-class PollingStats(Static):
+class PollingStats(LiveText):
     def on_mount(self) -> None:
         self.border_title = "Polling"
 

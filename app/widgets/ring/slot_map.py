@@ -79,12 +79,31 @@ class SlotMap(ScrollView, can_focus=True):
         self.virtual_size = Size(self._columns * cell_width, rows * cell_height)
 
     def show(self, stats: RingStats) -> None:
-        resized = self.stats is None or self.stats.slot_count != stats.slot_count
-        self.stats = stats
-        if resized:
+        previous, self.stats = self.stats, stats
+        if previous is None or previous.slot_count != stats.slot_count:
             self.cursor = min(self.cursor, stats.slot_count - 1)
             self._update_virtual_size()
-        self.refresh()
+            self.refresh()
+            return
+        # Redrawn ten times a second: only the rows of cells that were filled or marked then or are
+        # now can have changed. The ring's positions only grow, so that is one or two spans.
+        spans = [(previous.tail, previous.head), (stats.tail, stats.head)]
+        if previous.head >= stats.tail:
+            spans = [(previous.tail, stats.head)]
+        for first, last in spans:
+            self._refresh_positions(first, last)
+
+    def _refresh_positions(self, first: int, last: int) -> None:
+        """Redraw the rows holding positions first..last (inclusive: the producer's mark sits on last)."""
+        count = self.stats.slot_count
+        if last - first + 1 >= count:
+            self.refresh()
+            return
+        columns, cell_height = self._columns, self._cell_size[1]
+        start, end = first % count, last % count
+        for low, high in ([(start, end)] if start <= end else [(start, count - 1), (0, end)]):
+            row = low // columns
+            self.refresh_lines(row * cell_height, (high // columns - row + 1) * cell_height)
 
     def on_resize(self) -> None:
         self._update_virtual_size()
@@ -131,24 +150,40 @@ class SlotMap(ScrollView, can_focus=True):
         text.rstrip()
         return text
 
+    def _kind_changes(self, first: int, end: int) -> list[int]:
+        """The slot indices in (first, end) where the cell kind may change: where the filled and the
+        being-consumed spans begin and end, and around the marks and the cursor."""
+        stats = self.stats
+        count = stats.slot_count
+        tail = stats.tail % count
+        edges = {tail, tail + 1, stats.consuming % count, stats.head % count, stats.head % count + 1,
+                 self.cursor, self.cursor + 1}
+        return sorted(edge for edge in edges if first < edge < end)
+
     def render_line(self, y: int) -> Strip:
         stats = self.stats
         width = self.scrollable_content_region.width
         cell_width, cell_height = self._cell_size
         row = (self.scroll_offset.y + y) // cell_height
-        columns = self._columns
+        columns = max(1, width // cell_width)
         line_in_cell = (self.scroll_offset.y + y) % cell_height
         # Cells taller than a line end in a blank line: the rows of the grid stay apart.
         if stats is None or row * columns >= stats.slot_count or (cell_height > 1 and line_in_cell == cell_height - 1):
             return Strip.blank(width, self.rich_style)
         base = self.rich_style
+        first, end = row * columns, min((row + 1) * columns, stats.slot_count)
+        # Redrawn ten times a second: the kind is worked out once per run of equal cells, not per cell.
         segments: list[Segment] = []
-        for index in range(row * columns, min((row + 1) * columns, stats.slot_count)):
-            kind = self.cell_kind(index)
+        bounds = [first, *self._kind_changes(first, end), end]
+        for run_start, run_end in zip(bounds, bounds[1:]):
+            kind = self.cell_kind(run_start)
             style = base + self.get_component_rich_style(f"slot-map--{kind}")
-            if index == self.cursor and self.has_focus:
+            if run_start == self.cursor and self.has_focus:
                 style += self.get_component_rich_style("slot-map--cursor")
-            segments.append(Segment(GLYPHS[kind] * max(1, cell_width - 1), style))
             if cell_width > 1:
-                segments.append(Segment(" ", base))
-        return Strip(Segment.simplify(segments)).extend_cell_length(width, base)
+                # each cell its own glyphs and a gap, so the cells stay apart (and SVG exports line up)
+                for _ in range(run_end - run_start):
+                    segments += (Segment(GLYPHS[kind] * (cell_width - 1), style), Segment(" ", base))
+            else:
+                segments.append(Segment(GLYPHS[kind] * (run_end - run_start), style))
+        return Strip(segments).extend_cell_length(width, base)

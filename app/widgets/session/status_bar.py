@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ringcore import WriteStatus
 
 from ...formatting import file_size, si
+from ..live_text import LiveText
 
 
-class SessionBar(Static):
+class SessionBar(LiveText):
     def show(self, interface_count: int, writing: WriteStatus | None) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ringmon ", "bold reverse")
