@@ -1,6 +1,7 @@
 """A Static redrawn many times a second, without re-laying out the whole screen each time."""
 from __future__ import annotations
 
+from rich.errors import NotRenderableError
 from rich.text import Text
 from textual.visual import VisualType
 from textual.widgets import Static
@@ -8,9 +9,9 @@ from textual.widgets import Static
 
 class LiveText(Static):
     """Static.update re-lays out the screen on every call, which at 10 Hz costs more than everything
-    else the dashboard does. The same text again does nothing; a new text that takes as many lines
-    at this width only repaints this widget; a change in height (or a content that is not a Text)
-    still re-lays out."""
+    else the dashboard does. The same text again does nothing; a new text or Rich renderable that
+    takes as many lines at this width only repaints this widget; a change in height still re-lays
+    out."""
 
     def __init__(self, content: VisualType = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(content, id=id, classes=classes)
@@ -36,5 +37,5 @@ class LiveText(Static):
             return len(content.wrap(console, width))
         try:
             return len(console.render_lines(content, console.options.update(width=width, height=None), pad=False))
-        except Exception:  # not a Rich renderable: let Textual size it
+        except NotRenderableError:  # Textual's own content: let Textual size it
             return None

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
 
 from ringcore import TopTalkers
 
 from ...formatting import percent, si
+from ..live_text import LiveText
 
 TALKERS_SHOWN = 5
 _NUMBERS_WIDTH = 21  # of the content width: two byte columns (6 each), share (5), their padding (3), one for the first column
@@ -17,7 +17,7 @@ def _bytes(count: int) -> str:
     return f"{si(count)}B"
 
 
-class TopTalkersView(Static):
+class TopTalkersView(LiveText):
     def on_mount(self) -> None:
         self.border_title = "Top talkers"
 
@@ -33,8 +33,8 @@ class TopTalkersView(Static):
         table.add_column("b→a", justify="right", no_wrap=True)
         table.add_column("share", justify="right", no_wrap=True)
         for talker in top.talkers:
-            # Addresses are formatted by ringcore (ipaddress, hex MACs); Text keeps them out of markup anyway.
-            # when the column is narrow (80 columns) b goes under a, indented, so both addresses stay whole
+            # Addresses come formatted by ringcore, and Text keeps them out of markup anyway. In a narrow
+            # column (80 columns) b goes under a, indented, so both addresses stay whole.
             between = " ⇄ " if len(talker.a) + len(talker.b) + 3 <= self.size.width - _NUMBERS_WIDTH else "\n "
             table.add_row(Text.assemble(talker.a, (between, "dim"), talker.b), _bytes(talker.bytes_ab),
                           _bytes(talker.bytes_ba), percent(talker.bytes / total))
