@@ -7,6 +7,7 @@ and go on at full speed while the UI is busy, resized or showing a dialog.
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import sys
 import time
@@ -42,6 +43,7 @@ from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
 FactsSource = Callable[[str, "str | None"], InterfaceFacts]
+GC_FREEZE_AFTER_S = 1.0
 
 
 class RingmonApp(App[None]):
@@ -106,8 +108,15 @@ class RingmonApp(App[None]):
     def on_mount(self) -> None:
         if self.refresh_interval_s is not None:
             self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
+            # Once the screens are built, their ~90,000 objects live as long as the app: left to the
+            # collector, every full collection walks them all and stalls the UI for ~100 ms
+            # (bench/dashboard_bench.py). Frozen, they are never scanned again.
+            self.set_timer(GC_FREEZE_AFTER_S, gc.freeze)
         self.refresh_from_capture()
         self._focus_active_panel()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what the app held can be collected once it is gone (tests run many apps)
 
     def active_panel(self) -> InterfacePanel | None:
         active_pane_id = self.tabs.active

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,6 +246,53 @@ class ToolResult:
     raw: dict = field(default_factory=dict)
 
 
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's threads, summed by thread name, in ns resolution from schedstat
+    (utime + stime of /proc/PID/stat is the same sum, rounded to clock ticks)."""
+    by_name: dict[str, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread that just ended
+            task = Path(f"/proc/{pid}/task/{tid}")
+            seconds = int((task / "schedstat").read_text().split()[0]) / 1e9
+            name = (task / "comm").read_text().strip()
+            by_name[name] = by_name.get(name, 0.0) + seconds
+    return by_name
+
+
+def holds_bound_packet_socket(pid: int, netns: str) -> bool:
+    """Whether the process holds an ETH_P_ALL packet socket bound to an interface of `netns`."""
+    inodes = set()
+    with contextlib.suppress(FileNotFoundError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    table = run("ip", "netns", "exec", netns, "cat", "/proc/net/packet", check=False)
+    for line in table.splitlines()[1:]:
+        cols = line.split()
+        # Proto 0003 is ETH_P_ALL; Iface is set once the socket is bound
+        if len(cols) >= 9 and cols[8] in inodes and cols[3] == "0003" and cols[4] != "0":
+            return True
+    return False
+
+
+def wait_until_capturing(tool: str, pid: int, pair: VethPair, exit_reason: Callable[[], str | None],
+                         timeout_s: float) -> None:
+    """Until the process holds a packet socket bound to the capture interface in the receiver ns;
+    `exit_reason()` is None while the process runs, else why it ended."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        reason = exit_reason()
+        if reason is not None:
+            raise BenchError(f"{tool} exited at start {reason}")
+        if holds_bound_packet_socket(pid, pair.receiver_ns):
+            time.sleep(0.2)  # the capture thread and its ring come up right after bind
+            return
+        time.sleep(0.05)
+    raise BenchError(f"{tool} did not open a packet socket on {pair.receiver_if} within {timeout_s:.0f} s")
+
+
 class Capturer:
     tool = ""
 
@@ -265,42 +313,16 @@ class Capturer:
                                      start_new_session=True, preexec_fn=_die_with_parent)
 
     def wait_ready(self, timeout_s: float = 20.0) -> None:
-        """Until the process holds a packet socket bound to the capture interface in the receiver ns."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"{self.tool} exited at start ({self.proc.returncode}): "
-                                 f"{self.proc.stderr.read().strip()[-500:]}")
-            if self._bound_socket():
-                time.sleep(0.2)  # the capture thread and its ring come up right after bind
-                return
-            time.sleep(0.05)
-        raise BenchError(f"{self.tool} did not open a packet socket on {self.pair.receiver_if} within {timeout_s:.0f} s")
+        wait_until_capturing(self.tool, self.proc.pid, self.pair, self._exit_reason, timeout_s)
 
-    def _bound_socket(self) -> bool:
-        inodes = set()
-        with contextlib.suppress(FileNotFoundError):
-            for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
-                with contextlib.suppress(OSError):
-                    target = os.readlink(f"/proc/{self.proc.pid}/fd/{fd}")
-                    if target.startswith("socket:["):
-                        inodes.add(target[8:-1])
-        table = run("ip", "netns", "exec", self.pair.receiver_ns, "cat", "/proc/net/packet", check=False)
-        for line in table.splitlines()[1:]:
-            cols = line.split()
-            # Proto 0003 is ETH_P_ALL; Iface is set once the socket is bound
-            if len(cols) >= 9 and cols[8] in inodes and cols[3] == "0003" and cols[4] != "0":
-                return True
-        return False
+    def _exit_reason(self) -> str | None:
+        if self.proc.poll() is None:
+            return None
+        return f"({self.proc.returncode}): {self.proc.stderr.read().strip()[-500:]}"
 
     def cpu_now_s(self) -> float:
-        """CPU time of every thread of the process, in ns resolution from schedstat (utime + stime of
-        /proc/PID/stat is the same sum, rounded to clock ticks). Threads live through the window."""
-        total_ns = 0
-        for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
-            with contextlib.suppress(FileNotFoundError):
-                total_ns += int(Path(f"/proc/{self.proc.pid}/task/{tid}/schedstat").read_text().split()[0])
-        return total_ns / 1e9
+        """CPU time of every thread of the process (threads live through the window)."""
+        return sum(thread_cpu_s(self.proc.pid).values())
 
     def stop(self) -> None:
         """SIGINT, as a user at the terminal would; collect stderr and the whole-life rusage."""
@@ -541,22 +563,19 @@ def choose_generator(pair: VethPair, workdir: Path, wanted: str) -> Generator:
     return max(rates, key=rates.get)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_run_options(parser: argparse.ArgumentParser, default_rates: str, repeats_of: str) -> None:
+    """The flood options of every benchmark here."""
     parser.add_argument("--seconds", type=float, default=5.0, help="flood length of each run (default 5)")
-    parser.add_argument("--rate", default="max,100k",
-                        help="comma-separated rates: 'max' floods, '100k' is 100 000 pps (default max,100k)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per rate and mode; medians are shown (default 3)")
-    parser.add_argument("--alone", action="store_true", help="also run each capturer alone at each rate")
+    parser.add_argument("--rate", default=default_rates,
+                        help=f"comma-separated rates: 'max' floods, '100k' is 100 000 pps (default {default_rates})")
+    parser.add_argument("--repeats", type=int, default=3, help=f"runs per {repeats_of}; medians are shown (default 3)")
     parser.add_argument("--generator", choices=("auto", "trafgen", "sender"), default="auto",
                         help="trafgen, bench/sender.c, or the faster of the two (default)")
-    parser.add_argument("--tcpdump-buffer-kib", type=int, default=DEFAULT_TCPDUMP_BUFFER_KIB,
-                        help=f"tcpdump -B (default {DEFAULT_TCPDUMP_BUFFER_KIB}: ringmon's kernel ring)")
-    parser.add_argument("--ringmon", default="ringmon capture",
-                        help="how to start the capture command (default 'ringmon capture')")
-    parser.add_argument("--ringmon-args", default="", help="extra options for ringmon, e.g. '--ring-pages 33'")
-    parser.add_argument("--json", type=Path, help="also write every run's raw numbers here")
+
+
+def parse_run_options(parser: argparse.ArgumentParser,
+                      argv: list[str] | None) -> tuple[argparse.Namespace, list[int | None]]:
+    """The arguments and the rates of --rate; a bad value ends the program with parser.error's line."""
     args = parser.parse_args(argv)
     try:
         rates = [parse_rate(r) for r in args.rate.split(",") if r.strip()]
@@ -564,20 +583,42 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if args.seconds < 1 or args.repeats < 1:
         parser.error("--seconds must be at least 1 and --repeats at least 1")
-    if os.geteuid() != 0:
-        print("capture_bench: needs root (network namespaces, packet sockets)", file=sys.stderr)
-        return 2
-    for tool in ("ip", "tcpdump", "taskset"):
-        if not shutil.which(tool):
-            print(f"capture_bench: {tool} is not installed", file=sys.stderr)
-            return 2
+    return args, rates
 
-    # SIGTERM and SIGHUP unwind like Ctrl-C, so the namespaces and children are always removed; SIGINT
-    # is set too, since a shell starting us in the background would have it ignored
+
+def setup_error(tools: Sequence[str]) -> str | None:
+    """Why a benchmark cannot run here, in one line (it needs root and `tools`), or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, packet sockets)"
+    return next((f"{tool} is not installed" for tool in tools if not shutil.which(tool)), None)
+
+
+def unwind_on_signals() -> None:
+    """SIGTERM and SIGHUP unwind like Ctrl-C, so the namespaces and children are always removed; SIGINT
+    is set too, since a shell starting us in the background would have it ignored."""
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_options(parser, "max,100k", "rate and mode")
+    parser.add_argument("--alone", action="store_true", help="also run each capturer alone at each rate")
+    parser.add_argument("--tcpdump-buffer-kib", type=int, default=DEFAULT_TCPDUMP_BUFFER_KIB,
+                        help=f"tcpdump -B (default {DEFAULT_TCPDUMP_BUFFER_KIB}: ringmon's kernel ring)")
+    parser.add_argument("--ringmon", default="ringmon capture",
+                        help="how to start the capture command (default 'ringmon capture')")
+    parser.add_argument("--ringmon-args", default="", help="extra options for ringmon, e.g. '--ring-pages 33'")
+    parser.add_argument("--json", type=Path, help="also write every run's raw numbers here")
+    args, rates = parse_run_options(parser, argv)
+    problem = setup_error(("ip", "tcpdump", "taskset"))
+    if problem:
+        print(f"capture_bench: {problem}", file=sys.stderr)
+        return 2
+    unwind_on_signals()
 
     workdir = Path(tempfile.mkdtemp(prefix="rmb-"))
     runs: list[RunResult] = []
