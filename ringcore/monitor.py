@@ -74,9 +74,7 @@ class Monitor:
                     ifid = self._writer.add_interface(label, plugged.capture.linktype, options.snaplen) if self._writer else 0
                     plugged.drain = Drain(plugged.capture.ring, self._writer, ifid, self._limit,
                                           talkers=plugged.talkers)
-            except BaseException:
-                if plugged.drain:
-                    plugged.drain.stop(drain_rest=False)
+            except BaseException:  # the drain comes last: nothing runs yet that would need stopping
                 plugged.close()
                 raise
             self._plugged[ifname] = plugged

@@ -17,7 +17,7 @@ import struct
 import subprocess
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -160,6 +160,21 @@ class VethPair:
     mac_b: str
     ip_a: str
     ip_b: str
+
+    def frames_to_a(self, seqs: Iterable[int], size: int | None = None, **fields) -> list[bytes]:
+        """make_frame frames from end b to end a, carrying `seqs`; sizes vary with the sequence number
+        (60..1514) unless one `size` is given."""
+        return [make_frame(seq, size or _varied_size(seq), self.mac_b, self.mac_a, src_ip=self.ip_b,
+                           dst_ip=self.ip_a, **fields) for seq in seqs]
+
+    def frames_to_b(self, seqs: Iterable[int], size: int | None = None, **fields) -> list[bytes]:
+        """As frames_to_a, from end a to end b."""
+        return [make_frame(seq, size or _varied_size(seq), self.mac_a, self.mac_b, src_ip=self.ip_a,
+                           dst_ip=self.ip_b, **fields) for seq in seqs]
+
+
+def _varied_size(seq: int) -> int:
+    return MIN_FRAME_LEN + (seq * 37) % (MAX_FRAME_LEN - MIN_FRAME_LEN + 1)
 
 
 @contextlib.contextmanager

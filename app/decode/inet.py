@@ -17,6 +17,15 @@ def _protocol(number: int) -> str:
     return f"{number} ({name})" if name else str(number)
 
 
+def _icmp_layer(name: str) -> Layer:
+    """ICMP and ICMPv6 share their header: type, code, checksum."""
+    return Layer(name, lambda icmp: f"type {icmp.type} code {icmp.code}", (
+        Field("type", "type", str),
+        Field("code", "code", str),
+        Field("sum", "checksum", hex16),
+    ))
+
+
 LAYERS = {
     dpkt.ip.IP: Layer("IPv4", lambda ip: f"{socket.inet_ntoa(ip.src)} → {socket.inet_ntoa(ip.dst)}", (
         Field("src", "source", socket.inet_ntoa),
@@ -38,14 +47,6 @@ LAYERS = {
         Field("hlim", "hop limit", str),
         Field("flow", "flow label", lambda flow: f"0x{flow:05x}"),
     )),
-    dpkt.icmp.ICMP: Layer("ICMP", lambda icmp: f"type {icmp.type} code {icmp.code}", (
-        Field("type", "type", str),
-        Field("code", "code", str),
-        Field("sum", "checksum", hex16),
-    )),
-    dpkt.icmp6.ICMP6: Layer("ICMPv6", lambda icmp: f"type {icmp.type} code {icmp.code}", (
-        Field("type", "type", str),
-        Field("code", "code", str),
-        Field("sum", "checksum", hex16),
-    )),
+    dpkt.icmp.ICMP: _icmp_layer("ICMP"),
+    dpkt.icmp6.ICMP6: _icmp_layer("ICMPv6"),
 }

@@ -18,7 +18,12 @@ def fake_dashboard(fake: FakeMonitor | None = None) -> RingmonApp:
                       netns_of={"eth1": "ns-demo"})
 
 
-async def warm_up(pilot: Pilot, refreshes: int = WARM_UP_REFRESHES) -> None:
-    for _ in range(refreshes):
+async def refresh(pilot: Pilot, times: int = 1) -> None:
+    """`times` refreshes from the fake (one 100 ms step each), then the screen catches up."""
+    for _ in range(times):
         pilot.app.refresh_from_capture()
     await pilot.pause()
+
+
+async def warm_up(pilot: Pilot) -> None:
+    await refresh(pilot, WARM_UP_REFRESHES)

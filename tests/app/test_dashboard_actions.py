@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dashboard_fakes import fake_dashboard, warm_up
+from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
 from screen_text import panel_shown, shown
 from textual.widgets import Input, Tree
@@ -21,7 +21,7 @@ def run(scenario) -> None:
         fake = FakeMonitor()
         app = fake_dashboard(fake)
         async with app.run_test(size=(120, 40)) as pilot:
-            await warm_up(pilot, 20)
+            await refresh(pilot, 20)
             await scenario(app, pilot, fake)
 
     asyncio.run(main())
@@ -30,13 +30,11 @@ def run(scenario) -> None:
 def test_pause_key_pauses_the_consumer_and_the_panel_says_so():
     async def scenario(app, pilot, fake):
         await pilot.press("p")
-        app.refresh_from_capture()
-        await pilot.pause()
+        await refresh(pilot)
         assert fake.stats()["eth0"].paused
         assert "consumer PAUSED" in panel_shown(app, "eth0", "#panel-status")
         await pilot.press("p")
-        app.refresh_from_capture()
-        await pilot.pause()
+        await refresh(pilot)
         assert "capturing" in panel_shown(app, "eth0", "#panel-status")
 
     run(scenario)
@@ -45,8 +43,7 @@ def test_pause_key_pauses_the_consumer_and_the_panel_says_so():
 def test_drop_policy_key_switches_early_and_late():
     async def scenario(app, pilot, fake):
         await pilot.press("d")
-        app.refresh_from_capture()
-        await pilot.pause()
+        await refresh(pilot)
         assert fake.stats()["eth0"].drop_policy == DropPolicy.LATE
         assert "drop-late" in panel_shown(app, "eth0", "#panel-status")
 
@@ -81,8 +78,7 @@ def test_unplug_key_removes_the_panel_and_the_other_keeps_its_own():
         await pilot.pause()
         assert fake.interfaces == ["eth1"]
         assert list(app.panels) == ["eth1"] and [panel.ifname for panel in app.query(InterfacePanel)] == ["eth1"]
-        app.refresh_from_capture()
-        await pilot.pause()
+        await refresh(pilot)
         assert "eth1" in panel_shown(app, "eth1", "#panel-status")
 
     run(scenario)
@@ -162,8 +158,7 @@ def test_next_interface_key_shows_the_other_panel():
         await pilot.press("n")
         await pilot.pause()
         assert app.active_panel().ifname == "eth1"
-        app.refresh_from_capture()
-        await pilot.pause()
+        await refresh(pilot)
         assert "eth1" in panel_shown(app, "eth1", "#panel-status")
         await pilot.press("n")
         assert app.active_panel().ifname == "eth0"

@@ -20,17 +20,8 @@ from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, WaitStr
 
 WAIT_S = 10.0
 FRAME_COUNT = 500
+FRAME_SIZE = 128
 FLOOD_FRAMES = 12_000  # of 1514 bytes: more than the kernel's 8 MiB socket ring holds
-
-
-def frames_to_a(pair: netns.VethPair, count: int, size: int = 128) -> list[bytes]:
-    return [netns.make_frame(seq, size, pair.mac_b, pair.mac_a, src_ip=pair.ip_b, dst_ip=pair.ip_a)
-            for seq in range(count)]
-
-
-def frames_to_b(pair: netns.VethPair, count: int, size: int = 128) -> list[bytes]:
-    return [netns.make_frame(seq, size, pair.mac_a, pair.mac_b, src_ip=pair.ip_a, dst_ip=pair.ip_b)
-            for seq in range(count)]
 
 
 def watching_a(pair: netns.VethPair, options: CaptureOptions = CaptureOptions()) -> Monitor:
@@ -73,7 +64,8 @@ def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(vet
     monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES))
 
     async def scenario(app, pilot):
-        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FRAME_COUNT), pace_us=50)
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE),
+                          pace_us=50)
         await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,} = delivered {FRAME_COUNT:,}"
                        in panel_shown(app, veth_pair.if_a, "DropsByStage"), "all frames on the panel")
         drops = panel_shown(app, veth_pair.if_a, "DropsByStage")
@@ -85,7 +77,7 @@ def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(vet
                        "the conversation in top talkers")
         row = next(line for line in panel_shown(app, veth_pair.if_a, "TopTalkersView").splitlines()
                    if conversation in line)
-        assert row.split()[-3:] == ["0B", "64.0kB", "100%"], row  # 500 frames of 128 bytes
+        assert row.split()[-3:] == ["0B", "64.0kB", "100%"], row  # FRAME_COUNT frames of FRAME_SIZE bytes
 
     run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
 
@@ -97,7 +89,7 @@ def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pai
     async def scenario(app, pilot):
         await pilot.press("p")
         await wait_for(pilot, lambda: "PAUSED" in panel_shown(app, veth_pair.if_a, "#panel-status"), "paused")
-        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FLOOD_FRAMES, size=1514))
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FLOOD_FRAMES), 1514))
         await wait_for(pilot, lambda: "64/64 slots" in panel_shown(app, veth_pair.if_a, "#occupancy-numbers"),
                        "a full ring on the panel")
         if policy == DropPolicy.EARLY:
@@ -132,7 +124,8 @@ def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
         await wait_for(pilot, lambda: [panel.ifname for panel in app.query(InterfacePanel)] == [veth_pair.if_b],
                        "one panel left")
         assert monitor.interfaces == [veth_pair.if_b]
-        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FRAME_COUNT), pace_us=50)
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE),
+                          pace_us=50)
         await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,}" in panel_shown(app, veth_pair.if_b, "DropsByStage"),
                        "the remaining interface counting the frames it sent")
 
@@ -150,7 +143,8 @@ def test_bad_filter_shows_libpcaps_message_and_capture_goes_on_with_the_old_one(
         assert app.screen is dialog
         assert "syntax error" in shown(app, "#filter-error")
         await pilot.press("escape")
-        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_to_a(veth_pair, FRAME_COUNT), pace_us=50)
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE),
+                          pace_us=50)
         await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,}" in panel_shown(app, veth_pair.if_a, "DropsByStage"),
                        "frames still captured")
         assert "filter udp" in panel_shown(app, veth_pair.if_a, "#panel-status")
@@ -168,9 +162,10 @@ def test_plug_key_lists_the_namespaces_interfaces_and_the_one_picked_starts_coun
         assert f"{veth_pair.ns_a}\0{veth_pair.if_a}" in keys and f"{veth_pair.ns_b}\0lo" in keys
         table.move_cursor(row=keys.index(f"{veth_pair.ns_b}\0{veth_pair.if_b}"))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: veth_pair.if_b in monitor.interfaces and app.active_panel().ifname == veth_pair.if_b,
-                       "the picked interface plugged and shown")
-        netns.send_frames(veth_pair.ns_a, veth_pair.if_a, frames_to_b(veth_pair, FRAME_COUNT), pace_us=50)
+        await wait_for(pilot, lambda: veth_pair.if_b in monitor.interfaces
+                       and app.active_panel().ifname == veth_pair.if_b, "the picked interface plugged and shown")
+        netns.send_frames(veth_pair.ns_a, veth_pair.if_a, veth_pair.frames_to_b(range(FRAME_COUNT), FRAME_SIZE),
+                          pace_us=50)
         await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,} = delivered {FRAME_COUNT:,}"
                        in panel_shown(app, veth_pair.if_b, "DropsByStage"), "the new panel counting")
 

@@ -83,15 +83,6 @@ class RunningCapture:
             self.process.wait(EXIT_TIMEOUT_S)
 
 
-def frames_b_to_a(pair: netns.VethPair, seqs: range, size: int | None = None, **fields) -> list[bytes]:
-    """Frames from b to a; sizes vary with the sequence number unless `size` is given."""
-    return [
-        netns.make_frame(seq, size or netns.MIN_FRAME_LEN + seq * 97 % (netns.MAX_FRAME_LEN - netns.MIN_FRAME_LEN),
-                         pair.mac_b, pair.mac_a, src_ip=pair.ip_b, dst_ip=pair.ip_a, **fields)
-        for seq in seqs
-    ]
-
-
 def move_capture_end(pair: netns.VethPair, into_ns: str) -> None:
     """Move `pair`'s end a into another test namespace, so one `--netns` reaches two interfaces."""
     for args in (["-n", pair.ns_a, "link", "set", pair.if_a, "netns", into_ns],

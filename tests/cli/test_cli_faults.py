@@ -10,7 +10,6 @@ from cli_process import (
     UNPRIVILEGED,
     RunningCapture,
     assert_one_error_line,
-    frames_b_to_a,
     move_capture_end,
     run_ringmon,
     tshark_packets,
@@ -64,7 +63,7 @@ def test_disk_full_keeps_every_whole_packet_written_and_exits_nonzero(veth_pair,
     try:
         out = disk / "out.pcap"
         # 1500 full-size frames (2.2 MB) overflow the 192 KiB disk more than ten times.
-        frames = frames_b_to_a(veth_pair, range(1500), size=netns.MAX_FRAME_LEN)
+        frames = veth_pair.frames_to_a(range(1500), size=netns.MAX_FRAME_LEN)
         with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out)) as capture:
             netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
             result = capture.finish()  # the full disk ends the capture by itself
@@ -87,13 +86,13 @@ def test_interface_deleted_mid_capture_is_one_line_while_the_other_keeps_capturi
     out = tmp_path / "out.pcapng"
     with RunningCapture(tmp_path, "--netns", doomed.ns_a, "-i", doomed.if_a, "-i", survivor.if_a,
                         "-w", str(out), "--format", "pcapng", interfaces=2) as capture:
-        netns.send_frames(doomed.ns_b, doomed.if_b, frames_b_to_a(doomed, range(0, 20)))
-        netns.send_frames(survivor.ns_b, survivor.if_b, frames_b_to_a(survivor, range(1000, 1020)))
+        netns.send_frames(doomed.ns_b, doomed.if_b, doomed.frames_to_a(range(0, 20)))
+        netns.send_frames(survivor.ns_b, survivor.if_b, survivor.frames_to_a(range(1000, 1020)))
         wait_settled()
         subprocess.run(["ip", "-n", doomed.ns_a, "link", "del", doomed.if_a], check=True, timeout=EXIT_TIMEOUT_S)
         wait_settled()
         assert capture.process.poll() is None, "the capture ended with the first interface"
-        netns.send_frames(survivor.ns_b, survivor.if_b, frames_b_to_a(survivor, range(2000, 2020)))
+        netns.send_frames(survivor.ns_b, survivor.if_b, survivor.frames_to_a(range(2000, 2020)))
         wait_settled()
         capture.signal(signal.SIGINT)
         result = capture.finish()

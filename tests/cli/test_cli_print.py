@@ -3,7 +3,7 @@ import re
 import signal
 
 import dpkt
-from cli_process import RunningCapture, frames_b_to_a, summary_counts, wait_settled
+from cli_process import RunningCapture, summary_counts, wait_settled
 
 import netns
 
@@ -12,7 +12,7 @@ RAW_UNSAFE = re.compile(rb"[^\x20-\x7e\n]")
 
 
 def test_each_packet_is_one_line_with_interface_protocol_addresses_ports_and_length(veth_pair, tmp_path):
-    frames = frames_b_to_a(veth_pair, range(40))
+    frames = veth_pair.frames_to_a(range(40))
     # -c 30 of 40 sent: the command stops at the count.
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-c", "30") as capture:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
@@ -59,7 +59,7 @@ def test_hostile_bytes_in_a_packet_reach_stdout_only_escaped(veth_pair, tmp_path
 
 
 def test_sigint_prints_what_is_already_captured_then_the_summary(veth_pair, tmp_path):
-    frames = frames_b_to_a(veth_pair, range(20))
+    frames = veth_pair.frames_to_a(range(20))
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a) as capture:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
         wait_settled()

@@ -9,7 +9,6 @@ from cli_process import (
     EXIT_TIMEOUT_S,
     RunningCapture,
     assert_one_error_line,
-    frames_b_to_a,
     move_capture_end,
     run_ringmon,
     summary_counts,
@@ -25,7 +24,7 @@ FRAME_COUNT = 200
 
 def test_pcap_holds_every_sent_frame_intact_and_in_order(veth_pair, tmp_path):
     out = tmp_path / "out.pcap"
-    frames = frames_b_to_a(veth_pair, range(FRAME_COUNT))
+    frames = veth_pair.frames_to_a(range(FRAME_COUNT))
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
                         "-c", str(FRAME_COUNT)) as capture:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
@@ -41,7 +40,7 @@ def test_count_stops_the_capture_after_exactly_that_many_packets(veth_pair, tmp_
     out = tmp_path / "out.pcapng"
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
                         "--format", "pcapng", "-c", "25") as capture:
-        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(100)))
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(100)))
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     assert [netns.check_frame(packet.frame) for packet in tshark_packets(out)] == list(range(25))
@@ -50,9 +49,8 @@ def test_count_stops_the_capture_after_exactly_that_many_packets(veth_pair, tmp_
 def test_filter_keeps_only_matching_frames_in_the_file(veth_pair, tmp_path):
     out = tmp_path / "out.pcap"
     # Matching and non-matching frames alternate, so a filter that let others through would show in the file.
-    frames = [netns.make_frame(seq, 100, veth_pair.mac_b, veth_pair.mac_a, src_ip=veth_pair.ip_b,
-                               dst_ip=veth_pair.ip_a, dst_port=40002 if seq % 2 else 40001)
-              for seq in range(FRAME_COUNT)]
+    frames = [frame for seq in range(FRAME_COUNT)
+              for frame in veth_pair.frames_to_a([seq], 100, dst_port=40002 if seq % 2 else 40001)]
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
                         "--stats-json", str(tmp_path / "stats.json"),
                         "udp", "dst", "port", "40002") as capture:
@@ -72,8 +70,8 @@ def test_two_interfaces_in_pcapng_keep_each_packets_interface(make_veth_pair, tm
     first, second = make_veth_pair(), make_veth_pair()
     move_capture_end(second, first.ns_a)
     out = tmp_path / "out.pcapng"
-    first_frames = frames_b_to_a(first, range(0, 60))
-    second_frames = frames_b_to_a(second, range(1000, 1060))
+    first_frames = first.frames_to_a(range(0, 60))
+    second_frames = second.frames_to_a(range(1000, 1060))
     with RunningCapture(tmp_path, "--netns", first.ns_a, "-i", first.if_a, "-i", second.if_a, "-w", str(out),
                         "--format", "pcapng", "-c", "120", interfaces=2) as capture:
         netns.send_frames(first.ns_b, first.if_b, first_frames)
@@ -94,7 +92,7 @@ def test_stats_json_counts_equal_frames_sent_and_the_accounting_closes(veth_pair
     stats_path = tmp_path / "stats.json"
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(tmp_path / "out.pcap"),
                         "-c", str(FRAME_COUNT), "--stats-json", str(stats_path)) as capture:
-        frames = frames_b_to_a(veth_pair, range(FRAME_COUNT))
+        frames = veth_pair.frames_to_a(range(FRAME_COUNT))
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
         result = capture.finish()
     assert result.returncode == 0, result.stderr
@@ -115,7 +113,7 @@ def test_tiny_ring_with_drop_late_counts_ring_drops_and_the_accounting_still_clo
     # Two pages: one header page and two 2048-byte slots, so a burst must overflow it.
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
                         "--ring-pages", "2", "--drop-policy", "late", "--stats-json", str(stats_path)) as capture:
-        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(2000), size=1000))
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(2000), size=1000))
         wait_settled()
         capture.signal(signal.SIGINT)
         result = capture.finish()
@@ -135,7 +133,7 @@ def test_tiny_ring_with_drop_late_counts_ring_drops_and_the_accounting_still_clo
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_capture_prints_summary_and_leaves_a_complete_file(veth_pair, tmp_path, signum):
     out = tmp_path / "out.pcapng"
-    frames = frames_b_to_a(veth_pair, range(50))
+    frames = veth_pair.frames_to_a(range(50))
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
                         "--format", "pcapng") as capture:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
@@ -151,7 +149,7 @@ def test_signal_mid_capture_prints_summary_and_leaves_a_complete_file(veth_pair,
 
 
 def test_write_to_stdout_streams_a_pcap_that_tshark_reads(veth_pair, tmp_path):
-    frames = frames_b_to_a(veth_pair, range(30))
+    frames = veth_pair.frames_to_a(range(30))
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", "-", "-c", "30") as capture:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
         result = capture.finish()

@@ -44,16 +44,6 @@ class Sender(threading.Thread):
             raise self.error
 
 
-def frames_b_to_a(pair: netns.VethPair, seqs, size=None, dst_port: int = netns.UDP_DST_PORT) -> list[bytes]:
-    """Test frames from end b to end a; sizes cycle through 60..1514 unless one size is given."""
-    span = netns.MAX_FRAME_LEN - netns.MIN_FRAME_LEN + 1
-    return [
-        netns.make_frame(seq, size or netns.MIN_FRAME_LEN + (seq * 37) % span, pair.mac_b, pair.mac_a,
-                         src_ip=pair.ip_b, dst_ip=pair.ip_a, dst_port=dst_port)
-        for seq in seqs
-    ]
-
-
 def wait_for(condition, timeout_s: float = WAIT_TIMEOUT_S) -> bool:
     """Poll `condition` every few ms until it holds or `timeout_s` passes."""
     deadline = time.monotonic() + timeout_s
@@ -120,7 +110,7 @@ def drained():
 def test_all_frames_sent_arrive_through_rx_poll_intact_in_order_and_counted_once(veth_pair, monitor):
     total, chunk = 6000, 500
     ring_pages = 1025  # 2048 slots: the ring wraps around twice
-    frames = frames_b_to_a(veth_pair, range(total))
+    frames = veth_pair.frames_to_a(range(total))
     monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=ring_pages), netns=veth_pair.ns_a)
     received: list[tuple[bytes, SlotMeta]] = []
 
@@ -162,7 +152,7 @@ def test_accounting_closes_in_every_snapshot_while_traffic_flows_and_totals_matc
     total = 20000
     ifname = veth_pair.if_a
     drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.LATE), netns=veth_pair.ns_a)
-    sender = Sender(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(total), size=100))
+    sender = Sender(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(total), size=100))
     sender.start()
     snapshots = []
     # The drain is paused until the ring is full and dropping (all three terms of the identity
@@ -206,7 +196,7 @@ def mixed_ports(pair: netns.VethPair, seqs) -> tuple[list[bytes], set[int], set[
     frames, to_dst, to_other = [], set(), set()
     for seq in seqs:
         port = netns.UDP_DST_PORT if seq % 2 == 0 else OTHER_UDP_PORT
-        frames += frames_b_to_a(pair, [seq], dst_port=port)
+        frames += pair.frames_to_a([seq], dst_port=port)
         (to_dst if port == netns.UDP_DST_PORT else to_other).add(seq)
     return frames, to_dst, to_other
 
@@ -266,7 +256,7 @@ def test_two_interfaces_capture_at_once_and_each_ring_holds_only_its_own_frames(
     seqs = {first.if_a: range(0, per_pair), second.if_a: range(100_000, 100_000 + per_pair)}
     monitor.plug(first.if_a, netns=first.ns_a)
     monitor.plug(second.if_a, netns=second.ns_a)
-    senders = [Sender(pair.ns_b, pair.if_b, frames_b_to_a(pair, seqs[pair.if_a])) for pair in (first, second)]
+    senders = [Sender(pair.ns_b, pair.if_b, pair.frames_to_a(seqs[pair.if_a])) for pair in (first, second)]
     for sender in senders:
         sender.start()
     for sender in senders:
@@ -285,7 +275,7 @@ def test_plugging_and_unplugging_one_interface_while_traffic_flows_leaves_the_ot
     steady, changing = make_veth_pair(), make_veth_pair()
     total = 2000
     monitor.plug(steady.if_a, netns=steady.ns_a)
-    senders = [Sender(pair.ns_b, pair.if_b, frames_b_to_a(pair, range(total), size=200), pace_us=400)
+    senders = [Sender(pair.ns_b, pair.if_b, pair.frames_to_a(range(total), size=200), pace_us=400)
                for pair in (steady, changing)]
     steady_received: list[tuple[bytes, SlotMeta]] = []
     steady_consumer = threading.Thread(
@@ -319,10 +309,10 @@ def test_deleted_interface_reports_it_went_away_while_the_other_keeps_capturing(
     doomed, survivor = make_veth_pair(), make_veth_pair()
     drained.plug(doomed.if_a, netns=doomed.ns_a)
     drained.plug(survivor.if_a, netns=survivor.ns_a)
-    netns.send_frames(doomed.ns_b, doomed.if_b, frames_b_to_a(doomed, range(50)))
+    netns.send_frames(doomed.ns_b, doomed.if_b, doomed.frames_to_a(range(50)))
     assert wait_for_kernel_packets(drained, doomed.if_a, 50) == 50
     survivor_total = 1000
-    survivor_sender = Sender(survivor.ns_b, survivor.if_b, frames_b_to_a(survivor, range(survivor_total), size=200),
+    survivor_sender = Sender(survivor.ns_b, survivor.if_b, survivor.frames_to_a(range(survivor_total), size=200),
                              pace_us=300)
     survivor_sender.start()
 
@@ -352,7 +342,7 @@ def test_drop_early_with_the_consumer_paused_fills_the_ring_then_the_kernel_drop
     drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.EARLY), netns=veth_pair.ns_a)
     drained.pause(ifname, True)
     # 12000 full-size frames (~19 MB in the kernel's blocks) overflow its 8 MiB ring whatever the timing.
-    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(sent), size=netns.MAX_FRAME_LEN))
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(sent), size=netns.MAX_FRAME_LEN))
     assert wait_for(lambda: stats_of(drained, ifname).kernel_drops > 0), "the kernel never dropped"
     stats = stats_of(drained, ifname)
     assert stats.paused and stats.slot_count == CLASSIC_SLOTS
@@ -379,7 +369,7 @@ def test_drop_late_with_the_consumer_paused_counts_ring_drops_and_no_kernel_drop
     ifname, sent = veth_pair.if_a, 3000
     drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.LATE), netns=veth_pair.ns_a)
     drained.pause(ifname, True)
-    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(sent), size=1000))
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(sent), size=1000))
     assert wait_for_kernel_packets(drained, ifname, sent) == sent
     stats = stats_of(drained, ifname)
     assert (stats.occupancy, stats.occupancy_high) == (CLASSIC_SLOTS, CLASSIC_SLOTS)
@@ -396,7 +386,7 @@ def test_switching_a_stuck_drop_early_ring_to_drop_late_frees_what_the_kernel_ho
     ifname, sent = veth_pair.if_a, 1000
     drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.EARLY), netns=veth_pair.ns_a)
     drained.pause(ifname, True)
-    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames_b_to_a(veth_pair, range(sent), size=200))
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(sent), size=200))
     time.sleep(QUIET_WINDOW_S)
     assert stats_of(drained, ifname).kernel_packets == CLASSIC_SLOTS  # the rest waits in the kernel
 
@@ -468,9 +458,8 @@ def test_foreign_unicast_is_seen_only_in_promiscuous_mode(veth_pair, monitor, pr
 
 def test_frames_sent_from_the_captured_interface_are_flagged_outgoing(veth_pair, monitor):
     pair = veth_pair
-    outgoing = [netns.make_frame(seq, 300, pair.mac_a, pair.mac_b, src_ip=pair.ip_a, dst_ip=pair.ip_b)
-                for seq in range(0, 10)]
-    incoming = frames_b_to_a(pair, range(10, 30), size=100)
+    outgoing = pair.frames_to_b(range(10), 300)
+    incoming = pair.frames_to_a(range(10, 30), size=100)
     monitor.plug(pair.if_a, netns=pair.ns_a)
     netns.send_frames(pair.ns_a, pair.if_a, outgoing)
     netns.send_frames(pair.ns_b, pair.if_b, incoming)
@@ -485,9 +474,8 @@ def test_frames_sent_from_the_captured_interface_are_flagged_outgoing(veth_pair,
 def test_drain_counts_top_talkers_by_conversation_and_direction_with_the_rest_apart(veth_pair):
     pair = veth_pair
     third_ip = pair.ip_b.rsplit(".", 1)[0] + ".3"
-    outgoing = [netns.make_frame(seq, 300, pair.mac_a, pair.mac_b, src_ip=pair.ip_a, dst_ip=pair.ip_b)
-                for seq in range(10)]
-    incoming = frames_b_to_a(pair, range(10, 30), size=100)
+    outgoing = pair.frames_to_b(range(10), 300)
+    incoming = pair.frames_to_a(range(10, 30), size=100)
     from_third = [netns.make_frame(seq, 1000, pair.mac_b, pair.mac_a, src_ip=third_ip, dst_ip=pair.ip_a)
                   for seq in range(30, 33)]
     # not IP (IEEE local experimental ethertype): keyed by MAC addresses

@@ -21,28 +21,23 @@
  * atomic because the stress tests check from several threads. */
 static _Atomic unsigned test_failures;
 
-#define CHECK(cond, ...)                                                       \
+/* If cond is false: print where and why, then run on_failure. */
+#define CHECK_OR(on_failure, cond, ...)                                        \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
 			fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__,        \
 				__LINE__, #cond);                              \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
-			atomic_fetch_add(&test_failures, 1);                   \
+			on_failure;                                            \
 		}                                                              \
 	} while (0)
 
+#define CHECK(cond, ...)                                                       \
+	CHECK_OR(atomic_fetch_add(&test_failures, 1), cond, __VA_ARGS__)
+
 /* For checks after which going on makes no sense (a setup call failed). */
-#define REQUIRE(cond, ...)                                                     \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__,        \
-				__LINE__, #cond);                              \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-			exit(1);                                               \
-		}                                                              \
-	} while (0)
+#define REQUIRE(cond, ...) CHECK_OR(exit(1), cond, __VA_ARGS__)
 
 /* Stop checking inside a loop once this many failures were printed. */
 #define TOO_MANY_FAILURES (atomic_load(&test_failures) > 20)
