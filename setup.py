@@ -5,8 +5,8 @@ setup(
     ext_modules=[
         Extension(
             "ringcore._ringcore",
-            sources=[f"ringcore/src/{name}.c" for name in ("ring", "capture", "writer", "drain", "talkers")],
-            depends=["ringcore/src/ringcore.h", "ringcore/src/ring_internal.h"],
+            sources=[f"src/ringcore/src/{name}.c" for name in ("ring", "capture", "writer", "drain", "talkers")],
+            depends=["src/ringcore/src/ringcore.h", "src/ringcore/src/ring_internal.h"],
             extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"],
             extra_link_args=["-pthread"],
         )

@@ -29,7 +29,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 SENDER_CPU = 0  # trafgen -P 1 pins its one worker to CPU 0; the C sender is pinned there too
 SENDER_ADDR, RECEIVER_ADDR = "198.18.0.1", "198.18.0.2"  # RFC 2544 benchmarking range, never routed
-# ringmon's kernel ring is 32 TPACKET_V3 blocks of 256 KiB (ringcore/capture.py): tcpdump gets as much.
+# ringmon's kernel ring is 32 TPACKET_V3 blocks of 256 KiB (src/ringcore/capture.py): tcpdump gets as much.
 DEFAULT_TCPDUMP_BUFFER_KIB = 8 * 1024
 # tcpdump's libpcap hands over a partly filled block after its 1000 ms timeout: wait longer than that
 # after the flood before stopping the capturers, so neither loses the tail of the flood.

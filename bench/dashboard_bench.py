@@ -31,7 +31,7 @@ TERMINAL_COLUMNS, TERMINAL_LINES = 120, 40
 # No status line: the dashboard gets the whole 120x40. A dead pane stays, so its last words can be read.
 TMUX_CONFIG = "set -g status off\nset -g remain-on-exit on\n"
 SESSION = "dashboard"
-# The dashboard's C threads (named by role in ringcore/src); every other thread of its process is the
+# The dashboard's C threads (named by role in src/ringcore/src); every other thread of its process is the
 # UI: the event loop and Textual's input and output threads.
 CAPTURE_THREADS = frozenset({"rc-capture", "rc-drain"})
 # After the socket is bound: the first screens are drawn before anything is measured.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from app import cli
-from app.dashboard import PlugRequest, RingmonApp, run_plugged
+from ringmon.dashboard import PlugRequest, RingmonApp, run_plugged
 from ringcore.api import CaptureOptions
 
 # How often the probe asks the event loop to wake it; its lag is how much later the wake-up comes.

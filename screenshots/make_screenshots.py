@@ -14,9 +14,9 @@ from pathlib import Path
 
 import cairosvg
 
-from app.capture_source import CaptureSource
-from app.dashboard import RingmonApp, dashboard_monitor
-from app.demo import DemoNetwork, missing_capabilities
+from ringmon.capture_source import CaptureSource
+from ringmon.dashboard import RingmonApp, dashboard_monitor
+from ringmon.demo import DemoNetwork, missing_capabilities
 from ringcore.api import CLASSIC_RING_PAGES
 
 HERE = Path(__file__).resolve().parent

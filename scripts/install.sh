@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs ringmon and the Debian packages it runs, tests and benchmarks with; safe to run again.
-# Usage: scripts/install.sh [--test]   (--test: editable install with the test extras)
+# Usage: scripts/install.sh [--test]   (--test: also the test extras)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,9 +13,9 @@ debian_packages=(
     util-linux procps    # setpriv (dropping capabilities), sysctl
 )
 
-editable=false
+extras=""
 case "${1:-}" in
-    --test) editable=true ;;
+    --test) extras="[test]" ;;
     "") ;;
     *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
@@ -39,9 +39,6 @@ if ((${#missing[@]})); then
 fi
 
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
-if $editable; then
-    # Editable, so the C extension is built in place under ringcore/ where the tests import it.
-    python -m pip install -q -e '.[test]'
-else
-    python -m pip install -q .
-fi
+# Never editable, tests included: the suite tests the installed package, the artefact users run.
+python -m pip install -q --force-reinstall --no-deps .
+python -m pip install -q ".$extras"

@@ -4,8 +4,8 @@ from __future__ import annotations
 from fake_monitor import FakeMonitor, fake_facts
 from textual.pilot import Pilot
 
-from app.dashboard import RingmonApp
-from app.stats_history import HISTORY_S, REFRESH_HZ
+from ringmon.dashboard import RingmonApp
+from ringmon.stats_history import HISTORY_S, REFRESH_HZ
 
 # 100 steps of 100 ms are one pass of the fake's steady/bursty/flood script; 78 lands in the flood.
 WARM_UP_REFRESHES = HISTORY_S * REFRESH_HZ + 78

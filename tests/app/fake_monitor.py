@@ -21,7 +21,7 @@ from ringcore.api import (
     WaitStrategy,
 )
 
-from app.iface_facts import InterfaceFacts, NicCounters
+from ringmon.iface_facts import InterfaceFacts, NicCounters
 
 STEP_S = 0.1
 SLOT_COUNT = 64

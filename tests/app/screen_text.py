@@ -25,7 +25,7 @@ def shown(app: App, selector: str) -> str:
 
 def panel_shown(app: App, ifname: str, selector: str) -> str:
     """The plain text of a Static inside the panel of `ifname`."""
-    from app.widgets.iface.panel import InterfacePanel
+    from ringmon.widgets.iface.panel import InterfacePanel
 
     panel = next(panel for panel in app.query(InterfacePanel) if panel.ifname == ifname)
     return _plain(panel.query(selector).first(Static))

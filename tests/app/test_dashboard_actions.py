@@ -8,10 +8,10 @@ from fake_monitor import FakeMonitor
 from screen_text import panel_shown, shown
 from textual.widgets import Input, Tree
 
-from app.screens.filter_dialog import FilterDialog
-from app.screens.slot_inspector import SlotInspector
-from app.widgets.iface.panel import InterfacePanel
-from app.widgets.packets.hex_dump import HexDump
+from ringmon.screens.filter_dialog import FilterDialog
+from ringmon.screens.slot_inspector import SlotInspector
+from ringmon.widgets.iface.panel import InterfacePanel
+from ringmon.widgets.packets.hex_dump import HexDump
 from ringcore.api import DropPolicy
 
 
@@ -128,7 +128,7 @@ def test_slot_inspector_shows_packet_bytes_as_text_never_as_markup():
 
 def test_command_palette_offers_every_panel_action_per_interface():
     async def scenario(app, pilot, fake):
-        from app.commands import RingmonCommands
+        from ringmon.commands import RingmonCommands
 
         provider = RingmonCommands(app.screen)
         titles = [title for title, _, _ in provider._commands()]

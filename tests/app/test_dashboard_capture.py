@@ -10,11 +10,11 @@ from screen_text import panel_shown, shown
 from textual.widgets import DataTable, Input, RadioButton
 
 import netns
-from app.dashboard import RingmonApp, dashboard_monitor
-from app.screens.filter_dialog import FilterDialog
-from app.screens.interface_picker import InterfacePicker
-from app.screens.poll_settings_dialog import PollSettingsDialog
-from app.widgets.iface.panel import InterfacePanel
+from ringmon.dashboard import RingmonApp, dashboard_monitor
+from ringmon.screens.filter_dialog import FilterDialog
+from ringmon.screens.interface_picker import InterfacePicker
+from ringmon.screens.poll_settings_dialog import PollSettingsDialog
+from ringmon.widgets.iface.panel import InterfacePanel
 from ringcore import Monitor
 from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, WaitStrategy
 

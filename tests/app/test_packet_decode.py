@@ -5,8 +5,8 @@ import random
 
 from fake_monitor import fake_frame
 
-from app.decode import decode_frame
-from app.widgets.packets.hex_dump import hex_dump_text
+from ringmon.decode import decode_frame
+from ringmon.widgets.packets.hex_dump import hex_dump_text
 
 
 def test_frame_decodes_into_one_node_per_layer_outermost_first():

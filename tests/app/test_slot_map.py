@@ -8,7 +8,7 @@ from dataclasses import replace
 from fake_monitor import FakeMonitor
 from textual.app import App, ComposeResult
 
-from app.widgets.ring.slot_map import GLYPHS, SlotMap
+from ringmon.widgets.ring.slot_map import GLYPHS, SlotMap
 
 
 class SlotMapApp(App[None]):

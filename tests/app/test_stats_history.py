@@ -5,8 +5,8 @@ from dataclasses import replace
 
 from fake_monitor import FakeMonitor
 
-from app.stats_history import InterfaceHistory, histogram_upper_edge_us, ring_rates
-from app.widgets.ring.slot_map import CONSUMING, FILLED, FREE, slot_state
+from ringmon.stats_history import InterfaceHistory, histogram_upper_edge_us, ring_rates
+from ringmon.widgets.ring.slot_map import CONSUMING, FILLED, FREE, slot_state
 
 
 def test_rates_are_differences_per_second_split_in_and_out():

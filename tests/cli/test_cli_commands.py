@@ -4,7 +4,7 @@ import subprocess
 from cli_process import UNPRIVILEGED, assert_one_error_line, run_ringmon
 
 import netns
-from app.iface_facts import up_interfaces
+from ringmon.iface_facts import up_interfaces
 
 
 def test_dashboard_rejects_a_ring_that_does_not_fit_before_drawing_anything():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SRC = ROOT / "ringcore" / "src"
+SRC = ROOT / "src" / "ringcore" / "src"
 C_TESTS = Path(__file__).parent / "c"
 LIBRARY_SOURCES = ("ring", "writer", "drain", "talkers")
 # The C tests never open a socket; capture.c is linked when it builds, so the whole library is checked together.
