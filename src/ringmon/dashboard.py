@@ -32,6 +32,7 @@ from .commands import RingmonCommands
 from .formatting import file_size, si
 from .iface_facts import InterfaceFacts
 from .messages import SlotChosen, UnplugRequested
+from .packet_line import escape
 from .screens.help import HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
 from .screens.slot_inspector import SlotInspector
@@ -43,7 +44,11 @@ from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
 FactsSource = Callable[[str, "str | None"], InterfaceFacts]
+# Says why a part running beside the dashboard (the demo's generator) died, or None while it lives.
+BackgroundCheck = Callable[[], "str | None"]
 GC_FREEZE_AFTER_S = 1.0
+BACKGROUND_CHECK_S = 0.5
+FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
 
 
 class RingmonApp(App[None]):
@@ -69,8 +74,11 @@ class RingmonApp(App[None]):
         refresh_interval_s: float | None = 1 / REFRESH_HZ,
         clock: Callable[[], float] = time.monotonic,
         gather_facts: FactsSource = iface_facts.gather_facts,
+        background_failure: BackgroundCheck | None = None,
     ) -> None:
-        """`refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`)."""
+        """`refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`).
+        `background_failure` is checked twice a second; what it reports stays on screen and makes the
+        exit status non-zero."""
         super().__init__()
         self.capture = capture
         self.plug_options = plug_options
@@ -78,6 +86,8 @@ class RingmonApp(App[None]):
         self.refresh_interval_s = refresh_interval_s
         self.clock = clock
         self.gather_facts = gather_facts
+        self.background_failure = background_failure
+        self.background_failed: str | None = None
         self.histories: dict[str, InterfaceHistory] = {}
         self.latest: dict[str, RingStats] = {}
         # Widgets the 10 Hz refresh touches are held, not queried: cheaper, and still valid while
@@ -112,6 +122,8 @@ class RingmonApp(App[None]):
             # collector, every full collection walks them all and stalls the UI for ~100 ms
             # (bench/dashboard_bench.py). Frozen, they are never scanned again.
             self.set_timer(GC_FREEZE_AFTER_S, gc.freeze)
+        if self.background_failure is not None:
+            self.set_interval(BACKGROUND_CHECK_S, self.check_background)
         self.refresh_from_capture()
         self._focus_active_panel()
 
@@ -137,7 +149,15 @@ class RingmonApp(App[None]):
         for ifname, stats in self.latest.items():
             self.histories.setdefault(ifname, InterfaceHistory()).add(now, stats)
         self._show_active()
-        self.session_bar.show(len(self.latest), self.capture.writing)
+        self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
+
+    def check_background(self) -> None:
+        """A background part that died is shown at once, not after the user quits."""
+        if self.background_failed is None and self.background_failure is not None:
+            self.background_failed = self.background_failure()
+            if self.background_failed is not None:
+                self.notify(escape(self.background_failed), title="background", severity="error",
+                            timeout=FAILURE_SHOWN_S, markup=False)
         if self._refreshes % REFRESH_HZ == 0:
             self.refresh_facts()
             self._show_active_talkers()
@@ -266,13 +286,15 @@ def run_plugged(
     skip_unpluggable: bool = False,
     monitor_factory: Callable[[], CaptureSource] = dashboard_monitor,
     app_class: type[RingmonApp] = RingmonApp,
+    background_failure: BackgroundCheck | None = None,
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 
     Every problem found before the screen is drawn (no privilege, unknown interface, bad filter)
     is one line on stderr and status 1; with `skip_unpluggable` an interface that cannot be
     plugged is only reported. `plug_options` are used for interfaces plugged from the picker.
-    `app_class` lets the dashboard benchmark run the real app with a probe in it.
+    `app_class` lets the dashboard benchmark run the real app with a probe in it. A failure that
+    `background_failure` reports while the dashboard runs is repeated on stderr and makes the status 1.
     """
     try:
         require_capture_privilege()
@@ -292,11 +314,17 @@ def run_plugged(
         if not monitor.interfaces:
             print("ringmon: no interface to watch (none is up; name one with -i)", file=sys.stderr)
             return 1
-        app = app_class(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs})
+        app = app_class(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs},
+                        background_failure=background_failure)
         with _exit_app_on_signals(app):
             app.run()
     finally:
         monitor.close()
+    if background_failure is not None:
+        app.check_background()  # it may have died in the last half second
+        if app.background_failed is not None:
+            print(f"ringmon: {escape(app.background_failed)}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -67,6 +67,7 @@ class DemoNetwork:
     ip_b: str = f"{DEMO_SUBNET}.2"
     generator: subprocess.Popen | None = None
     generator_log: tempfile._TemporaryFileWrapper | None = None
+    stopping_generator: bool = False
     created: list[str] = field(default_factory=list)
 
     @classmethod
@@ -108,15 +109,18 @@ class DemoNetwork:
         )
 
     def generator_failure(self) -> str | None:
-        """The generator's last error line if it died on its own."""
-        if self.generator is None or self.generator.poll() in (None, 0, -signal.SIGTERM, -signal.SIGKILL):
+        """Why the generator died, if it died without being asked to: its last error line, or how it ended."""
+        if self.generator is None or self.stopping_generator or self.generator.poll() in (None, 0):
             return None
         assert self.generator_log is not None
         self.generator_log.seek(0)
         lines = self.generator_log.read().strip().splitlines()
-        return lines[-1] if lines else f"exit status {self.generator.returncode}"
+        status = self.generator.returncode
+        ended = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+        return f"the traffic generator died ({ended}){': ' + lines[-1] if lines else ''}"
 
     def remove(self) -> None:
+        self.stopping_generator = True
         if self.generator is not None and self.generator.poll() is None:
             self.generator.terminate()
             try:
@@ -156,11 +160,8 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
         except (DemoError, OSError, subprocess.SubprocessError) as error:
             say(f"demo: {error}")
             return 1
-        status = run_plugged(demo.plug_requests(ring), plug_options=CaptureOptions(**ring))
-        failure = demo.generator_failure()
-        if failure:
-            say(f"demo: the traffic generator failed: {failure}")
-        return status
+        return run_plugged(demo.plug_requests(ring), plug_options=CaptureOptions(**ring),
+                           background_failure=demo.generator_failure)
     finally:
         for signum in previous:  # cleanup must not be cut short by a second signal
             signal.signal(signum, signal.SIG_IGN)

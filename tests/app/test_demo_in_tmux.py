@@ -1,19 +1,27 @@
-"""End to end, as a user: `ringmon demo` in a real terminal (tmux), read with capture-pane, quit with q."""
+"""End to end, as a user: the README's first command in a fresh copy of the repository, `ringmon demo` in a real
+terminal (tmux), read with capture-pane, quit with q."""
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import netns
 
 SIZE = ("100", "32")
 START_TIMEOUT_S = 30.0
+# The README's first command builds and installs ringmon (pip fetches setuptools for the build) before the demo.
+INSTALL_TIMEOUT_S = 300.0
 EXIT_TIMEOUT_S = 15.0
 DEMO_NAMESPACE_PREFIX = "ringmon-demo-"
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def tmux(*args: str) -> str:
@@ -40,18 +48,60 @@ def demo_namespaces() -> set[str]:
     return {name for name in names if name.startswith(DEMO_NAMESPACE_PREFIX)}
 
 
-def test_demo_shows_the_rings_working_and_leaves_nothing_behind(tmp_path):
+def readme_first_command() -> str:
+    """The quick start's first line, exactly as the README gives it (without its comment)."""
+    for line in (REPOSITORY / "README.md").read_text().splitlines():
+        if "ringmon demo" in line and "install.sh" in line:
+            return line.split("#")[0].strip()
+    raise AssertionError("the README has no quick-start line that installs and runs the demo")
+
+
+def fresh_clone(destination: Path) -> Path:
+    """The repository's tracked files as a clone has them (uncommitted edits included): nothing built, no .so."""
+    tracked = subprocess.run(["git", "-C", str(REPOSITORY), "ls-files", "-z"], check=True, capture_output=True,
+                             timeout=30).stdout.decode().split("\0")
+    for name in filter(None, tracked):
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPOSITORY / name, target)
+    return destination
+
+
+def start_in_tmux(command: str, exit_file: Path, cwd: Path | None = None) -> str:
+    session = f"ringmon-e2e-{uuid.uuid4().hex[:8]}"
+    tmux("new-session", "-d", "-s", session, "-x", SIZE[0], "-y", SIZE[1], *(["-c", str(cwd)] if cwd else []),
+         f"{command}; echo $? > {exit_file}; sleep 30")
+    return session
+
+
+def quit_and_wait(session: str, exit_file: Path) -> int:
+    tmux("send-keys", "-t", session, "q")
+    deadline = time.monotonic() + EXIT_TIMEOUT_S
+    while not exit_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert exit_file.exists(), f"ringmon demo did not exit on q:\n{screen(session)}"
+    return int(exit_file.read_text())
+
+
+def test_readme_first_command_in_a_fresh_clone_shows_the_rings_working_and_leaves_nothing_behind(tmp_path):
+    """`bash scripts/install.sh && ringmon demo` from the clone's root, non-editable install into a fresh venv:
+    the working directory holds the source tree, and the demo must still run the installed code."""
     netns.require_netns_privileges()
     netns.require(shutil.which("tmux") is not None, "the end-to-end test needs tmux")
-    ringmon = shutil.which("ringmon")
-    netns.require(ringmon is not None, "the end-to-end test needs the `ringmon` command (pip install -e .)")
+    netns.require(shutil.which("git") is not None, "the fresh-clone test needs git")
+    clone = fresh_clone(tmp_path / "clone")
+    venv = tmp_path / "venv"
+    # System site-packages give the dependencies; ringmon itself is installed by the README's command.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
     namespaces_before = demo_namespaces()
-    session = f"ringmon-e2e-{uuid.uuid4().hex[:8]}"
     exit_file = tmp_path / "exit-status"
-    tmux("new-session", "-d", "-s", session, "-x", SIZE[0], "-y", SIZE[1],
-         f"{ringmon} demo; echo $? > {exit_file}; sleep 30")
+    session = start_in_tmux(f"export PATH={shlex.quote(str(venv / 'bin'))}:$PATH; {readme_first_command()}",
+                            exit_file, cwd=clone)
     try:
-        wait_for_screen(session, r"Ring occupancy")
+        wait_for_screen(session, r"Ring occupancy", timeout_s=INSTALL_TIMEOUT_S)
+        installed = subprocess.run([str(venv / "bin" / "python"), "-c", "import ringmon; print(ringmon.__file__)"],
+                                   capture_output=True, text=True, timeout=30, cwd=clone).stdout
+        assert installed.startswith(str(venv)), f"the README's command installed ringmon into the venv: {installed}"
         assert len(demo_namespaces() - namespaces_before) == 2, "the demo made its two namespaces"
         first = wait_for_screen(session, r"taken ([\d,]+) = delivered")
         polls_first = wait_for_screen(session, r"polls (\S+)/s").group(1)
@@ -78,12 +128,32 @@ def test_demo_shows_the_rings_working_and_leaves_nothing_behind(tmp_path):
         tmux("send-keys", "-t", session, "p")
         wait_for_screen(session, r"capturing")
 
-        tmux("send-keys", "-t", session, "q")
-        deadline = time.monotonic() + EXIT_TIMEOUT_S
-        while not exit_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert exit_file.exists(), f"ringmon demo did not exit on q:\n{screen(session)}"
-        assert exit_file.read_text().strip() == "0"
+        assert quit_and_wait(session, exit_file) == 0
         assert demo_namespaces() == namespaces_before, "the demo removed its namespaces"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+
+
+def demo_generator_pids() -> list[int]:
+    found = subprocess.run(["pgrep", "-f", "ringmon.demo_traffic"], capture_output=True, text=True, timeout=10)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_demo_shows_a_dead_generator_at_once_and_exits_non_zero(tmp_path):
+    netns.require_netns_privileges()
+    netns.require(shutil.which("tmux") is not None, "the end-to-end test needs tmux")
+    ringmon = shutil.which("ringmon")
+    netns.require(ringmon is not None, "the end-to-end test needs the installed `ringmon` command")
+    pids_before = set(demo_generator_pids())
+    exit_file = tmp_path / "exit-status"
+    session = start_in_tmux(f"{ringmon} demo", exit_file)
+    try:
+        wait_for_screen(session, r"taken [1-9][\d,]* = delivered")
+        generators = set(demo_generator_pids()) - pids_before
+        assert len(generators) == 1, "the demo started one generator"
+        os.kill(generators.pop(), signal.SIGKILL)
+        wait_for_screen(session, r"traffic generator died \(killed by SIGKILL\)", timeout_s=5)
+        assert quit_and_wait(session, exit_file) == 1
+        assert "traffic generator died" in screen(session), "repeated on stderr once the screen is gone"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)

@@ -1,4 +1,5 @@
-"""The top line: how many interfaces are plugged and the capture file being written, growing."""
+"""The top line: how many interfaces are plugged, the capture file being written, growing, and a background
+part (the demo's generator) that died."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -6,14 +7,17 @@ from rich.text import Text
 from ringcore import WriteStatus
 
 from ...formatting import file_size, si
+from ...packet_line import escape
 from ..live_text import LiveText
 
 
 class SessionBar(LiveText):
-    def show(self, interface_count: int, writing: WriteStatus | None) -> None:
+    def show(self, interface_count: int, writing: WriteStatus | None, background_failed: str | None = None) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" ringmon ", "bold reverse")
         text.append(f" {interface_count} interface{'s' if interface_count != 1 else ''}  ")
+        if background_failed is not None:
+            text.append(f"{escape(background_failed)}  ", "bold red")
         if writing is None:
             text.append("not writing", "dim")
         elif writing.error:
