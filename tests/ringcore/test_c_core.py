@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import netns
+from readback import tshark_read
+
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "ringcore" / "src"
 C_TESTS = Path(__file__).parent / "c"
@@ -34,6 +37,8 @@ TSAN_BAD_MAPPING = "unexpected memory mapping"
 # Seconds each timed C test runs for (stress, shared limit, concurrent writer): bounded on 2 cores under TSAN.
 TIMED_SECONDS = "1.0"
 RUN_TIMEOUT_S = 60
+# Frames the real-capture test floods: enough to fill the 64-slot ring and the small kernel ring many times.
+REAL_CAPTURE_FRAMES = 20_000
 
 
 def _compile(args: list[str]) -> subprocess.CompletedProcess:
@@ -65,26 +70,41 @@ def library_objects(tmp_path_factory):
 
 
 @pytest.fixture(params=list(FLAVORS))
-def run_c_test(request, library_objects, tmp_path):
-    """Build one C test in this fixture's flavor and run it; fails with its output unless it passed cleanly."""
+def build_c_test(request, library_objects, tmp_path):
+    """Build one C test in this fixture's flavor: (command prefix that runs it, environment, flavor)."""
     flavor = request.param
 
-    def run(name: str, *args: str) -> str:
+    def build(name: str) -> tuple[list[str], dict[str, str], str]:
         exe = tmp_path / f"{name}-{flavor}"
         built = _compile([*COMMON_FLAGS, *FLAVORS[flavor], str(C_TESTS / f"{name}.c"),
                           *map(str, library_objects(flavor)), "-o", str(exe)])
         assert built.returncode == 0, f"{name}.c does not build ({flavor}):\n{built.stderr}"
-        env = {**os.environ, **SANITIZER_OPTIONS, "TMPDIR": str(tmp_path)}
-        command = [str(exe), *args]
+        return [str(exe)], {**os.environ, **SANITIZER_OPTIONS, "TMPDIR": str(tmp_path)}, flavor
+
+    return build
+
+
+def check_c_test(name: str, flavor: str, returncode: int, stdout: str, stderr: str) -> str:
+    """A C test passed cleanly: exit 0, its ok line, and no sanitizer report."""
+    output = f"{name} ({flavor}) exited {returncode}\n{stdout}{stderr}"
+    assert returncode == 0, output
+    assert not SANITIZER_REPORT.search(stderr), output
+    assert f"{name}: ok" in stdout, output
+    return stdout
+
+
+@pytest.fixture
+def run_c_test(build_c_test):
+    """Build one C test in each flavor and run it; fails with its output unless it passed cleanly."""
+
+    def run(name: str, *args: str) -> str:
+        command, env, flavor = build_c_test(name)
+        command += args
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
         if flavor == "tsan" and TSAN_BAD_MAPPING in result.stderr:
             result = subprocess.run(["setarch", platform.machine(), "-R", *command],
                                     capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S)
-        output = f"{name} ({flavor}) exited {result.returncode}\n{result.stdout}{result.stderr}"
-        assert result.returncode == 0, output
-        assert not SANITIZER_REPORT.search(result.stderr), output
-        assert f"{name}: ok" in result.stdout, output
-        return result.stdout
+        return check_c_test(name, flavor, result.returncode, result.stdout, result.stderr)
 
     return run
 
@@ -125,7 +145,30 @@ def test_talkers_counted_by_a_drain_while_read_add_up_to_what_was_produced(run_c
     run_c_test("talkers_drain_concurrent", TIMED_SECONDS)
 
 
+@pytest.mark.parametrize("drop_policy", ["early", "late"])
+def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
+                                                                             drop_policy):
+    """capture.c's producer, its drop policy, a drain, the writer and talkers on a real interface, under each
+    sanitizer: the kernel took or dropped every frame the test sent, and the identity closes."""
+    command, env, flavor = build_c_test("capture_real_veth")
+    if flavor == "tsan":  # TSan's fixed shadow layout; without ASLR it always maps
+        command = ["setarch", platform.machine(), "-R", *command]
+    capture = subprocess.Popen(["ip", "netns", "exec", veth_pair.ns_a, *command, veth_pair.if_a, drop_policy,
+                                str(REAL_CAPTURE_FRAMES), str(tmp_path / "out.pcap")],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert capture.stdout.readline().strip() == "ready", capture.stderr.read()
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(REAL_CAPTURE_FRAMES)))
+        stdout, stderr = capture.communicate("sent\n", timeout=RUN_TIMEOUT_S)
+    finally:
+        capture.kill()
+        capture.wait()
+    check_c_test("capture_real_veth", flavor, capture.returncode, stdout, stderr)
+    delivered = int(re.search(r"delivered (\d+)", stdout).group(1))
+    assert len(tshark_read(tmp_path / "out.pcap")) == delivered, "tshark reads every delivered packet from the file"
+
+
 def test_every_c_test_program_is_run_here():
-    run_here = set(re.findall(r'run_c_test\("(\w+)"', Path(__file__).read_text()))
+    run_here = set(re.findall(r'(?:run_c_test|build_c_test)\("(\w+)"', Path(__file__).read_text()))
     on_disk = {path.stem for path in C_TESTS.glob("*.c")}
     assert on_disk == run_here
