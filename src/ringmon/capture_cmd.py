@@ -92,6 +92,8 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
             return _read_file(args, options.filter, stop)
         if not args.interfaces:
             raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
+        if args.run_as:
+            raise RingcoreError("-Z: capture does not drop privileges yet; the dashboard does")
         require_capture_privilege()
         stats_file = StatsFile(args.stats_json) if args.stats_json else None
         try:

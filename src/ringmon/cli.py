@@ -73,6 +73,8 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                              f"sleep until the producer signals a kernel block (event) (default {wait})")
     parser.add_argument("--poll-interval", metavar="US", type=nonnegative, default=DEFAULT_POLL_INTERVAL_US,
                         help=f"sleep between polls of an empty ring with --wait sleep (default {DEFAULT_POLL_INTERVAL_US} us)")
+    parser.add_argument("-Z", dest="run_as", metavar="USER",
+                        help="once the interfaces and output files are open, go on as USER with no capability")
     parser.add_argument("filter", nargs="*", metavar="EXPRESSION", help="capture filter, tcpdump syntax")
 
 
@@ -108,7 +110,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
 def _run_dashboard(args: argparse.Namespace) -> int:
     from .dashboard import run_dashboard
 
-    return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback)
+    return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback, run_as=args.run_as)
 
 
 def _demo_parser() -> argparse.ArgumentParser:

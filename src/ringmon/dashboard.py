@@ -32,6 +32,7 @@ from .commands import RingmonCommands
 from .formatting import file_size, si
 from .iface_facts import InterfaceFacts
 from .messages import SlotChosen, UnplugRequested
+from .privilege import drop_privileges, installation_needs, require_access, user_account
 from .packet_line import escape
 from .screens.help import HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
@@ -287,6 +288,7 @@ def run_plugged(
     monitor_factory: Callable[[], CaptureSource] = dashboard_monitor,
     app_class: type[RingmonApp] = RingmonApp,
     background_failure: BackgroundCheck | None = None,
+    run_as: str | None = None,
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 
@@ -295,8 +297,13 @@ def run_plugged(
     plugged is only reported. `plug_options` are used for interfaces plugged from the picker.
     `app_class` lets the dashboard benchmark run the real app with a probe in it. A failure that
     `background_failure` reports while the dashboard runs is repeated on stderr and makes the status 1.
+    With `run_as` the dashboard runs as that user once every request is plugged (interfaces plugged
+    later from the picker then need CAP_NET_RAW, which that user lacks).
     """
     try:
+        account = user_account(run_as) if run_as else None
+        if account is not None:
+            require_access(account, installation_needs())
         require_capture_privilege()
     except RingcoreError as error:
         print(f"ringmon: {error}", file=sys.stderr)
@@ -314,6 +321,12 @@ def run_plugged(
         if not monitor.interfaces:
             print("ringmon: no interface to watch (none is up; name one with -i)", file=sys.stderr)
             return 1
+        if account is not None:
+            try:
+                drop_privileges(account)
+            except RingcoreError as error:
+                print(f"ringmon: {error}", file=sys.stderr)
+                return 1
         app = app_class(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs},
                         background_failure=background_failure)
         with _exit_app_on_signals(app):
@@ -333,9 +346,10 @@ def run_dashboard(
     options: CaptureOptions = CaptureOptions(),
     *,
     include_loopback: bool = False,
+    run_as: str | None = None,
 ) -> int:
     """`ringmon [-i IFACE ...] [capture options] [FILTER]`: the named interfaces, or every interface
     that is up (loopback only with `include_loopback`), all with `options`."""
     names = list(interfaces) if interfaces else iface_facts.up_interfaces(include_loopback)
     return run_plugged([PlugRequest(name, options) for name in names], plug_options=options,
-                       skip_unpluggable=not interfaces)
+                       skip_unpluggable=not interfaces, run_as=run_as)

@@ -1,0 +1,143 @@
+"""Least privilege: capture needs CAP_NET_RAW and nothing else, and -Z USER goes on as USER with no capability
+once the interfaces (and files) are open."""
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_process import (
+    EXIT_TIMEOUT_S,
+    RINGMON,
+    START_TIMEOUT_S,
+    assert_one_error_line,
+    run_ringmon,
+    summary_counts,
+    tshark_packets,
+    wait_settled,
+)
+
+import netns
+from ringcore import RingcoreError
+from ringmon.privilege import installation_needs, require_access
+
+FRAME_COUNT = 40
+NOBODY = pwd.getpwnam("nobody")
+# nobody with CAP_NET_RAW alone (and reading the interpreter under root's home): what `setcap cap_net_raw+ep`
+# on the interpreter gives a non-root user.
+NET_RAW_ONLY = ("setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
+                "--inh-caps=-all,+net_raw,+dac_read_search", "--ambient-caps=+net_raw,+dac_read_search")
+
+
+@pytest.fixture
+def nobodys_directory() -> Iterator[Path]:
+    """A directory nobody may write in (pytest's tmp_path is root's alone)."""
+    directory = Path(tempfile.mkdtemp(prefix="ringmon-nobody-"))
+    os.chmod(directory, 0o755)
+    os.chown(directory, NOBODY.pw_uid, NOBODY.pw_gid)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+@pytest.fixture
+def installation_readable_by_nobody() -> Iterator[None]:
+    """After -Z the process must still read its Python installation (lazy imports); a system install is
+    readable by all, this machine's interpreter may sit under root's 0700 home: let others traverse its
+    parents for the test, and restore their modes after."""
+    changed: list[tuple[Path, int]] = []
+    for directory in reversed(Path(sys.executable).resolve().parents):
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(directory, stat.S_IMODE(mode) | stat.S_IXOTH)
+            changed.append((directory, stat.S_IMODE(mode)))
+    try:
+        yield
+    finally:
+        for directory, mode in changed:
+            os.chmod(directory, mode)
+
+
+def status_of(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as status:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
+
+
+def screen_of(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def test_capture_as_a_non_root_user_with_only_cap_net_raw_takes_every_frame(veth_pair, nobodys_directory):
+    out = nobodys_directory / "out.pcap"
+    capture = subprocess.Popen(
+        ["ip", "netns", "exec", veth_pair.ns_a, *NET_RAW_ONLY, RINGMON, "capture", "-i", veth_pair.if_a,
+         "-c", str(FRAME_COUNT), "-w", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "listening on" not in (line := capture.stderr.readline()):
+            assert line and time.monotonic() < deadline, f"did not start: {line}{capture.stderr.read()}"
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT)))
+        _, stderr = capture.communicate(timeout=EXIT_TIMEOUT_S)
+    finally:
+        capture.kill()
+        capture.wait()
+    assert capture.returncode == 0, stderr
+    assert summary_counts(stderr)["captured"] == FRAME_COUNT
+    assert len(tshark_packets(out)) == FRAME_COUNT
+    assert out.stat().st_uid == NOBODY.pw_uid
+
+
+def test_dashboard_with_z_runs_as_that_user_without_capabilities_and_keeps_capturing(
+        veth_pair, installation_readable_by_nobody):
+    netns.require(shutil.which("tmux") is not None, "the dashboard test needs tmux")
+    session = f"ringmon-z-{os.getpid()}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+                    f"ip netns exec {veth_pair.ns_a} {RINGMON} -i {veth_pair.if_a} -Z nobody; sleep 30"],
+                   check=True, timeout=10)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        pids: list[str] = []
+        while not pids:
+            assert time.monotonic() < deadline, f"the dashboard never became nobody:\n{screen_of(session)}"
+            time.sleep(0.2)
+            pids = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-f", f"{RINGMON} -i {veth_pair.if_a} -Z"],
+                                  capture_output=True, text=True).stdout.split()
+        assert len(pids) == 1
+        status = status_of(int(pids[0]))
+        assert status["Uid"].split() == [str(NOBODY.pw_uid)] * 4
+        assert status["Gid"].split() == [str(NOBODY.pw_gid)] * 4
+        assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT)))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not re.search(rf"taken {FRAME_COUNT} = delivered", screen := screen_of(session)):
+            assert time.monotonic() < deadline, f"the frames never reached the ring:\n{screen}"
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+
+
+@pytest.mark.parametrize("command", [()], ids=["dashboard"])
+def test_z_with_an_unknown_user_is_one_error_line(veth_pair, command):
+    result = run_ringmon(*command, "-i", veth_pair.if_a, "-Z", "no-such-user-ringmon")
+    assert_one_error_line(result, "-Z no-such-user-ringmon: no such user")
+
+
+def test_z_refuses_before_opening_anything_when_the_user_could_not_read_what_it_needs(tmp_path):
+    """The check runs as the user, in a child: root's 0700 directory is unreadable to nobody, the library is not."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(RingcoreError, match=rf"-Z nobody: nobody cannot read it: {private}$"):
+        require_access(NOBODY, [(str(private), os.R_OK | os.X_OK, "read it")])
+    require_access(NOBODY, [("/usr/lib", os.R_OK | os.X_OK, "read it")])
+    assert {path for path, _, _ in installation_needs()} >= {os.path.dirname(os.__file__)}
