@@ -1,14 +1,17 @@
-"""Run a test body in a forked child, so a crash in C (a segfault, an abort) fails that test instead of killing
-pytest and every test after it."""
+"""Checks of the public API that could crash the interpreter, run in a forked child: a crash in C (a segfault, an
+abort) fails that test instead of killing pytest and every test after it."""
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import os
 import signal
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
+
+from ringcore import RingcoreError
 
 CHILD_TIMEOUT_S = 60
 
@@ -45,3 +48,32 @@ def run_isolated(body: Callable[[], object], timeout_s: float = CHILD_TIMEOUT_S)
         pytest.fail(f"the child died of {signal.Signals(-process.exitcode).name}: the call crashed the interpreter")
     if report is not None:
         pytest.fail(report, pytrace=False)
+
+
+def public_calls(cls: type) -> set[str]:
+    """Names of the public methods and properties a class defines itself."""
+    return {name for name, value in vars(cls).items()
+            if not name.startswith("_") and (inspect.isfunction(value) or isinstance(value, property))}
+
+
+def assert_every_call_raises_after_close(cls: type, make_closed: Callable[[], object],
+                                         calls: Mapping[str, Callable[[object], object]],
+                                         ends: tuple[str, ...] = ("close",)) -> None:
+    """Each of `calls` (one per public method or property of cls, but the `ends` that close it and may repeat)
+    on a closed object raises RingcoreError saying it is closed, and the ends repeat quietly."""
+    unchecked = public_calls(cls) - set(calls) - set(ends)
+    assert not unchecked, f"{cls.__name__} calls with no check after close: {sorted(unchecked)}"
+
+    def body() -> None:
+        closed = make_closed()
+        for end in ends:
+            getattr(closed, end)()
+        for name, call in calls.items():
+            try:
+                call(closed)
+            except RingcoreError as error:
+                assert "closed" in str(error), f"{cls.__name__}.{name}: {error}"
+            else:
+                raise AssertionError(f"{cls.__name__}.{name} on a closed {cls.__name__} did not raise")
+
+    run_isolated(body)
