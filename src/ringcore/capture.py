@@ -120,7 +120,6 @@ class _Native:
         return handle
 
 
-
 class _SlotFlags:
     """The meaning of rc_slot_hdr.flags, for both views of a slot below."""
 
