@@ -8,6 +8,7 @@ from .api import (
     CaptureOptions,
     DropPolicy,
     FilterError,
+    OutOfRangeError,
     PrivilegeError,
     RingcoreError,
     RingStats,
@@ -24,6 +25,6 @@ from .netns import in_netns
 __all__ = [
     "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
     "FORMATS", "Capture", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
-    "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "TALKERS_WINDOW_S", "Talker",
+    "OutOfRangeError", "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "TALKERS_WINDOW_S", "Talker",
     "Talkers", "TopTalkers", "WaitStrategy", "WriteStatus", "Writer", "compile_filter", "in_netns", "require_capture_privilege", "validate_ring",
 ]

@@ -14,6 +14,7 @@ RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
 RC_EVENT_WAIT_MAX_US = 100_000
+RC_POLL_INTERVAL_MAX_US = 1_000_000
 RC_TALKERS_WINDOW_S = 10
 RC_TALKERS_MAX = 768
 RC_ADDR_NONE, RC_ADDR_MAC, RC_ADDR_IPV4, RC_ADDR_IPV6 = 0, 1, 4, 6
@@ -126,19 +127,22 @@ _P = ctypes.POINTER
 _SIGNATURES = {
     "rc_ring_slots_for": (i64, [u32, u32]),
     "rc_ring_create": (ctypes.c_int, [_P(RingConfig), _P(vp), cp, size_t]),
+    "rc_ring_retain": (None, [vp]),
     "rc_ring_destroy": (None, [vp]),
     "rc_ring_produce": (ctypes.c_int, [vp, vp, u32, u32, u64, i32, u32]),
     "rc_ring_count_drop": (None, [vp, u32, u32]),
     "rc_ring_notify": (None, [vp]),
     "rc_ring_full": (ctypes.c_int, [vp]),
+    "rc_ring_attach_consumer": (ctypes.c_int, [vp]),
+    "rc_ring_detach_consumer": (None, [vp]),
     "rc_ring_poll": (u32, [vp, u32, _P(u64)]),
     "rc_ring_slot": (vp, [vp, u64]),
-    "rc_ring_release": (None, [vp, u32]),
+    "rc_ring_release": (ctypes.c_int, [vp, u32]),
     "rc_ring_wait": (None, [vp]),
     "rc_ring_stats": (None, [vp, _P(Stats)]),
     "rc_ring_reset_high_water": (None, [vp]),
-    "rc_ring_set_drop_policy": (None, [vp, i32]),
-    "rc_ring_set_wait": (None, [vp, i32, u32]),
+    "rc_ring_set_drop_policy": (ctypes.c_int, [vp, i32]),
+    "rc_ring_set_wait": (ctypes.c_int, [vp, i32, u32]),
     "rc_ring_base": (vp, [vp]),
     "rc_ring_map_size": (size_t, [vp]),
     "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t]),

@@ -26,6 +26,10 @@ class PrivilegeError(RingcoreError):
     """The process lacks CAP_NET_RAW (or CAP_NET_ADMIN for namespaces)."""
 
 
+class OutOfRangeError(RingcoreError, ValueError):
+    """A count, size or setting the C core cannot take (a ValueError too: it is a bad argument)."""
+
+
 class DropPolicy(enum.IntEnum):
     EARLY = 0
     LATE = 1

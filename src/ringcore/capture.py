@@ -4,9 +4,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import ipaddress
+import operator
 import os
 import struct
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +19,7 @@ from .api import (
     DEFAULT_SLOT_SIZE,
     CaptureOptions,
     DropPolicy,
+    OutOfRangeError,
     PrivilegeError,
     RingcoreError,
     Talker,
@@ -29,7 +33,10 @@ MIN_SLOT_SIZE = 64
 MAX_SLOT_SIZE = 65536
 MAX_RING_PAGES = 1 << 22  # 16 GiB of 4 KiB pages: rc_ring_slots_for's bound
 MAX_SNAPLEN = 262144  # libpcap's MAXIMUM_SNAPLEN
-MAX_POLL_INTERVAL_US = 1_000_000
+MAX_POLL_INTERVAL_US = rc.RC_POLL_INTERVAL_MAX_US
+U32_MAX = (1 << 32) - 1
+I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
+U64_MAX = (1 << 64) - 1
 # Kernel side of a capture: 8 MiB of TPACKET_V3 blocks buffer a burst while
 # the producer waits on a full slot ring (drop-early) or is off the CPU.  At
 # low rates the kernel hands a block over after BLOCK_TIMEOUT_MS however
@@ -52,6 +59,14 @@ def _check(code: int, buf: ctypes.Array, fallback: str) -> None:
         raise RingcoreError(text)
 
 
+def in_range(what: str, value: int, low: int, high: int, unit: str = "") -> int:
+    """value as an int for a C argument, or OutOfRangeError: ctypes would wrap -1 into 0xFFFFFFFF silently."""
+    number = operator.index(value)
+    if not low <= number <= high:
+        raise OutOfRangeError(f"{what} {number}{unit} is out of range: {low} to {high}{unit}")
+    return number
+
+
 def validate_ring(slot_size: int, ring_pages: int) -> int:
     """Slots of this geometry, or a RingcoreError that says what does not fit."""
     if not MIN_SLOT_SIZE <= slot_size <= MAX_SLOT_SIZE or slot_size % 16:
@@ -68,9 +83,41 @@ def validate_ring(slot_size: int, ring_pages: int) -> int:
     return slots
 
 
-def validate_poll_interval(poll_interval_us: int) -> None:
-    if not 0 <= poll_interval_us <= MAX_POLL_INTERVAL_US:
-        raise RingcoreError(f"poll interval {poll_interval_us} us is out of range: 0 to {MAX_POLL_INTERVAL_US} us")
+def validate_poll_interval(poll_interval_us: int) -> int:
+    return in_range("poll interval", poll_interval_us, 0, MAX_POLL_INTERVAL_US, " us")
+
+
+def _release_view(view: memoryview) -> None:
+    try:
+        view.release()
+    except BufferError:
+        pass  # something still reads through it; the mapping lives until it is gone (see Ring)
+
+
+class _Native:
+    """A Python handle on one C object. Every call into C takes `handle`, which raises once the object is closed,
+    so no method can hand C a NULL or freed pointer; `_let_go` gives the pointer to the one call that frees it,
+    once, and refuses while a running drain still uses the object."""
+
+    _kind = "object"  # named in "this ring is closed"
+    _handle: int | None = None
+    _drain_users = 0  # running drains that write or count into this object
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise RingcoreError(f"this {self._kind} is closed")
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        return not self._handle
+
+    def _let_go(self) -> int | None:
+        if self._drain_users:
+            raise RingcoreError(f"this {self._kind} is used by a running drain: stop the drain first")
+        handle, self._handle = self._handle, None
+        return handle
 
 
 class _SlotFlags:
@@ -112,17 +159,27 @@ class SlotView(_SlotFlags):
     data: bytes
 
 
-class Ring:
-    """A slot ring: either standalone (tests, rx_poll demos) or the one a Capture fills."""
+class Ring(_Native):
+    """A slot ring: either standalone (tests, rx_poll demos) or the one a Capture fills. Its first poll makes
+    it the ring's one consumer (a drain is another)."""
+
+    _kind = "ring"
 
     def __init__(self, handle: int, owned: bool):
+        """owned: the creator's reference is ours; else (a capture's ring) we take one of our own."""
+        if not owned:
+            rc.lib.rc_ring_retain(handle)
         self._handle = handle
-        self._owned = owned
         base = rc.lib.rc_ring_base(handle)
-        size = rc.lib.rc_ring_map_size(handle)
-        self._view = memoryview((ctypes.c_char * size).from_address(base)).cast("B")
+        mapping = (ctypes.c_char * rc.lib.rc_ring_map_size(handle)).from_address(base)
+        # Our reference goes with the mapping object, which every view of a slot keeps alive: a view kept past
+        # close() (a slice of one, say) reads memory that is still mapped. Not at exit: nothing is owed then.
+        weakref.finalize(mapping, rc.lib.rc_ring_destroy, handle).atexit = False
+        self._view = memoryview(mapping).cast("B")
         self._base = base
         self._stats = rc.Stats()
+        self._held: deque[memoryview] = deque()  # views of the slots polled and not released, oldest first
+        self._consumer = False
 
     @classmethod
     def create(
@@ -141,53 +198,66 @@ class Ring:
         _check(rc.lib.rc_ring_create(ctypes.byref(cfg), ctypes.byref(handle), buf, len(buf)), buf, "creating a ring")
         return cls(handle.value, owned=True)
 
-    @property
-    def handle(self) -> int:
-        return self._handle
-
     def close(self) -> None:
-        """Free an owned ring; a capture's ring is freed with its capture. Either way the
-        mapping is gone: later calls raise instead of reaching into freed memory."""
-        if self._handle:
-            self._view.release()
-            if self._owned:
-                rc.lib.rc_ring_destroy(self._handle)
-        self._handle = None
-
-    def _live(self) -> int:
-        if not self._handle:
-            raise RingcoreError("this ring is closed (its interface was unplugged)")
-        return self._handle
+        """Let go of the ring (an owned one is freed, a capture's is freed with its capture). Views from poll()
+        are released; later calls raise instead of reaching into freed memory."""
+        handle = self._let_go()
+        if handle is None:
+            return
+        while self._held:
+            _release_view(self._held.popleft())
+        if self._consumer:
+            rc.lib.rc_ring_detach_consumer(handle)
+        self._view.release()  # the mapping (and our reference) goes with the last view
 
     def produce(self, data: bytes, wirelen: int | None = None, ts_ns: int | None = None, ifindex: int = 0) -> bool:
         """Store one packet as a producer would (standalone rings), waking an EVENT consumer;
         False when the ring is full."""
-        code = rc.lib.rc_ring_produce(
-            self._handle, data, len(data), len(data) if wirelen is None else wirelen,
-            time.time_ns() if ts_ns is None else ts_ns, ifindex, 0,
-        )
-        rc.lib.rc_ring_notify(self._handle)
+        handle = self.handle
+        caplen = in_range("packet length", len(data), 0, U32_MAX)
+        wirelen = in_range("wire length", caplen if wirelen is None else wirelen, 0, U32_MAX)
+        ts_ns = in_range("timestamp", time.time_ns() if ts_ns is None else ts_ns, 0, U64_MAX, " ns")
+        ifindex = in_range("interface index", ifindex, I32_MIN, I32_MAX)
+        code = rc.lib.rc_ring_produce(handle, data, caplen, wirelen, ts_ns, ifindex, 0)
+        rc.lib.rc_ring_notify(handle)
         return code == 0
 
+    def _as_consumer(self) -> int:
+        handle = self.handle
+        if not self._consumer:
+            if rc.lib.rc_ring_attach_consumer(handle) < 0:
+                raise RingcoreError("this ring already has a consumer (a drain): a ring has one")
+            self._consumer = True
+        return handle
+
     def poll(self, max_items: int = 256) -> list[tuple[memoryview, SlotMeta]]:
-        """Take a batch: zero-copy views of up to max_items slots, valid until release()."""
+        """Take a batch after the slots already held: zero-copy views of up to max_items slots, valid until
+        release() frees their slots (the views are released with them)."""
+        max_items = in_range("batch size", max_items, 0, U32_MAX)
+        handle = self._as_consumer()
         first = ctypes.c_uint64()
-        count = rc.lib.rc_ring_poll(self._live(), max_items, ctypes.byref(first))
+        count = rc.lib.rc_ring_poll(handle, max_items, ctypes.byref(first))
         batch = []
         for position in range(first.value, first.value + count):
-            offset = rc.lib.rc_ring_slot(self._handle, position) - self._base
+            offset = rc.lib.rc_ring_slot(handle, position) - self._base
             caplen, wirelen, ts_ns, ifindex, flags = _SLOT_HDR.unpack_from(self._view, offset)
             data_at = offset + rc.SLOT_HDR_SIZE
-            batch.append((self._view[data_at:data_at + caplen], SlotMeta(position, caplen, wirelen, ts_ns, ifindex, flags)))
+            view = self._view[data_at:data_at + caplen]
+            self._held.append(view)
+            batch.append((view, SlotMeta(position, caplen, wirelen, ts_ns, ifindex, flags)))
         return batch
 
     def release(self, count: int) -> None:
-        """Free the `count` oldest slots taken by poll()."""
-        rc.lib.rc_ring_release(self._handle, count)
+        """Free the `count` oldest slots taken by poll(); more than are polled and not released is refused."""
+        count = in_range("release count", count, 0, U32_MAX)
+        if rc.lib.rc_ring_release(self.handle, count) < 0:
+            raise OutOfRangeError(f"cannot release {count} slots: {len(self._held)} are polled and not released")
+        for _ in range(count):
+            _release_view(self._held.popleft())
 
     def wait(self) -> None:
         """Wait as the ring's strategy says (1 ms sleep by default); counted in the statistics."""
-        rc.lib.rc_ring_wait(self._handle)
+        rc.lib.rc_ring_wait(self.handle)
 
     def rx_poll(
         self,
@@ -222,30 +292,33 @@ class Ring:
         return handled
 
     def stats(self) -> rc.Stats:
-        rc.lib.rc_ring_stats(self._live(), ctypes.byref(self._stats))
+        rc.lib.rc_ring_stats(self.handle, ctypes.byref(self._stats))
         return self._stats
 
     def copy_slot(self, index: int) -> SlotView | None:
+        """A copy of slot `index` (0 .. slot count - 1), or None for an index past the last slot."""
+        index = in_range("slot index", index, 0, U32_MAX)
         buf = ctypes.create_string_buffer(rc.SLOT_HDR_SIZE + MAX_SLOT_SIZE)
-        size = rc.lib.rc_ring_copy_slot(self._live(), index, buf, len(buf))
+        size = rc.lib.rc_ring_copy_slot(self.handle, index, buf, len(buf))
         if size < 0:
             return None
         caplen, wirelen, ts_ns, ifindex, flags = _SLOT_HDR.unpack_from(buf, 0)
         return SlotView(index, caplen, wirelen, ts_ns, ifindex, flags, buf.raw[rc.SLOT_HDR_SIZE:size])
 
     def set_drop_policy(self, policy: DropPolicy) -> None:
-        rc.lib.rc_ring_set_drop_policy(self._handle, int(policy))
+        rc.lib.rc_ring_set_drop_policy(self.handle, DropPolicy(policy))
 
     def set_wait(self, strategy: WaitStrategy, poll_interval_us: int) -> None:
-        validate_poll_interval(poll_interval_us)
-        rc.lib.rc_ring_set_wait(self._handle, int(strategy), poll_interval_us)
+        rc.lib.rc_ring_set_wait(self.handle, WaitStrategy(strategy), validate_poll_interval(poll_interval_us))
 
     def reset_high_water(self) -> None:
-        rc.lib.rc_ring_reset_high_water(self._handle)
+        rc.lib.rc_ring_reset_high_water(self.handle)
 
 
-class Capture:
+class Capture(_Native):
     """One interface's socket, kernel ring and producer thread, feeding a Ring."""
+
+    _kind = "capture"
 
     def __init__(self, ifname: str, options: CaptureOptions, netns: str | None = None):
         validate_ring(options.slot_size, options.ring_pages)
@@ -282,29 +355,31 @@ class Capture:
         """Compile and attach a filter in the kernel; on error the old one stays."""
         program = compile_filter(expression, self.linktype, self.options.snaplen) if expression else None
         buf = rc.errbuf()
-        code = rc.lib.rc_capture_set_filter(self._handle, program, len(program) if program else 0, buf, len(buf))
+        code = rc.lib.rc_capture_set_filter(self.handle, program, len(program) if program else 0, buf, len(buf))
         _check(code, buf, f"{self.ifname}: setting the filter")
         self.filter = expression or None
 
     def error(self) -> str | None:
         """Why the producer stopped (interface gone), or None while it runs."""
         buf = rc.errbuf()
-        return rc.message(buf) if rc.lib.rc_capture_error(self._handle, buf, len(buf)) else None
+        return rc.message(buf) if rc.lib.rc_capture_error(self.handle, buf, len(buf)) else None
 
     def stop(self) -> None:
-        """Stop taking packets from the kernel; reads the final kernel counters."""
-        if self._handle:
-            rc.lib.rc_capture_stop(self._handle)
+        """Stop taking packets from the kernel; reads the final kernel counters. Nothing to do once closed."""
+        if not self.closed:
+            rc.lib.rc_capture_stop(self.handle)
 
     def close(self) -> None:
-        if self._handle:
+        handle = self._let_go()
+        if handle:
             self.ring.close()
-            rc.lib.rc_capture_close(self._handle)
-            self._handle = None
+            rc.lib.rc_capture_close(handle)
 
 
-class Writer:
+class Writer(_Native):
     """A pcap/pcapng file written by C, renamed into place when closed."""
+
+    _kind = "writer"
 
     def __init__(self, path: str, fmt: str = "pcap"):
         if fmt not in FORMATS:
@@ -316,12 +391,10 @@ class Writer:
         _check(rc.lib.rc_writer_open(path.encode(), FORMATS[fmt], ctypes.byref(handle), buf, len(buf)), buf, f"{path}: opening")
         self._handle = handle.value
 
-    @property
-    def handle(self) -> int:
-        return self._handle
-
     def add_interface(self, name: str, linktype: int, snaplen: int) -> int:
-        ifid = rc.lib.rc_writer_add_interface(self._handle, name.encode(), linktype, snaplen)
+        linktype = in_range("link type", linktype, 0, U32_MAX)
+        snaplen = in_range("snap length", snaplen, 0, U32_MAX)
+        ifid = rc.lib.rc_writer_add_interface(self.handle, name.encode(), linktype, snaplen)
         if ifid == -errno.EINVAL:
             raise RingcoreError(f"{self.path}: a pcap file holds one link type; write pcapng to mix {name}'s with the others")
         if ifid < 0:
@@ -330,25 +403,25 @@ class Writer:
 
     @property
     def packets(self) -> int:
-        return rc.lib.rc_writer_packets(self._handle)
+        return rc.lib.rc_writer_packets(self.handle)
 
     @property
     def bytes(self) -> int:
-        return rc.lib.rc_writer_bytes(self._handle)
+        return rc.lib.rc_writer_bytes(self.handle)
 
     def error(self) -> str | None:
         buf = rc.errbuf()
-        return rc.message(buf) if rc.lib.rc_writer_error(self._handle, buf, len(buf)) else None
+        return rc.message(buf) if rc.lib.rc_writer_error(self.handle, buf, len(buf)) else None
 
     def close(self) -> None:
         """Flush, sync and rename into place; raises on a write error (the file keeps the whole packets)."""
-        handle, self._handle = self._handle, None
+        handle = self._let_go()
         if handle:
             buf = rc.errbuf()
             _check(rc.lib.rc_writer_close(handle, buf, len(buf)), buf, f"{self.path}: closing")
 
     def abort(self) -> None:
-        handle, self._handle = self._handle, None
+        handle = self._let_go()
         if handle:
             rc.lib.rc_writer_abort(handle)
 
@@ -357,7 +430,7 @@ class Limit:
     """A packet count shared by several drains (-c COUNT)."""
 
     def __init__(self, count: int | None):
-        self._limit = rc.Limit(-1 if count is None else count, 0)
+        self._limit = rc.Limit(-1 if count is None else in_range("packet count", count, 0, (1 << 63) - 1), 0)
 
     @property
     def pointer(self):
@@ -368,12 +441,16 @@ class Limit:
         return bool(self._limit.reached)
 
 
-class Drain:
-    """The C consumer thread of one ring: batches to a writer and a talkers table (or just counted), no Python
-    per packet. `talkers` must stay open until the drain is stopped."""
+class Drain(_Native):
+    """The C consumer thread of one ring (its one consumer): batches to a writer and a talkers table (or just
+    counted), no Python per packet. The writer and the talkers cannot be closed while the drain runs."""
+
+    _kind = "drain"
 
     def __init__(self, ring: Ring, writer: Writer | None = None, ifid: int = 0, limit: Limit | None = None,
                  batch_max: int = 256, talkers: Talkers | None = None):
+        ifid = in_range("interface id", ifid, I32_MIN, I32_MAX)
+        batch_max = in_range("batch size", batch_max, 1, U32_MAX)
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
         code = rc.lib.rc_drain_start(ring.handle, writer.handle if writer else None, ifid,
@@ -382,17 +459,36 @@ class Drain:
         _check(code, buf, "starting the drain")
         self._handle = handle.value
         self._limit = limit  # the C side points into it
+        self._writer = self._use(writer)
+        self._talkers = self._use(talkers)
+
+    @staticmethod
+    def _use(sink: _Native | None) -> _Native | None:
+        if sink is not None:
+            sink._drain_users += 1
+        return sink
+
+    @staticmethod
+    def _done_with(sink: _Native | None) -> None:
+        if sink is not None:
+            sink._drain_users -= 1
 
     def pause(self, paused: bool) -> None:
-        rc.lib.rc_drain_pause(self._handle, int(paused))
+        rc.lib.rc_drain_pause(self.handle, int(paused))
 
     def set_writer(self, writer: Writer | None, ifid: int = 0) -> None:
-        rc.lib.rc_drain_set_writer(self._handle, writer.handle if writer else None, ifid)
+        ifid = in_range("interface id", ifid, I32_MIN, I32_MAX)
+        rc.lib.rc_drain_set_writer(self.handle, writer.handle if writer else None, ifid)
+        self._done_with(self._writer)
+        self._writer = self._use(writer)
 
     def stop(self, drain_rest: bool = True) -> None:
-        handle, self._handle = self._handle, None
+        handle = self._let_go()
         if handle:
             rc.lib.rc_drain_stop(handle, int(drain_rest))
+            self._done_with(self._writer)
+            self._done_with(self._talkers)
+            self._writer = self._talkers = None
 
 
 
@@ -405,31 +501,32 @@ def _address(family: int, raw: ctypes.Array) -> str:
     return ":".join(f"{byte:02x}" for byte in data[:6])
 
 
-class Talkers:
+class Talkers(_Native):
     """Bytes per conversation over the last seconds, counted in C by the Drain it is given to."""
 
+    _kind = "talkers table"
+
     def __init__(self, linktype: int):
+        linktype = in_range("link type", linktype, 0, U32_MAX)
         handle = ctypes.c_void_p()
         code = rc.lib.rc_talkers_create(linktype, ctypes.byref(handle))
         if code < 0:
             raise RingcoreError(f"counting talkers: {os.strerror(-code)}")
         self._handle = handle.value
 
-    @property
-    def handle(self) -> int:
-        return self._handle
-
     def top(self, n: int, now_ns: int | None = None) -> TopTalkers:
         """The n largest conversations of the window ending now (or at `now_ns`, CLOCK_REALTIME ns)."""
-        out = (rc.Talker * max(n, 1))()
+        # the table holds at most RC_TALKERS_MAX: a larger n needs no larger array
+        wanted = min(in_range("talker count", n, 0, U32_MAX), rc.RC_TALKERS_MAX)
+        when = in_range("time", time.time_ns() if now_ns is None else now_ns, 0, U64_MAX, " ns")
+        out = (rc.Talker * max(wanted, 1))()
         rest = rc.Talker()
-        when = time.time_ns() if now_ns is None else now_ns
-        found = rc.lib.rc_talkers_top(self._handle, when, out, n, ctypes.byref(rest))
+        found = rc.lib.rc_talkers_top(self.handle, when, out, wanted, ctypes.byref(rest))
         talkers = tuple(Talker(_address(t.family, t.a), _address(t.family, t.b), t.bytes_ab, t.bytes_ba, t.packets)
                         for t in out[:found])
         return TopTalkers(talkers, rest.bytes_ab + rest.bytes_ba, rest.packets)
 
     def close(self) -> None:
-        handle, self._handle = self._handle, None
+        handle = self._let_go()
         if handle:
             rc.lib.rc_talkers_destroy(handle)

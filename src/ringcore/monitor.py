@@ -220,19 +220,27 @@ class Monitor:
 
     def stop(self) -> None:
         """Stop taking packets everywhere, then let the drains empty the rings (the file gets all of it)."""
-        for plugged in list(self._plugged.values()):
+        with self._lock:  # a plug or unplug from another thread would change what is stopped
+            self._stop_all()
+
+    def _stop_all(self) -> None:
+        for plugged in self._plugged.values():
             plugged.capture.stop()
-        for plugged in list(self._plugged.values()):
+        for plugged in self._plugged.values():
             if plugged.drain:
                 plugged.drain.stop(drain_rest=True)
                 plugged.drain = None
 
     def close(self) -> None:
         """Stop everything, close the file (if any) and free every ring."""
-        self.stop()
-        try:
-            if self._writer is not None:
-                self.stop_writing()
-        finally:
-            for name in list(self._plugged):
-                self._plugged.pop(name).close()
+        writer = None
+        with self._lock:  # stats() and the settings read the rings this frees
+            try:
+                self._stop_all()
+                writer = self._detach_writer()
+            finally:
+                while self._plugged:
+                    self._plugged.popitem()[1].close()
+        if writer is not None:
+            # closed outside the lock, as in stop_writing: the fsync may take a while
+            writer.close()

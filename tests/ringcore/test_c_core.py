@@ -129,6 +129,10 @@ def test_ring_has_the_classic_geometry_and_refuses_configs_that_do_not_fit(run_c
     run_c_test("ring_create_config")
 
 
+def test_one_consumer_per_ring_releases_only_what_it_polled_and_the_ring_lives_while_referenced(run_c_test):
+    run_c_test("ring_consumer_ownership")
+
+
 def test_two_drains_sharing_a_limit_take_exactly_the_limit(run_c_test):
     run_c_test("drain_shared_limit", TIMED_SECONDS)
 

@@ -10,7 +10,21 @@ import time
 import pytest
 
 import netns
-from ringcore import CaptureOptions, DropPolicy, FilterError, Monitor, PrivilegeError, RingcoreError, WaitStrategy
+from isolated import assert_every_call_raises_after_close, run_isolated
+from ringcore import (
+    Capture,
+    CaptureOptions,
+    Drain,
+    DropPolicy,
+    FilterError,
+    Monitor,
+    PrivilegeError,
+    Ring,
+    RingcoreError,
+    Talkers,
+    WaitStrategy,
+    Writer,
+)
 from ringcore.capture import SlotMeta
 
 CLASSIC_SLOTS = 64  # ring_pages=33 with 2048-byte slots: one header page and 64 slots
@@ -19,6 +33,7 @@ WAIT_TIMEOUT_S = 10.0
 # Long enough for anything still on its way (in a kernel block not yet handed over) to arrive.
 QUIET_WINDOW_S = 0.3
 OTHER_UDP_PORT = netns.UDP_DST_PORT + 1
+LINKTYPE_ETHERNET = 1
 
 
 # -- helpers ------------------------------------------------------------------
@@ -504,6 +519,114 @@ def test_top_talkers_is_refused_by_a_session_that_does_not_count_them(veth_pair,
     drained.plug(veth_pair.if_a, netns=veth_pair.ns_a)
     with pytest.raises(RingcoreError, match="does not count talkers"):
         drained.top_talkers(veth_pair.if_a, 5)
+
+
+# -- the API after close and at its boundary ----------------------------------
+
+
+def test_every_call_on_a_closed_capture_raises_instead_of_passing_null_to_c(veth_pair):
+    def closed_capture() -> Capture:
+        capture = Capture(veth_pair.if_a, CaptureOptions(ring_pages=33), veth_pair.ns_a)
+        capture.close()
+        return capture
+
+    calls = {"set_filter": lambda capture: capture.set_filter("udp"), "error": lambda capture: capture.error(),
+             "ring": lambda capture: capture.ring.poll()}
+    assert_every_call_raises_after_close(Capture, closed_capture, calls, ends=("close", "stop"))
+
+
+def test_every_call_on_a_closed_writer_raises_instead_of_passing_null_to_c(tmp_path):
+    def closed_writer() -> Writer:
+        writer = Writer(str(tmp_path / "closed.pcapng"), "pcapng")
+        writer.close()
+        return writer
+
+    calls = {"add_interface": lambda writer: writer.add_interface("eth0", 1, 65535),
+             "packets": lambda writer: writer.packets, "bytes": lambda writer: writer.bytes,
+             "error": lambda writer: writer.error()}
+    assert_every_call_raises_after_close(Writer, closed_writer, calls, ends=("close", "abort"))
+
+
+def test_every_call_on_a_stopped_drain_raises_instead_of_passing_null_to_c():
+    def stopped_drain() -> Drain:
+        drain = Drain(Ring.create(slot_size=2048, ring_pages=33))
+        drain.stop()
+        return drain
+
+    calls = {"pause": lambda drain: drain.pause(True), "set_writer": lambda drain: drain.set_writer(None)}
+    assert_every_call_raises_after_close(Drain, stopped_drain, calls, ends=("stop",))
+
+
+def test_every_call_on_a_closed_talkers_table_raises_instead_of_passing_null_to_c():
+    def closed_talkers() -> Talkers:
+        talkers = Talkers(LINKTYPE_ETHERNET)
+        talkers.close()
+        return talkers
+
+    assert_every_call_raises_after_close(Talkers, closed_talkers, {"top": lambda talkers: talkers.top(5)})
+
+
+@pytest.mark.parametrize("count", [-1, -(1 << 31), 1 << 32])
+def test_top_talkers_count_that_c_cannot_take_raises_value_error(count):
+    talkers = Talkers(LINKTYPE_ETHERNET)
+    try:
+        with pytest.raises(ValueError, match=f"talker count {count} is out of range"):
+            talkers.top(count)
+    finally:
+        talkers.close()
+
+
+def test_top_talkers_asked_for_more_than_the_table_holds_returns_what_there_is():
+    def top_of_many():
+        talkers = Talkers(LINKTYPE_ETHERNET)
+        assert talkers.top(10**9).talkers == ()
+        talkers.close()
+
+    run_isolated(top_of_many)
+
+
+def test_a_writer_or_talkers_table_in_use_by_a_running_drain_cannot_be_closed(tmp_path):
+    ring = Ring.create(slot_size=2048, ring_pages=33)
+    writer = Writer(str(tmp_path / "busy.pcap"))
+    writer.add_interface("eth0", LINKTYPE_ETHERNET, 65535)
+    talkers = Talkers(LINKTYPE_ETHERNET)
+    drain = Drain(ring, writer, talkers=talkers)
+    try:
+        for sink in (writer, talkers):
+            with pytest.raises(RingcoreError, match="used by a running drain"):
+                sink.close()
+        drain.set_writer(None)
+        writer.close()  # detached: it may go
+        with pytest.raises(RingcoreError, match="used by a running drain"):
+            talkers.close()
+    finally:
+        drain.stop()
+        talkers.close()
+        ring.close()
+    assert (tmp_path / "busy.pcap").exists()
+
+
+def test_python_poll_on_a_ring_a_drain_consumes_raises_instead_of_corrupting_its_tail(veth_pair, drained):
+    pair = veth_pair
+    drained.plug(pair.if_a, netns=pair.ns_a)
+    with pytest.raises(RingcoreError, match="already has a consumer"):
+        drained.ring(pair.if_a).poll()
+    netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(20)))
+    assert wait_for(lambda: stats_of(drained, pair.if_a).delivered == 20)
+    assert_accounts_close(stats_of(drained, pair.if_a))
+
+
+@pytest.mark.parametrize("end", ["stop", "close"])
+def test_monitor_stop_and_close_wait_for_the_monitor_lock(end):
+    # stats(), a setting or an unplug from another thread holds the lock while it reads a ring these free
+    session = Monitor(drain=True)
+    ender = threading.Thread(target=getattr(session, end), daemon=True)
+    with session._lock:
+        ender.start()
+        ender.join(timeout=0.2)
+        assert ender.is_alive(), f"Monitor.{end}() went ahead while another thread held the monitor's lock"
+    ender.join(timeout=WAIT_TIMEOUT_S)
+    assert not ender.is_alive()
 
 
 # -- consumer waiting ---------------------------------------------------------

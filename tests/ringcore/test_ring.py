@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from ringcore import DropPolicy, Ring, RingcoreError, WaitStrategy, validate_ring
+from isolated import assert_every_call_raises_after_close, run_isolated
+from ringcore import Drain, DropPolicy, Limit, Ring, RingcoreError, WaitStrategy, validate_ring
 from ringcore import _binding as rc
 
 PAGE = mmap.PAGESIZE
@@ -260,9 +261,137 @@ def test_largest_slot_fits_a_ring_of_17_pages():
         ring.close()
 
 
-def test_a_closed_ring_refuses_use_instead_of_reaching_into_freed_memory():
-    ring = Ring.create(slot_size=2048, ring_pages=33)
-    ring.close()
-    for use in (ring.poll, ring.stats, lambda: ring.copy_slot(0)):
-        with pytest.raises(RingcoreError, match="closed"):
-            use()
+# One call of each public Ring method, with arguments that would be fine on an open ring.
+RING_CALLS = {
+    "produce": lambda ring: ring.produce(b"x"),
+    "poll": lambda ring: ring.poll(),
+    "release": lambda ring: ring.release(0),
+    "wait": lambda ring: ring.wait(),
+    "rx_poll": lambda ring: ring.rx_poll(lambda view, meta: None, count=1),
+    "stats": lambda ring: ring.stats(),
+    "copy_slot": lambda ring: ring.copy_slot(0),
+    "set_drop_policy": lambda ring: ring.set_drop_policy(DropPolicy.LATE),
+    "set_wait": lambda ring: ring.set_wait(WaitStrategy.SPIN, 0),
+    "reset_high_water": lambda ring: ring.reset_high_water(),
+}
+
+
+def test_every_call_on_a_closed_ring_raises_instead_of_reaching_into_freed_memory():
+    def closed_ring() -> Ring:
+        ring = Ring.create(slot_size=2048, ring_pages=33)
+        ring.produce(packet(1))
+        ring.close()
+        return ring
+
+    assert_every_call_raises_after_close(Ring, closed_ring, RING_CALLS)
+
+
+def test_views_from_poll_are_released_on_close_and_a_slice_kept_past_it_still_reads_mapped_memory():
+    def views_after_close():
+        ring = Ring.create(slot_size=2048, ring_pages=33)
+        sent = [packet(seq, 1000) for seq in range(3)]
+        for data in sent:
+            ring.produce(data)
+        batch = ring.poll()
+        kept = batch[0][0][10:20]  # a slice is a view of its own: close cannot release it
+        ring.close()
+        for view, _ in batch:
+            with pytest.raises(ValueError, match="released"):
+                bytes(view)
+        assert bytes(kept) == sent[0][10:20]
+        del batch, view
+        # a fresh ring of the same size must not be handed the kept slice's mapping
+        other = Ring.create(slot_size=2048, ring_pages=33)
+        other.produce(packet(9, 1000))
+        assert bytes(kept) == sent[0][10:20]
+        other.close()
+
+    run_isolated(views_after_close)
+
+
+def test_release_frees_only_slots_that_were_polled_and_refuses_more(classic_ring):
+    for seq in range(10):
+        classic_ring.produce(packet(seq))
+    with pytest.raises(ValueError, match="cannot release 1 slots: 0 are polled"):
+        classic_ring.release(1)
+    batch = classic_ring.poll(3)
+    with pytest.raises(ValueError, match="cannot release 4 slots: 3 are polled"):
+        classic_ring.release(4)
+    stats = classic_ring.stats()
+    # nothing was freed by the refused releases: no packet counted as delivered unseen
+    assert (stats.delivered, stats.occupancy) == (0, 10)
+    classic_ring.release(2)
+    with pytest.raises(ValueError, match="released"):
+        bytes(batch[0][0])  # its slot is free: the view went with it
+    assert bytes(batch[2][0]) == packet(2)
+    classic_ring.release(1)
+    assert (classic_ring.stats().delivered, classic_ring.stats().occupancy) == (3, 7)
+
+
+def test_a_poll_takes_the_slots_after_the_ones_still_held(classic_ring):
+    for seq in range(6):
+        classic_ring.produce(packet(seq))
+    first, second = classic_ring.poll(2), classic_ring.poll(3)
+    assert [meta.position for _, meta in first + second] == [0, 1, 2, 3, 4]
+    assert [bytes(view) for view, _ in second] == [packet(seq) for seq in (2, 3, 4)]
+    classic_ring.release(5)
+    assert [meta.position for _, meta in classic_ring.poll()] == [5]
+
+
+def test_a_ring_drained_in_c_refuses_a_python_poll_and_the_other_way_round(classic_ring):
+    for seq in range(4):
+        classic_ring.produce(packet(seq))
+    drain = Drain(classic_ring)
+    try:
+        with pytest.raises(RingcoreError, match="already has a consumer"):
+            classic_ring.poll()
+    finally:
+        drain.stop()
+    assert classic_ring.stats().delivered == 4
+    classic_ring.produce(packet(4))
+    assert [bytes(view) for view, _ in classic_ring.poll()] == [packet(4)]
+    with pytest.raises(RingcoreError, match="already has a consumer"):
+        Drain(classic_ring)
+
+
+def test_a_drain_keeps_its_ring_after_the_ring_is_closed():
+    def close_under_a_drain():
+        ring = Ring.create(slot_size=2048, ring_pages=33)
+        for seq in range(8):
+            ring.produce(packet(seq))
+        drain = Drain(ring)
+        ring.close()
+        del ring
+        time.sleep(0.01)
+        drain.stop()
+
+    run_isolated(close_under_a_drain)
+
+
+@pytest.mark.parametrize(
+    ("what", "call"),
+    [
+        ("batch size", lambda ring: ring.poll(-1)),
+        ("release count", lambda ring: ring.release(-1)),
+        ("slot index", lambda ring: ring.copy_slot(-1)),
+        ("wire length", lambda ring: ring.produce(b"x", wirelen=-1)),
+        ("timestamp", lambda ring: ring.produce(b"x", ts_ns=-1)),
+        ("interface index", lambda ring: ring.produce(b"x", ifindex=1 << 31)),
+        ("batch size", lambda ring: Drain(ring, batch_max=0)),
+        ("interface id", lambda ring: Drain(ring, ifid=-(1 << 31) - 1)),
+        ("packet count", lambda ring: Limit(-2)),
+    ],
+)
+def test_counts_and_sizes_that_c_cannot_take_raise_value_error_instead_of_wrapping(classic_ring, what, call):
+    with pytest.raises(ValueError, match=f"{what} -?[0-9]+.* is out of range"):
+        call(classic_ring)
+    assert classic_ring.stats().head == 0
+
+
+def test_unknown_drop_policy_or_wait_strategy_is_refused(classic_ring):
+    with pytest.raises(ValueError):
+        classic_ring.set_drop_policy(7)
+    with pytest.raises(ValueError):
+        classic_ring.set_wait(9, 1000)
+    stats = classic_ring.stats()
+    assert (stats.drop_policy, stats.wait_strategy) == (DropPolicy.EARLY, WaitStrategy.SLEEP)

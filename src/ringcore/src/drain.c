@@ -99,13 +99,22 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 		   struct rc_talkers *talkers, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen)
 {
-	if (batch_max == 0)
-		batch_max = 1;
+	if (batch_max == 0) {
+		rc_err(errbuf, errlen, "a drain's batch holds at least one slot");
+		return -EINVAL;
+	}
+	if (batch_max > ring->slot_count)
+		batch_max = ring->slot_count; /* no poll returns more */
+	if (rc_ring_attach_consumer(ring) < 0) {
+		rc_err(errbuf, errlen, "this ring already has a consumer: a ring has one");
+		return -EBUSY;
+	}
 	struct rc_drain *d = calloc(1, sizeof(*d));
 	if (d)
 		d->batch = calloc(batch_max, sizeof(*d->batch));
 	if (!d || !d->batch) {
 		free(d);
+		rc_ring_detach_consumer(ring);
 		rc_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -122,9 +131,11 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 		pthread_mutex_destroy(&d->sink_lock);
 		free(d->batch);
 		free(d);
+		rc_ring_detach_consumer(ring);
 		rc_err(errbuf, errlen, "cannot start the drain thread: %s", strerror(err));
 		return -err;
 	}
+	rc_ring_retain(ring); /* its owner may close it before stopping us */
 	*out = d;
 	return 0;
 }
@@ -143,6 +154,8 @@ void rc_drain_stop(struct rc_drain *d, int drain_rest)
 	rc_ring_notify(d->ring); /* a drain asleep in RC_WAIT_EVENT */
 	pthread_join(d->thread, NULL);
 	atomic_store_explicit(&d->ring->paused, 0, memory_order_relaxed);
+	rc_ring_detach_consumer(d->ring);
+	rc_ring_destroy(d->ring);
 	pthread_mutex_destroy(&d->sink_lock);
 	free(d->batch);
 	free(d);

@@ -84,6 +84,11 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		rc_err(errbuf, errlen, "unknown wait strategy %d", cfg->wait_strategy);
 		return -EINVAL;
 	}
+	if (cfg->poll_interval_us > RC_POLL_INTERVAL_MAX_US) {
+		rc_err(errbuf, errlen, "poll interval %u us is out of range: 0 to %u us",
+		       cfg->poll_interval_us, RC_POLL_INTERVAL_MAX_US);
+		return -EINVAL;
+	}
 	/* aligned_alloc, not calloc: the producer's and the consumer's counters
 	 * each start a cache line of their own (_Alignas(64)) */
 	struct rc_ring *ring = aligned_alloc(_Alignof(struct rc_ring), sizeof(*ring));
@@ -120,16 +125,47 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 	atomic_init(&ring->drop_policy, cfg->drop_policy);
 	atomic_init(&ring->wait_strategy, cfg->wait_strategy);
 	atomic_init(&ring->poll_interval_us, cfg->poll_interval_us);
+	atomic_init(&ring->refs, 1);
 	*out = ring;
 	return 0;
+}
+
+void rc_ring_retain(struct rc_ring *ring)
+{
+	atomic_fetch_add_explicit(&ring->refs, 1, memory_order_relaxed);
 }
 
 void rc_ring_destroy(struct rc_ring *ring)
 {
 	if (!ring)
 		return;
+	/* acq_rel: every owner's use of the ring happens before the unmap */
+	if (atomic_fetch_sub_explicit(&ring->refs, 1, memory_order_acq_rel) != 1)
+		return;
 	munmap(ring->hdr, ring->map_size);
 	free(ring);
+}
+
+int rc_ring_attach_consumer(struct rc_ring *ring)
+{
+	int32_t detached = 0;
+	/* acquire: the previous consumer's writes of tail and consuming (its
+	 * detach released them) happen before ours */
+	if (!atomic_compare_exchange_strong_explicit(&ring->consumer_attached, &detached, 1,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return -EBUSY;
+	/* what the previous consumer polled and did not release is taken
+	 * again: it was never delivered */
+	atomic_store_explicit(&ring->hdr->consuming,
+			      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed),
+			      memory_order_relaxed);
+	return 0;
+}
+
+void rc_ring_detach_consumer(struct rc_ring *ring)
+{
+	atomic_store_explicit(&ring->consumer_attached, 0, memory_order_release);
 }
 
 static struct rc_slot_hdr *slot_at(struct rc_ring *ring, uint64_t pos)
@@ -223,11 +259,12 @@ void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags)
 
 uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 {
-	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	/* a batch starts after the ones the consumer still holds */
+	uint64_t first = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
 	/* acquire: pairs with the producer's release of head, so every slot
 	 * before head is completely written */
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_acquire);
-	uint64_t avail = head - tail;
+	uint64_t avail = head - first;
 	uint32_t n = avail < max ? (uint32_t)avail : max;
 	relaxed_add(&ring->polls, 1);
 	if (n == 0) {
@@ -236,8 +273,8 @@ uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 		unsigned b = log2_floor(n);
 		relaxed_add(&ring->batch_hist[b < RC_BATCH_BUCKETS ? b : RC_BATCH_BUCKETS - 1], 1);
 	}
-	atomic_store_explicit(&ring->hdr->consuming, tail + n, memory_order_relaxed);
-	*first_pos = tail;
+	atomic_store_explicit(&ring->hdr->consuming, first + n, memory_order_relaxed);
+	*first_pos = first;
 	return n;
 }
 
@@ -246,14 +283,15 @@ const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos)
 	return slot_at(ring, pos);
 }
 
-void rc_ring_release(struct rc_ring *ring, uint32_t n)
+int rc_ring_release(struct rc_ring *ring, uint32_t n)
 {
 	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
-	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_acquire);
-	if (n > head - tail)
-		n = (uint32_t)(head - tail); /* never free what the producer has not published */
+	/* only what was polled: a slot freed unseen would be counted as
+	 * delivered and lost */
+	if (n > atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed) - tail)
+		return -EINVAL;
 	if (n == 0)
-		return;
+		return 0;
 	uint64_t now = rc_now_ns();
 	uint64_t bytes = 0, max_ns = 0;
 	uint64_t hist[RC_LATENCY_BUCKETS] = { 0 };
@@ -275,6 +313,7 @@ void rc_ring_release(struct rc_ring *ring, uint32_t n)
 	/* release: our reads of the slots happen before the producer may reuse
 	 * them */
 	atomic_store_explicit(&ring->hdr->tail, tail + n, memory_order_release);
+	return 0;
 }
 
 /* The wake-up handshake is sequentially consistent (not just acquire/
@@ -387,21 +426,24 @@ void rc_ring_reset_high_water(struct rc_ring *ring)
 	atomic_store_explicit(&ring->occupancy_high, head - tail, memory_order_relaxed);
 }
 
-void rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy)
+int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy)
 {
-	atomic_store_explicit(&ring->drop_policy,
-			      policy == RC_DROP_LATE ? RC_DROP_LATE : RC_DROP_EARLY,
-			      memory_order_relaxed);
+	if (policy != RC_DROP_EARLY && policy != RC_DROP_LATE)
+		return -EINVAL;
+	atomic_store_explicit(&ring->drop_policy, policy, memory_order_relaxed);
+	return 0;
 }
 
-void rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
-		      uint32_t poll_interval_us)
+int rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
+		     uint32_t poll_interval_us)
 {
-	if (strategy < RC_WAIT_SLEEP || strategy > RC_WAIT_EVENT)
-		strategy = RC_WAIT_SLEEP;
+	if (strategy < RC_WAIT_SLEEP || strategy > RC_WAIT_EVENT ||
+	    poll_interval_us > RC_POLL_INTERVAL_MAX_US)
+		return -EINVAL;
 	atomic_store_explicit(&ring->wait_strategy, strategy, memory_order_relaxed);
 	atomic_store_explicit(&ring->poll_interval_us, poll_interval_us,
 			      memory_order_relaxed);
+	return 0;
 }
 
 void *rc_ring_base(struct rc_ring *ring)

@@ -18,6 +18,12 @@ struct rc_ring {
 	size_t map_size;
 	uint32_t slot_size;
 	uint32_t slot_count;
+	/* owners: the creator, and whoever rc_ring_retain'ed it (a drain, a
+	 * Python view of the mapping); the last rc_ring_destroy unmaps */
+	_Atomic uint32_t refs;
+	/* 1 while a consumer is attached (rc_ring_attach_consumer): tail and
+	 * consuming have one writer */
+	_Atomic int32_t consumer_attached;
 
 	/* settings, changed live by the user */
 	_Atomic int32_t drop_policy;

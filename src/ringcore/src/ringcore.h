@@ -32,9 +32,17 @@
  *   tail       written by the consumer only.  Store-release after the consumer
  *              is done reading the slots, so a producer that load-acquires tail
  *              may overwrite them.
- *   consuming  written by the consumer only (relaxed): the end of the batch it
- *              currently holds, so a viewer can tell "filled" slots from slots
- *              "being consumed".  Informational, never used for ownership.
+ *   consuming  written by the consumer only (relaxed): the end of the batches
+ *              it polled, so [tail, consuming) is what it holds.  The next
+ *              poll starts there, a release may free only those slots, and a
+ *              viewer tells "filled" slots from slots "being consumed".
+ *
+ * One consumer per ring: it attaches (rc_ring_attach_consumer) before it
+ * polls, a second one gets -EBUSY, so tail and consuming keep one writer.
+ *
+ * The ring is reference-counted: rc_ring_create gives the caller one
+ * reference, rc_ring_retain takes another (a drain, a view of the mapping
+ * that may outlive its owner), rc_ring_destroy drops one; the last unmaps.
  *
  * RC_WAIT_EVENT sleeps on a futex word bumped by the producer after it
  * published head (rc_ring_notify).  The consumer reads the word, marks itself
@@ -95,6 +103,9 @@ enum rc_wait_strategy {
 };
 
 #define RC_EVENT_WAIT_MAX_US 100000
+/* Longest poll interval a ring takes: a consumer checks back at least once
+ * a second. */
+#define RC_POLL_INTERVAL_MAX_US 1000000
 
 /* Header of each slot; the packet data follows it directly. */
 struct rc_slot_hdr {
@@ -128,7 +139,7 @@ struct rc_ring_config {
 	uint32_t ring_pages; /* >= 2: one header page + slot pages */
 	int32_t drop_policy; /* enum rc_drop_policy */
 	int32_t wait_strategy; /* enum rc_wait_strategy */
-	uint32_t poll_interval_us; /* sleep length for RC_WAIT_SLEEP */
+	uint32_t poll_interval_us; /* sleep length for RC_WAIT_SLEEP, <= RC_POLL_INTERVAL_MAX_US */
 };
 
 /* One consistent reading of a ring's counters (see rc_ring_stats). */
@@ -178,6 +189,10 @@ struct rc_talkers;
 int64_t rc_ring_slots_for(uint32_t slot_size, uint32_t ring_pages);
 int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		   char *errbuf, size_t errlen);
+/* Take one more reference to the ring. */
+void rc_ring_retain(struct rc_ring *ring);
+/* Drop one reference (the creator's or a retained one); the last one frees
+ * the ring and unmaps it. */
 void rc_ring_destroy(struct rc_ring *ring);
 
 /* Producer: copy one packet into the next free slot.  Returns 0 when stored,
@@ -193,21 +208,29 @@ void rc_ring_notify(struct rc_ring *ring);
 void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags);
 int rc_ring_full(struct rc_ring *ring);
 
-/* Consumer: take up to max slots.  Returns how many are available (0 when
- * empty) and their first position; counts a poll (or an empty poll). */
+/* Become the ring's one consumer: 0, or -EBUSY when another is attached.
+ * Slots a previous consumer polled but did not release are polled again. */
+int rc_ring_attach_consumer(struct rc_ring *ring);
+void rc_ring_detach_consumer(struct rc_ring *ring);
+/* Consumer: take up to max slots after the ones already held.  Returns how
+ * many (0 when none is ready) and their first position; counts a poll (or
+ * an empty poll). */
 uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos);
 /* Consumer: the slot at a position returned by rc_ring_poll. */
 const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos);
-/* Consumer: free the n oldest slots, recording their latency. */
-void rc_ring_release(struct rc_ring *ring, uint32_t n);
+/* Consumer: free the n oldest polled slots, recording their latency.
+ * -EINVAL (nothing freed) when fewer than n are polled and not released. */
+int rc_ring_release(struct rc_ring *ring, uint32_t n);
 /* Consumer: wait per the ring's strategy; counts sleeps and time asleep. */
 void rc_ring_wait(struct rc_ring *ring);
 
 void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out);
 void rc_ring_reset_high_water(struct rc_ring *ring);
-void rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy);
-void rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
-		      uint32_t poll_interval_us);
+/* -EINVAL (nothing changed) for an unknown policy or strategy, or an
+ * interval above RC_POLL_INTERVAL_MAX_US. */
+int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy);
+int rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
+		     uint32_t poll_interval_us);
 /* Base address and size of the mapping (header page + slots). */
 void *rc_ring_base(struct rc_ring *ring);
 size_t rc_ring_map_size(struct rc_ring *ring);
@@ -335,7 +358,10 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 
 /* A consumer thread on one ring: poll a batch, hand it to the writer (if
  * any) and count it in the talkers table (if any; it must outlive the
- * drain), release the batch, wait when empty.  Stops by itself after *limit
+ * drain), release the batch, wait when empty.  It is the ring's consumer
+ * (-EBUSY when the ring has one) and holds a reference to the ring until it
+ * stops.  batch_max: slots per batch, at least 1 (-EINVAL), at most the
+ * ring's slot count (more is cut to it).  Stops by itself after *limit
  * packets in total across every drain sharing the same limit counter (limit
  * may be NULL). */
 struct rc_limit {
