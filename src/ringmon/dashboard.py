@@ -149,8 +149,12 @@ class RingmonApp(App[None]):
         self.latest = self.capture.stats()
         for ifname, stats in self.latest.items():
             self.histories.setdefault(ifname, InterfaceHistory()).add(now, stats)
+        if self._refreshes % REFRESH_HZ == 0:  # before drawing: the NIC's rates beside the ring's of this instant
+            self.refresh_facts()
+            self._show_active_talkers()
         self._show_active()
         self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
+        self._refreshes += 1
 
     def check_background(self) -> None:
         """A background part that died is shown at once, not after the user quits."""
@@ -159,10 +163,6 @@ class RingmonApp(App[None]):
             if self.background_failed is not None:
                 self.notify(escape(self.background_failed), title="background", severity="error",
                             timeout=FAILURE_SHOWN_S, markup=False)
-        if self._refreshes % REFRESH_HZ == 0:
-            self.refresh_facts()
-            self._show_active_talkers()
-        self._refreshes += 1
 
     def _show_active(self) -> None:
         panel = self.active_panel()
@@ -182,8 +182,12 @@ class RingmonApp(App[None]):
 
     def refresh_facts(self) -> None:
         """psutil's view of every plugged interface, once a second (see gather_facts: main thread only)."""
+        now = self.clock()
         for panel in self.panels.values():
-            panel.show_facts(self.gather_facts(panel.ifname, panel.netns), self.latest.get(panel.ifname))
+            facts = self.gather_facts(panel.ifname, panel.netns)
+            if panel.ifname in self.histories:
+                self.histories[panel.ifname].add_nic(now, facts.nic)
+            panel.show_facts(facts, self.latest.get(panel.ifname))
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_active()

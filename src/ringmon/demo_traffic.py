@@ -37,13 +37,18 @@ def build_frames(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str) -> list[b
     """A small mix of frames worth inspecting: DNS over UDP, TCP with data, ICMP echo, UDP of several sizes."""
     src, dst = socket.inet_aton(src_ip), socket.inet_aton(dst_ip)
 
+    def udp(sport: int, dport: int, payload: bytes) -> dpkt.udp.UDP:
+        # dpkt leaves the UDP length at its default (8, the header alone); the IP layer computes the
+        # checksum over it, so it must be right before the frame is packed.
+        return dpkt.udp.UDP(sport=sport, dport=dport, ulen=dpkt.udp.UDP_HDR_LEN + len(payload), data=payload)
+
     def ethernet(ip: dpkt.ip.IP) -> bytes:
         ip.src, ip.dst = src, dst
         return bytes(dpkt.ethernet.Ethernet(src=_mac(src_mac), dst=_mac(dst_mac), type=dpkt.ethernet.ETH_TYPE_IP, data=ip))
 
     query = dpkt.dns.DNS(id=0x1234, qd=[dpkt.dns.DNS.Q(name="ring.example", type=dpkt.dns.DNS_A)])
     frames = [
-        ethernet(dpkt.ip.IP(p=dpkt.ip.IP_PROTO_UDP, data=dpkt.udp.UDP(sport=40000, dport=53, data=bytes(query)))),
+        ethernet(dpkt.ip.IP(p=dpkt.ip.IP_PROTO_UDP, data=udp(40000, 53, bytes(query)))),
         ethernet(dpkt.ip.IP(p=dpkt.ip.IP_PROTO_TCP, data=dpkt.tcp.TCP(
             sport=40001, dport=80, seq=1000, ack=1, flags=dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH,
             data=b"GET /ring HTTP/1.1\r\nHost: demo\r\n\r\n"))),
@@ -52,7 +57,7 @@ def build_frames(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str) -> list[b
     ]
     for payload_size in UDP_PAYLOAD_SIZES:
         payload = (bytes(range(256)) * (payload_size // 256 + 1))[:payload_size]
-        frames.append(ethernet(dpkt.ip.IP(p=dpkt.ip.IP_PROTO_UDP, data=dpkt.udp.UDP(sport=40002, dport=40003, data=payload))))
+        frames.append(ethernet(dpkt.ip.IP(p=dpkt.ip.IP_PROTO_UDP, data=udp(40002, 40003, payload))))
     return frames
 
 

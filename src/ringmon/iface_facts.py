@@ -55,7 +55,10 @@ def _gather_here(ifname: str, netns: str | None) -> InterfaceFacts:
     if stats is None:
         return InterfaceFacts(ifname, netns, unavailable="not found" + (f" in netns {netns}" if netns else ""))
     addresses = tuple(_describe_address(address) for address in psutil.net_if_addrs().get(ifname, ()))
-    counters = psutil.net_io_counters(pernic=True).get(ifname)
+    # nowrap=False: psutil's wrap correction keeps the last value per interface *name*, process-wide, so
+    # reading `lo` here after another namespace's smaller `lo` "wrapped" and added the old total each
+    # time. The kernel's counters are 64-bit: they do not wrap.
+    counters = psutil.net_io_counters(pernic=True, nowrap=False).get(ifname)
     nic = NicCounters(counters.packets_recv, counters.errin, counters.dropin, counters.packets_sent) if counters else None
     return InterfaceFacts(
         ifname, netns, is_up=stats.isup, mtu=stats.mtu, speed_mbps=stats.speed,

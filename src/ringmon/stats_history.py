@@ -1,13 +1,17 @@
-"""Turns cumulative ring counters into what the dashboard shows: per-second rates and the last minute of them."""
+"""Turns cumulative ring and NIC counters into what the dashboard shows: per-second rates, latency over the
+last seconds, and the last minute of rates."""
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
 
-from ringcore.api import RingStats
+from ringcore.api import RingStats, WaitStrategy
+
+from .iface_facts import NicCounters
 
 REFRESH_HZ = 10
 RATE_WINDOW_S = 1.0  # rates are differences over the last second: steady at 10 Hz refresh
+LATENCY_WINDOW_S = 5.0  # long enough for a p99 of few samples, short enough that a pause's backlog ages out
 HISTORY_S = 60
 
 
@@ -27,8 +31,24 @@ class RingRates:
     sleeps_ps: float = 0.0
     asleep_share: float = 0.0  # of wall time the consumer spent sleeping
     batch_hist: tuple[int, ...] = ()  # batches per size bucket within the window
-    latency_p50_us: int | None = None  # upper edge of the histogram bucket
-    latency_p99_us: int | None = None
+
+
+@dataclass(frozen=True)
+class WireRates:
+    """Packets per second the interface itself counted (/proc/net/dev): what crossed the wire, captured or not."""
+
+    rx_pps: float
+    tx_pps: float
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Capture-to-consume latency over one window, in µs; no percentile is above the max."""
+
+    p50_us: float | None = None  # upper bounds: a log2 bucket's edge, or the max when that is lower
+    p99_us: float | None = None
+    max_us: float | None = None
+    max_is_exact: bool = False  # else max_us is an upper bound too
 
 
 def histogram_upper_edge_us(latency_hist: tuple[int, ...], quantile: float) -> int | None:
@@ -53,6 +73,31 @@ def _difference(newer: tuple[int, ...], older: tuple[int, ...]) -> tuple[int, ..
     return tuple(a - b for a, b in zip(newer, older))
 
 
+def latency_summary(older: RingStats, newer: RingStats) -> LatencySummary:
+    """The latency of the packets released between two snapshots.
+
+    The ring keeps one all-time max: if it grew between the snapshots it is this window's max;
+    otherwise the window's max lies in its highest non-empty bucket, so that bucket's edge, or
+    the all-time max when lower, bounds it.
+    """
+    latency_hist = _difference(newer.latency_hist, older.latency_hist)
+    highest = max((bucket for bucket, count in enumerate(latency_hist) if count), default=None)
+    if highest is None:
+        return LatencySummary()
+    all_time_max_us = newer.latency_max_ns / 1000
+    if newer.latency_max_ns > older.latency_max_ns:
+        max_us, exact = all_time_max_us, True
+    elif all_time_max_us >= (2 ** highest if highest else 0):
+        max_us, exact = min(2 ** (highest + 1), all_time_max_us), False
+    else:  # a snapshot taken between a release's histogram and max updates
+        max_us, exact = 2 ** (highest + 1), False
+    return LatencySummary(
+        p50_us=min(histogram_upper_edge_us(latency_hist, 0.50), max_us),
+        p99_us=min(histogram_upper_edge_us(latency_hist, 0.99), max_us),
+        max_us=max_us, max_is_exact=exact,
+    )
+
+
 def ring_rates(older: RingStats, newer: RingStats, elapsed_s: float) -> RingRates:
     if elapsed_s <= 0:
         return RingRates()
@@ -63,7 +108,6 @@ def ring_rates(older: RingStats, newer: RingStats, elapsed_s: float) -> RingRate
     rx_packets = (newer.kernel_packets - newer.outgoing_packets) - (older.kernel_packets - older.outgoing_packets)
     rx_bytes = (newer.kernel_bytes - newer.outgoing_bytes) - (older.kernel_bytes - older.outgoing_bytes)
     polls = newer.polls - older.polls
-    latency_hist = _difference(newer.latency_hist, older.latency_hist)
     return RingRates(
         rx_pps=rx_packets / elapsed_s,
         rx_bps=rx_bytes * 8 / elapsed_s,
@@ -77,33 +121,70 @@ def ring_rates(older: RingStats, newer: RingStats, elapsed_s: float) -> RingRate
         sleeps_ps=per_second("sleeps"),
         asleep_share=min(1.0, (newer.sleep_ns - older.sleep_ns) / 1e9 / elapsed_s),
         batch_hist=_difference(newer.batch_hist, older.batch_hist),
-        latency_p50_us=histogram_upper_edge_us(latency_hist, 0.50),
-        latency_p99_us=histogram_upper_edge_us(latency_hist, 0.99),
     )
 
 
+class _SnapshotWindow:
+    """Snapshots spanning at least `span_s`: the oldest kept is the newest one at least that old."""
+
+    def __init__(self, span_s: float) -> None:
+        self.span_s = span_s
+        self._snapshots: deque[tuple[float, RingStats]] = deque()
+
+    def add(self, now_s: float, stats: RingStats) -> tuple[float, RingStats]:
+        """Add a snapshot; returns the base (time, snapshot) to difference it against."""
+        snapshots = self._snapshots
+        snapshots.append((now_s, stats))
+        while len(snapshots) > 2 and snapshots[1][0] <= now_s - self.span_s:
+            snapshots.popleft()
+        return snapshots[0]
+
+    def restart(self) -> None:
+        self._snapshots.clear()
+
+
 class InterfaceHistory:
-    """The recent snapshots of one interface: rates over the last second, series over the last minute."""
+    """The recent snapshots of one interface: rates over the last second, latency over the last seconds,
+    series over the last minute, and the NIC's own rates from its readings."""
 
     def __init__(self) -> None:
-        self._window: deque[tuple[float, RingStats]] = deque()
+        self._rate_window = _SnapshotWindow(RATE_WINDOW_S)
+        self._latency_window = _SnapshotWindow(LATENCY_WINDOW_S)
+        self._wait: tuple[WaitStrategy, int] | None = None
+        self._nic_reading: tuple[float, NicCounters] | None = None
         self.occupancy: deque[int] = deque(maxlen=HISTORY_S * REFRESH_HZ)
         self.rx_pps: deque[float] = deque(maxlen=HISTORY_S)
         self.tx_pps: deque[float] = deque(maxlen=HISTORY_S)
         self._last_point_s: float | None = None
         self.rates = RingRates()
+        self.latency = LatencySummary()
+        self.wire: WireRates | None = None
 
     def add(self, now_s: float, stats: RingStats) -> RingRates:
-        window = self._window
-        window.append((now_s, stats))
-        # Keep the newest snapshot at least RATE_WINDOW_S old as the base of the difference.
-        while len(window) > 2 and window[1][0] <= now_s - RATE_WINDOW_S:
-            window.popleft()
-        base_s, base = window[0]
+        base_s, base = self._rate_window.add(now_s, stats)
         self.rates = ring_rates(base, stats, now_s - base_s)
+        wait = (stats.wait_strategy, stats.poll_interval_us)
+        if wait != self._wait:  # latency under another way of waiting is another window
+            self._wait = wait
+            self._latency_window.restart()
+        self.latency = latency_summary(self._latency_window.add(now_s, stats)[1], stats)
         self.occupancy.append(stats.occupancy)
         if self._last_point_s is None or now_s - self._last_point_s >= 1.0:
             self._last_point_s = now_s
             self.rx_pps.append(self.rates.rx_pps)
             self.tx_pps.append(self.rates.tx_pps)
         return self.rates
+
+    def add_nic(self, now_s: float, nic: NicCounters | None) -> None:
+        """One reading of the interface's own counters (about once a second)."""
+        previous = self._nic_reading
+        if nic is None:
+            self._nic_reading = self.wire = None
+            return
+        if previous is not None and now_s <= previous[0]:
+            return
+        self._nic_reading = (now_s, nic)
+        if previous is not None:
+            elapsed_s = now_s - previous[0]
+            self.wire = WireRates((nic.rx_packets - previous[1].rx_packets) / elapsed_s,
+                                  (nic.tx_packets - previous[1].tx_packets) / elapsed_s)

@@ -90,6 +90,10 @@ class FakeRing:
         else:
             counters["ring_drops"] = counters.get("ring_drops", 0) + dropped
         outgoing = int(taken * self.outgoing_share)
+        # The NIC counts every arrival, captured or dropped; what this host sent, the kernel took whole.
+        wire_tx = outgoing + int(dropped * self.outgoing_share)
+        counters["wire_rx"] = counters.get("wire_rx", 0) + arriving - wire_tx
+        counters["wire_tx"] = counters.get("wire_tx", 0) + wire_tx
         for name, increment in (
             ("kernel_packets", taken), ("kernel_bytes", taken * FRAME_BYTES), ("kernel_seen", arriving),
             ("outgoing_packets", outgoing), ("outgoing_bytes", outgoing * FRAME_BYTES),
@@ -238,11 +242,15 @@ class FakeMonitor:
     def close(self) -> None:
         self.closed = True
 
+    def facts(self, ifname: str, netns: str | None = None) -> InterfaceFacts:
+        """Interface facts that do not depend on the machine the tests run on; the NIC counted what
+        arrived on the ring's interface (plus what it had counted before), never less than was captured."""
+        counters = self._ring(ifname).counters
+        return InterfaceFacts(
+            ifname, netns, is_up=True, mtu=1500, speed_mbps=10000, duplex="full",
+            addresses=("inet 198.18.0.1/24", "link 02:00:c6:12:00:01"),
+            nic=NicCounters(rx_packets=1000 + counters.get("wire_rx", 0), rx_errors=0, rx_drops=0,
+                            tx_packets=200 + counters.get("wire_tx", 0)),
+        )
 
-def fake_facts(ifname: str, netns: str | None = None) -> InterfaceFacts:
-    """Interface facts that do not depend on the machine the tests run on."""
-    return InterfaceFacts(
-        ifname, netns, is_up=True, mtu=1500, speed_mbps=10000, duplex="full",
-        addresses=("inet 198.18.0.1/24", "link 02:00:c6:12:00:01"),
-        nic=NicCounters(rx_packets=1000, rx_errors=0, rx_drops=0, tx_packets=200),
-    )
+

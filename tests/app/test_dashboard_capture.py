@@ -47,6 +47,17 @@ async def wait_for(pilot, condition, what: str) -> None:
         await pilot.pause(0.1)
 
 
+def proc_net_dev(ns: str, ifname: str) -> tuple[int, int]:
+    """(rx, tx) packets of `ifname` as /proc/net/dev counts them inside namespace `ns`."""
+    lines = netns.run_in_netns(ns, ["cat", "/proc/net/dev"], capture_output=True, text=True, check=True).stdout
+    for line in lines.splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == ifname:
+            fields = counters.split()
+            return int(fields[1]), int(fields[9])
+    raise AssertionError(f"{ifname} not in /proc/net/dev of {ns}")
+
+
 def run_dashboard_on(monitor: Monitor, netns_of: dict[str, str], scenario) -> None:
     async def main():
         app = RingmonApp(monitor, netns_of=netns_of)
@@ -198,5 +209,107 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         await pilot.pause(0.5)
         # idle, an event wait sleeps until the producer signals, at most 100 ms at a time
         assert app.latest[veth_pair.if_a].sleeps - sleeps_before <= 10
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+
+
+def facts_line(app, ifname: str, label: str) -> str:
+    """The line of `ifname`'s Interface section that starts with `label` ("NIC", "ringmon"), or ""."""
+    return next((line for line in panel_shown(app, ifname, "InterfaceFactsView").splitlines()
+                 if line.startswith(label)), "")
+
+
+def test_nic_counters_of_lo_beside_another_namespace_are_its_own_proc_net_dev_growth(veth_pair):
+    # `lo` is in every namespace: beside a ring of another namespace, two /proc/net/dev files name one
+    # `lo`, and what is read of one must not leak into the other (it grew by its total every second).
+    netns.run_in_netns(veth_pair.ns_b, ["ip", "link", "set", "lo", "up"], check=True)
+    monitor = watching_a(veth_pair)
+    monitor.plug("lo", CaptureOptions(), netns=veth_pair.ns_b)
+
+    async def scenario(app, pilot):
+        await pilot.press("n")
+        await wait_for(pilot, lambda: facts_line(app, "lo", "NIC"), "lo's NIC counters")
+        before = proc_net_dev(veth_pair.ns_b, "lo")
+        netns.send_frames(veth_pair.ns_b, "lo", veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE))
+        rx, tx = (now - then for now, then in zip(proc_net_dev(veth_pair.ns_b, "lo"), before))
+        assert rx >= FRAME_COUNT and tx >= FRAME_COUNT
+        await wait_for(pilot, lambda: f"rx +{rx}  tx +{tx} " in facts_line(app, "lo", "NIC"), f"NIC rx +{rx} tx +{tx}")
+        for _ in range(3):  # three more readings of both namespaces: still the kernel's count
+            await pilot.pause(1.0)
+            assert f"rx +{rx}  tx +{tx} " in facts_line(app, "lo", "NIC")
+        assert proc_net_dev(veth_pair.ns_b, "lo") == tuple(then + grown for then, grown in zip(before, (rx, tx)))
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a, "lo": veth_pair.ns_b}, scenario)
+
+
+def rate_pps(app, ifname: str, row: str) -> float:
+    """The first packets-per-second figure of the Rates row `row` ("#rate-wire", "#rate-in"); 0 before one is known."""
+    figure = panel_shown(app, ifname, row).split(" pps")[0].split()[-1]
+    if figure == "—":
+        return 0.0
+    scale = {"k": 1e3, "M": 1e6, "G": 1e9}.get(figure[-1], 1)
+    return float(figure.rstrip("kMG")) * scale
+
+
+def test_rates_show_what_crossed_the_wire_beside_what_was_captured(veth_pair):
+    # Paused, drop-early: the ring's 64 slots fill, then the kernel drops; the wire carried it all.
+    monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES))
+
+    async def scenario(app, pilot):
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "PAUSED" in panel_shown(app, veth_pair.if_a, "#panel-status"), "paused")
+        assert "wire (NIC) rx" in panel_shown(app, veth_pair.if_a, "#rate-wire")
+        assert panel_shown(app, veth_pair.if_a, "#rate-in").startswith("captured rx")
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FLOOD_FRAMES), 1514))
+        await wait_for(pilot, lambda: rate_pps(app, veth_pair.if_a, "#rate-wire") >= 1000, "the flood's wire rate")
+        assert rate_pps(app, veth_pair.if_a, "#rate-in") <= 64  # at most the ring's slots were taken
+        stats = app.latest[veth_pair.if_a]
+        assert stats.kernel_packets == 64 and stats.kernel_drops > 0
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+
+
+def shown_latencies_s(app, ifname: str) -> dict[str, float | None]:
+    """The Polling section's latency figures ("max", "p50", "p99") in seconds; None where it shows "—"."""
+    polling = panel_shown(app, ifname, "PollingStats")
+    latency = polling[polling.index("latency"):].replace("≤", "")
+    units = {"µs": 1e-6, "ms": 1e-3, "s": 1.0}
+    figures = {}
+    for name in ("max", "p50", "p99"):
+        figure = latency.split(name + " ", 1)[1].split()[0]
+        unit = next((unit for unit in units if figure.endswith(unit)), None)
+        figures[name] = None if unit is None else float(figure.removesuffix(unit)) * units[unit]
+    return figures
+
+
+def test_latency_max_of_a_pause_is_shown_then_a_new_wait_strategy_starts_a_new_window(veth_pair):
+    monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES))
+
+    async def scenario(app, pilot):
+        def latencies():
+            return shown_latencies_s(app, veth_pair.if_a)
+
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "PAUSED" in panel_shown(app, veth_pair.if_a, "#panel-status"), "paused")
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE))
+        await pilot.pause(1.2)
+        await pilot.press("p")
+        # the backlog waited over a second, and no percentile is shown above the max
+        await wait_for(pilot, lambda: (latencies()["max"] or 0) >= 1.0, "the pause's max")
+        shown = latencies()
+        assert shown["p50"] <= shown["p99"] <= shown["max"], shown
+
+        dialog = await open_screen(pilot, "i", PollSettingsDialog)
+        await pilot.click(next(button for button in dialog.query(RadioButton) if button.name == "EVENT"))
+        dialog.query_one(Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
+                       "event wait")
+        assert latencies() == {"max": None, "p50": None, "p99": None}  # a new window, empty so far
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE),
+                          pace_us=50)
+        await wait_for(pilot, lambda: latencies()["max"] is not None, "the new window's latency")
+        shown = latencies()
+        assert shown["p50"] <= shown["p99"] <= shown["max"] < 1.0, shown  # the pause is not in this window
 
     run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)

@@ -5,7 +5,10 @@ from dataclasses import replace
 
 from fake_monitor import FakeMonitor
 
-from ringmon.stats_history import InterfaceHistory, histogram_upper_edge_us, ring_rates
+from ringcore.api import WaitStrategy
+
+from ringmon.iface_facts import NicCounters
+from ringmon.stats_history import InterfaceHistory, histogram_upper_edge_us, latency_summary, ring_rates
 from ringmon.widgets.ring.slot_map import CONSUMING, FILLED, FREE, slot_state
 
 
@@ -46,3 +49,57 @@ def test_slot_states_follow_the_free_running_positions_across_wrap_around():
     # positions 14,15 being consumed (slots 6,7); 16,17,18 filled (slots 0,1,2); the rest free
     assert [slot_state(stats, index) for index in range(8)] == [
         FILLED, FILLED, FILLED, FREE, FREE, FREE, CONSUMING, CONSUMING]
+
+
+def with_latency(stats, bucket: int, count: int, max_us: float | None = None):
+    """`stats` with `count` more releases in latency bucket `bucket` ([2^b, 2^(b+1)) µs), and a new all-time max."""
+    histogram = list(stats.latency_hist)
+    histogram[bucket] += count
+    latency_max_ns = stats.latency_max_ns if max_us is None else max(stats.latency_max_ns, int(max_us * 1000))
+    return replace(stats, latency_hist=tuple(histogram), latency_max_ns=latency_max_ns)
+
+
+def test_latency_percentiles_are_never_above_the_max_they_are_shown_with():
+    start = replace(FakeMonitor().stats()["eth0"], latency_hist=(0,) * 32, latency_max_ns=0)
+    # as seen: every release in [262 ms, 524 ms), the slowest 305.4 ms
+    later = with_latency(start, 18, 100, max_us=305_400)
+    latency = latency_summary(start, later)
+    assert (latency.max_us, latency.max_is_exact) == (305_400, True)
+    assert latency.p50_us == latency.p99_us == 305_400
+
+
+def test_latency_max_comes_from_the_window_so_a_pauses_max_ages_out():
+    fake = FakeMonitor()
+    stats = replace(fake.stats()["eth0"], latency_hist=(0,) * 32, latency_max_ns=0)
+    history = InterfaceHistory()
+    history.add(0.0, stats)
+    stats = with_latency(stats, 21, 64, max_us=3_100_000)  # the backlog of a 3 s pause
+    history.add(0.1, stats)
+    assert history.latency.max_us == 3_100_000 and history.latency.max_is_exact
+    for step in range(2, 70):  # then 7 s of releases within [8, 16) µs
+        stats = with_latency(stats, 3, 100)
+        history.add(step / 10, stats)
+    latency = history.latency
+    assert (latency.max_us, latency.max_is_exact) == (16, False)  # bounded by the bucket, not the old max
+    assert latency.p50_us == latency.p99_us == 16
+
+
+def test_a_change_of_wait_strategy_starts_a_new_latency_window():
+    stats = replace(FakeMonitor().stats()["eth0"], latency_hist=(0,) * 32, latency_max_ns=0)
+    history = InterfaceHistory()
+    history.add(0.0, stats)
+    stats = with_latency(stats, 10, 100, max_us=1500)
+    history.add(0.1, stats)
+    assert history.latency.p50_us == 1500
+    history.add(0.2, replace(stats, wait_strategy=WaitStrategy.SPIN))
+    assert history.latency.p50_us is None and history.latency.max_us is None
+    history.add(0.3, with_latency(replace(stats, wait_strategy=WaitStrategy.SPIN), 2, 10))
+    assert (history.latency.p99_us, history.latency.max_us) == (8, 8)
+
+
+def test_wire_rates_are_the_nics_own_counts_between_two_readings():
+    history = InterfaceHistory()
+    history.add_nic(10.0, NicCounters(rx_packets=1000, rx_errors=0, rx_drops=0, tx_packets=50))
+    assert history.wire is None  # one reading is no rate
+    history.add_nic(12.0, NicCounters(rx_packets=581_000, rx_errors=0, rx_drops=0, tx_packets=250))
+    assert (history.wire.rx_pps, history.wire.tx_pps) == (290_000, 100)

@@ -141,7 +141,8 @@ def test_writer_keeps_every_packet_whole_and_in_order_under_two_concurrent_drain
     run_c_test("writer_concurrent_drains", TIMED_SECONDS)
 
 
-def test_talkers_key_each_frame_by_its_addresses_keep_a_window_and_lose_no_byte(run_c_test):
+def test_talkers_key_each_frame_by_its_addresses_keep_a_window_that_ages_out_after_a_clock_step_and_lose_no_byte(
+        run_c_test):
     run_c_test("talkers_window")
 
 

@@ -319,7 +319,9 @@ int rc_writer_error(struct rc_writer *w, char *errbuf, size_t errlen);
  * buckets by the packets' kernel timestamps.  Filled by a drain, batch by
  * batch; read by anyone (one mutex).  A fixed table: conversations beyond
  * RC_TALKERS_MAX, and packets with no address to key on, are added to the
- * "rest" (family RC_ADDR_NONE), so every byte is counted somewhere. */
+ * "rest" (family RC_ADDR_NONE), so every byte is counted somewhere.  When
+ * the clock steps back, the window carries on from where it was and keeps
+ * ageing. */
 #define RC_TALKERS_WINDOW_S 10
 #define RC_TALKERS_MAX 768 /* conversations tracked per window */
 

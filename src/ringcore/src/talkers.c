@@ -24,6 +24,10 @@ _Static_assert(RC_TALKERS_MAX < TABLE_SLOTS, "the table needs empty slots");
 _Static_assert((TABLE_SLOTS & (TABLE_SLOTS - 1)) == 0, "a power of two");
 
 #define WINDOW RC_TALKERS_WINDOW_S
+#define NS_PER_S 1000000000ull
+/* Packets of one ring arrive in capture order, a few ms apart at worst: a
+ * timestamp more than this before the previous one is a clock step back. */
+#define STEP_BACK_MIN_S 2
 
 struct second_count {
 	uint64_t bytes_ab;
@@ -42,7 +46,15 @@ struct rc_talkers {
 	pthread_mutex_t lock;
 	uint32_t linktype;
 	uint32_t used;
-	uint64_t newest_s; /* newest second counted or asked for */
+	uint64_t newest_s; /* newest second counted or asked for (window time) */
+	/* Timestamps are CLOCK_REALTIME, which steps back (settimeofday, NTP):
+	 * the window would stay pinned to seconds that already passed and pile
+	 * every packet into its newest bucket.  Window time is a reading plus
+	 * how far its clock has stepped back so far, so it only moves forward;
+	 * packets and the reader each see the step at their own moment. */
+	uint64_t newest_packet_s;  /* window time of the newest packet */
+	uint64_t packets_back_s;   /* steps back seen in packet timestamps */
+	uint64_t reader_back_s;    /* steps back seen in rc_talkers_top's now */
 	struct entry *table;
 	struct entry *spare; /* the next table, built when the window moves */
 	struct second_count rest[WINDOW];
@@ -184,6 +196,32 @@ static void advance(struct rc_talkers *t, uint64_t now_s)
 	t->used = used;
 }
 
+/* The window second of a packet stamped ts_ns. */
+static uint64_t packet_second(struct rc_talkers *t, uint64_t ts_ns)
+{
+	uint64_t s = ts_ns / NS_PER_S + t->packets_back_s;
+	if (s + STEP_BACK_MIN_S <= t->newest_packet_s) {
+		t->packets_back_s += t->newest_packet_s - s;
+		s = t->newest_packet_s;
+	}
+	if (s > t->newest_packet_s)
+		t->newest_packet_s = s;
+	return s;
+}
+
+/* The window second of the reader's now_ns.  Nothing is stamped after now,
+ * and now never goes back: a now well before the window's end means the
+ * clock stepped back. */
+static uint64_t reader_second(struct rc_talkers *t, uint64_t now_ns)
+{
+	uint64_t s = now_ns / NS_PER_S + t->reader_back_s;
+	if (s + STEP_BACK_MIN_S <= t->newest_s) {
+		t->reader_back_s += t->newest_s - s;
+		s = t->newest_s;
+	}
+	return s;
+}
+
 static void count(struct second_count *c, int a_to_b, uint32_t wirelen)
 {
 	if (a_to_b)
@@ -195,9 +233,9 @@ static void count(struct second_count *c, int a_to_b, uint32_t wirelen)
 
 static void add_one(struct rc_talkers *t, const struct rc_slot_hdr *slot)
 {
-	uint64_t second = slot->ts_ns / 1000000000ull;
+	uint64_t second = packet_second(t, slot->ts_ns);
 	advance(t, second);
-	/* a timestamp older than the window (clock stepped back) counts now */
+	/* a packet older than the window (taken late, after a pause) counts now */
 	unsigned bucket = (unsigned)((second + WINDOW > t->newest_s ? second : t->newest_s) % WINDOW);
 
 	struct endpoints ep;
@@ -288,7 +326,7 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 {
 	uint32_t n = 0;
 	pthread_mutex_lock(&t->lock);
-	advance(t, now_ns / 1000000000ull);
+	advance(t, reader_second(t, now_ns));
 	for (uint32_t i = 0; i < TABLE_SLOTS; i++) {
 		const struct entry *e = &t->table[i];
 		if (e->family == RC_ADDR_NONE)

@@ -2,7 +2,8 @@
  * addresses (IPv4, IPv6, behind VLAN tags, raw IP, else MACs; a frame too
  * short for any goes to the rest), adds bytes in the right direction, ranks
  * by total, forgets what is older than the window, and loses no byte when it
- * is full or the clock steps back: tracked + rest = everything counted. */
+ * is full or the clock steps back: tracked + rest = everything counted.  After
+ * the clock steps back the window goes on ageing, busy or idle. */
 #include "helpers.h"
 
 #define LT_ETHERNET 1
@@ -184,6 +185,51 @@ static void window_moves_on(void)
 	rc_talkers_destroy(t);
 }
 
+/* Packets of 100 bytes from 198.18.0.1 at T0 .. T0+5, then the clock steps
+ * back an hour. */
+static struct rc_talkers *talkers_before_a_step_back(void)
+{
+	struct rc_talkers *t = make_talkers(LT_ETHERNET);
+	for (uint64_t s = 0; s <= 5; s++) {
+		struct test_slot before = eth_ipv4(0xc6120001, 0xc6120002, 0, 100, at_second(T0 + s));
+		add(t, &before, 1);
+	}
+	struct rc_talker top[4], rest;
+	uint32_t n = rc_talkers_top(t, at_second(T0 + 5), top, 4, &rest);
+	CHECK(n == 1 && top[0].bytes_ab == 600, "before the step: %u", n);
+	return t;
+}
+
+static void window_ages_out_after_the_clock_steps_back(void)
+{
+	const uint64_t back = T0 + 6 - 3600; /* the second after T0+5, an hour earlier */
+	struct rc_talker top[4], rest;
+	uint32_t n;
+
+	/* busy: a packet from 198.18.0.3 and a reader's look every second */
+	struct rc_talkers *t = talkers_before_a_step_back();
+	for (uint64_t s = 0; s < 2 * RC_TALKERS_WINDOW_S; s++) {
+		struct test_slot after = eth_ipv4(0xc6120003, 0xc6120004, 0, 50, at_second(back + s));
+		add(t, &after, 1);
+		n = rc_talkers_top(t, at_second(back + s), top, 4, &rest);
+		if (s == 0)
+			CHECK(n == 2 && top[0].bytes_ab == 600 && top[1].bytes_ab == 50,
+			      "right after the step both are counted: %u", n);
+	}
+	CHECK(n == 1 && ipv4_of(&top[0], 0) == 0xc6120003, "before the step aged out: %u", n);
+	CHECK(top[0].packets == RC_TALKERS_WINDOW_S && top[0].bytes_ab == 50 * RC_TALKERS_WINDOW_S &&
+	      rest.packets == 0, "one packet a second for a window: %lu", (unsigned long)top[0].packets);
+	rc_talkers_destroy(t);
+
+	/* idle: only the reader's clock shows the step */
+	t = talkers_before_a_step_back();
+	n = rc_talkers_top(t, at_second(back), top, 4, &rest);
+	CHECK(n == 1 && top[0].bytes_ab == 600, "just after the step: %u", n);
+	n = rc_talkers_top(t, at_second(back + RC_TALKERS_WINDOW_S), top, 4, &rest);
+	CHECK(n == 0 && rest.packets == 0, "idle window aged out: %u", n);
+	rc_talkers_destroy(t);
+}
+
 static void full_table_loses_nothing(void)
 {
 	enum { CONVERSATIONS = RC_TALKERS_MAX + 232 };
@@ -219,6 +265,7 @@ int main(void)
 {
 	keys_directions_and_ranking();
 	window_moves_on();
+	window_ages_out_after_the_clock_steps_back();
 	full_table_loses_nothing();
 	return test_result("talkers_window");
 }

@@ -89,7 +89,7 @@ class InterfacePanel(Vertical):
         # in the title: sections have a top border only, where a subtitle would not show
         self.slot_map.border_title = f"Slot map · {stats.slot_count} × {stats.slot_size} B"
         self.drops.show(stats, history.rates)
-        self.polling.show(stats, history.rates)
+        self.polling.show(stats, history.rates, history.latency)
         self.rates.show(history)
 
     def show_facts(self, facts: InterfaceFacts, stats: RingStats | None) -> None:

@@ -6,7 +6,7 @@ from rich.text import Text
 from ringcore.api import RingStats
 
 from ...formatting import duration_us, percent, si
-from ...stats_history import RingRates
+from ...stats_history import LATENCY_WINDOW_S, LatencySummary, RingRates
 from ..live_text import LiveText
 from ..sparkline import BARS
 
@@ -29,15 +29,17 @@ def _batch_bars(batch_hist: tuple[int, ...]) -> Text:
     return text
 
 
-def _latency(upper_edge_us: int | None) -> str:
-    return "—" if upper_edge_us is None else "<" + duration_us(upper_edge_us)
+def _latency(upper_bound_us: float | None, exact: bool = False) -> str:
+    if upper_bound_us is None:
+        return "—"
+    return ("" if exact else "≤") + duration_us(upper_bound_us)
 
 
 class PollingStats(LiveText):
     def on_mount(self) -> None:
         self.border_title = "Polling"
 
-    def show(self, stats: RingStats, rates: RingRates) -> None:
+    def show(self, stats: RingStats, rates: RingRates, latency: LatencySummary) -> None:
         text = Text()
         text.append(stats.wait_strategy.name.lower(), "bold")
         if stats.wait_strategy.name == "SLEEP":
@@ -56,7 +58,12 @@ class PollingStats(LiveText):
         text.append("\n")
         text.append_text(_batch_bars(rates.batch_hist))
         text.append(f" {si(sum(rates.batch_hist))}/s", "dim")
-        text.append("\nlatency ", "dim")
-        text.append(f"p50 {_latency(rates.latency_p50_us)} p99 {_latency(rates.latency_p99_us)} ")
-        text.append(f"max {duration_us(stats.latency_max_ns / 1000)}")
+        # percentiles and max of one window: a bucket's edge is clamped to the max, never above it
+        text.append(f"\nlatency, last {LATENCY_WINDOW_S:.0f} s  ", "dim")
+        text.append("max ", "dim")
+        text.append(_latency(latency.max_us, latency.max_is_exact))
+        text.append("\n  p50 ", "dim")
+        text.append(_latency(latency.p50_us))
+        text.append("  p99 ", "dim")
+        text.append(_latency(latency.p99_us))
         self.update(text)
