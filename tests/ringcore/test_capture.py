@@ -1,6 +1,8 @@
 """Capture on real interfaces: veth pairs between test-owned namespaces, read through ringcore's Monitor."""
 
+import contextlib
 import multiprocessing
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import time
 import pytest
 
 import netns
+from readback import tshark_read
 from ringcore import CaptureOptions, DropPolicy, FilterError, Monitor, PrivilegeError, RingcoreError, WaitStrategy
 from ringcore.capture import SlotMeta
 
@@ -472,6 +475,46 @@ def test_frames_sent_from_the_captured_interface_are_flagged_outgoing(veth_pair,
     assert (stats.outgoing_packets, stats.outgoing_bytes, stats.kernel_packets) == (10, 3000, 30)
 
 
+def udp_sockets_in(ns: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """(receiver bound to address:port, sender) in namespace `ns`: a bound receiver means no ICMP
+    port-unreachable joins the traffic."""
+    with netns.in_netns(ns):
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind((address, port))
+        return receiver, socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+
+def payload_seq(frame: bytes) -> int:
+    """The sequence number a test datagram carries (payload as make_frame's, after Ethernet/IPv4/UDP)."""
+    magic, seq = netns.PAYLOAD_HEAD.unpack_from(frame, netns.HEADERS_LEN)
+    assert magic == netns.FRAME_MAGIC, f"not a test datagram: {frame[:64].hex()}"
+    return seq
+
+
+def test_loopback_takes_each_packet_once_and_every_count_equals_tcpdumps(namespace, monitor, tmp_path):
+    # Loopback shows a packet socket every packet twice, going out and coming back in.
+    total, port = 300, netns.UDP_DST_PORT
+    subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True, timeout=30)
+    receiver, sender = udp_sockets_in(namespace, "127.0.0.1", port)
+    reference = tmp_path / "tcpdump.pcap"
+    with receiver, sender, netns.tcpdump_alongside(namespace, "lo", "udp", str(reference)):
+        monitor.plug("lo", CaptureOptions(filter="udp"), netns=namespace)
+        for seq in range(total):
+            sender.sendto(netns.PAYLOAD_HEAD.pack(netns.FRAME_MAGIC, seq), ("127.0.0.1", port))
+        wait_for_kernel_packets(monitor, "lo", total)
+        received = receive(monitor, "lo", 2 * total, timeout_s=0.05)
+    monitor.capture("lo").stop()  # reads the kernel's final PACKET_STATISTICS
+
+    by_tcpdump = [payload_seq(packet.frame) for packet in tshark_read(reference)]
+    assert by_tcpdump == list(range(total))
+    assert [payload_seq(data) for data, _ in received] == by_tcpdump
+    assert not any(meta.outgoing for _, meta in received)
+    stats = stats_of(monitor, "lo")
+    assert_accounts_close(stats)
+    # tp_packets too: the outgoing copy never reaches the socket, so no counter holds it.
+    assert (stats.kernel_packets, stats.kernel_seen, stats.delivered, stats.kernel_drops) == (total, total, total, 0)
+
+
 def test_drain_counts_top_talkers_by_conversation_and_direction_with_the_rest_apart(veth_pair):
     pair = veth_pair
     third_ip = pair.ip_b.rsplit(".", 1)[0] + ".3"
@@ -608,3 +651,31 @@ def test_plugging_without_cap_net_raw_raises_privilege_error_naming_it(veth_pair
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{PrivilegeError.__name__}: {veth_pair.if_a}: "), result.stdout
     assert "needs CAP_NET_RAW" in lines[0]
+
+
+# -- descriptors ----------------------------------------------------------------
+
+# In the child: every open descriptor as "NUMBER TARGET" (find's own directory descriptors included).
+LIST_DESCRIPTORS = ["find", "/proc/self/fd", "-mindepth", "1", "-printf", "%f %l\\n"]
+
+
+def open_descriptors() -> dict[str, str]:
+    """This process's open descriptors: number -> what it is ('socket:[123]', 'anon_inode:[eventfd]')."""
+    found = {}
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own, closed by now
+            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+    return found
+
+
+def test_a_program_the_process_runs_inherits_no_descriptor_of_a_capture(veth_pair, monitor):
+    before = open_descriptors()
+    monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a)
+    opened = {fd: what for fd, what in open_descriptors().items() if before.get(fd) != what}
+    assert any(what.startswith("socket:") for what in opened.values()), opened  # the packet socket
+    assert "anon_inode:[eventfd]" in opened.values(), opened  # the producer's stop signal
+
+    # close_fds=False: only close-on-exec stands between the capture's descriptors and the child.
+    child = subprocess.run(LIST_DESCRIPTORS, close_fds=False, capture_output=True, text=True, timeout=30, check=True)
+    inherited = dict(line.split(" ", 1) for line in child.stdout.splitlines())
+    assert {fd: what for fd, what in opened.items() if inherited.get(fd) == what} == {}

@@ -110,6 +110,25 @@ static void maybe_fold_kernel_stats(struct rc_capture *cap)
 	}
 }
 
+/* A packet sent on loopback passes a packet socket twice: once on its way out
+ * (PACKET_OUTGOING) and once as it comes back in.  libpcap drops the outgoing
+ * copy after the kernel counted it; we have the kernel never hand it to the
+ * socket, so it is in no counter at all (tp_packets included) and each packet
+ * is taken, counted and kept once: the accounting identity holds unchanged. */
+static int ignore_outgoing_copies(struct rc_capture *cap, char *errbuf, size_t errlen)
+{
+	int on = 1;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof(on)) == 0)
+		return 0;
+	if (errno == ENOPROTOOPT) {
+		rc_err(errbuf, errlen,
+		       "%s: capturing on loopback needs Linux 4.20 or later (PACKET_IGNORE_OUTGOING), or every packet would count twice",
+		       cap->ifname);
+		return -ENOPROTOOPT;
+	}
+	return open_error(cap, errno, errbuf, errlen, "ignoring loopback's outgoing copies");
+}
+
 int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		    const struct rc_bpf_insn *filter, uint32_t filter_len,
 		    struct rc_capture **out, char *errbuf, size_t errlen)
@@ -139,8 +158,10 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		goto fail;
 	}
 	/* Protocol 0: the socket receives nothing until start() binds it, so
-	 * no packet slips past before the filter is in place. */
-	cap->fd = socket(AF_PACKET, SOCK_RAW, 0);
+	 * no packet slips past before the filter is in place.  Close-on-exec,
+	 * as every fd we open: a program the host process runs must not
+	 * inherit a capture. */
+	cap->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (cap->fd < 0) {
 		rc = open_error(cap, errno, errbuf, errlen, "opening a packet socket");
 		goto fail;
@@ -161,6 +182,11 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		goto fail;
 	}
 	cap->linktype = (uint32_t)linktype;
+	if (ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK) {
+		rc = ignore_outgoing_copies(cap, errbuf, errlen);
+		if (rc)
+			goto fail;
+	}
 
 	struct rc_ring_config ring_cfg = cfg->ring;
 	rc = rc_ring_create(&ring_cfg, &cap->ring, errbuf, errlen);
