@@ -22,7 +22,7 @@ from .api import (
     TopTalkers,
     WaitStrategy,
 )
-from .filter import compile_filter
+from .filter import compile_live_filter
 from .netns import in_netns
 
 MIN_SLOT_SIZE = 64
@@ -280,7 +280,8 @@ class Capture:
 
     def set_filter(self, expression: str | None) -> None:
         """Compile and attach a filter in the kernel; on error the old one stays."""
-        program = compile_filter(expression, self.linktype, self.options.snaplen) if expression else None
+        program = (compile_live_filter(expression, self.ifname, self.linktype, self.options.snaplen, self.netns)
+                   if expression else None)
         buf = rc.errbuf()
         code = rc.lib.rc_capture_set_filter(self._handle, program, len(program) if program else 0, buf, len(buf))
         _check(code, buf, f"{self.ifname}: setting the filter")

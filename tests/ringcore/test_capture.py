@@ -4,6 +4,7 @@ import contextlib
 import multiprocessing
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -223,6 +224,48 @@ def test_capture_filter_is_attached_in_the_kernel_so_non_matching_frames_are_nev
     stats = stats_of(monitor, veth_pair.if_a)
     # kernel_seen comes from the kernel's own count, which only packets passing the socket filter reach.
     assert (stats.kernel_packets, stats.kernel_seen, stats.kernel_drops) == (len(to_dst), len(to_dst), 0)
+
+
+NOT_IP_ETHERTYPE = b"\x88\xb5"  # IEEE local experimental
+VLAN_KINDS = [(vid, udp) for vid in (None, 100, 200) for udp in (True, False)]
+
+
+def vlan_mix(pair: netns.VethPair, seqs) -> list[tuple[bytes, int | None, bool]]:
+    """Frames to end a, untagged and 802.1Q-tagged (VLAN 100 and 200), UDP and not IP: (frame, vid, udp)."""
+    mix = []
+    for seq in seqs:
+        vid, udp = VLAN_KINDS[seq % len(VLAN_KINDS)]
+        frame = pair.frames_to_a([seq], size=100)[0]
+        if not udp:
+            frame = frame[:12] + NOT_IP_ETHERTYPE + frame[14:]
+        if vid is not None:
+            frame = frame[:12] + struct.pack("!HH", 0x8100, vid) + frame[12:]
+        mix.append((frame, vid, udp))
+    return mix
+
+
+@pytest.mark.parametrize("expression, wanted", [
+    ("vlan", lambda vid, udp: vid is not None),
+    ("vlan 100 and udp", lambda vid, udp: vid == 100 and udp),
+], ids=["vlan", "vlan-100-and-udp"])
+def test_vlan_filters_take_on_a_live_interface_exactly_what_tcpdump_takes(veth_pair, monitor, tmp_path,
+                                                                         expression, wanted):
+    # On receive the kernel takes the tag out of every tagged frame before a socket filter runs,
+    # whether or not a VLAN interface exists (so no 8021q module is needed): a filter compiled for
+    # packets as in a file, tag in place, never matches live.
+    pair = veth_pair
+    mix = vlan_mix(pair, range(120))
+    expected = [frame for frame, vid, udp in mix if wanted(vid, udp)]
+    reference = tmp_path / "tcpdump.pcap"
+    with netns.tcpdump_alongside(pair.ns_a, pair.if_a, expression, str(reference)):
+        monitor.plug(pair.if_a, CaptureOptions(filter=expression), netns=pair.ns_a)
+        netns.send_frames(pair.ns_b, pair.if_b, [frame for frame, _, _ in mix])
+        wait_for_kernel_packets(monitor, pair.if_a, len(expected))
+        received = receive(monitor, pair.if_a, len(mix), timeout_s=0.05)
+
+    by_tcpdump = [packet.frame for packet in tshark_read(reference)]
+    assert by_tcpdump == expected
+    assert [data for data, _ in received] == by_tcpdump  # tag put back, as tcpdump does
 
 
 def test_set_filter_swaps_the_filter_live_and_a_bad_one_raises_and_keeps_the_old(veth_pair, monitor):
