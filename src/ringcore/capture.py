@@ -29,7 +29,7 @@ MIN_SLOT_SIZE = 64
 MAX_SLOT_SIZE = 65536
 MAX_RING_PAGES = 1 << 22  # 16 GiB of 4 KiB pages: rc_ring_slots_for's bound
 MAX_SNAPLEN = 262144  # libpcap's MAXIMUM_SNAPLEN
-MAX_POLL_INTERVAL_US = 1_000_000
+MAX_POLL_INTERVAL_US = 1_000_000  # RC_POLL_INTERVAL_MAX_US
 # Kernel side of a capture: 8 MiB of TPACKET_V3 blocks buffer a burst while
 # the producer waits on a full slot ring (drop-early) or is off the CPU.  At
 # low rates the kernel hands a block over after BLOCK_TIMEOUT_MS however
@@ -273,7 +273,7 @@ class Capture:
         try:
             if options.filter:
                 self.set_filter(options.filter)
-            _check(rc.lib.rc_capture_start(self._handle, buf, len(buf)), buf, f"{ifname}: starting the capture")
+            self.start()
         except BaseException:
             self.close()
             raise
@@ -291,6 +291,16 @@ class Capture:
         """Why the producer stopped (interface gone), or None while it runs."""
         buf = rc.errbuf()
         return rc.message(buf) if rc.lib.rc_capture_error(self._handle, buf, len(buf)) else None
+
+    def start(self) -> None:
+        """Take packets again after stop(), from the first the kernel kept meanwhile (a new capture starts itself)."""
+        buf = rc.errbuf()
+        _check(rc.lib.rc_capture_start(self._live(), buf, len(buf)), buf, f"{self.ifname}: starting the capture")
+
+    def _live(self) -> int:
+        if not self._handle:
+            raise RingcoreError(f"{self.ifname}: this capture is closed")
+        return self._handle
 
     def stop(self) -> None:
         """Stop taking packets from the kernel; reads the final kernel counters."""

@@ -193,6 +193,32 @@ def test_accounting_closes_in_every_snapshot_while_traffic_flows_and_totals_matc
     assert stats.delivered + stats.ring_drops == total
 
 
+@pytest.mark.parametrize("ring_full_at_stop", [False, True], ids=["between-blocks", "inside-a-block"])
+def test_a_capture_started_again_goes_on_where_it_stopped_taking_each_packet_once(veth_pair, monitor,
+                                                                                  ring_full_at_stop):
+    pair, ifname, before_stop, while_stopped = veth_pair, veth_pair.if_a, 100, 50
+    monitor.plug(ifname, CaptureOptions(ring_pages=33), netns=pair.ns_a)
+    capture = monitor.capture(ifname)
+    netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop), size=100))
+    if ring_full_at_stop:
+        # Nobody consumes: the producer stops waiting for room with the rest of a kernel block untaken.
+        assert wait_for(lambda: stats_of(monitor, ifname).occupancy == CLASSIC_SLOTS)
+        received = []
+    else:
+        received = receive(monitor, ifname, before_stop)
+        assert len(received) == before_stop
+    capture.stop()
+    netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop, before_stop + while_stopped), size=100))
+    capture.start()
+
+    total = before_stop + while_stopped
+    received += receive(monitor, ifname, total - len(received))
+    time.sleep(QUIET_WINDOW_S)
+    received += receive(monitor, ifname, total, timeout_s=0.05)
+    assert [netns.check_frame(data) for data, _ in received] == list(range(total))
+    assert_accounts_close(stats_of(monitor, ifname))
+
+
 # -- filter -------------------------------------------------------------------
 
 
@@ -410,6 +436,44 @@ def test_drop_early_with_the_consumer_paused_fills_the_ring_then_the_kernel_drop
     assert stats.delivered == stats.kernel_packets
     assert stats.ring_drops == 0
     assert_accounts_close(stats)
+
+
+def voluntary_switches_of_thread(name: str) -> int:
+    """How often the one thread of this process called `name` has gone to sleep: its wake-ups."""
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            with open(f"/proc/self/task/{tid}/comm") as comm:
+                if comm.read().strip() != name:
+                    continue
+            with open(f"/proc/self/task/{tid}/status") as status:
+                found += [int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches:")]
+    assert len(found) == 1, f"{len(found)} threads named {name}"
+    return found[0]
+
+
+@pytest.mark.parametrize("poll_interval_us", [1000, 999_999])
+def test_waiting_on_a_full_drop_early_ring_while_paused_never_burns_a_core(veth_pair, drained, poll_interval_us):
+    # 999,999 us once made the paused drain's nanosleep fail at once (EINVAL) and spin; a full ring
+    # made the producer look again every 50 us.
+    ifname, watch_s = veth_pair.if_a, 1.0
+    drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.EARLY, poll_interval_us=poll_interval_us),
+                 netns=veth_pair.ns_a)
+    drained.pause(ifname, True)
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(2 * CLASSIC_SLOTS), size=100))
+    assert wait_for(lambda: stats_of(drained, ifname).occupancy == CLASSIC_SLOTS)
+
+    producer_wakeups = voluntary_switches_of_thread("rc-capture")
+    cpu_s, wall_s = time.process_time(), time.monotonic()
+    time.sleep(watch_s)
+    cpu_share = (time.process_time() - cpu_s) / (time.monotonic() - wall_s)
+    producer_wakeups = voluntary_switches_of_thread("rc-capture") - producer_wakeups
+
+    assert cpu_share < 0.2, f"the process used {cpu_share:.0%} of a core while waiting"
+    # Waiting for room, the producer wakes about ten times a second (for the kernel counters);
+    # looking again every 50 us, thousands.
+    assert producer_wakeups < 100 * watch_s, f"the producer woke {producer_wakeups} times in {watch_s} s"
+    assert stats_of(drained, ifname).occupancy == CLASSIC_SLOTS
 
 
 def test_drop_late_with_the_consumer_paused_counts_ring_drops_and_no_kernel_drops(veth_pair, drained):

@@ -41,7 +41,9 @@
  * waiting, re-reads head, and sleeps only while the word is unchanged; the
  * producer makes the wake system call only when it sees "waiting".  Both
  * sides use sequentially consistent operations there, so one of them always
- * sees the other and no wake-up is lost.
+ * sees the other and no wake-up is lost.  A drop-early producer waits for
+ * room the same way, the other way round: the consumer's store of tail is
+ * sequentially consistent for it.
  *
  * Counters are written by one side each and read by anyone with relaxed
  * loads.  Producer counters are published under a sequence count (seqlock) so
@@ -128,8 +130,11 @@ struct rc_ring_config {
 	uint32_t ring_pages; /* >= 2: one header page + slot pages */
 	int32_t drop_policy; /* enum rc_drop_policy */
 	int32_t wait_strategy; /* enum rc_wait_strategy */
-	uint32_t poll_interval_us; /* sleep length for RC_WAIT_SLEEP */
+	uint32_t poll_interval_us; /* sleep length for RC_WAIT_SLEEP, <= RC_POLL_INTERVAL_MAX_US */
 };
+
+/* A paused drain sleeps this long between looks, and a stop waits for it. */
+#define RC_POLL_INTERVAL_MAX_US 1000000u
 
 /* One consistent reading of a ring's counters (see rc_ring_stats). */
 struct rc_stats {
