@@ -19,6 +19,7 @@ _SO_GET_FILTER = 26  # asm-generic/socket.h; not in Python's socket module
 _BPF_MAXINSNS = 4096
 # The probe socket's kernel ring: it lives only while the filter compiles.
 _PROBE_BUFFER_BYTES = 1 << 16
+_PCAP_ERROR_IFACE_NOT_UP = -9  # pcap.h; pcapy's activate() returns libpcap's status
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -42,15 +43,21 @@ def compile_live_filter(expression: str, ifname: str, linktype: int, snaplen: in
     802.1Q tag out of the packet before the filter runs, and only a live handle makes libpcap test
     it where it went (the SKF_AD_VLAN_TAG* extensions); the netmask for `ip broadcast` is the
     interface's too. The kernel cuts accepted packets to `snaplen` (the program's return value)."""
+    compile_program(expression, linktype, snaplen)  # says what is wrong with the expression itself first
     try:
         with in_netns(netns):
             handle = pcapy.create(ifname)
-            handle.set_snaplen(snaplen)
-            handle.set_buffer_size(_PROBE_BUFFER_BYTES)
-            handle.activate()
     except pcapy.PcapError as exc:
         raise RingcoreError(f"{ifname}: opening it to compile the filter failed: {exc}") from None
+    handle.set_snaplen(snaplen)
+    handle.set_buffer_size(_PROBE_BUFFER_BYTES)
+    with in_netns(netns):
+        status = handle.activate()
     try:
+        if status == _PCAP_ERROR_IFACE_NOT_UP:
+            raise FilterError(f"{ifname} is down: a capture filter is compiled for it once it is up (as tcpdump's)")
+        if status < 0:
+            raise RingcoreError(f"{ifname}: opening it to compile the filter failed (libpcap error {status})")
         if handle.datalink() != _DLT_FOR_LINKTYPE.get(linktype):
             raise FilterError(f"{ifname}: libpcap sees link type {handle.datalink()} where the capture has {linktype}")
         try:

@@ -294,6 +294,17 @@ def test_vlan_filters_take_on_a_live_interface_exactly_what_tcpdump_takes(veth_p
     assert [data for data, _ in received] == by_tcpdump  # tag put back, as tcpdump does
 
 
+def test_a_filter_for_a_down_interface_is_refused_in_one_line_and_a_capture_without_one_runs(namespace, monitor):
+    # libpcap compiles for a live socket only on an interface that is up (tcpdump refuses a down one).
+    with pytest.raises(FilterError, match="^lo is down") as refused:
+        monitor.plug("lo", CaptureOptions(filter="udp"), netns=namespace)
+    assert "\n" not in str(refused.value)
+    with pytest.raises(FilterError, match="does not compile"):
+        monitor.plug("lo", CaptureOptions(filter="udp prot 53"), netns=namespace)
+    monitor.plug("lo", netns=namespace)
+    assert monitor.errors() == {}
+
+
 def test_set_filter_swaps_the_filter_live_and_a_bad_one_raises_and_keeps_the_old(veth_pair, monitor):
     ifname = veth_pair.if_a
     monitor.plug(ifname, CaptureOptions(filter=f"udp dst port {netns.UDP_DST_PORT}"), netns=veth_pair.ns_a)
