@@ -25,3 +25,14 @@ def _delete_leftover_namespaces():
     # Backstop for a namespace whose owner never reached its own cleanup (e.g. an interrupted setup).
     yield
     netns.delete_namespaces_of_this_process()
+
+
+@pytest.fixture
+def namespace():
+    """One fresh test namespace (its own lo, down); deleted when the test ends, pass or fail."""
+    netns.require_netns_privileges()
+    ns = netns.create_namespace()
+    try:
+        yield ns
+    finally:
+        netns.delete_namespace(ns)

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -29,6 +30,8 @@ NETNS_DIR = "/run/netns"
 NAMESPACE_PREFIX = f"rmt-{os.getpid()}-"
 RUN_TIMEOUT_S = 60.0
 SEND_TIMEOUT_S = 10.0
+# tcpdump's kernel blocks are handed over at most 1 s after their first packet; with a margin.
+TCPDUMP_BLOCK_TIMEOUT_S = 1.5
 
 # capability(7) bit numbers: creating namespaces needs SYS_ADMIN (ip netns bind-mounts them),
 # veths and addresses need NET_ADMIN, AF_PACKET sockets need NET_RAW.
@@ -303,3 +306,32 @@ def send_frames(
                 raise TimeoutError(f"sent {index} of {len(frames)} frames in {timeout_s} s")
             sock.send(frame)
     return len(frames)
+
+
+@contextlib.contextmanager
+def tcpdump_alongside(ns: str, ifname: str, expression: str, path: str) -> Iterator[None]:
+    """tcpdump capturing `ifname` in `ns` into `path` while the body runs: the reference a capture is
+    compared with, on the same traffic at the same time. Returns once it listens; stopped by SIGINT."""
+    stderr_path = f"{path}.stderr"
+    with open(stderr_path, "wb") as stderr:
+        # -Z root: tcpdump would otherwise drop to its own user, who may not write `path`. -U: each
+        # packet it reads reaches the file at once. Not --immediate-mode: its ring holds a few dozen
+        # lo-sized frames and drops a burst.
+        argv = ["tcpdump", "-i", ifname, "-nn", "-U", "-Z", "root", "-w", path, expression]
+        process = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while b"listening on" not in open(stderr_path, "rb").read():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"tcpdump did not start: {open(stderr_path, 'rb').read()!r}")
+            time.sleep(0.02)
+        yield
+        # What the kernel still holds in a block is lost at SIGINT: let the block time out first.
+        time.sleep(TCPDUMP_BLOCK_TIMEOUT_S)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(RUN_TIMEOUT_S)

@@ -26,7 +26,7 @@ from .api import (
     TopTalkers,
     WaitStrategy,
 )
-from .filter import compile_filter
+from .filter import compile_live_filter
 from .netns import in_netns
 
 MIN_SLOT_SIZE = 64
@@ -346,14 +346,15 @@ class Capture(_Native):
         try:
             if options.filter:
                 self.set_filter(options.filter)
-            _check(rc.lib.rc_capture_start(self._handle, buf, len(buf)), buf, f"{ifname}: starting the capture")
+            self.start()
         except BaseException:
             self.close()
             raise
 
     def set_filter(self, expression: str | None) -> None:
         """Compile and attach a filter in the kernel; on error the old one stays."""
-        program = compile_filter(expression, self.linktype, self.options.snaplen) if expression else None
+        program = (compile_live_filter(expression, self.ifname, self.linktype, self.options.snaplen, self.netns)
+                   if expression else None)
         buf = rc.errbuf()
         code = rc.lib.rc_capture_set_filter(self.handle, program, len(program) if program else 0, buf, len(buf))
         _check(code, buf, f"{self.ifname}: setting the filter")
@@ -363,6 +364,11 @@ class Capture(_Native):
         """Why the producer stopped (interface gone), or None while it runs."""
         buf = rc.errbuf()
         return rc.message(buf) if rc.lib.rc_capture_error(self.handle, buf, len(buf)) else None
+
+    def start(self) -> None:
+        """Take packets again after stop(), from the first the kernel kept meanwhile (a new capture starts itself)."""
+        buf = rc.errbuf()
+        _check(rc.lib.rc_capture_start(self.handle, buf, len(buf)), buf, f"{self.ifname}: starting the capture")
 
     def stop(self) -> None:
         """Stop taking packets from the kernel; reads the final kernel counters. Nothing to do once closed."""

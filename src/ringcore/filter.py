@@ -2,22 +2,31 @@
 from __future__ import annotations
 
 import ctypes
+import socket
 
 import pcapy
 
 from ._binding import BpfInsn
-from .api import FilterError
+from .api import FilterError, RingcoreError
+from .netns import in_netns
 
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
-# pcap_open_dead() takes DLT_ values; they differ from LINKTYPE_ values for raw IP.
+# libpcap's handles speak DLT_ values; they differ from LINKTYPE_ values for raw IP.
 _DLT_FOR_LINKTYPE = {LINKTYPE_ETHERNET: pcapy.DLT_EN10MB, LINKTYPE_RAW: pcapy.DLT_RAW}
 _NETMASK_UNKNOWN = 0xFFFFFFFF
+_SO_GET_FILTER = 26  # asm-generic/socket.h; not in Python's socket module
+_BPF_MAXINSNS = 4096
+# The probe socket's kernel ring: it lives only while the filter compiles.
+_PROBE_BUFFER_BYTES = 1 << 16
+_PCAP_ERROR_IFACE_NOT_UP = -9  # pcap.h; pcapy's activate() returns libpcap's status
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def compile_program(expression: str, linktype: int, snaplen: int) -> pcapy.BPFProgram:
     """Compile `expression` for a link type with libpcap; accepted packets are cut to snaplen.
-    The program both runs in user space (`.filter(bytes)`, for files) and feeds the kernel."""
+    For packets as stored in files (`.filter(bytes)`), VLAN tags in place; a live socket needs
+    compile_live_filter."""
     dlt = _DLT_FOR_LINKTYPE.get(linktype)
     if dlt is None:
         raise FilterError(f"filters are not supported on link type {linktype}")
@@ -27,11 +36,47 @@ def compile_program(expression: str, linktype: int, snaplen: int) -> pcapy.BPFPr
         raise FilterError(f"filter '{expression}' does not compile: {exc}") from None
 
 
-def compile_filter(expression: str, linktype: int, snaplen: int) -> ctypes.Array:
-    """The program as the kernel takes it (SO_ATTACH_FILTER): the kernel itself then cuts
-    accepted packets to the snap length."""
-    instructions = compile_program(expression, linktype, snaplen).get_bpf()
-    return (BpfInsn * len(instructions))(*(BpfInsn(*insn) for insn in instructions))
+def compile_live_filter(expression: str, ifname: str, linktype: int, snaplen: int,
+                        netns: str | None = None) -> ctypes.Array:
+    """The program tcpdump attaches for `expression` on the live interface: read back from a libpcap
+    socket opened there. A dead handle will not do: on a live Linux socket the kernel has taken the
+    802.1Q tag out of the packet before the filter runs, and only a live handle makes libpcap test
+    it where it went (the SKF_AD_VLAN_TAG* extensions); the netmask for `ip broadcast` is the
+    interface's too. The kernel cuts accepted packets to `snaplen` (the program's return value)."""
+    compile_program(expression, linktype, snaplen)  # says what is wrong with the expression itself first
+    try:
+        with in_netns(netns):
+            handle = pcapy.create(ifname)
+    except pcapy.PcapError as exc:
+        raise RingcoreError(f"{ifname}: opening it to compile the filter failed: {exc}") from None
+    handle.set_snaplen(snaplen)
+    handle.set_buffer_size(_PROBE_BUFFER_BYTES)
+    with in_netns(netns):
+        status = handle.activate()
+    try:
+        if status == _PCAP_ERROR_IFACE_NOT_UP:
+            raise FilterError(f"{ifname} is down: a capture filter is compiled for it once it is up (as tcpdump's)")
+        if status < 0:
+            raise RingcoreError(f"{ifname}: opening it to compile the filter failed (libpcap error {status})")
+        if handle.datalink() != _DLT_FOR_LINKTYPE.get(linktype):
+            raise FilterError(f"{ifname}: libpcap sees link type {handle.datalink()} where the capture has {linktype}")
+        try:
+            handle.setfilter(expression)
+        except pcapy.PcapError as exc:
+            raise FilterError(f"filter '{expression}' does not compile: {exc}") from None
+        return _attached_program(handle.getfd(), ifname, expression)
+    finally:
+        handle.close()
+
+
+def _attached_program(fd: int, ifname: str, expression: str) -> ctypes.Array:
+    program = (BpfInsn * _BPF_MAXINSNS)()
+    # SO_GET_FILTER counts in instructions, not bytes (so not socket.getsockopt)
+    length = ctypes.c_uint32(_BPF_MAXINSNS)
+    if _libc.getsockopt(fd, socket.SOL_SOCKET, _SO_GET_FILTER, program, ctypes.byref(length)) != 0 or not length.value:
+        # libpcap filters in user space what the kernel cannot run; we have nowhere to do that
+        raise FilterError(f"{ifname}: filter '{expression}' cannot run in the kernel")
+    return (BpfInsn * length.value).from_buffer_copy(program)
 
 
 def join_expression(words: list[str]) -> str | None:

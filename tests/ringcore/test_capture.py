@@ -1,7 +1,10 @@
 """Capture on real interfaces: veth pairs between test-owned namespaces, read through ringcore's Monitor."""
 
+import contextlib
 import multiprocessing
+import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -11,6 +14,7 @@ import pytest
 
 import netns
 from isolated import assert_every_call_raises_after_close, run_isolated
+from readback import tshark_read
 from ringcore import (
     Capture,
     CaptureOptions,
@@ -204,6 +208,32 @@ def test_accounting_closes_in_every_snapshot_while_traffic_flows_and_totals_matc
     assert stats.delivered + stats.ring_drops == total
 
 
+@pytest.mark.parametrize("ring_full_at_stop", [False, True], ids=["between-blocks", "inside-a-block"])
+def test_a_capture_started_again_goes_on_where_it_stopped_taking_each_packet_once(veth_pair, monitor,
+                                                                                  ring_full_at_stop):
+    pair, ifname, before_stop, while_stopped = veth_pair, veth_pair.if_a, 100, 50
+    monitor.plug(ifname, CaptureOptions(ring_pages=33), netns=pair.ns_a)
+    capture = monitor.capture(ifname)
+    netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop), size=100))
+    if ring_full_at_stop:
+        # Nobody consumes: the producer stops waiting for room with the rest of a kernel block untaken.
+        assert wait_for(lambda: stats_of(monitor, ifname).occupancy == CLASSIC_SLOTS)
+        received = []
+    else:
+        received = receive(monitor, ifname, before_stop)
+        assert len(received) == before_stop
+    capture.stop()
+    netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop, before_stop + while_stopped), size=100))
+    capture.start()
+
+    total = before_stop + while_stopped
+    received += receive(monitor, ifname, total - len(received))
+    time.sleep(QUIET_WINDOW_S)
+    received += receive(monitor, ifname, total, timeout_s=0.05)
+    assert [netns.check_frame(data) for data, _ in received] == list(range(total))
+    assert_accounts_close(stats_of(monitor, ifname))
+
+
 # -- filter -------------------------------------------------------------------
 
 
@@ -235,6 +265,59 @@ def test_capture_filter_is_attached_in_the_kernel_so_non_matching_frames_are_nev
     stats = stats_of(monitor, veth_pair.if_a)
     # kernel_seen comes from the kernel's own count, which only packets passing the socket filter reach.
     assert (stats.kernel_packets, stats.kernel_seen, stats.kernel_drops) == (len(to_dst), len(to_dst), 0)
+
+
+NOT_IP_ETHERTYPE = b"\x88\xb5"  # IEEE local experimental
+VLAN_KINDS = [(vid, udp) for vid in (None, 100, 200) for udp in (True, False)]
+
+
+def vlan_mix(pair: netns.VethPair, seqs) -> list[tuple[bytes, int | None, bool]]:
+    """Frames to end a, untagged and 802.1Q-tagged (VLAN 100 and 200), UDP and not IP: (frame, vid, udp)."""
+    mix = []
+    for seq in seqs:
+        vid, udp = VLAN_KINDS[seq % len(VLAN_KINDS)]
+        frame = pair.frames_to_a([seq], size=100)[0]
+        if not udp:
+            frame = frame[:12] + NOT_IP_ETHERTYPE + frame[14:]
+        if vid is not None:
+            frame = frame[:12] + struct.pack("!HH", 0x8100, vid) + frame[12:]
+        mix.append((frame, vid, udp))
+    return mix
+
+
+@pytest.mark.parametrize("expression, wanted", [
+    ("vlan", lambda vid, udp: vid is not None),
+    ("vlan 100 and udp", lambda vid, udp: vid == 100 and udp),
+], ids=["vlan", "vlan-100-and-udp"])
+def test_vlan_filters_take_on_a_live_interface_exactly_what_tcpdump_takes(veth_pair, monitor, tmp_path,
+                                                                         expression, wanted):
+    # On receive the kernel takes the tag out of every tagged frame before a socket filter runs,
+    # whether or not a VLAN interface exists (so no 8021q module is needed): a filter compiled for
+    # packets as in a file, tag in place, never matches live.
+    pair = veth_pair
+    mix = vlan_mix(pair, range(120))
+    expected = [frame for frame, vid, udp in mix if wanted(vid, udp)]
+    reference = tmp_path / "tcpdump.pcap"
+    with netns.tcpdump_alongside(pair.ns_a, pair.if_a, expression, str(reference)):
+        monitor.plug(pair.if_a, CaptureOptions(filter=expression), netns=pair.ns_a)
+        netns.send_frames(pair.ns_b, pair.if_b, [frame for frame, _, _ in mix])
+        wait_for_kernel_packets(monitor, pair.if_a, len(expected))
+        received = receive(monitor, pair.if_a, len(mix), timeout_s=0.05)
+
+    by_tcpdump = [packet.frame for packet in tshark_read(reference)]
+    assert by_tcpdump == expected
+    assert [data for data, _ in received] == by_tcpdump  # tag put back, as tcpdump does
+
+
+def test_a_filter_for_a_down_interface_is_refused_in_one_line_and_a_capture_without_one_runs(namespace, monitor):
+    # libpcap compiles for a live socket only on an interface that is up (tcpdump refuses a down one).
+    with pytest.raises(FilterError, match="^lo is down") as refused:
+        monitor.plug("lo", CaptureOptions(filter="udp"), netns=namespace)
+    assert "\n" not in str(refused.value)
+    with pytest.raises(FilterError, match="does not compile"):
+        monitor.plug("lo", CaptureOptions(filter="udp prot 53"), netns=namespace)
+    monitor.plug("lo", netns=namespace)
+    assert monitor.errors() == {}
 
 
 def test_set_filter_swaps_the_filter_live_and_a_bad_one_raises_and_keeps_the_old(veth_pair, monitor):
@@ -381,6 +464,44 @@ def test_drop_early_with_the_consumer_paused_fills_the_ring_then_the_kernel_drop
     assert_accounts_close(stats)
 
 
+def voluntary_switches_of_thread(name: str) -> int:
+    """How often the one thread of this process called `name` has gone to sleep: its wake-ups."""
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            with open(f"/proc/self/task/{tid}/comm") as comm:
+                if comm.read().strip() != name:
+                    continue
+            with open(f"/proc/self/task/{tid}/status") as status:
+                found += [int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches:")]
+    assert len(found) == 1, f"{len(found)} threads named {name}"
+    return found[0]
+
+
+@pytest.mark.parametrize("poll_interval_us", [1000, 999_999])
+def test_waiting_on_a_full_drop_early_ring_while_paused_never_burns_a_core(veth_pair, drained, poll_interval_us):
+    # 999,999 us once made the paused drain's nanosleep fail at once (EINVAL) and spin; a full ring
+    # made the producer look again every 50 us.
+    ifname, watch_s = veth_pair.if_a, 1.0
+    drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.EARLY, poll_interval_us=poll_interval_us),
+                 netns=veth_pair.ns_a)
+    drained.pause(ifname, True)
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(2 * CLASSIC_SLOTS), size=100))
+    assert wait_for(lambda: stats_of(drained, ifname).occupancy == CLASSIC_SLOTS)
+
+    producer_wakeups = voluntary_switches_of_thread("rc-capture")
+    cpu_s, wall_s = time.process_time(), time.monotonic()
+    time.sleep(watch_s)
+    cpu_share = (time.process_time() - cpu_s) / (time.monotonic() - wall_s)
+    producer_wakeups = voluntary_switches_of_thread("rc-capture") - producer_wakeups
+
+    assert cpu_share < 0.2, f"the process used {cpu_share:.0%} of a core while waiting"
+    # Waiting for room, the producer wakes about ten times a second (for the kernel counters);
+    # looking again every 50 us, thousands.
+    assert producer_wakeups < 100 * watch_s, f"the producer woke {producer_wakeups} times in {watch_s} s"
+    assert stats_of(drained, ifname).occupancy == CLASSIC_SLOTS
+
+
 def test_drop_late_with_the_consumer_paused_counts_ring_drops_and_no_kernel_drops(veth_pair, drained):
     ifname, sent = veth_pair.if_a, 3000
     drained.plug(ifname, CaptureOptions(ring_pages=33, drop_policy=DropPolicy.LATE), netns=veth_pair.ns_a)
@@ -487,6 +608,46 @@ def test_frames_sent_from_the_captured_interface_are_flagged_outgoing(veth_pair,
     assert (stats.outgoing_packets, stats.outgoing_bytes, stats.kernel_packets) == (10, 3000, 30)
 
 
+def udp_sockets_in(ns: str, address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """(receiver bound to address:port, sender) in namespace `ns`: a bound receiver means no ICMP
+    port-unreachable joins the traffic."""
+    with netns.in_netns(ns):
+        receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        receiver.bind((address, port))
+        return receiver, socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+
+def payload_seq(frame: bytes) -> int:
+    """The sequence number a test datagram carries (payload as make_frame's, after Ethernet/IPv4/UDP)."""
+    magic, seq = netns.PAYLOAD_HEAD.unpack_from(frame, netns.HEADERS_LEN)
+    assert magic == netns.FRAME_MAGIC, f"not a test datagram: {frame[:64].hex()}"
+    return seq
+
+
+def test_loopback_takes_each_packet_once_and_every_count_equals_tcpdumps(namespace, monitor, tmp_path):
+    # Loopback shows a packet socket every packet twice, going out and coming back in.
+    total, port = 300, netns.UDP_DST_PORT
+    subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True, timeout=30)
+    receiver, sender = udp_sockets_in(namespace, "127.0.0.1", port)
+    reference = tmp_path / "tcpdump.pcap"
+    with receiver, sender, netns.tcpdump_alongside(namespace, "lo", "udp", str(reference)):
+        monitor.plug("lo", CaptureOptions(filter="udp"), netns=namespace)
+        for seq in range(total):
+            sender.sendto(netns.PAYLOAD_HEAD.pack(netns.FRAME_MAGIC, seq), ("127.0.0.1", port))
+        wait_for_kernel_packets(monitor, "lo", total)
+        received = receive(monitor, "lo", 2 * total, timeout_s=0.05)
+    monitor.capture("lo").stop()  # reads the kernel's final PACKET_STATISTICS
+
+    by_tcpdump = [payload_seq(packet.frame) for packet in tshark_read(reference)]
+    assert by_tcpdump == list(range(total))
+    assert [payload_seq(data) for data, _ in received] == by_tcpdump
+    assert not any(meta.outgoing for _, meta in received)
+    stats = stats_of(monitor, "lo")
+    assert_accounts_close(stats)
+    # tp_packets too: the outgoing copy never reaches the socket, so no counter holds it.
+    assert (stats.kernel_packets, stats.kernel_seen, stats.delivered, stats.kernel_drops) == (total, total, total, 0)
+
+
 def test_drain_counts_top_talkers_by_conversation_and_direction_with_the_rest_apart(veth_pair):
     pair = veth_pair
     third_ip = pair.ip_b.rsplit(".", 1)[0] + ".3"
@@ -531,6 +692,7 @@ def test_every_call_on_a_closed_capture_raises_instead_of_passing_null_to_c(veth
         return capture
 
     calls = {"set_filter": lambda capture: capture.set_filter("udp"), "error": lambda capture: capture.error(),
+             "start": lambda capture: capture.start(),
              "ring": lambda capture: capture.ring.poll()}
     assert_every_call_raises_after_close(Capture, closed_capture, calls, ends=("close", "stop"))
 
@@ -731,3 +893,31 @@ def test_plugging_without_cap_net_raw_raises_privilege_error_naming_it(veth_pair
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{PrivilegeError.__name__}: {veth_pair.if_a}: "), result.stdout
     assert "needs CAP_NET_RAW" in lines[0]
+
+
+# -- descriptors ----------------------------------------------------------------
+
+# In the child: every open descriptor as "NUMBER TARGET" (find's own directory descriptors included).
+LIST_DESCRIPTORS = ["find", "/proc/self/fd", "-mindepth", "1", "-printf", "%f %l\\n"]
+
+
+def open_descriptors() -> dict[str, str]:
+    """This process's open descriptors: number -> what it is ('socket:[123]', 'anon_inode:[eventfd]')."""
+    found = {}
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own, closed by now
+            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+    return found
+
+
+def test_a_program_the_process_runs_inherits_no_descriptor_of_a_capture(veth_pair, monitor):
+    before = open_descriptors()
+    monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a)
+    opened = {fd: what for fd, what in open_descriptors().items() if before.get(fd) != what}
+    assert any(what.startswith("socket:") for what in opened.values()), opened  # the packet socket
+    assert "anon_inode:[eventfd]" in opened.values(), opened  # the producer's stop signal
+
+    # close_fds=False: only close-on-exec stands between the capture's descriptors and the child.
+    child = subprocess.run(LIST_DESCRIPTORS, close_fds=False, capture_output=True, text=True, timeout=30, check=True)
+    inherited = dict(line.split(" ", 1) for line in child.stdout.splitlines())
+    assert {fd: what for fd, what in opened.items() if inherited.get(fd) == what} == {}

@@ -26,9 +26,6 @@
 #define VLAN_TAG_LEN 4
 /* How often the producer folds PACKET_STATISTICS into the ring's counters. */
 #define KERNEL_STATS_INTERVAL_NS 100000000ull
-/* How long a drop-early producer waits for the consumer before looking
- * again: well under the consumer's 1 ms sleep. */
-#define FULL_RING_BACKOFF_NS 50000
 
 struct rc_capture {
 	char ifname[IF_NAMESIZE];
@@ -48,6 +45,10 @@ struct rc_capture {
 	_Atomic int error; /* negative errno once the producer stopped on one */
 	char error_msg[RC_ERRBUF_SIZE];
 	uint64_t stats_due_ns;
+	/* Where the producer goes on: the kernel block it reads and the first
+	 * frame in it not yet taken, kept across stop and start. */
+	uint32_t block;
+	uint32_t frame_in_block;
 	uint8_t *vlan_scratch; /* frame with its VLAN tag put back */
 };
 
@@ -110,6 +111,25 @@ static void maybe_fold_kernel_stats(struct rc_capture *cap)
 	}
 }
 
+/* A packet sent on loopback passes a packet socket twice: once on its way out
+ * (PACKET_OUTGOING) and once as it comes back in.  libpcap drops the outgoing
+ * copy after the kernel counted it; we have the kernel never hand it to the
+ * socket, so it is in no counter at all (tp_packets included) and each packet
+ * is taken, counted and kept once: the accounting identity holds unchanged. */
+static int ignore_outgoing_copies(struct rc_capture *cap, char *errbuf, size_t errlen)
+{
+	int on = 1;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof(on)) == 0)
+		return 0;
+	if (errno == ENOPROTOOPT) {
+		rc_err(errbuf, errlen,
+		       "%s: capturing on loopback needs Linux 4.20 or later (PACKET_IGNORE_OUTGOING), or every packet would count twice",
+		       cap->ifname);
+		return -ENOPROTOOPT;
+	}
+	return open_error(cap, errno, errbuf, errlen, "ignoring loopback's outgoing copies");
+}
+
 int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		    const struct rc_bpf_insn *filter, uint32_t filter_len,
 		    struct rc_capture **out, char *errbuf, size_t errlen)
@@ -139,8 +159,10 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		goto fail;
 	}
 	/* Protocol 0: the socket receives nothing until start() binds it, so
-	 * no packet slips past before the filter is in place. */
-	cap->fd = socket(AF_PACKET, SOCK_RAW, 0);
+	 * no packet slips past before the filter is in place.  Close-on-exec,
+	 * as every fd we open: a program the host process runs must not
+	 * inherit a capture. */
+	cap->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	if (cap->fd < 0) {
 		rc = open_error(cap, errno, errbuf, errlen, "opening a packet socket");
 		goto fail;
@@ -161,6 +183,11 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		goto fail;
 	}
 	cap->linktype = (uint32_t)linktype;
+	if (ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK) {
+		rc = ignore_outgoing_copies(cap, errbuf, errlen);
+		if (rc)
+			goto fail;
+	}
 
 	struct rc_ring_config ring_cfg = cfg->ring;
 	rc = rc_ring_create(&ring_cfg, &cap->ring, errbuf, errlen);
@@ -270,13 +297,14 @@ static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
 			return 0;
 		}
 		/* Drop-early: keep the kernel's block; once the kernel ring is
-		 * full too, the kernel drops new packets before any copy. */
+		 * full too, the kernel drops new packets before any copy.  Sleep
+		 * until the consumer frees a slot (it may be paused for long),
+		 * waking for the kernel counters and to be told to stop. */
 		if (!atomic_load_explicit(&cap->running, memory_order_relaxed))
 			return -1;
 		maybe_fold_kernel_stats(cap);
 		rc_ring_notify(ring); /* what is in the ring must go first */
-		struct timespec ts = { 0, FULL_RING_BACKOFF_NS };
-		nanosleep(&ts, NULL);
+		rc_ring_wait_room(ring, KERNEL_STATS_INTERVAL_NS);
 	}
 	return 0;
 }
@@ -294,10 +322,52 @@ static void producer_fail(struct rc_capture *cap, int err, const char *what)
 	atomic_store_explicit(&cap->error, -err, memory_order_release);
 }
 
+static struct tpacket_block_desc *kernel_block(struct rc_capture *cap)
+{
+	return (struct tpacket_block_desc *)(cap->kring + (size_t)cap->block * cap->block_size);
+}
+
+/* Wait for the kernel to hand over the next block.  Returns 0 to look
+ * again, -1 when the socket failed (recorded). */
+static int wait_for_block(struct rc_capture *cap, struct pollfd pfd[2])
+{
+	maybe_fold_kernel_stats(cap);
+	int n = poll(pfd, 2, 100);
+	if (n < 0 && errno != EINTR) {
+		producer_fail(cap, errno, "poll");
+		return -1;
+	}
+	if (n > 0 && (pfd[0].revents & (POLLERR | POLLNVAL | POLLHUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(cap->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		producer_fail(cap, err ? err : ENETDOWN, "reading");
+		return -1;
+	}
+	return 0;
+}
+
+/* Take the frames of a block handed over, from the first not yet taken.
+ * Returns -1 when told to stop on the way: the rest stay for the next start. */
+static int take_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
+{
+	uint32_t num_pkts = bd->hdr.bh1.num_pkts;
+	struct tpacket3_hdr *ppd =
+		(struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+	for (uint32_t i = 0; i < num_pkts; i++) {
+		if (i >= cap->frame_in_block) {
+			if (take_frame(cap, ppd) != 0)
+				return -1;
+			cap->frame_in_block = i + 1;
+		}
+		ppd = (struct tpacket3_hdr *)((uint8_t *)ppd + ppd->tp_next_offset);
+	}
+	return 0;
+}
+
 static void *producer_main(void *arg)
 {
 	struct rc_capture *cap = arg;
-	uint32_t block = 0;
 	/* named by role, so tools (top -H, the benchmarks) tell it from UI threads */
 	pthread_setname_np(pthread_self(), "rc-capture");
 	struct pollfd pfd[2] = {
@@ -305,44 +375,22 @@ static void *producer_main(void *arg)
 		{ .fd = cap->wake_fd, .events = POLLIN },
 	};
 	while (atomic_load_explicit(&cap->running, memory_order_relaxed)) {
-		struct tpacket_block_desc *bd =
-			(struct tpacket_block_desc *)(cap->kring + (size_t)block * cap->block_size);
+		struct tpacket_block_desc *bd = kernel_block(cap);
 		/* acquire: the kernel filled the block before flagging it ours */
 		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
 		      TP_STATUS_USER)) {
-			maybe_fold_kernel_stats(cap);
-			int n = poll(pfd, 2, 100);
-			if (n < 0 && errno != EINTR) {
-				producer_fail(cap, errno, "poll");
+			if (wait_for_block(cap, pfd) != 0)
 				break;
-			}
-			if (n > 0 && (pfd[0].revents & (POLLERR | POLLNVAL | POLLHUP))) {
-				int err = 0;
-				socklen_t len = sizeof(err);
-				getsockopt(cap->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-				producer_fail(cap, err ? err : ENETDOWN, "reading");
-				break;
-			}
 			continue;
 		}
-		uint32_t num_pkts = bd->hdr.bh1.num_pkts;
-		struct tpacket3_hdr *ppd =
-			(struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
-		int stopped = 0;
-		for (uint32_t i = 0; i < num_pkts; i++) {
-			if (take_frame(cap, ppd) != 0) {
-				stopped = 1;
-				break;
-			}
-			ppd = (struct tpacket3_hdr *)((uint8_t *)ppd + ppd->tp_next_offset);
-		}
-		if (stopped)
+		if (take_block(cap, bd) != 0)
 			break;
 		/* release: our reads of the block are done before the kernel
 		 * may refill it */
 		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL,
 				 __ATOMIC_RELEASE);
-		block = (block + 1) % cap->block_nr;
+		cap->block = (cap->block + 1) % cap->block_nr;
+		cap->frame_in_block = 0;
 		rc_ring_notify(cap->ring);
 		maybe_fold_kernel_stats(cap);
 	}
@@ -360,6 +408,10 @@ int rc_capture_start(struct rc_capture *cap, char *errbuf, size_t errlen)
 	};
 	if (bind(cap->fd, (struct sockaddr *)&sll, sizeof(sll)) != 0)
 		return open_error(cap, errno, errbuf, errlen, "binding to the interface");
+	uint64_t stop_requests;
+	if (read(cap->wake_fd, &stop_requests, sizeof(stop_requests)) < 0) {
+		/* EAGAIN: no stop left from before, nothing to clear */
+	}
 	atomic_store(&cap->running, 1);
 	int err = pthread_create(&cap->thread, NULL, producer_main, cap);
 	if (err) {
@@ -381,6 +433,7 @@ void rc_capture_stop(struct rc_capture *cap)
 	if (write(cap->wake_fd, &one, sizeof(one)) < 0) {
 		/* the producer still sees running == 0 within its poll timeout */
 	}
+	rc_ring_wake_producer(cap->ring); /* one waiting for room */
 	pthread_join(cap->thread, NULL);
 	cap->started = 0;
 	fold_kernel_stats(cap);

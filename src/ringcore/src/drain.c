@@ -79,7 +79,7 @@ static void *drain_main(void *arg)
 			 * policy says; check back at the poll interval */
 			uint32_t us = atomic_load_explicit(&ring->poll_interval_us,
 							   memory_order_relaxed);
-			struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 + 1000 };
+			struct timespec ts = rc_timespec(us * 1000ull + 1000);
 			nanosleep(&ts, NULL);
 			continue;
 		}

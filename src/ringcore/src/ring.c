@@ -311,9 +311,33 @@ int rc_ring_release(struct rc_ring *ring, uint32_t n)
 		atomic_store_explicit(&ring->latency_max_ns, max_ns, memory_order_relaxed);
 	relaxed_add(&ring->delivered_bytes, bytes);
 	/* release: our reads of the slots happen before the producer may reuse
-	 * them */
-	atomic_store_explicit(&ring->hdr->tail, tail + n, memory_order_release);
+	 * them; sequentially consistent as well, for the handshake with a
+	 * producer waiting for room (rc_ring_wait_room) */
+	atomic_store_explicit(&ring->hdr->tail, tail + n, memory_order_seq_cst);
+	if (atomic_load(&ring->producer_waiting))
+		rc_ring_wake_producer(ring);
 	return 0;
+}
+
+void rc_ring_wake_producer(struct rc_ring *ring)
+{
+	atomic_fetch_add(&ring->room_seq, 1);
+	syscall(SYS_futex, &ring->room_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* As wait_event below, the other way round: a release after our read of
+ * room_seq changes it, so the futex wait returns at once; one before it
+ * moved tail, which the seq_cst load then sees. */
+void rc_ring_wait_room(struct rc_ring *ring, uint64_t max_ns)
+{
+	uint32_t seq = atomic_load(&ring->room_seq);
+	atomic_store(&ring->producer_waiting, 1);
+	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+	if (head - atomic_load(&ring->hdr->tail) >= ring->slot_count) {
+		struct timespec ts = rc_timespec(max_ns);
+		syscall(SYS_futex, &ring->room_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+	}
+	atomic_store(&ring->producer_waiting, 0);
 }
 
 /* The wake-up handshake is sequentially consistent (not just acquire/
@@ -334,7 +358,7 @@ static void wait_event(struct rc_ring *ring)
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
 	if (head == tail) {
-		struct timespec ts = { 0, RC_EVENT_WAIT_MAX_US * 1000L };
+		struct timespec ts = rc_timespec(RC_EVENT_WAIT_MAX_US * 1000ull);
 		/* returns at once if a notify bumped wake_seq since we read it */
 		syscall(SYS_futex, &ring->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
 	}
@@ -353,7 +377,7 @@ void rc_ring_wait(struct rc_ring *ring)
 		wait_event(ring);
 	} else {
 		uint32_t us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
-		struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 };
+		struct timespec ts = rc_timespec(us * 1000ull);
 		nanosleep(&ts, NULL);
 	}
 	relaxed_add(&ring->sleeps, 1);
@@ -431,6 +455,7 @@ int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy)
 	if (policy != RC_DROP_EARLY && policy != RC_DROP_LATE)
 		return -EINVAL;
 	atomic_store_explicit(&ring->drop_policy, policy, memory_order_relaxed);
+	rc_ring_wake_producer(ring); /* one waiting for room applies it now */
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <time.h>
 
 /* pcap link types: what capture produces and talkers parses */
 #define LINKTYPE_ETHERNET 1
@@ -35,6 +36,11 @@ struct rc_ring {
 	 * consumer sleeps on it (so the producer only makes a system call then) */
 	_Alignas(64) _Atomic uint32_t wake_seq;
 	_Atomic uint32_t consumer_waiting;
+	/* Drop-early on a full ring: the futex word the consumer bumps after
+	 * it freed slots, and whether the producer sleeps on it (the same
+	 * handshake, the other way round) */
+	_Atomic uint32_t room_seq;
+	_Atomic uint32_t producer_waiting;
 
 	/* producer counters (one writer: the capture thread) */
 	_Alignas(64) _Atomic uint64_t prod_seq;
@@ -58,6 +64,20 @@ struct rc_ring {
 	_Atomic uint64_t batch_hist[RC_BATCH_BUCKETS];
 	_Atomic uint64_t latency_hist[RC_LATENCY_BUCKETS];
 };
+
+/* Producer: sleep until the consumer frees a slot, rc_ring_wake_producer is
+ * called, or max_ns pass; returns at once when the ring has room. */
+void rc_ring_wait_room(struct rc_ring *ring, uint64_t max_ns);
+/* Wake a producer in rc_ring_wait_room (to stop, or to apply a new policy). */
+void rc_ring_wake_producer(struct rc_ring *ring);
+
+/* A span of ns as the timespec nanosleep and futex take: tv_nsec a whole
+ * second or more is EINVAL, and a sleep that fails at once is a spin. */
+static inline struct timespec rc_timespec(uint64_t ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ull),
+				  .tv_nsec = (long)(ns % 1000000000ull) };
+}
 
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -49,7 +49,9 @@
  * waiting, re-reads head, and sleeps only while the word is unchanged; the
  * producer makes the wake system call only when it sees "waiting".  Both
  * sides use sequentially consistent operations there, so one of them always
- * sees the other and no wake-up is lost.
+ * sees the other and no wake-up is lost.  A drop-early producer waits for
+ * room the same way, the other way round: the consumer's store of tail is
+ * sequentially consistent for it.
  *
  * Counters are written by one side each and read by anyone with relaxed
  * loads.  Producer counters are published under a sequence count (seqlock) so

@@ -60,6 +60,16 @@ int main(void)
 	refused(2048, (1u << 22) + 1, 0, 0, "4194305 pages");
 	refused(2048, 33, 2, 0, "drop policy 2");
 	refused(2048, 33, 0, 4, "wait strategy 4");
+	struct rc_ring_config too_long = { 2048, 33, 0, 0, RC_POLL_INTERVAL_MAX_US + 1 };
+	char err[RC_ERRBUF_SIZE] = "";
+	CHECK(rc_ring_create(&too_long, &ring, err, sizeof(err)) == -EINVAL && strstr(err, "poll interval 1000001"),
+	      "a poll interval over %u us was taken: \"%s\"", RC_POLL_INTERVAL_MAX_US, err);
+	ring = make_ring(2048, 33, RC_DROP_EARLY, RC_WAIT_SLEEP, RC_POLL_INTERVAL_MAX_US);
+	rc_ring_set_wait(ring, RC_WAIT_SLEEP, UINT32_MAX);
+	struct rc_stats stats;
+	rc_ring_stats(ring, &stats);
+	CHECK(stats.poll_interval_us == RC_POLL_INTERVAL_MAX_US, "set_wait took %u us", stats.poll_interval_us);
+	rc_ring_destroy(ring);
 	CHECK(rc_ring_slots_for(65536, 17) == 1, "one 64 KiB slot in 16 pages");
 	CHECK(rc_ring_slots_for(64, 2) == page / 64, "64-byte slots");
 	return test_result("ring_create_config");
