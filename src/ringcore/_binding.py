@@ -106,6 +106,10 @@ class BpfInsn(ctypes.Structure):
     _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", u32)]
 
 
+class WriterTotals(ctypes.Structure):
+    _fields_ = [("packets", u64), ("bytes", u64)]
+
+
 class Limit(ctypes.Structure):
     # C11 _Atomic int64_t/int32_t have the plain types' layout on Linux.
     _fields_ = [("remaining", i64), ("reached", i32)]
@@ -156,7 +160,7 @@ _SIGNATURES = {
     "rc_writer_write": (ctypes.c_int, [vp, i32, _P(vp), u32]),
     "rc_writer_packets": (u64, [vp]),
     "rc_writer_bytes": (u64, [vp]),
-    "rc_writer_close": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_writer_close": (ctypes.c_int, [vp, _P(WriterTotals), cp, size_t]),
     "rc_writer_abort": (None, [vp]),
     "rc_writer_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, _P(Limit), u32, _P(vp), cp, size_t]),

@@ -315,6 +315,7 @@ class Writer:
         buf = rc.errbuf()
         _check(rc.lib.rc_writer_open(path.encode(), FORMATS[fmt], ctypes.byref(handle), buf, len(buf)), buf, f"{path}: opening")
         self._handle = handle.value
+        self._kept = rc.WriterTotals()  # what the file holds, once closed
 
     @property
     def handle(self) -> int:
@@ -330,11 +331,13 @@ class Writer:
 
     @property
     def packets(self) -> int:
-        return rc.lib.rc_writer_packets(self._handle)
+        """Packets written so far; once closed, the packets the file holds (a write error cuts some)."""
+        return rc.lib.rc_writer_packets(self._handle) if self._handle else self._kept.packets
 
     @property
     def bytes(self) -> int:
-        return rc.lib.rc_writer_bytes(self._handle)
+        """Bytes written so far, buffered ones included; once closed, the file's size."""
+        return rc.lib.rc_writer_bytes(self._handle) if self._handle else self._kept.bytes
 
     def error(self) -> str | None:
         buf = rc.errbuf()
@@ -345,7 +348,7 @@ class Writer:
         handle, self._handle = self._handle, None
         if handle:
             buf = rc.errbuf()
-            _check(rc.lib.rc_writer_close(handle, buf, len(buf)), buf, f"{self.path}: closing")
+            _check(rc.lib.rc_writer_close(handle, ctypes.byref(self._kept), buf, len(buf)), buf, f"{self.path}: closing")
 
     def abort(self) -> None:
         handle, self._handle = self._handle, None

@@ -201,15 +201,19 @@ class Monitor:
         return writer
 
     def stop_writing(self) -> WriteStatus:
-        """Detach the file, then close it (renamed into place). Raises on a write error."""
+        """Detach the file, then close it (renamed into place). The status counts what the file holds once
+        closed (the last flush may fail and cut packets), with the write error, if any."""
         with self._lock:
             writer = self._detach_writer()
         if writer is None:
             raise RingcoreError("not writing")
         # closed outside the lock: the fsync may take a while and stats() must not wait for it
-        status = WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
-        writer.close()
-        return status
+        try:
+            writer.close()
+            error = None
+        except RingcoreError as exc:  # disk full: the C writer kept every whole packet, renamed into place
+            error = str(exc)
+        return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, error)
 
     def abort_writing(self) -> None:
         """Detach the file and remove it: for a session that failed to start."""
@@ -231,8 +235,8 @@ class Monitor:
         """Stop everything, close the file (if any) and free every ring."""
         self.stop()
         try:
-            if self._writer is not None:
-                self.stop_writing()
+            if self._writer is not None and (error := self.stop_writing().error):
+                raise RingcoreError(error)
         finally:
             for name in list(self._plugged):
                 self._plugged.pop(name).close()

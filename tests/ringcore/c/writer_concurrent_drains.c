@@ -93,7 +93,7 @@ static void run(const char *dir, int32_t format, double seconds)
 	CHECK(rc_writer_error(w, err, sizeof(err)) == 0, "%s: writer error %s", names[format], err);
 	CHECK(access(path, F_OK) != 0, "%s: file visible under its name before close", names[format]);
 	uint64_t bytes = rc_writer_bytes(w);
-	int rc = rc_writer_close(w, err, sizeof(err));
+	int rc = rc_writer_close(w, NULL, err, sizeof(err));
 	CHECK(rc == 0, "%s: close: %d %s", names[format], rc, err);
 
 	struct capture_file file;
