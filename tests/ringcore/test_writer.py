@@ -279,20 +279,6 @@ def test_a_terminal_is_refused_in_one_line_and_nothing_is_written_to_it():
         os.close(other_end)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB tmpfs mounted for the test and unmounted after it."""
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-                             capture_output=True, text=True)
-    require(mounted.returncode == 0, f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=True)
-
-
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
 def test_full_disk_fails_the_close_and_leaves_a_valid_file_of_the_whole_packets_written(small_disk, fmt):
     path = small_disk / f"full.{fmt}"
