@@ -106,8 +106,11 @@ class BpfInsn(ctypes.Structure):
     _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", u32)]
 
 
+WRITER_MAX_INTERFACES = 256  # RC_WRITER_MAX_INTERFACES
+
+
 class WriterTotals(ctypes.Structure):
-    _fields_ = [("packets", u64), ("bytes", u64)]
+    _fields_ = [("packets", u64), ("bytes", u64), ("interface_packets", u64 * WRITER_MAX_INTERFACES)]
 
 
 class Limit(ctypes.Structure):
@@ -159,6 +162,7 @@ _SIGNATURES = {
     "rc_writer_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
     "rc_writer_write": (ctypes.c_int, [vp, i32, _P(vp), u32]),
     "rc_writer_packets": (u64, [vp]),
+    "rc_writer_interface_packets": (u64, [vp, i32]),
     "rc_writer_bytes": (u64, [vp]),
     "rc_writer_close": (ctypes.c_int, [vp, _P(WriterTotals), cp, size_t]),
     "rc_writer_abort": (None, [vp]),

@@ -334,6 +334,12 @@ class Writer:
         """Packets written so far; once closed, the packets the file holds (a write error cuts some)."""
         return rc.lib.rc_writer_packets(self._handle) if self._handle else self._kept.packets
 
+    def interface_packets(self, ifid: int) -> int:
+        """Packets of interface `ifid` (from add_interface) written so far; once closed, in the file."""
+        if self._handle:
+            return rc.lib.rc_writer_interface_packets(self._handle, ifid)
+        return self._kept.interface_packets[ifid] if 0 <= ifid < rc.WRITER_MAX_INTERFACES else 0
+
     @property
     def bytes(self) -> int:
         """Bytes written so far, buffered ones included; once closed, the file's size."""

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 
-from ringcore import CaptureOptions, Monitor, Ring, RingcoreError, RingStats, require_capture_privilege
+from ringcore import CaptureOptions, Monitor, Ring, RingcoreError, RingStats, WriteStatus, require_capture_privilege
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 from .capture_file import FileFilter, read_packets
@@ -78,10 +78,14 @@ class StatsFile:
         if replaced_mode is not None:
             os.fchmod(descriptor, replaced_mode)  # a replaced file keeps who may read it
 
-    def commit(self, stats: dict[str, RingStats]) -> None:
+    def commit(self, stats: dict[str, RingStats], written: WriteStatus | None) -> None:
+        """Each interface's statistics; with -w also `written`, its packets the file holds once closed."""
         document = {name: {field: value.name.lower() if isinstance(value, enum.Enum) else value
                            for field, value in dataclasses.asdict(snapshot).items()}
                     for name, snapshot in stats.items()}
+        if written:
+            for name, entry in document.items():
+                entry["written"] = written.packets_by_interface.get(name, 0)
         try:
             with self._temp:
                 json.dump(document, self._temp, indent=2)
@@ -196,7 +200,7 @@ def _write_file(args: argparse.Namespace, options: CaptureOptions, stop: StopReq
             failed = True
     finally:
         _close_quietly(monitor)
-    return _finish(stats, written.packets, stats_file, failed)
+    return _finish(stats, written.packets, stats_file, failed, written)
 
 
 def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
@@ -234,7 +238,7 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
         stats = monitor.stats()
     finally:
         _close_quietly(monitor)
-    return _finish(stats, printed, stats_file, failed)
+    return _finish(stats, printed, stats_file, failed, None)
 
 
 def _print_batch(ring: Ring, want: int, ifname: str, linktype: int, stop: StopRequest) -> int:
@@ -272,7 +276,8 @@ def _close_quietly(monitor: Monitor) -> None:
         pass
 
 
-def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | None, failed: bool) -> int:
+def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | None, failed: bool,
+            written: WriteStatus | None) -> int:
     """tcpdump's summary on stderr (also after a signal or a fault), then the statistics file."""
     total = {field: sum(getattr(snapshot, field) for snapshot in stats.values())
              for field in ("kernel_seen", "kernel_drops", "ring_drops", "truncated")}
@@ -288,5 +293,5 @@ def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | 
     except OSError:  # the terminal went away (SIGHUP): the statistics file is still written
         pass
     if stats_file:
-        stats_file.commit(stats)
+        stats_file.commit(stats, written)
     return 1 if failed else 0

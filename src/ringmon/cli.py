@@ -140,7 +140,8 @@ def _capture_parser() -> argparse.ArgumentParser:
     parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
     parser.add_argument("--format", choices=list(FORMATS), default="pcap",
                         help="file format for -w (pcapng keeps each packet's interface)")
-    parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE")
+    parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE (with -w, "
+                             "'written': that interface's packets in the file)")
     parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
     return parser
 

@@ -109,10 +109,10 @@ def test_stats_json_counts_equal_frames_sent_and_the_accounting_closes(veth_pair
     document = json.loads(stats_path.read_text())
     assert list(document) == [veth_pair.if_a]
     stats = document[veth_pair.if_a]
-    assert set(stats) == {field.name for field in dataclasses.fields(RingStats)}
+    assert set(stats) == {field.name for field in dataclasses.fields(RingStats)} | {"written"}
     assert stats["kernel_packets"] == FRAME_COUNT
     assert stats["kernel_bytes"] == sum(map(len, frames))
-    assert stats["delivered"] == FRAME_COUNT
+    assert stats["delivered"] == stats["written"] == FRAME_COUNT
     assert stats["kernel_packets"] == stats["delivered"] + stats["ring_drops"] + stats["occupancy"]
     assert not list(tmp_path.glob("stats.json.tmp*"))  # written through a temp file, renamed
 
@@ -172,7 +172,8 @@ def test_signal_mid_flood_leaves_a_complete_file_holding_the_count_in_the_summar
     written = [netns.check_frame(packet.frame) for packet in tshark_packets(out)]
     assert 0 < captured == len(written) < FLOOD_FRAMES
     assert written == sorted(set(written))
-    assert json.loads(stats_path.read_text())[veth_pair.if_a]["delivered"] == captured
+    stats = json.loads(stats_path.read_text())[veth_pair.if_a]
+    assert stats["delivered"] == stats["written"] == captured
     assert not list(tmp_path.glob("*.tmp*"))
 
 
@@ -240,7 +241,7 @@ def test_stats_json_is_never_written_through_a_planted_symlink(tmp_path):
     victim.write_text("not yours")
     stats_path = tmp_path / "stats.json"
     (tmp_path / f"stats.json.tmp-{os.getpid()}").symlink_to(victim)
-    StatsFile(str(stats_path)).commit({})
+    StatsFile(str(stats_path)).commit({}, None)
     assert victim.read_text() == "not yours"
     assert json.loads(stats_path.read_text()) == {}
 

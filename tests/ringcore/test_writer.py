@@ -137,6 +137,7 @@ def test_pcapng_with_two_interfaces_keeps_the_interface_of_each_packet(tmp_path)
     writer = Writer(str(path), "pcapng")
     order = write_interleaved(writer, {"veth-a": make_packets(12, stream=0), "veth-b": make_packets(9, stream=1)})
     writer.close()
+    assert [writer.interface_packets(ifid) for ifid in (0, 1)] == [12, 9]
     read = tshark_read(path)
     assert [(p.interface, p.frame, p.ts_ns) for p in read] == [(name, p.frame, p.ts_ns) for name, p in order]
     assert {p.interface for p in read} == {"veth-a", "veth-b"}
@@ -316,7 +317,7 @@ def test_a_write_error_found_at_close_leaves_counts_of_what_the_closed_file_hold
     with pytest.raises(RingcoreError, match="disk is full"):
         writer.close()
     read = tshark_read(path)
-    assert 0 < writer.packets == len(read) < 800
+    assert 0 < writer.packets == writer.interface_packets(0) == len(read) < 800
     assert writer.bytes == path.stat().st_size
     assert [p.frame for p in read] == [p.frame for p in packets[:writer.packets]]
 

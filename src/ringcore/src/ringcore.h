@@ -169,6 +169,7 @@ struct rc_stats {
 struct rc_ring;
 struct rc_capture;
 struct rc_writer;
+#define RC_WRITER_MAX_INTERFACES 256 /* interfaces one file can hold */
 struct rc_drain;
 struct rc_talkers;
 
@@ -282,11 +283,13 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		    const struct rc_slot_hdr *const *slots, uint32_t n);
 /* Packets and bytes written so far (file size included buffered data). */
 uint64_t rc_writer_packets(struct rc_writer *w);
+uint64_t rc_writer_interface_packets(struct rc_writer *w, int32_t ifid);
 uint64_t rc_writer_bytes(struct rc_writer *w);
 /* What a closed file holds under its name (a stream: what was written). */
 struct rc_writer_totals {
 	uint64_t packets;
 	uint64_t bytes;
+	uint64_t interface_packets[RC_WRITER_MAX_INTERFACES]; /* by interface id */
 };
 /* Flush, fsync, rename into place and fsync the directory.  On a write error
  * (disk full) the file is cut back to the last whole packet and still

@@ -19,9 +19,12 @@
 /* The smallest unit appended (a pcap record header) bounds how many unit
  * boundaries one buffer can hold. */
 #define MIN_UNIT_BYTES 16u
-#define MAX_INTERFACES 256
 #define WRITE_PREFETCH_AHEAD 8
-/* unit_ends entries mark packet records with this bit (offsets are < 2^21) */
+/* unit_ends entries: the end offset (<= 2^20) in the low 21 bits; packet
+ * records have UNIT_IS_PACKET and their interface id above the offset, so a
+ * cut takes each lost packet off its interface's count */
+#define UNIT_END_MASK 0x001fffffu
+#define UNIT_IFID_SHIFT 21
 #define UNIT_IS_PACKET 0x80000000u
 
 #define PCAP_MAGIC_US 0xa1b2c3d4u
@@ -57,6 +60,7 @@ struct rc_writer {
 	uint32_t unit_count;
 	uint64_t file_bytes; /* whole units on disk */
 	uint64_t packets;
+	uint64_t interface_packets[RC_WRITER_MAX_INTERFACES];
 	uint64_t bytes;  /* file size including what is buffered */
 	int interfaces;
 	uint32_t pcap_linktype;
@@ -95,11 +99,14 @@ static int flush_locked(struct rc_writer *w)
 			int err = n < 0 ? errno : ENOSPC;
 			uint32_t whole = 0;
 			for (uint32_t i = 0; i < w->unit_count; i++) {
-				uint32_t end = w->unit_ends[i] & ~UNIT_IS_PACKET;
-				if (end <= done)
+				uint32_t unit = w->unit_ends[i];
+				uint32_t end = unit & UNIT_END_MASK;
+				if (end <= done) {
 					whole = end;
-				else if (w->unit_ends[i] & UNIT_IS_PACKET)
-					w->packets--; /* lost with its unit */
+				} else if (unit & UNIT_IS_PACKET) { /* lost with its unit */
+					w->packets--;
+					w->interface_packets[(unit & ~UNIT_IS_PACKET) >> UNIT_IFID_SHIFT]--;
+				}
 			}
 			if (!w->stream && ftruncate(w->fd, (off_t)(w->file_bytes + whole)) != 0) {
 				/* keep the first error: it is the one the user must see */
@@ -132,9 +139,15 @@ static int reserve_locked(struct rc_writer *w, uint32_t len)
 	return 0;
 }
 
-static void end_unit_locked(struct rc_writer *w, uint32_t is_packet)
+/* packet_mark: 0 for headers and blocks, packet_unit(ifid) for a packet */
+static void end_unit_locked(struct rc_writer *w, uint32_t packet_mark)
 {
-	w->unit_ends[w->unit_count++] = w->buf_used | is_packet;
+	w->unit_ends[w->unit_count++] = w->buf_used | packet_mark;
+}
+
+static uint32_t packet_unit(int32_t ifid)
+{
+	return UNIT_IS_PACKET | (uint32_t)ifid << UNIT_IFID_SHIFT;
 }
 
 static void put(struct rc_writer *w, const void *data, uint32_t len)
@@ -330,7 +343,7 @@ int rc_writer_add_interface(struct rc_writer *w, const char *name,
 		pthread_mutex_unlock(&w->lock);
 		return rc;
 	}
-	if (w->interfaces >= MAX_INTERFACES) {
+	if (w->interfaces >= RC_WRITER_MAX_INTERFACES) {
 		pthread_mutex_unlock(&w->lock);
 		return -EMFILE;
 	}
@@ -394,8 +407,9 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid,
 		put_u32(w, slot->wirelen);
 		put(w, data, slot->caplen);
 	}
-	end_unit_locked(w, UNIT_IS_PACKET);
+	end_unit_locked(w, packet_unit(ifid));
 	w->packets++;
+	w->interface_packets[ifid]++;
 	return 0;
 }
 
@@ -423,6 +437,14 @@ uint64_t rc_writer_packets(struct rc_writer *w)
 {
 	pthread_mutex_lock(&w->lock);
 	uint64_t v = w->packets;
+	pthread_mutex_unlock(&w->lock);
+	return v;
+}
+
+uint64_t rc_writer_interface_packets(struct rc_writer *w, int32_t ifid)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t v = ifid >= 0 && ifid < w->interfaces ? w->interface_packets[ifid] : 0;
 	pthread_mutex_unlock(&w->lock);
 	return v;
 }
@@ -494,6 +516,7 @@ static void commit_file_locked(struct rc_writer *w)
 		int err = errno;
 		unlink(w->tmp_path);
 		w->packets = 0;
+		memset(w->interface_packets, 0, sizeof(w->interface_packets));
 		w->file_bytes = 0;
 		w->error = 0; /* this one decides the outcome: no file at all */
 		set_error(w, err, "renaming into place");
@@ -524,6 +547,7 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 	if (kept) {
 		kept->packets = w->packets;
 		kept->bytes = w->file_bytes;
+		memcpy(kept->interface_packets, w->interface_packets, sizeof(kept->interface_packets));
 	}
 	pthread_mutex_unlock(&w->lock);
 	free_writer(w);
