@@ -11,6 +11,7 @@ debian_packages=(
     iproute2             # ip netns / veth for the network tests
     tmux                 # drives the terminal UI in end-to-end tests
     util-linux procps    # setpriv (dropping capabilities), sysctl
+    strace               # shows the writer's open/fsync/rename calls in a test
 )
 
 extras=""

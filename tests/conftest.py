@@ -1,6 +1,7 @@
 """Shared fixtures: veth pairs between test-owned network namespaces (helpers live in tests/netns.py)."""
 
 import contextlib
+import subprocess
 
 import pytest
 
@@ -18,6 +19,20 @@ def make_veth_pair():
 @pytest.fixture
 def veth_pair(make_veth_pair) -> netns.VethPair:
     return make_veth_pair()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs mounted for the test and unmounted after it: a disk that fills."""
+    mountpoint = tmp_path / "small-disk"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
+                             capture_output=True, text=True, timeout=netns.RUN_TIMEOUT_S)
+    netns.require(mounted.returncode == 0, f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True, timeout=netns.RUN_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session", autouse=True)

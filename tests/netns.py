@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import multiprocessing
 import os
 import shutil
 import signal
@@ -335,3 +336,24 @@ def tcpdump_alongside(ns: str, ifname: str, expression: str, path: str) -> Itera
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(RUN_TIMEOUT_S)
+
+
+class Sender:
+    """send_frames in a child process, so the test can watch the capture while traffic flows. Not a
+    thread: a test polling statistics in a tight loop starved a sender thread of the GIL (455 of
+    20,000 frames in 10 s)."""
+
+    def __init__(self, ns: str, ifname: str, frames: list[bytes], pace_us: int = 0):
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=send_frames, args=(ns, ifname, frames), kwargs={"pace_us": pace_us}, daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+
+    def is_alive(self) -> bool:
+        return self._process.is_alive()
+
+    def finish(self) -> None:
+        self._process.join(timeout=SEND_TIMEOUT_S + 5)
+        assert not self._process.is_alive(), "sender did not finish"
+        assert self._process.exitcode == 0, f"sender failed (exit {self._process.exitcode}): see its stderr"

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from netns import require
 
 TSHARK_TIMEOUT_S = 60
 # tshark says this on stderr whenever it runs as root; anything else it says means trouble.
@@ -29,6 +32,7 @@ def epoch_ns(text: str) -> int:
 
 def tshark_read(path: Path) -> list[ReadBack]:
     """Every packet as tshark reads it; fails the test if tshark has anything to say about the file."""
+    require(shutil.which("tshark") is not None, "tshark reads the files back")
     done = subprocess.run(["tshark", "-r", str(path), "-T", "json", "-x", "-J", "frame"],
                           capture_output=True, text=True, timeout=TSHARK_TIMEOUT_S)
     complaints = [line for line in done.stderr.splitlines() if not TSHARK_ROOT_NOTICE.match(line)]

@@ -107,6 +107,13 @@ class BpfInsn(ctypes.Structure):
     _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", u32)]
 
 
+WRITER_MAX_INTERFACES = 256  # RC_WRITER_MAX_INTERFACES
+
+
+class WriterTotals(ctypes.Structure):
+    _fields_ = [("packets", u64), ("bytes", u64), ("interface_packets", u64 * WRITER_MAX_INTERFACES)]
+
+
 class Limit(ctypes.Structure):
     # C11 _Atomic int64_t/int32_t have the plain types' layout on Linux.
     _fields_ = [("remaining", i64), ("reached", i32)]
@@ -159,8 +166,9 @@ _SIGNATURES = {
     "rc_writer_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
     "rc_writer_write": (ctypes.c_int, [vp, i32, _P(vp), u32]),
     "rc_writer_packets": (u64, [vp]),
+    "rc_writer_interface_packets": (u64, [vp, i32]),
     "rc_writer_bytes": (u64, [vp]),
-    "rc_writer_close": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_writer_close": (ctypes.c_int, [vp, _P(WriterTotals), cp, size_t]),
     "rc_writer_abort": (None, [vp]),
     "rc_writer_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, _P(Limit), u32, _P(vp), cp, size_t]),

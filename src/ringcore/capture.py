@@ -396,6 +396,7 @@ class Writer(_Native):
         buf = rc.errbuf()
         _check(rc.lib.rc_writer_open(path.encode(), FORMATS[fmt], ctypes.byref(handle), buf, len(buf)), buf, f"{path}: opening")
         self._handle = handle.value
+        self._kept = rc.WriterTotals()  # what the file holds, once closed
 
     def add_interface(self, name: str, linktype: int, snaplen: int) -> int:
         linktype = in_range("link type", linktype, 0, U32_MAX)
@@ -409,11 +410,19 @@ class Writer(_Native):
 
     @property
     def packets(self) -> int:
-        return rc.lib.rc_writer_packets(self.handle)
+        """Packets written so far; once closed, the packets the file holds (a write error cuts some)."""
+        return rc.lib.rc_writer_packets(self._handle) if self._handle else self._kept.packets
+
+    def interface_packets(self, ifid: int) -> int:
+        """Packets of interface `ifid` (from add_interface) written so far; once closed, in the file."""
+        if self._handle:
+            return rc.lib.rc_writer_interface_packets(self._handle, ifid)
+        return self._kept.interface_packets[ifid] if 0 <= ifid < rc.WRITER_MAX_INTERFACES else 0
 
     @property
     def bytes(self) -> int:
-        return rc.lib.rc_writer_bytes(self.handle)
+        """Bytes written so far, buffered ones included; once closed, the file's size."""
+        return rc.lib.rc_writer_bytes(self._handle) if self._handle else self._kept.bytes
 
     def error(self) -> str | None:
         buf = rc.errbuf()
@@ -424,7 +433,7 @@ class Writer(_Native):
         handle = self._let_go()
         if handle:
             buf = rc.errbuf()
-            _check(rc.lib.rc_writer_close(handle, buf, len(buf)), buf, f"{self.path}: closing")
+            _check(rc.lib.rc_writer_close(handle, ctypes.byref(self._kept), buf, len(buf)), buf, f"{self.path}: closing")
 
     def abort(self) -> None:
         handle = self._let_go()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .api import CaptureOptions, DropPolicy, PrivilegeError, RingcoreError, RingStats, TopTalkers, WaitStrategy
 from .capture import Capture, Drain, Limit, Ring, SlotView, Talkers, Writer
@@ -16,6 +16,7 @@ class WriteStatus:
     packets: int
     bytes: int
     error: str | None = None
+    packets_by_interface: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Monitor:
         self._limit = Limit(count) if count is not None else None
         self._plugged: dict[str, _Plugged] = {}
         self._writer: Writer | None = None
+        self._writer_ids: dict[str, int] = {}  # each interface's id in the file, also after it is unplugged
         self._lock = threading.Lock()  # plug/unplug/writer changes from UI workers
 
     @property
@@ -72,6 +74,8 @@ class Monitor:
                     plugged.talkers = Talkers(plugged.capture.linktype)
                 if self._drain:
                     ifid = self._writer.add_interface(label, plugged.capture.linktype, options.snaplen) if self._writer else 0
+                    if self._writer:
+                        self._writer_ids[ifname] = ifid
                     plugged.drain = Drain(plugged.capture.ring, self._writer, ifid, self._limit,
                                           talkers=plugged.talkers)
             except BaseException:  # the drain comes last: nothing runs yet that would need stopping
@@ -179,7 +183,7 @@ class Monitor:
             except BaseException:
                 writer.abort()
                 raise
-            self._writer = writer
+            self._writer, self._writer_ids = writer, ids
             for name, ifid in ids.items():
                 self._plugged[name].drain.set_writer(writer, ifid)
 
@@ -189,7 +193,12 @@ class Monitor:
             writer = self._writer
             if writer is None:
                 return None
-            return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
+            return self._write_status(writer, self._writer_ids, writer.error())
+
+    @staticmethod
+    def _write_status(writer: Writer, ids: dict[str, int], error: str | None) -> WriteStatus:
+        by_interface = {name: writer.interface_packets(ifid) for name, ifid in ids.items()}
+        return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, error, by_interface)
 
     def _detach_writer(self) -> Writer | None:
         """Take the file away from every drain; once this returns no drain writes to it."""
@@ -201,15 +210,20 @@ class Monitor:
         return writer
 
     def stop_writing(self) -> WriteStatus:
-        """Detach the file, then close it (renamed into place). Raises on a write error."""
+        """Detach the file, then close it (renamed into place). The status counts what the file holds once
+        closed (the last flush may fail and cut packets), with the write error, if any."""
         with self._lock:
+            ids = self._writer_ids
             writer = self._detach_writer()
         if writer is None:
             raise RingcoreError("not writing")
         # closed outside the lock: the fsync may take a while and stats() must not wait for it
-        status = WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, writer.error())
-        writer.close()
-        return status
+        try:
+            writer.close()
+            error = None
+        except RingcoreError as exc:  # disk full: the C writer kept every whole packet, renamed into place
+            error = str(exc)
+        return self._write_status(writer, ids, error)
 
     def abort_writing(self) -> None:
         """Detach the file and remove it: for a session that failed to start."""

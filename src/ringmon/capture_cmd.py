@@ -8,11 +8,13 @@ import enum
 import json
 import os
 import signal
+import stat
 import sys
+import tempfile
 import threading
 import time
 
-from ringcore import CaptureOptions, Monitor, Ring, RingcoreError, RingStats, require_capture_privilege
+from ringcore import CaptureOptions, Monitor, Ring, RingcoreError, RingStats, WriteStatus, require_capture_privilege
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 from .capture_file import FileFilter, read_packets
@@ -28,14 +30,16 @@ LIVE_ONLY_FLAGS = {"interfaces": "-i", "write_file": "-w", "stats_json": "--stat
 
 
 class StopRequest:
-    """SIGINT and SIGTERM ask the capture to stop; it then empties the rings, closes the file and sums up."""
+    """Every way the process is asked to end (SIGINT, SIGTERM, SIGHUP: the terminal or ssh closed) stops the
+    capture; it then empties the rings, closes the file and sums up. (SIGPIPE stays ignored, as Python sets it:
+    a reader that goes away is an EPIPE that ends the stream.)"""
 
     def __init__(self):
         self._event = threading.Event()
         self._previous = {}
 
     def __enter__(self) -> StopRequest:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._previous[signum] = signal.signal(signum, lambda *_: self.request())
         return self
 
@@ -55,25 +59,41 @@ class StopRequest:
 
 
 class StatsFile:
-    """--stats-json: the temp file is made at start, so a bad path fails before the capture, not after it."""
+    """--stats-json, written as the C writer writes captures: an exclusive temp file beside it (mkstemp: an
+    unpredictable name, 0600, never through a planted symlink), synced, renamed into place, the rename synced.
+    The temp file is made at start, so a bad path fails before the capture, not after it."""
 
     def __init__(self, path: str):
         self.path = path
-        self._temp_path = f"{path}.tmp-{os.getpid()}"
+        self._directory, name = os.path.split(os.path.abspath(path))
         try:
-            self._temp = open(self._temp_path, "w")
+            replaced_mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            replaced_mode = None
+        try:
+            descriptor, self._temp_path = tempfile.mkstemp(prefix=f"{name}.tmp-", dir=self._directory)
         except OSError as exc:
             raise RingcoreError(f"{path}: cannot write the statistics: {exc.strerror}") from None
+        self._temp = os.fdopen(descriptor, "w")
+        if replaced_mode is not None:
+            os.fchmod(descriptor, replaced_mode)  # a replaced file keeps who may read it
 
-    def commit(self, stats: dict[str, RingStats]) -> None:
+    def commit(self, stats: dict[str, RingStats], written: WriteStatus | None) -> None:
+        """Each interface's statistics; with -w also `written`, its packets the file holds once closed."""
         document = {name: {field: value.name.lower() if isinstance(value, enum.Enum) else value
                            for field, value in dataclasses.asdict(snapshot).items()}
                     for name, snapshot in stats.items()}
+        if written:
+            for name, entry in document.items():
+                entry["written"] = written.packets_by_interface.get(name, 0)
         try:
             with self._temp:
                 json.dump(document, self._temp, indent=2)
                 self._temp.write("\n")
+                self._temp.flush()
+                os.fsync(self._temp.fileno())
             os.replace(self._temp_path, self.path)
+            sync_directory(self._directory)
         except OSError as exc:
             self.discard()
             raise RingcoreError(f"{self.path}: cannot write the statistics: {exc.strerror}") from None
@@ -84,6 +104,15 @@ class StatsFile:
             os.unlink(self._temp_path)
         except FileNotFoundError:
             pass
+
+
+def sync_directory(directory: str) -> None:
+    """Make a rename in `directory` survive a crash."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
@@ -166,15 +195,14 @@ def _write_file(args: argparse.Namespace, options: CaptureOptions, stop: StopReq
         monitor.stop()
         failed = bool(_report_gone(monitor, gone_reported))
         stats = monitor.stats()
-        captured = monitor.writing.packets
-        try:
-            monitor.stop_writing()
-        except RingcoreError as exc:  # disk full: the C writer kept every whole packet, renamed into place
-            say(str(exc))
+        # counted once closed: the last flush may fail (disk full) and cut packets from the file
+        written = monitor.stop_writing()
+        if written.error:  # the C writer kept every whole packet, renamed into place
+            say(written.error)
             failed = True
     finally:
         _close_quietly(monitor)
-    return _finish(stats, captured, stats_file, failed)
+    return _finish(stats, written.packets, stats_file, failed, written)
 
 
 def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
@@ -212,7 +240,7 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
         stats = monitor.stats()
     finally:
         _close_quietly(monitor)
-    return _finish(stats, printed, stats_file, failed)
+    return _finish(stats, printed, stats_file, failed, None)
 
 
 def _print_batch(ring: Ring, want: int, ifname: str, linktype: int, stop: StopRequest) -> int:
@@ -250,17 +278,22 @@ def _close_quietly(monitor: Monitor) -> None:
         pass
 
 
-def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | None, failed: bool) -> int:
+def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | None, failed: bool,
+            written: WriteStatus | None) -> int:
     """tcpdump's summary on stderr (also after a signal or a fault), then the statistics file."""
     total = {field: sum(getattr(snapshot, field) for snapshot in stats.values())
              for field in ("kernel_seen", "kernel_drops", "ring_drops", "truncated")}
-    print(f"{captured} packets captured", file=sys.stderr)
-    print(f"{total['kernel_seen']} packets received by filter", file=sys.stderr)
-    print(f"{total['kernel_drops']} packets dropped by kernel", file=sys.stderr)
-    print(f"{total['ring_drops']} packets dropped at ring", file=sys.stderr)
+    lines = [f"{captured} packets captured",
+             f"{total['kernel_seen']} packets received by filter",
+             f"{total['kernel_drops']} packets dropped by kernel",
+             f"{total['ring_drops']} packets dropped at ring"]
     if total["truncated"]:
-        print(f"{total['truncated']} packets truncated to the slot size", file=sys.stderr)
-    sys.stderr.flush()
+        lines.append(f"{total['truncated']} packets truncated to the slot size")
+    try:
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+    except OSError:  # the terminal went away (SIGHUP): the statistics file is still written
+        pass
     if stats_file:
-        stats_file.commit(stats)
+        stats_file.commit(stats, written)
     return 1 if failed else 0

@@ -136,11 +136,14 @@ def _capture_parser() -> argparse.ArgumentParser:
     _add_capture_options(parser, wait="event")
     parser.add_argument("-r", dest="read_file", metavar="FILE",
                         help="read packets from a pcap or pcapng file ('-': standard input)")
-    parser.add_argument("-w", dest="write_file", metavar="FILE", help="write packets to FILE ('-': standard output)")
+    parser.add_argument("-w", dest="write_file", metavar="FILE", help="write packets to FILE, created 0600 (a replaced file keeps its mode) and complete under its name "
+                             "once the capture ends; '-': standard output (refused on a terminal); a FIFO's reader "
+                             "is waited for up to 10 s, as with tcpdump the reader may start after ringmon")
     parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
     parser.add_argument("--format", choices=list(FORMATS), default="pcap",
                         help="file format for -w (pcapng keeps each packet's interface)")
-    parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE")
+    parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE (with -w, "
+                             "'written': that interface's packets in the file)")
     parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
     return parser
 

@@ -246,10 +246,9 @@ class RingmonApp(App[None]):
         if self.capture.writing is None:
             self.push_screen(WriteFileDialog(self.capture.start_writing))
             return
-        try:
-            status = self.capture.stop_writing()
-        except RingcoreError as error:
-            self.notify(str(error), title="writing", severity="error", markup=False)
+        status = self.capture.stop_writing()
+        if status.error:
+            self.notify(status.error, title="writing", severity="error", markup=False)
             return
         self.notify(f"wrote {si(status.packets)} packets ({file_size(status.bytes)}) to {status.path}", markup=False)
 

@@ -44,13 +44,14 @@ def run_ringmon(*args: str, prefix: tuple[str, ...] = (), stdin: bytes = b"") ->
 class RunningCapture:
     """`ringmon capture ARGS` in the background; started once it says it listens on every interface."""
 
-    def __init__(self, tmp_path: Path, *args: str, interfaces: int = 1):
+    def __init__(self, tmp_path: Path, *args: str, interfaces: int = 1, stdout_pipe: bool = False):
         self._stdout_path = tmp_path / "ringmon.stdout"
         self._stderr_path = tmp_path / "ringmon.stderr"
-        # Files, not pipes: nothing can block on a full pipe, and stdout stays byte-exact.
+        # Files, not pipes: nothing can block on a full pipe, and stdout stays byte-exact. A test that plays
+        # the reader of `-w -` asks for a pipe (process.stdout) and finish() then returns no stdout.
         with open(self._stdout_path, "wb") as stdout, open(self._stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen([RINGMON, "capture", *args], stdout=stdout, stderr=stderr,
-                                            stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen([RINGMON, "capture", *args], stderr=stderr, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.PIPE if stdout_pipe else stdout)
         deadline = time.monotonic() + START_TIMEOUT_S
         while self._stderr().count("listening on") < interfaces:
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -78,6 +79,8 @@ class RunningCapture:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.process.stdout:
+            self.process.stdout.close()
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(EXIT_TIMEOUT_S)

@@ -1,17 +1,21 @@
 """Bad input and faults, as a user hits them: one `ringmon: ` line, a non-zero exit, no traceback,
 and nothing already captured lost."""
+import json
 import re
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 from cli_process import (
     EXIT_TIMEOUT_S,
     UNPRIVILEGED,
+    Finished,
     RunningCapture,
     assert_one_error_line,
     move_capture_end,
     run_ringmon,
+    summary_counts,
     tshark_packets,
     wait_settled,
 )
@@ -56,28 +60,46 @@ def test_without_cap_net_raw_the_error_names_the_capability(veth_pair):
     assert_one_error_line(result, "CAP_NET_RAW")
 
 
-def test_disk_full_keeps_every_whole_packet_written_and_exits_nonzero(veth_pair, tmp_path):
-    disk = tmp_path / "small-disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(disk)], check=True, timeout=EXIT_TIMEOUT_S)
-    try:
-        out = disk / "out.pcap"
-        # 1500 full-size frames (2.2 MB) overflow the 192 KiB disk more than ten times.
-        frames = veth_pair.frames_to_a(range(1500), size=netns.MAX_FRAME_LEN)
-        with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out)) as capture:
-            netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
-            result = capture.finish()  # the full disk ends the capture by itself
-        assert result.returncode != 0
-        assert "Traceback" not in result.stderr
-        errors = [line for line in result.stderr_lines if "disk is full" in line]
-        assert len(errors) == 1 and errors[0].startswith(f"ringmon: {out}: "), result.stderr
-        kept = int(re.search(r"keeps the (\d+) packets", errors[0])[1])
-        packets = tshark_packets(out)
-        assert 0 < kept == len(packets)
-        assert [netns.check_frame(packet.frame) for packet in packets] == list(range(kept))
-        assert [path.name for path in disk.iterdir()] == ["out.pcap"]  # no temp file left behind
-    finally:
-        subprocess.run(["umount", str(disk)], check=True, timeout=EXIT_TIMEOUT_S)
+def assert_disk_full_file_and_summary_agree(result: Finished, out: Path, sent: int, stats_path: Path) -> None:
+    """One error line, and the file, the error, the summary and --stats-json all count the same whole packets."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr_lines if "disk is full" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"ringmon: {out}: "), result.stderr
+    kept = int(re.search(r"keeps the (\d+) packets", errors[0])[1])
+    packets = tshark_packets(out)
+    assert 0 < kept == len(packets) < sent
+    assert summary_counts(result.stderr)["captured"] == kept
+    assert [entry["written"] for entry in json.loads(stats_path.read_text()).values()] == [kept]
+    assert [netns.check_frame(packet.frame) for packet in packets] == list(range(kept))
+    assert [path.name for path in out.parent.iterdir()] == [out.name]  # no temp file left behind
+
+
+def test_disk_full_keeps_every_whole_packet_written_and_exits_nonzero(veth_pair, tmp_path, small_disk):
+    out = small_disk / "out.pcap"
+    # 1500 full-size frames (2.2 MB) overflow the 256 KiB disk several times over.
+    frames = veth_pair.frames_to_a(range(1500), size=netns.MAX_FRAME_LEN)
+    stats_path = tmp_path / "stats.json"
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
+                        "--stats-json", str(stats_path)) as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        result = capture.finish()  # the full disk ends the capture by itself
+    assert_disk_full_file_and_summary_agree(result, out, len(frames), stats_path)
+
+
+def test_disk_full_found_by_the_last_flush_is_not_counted_in_the_summary(veth_pair, tmp_path, small_disk):
+    out = small_disk / "out.pcap"
+    # 400 full-size frames (600 KB): more than the disk, less than the 1 MiB write buffer, so the disk
+    # fills only when the file is closed, after the capture stopped.
+    frames = veth_pair.frames_to_a(range(400), size=netns.MAX_FRAME_LEN)
+    stats_path = tmp_path / "stats.json"
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
+                        "--stats-json", str(stats_path)) as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        wait_settled()
+        capture.signal(signal.SIGINT)
+        result = capture.finish()
+    assert_disk_full_file_and_summary_agree(result, out, len(frames), stats_path)
 
 
 def test_interface_deleted_mid_capture_is_one_line_while_the_other_keeps_capturing(make_veth_pair, tmp_path):

@@ -1,12 +1,21 @@
-"""`ringmon capture -w`: real frames on a veth pair between test namespaces, read back by tshark."""
+"""`ringmon capture -w`: real frames on a veth pair between test namespaces, read back by tshark; files created
+exclusively and 0600, complete however the capture is asked to end."""
 import dataclasses
 import json
+import os
+import pty
+import select
 import signal
+import stat
 import subprocess
+import threading
+import time
 
 import pytest
 from cli_process import (
     EXIT_TIMEOUT_S,
+    RINGMON,
+    Finished,
     RunningCapture,
     assert_one_error_line,
     move_capture_end,
@@ -18,6 +27,7 @@ from cli_process import (
 
 import netns
 from ringcore import RingStats
+from ringmon.capture_cmd import StatsFile
 
 FRAME_COUNT = 200
 
@@ -99,10 +109,10 @@ def test_stats_json_counts_equal_frames_sent_and_the_accounting_closes(veth_pair
     document = json.loads(stats_path.read_text())
     assert list(document) == [veth_pair.if_a]
     stats = document[veth_pair.if_a]
-    assert set(stats) == {field.name for field in dataclasses.fields(RingStats)}
+    assert set(stats) == {field.name for field in dataclasses.fields(RingStats)} | {"written"}
     assert stats["kernel_packets"] == FRAME_COUNT
     assert stats["kernel_bytes"] == sum(map(len, frames))
-    assert stats["delivered"] == FRAME_COUNT
+    assert stats["delivered"] == stats["written"] == FRAME_COUNT
     assert stats["kernel_packets"] == stats["delivered"] + stats["ring_drops"] + stats["occupancy"]
     assert not list(tmp_path.glob("stats.json.tmp*"))  # written through a temp file, renamed
 
@@ -130,7 +140,138 @@ def test_tiny_ring_with_drop_late_counts_ring_drops_and_the_accounting_still_clo
     assert counts["dropped at ring"] == stats["ring_drops"]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+# Every way a capture is asked to end: Ctrl-C, kill, and the terminal or ssh session closing.
+STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+STOP_SIGNAL_IDS = ["SIGINT", "SIGTERM", "SIGHUP"]
+# About three seconds of traffic (10k frames/s), so a signal a second in lands while it flows.
+FLOOD_FRAMES = 30_000
+FLOOD_PACE_US = 100
+FLOOD_LEAD_S = 1.0
+
+
+def start_flood(pair: netns.VethPair) -> netns.Sender:
+    """Frames from end b to end a in a child process; the test signals the capture while they flow."""
+    sender = netns.Sender(pair.ns_b, pair.if_b, pair.frames_to_a(range(FLOOD_FRAMES), size=200), pace_us=FLOOD_PACE_US)
+    sender.start()
+    time.sleep(FLOOD_LEAD_S)
+    assert sender.is_alive(), "the flood ended before the test could stop the capture in its middle"
+    return sender
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=STOP_SIGNAL_IDS)
+def test_signal_mid_flood_leaves_a_complete_file_holding_the_count_in_the_summary(veth_pair, tmp_path, signum):
+    out, stats_path = tmp_path / "out.pcapng", tmp_path / "stats.json"
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
+                        "--format", "pcapng", "--stats-json", str(stats_path)) as capture:
+        sender = start_flood(veth_pair)
+        capture.signal(signum)
+        result = capture.finish()
+    sender.finish()
+    assert result.returncode == 0, result.stderr
+    captured = summary_counts(result.stderr)["captured"]
+    written = [netns.check_frame(packet.frame) for packet in tshark_packets(out)]
+    assert 0 < captured == len(written) < FLOOD_FRAMES
+    assert written == sorted(set(written))
+    stats = json.loads(stats_path.read_text())[veth_pair.if_a]
+    assert stats["delivered"] == stats["written"] == captured
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_reader_of_stdout_going_away_mid_flood_ends_the_capture_cleanly_with_a_summary(veth_pair, tmp_path):
+    """`ringmon capture -w - | tshark -c 100 -r -`: the reader leaves, ringmon stops as tcpdump does (SIGPIPE)."""
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", "-",
+                        stdout_pipe=True) as capture:
+        sender = start_flood(veth_pair)
+        assert capture.process.stdout.read(4096)  # the stream flows
+        capture.process.stdout.close()
+        result = capture.finish()
+    sender.finish()
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and not [line for line in result.stderr_lines if "ringmon:" in line
+                                                     and "listening on" not in line], result.stderr
+    assert summary_counts(result.stderr)["captured"] > 0
+
+
+def test_write_to_stdout_on_a_terminal_is_refused_in_one_line(veth_pair):
+    terminal, other_end = pty.openpty()
+    try:
+        done = subprocess.run([RINGMON, "capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", "-"],
+                              stdout=other_end, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              timeout=EXIT_TIMEOUT_S)
+        assert select.select([terminal], [], [], 0.2)[0] == [], "something reached the terminal"
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    assert_one_error_line(Finished(done.returncode, b"", done.stderr.decode()), "standard output is a terminal")
+
+
+def test_fifo_without_a_reader_is_one_error_line_in_bounded_time(veth_pair, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(fifo))
+    assert_one_error_line(result, str(fifo), "no reader on the FIFO")
+
+
+def test_fifo_whose_reader_starts_after_ringmon_gets_the_stream(veth_pair, tmp_path):
+    """As with tcpdump: `ringmon capture -w FIFO &` then `tshark -r FIFO` (the reader may come a little later)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+
+    def read_later() -> None:
+        time.sleep(1.0)
+        with open(fifo, "rb") as reader:
+            received.append(reader.read())
+
+    reader = threading.Thread(target=read_later, daemon=True)
+    reader.start()
+    frames = veth_pair.frames_to_a(range(30))
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(fifo), "-c", "30") as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        result = capture.finish()
+    reader.join(EXIT_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "from-fifo.pcap").write_bytes(received[0])
+    assert [packet.frame for packet in tshark_packets(tmp_path / "from-fifo.pcap")] == frames
+
+
+def test_stats_json_is_never_written_through_a_planted_symlink(tmp_path):
+    # In process, so the symlink is planted before the file is made at the name it used to have (NAME.tmp-PID).
+    victim = tmp_path / "victim"
+    victim.write_text("not yours")
+    stats_path = tmp_path / "stats.json"
+    (tmp_path / f"stats.json.tmp-{os.getpid()}").symlink_to(victim)
+    StatsFile(str(stats_path)).commit({}, None)
+    assert victim.read_text() == "not yours"
+    assert json.loads(stats_path.read_text()) == {}
+
+
+def test_files_written_are_0600(veth_pair, tmp_path):
+    stats_path, out = tmp_path / "stats.json", tmp_path / "out.pcap"
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(out),
+                        "-c", "5", "--stats-json", str(stats_path)) as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(5)))
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    assert json.loads(stats_path.read_text())[veth_pair.if_a]["delivered"] == 5
+    assert stat.S_IMODE(stats_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_replaced_stats_json_keeps_its_mode(veth_pair, tmp_path):
+    stats_path = tmp_path / "stats.json"
+    stats_path.write_text("{}")
+    stats_path.chmod(0o640)
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(tmp_path / "out.pcap"),
+                        "-c", "5", "--stats-json", str(stats_path)) as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(5)))
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(stats_path.stat().st_mode) == 0o640
+    assert veth_pair.if_a in json.loads(stats_path.read_text())
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=STOP_SIGNAL_IDS)
 def test_signal_mid_capture_prints_summary_and_leaves_a_complete_file(veth_pair, tmp_path, signum):
     out = tmp_path / "out.pcapng"
     frames = veth_pair.frames_to_a(range(50))

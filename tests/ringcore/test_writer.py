@@ -1,13 +1,17 @@
-"""The pcap/pcapng Writer fed by C drains: files tshark and tcpdump read back exactly, written by temp + rename,
-cut back to whole packets when the disk fills, and devices written in place."""
+"""The pcap/pcapng Writer fed by C drains: files tshark and tcpdump read back exactly, written through an exclusive
+temp file (0600, or the replaced file's mode) synced and renamed, cut back to whole packets when the disk fills,
+and devices written in place (never a terminal)."""
 from __future__ import annotations
 
 import os
+import pty
 import random
 import re
+import select
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -15,12 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from netns import require
 from readback import TSHARK_TIMEOUT_S as TOOL_TIMEOUT_S, ReadBack, epoch_ns, tshark_read
 
 from ringcore import Drain, Ring, RingcoreError, WaitStrategy, Writer
-
-pytestmark = pytest.mark.skipif(not (shutil.which("tshark") and shutil.which("tcpdump")),
-                                reason="tshark and tcpdump read the files back")
 
 LINKTYPE_ETHERNET = 1
 SNAPLEN = 65535
@@ -87,6 +89,7 @@ def write_interleaved(writer: Writer, streams: dict[str, list[Packet]]) -> list[
 
 def tcpdump_read(path: Path) -> list[ReadBack]:
     """Every packet as tcpdump -r reads it (nanosecond times, full hex dump); fails on any complaint."""
+    require(shutil.which("tcpdump") is not None, "tcpdump reads the files back")
     done = subprocess.run(["tcpdump", "-r", str(path), "-n", "-tt", "-xx", "--time-stamp-precision=nano"],
                           capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
     complaints = [line for line in done.stderr.splitlines() if not line.startswith("reading from file")]
@@ -134,6 +137,7 @@ def test_pcapng_with_two_interfaces_keeps_the_interface_of_each_packet(tmp_path)
     writer = Writer(str(path), "pcapng")
     order = write_interleaved(writer, {"veth-a": make_packets(12, stream=0), "veth-b": make_packets(9, stream=1)})
     writer.close()
+    assert [writer.interface_packets(ifid) for ifid in (0, 1)] == [12, 9]
     read = tshark_read(path)
     assert [(p.interface, p.frame, p.ts_ns) for p in read] == [(name, p.frame, p.ts_ns) for name, p in order]
     assert {p.interface for p in read} == {"veth-a", "veth-b"}
@@ -195,19 +199,85 @@ def test_closing_a_writer_that_got_no_interface_leaves_no_file(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB tmpfs mounted for the test and unmounted after it."""
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr.strip()}")
+def test_a_symlink_planted_at_the_temp_or_final_name_is_never_written_through(tmp_path):
+    """ringmon runs as root: whoever can write the directory must not make it overwrite another file."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"not yours")
+    path = tmp_path / "out.pcap"
+    # the name the temp file used to have (NAME.tmp-PID), and the name itself
+    planted = [tmp_path / f"out.pcap.tmp-{os.getpid()}", path]
+    for link in planted:
+        link.symlink_to(victim)
+    writer = Writer(str(path), "pcap")
+    write_interleaved(writer, {"veth-a": make_packets(5)})
+    writer.close()
+    assert victim.read_bytes() == b"not yours"
+    assert planted[0].is_symlink() and not path.is_symlink()
+    assert [p.frame for p in tshark_read(path)] == [p.frame for p in make_packets(5)]
+
+
+def test_temp_names_are_unpredictable_so_two_writers_of_one_name_never_share_one(tmp_path):
+    path = tmp_path / "same.pcap"
+    writers = [Writer(str(path), "pcap") for _ in range(8)]
+    temporaries = os.listdir(tmp_path)
+    for writer in writers:
+        writer.abort()
+    assert len(set(temporaries)) == 8 and all(name.startswith("same.pcap.tmp-") for name in temporaries)
+    assert not any(name.endswith(str(os.getpid())) for name in temporaries)
+
+
+def test_temp_file_is_created_exclusively_synced_renamed_and_the_rename_synced(tmp_path):
+    """The system calls, seen by strace: nothing existing is opened, and the file survives a crash once closed."""
+    require(shutil.which("strace") is not None, "strace shows the writer's system calls")
+    path, trace = tmp_path / "out.pcap", tmp_path / "strace.log"
+    program = ("import sys; from ringcore import Writer; writer = Writer(sys.argv[1], 'pcap'); "
+               "writer.add_interface('veth-a', 1, 65535); writer.close()")
+    subprocess.run(["strace", "-f", "-y", "-qq", "-o", str(trace), "-e", "trace=openat,fsync,rename,renameat,renameat2",
+                    sys.executable, "-c", program, str(path)], check=True, timeout=TOOL_TIMEOUT_S)
+    calls = [line.split(" ", 1)[1] for line in trace.read_text().splitlines() if str(tmp_path) in line]
+    temporary = re.escape(f"{path}.tmp-")
+    assert len(calls) == 5, calls
+    assert re.match(rf'openat\(.*"{temporary}\w{{6}}", O_RDWR\|O_CREAT\|O_EXCL\|O_NOFOLLOW\|O_CLOEXEC, 0600\) = \d+', calls[0])
+    assert re.match(rf"fsync\(\d+<{temporary}\w{{6}}>\) += 0", calls[1])
+    assert re.match(rf'rename\("{temporary}\w{{6}}", "{re.escape(str(path))}"\) += 0', calls[2])
+    assert re.match(rf'openat\(.*"{re.escape(str(tmp_path))}", O_RDONLY\|O_CLOEXEC\|O_DIRECTORY\)', calls[3])
+    assert re.match(rf"fsync\(\d+<{re.escape(str(tmp_path))}>\) += 0", calls[4])
+
+
+def test_new_file_is_0600_whatever_the_umask(tmp_path):
+    path = tmp_path / "new.pcap"
+    previous = os.umask(0)
     try:
-        yield mountpoint
+        writer = Writer(str(path), "pcap")
+        write_interleaved(writer, {"veth-a": make_packets(3)})
+        writer.close()
     finally:
-        subprocess.run(["umount", str(mountpoint)], check=True)
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o644], ids=oct)
+def test_replacing_a_file_keeps_its_mode(tmp_path, mode):
+    path = tmp_path / "old.pcap"
+    path.write_bytes(b"previous capture")
+    path.chmod(mode)
+    writer = Writer(str(path), "pcap")
+    write_interleaved(writer, {"veth-a": make_packets(3)})
+    writer.close()
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert len(tshark_read(path)) == 3
+
+
+def test_a_terminal_is_refused_in_one_line_and_nothing_is_written_to_it():
+    terminal, other_end = pty.openpty()
+    try:
+        with pytest.raises(RingcoreError) as refused:
+            Writer(os.ttyname(other_end), "pcap")
+        assert "is a terminal" in str(refused.value) and "\n" not in str(refused.value)
+        assert select.select([terminal], [], [], 0.2)[0] == []
+    finally:
+        os.close(terminal)
+        os.close(other_end)
 
 
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
@@ -235,6 +305,21 @@ def test_full_disk_fails_the_close_and_leaves_a_valid_file_of_the_whole_packets_
     read = tshark_read(path)
     assert [p.frame for p in read] == [p.frame for p in packets[:written]]
     assert len(tcpdump_read(path)) == written
+
+
+def test_a_write_error_found_at_close_leaves_counts_of_what_the_closed_file_holds(small_disk):
+    path = small_disk / "cut.pcap"
+    # about 430 KB: all of it still in the 1 MiB write buffer, so the disk fills at the final flush
+    packets = make_packets(800, size_max=1000)
+    writer = Writer(str(path), "pcap")
+    write_interleaved(writer, {"veth-a": packets})
+    assert writer.error() is None and writer.packets == 800
+    with pytest.raises(RingcoreError, match="disk is full"):
+        writer.close()
+    read = tshark_read(path)
+    assert 0 < writer.packets == writer.interface_packets(0) == len(read) < 800
+    assert writer.bytes == path.stat().st_size
+    assert [p.frame for p in read] == [p.frame for p in packets[:writer.packets]]
 
 
 def test_dev_null_is_written_in_place_and_never_renamed_over():

@@ -182,6 +182,7 @@ struct rc_stats {
 struct rc_ring;
 struct rc_capture;
 struct rc_writer;
+#define RC_WRITER_MAX_INTERFACES 256 /* interfaces one file can hold */
 struct rc_drain;
 struct rc_talkers;
 
@@ -289,8 +290,11 @@ enum rc_format {
 	RC_FORMAT_PCAPNG = 2,
 };
 
-/* Write to path through "path.tmp-PID" renamed on close; path "-" writes to
- * standard output.  pcap files take the link type and snap length of the
+/* Write to path through a temp file beside it ("path.tmp-" and six random
+ * characters, created exclusively, mode 0600 or the replaced file's mode)
+ * renamed on close; path "-" writes to standard output, a device or FIFO is
+ * written in place (a FIFO's reader is waited for 10 s at most); a terminal
+ * is refused (-ENOTTY).  pcap files take the link type and snap length of the
  * first interface added; the file header is written then. */
 int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
 		   char *errbuf, size_t errlen);
@@ -304,11 +308,20 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		    const struct rc_slot_hdr *const *slots, uint32_t n);
 /* Packets and bytes written so far (file size included buffered data). */
 uint64_t rc_writer_packets(struct rc_writer *w);
+uint64_t rc_writer_interface_packets(struct rc_writer *w, int32_t ifid);
 uint64_t rc_writer_bytes(struct rc_writer *w);
-/* Flush, fsync and rename into place.  On a write error (disk full) the
- * file is cut back to the last whole packet and still renamed, and the error
- * is returned.  Frees w. */
-int rc_writer_close(struct rc_writer *w, char *errbuf, size_t errlen);
+/* What a closed file holds under its name (a stream: what was written). */
+struct rc_writer_totals {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t interface_packets[RC_WRITER_MAX_INTERFACES]; /* by interface id */
+};
+/* Flush, fsync, rename into place and fsync the directory.  On a write error
+ * (disk full) the file is cut back to the last whole packet and still
+ * renamed, and the error is returned; a stream's reader going away (EPIPE)
+ * only ends it.  kept (may be NULL) gets what the file holds.  Frees w. */
+int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
+		    char *errbuf, size_t errlen);
 /* Close and remove the temporary file; frees w. */
 void rc_writer_abort(struct rc_writer *w);
 /* First write error (negative errno) or 0, with its message. */

@@ -1,24 +1,30 @@
-/* writer.c — pcap and pcapng files written in batches, atomically (temp file
- * renamed into place), cut back to the last whole packet on a write error. */
+/* writer.c — pcap and pcapng files written in batches, atomically and durably
+ * (an exclusive temp file, fsync'ed and renamed into place), cut back to the
+ * last whole packet on a write error. */
 #define _GNU_SOURCE
 #include "ring_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WRITE_BUFFER_BYTES (1u << 20)
 /* The smallest unit appended (a pcap record header) bounds how many unit
  * boundaries one buffer can hold. */
 #define MIN_UNIT_BYTES 16u
-#define MAX_INTERFACES 256
 #define WRITE_PREFETCH_AHEAD 8
-/* unit_ends entries mark packet records with this bit (offsets are < 2^21) */
+/* unit_ends entries: the end offset (<= 2^20) in the low 21 bits; packet
+ * records have UNIT_IS_PACKET and their interface id above the offset, so a
+ * cut takes each lost packet off its interface's count */
+#define UNIT_END_MASK 0x001fffffu
+#define UNIT_IFID_SHIFT 21
 #define UNIT_IS_PACKET 0x80000000u
 
 #define PCAP_MAGIC_US 0xa1b2c3d4u
@@ -29,6 +35,14 @@
 #define PCAPNG_BYTE_ORDER 0x1a2b3c4du
 #define PCAPNG_OPT_IF_NAME 2
 #define PCAPNG_OPT_IF_TSRESOL 9
+
+/* Capture files hold other people's traffic: readable by their owner only,
+ * as dumpcap makes them. */
+#define NEW_FILE_MODE 0600
+/* A FIFO's reader is often started after the writer (`wireshark -k -i
+ * FIFO`): wait this long for one, then give up rather than hang. */
+#define FIFO_READER_WAIT_MS 10000
+#define FIFO_READER_POLL_MS 50
 
 struct rc_writer {
 	pthread_mutex_t lock;
@@ -46,6 +60,7 @@ struct rc_writer {
 	uint32_t unit_count;
 	uint64_t file_bytes; /* whole units on disk */
 	uint64_t packets;
+	uint64_t interface_packets[RC_WRITER_MAX_INTERFACES];
 	uint64_t bytes;  /* file size including what is buffered */
 	int interfaces;
 	uint32_t pcap_linktype;
@@ -62,6 +77,10 @@ static void set_error(struct rc_writer *w, int err, const char *what)
 		rc_err(w->error_msg, sizeof(w->error_msg),
 		       "%s: the disk is full; the file keeps the %llu packets written before",
 		       w->path, (unsigned long long)w->packets);
+	else if (err == EPIPE)
+		rc_err(w->error_msg, sizeof(w->error_msg),
+		       "%s: the reader went away after %llu packets", w->path,
+		       (unsigned long long)w->packets);
 	else
 		rc_err(w->error_msg, sizeof(w->error_msg), "%s: %s failed: %s",
 		       w->path, what, strerror(err));
@@ -80,11 +99,14 @@ static int flush_locked(struct rc_writer *w)
 			int err = n < 0 ? errno : ENOSPC;
 			uint32_t whole = 0;
 			for (uint32_t i = 0; i < w->unit_count; i++) {
-				uint32_t end = w->unit_ends[i] & ~UNIT_IS_PACKET;
-				if (end <= done)
+				uint32_t unit = w->unit_ends[i];
+				uint32_t end = unit & UNIT_END_MASK;
+				if (end <= done) {
 					whole = end;
-				else if (w->unit_ends[i] & UNIT_IS_PACKET)
-					w->packets--; /* lost with its unit */
+				} else if (unit & UNIT_IS_PACKET) { /* lost with its unit */
+					w->packets--;
+					w->interface_packets[(unit & ~UNIT_IS_PACKET) >> UNIT_IFID_SHIFT]--;
+				}
 			}
 			if (!w->stream && ftruncate(w->fd, (off_t)(w->file_bytes + whole)) != 0) {
 				/* keep the first error: it is the one the user must see */
@@ -117,9 +139,15 @@ static int reserve_locked(struct rc_writer *w, uint32_t len)
 	return 0;
 }
 
-static void end_unit_locked(struct rc_writer *w, uint32_t is_packet)
+/* packet_mark: 0 for headers and blocks, packet_unit(ifid) for a packet */
+static void end_unit_locked(struct rc_writer *w, uint32_t packet_mark)
 {
-	w->unit_ends[w->unit_count++] = w->buf_used | is_packet;
+	w->unit_ends[w->unit_count++] = w->buf_used | packet_mark;
+}
+
+static uint32_t packet_unit(int32_t ifid)
+{
+	return UNIT_IS_PACKET | (uint32_t)ifid << UNIT_IFID_SHIFT;
 }
 
 static void put(struct rc_writer *w, const void *data, uint32_t len)
@@ -143,6 +171,95 @@ static void put_pad(struct rc_writer *w, uint32_t len)
 static uint32_t pad4(uint32_t len)
 {
 	return (len + 3) & ~3u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec pause = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	nanosleep(&pause, NULL);
+}
+
+/* A plain open of a FIFO blocks until a reader comes, forever if none does:
+ * open without blocking and wait a bounded time for the reader instead.
+ * Returns the fd, blocking again (a slow reader slows the writes, as with
+ * tcpdump), or a negative errno: -ENXIO when no reader came. */
+static int open_fifo(const char *path)
+{
+	for (unsigned waited_ms = 0;; waited_ms += FIFO_READER_POLL_MS) {
+		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			int flags = fcntl(fd, F_GETFL);
+			if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
+				return fd;
+			int err = errno;
+			close(fd);
+			return -err;
+		}
+		if (errno != ENXIO || waited_ms >= FIFO_READER_WAIT_MS)
+			return -errno;
+		sleep_ms(FIFO_READER_POLL_MS);
+	}
+}
+
+/* Standard output ("-"), a device or a FIFO: written in place, as a stream;
+ * renaming a temp file over them would replace the device.  st is NULL for
+ * standard output. */
+static int open_stream(struct rc_writer *w, const char *path, const struct stat *st,
+		       char *errbuf, size_t errlen)
+{
+	w->stream = 1;
+	int fd = STDOUT_FILENO;
+	if (st == NULL)
+		w->flush_each_batch = 1; /* a reader on a pipe wants packets now */
+	else if (S_ISFIFO(st->st_mode))
+		fd = open_fifo(path);
+	else if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		fd = -errno;
+	if (fd == -ENXIO) {
+		rc_err(errbuf, errlen, "%s: no reader on the FIFO after %d s (start the reader, "
+		       "e.g. tshark -r %s, before or within %d s)", path, FIFO_READER_WAIT_MS / 1000,
+		       path, FIFO_READER_WAIT_MS / 1000);
+		return fd;
+	}
+	if (fd < 0) {
+		rc_err(errbuf, errlen, "%s: cannot open for writing: %s", path, strerror(-fd));
+		return fd;
+	}
+	w->fd = fd;
+	if (isatty(fd)) {
+		rc_err(errbuf, errlen, "%s is a terminal: packet bytes would garble it; write to a "
+		       "file or a pipe (-w - | tshark -r -)", st ? path : "standard output");
+		return -ENOTTY;
+	}
+	return 0;
+}
+
+/* A regular file: written as a temp file with an unpredictable name beside
+ * it, created exclusively (a name that exists, a planted symlink included, is
+ * never opened), then renamed over it on close.  mode: an existing file's
+ * permissions are kept, a new one's are NEW_FILE_MODE. */
+static int open_temp(struct rc_writer *w, const char *path, mode_t mode,
+		     char *errbuf, size_t errlen)
+{
+	if (asprintf(&w->tmp_path, "%s.tmp-XXXXXX", path) < 0) {
+		w->tmp_path = NULL;
+		rc_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int fd = mkostemp(w->tmp_path, O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int err = errno;
+		rc_err(errbuf, errlen, "%s: cannot create the file: %s", path, strerror(err));
+		return -err;
+	}
+	w->fd = fd;
+	/* exact, whatever the umask: a replaced file keeps who may read it */
+	if (fchmod(fd, mode) != 0) {
+		int err = errno;
+		rc_err(errbuf, errlen, "%s: cannot set the file's mode: %s", path, strerror(err));
+		return -err;
+	}
+	return 0;
 }
 
 int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
@@ -169,37 +286,18 @@ int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
 		return -ENOMEM;
 	}
 	struct stat st;
-	if (strcmp(path, "-") == 0) {
-		w->stream = 1;
-		w->flush_each_batch = 1;
-		w->fd = STDOUT_FILENO;
-	} else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		/* /dev/null, a FIFO, a terminal: written in place, as a stream;
-		 * renaming a temp file over them would replace the device */
-		w->fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (w->fd < 0) {
-			int err = errno;
-			rc_err(errbuf, errlen, "%s: cannot open for writing: %s", path,
-			       strerror(err));
-			rc_writer_abort(w);
-			return -err;
-		}
-		w->stream = 1;
-	} else {
-		if (asprintf(&w->tmp_path, "%s.tmp-%d", path, (int)getpid()) < 0) {
-			w->tmp_path = NULL;
-			rc_err(errbuf, errlen, "out of memory");
-			rc_writer_abort(w);
-			return -ENOMEM;
-		}
-		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (w->fd < 0) {
-			int err = errno;
-			rc_err(errbuf, errlen, "%s: cannot create the file: %s", path,
-			       strerror(err));
-			rc_writer_abort(w);
-			return -err;
-		}
+	int rc;
+	if (strcmp(path, "-") == 0)
+		rc = open_stream(w, path, NULL, errbuf, errlen);
+	else if (stat(path, &st) != 0)
+		rc = open_temp(w, path, NEW_FILE_MODE, errbuf, errlen);
+	else if (S_ISREG(st.st_mode))
+		rc = open_temp(w, path, st.st_mode & 0777, errbuf, errlen);
+	else
+		rc = open_stream(w, path, &st, errbuf, errlen);
+	if (rc) {
+		rc_writer_abort(w);
+		return rc;
 	}
 	if (format == RC_FORMAT_PCAPNG) {
 		/* Section header: no options, section length unknown (-1). */
@@ -245,7 +343,7 @@ int rc_writer_add_interface(struct rc_writer *w, const char *name,
 		pthread_mutex_unlock(&w->lock);
 		return rc;
 	}
-	if (w->interfaces >= MAX_INTERFACES) {
+	if (w->interfaces >= RC_WRITER_MAX_INTERFACES) {
 		pthread_mutex_unlock(&w->lock);
 		return -EMFILE;
 	}
@@ -309,8 +407,9 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid,
 		put_u32(w, slot->wirelen);
 		put(w, data, slot->caplen);
 	}
-	end_unit_locked(w, UNIT_IS_PACKET);
+	end_unit_locked(w, packet_unit(ifid));
 	w->packets++;
+	w->interface_packets[ifid]++;
 	return 0;
 }
 
@@ -338,6 +437,14 @@ uint64_t rc_writer_packets(struct rc_writer *w)
 {
 	pthread_mutex_lock(&w->lock);
 	uint64_t v = w->packets;
+	pthread_mutex_unlock(&w->lock);
+	return v;
+}
+
+uint64_t rc_writer_interface_packets(struct rc_writer *w, int32_t ifid)
+{
+	pthread_mutex_lock(&w->lock);
+	uint64_t v = ifid >= 0 && ifid < w->interfaces ? w->interface_packets[ifid] : 0;
 	pthread_mutex_unlock(&w->lock);
 	return v;
 }
@@ -370,44 +477,78 @@ static void free_writer(struct rc_writer *w)
 	free(w);
 }
 
-int rc_writer_close(struct rc_writer *w, char *errbuf, size_t errlen)
+static int sync_directory_of(const char *path)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = errno;
+	free(copy);
+	if (fd < 0)
+		return -err;
+	int rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+/* The temp file, synced, renamed into place, and the rename synced in the
+ * directory: once this returns the file is under its name, whole, and stays
+ * there across a crash.  A file without even its header is removed. */
+static void commit_file_locked(struct rc_writer *w)
+{
+	/* also after a write error: the whole packets kept must be durable too */
+	if (fsync(w->fd) != 0)
+		set_error(w, errno, "syncing");
+	if (close(w->fd) != 0)
+		set_error(w, errno, "closing");
+	w->fd = -1;
+	if (w->file_bytes == 0) {
+		unlink(w->tmp_path);
+		if (!w->error) {
+			w->error = -ENODATA;
+			rc_err(w->error_msg, sizeof(w->error_msg),
+			       "%s: nothing was captured, no file written", w->path);
+		}
+		return;
+	}
+	if (rename(w->tmp_path, w->path) != 0) {
+		int err = errno;
+		unlink(w->tmp_path);
+		w->packets = 0;
+		memset(w->interface_packets, 0, sizeof(w->interface_packets));
+		w->file_bytes = 0;
+		w->error = 0; /* this one decides the outcome: no file at all */
+		set_error(w, err, "renaming into place");
+		return;
+	}
+	int rc = sync_directory_of(w->path);
+	if (rc)
+		set_error(w, -rc, "syncing its directory");
+}
+
+int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
+		    char *errbuf, size_t errlen)
 {
 	pthread_mutex_lock(&w->lock);
 	if (!w->error)
 		flush_locked(w);
-	int rc = w->error;
 	if (w->stream) {
 		if (w->fd > STDERR_FILENO)
 			close(w->fd);
-		if (rc)
-			rc_err(errbuf, errlen, "%s", w->error_msg);
-		pthread_mutex_unlock(&w->lock);
-		free_writer(w);
-		return rc;
+		w->fd = -1;
+	} else {
+		commit_file_locked(w);
 	}
-	if (!rc && fsync(w->fd) != 0)
-		set_error(w, errno, "syncing");
-	if (close(w->fd) != 0 && !w->error)
-		set_error(w, errno, "closing");
-	w->fd = -1;
-	rc = w->error;
-	if (w->file_bytes == 0) {
-		/* not even a file header made it: no file rather than a broken one */
-		unlink(w->tmp_path);
-		if (!rc) {
-			w->error = rc = -ENODATA;
-			rc_err(w->error_msg, sizeof(w->error_msg),
-			       "%s: nothing was captured, no file written", w->path);
-		}
-	} else if (rename(w->tmp_path, w->path) != 0) {
-		int err = errno;
-		unlink(w->tmp_path);
-		w->error = 0;
-		set_error(w, err, "renaming into place");
-		rc = w->error;
-	}
+	/* a reader that stops reading ends the stream, as it ends tcpdump */
+	int rc = w->stream && w->error == -EPIPE ? 0 : w->error;
 	if (rc)
 		rc_err(errbuf, errlen, "%s", w->error_msg);
+	if (kept) {
+		kept->packets = w->packets;
+		kept->bytes = w->file_bytes;
+		memcpy(kept->interface_packets, w->interface_packets, sizeof(kept->interface_packets));
+	}
 	pthread_mutex_unlock(&w->lock);
 	free_writer(w);
 	return rc;

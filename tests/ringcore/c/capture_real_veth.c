@@ -53,8 +53,9 @@ int main(int argc, char **argv)
 	rc_capture_stop(cap); /* joins the producer, reads the kernel's final counters */
 	rc_drain_stop(drain, 1);
 	struct rc_stats s = ring_stats(rc_capture_ring(cap));
-	uint64_t written = rc_writer_packets(writer);
-	REQUIRE(rc_writer_close(writer, errbuf, sizeof errbuf) == 0, "close: %s", errbuf);
+	struct rc_writer_totals in_file;
+	REQUIRE(rc_writer_close(writer, &in_file, errbuf, sizeof errbuf) == 0, "close: %s", errbuf);
+	uint64_t written = in_file.packets;
 
 	CHECK(s.kernel_packets == s.delivered + s.ring_drops + s.occupancy,
 	      "identity: kernel %llu != delivered %llu + ring drops %llu + occupancy %llu",

@@ -97,7 +97,7 @@ static void round_trip(const char *dir, int round, int64_t limit_count)
 	      (long long)atomic_load(&limit.remaining));
 	CHECK(rc_writer_packets(w) == (uint64_t)limit_count, "round %d: writer has %llu packets",
 	      round, (unsigned long long)rc_writer_packets(w));
-	int rc = rc_writer_close(w, err, sizeof(err));
+	int rc = rc_writer_close(w, NULL, err, sizeof(err));
 	CHECK(rc == 0, "round %d: close: %d %s", round, rc, err);
 
 	struct capture_file file;

@@ -93,8 +93,15 @@ static void run(const char *dir, int32_t format, double seconds)
 	CHECK(rc_writer_error(w, err, sizeof(err)) == 0, "%s: writer error %s", names[format], err);
 	CHECK(access(path, F_OK) != 0, "%s: file visible under its name before close", names[format]);
 	uint64_t bytes = rc_writer_bytes(w);
-	int rc = rc_writer_close(w, err, sizeof(err));
+	struct rc_writer_totals kept;
+	int rc = rc_writer_close(w, &kept, err, sizeof(err));
 	CHECK(rc == 0, "%s: close: %d %s", names[format], rc, err);
+	CHECK(kept.packets == total && kept.bytes == bytes, "%s: close kept %llu packets, %llu bytes",
+	      names[format], (unsigned long long)kept.packets, (unsigned long long)kept.bytes);
+	CHECK(kept.interface_packets[0] == feeders[0].produced &&
+	      kept.interface_packets[1] == feeders[1].produced, "%s: kept %llu + %llu packets by interface",
+	      names[format], (unsigned long long)kept.interface_packets[0],
+	      (unsigned long long)kept.interface_packets[1]);
 
 	struct capture_file file;
 	if (read_capture(path, &file) != 0) {
