@@ -1,5 +1,12 @@
-"""Numbers as a person reads them on the dashboard: SI-scaled counts, rates, sizes and durations."""
+"""Values as a person reads them on the terminal: SI-scaled counts, rates, sizes and durations, wall-clock
+timestamps, and text from packets and files escaped so that it can never drive the terminal."""
 from __future__ import annotations
+
+import time
+
+NS_PER_S = 1_000_000_000
+# Python's surrogateescape decoding keeps an undecodable byte B as the lone surrogate U+DC00+B.
+_SURROGATE_ESCAPED_BYTES = range(0xDC80, 0xDD00)
 
 _SI_PREFIXES = ("", "k", "M", "G", "T", "P")
 _BINARY_PREFIXES = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -39,3 +46,40 @@ def duration_us(micros: float) -> str:
 
 def percent(share: float) -> str:
     return f"{share * 100:.0f}%"
+
+
+def escape(text: str) -> str:
+    """Printable ASCII as it is, anything else as \\xNN, \\uNNNN or \\UNNNNNNNN, so nothing from the wire or a
+    file reaches a terminal raw: no escape sequence, no C1 control, no carriage return, no bidi override.
+    The one escaping function: every string taken from a packet or a file goes through it before display.
+    A byte that was not UTF-8 (decoded with surrogateescape) shows as the byte, \\xNN."""
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text  # the common case, without a loop per character
+    out = []
+    for char in text:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif 0x20 <= code < 0x7F:
+            out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code in _SURROGATE_ESCAPED_BYTES:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)
+
+
+def wall_clock(ts_ns: int, date_format: str, fraction_digits: int, *, utc: bool = False) -> str:
+    """A timestamp as date_format plus a fraction of a second. A file can claim any time at all (pcapng's
+    if_tsoffset is 64-bit seconds); one the C library cannot break down is shown as raw seconds, not an error."""
+    seconds, nanoseconds = divmod(ts_ns, NS_PER_S)
+    fraction = f"{nanoseconds // 10 ** (9 - fraction_digits):0{fraction_digits}d}"
+    try:
+        clock = time.strftime(date_format, time.gmtime(seconds) if utc else time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds}.{fraction}s"
+    return f"{clock}.{fraction}"

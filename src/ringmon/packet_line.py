@@ -3,13 +3,15 @@ decoded with dpkt; packet bytes are hostile, so every character that is not prin
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass
 from typing import Protocol
 
 import dpkt
 
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
+
+from .decode.lengths import length_problem
+from .formatting import escape, wall_clock
 
 ETHERTYPE_MAX_LENGTH = 1500  # an 802.3 frame's type field at or below this is a length (LLC follows)
 ETHERTYPE_NAMES = {dpkt.ethernet.ETH_TYPE_IP: "IPv4", dpkt.ethernet.ETH_TYPE_IP6: "IPv6", dpkt.ethernet.ETH_TYPE_ARP: "ARP"}
@@ -53,33 +55,11 @@ class PacketSummary:
         return f"{self.time} {self.interface} {self.protocol}{route}{info}, length {self.length}"
 
 
-def escape(text: str) -> str:
-    """Printable ASCII as it is, anything else as \\xNN, \\uNNNN or \\UNNNNNNNN, so nothing from the wire reaches
-    a terminal raw: no escape sequence, no carriage return, no bidi override."""
-    if text.isascii() and text.isprintable() and "\\" not in text:
-        return text  # the common case, without a loop per character
-    out = []
-    for char in text:
-        code = ord(char)
-        if char == "\\":
-            out.append("\\\\")
-        elif 0x20 <= code < 0x7F:
-            out.append(char)
-        elif code < 0x100:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    return "".join(out)
-
-
 def summarize(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINKTYPE_ETHERNET) -> PacketSummary:
     """The summary of one packet as captured on `ifname` (a pure function: same input, same summary)."""
-    seconds, nanoseconds = divmod(meta.ts_ns, 1_000_000_000)
-    stamp = f"{time.strftime('%H:%M:%S', time.localtime(seconds))}.{nanoseconds // 1000:06d}"
+    stamp = wall_clock(meta.ts_ns, "%H:%M:%S", 6)
     try:
-        protocol, source, destination, info = _decode(data, linktype)
+        protocol, source, destination, info = _decode(data, linktype, max(0, meta.wirelen - meta.caplen))
     except Exception as exc:  # dpkt meets bytes crafted to break parsers; a bad packet is a line, not a crash
         protocol, source, destination, info = "?", "", "", f"malformed: {type(exc).__name__}"
     if meta.caplen < meta.wirelen:
@@ -91,9 +71,9 @@ def packet_line(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINK
     return str(summarize(data, meta, ifname, linktype))
 
 
-def _decode(data: bytes, linktype: int) -> tuple[str, str, str, str]:
+def _decode(data: bytes, linktype: int, uncaptured: int) -> tuple[str, str, str, str]:
     if linktype == LINKTYPE_RAW:
-        return _decode_ip(data)
+        return _decode_ip(data, uncaptured)
     if linktype != LINKTYPE_ETHERNET:
         return f"linktype {linktype}", "", "", ""
     if len(data) < dpkt.ethernet.ETH_HDR_LEN:
@@ -101,7 +81,7 @@ def _decode(data: bytes, linktype: int) -> tuple[str, str, str, str]:
     eth = dpkt.ethernet.Ethernet(data)
     vlans = [f"vlan {tag.id}" for tag in getattr(eth, "vlan_tags", [])]
     if isinstance(eth.data, (dpkt.ip.IP, dpkt.ip6.IP6)):
-        protocol, source, destination, info = _decode_layer3(eth.data)
+        protocol, source, destination, info = _decode_layer3(eth.data, uncaptured)
     elif isinstance(eth.data, dpkt.arp.ARP):
         protocol, source, destination, info = _decode_arp(eth.data)
     else:
@@ -116,16 +96,23 @@ def _decode(data: bytes, linktype: int) -> tuple[str, str, str, str]:
     return protocol, source, destination, ", ".join([*vlans, info] if info else vlans)
 
 
-def _decode_ip(data: bytes) -> tuple[str, str, str, str]:
+def _decode_ip(data: bytes, uncaptured: int) -> tuple[str, str, str, str]:
     version = data[0] >> 4 if data else 0
     if version == 4:
-        return _decode_layer3(dpkt.ip.IP(data))
+        return _decode_layer3(dpkt.ip.IP(data), uncaptured)
     if version == 6:
-        return _decode_layer3(dpkt.ip6.IP6(data))
+        return _decode_layer3(dpkt.ip6.IP6(data), uncaptured)
     return "IP", "", "", f"malformed: IP version {version}"
 
 
-def _decode_layer3(ip: dpkt.ip.IP | dpkt.ip6.IP6) -> tuple[str, str, str, str]:
+def _decode_layer3(ip: dpkt.ip.IP | dpkt.ip6.IP6, uncaptured: int) -> tuple[str, str, str, str]:
+    protocol, source, destination, info = _describe_layer3(ip)
+    findings = [f"malformed: {problem}" for problem in
+                (length_problem(ip, None, uncaptured), length_problem(ip.data, ip, uncaptured)) if problem]
+    return protocol, source, destination, ", ".join(part for part in (info, *findings) if part)
+
+
+def _describe_layer3(ip: dpkt.ip.IP | dpkt.ip6.IP6) -> tuple[str, str, str, str]:
     if isinstance(ip, dpkt.ip6.IP6):
         family, name, number = socket.AF_INET6, "IPv6", ip.nxt
     else:

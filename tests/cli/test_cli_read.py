@@ -1,11 +1,15 @@
 """`ringmon capture -r`: pcap and pcapng files written by other tools (dpkt), good, filtered, broken."""
 import re
+import struct
+import subprocess
 
 import dpkt
 import pytest
 from cli_process import assert_one_error_line, run_ringmon
 
+import capture_files
 import netns
+from capture_files import OPT_COMMENT, OPT_IF_NAME, OPT_IF_TSOFFSET, OPT_IF_TSRESOL
 
 MAC_A, MAC_B = "02:00:c6:12:00:01", "02:00:c6:12:00:02"
 TS_S = 1_700_000_000
@@ -57,11 +61,18 @@ def test_reading_a_pcapng_shows_the_interface_of_each_packet(tmp_path):
     assert interfaces == ["left", "left", "left", "right", "right"]
 
 
-def test_reading_escapes_a_hostile_interface_name_from_the_file(tmp_path):
-    _write_pcapng(tmp_path / "in.pcapng", {b"eth\x1b[31m0\r": _frames(1)})
+@pytest.mark.parametrize("name, shown", [
+    (b"eth\x1b[31m0\r", r"eth\x1b[31m0\x0d"),
+    (b"osc\x1b]0;pwned\x07", r"osc\x1b]0;pwned\x07"),
+    ("c1\x9b31m\x85".encode(), r"c1\x9b31m\x85"),  # C1 controls as characters
+    (b"raw\x9b\x85\xff\xfe", r"raw\x9b\x85\xff\xfe"),  # and as bytes that are not UTF-8
+    ("bidi\u202e\u2066x\u2069".encode(), r"bidi\u202e\u2066x\u2069"),
+], ids=["csi", "osc", "c1", "not-utf8", "bidi"])
+def test_reading_escapes_a_hostile_interface_name_from_the_file(tmp_path, name, shown):
+    _write_pcapng(tmp_path / "in.pcapng", {name: _frames(1)})
     result = run_ringmon("capture", "-r", str(tmp_path / "in.pcapng"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode("ascii").split()[1] == r"eth\x1b[31m0\x0d"
+    assert result.stdout.decode("ascii").split()[1] == shown
 
 
 def test_dash_reads_the_capture_from_standard_input(tmp_path):
@@ -105,3 +116,123 @@ def test_a_file_that_is_not_a_capture_is_one_error_line(tmp_path, content):
 
 def test_a_missing_file_is_one_error_line(tmp_path):
     assert_one_error_line(run_ringmon("capture", "-r", str(tmp_path / "absent.pcap")), "No such file")
+
+
+# Hostile files: each field at a value no honest writer uses. The reader must say what is wrong in one
+# line (after printing the packets before it, as tcpdump does) or read the file as Wireshark does.
+
+def _read(tmp_path, content: bytes, *extra: str):
+    path = tmp_path / "hostile.pcapng"
+    path.write_bytes(content)
+    return path, run_ringmon("capture", "-r", str(path), *extra)
+
+
+def _capinfos_count(path) -> int:
+    done = subprocess.run(["capinfos", "-M", "-c", "-T", "-r", str(path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split("\t")[-1])
+
+
+@pytest.mark.parametrize("resolution", [0x7F, 0xFF, 0x14, 0xC0], ids=["10^-127", "2^-127", "10^-20", "2^-64"])
+def test_a_timestamp_resolution_beyond_64_bits_is_one_corrupt_line(tmp_path, resolution):
+    content = (capture_files.section_header() + capture_files.interface([(OPT_IF_TSRESOL, bytes([resolution]))])
+               + capture_files.enhanced_packet(_frames(1)[0], ticks=2**64 - 1))
+    path, result = _read(tmp_path, content)
+    assert_one_error_line(result, f"{path}: corrupt pcapng at offset 28: if_tsresol")
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize("offset_s", [2**63 - 1, -(2**63)], ids=["max", "min"])
+def test_a_timestamp_offset_out_of_the_calendar_prints_raw_seconds(tmp_path, offset_s):
+    frames = _frames(3)
+    content = (capture_files.section_header()
+               + capture_files.interface([(OPT_IF_TSOFFSET, struct.pack("<q", offset_s))])
+               + b"".join(capture_files.enhanced_packet(frame, ticks=tick) for tick, frame in enumerate(frames)))
+    path, result = _read(tmp_path, content)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    lines = result.stdout.decode("ascii").splitlines()
+    assert [line.split()[0] for line in lines] == [f"{offset_s}.{tick:06d}s" for tick in range(3)]
+    assert len(lines) == _capinfos_count(path)
+
+
+def test_a_year_beyond_the_calendar_from_a_coarse_resolution_prints_raw_seconds(tmp_path):
+    content = (capture_files.section_header() + capture_files.interface([(OPT_IF_TSRESOL, b"\x00")])
+               + capture_files.enhanced_packet(_frames(1)[0], ticks=2**64 - 1))
+    _, result = _read(tmp_path, content)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode("ascii").split()[0] == f"{2**64 - 1}.000000s"
+
+
+@pytest.mark.parametrize("snaplen", [2**31, 2**32 - 1, 0])
+def test_a_snap_length_out_of_range_reads_as_no_limit_with_a_filter(tmp_path, snaplen):
+    frames = [netns.make_frame(seq, 100, MAC_B, MAC_A, dst_port=40001 + seq % 2) for seq in range(6)]
+    for content in (capture_files.pcapng(frames, snaplen=snaplen), capture_files.pcap(frames, snaplen=snaplen)):
+        path, result = _read(tmp_path, content, "udp", "dst", "port", "40002")
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert len(result.stdout.splitlines()) == 3
+        assert _capinfos_count(path) == 6
+
+
+def test_a_simple_packet_block_too_short_for_its_length_field_is_one_corrupt_line(tmp_path):
+    frames = _frames(2)
+    good = capture_files.pcapng(frames)
+    spb_12_bytes = capture_files.block(capture_files.SPB, b"")  # no room for the wire length
+    path, result = _read(tmp_path, good + spb_12_bytes)
+    assert_one_error_line(result, f"{path}: corrupt pcapng at offset {len(good)}: block type 0x00000003 claims 12 bytes")
+    assert len(result.stdout.splitlines()) == 2  # the packets before it
+
+
+def test_a_simple_packet_block_gives_the_packet_it_holds(tmp_path):
+    frame = _frames(1)[0]
+    content = capture_files.section_header() + capture_files.interface() + capture_files.simple_packet(frame)
+    path, result = _read(tmp_path, content)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode("ascii").endswith(f", length {len(frame)}\n")
+    assert _capinfos_count(path) == 1
+
+
+def test_an_interface_comment_that_is_not_utf8_does_not_reject_the_file(tmp_path):
+    content = capture_files.pcapng(_frames(4), [(OPT_COMMENT, b"caf\xe9 \xff\xfe"), (OPT_IF_NAME, b"eth0")])
+    path, result = _read(tmp_path, content)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert [line.split()[1] for line in result.stdout.decode("ascii").splitlines()] == ["eth0"] * 4
+    assert _capinfos_count(path) == 4
+
+
+@pytest.mark.parametrize("corruption, reason", [
+    (lambda frame: capture_files.block(capture_files.EPB, bytes(20) + frame, trailing_len=8),
+     "at its start but 8 at its end"),
+    (lambda frame: capture_files.enhanced_packet(frame, ifid=7), "interface 7, which no interface block declared"),
+    (lambda frame: capture_files.enhanced_packet(frame, caplen=len(frame) + 100), "overruns its"),
+    (lambda frame: capture_files.enhanced_packet(frame, caplen=2**31), "overruns its"),
+    (lambda frame: capture_files.block(capture_files.EPB, bytes(20) + frame, total_len=2**31), "claims 2147483648 bytes"),
+    (lambda frame: capture_files.block(capture_files.EPB, bytes(20) + frame, total_len=30), "claims 30 bytes"),
+    (lambda frame: capture_files.interface([(OPT_IF_TSOFFSET, b"\x01\x02")]), "if_tsoffset"),
+    (lambda frame: capture_files.interface([(OPT_IF_TSRESOL, b"")]), "if_tsresol is 0 bytes"),
+    (lambda frame: capture_files.block(capture_files.IDB, bytes(8) + struct.pack("<HH", 2, 200)), "overruns its block"),
+    (lambda frame: capture_files.section_header(major=2), "pcapng version 2.0"),
+], ids=["trailer", "ifid", "caplen", "caplen-2^31", "length-2^31", "length-unaligned", "tsoffset-short",
+        "tsresol-empty", "option-overrun", "version"])
+def test_each_corrupt_field_is_one_line_with_its_offset_after_the_packets_before_it(tmp_path, corruption, reason):
+    frames = _frames(3)
+    good = capture_files.pcapng(frames)
+    path, result = _read(tmp_path, good + corruption(frames[0]) + capture_files.enhanced_packet(frames[1]))
+    assert_one_error_line(result, f"{path}: corrupt pcapng at offset {len(good)}: ", reason)
+    assert len(result.stdout.splitlines()) == 3
+
+
+def test_a_pcap_record_longer_than_any_snap_length_is_one_corrupt_line_with_its_offset(tmp_path):
+    frames = _frames(3)
+    path = tmp_path / "in.pcap"
+    path.write_bytes(capture_files.pcap(frames, caplens={2: 2**31}))
+    result = run_ringmon("capture", "-r", str(path))
+    offset = 24 + 16 * 2 + len(frames[0]) + len(frames[1])
+    assert_one_error_line(result, f"{path}: corrupt pcap at offset {offset}: a packet record claims 2147483648 bytes")
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_a_filter_on_a_file_of_an_unsupported_link_type_is_one_line(tmp_path):
+    path = tmp_path / "in.pcap"
+    path.write_bytes(capture_files.pcap(_frames(2), linktype=147))
+    assert_one_error_line(run_ringmon("capture", "-r", str(path), "udp"), "link type 147")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dpkt
 
 from . import inet, link, transport
+from .lengths import length_problem
 from .tree import DecodedNode, describe, describe_generic
 
 _LAYERS = {**link.LAYERS, **inet.LAYERS, **transport.LAYERS}
@@ -36,20 +37,35 @@ def _payload_node(packet: dpkt.Packet, payload: bytes) -> DecodedNode:
     return DecodedNode(f"Payload  {len(payload)} bytes")
 
 
-def decode_frame(frame: bytes) -> list[DecodedNode]:
-    """The layers of an Ethernet frame, outermost first."""
+def _layer_node(packet: dpkt.Packet, parent: dpkt.Packet | None, uncaptured: int) -> DecodedNode:
+    layer = _LAYERS.get(type(packet))
+    node = describe(layer, packet) if layer else describe_generic(packet)
+    try:
+        problem = length_problem(packet, parent, uncaptured)
+    except Exception as error:  # see decode_frame
+        problem = str(error)
+    if problem:
+        node.malformed = True
+        node.children.insert(0, DecodedNode(f"malformed: {problem}", malformed=True))
+    return node
+
+
+def decode_frame(frame: bytes, wirelen: int | None = None) -> list[DecodedNode]:
+    """The layers of an Ethernet frame, outermost first; `wirelen` is its length on the wire when the
+    capture kept less, so a length field is only called wrong when the wire did not carry the bytes."""
+    uncaptured = max(0, (wirelen or 0) - len(frame))
     try:
         packet = dpkt.ethernet.Ethernet(frame)
     except Exception as error:  # any parse failure is a fact about the packet, not a crash
         return [DecodedNode(f"Ethernet II: malformed: {error}", malformed=True)]
     layers: list[DecodedNode] = []
+    parent = None
     while isinstance(packet, dpkt.Packet) and len(layers) < _MAX_DEPTH:
-        layer = _LAYERS.get(type(packet))
-        layers.append(describe(layer, packet) if layer else describe_generic(packet))
+        layers.append(_layer_node(packet, parent, uncaptured))
         payload = packet.data
         if isinstance(payload, bytes):
             if payload:
                 layers.append(_payload_node(packet, payload))
             break
-        packet = payload
+        parent, packet = packet, payload
     return layers

@@ -27,7 +27,7 @@ def _icmp_layer(name: str) -> Layer:
 
 
 LAYERS = {
-    dpkt.ip.IP: Layer("IPv4", lambda ip: f"{socket.inet_ntoa(ip.src)} → {socket.inet_ntoa(ip.dst)}", (
+    dpkt.ip.IP: Layer("IPv4", lambda ip: f"{socket.inet_ntoa(ip.src)} > {socket.inet_ntoa(ip.dst)}", (
         Field("src", "source", socket.inet_ntoa),
         Field("dst", "destination", socket.inet_ntoa),
         Field("len", "total length", str),
@@ -39,7 +39,7 @@ LAYERS = {
         Field("p", "protocol", _protocol),
         Field("sum", "checksum", hex16),
     )),
-    dpkt.ip6.IP6: Layer("IPv6", lambda ip: f"{_ipv6(ip.src)} → {_ipv6(ip.dst)}", (
+    dpkt.ip6.IP6: Layer("IPv6", lambda ip: f"{_ipv6(ip.src)} > {_ipv6(ip.dst)}", (
         Field("src", "source", _ipv6),
         Field("dst", "destination", _ipv6),
         Field("plen", "payload length", str),

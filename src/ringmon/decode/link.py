@@ -13,13 +13,13 @@ _ARP_OPERATIONS = {1: "request", 2: "reply"}
 def _ethernet_summary(frame: dpkt.ethernet.Ethernet) -> str:
     tags = getattr(frame, "vlan_tags", None)
     vlan = " vlan " + ",".join(str(tag.id) for tag in tags) if tags else ""
-    return f"{mac(frame.src)} → {mac(frame.dst)}{vlan}"
+    return f"{mac(frame.src)} > {mac(frame.dst)}{vlan}"
 
 
 def _arp_summary(arp: dpkt.arp.ARP) -> str:
     operation = _ARP_OPERATIONS.get(arp.op, f"op {arp.op}")
     if len(arp.spa) == 4 and len(arp.tpa) == 4:
-        return f"{operation} {socket.inet_ntoa(arp.spa)} → {socket.inet_ntoa(arp.tpa)}"
+        return f"{operation} {socket.inet_ntoa(arp.spa)} > {socket.inet_ntoa(arp.tpa)}"
     return operation
 
 

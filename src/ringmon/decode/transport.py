@@ -6,7 +6,7 @@ import dpkt
 from .tree import Field, Layer, hex16
 
 LAYERS = {
-    dpkt.tcp.TCP: Layer("TCP", lambda tcp: f"{tcp.sport} → {tcp.dport} [{dpkt.tcp.tcp_flags_to_str(tcp.flags)}]", (
+    dpkt.tcp.TCP: Layer("TCP", lambda tcp: f"{tcp.sport} > {tcp.dport} [{dpkt.tcp.tcp_flags_to_str(tcp.flags)}]", (
         Field("sport", "source port", str),
         Field("dport", "destination port", str),
         Field("seq", "sequence", str),
@@ -15,7 +15,7 @@ LAYERS = {
         Field("win", "window", str),
         Field("sum", "checksum", hex16),
     )),
-    dpkt.udp.UDP: Layer("UDP", lambda udp: f"{udp.sport} → {udp.dport}", (
+    dpkt.udp.UDP: Layer("UDP", lambda udp: f"{udp.sport} > {udp.dport}", (
         Field("sport", "source port", str),
         Field("dport", "destination port", str),
         Field("ulen", "length", str),

@@ -5,14 +5,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..formatting import escape
+
 
 @dataclass
 class DecodedNode:
-    """One line of the decode tree. `label` is plain text taken from the packet: never render it as markup."""
+    """One line of the decode tree. `label` is plain text taken from the packet, escaped here, once, so
+    that whoever shows a node cannot forget to: never render it as markup either."""
 
     label: str
     children: list[DecodedNode] = field(default_factory=list)
     malformed: bool = False
+
+    def __post_init__(self) -> None:
+        self.label = escape(self.label)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,9 @@ class Field:
     name: str
     label: str
     format: Callable[[Any], str] = str
+
+    def show(self, packet: Any) -> str:
+        return self.format(getattr(packet, self.name))
 
 
 @dataclass(frozen=True)
@@ -34,14 +43,17 @@ class Layer:
 
 
 def describe(layer: Layer, packet: Any) -> DecodedNode:
-    node = DecodedNode(f"{layer.name}  {layer.summary(packet)}".rstrip())
+    node = DecodedNode(f"{layer.name}  {_shown(layer.summary, packet)}".rstrip())
     for spec in layer.fields:
-        try:
-            value = spec.format(getattr(packet, spec.name))
-        except Exception as error:  # a property computed from hostile bytes: show why, never raise
-            value = f"malformed: {error}"
-        node.children.append(DecodedNode(f"{spec.label}: {value}"))
+        node.children.append(DecodedNode(f"{spec.label}: {_shown(spec.show, packet)}"))
     return node
+
+
+def _shown(show: Callable[[Any], str], packet: Any) -> str:
+    try:
+        return show(packet)
+    except Exception as error:  # a value computed from hostile bytes: show why, never raise
+        return f"malformed: {error}"
 
 
 def describe_generic(packet: Any) -> DecodedNode:

@@ -1,7 +1,6 @@
 """One slot of a ring, copied when opened: its header, its packet decoded as a tree, and its bytes."""
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,6 +16,7 @@ from ringcore import SlotView
 
 from ..capture_source import CaptureSource
 from ..decode import decode_frame
+from ..formatting import escape, wall_clock
 from ..widgets.packets.decode_tree import PacketTree
 from ..widgets.packets.hex_dump import HexDump
 from ..widgets.ring.slot_map import FREE, slot_state
@@ -24,23 +24,18 @@ from ..widgets.ring.slot_map import FREE, slot_state
 _STATE_NOTES = {FREE: "free: the last packet it held, kept until overwritten"}
 
 
-def _timestamp(ts_ns: int) -> str:
-    seconds, nanoseconds = divmod(ts_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{nanoseconds:09d} UTC"
-
-
 def slot_header(ifname: str, slot: SlotView, state: str) -> Text:
     text = Text(no_wrap=False)
     text.append(f"slot {slot.index}", "bold")
     text.append(" of ", "dim")
-    text.append(ifname, "bold")
+    text.append(escape(ifname), "bold")
     text.append(f"  {_STATE_NOTES.get(state, state)}\n", "cyan")
     text.append("captured ", "dim")
     text.append(f"{slot.caplen} B")
     text.append(" of ", "dim")
     text.append(f"{slot.wirelen} B")
     text.append(" on the wire  ", "dim")
-    text.append(_timestamp(slot.ts_ns))
+    text.append(wall_clock(slot.ts_ns, "%Y-%m-%d %H:%M:%S", 9, utc=True) + " UTC")
     text.append("  ifindex ", "dim")
     text.append(str(slot.ifindex))
     flags = [name for name, is_set in (("truncated", slot.truncated), ("outgoing", slot.outgoing)) if is_set]
@@ -88,16 +83,16 @@ class SlotInspector(Screen[None]):
     def action_reread(self) -> None:
         stats = self.capture.stats().get(self.ifname)
         if stats is None:
-            self.notify(f"{self.ifname} is no longer plugged", severity="error", markup=False)
+            self.notify(f"{escape(self.ifname)} is no longer plugged", severity="error", markup=False)
             return
         self.stats = stats
         slot = self.capture.read_slot(self.ifname, self.index)
         header = self.query_one("#slot-header", Static)
         if slot is None or (slot.caplen == 0 and slot.wirelen == 0):
-            header.update(Text(f"slot {self.index} of {self.ifname}: never written", "bold"))
+            header.update(Text(f"slot {self.index} of {escape(self.ifname)}: never written", "bold"))
             self.query_one(PacketTree).show([])
             self.query_one(HexDump).show(b"")
             return
         header.update(slot_header(self.ifname, slot, slot_state(stats, self.index)))
-        self.query_one(PacketTree).show(decode_frame(slot.data))
+        self.query_one(PacketTree).show(decode_frame(slot.data, slot.wirelen))
         self.query_one(HexDump).show(slot.data)

@@ -1,0 +1,12 @@
+"""Hypothesis settings for the fuzz targets: bounded in CI, short by default, as long as asked by scripts/fuzz.sh."""
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+# CI: a bounded run, about 10 s per test and under a minute per target here; no database in the tree.
+settings.register_profile("ci", max_examples=600, database=None, print_blob=True, **_COMMON)
+settings.register_profile("dev", max_examples=300, **_COMMON)
+# scripts/fuzz.sh: rounds of this until its time is up; the database carries what one round learnt to the next.
+settings.register_profile("long", max_examples=50_000, **_COMMON)
+settings.load_profile(os.environ.get("RINGMON_FUZZ_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev"))
