@@ -29,11 +29,10 @@ from ringcore.api import CaptureOptions, RingcoreError, RingStats
 from . import iface_facts
 from .capture_source import CaptureSource
 from .commands import RingmonCommands
-from .formatting import file_size, si
+from .formatting import escape, file_size, si
 from .iface_facts import InterfaceFacts
 from .messages import SlotChosen, UnplugRequested
 from .privilege import drop_privileges, installation_needs, require_access, user_account
-from .packet_line import escape
 from .screens.help import HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
 from .screens.slot_inspector import SlotInspector

@@ -23,7 +23,6 @@ from cli_process import (
     run_ringmon,
     summary_counts,
     tshark_packets,
-    wait_settled,
 )
 
 import netns

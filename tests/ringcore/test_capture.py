@@ -1,7 +1,6 @@
 """Capture on real interfaces: veth pairs between test-owned namespaces, read through ringcore's Monitor."""
 
 import contextlib
-import multiprocessing
 import os
 import socket
 import struct

@@ -6,8 +6,7 @@ from rich.text import Text
 
 from ringcore import WriteStatus
 
-from ...formatting import file_size, si
-from ...packet_line import escape
+from ...formatting import escape, file_size, si
 from ..live_text import LiveText
 
 
