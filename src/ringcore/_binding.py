@@ -171,6 +171,7 @@ _SIGNATURES = {
     "rc_writer_close": (ctypes.c_int, [vp, _P(WriterTotals), cp, size_t]),
     "rc_writer_abort": (None, [vp]),
     "rc_writer_error": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_writer_chown": (ctypes.c_int, [vp, u32, u32]),
     "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, _P(Limit), u32, _P(vp), cp, size_t]),
     "rc_drain_pause": (None, [vp, ctypes.c_int]),
     "rc_drain_stop": (None, [vp, ctypes.c_int]),

@@ -428,6 +428,12 @@ class Writer(_Native):
         buf = rc.errbuf()
         return rc.message(buf) if rc.lib.rc_writer_error(self.handle, buf, len(buf)) else None
 
+    def chown(self, uid: int, gid: int) -> None:
+        """Give the file to uid:gid, so that user may rename it into place (-Z); a stream keeps its owner."""
+        code = rc.lib.rc_writer_chown(self.handle, in_range("uid", uid, 0, U32_MAX), in_range("gid", gid, 0, U32_MAX))
+        if code < 0:
+            raise RingcoreError(f"{self.path}: giving the file to uid {uid}: {os.strerror(-code)}")
+
     def close(self) -> None:
         """Flush, sync and rename into place; raises on a write error (the file keeps the whole packets)."""
         handle = self._let_go()

@@ -170,7 +170,9 @@ class Monitor:
 
     # -- writing -----------------------------------------------------------
 
-    def start_writing(self, path: str, fmt: str = "pcapng") -> None:
+    def start_writing(self, path: str, fmt: str = "pcapng", owner: tuple[int, int] | None = None) -> None:
+        """Write every ring's packets to `path`; `owner` (uid, gid) gets the file, for a process about to
+        become that user."""
         with self._lock:
             if not self._drain:
                 raise RingcoreError("this session has no drains to write from")
@@ -178,6 +180,8 @@ class Monitor:
                 raise RingcoreError(f"already writing to {self._writer.path}")
             writer = Writer(path, fmt)
             try:
+                if owner is not None:
+                    writer.chown(*owner)
                 ids = {name: writer.add_interface(p.label, p.capture.linktype, p.capture.options.snaplen)
                        for name, p in self._plugged.items()}
             except BaseException:

@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import json
 import os
+import pwd
 import signal
 import stat
 import sys
@@ -20,6 +21,7 @@ from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from .capture_file import FileFilter, read_packets
 from .cli import say
 from .packet_line import packet_line
+from .privilege import drop_privileges, installation_needs, require_access, user_account
 
 # How often the -w loop looks at the session (limit reached, signal, interfaces gone, writer error):
 # the drains run in C, so this only bounds how late ringmon notices.
@@ -63,7 +65,8 @@ class StatsFile:
     unpredictable name, 0600, never through a planted symlink), synced, renamed into place, the rename synced.
     The temp file is made at start, so a bad path fails before the capture, not after it."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, owner: pwd.struct_passwd | None = None):
+        """`owner` gets the file, for a process about to become that user (-Z)."""
         self.path = path
         self._directory, name = os.path.split(os.path.abspath(path))
         try:
@@ -77,6 +80,8 @@ class StatsFile:
         self._temp = os.fdopen(descriptor, "w")
         if replaced_mode is not None:
             os.fchmod(descriptor, replaced_mode)  # a replaced file keeps who may read it
+        if owner is not None:
+            os.fchown(descriptor, owner.pw_uid, owner.pw_gid)
 
     def commit(self, stats: dict[str, RingStats], written: WriteStatus | None) -> None:
         """Each interface's statistics; with -w also `written`, its packets the file holds once closed."""
@@ -121,13 +126,14 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
             return _read_file(args, options.filter, stop)
         if not args.interfaces:
             raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
-        if args.run_as:
-            raise RingcoreError("-Z: capture does not drop privileges yet; the dashboard does")
+        account = user_account(args.run_as) if args.run_as else None
+        if account is not None:
+            require_access(account, installation_needs() + _output_needs(args))
         require_capture_privilege()
-        stats_file = StatsFile(args.stats_json) if args.stats_json else None
+        stats_file = StatsFile(args.stats_json, account) if args.stats_json else None
         try:
             capture = _write_file if args.write_file else _print_lines
-            return capture(args, options, stop, stats_file)
+            return capture(args, options, stop, stats_file, account)
         except BaseException:
             if stats_file:
                 stats_file.discard()
@@ -157,7 +163,17 @@ def _read_file(args: argparse.Namespace, expression: str | None, stop: StopReque
     return 0
 
 
-def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOptions) -> None:
+def _output_needs(args: argparse.Namespace) -> list[tuple[str, int, str]]:
+    """With -Z: the directories where files are renamed into place at the end, by then as that user."""
+    files = [path for path in (args.write_file, args.stats_json)
+             if path and path != "-" and not (os.path.exists(path) and not os.path.isfile(path))]
+    return [(os.path.dirname(os.path.abspath(path)), os.W_OK | os.X_OK,
+             "write where the file is renamed into place at the end") for path in files]
+
+
+def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOptions,
+              account: pwd.struct_passwd | None) -> None:
+    """Plug every interface; then, with -Z, every socket and file being open, go on as that user."""
     for ifname in args.interfaces:
         monitor.plug(ifname, options, netns=args.netns)
     where = f" (netns {args.netns})" if args.netns else ""
@@ -165,6 +181,8 @@ def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOption
         linktype = monitor.capture(ifname).linktype
         say(f"listening on {ifname}{where}, link-type {LINKTYPE_NAMES.get(linktype, linktype)}, "
             f"snapshot length {options.snaplen} bytes")
+    if account is not None:
+        drop_privileges(account)
 
 
 def _report_gone(monitor: Monitor, reported: set[str]) -> dict[str, str]:
@@ -177,13 +195,14 @@ def _report_gone(monitor: Monitor, reported: set[str]) -> dict[str, str]:
 
 
 def _write_file(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
-                stats_file: StatsFile | None) -> int:
+                stats_file: StatsFile | None, account: pwd.struct_passwd | None) -> int:
     monitor = Monitor(drain=True, count=args.count)
     try:
         # The file first, so every drain has it from its first packet (and -c counts only written ones).
-        monitor.start_writing(args.write_file, args.format)
+        monitor.start_writing(args.write_file, args.format,
+                              owner=(account.pw_uid, account.pw_gid) if account is not None else None)
         try:
-            _plug_all(monitor, args, options)
+            _plug_all(monitor, args, options, account)
         except BaseException:
             monitor.abort_writing()  # a session that never started leaves no file behind
             raise
@@ -206,10 +225,10 @@ def _write_file(args: argparse.Namespace, options: CaptureOptions, stop: StopReq
 
 
 def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
-                 stats_file: StatsFile | None) -> int:
+                 stats_file: StatsFile | None, account: pwd.struct_passwd | None) -> int:
     monitor = Monitor(drain=False)
     try:
-        _plug_all(monitor, args, options)
+        _plug_all(monitor, args, options, account)
         rings = [(ifname, monitor.ring(ifname), monitor.capture(ifname).linktype) for ifname in args.interfaces]
         printed = 0
         stopping = False

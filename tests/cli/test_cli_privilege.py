@@ -126,7 +126,7 @@ def test_dashboard_with_z_runs_as_that_user_without_capabilities_and_keeps_captu
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
 
 
-@pytest.mark.parametrize("command", [()], ids=["dashboard"])
+@pytest.mark.parametrize("command", [(), ("capture",)], ids=["dashboard", "capture"])
 def test_z_with_an_unknown_user_is_one_error_line(veth_pair, command):
     result = run_ringmon(*command, "-i", veth_pair.if_a, "-Z", "no-such-user-ringmon")
     assert_one_error_line(result, "-Z no-such-user-ringmon: no such user")
@@ -140,3 +140,53 @@ def test_z_refuses_before_opening_anything_when_the_user_could_not_read_what_it_
         require_access(NOBODY, [(str(private), os.R_OK | os.X_OK, "read it")])
     require_access(NOBODY, [("/usr/lib", os.R_OK | os.X_OK, "read it")])
     assert {path for path, _, _ in installation_needs()} >= {os.path.dirname(os.__file__)}
+
+
+@pytest.fixture
+def sticky_directory() -> Iterator[Path]:
+    """Root's, world-writable and sticky like /tmp: a file there may be renamed only by its owner."""
+    directory = Path(tempfile.mkdtemp(prefix="ringmon-sticky-"))
+    os.chmod(directory, 0o1777)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_capture_with_z_drops_to_the_user_once_open_and_still_completes_its_files(
+        veth_pair, sticky_directory, installation_readable_by_nobody):
+    out, stats = sticky_directory / "out.pcap", sticky_directory / "stats.json"
+    capture = subprocess.Popen(
+        ["ip", "netns", "exec", veth_pair.ns_a, RINGMON, "capture", "-i", veth_pair.if_a, "-Z", "nobody",
+         "-c", str(FRAME_COUNT), "-w", str(out), "--stats-json", str(stats)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "listening on" not in (line := capture.stderr.readline()):
+            assert line and time.monotonic() < deadline, f"did not start: {line}{capture.stderr.read()}"
+        ringmon_pid = capture.pid  # ip netns exec execs ringmon: the same process
+        while status_of(ringmon_pid)["Uid"].split()[0] != str(NOBODY.pw_uid):
+            assert time.monotonic() < deadline, "the capture never became nobody"
+            time.sleep(0.05)
+        status = status_of(ringmon_pid)
+        assert status["Uid"].split() == [str(NOBODY.pw_uid)] * 4 and int(status["CapEff"], 16) == 0
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT)))
+        _, stderr = capture.communicate(timeout=EXIT_TIMEOUT_S)
+    finally:
+        capture.kill()
+        capture.wait()
+    assert capture.returncode == 0, stderr
+    assert summary_counts(stderr)["captured"] == FRAME_COUNT
+    assert len(tshark_packets(out)) == FRAME_COUNT
+    for path in (out, stats):
+        assert (path.stat().st_uid, stat.S_IMODE(path.stat().st_mode)) == (NOBODY.pw_uid, 0o600), path
+    assert sorted(path.name for path in sticky_directory.iterdir()) == ["out.pcap", "stats.json"], "no temp file left"
+
+
+def test_capture_with_z_refuses_in_one_line_a_file_the_user_could_not_put_in_place(
+        veth_pair, tmp_path, installation_readable_by_nobody):
+    """pytest's tmp_path is root's alone: nobody could not rename the file into place at the end."""
+    result = run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-Z", "nobody",
+                         "-w", str(tmp_path / "out.pcap"))
+    assert_one_error_line(result, "-Z nobody: nobody cannot write where the file is renamed into place", str(tmp_path))
+    assert list(tmp_path.iterdir()) == [], "nothing was opened"

@@ -326,6 +326,10 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 void rc_writer_abort(struct rc_writer *w);
 /* First write error (negative errno) or 0, with its message. */
 int rc_writer_error(struct rc_writer *w, char *errbuf, size_t errlen);
+/* Give the file being written to uid:gid (a stream keeps its owner), so a
+ * process that then drops to that user (-Z) may still rename it into place,
+ * even in a sticky directory. 0 or a negative errno. */
+int rc_writer_chown(struct rc_writer *w, uint32_t uid, uint32_t gid);
 
 /* ---- talkers --------------------------------------------------------- */
 

@@ -457,6 +457,13 @@ uint64_t rc_writer_bytes(struct rc_writer *w)
 	return v;
 }
 
+int rc_writer_chown(struct rc_writer *w, uint32_t uid, uint32_t gid)
+{
+	if (w->stream)
+		return 0; /* not ours: stdout, a FIFO or a device keeps its owner */
+	return fchown(w->fd, (uid_t)uid, (gid_t)gid) == 0 ? 0 : -errno;
+}
+
 int rc_writer_error(struct rc_writer *w, char *errbuf, size_t errlen)
 {
 	pthread_mutex_lock(&w->lock);
