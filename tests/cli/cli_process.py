@@ -1,4 +1,4 @@
-"""Running the installed `ringmon` command as a user does (and tcpdump beside it), and reading what it wrote with tshark."""
+"""Running the installed `ringmon` command as a user does, tcpdump beside it, and reading their files with tshark."""
 from __future__ import annotations
 
 import signal
