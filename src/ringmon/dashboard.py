@@ -150,6 +150,10 @@ class RingmonApp(App[None]):
             self.histories.setdefault(ifname, InterfaceHistory()).add(now, stats)
         self._show_active()
         self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
+        if self._refreshes % REFRESH_HZ == 0:
+            self.refresh_facts()
+            self._show_active_talkers()
+        self._refreshes += 1
 
     def check_background(self) -> None:
         """A background part that died is shown at once, not after the user quits."""
@@ -158,10 +162,6 @@ class RingmonApp(App[None]):
             if self.background_failed is not None:
                 self.notify(escape(self.background_failed), title="background", severity="error",
                             timeout=FAILURE_SHOWN_S, markup=False)
-        if self._refreshes % REFRESH_HZ == 0:
-            self.refresh_facts()
-            self._show_active_talkers()
-        self._refreshes += 1
 
     def _show_active(self) -> None:
         panel = self.active_panel()
