@@ -1,5 +1,5 @@
-"""The real `ringmon` dashboard in a terminal (tmux) on a test veth pair: the polling it defaults to, on
-screen, and everything given back (terminal, promiscuous mode) when it is quit or ended by SIGTERM or SIGHUP."""
+"""The real `ringmon` dashboard in a terminal (tmux) on a test veth pair: the ring and polling it defaults to,
+on screen, and everything given back (terminal, promiscuous mode) when it is quit or ended by SIGTERM or SIGHUP."""
 from __future__ import annotations
 
 import json
@@ -48,9 +48,10 @@ def end_session(session: str) -> None:
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
 
 
-def test_dashboard_polls_by_sleeping_1ms_when_empty_by_default(veth_pair, tmp_path):
+def test_dashboard_defaults_to_the_8192_slot_ring_and_sleeping_1ms_when_empty(veth_pair, tmp_path):
     session = start_dashboard(veth_pair, tmp_path)
     try:
+        wait_for_screen(session, r" 0/8192 slots ")
         wait_for_screen(session, r"sleep 1\.0ms when empty")
         # an idle consumer sleeping 1 ms at a time wakes up to about 1000 times a second, never more
         sleeps = wait_for_screen(session, r"sleeps (\d+)/s").group(1)
