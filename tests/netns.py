@@ -40,12 +40,14 @@ REQUIRED_CAPABILITIES = {"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_SYS_ADMIN"
 
 ETH_P_IP = 0x0800
 ETH_P_ALL = 0x0003
+ETH_P_8021Q = 0x8100
 UDP_SRC_PORT = 40000
 UDP_DST_PORT = 40001
 FRAME_MAGIC = b"RMT1"
 ETH_HEADER = struct.Struct("!6s6sH")
 IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
 UDP_HEADER = struct.Struct("!HHHH")
+VLAN_TAG = struct.Struct("!HH")  # TPID, then priority (3 bits), DEI (1) and VLAN id (12)
 # Payload: magic, seq, filler, then a CRC32 of every frame byte before it.  The magic and seq
 # come first so a truncated capture still shows which frame it was.
 PAYLOAD_HEAD = struct.Struct("!4sQ")
@@ -256,6 +258,11 @@ def make_frame(
         FILLER[seq % 256 : seq % 256 + filler_len],
     ))
     return body + FRAME_CRC.pack(zlib.crc32(body))
+
+
+def with_vlan_tag(frame: bytes, vlan_id: int, priority: int = 0) -> bytes:
+    """`frame` with an 802.1Q tag (TPID 0x8100) inserted after its MAC addresses."""
+    return frame[:12] + VLAN_TAG.pack(ETH_P_8021Q, priority << 13 | vlan_id) + frame[12:]
 
 
 def check_frame(frame: bytes) -> int:

@@ -46,3 +46,23 @@ def tshark_read(path: Path) -> list[ReadBack]:
         interface = frame.get("frame.interface_id_tree", {}).get("frame.interface_name")
         packets.append(ReadBack(epoch_ns(frame["frame.time_epoch"]), int(frame["frame.len"]), raw, interface))
     return packets
+
+
+def tshark_fields(path: Path, *fields: str) -> list[tuple[str, ...]]:
+    """Each packet's `fields` (tshark -e names) as tshark decodes them; '' where a packet has none."""
+    done = subprocess.run(["tshark", "-r", str(path), "-T", "fields", "-E", "separator=/t",
+                           *(arg for field in fields for arg in ("-e", field))],
+                          capture_output=True, text=True, timeout=TSHARK_TIMEOUT_S)
+    assert done.returncode == 0, f"tshark on {path}: {done.stderr}"
+    return [tuple(line.split("\t")) for line in done.stdout.splitlines()]
+
+
+def capinfos_interfaces(path: Path) -> list[str]:
+    """The name of each interface description block Wireshark's capinfos finds in a pcapng file, in order."""
+    done = subprocess.run(["capinfos", "-M", "-I", str(path)], capture_output=True, text=True,
+                          timeout=TSHARK_TIMEOUT_S)
+    assert done.returncode == 0, f"capinfos on {path}: {done.stderr}"
+    count = re.search(r"^Number of interfaces in file: (\d+)$", done.stdout, re.MULTILINE)
+    names = re.findall(r"^\s+Name = (.*)$", done.stdout, re.MULTILINE)
+    assert count and int(count.group(1)) == len(names), done.stdout
+    return names

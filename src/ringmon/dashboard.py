@@ -272,9 +272,15 @@ class PlugRequest:
 
 
 @contextlib.contextmanager
-def _exit_app_on_signals(app: App, signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Iterator[None]:
-    """SIGTERM/SIGHUP end the app like `q` does, so every caller's cleanup (finally) still runs."""
-    previous = {signum: signal.signal(signum, lambda *_: app.exit()) for signum in signals}
+def _exit_app_on_signals(app: App, received: list[int],
+                         signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Iterator[None]:
+    """SIGTERM/SIGHUP end the app like `q` does, so every caller's cleanup (finally) still runs; each one
+    is added to `received`, so the exit status can still say how the dashboard ended."""
+    def end(signum: int, _frame) -> None:
+        received.append(signum)
+        app.exit()
+
+    previous = {signum: signal.signal(signum, end) for signum in signals}
     try:
         yield
     finally:
@@ -301,7 +307,9 @@ def run_plugged(
     `background_failure` reports while the dashboard runs is repeated on stderr and makes the status 1.
     With `run_as` the dashboard runs as that user once every request is plugged (interfaces plugged
     later from the picker then need CAP_NET_RAW, which that user lacks).
+    Ended by SIGTERM or SIGHUP, the status is 128 + the signal's number, as a shell reports it.
     """
+    signals_received: list[int] = []
     try:
         account = user_account(run_as) if run_as else None
         if account is not None:
@@ -331,16 +339,19 @@ def run_plugged(
                 return 1
         app = app_class(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs},
                         background_failure=background_failure)
-        with _exit_app_on_signals(app):
+        with _exit_app_on_signals(app, signals_received):
             app.run()
     finally:
         monitor.close()
+    failed = False
     if background_failure is not None:
         app.check_background()  # it may have died in the last half second
         if app.background_failed is not None:
             print(f"ringmon: {escape(app.background_failed)}", file=sys.stderr)
-            return 1
-    return 0
+            failed = True
+    if signals_received:
+        return 128 + signals_received[0]
+    return 1 if failed else 0
 
 
 def run_dashboard(

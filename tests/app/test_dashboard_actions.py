@@ -112,8 +112,8 @@ def test_slot_inspector_shows_packet_bytes_as_text_never_as_markup():
         assert isinstance(inspector, SlotInspector)
         assert "slot 0 of eth0" in shown(app, "#slot-header")
         labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
-        assert labels[:3] == ["Ethernet II  02:00:c6:12:00:02 → 02:00:c6:12:00:01",
-                              "IPv4  198.18.0.2 → 198.18.0.1", "UDP  40000 → 40001"]
+        assert labels[:3] == ["Ethernet II  02:00:c6:12:00:02 > 02:00:c6:12:00:01",
+                              "IPv4  198.18.0.2 > 198.18.0.1", "UDP  40000 > 40001"]
         dump = inspector.query_one(HexDump).render().plain
         ascii_column = "".join(line[-16:] for line in dump.splitlines())
         assert "[bold red]not markup[/]" in ascii_column

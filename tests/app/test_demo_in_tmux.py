@@ -1,5 +1,5 @@
 """End to end, as a user: the README's first command in a fresh copy of the repository, `ringmon demo` in a real
-terminal (tmux), read with capture-pane, quit with q."""
+terminal (tmux), read with capture-pane, quit with q or ended by a signal."""
 from __future__ import annotations
 
 import os
@@ -10,37 +10,27 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
+
+import pytest
+from tmux_terminal import (
+    RINGMON,
+    assert_terminal_restored,
+    command_pid,
+    screen,
+    start_in_tmux,
+    terminal_settings_to,
+    tmux,
+    wait_for_exit,
+    wait_for_screen,
+)
 
 import netns
 
-SIZE = ("100", "32")
-START_TIMEOUT_S = 30.0
 # The README's first command builds and installs ringmon (pip fetches setuptools for the build) before the demo.
 INSTALL_TIMEOUT_S = 300.0
-EXIT_TIMEOUT_S = 15.0
 DEMO_NAMESPACE_PREFIX = "ringmon-demo-"
 REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True, timeout=10).stdout
-
-
-def screen(session: str) -> str:
-    return tmux("capture-pane", "-p", "-t", session)
-
-
-def wait_for_screen(session: str, pattern: str, timeout_s: float = START_TIMEOUT_S) -> re.Match:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        match = re.search(pattern, screen(session))
-        if match:
-            return match
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {pattern!r} on screen after {timeout_s} s:\n{screen(session)}")
-        time.sleep(0.2)
 
 
 def demo_namespaces() -> set[str]:
@@ -67,20 +57,9 @@ def fresh_clone(destination: Path) -> Path:
     return destination
 
 
-def start_in_tmux(command: str, exit_file: Path, cwd: Path | None = None) -> str:
-    session = f"ringmon-e2e-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", session, "-x", SIZE[0], "-y", SIZE[1], *(["-c", str(cwd)] if cwd else []),
-         f"{command}; echo $? > {exit_file}; sleep 30")
-    return session
-
-
 def quit_and_wait(session: str, exit_file: Path) -> int:
     tmux("send-keys", "-t", session, "q")
-    deadline = time.monotonic() + EXIT_TIMEOUT_S
-    while not exit_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert exit_file.exists(), f"ringmon demo did not exit on q:\n{screen(session)}"
-    return int(exit_file.read_text())
+    return wait_for_exit(session, exit_file)
 
 
 def test_readme_first_command_in_a_fresh_clone_shows_the_rings_working_and_leaves_nothing_behind(tmp_path):
@@ -155,5 +134,25 @@ def test_demo_shows_a_dead_generator_at_once_and_exits_non_zero(tmp_path):
         wait_for_screen(session, r"traffic generator died \(killed by SIGKILL\)", timeout_s=5)
         assert quit_and_wait(session, exit_file) == 1
         assert "traffic generator died" in screen(session), "repeated on stderr once the screen is gone"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_removes_the_demos_namespaces_and_generator_and_gives_the_terminal_back(tmp_path, signum):
+    netns.require_netns_privileges()
+    netns.require(shutil.which("tmux") is not None, "the end-to-end test needs tmux")
+    namespaces_before, generators_before = demo_namespaces(), set(demo_generator_pids())
+    exit_file = tmp_path / "exit-status"
+    session = start_in_tmux(f"{RINGMON} demo", exit_file, then=terminal_settings_to(tmp_path / "stty"))
+    try:
+        wait_for_screen(session, r"taken [1-9][\d,]* = delivered")
+        assert len(demo_namespaces() - namespaces_before) == 2
+        assert len(set(demo_generator_pids()) - generators_before) == 1
+        os.kill(command_pid(session), signum)
+        assert wait_for_exit(session, exit_file) == 128 + signum
+        assert_terminal_restored(session, tmp_path / "stty")
+        assert demo_namespaces() == namespaces_before, "the demo removed its namespaces"
+        assert set(demo_generator_pids()) <= generators_before, "the demo stopped its generator"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)

@@ -1,4 +1,4 @@
-"""Running the installed `ringmon` command as a user does, and reading what it wrote with tshark."""
+"""Running the installed `ringmon` command as a user does, tcpdump beside it, and reading their files with tshark."""
 from __future__ import annotations
 
 import signal
@@ -22,6 +22,9 @@ UNPRIVILEGED = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 # Time for frames already sent to pass the kernel's block timeout (20 ms) and a drain's wait, with a
 # wide margin for a loaded CI machine.
 SETTLE_S = 0.5
+# libpcap hands tcpdump a partly filled kernel block only after its 1000 ms timeout, and SIGINT
+# ends tcpdump without reading it: frames sent less than this before the end are not in its file.
+TCPDUMP_BLOCK_TIMEOUT_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,31 @@ class RunningCapture:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(EXIT_TIMEOUT_S)
+
+
+class RunningTcpdump:
+    """tcpdump -w on an interface of a test namespace, started once it says it listens; SIGINT ends it."""
+
+    def __init__(self, ns: str, ifname: str, out: Path, *expression: str):
+        self._stderr = out.with_suffix(".stderr")
+        with open(self._stderr, "wb") as stderr:
+            # -B 8192: the same 8 MiB kernel ring as ringmon's, so both see the same flood alike
+            self.process = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", ifname, "-B", "8192",
+                                             "-U", "-n", "-Z", "root", "-w", str(out), *expression],
+                                            stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while b"listening on" not in self._stderr.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise AssertionError(f"tcpdump did not start: {self._stderr.read_bytes()!r}")
+            time.sleep(0.02)
+
+    def finish(self) -> int:
+        """Stop it, once what was sent has reached its file; the number of packets it says it captured."""
+        time.sleep(TCPDUMP_BLOCK_TIMEOUT_S)
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(START_TIMEOUT_S)
+        return summary_counts(self._stderr.read_text())["captured"]
 
 
 def move_capture_end(pair: netns.VethPair, into_ns: str) -> None:

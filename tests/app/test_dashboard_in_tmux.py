@@ -1,0 +1,77 @@
+"""The real `ringmon` dashboard in a terminal (tmux) on a test veth pair: the ring and polling it defaults to,
+on screen, and everything given back (terminal, promiscuous mode) when it is quit or ended by SIGTERM or SIGHUP."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from tmux_terminal import (
+    RINGMON,
+    assert_terminal_restored,
+    command_pid,
+    start_in_tmux,
+    terminal_settings_to,
+    tmux,
+    wait_for_exit,
+    wait_for_screen,
+)
+
+import netns
+
+
+def promiscuity(pair: netns.VethPair) -> int:
+    """How many holders keep end a in promiscuous mode (a capture socket is one)."""
+    done = subprocess.run(["ip", "-n", pair.ns_a, "-d", "-j", "link", "show", pair.if_a], check=True,
+                          capture_output=True, text=True, timeout=30)
+    return json.loads(done.stdout)[0]["promiscuity"]
+
+
+def start_dashboard(pair: netns.VethPair, tmp_path: Path) -> str:
+    """`ringmon -i` on end a, inside its namespace, as a user would start it; waits for its first screen."""
+    netns.require(shutil.which("tmux") is not None, "the end-to-end test needs tmux")
+    session = start_in_tmux(f"ip netns exec {pair.ns_a} {RINGMON} -i {pair.if_a}", tmp_path / "exit-status",
+                            then=terminal_settings_to(tmp_path / "stty"))
+    try:
+        wait_for_screen(session, r"Ring occupancy")
+    except BaseException:
+        end_session(session)
+        raise
+    return session
+
+
+def end_session(session: str) -> None:
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+
+
+def test_dashboard_defaults_to_the_8192_slot_ring_and_sleeping_1ms_when_empty(veth_pair, tmp_path):
+    session = start_dashboard(veth_pair, tmp_path)
+    try:
+        wait_for_screen(session, r" 0/8192 slots ")
+        wait_for_screen(session, r"sleep 1\.0ms when empty")
+        # an idle consumer sleeping 1 ms at a time wakes up to about 1000 times a second, never more
+        sleeps = wait_for_screen(session, r"sleeps (\d+)/s").group(1)
+        assert 300 <= int(sleeps) <= 1000, sleeps
+        tmux("send-keys", "-t", session, "q")
+        assert wait_for_exit(session, tmp_path / "exit-status") == 0
+        assert_terminal_restored(session, tmp_path / "stty")
+    finally:
+        end_session(session)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_ends_the_dashboard_with_128_plus_the_signal_and_everything_given_back(veth_pair, tmp_path,
+                                                                                              signum):
+    session = start_dashboard(veth_pair, tmp_path)
+    try:
+        assert promiscuity(veth_pair) == 1, "the capture put the interface in promiscuous mode"
+        os.kill(command_pid(session), signum)
+        assert wait_for_exit(session, tmp_path / "exit-status") == 128 + signum
+        assert_terminal_restored(session, tmp_path / "stty")
+        assert promiscuity(veth_pair) == 0
+    finally:
+        end_session(session)

@@ -1,0 +1,128 @@
+"""Dashboard actions that the fake monitor tests only show the keys of, done on a real capture of a veth pair:
+writing a file (read back by tshark), the slot inspector on a real slot, the drop-policy key switching the real
+ring's policy, and the interface panel's facts and NIC counters against what the kernel says."""
+from __future__ import annotations
+
+import socket
+import subprocess
+
+from screen_text import panel_shown, shown
+from test_dashboard_capture import open_screen, run_dashboard_on, wait_for, watching_a
+from textual.widgets import Input, Tree
+
+import netns
+from readback import tshark_read
+from ringmon.screens.slot_inspector import SlotInspector
+from ringmon.screens.write_file_dialog import WriteFileDialog
+from ringmon.widgets.packets.hex_dump import HexDump
+from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
+
+FRAME_COUNT = 300
+FRAME_SIZE = 200
+CLASSIC_SLOTS = 64
+UNUSUAL_MTU = 1400  # not veth's default, so the panel cannot be showing a default
+
+
+def hex_dump_bytes(dump: str) -> bytes:
+    """The bytes a HexDump shows, read back from its text (offset, hex columns, ASCII)."""
+    lines = dump.splitlines()
+    per_line = int(lines[1][:4], 16) if len(lines) > 1 else len(lines[0][6:].split()) - 1
+    # 4 offset digits and 2 spaces, then 3 characters a byte and one more between the two halves
+    return b"".join(bytes.fromhex(line[6:6 + 3 * per_line + 1]) for line in lines)
+
+
+def test_write_key_writes_every_frame_sent_to_a_file_tshark_reads(veth_pair, tmp_path):
+    out = tmp_path / "written.pcapng"
+    frames = veth_pair.frames_to_a(range(FRAME_COUNT))
+    monitor = watching_a(veth_pair)
+
+    async def scenario(app, pilot):
+        dialog = await open_screen(pilot, "w", WriteFileDialog)
+        dialog.query_one("#file-path", Input).value = str(out)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: f"writing {out}" in shown(app, "#session-bar"), "writing on the session bar")
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        await wait_for(pilot, lambda: f" {FRAME_COUNT} packets" in shown(app, "#session-bar"),
+                       "every frame counted as written")
+        await pilot.press("w")
+        assert monitor.writing is None and "not writing" in shown(app, "#session-bar")
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    packets = tshark_read(out)
+    assert [packet.frame for packet in packets] == frames
+    assert {packet.interface for packet in packets} == {f"{veth_pair.ns_a}/{veth_pair.if_a}"}
+
+
+def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
+    frames = veth_pair.frames_to_a(range(3), FRAME_SIZE)
+    with netns.in_netns(veth_pair.ns_a):
+        ifindex = socket.if_nametoindex(veth_pair.if_a)
+    monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES))
+
+    async def scenario(app, pilot):
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].delivered == len(frames), "the frames delivered")
+        await pilot.press("enter")  # the slot map's cursor starts on slot 0
+        inspector = await wait_for_inspector(pilot)
+        for index, frame in enumerate(frames):
+            header = shown(app, "#slot-header")
+            assert f"slot {index} of {veth_pair.if_a}" in header
+            assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
+            assert f"ifindex {ifindex}" in header
+            labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
+            assert labels[:3] == [f"Ethernet II  {veth_pair.mac_b} → {veth_pair.mac_a}",
+                                  f"IPv4  {veth_pair.ip_b} → {veth_pair.ip_a}",
+                                  f"UDP  {netns.UDP_SRC_PORT} → {netns.UDP_DST_PORT}"]
+            assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frame
+            await pilot.press("right_square_bracket")
+        assert "never written" in shown(app, "#slot-header")  # slot 3: nothing sent filled it
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+
+
+async def wait_for_inspector(pilot) -> SlotInspector:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, SlotInspector), "the slot inspector")
+    return pilot.app.screen
+
+
+def test_drop_policy_key_switches_the_real_rings_policy_and_where_packets_are_lost(veth_pair):
+    sent = 1000
+    monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES, drop_policy=DropPolicy.EARLY))
+
+    async def scenario(app, pilot):
+        await pilot.press("d")
+        await wait_for(pilot, lambda: monitor.stats()[veth_pair.if_a].drop_policy == DropPolicy.LATE,
+                       "drop-late in the ring's own statistics")
+        assert "policy drop-late" in panel_shown(app, veth_pair.if_a, "#panel-status")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].paused, "paused")
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(sent), FRAME_SIZE))
+        # drop-late: the producer takes everything from the kernel and the ring drops what does not fit
+        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].kernel_packets == sent, "every frame taken")
+        stats = app.latest[veth_pair.if_a]
+        assert (stats.ring_drops, stats.kernel_drops, stats.occupancy) == (sent - CLASSIC_SLOTS, 0, CLASSIC_SLOTS)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: monitor.stats()[veth_pair.if_a].drop_policy == DropPolicy.EARLY,
+                       "drop-early back in the ring's statistics")
+        assert "policy drop-early" in panel_shown(app, veth_pair.if_a, "#panel-status")
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+
+
+def test_interface_panel_shows_the_kernels_facts_and_nic_counters_beside_ringmons(veth_pair):
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "link", "set", veth_pair.if_a, "mtu", str(UNUSUAL_MTU)],
+                   check=True, timeout=30)
+    monitor = watching_a(veth_pair)
+
+    async def scenario(app, pilot):
+        facts = panel_shown(app, veth_pair.if_a, "InterfaceFactsView")
+        assert f"up  MTU {UNUSUAL_MTU}" in facts
+        assert f"netns {veth_pair.ns_a}" in facts
+        assert f"inet {veth_pair.ip_a}/24" in facts and f"link {veth_pair.mac_a}" in facts
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE))
+        # the veth's own counters (once a second) and ringmon's agree on every frame sent
+        await wait_for(pilot, lambda: f"rx +{FRAME_COUNT}" in panel_shown(app, veth_pair.if_a, "InterfaceFactsView")
+                       and f"in +{FRAME_COUNT}" in panel_shown(app, veth_pair.if_a, "InterfaceFactsView"),
+                       "the NIC and ringmon counting every frame")
+
+    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
