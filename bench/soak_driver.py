@@ -150,6 +150,8 @@ class Figures:
 
 
 class Soak:
+    """The monitor, the links and their generators, the faults and the figures."""
+
     def __init__(self, config: dict):
         self.config = config
         self.random = random.Random(config["seed"])
@@ -167,6 +169,12 @@ class Soak:
     def watch_stats(self) -> None:
         """Every snapshot of every ring must close the identity; read from another thread than the faults', as
         the dashboard does (with its talkers and the file's status)."""
+        try:
+            self._watch_stats()
+        except Exception as error:  # noqa: BLE001  (a thread's exception would otherwise only be printed)
+            self.figures.failure = f"statistics thread: {error!r}"
+
+    def _watch_stats(self) -> None:
         ticks = 0
         while not self.stopping.wait(STATS_INTERVAL_S):
             for stats in self.monitor.stats().values():
@@ -232,7 +240,7 @@ class Soak:
         period.delivered, period.ring_drops = stats.delivered, stats.ring_drops
         self.monitor.unplug(link.ifname)
         link.period = None
-        self.figures.periods.append(asdict(period))
+        self.figures.periods.append({**asdict(period), "exact": period.exact})
         self.figures.faults["unplug"] += 1
         if not period.exact:
             raise SoakFailure(f"{period.ifname}: sent {period.sent}, kernel_seen {period.kernel_seen}, kernel took "
