@@ -198,6 +198,7 @@ def summary(args: argparse.Namespace, figures: dict, checks: list[Check], report
     return {
         "sanitizer": args.sanitizer,
         "duration_s": round(figures.get("duration_s", 0.0), 1),
+        "warm_up_s": args.warm_up,
         "sent": sum(p["sent"] for p in periods),
         "kernel_packets": sum(p["kernel_packets"] for p in periods),
         "kernel_drops": sum(p["kernel_drops"] for p in periods),
@@ -220,12 +221,12 @@ def summary(args: argparse.Namespace, figures: dict, checks: list[Check], report
 def print_summary(result: dict, checks: list[Check], reports: list[str], command: str) -> None:
     faults = result["faults"]
     print(f"soak ({result['sanitizer']}): {command}")
-    print(f"  duration      {result['duration_s']:.1f} s")
-    print(f"  sent          {result['sent']:>12,}  (two interfaces, bursty)")
+    print(f"  duration      {result['duration_s']:.1f} s, after a {result['warm_up_s']:g} s warm-up")
+    print(f"  sent          {result['sent']:>12,}  (two interfaces, bursty; packets include the warm-up's)")
     print(f"  kernel took   {result['kernel_packets']:>12,}  kernel dropped {result['kernel_drops']:,}")
     print(f"  delivered     {result['delivered']:>12,}  ring dropped {result['ring_drops']:,}")
     print(f"  in files      {result['in_files']:>12,}  ({result['files']} files, read by capinfos)")
-    print(f"  faults        plug {faults.get('plug', 0)}, unplug {faults.get('unplug', 0)}, "
+    print(f"  faults        (after the warm-up) plug {faults.get('plug', 0)}, unplug {faults.get('unplug', 0)}, "
           f"pause {faults.get('pause', 0)}, drop policy {faults.get('drop_policy', 0)}, "
           f"rotation {faults.get('rotation', 0)}")
     print(f"  RSS           start {result['rss_start_kib'] or 0:,} KiB, end {result['rss_end_kib'] or 0:,} KiB, "
