@@ -142,11 +142,11 @@ def _link_stats(ns: str, ifname: str) -> dict:
     return json.loads(run("ip", "-n", ns, "-j", "-s", "link", "show", ifname))[0]["stats64"]
 
 
-def remove_stale_namespaces() -> None:
-    """Namespaces left by a benchmark that was killed (its pid is gone)."""
+def remove_stale_namespaces(tag: str = "rmb") -> None:
+    """Namespaces TAG-<pid>-<letter> left by a benchmark that was killed (its pid is gone)."""
     for line in run("ip", "netns", "list", check=False).splitlines():
         name = line.split()[0] if line.strip() else ""
-        match = re.fullmatch(r"rmb-(\d+)-[ab]", name)
+        match = re.fullmatch(rf"{tag}-(\d+)-[a-z]", name)
         if match and not Path(f"/proc/{match.group(1)}").exists():
             run("ip", "netns", "del", name, check=False)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.machinery
+import os
 from pathlib import Path
 
 RC_ERRBUF_SIZE = 256
@@ -119,7 +120,17 @@ class Limit(ctypes.Structure):
     _fields_ = [("remaining", i64), ("reached", i32)]
 
 
+# Loads this build of the C library instead of the installed one: for a sanitizer build, with the sanitizer's
+# runtime in LD_PRELOAD (bench/soak.py). A path that does not exist is an error, never a silent fallback.
+LIBRARY_OVERRIDE_ENV = "RINGCORE_LIBRARY"
+
+
 def _find_library() -> Path:
+    override = os.environ.get(LIBRARY_OVERRIDE_ENV)
+    if override:
+        if not Path(override).is_file():
+            raise ImportError(f"{LIBRARY_OVERRIDE_ENV}={override}: no such file")
+        return Path(override)
     here = Path(__file__).parent
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         candidate = here / f"_ringcore{suffix}"
