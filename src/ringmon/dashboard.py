@@ -6,6 +6,7 @@ and go on at full speed while the UI is busy, resized or showing a dialog.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import signal
@@ -88,6 +89,8 @@ class RingmonApp(App[None]):
         self.gather_facts = gather_facts
         self.background_failure = background_failure
         self.background_failed: str | None = None
+        self.event_loop: asyncio.AbstractEventLoop | None = None  # set once running: signals end the app through it
+        self._driver_signal_handlers: dict[int, Callable] = {}
         self.histories: dict[str, InterfaceHistory] = {}
         self.latest: dict[str, RingStats] = {}
         # Widgets the 10 Hz refresh touches are held, not queried: cheaper, and still valid while
@@ -116,6 +119,8 @@ class RingmonApp(App[None]):
         return TabPane(Content(ifname), self.panels[ifname], id=pane_id)
 
     def on_mount(self) -> None:
+        self.event_loop = asyncio.get_running_loop()
+        self._defer_driver_signals()
         if self.refresh_interval_s is not None:
             self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
             # Once the screens are built, their ~90,000 objects live as long as the app: left to the
@@ -127,7 +132,22 @@ class RingmonApp(App[None]):
         self.refresh_from_capture()
         self._focus_active_panel()
 
+    def _defer_driver_signals(self) -> None:
+        """Textual's driver suspends and resumes the terminal from SIGTSTP/SIGCONT handlers, which run between
+        any two bytecodes of the main thread: when the terminal closed (SIGHUP, then SIGCONT), a resume inside
+        the exit's output queue deadlocked the dashboard. Its handlers run from the event loop instead."""
+        loop = self.event_loop
+        assert loop is not None
+        for signum in (signal.SIGTSTP, signal.SIGCONT):
+            handler = signal.getsignal(signum)
+            if callable(handler):
+                self._driver_signal_handlers[signum] = handler
+                signal.signal(signum, lambda number, frame, handler=handler: loop.call_soon_threadsafe(
+                    handler, number, frame))
+
     def on_unmount(self) -> None:
+        for signum, handler in self._driver_signal_handlers.items():  # the loop is about to close
+            signal.signal(signum, handler)
         gc.unfreeze()  # what the app held can be collected once it is gone (tests run many apps)
 
     def active_panel(self) -> InterfacePanel | None:
@@ -278,7 +298,13 @@ def _exit_app_on_signals(app: App, received: list[int],
     is added to `received`, so the exit status can still say how the dashboard ended."""
     def end(signum: int, _frame) -> None:
         received.append(signum)
-        app.exit()
+        # A handler runs between any two bytecodes of the main thread, maybe inside Textual's output queue:
+        # exiting from here re-entered it and deadlocked (seen when tmux closed the terminal). Once the
+        # app runs, the exit is handed to its event loop, which runs it in turn.
+        if app.event_loop is not None:
+            app.event_loop.call_soon_threadsafe(app.exit)
+        else:
+            app.exit()
 
     previous = {signum: signal.signal(signum, end) for signum in signals}
     try:
