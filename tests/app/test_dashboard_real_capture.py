@@ -70,9 +70,9 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
             assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
             assert f"ifindex {ifindex}" in header
             labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
-            assert labels[:3] == [f"Ethernet II  {veth_pair.mac_b} → {veth_pair.mac_a}",
-                                  f"IPv4  {veth_pair.ip_b} → {veth_pair.ip_a}",
-                                  f"UDP  {netns.UDP_SRC_PORT} → {netns.UDP_DST_PORT}"]
+            assert labels[:3] == [f"Ethernet II  {veth_pair.mac_b} > {veth_pair.mac_a}",
+                                  f"IPv4  {veth_pair.ip_b} > {veth_pair.ip_a}",
+                                  f"UDP  {netns.UDP_SRC_PORT} > {netns.UDP_DST_PORT}"]
             assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frame
             await pilot.press("right_square_bracket")
         assert "never written" in shown(app, "#slot-header")  # slot 3: nothing sent filled it
