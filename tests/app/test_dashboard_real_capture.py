@@ -93,7 +93,9 @@ def test_drop_policy_key_switches_the_real_rings_policy_and_where_packets_are_lo
         await pilot.press("d")
         await wait_for(pilot, lambda: monitor.stats()[veth_pair.if_a].drop_policy == DropPolicy.LATE,
                        "drop-late in the ring's own statistics")
-        assert "policy drop-late" in panel_shown(app, veth_pair.if_a, "#panel-status")
+        # the panel shows it at its next refresh (10 Hz)
+        await wait_for(pilot, lambda: "policy drop-late" in panel_shown(app, veth_pair.if_a, "#panel-status"),
+                       "drop-late on the panel")
         await pilot.press("p")
         await wait_for(pilot, lambda: app.latest[veth_pair.if_a].paused, "paused")
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(sent), FRAME_SIZE))
@@ -104,7 +106,8 @@ def test_drop_policy_key_switches_the_real_rings_policy_and_where_packets_are_lo
         await pilot.press("d")
         await wait_for(pilot, lambda: monitor.stats()[veth_pair.if_a].drop_policy == DropPolicy.EARLY,
                        "drop-early back in the ring's statistics")
-        assert "policy drop-early" in panel_shown(app, veth_pair.if_a, "#panel-status")
+        await wait_for(pilot, lambda: "policy drop-early" in panel_shown(app, veth_pair.if_a, "#panel-status"),
+                       "drop-early on the panel")
 
     run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
 
