@@ -66,7 +66,7 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
         inspector = await wait_for_inspector(pilot)
         for index, frame in enumerate(frames):
             header = shown(app, "#slot-header")
-            assert f"slot {index} of {veth_pair.if_a}" in header
+            assert f"slot {index} of {veth_pair.key_a}" in header
             assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
             assert f"ifindex {ifindex}" in header
             labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
