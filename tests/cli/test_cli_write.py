@@ -111,8 +111,8 @@ def test_stats_json_counts_equal_frames_sent_and_the_accounting_closes(veth_pair
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     document = json.loads(stats_path.read_text())
-    assert list(document) == [veth_pair.if_a]
-    stats = document[veth_pair.if_a]
+    assert list(document) == [veth_pair.key_a]
+    stats = document[veth_pair.key_a]
     assert set(stats) == {field.name for field in dataclasses.fields(RingStats)} | {"written"}
     assert stats["kernel_packets"] == FRAME_COUNT
     assert stats["kernel_bytes"] == sum(map(len, frames))
@@ -282,7 +282,7 @@ def test_replaced_stats_json_keeps_its_mode(veth_pair, tmp_path):
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(stats_path.stat().st_mode) == 0o640
-    assert veth_pair.if_a in json.loads(stats_path.read_text())
+    assert veth_pair.key_a in json.loads(stats_path.read_text())
 
 
 @pytest.mark.parametrize("signum", STOP_SIGNALS, ids=STOP_SIGNAL_IDS)
