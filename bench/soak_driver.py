@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ringcore.api import (CLASSIC_RING_PAGES, DEFAULT_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, RingStats,
-                          WaitStrategy)
+                          WaitStrategy, interface_key)
 from ringcore.monitor import Monitor
 
 GENERATOR = Path(__file__).resolve().parent / "soak_generator.py"
@@ -193,7 +193,7 @@ class Soak:
             ticks += 1
 
     def stats_of(self, link: Link) -> RingStats:
-        return self.monitor.stats()[link.ifname]
+        return self.monitor.stats()[interface_key(link.ifname, link.netns)]
 
     # -- quiet moments: every frame sent is taken or dropped, and the ring is empty ---------------------------
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from ringcore.api import interface_key
 from ringcore.netns import in_netns  # noqa: F401  (tests import it from here too)
 
 NETNS_DIR = "/run/netns"
@@ -166,6 +167,11 @@ class VethPair:
     mac_b: str
     ip_a: str
     ip_b: str
+
+    @property
+    def key_a(self) -> str:
+        """End a's key in a capture session (ringcore.interface_key)."""
+        return interface_key(self.if_a, self.ns_a)
 
     def frames_to_a(self, seqs: Iterable[int], size: int | None = None, **fields) -> list[bytes]:
         """make_frame frames from end b to end a, carrying `seqs`; sizes vary with the sequence number

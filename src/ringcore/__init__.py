@@ -16,6 +16,7 @@ from .api import (
     Talker,
     TopTalkers,
     WaitStrategy,
+    interface_key,
 )
 from .capture import FORMATS, Capture, Drain, Limit, Ring, SlotMeta, SlotView, Talkers, Writer, validate_ring
 from .filter import compile_live_filter
@@ -26,5 +27,5 @@ __all__ = [
     "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
     "FORMATS", "Capture", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
     "OutOfRangeError", "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "TALKERS_WINDOW_S", "Talker",
-    "Talkers", "TopTalkers", "WaitStrategy", "WriteStatus", "Writer", "compile_live_filter", "in_netns", "require_capture_privilege", "validate_ring",
+    "Talkers", "TopTalkers", "WaitStrategy", "WriteStatus", "Writer", "compile_live_filter", "in_netns", "interface_key", "require_capture_privilege", "validate_ring",
 ]

@@ -54,6 +54,18 @@ class CaptureOptions:
     poll_interval_us: int = DEFAULT_POLL_INTERVAL_US
 
 
+def interface_key(ifname: str, netns: str | None = None) -> str:
+    """How a session names a plugged interface, in its tables and in files: "netns/ifname" for one inside a
+    namespace, so two interfaces of one name in two namespaces stay apart (neither name can hold a '/')."""
+    return f"{netns}/{ifname}" if netns else ifname
+
+
+def split_interface_key(key: str) -> tuple[str, str | None]:
+    """(ifname, netns) of an interface_key()."""
+    netns, _, ifname = key.rpartition("/")
+    return ifname, netns or None
+
+
 @dataclass(frozen=True)
 class RingStats:
     """One consistent reading of an interface's ring (names of struct rc_stats)."""
@@ -90,6 +102,8 @@ class RingStats:
     paused: bool
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
+    netns: str | None = None
+    recaptures: int = 0  # times captured again after it went down or away: counters are summed over all
 
 
 TALKERS_WINDOW_S = 10  # RC_TALKERS_WINDOW_S: top talkers are the bytes of the last 10 seconds

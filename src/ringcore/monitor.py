@@ -1,11 +1,21 @@
 """A capture session: interfaces plugged and unplugged while others run, each drained in C, one optional file."""
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from dataclasses import dataclass, field
 
-from .api import CaptureOptions, DropPolicy, PrivilegeError, RingcoreError, RingStats, TopTalkers, WaitStrategy
+from .api import (
+    CaptureOptions,
+    DropPolicy,
+    PrivilegeError,
+    RingcoreError,
+    RingStats,
+    TopTalkers,
+    WaitStrategy,
+    interface_key,
+)
 from .capture import Capture, Drain, Limit, Ring, SlotView, Talkers, Writer
 
 
@@ -16,15 +26,35 @@ class WriteStatus:
     packets: int
     bytes: int
     error: str | None = None
-    packets_by_interface: dict[str, int] = field(default_factory=dict)
+    packets_by_interface: dict[str, int] = field(default_factory=dict)  # by interface key
+
+
+# What a ring counts from its start: summed over an interface's captures, before and after it went down.
+# The rest of RingStats describes the ring as it is now (positions, occupancy, settings).
+_CUMULATIVE_COUNTERS = ("kernel_packets", "kernel_bytes", "kernel_drops", "kernel_seen", "ring_drops", "truncated",
+                        "outgoing_packets", "outgoing_bytes", "delivered", "delivered_bytes", "polls",
+                        "empty_polls", "sleeps", "sleep_ns")
+_CUMULATIVE_HISTOGRAMS = ("batch_hist", "latency_hist")
+
+
+def _summed(earlier: RingStats, now: RingStats) -> RingStats:
+    """`now` with the counters of the interface's earlier captures added: the accounting identity
+    (kernel_packets == delivered + ring_drops + occupancy) holds for the sum, as an earlier ring was
+    drained empty before it was closed."""
+    sums = {name: getattr(earlier, name) + getattr(now, name) for name in _CUMULATIVE_COUNTERS}
+    for name in _CUMULATIVE_HISTOGRAMS:
+        sums[name] = tuple(a + b for a, b in zip(getattr(earlier, name), getattr(now, name)))
+    sums["latency_max_ns"] = max(earlier.latency_max_ns, now.latency_max_ns)
+    return dataclasses.replace(now, recaptures=earlier.recaptures + 1, **sums)
 
 
 @dataclass
 class _Plugged:
     capture: Capture
     drain: Drain | None
-    label: str  # the interface's name in files: "netns/ifname" for one in a namespace
+    key: str  # interface_key(): also the interface's name in files
     talkers: Talkers | None = None
+    earlier: RingStats | None = None  # the counters of its captures before it last went down, summed
 
     def close(self) -> None:
         """Free the C objects; the drain must be stopped already (it counts into talkers)."""
@@ -42,9 +72,11 @@ def require_capture_privilege() -> None:
 
 
 class Monitor:
-    """Plugged interfaces by name. With drain=True (the app, `capture -w`) each ring is consumed by a C
-    drain thread; with drain=False the caller consumes rings itself (rx_poll). With count_talkers=True (the
-    dashboard) each drain also counts bytes per conversation for top_talkers()."""
+    """Plugged interfaces by key (interface_key: namespace and name). With drain=True (the app, `capture -w`) each
+    ring is consumed by a C drain thread; with drain=False the caller consumes rings itself (rx_poll). With
+    count_talkers=True (the dashboard) each drain also counts bytes per conversation for top_talkers().
+
+    Every method taking an interface takes its key; a bare name also does when one plugged interface has it."""
 
     def __init__(self, *, drain: bool = True, count: int | None = None, count_talkers: bool = False):
         self._drain = drain
@@ -53,6 +85,8 @@ class Monitor:
         self._plugged: dict[str, _Plugged] = {}
         self._writer: Writer | None = None
         self._writer_ids: dict[str, int] = {}  # each interface's id in the file, also after it is unplugged
+        self._writer_opening = False  # a file is being opened, outside the lock (a FIFO waits for its reader)
+        self._closed = False
         self._lock = threading.Lock()  # plug/unplug/writer changes from UI workers
 
     @property
@@ -63,59 +97,97 @@ class Monitor:
     def limit_reached(self) -> bool:
         return self._limit is not None and self._limit.reached
 
-    def plug(self, ifname: str, options: CaptureOptions = CaptureOptions(), *, netns: str | None = None) -> None:
+    def plug(self, ifname: str, options: CaptureOptions = CaptureOptions(), *, netns: str | None = None) -> str:
+        """Start capturing on `ifname` (in `netns`); returns its key."""
+        key = interface_key(ifname, netns)
         with self._lock:
-            if ifname in self._plugged:
-                raise RingcoreError(f"{ifname} is already plugged")
-            label = f"{netns}/{ifname}" if netns else ifname
-            plugged = _Plugged(Capture(ifname, options, netns), None, label)
+            if key in self._plugged:
+                raise RingcoreError(f"{key} is already plugged")
+            plugged = _Plugged(Capture(ifname, options, netns), None, key)
             try:
                 if self._count_talkers:
                     plugged.talkers = Talkers(plugged.capture.linktype)
-                if self._drain:
-                    ifid = self._writer.add_interface(label, plugged.capture.linktype, options.snaplen) if self._writer else 0
-                    if self._writer:
-                        self._writer_ids[ifname] = ifid
-                    plugged.drain = Drain(plugged.capture.ring, self._writer, ifid, self._limit,
-                                          talkers=plugged.talkers)
+                self._start_drain(plugged)
             except BaseException:  # the drain comes last: nothing runs yet that would need stopping
                 plugged.close()
                 raise
-            self._plugged[ifname] = plugged
+            self._plugged[key] = plugged
+        return key
 
-    def unplug(self, ifname: str) -> None:
+    def _start_drain(self, plugged: _Plugged, *, recaptured: bool = False) -> None:
+        """The drain of a new capture, writing to the file (if any) under a new interface block there, or, when
+        `recaptured`, under the one the interface had already."""
+        if not self._drain:
+            return
+        capture = plugged.capture
+        ifid = 0
+        if self._writer is not None:
+            ifid = self._writer_ids.get(plugged.key, -1) if recaptured else -1
+            if ifid < 0:
+                ifid = self._writer.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
+                self._writer_ids[plugged.key] = ifid
+        plugged.drain = Drain(capture.ring, self._writer, ifid, self._limit, talkers=plugged.talkers)
+
+    def recapture(self, key: str) -> None:
+        """Capture again on an interface that went down or away and is back (up again, or re-created with the
+        same name): a new socket and ring, with the settings the old one had last, the same talkers table and
+        file; its counters go on from the old ones (see _summed). Raises, changing nothing, while it is not back."""
         with self._lock:
-            plugged = self._take(ifname)
+            plugged = self._get(key)
+            if plugged.capture.error() is None:
+                raise RingcoreError(f"{plugged.key} is still capturing")
+            last = self._snapshot(plugged)
+            old = plugged.capture
+            options = dataclasses.replace(old.options, filter=last.filter, drop_policy=last.drop_policy,
+                                          wait_strategy=last.wait_strategy, poll_interval_us=last.poll_interval_us)
+            capture = Capture(old.ifname, options, old.netns)
+            if capture.linktype != old.linktype:  # its talkers table and its block in the file are of the old one
+                capture.close()
+                raise RingcoreError(f"{plugged.key} came back with another link type: unplug it and plug it again")
+            old.stop()
+            if plugged.drain:
+                plugged.drain.stop(drain_rest=True)  # the old ring empties into the file before it is closed
+            plugged.earlier = self._snapshot(plugged)
+            old.close()
+            plugged.capture = capture
+            self._start_drain(plugged, recaptured=True)
+            if last.paused and plugged.drain:
+                plugged.drain.pause(True)
+
+    def unplug(self, key: str) -> None:
+        with self._lock:
+            plugged = self._plugged.pop(self._get(key).key)
             plugged.capture.stop()
             if plugged.drain:
                 plugged.drain.stop(drain_rest=True)
             plugged.close()
 
-    def _take(self, ifname: str) -> _Plugged:
-        try:
-            return self._plugged.pop(ifname)
-        except KeyError:
-            raise RingcoreError(f"{ifname} is not plugged") from None
+    def _get(self, key: str) -> _Plugged:
+        plugged = self._plugged.get(key)
+        if plugged is not None:
+            return plugged
+        named = [p for p in self._plugged.values() if p.capture.ifname == key]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise RingcoreError(f"{key} is plugged in several namespaces: name it as " +
+                                " or ".join(p.key for p in named))
+        raise RingcoreError(f"{key} is not plugged")
 
-    def _get(self, ifname: str) -> _Plugged:
-        try:
-            return self._plugged[ifname]
-        except KeyError:
-            raise RingcoreError(f"{ifname} is not plugged") from None
+    def capture(self, key: str) -> Capture:
+        return self._get(key).capture
 
-    def capture(self, ifname: str) -> Capture:
-        return self._get(ifname).capture
-
-    def ring(self, ifname: str) -> Ring:
-        return self._get(ifname).capture.ring
+    def ring(self, key: str) -> Ring:
+        return self._get(key).capture.ring
 
     def stats(self) -> dict[str, RingStats]:
-        """One consistent snapshot per plugged interface: one C call each."""
+        """One consistent snapshot per plugged interface, by key: one C call each."""
         with self._lock:  # unplug frees the ring
-            return {name: self._snapshot(name, plugged) for name, plugged in self._plugged.items()}
+            return {key: self._snapshot(plugged) for key, plugged in self._plugged.items()}
 
     @staticmethod
-    def _snapshot(name: str, plugged: _Plugged) -> RingStats:
+    def _snapshot(plugged: _Plugged) -> RingStats:
+        """The ring's counters, plus those of the interface's captures before it last went down."""
         capture = plugged.capture
         raw = capture.ring.stats()
         values = {field: getattr(raw, field) for field, _ in raw._fields_}
@@ -124,7 +196,9 @@ class Monitor:
         values["drop_policy"] = DropPolicy(raw.drop_policy)
         values["wait_strategy"] = WaitStrategy(raw.wait_strategy)
         values["paused"] = bool(raw.paused)
-        return RingStats(ifname=name, ifindex=capture.ifindex, filter=capture.filter, error=capture.error(), **values)
+        now = RingStats(ifname=capture.ifname, netns=capture.netns, ifindex=capture.ifindex, filter=capture.filter,
+                        error=capture.error(), **values)
+        return now if plugged.earlier is None else _summed(plugged.earlier, now)
 
     # Settings and slot reads run under the lock: an unplug from another thread frees the ring.
 
@@ -164,32 +238,43 @@ class Monitor:
             return talkers.top(n)
 
     def errors(self) -> dict[str, str]:
-        """Interfaces whose producer stopped (gone away), with why."""
+        """Interfaces (by key) whose producer stopped (gone away), with why."""
         with self._lock:
-            return {name: err for name, p in self._plugged.items() if (err := p.capture.error())}
+            return {key: err for key, p in self._plugged.items() if (err := p.capture.error())}
 
     # -- writing -----------------------------------------------------------
 
     def start_writing(self, path: str, fmt: str = "pcapng", owner: tuple[int, int] | None = None) -> None:
         """Write every ring's packets to `path`; `owner` (uid, gid) gets the file, for a process about to
-        become that user."""
+        become that user. The file is opened without the lock (a FIFO waits up to 10 s for its reader):
+        statistics, settings and plugging go on meanwhile."""
         with self._lock:
             if not self._drain:
                 raise RingcoreError("this session has no drains to write from")
             if self._writer is not None:
                 raise RingcoreError(f"already writing to {self._writer.path}")
+            if self._writer_opening:
+                raise RingcoreError("a file is being opened already")
+            self._writer_opening = True
+        try:
             writer = Writer(path, fmt)
+        finally:
+            with self._lock:
+                self._writer_opening = False
+        with self._lock:
             try:
+                if self._closed:
+                    raise RingcoreError("the session ended while the file was opened")
                 if owner is not None:
                     writer.chown(*owner)
-                ids = {name: writer.add_interface(p.label, p.capture.linktype, p.capture.options.snaplen)
-                       for name, p in self._plugged.items()}
+                ids = {key: writer.add_interface(key, p.capture.linktype, p.capture.options.snaplen)
+                       for key, p in self._plugged.items()}
             except BaseException:
                 writer.abort()
                 raise
             self._writer, self._writer_ids = writer, ids
-            for name, ifid in ids.items():
-                self._plugged[name].drain.set_writer(writer, ifid)
+            for key, ifid in ids.items():
+                self._plugged[key].drain.set_writer(writer, ifid)
 
     @property
     def writing(self) -> WriteStatus | None:
@@ -253,6 +338,7 @@ class Monitor:
         """Stop everything, close the file (if any) and free every ring."""
         writer = None
         with self._lock:  # stats() and the settings read the rings this frees
+            self._closed = True
             try:
                 self._stop_all()
                 writer = self._detach_writer()

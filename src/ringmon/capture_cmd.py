@@ -20,6 +20,7 @@ from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 from .capture_file import FileFilter, read_packets
 from .cli import say
+from .formatting import escape
 from .packet_line import packet_line
 from .privilege import drop_privileges, installation_needs, require_access, user_account
 
@@ -84,7 +85,8 @@ class StatsFile:
             os.fchown(descriptor, owner.pw_uid, owner.pw_gid)
 
     def commit(self, stats: dict[str, RingStats], written: WriteStatus | None) -> None:
-        """Each interface's statistics; with -w also `written`, its packets the file holds once closed."""
+        """Each interface's statistics, by key ("netns/ifname" inside a namespace, as in the file); with -w also
+        `written`, its packets the file holds once closed."""
         document = {name: {field: value.name.lower() if isinstance(value, enum.Enum) else value
                            for field, value in dataclasses.asdict(snapshot).items()}
                     for name, snapshot in stats.items()}
@@ -172,25 +174,26 @@ def _output_needs(args: argparse.Namespace) -> list[tuple[str, int, str]]:
 
 
 def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOptions,
-              account: pwd.struct_passwd | None) -> None:
-    """Plug every interface; then, with -Z, every socket and file being open, go on as that user."""
-    for ifname in args.interfaces:
-        monitor.plug(ifname, options, netns=args.netns)
-    where = f" (netns {args.netns})" if args.netns else ""
-    for ifname in args.interfaces:
-        linktype = monitor.capture(ifname).linktype
-        say(f"listening on {ifname}{where}, link-type {LINKTYPE_NAMES.get(linktype, linktype)}, "
-            f"snapshot length {options.snaplen} bytes")
+              account: pwd.struct_passwd | None) -> list[str]:
+    """Plug every interface; then, with -Z, every socket and file being open, go on as that user. Returns
+    their keys in the session."""
+    keys = [monitor.plug(ifname, options, netns=args.netns) for ifname in args.interfaces]
+    where = f" (netns {escape(args.netns)})" if args.netns else ""
+    for key in keys:
+        capture = monitor.capture(key)
+        say(f"listening on {escape(capture.ifname)}{where}, link-type "
+            f"{LINKTYPE_NAMES.get(capture.linktype, capture.linktype)}, snapshot length {options.snaplen} bytes")
     if account is not None:
         drop_privileges(account)
+    return keys
 
 
 def _report_gone(monitor: Monitor, reported: set[str]) -> dict[str, str]:
     """Say once, as it happens, that an interface went away; the others keep capturing."""
     gone = monitor.errors()
-    for ifname in gone.keys() - reported:
-        say(gone[ifname])
-        reported.add(ifname)
+    for key in gone.keys() - reported:
+        say(escape(gone[key]))  # the message names the interface: any name Linux allows
+        reported.add(key)
     return gone
 
 
@@ -228,8 +231,8 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
                  stats_file: StatsFile | None, account: pwd.struct_passwd | None) -> int:
     monitor = Monitor(drain=False)
     try:
-        _plug_all(monitor, args, options, account)
-        rings = [(ifname, monitor.ring(ifname), monitor.capture(ifname).linktype) for ifname in args.interfaces]
+        rings = [(monitor.capture(key).ifname, monitor.ring(key), monitor.capture(key).linktype)
+                 for key in _plug_all(monitor, args, options, account)]
         printed = 0
         stopping = False
         first = 0  # rotates, so no interface always goes first

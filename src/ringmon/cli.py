@@ -20,6 +20,8 @@ from ringcore import (
 )
 from ringcore.filter import join_expression
 
+from .formatting import escape
+
 PROG = "ringmon"
 
 
@@ -171,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except RingcoreError as exc:
-        say(str(exc))
+        say(escape(str(exc)))  # it may name an interface or a file: any name Linux allows
         return 1
     except KeyboardInterrupt:
         return 130

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .formatting import escape
 from .widgets.iface.panel import InterfacePanel
 
 Command = tuple[str, str, Callable[[], object]]  # title, help, what it runs
@@ -31,7 +32,7 @@ class RingmonCommands(Provider):
         commands = [(binding.description, binding.tooltip, partial(app.run_action, binding.action))
                     for binding in _one_per_action(app.BINDINGS)]
         for panel in app.panels.values():
-            commands += [(f"{panel.ifname}: {binding.description}", binding.tooltip,
+            commands += [(f"{escape(panel.key)}: {binding.description}", binding.tooltip,
                           partial(panel.run_action, binding.action))
                          for binding in _one_per_action(InterfacePanel.BINDINGS)]
         return commands

@@ -12,20 +12,21 @@ import gc
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
-from ringcore.api import CaptureOptions, RingcoreError, RingStats
+from ringcore.api import CaptureOptions, RingcoreError, RingStats, interface_key
 
 from . import iface_facts
 from .capture_source import CaptureSource
@@ -71,19 +72,21 @@ class RingmonApp(App[None]):
         capture: CaptureSource,
         *,
         plug_options: CaptureOptions = CaptureOptions(),
-        netns_of: Mapping[str, str | None] | None = None,
+        namespaces: Sequence[str] = (),
         refresh_interval_s: float | None = 1 / REFRESH_HZ,
         clock: Callable[[], float] = time.monotonic,
         gather_facts: FactsSource = iface_facts.gather_facts,
         background_failure: BackgroundCheck | None = None,
     ) -> None:
-        """`refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`).
+        """The picker offers the interfaces of `namespaces`, of those of plugged interfaces and of the default one.
+        `refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`).
         `background_failure` is checked twice a second; what it reports stays on screen and makes the
         exit status non-zero."""
         super().__init__()
         self.capture = capture
         self.plug_options = plug_options
-        self.netns_of: dict[str, str | None] = dict(netns_of or {})
+        self.namespaces = set(namespaces)
+        self.wall_clock: Callable[[], float] = time.time  # when an interface went down and came back
         self.refresh_interval_s = refresh_interval_s
         self.clock = clock
         self.gather_facts = gather_facts
@@ -91,6 +94,7 @@ class RingmonApp(App[None]):
         self.background_failed: str | None = None
         self.event_loop: asyncio.AbstractEventLoop | None = None  # set once running: signals end the app through it
         self._driver_signal_handlers: dict[int, Callable] = {}
+        # Every table of interfaces is by key (interface_key: namespace and name), as the capture session's.
         self.histories: dict[str, InterfaceHistory] = {}
         self.latest: dict[str, RingStats] = {}
         # Widgets the 10 Hz refresh touches are held, not queried: cheaper, and still valid while
@@ -101,6 +105,7 @@ class RingmonApp(App[None]):
         self._pane_ids: dict[str, str] = {}
         self._pane_numbers = count()
         self._refreshes = 0
+        self._opening_file = False
 
     # -- layout ----------------------------------------------------------------
 
@@ -108,15 +113,15 @@ class RingmonApp(App[None]):
         yield self.session_bar
         yield Static(Text("No interface plugged. Press a to plug one.", "dim"), id="no-interfaces")
         with self.tabs:
-            for ifname in self.capture.interfaces:
-                yield self._new_pane(ifname)
+            for key in self.capture.interfaces:
+                yield self._new_pane(key)
         yield Footer(compact=True)
 
-    def _new_pane(self, ifname: str) -> TabPane:
+    def _new_pane(self, key: str) -> TabPane:
         pane_id = f"pane-{next(self._pane_numbers)}"
-        self._pane_ids[ifname] = pane_id
-        self.panels[ifname] = InterfacePanel(ifname, self.netns_of.get(ifname), self.capture)
-        return TabPane(Content(ifname), self.panels[ifname], id=pane_id)
+        self._pane_ids[key] = pane_id
+        self.panels[key] = InterfacePanel(key, self.capture)
+        return TabPane(Content(escape(key)), self.panels[key], id=pane_id)
 
     def on_mount(self) -> None:
         self.event_loop = asyncio.get_running_loop()
@@ -152,7 +157,7 @@ class RingmonApp(App[None]):
 
     def active_panel(self) -> InterfacePanel | None:
         active_pane_id = self.tabs.active
-        return next((self.panels[ifname] for ifname, pane_id in self._pane_ids.items() if pane_id == active_pane_id), None)
+        return next((self.panels[key] for key, pane_id in self._pane_ids.items() if pane_id == active_pane_id), None)
 
     def _focus_active_panel(self) -> None:
         panel = self.active_panel()
@@ -166,8 +171,11 @@ class RingmonApp(App[None]):
         """One snapshot of every ring; the visible panel draws it, hidden ones only keep history."""
         now = self.clock()
         self.latest = self.capture.stats()
-        for ifname, stats in self.latest.items():
-            self.histories.setdefault(ifname, InterfaceHistory()).add(now, stats)
+        for key, stats in self.latest.items():
+            history = self.histories.setdefault(key, InterfaceHistory())
+            history.add(now, stats)
+            if stats.error:
+                history.went_down(self.wall_clock())
         if self._refreshes % REFRESH_HZ == 0:  # before drawing: the NIC's rates beside the ring's of this instant
             self.refresh_facts()
             self._show_active_talkers()
@@ -185,8 +193,8 @@ class RingmonApp(App[None]):
 
     def _show_active(self) -> None:
         panel = self.active_panel()
-        if panel is not None and panel.ifname in self.latest:
-            panel.show(self.latest[panel.ifname], self.histories[panel.ifname])
+        if panel is not None and panel.key in self.latest:
+            panel.show(self.latest[panel.key], self.histories[panel.key])
 
     def _show_active_talkers(self) -> None:
         """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""
@@ -194,19 +202,33 @@ class RingmonApp(App[None]):
         if panel is None:
             return
         try:
-            top = self.capture.top_talkers(panel.ifname, TALKERS_SHOWN)
+            top = self.capture.top_talkers(panel.key, TALKERS_SHOWN)
         except RingcoreError:
             return  # unplugged since the panel was drawn
         panel.show_talkers(top)
 
     def refresh_facts(self) -> None:
-        """psutil's view of every plugged interface, once a second (see gather_facts: main thread only)."""
+        """psutil's view of every plugged interface, once a second (see gather_facts: main thread only); one
+        that went down or away and is up again is captured again."""
         now = self.clock()
         for panel in self.panels.values():
             facts = self.gather_facts(panel.ifname, panel.netns)
-            if panel.ifname in self.histories:
-                self.histories[panel.ifname].add_nic(now, facts.nic)
-            panel.show_facts(facts, self.latest.get(panel.ifname))
+            if panel.key in self.histories:
+                self.histories[panel.key].add_nic(now, facts.nic)
+            stats = self.latest.get(panel.key)
+            if stats is not None and stats.error and facts.is_up and not facts.unavailable:
+                self._recapture(panel.key)
+            panel.show_facts(facts, stats)
+
+    def _recapture(self, key: str) -> None:
+        """A link flap is not the end of monitoring: the interface is back, so capture it again. Its counters go
+        on from where they were (the session sums them); its history keeps the gap."""
+        try:
+            self.capture.recapture(key)
+        except RingcoreError:
+            return  # not quite back (a filter needs it up): tried again in a second
+        self.histories[key].recaptured(self.wall_clock())
+        self.notify(f"{escape(key)} is back: capturing again", markup=False)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_active()
@@ -225,7 +247,7 @@ class RingmonApp(App[None]):
         ]))
 
     def action_plug(self) -> None:
-        namespaces = [None, *sorted({netns for netns in self.netns_of.values() if netns})]
+        namespaces = [None, *sorted(self.namespaces | {panel.netns for panel in self.panels.values() if panel.netns})]
         interfaces = [facts for netns in namespaces for facts in iface_facts.list_interfaces(netns)]
         self.push_screen(InterfacePicker(interfaces, set(self.capture.interfaces)), self.plug_interface)
 
@@ -234,26 +256,25 @@ class RingmonApp(App[None]):
             return
         ifname, netns = choice
         try:
-            self.capture.plug(ifname, self.plug_options, netns=netns)
+            key = self.capture.plug(ifname, self.plug_options, netns=netns)
         except RingcoreError as error:
-            self.notify(str(error), title="plug", severity="error", markup=False)
+            self.notify(escape(str(error)), title="plug", severity="error", markup=False)
             return
-        self.netns_of[ifname] = netns
-        await self.tabs.add_pane(self._new_pane(ifname))
-        self.tabs.active = self._pane_ids[ifname]
+        await self.tabs.add_pane(self._new_pane(key))
+        self.tabs.active = self._pane_ids[key]
         self.refresh_from_capture()
         self._focus_active_panel()
 
     async def on_unplug_requested(self, message: UnplugRequested) -> None:
-        ifname = message.ifname
+        key = message.key
         try:
-            self.capture.unplug(ifname)
+            self.capture.unplug(key)
         except RingcoreError as error:
-            self.notify(str(error), title="unplug", severity="error", markup=False)
-        self.panels.pop(ifname)
-        await self.tabs.remove_pane(self._pane_ids.pop(ifname))
-        self.histories.pop(ifname, None)
-        self.notify(f"{ifname} unplugged", markup=False)
+            self.notify(escape(str(error)), title="unplug", severity="error", markup=False)
+        self.panels.pop(key)
+        await self.tabs.remove_pane(self._pane_ids.pop(key))
+        self.histories.pop(key, None)
+        self.notify(f"{escape(key)} unplugged", markup=False)
         self._focus_active_panel()
 
     def action_next_interface(self) -> None:
@@ -262,19 +283,44 @@ class RingmonApp(App[None]):
             self.tabs.active = pane_ids[(pane_ids.index(self.tabs.active) + 1) % len(pane_ids)]
 
     def action_toggle_writing(self) -> None:
+        if self._opening_file:
+            self.notify("the file is still being opened", title="writing", severity="warning", markup=False)
+            return
         if self.capture.writing is None:
-            self.push_screen(WriteFileDialog(self.capture.start_writing))
+            self.push_screen(WriteFileDialog(), self._start_writing)
             return
         status = self.capture.stop_writing()
         if status.error:
-            self.notify(status.error, title="writing", severity="error", markup=False)
+            self.notify(escape(status.error), title="writing", severity="error", markup=False)
             return
-        self.notify(f"wrote {si(status.packets)} packets ({file_size(status.bytes)}) to {status.path}", markup=False)
+        self.notify(f"wrote {si(status.packets)} packets ({file_size(status.bytes)}) to {escape(status.path)}",
+                    markup=False)
+
+    def _start_writing(self, choice: tuple[str, str] | None) -> None:
+        if choice is not None:
+            self._opening_file = True
+            self._open_file(*choice)
+
+    @work(thread=True, exclusive=True, group="write-file")
+    def _open_file(self, path: str, fmt: str) -> None:
+        """Opening may wait (a FIFO waits up to 10 s for its reader; a slow disk), so it runs in a thread:
+        the UI refreshes meanwhile, and the session's lock is not held while the file opens."""
+        try:
+            self.capture.start_writing(path, fmt)
+        except (RingcoreError, OSError) as error:
+            message, severity = f"{escape(path)}: not writing: {escape(str(error))}", "error"
+        else:
+            message, severity = f"writing to {escape(path)}", "information"
+        self.call_from_thread(self._file_opened, message, severity)
+
+    def _file_opened(self, message: str, severity: str) -> None:
+        self._opening_file = False
+        self.notify(message, title="writing", severity=severity, markup=False)
 
     def on_slot_chosen(self, message: SlotChosen) -> None:
-        stats = self.latest.get(message.ifname)
+        stats = self.latest.get(message.key)
         if stats is not None:
-            self.push_screen(SlotInspector(self.capture, message.ifname, message.index, stats))
+            self.push_screen(SlotInspector(self.capture, message.key, message.index, stats))
 
 
 def dashboard_monitor() -> Monitor:
@@ -351,9 +397,10 @@ def run_plugged(
                 monitor.plug(plug.ifname, plug.options, netns=plug.netns)
             except RingcoreError as error:
                 if not skip_unpluggable:
-                    print(f"ringmon: {error}", file=sys.stderr)
+                    print(f"ringmon: {escape(str(error))}", file=sys.stderr)
                     return 1
-                print(f"ringmon: skipping {plug.ifname}: {error}", file=sys.stderr)
+                print(f"ringmon: skipping {escape(interface_key(plug.ifname, plug.netns))}: {escape(str(error))}",
+                      file=sys.stderr)
         if not monitor.interfaces:
             print("ringmon: no interface to watch (none is up; name one with -i)", file=sys.stderr)
             return 1
@@ -363,7 +410,7 @@ def run_plugged(
             except RingcoreError as error:
                 print(f"ringmon: {error}", file=sys.stderr)
                 return 1
-        app = app_class(monitor, plug_options=plug_options, netns_of={plug.ifname: plug.netns for plug in plugs},
+        app = app_class(monitor, plug_options=plug_options, namespaces=[plug.netns for plug in plugs if plug.netns],
                         background_failure=background_failure)
         with _exit_app_on_signals(app, signals_received):
             app.run()

@@ -83,3 +83,8 @@ def wall_clock(ts_ns: int, date_format: str, fraction_digits: int, *, utc: bool 
     except (OverflowError, OSError, ValueError):
         return f"{seconds}.{fraction}s"
     return f"{clock}.{fraction}"
+
+
+def time_of_day(wall_s: float) -> str:
+    """A moment of this session (time.time()) as the clock on the wall shows it: '12:01:03'."""
+    return time.strftime("%H:%M:%S", time.localtime(wall_s))

@@ -10,7 +10,7 @@ from textual.message import Message
 class SlotChosen(Message):
     """Enter on a slot of a slot map: open the inspector on it."""
 
-    ifname: str
+    key: str  # interface_key()
     index: int
 
 
@@ -18,4 +18,4 @@ class SlotChosen(Message):
 class UnplugRequested(Message):
     """A panel asks the app to unplug its interface and remove the panel."""
 
-    ifname: str
+    key: str  # interface_key()

@@ -145,22 +145,27 @@ class _SnapshotWindow:
 
 class InterfaceHistory:
     """The recent snapshots of one interface: rates over the last second, latency over the last seconds,
-    series over the last minute, and the NIC's own rates from its readings."""
+    series over the last minute, and the NIC's own rates from its readings. While the interface is down
+    nothing is captured: its series hold None there (a gap, not a rate of zero), and `gaps` says when."""
 
     def __init__(self) -> None:
         self._rate_window = _SnapshotWindow(RATE_WINDOW_S)
         self._latency_window = _SnapshotWindow(LATENCY_WINDOW_S)
         self._wait: tuple[WaitStrategy, int] | None = None
         self._nic_reading: tuple[float, NicCounters] | None = None
-        self.occupancy: deque[int] = deque(maxlen=HISTORY_S * REFRESH_HZ)
-        self.rx_pps: deque[float] = deque(maxlen=HISTORY_S)
-        self.tx_pps: deque[float] = deque(maxlen=HISTORY_S)
+        self.occupancy: deque[int | None] = deque(maxlen=HISTORY_S * REFRESH_HZ)
+        self.rx_pps: deque[float | None] = deque(maxlen=HISTORY_S)
+        self.tx_pps: deque[float | None] = deque(maxlen=HISTORY_S)
+        self.down_since: float | None = None  # wall-clock seconds (time.time())
+        self.gaps: list[tuple[float, float]] = []  # (went down, captured again), wall-clock seconds
         self._last_point_s: float | None = None
         self.rates = RingRates()
         self.latency = LatencySummary()
         self.wire: WireRates | None = None
 
     def add(self, now_s: float, stats: RingStats) -> RingRates:
+        if stats.error:
+            return self._add_down(now_s)
         base_s, base = self._rate_window.add(now_s, stats)
         self.rates = ring_rates(base, stats, now_s - base_s)
         wait = (stats.wait_strategy, stats.poll_interval_us)
@@ -169,11 +174,33 @@ class InterfaceHistory:
             self._latency_window.restart()
         self.latency = latency_summary(self._latency_window.add(now_s, stats)[1], stats)
         self.occupancy.append(stats.occupancy)
+        self._add_point(now_s, self.rates.rx_pps, self.rates.tx_pps)
+        return self.rates
+
+    def _add_down(self, now_s: float) -> RingRates:
+        """A snapshot of a ring whose interface went down or away: the rates of what comes after it, once
+        captured again, start from the first snapshot of the new ring."""
+        self._rate_window.restart()
+        self._latency_window.restart()
+        self.rates = RingRates()
+        self.latency = LatencySummary()
+        self.occupancy.append(None)
+        self._add_point(now_s, None, None)
+        return self.rates
+
+    def _add_point(self, now_s: float, rx_pps: float | None, tx_pps: float | None) -> None:
         if self._last_point_s is None or now_s - self._last_point_s >= 1.0:
             self._last_point_s = now_s
-            self.rx_pps.append(self.rates.rx_pps)
-            self.tx_pps.append(self.rates.tx_pps)
-        return self.rates
+            self.rx_pps.append(rx_pps)
+            self.tx_pps.append(tx_pps)
+
+    def went_down(self, wall_s: float) -> None:
+        if self.down_since is None:
+            self.down_since = wall_s
+
+    def recaptured(self, wall_s: float) -> None:
+        self.gaps.append((self.down_since if self.down_since is not None else wall_s, wall_s))
+        self.down_since = None
 
     def add_nic(self, now_s: float, nic: NicCounters | None) -> None:
         """One reading of the interface's own counters (about once a second)."""

@@ -15,8 +15,7 @@ WARM_UP_REFRESHES = HISTORY_S * REFRESH_HZ + 80
 def fake_dashboard(fake: FakeMonitor | None = None) -> RingmonApp:
     """A dashboard that refreshes only when told to, on the fake's clock: same input, same screen."""
     fake = fake or FakeMonitor()
-    return RingmonApp(fake, refresh_interval_s=None, clock=fake.clock, gather_facts=fake.facts,
-                      netns_of={"eth1": "ns-demo"})
+    return RingmonApp(fake, refresh_interval_s=None, clock=fake.clock, gather_facts=fake.facts)
 
 
 async def refresh(pilot: Pilot, times: int = 1) -> None:

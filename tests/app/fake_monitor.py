@@ -19,6 +19,7 @@ from ringcore.api import (
     Talker,
     TopTalkers,
     WaitStrategy,
+    interface_key,
 )
 
 from ringmon.iface_facts import InterfaceFacts, NicCounters
@@ -162,10 +163,15 @@ class FakeMonitor:
         except KeyError:
             raise RingcoreError(f"{ifname} is not plugged") from None
 
-    def plug(self, ifname: str, options: CaptureOptions = CaptureOptions(), *, netns: str | None = None) -> None:
-        if ifname in self._rings:
-            raise RingcoreError(f"{ifname} is already plugged")
-        self._rings[ifname] = FakeRing(ifname, len(self._rings) + 2, 0.1, options, filter=options.filter)
+    def plug(self, ifname: str, options: CaptureOptions = CaptureOptions(), *, netns: str | None = None) -> str:
+        key = interface_key(ifname, netns)
+        if key in self._rings:
+            raise RingcoreError(f"{key} is already plugged")
+        self._rings[key] = FakeRing(ifname, len(self._rings) + 2, 0.1, options, filter=options.filter)
+        return key
+
+    def recapture(self, key: str) -> None:
+        raise RingcoreError(f"{key} is still capturing")  # the fake's interfaces never go down
 
     def unplug(self, ifname: str) -> None:
         self._ring(ifname)

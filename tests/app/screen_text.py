@@ -24,8 +24,8 @@ def shown(app: App, selector: str) -> str:
 
 
 def panel_shown(app: App, ifname: str, selector: str) -> str:
-    """The plain text of a Static inside the panel of `ifname`."""
+    """The plain text of a Static inside the panel of `ifname` (its key where two namespaces have that name)."""
     from ringmon.widgets.iface.panel import InterfacePanel
 
-    panel = next(panel for panel in app.query(InterfacePanel) if panel.ifname == ifname)
+    panel = next(panel for panel in app.query(InterfacePanel) if ifname in (panel.ifname, panel.key))
     return _plain(panel.query(selector).first(Static))

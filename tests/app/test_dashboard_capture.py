@@ -15,7 +15,7 @@ from ringmon.screens.filter_dialog import FilterDialog
 from ringmon.screens.interface_picker import InterfacePicker
 from ringmon.screens.poll_settings_dialog import PollSettingsDialog
 from ringmon.widgets.iface.panel import InterfacePanel
-from ringcore import Monitor
+from ringcore import Monitor, interface_key
 from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, WaitStrategy
 
 WAIT_S = 10.0
@@ -58,9 +58,9 @@ def proc_net_dev(ns: str, ifname: str) -> tuple[int, int]:
     raise AssertionError(f"{ifname} not in /proc/net/dev of {ns}")
 
 
-def run_dashboard_on(monitor: Monitor, netns_of: dict[str, str], scenario) -> None:
+def run_dashboard_on(monitor: Monitor, scenario, namespaces: tuple[str, ...] = ()) -> None:
     async def main():
-        app = RingmonApp(monitor, netns_of=netns_of)
+        app = RingmonApp(monitor, namespaces=namespaces)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.2)
             await scenario(app, pilot)
@@ -81,7 +81,7 @@ def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(vet
                        in panel_shown(app, veth_pair.if_a, "DropsByStage"), "all frames on the panel")
         drops = panel_shown(app, veth_pair.if_a, "DropsByStage")
         assert "+ ring drops 0 + in ring 0 ✓" in drops
-        assert app.latest[veth_pair.if_a].kernel_packets == FRAME_COUNT
+        assert app.latest[veth_pair.key_a].kernel_packets == FRAME_COUNT
         # all of it from b to a: the lower address (a, .1) first, every byte in the b→a column
         conversation = f"{veth_pair.ip_a} ⇄ {veth_pair.ip_b}"
         await wait_for(pilot, lambda: conversation in panel_shown(app, veth_pair.if_a, "TopTalkersView"),
@@ -90,7 +90,7 @@ def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(vet
                    if conversation in line)
         assert row.split()[-3:] == ["0B", "64.0kB", "100%"], row  # FRAME_COUNT frames of FRAME_SIZE bytes
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 @pytest.mark.parametrize("policy", [DropPolicy.EARLY, DropPolicy.LATE], ids=["drop-early", "drop-late"])
@@ -104,11 +104,11 @@ def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pai
         await wait_for(pilot, lambda: "64/64 slots" in panel_shown(app, veth_pair.if_a, "#occupancy-numbers"),
                        "a full ring on the panel")
         if policy == DropPolicy.EARLY:
-            await wait_for(pilot, lambda: app.latest[veth_pair.if_a].kernel_drops > 0, "kernel drops")
-            assert app.latest[veth_pair.if_a].ring_drops == 0
+            await wait_for(pilot, lambda: app.latest[veth_pair.key_a].kernel_drops > 0, "kernel drops")
+            assert app.latest[veth_pair.key_a].ring_drops == 0
         else:
-            await wait_for(pilot, lambda: app.latest[veth_pair.if_a].ring_drops > 0, "ring drops")
-        stats = app.latest[veth_pair.if_a]
+            await wait_for(pilot, lambda: app.latest[veth_pair.key_a].ring_drops > 0, "ring drops")
+        stats = app.latest[veth_pair.key_a]
         assert stats.occupancy == stats.slot_count == 64
         assert stats.kernel_packets == stats.delivered + stats.ring_drops + stats.occupancy
         stage = "kernel" if policy == DropPolicy.EARLY else "ring full"
@@ -118,9 +118,9 @@ def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pai
         await pilot.press("p")
         # The identity closes by construction; the totals prove it: every frame sent was taken or dropped
         # by the kernel, and every frame taken was delivered or dropped at the ring.
-        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].occupancy == 0
-                       and app.latest[veth_pair.if_a].kernel_seen == FLOOD_FRAMES, "the ring drained after resume")
-        stats = app.latest[veth_pair.if_a]
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].occupancy == 0
+                       and app.latest[veth_pair.key_a].kernel_seen == FLOOD_FRAMES, "the ring drained after resume")
+        stats = app.latest[veth_pair.key_a]
         assert stats.kernel_packets + stats.kernel_drops == FLOOD_FRAMES
         assert stats.delivered + stats.ring_drops == stats.kernel_packets
         assert "high 64" in panel_shown(app, veth_pair.if_a, "#occupancy-numbers")
@@ -128,7 +128,7 @@ def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pai
         await wait_for(pilot, lambda: "high 0" in panel_shown(app, veth_pair.if_a, "#occupancy-numbers"),
                        "the high-water mark reset")
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
@@ -140,13 +140,13 @@ def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
         await pilot.press("x")
         await wait_for(pilot, lambda: [panel.ifname for panel in app.query(InterfacePanel)] == [veth_pair.if_b],
                        "one panel left")
-        assert monitor.interfaces == [veth_pair.if_b]
+        assert monitor.interfaces == [interface_key(veth_pair.if_b, veth_pair.ns_b)]
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE),
                           pace_us=50)
         await wait_for(pilot, lambda: f"taken {FRAME_COUNT:,}" in panel_shown(app, veth_pair.if_b, "DropsByStage"),
                        "the remaining interface counting the frames it sent")
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a, veth_pair.if_b: veth_pair.ns_b}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 def test_bad_filter_shows_libpcaps_message_and_capture_goes_on_with_the_old_one(veth_pair):
@@ -166,7 +166,7 @@ def test_bad_filter_shows_libpcaps_message_and_capture_goes_on_with_the_old_one(
                        "frames still captured")
         assert "filter udp" in panel_shown(app, veth_pair.if_a, "#panel-status")
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 def test_plug_key_lists_the_namespaces_interfaces_and_the_one_picked_starts_counting(veth_pair):
@@ -179,7 +179,7 @@ def test_plug_key_lists_the_namespaces_interfaces_and_the_one_picked_starts_coun
         assert f"{veth_pair.ns_a}\0{veth_pair.if_a}" in keys and f"{veth_pair.ns_b}\0lo" in keys
         table.move_cursor(row=keys.index(f"{veth_pair.ns_b}\0{veth_pair.if_b}"))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: veth_pair.if_b in monitor.interfaces
+        await wait_for(pilot, lambda: interface_key(veth_pair.if_b, veth_pair.ns_b) in monitor.interfaces
                        and app.active_panel().ifname == veth_pair.if_b, "the picked interface plugged and shown")
         netns.send_frames(veth_pair.ns_a, veth_pair.if_a, veth_pair.frames_to_b(range(FRAME_COUNT), FRAME_SIZE),
                           pace_us=50)
@@ -187,7 +187,7 @@ def test_plug_key_lists_the_namespaces_interfaces_and_the_one_picked_starts_coun
                        in panel_shown(app, veth_pair.if_b, "DropsByStage"), "the new panel counting")
 
     # both namespaces are the session's: the picker lists their interfaces
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a, veth_pair.if_b: veth_pair.ns_b}, scenario)
+    run_dashboard_on(monitor, scenario, namespaces=(veth_pair.ns_b,))
 
 
 def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
@@ -199,24 +199,24 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         await pilot.press("enter")
         await wait_for(pilot, lambda: "sleep 250µs when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
                        "the new interval on the panel")
-        sleeps_before = app.latest[veth_pair.if_a].sleeps
+        sleeps_before = app.latest[veth_pair.key_a].sleeps
         await pilot.pause(0.5)
         # an idle ring at 250 µs sleeps far more often than the 1 ms default would (at most 500 in 0.5 s)
-        assert app.latest[veth_pair.if_a].sleeps - sleeps_before > 700
+        assert app.latest[veth_pair.key_a].sleeps - sleeps_before > 700
 
         dialog = await open_screen(pilot, "i", PollSettingsDialog)
         event = next(button for button in dialog.query(RadioButton) if button.name == "EVENT")
         await pilot.click(event)
         dialog.query_one(Input).focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].wait_strategy == WaitStrategy.EVENT, "event wait")
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].wait_strategy == WaitStrategy.EVENT, "event wait")
         assert "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats")
-        sleeps_before = app.latest[veth_pair.if_a].sleeps
+        sleeps_before = app.latest[veth_pair.key_a].sleeps
         await pilot.pause(0.5)
         # idle, an event wait sleeps until the producer signals, at most 100 ms at a time
-        assert app.latest[veth_pair.if_a].sleeps - sleeps_before <= 10
+        assert app.latest[veth_pair.key_a].sleeps - sleeps_before <= 10
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 def facts_line(app, ifname: str, label: str) -> str:
@@ -245,7 +245,7 @@ def test_nic_counters_of_lo_beside_another_namespace_are_its_own_proc_net_dev_gr
             assert f"rx +{rx}  tx +{tx} " in facts_line(app, "lo", "NIC")
         assert proc_net_dev(veth_pair.ns_b, "lo") == tuple(then + grown for then, grown in zip(before, (rx, tx)))
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a, "lo": veth_pair.ns_b}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 def rate_pps(app, ifname: str, row: str) -> float:
@@ -269,10 +269,10 @@ def test_rates_show_what_crossed_the_wire_beside_what_was_captured(veth_pair):
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FLOOD_FRAMES), 1514))
         await wait_for(pilot, lambda: rate_pps(app, veth_pair.if_a, "#rate-wire") >= 1000, "the flood's wire rate")
         assert rate_pps(app, veth_pair.if_a, "#rate-in") <= 64  # at most the ring's slots were taken
-        stats = app.latest[veth_pair.if_a]
+        stats = app.latest[veth_pair.key_a]
         assert stats.kernel_packets == 64 and stats.kernel_drops > 0
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 def shown_latencies_s(app, ifname: str) -> dict[str, float | None]:
@@ -318,4 +318,4 @@ def test_latency_max_of_a_pause_is_shown_then_a_new_wait_strategy_starts_a_new_w
         shown = latencies()
         assert shown["p50"] <= shown["p99"] <= shown["max"] < 1.0, shown  # the pause is not in this window
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)

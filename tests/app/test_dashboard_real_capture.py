@@ -47,7 +47,7 @@ def test_write_key_writes_every_frame_sent_to_a_file_tshark_reads(veth_pair, tmp
         await pilot.press("w")
         assert monitor.writing is None and "not writing" in shown(app, "#session-bar")
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
     packets = tshark_read(out)
     assert [packet.frame for packet in packets] == frames
     assert {packet.interface for packet in packets} == {f"{veth_pair.ns_a}/{veth_pair.if_a}"}
@@ -61,12 +61,12 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
 
     async def scenario(app, pilot):
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
-        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].delivered == len(frames), "the frames delivered")
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].delivered == len(frames), "the frames delivered")
         await pilot.press("enter")  # the slot map's cursor starts on slot 0
         inspector = await wait_for_inspector(pilot)
         for index, frame in enumerate(frames):
             header = shown(app, "#slot-header")
-            assert f"slot {index} of {veth_pair.if_a}" in header
+            assert f"slot {index} of {veth_pair.key_a}" in header
             assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
             assert f"ifindex {ifindex}" in header
             labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
@@ -77,7 +77,7 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
             await pilot.press("right_square_bracket")
         assert "never written" in shown(app, "#slot-header")  # slot 3: nothing sent filled it
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 async def wait_for_inspector(pilot) -> SlotInspector:
@@ -91,25 +91,25 @@ def test_drop_policy_key_switches_the_real_rings_policy_and_where_packets_are_lo
 
     async def scenario(app, pilot):
         await pilot.press("d")
-        await wait_for(pilot, lambda: monitor.stats()[veth_pair.if_a].drop_policy == DropPolicy.LATE,
+        await wait_for(pilot, lambda: monitor.stats()[veth_pair.key_a].drop_policy == DropPolicy.LATE,
                        "drop-late in the ring's own statistics")
         # the panel shows it at its next refresh (10 Hz)
         await wait_for(pilot, lambda: "policy drop-late" in panel_shown(app, veth_pair.if_a, "#panel-status"),
                        "drop-late on the panel")
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].paused, "paused")
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].paused, "paused")
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(sent), FRAME_SIZE))
         # drop-late: the producer takes everything from the kernel and the ring drops what does not fit
-        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].kernel_packets == sent, "every frame taken")
-        stats = app.latest[veth_pair.if_a]
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].kernel_packets == sent, "every frame taken")
+        stats = app.latest[veth_pair.key_a]
         assert (stats.ring_drops, stats.kernel_drops, stats.occupancy) == (sent - CLASSIC_SLOTS, 0, CLASSIC_SLOTS)
         await pilot.press("d")
-        await wait_for(pilot, lambda: monitor.stats()[veth_pair.if_a].drop_policy == DropPolicy.EARLY,
+        await wait_for(pilot, lambda: monitor.stats()[veth_pair.key_a].drop_policy == DropPolicy.EARLY,
                        "drop-early back in the ring's statistics")
         await wait_for(pilot, lambda: "policy drop-early" in panel_shown(app, veth_pair.if_a, "#panel-status"),
                        "drop-early on the panel")
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)
 
 
 def test_interface_panel_shows_the_kernels_facts_and_nic_counters_beside_ringmons(veth_pair):
@@ -128,4 +128,4 @@ def test_interface_panel_shows_the_kernels_facts_and_nic_counters_beside_ringmon
                        and f"in +{FRAME_COUNT}" in panel_shown(app, veth_pair.if_a, "InterfaceFactsView"),
                        "the NIC and ringmon counting every frame")
 
-    run_dashboard_on(monitor, {veth_pair.if_a: veth_pair.ns_a}, scenario)
+    run_dashboard_on(monitor, scenario)

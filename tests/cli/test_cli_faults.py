@@ -102,7 +102,17 @@ def test_disk_full_found_by_the_last_flush_is_not_counted_in_the_summary(veth_pa
     assert_disk_full_file_and_summary_agree(result, out, len(frames), stats_path)
 
 
-def test_interface_deleted_mid_capture_is_one_line_while_the_other_keeps_capturing(make_veth_pair, tmp_path):
+# Ways an interface goes away under a capture; a rename needs it down first.
+GOING_AWAY = {
+    "deleted": [["link", "del", "{ifname}"]],
+    "set-down": [["link", "set", "{ifname}", "down"]],
+    "renamed": [["link", "set", "{ifname}", "down"], ["link", "set", "{ifname}", "name", "{ifname}r"],
+                ["link", "set", "{ifname}r", "up"]],
+}
+
+
+@pytest.mark.parametrize("how", list(GOING_AWAY))
+def test_interface_gone_mid_capture_is_one_line_while_the_other_keeps_capturing(make_veth_pair, tmp_path, how):
     doomed, survivor = make_veth_pair(), make_veth_pair()
     move_capture_end(survivor, doomed.ns_a)
     out = tmp_path / "out.pcapng"
@@ -111,7 +121,9 @@ def test_interface_deleted_mid_capture_is_one_line_while_the_other_keeps_capturi
         netns.send_frames(doomed.ns_b, doomed.if_b, doomed.frames_to_a(range(0, 20)))
         netns.send_frames(survivor.ns_b, survivor.if_b, survivor.frames_to_a(range(1000, 1020)))
         wait_settled()
-        subprocess.run(["ip", "-n", doomed.ns_a, "link", "del", doomed.if_a], check=True, timeout=EXIT_TIMEOUT_S)
+        for args in GOING_AWAY[how]:
+            subprocess.run(["ip", "-n", doomed.ns_a, *(arg.format(ifname=doomed.if_a) for arg in args)], check=True,
+                           timeout=EXIT_TIMEOUT_S)
         wait_settled()
         assert capture.process.poll() is None, "the capture ended with the first interface"
         netns.send_frames(survivor.ns_b, survivor.if_b, survivor.frames_to_a(range(2000, 2020)))
@@ -129,3 +141,23 @@ def test_interface_deleted_mid_capture_is_one_line_while_the_other_keeps_capturi
         f"{doomed.ns_a}/{doomed.if_a}": list(range(0, 20)),
         f"{doomed.ns_a}/{survivor.if_a}": [*range(1000, 1020), *range(2000, 2020)],
     }
+
+
+def test_an_interface_name_with_an_escape_character_is_escaped_in_lines_notices_and_summaries(namespace, tmp_path):
+    hostile = "r\x1bx"  # the kernel takes any byte but '/', ':' and white space in a name
+    for args in (["link", "add", "name", hostile, "type", "veth", "peer", "name", "rmtpeer"],
+                 ["link", "set", hostile, "up"], ["link", "set", "rmtpeer", "up"]):
+        subprocess.run(["ip", "-n", namespace, *args], check=True, timeout=EXIT_TIMEOUT_S)
+    stats_path = tmp_path / "stats.json"
+    with RunningCapture(tmp_path, "--netns", namespace, "-i", hostile, "--stats-json", str(stats_path)) as capture:
+        frame = netns.make_frame(0, 100, "02:00:c6:12:00:02", "02:00:c6:12:00:01")
+        netns.send_frames(namespace, "rmtpeer", [frame] * 3)
+        wait_settled()
+        subprocess.run(["ip", "-n", namespace, "link", "del", hostile], check=True, timeout=EXIT_TIMEOUT_S)
+        result = capture.finish()  # its one interface gone, the capture ends by itself
+    assert "\x1b" not in result.stderr and "\x1b" not in result.stdout.decode()
+    assert f"ringmon: listening on r\\x1bx (netns {namespace}), link-type EN10MB" in result.stderr
+    assert "ringmon: r\\x1bx: the interface went down or away; capture on it stopped" in result.stderr_lines
+    lines = result.stdout.decode().splitlines()
+    assert len(lines) == 3 and all(" r\\x1bx " in line for line in lines), lines
+    assert list(json.loads(stats_path.read_text())) == [f"{namespace}/{hostile}"]  # JSON escapes it itself

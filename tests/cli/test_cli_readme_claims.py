@@ -28,7 +28,7 @@ def capture_stats(tmp_path: Path, pair: netns.VethPair, frames: list[bytes], *ar
         capture.signal(signal.SIGINT)
         result = capture.finish()
     assert result.returncode == 0, result.stderr
-    return json.loads(stats_path.read_text())[pair.if_a]
+    return json.loads(stats_path.read_text())[pair.key_a]
 
 
 def test_default_ring_is_4097_pages_of_8192_2048_byte_slots_and_the_consumer_waits_for_events(veth_pair, tmp_path):

@@ -73,7 +73,7 @@ def test_filter_keeps_only_matching_frames_in_the_file(veth_pair, tmp_path):
     assert result.returncode == 0, result.stderr
     odd = list(range(1, FRAME_COUNT, 2))
     assert [netns.check_frame(packet.frame) for packet in tshark_packets(out)] == odd
-    stats = json.loads((tmp_path / "stats.json").read_text())[veth_pair.if_a]
+    stats = json.loads((tmp_path / "stats.json").read_text())[veth_pair.key_a]
     assert stats["kernel_packets"] == len(odd)  # the others never left the kernel
     assert stats["filter"] == "udp dst port 40002"
 
@@ -111,8 +111,8 @@ def test_stats_json_counts_equal_frames_sent_and_the_accounting_closes(veth_pair
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     document = json.loads(stats_path.read_text())
-    assert list(document) == [veth_pair.if_a]
-    stats = document[veth_pair.if_a]
+    assert list(document) == [veth_pair.key_a]
+    stats = document[veth_pair.key_a]
     assert set(stats) == {field.name for field in dataclasses.fields(RingStats)} | {"written"}
     assert stats["kernel_packets"] == FRAME_COUNT
     assert stats["kernel_bytes"] == sum(map(len, frames))
@@ -139,7 +139,7 @@ def test_tiny_ring_with_drop_late_counts_ring_drops_and_totals_equal_the_generat
     finally:
         tcpdump_captured = tcpdump.finish()
     assert result.returncode == 0, result.stderr
-    stats = json.loads(stats_path.read_text())[veth_pair.if_a]
+    stats = json.loads(stats_path.read_text())[veth_pair.key_a]
     assert stats["drop_policy"] == "late"
     # The identity holds by construction (delivered is the ring's tail): what proves the accounting is
     # that its terms add up to what the generator sent, which tcpdump saw too, side by side.
@@ -186,7 +186,7 @@ def test_signal_mid_flood_leaves_a_complete_file_holding_the_count_in_the_summar
     written = [netns.check_frame(packet.frame) for packet in tshark_packets(out)]
     assert 0 < captured == len(written) < FLOOD_FRAMES
     assert written == sorted(set(written))
-    stats = json.loads(stats_path.read_text())[veth_pair.if_a]
+    stats = json.loads(stats_path.read_text())[veth_pair.key_a]
     assert stats["delivered"] == stats["written"] == captured
     assert not list(tmp_path.glob("*.tmp*"))
 
@@ -267,7 +267,7 @@ def test_files_written_are_0600(veth_pair, tmp_path):
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(5)))
         result = capture.finish()
     assert result.returncode == 0, result.stderr
-    assert json.loads(stats_path.read_text())[veth_pair.if_a]["delivered"] == 5
+    assert json.loads(stats_path.read_text())[veth_pair.key_a]["delivered"] == 5
     assert stat.S_IMODE(stats_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
@@ -282,7 +282,7 @@ def test_replaced_stats_json_keeps_its_mode(veth_pair, tmp_path):
         result = capture.finish()
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(stats_path.stat().st_mode) == 0o640
-    assert veth_pair.if_a in json.loads(stats_path.read_text())
+    assert veth_pair.key_a in json.loads(stats_path.read_text())
 
 
 @pytest.mark.parametrize("signum", STOP_SIGNALS, ids=STOP_SIGNAL_IDS)

@@ -53,7 +53,9 @@ def wait_for(condition, timeout_s: float = WAIT_TIMEOUT_S) -> bool:
 
 
 def stats_of(monitor: Monitor, ifname: str):
-    return monitor.stats()[ifname]
+    """The snapshot of the one plugged interface named `ifname` (in whichever namespace)."""
+    (stats,) = [stats for stats in monitor.stats().values() if stats.ifname == ifname]
+    return stats
 
 
 def wait_for_kernel_packets(monitor: Monitor, ifname: str, expected: int) -> int:
@@ -366,7 +368,7 @@ def test_plugging_and_unplugging_one_interface_while_traffic_flows_leaves_the_ot
     assert wait_for(lambda: stats_of(monitor, changing.if_a).kernel_packets >= total // 10)
     changing_received = receive(monitor, changing.if_a, total, timeout_s=0.05)
     monitor.unplug(changing.if_a)
-    assert monitor.interfaces == [steady.if_a]
+    assert monitor.interfaces == [steady.key_a]
     assert senders[1].is_alive(), "traffic on the unplugged interface ended too soon to prove anything"
 
     for sender in senders:
@@ -382,7 +384,23 @@ def test_plugging_and_unplugging_one_interface_while_traffic_flows_leaves_the_ot
     assert 0 < first_seq and changing_seqs == list(range(first_seq, first_seq + len(changing_seqs)))
 
 
-def test_deleted_interface_reports_it_went_away_while_the_other_keeps_capturing(make_veth_pair, drained):
+# Ways an interface goes away under a capture; a rename needs it down first, and it stays gone under its old name.
+GOING_AWAY = {
+    "deleted": [["link", "del", "{ifname}"]],
+    "set-down": [["link", "set", "{ifname}", "down"]],
+    "renamed": [["link", "set", "{ifname}", "down"], ["link", "set", "{ifname}", "name", "{ifname}r"],
+                ["link", "set", "{ifname}r", "up"]],
+}
+
+
+def take_away(pair: netns.VethPair, how: str) -> None:
+    for args in GOING_AWAY[how]:
+        subprocess.run(["ip", "-n", pair.ns_a, *(arg.format(ifname=pair.if_a) for arg in args)], check=True, timeout=30)
+
+
+@pytest.mark.parametrize("how", list(GOING_AWAY))
+def test_an_interface_that_goes_away_is_reported_gone_with_its_counters_while_the_other_keeps_capturing(
+        make_veth_pair, drained, how):
     doomed, survivor = make_veth_pair(), make_veth_pair()
     drained.plug(doomed.if_a, netns=doomed.ns_a)
     drained.plug(survivor.if_a, netns=survivor.ns_a)
@@ -394,11 +412,11 @@ def test_deleted_interface_reports_it_went_away_while_the_other_keeps_capturing(
     survivor_sender.start()
 
     assert wait_for(lambda: stats_of(drained, survivor.if_a).kernel_packets > 0)
-    subprocess.run(["ip", "-n", doomed.ns_a, "link", "del", doomed.if_a], check=True, timeout=30)
+    take_away(doomed, how)
     capture = drained.capture(doomed.if_a)
     assert wait_for(lambda: capture.error() is not None), "the capture did not notice its interface went away"
     assert capture.error() == f"{doomed.if_a}: the interface went down or away; capture on it stopped"
-    assert drained.errors() == {doomed.if_a: capture.error()}
+    assert drained.errors() == {doomed.key_a: capture.error()}
     doomed_stats = stats_of(drained, doomed.if_a)
     assert (doomed_stats.error, doomed_stats.delivered) == (capture.error(), 50)  # what it took is kept
     assert survivor_sender.is_alive(), "the survivor's traffic ended before the other interface went away"
@@ -409,6 +427,65 @@ def test_deleted_interface_reports_it_went_away_while_the_other_keeps_capturing(
     assert wait_for(lambda: stats_of(drained, survivor.if_a).delivered == survivor_total)
     stats = stats_of(drained, survivor.if_a)
     assert (stats.kernel_drops, stats.error) == (0, None)
+
+
+def test_an_interface_set_up_again_is_captured_again_into_the_same_file_block_with_its_counters_summed(
+        veth_pair, drained, tmp_path):
+    out = tmp_path / "flap.pcapng"
+    drained.start_writing(str(out), "pcapng")
+    key = drained.plug(veth_pair.if_a, CaptureOptions(filter="udp"), netns=veth_pair.ns_a)
+    with pytest.raises(RingcoreError, match="still capturing"):
+        drained.recapture(key)
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(30)))
+    assert wait_for(lambda: drained.stats()[key].delivered == 30)
+    take_away(veth_pair, "set-down")
+    assert wait_for(lambda: drained.stats()[key].error is not None)
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "link", "set", veth_pair.if_a, "up"], check=True, timeout=30)
+    subprocess.run(["ip", "-n", veth_pair.ns_b, "link", "set", veth_pair.if_b, "up"], check=True, timeout=30)
+    assert wait_for(lambda: _recaptured(drained, key)), "the interface could not be captured again once up"
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(100, 120)))
+    assert wait_for(lambda: drained.stats()[key].delivered == 50)
+    stats = drained.stats()[key]
+    assert (stats.error, stats.recaptures, stats.filter) == (None, 1, "udp")  # the filter came back with it
+    assert stats.kernel_packets == stats.delivered + stats.ring_drops + stats.occupancy == 50
+    drained.stop()
+    assert drained.stop_writing().packets_by_interface == {key: 50}
+    packets = tshark_read(out)
+    assert [netns.check_frame(packet.frame) for packet in packets] == [*range(30), *range(100, 120)]
+    assert {packet.interface for packet in packets} == {key}  # one interface block, before and after
+
+
+def _recaptured(monitor: Monitor, key: str) -> bool:
+    """Capture `key` again; False while it is not back (a filter needs the interface up and running)."""
+    try:
+        monitor.recapture(key)
+    except RingcoreError:
+        return False
+    return True
+
+
+def test_two_interfaces_of_one_name_in_two_namespaces_are_plugged_apart_and_written_as_two_blocks(
+        make_veth_pair, drained, tmp_path):
+    first, second = make_veth_pair(), make_veth_pair()
+    subprocess.run(["ip", "-n", second.ns_a, "link", "set", second.if_a, "down"], check=True, timeout=30)
+    subprocess.run(["ip", "-n", second.ns_a, "link", "set", second.if_a, "name", first.if_a, "up"], check=True,
+                   timeout=30)
+    out = tmp_path / "both.pcapng"
+    drained.start_writing(str(out), "pcapng")
+    keys = [drained.plug(first.if_a, netns=first.ns_a), drained.plug(first.if_a, netns=second.ns_a)]
+    assert keys == [first.key_a, f"{second.ns_a}/{first.if_a}"]
+    with pytest.raises(RingcoreError, match="several namespaces"):
+        drained.ring(first.if_a)  # a bare name no longer says which one
+    netns.send_frames(first.ns_b, first.if_b, first.frames_to_a(range(10)))
+    netns.send_frames(second.ns_b, second.if_b, second.frames_to_a(range(500, 507)))
+    assert wait_for(lambda: [drained.stats()[key].delivered for key in keys] == [10, 7])
+    assert {key: stats.netns for key, stats in drained.stats().items()} == {keys[0]: first.ns_a, keys[1]: second.ns_a}
+    drained.stop()
+    assert drained.stop_writing().packets_by_interface == {keys[0]: 10, keys[1]: 7}
+    by_interface: dict[str, list[int]] = {}
+    for packet in tshark_read(out):
+        by_interface.setdefault(packet.interface, []).append(netns.check_frame(packet.frame))
+    assert by_interface == {keys[0]: list(range(10)), keys[1]: list(range(500, 507))}
 
 
 # -- full ring ----------------------------------------------------------------

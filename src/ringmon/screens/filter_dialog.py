@@ -13,6 +13,8 @@ from textual.widgets import Input, Label, Static
 
 from ringcore.api import RingcoreError
 
+from ..formatting import escape
+
 
 class FilterDialog(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
@@ -25,7 +27,7 @@ class FilterDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(f"Capture filter on {self.ifname}", "bold"))
+            yield Label(Text(f"Capture filter on {escape(self.ifname)}", "bold"))
             yield Label(Text("tcpdump syntax, compiled by libpcap; empty means no filter", "dim"))
             yield Input(self.current or "", placeholder="e.g. udp and not port 53", id="filter-expression")
             yield Static(id="filter-error", classes="dialog-error")
@@ -37,8 +39,8 @@ class FilterDialog(ModalScreen[None]):
             self.apply(expression)
         except RingcoreError as error:  # FilterError carries libpcap's message; the old filter stays
             error_view = self.query_one("#filter-error", Static)
-            error_view.update(Text(str(error)))
+            error_view.update(Text(escape(str(error))))
             error_view.add_class("-shown")
             return
-        self.notify(f"filter: {expression or 'none'}", title=self.ifname, markup=False)
+        self.notify(f"filter: {escape(expression or 'none')}", title=escape(self.ifname), markup=False)
         self.dismiss()

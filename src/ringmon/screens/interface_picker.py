@@ -11,6 +11,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
+from ringcore.api import interface_key
+
+from ..formatting import escape
 from ..iface_facts import InterfaceFacts
 
 InterfaceChoice = tuple[str, str | None]  # (ifname, netns)
@@ -20,6 +23,7 @@ class InterfacePicker(ModalScreen[InterfaceChoice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, interfaces: Iterable[InterfaceFacts], plugged: set[str]) -> None:
+        """`plugged`: the keys (interface_key) of the interfaces plugged already."""
         super().__init__()
         self.interfaces = list(interfaces)
         self.plugged = plugged
@@ -36,18 +40,19 @@ class InterfacePicker(ModalScreen[InterfaceChoice | None]):
         for facts in self.interfaces:
             if facts.unavailable:
                 state = Text(facts.unavailable, "yellow")
-            elif facts.ifname in self.plugged:
+            elif interface_key(facts.ifname, facts.netns) in self.plugged:
                 state = Text("plugged", "bold cyan")
             else:
                 state = Text("up", "green") if facts.is_up else Text("down", "red")
             addresses = ", ".join(address for address in facts.addresses if not address.startswith("link"))
-            table.add_row(Text(facts.ifname), Text(facts.netns or "-"), state, Text(str(facts.mtu or "")),
+            table.add_row(Text(escape(facts.ifname)), Text(escape(facts.netns or "-")), state, Text(str(facts.mtu or "")),
                           Text(addresses), key=f"{facts.netns or ''}\0{facts.ifname}")
         table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         netns, ifname = str(event.row_key.value).split("\0", 1)
-        if ifname in self.plugged:
-            self.notify(f"{ifname} is already plugged", severity="warning", markup=False)
+        if interface_key(ifname, netns or None) in self.plugged:
+            self.notify(f"{escape(interface_key(ifname, netns or None))} is already plugged", severity="warning",
+                        markup=False)
             return
         self.dismiss((ifname, netns or None))

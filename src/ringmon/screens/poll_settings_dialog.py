@@ -12,6 +12,8 @@ from textual.widgets import Input, Label, RadioButton, RadioSet
 
 from ringcore.api import WaitStrategy
 
+from ..formatting import escape
+
 _STRATEGY_HELP = {
     WaitStrategy.SLEEP: "sleep: sleep the interval, then poll again (cheap, adds latency)",
     WaitStrategy.YIELD: "yield: give the CPU away and poll again at once",
@@ -31,7 +33,7 @@ class PollSettingsDialog(ModalScreen[tuple[WaitStrategy, int] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(f"Polling of {self.ifname}: when the ring is empty the consumer…", "bold"))
+            yield Label(Text(f"Polling of {escape(self.ifname)}: when the ring is empty the consumer…", "bold"))
             with RadioSet(id="wait-strategy"):
                 for strategy, help_text in _STRATEGY_HELP.items():
                     yield RadioButton(Text(help_text), value=strategy == self.strategy, name=strategy.name)

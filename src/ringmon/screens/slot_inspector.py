@@ -52,10 +52,10 @@ class SlotInspector(Screen[None]):
         Binding("r", "reread", "Copy again"),
     ]
 
-    def __init__(self, capture: CaptureSource, ifname: str, index: int, stats: RingStats) -> None:
+    def __init__(self, capture: CaptureSource, key: str, index: int, stats: RingStats) -> None:
         super().__init__()
         self.capture = capture
-        self.ifname = ifname
+        self.key = key
         self.index = index
         self.stats = stats
 
@@ -81,18 +81,18 @@ class SlotInspector(Screen[None]):
         self.action_reread()
 
     def action_reread(self) -> None:
-        stats = self.capture.stats().get(self.ifname)
+        stats = self.capture.stats().get(self.key)
         if stats is None:
-            self.notify(f"{escape(self.ifname)} is no longer plugged", severity="error", markup=False)
+            self.notify(f"{escape(self.key)} is no longer plugged", severity="error", markup=False)
             return
         self.stats = stats
-        slot = self.capture.read_slot(self.ifname, self.index)
+        slot = self.capture.read_slot(self.key, self.index)
         header = self.query_one("#slot-header", Static)
         if slot is None or (slot.caplen == 0 and slot.wirelen == 0):
-            header.update(Text(f"slot {self.index} of {escape(self.ifname)}: never written", "bold"))
+            header.update(Text(f"slot {self.index} of {escape(self.key)}: never written", "bold"))
             self.query_one(PacketTree).show([])
             self.query_one(HexDump).show(b"")
             return
-        header.update(slot_header(self.ifname, slot, slot_state(stats, self.index)))
+        header.update(slot_header(self.key, slot, slot_state(stats, self.index)))
         self.query_one(PacketTree).show(decode_frame(slot.data, slot.wirelen))
         self.query_one(HexDump).show(slot.data)

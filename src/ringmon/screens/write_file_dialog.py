@@ -1,8 +1,8 @@
-"""Start writing every plugged interface's packets to a pcap or pcapng file."""
+"""Start writing every plugged interface's packets to a pcap or pcapng file: the dialog asks where and in
+which format; the app opens the file (in a worker: opening may wait)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,17 +13,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
-from ringcore.api import RingcoreError
-
 FORMAT_SUFFIXES = {"pcapng": ".pcapng", "pcap": ".pcap", "pcap-ns": ".pcap"}
 
 
-class WriteFileDialog(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Cancel")]
+class WriteFileDialog(ModalScreen["tuple[str, str] | None"]):
+    """Dismissed with (path, format), or None when cancelled."""
 
-    def __init__(self, start: Callable[[str, str], None]) -> None:
-        super().__init__()
-        self.start = start
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -50,13 +46,9 @@ class WriteFileDialog(ModalScreen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         path = event.value.strip()
-        try:
-            if not path:
-                raise RingcoreError("give a file name")
-            self.start(path, self._format())
-        except (RingcoreError, OSError) as error:
+        if not path:
             error_view = self.query_one("#write-error", Static)
-            error_view.update(Text(str(error)))
+            error_view.update(Text("give a file name"))
             error_view.add_class("-shown")
             return
-        self.dismiss()
+        self.dismiss((path, self._format()))

@@ -8,10 +8,12 @@ from rich.text import Text
 from textual.widget import Widget
 
 BARS = "▁▂▃▄▅▆▇█"
+GAP = "·"  # no value: nothing was captured then (the interface was down), unlike a zero
 
 
 class ZeroBasedSparkline(Widget):
-    """The newest value at the right edge; each column is the maximum of the values it covers."""
+    """The newest value at the right edge; each column is the maximum of the values it covers, a gap (None)
+    where it covers none."""
 
     DEFAULT_CSS = """
     ZeroBasedSparkline { height: 1; width: 1fr; }
@@ -19,10 +21,10 @@ class ZeroBasedSparkline(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._values: tuple[float, ...] = ()
+        self._values: tuple[float | None, ...] = ()
         self._ceiling: float | None = None
 
-    def plot(self, values: Sequence[float], ceiling: float | None = None) -> None:
+    def plot(self, values: Sequence[float | None], ceiling: float | None = None) -> None:
         """Show `values`; `ceiling` is the value of a full bar (default: the largest value)."""
         values = tuple(values)
         if (values, ceiling) == (self._values, self._ceiling):
@@ -36,14 +38,22 @@ class ZeroBasedSparkline(Widget):
         values = self._values
         if len(values) > width:
             step = len(values) / width
-            columns = [max(values[int(i * step):max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)]
+            columns = [_largest(values[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])
+                       for i in range(width)]
         else:
             columns = list(values)
-        ceiling = self._ceiling if self._ceiling else max(columns, default=0)
+        ceiling = self._ceiling if self._ceiling else _largest(columns) or 0
         text = Text(" " * (width - len(columns)), no_wrap=True)
         for value in columns:
-            if value <= 0 or ceiling <= 0:
+            if value is None:
+                text.append(GAP, "dim red")
+            elif value <= 0 or ceiling <= 0:
                 text.append("▁", "dim")
             else:
                 text.append(BARS[min(len(BARS) - 1, int(value / ceiling * len(BARS) - 1e-9))])
         return text
+
+
+def _largest(values: Sequence[float | None]) -> float | None:
+    """The largest value, or None when there is none (a gap)."""
+    return max((value for value in values if value is not None), default=None)

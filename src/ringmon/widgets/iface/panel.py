@@ -12,9 +12,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from ringcore.api import DropPolicy, RingcoreError, RingStats, TopTalkers, WaitStrategy
+from ringcore.api import DropPolicy, RingcoreError, RingStats, TopTalkers, WaitStrategy, split_interface_key
 
 from ...capture_source import CaptureSource
+from ...formatting import escape, time_of_day
 from ...iface_facts import InterfaceFacts
 from ...messages import UnplugRequested
 from ...screens.filter_dialog import FilterDialog
@@ -47,16 +48,17 @@ class InterfacePanel(Vertical):
                 tooltip="Start the occupancy high-water mark again from now"),
     ]
 
-    def __init__(self, ifname: str, netns: str | None, capture: CaptureSource, *, id: str | None = None) -> None:
+    def __init__(self, key: str, capture: CaptureSource, *, id: str | None = None) -> None:
+        """`key`: the interface's in the capture session (interface_key: its namespace and name)."""
         super().__init__(id=id)
-        self.ifname = ifname
-        self.netns = netns
+        self.key = key
+        self.ifname, self.netns = split_interface_key(key)
         self.capture = capture
         self.stats: RingStats | None = None
         # Held, not queried: refreshed 10 times a second, and safe to update while the app tears down.
         self.status = LiveText(id="panel-status")
         self.occupancy = RingOccupancy()
-        self.slot_map = SlotMap(ifname)
+        self.slot_map = SlotMap(key)
         self.drops = DropsByStage()
         self.polling = PollingStats()
         self.rates = TrafficRates()
@@ -83,7 +85,7 @@ class InterfacePanel(Vertical):
 
     def show(self, stats: RingStats, history: InterfaceHistory) -> None:
         self.stats = stats
-        self.status.update(self._status_line(stats))
+        self.status.update(self._status_line(stats, history))
         self.occupancy.show(stats, history.occupancy)
         self.slot_map.show(stats)
         # in the title: sections have a top border only, where a subtitle would not show
@@ -98,11 +100,13 @@ class InterfacePanel(Vertical):
     def show_talkers(self, top: TopTalkers) -> None:
         self.talkers.show(top)
 
-    def _status_line(self, stats: RingStats) -> Text:
+    def _status_line(self, stats: RingStats, history: InterfaceHistory) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {self.ifname} ", "bold reverse")
+        text.append(f" {escape(self.key)} ", "bold reverse")
         if stats.error:
-            text.append(f" stopped: {stats.error}", "bold red")
+            since = f" since {time_of_day(history.down_since)}" if history.down_since is not None else ""
+            text.append(f" down{since}: {escape(stats.error)}", "bold red")
+            text.append("  captured again once it is up", "dim")
             return text
         if stats.paused:
             text.append(" consumer PAUSED ", "bold reverse yellow")
@@ -111,15 +115,19 @@ class InterfacePanel(Vertical):
         text.append("  policy ", "dim")
         text.append(DROP_POLICY_NAMES[stats.drop_policy], "bold")
         text.append("  filter ", "dim")
-        text.append(stats.filter or "none", "bold" if stats.filter else "dim")
+        text.append(escape(stats.filter or "none"), "bold" if stats.filter else "dim")
+        if history.gaps:
+            start, end = history.gaps[-1]
+            earlier = f" (and {len(history.gaps) - 1} earlier)" if len(history.gaps) > 1 else ""
+            text.append(f"  down {time_of_day(start)}–{time_of_day(end)}, recaptured{earlier}", "yellow")
         return text
 
     def _act(self, operation, *args) -> bool:
         """Run one Monitor call on this interface; a refusal becomes a notification, not a crash."""
         try:
-            operation(self.ifname, *args)
+            operation(self.key, *args)
         except RingcoreError as error:
-            self.notify(str(error), title=self.ifname, severity="error", markup=False)
+            self.notify(escape(str(error)), title=escape(self.key), severity="error", markup=False)
             return False
         return True
 
@@ -127,13 +135,13 @@ class InterfacePanel(Vertical):
         if self.stats is not None:
             paused = not self.stats.paused
             if self._act(self.capture.pause, paused):
-                self.notify(f"consumer {'paused' if paused else 'resumed'}", title=self.ifname, markup=False)
+                self.notify(f"consumer {'paused' if paused else 'resumed'}", title=escape(self.key), markup=False)
 
     def action_toggle_drop_policy(self) -> None:
         if self.stats is not None:
             policy = DropPolicy.LATE if self.stats.drop_policy == DropPolicy.EARLY else DropPolicy.EARLY
             if self._act(self.capture.set_drop_policy, policy):
-                self.notify(f"drop policy: {DROP_POLICY_NAMES[policy]}", title=self.ifname, markup=False)
+                self.notify(f"drop policy: {DROP_POLICY_NAMES[policy]}", title=escape(self.key), markup=False)
 
     def action_reset_high_water(self) -> None:
         self._act(self.capture.reset_high_water)
@@ -146,11 +154,11 @@ class InterfacePanel(Vertical):
             if choice is not None:
                 self._act(self.capture.set_wait, *choice)
 
-        self.app.push_screen(PollSettingsDialog(self.ifname, self.stats.wait_strategy, self.stats.poll_interval_us), apply)
+        self.app.push_screen(PollSettingsDialog(self.key, self.stats.wait_strategy, self.stats.poll_interval_us), apply)
 
     def action_set_filter(self) -> None:
         current = self.stats.filter if self.stats else None
-        self.app.push_screen(FilterDialog(self.ifname, current, lambda expression: self.capture.set_filter(self.ifname, expression)))
+        self.app.push_screen(FilterDialog(self.key, current, lambda expression: self.capture.set_filter(self.key, expression)))
 
     def action_unplug(self) -> None:
-        self.post_message(UnplugRequested(self.ifname))
+        self.post_message(UnplugRequested(self.key))

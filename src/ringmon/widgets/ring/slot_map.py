@@ -49,9 +49,9 @@ class SlotMap(ScrollView, can_focus=True):
 
     cursor = reactive(0, always_update=True)
 
-    def __init__(self, ifname: str, *, id: str | None = None) -> None:
+    def __init__(self, key: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.ifname = ifname
+        self.key = key
         self.stats: RingStats | None = None
 
     @property
@@ -129,7 +129,7 @@ class SlotMap(ScrollView, can_focus=True):
 
     def action_inspect(self) -> None:
         if self.stats is not None:
-            self.post_message(SlotChosen(self.ifname, self.cursor))
+            self.post_message(SlotChosen(self.key, self.cursor))
 
     def cell_kind(self, index: int) -> str:
         stats = self.stats
