@@ -124,6 +124,7 @@ class Monitor:
         values["drop_policy"] = DropPolicy(raw.drop_policy)
         values["wait_strategy"] = WaitStrategy(raw.wait_strategy)
         values["paused"] = bool(raw.paused)
+        values["truncate_to_slot"] = bool(raw.truncate_to_slot)
         return RingStats(ifname=name, ifindex=capture.ifindex, filter=capture.filter, error=capture.error(), **values)
 
     # Settings and slot reads run under the lock: an unplug from another thread frees the ring.
@@ -154,6 +155,11 @@ class Monitor:
     def read_slot(self, ifname: str, index: int) -> SlotView | None:
         with self._lock:
             return self.ring(ifname).copy_slot(index)
+
+    def slot_kinds(self, ifname: str) -> bytes:
+        """Each slot's kind (first slot of a record, continuation, padding): how the slot map groups records."""
+        with self._lock:
+            return self.ring(ifname).slot_kinds()
 
     def top_talkers(self, ifname: str, n: int) -> TopTalkers:
         """The n largest conversations of the last seconds on this interface (one C call)."""

@@ -168,7 +168,7 @@ class InterfaceHistory:
             self._wait = wait
             self._latency_window.restart()
         self.latency = latency_summary(self._latency_window.add(now_s, stats)[1], stats)
-        self.occupancy.append(stats.occupancy)
+        self.occupancy.append(stats.slots_used)
         if self._last_point_s is None or now_s - self._last_point_s >= 1.0:
             self._last_point_s = now_s
             self.rx_pps.append(self.rates.rx_pps)
