@@ -185,7 +185,7 @@ class Ring(_Native):
         self._view = memoryview(mapping).cast("B")
         self._base = base
         self._stats = rc.Stats()
-        self._held: deque[memoryview] = deque()  # views of the slots polled and not released, oldest first
+        self._held: deque[memoryview] = deque()  # views of the packets polled and not released, oldest first
         self._consumer = False
 
     @classmethod
@@ -277,7 +277,7 @@ class Ring(_Native):
         batch: int = 64,
         stop: Callable[[], bool] | None = None,
     ) -> int:
-        """The classic consumer loop: fn(view, meta) per packet, each slot freed when fn returns,
+        """The classic consumer loop: fn(view, meta) per packet, each packet's slots freed when fn returns,
         a wait when the ring is empty. Ends after `count` packets, `timeout_s`, or when stop() is true."""
         handled = 0
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
