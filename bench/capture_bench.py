@@ -401,7 +401,7 @@ class Ringmon(Capturer):
         return ToolResult("ringmon", captured=total("delivered"), kernel_drops=total("kernel_drops"),
                           ring_drops=total("ring_drops"), truncated=total("truncated"),
                           cpu_s=self.cpu_end_s - self.cpu_start_s, cpu_total_s=self.rusage_s,
-                          raw={name: total(name) for name in ("kernel_packets", "kernel_seen", "occupancy_high",
+                          raw={name: total(name) for name in ("kernel_packets", "kernel_seen", "slots_used_high",
                                                               "polls", "empty_polls", "sleeps")}
                           | {"stderr": self.stderr.strip()})
 

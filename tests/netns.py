@@ -56,8 +56,10 @@ FRAME_CRC = struct.Struct("!I")
 HEADERS_LEN = ETH_HEADER.size + IPV4_HEADER.size + UDP_HEADER.size
 MIN_FRAME_LEN = 60  # Ethernet minimum without FCS
 MAX_FRAME_LEN = 1514  # 1500-byte MTU plus the Ethernet header
+JUMBO_MTU = 9000
+MAX_JUMBO_FRAME_LEN = JUMBO_MTU + 14  # what a link set to JUMBO_MTU carries (set_mtu)
 # Long enough for the largest filler starting at any offset 0..255.
-FILLER = bytes(range(256)) * (MAX_FRAME_LEN // 256 + 2)
+FILLER = bytes(range(256)) * (MAX_JUMBO_FRAME_LEN // 256 + 2)
 
 # Applied in every test namespace before any interface exists in it.
 NAMESPACE_SYSCTLS = {
@@ -222,6 +224,12 @@ def veth_pair() -> Iterator[VethPair]:
             delete_namespace(ns)
 
 
+def set_mtu(pair: VethPair, mtu: int) -> None:
+    """Both ends of the pair carry frames of up to mtu + 14 bytes."""
+    for ns, ifname in ((pair.ns_a, pair.if_a), (pair.ns_b, pair.if_b)):
+        _ip("-n", ns, "link", "set", ifname, "mtu", str(mtu))
+
+
 def _mac_bytes(mac: str) -> bytes:
     return bytes.fromhex(mac.replace(":", ""))
 
@@ -244,9 +252,10 @@ def make_frame(
     src_port: int = UDP_SRC_PORT,
     dst_port: int = UDP_DST_PORT,
 ) -> bytes:
-    """An Ethernet/IPv4/UDP frame of exactly `size` bytes (60..1514) carrying `seq`, checkable by check_frame."""
-    if not MIN_FRAME_LEN <= size <= MAX_FRAME_LEN:
-        raise ValueError(f"frame size {size} outside {MIN_FRAME_LEN}..{MAX_FRAME_LEN}")
+    """An Ethernet/IPv4/UDP frame of exactly `size` bytes (60..1514, or up to 9014 for a link whose MTU is
+    JUMBO_MTU) carrying `seq`, checkable by check_frame."""
+    if not MIN_FRAME_LEN <= size <= MAX_JUMBO_FRAME_LEN:
+        raise ValueError(f"frame size {size} outside {MIN_FRAME_LEN}..{MAX_JUMBO_FRAME_LEN}")
     ip_len = size - ETH_HEADER.size
     udp_len = ip_len - IPV4_HEADER.size
     filler_len = size - HEADERS_LEN - PAYLOAD_HEAD.size - FRAME_CRC.size

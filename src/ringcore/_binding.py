@@ -11,6 +11,8 @@ RC_BATCH_BUCKETS = 16
 RC_LATENCY_BUCKETS = 32
 RC_SLOT_TRUNCATED = 0x1
 RC_SLOT_OUTGOING = 0x2
+RC_SLOT_PADDING = 0x4
+RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED, RC_SLOT_KIND_PADDING = 0, 1, 2
 RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
@@ -31,7 +33,8 @@ class SlotHdr(ctypes.Structure):
         ("ts_ns", u64),
         ("ifindex", i32),
         ("flags", u32),
-        ("reserved", u64),
+        ("slots", u32),
+        ("reserved", u32),
     ]
 
 
@@ -45,6 +48,7 @@ class RingConfig(ctypes.Structure):
         ("drop_policy", i32),
         ("wait_strategy", i32),
         ("poll_interval_us", u32),
+        ("truncate_to_slot", u32),
     ]
 
 
@@ -69,6 +73,7 @@ class Stats(ctypes.Structure):
         ("truncated", u64),
         ("outgoing_packets", u64),
         ("outgoing_bytes", u64),
+        ("produced", u64),
         ("head", u64),
         ("delivered", u64),
         ("delivered_bytes", u64),
@@ -82,13 +87,15 @@ class Stats(ctypes.Structure):
         ("batch_hist", u64 * RC_BATCH_BUCKETS),
         ("latency_hist", u64 * RC_LATENCY_BUCKETS),
         ("occupancy", u64),
-        ("occupancy_high", u64),
+        ("slots_used", u64),
+        ("slots_used_high", u64),
         ("slot_size", u32),
         ("slot_count", u32),
         ("drop_policy", i32),
         ("wait_strategy", i32),
         ("poll_interval_us", u32),
         ("paused", u32),
+        ("truncate_to_slot", u32),
     ]
 
 
@@ -154,6 +161,7 @@ _SIGNATURES = {
     "rc_ring_attach_consumer": (ctypes.c_int, [vp]),
     "rc_ring_detach_consumer": (None, [vp]),
     "rc_ring_poll": (u32, [vp, u32, _P(u64)]),
+    "rc_ring_next": (vp, [vp, _P(u64)]),
     "rc_ring_slot": (vp, [vp, u64]),
     "rc_ring_release": (ctypes.c_int, [vp, u32]),
     "rc_ring_wait": (None, [vp]),
@@ -163,7 +171,8 @@ _SIGNATURES = {
     "rc_ring_set_wait": (ctypes.c_int, [vp, i32, u32]),
     "rc_ring_base": (vp, [vp]),
     "rc_ring_map_size": (size_t, [vp]),
-    "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t]),
+    "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t, _P(u32)]),
+    "rc_ring_slot_kinds": (u32, [vp, vp, u32]),
     "rc_capture_open": (ctypes.c_int, [cp, _P(CaptureConfig), _P(BpfInsn), u32, _P(vp), cp, size_t]),
     "rc_capture_start": (ctypes.c_int, [vp, cp, size_t]),
     "rc_capture_stop": (None, [vp]),

@@ -52,6 +52,8 @@ class CaptureOptions:
     drop_policy: DropPolicy = DropPolicy.EARLY
     wait_strategy: WaitStrategy = WaitStrategy.SLEEP
     poll_interval_us: int = DEFAULT_POLL_INTERVAL_US
+    # Cut every packet to one slot (counted as truncated); else a packet larger than a slot spans several.
+    truncate_to_slot: bool = False
 
 
 def interface_key(ifname: str, netns: str | None = None) -> str:
@@ -80,6 +82,7 @@ class RingStats:
     truncated: int
     outgoing_packets: int
     outgoing_bytes: int
+    produced: int
     head: int
     delivered: int
     delivered_bytes: int
@@ -92,14 +95,16 @@ class RingStats:
     latency_max_ns: int
     batch_hist: tuple[int, ...]
     latency_hist: tuple[int, ...]
-    occupancy: int
-    occupancy_high: int
+    occupancy: int  # packets in the ring (the accounting identity's term)
+    slots_used: int  # the slots they take: a packet larger than a slot takes several
+    slots_used_high: int
     slot_size: int
     slot_count: int
     drop_policy: DropPolicy
     wait_strategy: WaitStrategy
     poll_interval_us: int
     paused: bool
+    truncate_to_slot: bool = False
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None

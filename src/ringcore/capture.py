@@ -42,12 +42,12 @@ U64_MAX = (1 << 64) - 1
 # low rates the kernel hands a block over after BLOCK_TIMEOUT_MS however
 # empty, so blocks x timeout bounds how long the producer may stall before
 # the kernel drops: 32 x 20 ms = 640 ms.  Fewer, fuller blocks also mean
-# fewer producer wake-ups at high rates.  256 KiB holds any frame a slot can
-# (at most 64 KiB).  The timeout is also the most latency the kernel adds.
+# fewer producer wake-ups at high rates.  256 KiB holds any frame a link can
+# hand over, GRO's 64 KiB included.  The timeout is also the most latency the kernel adds.
 KERNEL_BLOCK_SIZE = 1 << 18
 KERNEL_BLOCK_NR = 32
 BLOCK_TIMEOUT_MS = 20
-_SLOT_HDR = struct.Struct("<IIQiI")
+_SLOT_HDR = struct.Struct("<IIQiII")  # struct rc_slot_hdr up to `slots`
 FORMATS = {"pcap": rc.RC_FORMAT_PCAP_US, "pcap-ns": rc.RC_FORMAT_PCAP_NS, "pcapng": rc.RC_FORMAT_PCAPNG}
 
 
@@ -133,10 +133,14 @@ class _SlotFlags:
     def outgoing(self) -> bool:
         return bool(self.flags & rc.RC_SLOT_OUTGOING)
 
+    @property
+    def padding(self) -> bool:
+        return bool(self.flags & rc.RC_SLOT_PADDING)
+
 
 @dataclass(frozen=True)
 class SlotMeta(_SlotFlags):
-    """A slot's header, as the consumer sees it."""
+    """A record's header, as the consumer sees it: position of its first slot, and how many slots it spans."""
 
     position: int
     caplen: int
@@ -144,11 +148,13 @@ class SlotMeta(_SlotFlags):
     ts_ns: int
     ifindex: int
     flags: int
+    slots: int = 1
 
 
 @dataclass(frozen=True)
 class SlotView(_SlotFlags):
-    """A copy of one slot taken for inspection (the ring keeps running)."""
+    """A copy of the record one slot belongs to, taken for inspection (the ring keeps running): `index` is the
+    record's first slot, `slots` how many it spans."""
 
     index: int
     caplen: int
@@ -157,6 +163,7 @@ class SlotView(_SlotFlags):
     ifindex: int
     flags: int
     data: bytes
+    slots: int = 1
 
 
 class Ring(_Native):
@@ -178,7 +185,7 @@ class Ring(_Native):
         self._view = memoryview(mapping).cast("B")
         self._base = base
         self._stats = rc.Stats()
-        self._held: deque[memoryview] = deque()  # views of the slots polled and not released, oldest first
+        self._held: deque[memoryview] = deque()  # views of the packets polled and not released, oldest first
         self._consumer = False
 
     @classmethod
@@ -189,10 +196,11 @@ class Ring(_Native):
         drop_policy: DropPolicy = DropPolicy.EARLY,
         wait_strategy: WaitStrategy = WaitStrategy.SLEEP,
         poll_interval_us: int = 1000,
+        truncate_to_slot: bool = False,
     ) -> Ring:
         validate_ring(slot_size, ring_pages)
         validate_poll_interval(poll_interval_us)
-        cfg = rc.RingConfig(slot_size, ring_pages, drop_policy, wait_strategy, poll_interval_us)
+        cfg = rc.RingConfig(slot_size, ring_pages, drop_policy, wait_strategy, poll_interval_us, truncate_to_slot)
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
         _check(rc.lib.rc_ring_create(ctypes.byref(cfg), ctypes.byref(handle), buf, len(buf)), buf, "creating a ring")
@@ -231,27 +239,28 @@ class Ring(_Native):
         return handle
 
     def poll(self, max_items: int = 256) -> list[tuple[memoryview, SlotMeta]]:
-        """Take a batch after the slots already held: zero-copy views of up to max_items slots, valid until
-        release() frees their slots (the views are released with them)."""
+        """Take a batch of up to max_items packets after the ones already held: a zero-copy view of each whole
+        packet (its record may span several slots), valid until release() frees it (the views go with it)."""
         max_items = in_range("batch size", max_items, 0, U32_MAX)
         handle = self._as_consumer()
-        first = ctypes.c_uint64()
-        count = rc.lib.rc_ring_poll(handle, max_items, ctypes.byref(first))
+        position = ctypes.c_uint64()
+        count = rc.lib.rc_ring_poll(handle, max_items, ctypes.byref(position))
         batch = []
-        for position in range(first.value, first.value + count):
-            offset = rc.lib.rc_ring_slot(handle, position) - self._base
-            caplen, wirelen, ts_ns, ifindex, flags = _SLOT_HDR.unpack_from(self._view, offset)
+        for _ in range(count):
+            offset = rc.lib.rc_ring_next(handle, ctypes.byref(position)) - self._base
+            caplen, wirelen, ts_ns, ifindex, flags, slots = _SLOT_HDR.unpack_from(self._view, offset)
             data_at = offset + rc.SLOT_HDR_SIZE
             view = self._view[data_at:data_at + caplen]
             self._held.append(view)
-            batch.append((view, SlotMeta(position, caplen, wirelen, ts_ns, ifindex, flags)))
+            batch.append((view, SlotMeta(position.value - slots, caplen, wirelen, ts_ns, ifindex, flags, slots)))
         return batch
 
     def release(self, count: int) -> None:
-        """Free the `count` oldest slots taken by poll(); more than are polled and not released is refused."""
+        """Free the `count` oldest packets taken by poll() (with all their slots); more than are polled and not
+        released is refused."""
         count = in_range("release count", count, 0, U32_MAX)
         if rc.lib.rc_ring_release(self.handle, count) < 0:
-            raise OutOfRangeError(f"cannot release {count} slots: {len(self._held)} are polled and not released")
+            raise OutOfRangeError(f"cannot release {count} packets: {len(self._held)} are polled and not released")
         for _ in range(count):
             _release_view(self._held.popleft())
 
@@ -268,7 +277,7 @@ class Ring(_Native):
         batch: int = 64,
         stop: Callable[[], bool] | None = None,
     ) -> int:
-        """The classic consumer loop: fn(view, meta) per packet, each slot freed when fn returns,
+        """The classic consumer loop: fn(view, meta) per packet, each packet's slots freed when fn returns,
         a wait when the ring is empty. Ends after `count` packets, `timeout_s`, or when stop() is true."""
         handled = 0
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -296,14 +305,26 @@ class Ring(_Native):
         return self._stats
 
     def copy_slot(self, index: int) -> SlotView | None:
-        """A copy of slot `index` (0 .. slot count - 1), or None for an index past the last slot."""
+        """A copy of the record slot `index` (0 .. slot count - 1) belongs to, or None for an index past the
+        last slot."""
         index = in_range("slot index", index, 0, U32_MAX)
-        buf = ctypes.create_string_buffer(rc.SLOT_HDR_SIZE + MAX_SLOT_SIZE)
-        size = rc.lib.rc_ring_copy_slot(self.handle, index, buf, len(buf))
+        handle = self.handle
+        # a record is at most the slot area: the mapping less its header page
+        buf = ctypes.create_string_buffer(rc.lib.rc_ring_map_size(handle))
+        first = ctypes.c_uint32()
+        size = rc.lib.rc_ring_copy_slot(handle, index, buf, len(buf), ctypes.byref(first))
         if size < 0:
             return None
-        caplen, wirelen, ts_ns, ifindex, flags = _SLOT_HDR.unpack_from(buf, 0)
-        return SlotView(index, caplen, wirelen, ts_ns, ifindex, flags, buf.raw[rc.SLOT_HDR_SIZE:size])
+        caplen, wirelen, ts_ns, ifindex, flags, slots = _SLOT_HDR.unpack_from(buf, 0)
+        return SlotView(first.value, caplen, wirelen, ts_ns, ifindex, flags, buf.raw[rc.SLOT_HDR_SIZE:size], slots)
+
+    def slot_kinds(self) -> bytes:
+        """Each slot's kind, one byte a slot (rc.RC_SLOT_KIND_*): a record's first slot, a continuation of the
+        record before it, or padding at the ring's end. Read while the ring runs, for a viewer."""
+        handle = self.handle
+        buf = ctypes.create_string_buffer(self.stats().slot_count)
+        count = rc.lib.rc_ring_slot_kinds(handle, buf, len(buf))
+        return buf.raw[:count]
 
     def set_drop_policy(self, policy: DropPolicy) -> None:
         rc.lib.rc_ring_set_drop_policy(self.handle, DropPolicy(policy))
@@ -330,7 +351,7 @@ class Capture(_Native):
         self.options = options
         cfg = rc.CaptureConfig(
             rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
-                          int(options.wait_strategy), options.poll_interval_us),
+                          int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot)),
             options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, KERNEL_BLOCK_NR, BLOCK_TIMEOUT_MS,
         )
         handle = ctypes.c_void_p()

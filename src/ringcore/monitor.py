@@ -196,6 +196,7 @@ class Monitor:
         values["drop_policy"] = DropPolicy(raw.drop_policy)
         values["wait_strategy"] = WaitStrategy(raw.wait_strategy)
         values["paused"] = bool(raw.paused)
+        values["truncate_to_slot"] = bool(raw.truncate_to_slot)
         now = RingStats(ifname=capture.ifname, netns=capture.netns, ifindex=capture.ifindex, filter=capture.filter,
                         error=capture.error(), **values)
         return now if plugged.earlier is None else _summed(plugged.earlier, now)
@@ -228,6 +229,11 @@ class Monitor:
     def read_slot(self, ifname: str, index: int) -> SlotView | None:
         with self._lock:
             return self.ring(ifname).copy_slot(index)
+
+    def slot_kinds(self, key: str) -> bytes:
+        """Each slot's kind (first slot of a record, continuation, padding): how the slot map groups records."""
+        with self._lock:
+            return self.ring(key).slot_kinds()
 
     def top_talkers(self, ifname: str, n: int) -> TopTalkers:
         """The n largest conversations of the last seconds on this interface (one C call)."""

@@ -310,7 +310,7 @@ def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | 
              f"{total['kernel_drops']} packets dropped by kernel",
              f"{total['ring_drops']} packets dropped at ring"]
     if total["truncated"]:
-        lines.append(f"{total['truncated']} packets truncated to the slot size")
+        lines.append(f"{total['truncated']} packets truncated by the ring (to one slot with --truncate-to-slot, or to the ring)")
     try:
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()

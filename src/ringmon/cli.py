@@ -68,6 +68,9 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     parser.add_argument("-p", dest="promisc", action="store_false",
                         help="do not put the interface in promiscuous mode")
     _add_ring_options(parser, DEFAULT_SLOT_SIZE, DEFAULT_RING_PAGES)
+    parser.add_argument("--truncate-to-slot", action="store_true",
+                        help="cut each packet to one slot (counted as truncated); by default a packet larger "
+                             "than a slot takes several, kept whole up to the snap length")
     parser.add_argument("--drop-policy", choices=[policy.name.lower() for policy in DropPolicy], default="early",
                         help="when the ring is full: leave packets to the kernel (early) or take and drop them (late)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
@@ -92,6 +95,7 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         drop_policy=DropPolicy[args.drop_policy.upper()],
         wait_strategy=WaitStrategy[args.wait.upper()],
         poll_interval_us=args.poll_interval,
+        truncate_to_slot=args.truncate_to_slot,
     )
 
 

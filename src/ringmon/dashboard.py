@@ -194,7 +194,11 @@ class RingmonApp(App[None]):
     def _show_active(self) -> None:
         panel = self.active_panel()
         if panel is not None and panel.key in self.latest:
-            panel.show(self.latest[panel.key], self.histories[panel.key])
+            try:
+                kinds = self.capture.slot_kinds(panel.key)
+            except RingcoreError:  # unplugged since the snapshot: the map draws slots without their records
+                kinds = b""
+            panel.show(self.latest[panel.key], self.histories[panel.key], kinds)
 
     def _show_active_talkers(self) -> None:
         """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""

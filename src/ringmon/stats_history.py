@@ -173,7 +173,7 @@ class InterfaceHistory:
             self._wait = wait
             self._latency_window.restart()
         self.latency = latency_summary(self._latency_window.add(now_s, stats)[1], stats)
-        self.occupancy.append(stats.occupancy)
+        self.occupancy.append(stats.slots_used)
         self._add_point(now_s, self.rates.rx_pps, self.rates.tx_pps)
         return self.rates
 

@@ -73,7 +73,7 @@ class FakeRing:
     wait_strategy: WaitStrategy = WaitStrategy.SLEEP
     poll_interval_us: int = 1000
     occupancy: int = 0
-    occupancy_high: int = 0
+    slots_used_high: int = 0
     head: int = 0
     tail: int = 0
 
@@ -115,7 +115,7 @@ class FakeRing:
         self.tail += consumed
         self.occupancy = kept
         self.head = self.tail + kept
-        self.occupancy_high = max(self.occupancy_high, kept)
+        self.slots_used_high = max(self.slots_used_high, kept)
 
     def stats(self) -> RingStats:
         counters = self.counters
@@ -125,13 +125,14 @@ class FakeRing:
             kernel_drops=counters.get("kernel_drops", 0), kernel_seen=counters.get("kernel_seen", 0),
             ring_drops=counters.get("ring_drops", 0), truncated=counters.get("truncated", 0),
             outgoing_packets=counters.get("outgoing_packets", 0), outgoing_bytes=counters.get("outgoing_bytes", 0),
+            produced=counters.get("delivered", 0) + self.occupancy,
             head=self.head, delivered=counters.get("delivered", 0), delivered_bytes=counters.get("delivered_bytes", 0),
             tail=self.tail, consuming=self.tail + min(self.occupancy, 5),
             polls=counters.get("polls", 0), empty_polls=counters.get("empty_polls", 0),
             sleeps=counters.get("sleeps", 0), sleep_ns=counters.get("sleep_ns", 0),
             latency_max_ns=4_200_000 if counters.get("delivered") else 0,
             batch_hist=tuple(self.batch_hist), latency_hist=tuple(self.latency_hist),
-            occupancy=self.occupancy, occupancy_high=self.occupancy_high,
+            occupancy=self.occupancy, slots_used=self.occupancy, slots_used_high=self.slots_used_high,
             slot_size=SLOT_SIZE, slot_count=SLOT_COUNT, drop_policy=self.drop_policy,
             wait_strategy=self.wait_strategy, poll_interval_us=self.poll_interval_us,
             paused=self.paused, filter=self.filter,
@@ -205,7 +206,7 @@ class FakeMonitor:
 
     def reset_high_water(self, ifname: str) -> None:
         ring = self._ring(ifname)
-        ring.occupancy_high = ring.occupancy
+        ring.slots_used_high = ring.occupancy
 
     def read_slot(self, ifname: str, index: int) -> SlotView | None:
         ring = self._ring(ifname)
@@ -215,6 +216,10 @@ class FakeMonitor:
         flags = TRUNCATED_FLAG if index % 16 == 15 else 0
         return SlotView(index, len(frame), len(frame) + (100 if flags else 0), 1_700_000_000_123_456_789 + index * 1000,
                         ring.ifindex, flags, frame)
+
+    def slot_kinds(self, ifname: str) -> bytes:
+        self._ring(ifname)
+        return bytes(SLOT_COUNT)  # every packet fits its slot: each slot starts a record
 
     def top_talkers(self, ifname: str, n: int) -> TopTalkers:
         """The scripted traffic of the last window, split over fixed conversations."""

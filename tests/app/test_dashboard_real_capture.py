@@ -15,6 +15,7 @@ from readback import tshark_read
 from ringmon.screens.slot_inspector import SlotInspector
 from ringmon.screens.write_file_dialog import WriteFileDialog
 from ringmon.widgets.packets.hex_dump import HexDump
+from ringmon.widgets.ring.slot_map import CONTINUED_GLYPH, FILLED, GLYPHS
 from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
 
 FRAME_COUNT = 300
@@ -127,5 +128,37 @@ def test_interface_panel_shows_the_kernels_facts_and_nic_counters_beside_ringmon
         await wait_for(pilot, lambda: f"rx +{FRAME_COUNT}" in panel_shown(app, veth_pair.if_a, "InterfaceFactsView")
                        and f"in +{FRAME_COUNT}" in panel_shown(app, veth_pair.if_a, "InterfaceFactsView"),
                        "the NIC and ringmon counting every frame")
+
+    run_dashboard_on(monitor, scenario)
+
+
+def test_a_jumbo_frame_is_one_record_the_slot_map_joins_and_the_inspector_shows_whole_from_any_of_its_slots(
+        veth_pair):
+    netns.set_mtu(veth_pair, netns.JUMBO_MTU)
+    sizes = (FRAME_SIZE, netns.MAX_JUMBO_FRAME_LEN, FRAME_SIZE)  # the jumbo frame takes slots 1..5
+    frames = [netns.make_frame(seq, size, veth_pair.mac_b, veth_pair.mac_a, src_ip=veth_pair.ip_b,
+                               dst_ip=veth_pair.ip_a) for seq, size in enumerate(sizes)]
+    monitor = watching_a(veth_pair, CaptureOptions(ring_pages=CLASSIC_RING_PAGES))
+
+    async def scenario(app, pilot):
+        await pilot.press("p")  # paused: the frames stay in the ring, where the map shows them
+        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].paused, "paused")
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].kernel_packets == len(frames), "every frame taken")
+        stats = app.latest[veth_pair.if_a]
+        assert (stats.occupancy, stats.slots_used, stats.truncated) == (3, 7, 0)
+        slot_map = app.active_panel().slot_map
+        await wait_for(pilot, lambda: slot_map.glyphs(FILLED, 0, 7) == [GLYPHS[FILLED], GLYPHS[FILLED]]
+                       + [CONTINUED_GLYPH] * 4 + [GLYPHS[FILLED]], "the jumbo frame's slots drawn as one record")
+        slot_map.cursor = 3
+        await pilot.press("enter")
+        inspector = await wait_for_inspector(pilot)
+        header = shown(app, "#slot-header")
+        assert f"slots 1–5 of {veth_pair.if_a}" in header and "slot 3 is part of this packet's record" in header
+        assert f"captured {netns.MAX_JUMBO_FRAME_LEN} B of {netns.MAX_JUMBO_FRAME_LEN} B on the wire" in header
+        assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[1]
+        await pilot.press("right_square_bracket")  # the next record: after all the jumbo frame's slots
+        assert f"slot 6 of {veth_pair.if_a}" in shown(app, "#slot-header")
+        assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[2]
 
     run_dashboard_on(monitor, scenario)

@@ -109,7 +109,7 @@ def run_c_test(build_c_test):
     return run
 
 
-def test_two_threads_lose_nothing_tear_nothing_and_account_exactly_in_every_snapshot(run_c_test):
+def test_two_threads_with_records_of_one_to_three_slots_lose_nothing_tear_nothing_and_account_exactly(run_c_test):
     run_c_test("ring_stress_two_threads", TIMED_SECONDS)
 
 
@@ -121,8 +121,13 @@ def test_full_ring_refuses_with_enobufs_and_counts_drops_by_policy(run_c_test):
     run_c_test("ring_full_both_policies")
 
 
-def test_packet_longer_than_a_slot_is_cut_to_it_and_flagged_truncated(run_c_test):
+def test_with_truncate_to_slot_a_packet_longer_than_a_slot_is_cut_to_it_and_flagged_truncated(run_c_test):
     run_c_test("ring_truncation")
+
+
+def test_packet_larger_than_a_slot_is_one_whole_record_that_never_wraps_and_one_larger_than_the_ring_is_cut(
+        run_c_test):
+    run_c_test("ring_records")
 
 
 def test_ring_has_the_classic_geometry_and_refuses_configs_that_do_not_fit(run_c_test):

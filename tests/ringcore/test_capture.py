@@ -500,7 +500,7 @@ def test_drop_early_with_the_consumer_paused_fills_the_ring_then_the_kernel_drop
     assert wait_for(lambda: stats_of(drained, ifname).kernel_drops > 0), "the kernel never dropped"
     stats = stats_of(drained, ifname)
     assert stats.paused and stats.slot_count == CLASSIC_SLOTS
-    assert (stats.occupancy, stats.occupancy_high, stats.ring_drops, stats.delivered) == (CLASSIC_SLOTS, CLASSIC_SLOTS,
+    assert (stats.occupancy, stats.slots_used_high, stats.ring_drops, stats.delivered) == (CLASSIC_SLOTS, CLASSIC_SLOTS,
                                                                                           0, 0)
     assert stats.kernel_packets == CLASSIC_SLOTS
     assert_accounts_close(stats)
@@ -564,7 +564,7 @@ def test_drop_late_with_the_consumer_paused_counts_ring_drops_and_no_kernel_drop
     netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(sent), size=1000))
     assert wait_for_kernel_packets(drained, ifname, sent) == sent
     stats = stats_of(drained, ifname)
-    assert (stats.occupancy, stats.occupancy_high) == (CLASSIC_SLOTS, CLASSIC_SLOTS)
+    assert (stats.occupancy, stats.slots_used_high) == (CLASSIC_SLOTS, CLASSIC_SLOTS)
     assert (stats.ring_drops, stats.kernel_drops, stats.delivered) == (sent - CLASSIC_SLOTS, 0, 0)
     assert_accounts_close(stats)
 
@@ -596,13 +596,30 @@ def test_switching_a_stuck_drop_early_ring_to_drop_late_frees_what_the_kernel_ho
 # -- what a slot holds --------------------------------------------------------
 
 
-def test_frames_longer_than_the_slot_are_cut_to_it_flagged_and_counted_as_truncated(veth_pair, monitor):
+def test_frames_longer_than_the_slot_are_kept_whole_over_several_slots_by_default(veth_pair, monitor):
+    slot_size = 128
+    room = slot_size - SLOT_HDR_SIZE
+    sizes = [room, room + 1, 1000, 1514]
+    pair = veth_pair
+    frames = [netns.make_frame(seq, size, pair.mac_b, pair.mac_a) for seq, size in enumerate(sizes)]
+    monitor.plug(pair.if_a, CaptureOptions(slot_size=slot_size, ring_pages=33), netns=pair.ns_a)
+    netns.send_frames(pair.ns_b, pair.if_b, frames)
+    received = receive(monitor, pair.if_a, len(frames))
+
+    assert [data for data, _ in received] == frames
+    assert [(meta.caplen, meta.wirelen, meta.slots, meta.truncated) for _, meta in received] == [
+        (size, size, -(-(size + SLOT_HDR_SIZE) // slot_size), False) for size in sizes]
+    stats = stats_of(monitor, pair.if_a)
+    assert (stats.truncated, stats.delivered, stats.occupancy) == (0, len(frames), 0)
+
+
+def test_with_truncate_to_slot_frames_longer_than_the_slot_are_cut_to_it_flagged_and_counted(veth_pair, monitor):
     slot_size = 128
     room = slot_size - SLOT_HDR_SIZE
     sizes = [room, room + 1, 1000, 1000]
     pair = veth_pair
     frames = [netns.make_frame(seq, size, pair.mac_b, pair.mac_a) for seq, size in enumerate(sizes)]
-    monitor.plug(pair.if_a, CaptureOptions(slot_size=slot_size, ring_pages=33), netns=pair.ns_a)
+    monitor.plug(pair.if_a, CaptureOptions(slot_size=slot_size, ring_pages=33, truncate_to_slot=True), netns=pair.ns_a)
     netns.send_frames(pair.ns_b, pair.if_b, frames)
     received = receive(monitor, pair.if_a, len(frames))
 

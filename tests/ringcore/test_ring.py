@@ -44,7 +44,7 @@ def test_classic_ring_of_33_pages_has_64_slots_of_2048_bytes_in_one_33_page_mapp
     assert base % PAGE == 0
     header = RING_HEADER.unpack(ctypes.string_at(base, RING_HEADER.size))
     # magic, version, page_size, slot_size, slot_count, ring_pages
-    assert header == (0x52494E47, 1, PAGE, 2048, 64, 33)
+    assert header == (0x52494E47, 2, PAGE, 2048, 64, 33)
     # one header page, then the 64 slots fill the other 32 pages exactly
     assert rc.lib.rc_ring_slot(classic_ring.handle, 0) == base + PAGE
     assert rc.lib.rc_ring_slot(classic_ring.handle, 63) + 2048 == base + 33 * PAGE
@@ -89,20 +89,53 @@ def test_full_ring_refuses_the_next_packet_and_keeps_its_high_water_mark(classic
     assert all(classic_ring.produce(packet(seq)) for seq in range(64))
     assert not classic_ring.produce(packet(64))
     stats = classic_ring.stats()
-    assert (stats.occupancy, stats.occupancy_high, stats.kernel_packets) == (64, 64, 64)
+    assert (stats.occupancy, stats.slots_used_high, stats.kernel_packets) == (64, 64, 64)
     classic_ring.release(len(classic_ring.poll(64)))
-    assert classic_ring.stats().occupancy_high == 64
+    assert classic_ring.stats().slots_used_high == 64
     classic_ring.reset_high_water()
-    assert classic_ring.stats().occupancy_high == 0
+    assert classic_ring.stats().slots_used_high == 0
 
 
-def test_packet_longer_than_the_slot_is_cut_and_flagged_truncated(classic_ring):
+def test_with_truncate_to_slot_a_packet_longer_than_the_slot_is_cut_and_flagged_truncated():
+    ring = Ring.create(slot_size=2048, ring_pages=33, truncate_to_slot=True)
     data = packet(1, 3000)
-    assert classic_ring.produce(data)
-    [(view, meta)] = classic_ring.poll(1)
-    assert (meta.caplen, meta.wirelen, meta.truncated) == (SLOT_DATA, 3000, True)
+    assert ring.produce(data)
+    [(view, meta)] = ring.poll(1)
+    assert (meta.caplen, meta.wirelen, meta.truncated, meta.slots) == (SLOT_DATA, 3000, True, 1)
     assert bytes(view) == data[:SLOT_DATA]
-    assert classic_ring.stats().truncated == 1
+    assert (ring.stats().truncated, ring.stats().truncate_to_slot) == (1, True)
+    ring.release(1)
+    ring.close()
+
+
+def test_a_packet_longer_than_a_slot_is_one_whole_record_polled_as_one_view_and_released_as_one_packet(classic_ring):
+    # 62 one-slot packets, then a 9000-byte one: it needs 5 slots, only 2 are left before the end, so it goes to
+    # slot 0 after a padding record, once the first slots are free
+    small = [packet(seq) for seq in range(62)]
+    for data in small:
+        assert classic_ring.produce(data)
+    classic_ring.release(len(classic_ring.poll(64)))
+    jumbo = packet(99, 9000)
+    assert classic_ring.produce(jumbo, ts_ns=7)
+    [(view, meta)] = classic_ring.poll(64)
+    assert bytes(view) == jumbo, "the packet whole, as one zero-copy view"
+    assert (meta.position % 64, meta.slots, meta.caplen, meta.truncated) == (0, 5, 9000, False)
+    base = rc.lib.rc_ring_base(classic_ring.handle)
+    assert view_address(view) == base + PAGE + rc.SLOT_HDR_SIZE
+    stats = classic_ring.stats()
+    assert (stats.occupancy, stats.slots_used, stats.truncated) == (1, 7, 0), "1 packet in 5 slots + 2 of padding"
+    kinds = classic_ring.slot_kinds()
+    assert kinds[62:] == bytes([rc.RC_SLOT_KIND_PADDING] * 2)
+    assert kinds[:6] == bytes([rc.RC_SLOT_KIND_FIRST] + [rc.RC_SLOT_KIND_CONTINUED] * 4 + [rc.RC_SLOT_KIND_FIRST])
+    opened = classic_ring.copy_slot(3)  # a continuation slot: the inspector gets the record it belongs to
+    assert (opened.index, opened.slots, opened.data, opened.ts_ns) == (0, 5, jumbo, 7)
+    assert classic_ring.copy_slot(63).padding
+    with pytest.raises(RingcoreError):
+        classic_ring.release(2)
+    classic_ring.release(1)
+    stats = classic_ring.stats()
+    assert (stats.delivered, stats.occupancy, stats.slots_used) == (63, 0, 0)
+    assert stats.kernel_packets == stats.delivered + stats.ring_drops + stats.occupancy
 
 
 def test_rx_poll_calls_fn_per_packet_in_order_and_frees_each_slot_after_fn_returns(classic_ring):
@@ -270,6 +303,7 @@ RING_CALLS = {
     "rx_poll": lambda ring: ring.rx_poll(lambda view, meta: None, count=1),
     "stats": lambda ring: ring.stats(),
     "copy_slot": lambda ring: ring.copy_slot(0),
+    "slot_kinds": lambda ring: ring.slot_kinds(),
     "set_drop_policy": lambda ring: ring.set_drop_policy(DropPolicy.LATE),
     "set_wait": lambda ring: ring.set_wait(WaitStrategy.SPIN, 0),
     "reset_high_water": lambda ring: ring.reset_high_water(),
@@ -309,13 +343,13 @@ def test_views_from_poll_are_released_on_close_and_a_slice_kept_past_it_still_re
     run_isolated(views_after_close)
 
 
-def test_release_frees_only_slots_that_were_polled_and_refuses_more(classic_ring):
+def test_release_frees_only_packets_that_were_polled_and_refuses_more(classic_ring):
     for seq in range(10):
         classic_ring.produce(packet(seq))
-    with pytest.raises(ValueError, match="cannot release 1 slots: 0 are polled"):
+    with pytest.raises(ValueError, match="cannot release 1 packets: 0 are polled"):
         classic_ring.release(1)
     batch = classic_ring.poll(3)
-    with pytest.raises(ValueError, match="cannot release 4 slots: 3 are polled"):
+    with pytest.raises(ValueError, match="cannot release 4 packets: 3 are polled"):
         classic_ring.release(4)
     stats = classic_ring.stats()
     # nothing was freed by the refused releases: no packet counted as delivered unseen

@@ -42,8 +42,10 @@ static uint32_t claim(struct rc_limit *limit, uint32_t n)
 	}
 }
 
-/* One poll: hand a batch to the writer and release it.  Returns the number
- * of packets moved, 0 when the ring was empty, -1 when the limit is used up. */
+/* One poll: hand a batch to the writer and release it.  A batch counts
+ * records (packets), as rc_ring_poll and rc_ring_release do.  Returns the
+ * number of packets moved, 0 when the ring was empty, -1 when the limit is
+ * used up. */
 static int drain_batch(struct rc_drain *d)
 {
 	uint64_t pos;
@@ -54,7 +56,7 @@ static int drain_batch(struct rc_drain *d)
 	if (n == 0)
 		return -1;
 	for (uint32_t i = 0; i < n; i++)
-		d->batch[i] = rc_ring_slot(d->ring, pos + i);
+		d->batch[i] = rc_ring_next(d->ring, &pos);
 	pthread_mutex_lock(&d->sink_lock);
 	if (d->writer)
 		/* a failed write is kept in the writer for its owner to report */

@@ -97,6 +97,12 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		return -ENOMEM;
 	}
 	memset(ring, 0, sizeof(*ring));
+	ring->slot_kind = calloc((size_t)slots, sizeof(*ring->slot_kind));
+	if (!ring->slot_kind) {
+		free(ring);
+		rc_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	ring->map_size = (size_t)cfg->ring_pages * (size_t)page;
 	void *map = mmap(NULL, ring->map_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -104,6 +110,7 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		int err = errno;
 		rc_err(errbuf, errlen, "cannot map a ring of %u pages: %s",
 		       cfg->ring_pages, strerror(err));
+		free(ring->slot_kind);
 		free(ring);
 		return -err;
 	}
@@ -115,13 +122,15 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 	ring->hdr = map;
 	ring->slots = (uint8_t *)map + page;
 	ring->hdr->magic = RC_RING_MAGIC;
-	ring->hdr->version = 1;
+	ring->hdr->version = 2; /* 2: records span slots */
 	ring->hdr->page_size = (uint32_t)page;
 	ring->hdr->slot_size = cfg->slot_size;
 	ring->hdr->slot_count = (uint32_t)slots;
 	ring->hdr->ring_pages = cfg->ring_pages;
 	ring->slot_size = cfg->slot_size;
 	ring->slot_count = (uint32_t)slots;
+	ring->truncate_to_slot = cfg->truncate_to_slot ? 1 : 0;
+	ring->room_wanted = 1;
 	atomic_init(&ring->drop_policy, cfg->drop_policy);
 	atomic_init(&ring->wait_strategy, cfg->wait_strategy);
 	atomic_init(&ring->poll_interval_us, cfg->poll_interval_us);
@@ -143,6 +152,7 @@ void rc_ring_destroy(struct rc_ring *ring)
 	if (atomic_fetch_sub_explicit(&ring->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	munmap(ring->hdr, ring->map_size);
+	free(ring->slot_kind);
 	free(ring);
 }
 
@@ -160,6 +170,7 @@ int rc_ring_attach_consumer(struct rc_ring *ring)
 	atomic_store_explicit(&ring->hdr->consuming,
 			      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed),
 			      memory_order_relaxed);
+	ring->held = 0;
 	return 0;
 }
 
@@ -204,47 +215,100 @@ static void count_taken(struct rc_ring *ring, uint32_t wirelen, uint32_t flags)
 int rc_ring_full(struct rc_ring *ring)
 {
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
-	/* acquire: pairs with the consumer's release of tail, so the slots it
-	 * freed are no longer being read when we overwrite them */
 	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
 	return head - tail >= ring->slot_count;
+}
+
+/* Whether slots more slots after head are free.  Acquire: pairs with the
+ * consumer's release of tail, so the slots it freed are no longer being
+ * read when we overwrite them. */
+static int has_room(struct rc_ring *ring, uint64_t head, uint32_t slots)
+{
+	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
+	return head - tail + slots <= ring->slot_count;
+}
+
+/* Slots a record of caplen bytes takes, its header included. */
+static uint32_t record_slots(const struct rc_ring *ring, uint32_t caplen)
+{
+	uint64_t bytes = sizeof(struct rc_slot_hdr) + (uint64_t)caplen;
+	return (uint32_t)((bytes + ring->slot_size - 1) / ring->slot_size);
+}
+
+/* The most packet bytes one record holds: a slot's (truncate_to_slot) or
+ * the whole ring's. */
+static uint32_t record_room(const struct rc_ring *ring)
+{
+	uint64_t slots = ring->truncate_to_slot ? 1 : ring->slot_count;
+	uint64_t room = slots * ring->slot_size - sizeof(struct rc_slot_hdr);
+	return room < UINT32_MAX ? (uint32_t)room : UINT32_MAX;
+}
+
+static void mark_slots(struct rc_ring *ring, uint64_t pos, uint32_t slots,
+		       uint8_t first_kind, uint8_t rest_kind)
+{
+	uint32_t index = (uint32_t)(pos % ring->slot_count);
+	atomic_store_explicit(&ring->slot_kind[index], first_kind, memory_order_relaxed);
+	for (uint32_t i = 1; i < slots; i++)
+		atomic_store_explicit(&ring->slot_kind[index + i], rest_kind,
+				      memory_order_relaxed);
+}
+
+/* Fill the ring from head to its end with a padding record, so that the
+ * next record starts at slot 0 and never wraps.  No packet: no counter. */
+static void publish_padding(struct rc_ring *ring, uint64_t head, uint32_t slots)
+{
+	*slot_at(ring, head) = (struct rc_slot_hdr){ .flags = RC_SLOT_PADDING, .slots = slots };
+	mark_slots(ring, head, slots, RC_SLOT_KIND_PADDING, RC_SLOT_KIND_PADDING);
+	/* release: the padding header is visible before the new head */
+	atomic_store_explicit(&ring->hdr->head, head + slots, memory_order_release);
 }
 
 int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 		    uint32_t wirelen, uint64_t ts_ns, int32_t ifindex,
 		    uint32_t flags)
 {
-	if (rc_ring_full(ring))
-		return -ENOBUFS;
-	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
-	struct rc_slot_hdr *slot = slot_at(ring, head);
-	uint32_t room = ring->slot_size - (uint32_t)sizeof(*slot);
+	uint32_t room = record_room(ring);
 	if (caplen > room) {
 		caplen = room;
 		flags |= RC_SLOT_TRUNCATED;
 	}
-	slot->caplen = caplen;
-	slot->wirelen = wirelen;
-	slot->ts_ns = ts_ns;
-	slot->ifindex = ifindex;
-	slot->flags = flags;
-	slot->reserved = 0;
+	uint32_t slots = record_slots(ring, caplen);
+	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+	uint32_t to_end = ring->slot_count - (uint32_t)(head % ring->slot_count);
+	if (slots > to_end) {
+		if (!has_room(ring, head, to_end)) {
+			ring->room_wanted = to_end;
+			return -ENOBUFS;
+		}
+		publish_padding(ring, head, to_end);
+		head += to_end;
+	}
+	if (!has_room(ring, head, slots)) {
+		ring->room_wanted = slots;
+		return -ENOBUFS;
+	}
+	struct rc_slot_hdr *slot = slot_at(ring, head);
+	*slot = (struct rc_slot_hdr){ .caplen = caplen, .wirelen = wirelen, .ts_ns = ts_ns,
+				      .ifindex = ifindex, .flags = flags, .slots = slots };
 	memcpy(slot + 1, data, caplen);
+	mark_slots(ring, head, slots, RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED);
 	/* the next slot is on a line no prefetcher predicts: start the miss now */
-	__builtin_prefetch(slot_at(ring, head + 1), 1);
+	__builtin_prefetch(slot_at(ring, head + slots), 1);
 
 	producer_begin(ring);
 	count_taken(ring, wirelen, flags);
+	relaxed_add(&ring->produced, 1);
 	if (flags & RC_SLOT_TRUNCATED)
 		relaxed_add(&ring->truncated, 1);
-	/* release: the slot written above is visible before the new head */
-	atomic_store_explicit(&ring->hdr->head, head + 1, memory_order_release);
+	/* release: the record written above is visible before the new head */
+	atomic_store_explicit(&ring->hdr->head, head + slots, memory_order_release);
 	producer_end(ring);
 
-	uint64_t occupancy = head + 1 -
-			     atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
-	if (occupancy > atomic_load_explicit(&ring->occupancy_high, memory_order_relaxed))
-		atomic_store_explicit(&ring->occupancy_high, occupancy,
+	uint64_t slots_used = head + slots -
+			      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	if (slots_used > atomic_load_explicit(&ring->slots_used_high, memory_order_relaxed))
+		atomic_store_explicit(&ring->slots_used_high, slots_used,
 				      memory_order_relaxed);
 	return 0;
 }
@@ -257,15 +321,32 @@ void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags)
 	producer_end(ring);
 }
 
+/* Free every slot before new_tail. */
+static void free_slots(struct rc_ring *ring, uint64_t new_tail)
+{
+	/* release: our reads of the slots happen before the producer may reuse
+	 * them; sequentially consistent as well, for the handshake with a
+	 * producer waiting for room (rc_ring_wait_room) */
+	atomic_store_explicit(&ring->hdr->tail, new_tail, memory_order_seq_cst);
+	if (atomic_load(&ring->producer_waiting))
+		rc_ring_wake_producer(ring);
+}
+
 uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 {
 	/* a batch starts after the ones the consumer still holds */
 	uint64_t first = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
-	/* acquire: pairs with the producer's release of head, so every slot
+	/* acquire: pairs with the producer's release of head, so every record
 	 * before head is completely written */
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_acquire);
-	uint64_t avail = head - first;
-	uint32_t n = avail < max ? (uint32_t)avail : max;
+	uint64_t pos = first;
+	uint32_t n = 0;
+	while (pos != head && n < max) {
+		const struct rc_slot_hdr *slot = slot_at(ring, pos);
+		if (!(slot->flags & RC_SLOT_PADDING))
+			n++;
+		pos += slot->slots;
+	}
 	relaxed_add(&ring->polls, 1);
 	if (n == 0) {
 		relaxed_add(&ring->empty_polls, 1);
@@ -273,9 +354,26 @@ uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 		unsigned b = log2_floor(n);
 		relaxed_add(&ring->batch_hist[b < RC_BATCH_BUCKETS ? b : RC_BATCH_BUCKETS - 1], 1);
 	}
-	atomic_store_explicit(&ring->hdr->consuming, first + n, memory_order_relaxed);
+	atomic_store_explicit(&ring->hdr->consuming, pos, memory_order_relaxed);
+	ring->held += n;
+	/* only padding taken and nothing held: no release would free it */
+	if (ring->held == 0 && pos != atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed))
+		free_slots(ring, pos);
 	*first_pos = first;
 	return n;
+}
+
+const struct rc_slot_hdr *rc_ring_next(struct rc_ring *ring, uint64_t *pos)
+{
+	const struct rc_slot_hdr *slot = slot_at(ring, *pos);
+	/* padding runs to the ring's end and slot 0 always starts a packet:
+	 * there is never more than one in a row */
+	if (slot->flags & RC_SLOT_PADDING) {
+		*pos += slot->slots;
+		slot = slot_at(ring, *pos);
+	}
+	*pos += slot->slots;
+	return slot;
 }
 
 const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos)
@@ -285,18 +383,19 @@ const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos)
 
 int rc_ring_release(struct rc_ring *ring, uint32_t n)
 {
-	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
-	/* only what was polled: a slot freed unseen would be counted as
+	/* only what was polled: a record freed unseen would be counted as
 	 * delivered and lost */
-	if (n > atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed) - tail)
+	if (n > ring->held)
 		return -EINVAL;
 	if (n == 0)
 		return 0;
+	uint64_t pos = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	uint64_t consuming = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
 	uint64_t now = rc_now_ns();
 	uint64_t bytes = 0, max_ns = 0;
 	uint64_t hist[RC_LATENCY_BUCKETS] = { 0 };
 	for (uint32_t i = 0; i < n; i++) {
-		const struct rc_slot_hdr *slot = slot_at(ring, tail + i);
+		const struct rc_slot_hdr *slot = rc_ring_next(ring, &pos);
 		bytes += slot->wirelen;
 		uint64_t latency_ns = now > slot->ts_ns ? now - slot->ts_ns : 0;
 		if (latency_ns > max_ns)
@@ -304,18 +403,20 @@ int rc_ring_release(struct rc_ring *ring, uint32_t n)
 		unsigned b = log2_floor(latency_ns / 1000);
 		hist[b < RC_LATENCY_BUCKETS ? b : RC_LATENCY_BUCKETS - 1]++;
 	}
+	/* padding polled right after them goes too: no later release starts
+	 * before it */
+	if (pos != consuming && (slot_at(ring, pos)->flags & RC_SLOT_PADDING))
+		pos += slot_at(ring, pos)->slots;
 	for (unsigned b = 0; b < RC_LATENCY_BUCKETS; b++)
 		if (hist[b])
 			relaxed_add(&ring->latency_hist[b], hist[b]);
 	if (max_ns > atomic_load_explicit(&ring->latency_max_ns, memory_order_relaxed))
 		atomic_store_explicit(&ring->latency_max_ns, max_ns, memory_order_relaxed);
 	relaxed_add(&ring->delivered_bytes, bytes);
-	/* release: our reads of the slots happen before the producer may reuse
-	 * them; sequentially consistent as well, for the handshake with a
-	 * producer waiting for room (rc_ring_wait_room) */
-	atomic_store_explicit(&ring->hdr->tail, tail + n, memory_order_seq_cst);
-	if (atomic_load(&ring->producer_waiting))
-		rc_ring_wake_producer(ring);
+	/* before tail: a reader that sees the new tail sees these delivered */
+	relaxed_add(&ring->delivered, n);
+	ring->held -= n;
+	free_slots(ring, pos);
 	return 0;
 }
 
@@ -333,7 +434,7 @@ void rc_ring_wait_room(struct rc_ring *ring, uint64_t max_ns)
 	uint32_t seq = atomic_load(&ring->room_seq);
 	atomic_store(&ring->producer_waiting, 1);
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
-	if (head - atomic_load(&ring->hdr->tail) >= ring->slot_count) {
+	if (head - atomic_load(&ring->hdr->tail) + ring->room_wanted > ring->slot_count) {
 		struct timespec ts = rc_timespec(max_ns);
 		syscall(SYS_futex, &ring->room_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
 	}
@@ -399,6 +500,7 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 			continue;
 		}
 		out->kernel_packets = load(&ring->kernel_packets);
+		out->produced = load(&ring->produced);
 		out->kernel_bytes = load(&ring->kernel_bytes);
 		out->ring_drops = load(&ring->ring_drops);
 		out->truncated = load(&ring->truncated);
@@ -414,10 +516,12 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	 * head, so head - tail <= slot_count; a tail read before head could be
 	 * any number of laps old.  The consumer may meanwhile have taken
 	 * packets published after that head: then all of head was delivered.
-	 * Every released slot was delivered, so delivered is tail itself. */
+	 * delivered after tail: the consumer counts them before it moves tail,
+	 * so this count covers at least the records before the tail read. */
 	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
+	uint64_t delivered = load(&ring->delivered);
 	out->tail = tail < out->head ? tail : out->head;
-	out->delivered = out->tail;
+	out->delivered = delivered < out->produced ? delivered : out->produced;
 	out->delivered_bytes = load(&ring->delivered_bytes);
 	out->consuming = load(&ring->hdr->consuming);
 	out->polls = load(&ring->polls);
@@ -431,23 +535,25 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 		out->latency_hist[b] = load(&ring->latency_hist[b]);
 	out->kernel_drops = load(&ring->kernel_drops);
 	out->kernel_seen = load(&ring->kernel_seen);
-	out->occupancy = out->head - out->tail;
-	out->occupancy_high = load(&ring->occupancy_high);
-	if (out->occupancy_high < out->occupancy)
-		out->occupancy_high = out->occupancy;
+	out->occupancy = out->produced - out->delivered;
+	out->slots_used = out->head - out->tail;
+	out->slots_used_high = load(&ring->slots_used_high);
+	if (out->slots_used_high < out->slots_used)
+		out->slots_used_high = out->slots_used;
 	out->slot_size = ring->slot_size;
 	out->slot_count = ring->slot_count;
 	out->drop_policy = atomic_load_explicit(&ring->drop_policy, memory_order_relaxed);
 	out->wait_strategy = atomic_load_explicit(&ring->wait_strategy, memory_order_relaxed);
 	out->poll_interval_us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
 	out->paused = (uint32_t)atomic_load_explicit(&ring->paused, memory_order_relaxed);
+	out->truncate_to_slot = ring->truncate_to_slot;
 }
 
 void rc_ring_reset_high_water(struct rc_ring *ring)
 {
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
-	atomic_store_explicit(&ring->occupancy_high, head - tail, memory_order_relaxed);
+	atomic_store_explicit(&ring->slots_used_high, head - tail, memory_order_relaxed);
 }
 
 int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy)
@@ -481,26 +587,57 @@ size_t rc_ring_map_size(struct rc_ring *ring)
 	return ring->map_size;
 }
 
+static uint8_t slot_kind(struct rc_ring *ring, uint32_t index)
+{
+	return atomic_load_explicit(&ring->slot_kind[index], memory_order_relaxed);
+}
+
+/* The first slot of the record slot index belongs to: back over the
+ * continuation slots, or over the padding before it.  Records never wrap,
+ * so the walk ends at slot 0 at the latest. */
+static uint32_t record_first_index(struct rc_ring *ring, uint32_t index)
+{
+	uint8_t kind = slot_kind(ring, index);
+	while (index > 0 && (kind == RC_SLOT_KIND_CONTINUED ||
+			     (kind == RC_SLOT_KIND_PADDING &&
+			      slot_kind(ring, index - 1) == RC_SLOT_KIND_PADDING))) {
+		index--;
+		if (kind == RC_SLOT_KIND_CONTINUED)
+			kind = slot_kind(ring, index);
+	}
+	return index;
+}
+
 int64_t rc_ring_copy_slot(struct rc_ring *ring, uint32_t index, void *dst,
-			  size_t dstlen)
+			  size_t dstlen, uint32_t *first)
 {
 	if (index >= ring->slot_count)
 		return -ERANGE;
+	uint32_t first_index = record_first_index(ring, index);
 	const struct rc_slot_hdr *slot =
-		(const struct rc_slot_hdr *)(ring->slots + (size_t)index * ring->slot_size);
-	/* A viewer copies a slot the producer may be rewriting: clamp the
-	 * length it read so a torn header can never overrun the slot. */
+		(const struct rc_slot_hdr *)(ring->slots + (size_t)first_index * ring->slot_size);
+	/* A viewer copies a record the producer may be rewriting: clamp the
+	 * length it read so a torn header can never run past the ring's end. */
 	struct rc_slot_hdr hdr;
 	memcpy(&hdr, slot, sizeof(hdr));
-	uint32_t room = ring->slot_size - (uint32_t)sizeof(hdr);
+	uint64_t room = (uint64_t)(ring->slot_count - first_index) * ring->slot_size - sizeof(hdr);
 	if (hdr.caplen > room)
-		hdr.caplen = room;
+		hdr.caplen = (uint32_t)room;
 	size_t total = sizeof(hdr) + hdr.caplen;
 	if (dstlen < total)
 		return -ENOSPC;
 	memcpy(dst, &hdr, sizeof(hdr));
 	memcpy((uint8_t *)dst + sizeof(hdr), slot + 1, hdr.caplen);
+	*first = first_index;
 	return (int64_t)total;
+}
+
+uint32_t rc_ring_slot_kinds(struct rc_ring *ring, uint8_t *out, uint32_t len)
+{
+	uint32_t n = len < ring->slot_count ? len : ring->slot_count;
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = slot_kind(ring, i);
+	return n;
 }
 
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)

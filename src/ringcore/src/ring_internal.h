@@ -19,6 +19,10 @@ struct rc_ring {
 	size_t map_size;
 	uint32_t slot_size;
 	uint32_t slot_count;
+	uint32_t truncate_to_slot;
+	/* each slot's enum rc_slot_kind, written by the producer with the
+	 * record, read by viewers (rc_ring_slot_kinds, rc_ring_copy_slot) */
+	_Atomic uint8_t *slot_kind;
 	/* owners: the creator, and whoever rc_ring_retain'ed it (a drain, a
 	 * Python view of the mapping); the last rc_ring_destroy unmaps */
 	_Atomic uint32_t refs;
@@ -41,21 +45,27 @@ struct rc_ring {
 	 * handshake, the other way round) */
 	_Atomic uint32_t room_seq;
 	_Atomic uint32_t producer_waiting;
+	/* slots the last record that did not fit needed: what the producer
+	 * waits for (producer only) */
+	uint32_t room_wanted;
 
 	/* producer counters (one writer: the capture thread) */
 	_Alignas(64) _Atomic uint64_t prod_seq;
 	_Atomic uint64_t kernel_packets;
+	_Atomic uint64_t produced;
 	_Atomic uint64_t kernel_bytes;
 	_Atomic uint64_t ring_drops;
 	_Atomic uint64_t truncated;
 	_Atomic uint64_t outgoing_packets;
 	_Atomic uint64_t outgoing_bytes;
-	_Atomic uint64_t occupancy_high;
+	_Atomic uint64_t slots_used_high;
 	_Atomic uint64_t kernel_drops;
 	_Atomic uint64_t kernel_seen;
 
 	/* consumer counters (one writer: whoever polls) */
-	_Alignas(64) _Atomic uint64_t delivered_bytes;
+	_Alignas(64) _Atomic uint64_t delivered;
+	_Atomic uint64_t delivered_bytes;
+	uint64_t held; /* records polled and not released (consumer only) */
 	_Atomic uint64_t polls;
 	_Atomic uint64_t empty_polls;
 	_Atomic uint64_t sleeps;
@@ -65,8 +75,9 @@ struct rc_ring {
 	_Atomic uint64_t latency_hist[RC_LATENCY_BUCKETS];
 };
 
-/* Producer: sleep until the consumer frees a slot, rc_ring_wake_producer is
- * called, or max_ns pass; returns at once when the ring has room. */
+/* Producer: sleep until the consumer frees slots, rc_ring_wake_producer is
+ * called, or max_ns pass; returns at once when the ring has room for the
+ * record rc_ring_produce last refused. */
 void rc_ring_wait_room(struct rc_ring *ring, uint64_t max_ns);
 /* Wake a producer in rc_ring_wait_room (to stop, or to apply a new policy). */
 void rc_ring_wake_producer(struct rc_ring *ring);

@@ -12,19 +12,48 @@
  * Ring layout: one page-aligned anonymous mapping of ring_pages pages.
  *
  *   page 0                 pages 1 .. ring_pages-1
- *   +------------------+   +-------------+-------------+-----+-------------+
- *   | rc_ring_header   |   | slot 0      | slot 1      | ... | slot N-1    |
- *   |  head  (P)       |   | rc_slot_hdr | rc_slot_hdr |     |             |
- *   |  tail  (C)       |   | data ...    | data ...    |     |             |
- *   |  consuming (C)   |   +-------------+-------------+-----+-------------+
- *   |  counters        |   N = (ring_pages - 1) * page_size / slot_size
- *   +------------------+
+ *   +------------------+   +-------------+-------------+-------------+-----+-------------+
+ *   | rc_ring_header   |   | slot 0      | slot 1      | slot 2      | ... | slot N-1    |
+ *   |  head  (P)       |   | rc_slot_hdr | (continued) | rc_slot_hdr |     | rc_slot_hdr |
+ *   |  tail  (C)       |   | slots = 2   |  data ...   | slots = 1   |     | PADDING     |
+ *   |  consuming (C)   |   | data ...    |             | data ...    |     |             |
+ *   |  counters        |   +-------------+-------------+-------------+-----+-------------+
+ *   +------------------+   N = (ring_pages - 1) * page_size / slot_size
  *
  * ring_pages = 33 with 4 KiB pages and 2048-byte slots is the classic ring:
  * one header page and 64 slots.
  *
+ * Records.  A packet is one record: a first slot whose rc_slot_hdr says how
+ * many slots the record spans (slots), followed by slots - 1 continuation
+ * slots that hold the rest of its bytes and no header.  The packet's bytes
+ * run on from the first slot's data for caplen bytes, so every consumer (the
+ * writer, talkers, Python's views) reads a record as it read a slot.  A
+ * packet is kept whole up to the snap length whatever the slot size; only a
+ * ring created with truncate_to_slot cuts it to one slot, and a packet
+ * larger than the whole ring is cut to what the ring holds; both are
+ * flagged RC_SLOT_TRUNCATED and counted as truncated.
+ *
+ * The ring's end.  A record never wraps: when the next record does not fit
+ * before slot N-1 ends, the producer first fills the rest of the ring with a
+ * padding record (flag RC_SLOT_PADDING, no packet) and puts the record at
+ * slot 0.  Consumers skip padding (rc_ring_next; rc_ring_poll counts only
+ * packets).  It costs at most a record's span less one slot per lap.  The
+ * other way, a second mapping of the slot area right after the first, needs
+ * a shared-memory file instead of an anonymous mapping (no huge pages), a
+ * slot area of whole pages (not every slot size divides one), and views
+ * (Python's, the inspector's) that know about the mirror.
+ *
+ * Positions count slots: head, tail and consuming are positions, and head -
+ * tail is the slots in use (padding included).  Batches count records:
+ * rc_ring_poll returns, and rc_ring_release takes, a number of packets.
+ *
+ * A viewer that opens an arbitrary slot cannot tell a continuation slot's
+ * bytes from a header, so the producer also writes each slot's kind (a
+ * record's first slot, a continuation, padding) into a table beside the
+ * mapping (rc_ring_slot_kinds), for the slot map and rc_ring_copy_slot.
+ *
  * head and tail are free-running 64-bit positions; slot i lives at position
- * pos with i = pos % slot_count.  Items available = head - tail.
+ * pos with i = pos % slot_count.
  *
  *   head       written by the producer only.  Store-release after the slot's
  *              header and data are written, so a consumer that load-acquires
@@ -57,7 +86,8 @@
  * loads.  Producer counters are published under a sequence count (seqlock) so
  * rc_ring_stats() returns a snapshot in which
  *     kernel_packets == delivered + ring_drops + occupancy
- * holds exactly, and occupancy <= slot_count, while capture runs.
+ * holds exactly, in packets (occupancy: packets in the ring), and
+ * occupancy <= slots_used <= slot_count, while capture runs.
  *
  * Errors are returned as negative errno values.  Functions that can fail for
  * a reason the user must act on also fill an error buffer with one line.
@@ -83,6 +113,14 @@ extern "C" {
 /* rc_slot_hdr.flags */
 #define RC_SLOT_TRUNCATED 0x1u /* caplen < what the kernel gave: cut to the slot */
 #define RC_SLOT_OUTGOING 0x2u  /* sent by this host (PACKET_OUTGOING) */
+#define RC_SLOT_PADDING 0x4u   /* no packet: fills the ring's end (see above) */
+
+/* What rc_ring_slot_kinds says of each slot. */
+enum rc_slot_kind {
+	RC_SLOT_KIND_FIRST = 0,     /* a record's first slot (or never written) */
+	RC_SLOT_KIND_CONTINUED = 1, /* a later slot of the record before it */
+	RC_SLOT_KIND_PADDING = 2,   /* part of a padding record */
+};
 
 /* What to do with a packet when the slot ring is full. */
 enum rc_drop_policy {
@@ -109,14 +147,16 @@ enum rc_wait_strategy {
  * a second. */
 #define RC_POLL_INTERVAL_MAX_US 1000000
 
-/* Header of each slot; the packet data follows it directly. */
+/* Header of a record's first slot; the packet data follows it directly and
+ * runs on through the record's continuation slots. */
 struct rc_slot_hdr {
-	uint32_t caplen;  /* bytes stored in the slot after this header */
+	uint32_t caplen;  /* bytes stored in the record after this header */
 	uint32_t wirelen; /* length of the packet on the wire */
 	uint64_t ts_ns;   /* kernel timestamp, ns since the epoch */
 	int32_t ifindex;  /* interface the packet was seen on */
 	uint32_t flags;   /* RC_SLOT_* */
-	uint64_t reserved; /* keeps data 16-byte aligned; zero */
+	uint32_t slots;   /* slots the record spans, this one included (>= 1) */
+	uint32_t reserved; /* keeps data 16-byte aligned; zero */
 };
 
 /* First page of the mapping. */
@@ -142,6 +182,9 @@ struct rc_ring_config {
 	int32_t drop_policy; /* enum rc_drop_policy */
 	int32_t wait_strategy; /* enum rc_wait_strategy */
 	uint32_t poll_interval_us; /* sleep length for RC_WAIT_SLEEP, <= RC_POLL_INTERVAL_MAX_US */
+	/* 1: cut every packet to one slot (flagged and counted as truncated);
+	 * 0: a packet larger than a slot spans several (the default) */
+	uint32_t truncate_to_slot;
 };
 
 /* One consistent reading of a ring's counters (see rc_ring_stats). */
@@ -152,12 +195,13 @@ struct rc_stats {
 	uint64_t kernel_drops;   /* PACKET_STATISTICS tp_drops, accumulated */
 	uint64_t kernel_seen;    /* PACKET_STATISTICS tp_packets (incl. drops) */
 	uint64_t ring_drops;     /* taken, but the ring was full (drop-late) */
-	uint64_t truncated;      /* stored, but cut to the slot size */
+	uint64_t truncated;      /* stored, but cut to one slot (truncate_to_slot) or to the ring */
 	uint64_t outgoing_packets; /* of kernel_packets: sent by this host */
 	uint64_t outgoing_bytes;
-	uint64_t head;
+	uint64_t produced;       /* packets stored in the ring */
+	uint64_t head;           /* positions count slots (see the layout above) */
 	/* consumer side */
-	uint64_t delivered;       /* released by the consumer */
+	uint64_t delivered;       /* packets released by the consumer */
 	uint64_t delivered_bytes; /* wire bytes of those */
 	uint64_t tail;
 	uint64_t consuming;
@@ -169,14 +213,16 @@ struct rc_stats {
 	uint64_t batch_hist[RC_BATCH_BUCKETS];
 	uint64_t latency_hist[RC_LATENCY_BUCKETS];
 	/* derived */
-	uint64_t occupancy;       /* head - tail */
-	uint64_t occupancy_high;  /* high-water mark since start or reset */
+	uint64_t occupancy;       /* packets in the ring: produced - delivered */
+	uint64_t slots_used;      /* head - tail: the slots they take, padding included */
+	uint64_t slots_used_high; /* high-water mark of slots_used since start or reset */
 	uint32_t slot_size;
 	uint32_t slot_count;
 	int32_t drop_policy;
 	int32_t wait_strategy;
 	uint32_t poll_interval_us;
 	uint32_t paused; /* a drain's consumer is paused */
+	uint32_t truncate_to_slot;
 };
 
 struct rc_ring;
@@ -198,9 +244,11 @@ void rc_ring_retain(struct rc_ring *ring);
  * the ring and unmaps it. */
 void rc_ring_destroy(struct rc_ring *ring);
 
-/* Producer: copy one packet into the next free slot.  Returns 0 when stored,
- * -ENOBUFS when the ring is full (nothing counted: the caller decides by its
- * policy).  Truncates to the slot and sets RC_SLOT_TRUNCATED. */
+/* Producer: copy one packet into the next free slots, as one record.
+ * Returns 0 when stored, -ENOBUFS when the ring has no room for it (nothing
+ * counted: the caller decides by its policy; a padding record may have been
+ * published).  Cuts it to one slot (truncate_to_slot) or to the ring and
+ * then sets RC_SLOT_TRUNCATED. */
 int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 		    uint32_t wirelen, uint64_t ts_ns, int32_t ifindex,
 		    uint32_t flags);
@@ -209,20 +257,25 @@ int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 void rc_ring_notify(struct rc_ring *ring);
 /* Producer: count a packet taken from the kernel that did not fit. */
 void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags);
+/* No slot is free. */
 int rc_ring_full(struct rc_ring *ring);
 
 /* Become the ring's one consumer: 0, or -EBUSY when another is attached.
  * Slots a previous consumer polled but did not release are polled again. */
 int rc_ring_attach_consumer(struct rc_ring *ring);
 void rc_ring_detach_consumer(struct rc_ring *ring);
-/* Consumer: take up to max slots after the ones already held.  Returns how
- * many (0 when none is ready) and their first position; counts a poll (or
- * an empty poll). */
+/* Consumer: take up to max records (packets) after the ones already held.
+ * Returns how many (0 when none is ready) and the position to read them
+ * from with rc_ring_next; counts a poll (or an empty poll). */
 uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos);
-/* Consumer: the slot at a position returned by rc_ring_poll. */
+/* Consumer: the record at *pos, a position from rc_ring_poll or from the
+ * previous call; skips padding and moves *pos past the record. */
+const struct rc_slot_hdr *rc_ring_next(struct rc_ring *ring, uint64_t *pos);
+/* The slot at a position (a record's header where one starts there). */
 const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos);
-/* Consumer: free the n oldest polled slots, recording their latency.
- * -EINVAL (nothing freed) when fewer than n are polled and not released. */
+/* Consumer: free the n oldest polled records (packets), recording their
+ * latency, and any padding polled after them.  -EINVAL (nothing freed) when
+ * fewer than n are polled and not released. */
 int rc_ring_release(struct rc_ring *ring, uint32_t n);
 /* Consumer: wait per the ring's strategy; counts sleeps and time asleep. */
 void rc_ring_wait(struct rc_ring *ring);
@@ -237,10 +290,15 @@ int rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
 /* Base address and size of the mapping (header page + slots). */
 void *rc_ring_base(struct rc_ring *ring);
 size_t rc_ring_map_size(struct rc_ring *ring);
-/* Copy slot i (by index, not position) for inspection; returns bytes copied
- * (header + data) or a negative errno. */
+/* Copy the record slot i (by index, not position) belongs to, for
+ * inspection: its header and data; *first gets the index of its first slot.
+ * Returns bytes copied or a negative errno (-ERANGE: no such slot, -ENOSPC:
+ * dst too small). */
 int64_t rc_ring_copy_slot(struct rc_ring *ring, uint32_t index, void *dst,
-			  size_t dstlen);
+			  size_t dstlen, uint32_t *first);
+/* Each slot's enum rc_slot_kind, one byte a slot, into out (at most len);
+ * returns how many were written.  A viewer's reading: racy, never torn. */
+uint32_t rc_ring_slot_kinds(struct rc_ring *ring, uint8_t *out, uint32_t len);
 
 /* ---- capture --------------------------------------------------------- */
 
@@ -254,7 +312,7 @@ struct rc_bpf_insn {
 
 struct rc_capture_config {
 	struct rc_ring_config ring;
-	uint32_t snaplen;       /* bytes kept of each packet (<= slot data) */
+	uint32_t snaplen;       /* bytes kept of each packet */
 	uint32_t promisc;       /* 1: PACKET_MR_PROMISC on the interface */
 	uint32_t kernel_block_size; /* TPACKET_V3 block size, bytes */
 	uint32_t kernel_block_nr;   /* number of blocks */
@@ -303,7 +361,8 @@ int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
  * share the file's one link type) or a negative errno. */
 int rc_writer_add_interface(struct rc_writer *w, const char *name,
 			    uint32_t linktype, uint32_t snaplen);
-/* Write a batch of slots seen on interface ifid (thread-safe). */
+/* Write a batch of records seen on interface ifid (thread-safe): each
+ * header's caplen bytes after it. */
 int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		    const struct rc_slot_hdr *const *slots, uint32_t n);
 /* Packets and bytes written so far (file size included buffered data). */
@@ -365,7 +424,8 @@ struct rc_talker {
  * Ethernet (with VLAN tags) and raw IP are parsed, others go to the rest. */
 int rc_talkers_create(uint32_t linktype, struct rc_talkers **out);
 void rc_talkers_destroy(struct rc_talkers *t);
-/* Count a batch of slots (a drain calls it before releasing them). */
+/* Count a batch of records (a drain calls it before releasing them); only
+ * each record's header and first bytes are read. */
 void rc_talkers_add(struct rc_talkers *t, const struct rc_slot_hdr *const *slots,
 		    uint32_t n);
 /* The window ending in the second of now_ns (CLOCK_REALTIME ns, like the
@@ -381,8 +441,8 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
  * any) and count it in the talkers table (if any; it must outlive the
  * drain), release the batch, wait when empty.  It is the ring's consumer
  * (-EBUSY when the ring has one) and holds a reference to the ring until it
- * stops.  batch_max: slots per batch, at least 1 (-EINVAL), at most the
- * ring's slot count (more is cut to it).  Stops by itself after *limit
+ * stops.  batch_max: records (packets) per batch, at least 1 (-EINVAL), at
+ * most the ring's slot count (more is cut to it).  Stops by itself after *limit
  * packets in total across every drain sharing the same limit counter (limit
  * may be NULL). */
 struct rc_limit {

@@ -15,10 +15,12 @@ from textual.widgets import Static
 HelpSection = tuple[str, Sequence[Binding]]
 
 _PANELS = (
-    ("Ring occupancy", "slots holding packets not yet consumed, the high-water mark, the last minute"),
-    ("Slot map", "each slot of the ring; ▲ the producer writes next, ▼ the consumer reads next"),
+    ("Ring occupancy", "slots holding packets not yet consumed (a large packet takes several), the high-water "
+                       "mark, the last minute"),
+    ("Slot map", "each slot of the ring; ▲ the producer writes next, ▼ the consumer reads next; ═ the rest of "
+                 "a packet larger than a slot, ░ padding at the ring's end"),
     ("Drops by stage", "kernel: socket ring full (drop-early waits here); ring full: copied, then "
-                       "thrown away (drop-late); truncated: cut to the slot size"),
+                       "thrown away (drop-late); truncated: cut to one slot (--truncate-to-slot) or to the ring"),
     ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring"),
     ("Polling", "polls, empty polls, batch sizes (log2 buckets), sleeps and capture-to-consume latency"),
 )

@@ -1,4 +1,5 @@
-"""One slot of a ring, copied when opened: its header, its packet decoded as a tree, and its bytes."""
+"""One slot of a ring, copied when opened: the record (packet) it belongs to, with its header, its packet decoded
+as a tree, and its bytes; a packet larger than a slot is one record over several slots, shown whole."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -24,12 +25,23 @@ from ..widgets.ring.slot_map import FREE, slot_state
 _STATE_NOTES = {FREE: "free: the last packet it held, kept until overwritten"}
 
 
-def slot_header(ifname: str, slot: SlotView, state: str) -> Text:
+def _slots_of(slot: SlotView) -> str:
+    return f"slot {slot.index}" if slot.slots == 1 else f"slots {slot.index}–{slot.index + slot.slots - 1}"
+
+
+def slot_header(ifname: str, slot: SlotView, state: str, opened: int | None = None) -> Text:
+    """`opened`: the slot the user opened, when it is a later slot of the record shown."""
     text = Text(no_wrap=False)
-    text.append(f"slot {slot.index}", "bold")
+    text.append(_slots_of(slot), "bold")
     text.append(" of ", "dim")
     text.append(escape(ifname), "bold")
-    text.append(f"  {_STATE_NOTES.get(state, state)}\n", "cyan")
+    text.append(f"  {_STATE_NOTES.get(state, state)}", "cyan")
+    if opened is not None and opened != slot.index:
+        text.append(f"  (slot {opened} is part of this packet's record)", "dim")
+    text.append("\n")
+    if slot.padding:
+        text.append("padding: no packet; it fills the ring's end so that the next record starts at slot 0", "dim")
+        return text
     text.append("captured ", "dim")
     text.append(f"{slot.caplen} B")
     text.append(" of ", "dim")
@@ -47,8 +59,8 @@ def slot_header(ifname: str, slot: SlotView, state: str) -> Text:
 class SlotInspector(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("left_square_bracket", "step(-1)", "Previous slot"),
-        Binding("right_square_bracket", "step(1)", "Next slot"),
+        Binding("left_square_bracket", "step(-1)", "Previous record"),
+        Binding("right_square_bracket", "step(1)", "Next record"),
         Binding("r", "reread", "Copy again"),
     ]
 
@@ -58,6 +70,7 @@ class SlotInspector(Screen[None]):
         self.key = key
         self.index = index
         self.stats = stats
+        self.shown: SlotView | None = None  # the record last copied
 
     def compose(self) -> ComposeResult:
         yield Static(id="slot-header")
@@ -77,7 +90,10 @@ class SlotInspector(Screen[None]):
         self.set_class(self.size.width < 110, "-narrow")
 
     def action_step(self, step: int) -> None:
-        self.index = (self.index + step) % self.stats.slot_count
+        """To the next record (after all the slots of this one) or the one before (the slot before its first)."""
+        shown = self.shown
+        first, slots = (shown.index, shown.slots) if shown is not None else (self.index, 1)
+        self.index = (first + slots if step > 0 else first - 1) % self.stats.slot_count
         self.action_reread()
 
     def action_reread(self) -> None:
@@ -86,13 +102,18 @@ class SlotInspector(Screen[None]):
             self.notify(f"{escape(self.key)} is no longer plugged", severity="error", markup=False)
             return
         self.stats = stats
-        slot = self.capture.read_slot(self.key, self.index)
+        slot = self.shown = self.capture.read_slot(self.key, self.index)
         header = self.query_one("#slot-header", Static)
+        if slot is not None and slot.padding:
+            header.update(slot_header(self.ifname, slot, slot_state(stats, slot.index), self.index))
+            self.query_one(PacketTree).show([])
+            self.query_one(HexDump).show(b"")
+            return
         if slot is None or (slot.caplen == 0 and slot.wirelen == 0):
             header.update(Text(f"slot {self.index} of {escape(self.key)}: never written", "bold"))
             self.query_one(PacketTree).show([])
             self.query_one(HexDump).show(b"")
             return
-        header.update(slot_header(self.key, slot, slot_state(stats, self.index)))
+        header.update(slot_header(self.key, slot, slot_state(stats, slot.index), self.index))
         self.query_one(PacketTree).show(decode_frame(slot.data, slot.wirelen))
         self.query_one(HexDump).show(slot.data)

@@ -106,6 +106,16 @@ static inline uint32_t checksum(const uint8_t *data, uint32_t len)
 	return h;
 }
 
+static inline struct rc_ring *make_ring_from(const struct rc_ring_config *cfg)
+{
+	char err[RC_ERRBUF_SIZE] = "";
+	struct rc_ring *ring = NULL;
+	int rc = rc_ring_create(cfg, &ring, err, sizeof(err));
+	REQUIRE(rc == 0, "rc_ring_create(%u, %u): %d %s", cfg->slot_size, cfg->ring_pages, rc, err);
+	return ring;
+}
+
+/* A ring that keeps packets larger than a slot whole (the default). */
 static inline struct rc_ring *make_ring(uint32_t slot_size, uint32_t ring_pages,
 					int32_t drop_policy, int32_t wait_strategy,
 					uint32_t poll_interval_us)
@@ -117,11 +127,7 @@ static inline struct rc_ring *make_ring(uint32_t slot_size, uint32_t ring_pages,
 		.wait_strategy = wait_strategy,
 		.poll_interval_us = poll_interval_us,
 	};
-	char err[RC_ERRBUF_SIZE] = "";
-	struct rc_ring *ring = NULL;
-	int rc = rc_ring_create(&cfg, &ring, err, sizeof(err));
-	REQUIRE(rc == 0, "rc_ring_create(%u, %u): %d %s", slot_size, ring_pages, rc, err);
-	return ring;
+	return make_ring_from(&cfg);
 }
 
 static inline struct rc_stats ring_stats(struct rc_ring *ring)

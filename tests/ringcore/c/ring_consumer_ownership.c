@@ -104,7 +104,7 @@ static void settings_out_of_range_are_refused(void)
 	rc_ring_destroy(ring);
 
 	struct rc_ring_config cfg = { 256, 3, RC_DROP_EARLY, RC_WAIT_SLEEP,
-				      RC_POLL_INTERVAL_MAX_US + 1 };
+				      RC_POLL_INTERVAL_MAX_US + 1, 0 };
 	char err[RC_ERRBUF_SIZE] = "";
 	CHECK(rc_ring_create(&cfg, &ring, err, sizeof(err)) == -EINVAL && strstr(err, "poll interval"),
 	      "a ring with a poll interval above the maximum: %s", err);

@@ -9,7 +9,7 @@
 static void refused(uint32_t slot_size, uint32_t ring_pages, int32_t policy, int32_t wait,
 		    const char *must_mention)
 {
-	struct rc_ring_config cfg = { slot_size, ring_pages, policy, wait, 1000 };
+	struct rc_ring_config cfg = { slot_size, ring_pages, policy, wait, 1000, 0 };
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_ring *ring = NULL;
 	int rc = rc_ring_create(&cfg, &ring, err, sizeof(err));
@@ -32,7 +32,7 @@ int main(void)
 	const struct rc_ring_header *hdr = rc_ring_base(ring);
 	CHECK(rc_ring_map_size(ring) == 33 * (size_t)page, "mapping of %zu bytes", rc_ring_map_size(ring));
 	CHECK((uintptr_t)hdr % (uintptr_t)page == 0, "mapping not page-aligned");
-	CHECK(hdr->magic == RC_RING_MAGIC && hdr->version == 1 && hdr->page_size == page &&
+	CHECK(hdr->magic == RC_RING_MAGIC && hdr->version == 2 && hdr->page_size == page &&
 		      hdr->slot_size == 2048 && hdr->ring_pages == 33 &&
 		      hdr->slot_count == (uint32_t)(32 * page / 2048),
 	      "header: magic %#x slot_size %u slot_count %u", hdr->magic, hdr->slot_size,
@@ -60,7 +60,7 @@ int main(void)
 	refused(2048, (1u << 22) + 1, 0, 0, "4194305 pages");
 	refused(2048, 33, 2, 0, "drop policy 2");
 	refused(2048, 33, 0, 4, "wait strategy 4");
-	struct rc_ring_config too_long = { 2048, 33, 0, 0, RC_POLL_INTERVAL_MAX_US + 1 };
+	struct rc_ring_config too_long = { 2048, 33, 0, 0, RC_POLL_INTERVAL_MAX_US + 1, 0 };
 	char err[RC_ERRBUF_SIZE] = "";
 	CHECK(rc_ring_create(&too_long, &ring, err, sizeof(err)) == -EINVAL && strstr(err, "poll interval 1000001"),
 	      "a poll interval over %u us was taken: \"%s\"", RC_POLL_INTERVAL_MAX_US, err);

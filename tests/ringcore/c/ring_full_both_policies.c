@@ -2,7 +2,7 @@
  * -ENOBUFS and never overwrites a slot the consumer has not freed; what the
  * producer does then is its policy: drop-early retries later (nothing counted,
  * the kernel keeps the packet), drop-late counts a ring drop.  Accounting and
- * occupancy_high stay exact either way. */
+ * slots_used_high stay exact either way. */
 #include "helpers.h"
 
 #define STREAM 11u
@@ -50,9 +50,9 @@ static void run(int32_t policy)
 
 	st = ring_stats(ring);
 	uint64_t drops = policy == RC_DROP_LATE ? DROPS : 0;
-	CHECK(st.occupancy == count && st.occupancy_high == count,
+	CHECK(st.occupancy == count && st.slots_used_high == count,
 	      "%s: occupancy %llu high %llu, expected %u", name, (unsigned long long)st.occupancy,
-	      (unsigned long long)st.occupancy_high, count);
+	      (unsigned long long)st.slots_used_high, count);
 	CHECK(st.ring_drops == drops && st.kernel_packets == count + drops,
 	      "%s: ring_drops %llu kernel_packets %llu, expected %llu and %llu", name,
 	      (unsigned long long)st.ring_drops, (unsigned long long)st.kernel_packets,
@@ -84,13 +84,13 @@ static void run(int32_t policy)
 
 	/* the high-water mark outlives the full ring until reset */
 	st = ring_stats(ring);
-	CHECK(st.occupancy == 0 && st.occupancy_high == count,
+	CHECK(st.occupancy == 0 && st.slots_used_high == count,
 	      "%s: empty ring: occupancy %llu high %llu", name, (unsigned long long)st.occupancy,
-	      (unsigned long long)st.occupancy_high);
+	      (unsigned long long)st.slots_used_high);
 	CHECK(st.kernel_packets == st.delivered + st.ring_drops + st.occupancy,
 	      "%s: accounting does not close at the end", name);
 	rc_ring_reset_high_water(ring);
-	CHECK(ring_stats(ring).occupancy_high == 0, "%s: high-water mark not reset", name);
+	CHECK(ring_stats(ring).slots_used_high == 0, "%s: high-water mark not reset", name);
 
 	/* the policy changes live and shows in the statistics */
 	int32_t other = policy == RC_DROP_EARLY ? RC_DROP_LATE : RC_DROP_EARLY;

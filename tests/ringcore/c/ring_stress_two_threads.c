@@ -1,8 +1,11 @@
 /* ring_stress_two_threads.c — a producer and a consumer thread on one small
- * ring, packets of random size each carrying its checksum, while a third
- * thread takes statistics snapshots: nothing is lost or torn, and
+ * ring, packets of random size each carrying its checksum (up to three
+ * slots: records of one to three slots, padding at the ring's end), while a
+ * third thread takes statistics snapshots: nothing is lost or torn, no
+ * record wraps, and
  *     kernel_packets == delivered + ring_drops + occupancy
- * holds in every snapshot and at the end.  Runs once per drop policy; a
+ * holds in every snapshot (in packets; occupancy <= slots_used) and at the
+ * end.  Runs once per drop policy; a
  * drop-early producer sleeps until the consumer frees a slot, as the capture
  * does.
  * Usage: ring_stress_two_threads [seconds]   (default 1.0, split over both) */
@@ -16,7 +19,8 @@
  * slot index wraps unevenly through the free-running positions. */
 #define SLOT_SIZE 240u
 #define RING_PAGES 3u
-#define DATA_ROOM (SLOT_SIZE - SLOT_HDR_BYTES)
+/* the largest packet: a record of three slots */
+#define DATA_ROOM (3 * SLOT_SIZE - SLOT_HDR_BYTES)
 #define STREAM 7u
 /* A stuck peer fails the test instead of hanging it. */
 #define STUCK_NS 5000000000ull
@@ -95,14 +99,22 @@ out:
 	return NULL;
 }
 
-static void check_slot(struct run *r, const struct rc_slot_hdr *slot,
-		       uint64_t pos, uint64_t *expect)
+/* The record before *pos (which rc_ring_next moved past it): where it is,
+ * that it does not wrap, and the packet it holds. */
+static void check_record(struct run *r, const struct rc_slot_hdr *slot,
+			 uint64_t pos, uint64_t *expect)
 {
 	const uint8_t *base = (const uint8_t *)rc_ring_base(r->ring);
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	CHECK((const uint8_t *)slot == base + page + (pos % r->slot_count) * SLOT_SIZE,
-	      "position %llu is not in slot %llu", (unsigned long long)pos,
-	      (unsigned long long)(pos % r->slot_count));
+	uint64_t first = pos - slot->slots;
+	CHECK((const uint8_t *)slot == base + page + (first % r->slot_count) * SLOT_SIZE,
+	      "position %llu is not in slot %llu", (unsigned long long)first,
+	      (unsigned long long)(first % r->slot_count));
+	CHECK(!(slot->flags & RC_SLOT_PADDING) && first % r->slot_count + slot->slots <= r->slot_count,
+	      "record at %llu of %u slots wraps or is padding", (unsigned long long)first,
+	      slot->slots);
+	CHECK(slot->slots == (SLOT_HDR_BYTES + slot->caplen + SLOT_SIZE - 1) / SLOT_SIZE,
+	      "record of %u bytes spans %u slots", slot->caplen, slot->slots);
 	uint64_t seq = slot->ts_ns - r->base_ts;
 	if (r->policy == RC_DROP_EARLY)
 		CHECK(seq == *expect, "got packet %llu, expected %llu (lost or reordered)",
@@ -150,16 +162,19 @@ static void *consumer(void *arg)
 			rc_ring_wait(r->ring);
 			continue;
 		}
-		CHECK(first == position, "batch starts at %llu, expected %llu",
+		/* where the last batch ended, or after padding polled with it */
+		CHECK(first - position < r->slot_count, "batch starts at %llu, after %llu",
 		      (unsigned long long)first, (unsigned long long)position);
 		CHECK(n <= want && n <= r->slot_count, "batch of %u for max %u", n, want);
-		for (uint32_t i = 0; i < n && !TOO_MANY_FAILURES; i++)
-			check_slot(r, rc_ring_slot(r->ring, first + i), first + i, &expect);
+		position = first;
+		for (uint32_t i = 0; i < n && !TOO_MANY_FAILURES; i++) {
+			const struct rc_slot_hdr *slot = rc_ring_next(r->ring, &position);
+			check_record(r, slot, position, &expect);
+		}
 		/* free in two steps: a partial release must free exactly that many */
 		uint32_t part = n / 2;
 		rc_ring_release(r->ring, part);
 		rc_ring_release(r->ring, n - part);
-		position += n;
 		/* now and then a slow consumer, so the ring fills up */
 		if (mix64(iteration ^ 0xabcdef) % 128 == 0) {
 			struct timespec ts = { 0, 200000 };
@@ -188,12 +203,13 @@ static void *snapshotter(void *arg)
 		      (unsigned long long)r->snapshots, (unsigned long long)st.kernel_packets,
 		      (unsigned long long)st.delivered, (unsigned long long)st.ring_drops,
 		      (unsigned long long)st.occupancy);
-		CHECK(st.tail <= st.head && st.occupancy <= r->slot_count,
-		      "tail %llu head %llu occupancy %llu",
+		CHECK(st.tail <= st.head && st.occupancy <= st.slots_used &&
+			      st.slots_used == st.head - st.tail && st.slots_used <= r->slot_count,
+		      "tail %llu head %llu occupancy %llu slots used %llu",
 		      (unsigned long long)st.tail, (unsigned long long)st.head,
-		      (unsigned long long)st.occupancy);
-		CHECK(st.occupancy_high <= r->slot_count, "occupancy_high %llu",
-		      (unsigned long long)st.occupancy_high);
+		      (unsigned long long)st.occupancy, (unsigned long long)st.slots_used);
+		CHECK(st.slots_used_high <= r->slot_count, "slots_used_high %llu",
+		      (unsigned long long)st.slots_used_high);
 		CHECK(st.kernel_packets >= prev.kernel_packets && st.delivered >= prev.delivered &&
 			      st.ring_drops >= prev.ring_drops,
 		      "counters went backwards");
@@ -250,8 +266,13 @@ static void run_policy(int32_t policy, int32_t wait, uint32_t interval_us, doubl
 	      name, (unsigned long long)r.missing, (unsigned long long)r.dropped);
 	CHECK(st.outgoing_packets == r.outgoing, "%s: outgoing_packets %llu, sent %llu", name,
 	      (unsigned long long)st.outgoing_packets, (unsigned long long)r.outgoing);
-	CHECK(st.occupancy_high == r.slot_count, "%s: occupancy_high %llu after a full ring",
-	      name, (unsigned long long)st.occupancy_high);
+	/* full: no room for the next record, of at most three slots */
+	CHECK(st.slots_used_high + 2 >= r.slot_count && st.slots_used_high <= r.slot_count,
+	      "%s: slots_used_high %llu after a full ring", name,
+	      (unsigned long long)st.slots_used_high);
+	CHECK(st.slots_used == 0 && st.tail == st.head,
+	      "%s: %llu slots (padding) left after the last poll", name,
+	      (unsigned long long)st.slots_used);
 	CHECK(st.truncated == 0, "%s: %llu truncated", name, (unsigned long long)st.truncated);
 	uint64_t batches = 0, latencies = 0;
 	for (int b = 0; b < RC_BATCH_BUCKETS; b++)

@@ -1,6 +1,7 @@
-/* ring_truncation.c — a packet longer than the slot's data area is cut to
- * slot_size - header: flagged RC_SLOT_TRUNCATED, counted as truncated, its
- * wire length and other flags kept, and the next slot left untouched. */
+/* ring_truncation.c — on a ring created with truncate_to_slot, a packet
+ * longer than the slot's data area is cut to slot_size - header: flagged
+ * RC_SLOT_TRUNCATED, counted as truncated, its wire length and other flags
+ * kept, and the next slot left untouched. */
 #include "helpers.h"
 
 #define SLOT_SIZE 128u
@@ -13,7 +14,10 @@ struct truncation_case {
 
 static void run(size_t c, const struct truncation_case *tc)
 {
-	struct rc_ring *ring = make_ring(SLOT_SIZE, 2, RC_DROP_EARLY, RC_WAIT_SPIN, 0);
+	struct rc_ring_config cfg = { .slot_size = SLOT_SIZE, .ring_pages = 2,
+				      .drop_policy = RC_DROP_EARLY, .wait_strategy = RC_WAIT_SPIN,
+				      .truncate_to_slot = 1 };
+	struct rc_ring *ring = make_ring_from(&cfg);
 	uint32_t count = ring_stats(ring).slot_count;
 	uint8_t guard[ROOM], big[3 * SLOT_SIZE];
 	fill_packet(1, 1, guard, ROOM);
@@ -37,7 +41,7 @@ static void run(size_t c, const struct truncation_case *tc)
 	      slot->wirelen, tc->wirelen);
 	CHECK(slot->flags == tc->want_flags, "case %zu: flags %#x, expected %#x", c,
 	      slot->flags, tc->want_flags);
-	CHECK(slot->ifindex == 7 && slot->ts_ns == 12345 && slot->reserved == 0,
+	CHECK(slot->ifindex == 7 && slot->ts_ns == 12345 && slot->slots == 1 && slot->reserved == 0,
 	      "case %zu: header fields changed", c);
 	CHECK(memcmp(slot + 1, big, slot->caplen) == 0, "case %zu: data is not the packet's start", c);
 	const struct rc_slot_hdr *next = rc_ring_slot(ring, first + 1);

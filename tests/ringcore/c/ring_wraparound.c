@@ -17,6 +17,7 @@ static void run(uint32_t slot_size, uint32_t ring_pages)
 	uint32_t count = hdr->slot_count, room = slot_size - SLOT_HDR_BYTES;
 	uint8_t *buf = malloc(room), *copy = malloc(slot_size);
 	uint64_t head = 0, tail = 0, step = 0, crossing = 0;
+	uint32_t first_index;
 	uint64_t positions = (uint64_t)count * LAPS;
 	if (positions > MAX_POSITIONS)
 		positions = MAX_POSITIONS;
@@ -56,8 +57,8 @@ static void run(uint32_t slot_size, uint32_t ring_pages)
 			      "position %llu holds packet %llu (%u bytes)", (unsigned long long)pos,
 			      (unsigned long long)slot->ts_ns, slot->caplen);
 			/* a viewer's copy by slot index shows the same packet */
-			int64_t copied = rc_ring_copy_slot(ring, (uint32_t)(pos % count), copy, slot_size);
-			CHECK(copied == (int64_t)(SLOT_HDR_BYTES + len) &&
+			int64_t copied = rc_ring_copy_slot(ring, (uint32_t)(pos % count), copy, slot_size, &first_index);
+			CHECK(copied == (int64_t)(SLOT_HDR_BYTES + len) && first_index == pos % count &&
 				      memcmp(copy + SLOT_HDR_BYTES, buf, len) == 0,
 			      "copy of slot %llu: %lld bytes", (unsigned long long)(pos % count),
 			      (long long)copied);
@@ -78,7 +79,7 @@ static void run(uint32_t slot_size, uint32_t ring_pages)
 	      (unsigned long long)st.delivered, (unsigned long long)st.kernel_packets);
 	CHECK(crossing > 100, "only %llu batches crossed the end of the slots",
 	      (unsigned long long)crossing);
-	CHECK(rc_ring_copy_slot(ring, count, copy, slot_size) == -ERANGE,
+	CHECK(rc_ring_copy_slot(ring, count, copy, slot_size, &first_index) == -ERANGE,
 	      "copy of slot %u (one past the last) did not fail", count);
 	free(buf);
 	free(copy);

@@ -83,11 +83,11 @@ class InterfacePanel(Vertical):
         self.slot_map.border_title = "Slot map"
         self.query_one("#slot-map-legend", Static).update(self.slot_map.legend())
 
-    def show(self, stats: RingStats, history: InterfaceHistory) -> None:
+    def show(self, stats: RingStats, history: InterfaceHistory, slot_kinds: bytes = b"") -> None:
         self.stats = stats
         self.status.update(self._status_line(stats, history))
         self.occupancy.show(stats, history.occupancy)
-        self.slot_map.show(stats)
+        self.slot_map.show(stats, slot_kinds)
         # in the title: sections have a top border only, where a subtitle would not show
         self.slot_map.border_title = f"Slot map · {stats.slot_count} × {stats.slot_size} B"
         self.drops.show(stats, history.rates)

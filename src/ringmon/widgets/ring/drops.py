@@ -1,4 +1,5 @@
-"""Where packets were lost: kernel, ring full, truncated to the slot; and the accounting identity."""
+"""Where packets were lost: kernel, ring full, truncated (cut to one slot or to the ring); and the accounting
+identity, in packets."""
 from __future__ import annotations
 
 from rich.text import Text

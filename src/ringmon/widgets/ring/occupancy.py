@@ -1,4 +1,5 @@
-"""How full one ring is: slots used, percent, the high-water mark, and the last minute of it."""
+"""How full one ring is: slots used (a packet larger than a slot takes several), the high-water mark, and the
+last minute of it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,9 +32,10 @@ class RingOccupancy(Vertical):
 
     def show(self, stats: RingStats, occupancy_history: Sequence[int]) -> None:
         numbers = Text.assemble(
-            (f"{stats.occupancy}", "bold"), f"/{stats.slot_count} slots  ",
-            ("high ", "dim"), (f"{stats.occupancy_high}", "bold red" if stats.occupancy_high >= stats.slot_count else "bold"),
+            (f"{stats.slots_used}", "bold"), f"/{stats.slot_count} slots  ",
+            ("high ", "dim"),
+            (f"{stats.slots_used_high}", "bold red" if stats.slots_used_high >= stats.slot_count else "bold"),
         )
         self.numbers.update(numbers)
-        self.gauge.update(total=stats.slot_count, progress=stats.occupancy)
+        self.gauge.update(total=stats.slot_count, progress=stats.slots_used)
         self.history.plot(occupancy_history, ceiling=stats.slot_count)

@@ -1,4 +1,5 @@
 """The ring drawn as a grid of slots: free, filled, being consumed; producer and consumer marked; a cursor.
+A packet larger than a slot is one record over several slots: its later slots are drawn joined to its first.
 
 A line-API view: only the visible rows are drawn, so an 8192-slot ring costs what a 64-slot one does.
 """
@@ -14,6 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ringcore import _binding as rc
 from ringcore.api import RingStats
 
 from ...messages import SlotChosen
@@ -21,6 +23,9 @@ from ...messages import SlotChosen
 FREE, FILLED, CONSUMING, PRODUCER, CONSUMER = "free", "filled", "consuming", "producer", "consumer"
 GLYPHS = {FREE: "·", FILLED: "█", CONSUMING: "▓", PRODUCER: "▲", CONSUMER: "▼"}
 CELL_SIZES = ((4, 2), (2, 1), (1, 1))  # (columns, lines) a slot takes, biggest first
+# A held slot that is not a record's first: the rest of the packet before it, or padding at the ring's end.
+CONTINUED_GLYPH, PADDING_GLYPH = "═", "░"
+_LATER_GLYPHS = {rc.RC_SLOT_KIND_CONTINUED: CONTINUED_GLYPH, rc.RC_SLOT_KIND_PADDING: PADDING_GLYPH}
 
 
 def slot_state(stats: RingStats, index: int) -> str:
@@ -53,6 +58,7 @@ class SlotMap(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.key = key
         self.stats: RingStats | None = None
+        self.kinds = ""  # each slot's rc_slot_kind as a character (rc_ring_slot_kinds); "" when not known
 
     @property
     def _cell_size(self) -> tuple[int, int]:
@@ -78,7 +84,9 @@ class SlotMap(ScrollView, can_focus=True):
         rows = -(-self.stats.slot_count // self._columns)
         self.virtual_size = Size(self._columns * cell_width, rows * cell_height)
 
-    def show(self, stats: RingStats) -> None:
+    def show(self, stats: RingStats, kinds: bytes = b"") -> None:
+        """Draw this snapshot; `kinds` (one byte a slot) groups each record's slots."""
+        self.kinds = kinds.decode("latin-1") if len(kinds) == stats.slot_count else ""
         previous, self.stats = self.stats, stats
         if previous is None or previous.slot_count != stats.slot_count:
             self.cursor = min(self.cursor, stats.slot_count - 1)
@@ -150,6 +158,18 @@ class SlotMap(ScrollView, can_focus=True):
         text.rstrip()
         return text
 
+    def glyphs(self, kind: str, first: int, end: int) -> list[str]:
+        """The glyph of each slot first..end-1 of one kind: a held slot that continues a record (or pads the
+        ring's end) is drawn as such; the others, and every slot when the kinds are not known, by their kind."""
+        own = GLYPHS[kind]
+        if kind not in (FILLED, CONSUMING) or not self.kinds:
+            return [own] * (end - first)
+        return [_LATER_GLYPHS.get(ord(code), own) for code in self.kinds[first:end]]
+
+    def _joined(self, index: int, end: int) -> bool:
+        """Whether the gap after slot index is drawn as part of the record that goes on in the next slot."""
+        return bool(self.kinds) and index + 1 < end and ord(self.kinds[index + 1]) == rc.RC_SLOT_KIND_CONTINUED
+
     def _kind_changes(self, first: int, end: int) -> list[int]:
         """The slot indices in (first, end) where the cell kind may change: where the filled and the
         being-consumed spans begin and end, and around the marks and the cursor."""
@@ -180,10 +200,13 @@ class SlotMap(ScrollView, can_focus=True):
             style = base + self.get_component_rich_style(f"slot-map--{kind}")
             if run_start == self.cursor and self.has_focus:
                 style += self.get_component_rich_style("slot-map--cursor")
+            glyphs = self.glyphs(kind, run_start, run_end)
             if cell_width > 1:
-                # each cell its own glyphs and a gap, so the cells stay apart (and SVG exports line up)
-                for _ in range(run_end - run_start):
-                    segments += (Segment(GLYPHS[kind] * (cell_width - 1), style), Segment(" ", base))
+                # each cell its own glyphs and a gap, so the cells stay apart (and SVG exports line up);
+                # within a record the gap is bridged, so its slots read as one packet
+                for index, glyph in enumerate(glyphs, run_start):
+                    gap = Segment(CONTINUED_GLYPH, style) if self._joined(index, run_end) else Segment(" ", base)
+                    segments += (Segment(glyph * (cell_width - 1), style), gap)
             else:
-                segments.append(Segment(GLYPHS[kind] * (run_end - run_start), style))
+                segments.append(Segment("".join(glyphs), style))
         return Strip(segments).extend_cell_length(width, base)
