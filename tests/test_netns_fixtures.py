@@ -94,8 +94,8 @@ def test_make_frame_is_exactly_the_size_asked_for_every_size_from_60_to_1514(seq
         assert (len(frame), netns.check_frame(frame)) == (size, seq)
 
 
-@pytest.mark.parametrize("size", [netns.MIN_FRAME_LEN - 1, netns.MAX_FRAME_LEN + 1])
-def test_make_frame_refuses_sizes_outside_60_to_1514(size):
+@pytest.mark.parametrize("size", [netns.MIN_FRAME_LEN - 1, netns.MAX_JUMBO_FRAME_LEN + 1])
+def test_make_frame_refuses_sizes_outside_60_to_9014(size):
     with pytest.raises(ValueError):
         netns.make_frame(0, size, "02:00:c6:12:00:02", "02:00:c6:12:00:01")
 

@@ -46,7 +46,8 @@ def test_write_key_writes_every_frame_sent_to_a_file_tshark_reads(veth_pair, tmp
         await wait_for(pilot, lambda: f" {FRAME_COUNT} packets" in shown(app, "#session-bar"),
                        "every frame counted as written")
         await pilot.press("w")
-        assert monitor.writing is None and "not writing" in shown(app, "#session-bar")
+        await wait_for(pilot, lambda: monitor.writing is None and "not writing" in shown(app, "#session-bar"),
+                       "the file closed and the session bar saying so")
 
     run_dashboard_on(monitor, scenario)
     packets = tshark_read(out)
@@ -142,10 +143,10 @@ def test_a_jumbo_frame_is_one_record_the_slot_map_joins_and_the_inspector_shows_
 
     async def scenario(app, pilot):
         await pilot.press("p")  # paused: the frames stay in the ring, where the map shows them
-        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].paused, "paused")
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].paused, "paused")
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
-        await wait_for(pilot, lambda: app.latest[veth_pair.if_a].kernel_packets == len(frames), "every frame taken")
-        stats = app.latest[veth_pair.if_a]
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].kernel_packets == len(frames), "every frame taken")
+        stats = app.latest[veth_pair.key_a]
         assert (stats.occupancy, stats.slots_used, stats.truncated) == (3, 7, 0)
         slot_map = app.active_panel().slot_map
         await wait_for(pilot, lambda: slot_map.glyphs(FILLED, 0, 7) == [GLYPHS[FILLED], GLYPHS[FILLED]]
@@ -154,11 +155,11 @@ def test_a_jumbo_frame_is_one_record_the_slot_map_joins_and_the_inspector_shows_
         await pilot.press("enter")
         inspector = await wait_for_inspector(pilot)
         header = shown(app, "#slot-header")
-        assert f"slots 1–5 of {veth_pair.if_a}" in header and "slot 3 is part of this packet's record" in header
+        assert f"slots 1–5 of {veth_pair.key_a}" in header and "slot 3 is part of this packet's record" in header
         assert f"captured {netns.MAX_JUMBO_FRAME_LEN} B of {netns.MAX_JUMBO_FRAME_LEN} B on the wire" in header
         assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[1]
         await pilot.press("right_square_bracket")  # the next record: after all the jumbo frame's slots
-        assert f"slot 6 of {veth_pair.if_a}" in shown(app, "#slot-header")
+        assert f"slot 6 of {veth_pair.key_a}" in shown(app, "#slot-header")
         assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[2]
 
     run_dashboard_on(monitor, scenario)
