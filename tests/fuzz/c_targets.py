@@ -134,12 +134,16 @@ U64_MAX = 2**64 - 1
 # talkers: link type indices and control bits (fuzz_talkers.c)
 ETHERNET, RAW_IP, IPV4_ONLY, IPV6_ONLY, NOT_PARSED = range(5)
 END_BATCH, READ_TOP, READ_ALL = 1, 2, 62 << 2
+FILL_TABLE = 6
 
 
-def talkers_input(linktype: int, frames, *, one_window: bool = True, reads_at=(), wirelen_extra: int = 0) -> bytes:
+def talkers_input(linktype: int, frames, *, one_window: bool = True, reads_at=(), wirelen_extra: int = 0,
+                  short_of_full: int | None = None) -> bytes:
     """Every frame one second after the other; the last one ends the batch and reads the whole table, at each of
-    `reads_at` (outside "one window" mode) in turn."""
-    out = bytes([linktype, one_window])
+    `reads_at` (outside "one window" mode) in turn.  short_of_full: the table is first filled to that many
+    conversations short of full."""
+    fill = 0 if short_of_full is None else FILL_TABLE | short_of_full << 3
+    out = bytes([linktype, one_window | fill])
     for i, frame in enumerate(frames):
         last = i == len(frames) - 1
         control = READ_TOP | READ_ALL if last else END_BATCH * (i % 4 == 3)
@@ -197,6 +201,7 @@ def seed_inputs(target: str) -> dict[str, bytes]:
         "ipv4-link-type": talkers_input(IPV4_ONLY, IP_PACKETS),
         "ipv6-link-type": talkers_input(IPV6_ONLY, IP_PACKETS),
         "link-type-not-parsed": talkers_input(NOT_PARSED, ETHERNET_FRAMES),
+        "table-filling-up": talkers_input(ETHERNET, ETHERNET_FRAMES, short_of_full=1),
         "clock-steps": talkers_input(ETHERNET, ETHERNET_FRAMES * 2, one_window=False,
                                      reads_at=(T0_NS + 20 * 10**9, T0_NS - 100 * 10**9, 0, U64_MAX, T0_NS)),
     }

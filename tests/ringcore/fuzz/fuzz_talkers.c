@@ -7,7 +7,10 @@
  *
  * Input (little-endian, missing bytes read as zero):
  *   u8 link type (index into LINKTYPES)
- *   u8 mode: bit 0 "one window"
+ *   u8 mode: bit 0 "one window"; bits 1 and 2 both set: first fill the
+ *     table to (mode >> 3) conversations short of full, so the fuzzer's own
+ *     packets reach the full table (beyond what an input of a few KiB names;
+ *     costly, so for a quarter of the inputs only)
  *   then records to the end: u8 control (bit 0: the batch ends here; bit 1:
  *   read the top after this batch, max = control >> 2 per top_max), u16
  *   caplen, u32 wirelen, u64 ts_ns, u32 flags, caplen packet bytes, and for a
@@ -91,6 +94,26 @@ static struct added read_top(struct rc_talkers *t, uint64_t now_ns, uint32_t max
 	return seen;
 }
 
+/* Ethernet/IPv4 frames of conversations 0 .. n-1, counted at from_ns. */
+static struct added fill(struct rc_talkers *t, uint32_t n, uint64_t from_ns)
+{
+	struct added added = { 0, 0 };
+	for (uint32_t i = 0; i < n; i++) {
+		struct {
+			struct rc_slot_hdr hdr;
+			uint8_t frame[34];
+		} slot = { .hdr = { .caplen = 34, .wirelen = 60, .ts_ns = from_ns } };
+		slot.frame[12] = 0x08; /* IPv4 */
+		slot.frame[14] = 0x45;
+		memcpy(&slot.frame[14 + 12], &i, 4);
+		const struct rc_slot_hdr *one = &slot.hdr;
+		rc_talkers_add(t, &one, 1);
+		added.packets++;
+		added.bytes += slot.hdr.wirelen;
+	}
+	return added;
+}
+
 static void add_batch(struct rc_talkers *t, struct rc_slot_hdr **batch, uint32_t *n)
 {
 	rc_talkers_add(t, (const struct rc_slot_hdr *const *)batch, *n);
@@ -103,13 +126,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size };
 	uint32_t linktype = LINKTYPES[take(&in, 1) % (sizeof(LINKTYPES) / sizeof(LINKTYPES[0]))];
-	int one_window = take(&in, 1) & 1;
+	uint8_t mode = (uint8_t)take(&in, 1);
+	int one_window = mode & 1;
 	struct rc_talkers *t;
 	REQUIRE(rc_talkers_create(linktype, &t) == 0, "rc_talkers_create");
 
 	struct rc_slot_hdr *batch[BATCH_MAX];
 	uint32_t batched = 0;
 	struct added added = { 0, 0 };
+	if ((mode & 6) == 6)
+		added = fill(t, RC_TALKERS_MAX - (mode >> 3), ONE_WINDOW_FROM_NS);
 	uint64_t newest_ns = ONE_WINDOW_FROM_NS;
 	while (in.left) {
 		uint8_t control = (uint8_t)take(&in, 1);
