@@ -134,7 +134,7 @@ U64_MAX = 2**64 - 1
 # talkers: link type indices and control bits (fuzz_talkers.c)
 ETHERNET, RAW_IP, IPV4_ONLY, IPV6_ONLY, NOT_PARSED = range(5)
 END_BATCH, READ_TOP, READ_ALL = 1, 2, 62 << 2
-FILL_TABLE = 6
+FILL_TABLE = 0xE
 
 
 def talkers_input(linktype: int, frames, *, one_window: bool = True, reads_at=(), wirelen_extra: int = 0,
@@ -142,7 +142,7 @@ def talkers_input(linktype: int, frames, *, one_window: bool = True, reads_at=()
     """Every frame one second after the other; the last one ends the batch and reads the whole table, at each of
     `reads_at` (outside "one window" mode) in turn.  short_of_full: the table is first filled to that many
     conversations short of full."""
-    fill = 0 if short_of_full is None else FILL_TABLE | short_of_full << 3
+    fill = 0 if short_of_full is None else FILL_TABLE | short_of_full << 4
     out = bytes([linktype, one_window | fill])
     for i, frame in enumerate(frames):
         last = i == len(frames) - 1
