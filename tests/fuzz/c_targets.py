@@ -118,7 +118,8 @@ def fuzz(target: str, exe: Path, seconds: int, work: Path) -> FuzzRun:
 MAC_A, MAC_B = "02:00:c6:12:00:01", "02:00:c6:12:00:02"
 IPV4_UDP = netns.make_frame(1, 74, MAC_B, MAC_A)
 VLAN = netns.with_vlan_tag(IPV4_UDP, 7)
-QINQ = netns.with_vlan_tag(VLAN, 9)[:12] + struct.pack("!H", 0x88A8) + netns.with_vlan_tag(VLAN, 9)[14:]
+_OUTER_TAGGED = netns.with_vlan_tag(VLAN, 9)
+QINQ = _OUTER_TAGGED[:12] + struct.pack("!H", 0x88A8) + _OUTER_TAGGED[14:]  # 802.1ad service tag outside the 802.1Q one
 IPV6_UDP = (bytes.fromhex("020000c61201" "020000c61202" "86dd")
             + bytes.fromhex("60000000" "000d1140" "20010db8000000000000000000000002" "20010db8000000000000000000000001")
             + struct.pack("!HHHH", 40000, 40001, 13, 0) + b"hello")
