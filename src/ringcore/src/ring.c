@@ -431,6 +431,7 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 		out->latency_hist[b] = load(&ring->latency_hist[b]);
 	out->kernel_drops = load(&ring->kernel_drops);
 	out->kernel_seen = load(&ring->kernel_seen);
+	out->lost_at_stop = load(&ring->lost_at_stop);
 	out->occupancy = out->head - out->tail;
 	out->occupancy_high = load(&ring->occupancy_high);
 	if (out->occupancy_high < out->occupancy)

@@ -53,6 +53,7 @@ struct rc_ring {
 	_Atomic uint64_t occupancy_high;
 	_Atomic uint64_t kernel_drops;
 	_Atomic uint64_t kernel_seen;
+	_Atomic uint64_t lost_at_stop; /* written by rc_capture_stop and start */
 
 	/* consumer counters (one writer: whoever polls) */
 	_Alignas(64) _Atomic uint64_t delivered_bytes;
