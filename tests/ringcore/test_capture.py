@@ -256,6 +256,25 @@ def test_a_stop_mid_flood_takes_everything_the_kernel_counted_into_the_file(veth
         assert written.packets == stats.delivered == len(tshark_fields(out, "frame.number"))
 
 
+def test_packets_the_writer_holds_to_merge_interfaces_are_all_in_the_file_at_close(make_veth_pair, tmp_path):
+    first, second = make_veth_pair(), make_veth_pair()
+    out, sent = tmp_path / "merged.pcapng", 300
+    session = Monitor(drain=True)
+    try:
+        session.start_writing(str(out), "pcapng")
+        session.plug(first.if_a, CaptureOptions(), netns=first.ns_a)
+        session.plug(second.if_a, CaptureOptions(), netns=second.ns_a)
+        # Only the first has traffic: the writer holds its packets a while for the second's sake.
+        netns.send_frames(first.ns_b, first.if_b, first.frames_to_a(range(sent)))
+        assert wait_for(lambda: stats_of(session, first.if_a).delivered == sent)
+        session.stop()
+        written = session.stop_writing()
+    finally:
+        session.close()
+    assert written.packets == written.packets_by_interface[first.if_a] == sent
+    assert [netns.check_frame(packet.frame) for packet in tshark_read(out)] == list(range(sent))
+
+
 # -- filter -------------------------------------------------------------------
 
 

@@ -66,13 +66,6 @@ struct rc_capture {
 	uint8_t *vlan_scratch; /* frame with its VLAN tag put back */
 };
 
-static uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int linktype_for(int arphrd)
 {
 	switch (arphrd) {
@@ -118,7 +111,7 @@ static void fold_kernel_stats(struct rc_capture *cap)
 
 static void maybe_fold_kernel_stats(struct rc_capture *cap)
 {
-	uint64_t now = coarse_ns();
+	uint64_t now = rc_coarse_ns();
 	if (now >= cap->stats_due_ns) {
 		fold_kernel_stats(cap);
 		cap->stats_due_ns = now + KERNEL_STATS_INTERVAL_NS;
@@ -279,7 +272,7 @@ fail:
 static int keep_waiting_for_room(struct rc_capture *cap)
 {
 	if (cap->finishing)
-		return coarse_ns() < cap->give_up_ns;
+		return rc_coarse_ns() < cap->give_up_ns;
 	return atomic_load_explicit(&cap->running, memory_order_relaxed);
 }
 
@@ -522,7 +515,7 @@ static int64_t kernel_untaken(struct rc_capture *cap)
 static void take_the_rest(struct rc_capture *cap)
 {
 	cap->finishing = 1;
-	cap->give_up_ns = coarse_ns() + cap->stop_wait_ns;
+	cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
 	uint32_t blocks_taken = 0;
 	while (kernel_untaken(cap) > 0 && blocks_taken <= cap->block_nr) {
 		struct tpacket_block_desc *bd = kernel_block(cap);
@@ -530,10 +523,10 @@ static void take_the_rest(struct rc_capture *cap)
 			if (take_and_return_block(cap, bd) != 0)
 				break; /* no room in time: the rest stays for a start */
 			blocks_taken++;
-			cap->give_up_ns = coarse_ns() + cap->stop_wait_ns;
+			cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
 			continue;
 		}
-		if (coarse_ns() >= cap->give_up_ns)
+		if (rc_coarse_ns() >= cap->give_up_ns)
 			break;
 		struct timespec step = rc_timespec(1000000);
 		nanosleep(&step, NULL);

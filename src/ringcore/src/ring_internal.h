@@ -80,6 +80,14 @@ static inline struct timespec rc_timespec(uint64_t ns)
 				  .tv_nsec = (long)(ns % 1000000000ull) };
 }
 
+/* A monotonic clock cheap enough to read per batch (a few ms coarse). */
+static inline uint64_t rc_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 uint64_t rc_now_ns(void);

@@ -315,10 +315,18 @@ int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
  * share the file's one link type) or a negative errno. */
 int rc_writer_add_interface(struct rc_writer *w, const char *name,
 			    uint32_t linktype, uint32_t snaplen);
-/* Write a batch of slots seen on interface ifid (thread-safe). */
+/* Write a batch of slots seen on interface ifid (thread-safe).  With several
+ * interfaces the packets are copied into a queue per interface (at most
+ * 4 MiB each) and written oldest first, once every interface has one queued
+ * or the oldest has waited 100 ms (so the file is in time order, as
+ * mergecap's), and all of them by close. */
 int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		    const struct rc_slot_hdr *const *slots, uint32_t n);
-/* Packets and bytes written so far (file size included buffered data). */
+/* Write the queued packets whose wait is over: for a drain whose ring is
+ * empty, so that no packet waits on traffic that does not come. */
+int rc_writer_release_held(struct rc_writer *w);
+/* Packets the writer has so far (written, buffered or queued to merge), and
+ * the file's size with what is buffered. */
 uint64_t rc_writer_packets(struct rc_writer *w);
 uint64_t rc_writer_interface_packets(struct rc_writer *w, int32_t ifid);
 uint64_t rc_writer_bytes(struct rc_writer *w);
