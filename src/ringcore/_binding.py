@@ -69,6 +69,7 @@ class Stats(ctypes.Structure):
         ("kernel_bytes", u64),
         ("kernel_drops", u64),
         ("kernel_seen", u64),
+        ("lost_at_stop", u64),
         ("ring_drops", u64),
         ("truncated", u64),
         ("outgoing_packets", u64),

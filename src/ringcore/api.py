@@ -78,6 +78,7 @@ class RingStats:
     kernel_bytes: int
     kernel_drops: int
     kernel_seen: int
+    lost_at_stop: int
     ring_drops: int
     truncated: int
     outgoing_packets: int

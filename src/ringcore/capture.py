@@ -387,12 +387,15 @@ class Capture(_Native):
         return rc.message(buf) if rc.lib.rc_capture_error(self.handle, buf, len(buf)) else None
 
     def start(self) -> None:
-        """Take packets again after stop(), from the first the kernel kept meanwhile (a new capture starts itself)."""
+        """Capture again after stop(): first what the stop left in the kernel ring (lost_at_stop), then new
+        packets; nothing that arrived while stopped is taken or counted (a new capture starts itself)."""
         buf = rc.errbuf()
         _check(rc.lib.rc_capture_start(self.handle, buf, len(buf)), buf, f"{self.ifname}: starting the capture")
 
     def stop(self) -> None:
-        """Stop taking packets from the kernel; reads the final kernel counters. Nothing to do once closed."""
+        """Stop capturing: the kernel counts nothing more, and every packet it counted is taken (or counted as
+        lost_at_stop, when the ring stays full). Waits up to the block timeout and a margin. Nothing to do once
+        closed."""
         if not self.closed:
             rc.lib.rc_capture_stop(self.handle)
 

@@ -304,11 +304,13 @@ def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | 
             written: WriteStatus | None) -> int:
     """tcpdump's summary on stderr (also after a signal or a fault), then the statistics file."""
     total = {field: sum(getattr(snapshot, field) for snapshot in stats.values())
-             for field in ("kernel_seen", "kernel_drops", "ring_drops", "truncated")}
+             for field in ("kernel_seen", "kernel_drops", "ring_drops", "lost_at_stop", "truncated")}
     lines = [f"{captured} packets captured",
              f"{total['kernel_seen']} packets received by filter",
              f"{total['kernel_drops']} packets dropped by kernel",
              f"{total['ring_drops']} packets dropped at ring"]
+    if total["lost_at_stop"]:  # the ring stayed full while stopping: received, but never taken
+        lines.append(f"{total['lost_at_stop']} packets lost at stop")
     if total["truncated"]:
         lines.append(f"{total['truncated']} packets truncated by the ring (to one slot with --truncate-to-slot, or to the ring)")
     try:

@@ -123,6 +123,7 @@ class FakeRing:
             ifname=self.ifname, ifindex=self.ifindex,
             kernel_packets=counters.get("kernel_packets", 0), kernel_bytes=counters.get("kernel_bytes", 0),
             kernel_drops=counters.get("kernel_drops", 0), kernel_seen=counters.get("kernel_seen", 0),
+            lost_at_stop=0,
             ring_drops=counters.get("ring_drops", 0), truncated=counters.get("truncated", 0),
             outgoing_packets=counters.get("outgoing_packets", 0), outgoing_bytes=counters.get("outgoing_bytes", 0),
             produced=counters.get("delivered", 0) + self.occupancy,

@@ -13,7 +13,7 @@ import pytest
 
 import netns
 from isolated import assert_every_call_raises_after_close, run_isolated
-from readback import tshark_read
+from readback import tshark_fields, tshark_read
 from ringcore import (
     Capture,
     CaptureOptions,
@@ -191,27 +191,90 @@ def test_accounting_closes_in_every_snapshot_while_traffic_flows_and_totals_matc
 @pytest.mark.parametrize("ring_full_at_stop", [False, True], ids=["between-blocks", "inside-a-block"])
 def test_a_capture_started_again_goes_on_where_it_stopped_taking_each_packet_once(veth_pair, monitor,
                                                                                   ring_full_at_stop):
-    pair, ifname, before_stop, while_stopped = veth_pair, veth_pair.if_a, 100, 50
+    pair, ifname, before_stop, while_stopped, after_start = veth_pair, veth_pair.if_a, 100, 50, 30
     monitor.plug(ifname, CaptureOptions(ring_pages=33), netns=pair.ns_a)
     capture = monitor.capture(ifname)
     netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop), size=100))
     if ring_full_at_stop:
-        # Nobody consumes: the producer stops waiting for room with the rest of a kernel block untaken.
+        # Nobody consumes: the stop leaves the rest of a kernel block untaken, counted as lost at stop.
         assert wait_for(lambda: stats_of(monitor, ifname).occupancy == CLASSIC_SLOTS)
         received = []
     else:
         received = receive(monitor, ifname, before_stop)
         assert len(received) == before_stop
     capture.stop()
+    stats = stats_of(monitor, ifname)
+    left = before_stop - CLASSIC_SLOTS if ring_full_at_stop else 0
+    assert (stats.kernel_seen, stats.kernel_packets, stats.lost_at_stop) == (before_stop, before_stop - left, left)
+    # A stopped capture takes nothing: these are neither counted nor kept.
     netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop, before_stop + while_stopped), size=100))
+    time.sleep(QUIET_WINDOW_S)
     capture.start()
+    first_after = before_stop + while_stopped
+    netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(first_after, first_after + after_start), size=100))
 
-    total = before_stop + while_stopped
+    total = before_stop + after_start
     received += receive(monitor, ifname, total - len(received))
     time.sleep(QUIET_WINDOW_S)
     received += receive(monitor, ifname, total, timeout_s=0.05)
-    assert [netns.check_frame(data) for data, _ in received] == list(range(total))
-    assert_accounts_close(stats_of(monitor, ifname))
+    assert [netns.check_frame(data) for data, _ in received] == [*range(before_stop),
+                                                                   *range(first_after, first_after + after_start)]
+    capture.stop()
+    stats = stats_of(monitor, ifname)
+    assert_accounts_close(stats)
+    assert (stats.kernel_seen, stats.kernel_packets, stats.lost_at_stop) == (total, total, 0)
+
+
+# Stops at several points of a flood: each lands while packets sit in a kernel block not yet handed over.
+STOP_ROUNDS = 5
+STOP_FLOOD_FRAMES = 30_000
+STOP_FLOOD_PACE_US = 50  # 1.5 s of traffic
+STOP_LEAD_S = 0.5
+
+
+def test_a_stop_mid_flood_takes_everything_the_kernel_counted_into_the_file(veth_pair, tmp_path):
+    ifname = veth_pair.if_a
+    frames = veth_pair.frames_to_a(range(STOP_FLOOD_FRAMES), size=200)
+    for round_number in range(STOP_ROUNDS):
+        out = tmp_path / f"stopped-{round_number}.pcapng"
+        session = Monitor(drain=True)
+        sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b, frames, pace_us=STOP_FLOOD_PACE_US)
+        try:
+            session.start_writing(str(out), "pcapng")
+            session.plug(ifname, CaptureOptions(), netns=veth_pair.ns_a)
+            sender.start()
+            time.sleep(STOP_LEAD_S + 0.1 * round_number)
+            assert sender.is_alive(), "the flood ended before the stop"
+            session.stop()
+            stats = stats_of(session, ifname)
+            written = session.stop_writing()
+        finally:
+            session.close()
+            sender.finish()
+        # The kernel's own count is whole at the stop: taken (into the file) or dropped, none left behind.
+        assert 0 < stats.kernel_packets < STOP_FLOOD_FRAMES
+        assert (stats.kernel_seen, stats.lost_at_stop) == (stats.kernel_packets + stats.kernel_drops, 0), stats
+        assert (stats.delivered + stats.ring_drops, stats.occupancy) == (stats.kernel_packets, 0)
+        assert written.packets == stats.delivered == len(tshark_fields(out, "frame.number"))
+
+
+def test_packets_the_writer_holds_to_merge_interfaces_are_all_in_the_file_at_close(make_veth_pair, tmp_path):
+    first, second = make_veth_pair(), make_veth_pair()
+    out, sent = tmp_path / "merged.pcapng", 300
+    session = Monitor(drain=True)
+    try:
+        session.start_writing(str(out), "pcapng")
+        session.plug(first.if_a, CaptureOptions(), netns=first.ns_a)
+        session.plug(second.if_a, CaptureOptions(), netns=second.ns_a)
+        # Only the first has traffic: the writer holds its packets a while for the second's sake.
+        netns.send_frames(first.ns_b, first.if_b, first.frames_to_a(range(sent)))
+        assert wait_for(lambda: stats_of(session, first.if_a).delivered == sent)
+        session.stop()
+        written = session.stop_writing()
+    finally:
+        session.close()
+    assert written.packets == written.packets_by_interface[first.if_a] == sent
+    assert [netns.check_frame(packet.frame) for packet in tshark_read(out)] == list(range(sent))
 
 
 # -- filter -------------------------------------------------------------------

@@ -26,6 +26,13 @@
 #define VLAN_TAG_LEN 4
 /* How often the producer folds PACKET_STATISTICS into the ring's counters. */
 #define KERNEL_STATS_INTERVAL_NS 100000000ull
+/* What stop waits, beyond the kernel's block timeout, for anything to happen
+ * before it counts what is left as lost: the kernel's retire timer runs late
+ * on a loaded machine. */
+#define STOP_MARGIN_NS 50000000ull
+/* The protocol a stopped socket is bound to: any but ETH_P_ALL, so the
+ * rebind unhooks it (its filter takes nothing whatever arrives). */
+#define UNHOOKED_PROTOCOL ETH_P_802_EX1
 
 struct rc_capture {
 	char ifname[IF_NAMESIZE];
@@ -38,6 +45,9 @@ struct rc_capture {
 	uint32_t block_size;
 	uint32_t block_nr;
 	uint32_t snaplen;
+	uint64_t stop_wait_ns; /* the block timeout and STOP_MARGIN_NS */
+	struct sock_filter *filter; /* the user's, attached by every start */
+	uint32_t filter_len;
 	struct rc_ring *ring;
 	pthread_t thread;
 	int started;
@@ -49,15 +59,12 @@ struct rc_capture {
 	 * frame in it not yet taken, kept across stop and start. */
 	uint32_t block;
 	uint32_t frame_in_block;
+	/* Set while stop takes what the kernel still holds: the producer's
+	 * wait for room then gives up at give_up_ns, not when told to stop. */
+	int finishing;
+	uint64_t give_up_ns;
 	uint8_t *vlan_scratch; /* frame with its VLAN tag put back */
 };
-
-static uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int linktype_for(int arphrd)
 {
@@ -104,7 +111,7 @@ static void fold_kernel_stats(struct rc_capture *cap)
 
 static void maybe_fold_kernel_stats(struct rc_capture *cap)
 {
-	uint64_t now = coarse_ns();
+	uint64_t now = rc_coarse_ns();
 	if (now >= cap->stats_due_ns) {
 		fold_kernel_stats(cap);
 		cap->stats_due_ns = now + KERNEL_STATS_INTERVAL_NS;
@@ -212,6 +219,7 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		goto fail;
 	}
 	cap->block_size = cfg->kernel_block_size;
+	cap->stop_wait_ns = (uint64_t)cfg->block_timeout_ms * 1000000ull + STOP_MARGIN_NS;
 	cap->block_nr = cfg->kernel_block_nr;
 	struct tpacket_req3 req = {
 		.tp_block_size = cap->block_size,
@@ -258,6 +266,16 @@ fail:
 	return rc;
 }
 
+/* A running producer waits for room until told to stop; stop, taking what
+ * the kernel still holds, until its give-up time (a paused consumer frees
+ * nothing). */
+static int keep_waiting_for_room(struct rc_capture *cap)
+{
+	if (cap->finishing)
+		return rc_coarse_ns() < cap->give_up_ns;
+	return atomic_load_explicit(&cap->running, memory_order_relaxed);
+}
+
 /* Copy one kernel frame into the slot ring, by the drop policy when full.
  * Returns 0, or -1 when told to stop while waiting for room. */
 static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
@@ -300,11 +318,11 @@ static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
 		 * full too, the kernel drops new packets before any copy.  Sleep
 		 * until the consumer frees a slot (it may be paused for long),
 		 * waking for the kernel counters and to be told to stop. */
-		if (!atomic_load_explicit(&cap->running, memory_order_relaxed))
+		if (!keep_waiting_for_room(cap))
 			return -1;
 		maybe_fold_kernel_stats(cap);
 		rc_ring_notify(ring); /* what is in the ring must go first */
-		rc_ring_wait_room(ring, KERNEL_STATS_INTERVAL_NS);
+		rc_ring_wait_room(ring, cap->finishing ? cap->stop_wait_ns : KERNEL_STATS_INTERVAL_NS);
 	}
 	return 0;
 }
@@ -365,6 +383,28 @@ static int take_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
 	return 0;
 }
 
+static int block_ready(struct tpacket_block_desc *bd)
+{
+	/* acquire: the kernel filled the block before flagging it ours */
+	return (__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
+		TP_STATUS_USER) != 0;
+}
+
+/* Take a block handed over, give it back to the kernel and move on to the
+ * next.  Returns -1, the block kept, when told to stop on the way. */
+static int take_and_return_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
+{
+	if (take_block(cap, bd) != 0)
+		return -1;
+	/* release: our reads of the block are done before the kernel may
+	 * refill it */
+	__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+	cap->block = (cap->block + 1) % cap->block_nr;
+	cap->frame_in_block = 0;
+	rc_ring_notify(cap->ring);
+	return 0;
+}
+
 static void *producer_main(void *arg)
 {
 	struct rc_capture *cap = arg;
@@ -376,38 +416,57 @@ static void *producer_main(void *arg)
 	};
 	while (atomic_load_explicit(&cap->running, memory_order_relaxed)) {
 		struct tpacket_block_desc *bd = kernel_block(cap);
-		/* acquire: the kernel filled the block before flagging it ours */
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
-		      TP_STATUS_USER)) {
+		if (!block_ready(bd)) {
 			if (wait_for_block(cap, pfd) != 0)
 				break;
 			continue;
 		}
-		if (take_block(cap, bd) != 0)
+		if (take_and_return_block(cap, bd) != 0)
 			break;
-		/* release: our reads of the block are done before the kernel
-		 * may refill it */
-		__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL,
-				 __ATOMIC_RELEASE);
-		cap->block = (cap->block + 1) % cap->block_nr;
-		cap->frame_in_block = 0;
-		rc_ring_notify(cap->ring);
 		maybe_fold_kernel_stats(cap);
 	}
 	return NULL;
+}
+
+static int attach_filter(struct rc_capture *cap, const struct sock_filter *filter,
+			 uint32_t filter_len, char *errbuf, size_t errlen)
+{
+	if (!filter_len) {
+		int dummy = 0;
+		if (setsockopt(cap->fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy,
+			       sizeof(dummy)) != 0 && errno != ENOENT)
+			return open_error(cap, errno, errbuf, errlen, "removing the filter");
+		return 0;
+	}
+	struct sock_fprog prog = { .len = (unsigned short)filter_len,
+				   .filter = (struct sock_filter *)filter };
+	if (setsockopt(cap->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+		return open_error(cap, errno, errbuf, errlen, "attaching the filter");
+	return 0;
+}
+
+static int bind_to(struct rc_capture *cap, uint16_t protocol)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(protocol),
+		.sll_ifindex = cap->ifindex,
+	};
+	return bind(cap->fd, (struct sockaddr *)&sll, sizeof(sll));
 }
 
 int rc_capture_start(struct rc_capture *cap, char *errbuf, size_t errlen)
 {
 	if (cap->started)
 		return 0;
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_ALL),
-		.sll_ifindex = cap->ifindex,
-	};
-	if (bind(cap->fd, (struct sockaddr *)&sll, sizeof(sll)) != 0)
+	/* The filter before the bind: no packet slips past it. */
+	int rc = attach_filter(cap, cap->filter, cap->filter_len, errbuf, errlen);
+	if (rc)
+		return rc;
+	if (bind_to(cap, ETH_P_ALL) != 0)
 		return open_error(cap, errno, errbuf, errlen, "binding to the interface");
+	/* the producer takes what the last stop left in the kernel ring */
+	atomic_store_explicit(&cap->ring->lost_at_stop, 0, memory_order_relaxed);
 	uint64_t stop_requests;
 	if (read(cap->wake_fd, &stop_requests, sizeof(stop_requests)) < 0) {
 		/* EAGAIN: no stop left from before, nothing to clear */
@@ -424,10 +483,65 @@ int rc_capture_start(struct rc_capture *cap, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* Have the kernel count and queue nothing more for this socket, so the
+ * counters stop reads next are final and every packet they count is in the
+ * kernel ring.  A filter that takes nothing ends it for new packets (the
+ * kernel counts only what the filter took); the rebind to another protocol
+ * unhooks the socket from the interface, which waits (synchronize_net) for
+ * packets that passed the old filter on another CPU.  Neither can fail on a
+ * socket that works; one whose interface went away is unhooked already. */
+static void unhook(struct rc_capture *cap)
+{
+	struct sock_filter take_nothing = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { .len = 1, .filter = &take_nothing };
+	(void)setsockopt(cap->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+	(void)bind_to(cap, UNHOOKED_PROTOCOL);
+}
+
+/* Counted by the kernel, not yet taken: in its ring, handed over or not. */
+static int64_t kernel_untaken(struct rc_capture *cap)
+{
+	struct rc_ring *ring = cap->ring;
+	return (int64_t)(atomic_load_explicit(&ring->kernel_seen, memory_order_relaxed) -
+			 atomic_load_explicit(&ring->kernel_drops, memory_order_relaxed) -
+			 atomic_load_explicit(&ring->kernel_packets, memory_order_relaxed));
+}
+
+/* After the producer ended, on the unhooked socket: take every packet the
+ * final counters count.  The kernel hands its last block over at its block
+ * timeout; a drop-early ring needs the consumer to free slots.  Gives up
+ * when nothing happened for stop_wait_ns, and after as many blocks as the
+ * kernel ring holds (nothing new arrives, so no more can be there). */
+static void take_the_rest(struct rc_capture *cap)
+{
+	cap->finishing = 1;
+	cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
+	uint32_t blocks_taken = 0;
+	while (kernel_untaken(cap) > 0 && blocks_taken <= cap->block_nr) {
+		struct tpacket_block_desc *bd = kernel_block(cap);
+		if (block_ready(bd)) {
+			if (take_and_return_block(cap, bd) != 0)
+				break; /* no room in time: the rest stays for a start */
+			blocks_taken++;
+			cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
+			continue;
+		}
+		if (rc_coarse_ns() >= cap->give_up_ns)
+			break;
+		struct timespec step = rc_timespec(1000000);
+		nanosleep(&step, NULL);
+	}
+	cap->finishing = 0;
+	int64_t left = kernel_untaken(cap);
+	atomic_store_explicit(&cap->ring->lost_at_stop, left > 0 ? (uint64_t)left : 0,
+			      memory_order_relaxed);
+}
+
 void rc_capture_stop(struct rc_capture *cap)
 {
 	if (!cap || !cap->started)
 		return;
+	unhook(cap);
 	atomic_store(&cap->running, 0);
 	uint64_t one = 1;
 	if (write(cap->wake_fd, &one, sizeof(one)) < 0) {
@@ -436,7 +550,9 @@ void rc_capture_stop(struct rc_capture *cap)
 	rc_ring_wake_producer(cap->ring); /* one waiting for room */
 	pthread_join(cap->thread, NULL);
 	cap->started = 0;
+	/* the producer's thread has ended: this one is the ring's producer now */
 	fold_kernel_stats(cap);
+	take_the_rest(cap);
 }
 
 void rc_capture_close(struct rc_capture *cap)
@@ -451,6 +567,7 @@ void rc_capture_close(struct rc_capture *cap)
 	if (cap->wake_fd >= 0)
 		close(cap->wake_fd);
 	free(cap->vlan_scratch);
+	free(cap->filter);
 	rc_ring_destroy(cap->ring);
 	free(cap);
 }
@@ -474,13 +591,8 @@ int rc_capture_set_filter(struct rc_capture *cap,
 			  const struct rc_bpf_insn *filter, uint32_t filter_len,
 			  char *errbuf, size_t errlen)
 {
-	if (!filter || filter_len == 0) {
-		int dummy = 0;
-		if (setsockopt(cap->fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy,
-			       sizeof(dummy)) != 0 && errno != ENOENT)
-			return open_error(cap, errno, errbuf, errlen, "removing the filter");
-		return 0;
-	}
+	if (!filter)
+		filter_len = 0;
 	if (filter_len > BPF_MAXINSNS) {
 		rc_err(errbuf, errlen, "%s: the filter compiles to %u instructions; the kernel takes at most %d",
 		       cap->ifname, filter_len, BPF_MAXINSNS);
@@ -488,10 +600,26 @@ int rc_capture_set_filter(struct rc_capture *cap,
 	}
 	_Static_assert(sizeof(struct rc_bpf_insn) == sizeof(struct sock_filter),
 		       "rc_bpf_insn mirrors struct sock_filter");
-	struct sock_fprog prog = { .len = (unsigned short)filter_len,
-				   .filter = (struct sock_filter *)filter };
-	if (setsockopt(cap->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
-		return open_error(cap, errno, errbuf, errlen, "attaching the filter");
+	struct sock_filter *kept = NULL;
+	if (filter_len) {
+		kept = malloc(filter_len * sizeof(*kept));
+		if (!kept) {
+			rc_err(errbuf, errlen, "%s: out of memory", cap->ifname);
+			return -ENOMEM;
+		}
+		memcpy(kept, filter, filter_len * sizeof(*kept));
+	}
+	/* A stopped socket keeps its filter that takes nothing until start. */
+	if (cap->started) {
+		int rc = attach_filter(cap, kept, filter_len, errbuf, errlen);
+		if (rc) {
+			free(kept);
+			return rc;
+		}
+	}
+	free(cap->filter);
+	cap->filter = kept;
+	cap->filter_len = filter_len;
 	return 0;
 }
 

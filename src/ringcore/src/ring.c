@@ -535,6 +535,7 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 		out->latency_hist[b] = load(&ring->latency_hist[b]);
 	out->kernel_drops = load(&ring->kernel_drops);
 	out->kernel_seen = load(&ring->kernel_seen);
+	out->lost_at_stop = load(&ring->lost_at_stop);
 	out->occupancy = out->produced - out->delivered;
 	out->slots_used = out->head - out->tail;
 	out->slots_used_high = load(&ring->slots_used_high);

@@ -61,6 +61,7 @@ struct rc_ring {
 	_Atomic uint64_t slots_used_high;
 	_Atomic uint64_t kernel_drops;
 	_Atomic uint64_t kernel_seen;
+	_Atomic uint64_t lost_at_stop; /* written by rc_capture_stop and start */
 
 	/* consumer counters (one writer: whoever polls) */
 	_Alignas(64) _Atomic uint64_t delivered;
@@ -88,6 +89,14 @@ static inline struct timespec rc_timespec(uint64_t ns)
 {
 	return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000ull),
 				  .tv_nsec = (long)(ns % 1000000000ull) };
+}
+
+/* A monotonic clock cheap enough to read per batch (a few ms coarse). */
+static inline uint64_t rc_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)

@@ -194,6 +194,11 @@ struct rc_stats {
 	uint64_t kernel_bytes;   /* wire bytes of those */
 	uint64_t kernel_drops;   /* PACKET_STATISTICS tp_drops, accumulated */
 	uint64_t kernel_seen;    /* PACKET_STATISTICS tp_packets (incl. drops) */
+	/* Counted by the kernel but still in its ring when the capture stopped
+	 * (drop-early, and the consumer freed no slot in time): taken by the
+	 * next start, which clears this; lost if the capture is closed.  Once
+	 * stopped, kernel_seen == kernel_packets + kernel_drops + lost_at_stop. */
+	uint64_t lost_at_stop;
 	uint64_t ring_drops;     /* taken, but the ring was full (drop-late) */
 	uint64_t truncated;      /* stored, but cut to one slot (truncate_to_slot) or to the ring */
 	uint64_t outgoing_packets; /* of kernel_packets: sent by this host */
@@ -324,15 +329,22 @@ struct rc_capture_config {
 int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		    const struct rc_bpf_insn *filter, uint32_t filter_len,
 		    struct rc_capture **out, char *errbuf, size_t errlen);
+/* Hooks the socket to the interface (its filter first) and starts the
+ * producer, which goes on where the last stop left the kernel ring. */
 int rc_capture_start(struct rc_capture *cap, char *errbuf, size_t errlen);
-/* Stops the producer thread (joins it) and reads the final kernel counters. */
+/* Unhooks the socket from the interface, so the kernel counts and queues
+ * nothing more, reads the final kernel counters and takes every packet they
+ * count, waiting at most the block timeout and a margin for anything to
+ * happen (the kernel to hand over its last block, the consumer to free a
+ * slot); what is left is counted as lost_at_stop.  Joins the producer. */
 void rc_capture_stop(struct rc_capture *cap);
 void rc_capture_close(struct rc_capture *cap);
 struct rc_ring *rc_capture_ring(struct rc_capture *cap);
 int rc_capture_ifindex(struct rc_capture *cap);
 /* pcap LINKTYPE_* of the interface: what the filter is compiled for. */
 uint32_t rc_capture_linktype(struct rc_capture *cap);
-/* Replace the socket filter while capturing. */
+/* Replace the socket filter while capturing; a stopped capture keeps it
+ * for its next start (the kernel checks it then). */
 int rc_capture_set_filter(struct rc_capture *cap,
 			  const struct rc_bpf_insn *filter, uint32_t filter_len,
 			  char *errbuf, size_t errlen);
@@ -362,10 +374,18 @@ int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
 int rc_writer_add_interface(struct rc_writer *w, const char *name,
 			    uint32_t linktype, uint32_t snaplen);
 /* Write a batch of records seen on interface ifid (thread-safe): each
- * header's caplen bytes after it. */
+ * header's caplen bytes after it.  With several interfaces the packets are
+ * copied into a queue per interface (at most 4 MiB each) and written oldest
+ * first, once every interface has one queued or the oldest has waited
+ * 100 ms (so the file is in time order, as mergecap's), and all of them by
+ * close. */
 int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		    const struct rc_slot_hdr *const *slots, uint32_t n);
-/* Packets and bytes written so far (file size included buffered data). */
+/* Write the queued packets whose wait is over: for a drain whose ring is
+ * empty, so that no packet waits on traffic that does not come. */
+int rc_writer_release_held(struct rc_writer *w);
+/* Packets the writer has so far (written, buffered or queued to merge), and
+ * the file's size with what is buffered. */
 uint64_t rc_writer_packets(struct rc_writer *w);
 uint64_t rc_writer_interface_packets(struct rc_writer *w, int32_t ifid);
 uint64_t rc_writer_bytes(struct rc_writer *w);

@@ -1,6 +1,7 @@
 /* writer.c — pcap and pcapng files written in batches, atomically and durably
  * (an exclusive temp file, fsync'ed and renamed into place), cut back to the
- * last whole packet on a write error. */
+ * last whole packet on a write error; the batches of several interfaces are
+ * merged in time order. */
 #define _GNU_SOURCE
 #include "ring_internal.h"
 
@@ -43,6 +44,27 @@
  * FIFO`): wait this long for one, then give up rather than hang. */
 #define FIFO_READER_WAIT_MS 10000
 #define FIFO_READER_POLL_MS 50
+/* Several interfaces: each one's packets wait in a queue of at most this
+ * many bytes (allocated with its first packet) ... */
+#define MERGE_QUEUE_BYTES (4u << 20)
+/* ... and leave oldest first, once every interface has one queued or the
+ * oldest has waited this long: a packet of another interface stamped before
+ * it has reached the writer by then (the kernel hands a block over within its
+ * 20 ms timeout, a drain takes it within its wait).  A full queue lets its
+ * oldest out at once. */
+#define MERGE_HOLD_NS 100000000ull
+
+/* A packet waiting in a merge queue: its slot header and data, copied. */
+struct queued_packet {
+	uint64_t queued_ns; /* rc_coarse_ns when it reached the writer */
+	uint64_t reserved;  /* keeps slot and its data 16-byte aligned */
+	struct rc_slot_hdr slot;
+};
+
+struct merge_queue {
+	uint8_t *buf;        /* MERGE_QUEUE_BYTES */
+	uint32_t start, end; /* the packets queued: [start, end) */
+};
 
 struct rc_writer {
 	pthread_mutex_t lock;
@@ -64,6 +86,7 @@ struct rc_writer {
 	uint64_t bytes;  /* file size including what is buffered */
 	int interfaces;
 	uint32_t pcap_linktype;
+	struct merge_queue queues[RC_WRITER_MAX_INTERFACES];
 	int error; /* first write error, negative errno */
 	char error_msg[RC_ERRBUF_SIZE];
 };
@@ -112,7 +135,7 @@ static int flush_locked(struct rc_writer *w)
 				/* keep the first error: it is the one the user must see */
 			}
 			w->file_bytes += whole;
-			w->bytes = w->file_bytes;
+			w->bytes -= w->buf_used - whole; /* packets queued to merge stay counted */
 			w->buf_used = 0;
 			w->unit_count = 0;
 			set_error(w, err, "writing");
@@ -374,13 +397,19 @@ int rc_writer_add_interface(struct rc_writer *w, const char *name,
 	return rc;
 }
 
+/* Bytes a packet takes in the file: an enhanced packet block or a record. */
+static uint32_t record_bytes(const struct rc_writer *w, uint32_t caplen)
+{
+	return w->format == RC_FORMAT_PCAPNG ? 28 + pad4(caplen) + 4 : 16 + caplen;
+}
+
 static int write_one_locked(struct rc_writer *w, int32_t ifid,
 			    const struct rc_slot_hdr *slot)
 {
 	const uint8_t *data = (const uint8_t *)(slot + 1);
+	uint32_t total = record_bytes(w, slot->caplen);
 	int rc;
 	if (w->format == RC_FORMAT_PCAPNG) {
-		uint32_t total = 28 + pad4(slot->caplen) + 4;
 		rc = reserve_locked(w, total);
 		if (rc)
 			return rc;
@@ -395,7 +424,7 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid,
 		put_pad(w, slot->caplen);
 		put_u32(w, total);
 	} else {
-		rc = reserve_locked(w, 16 + slot->caplen);
+		rc = reserve_locked(w, total);
 		if (rc)
 			return rc;
 		uint32_t frac = w->format == RC_FORMAT_PCAP_NS ?
@@ -408,27 +437,177 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid,
 		put(w, data, slot->caplen);
 	}
 	end_unit_locked(w, packet_unit(ifid));
-	w->packets++;
-	w->interface_packets[ifid]++;
 	return 0;
+}
+
+/* A packet is counted once the writer has it, queued or written: a write
+ * error takes the ones it loses off again. */
+static void count_packet_locked(struct rc_writer *w, int32_t ifid, int64_t change)
+{
+	w->packets += (uint64_t)change;
+	w->interface_packets[ifid] += (uint64_t)change;
+}
+
+/* A queued packet's bytes are counted as the file's (w->bytes) while it
+ * waits; put() counts them again when it is written. */
+static void count_queued_bytes_locked(struct rc_writer *w, const struct rc_slot_hdr *slot,
+				      int64_t sign)
+{
+	w->bytes += (uint64_t)(sign * record_bytes(w, slot->caplen));
+}
+
+static uint32_t queued_size(const struct rc_slot_hdr *slot)
+{
+	return (uint32_t)(sizeof(struct queued_packet) + slot->caplen + 15) & ~15u;
+}
+
+static struct queued_packet *queue_head(struct merge_queue *q)
+{
+	return q->start == q->end ? NULL : (struct queued_packet *)(q->buf + q->start);
+}
+
+/* The interface whose first queued packet is the oldest, -1 when nothing
+ * is queued; *some_empty says whether an interface has nothing queued. */
+static int oldest_queue_locked(struct rc_writer *w, int *some_empty)
+{
+	int oldest = -1;
+	uint64_t oldest_ts = 0;
+	*some_empty = 0;
+	for (int i = 0; i < w->interfaces; i++) {
+		struct queued_packet *qp = queue_head(&w->queues[i]);
+		if (!qp)
+			*some_empty = 1;
+		else if (oldest < 0 || qp->slot.ts_ns < oldest_ts) {
+			oldest = i;
+			oldest_ts = qp->slot.ts_ns;
+		}
+	}
+	return oldest;
+}
+
+static int write_queue_head_locked(struct rc_writer *w, int ifid)
+{
+	struct merge_queue *q = &w->queues[ifid];
+	struct queued_packet *qp = queue_head(q);
+	count_queued_bytes_locked(w, &qp->slot, -1);
+	int rc = write_one_locked(w, ifid, &qp->slot);
+	if (rc) {
+		count_queued_bytes_locked(w, &qp->slot, 1); /* still queued */
+		return rc;
+	}
+	q->start += queued_size(&qp->slot);
+	if (q->start == q->end)
+		q->start = q->end = 0;
+	return 0;
+}
+
+/* Write the queued packets oldest first, as long as every interface has
+ * one queued, or the oldest waited MERGE_HOLD_NS; everything when closing. */
+static int merge_locked(struct rc_writer *w, int everything)
+{
+	uint64_t now = rc_coarse_ns();
+	for (;;) {
+		int some_empty;
+		int oldest = oldest_queue_locked(w, &some_empty);
+		if (oldest < 0)
+			return 0;
+		if (some_empty && !everything &&
+		    now - queue_head(&w->queues[oldest])->queued_ns < MERGE_HOLD_NS)
+			return 0;
+		int rc = write_queue_head_locked(w, oldest);
+		if (rc)
+			return rc;
+	}
+}
+
+/* Copy a packet into its interface's queue; a full queue first lets the
+ * oldest packets out (the merge is then only as good as the queue is long). */
+static int enqueue_locked(struct rc_writer *w, int32_t ifid,
+			  const struct rc_slot_hdr *slot, uint64_t now)
+{
+	struct merge_queue *q = &w->queues[ifid];
+	if (!q->buf && !(q->buf = malloc(MERGE_QUEUE_BYTES))) {
+		int rc = write_one_locked(w, ifid, slot); /* in order as it came */
+		if (rc == 0)
+			count_packet_locked(w, ifid, 1);
+		return rc;
+	}
+	uint32_t size = queued_size(slot);
+	while (q->end + size > MERGE_QUEUE_BYTES) {
+		if (q->start >= MERGE_QUEUE_BYTES / 2) {
+			/* moves at most half the queue, after at least half of
+			 * it was written: one more copy per byte at worst */
+			memmove(q->buf, q->buf + q->start, q->end - q->start);
+			q->end -= q->start;
+			q->start = 0;
+			continue;
+		}
+		int some_empty;
+		int rc = write_queue_head_locked(w, oldest_queue_locked(w, &some_empty));
+		if (rc)
+			return rc;
+	}
+	struct queued_packet *qp = (struct queued_packet *)(q->buf + q->end);
+	qp->queued_ns = now;
+	memcpy(&qp->slot, slot, sizeof(*slot) + slot->caplen);
+	q->end += size;
+	count_packet_locked(w, ifid, 1);
+	count_queued_bytes_locked(w, slot, 1);
+	return 0;
+}
+
+/* After a write error: what is still queued will never be written. */
+static void drop_queued_locked(struct rc_writer *w)
+{
+	for (int i = 0; i < w->interfaces; i++) {
+		struct merge_queue *q = &w->queues[i];
+		for (struct queued_packet *qp; (qp = queue_head(q)); q->start += queued_size(&qp->slot)) {
+			count_packet_locked(w, i, -1);
+			count_queued_bytes_locked(w, &qp->slot, -1);
+		}
+		q->start = q->end = 0;
+	}
 }
 
 int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		    const struct rc_slot_hdr *const *slots, uint32_t n)
 {
 	pthread_mutex_lock(&w->lock);
-	int rc = 0;
+	int rc = w->error;
 	if (ifid < 0 || ifid >= w->interfaces)
 		rc = -EINVAL;
+	/* one interface has its packets in order already: no queue, no copy */
+	int merging = w->interfaces > 1;
+	uint64_t now = merging ? rc_coarse_ns() : 0;
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		/* slots lie a page apart, beyond what the hardware prefetcher
 		 * guesses: ask for the ones a few packets ahead */
 		if (i + WRITE_PREFETCH_AHEAD < n)
 			__builtin_prefetch(slots[i + WRITE_PREFETCH_AHEAD]);
-		rc = write_one_locked(w, ifid, slots[i]);
+		if (merging) {
+			rc = enqueue_locked(w, ifid, slots[i], now);
+		} else if ((rc = write_one_locked(w, ifid, slots[i])) == 0) {
+			count_packet_locked(w, ifid, 1);
+		}
 	}
+	if (rc == 0 && merging)
+		rc = merge_locked(w, 0);
 	if (rc == 0 && w->flush_each_batch)
 		rc = flush_locked(w);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+int rc_writer_release_held(struct rc_writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int rc = w->error;
+	if (rc == 0 && w->interfaces > 1) {
+		uint32_t buffered = w->buf_used;
+		rc = merge_locked(w, 0);
+		if (rc == 0 && w->flush_each_batch && w->buf_used != buffered)
+			rc = flush_locked(w);
+	}
 	pthread_mutex_unlock(&w->lock);
 	return rc;
 }
@@ -481,6 +660,8 @@ static void free_writer(struct rc_writer *w)
 	free(w->tmp_path);
 	free(w->buf);
 	free(w->unit_ends);
+	for (int i = 0; i < RC_WRITER_MAX_INTERFACES; i++)
+		free(w->queues[i].buf);
 	free(w);
 }
 
@@ -538,8 +719,9 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 		    char *errbuf, size_t errlen)
 {
 	pthread_mutex_lock(&w->lock);
-	if (!w->error)
+	if (!w->error && merge_locked(w, 1) == 0)
 		flush_locked(w);
+	drop_queued_locked(w); /* left only by a write error */
 	if (w->stream) {
 		if (w->fd > STDERR_FILENO)
 			close(w->fd);
