@@ -132,7 +132,7 @@ def test_a_file_from_two_flooded_interfaces_is_in_time_order_and_holds_each_ones
     names = [name for _, name in packets]
     stats = json.loads(stats_path.read_text())
     for pair in (first, second):
-        assert names.count(f"{first.ns_a}/{pair.if_a}") == stats[pair.if_a]["written"] == MERGE_FRAMES
+        assert names.count(f"{first.ns_a}/{pair.if_a}") == stats[f"{first.ns_a}/{pair.if_a}"]["written"] == MERGE_FRAMES
     switches = sum(name != before for before, name in zip(names, names[1:]))
     assert switches > 100, "the floods did not overlap: nothing to merge"
 

@@ -273,7 +273,7 @@ def test_packets_the_writer_holds_to_merge_interfaces_are_all_in_the_file_at_clo
         written = session.stop_writing()
     finally:
         session.close()
-    assert written.packets == written.packets_by_interface[first.if_a] == sent
+    assert written.packets == written.packets_by_interface[first.key_a] == sent
     assert [netns.check_frame(packet.frame) for packet in tshark_read(out)] == list(range(sent))
 
 

@@ -234,7 +234,7 @@ def test_temp_file_is_created_exclusively_synced_renamed_and_the_rename_synced(t
                "writer.add_interface('veth-a', 1, 65535); writer.close()")
     subprocess.run(["strace", "-f", "-y", "-qq", "-o", str(trace), "-e", "trace=openat,fsync,rename,renameat,renameat2",
                     sys.executable, "-c", program, str(path)], check=True, timeout=TOOL_TIMEOUT_S)
-    calls = [line.split(" ", 1)[1] for line in trace.read_text().splitlines() if str(tmp_path) in line]
+    calls = [line.split(maxsplit=1)[1] for line in trace.read_text().splitlines() if str(tmp_path) in line]
     temporary = re.escape(f"{path}.tmp-")
     assert len(calls) == 5, calls
     assert re.match(rf'openat\(.*"{temporary}\w{{6}}", O_RDWR\|O_CREAT\|O_EXCL\|O_NOFOLLOW\|O_CLOEXEC, 0600\) = \d+', calls[0])

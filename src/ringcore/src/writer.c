@@ -584,7 +584,13 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		 * guesses: ask for the ones a few packets ahead */
 		if (i + WRITE_PREFETCH_AHEAD < n)
 			__builtin_prefetch(slots[i + WRITE_PREFETCH_AHEAD]);
-		if (merging) {
+		/* refused before it is queued, so a merge never meets it (and
+		 * before record_bytes() could wrap on a caplen near 2^32);
+		 * no ring holds one: the snap length is far below the buffer */
+		if (slots[i]->caplen > WRITE_BUFFER_BYTES ||
+		    record_bytes(w, slots[i]->caplen) > WRITE_BUFFER_BYTES) {
+			rc = -EMSGSIZE;
+		} else if (merging) {
 			rc = enqueue_locked(w, ifid, slots[i], now);
 		} else if ((rc = write_one_locked(w, ifid, slots[i])) == 0) {
 			count_packet_locked(w, ifid, 1);
