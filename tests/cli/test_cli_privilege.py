@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -26,6 +26,7 @@ from cli_process import (
 )
 
 import netns
+from tmux_terminal import command_pid, start_in_tmux, wait_for_screen
 from ringcore import RingcoreError
 from ringmon.privilege import installation_needs, require_access
 
@@ -72,10 +73,6 @@ def status_of(pid: int) -> dict[str, str]:
         return dict(line.rstrip("\n").split(":\t", 1) for line in status if ":\t" in line)
 
 
-def screen_of(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
-
-
 def capture_every_frame(pair: netns.VethPair, *ringmon_args: str, prefix: tuple[str, ...] = (),
                         while_listening: Callable[[int], None] = lambda pid: None) -> None:
     """`ringmon capture -i A -c N ARGS` inside A's namespace (under `prefix`): once it listens,
@@ -105,40 +102,31 @@ def test_capture_as_a_non_root_user_with_only_cap_net_raw_takes_every_frame(veth
 
 
 def test_dashboard_with_z_runs_as_that_user_without_capabilities_and_keeps_capturing(
-        veth_pair, installation_readable_by_nobody):
+        veth_pair, tmp_path, installation_readable_by_nobody):
     netns.require(shutil.which("tmux") is not None, "the dashboard test needs tmux")
-    session = f"ringmon-z-{os.getpid()}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-                    f"ip netns exec {veth_pair.ns_a} {RINGMON} -i {veth_pair.if_a} -Z nobody; sleep 30"],
-                   check=True, timeout=10)
+    session = start_in_tmux(f"ip netns exec {veth_pair.ns_a} {RINGMON} -i {veth_pair.if_a} -Z nobody",
+                            tmp_path / "exit-status")
+    pid = None
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        pids: list[str] = []
-        while not pids:
-            assert time.monotonic() < deadline, f"the dashboard never became nobody:\n{screen_of(session)}"
-            time.sleep(0.2)
-            pids = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-f", f"{RINGMON} -i {veth_pair.if_a} -Z"],
-                                  capture_output=True, text=True).stdout.split()
-        assert len(pids) == 1
-        status = status_of(int(pids[0]))
+        wait_for_screen(session, r"Ring occupancy")  # drawn only once it has become nobody
+        pid = command_pid(session)
+        status = status_of(pid)
         assert status["Uid"].split() == [str(NOBODY.pw_uid)] * 4
         assert status["Gid"].split() == [str(NOBODY.pw_gid)] * 4
         assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT)))
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not re.search(rf"taken {FRAME_COUNT} = delivered", screen := screen_of(session)):
-            assert time.monotonic() < deadline, f"the frames never reached the ring:\n{screen}"
-            time.sleep(0.2)
+        wait_for_screen(session, rf"taken {FRAME_COUNT} = delivered")
         # Closing its terminal (SIGHUP, then SIGCONT, the tty gone) ends it: signal handlers that ran inside
         # Textual's output queue once deadlocked it here, two runs in three.
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
         deadline = time.monotonic() + EXIT_TIMEOUT_S
-        while os.path.exists(f"/proc/{pids[0]}"):
+        while os.path.exists(f"/proc/{pid}"):
             assert time.monotonic() < deadline, "the dashboard did not end when its terminal closed"
             time.sleep(0.2)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
-        subprocess.run(["pkill", "-KILL", "-u", str(NOBODY.pw_uid), "-f", RINGMON], capture_output=True, timeout=10)
+        if pid is not None and os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("command", [(), ("capture",)], ids=["dashboard", "capture"])
