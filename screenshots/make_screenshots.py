@@ -17,7 +17,7 @@ import cairosvg
 from ringmon.capture_source import CaptureSource
 from ringmon.dashboard import RingmonApp, dashboard_monitor
 from ringmon.demo import DemoNetwork, missing_capabilities
-from ringcore.api import CLASSIC_RING_PAGES
+from ringcore.api import CLASSIC_RING_PAGES, interface_key
 
 HERE = Path(__file__).resolve().parent
 SIZE = (120, 40)
@@ -39,7 +39,8 @@ def save(app: RingmonApp, name: str) -> None:
 
 
 async def shoot(demo: DemoNetwork, monitor: CaptureSource) -> None:
-    app = RingmonApp(monitor, netns_of={demo.if_a: demo.ns_a, demo.if_b: demo.ns_b})
+    app = RingmonApp(monitor)
+    receiving = interface_key(demo.if_b, demo.ns_b)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")  # the receiving end: it drops late, at the ring
         deadline = time.monotonic() + FLOOD_TIMEOUT_S
@@ -47,9 +48,9 @@ async def shoot(demo: DemoNetwork, monitor: CaptureSource) -> None:
         # ring at least half full (the consumer empties it within microseconds of waking).
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            history, stats = app.histories.get(demo.if_b), app.latest.get(demo.if_b)
+            history, stats = app.histories.get(receiving), app.latest.get(receiving)
             if (history is not None and stats is not None and len(history.rx_pps) > 20
-                    and history.rates.ring_drops_ps > 1000 and stats.occupancy * 2 >= stats.slot_count):
+                    and history.rates.ring_drops_ps > 1000 and stats.slots_used * 2 >= stats.slot_count):
                 break
         save(app, "dashboard")  # at once: the next refresh may find the ring drained again
         # Paused, the ring stays full: the consumer's slot holds a packet waiting to be consumed.
