@@ -128,6 +128,44 @@ class Limit(ctypes.Structure):
     _fields_ = [("remaining", i64), ("reached", i32)]
 
 
+STORE_INTERFACE_NAME_MAX = 64  # RC_STORE_INTERFACE_NAME_MAX
+STORE_MESSAGE_MAX = 256  # RC_STORE_MESSAGE_MAX
+RC_STORE_SPOOL, RC_STORE_PCAP_US, RC_STORE_PCAP_NS, RC_STORE_PCAPNG = 0, 1, 2, 3
+RC_STORED_TRUNCATED, RC_STORED_OUTGOING, RC_STORED_COMMENT = 1, 2, 4
+
+
+class StoreEntry(ctypes.Structure):
+    _fields_ = [
+        ("data_offset", u64),
+        ("ts_ns", i64),
+        ("caplen", u32),
+        ("wirelen", u32),
+        ("interface", ctypes.c_uint16),
+        ("flags", ctypes.c_uint16),
+        ("block_back", u32),
+    ]
+
+
+class StoreInterfaceInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * STORE_INTERFACE_NAME_MAX), ("linktype", u32), ("snaplen", u32)]
+
+
+class StoreInfo(ctypes.Structure):
+    _fields_ = [
+        ("first", u64),
+        ("count", u64),
+        ("bytes_done", u64),
+        ("bytes_total", u64),
+        ("bytes_held", u64),
+        ("error_offset", u64),
+        ("format", i32),
+        ("done", i32),
+        ("error", i32),
+        ("interface_count", u32),
+        ("error_message", ctypes.c_char * STORE_MESSAGE_MAX),
+    ]
+
+
 # Loads this build of the C library instead of the installed one: for a sanitizer build, with the sanitizer's
 # runtime in LD_PRELOAD (bench/soak.py). A path that does not exist is an error, never a silent fallback.
 LIBRARY_OVERRIDE_ENV = "RINGCORE_LIBRARY"
@@ -201,6 +239,11 @@ _SIGNATURES = {
     "rc_talkers_destroy": (None, [vp]),
     "rc_talkers_add": (None, [vp, _P(vp), u32]),
     "rc_talkers_top": (u32, [vp, u64, _P(Talker), u32, _P(Talker)]),
+    "rc_store_info": (None, [vp, _P(StoreInfo)]),
+    "rc_store_entries": (u32, [vp, u64, _P(StoreEntry), u32]),
+    "rc_store_read": (i64, [vp, u64, vp, u64]),
+    "rc_store_interface": (ctypes.c_int, [vp, u32, _P(StoreInterfaceInfo)]),
+    "rc_store_close": (None, [vp]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

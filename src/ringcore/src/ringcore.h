@@ -481,6 +481,82 @@ void rc_drain_stop(struct rc_drain *d, int drain_rest);
  * effect between batches, and returns once the old writer is no longer used. */
 void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid);
 
+/* ---- packet store ---------------------------------------------------- */
+
+/* A packet store: an index of packets, 32 bytes each, over their bytes,
+ * which stay where they are: in a capture file mapped read-only
+ * (rc_store_open_file, indexed in place by a background thread), or in a
+ * spool file that drains append to (rc_store_create_spool, a ring of bytes
+ * with a size limit: the oldest packets leave it, counted as evicted).
+ *
+ * Packets are numbered from 0 in file or arrival order.  Numbers first ..
+ * count-1 are readable; first is how many left the store (evicted).  Every
+ * reader call copies out under the store's lock, so a reader never sees a
+ * packet half appended or evicted under it.  A store is thread-safe: the
+ * indexer or drains append while any thread reads. */
+struct rc_store;
+
+#define RC_STORE_INTERFACE_NAME_MAX 64
+#define RC_STORE_MESSAGE_MAX 256
+
+enum rc_store_format {
+	RC_STORE_SPOOL = 0,   /* a live capture's spool */
+	RC_STORE_PCAP_US = 1,
+	RC_STORE_PCAP_NS = 2,
+	RC_STORE_PCAPNG = 3,
+};
+
+enum rc_stored_flags {
+	RC_STORED_TRUNCATED = 1 << 0, /* cut by the ring (RC_SLOT_TRUNCATED) */
+	RC_STORED_OUTGOING = 1 << 1,  /* sent by this host (RC_SLOT_OUTGOING) */
+	RC_STORED_COMMENT = 1 << 2,   /* pcapng: the packet block has a comment */
+};
+
+/* One packet of the index: exactly 32 bytes, so a million packets cost
+ * 32 MB whatever their size. */
+struct rc_store_entry {
+	uint64_t data_offset; /* where its bytes start in the mapped file or spool */
+	int64_t ts_ns;        /* since the epoch */
+	uint32_t caplen;
+	uint32_t wirelen;
+	uint16_t interface;   /* the store's interface number (rc_store_interface) */
+	uint16_t flags;       /* enum rc_stored_flags */
+	uint32_t block_back;  /* pcapng: data_offset - the block's offset (its options follow the data) */
+};
+
+struct rc_store_interface_info {
+	char name[RC_STORE_INTERFACE_NAME_MAX]; /* from the file: hostile bytes, NUL-terminated */
+	uint32_t linktype;
+	uint32_t snaplen;
+};
+
+struct rc_store_info {
+	uint64_t first;       /* the oldest packet still stored: packets evicted */
+	uint64_t count;       /* packets stored so far, evicted ones included */
+	uint64_t bytes_done;  /* file: bytes indexed; spool: bytes appended in all */
+	uint64_t bytes_total; /* file: its size; spool: the size limit */
+	uint64_t bytes_held;  /* bytes of the packets first .. count-1 */
+	uint64_t error_offset;
+	int32_t format;       /* enum rc_store_format */
+	int32_t done;         /* file: indexing ended (the whole file or an error) */
+	int32_t error;        /* 0, or the negative errno indexing ended with */
+	uint32_t interface_count;
+	char error_message[RC_STORE_MESSAGE_MAX]; /* one line; "" when error is 0 */
+};
+
+void rc_store_info(struct rc_store *s, struct rc_store_info *out);
+/* Copy the entries of packets start .. start+max-1 that are still stored;
+ * returns how many were copied (0 when start is evicted or not yet stored). */
+uint32_t rc_store_entries(struct rc_store *s, uint64_t start,
+			  struct rc_store_entry *out, uint32_t max);
+/* Copy packet number's bytes (at most cap) into buf; returns its caplen, or
+ * -ENOENT when the packet is evicted or not stored yet. */
+int64_t rc_store_read(struct rc_store *s, uint64_t number, uint8_t *buf, uint64_t cap);
+int rc_store_interface(struct rc_store *s, uint32_t number,
+		       struct rc_store_interface_info *out);
+/* Stop the indexer (if any), unmap, remove the spool unless kept; frees s. */
+void rc_store_close(struct rc_store *s);
+
 #ifdef __cplusplus
 }
 #endif

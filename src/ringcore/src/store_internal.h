@@ -1,0 +1,64 @@
+/* store_internal.h — what the store's core (store.c) shares with its two
+ * backends: the file indexer (store_file.c) and the live spool
+ * (store_spool.c). */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include "ring_internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* Each backend says how to stop and free what it owns; the core frees the
+ * index and the interfaces after it. */
+struct rc_store_backend {
+	void (*close)(struct rc_store *s);
+};
+
+struct rc_store {
+	pthread_mutex_t lock; /* guards everything below but the backend's own fields */
+	/* The index is a ring of entries: packet n lives at
+	 * entries[n & (capacity - 1)] while first <= n < count.  capacity is a
+	 * power of two and grows (store_reserve) while nothing is evicted. */
+	struct rc_store_entry *entries;
+	uint64_t capacity;
+	uint64_t first;
+	uint64_t count;
+	uint64_t bytes_held; /* caplen of first .. count-1 */
+	/* the mapping packet bytes are read from: data_offset is relative to it */
+	const uint8_t *data;
+	uint64_t data_size;
+	struct rc_store_interface_info *interfaces;
+	uint32_t interface_count;
+	uint32_t interface_capacity;
+	/* progress and the error indexing ended with (file) */
+	int32_t format;
+	_Atomic uint64_t bytes_done;
+	uint64_t bytes_total;
+	_Atomic int32_t done;
+	int32_t error;
+	uint64_t error_offset;
+	char error_message[RC_STORE_MESSAGE_MAX];
+	const struct rc_store_backend *backend;
+	void *backend_state;
+};
+
+/* A zeroed store with its lock, or NULL. */
+struct rc_store *store_new(int32_t format, const struct rc_store_backend *backend);
+/* Room for `more` entries beyond count, growing the index; caller holds the
+ * lock; -ENOMEM when it cannot grow. */
+int store_reserve(struct rc_store *s, uint64_t more);
+/* Append entries (room reserved, lock held); they become readable when the
+ * caller unlocks. */
+void store_append(struct rc_store *s, const struct rc_store_entry *e, uint32_t n);
+/* Drop the oldest n entries (lock held). */
+void store_evict(struct rc_store *s, uint64_t n);
+/* Declare an interface (lock held); returns its number or -ENOMEM / -E2BIG
+ * beyond 65536 interfaces.  name may be NULL ("" is stored). */
+int store_add_interface(struct rc_store *s, const char *name, size_t name_len,
+			uint32_t linktype, uint32_t snaplen);
+/* Record why indexing ended early (lock held), printf-style, one line. */
+void store_fail(struct rc_store *s, int error, uint64_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

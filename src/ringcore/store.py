@@ -1,0 +1,128 @@
+"""The packet store's Python side: packets read back from a store in batches, by number.
+
+A store is an index (32 bytes a packet, in C) over bytes that stay where they are: a capture file mapped
+read-only and indexed by a C thread (`PacketStore.open_file`), or a live capture's spool, appended to by
+the drains. Every call copies out of C under the store's lock, so what Python holds stays valid whatever
+the C side appends or evicts afterwards.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+from . import _binding as rc
+from .capture import _Native, in_range
+
+U64_MAX = (1 << 64) - 1
+MAX_BATCH = 4096  # packets per packets() call: what one screen or one find step needs, bounded
+FORMAT_NAMES = {rc.RC_STORE_SPOOL: "live", rc.RC_STORE_PCAP_US: "pcap", rc.RC_STORE_PCAP_NS: "pcap-ns",
+                rc.RC_STORE_PCAPNG: "pcapng"}
+
+
+@dataclass(frozen=True)
+class StoreInterface:
+    """An interface of the store. `name` comes from the file (or is the interface key, live): hostile text."""
+
+    name: str
+    linktype: int
+    snaplen: int
+
+
+@dataclass(frozen=True)
+class StoreProgress:
+    """One consistent reading of the store's state."""
+
+    first: int  # the oldest packet number still stored: how many were evicted
+    count: int  # packets stored so far, evicted ones included; numbers first .. count-1 are readable
+    bytes_done: int  # file: bytes indexed; live: bytes appended in all
+    bytes_total: int  # file: its size; live: the spool's size limit
+    bytes_held: int  # captured bytes of the packets still stored
+    format: str  # "pcap", "pcap-ns", "pcapng" or "live"
+    done: bool  # file: indexing ended (the whole file, or at `error`); a live store is never done
+    error: str | None  # why indexing stopped early: one line that names the offset
+    error_offset: int
+    interfaces: int
+
+    @property
+    def evicted(self) -> int:
+        return self.first
+
+
+@dataclass(frozen=True)
+class StoredPacket:
+    """One packet, copied out of the store. `number` counts from 0 in file or arrival order."""
+
+    number: int
+    ts_ns: int
+    caplen: int
+    wirelen: int
+    interface: int  # an index into PacketStore.interfaces()
+    flags: int
+    data: bytes
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.flags & rc.RC_STORED_TRUNCATED)
+
+    @property
+    def outgoing(self) -> bool:
+        return bool(self.flags & rc.RC_STORED_OUTGOING)
+
+    @property
+    def has_comment(self) -> bool:
+        return bool(self.flags & rc.RC_STORED_COMMENT)
+
+
+class PacketStore(_Native):
+    _kind = "packet store"
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+        self._interfaces: list[StoreInterface] = []
+
+    def progress(self) -> StoreProgress:
+        info = rc.StoreInfo()
+        rc.lib.rc_store_info(self.handle, ctypes.byref(info))
+        error = info.error_message.decode("utf-8", "replace") if info.error else None
+        return StoreProgress(info.first, info.count, info.bytes_done, info.bytes_total, info.bytes_held,
+                             FORMAT_NAMES.get(info.format, "?"), bool(info.done), error, info.error_offset,
+                             info.interface_count)
+
+    def interfaces(self) -> list[StoreInterface]:
+        """Every interface declared so far (a file's interface blocks may come late: ask again)."""
+        info = rc.StoreInterfaceInfo()
+        while rc.lib.rc_store_interface(self.handle, len(self._interfaces), ctypes.byref(info)) == 0:
+            name = info.name.decode("utf-8", "surrogateescape")
+            self._interfaces.append(StoreInterface(name, info.linktype, info.snaplen))
+        return list(self._interfaces)
+
+    def packets(self, start: int, count: int) -> list[StoredPacket]:
+        """The packets numbered start .. start+count-1 that are stored (fewer at the end, none when start is
+        evicted or beyond the last); at most MAX_BATCH per call."""
+        start = in_range("first packet", start, 0, U64_MAX)
+        count = in_range("packet count", count, 0, MAX_BATCH)
+        entries = (rc.StoreEntry * count)()
+        copied = rc.lib.rc_store_entries(self.handle, start, entries, count) if count else 0
+        packets = []
+        for number, entry in enumerate(entries[:copied], start):
+            data = ctypes.create_string_buffer(entry.caplen)
+            if rc.lib.rc_store_read(self.handle, number, data, entry.caplen) < 0:
+                break  # evicted since the entries were copied: the rest are too
+            packets.append(StoredPacket(number, entry.ts_ns, entry.caplen, entry.wirelen, entry.interface,
+                                        entry.flags, data.raw))
+        return packets
+
+    def packet(self, number: int) -> StoredPacket | None:
+        found = self.packets(number, 1)
+        return found[0] if found else None
+
+    def close(self) -> None:
+        handle = self._let_go()
+        if handle:
+            rc.lib.rc_store_close(handle)
+
+    def __enter__(self) -> PacketStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
