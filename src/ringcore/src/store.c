@@ -136,8 +136,12 @@ int64_t rc_store_read(struct rc_store *s, uint64_t number, uint8_t *buf, uint64_
 	pthread_mutex_lock(&s->lock);
 	if (number >= s->first && number < s->count) {
 		const struct rc_store_entry *e = &s->entries[number & (s->capacity - 1)];
-		caplen = e->caplen;
-		memcpy(buf, s->data + e->data_offset, e->caplen < cap ? e->caplen : cap);
+		if (s->backend && s->backend->read) {
+			caplen = s->backend->read(s, e, buf, cap);
+		} else {
+			caplen = e->caplen;
+			memcpy(buf, s->data + e->data_offset, e->caplen < cap ? e->caplen : cap);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return caplen;

@@ -9,10 +9,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* Each backend says how to stop and free what it owns; the core frees the
- * index and the interfaces after it. */
+/* Each backend says how to stop and free what it owns (the core frees the
+ * index and the interfaces after it), and may say how a packet's bytes are
+ * read (lock held; NULL: copied from the mapping at data + data_offset). */
 struct rc_store_backend {
 	void (*close)(struct rc_store *s);
+	int64_t (*read)(struct rc_store *s, const struct rc_store_entry *e, uint8_t *buf,
+			uint64_t cap);
 };
 
 struct rc_store {
@@ -25,7 +28,8 @@ struct rc_store {
 	uint64_t first;
 	uint64_t count;
 	uint64_t bytes_held; /* caplen of first .. count-1 */
-	/* the mapping packet bytes are read from: data_offset is relative to it */
+	/* the mapping packet bytes are read from (unless the backend reads them):
+	 * data_offset is relative to it */
 	const uint8_t *data;
 	uint64_t data_size;
 	struct rc_store_interface_info *interfaces;
