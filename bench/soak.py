@@ -29,8 +29,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 C_SOURCES = ROOT / "src" / "ringcore" / "src"
 DRIVER = BENCH_DIR / "soak_driver.py"
-# setup.py's sources and flags; a sanitizer build swaps -O2 for its own.
-LIBRARY_SOURCES = ("ring", "capture", "writer", "drain", "talkers")
+# setup.py's flags (its sources are every C file of C_SOURCES); a sanitizer build swaps -O2 for its own.
 SETUP_FLAGS = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-pthread", "-shared", "-fPIC"]
 SANITIZER_FLAGS = {
     "none": ["-O2"],
@@ -105,7 +104,7 @@ def build_library(sanitizer: str, out_dir: Path) -> Path:
     """ringcore's C library from this tree's sources, as setup.py builds it, with the sanitizer's flags."""
     library = out_dir / f"ringcore-{sanitizer}.so"
     built = subprocess.run(["gcc", *SETUP_FLAGS, *SANITIZER_FLAGS[sanitizer],
-                            *(str(C_SOURCES / f"{name}.c") for name in LIBRARY_SOURCES), "-o", str(library)],
+                            *map(str, sorted(C_SOURCES.glob("*.c"))), "-o", str(library)],
                            capture_output=True, text=True)
     if built.returncode != 0:
         raise cb.BenchError(f"building ringcore ({sanitizer}) failed:\n{built.stderr}")

@@ -16,7 +16,7 @@ import cairosvg
 
 from ringmon.capture_source import CaptureSource
 from ringmon.dashboard import RingmonApp, dashboard_monitor
-from ringmon.demo import DemoNetwork, missing_capabilities
+from ringmon.commands.demo import DemoNetwork, missing_capabilities
 from ringcore.api import CLASSIC_RING_PAGES, interface_key
 
 HERE = Path(__file__).resolve().parent

@@ -127,7 +127,7 @@ def _demo_parser() -> argparse.ArgumentParser:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .commands.demo import run_demo
 
     return run_demo(args)
 
@@ -155,7 +155,7 @@ def _capture_parser() -> argparse.ArgumentParser:
 
 
 def _run_capture(args: argparse.Namespace) -> int:
-    from .capture_cmd import run_capture
+    from .commands.capture import run_capture
 
     return run_capture(args, capture_options(args))
 

@@ -30,7 +30,7 @@ from ringcore.api import CaptureOptions, RingcoreError, RingStats, interface_key
 
 from . import iface_facts
 from .capture_source import CaptureSource
-from .commands import RingmonCommands
+from .palette import RingmonCommands
 from .formatting import escape, file_size, si
 from .iface_facts import InterfaceFacts
 from .messages import SlotChosen, UnplugRequested

@@ -128,7 +128,7 @@ def test_slot_inspector_shows_packet_bytes_as_text_never_as_markup():
 
 def test_command_palette_offers_every_panel_action_per_interface():
     async def scenario(app, pilot, fake):
-        from ringmon.commands import RingmonCommands
+        from ringmon.palette import RingmonCommands
 
         provider = RingmonCommands(app.screen)
         titles = [title for title, _, _ in provider._commands()]

@@ -114,7 +114,7 @@ def test_readme_first_command_in_a_fresh_clone_shows_the_rings_working_and_leave
 
 
 def demo_generator_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-f", "ringmon.demo_traffic"], capture_output=True, text=True, timeout=10)
+    found = subprocess.run(["pgrep", "-f", "ringmon.commands.demo_traffic"], capture_output=True, text=True, timeout=10)
     return [int(pid) for pid in found.stdout.split()]
 
 

@@ -6,7 +6,7 @@ import subprocess
 import dpkt
 from readback import TSHARK_ROOT_NOTICE, TSHARK_TIMEOUT_S
 
-from ringmon.demo_traffic import build_frames
+from ringmon.commands.demo_traffic import build_frames
 
 # tshark's expert severities (epan/proto.h): chat 0x00200000 and note 0x00400000 are information,
 # warn 0x00600000 and error 0x00800000 (malformed, bad checksum, bad length) are faults.

@@ -29,7 +29,7 @@ from cli_process import (
 import netns
 from readback import capinfos_interfaces, epoch_ns, tshark_fields
 from ringcore import RingStats
-from ringmon.capture_cmd import StatsFile
+from ringmon.commands.capture import StatsFile
 
 FRAME_COUNT = 200
 

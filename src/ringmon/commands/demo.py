@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from ringcore import in_netns
 from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
 
-from .cli import say
-from .dashboard import PlugRequest, run_plugged
+from ..cli import say
+from ..dashboard import PlugRequest, run_plugged
 
 NAMESPACE_PREFIX = "ringmon-demo-"
 DEMO_SUBNET = "198.18.250"
@@ -101,7 +101,7 @@ class DemoNetwork:
         # The generator's stderr goes to a file: the terminal belongs to the dashboard.
         self.generator_log = tempfile.NamedTemporaryFile("w+", prefix="ringmon-demo-", suffix=".log")
         self.generator = subprocess.Popen(
-            [sys.executable, "-P", "-m", "ringmon.demo_traffic",
+            [sys.executable, "-P", "-m", "ringmon.commands.demo_traffic",
              "--netns-a", self.ns_a, "--if-a", self.if_a, "--mac-a", self.mac_a, "--ip-a", self.ip_a,
              "--netns-b", self.ns_b, "--if-b", self.if_b, "--mac-b", self.mac_b, "--ip-b", self.ip_b,
              "--parent-pid", str(os.getpid())],

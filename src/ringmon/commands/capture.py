@@ -18,11 +18,11 @@ import time
 from ringcore import CaptureOptions, Monitor, Ring, RingcoreError, RingStats, WriteStatus, require_capture_privilege
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
-from .capture_file import FileFilter, read_packets
-from .cli import say
-from .formatting import escape
-from .packet_line import packet_line
-from .privilege import drop_privileges, installation_needs, require_access, user_account
+from ..capture_file import FileFilter, read_packets
+from ..cli import say
+from ..formatting import escape
+from ..packet_line import packet_line
+from ..privilege import drop_privileges, installation_needs, require_access, user_account
 
 # How often the -w loop looks at the session (limit reached, signal, interfaces gone, writer error):
 # the drains run in C, so this only bounds how late ringmon notices.

@@ -1,0 +1,1 @@
+"""The commands `ringmon` dispatches to besides the dashboard: one module each (cli.py parses and routes)."""
