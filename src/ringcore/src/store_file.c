@@ -74,11 +74,13 @@ struct file_index {
 	const uint8_t *map;
 	uint64_t map_size;
 	uint64_t avail; /* bytes of map that hold the file (a stream's: so far) */
+	uint64_t unmapped; /* pages before this were let go once indexed */
 	bool eof;       /* no byte will come after avail */
 	bool swap;      /* the section's (or pcap file's) byte order is not ours */
 	int32_t format;
 	char name[RC_STORE_INTERFACE_NAME_MAX]; /* a pcap file's interface: its base name */
 	uint64_t packets;                       /* indexed so far, batched ones included */
+	uint64_t indexed_to;                    /* the end of the last packet indexed */
 	struct ts_unit *units;                  /* by the store's interface number */
 	uint32_t unit_capacity;
 	uint32_t section_first; /* the store's number for the section's interface 0 */
@@ -131,6 +133,8 @@ static void fail(struct file_index *ix, int error, uint64_t offset, const char *
 
 /* Copy what the stream has next into the memfd; false once it ended, failed
  * or close asked to stop. */
+static bool publish(struct file_index *ix);
+
 static bool copy_more(struct file_index *ix)
 {
 	struct pollfd fds[2] = { { .fd = ix->stream_fd, .events = POLLIN },
@@ -175,6 +179,9 @@ static bool copy_more(struct file_index *ix)
 static bool have(struct file_index *ix, uint64_t at, uint64_t n)
 {
 	while (at + n > ix->avail) {
+		/* what the stream gave so far is readable while it waits for more */
+		if (ix->stream_fd >= 0 && ix->batched && !publish(ix))
+			return false;
 		if (ix->stream_fd < 0 || ix->eof || !copy_more(ix))
 			return at + n <= ix->avail;
 	}
@@ -203,8 +210,9 @@ static void truncated(struct file_index *ix, uint64_t offset)
 
 /* Publish the batched entries (and how far indexing got); false when the
  * index cannot grow. */
-static bool publish(struct file_index *ix, uint64_t offset_done)
+static bool publish(struct file_index *ix)
 {
+	uint64_t offset_done = ix->indexed_to;
 	struct rc_store *s = ix->s;
 	pthread_mutex_lock(&s->lock);
 	int rc = store_reserve(s, ix->batched);
@@ -215,6 +223,14 @@ static bool publish(struct file_index *ix, uint64_t offset_done)
 	s->data_size = ix->avail;
 	pthread_mutex_unlock(&s->lock);
 	atomic_store(&s->bytes_done, offset_done);
+	/* The pages indexed leave this process's RSS (they stay in the page cache
+	 * or the memfd): memory follows the index, not the file; a read faults a
+	 * page back in. */
+	uint64_t indexed = offset_done & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+	if (indexed > ix->unmapped) {
+		madvise((void *)(ix->map + ix->unmapped), indexed - ix->unmapped, MADV_DONTNEED);
+		ix->unmapped = indexed;
+	}
 	if (rc < 0)
 		fail(ix, rc, offset_done, "out of memory for the index after %llu packets",
 		     (unsigned long long)(ix->packets - ix->batched));
@@ -225,7 +241,8 @@ static bool add_entry(struct file_index *ix, uint64_t offset, const struct rc_st
 {
 	ix->batch[ix->batched++] = *e;
 	ix->packets++;
-	return ix->batched < PUBLISH_BATCH || publish(ix, offset);
+	ix->indexed_to = offset;
+	return ix->batched < PUBLISH_BATCH || publish(ix);
 }
 
 /* Declare an interface with its timestamp unit; -1 (failed) when it cannot. */
@@ -578,7 +595,7 @@ static void *index_main(void *arg)
 		index_pcap(ix);
 	uint64_t done_at = ix->error ? ix->error_offset : ix->avail;
 	if (ix->batched)
-		publish(ix, done_at);
+		publish(ix);
 	if (ix->stream_fd < 0)
 		madvise((void *)ix->map, ix->map_size, MADV_NORMAL); /* the list reads where a person looks */
 	pthread_mutex_lock(&s->lock);
@@ -675,8 +692,9 @@ int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_
 	pthread_condattr_destroy(&attr);
 	if (ix->stop_fd < 0)
 		return open_failed(ix, -errno, err, errlen, path, "%s: cannot open: %s");
-	const char *base = strrchr(path, '/');
-	snprintf(ix->name, sizeof(ix->name), "%s", base && base[1] ? base + 1 : path);
+	const char *slash = strrchr(path, '/');
+	size_t base = slash && slash[1] ? (size_t)(slash + 1 - path) : 0;
+	memcpy(ix->name, path + base, strnlen(path + base, sizeof(ix->name) - 1)); /* calloc'ed: NUL-terminated */
 	int fd = strcmp(path, "-") == 0 ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return open_failed(ix, -errno, err, errlen, path, "%s: cannot open: %s");
