@@ -104,7 +104,8 @@ class PacketStore(_Native):
         return cls(handle.value, path)
 
     def wait(self, timeout_s: float | None = None) -> StoreProgress:
-        """Wait until indexing ended (a file; a live store never ends) or timeout_s passed; the progress then."""
+        """Wait until indexing ended or timeout_s passed; the progress then. A live store never ends, so
+        without a timeout this waits for ever."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             left_ms = WAIT_SLICE_MS if deadline is None else int(max(0.0, deadline - time.monotonic()) * 1000)

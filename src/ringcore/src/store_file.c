@@ -796,6 +796,7 @@ int64_t rc_store_comment(struct rc_store *s, uint64_t number, char *buf, uint64_
 		length = 0;
 		/* the block is read again: check its framing against the mapping once more */
 		if (s->backend == &file_backend && (e->flags & RC_STORED_COMMENT) && e->data_offset >= e->block_back &&
+		    e->data_offset <= s->data_size &&
 		    s->data_size - e->data_offset >= (uint64_t)pad4(e->caplen) + 4) {
 			const uint8_t *block = s->data + e->data_offset - e->block_back;
 			uint64_t block_at = e->data_offset - e->block_back;
