@@ -131,10 +131,10 @@ static bool stopping(struct file_index *ix)
 static void fail(struct file_index *ix, int error, uint64_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Copy what the stream has next into the memfd; false once it ended, failed
- * or close asked to stop. */
 static bool publish(struct file_index *ix);
 
+/* Copy what the stream has next into the memfd; false once it ended, failed
+ * or close asked to stop. */
 static bool copy_more(struct file_index *ix)
 {
 	struct pollfd fds[2] = { { .fd = ix->stream_fd, .events = POLLIN },
