@@ -155,6 +155,18 @@ def test_talkers_counted_by_a_drain_while_read_add_up_to_what_was_produced(run_c
     run_c_test("talkers_drain_concurrent", TIMED_SECONDS)
 
 
+def test_two_drains_store_into_one_evicting_spool_and_every_snapshot_keeps_the_store_identity(run_c_test):
+    run_c_test("store_spool_drain_identity", TIMED_SECONDS)
+
+
+def test_spool_held_after_many_laps_reads_back_the_newest_packets_whole_and_saves_them_to_pcapng(run_c_test):
+    run_c_test("store_spool_readback")
+
+
+def test_a_spool_that_cannot_grow_counts_every_packet_not_stored_in_one_line(run_c_test):
+    run_c_test("store_spool_write_error")
+
+
 @pytest.mark.parametrize("drop_policy", ["early", "late"])
 def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
                                                                              drop_policy):
