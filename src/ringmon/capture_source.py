@@ -47,3 +47,6 @@ class CaptureSource(Protocol):
     def stop_writing(self) -> WriteStatus: ...
 
     def close(self) -> None: ...
+
+    # (path, packets) of the store saved by close() (StoreOptions.keep_dir), else None
+    kept_spool: tuple[str, int] | None

@@ -26,7 +26,7 @@ from textual.content import Content
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
-from ringcore.api import CaptureOptions, RingcoreError, RingStats, interface_key
+from ringcore.api import CaptureOptions, RingcoreError, RingStats, StoreOptions, interface_key
 
 from . import iface_facts
 from .capture_source import CaptureSource
@@ -327,9 +327,10 @@ class RingmonApp(App[None]):
             self.push_screen(SlotInspector(self.capture, message.key, message.index, stats))
 
 
-def dashboard_monitor() -> Monitor:
-    """The session the dashboard watches: drained in C, with top talkers counted by the drains."""
-    return Monitor(count_talkers=True)
+def dashboard_monitor(store: StoreOptions | None = StoreOptions()) -> Monitor:
+    """The session the dashboard watches: drained in C, with top talkers counted by the drains, and every packet
+    kept in a packet store (unless store is None)."""
+    return Monitor(count_talkers=True, store=store)
 
 
 @dataclass(frozen=True)
@@ -369,10 +370,11 @@ def run_plugged(
     *,
     plug_options: CaptureOptions = CaptureOptions(),
     skip_unpluggable: bool = False,
-    monitor_factory: Callable[[], CaptureSource] = dashboard_monitor,
+    monitor_factory: Callable[[StoreOptions | None], CaptureSource] = dashboard_monitor,
     app_class: type[RingmonApp] = RingmonApp,
     background_failure: BackgroundCheck | None = None,
     run_as: str | None = None,
+    store: StoreOptions | None = StoreOptions(),
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 
@@ -384,6 +386,7 @@ def run_plugged(
     With `run_as` the dashboard runs as that user once every request is plugged (interfaces plugged
     later from the picker then need CAP_NET_RAW, which that user lacks).
     Ended by SIGTERM or SIGHUP, the status is 128 + the signal's number, as a shell reports it.
+    `store` is the session's packet store (None: no store); a kept spool is named on stderr at the end.
     """
     signals_received: list[int] = []
     try:
@@ -394,7 +397,11 @@ def run_plugged(
     except RingcoreError as error:
         print(f"ringmon: {error}", file=sys.stderr)
         return 1
-    monitor = monitor_factory()
+    try:
+        monitor = monitor_factory(store)
+    except RingcoreError as error:  # the spool's directory cannot be made
+        print(f"ringmon: {escape(str(error))}", file=sys.stderr)
+        return 1
     try:
         for plug in plugs:
             try:
@@ -420,6 +427,9 @@ def run_plugged(
             app.run()
     finally:
         monitor.close()
+    if monitor.kept_spool is not None:
+        path, packets = monitor.kept_spool
+        print(f"ringmon: kept {packets:,} stored packets in {escape(path)}", file=sys.stderr)
     failed = False
     if background_failure is not None:
         app.check_background()  # it may have died in the last half second
@@ -437,9 +447,10 @@ def run_dashboard(
     *,
     include_loopback: bool = False,
     run_as: str | None = None,
+    store: StoreOptions | None = StoreOptions(),
 ) -> int:
     """`ringmon [-i IFACE ...] [capture options] [FILTER]`: the named interfaces, or every interface
-    that is up (loopback only with `include_loopback`), all with `options`."""
+    that is up (loopback only with `include_loopback`), all with `options`, stored in `store`."""
     names = list(interfaces) if interfaces else iface_facts.up_interfaces(include_loopback)
     return run_plugged([PlugRequest(name, options) for name in names], plug_options=options,
-                       skip_unpluggable=not interfaces, run_as=run_as)
+                       skip_unpluggable=not interfaces, run_as=run_as, store=store)

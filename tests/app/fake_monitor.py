@@ -151,6 +151,7 @@ class FakeMonitor:
         self._steps = 0
         self._writing: WriteStatus | None = None
         self.closed = False
+        self.kept_spool: tuple[str, int] | None = None  # a fake session has no store
 
     def clock(self) -> float:
         return self._steps * STEP_S
