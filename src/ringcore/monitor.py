@@ -112,6 +112,11 @@ class Monitor:
         """The session's packet store: every packet the drains delivered, oldest evicted beyond its size."""
         return self._store
 
+    def store_error(self) -> str | None:
+        """Why the store did not take some packets (a full disk): one line that counts them; None while it took all."""
+        with self._lock:  # close() frees the store
+            return self._store.progress().error if self._store is not None else None
+
     @property
     def limit_reached(self) -> bool:
         return self._limit is not None and self._limit.reached
@@ -391,7 +396,8 @@ class Monitor:
             self._close_store()
 
     def _close_store(self) -> None:
-        store, self._store = self._store, None
+        with self._lock:
+            store, self._store = self._store, None
         if store is None:
             return
         try:

@@ -48,5 +48,7 @@ class CaptureSource(Protocol):
 
     def close(self) -> None: ...
 
+    def store_error(self) -> str | None: ...
+
     # (path, packets) of the store saved by close() (StoreOptions.keep_dir), else None
     kept_spool: tuple[str, int] | None

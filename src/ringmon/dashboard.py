@@ -92,6 +92,7 @@ class RingmonApp(App[None]):
         self.gather_facts = gather_facts
         self.background_failure = background_failure
         self.background_failed: str | None = None
+        self._store_error_shown = False
         self.event_loop: asyncio.AbstractEventLoop | None = None  # set once running: signals end the app through it
         self._driver_signal_handlers: dict[int, Callable] = {}
         # Every table of interfaces is by key (interface_key: namespace and name), as the capture session's.
@@ -179,6 +180,7 @@ class RingmonApp(App[None]):
         if self._refreshes % REFRESH_HZ == 0:  # before drawing: the NIC's rates beside the ring's of this instant
             self.refresh_facts()
             self._show_active_talkers()
+            self._check_store()
         self._show_active()
         self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
         self._refreshes += 1
@@ -223,6 +225,15 @@ class RingmonApp(App[None]):
             if stats is not None and stats.error and facts.is_up and not facts.unavailable:
                 self._recapture(panel.key)
             panel.show_facts(facts, stats)
+
+    def _check_store(self) -> None:
+        """The store's first write error (a full disk) is said once; the drops panel counts what it did not take."""
+        if not self._store_error_shown:
+            error = self.capture.store_error()
+            if error is not None:
+                self._store_error_shown = True
+                self.notify(escape(error), title="packet store", severity="error", timeout=FAILURE_SHOWN_S,
+                            markup=False)
 
     def _recapture(self, key: str) -> None:
         """A link flap is not the end of monitoring: the interface is back, so capture it again. Its counters go

@@ -255,6 +255,9 @@ class FakeMonitor:
     def close(self) -> None:
         self.closed = True
 
+    def store_error(self) -> str | None:
+        return None
+
     def facts(self, ifname: str, netns: str | None = None) -> InterfaceFacts:
         """Interface facts that do not depend on the machine the tests run on; the NIC counted what
         arrived on the ring's interface (plus what it had counted before), never less than was captured."""
