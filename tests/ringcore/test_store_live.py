@@ -6,9 +6,12 @@ import stat
 import threading
 import time
 
+import pytest
+
 import netns
+from isolated import assert_every_call_raises_after_close
 from readback import tshark_read
-from ringcore import CaptureOptions, Monitor, StoreOptions
+from ringcore import CaptureOptions, Monitor, OutOfRangeError, RingcoreError, StoreOptions
 from ringcore.store import MAX_BATCH, PacketStore
 
 from test_capture import QUIET_WINDOW_S, stats_of, wait_for
@@ -141,3 +144,29 @@ def test_a_kept_spool_is_a_pcapng_tshark_reads_back_as_the_packets_the_store_hel
     assert [(p.data, p.ts_ns, p.wirelen, key) for p in held] == [(r.frame, r.ts_ns, r.wirelen, r.interface)
                                                                  for r in read]
     assert os.listdir(keep_dir) == [os.path.basename(path)]  # no temp file left beside it
+
+
+def test_every_call_on_a_closed_store_raises_instead_of_passing_null_to_c(tmp_path):
+    def closed_store() -> PacketStore:
+        store = PacketStore.create_spool(1 << 20, str(tmp_path))
+        store.close()
+        return store
+
+    calls = {"progress": lambda store: store.progress(), "interfaces": lambda store: store.interfaces(),
+             "packets": lambda store: store.packets(0, 1), "packet": lambda store: store.packet(0),
+             "spool_dir": lambda store: store.spool_dir, "add_interface": lambda store: store.add_interface("x", 1, 1),
+             "save": lambda store: store.save(str(tmp_path / "x.pcapng"))}
+    assert_every_call_raises_after_close(PacketStore, closed_store, calls)
+
+
+@pytest.mark.parametrize("spool_bytes", [-1, 0, (1 << 20) - 1, 1 << 64])
+def test_a_spool_size_c_cannot_take_raises_value_error(spool_bytes, tmp_path):
+    with pytest.raises(OutOfRangeError, match="spool size"):
+        PacketStore.create_spool(spool_bytes, str(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_spool_that_cannot_be_made_is_one_line_naming_the_directory(tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(RingcoreError, match=f"^{missing}: cannot create the packet spool: No such file"):
+        PacketStore.create_spool(1 << 20, str(missing))
