@@ -36,7 +36,19 @@ int store_reserve(struct rc_store *s, uint64_t more)
 			return -ENOMEM;
 		capacity *= 2;
 	}
-	struct rc_store_entry *grown = malloc(capacity * sizeof(*grown));
+	struct rc_store_entry *grown;
+	if (s->count <= s->capacity) {
+		/* no entry has wrapped yet: each keeps its place under the new
+		 * mask, and a large block grows in place (mremap), with no copy
+		 * for a drain to wait on while it holds the lock */
+		grown = realloc(s->entries, capacity * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		s->entries = grown;
+		s->capacity = capacity;
+		return 0;
+	}
+	grown = malloc(capacity * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	/* lay the held entries out again at their place for the new mask */

@@ -12,12 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define SPOOL_FILE_NAME "packets"
-/* iovecs one pwritev takes (IOV_MAX is 1024 on Linux) */
-#define SPOOL_IOV_MAX 256
+/* Packets are copied into one buffer and written with one pwrite: for small
+ * packets that costs less than a pwritev segment each.  The largest packet
+ * (the snap length, 262144) fits in it; packets per run are bounded too. */
+#define RUN_BYTES (1u << 20)
+#define RUN_PACKETS 1024u
+
+/* A run of packets to write with one pwrite: contiguous in the file. */
+struct run {
+	uint8_t bytes[RUN_BYTES];
+	struct rc_store_entry entries[RUN_PACKETS];
+	uint32_t n;
+	uint64_t start; /* position of its first byte */
+	uint64_t end;
+};
 
 /* Positions in the spool are free-running ("logical"): a packet at position
  * p lies at file offset p % size, and never across the file's end.  The
@@ -30,6 +41,7 @@ struct spool {
 	uint64_t head; /* where the next packet goes */
 	uint64_t tail; /* where the oldest packet held starts (head when none) */
 	uint64_t failed; /* packets not stored: write errors */
+	struct run *run; /* the batch being appended (store lock held) */
 };
 
 static struct spool *spool_of(struct rc_store *s)
@@ -66,6 +78,7 @@ static void spool_close(struct rc_store *s)
 		rmdir(sp->dir);
 	free(sp->path);
 	free(sp->dir);
+	free(sp->run);
 	free(sp);
 	s->backend_state = NULL;
 }
@@ -98,6 +111,12 @@ int rc_store_create_spool(const char *dir, uint64_t spool_bytes, struct rc_store
 	sp->fd = -1;
 	sp->size = spool_bytes;
 	s->backend_state = sp;
+	sp->run = malloc(sizeof(*sp->run));
+	if (!sp->run) {
+		rc_store_close(s);
+		rc_err(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	s->bytes_total = spool_bytes;
 	int err = 0;
 	if (asprintf(&sp->dir, "%s/ringmon-spool-XXXXXX", dir) < 0) {
@@ -168,25 +187,15 @@ static void make_room_locked(struct rc_store *s, struct spool *sp, uint64_t end)
 	}
 }
 
-/* A run of packets to write with one pwritev: contiguous in the file. */
-struct run {
-	struct iovec iov[SPOOL_IOV_MAX];
-	struct rc_store_entry entries[SPOOL_IOV_MAX];
-	uint32_t n;
-	uint64_t start; /* position of its first byte */
-	uint64_t end;
-};
-
 /* Write the run and index the packets written whole; returns how many, and
  * in *err the errno of a write that fell short (0 when all were). */
 static uint32_t write_run_locked(struct rc_store *s, struct spool *sp, struct run *run, int *err)
 {
 	uint64_t done = 0, want = run->end - run->start;
-	struct iovec *iov = run->iov;
-	uint32_t iovcnt = run->n;
 	*err = 0;
 	while (done < want) {
-		ssize_t n = pwritev(sp->fd, iov, (int)iovcnt, (off_t)((run->start + done) % sp->size));
+		ssize_t n = pwrite(sp->fd, run->bytes + done, want - done,
+				   (off_t)((run->start + done) % sp->size));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -194,19 +203,9 @@ static uint32_t write_run_locked(struct rc_store *s, struct spool *sp, struct ru
 			break;
 		}
 		done += (uint64_t)n;
-		/* a short write: go on from the first byte not written */
-		while (iovcnt && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			iovcnt--;
-		}
-		if (iovcnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
 	}
-	/* a run lies in one lap: a packet's position is run->start plus its
-	 * offset's distance from the run's first */
+	/* a run lies in one lap: a packet's position is the lap's start plus
+	 * its offset */
 	uint64_t lap_start = run->start - run->start % sp->size;
 	uint32_t whole = 0;
 	while (whole < run->n &&
@@ -247,38 +246,38 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 	if (s->backend != &spool_backend)
 		return -EROFS;
 	struct spool *sp = spool_of(s);
-	static __thread struct run run; /* 10 KiB: one per drain thread, off its stack */
 	pthread_mutex_lock(&s->lock);
+	struct run *run = sp->run;
 	if (interface >= s->interface_count) {
 		pthread_mutex_unlock(&s->lock);
 		return -EINVAL;
 	}
 	int err = store_reserve(s, n) ? ENOMEM : 0;
 	uint32_t stored = 0;
-	run.n = 0;
+	run->n = 0;
 	for (uint32_t i = 0; i < n && !err; i++) {
 		const struct rc_slot_hdr *slot = slots[i];
 		uint64_t len = slot->caplen;
-		if (len > sp->size) {
-			err = EMSGSIZE; /* never with the minimum size and any snap length */
+		if (len > RUN_BYTES) {
+			err = EMSGSIZE; /* never with a snap length a capture takes */
 			break;
 		}
-		uint64_t at = run.n ? run.end : sp->head;
+		uint64_t at = run->n ? run->end : sp->head;
 		if (at % sp->size + len > sp->size)
 			at += sp->size - at % sp->size; /* the rest of the lap stays unused */
-		/* a run is contiguous, in one lap, and never overwrites its own
-		 * first bytes */
-		if (run.n && (at != run.end || run.n == SPOOL_IOV_MAX ||
-			      at + len > run.start + sp->size)) {
-			stored += write_run_locked(s, sp, &run, &err);
+		/* a run is contiguous, in one lap, and fits its buffer (so it
+		 * never overwrites its own first bytes: the spool is larger) */
+		if (run->n && (at != run->end || at / sp->size != run->start / sp->size ||
+			       run->n == RUN_PACKETS || at + len > run->start + RUN_BYTES)) {
+			stored += write_run_locked(s, sp, run, &err);
 			if (err)
 				break;
 		}
 		make_room_locked(s, sp, at + len);
-		if (run.n == 0)
-			run.start = at;
-		run.iov[run.n] = (struct iovec){ .iov_base = (void *)(slot + 1), .iov_len = len };
-		run.entries[run.n] = (struct rc_store_entry){
+		if (run->n == 0)
+			run->start = run->end = at;
+		memcpy(run->bytes + (run->end - run->start), slot + 1, len);
+		run->entries[run->n] = (struct rc_store_entry){
 			.data_offset = at % sp->size,
 			.ts_ns = (int64_t)slot->ts_ns,
 			.caplen = slot->caplen,
@@ -286,11 +285,11 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 			.interface = (uint16_t)interface,
 			.flags = stored_flags(slot->flags),
 		};
-		run.n++;
-		run.end = at + len;
+		run->n++;
+		run->end = at + len;
 	}
-	if (!err && run.n)
-		stored += write_run_locked(s, sp, &run, &err);
+	if (!err && run->n)
+		stored += write_run_locked(s, sp, run, &err);
 	if (s->first == s->count)
 		sp->tail = sp->head;
 	if (stored < n)

@@ -4,7 +4,9 @@
  * order, each read back with its bytes, lengths, timestamp, interface and
  * flags; an evicted number reads as -ENOENT; the held bytes fit the spool;
  * the directory is 0700, the file 0600, and both are gone after close.
- * Saved to pcapng, the file holds exactly the held packets. */
+ * Saved to pcapng, the file holds exactly the held packets.  Packets that
+ * fill a lap exactly, a batch going on into the next lap, never grow the
+ * file past the spool's size. */
 #include "helpers.h"
 
 #include <sys/stat.h>
@@ -34,6 +36,51 @@ static void check_mode(const char *path, mode_t want)
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == want, "%s: mode %o, want %o", path,
 	      st.st_mode & 07777, want);
+}
+
+/* 4096-byte packets: 256 fill a lap of the minimum spool exactly, in the
+ * middle of a batch of 17. */
+static void exact_laps(const char *dir)
+{
+	enum { SIZE = 4096, EXACT_PACKETS = 1000 };
+	char err[RC_ERRBUF_SIZE] = "";
+	struct rc_store *store;
+	REQUIRE(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES, &store, err, sizeof(err)) == 0,
+		"spool: %s", err);
+	REQUIRE(rc_store_add_interface(store, "x", 1, MAX_LEN) == 0, "interface");
+	struct rc_slot_hdr *batch[BATCH];
+	for (uint32_t i = 0; i < BATCH; i++)
+		batch[i] = malloc(sizeof(struct rc_slot_hdr) + SIZE);
+	for (uint64_t seq = 0; seq < EXACT_PACKETS; seq += BATCH) {
+		uint32_t n = 0;
+		for (; n < BATCH && seq + n < EXACT_PACKETS; n++) {
+			*batch[n] = (struct rc_slot_hdr){ .caplen = SIZE, .wirelen = SIZE, .slots = 1 };
+			fill_packet(9, seq + n, (uint8_t *)(batch[n] + 1), SIZE);
+		}
+		CHECK(rc_store_append(store, 0, (const struct rc_slot_hdr *const *)batch, n) == (int)n,
+		      "exact laps: batch at %llu", (unsigned long long)seq);
+	}
+	struct rc_store_info info;
+	rc_store_info(store, &info);
+	CHECK(info.count - info.first == 256 && info.bytes_held == RC_STORE_SPOOL_MIN_BYTES,
+	      "exact laps: %llu packets, %llu bytes held", (unsigned long long)(info.count - info.first),
+	      (unsigned long long)info.bytes_held);
+	uint8_t *got = malloc(SIZE);
+	for (uint64_t seq = info.first; seq < info.count && !TOO_MANY_FAILURES; seq++) {
+		fill_packet(9, seq, (uint8_t *)(batch[0] + 1), SIZE);
+		CHECK(rc_store_read(store, seq, got, SIZE) == SIZE && memcmp(got, batch[0] + 1, SIZE) == 0,
+		      "exact laps: packet %llu does not read back", (unsigned long long)seq);
+	}
+	char spool_file[4200];
+	REQUIRE(rc_store_spool_dir(store, spool_file, 4096) == 0, "spool dir");
+	strcat(spool_file, "/packets");
+	struct stat st;
+	CHECK(stat(spool_file, &st) == 0 && st.st_size <= RC_STORE_SPOOL_MIN_BYTES,
+	      "exact laps: the spool grew to %lld bytes", (long long)st.st_size);
+	free(got);
+	for (uint32_t i = 0; i < BATCH; i++)
+		free(batch[i]);
+	rc_store_close(store);
 }
 
 int main(void)
@@ -139,6 +186,7 @@ int main(void)
 	free(buf);
 
 	rc_store_close(store);
+	exact_laps(dir);
 	CHECK(access(spool_file, F_OK) != 0 && access(spool_dir, F_OK) != 0,
 	      "the spool outlived its store");
 	CHECK(rmdir(dir) == 0, "%s: %s (left behind in it?)", dir, strerror(errno));
