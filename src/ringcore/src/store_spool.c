@@ -213,6 +213,8 @@ static uint32_t write_run_locked(struct rc_store *s, struct spool *sp, struct ru
 		       run->start + done)
 		whole++;
 	if (whole) {
+		if (s->first == s->count)
+			sp->tail = run->start; /* the oldest held starts here */
 		/* room was reserved for the batch */
 		store_append(s, run->entries, whole);
 		const struct rc_store_entry *last = &run->entries[whole - 1];
@@ -290,8 +292,6 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 	}
 	if (!err && run->n)
 		stored += write_run_locked(s, sp, run, &err);
-	if (s->first == s->count)
-		sp->tail = sp->head;
 	if (stored < n)
 		count_failed_locked(s, sp, n - stored, err);
 	pthread_mutex_unlock(&s->lock);
