@@ -66,6 +66,7 @@ class StoreOptions:
     spool_bytes: int = DEFAULT_SPOOL_BYTES
     keep_dir: str | None = None
     directory: str | None = None
+    owner: tuple[int, int] | None = None  # (uid, gid) given the spool: a session about to become that user (-Z)
 
 
 def interface_key(ifname: str, netns: str | None = None) -> str:

@@ -94,6 +94,12 @@ class Monitor:
         self._store_options = store if drain else None
         self._started = time.time()  # names a kept spool
         self._store = PacketStore.create_spool(store.spool_bytes, store.directory) if self._store_options else None
+        if self._store is not None and store.owner is not None:
+            try:
+                self._store.give_spool_to(*store.owner)
+            except BaseException:
+                self._store.close()
+                raise
         self._store_numbers: dict[str, tuple[int, int]] = {}  # key -> (its interface number in the store, link type)
         self.kept_spool: tuple[str, int] | None = None  # (path, packets) once close() saved the store
         self._plugged: dict[str, _Plugged] = {}

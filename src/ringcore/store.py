@@ -104,6 +104,15 @@ class PacketStore(_Native):
             return None
         return os.fsdecode(buf.value)
 
+    def give_spool_to(self, uid: int, gid: int) -> None:
+        """Give the spool's directory and file to uid:gid, so a process that becomes that user can still remove
+        them at close."""
+        spool_dir = self.spool_dir
+        if spool_dir is None:
+            raise RingcoreError("this store has no spool")
+        for path in (spool_dir, *(os.path.join(spool_dir, name) for name in os.listdir(spool_dir))):
+            os.chown(path, uid, gid, follow_symlinks=False)
+
     def add_interface(self, name: str, linktype: int, snaplen: int) -> int:
         """Declare a live interface (named by its interface key); returns its number for a Drain."""
         number = rc.lib.rc_store_add_interface(self.handle, os.fsencode(name), in_range("link type", linktype, 0, U32_MAX),

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
 from pathlib import Path
 from typing import ClassVar
@@ -403,7 +404,9 @@ def run_plugged(
     try:
         account = user_account(run_as) if run_as else None
         if account is not None:
-            require_access(account, installation_needs())
+            require_access(account, installation_needs() + _keep_needs(store))
+            if store is not None:
+                store = replace(store, owner=(account.pw_uid, account.pw_gid))
         require_capture_privilege()
     except RingcoreError as error:
         print(f"ringmon: {error}", file=sys.stderr)
@@ -450,6 +453,13 @@ def run_plugged(
     if signals_received:
         return 128 + signals_received[0]
     return 1 if failed else 0
+
+
+def _keep_needs(store: StoreOptions | None) -> list[tuple[str, int, str]]:
+    """With -Z, the user saves the store at exit: --keep-spool's directory must let that user in."""
+    if store is None or store.keep_dir is None:
+        return []
+    return [(store.keep_dir, os.W_OK | os.X_OK, "save the packet store there at exit (--keep-spool)")]
 
 
 def run_dashboard(
