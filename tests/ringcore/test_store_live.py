@@ -3,6 +3,7 @@ when the spool is full with the identity exact in every snapshot, and kept as a 
 
 import os
 import stat
+import subprocess
 import threading
 import time
 
@@ -14,7 +15,7 @@ from readback import tshark_read
 from ringcore import CaptureOptions, Monitor, OutOfRangeError, RingcoreError, StoreOptions
 from ringcore.store import MAX_BATCH, PacketStore
 
-from test_capture import QUIET_WINDOW_S, stats_of, wait_for
+from test_capture import QUIET_WINDOW_S, _recaptured, stats_of, take_away, wait_for
 
 UDP_ONLY = CaptureOptions(filter=f"udp dst port {netns.UDP_DST_PORT}")
 
@@ -56,6 +57,35 @@ def test_the_store_holds_exactly_the_delivered_packets_bytes_identical_in_order(
 
         monitor.unplug(key)  # its packets stay
         assert [packet.data for packet in all_packets(store)] == frames
+    finally:
+        monitor.close()
+
+
+def test_interfaces_plugged_later_join_the_store_by_key_and_one_captured_again_keeps_its_number(
+        make_veth_pair, tmp_path):
+    first, second = make_veth_pair(), make_veth_pair()
+    monitor = Monitor(store=StoreOptions(directory=str(tmp_path)))
+    try:
+        key_a = monitor.plug(first.if_a, UDP_ONLY, netns=first.ns_a)
+        capture_all(monitor, first, first.frames_to_a(range(30)))
+        key_b = monitor.plug(second.if_a, UDP_ONLY, netns=second.ns_a)
+        capture_all(monitor, second, second.frames_to_a(range(20)))
+        take_away(first, "set-down")
+        assert wait_for(lambda: monitor.stats()[key_a].error is not None)
+        subprocess.run(["ip", "-n", first.ns_a, "link", "set", first.if_a, "up"], check=True, timeout=30)
+        subprocess.run(["ip", "-n", first.ns_b, "link", "set", first.if_b, "up"], check=True, timeout=30)
+        assert wait_for(lambda: _recaptured(monitor, key_a))
+        netns.send_frames(first.ns_b, first.if_b, first.frames_to_a(range(100, 110)))
+        assert wait_for(lambda: monitor.stats()[key_a].stored == 40)
+        stats = monitor.stats()[key_a]
+        assert (stats.recaptures, stats.delivered, stats.store_failed, stats.store_held) == (1, 40, 0, 40)
+        monitor.unplug(key_b)
+        store = monitor.store
+        assert [interface.name for interface in store.interfaces()] == [key_a, key_b]
+        by_interface = {0: [], 1: []}
+        for packet in all_packets(store):
+            by_interface[packet.interface].append(netns.check_frame(packet.data))
+        assert by_interface == {0: [*range(30), *range(100, 110)], 1: list(range(20))}
     finally:
         monitor.close()
 
