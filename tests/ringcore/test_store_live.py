@@ -176,6 +176,25 @@ def test_a_kept_spool_is_a_pcapng_tshark_reads_back_as_the_packets_the_store_hel
     assert os.listdir(keep_dir) == [os.path.basename(path)]  # no temp file left beside it
 
 
+def test_a_kept_spool_on_a_full_disk_keeps_every_whole_packet_says_so_and_still_removes_the_spool(
+        veth_pair, tmp_path, small_disk):
+    frames = veth_pair.frames_to_a(range(500), size=1000)  # 0.5 MB kept onto a 256 KiB disk
+    monitor = Monitor(store=StoreOptions(directory=str(tmp_path), keep_dir=str(small_disk)))
+    spool_dir = monitor.store.spool_dir
+    try:
+        monitor.plug(veth_pair.if_a, UDP_ONLY, netns=veth_pair.ns_a)
+        capture_all(monitor, veth_pair, frames)
+    finally:
+        with pytest.raises(RingcoreError, match=r"the disk is full; the file keeps the \d+ packets") as raised:
+            monitor.close()
+    (kept,) = small_disk.iterdir()
+    read = tshark_read(kept)
+    assert 0 < len(read) < len(frames)
+    assert [packet.frame for packet in read] == frames[:len(read)]
+    assert f"keeps the {len(read)} packets" in str(raised.value)
+    assert monitor.kept_spool is None and not os.path.exists(spool_dir)
+
+
 def test_every_call_on_a_closed_store_raises_instead_of_passing_null_to_c(tmp_path):
     def closed_store() -> PacketStore:
         store = PacketStore.create_spool(1 << 20, str(tmp_path))

@@ -6,8 +6,8 @@
  * slot of that interface's slot ring ("rc_ring").  A consumer takes slots in
  * batches (rc_ring_poll), looks at them in place and frees them
  * (rc_ring_release).  A drain ("rc_drain") is a consumer thread in C that moves
- * whole batches to a sink (a pcap/pcapng writer, counters) so that no Python
- * code runs per packet.
+ * whole batches to its sinks (a pcap/pcapng writer, a talkers table, a packet
+ * store) so that no Python code runs per packet.
  *
  * Ring layout: one page-aligned anonymous mapping of ring_pages pages.
  *
@@ -466,8 +466,8 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 /* ---- drain ----------------------------------------------------------- */
 
 /* A consumer thread on one ring: poll a batch, hand it to the writer (if
- * any) and count it in the talkers table (if any; it must outlive the
- * drain), release the batch, wait when empty.  It is the ring's consumer
+ * any), count it in the talkers table (if any; it must outlive the drain),
+ * append it to the store (if any), release the batch, wait when empty.  It is the ring's consumer
  * (-EBUSY when the ring has one) and holds a reference to the ring until it
  * stops.  batch_max: records (packets) per batch, at least 1 (-EINVAL), at
  * most the ring's slot count (more is cut to it).  Stops by itself after *limit

@@ -102,6 +102,9 @@ static int add_interfaces(struct rc_store *s, struct rc_writer *w, char *errbuf,
 	}
 }
 
+/* A write error (a full disk) closes the file as the writer does: cut back
+ * to the last whole packet, renamed into place, the error returned; any
+ * other error removes it. */
 int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint64_t *saved,
 		  char *errbuf, size_t errlen)
 {
@@ -109,16 +112,18 @@ int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint64_t
 	int rc = rc_writer_open(path, format, &w, errbuf, errlen);
 	if (rc)
 		return rc;
+	struct rc_writer_totals *kept = malloc(sizeof(*kept));
 	struct chunk *c = calloc(1, sizeof(*c));
 	if (c)
 		c->buf = malloc(c->cap = SAVE_CHUNK_BYTES);
-	if (!c || !c->buf) {
+	if (!kept || !c || !c->buf) {
 		rc = -ENOMEM;
 		rc_err(errbuf, errlen, "out of memory");
 	} else {
 		rc = add_interfaces(s, w, errbuf, errlen);
 	}
 	uint64_t next = 0;
+	int write_failed = 0;
 	while (rc == 0) {
 		rc = copy_chunk(s, &next, c);
 		if (rc)
@@ -126,23 +131,22 @@ int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint64_t
 			       strerror(-rc));
 		else if (c->n == 0)
 			break;
-		else if ((rc = write_chunk(w, c)) && rc_writer_error(w, errbuf, errlen) == 0)
-			rc_err(errbuf, errlen, "%s: writing failed: %s", path, strerror(-rc));
+		else
+			write_failed = (rc = write_chunk(w, c)) != 0;
 	}
 	if (c)
 		free(c->buf);
 	free(c);
-	if (rc) {
+	if (rc && !write_failed) {
 		rc_writer_abort(w);
+		free(kept);
 		return rc;
 	}
-	struct rc_writer_totals *kept = malloc(sizeof(*kept));
-	if (!kept) {
-		rc_writer_abort(w);
-		rc_err(errbuf, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	rc = rc_writer_close(w, kept, errbuf, errlen);
+	if (rc == 0 && write_failed) {
+		rc = -EIO; /* refused without a write error: not expected of a store's packets */
+		rc_err(errbuf, errlen, "%s: the writer refused a stored packet", path);
+	}
 	if (saved)
 		*saved = kept->packets;
 	free(kept);

@@ -290,8 +290,12 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 		run->n++;
 		run->end = at + len;
 	}
-	if (!err && run->n)
-		stored += write_run_locked(s, sp, run, &err);
+	if (run->n) { /* the last run, or the one before a packet refused */
+		int write_err;
+		stored += write_run_locked(s, sp, run, &write_err);
+		if (!err)
+			err = write_err;
+	}
 	if (stored < n)
 		count_failed_locked(s, sp, n - stored, err);
 	pthread_mutex_unlock(&s->lock);
