@@ -8,7 +8,7 @@ from fake_monitor import fake_frame
 
 from ringcore import SlotMeta
 from ringmon.decode import DecodedNode, decode_frame
-from ringmon.packet_line import packet_line
+from ringmon.decode.summary import packet_line
 from ringmon.widgets.packets.hex_dump import hex_dump_text
 
 

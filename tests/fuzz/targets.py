@@ -14,7 +14,7 @@ from ringcore import SlotMeta
 from ringcore.filter import LINKTYPE_ETHERNET
 from ringmon.cli import main
 from ringmon.decode import DecodedNode, decode_frame
-from ringmon.packet_line import packet_line
+from ringmon.decode.summary import packet_line
 from ringmon.widgets.packets.hex_dump import hex_dump_text
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -1,0 +1,111 @@
+"""Walks a frame layer by layer: each protocol's function (in link.py, inet.py, transport.py, application.py)
+reads its header at an offset of the frame, adds its node to the tree and its part to the one-line summary,
+and says which protocol comes next and where. A layer that does not parse becomes a node that says why."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .tree import DecodedNode, Span, header_only
+
+# (protocol function, start, end): the next layer is the bytes [start, end) of the frame
+Next = Optional[tuple[Callable[["Dissection", int, int], "Next"], int, int]]
+_MAX_LAYERS = 16  # tunnels inside tunnels: stop long before a crafted packet could recurse far
+
+
+def layer(name: str):
+    """Names a protocol function, for the node that says it failed."""
+    def named(function):
+        function.layer_name = name
+        return function
+    return named
+
+
+@dataclass
+class Dissection:
+    """A frame's decode tree (`layers`, outermost first) and its summary columns, built in one walk."""
+
+    frame: bytes
+    wirelen: int
+    layers: list[DecodedNode] = field(default_factory=list)
+    protocol: str = ""
+    source: str = ""
+    destination: str = ""
+    info: str = ""
+    notes: list[str] = field(default_factory=list)  # shown before the info: VLAN tags, MPLS labels
+    problems: list[str] = field(default_factory=list)  # shown after it: what is malformed or missing
+    trailers: list[DecodedNode] = field(default_factory=list)  # bytes after the last layer (Ethernet padding)
+    fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
+
+    @property
+    def uncaptured(self) -> int:
+        """Bytes the wire carried that the capture did not keep."""
+        return max(0, self.wirelen - len(self.frame))
+
+    @property
+    def summary_info(self) -> str:
+        return ", ".join(part for part in (*self.notes, self.info, *self.problems) if part)
+
+    def add_layer(self, title: str, start: int, end: int, protocol: str | None = None) -> DecodedNode:
+        node = DecodedNode(title, span=(start, end))
+        self.layers.append(node)
+        if protocol != "":
+            self.protocol = protocol or title.split("  ")[0]
+        return node
+
+    def malformed(self, node: DecodedNode, why: str) -> None:
+        """A layer that parsed but says something untrue: flagged in the tree and in the summary."""
+        node.flag_malformed(why)
+        self.problems.append(f"malformed: {why}")
+
+    def fail(self, name: str, start: int, end: int, why: str) -> None:
+        """A layer that does not parse: one node, 'NAME: malformed: why' (or 'truncated: …')."""
+        span = (start, end) if end > start else None
+        self.layers.append(DecodedNode(f"{name}: {why}", malformed=True, span=span))
+        self.protocol = name
+        self.problems.append(why)
+
+    def short(self, name: str, start: int, end: int, needed: int) -> bool:
+        """True, after a node saying what is missing, when `needed` bytes from `start` are not there."""
+        have = max(0, end - start)
+        if have >= needed:
+            return False
+        if end >= len(self.frame) and self.uncaptured:
+            why = f"truncated: {needed} header bytes needed, the capture kept {have}"
+        else:
+            why = f"malformed: {needed} header bytes needed, {have} left"
+        self.fail(name, start, end, why)
+        return True
+
+    def parse(self, name: str, cls: type, start: int, end: int):
+        """A dpkt header read from the frame at `start`, or None after a node saying what is missing."""
+        if self.short(name, start, end, cls.__hdr_len__):
+            return None
+        return header_only(cls, self.frame, start)
+
+    def payload(self, start: int, end: int, title: str = "Payload") -> None:
+        if end > start:
+            self.layers.append(DecodedNode(f"{title}  {end - start} bytes", span=(start, end)))
+
+    def trailer(self, span: Span, title: str) -> None:
+        self.trailers.append(DecodedNode(f"{title}  {span[1] - span[0]} bytes", span=span))
+
+
+def walk(dissection: Dissection, first: Next) -> None:
+    step, layers = first, 0
+    while step is not None:
+        function, start, end = step
+        if layers == _MAX_LAYERS:
+            dissection.fail(function.layer_name, start, end, f"not decoded: more than {_MAX_LAYERS} layers")
+            break
+        layers += 1
+        try:
+            step = function(dissection, start, end)
+        except Exception as error:  # a layer this code did not foresee is a fact about the packet, not a crash
+            dissection.fail(function.layer_name, start, end, f"malformed: {type(error).__name__}: {error}")
+            break
+    dissection.layers.extend(dissection.trailers)
+    if dissection.uncaptured:
+        dissection.layers.append(DecodedNode(
+            f"Not captured: the last {dissection.uncaptured} of {dissection.wirelen} bytes on the wire"))
