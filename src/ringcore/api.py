@@ -110,6 +110,7 @@ class RingStats:
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None
     recaptures: int = 0  # times captured again after it went down or away: counters are summed over all
+    linktype: int = 1  # pcap LINKTYPE_ of its frames (1: Ethernet), to decode a slot's packet
 
 
 TALKERS_WINDOW_S = 10  # RC_TALKERS_WINDOW_S: top talkers are the bytes of the last 10 seconds

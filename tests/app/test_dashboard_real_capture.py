@@ -14,7 +14,7 @@ import netns
 from readback import tshark_read
 from ringmon.screens.slot_inspector import SlotInspector
 from ringmon.screens.write_file_dialog import WriteFileDialog
-from ringmon.widgets.packets.hex_dump import HexDump
+from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
 from ringmon.widgets.ring.slot_map import CONTINUED_GLYPH, FILLED, GLYPHS
 from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
 
@@ -67,7 +67,7 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
         await pilot.press("enter")  # the slot map's cursor starts on slot 0
         inspector = await wait_for_inspector(pilot)
         for index, frame in enumerate(frames):
-            header = shown(app, "#slot-header")
+            header = shown(app, "#detail-header")
             assert f"slot {index} of {veth_pair.key_a}" in header
             assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
             assert f"ifindex {ifindex}" in header
@@ -75,9 +75,9 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
             assert labels[:3] == [f"Ethernet II  {veth_pair.mac_b} > {veth_pair.mac_a}",
                                   f"IPv4  {veth_pair.ip_b} > {veth_pair.ip_a}",
                                   f"UDP  {netns.UDP_SRC_PORT} > {netns.UDP_DST_PORT}"]
-            assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frame
+            assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frame
             await pilot.press("right_square_bracket")
-        assert "never written" in shown(app, "#slot-header")  # slot 3: nothing sent filled it
+        assert "never written" in shown(app, "#detail-header")  # slot 3: nothing sent filled it
 
     run_dashboard_on(monitor, scenario)
 
@@ -154,12 +154,12 @@ def test_a_jumbo_frame_is_one_record_the_slot_map_joins_and_the_inspector_shows_
         slot_map.cursor = 3
         await pilot.press("enter")
         inspector = await wait_for_inspector(pilot)
-        header = shown(app, "#slot-header")
+        header = shown(app, "#detail-header")
         assert f"slots 1–5 of {veth_pair.key_a}" in header and "slot 3 is part of this packet's record" in header
         assert f"captured {netns.MAX_JUMBO_FRAME_LEN} B of {netns.MAX_JUMBO_FRAME_LEN} B on the wire" in header
-        assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[1]
+        assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frames[1]
         await pilot.press("right_square_bracket")  # the next record: after all the jumbo frame's slots
-        assert f"slot 6 of {veth_pair.key_a}" in shown(app, "#slot-header")
-        assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[2]
+        assert f"slot 6 of {veth_pair.key_a}" in shown(app, "#detail-header")
+        assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frames[2]
 
     run_dashboard_on(monitor, scenario)

@@ -31,7 +31,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
         Field("dst", "destination", mac),
         Field("src", "source", mac),
         Field("type", "type" if frame.type > ETHERTYPE_MAX_LENGTH else "length (802.3)",
-              named(ETHERTYPE_NAMES) if frame.type > ETHERTYPE_MAX_LENGTH else str),
+              named(ETHERTYPE_NAMES, hex16) if frame.type > ETHERTYPE_MAX_LENGTH else str),
     ))
     d.source, d.destination = mac(frame.src), mac(frame.dst)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
@@ -59,7 +59,7 @@ def vlan(d: Dissection, start: int, end: int) -> Next:
     node = d.add_layer(f"802.1Q  vlan {tag.id}, priority {tag.pri}", start, start + 4, protocol="")
     header_fields(node, tag, start, (
         Field("pri", "priority"), Field("cfi", "drop eligible"), Field("id", "vlan id"),
-        Field("type", "type", named(ETHERTYPE_NAMES)),
+        Field("type", "type", named(ETHERTYPE_NAMES, hex16)),
     ))
     d.notes.append(f"vlan {tag.id}")
     return by_ethertype(d, tag.type, start + 4, end)
@@ -104,7 +104,7 @@ def sll(d: Dissection, start: int, end: int) -> Next:
     header_fields(node, cooked, start, (
         Field("type", "packet type", named(_SLL_PACKET_TYPES)), Field("hrd", "link-layer address type"),
         Field("hlen", "link-layer address length"), Field("hdr", "source", lambda _: address),
-        Field("ethtype", "protocol", named(ETHERTYPE_NAMES)),
+        Field("ethtype", "protocol", named(ETHERTYPE_NAMES, hex16)),
     ))
     d.source = address
     return _sll_next(d, cooked.ethtype, start + 16, end)
@@ -119,7 +119,7 @@ def sll2(d: Dissection, start: int, end: int) -> Next:
     node = d.add_layer(f"Linux cooked (SLL2)  {_SLL_PACKET_TYPES.get(cooked.type, cooked.type)} from {address}",
                        start, start + 20, protocol="")
     header_fields(node, cooked, start, (
-        Field("ethtype", "protocol", named(ETHERTYPE_NAMES)), Field("intindex", "interface index"),
+        Field("ethtype", "protocol", named(ETHERTYPE_NAMES, hex16)), Field("intindex", "interface index"),
         Field("hrd", "link-layer address type"), Field("type", "packet type", named(_SLL_PACKET_TYPES)),
         Field("hlen", "link-layer address length"), Field("hdr", "source", lambda _: address),
     ))

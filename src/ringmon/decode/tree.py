@@ -108,6 +108,6 @@ def mac(value: bytes) -> str:
     return value.hex(":")
 
 
-def named(names: dict[int, str]) -> Callable[[int], str]:
-    """A number with its name when it has one: '6 (tcp)'."""
-    return lambda number: f"{number} ({names[number]})" if number in names else str(number)
+def named(names: dict[int, str], number_format: Callable[[int], str] = str) -> Callable[[int], str]:
+    """A number with its name when it has one: '6 (tcp)', '0x0800 (IPv4)'."""
+    return lambda number: f"{number_format(number)} ({names[number]})" if number in names else number_format(number)
