@@ -120,23 +120,32 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> None:
                 record_name, offset = _dns_name(message, offset)
                 if offset + 4 > len(message):
                     raise ValueError(f"{section} runs past the message")
-                kind, _klass = struct.unpack_from("!HH", message, offset)
+                kind, klass = struct.unpack_from("!HH", message, offset)
                 kind_name = DNS_TYPES.get(kind, str(kind))
+                at = start + offset  # the record's fixed fields, after its name
                 if section == "question":
                     offset += 4
-                    node.add(f"question: {record_name} {kind_name}", (start + first, start + offset))
+                    record = node.add(f"question: {record_name} {kind_name}", (start + first, start + offset))
                     questions.append(f"{kind_name} {record_name}")
-                    continue
-                if offset + 10 > len(message):
-                    raise ValueError(f"{section} runs past the message")
-                ttl, length = struct.unpack_from("!IH", message, offset + 4)
-                if offset + 10 + length > len(message):
-                    raise ValueError(f"{section} data runs past the message")
-                value = _rdata(message, kind, offset + 10, length)
-                offset += 10 + length
-                node.add(f"{section}: {record_name} {kind_name} {value} (ttl {ttl})", (start + first, start + offset))
-                if section == "answer":
-                    answers.append(f"{kind_name} {value}")
+                else:
+                    if offset + 10 > len(message):
+                        raise ValueError(f"{section} runs past the message")
+                    ttl, length = struct.unpack_from("!IH", message, offset + 4)
+                    if offset + 10 + length > len(message):
+                        raise ValueError(f"{section} data runs past the message")
+                    value = _rdata(message, kind, offset + 10, length)
+                    offset += 10 + length
+                    record = node.add(f"{section}: {record_name} {kind_name} {value} (ttl {ttl})",
+                                      (start + first, start + offset))
+                    if section == "answer":
+                        answers.append(f"{kind_name} {value}")
+                record.add(f"name: {record_name}", (start + first, at))
+                record.add(f"type: {kind_name}", (at, at + 2))
+                record.add(f"class: {klass}", (at + 2, at + 4))
+                if section != "question":
+                    record.add(f"ttl: {ttl}", (at + 4, at + 8))
+                    record.add(f"data length: {length}", (at + 8, at + 10))
+                    record.add(f"data: {value}", (at + 10, at + 10 + length))
     except ValueError as error:
         truncated = start + len(message) >= len(d.frame) and d.uncaptured
         d.malformed(node, f"DNS {'truncated' if truncated else 'malformed'}: {error}")

@@ -11,7 +11,7 @@ import dpkt.sll2
 
 from . import inet
 from .dissect import Dissection, Next, layer
-from .tree import Field, header_fields, header_layout, header_only, hex16, mac, named
+from .tree import DecodedNode, Field, header_fields, header_layout, header_only, hex16, mac, named
 
 ETHERTYPE_NAMES = {0x0800: "IPv4", 0x86DD: "IPv6", 0x0806: "ARP", 0x8100: "802.1Q", 0x88A8: "802.1ad",
                    0x9100: "QinQ", 0x8847: "MPLS", 0x8848: "MPLS multicast"}
@@ -85,6 +85,11 @@ def _sll_address(hrd: int, length: int, address: bytes) -> str:
     return mac(address) if hrd == _ARPHRD_ETHER or length != 6 else address.hex(":")
 
 
+def _source_node(cooked, start: int, address: str) -> DecodedNode:
+    """The address field is 8 bytes; the address is its first `hlen`."""
+    return DecodedNode(f"source: {address}", span=(start, start + min(cooked.hlen, 8)))
+
+
 def _sll_next(d: Dissection, protocol: int, start: int, end: int) -> Next:
     if protocol <= ETHERTYPE_MAX_LENGTH:  # Linux puts 802.2/802.3 frames here with ETH_P_802_2 and friends
         d.protocol = "802.3"
@@ -103,9 +108,9 @@ def sll(d: Dissection, start: int, end: int) -> Next:
                        start, start + 16, protocol="")
     header_fields(node, cooked, start, (
         Field("type", "packet type", named(_SLL_PACKET_TYPES)), Field("hrd", "link-layer address type"),
-        Field("hlen", "link-layer address length"), Field("hdr", "source", lambda _: address),
-        Field("ethtype", "protocol", named(ETHERTYPE_NAMES, hex16)),
+        Field("hlen", "link-layer address length"), Field("ethtype", "protocol", named(ETHERTYPE_NAMES, hex16)),
     ))
+    node.children.insert(3, _source_node(cooked, start + 6, address))
     d.source = address
     return _sll_next(d, cooked.ethtype, start + 16, end)
 
@@ -121,8 +126,9 @@ def sll2(d: Dissection, start: int, end: int) -> Next:
     header_fields(node, cooked, start, (
         Field("ethtype", "protocol", named(ETHERTYPE_NAMES, hex16)), Field("intindex", "interface index"),
         Field("hrd", "link-layer address type"), Field("type", "packet type", named(_SLL_PACKET_TYPES)),
-        Field("hlen", "link-layer address length"), Field("hdr", "source", lambda _: address),
+        Field("hlen", "link-layer address length"),
     ))
+    node.children.append(_source_node(cooked, start + 12, address))
     d.source = address
     return _sll_next(d, cooked.ethtype, start + 20, end)
 
