@@ -4,11 +4,12 @@ from __future__ import annotations
 import random
 
 import dpkt
+from decode_frames import frames
 from fake_monitor import fake_frame
 
 from ringcore import SlotMeta
 from ringmon.decode import DecodedNode, decode_frame
-from ringmon.decode.summary import packet_line
+from ringmon.decode.summary import packet_line, summarize
 from ringmon.widgets.packets.hex_dump import hex_dump_text
 
 
@@ -81,3 +82,75 @@ def test_well_formed_and_padded_frames_have_no_length_warning():
     for frame in (fake_frame(3), _udp_frame(1000), short + bytes(16)):
         assert "malformed" not in _line(frame)
         assert _malformed(decode_frame(frame)) == []
+
+
+SUMMARIES = {  # frame name → (protocol, source, destination, info) of its summary line
+    "tcp syn with options, ipv4 options": ("TCP", "198.18.0.2.40000", "198.18.0.1.80",
+                                           "Flags [S], seq 1000, win 64240, options [mss 1460,sackOK,TS val 1 ecr 0,nop,"
+                                           "wscale 7], length 0"),
+    "http request": ("HTTP", "198.18.0.2.40000", "198.18.0.1.80", "GET /index.html HTTP/1.1"),
+    "http response": ("HTTP", "198.18.0.2.80", "198.18.0.1.40000", "HTTP/1.1 200 OK"),
+    "tls client hello": ("TLS", "198.18.0.2.40000", "198.18.0.1.443", "Client Hello, SNI sni.example.test"),
+    "dns response in qinq": ("DNS", "198.18.0.2.53", "198.18.0.1.40000", "vlan 100, vlan 200, response 6939 "
+                             "A www.example.test: CNAME host.example.test, A 198.18.0.1"),
+    "icmp echo request": ("ICMP", "198.18.0.2", "198.18.0.1", "echo request, id 7, seq 1"),
+    "arp request": ("ARP", "198.18.0.2", "198.18.0.1", "who-has 198.18.0.1 tell 198.18.0.2"),
+    "arp reply": ("ARP", "198.18.0.2", "198.18.0.1", "198.18.0.2 is-at 02:00:c6:12:00:02"),
+    "neighbor solicitation after hop-by-hop": ("ICMPv6", "fe80::ff:fe12:2", "fe80::ff:fe12:1",
+                                               "neighbor solicitation for fe80::ff:fe12:1 from 02:00:c6:12:00:02"),
+    "ipv6 first fragment": ("UDP", "fe80::ff:fe12:2.40000", "fe80::ff:fe12:1.40001", "payload 8"),
+    "ipv6 routing header": ("UDP", "fe80::ff:fe12:2.40000", "fe80::ff:fe12:1.40001", "payload 6"),
+    "mpls": ("UDP", "198.18.0.2.40000", "198.18.0.1.40001", "mpls 1000, payload 1"),
+    "raw ipv4": ("DNS", "198.18.0.2.53", "198.18.0.1.40000",
+                 "response 6939 A www.example.test: CNAME host.example.test, A 198.18.0.1"),
+    "null ipv6": ("UDP", "fe80::ff:fe12:2.40000", "fe80::ff:fe12:1.40001", "payload 4"),
+    "sll": ("TCP", "198.18.0.2.40000", "198.18.0.1.80",
+            "Flags [S], seq 1000, win 64240, options [mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7], length 0"),
+    "sll2": ("DNS", "198.18.0.2.53", "198.18.0.1.40000",
+             "response 6939 A www.example.test: CNAME host.example.test, A 198.18.0.1"),
+}
+
+
+def test_the_summary_of_each_protocol_names_what_the_packet_is():
+    assert set(SUMMARIES) == set(frames())
+    for name, (linktype, frame) in frames().items():
+        summary = summarize(frame, SlotMeta(0, len(frame), len(frame), 0, 0, 0), "eth0", linktype)
+        assert (summary.protocol, summary.source, summary.destination, summary.info) == SUMMARIES[name], name
+
+
+def test_a_capture_cut_anywhere_says_truncated_and_what_is_missing_never_malformed():
+    for name, (linktype, frame) in frames().items():
+        for kept in range(len(frame)):
+            layers = decode_frame(frame[:kept], len(frame), linktype)
+            labels = [node.label for layer in layers for node in layer.walk()]
+            assert not [label for label in labels if "malformed" in label], (name, kept, labels)
+            assert labels[-1] == f"Not captured: the last {len(frame) - kept} of {len(frame)} bytes on the wire"
+            line = packet_line(frame[:kept], SlotMeta(0, kept, len(frame), 0, 0, 0), "eth0", linktype)
+            assert "malformed" not in line and line.endswith(f"[captured {kept} of {len(frame)}], length {len(frame)}")
+    _, syn = frames()["tcp syn with options, ipv4 options"]
+    cut_in_tcp = decode_frame(syn[:44], len(syn))
+    assert cut_in_tcp[-2].label == "TCP: truncated: 20 header bytes needed, the capture kept 6"
+    assert cut_in_tcp[-2].span == (38, 44)
+
+
+def test_the_same_bytes_missing_on_the_wire_are_malformed_with_the_reason():
+    _, syn = frames()["tcp syn with options, ipv4 options"]
+    layers = decode_frame(syn[:44])  # the IP header says 64 bytes; the wire carried 30
+    assert [node.label for layer in layers for node in layer.walk() if node.malformed] == [
+        "IPv4  198.18.0.2 > 198.18.0.1", "malformed: IPv4 total length 64 > 30 bytes", "TCP: malformed: 20 header bytes needed, 6 left"]
+    _, hello = frames()["tls client hello"]
+    broken = bytearray(hello)
+    broken[-25] = 0xFF  # the server name's length runs past the record
+    tls = decode_frame(bytes(broken))[-1]
+    assert tls.malformed and tls.children[0].label == "malformed: ClientHello runs past the record"
+
+
+def test_unknown_link_types_and_protocols_are_named_and_shown_as_bytes():
+    frame = bytes(range(40))
+    assert [node.label for node in decode_frame(frame, linktype=147)] == ["Link type 147, not decoded:  40 bytes"]
+    line = packet_line(frame, SlotMeta(0, 40, 40, 0, 0, 0), "eth0", 147)
+    assert " linktype 147, length 40" in line
+    experimental = bytes(12) + b"\x88\xb5" + b"payload"
+    layers = decode_frame(experimental)
+    assert [layer.label for layer in layers][1:] == ["Payload  7 bytes"]
+    assert summarize(experimental, SlotMeta(0, 21, 21, 0, 0, 0), "eth0").protocol == "ethertype 0x88b5"

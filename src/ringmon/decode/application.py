@@ -147,8 +147,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> None:
                     record.add(f"data length: {length}", (at + 8, at + 10))
                     record.add(f"data: {value}", (at + 10, at + 10 + length))
     except ValueError as error:
-        truncated = start + len(message) >= len(d.frame) and d.uncaptured
-        d.malformed(node, f"DNS {'truncated' if truncated else 'malformed'}: {error}")
+        d.malformed(node, f"DNS {error}", truncated=start + len(message) >= len(d.frame) and d.uncaptured > 0)
     info = f"{'response' if response else 'query'} {header.id} {' '.join(questions)}".rstrip()
     d.info = f"{info}: {', '.join(answers)}" if answers else info
 
@@ -255,7 +254,7 @@ def tls(d: Dissection, start: int, end: int) -> Next:
     handshake = d.frame[start + 5] if content_type == 22 and start + 5 < len(d.frame) else None
     title = _TLS_HANDSHAKES.get(handshake, f"handshake {handshake}") if handshake is not None else kind
     first_record = d.protocol != "TLS"
-    node = d.add_layer(f"TLS  {title}", start, min(record_end, end, len(d.frame)))
+    node = d.add_layer(f"TLS  {title}", start, min(record_end, end))
     node.add(f"content type: {content_type} ({kind})", (start, start + 1))
     node.add(f"version: 0x{version:04x}", (start + 1, start + 3))
     node.add(f"length: {length}", (start + 3, start + 5))
@@ -267,8 +266,7 @@ def tls(d: Dissection, start: int, end: int) -> Next:
         try:
             server_name = _client_hello(hello, body, start + 9)
         except ValueError as error:
-            cut = record_end > len(d.frame) and d.uncaptured
-            d.malformed(node, f"ClientHello {'truncated' if cut else 'malformed'}: {error}")
+            d.malformed(node, f"ClientHello {error}", truncated=record_end > len(d.frame) and d.uncaptured > 0)
         else:
             if server_name and first_record:
                 d.info = f"Client Hello, SNI {server_name}"

@@ -47,28 +47,34 @@ class Dissection:
     def summary_info(self) -> str:
         return ", ".join(part for part in (*self.notes, self.info, *self.problems) if part)
 
+    def captured(self, start: int, end: int) -> int:
+        """How many of the bytes [start, end) the capture kept (`end` may be where a header says, past it)."""
+        return max(0, min(end, len(self.frame)) - start)
+
     def add_layer(self, title: str, start: int, end: int, protocol: str | None = None) -> DecodedNode:
-        node = DecodedNode(title, span=(start, end))
+        node = DecodedNode(title, span=(start, start + self.captured(start, end)))
         self.layers.append(node)
         if protocol != "":
             self.protocol = protocol or title.split("  ")[0]
         return node
 
-    def malformed(self, node: DecodedNode, why: str) -> None:
-        """A layer that parsed but says something untrue: flagged in the tree and in the summary."""
-        node.flag_malformed(why)
-        self.problems.append(f"malformed: {why}")
+    def malformed(self, node: DecodedNode, why: str, truncated: bool = False) -> None:
+        """A layer that parsed but says something untrue (or, `truncated`, that the capture cut it short):
+        flagged in the tree and in the summary."""
+        problem = f"{'truncated' if truncated else 'malformed'}: {why}"
+        node.flag(problem)
+        self.problems.append(problem)
 
     def fail(self, name: str, start: int, end: int, why: str) -> None:
         """A layer that does not parse: one node, 'NAME: malformed: why' (or 'truncated: …')."""
-        span = (start, end) if end > start else None
-        self.layers.append(DecodedNode(f"{name}: {why}", malformed=True, span=span))
+        kept = self.captured(start, end)
+        self.layers.append(DecodedNode(f"{name}: {why}", malformed=True, span=(start, start + kept) if kept else None))
         self.protocol = name
         self.problems.append(why)
 
     def short(self, name: str, start: int, end: int, needed: int) -> bool:
         """True, after a node saying what is missing, when `needed` bytes from `start` are not there."""
-        have = max(0, end - start)
+        have = self.captured(start, end)
         if have >= needed:
             return False
         if end >= len(self.frame) and self.uncaptured:
@@ -85,8 +91,10 @@ class Dissection:
         return header_only(cls, self.frame, start)
 
     def payload(self, start: int, end: int, title: str = "Payload") -> None:
-        if end > start:
-            self.layers.append(DecodedNode(f"{title}  {end - start} bytes", span=(start, end)))
+        kept = self.captured(start, end)
+        if kept:
+            missing = f" ({end - start - kept} more not captured)" if end - start > kept else ""
+            self.layers.append(DecodedNode(f"{title}  {kept} bytes{missing}", span=(start, start + kept)))
 
     def trailer(self, span: Span, title: str) -> None:
         self.trailers.append(DecodedNode(f"{title}  {span[1] - span[0]} bytes", span=span))

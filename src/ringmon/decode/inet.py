@@ -236,11 +236,11 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
     what = types.get(packet.type, f"type {packet.type} code {packet.code}")
     if name == "ICMP" and packet.type == 3 and packet.code in _ICMP_UNREACHABLE:
         what = f"{what} ({_ICMP_UNREACHABLE[packet.code]})"
-    node = d.add_layer(f"{name}  {what}", start, min(end, len(d.frame)))
+    node = d.add_layer(f"{name}  {what}", start, end)
     header_fields(node, packet, start, (
         Field("type", "type", named(types)), Field("code", "code"), Field("sum", "checksum", hex16),
     ))
-    if packet.type in _ECHO and end - start >= 8:
+    if packet.type in _ECHO and d.captured(start, end) >= 8:
         ident, sequence = struct.unpack_from("!HH", d.frame, start + 4)
         node.add(f"identifier: {ident}", (start + 4, start + 6))
         node.add(f"sequence: {sequence}", (start + 6, start + 8))
@@ -260,11 +260,16 @@ def icmp(d: Dissection, start: int, end: int) -> Next:
 def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int) -> str:
     """Neighbor discovery options (type, length in 8-byte units); returns the link-layer address, if any."""
     offset, link_address = start, ""
-    end = min(end, len(frame))
-    while offset + 2 <= end:
+    kept_end = min(end, len(frame))
+    while offset + 2 <= kept_end:
         kind, units = frame[offset], frame[offset + 1]
         if units == 0 or offset + units * 8 > end:
-            node.add(f"option {kind}: malformed: length {units * 8} in {end - offset} bytes", (offset, end), malformed=True)
+            node.add(f"option {kind}: malformed: length {units * 8} in {end - offset} bytes", (offset, kept_end),
+                     malformed=True)
+            break
+        if offset + units * 8 > kept_end:
+            node.add(f"option {kind}: truncated: {units * 8} bytes, the capture kept {kept_end - offset}",
+                     (offset, kept_end), malformed=True)
             break
         body = frame[offset + 2:offset + units * 8]
         name = _ND_OPTIONS.get(kind, f"option {kind}")
@@ -306,7 +311,7 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
             d.info += f" is at {link_address}" if kind == 136 else f" from {link_address}"
     elif kind == 133:
         _nd_options(node, d.frame, start + 8, end)
-    elif kind == 134 and end - start >= 16:
+    elif kind == 134 and d.captured(start, end) >= 16:
         hop_limit, flags, lifetime = struct.unpack_from("!BBH", d.frame, start + 4)
         node.add(f"hop limit: {hop_limit}", (start + 4, start + 5))
         node.add(f"flags: 0x{flags:02x}", (start + 5, start + 6))

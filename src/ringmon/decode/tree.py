@@ -34,10 +34,11 @@ class DecodedNode:
         self.children.append(child)
         return child
 
-    def flag_malformed(self, why: str) -> None:
-        """A layer that parsed but says something untrue (a length): first child 'malformed: why'."""
+    def flag(self, problem: str) -> None:
+        """A layer that parsed but says something untrue or incomplete: first child 'malformed: why' or
+        'truncated: what'."""
         self.malformed = True
-        self.children.insert(0, DecodedNode(f"malformed: {why}", malformed=True, span=self.span))
+        self.children.insert(0, DecodedNode(problem, malformed=True, span=self.span))
 
     def walk(self):
         yield self
