@@ -58,6 +58,8 @@ def client_hello(server_name: bytes) -> bytes:
 
 
 SYN_OPTIONS = (b"\x02\x04\x05\xb4" b"\x04\x02" b"\x08\x0a\x00\x00\x00\x01\x00\x00\x00\x00" b"\x01" b"\x03\x03\x07")
+SACK = b"\x01\x01\x05\x0a" + struct.pack("!II", 3000, 4000)
+DNS_QUERY = bytes(dpkt.dns.DNS(id=0x2b2b, qd=[dpkt.dns.DNS.Q(name="mail.example.test", type=dpkt.dns.DNS_MX)]))
 ROUTER_ALERT = b"\x94\x04\x00\x00"
 HTTP_REQUEST = b"GET /index.html HTTP/1.1\r\nHost: example.test\r\nUser-Agent: ringmon-test\r\n\r\n"
 HTTP_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
@@ -77,6 +79,9 @@ def frames() -> dict[str, tuple[int, bytes]]:
     dns_udp = udp(dns_response(), sport=53, dport=40000)
     return {
         "tcp syn with options, ipv4 options": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(6, syn, ROUTER_ALERT))),
+        "tcp ack with sack": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(6, tcp(flags=dpkt.tcp.TH_ACK, options=SACK)))),
+        "dns query over tcp": (LINKTYPE_ETHERNET, ethernet(0x86DD, ipv6(6, tcp(struct.pack("!H", len(DNS_QUERY)) + DNS_QUERY,
+                                                                             dport=53)))),
         "http request": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(6, tcp(HTTP_REQUEST)))),
         "http response": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(6, tcp(HTTP_RESPONSE, sport=80, dport=40000)))),
         "tls client hello": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(6, tcp(client_hello(b"sni.example.test"), dport=443)))),

@@ -167,7 +167,10 @@ def dns_over_tcp(d: Dissection, start: int, end: int) -> Next:
         d.payload(start, end, "DNS (part of a message)")
         return None
     _dns_message(d, start + 2, start + 2 + length, "DNS")
-    d.layers[-1].children.insert(0, DecodedNode(f"length: {length}", span=(start, start + 2)))
+    message = d.layers[-1]
+    if message.span is not None:  # the layer is the length and the message
+        message.span = (start, message.span[1])
+        message.children.insert(0, DecodedNode(f"length: {length}", span=(start, start + 2)))
     d.payload(start + 2 + length, end)
     return None
 

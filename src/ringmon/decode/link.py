@@ -1,5 +1,5 @@
 """Link layers: Ethernet II (802.1Q/QinQ tags, MPLS labels), Linux cooked SLL and SLL2, BSD null/loopback and
-raw IP, and ARP. `first_layer(linktype)` says which protocol a frame of each link type starts with."""
+raw IP, and ARP. `FIRST_LAYERS` says which protocol a frame of each link type (pcap LINKTYPE_) starts with."""
 from __future__ import annotations
 
 import socket
@@ -11,7 +11,7 @@ import dpkt.sll2
 
 from . import inet
 from .dissect import Dissection, Next, layer
-from .tree import DecodedNode, Field, header_fields, header_layout, header_only, hex16, mac, named
+from .tree import DecodedNode, Field, header_fields, header_only, hex16, mac, named
 
 ETHERTYPE_NAMES = {0x0800: "IPv4", 0x86DD: "IPv6", 0x0806: "ARP", 0x8100: "802.1Q", 0x88A8: "802.1ad",
                    0x9100: "QinQ", 0x8847: "MPLS", 0x8848: "MPLS multicast"}
@@ -175,12 +175,10 @@ def arp(d: Dissection, start: int, end: int) -> Next:
         return None
     operation = _ARP_OPERATIONS.get(packet.op, f"op {packet.op}")
     node = d.add_layer(f"ARP  {operation}", start, start + fixed + sum(lengths))
-    layout = header_layout(dpkt.arp.ARP)
-    for name, label, show in (("hrd", "hardware type", str), ("pro", "protocol type", hex16),
-                              ("hln", "hardware address length", str), ("pln", "protocol address length", str),
-                              ("op", "operation", named(_ARP_OPERATIONS))):
-        first, last = layout[name]
-        node.add(f"{label}: {show(getattr(packet, name))}", (start + first, start + last))
+    header_fields(node, packet, start, (
+        Field("hrd", "hardware type"), Field("pro", "protocol type", hex16), Field("hln", "hardware address length"),
+        Field("pln", "protocol address length"), Field("op", "operation", named(_ARP_OPERATIONS)),
+    ))
     offset, addresses = start + fixed, []
     for label, length in zip(("sender MAC", "sender IP", "target MAC", "target IP"), lengths):
         value = d.frame[offset:offset + length]
