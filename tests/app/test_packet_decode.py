@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 
 import dpkt
-from decode_frames import frames
+from decode_frames import frames, ipv4, tcp
 from fake_monitor import fake_frame
 
 from ringcore import SlotMeta
@@ -157,3 +157,19 @@ def test_unknown_link_types_and_protocols_are_named_and_shown_as_bytes():
     layers = decode_frame(experimental)
     assert [layer.label for layer in layers][1:] == ["Payload  7 bytes"]
     assert summarize(experimental, SlotMeta(0, 21, 21, 0, 0, 0), "eth0").protocol == "ethertype 0x88b5"
+
+
+def test_a_memoryview_of_a_ring_or_store_decodes_as_its_bytes():
+    for linktype, frame in frames().values():
+        meta = SlotMeta(0, len(frame), len(frame), 0, 0, 0)
+        assert summarize(memoryview(frame), meta, "eth0", linktype) == summarize(frame, meta, "eth0", linktype)
+
+
+def test_a_huge_header_line_is_one_short_tree_line_whose_span_is_all_of_it():
+    line = b"GET /" + b"a" * 60000 + b" HTTP/1.1\r\n\r\n"
+    frame = bytes(12) + b"\x08\x00" + ipv4(6, tcp(line))
+    http = decode_frame(frame)[-1]
+    request = http.children[0]
+    assert len(request.label) < 400 and request.label.endswith("more characters)")
+    assert frame[request.span[0]:request.span[1]] == line[:-2]
+    assert len(packet_line(frame, SlotMeta(0, len(frame), len(frame), 0, 0, 0), "eth0")) < 500

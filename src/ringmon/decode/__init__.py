@@ -13,10 +13,11 @@ from .tree import DecodedNode
 __all__ = ["DecodedNode", "Dissection", "decode_frame", "dissect"]
 
 
-def dissect(frame: bytes, linktype: int = LINKTYPE_ETHERNET, wirelen: int | None = None) -> Dissection:
+def dissect(frame: bytes | memoryview, linktype: int = LINKTYPE_ETHERNET, wirelen: int | None = None) -> Dissection:
     """The layers and summary columns of one frame of a link type (pcap LINKTYPE_ value); `wirelen` is its
     length on the wire when the capture kept less, so a length field is only called wrong when the wire did
     not carry the bytes, and what is missing is said."""
+    frame = bytes(frame)  # a memoryview of a ring or a store works too: one copy, of the packet looked at
     dissection = Dissection(frame, len(frame) if wirelen is None else wirelen)
     first = FIRST_LAYERS.get(linktype)
     if first is None:
@@ -28,6 +29,6 @@ def dissect(frame: bytes, linktype: int = LINKTYPE_ETHERNET, wirelen: int | None
     return dissection
 
 
-def decode_frame(frame: bytes, wirelen: int | None = None, linktype: int = LINKTYPE_ETHERNET) -> list[DecodedNode]:
+def decode_frame(frame: bytes | memoryview, wirelen: int | None = None, linktype: int = LINKTYPE_ETHERNET) -> list[DecodedNode]:
     """The decode tree of one frame, outermost layer first."""
     return dissect(frame, linktype, wirelen).layers

@@ -9,7 +9,7 @@ import struct
 import dpkt
 
 from .dissect import Dissection, Next, layer
-from .tree import DecodedNode, Field, header_fields, header_only, hex16, named
+from .tree import MAX_LABEL, DecodedNode, Field, header_fields, header_only, hex16, named
 
 DNS_PORTS = (53, 5353, 5355)  # DNS, multicast DNS, LLMNR
 DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
@@ -197,7 +197,7 @@ def http(d: Dissection, start: int, end: int) -> Next:
         node.add(data[line_start:line_end].decode("latin-1"), (start + line_start, start + min(line_end + 2, len(data))))
     if head_end < 0:
         node.add("(the head goes on past the bytes of this segment)")
-    d.info = first
+    d.info = first if len(first) <= MAX_LABEL else f"{first[:MAX_LABEL]}..."
     if head_end >= 0:
         d.payload(start + head_end + 4, end, "Body")
     return None

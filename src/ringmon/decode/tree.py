@@ -13,6 +13,7 @@ import dpkt
 from ..formatting import escape
 
 Span = tuple[int, int]  # [start, end) in the frame
+MAX_LABEL = 300  # characters of packet text on one line of the tree
 
 
 @dataclass
@@ -27,6 +28,8 @@ class DecodedNode:
     span: Span | None = None
 
     def __post_init__(self) -> None:
+        if len(self.label) > MAX_LABEL:  # a 60 KB header line is shown by its bytes in the hex view
+            self.label = f"{self.label[:MAX_LABEL]}... ({len(self.label) - MAX_LABEL} more characters)"
         self.label = escape(self.label)
 
     def add(self, label: str, span: Span | None = None, malformed: bool = False) -> DecodedNode:
