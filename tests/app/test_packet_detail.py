@@ -113,3 +113,21 @@ def test_tree_and_bytes_are_side_by_side_when_wide_and_stacked_when_narrow():
 
     assert asyncio.run(scenario(140)) == (True, False)
     assert asyncio.run(scenario(80)) == (False, True)
+
+
+def test_the_next_packet_keeps_the_cursors_line_and_highlights_that_fields_bytes_in_it():
+    async def scenario():
+        app = DetailApp()
+        async with app.run_test(size=(140, 40)) as pilot:
+            detail, tree, dump = app.query_one(PacketDetail), app.query_one(PacketTree), app.query_one(HexDump)
+            linktype, request = frames()["http request"]
+            detail.show(request, linktype, len(request), "")
+            await pilot.pause()
+            await cursor_to(pilot, tree, lambda label, span: label.startswith("destination port"))
+            linktype, hello = frames()["tls client hello"]
+            detail.show(hello, linktype, len(hello), "")
+            await pilot.pause()
+            assert tree.cursor_node.label.plain == "destination port: 443"
+            assert dump.highlight == (36, 38) and shown_highlight(dump) == ({36, 37},) * 2
+
+    asyncio.run(scenario())

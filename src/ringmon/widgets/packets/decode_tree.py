@@ -17,10 +17,14 @@ class PacketTree(Tree[Span | None]):
         self.show_root = False
 
     def show(self, layers: list[DecodedNode]) -> None:
+        """The tree of another packet; the cursor stays on the same line, so stepping through packets keeps
+        showing the same field (and its bytes)."""
+        line, self.cursor_line = self.cursor_line, -1  # so that setting it back is a move: its bytes are shown
         self.clear()
         for layer in layers:
             self._add(self.root, layer)
         self.root.expand_all()
+        self.cursor_line = min(line, self.last_line)
 
     def _add(self, parent: TreeNode[Span | None], node: DecodedNode) -> None:
         label = Text(node.label, style="bold red" if node.malformed else "")
