@@ -69,6 +69,11 @@ FRAGMENT_FIRST = struct.pack("!BBHI", 17, 0, 0x0001, 0xABCD)  # offset 0, more f
 ROUTING = struct.pack("!BBBBI", 17, 2, 0, 1, 0) + IP6_A  # type 0, one address
 
 
+def quoted_start(packet: bytes, length: int) -> bytes:
+    """What an ICMP error quotes of the packet that caused it: its first bytes."""
+    return packet[:length]
+
+
 def arp(operation: int) -> bytes:
     return struct.pack("!HHBBH", 1, 0x0800, 6, 4, operation) + MAC_B + IP_B + (MAC_A if operation == 2 else bytes(6)) + IP_A
 
@@ -77,6 +82,7 @@ def frames() -> dict[str, tuple[int, bytes]]:
     """name → (link type, frame): one of each protocol and link type the decode tree knows."""
     syn = tcp(flags=dpkt.tcp.TH_SYN, options=SYN_OPTIONS)
     dns_udp = udp(dns_response(), sport=53, dport=40000)
+    dns_query_udp = udp(DNS_QUERY, sport=40000, dport=53)
     return {
         "tcp syn with options, ipv4 options": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(6, syn, ROUTER_ALERT))),
         "tcp ack with sack": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(6, tcp(flags=dpkt.tcp.TH_ACK, options=SACK)))),
@@ -88,6 +94,11 @@ def frames() -> dict[str, tuple[int, bytes]]:
         "dns response in qinq": (LINKTYPE_ETHERNET, ethernet(0x88A8, struct.pack("!HH", 100, 0x8100)
                                                              + struct.pack("!HH", 0x2000 | 200, 0x0800) + ipv4(17, dns_udp))),
         "icmp echo request": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(1, struct.pack("!BBHHH", 8, 0, 0, 7, 1) + b"ping"))),
+        "icmp port unreachable": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(1, struct.pack("!BBHI", 3, 3, 0, 0)
+                                                                          + quoted_start(ipv4(17, dns_query_udp), 28),
+                                                                          src=IP_A, dst=IP_B))),
+        "icmpv6 packet too big": (LINKTYPE_ETHERNET, ethernet(0x86DD, ipv6(58, struct.pack("!BBHI", 2, 0, 0, 1280)
+                                                                          + quoted_start(ipv6(6, syn), 80)))),
         "arp request": (LINKTYPE_ETHERNET, ethernet(0x0806, arp(1), dst=b"\xff" * 6)),
         "arp reply": (LINKTYPE_ETHERNET, ethernet(0x0806, arp(2))),
         "neighbor solicitation after hop-by-hop": (LINKTYPE_ETHERNET, ethernet(0x86DD, ipv6(0, HOP_BY_HOP + NEIGHBOR_SOLICITATION))),

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import random
+import struct
 
 import dpkt
-from decode_frames import frames, ipv4, tcp
+from decode_frames import SYN_OPTIONS, ethernet, frames, ipv4, ipv6, tcp
 from fake_monitor import fake_frame
 
 from ringcore import SlotMeta
@@ -97,6 +98,10 @@ SUMMARIES = {  # frame name → (protocol, source, destination, info) of its sum
     "dns response in qinq": ("DNS", "198.18.0.2.53", "198.18.0.1.40000", "vlan 100, vlan 200, response 6939 "
                              "A www.example.test: CNAME host.example.test, A 198.18.0.1"),
     "icmp echo request": ("ICMP", "198.18.0.2", "198.18.0.1", "echo request, id 7, seq 1"),
+    "icmp port unreachable": ("ICMP", "198.18.0.1", "198.18.0.2",
+                              "destination unreachable (port unreachable), for UDP 198.18.0.2.40000 > 198.18.0.1.53"),
+    "icmpv6 packet too big": ("ICMPv6", "fe80::ff:fe12:2", "fe80::ff:fe12:1",
+                              "packet too big, mtu 1280, for TCP fe80::ff:fe12:2.40000 > fe80::ff:fe12:1.80"),
     "arp request": ("ARP", "198.18.0.2", "198.18.0.1", "who-has 198.18.0.1 tell 198.18.0.2"),
     "arp reply": ("ARP", "198.18.0.2", "198.18.0.1", "198.18.0.2 is-at 02:00:c6:12:00:02"),
     "neighbor solicitation after hop-by-hop": ("ICMPv6", "fe80::ff:fe12:2", "fe80::ff:fe12:1",
@@ -173,3 +178,15 @@ def test_a_huge_header_line_is_one_short_tree_line_whose_span_is_all_of_it():
     assert len(request.label) < 400 and request.label.endswith("more characters)")
     assert frame[request.span[0]:request.span[1]] == line[:-2]
     assert len(packet_line(frame, SlotMeta(0, len(frame), len(frame), 0, 0, 0), "eth0")) < 500
+
+
+def test_an_icmp_error_decodes_the_packet_it_quotes_a_short_quote_is_truncated_not_malformed():
+    syn = tcp(flags=0x02, options=SYN_OPTIONS)
+    frame = ethernet(0x86DD, ipv6(58, struct.pack("!BBHI", 2, 0, 0, 1280) + ipv6(6, syn)[:60]))
+    icmp = decode_frame(frame)[-1]
+    invoking = next(node for node in icmp.children if node.label.startswith("Invoking packet"))
+    assert [node.label for node in invoking.children] == [
+        "IPv6  fe80::ff:fe12:2 > fe80::ff:fe12:1",
+        "TCP: truncated: 40 header bytes needed, the ICMP error quotes 20"]
+    assert invoking.span == (62, len(frame))
+    assert not [node for node in icmp.walk() if node.malformed]

@@ -37,6 +37,7 @@ class Dissection:
     problems: list[str] = field(default_factory=list)  # shown after it: what is malformed or missing
     trailers: list[DecodedNode] = field(default_factory=list)  # bytes after the last layer (Ethernet padding)
     fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
+    quoted: bool = False  # the start of a packet an ICMP error quotes: cut short by design, not by the capture
 
     @property
     def uncaptured(self) -> int:
@@ -65,10 +66,10 @@ class Dissection:
         node.flag(problem)
         self.problems.append(problem)
 
-    def fail(self, name: str, start: int, end: int, why: str) -> None:
+    def fail(self, name: str, start: int, end: int, why: str, malformed: bool = True) -> None:
         """A layer that does not parse: one node, 'NAME: malformed: why' (or 'truncated: …')."""
         kept = self.captured(start, end)
-        self.layers.append(DecodedNode(f"{name}: {why}", malformed=True, span=(start, start + kept) if kept else None))
+        self.layers.append(DecodedNode(f"{name}: {why}", malformed=malformed, span=(start, start + kept) if kept else None))
         self.protocol = name
         self.problems.append(why)
 
@@ -77,11 +78,13 @@ class Dissection:
         have = self.captured(start, end)
         if have >= needed:
             return False
-        if end >= len(self.frame) and self.uncaptured:
+        if self.quoted:
+            why = f"truncated: {needed} header bytes needed, the ICMP error quotes {have}"
+        elif end >= len(self.frame) and self.uncaptured:
             why = f"truncated: {needed} header bytes needed, the capture kept {have}"
         else:
             why = f"malformed: {needed} header bytes needed, {have} left"
-        self.fail(name, start, end, why)
+        self.fail(name, start, end, why, malformed=not self.quoted)  # a quote is short by design
         return True
 
     def parse(self, name: str, cls: type, start: int, end: int):
@@ -114,6 +117,6 @@ def walk(dissection: Dissection, first: Next) -> None:
             dissection.fail(function.layer_name, start, end, f"malformed: {type(error).__name__}: {error}")
             break
     dissection.layers.extend(dissection.trailers)
-    if dissection.uncaptured:
+    if dissection.uncaptured and not dissection.quoted:
         dissection.layers.append(DecodedNode(
             f"Not captured: the last {dissection.uncaptured} of {dissection.wirelen} bytes on the wire"))

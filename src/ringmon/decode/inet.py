@@ -8,7 +8,7 @@ import struct
 import dpkt
 
 from . import transport
-from .dissect import Dissection, Next, layer
+from .dissect import Dissection, Next, layer, walk
 from .tree import DecodedNode, Field, header_fields, header_only, hex8, hex16, mac, named
 
 IP_PROTOCOLS = {0: "hop-by-hop", 1: "icmp", 4: "ipv4", 6: "tcp", 17: "udp", 41: "ipv6", 43: "routing",
@@ -30,6 +30,11 @@ ICMP6_TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time excee
 _ND_OPTIONS = {1: "source link-layer address", 2: "target link-layer address", 3: "prefix information",
                4: "redirected header", 5: "MTU", 25: "recursive DNS servers", 31: "DNS search list"}
 _ECHO = (0, 8, 128, 129)
+_ICMP_ERRORS = (3, 4, 5, 11, 12)  # they quote the start of the packet that caused them, from byte 8
+_ICMP6_ERRORS = (1, 2, 3, 4)
+# An ICMP error carries the IP header and at least 8 bytes of the packet (RFC 792), as much as fits in
+# IPv6's minimum MTU (RFC 4443): its lengths may say up to an IP packet's largest more than the quote holds.
+_QUOTE_MAY_LACK = 65535
 
 
 def ipv6_address(address: bytes) -> str:
@@ -249,10 +254,28 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
     return node, what
 
 
+def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, first_layer) -> None:
+    """The packet an ICMP error quotes, decoded as a packet of its own under the ICMP node (an error about an
+    error is never sent, RFC 1122 3.2.2: a quote inside a quote is not followed)."""
+    if d.quoted or d.captured(start, end) == 0:
+        return
+    quote = d.frame[:min(end, len(d.frame))]
+    quoted = Dissection(quote, len(quote) + _QUOTE_MAY_LACK, quoted=True)
+    walk(quoted, (first_layer, start, end))
+    what = f"{quoted.protocol} {quoted.source} > {quoted.destination}".rstrip(" >")
+    invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
+    invoking.children = quoted.layers
+    d.info = f"{d.info}, for {what}"
+
+
 @layer("ICMP")
 def icmp(d: Dissection, start: int, end: int) -> Next:
     found = _icmp_common(d, "ICMP", start, end, ICMP_TYPES)
-    if found is not None:
+    if found is None:
+        return None
+    if d.frame[start] in _ICMP_ERRORS:
+        _invoking_packet(d, found[0], start + 8, end, ipv4)
+    else:
         d.payload(start + 8, end, "Data")
     return None
 
@@ -317,6 +340,12 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         node.add(f"flags: 0x{flags:02x}", (start + 5, start + 6))
         node.add(f"router lifetime: {lifetime} s", (start + 6, start + 8))
         _nd_options(node, d.frame, start + 16, end)
+    elif kind in _ICMP6_ERRORS:
+        if kind in (2, 4) and d.captured(start, end) >= 8:
+            value = struct.unpack_from("!I", d.frame, start + 4)[0]
+            node.add(f"{'MTU' if kind == 2 else 'pointer'}: {value}", (start + 4, start + 8))
+            d.info = f"{d.info}, {'mtu' if kind == 2 else 'pointer'} {value}"
+        _invoking_packet(d, node, start + 8, end, ipv6)
     else:
         d.payload(start + (8 if kind in _ECHO else 4), end, "Data")
     return None
