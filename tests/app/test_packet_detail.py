@@ -131,3 +131,19 @@ def test_the_next_packet_keeps_the_cursors_line_and_highlights_that_fields_bytes
             assert dump.highlight == (36, 38) and shown_highlight(dump) == ({36, 37},) * 2
 
     asyncio.run(scenario())
+
+
+def test_c_copies_the_highlighted_bytes_as_the_dump_shows_them():
+    async def scenario():
+        app = DetailApp()
+        async with app.run_test(size=(140, 40)) as pilot:
+            linktype, frame = frames()["http request"]
+            app.query_one(PacketDetail).show(frame, linktype, len(frame), "")
+            await pilot.pause()
+            tree = app.query_one(PacketTree)
+            await cursor_to(pilot, tree, lambda label, span: label.startswith("Host: example.test"))
+            await pilot.press("c")
+            assert app.clipboard == "0000  48 6f 73 74 3a 20 65 78  61 6d 70 6c 65 2e 74 65  Host: example.te\n" \
+                                    "0010  73 74 0d 0a" + " " * 37 + "  st··"
+
+    asyncio.run(scenario())

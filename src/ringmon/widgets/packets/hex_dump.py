@@ -50,7 +50,7 @@ def hex_line(data: bytes, offset: int, bytes_per_line: int, highlight: Span | No
 
 
 def hex_dump_text(data: bytes, bytes_per_line: int = _WIDE_BYTES_PER_LINE) -> Text:
-    """The whole dump as one text (what a person would copy)."""
+    """A dump of `data` as one text, offsets from 0 (what `c` copies)."""
     return Text("\n", no_wrap=True).join(hex_line(data, offset, bytes_per_line)
                                           for offset in range(0, len(data), bytes_per_line))
 

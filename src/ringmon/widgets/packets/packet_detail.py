@@ -3,15 +3,18 @@ tree's cursor has its bytes highlighted in the hex view. The one packet view of 
 packet list)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from ...decode import decode_frame
 from ...messages import FieldHighlighted
 from .decode_tree import PacketTree
-from .hex_dump import HexDump
+from .hex_dump import HexDump, hex_dump_text
 
 NARROW_WIDTH = 110  # below this the tree and the bytes are stacked: side by side each would be too cramped
 
@@ -27,6 +30,8 @@ class PacketDetail(Vertical):
     PacketDetail.-narrow #packet-tree { width: 100%; height: 1fr; }
     PacketDetail.-narrow #hex-dump { width: 100%; height: 1fr; }
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "copy_bytes", "Copy bytes")]
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-header")
@@ -50,3 +55,11 @@ class PacketDetail(Vertical):
 
     def on_field_highlighted(self, message: FieldHighlighted) -> None:
         self.query_one(HexDump).highlight_bytes(message.span)
+
+    def action_copy_bytes(self) -> None:
+        """The highlighted bytes (the whole packet when none are) to the clipboard, as the hex view shows them:
+        printable text only, whatever the packet holds."""
+        dump = self.query_one(HexDump)
+        start, end = dump.highlight or (0, len(dump.data))
+        self.app.copy_to_clipboard(hex_dump_text(dump.data[start:end]).plain)
+        self.notify(f"copied {end - start} bytes", markup=False)
