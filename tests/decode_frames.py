@@ -97,6 +97,8 @@ def frames() -> dict[str, tuple[int, bytes]]:
         "icmp port unreachable": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(1, struct.pack("!BBHI", 3, 3, 0, 0)
                                                                           + quoted_start(ipv4(17, dns_query_udp), 28),
                                                                           src=IP_A, dst=IP_B))),
+        "icmp time exceeded quoting 8 bytes of tcp": (LINKTYPE_ETHERNET, ethernet(0x0800, ipv4(
+            1, struct.pack("!BBHI", 11, 0, 0, 0) + quoted_start(ipv4(6, syn), 28), src=IP_A, dst=IP_B))),
         "icmpv6 packet too big": (LINKTYPE_ETHERNET, ethernet(0x86DD, ipv6(58, struct.pack("!BBHI", 2, 0, 0, 1280)
                                                                           + quoted_start(ipv6(6, syn), 80)))),
         "arp request": (LINKTYPE_ETHERNET, ethernet(0x0806, arp(1), dst=b"\xff" * 6)),

@@ -100,6 +100,8 @@ SUMMARIES = {  # frame name → (protocol, source, destination, info) of its sum
     "icmp echo request": ("ICMP", "198.18.0.2", "198.18.0.1", "echo request, id 7, seq 1"),
     "icmp port unreachable": ("ICMP", "198.18.0.1", "198.18.0.2",
                               "destination unreachable (port unreachable), for UDP 198.18.0.2.40000 > 198.18.0.1.53"),
+    "icmp time exceeded quoting 8 bytes of tcp": ("ICMP", "198.18.0.1", "198.18.0.2",
+                                                  "time exceeded, for TCP 198.18.0.2.40000 > 198.18.0.1.80"),
     "icmpv6 packet too big": ("ICMPv6", "fe80::ff:fe12:2", "fe80::ff:fe12:1",
                               "packet too big, mtu 1280, for TCP fe80::ff:fe12:2.40000 > fe80::ff:fe12:1.80"),
     "arp request": ("ARP", "198.18.0.2", "198.18.0.1", "who-has 198.18.0.1 tell 198.18.0.2"),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .tree import DecodedNode, Span, header_only
+from .tree import DecodedNode, Field, Span, header_fields, header_layout, header_only
 
 # (protocol function, start, end): the next layer is the bytes [start, end) of the frame
 Next = Optional[tuple[Callable[["Dissection", int, int], "Next"], int, int]]
@@ -87,11 +87,16 @@ class Dissection:
         self.fail(name, start, end, why, malformed=not self.quoted)  # a quote is short by design
         return True
 
-    def parse(self, name: str, cls: type, start: int, end: int):
-        """A dpkt header read from the frame at `start`, or None after a node saying what is missing."""
-        if self.short(name, start, end, cls.__hdr_len__):
-            return None
-        return header_only(cls, self.frame, start)
+    def parse(self, name: str, cls: type, start: int, end: int, fields: tuple[Field, ...] = ()):
+        """A dpkt header read from the frame at `start`, or None after a node saying what is missing, with
+        those of `fields` that the bytes there hold (an ICMP error quotes 8 bytes of TCP: its ports)."""
+        if not self.short(name, start, end, cls.__hdr_len__):
+            return header_only(cls, self.frame, start)
+        kept = self.captured(start, end)
+        partial = header_only(cls, self.frame[start:start + kept] + bytes(cls.__hdr_len__), 0)
+        layout = header_layout(cls)
+        header_fields(self.layers[-1], partial, start, tuple(spec for spec in fields if layout[spec.name][1] <= kept))
+        return None
 
     def payload(self, start: int, end: int, title: str = "Payload") -> None:
         kept = self.captured(start, end)

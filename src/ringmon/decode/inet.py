@@ -41,6 +41,21 @@ def ipv6_address(address: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, address)
 
 
+IPV4_FIELDS = (
+    Field("v", "version"), Field("hl", "header length", lambda hl: f"{hl * 4} bytes"),
+    Field("tos", "type of service", hex8), Field("len", "total length"), Field("id", "identification", hex16),
+    Field("rf", "reserved bit"), Field("df", "don't fragment"), Field("mf", "more fragments"),
+    Field("offset", "fragment offset", lambda offset: f"{offset * 8} bytes"),
+    Field("ttl", "ttl"), Field("p", "protocol", named(IP_PROTOCOLS)), Field("sum", "checksum", hex16),
+    Field("src", "source", socket.inet_ntoa), Field("dst", "destination", socket.inet_ntoa),
+)
+IPV6_FIELDS = (
+    Field("v", "version"), Field("fc", "traffic class", hex8), Field("flow", "flow label", lambda flow: f"0x{flow:05x}"),
+    Field("plen", "payload length"), Field("nxt", "next header", named(IP_PROTOCOLS)), Field("hlim", "hop limit"),
+    Field("src", "source", ipv6_address), Field("dst", "destination", ipv6_address),
+)
+
+
 def ip_by_version(d: Dissection, start: int, end: int) -> Next:
     """Raw IP (and what follows an MPLS label stack): the version nibble says which."""
     if d.short("IP", start, end, 1):
@@ -91,7 +106,7 @@ def _ipv4_options(node: DecodedNode, frame: bytes, start: int, end: int) -> None
 
 @layer("IPv4")
 def ipv4(d: Dissection, start: int, end: int) -> Next:
-    ip = d.parse("IPv4", dpkt.ip.IP, start, end)
+    ip = d.parse("IPv4", dpkt.ip.IP, start, end, IPV4_FIELDS)
     if ip is None:
         return None
     header_len = ip.hl * 4
@@ -102,14 +117,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
         return None
     source, destination = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
     node = d.add_layer(f"IPv4  {source} > {destination}", start, start + header_len)
-    header_fields(node, ip, start, (
-        Field("v", "version"), Field("hl", "header length", lambda hl: f"{hl * 4} bytes"),
-        Field("tos", "type of service", hex8), Field("len", "total length"), Field("id", "identification", hex16),
-        Field("rf", "reserved bit"), Field("df", "don't fragment"), Field("mf", "more fragments"),
-        Field("offset", "fragment offset", lambda offset: f"{offset * 8} bytes"),
-        Field("ttl", "ttl"), Field("p", "protocol", named(IP_PROTOCOLS)), Field("sum", "checksum", hex16),
-        Field("src", "source", socket.inet_ntoa), Field("dst", "destination", socket.inet_ntoa),
-    ))
+    header_fields(node, ip, start, IPV4_FIELDS)
     _ipv4_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = source, destination
     inner_end = end
@@ -135,7 +143,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
 
 @layer("IPv6")
 def ipv6(d: Dissection, start: int, end: int) -> Next:
-    ip = d.parse("IPv6", dpkt.ip6.IP6, start, end)
+    ip = d.parse("IPv6", dpkt.ip6.IP6, start, end, IPV6_FIELDS)
     if ip is None:
         return None
     if ip.v != 6:
@@ -143,11 +151,7 @@ def ipv6(d: Dissection, start: int, end: int) -> Next:
         return None
     source, destination = ipv6_address(ip.src), ipv6_address(ip.dst)
     node = d.add_layer(f"IPv6  {source} > {destination}", start, start + 40)
-    header_fields(node, ip, start, (
-        Field("v", "version"), Field("fc", "traffic class", hex8), Field("flow", "flow label", lambda flow: f"0x{flow:05x}"),
-        Field("plen", "payload length"), Field("nxt", "next header", named(IP_PROTOCOLS)), Field("hlim", "hop limit"),
-        Field("src", "source", ipv6_address), Field("dst", "destination", ipv6_address),
-    ))
+    header_fields(node, ip, start, IPV6_FIELDS)
     d.source, d.destination = source, destination
     inner_end = end
     if ip.plen:  # 0: a jumbogram, or segmentation offload

@@ -24,6 +24,18 @@ def tcp_flags(flags: int) -> str:
     return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
 
 
+TCP_FIELDS = (
+    Field("sport", "source port"), Field("dport", "destination port"), Field("seq", "sequence"),
+    Field("ack", "acknowledgement"), Field("off", "header length", lambda off: f"{off * 4} bytes"),
+    Field("flags", "flags", lambda value: f"0x{value:03x} [{tcp_flags(value)}]"), Field("win", "window"),
+    Field("sum", "checksum", hex16), Field("urp", "urgent pointer"),
+)
+UDP_FIELDS = (
+    Field("sport", "source port"), Field("dport", "destination port"), Field("ulen", "length"),
+    Field("sum", "checksum", hex16),
+)
+
+
 def _tcp_option(kind: int, body: bytes) -> tuple[str, str]:
     """(tree label, tcpdump's short form) of one option's value."""
     if kind == 2:
@@ -68,10 +80,18 @@ def _tcp_options(node: DecodedNode, frame: bytes, start: int, end: int) -> list[
     return short_forms
 
 
+def _ports_of_a_cut_header(d: Dissection, start: int, end: int) -> None:
+    """The ports, when what is left of the header holds them (ICMP errors quote 8 bytes of it)."""
+    if d.captured(start, end) >= 4:
+        source_port, destination_port = struct.unpack_from("!HH", d.frame, start)
+        d.source, d.destination = f"{d.source}.{source_port}", f"{d.destination}.{destination_port}"
+
+
 @layer("TCP")
 def tcp(d: Dissection, start: int, end: int) -> Next:
-    segment = d.parse("TCP", dpkt.tcp.TCP, start, end)
+    segment = d.parse("TCP", dpkt.tcp.TCP, start, end, TCP_FIELDS)
     if segment is None:
+        _ports_of_a_cut_header(d, start, end)
         return None
     header_len = segment.off * 4
     if header_len < 20:
@@ -81,12 +101,7 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
         return None
     flags = tcp_flags(segment.flags)
     node = d.add_layer(f"TCP  {segment.sport} > {segment.dport} [{flags}]", start, start + header_len)
-    header_fields(node, segment, start, (
-        Field("sport", "source port"), Field("dport", "destination port"), Field("seq", "sequence"),
-        Field("ack", "acknowledgement"), Field("off", "header length", lambda off: f"{off * 4} bytes"),
-        Field("flags", "flags", lambda value: f"0x{value:03x} [{tcp_flags(value)}]"), Field("win", "window"),
-        Field("sum", "checksum", hex16), Field("urp", "urgent pointer"),
-    ))
+    header_fields(node, segment, start, TCP_FIELDS)
     options = _tcp_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = f"{d.source}.{segment.sport}", f"{d.destination}.{segment.dport}"
     payload_len = max(0, end - start - header_len)  # the length the IP header gives: right when truncated
@@ -106,14 +121,12 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
 
 @layer("UDP")
 def udp(d: Dissection, start: int, end: int) -> Next:
-    datagram = d.parse("UDP", dpkt.udp.UDP, start, end)
+    datagram = d.parse("UDP", dpkt.udp.UDP, start, end, UDP_FIELDS)
     if datagram is None:
+        _ports_of_a_cut_header(d, start, end)
         return None
     node = d.add_layer(f"UDP  {datagram.sport} > {datagram.dport}", start, start + 8)
-    header_fields(node, datagram, start, (
-        Field("sport", "source port"), Field("dport", "destination port"), Field("ulen", "length"),
-        Field("sum", "checksum", hex16),
-    ))
+    header_fields(node, datagram, start, UDP_FIELDS)
     declared = end - start  # what the IP header says the datagram is
     if not d.fragment and datagram.ulen != declared:
         d.malformed(node, f"UDP length {datagram.ulen} != {declared}")
