@@ -1,6 +1,7 @@
-"""Walks a frame layer by layer: each protocol's function (in link.py, inet.py, transport.py, application.py)
-reads its header at an offset of the frame, adds its node to the tree and its part to the one-line summary,
-and says which protocol comes next and where. A layer that does not parse becomes a node that says why."""
+"""Walks a frame layer by layer: each protocol's function (in link.py, inet.py, transport.py, application.py),
+`protocol(d, start, end) -> Next` with `d` the Dissection, reads its header at `start` in the frame, adds its
+node to the tree and its part to the one-line summary, and says which protocol comes next and where.
+A layer that does not parse becomes a node that says why."""
 from __future__ import annotations
 
 from collections.abc import Callable
