@@ -3,16 +3,24 @@ knows, read by `tshark -T pdml`, whose every field says where it lies (pos, size
 be a node of ours over the same bytes, and each layer one of our layers over the same bytes."""
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import ssl
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 
+import dpkt
 import pytest
 from capture_files import pcap
-from decode_frames import frames
+from decode_frames import DNS_QUERY, HTTP_REQUEST, HTTP_RESPONSE, LINKTYPE_ETHERNET, frames
 
+import netns
+from ringcore import SlotMeta
 from ringmon.decode import DecodedNode, dissect
+from ringmon.decode.summary import summarize
 
 # tshark field → (our layer's title starts with, our field's label starts with)
 FIELDS = {
@@ -82,42 +90,96 @@ def _spans(node: DecodedNode, prefix: str) -> list[tuple[int, int]]:
     return [found.span for found in node.walk() if found is not node and found.label.startswith(prefix) and found.span]
 
 
-def _tshark_packets(tmp_path, linktype: int, packets: list[bytes]) -> list[ET.Element]:
-    path = tmp_path / f"linktype-{linktype}.pcap"
-    path.write_bytes(pcap(packets, linktype=linktype))
+def _tshark_packets(path) -> list[ET.Element]:
     done = subprocess.run(["tshark", "-r", str(path), "-T", "pdml"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return ET.fromstring(done.stdout).findall("packet")
 
 
-def test_every_field_and_layer_spans_the_bytes_tshark_says_it_does(tmp_path):
+def assert_spans_agree(path, linktype: int, named_frames: list[tuple[str, bytes]], compared: Counter) -> None:
+    """Every mapped field and layer tshark finds in the file at `path` is one of ours over the same bytes."""
     assert shutil.which("tshark"), "tshark is what the spans are checked against"
+    for (name, frame), packet in zip(named_frames, _tshark_packets(path), strict=True):
+        layers = _all_layers(dissect(frame, linktype).layers)
+        ours = {(layer.label, layer.span) for layer in layers}
+        for protocol in packet.iter("proto"):
+            family = protocol.get("name", "").split(".")[0] + "."  # (IPv6 carries a hidden ip.version)
+            for element in protocol.iter():
+                tshark_name, pos, size = element.get("name"), element.get("pos"), element.get("size")
+                if pos is None:  # (a hidden field's place is still right: tshark hides twins of shown fields)
+                    continue
+                span = (int(pos), int(pos) + int(size))
+                if element is protocol and tshark_name in LAYERS:
+                    assert any(label.startswith(LAYERS[tshark_name]) and ours_span == span for label, ours_span in ours), \
+                        f"{name}: layer {tshark_name} at {span}; ours: {sorted(ours, key=lambda item: item[1])}"
+                    compared[tshark_name] += 1
+                elif element.tag == "field" and tshark_name in FIELDS and tshark_name.startswith(family):
+                    title, prefix = FIELDS[tshark_name]
+                    spans = [found for layer in layers if layer.label.startswith(title) for found in _spans(layer, prefix)]
+                    assert span in spans, f"{name}: {tshark_name} at {span}; our {title} / {prefix!r} at {spans}"
+                    compared[tshark_name] += 1
+
+
+def test_every_field_and_layer_spans_the_bytes_tshark_says_it_does(tmp_path):
     by_linktype = defaultdict(list)
     for name, (linktype, frame) in frames().items():
         by_linktype[linktype].append((name, frame))
     compared = Counter()
     for linktype, named_frames in by_linktype.items():
-        packets = _tshark_packets(tmp_path, linktype, [frame for _, frame in named_frames])
-        for (name, frame), packet in zip(named_frames, packets, strict=True):
-            layers = _all_layers(dissect(frame, linktype).layers)
-            ours = {(layer.label, layer.span) for layer in layers}
-            for protocol in packet.iter("proto"):
-                family = protocol.get("name", "").split(".")[0] + "."  # (IPv6 carries a hidden ip.version)
-                for element in protocol.iter():
-                    tshark_name, pos, size = element.get("name"), element.get("pos"), element.get("size")
-                    if pos is None:  # (a hidden field's place is still right: tshark hides twins of shown fields)
-                        continue
-                    span = (int(pos), int(pos) + int(size))
-                    if element is protocol and tshark_name in LAYERS:
-                        assert any(label.startswith(LAYERS[tshark_name]) and ours_span == span for label, ours_span in ours), \
-                            f"{name}: layer {tshark_name} at {span}; ours: {sorted(ours, key=lambda item: item[1])}"
-                        compared[tshark_name] += 1
-                    elif element.tag == "field" and tshark_name in FIELDS and tshark_name.startswith(family):
-                        title, prefix = FIELDS[tshark_name]
-                        spans = [found for layer in layers if layer.label.startswith(title) for found in _spans(layer, prefix)]
-                        assert span in spans, f"{name}: {tshark_name} at {span}; our {title} / {prefix!r} at {spans}"
-                        compared[tshark_name] += 1
+        path = tmp_path / f"linktype-{linktype}.pcap"
+        path.write_bytes(pcap([frame for _, frame in named_frames], linktype=linktype))
+        assert_spans_agree(path, linktype, named_frames, compared)
     assert set(compared) == set(FIELDS) | set(LAYERS), f"never compared: {(set(FIELDS) | set(LAYERS)) - set(compared)}"
+
+
+def test_real_traffic_from_the_kernel_decodes_as_tshark_decodes_it(veth_pair, tmp_path):
+    """ARP, a TCP connection carrying an HTTP exchange and a TLS ClientHello (OpenSSL's), a DNS query and the
+    ICMP port unreachable it gets, a ping: written by tcpdump on a veth pair, decoded field by field."""
+    path = tmp_path / "real.pcap"
+    netns.run_in_netns(veth_pair.ns_a, ["sysctl", "-q", "-w", "net.ipv4.icmp_msgs_per_sec=1000",
+                                        "net.ipv4.icmp_msgs_burst=50"], check=True)  # the tests' namespaces send none
+    with netns.tcpdump_alongside(veth_pair.ns_a, veth_pair.if_a, "ip or arp", str(path)):
+        _talk(veth_pair)
+    with open(path, "rb") as file:
+        captured = [(f"captured #{number}", bytes(frame)) for number, (_, frame) in enumerate(dpkt.pcap.Reader(file))]
+    compared = Counter()
+    assert_spans_agree(path, LINKTYPE_ETHERNET, captured, compared)
+    protocols = {summarize(frame, SlotMeta(0, len(frame), len(frame), 0, 0, 0), "eth0").protocol for _, frame in captured}
+    assert {"ARP", "TCP", "HTTP", "TLS", "DNS", "ICMP"} <= protocols
+    infos = [dissect(frame).summary_info for _, frame in captured]
+    assert "Client Hello, SNI sni.example.test" in infos
+    assert any(info.startswith("destination unreachable (port unreachable), for DNS 198.18") for info in infos)
+    assert {"tcp.options.mss", "tcp.options.sack_perm", "tcp.options.timestamp", "tcp.options.wscale",
+            "tls.handshake.extensions_server_name", "dns.qry.name", "icmp.ident", "arp.opcode"} <= set(compared)
+
+
+def _talk(pair) -> None:
+    with netns.in_netns(pair.ns_a):
+        server = socket.create_server((pair.ip_a, 80))
+        tls_server = socket.create_server((pair.ip_a, 443))  # (tshark decodes TLS by port)
+    with netns.in_netns(pair.ns_b):
+        client = socket.create_connection((pair.ip_a, 80), timeout=5)
+        hello = socket.create_connection((pair.ip_a, 443), timeout=5)
+        resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        pinger = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    with server, tls_server, client, hello, resolver, pinger:
+        connection, _ = server.accept()
+        with connection:
+            client.sendall(HTTP_REQUEST)
+            assert connection.recv(4096) == HTTP_REQUEST
+            connection.sendall(HTTP_RESPONSE)
+            client.recv(4096)
+        tls_side, _ = tls_server.accept()
+        with tls_side:
+            wrapped = ssl.create_default_context().wrap_socket(hello, server_hostname="sni.example.test",
+                                                               do_handshake_on_connect=False)
+            wrapped.settimeout(0.5)
+            with contextlib.suppress(OSError):  # nobody answers the hello: it times out
+                wrapped.do_handshake()
+            assert tls_side.recv(4096)[:1] == b"\x16"
+        resolver.sendto(DNS_QUERY, (pair.ip_a, 53))  # nobody listens: ICMP port unreachable
+        pinger.sendto(bytes(dpkt.icmp.ICMP(type=8, data=dpkt.icmp.ICMP.Echo(id=7, seq=1, data=b"ping"))), (pair.ip_a, 0))
+        time.sleep(0.3)  # the reply and the error reach the wire
 
 
 @pytest.mark.parametrize("name", sorted(frames()))
