@@ -192,3 +192,10 @@ def test_an_icmp_error_decodes_the_packet_it_quotes_a_short_quote_is_truncated_n
         "TCP: truncated: 40 header bytes needed, the ICMP error quotes 20"]
     assert invoking.span == (62, len(frame))
     assert not [node for node in icmp.walk() if node.malformed]
+
+
+def test_a_dns_error_response_says_which_error():
+    answer = dpkt.dns.DNS(id=0x77, op=0x8183, qd=[dpkt.dns.DNS.Q(name="missing.example.test", type=dpkt.dns.DNS_A)])
+    frame = ethernet(0x0800, ipv4(17, struct.pack("!HHHH", 53, 40000, 8 + len(bytes(answer)), 0) + bytes(answer)))
+    summary = summarize(frame, SlotMeta(0, len(frame), len(frame), 0, 0, 0), "eth0")
+    assert (summary.protocol, summary.info) == ("DNS", "response 119 A missing.example.test: no such name")

@@ -149,6 +149,9 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> None:
     except ValueError as error:
         d.malformed(node, f"DNS {error}", truncated=start + len(message) >= len(d.frame) and d.uncaptured > 0)
     info = f"{'response' if response else 'query'} {header.id} {' '.join(questions)}".rstrip()
+    rcode = header.op & 0xF
+    if response and rcode:  # an error answers nothing: say which
+        info = f"{info}: {_DNS_RCODES.get(rcode, f'rcode {rcode}')}"
     d.info = f"{info}: {', '.join(answers)}" if answers else info
 
 
@@ -192,7 +195,7 @@ def http(d: Dissection, start: int, end: int) -> Next:
     first = data[:lines[0][1]].decode("latin-1")
     node = d.add_layer(f"HTTP  {first}", start, start + (len(data) if head_end < 0 else head_end + 4))
     node.add(("status line: " if first.startswith("HTTP/") else "request line: ") + first,
-             (start + lines[0][0], start + lines[0][1] + 2))
+             (start, start + min(lines[0][1] + 2, len(data))))
     for line_start, line_end in lines[1:]:
         node.add(data[line_start:line_end].decode("latin-1"), (start + line_start, start + min(line_end + 2, len(data))))
     if head_end < 0:
