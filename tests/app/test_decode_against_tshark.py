@@ -25,7 +25,7 @@ from ringmon.decode.summary import summarize
 # tshark field → (our layer's title starts with, our field's label starts with)
 FIELDS = {
     "eth.dst": ("Ethernet II", "destination:"), "eth.src": ("Ethernet II", "source:"), "eth.type": ("Ethernet II", "type:"),
-    "vlan.id": ("802.1Q", "vlan id:"), "ieee8021ad.id": ("802.1Q", "vlan id:"), "vlan.etype": ("802.1Q", "type:"),
+    "vlan.id": ("802.1Q", "vlan id:"), "ieee8021ad.id": ("802.1ad", "vlan id:"), "vlan.etype": ("802.1Q", "type:"),
     "sll.pkttype": ("Linux cooked", "packet type:"), "sll.hatype": ("Linux cooked", "link-layer address type:"),
     "sll.halen": ("Linux cooked", "link-layer address length:"), "sll.src.eth": ("Linux cooked", "source:"),
     "sll.etype": ("Linux cooked", "protocol:"), "sll.ifindex": ("Linux cooked", "interface index:"),
@@ -69,7 +69,7 @@ FIELDS = {
     "tls.handshake.extensions_server_name": ("TLS", "server name:"),
 }
 # tshark protocol → our layer's title starts with (tshark's IPv6 protocol spans its extension headers too)
-LAYERS = {"eth": "Ethernet II", "ieee8021ad": "802.1Q", "vlan": "802.1Q", "mpls": "MPLS", "sll": "Linux cooked",
+LAYERS = {"eth": "Ethernet II", "ieee8021ad": "802.1ad", "vlan": "802.1Q", "mpls": "MPLS", "sll": "Linux cooked",
           "null": "Loopback", "arp": "ARP", "ip": "IPv4", "ipv6.hopopts": "IPv6 hop-by-hop",
           "ipv6.fraghdr": "IPv6 fragment", "ipv6.routing": "IPv6 routing", "icmp": "ICMP ", "icmpv6": "ICMPv6",
           "tcp": "TCP", "udp": "UDP", "dns": "DNS", "http": "HTTP", "tls": "TLS"}

@@ -17,6 +17,7 @@ DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TX
 _DNS_RCODES = {0: "no error", 1: "format error", 2: "server failure", 3: "no such name", 4: "not implemented",
                5: "refused"}
 _HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ")
+_TLS_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
 _TLS_CONTENT_TYPES = {20: "change cipher spec", 21: "alert", 22: "handshake", 23: "application data"}
 _TLS_HANDSHAKES = {1: "Client Hello", 2: "Server Hello", 4: "New Session Ticket", 8: "Encrypted Extensions",
                    11: "Certificate", 12: "Server Key Exchange", 13: "Certificate Request", 14: "Server Hello Done",
@@ -220,7 +221,7 @@ def _vector(data: bytes, offset: int, width: int) -> tuple[int, int]:
 
 def _client_hello(node: DecodedNode, data: bytes, base: int) -> str:
     """The fields of a ClientHello body starting at data[0] (frame offset `base`); returns the SNI name."""
-    node.add(f"client version: 0x{int.from_bytes(data[0:2], 'big'):04x}", (base, base + 2))
+    node.add(f"client version: {named(_TLS_VERSIONS, hex16)(int.from_bytes(data[0:2], 'big'))}", (base, base + 2))
     node.add(f"random: {data[2:34].hex()}", (base + 2, base + 34))
     session = _vector(data, 34, 1)
     node.add(f"session id: {session[1] - session[0]} bytes", (base + 34, base + session[1]))
@@ -262,7 +263,7 @@ def tls(d: Dissection, start: int, end: int) -> Next:
     first_record = d.protocol != "TLS"
     node = d.add_layer(f"TLS  {title}", start, min(record_end, end))
     node.add(f"content type: {content_type} ({kind})", (start, start + 1))
-    node.add(f"version: 0x{version:04x}", (start + 1, start + 3))
+    node.add(f"version: {named(_TLS_VERSIONS, hex16)(version)}", (start + 1, start + 3))
     node.add(f"length: {length}", (start + 3, start + 5))
     if first_record:
         d.info = title

@@ -43,7 +43,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
 
 def by_ethertype(d: Dissection, ethertype: int, start: int, end: int) -> Next:
     protocol = {0x0800: inet.ipv4, 0x86DD: inet.ipv6, 0x0806: arp,
-                0x8100: vlan, 0x88A8: vlan, 0x9100: vlan, 0x8847: mpls, 0x8848: mpls}.get(ethertype)
+                0x8100: vlan, 0x88A8: service_vlan, 0x9100: service_vlan, 0x8847: mpls, 0x8848: mpls}.get(ethertype)
     if protocol is None:
         d.protocol = f"ethertype 0x{ethertype:04x}"
         d.payload(start, end)
@@ -51,18 +51,28 @@ def by_ethertype(d: Dissection, ethertype: int, start: int, end: int) -> Next:
     return protocol, start, end
 
 
-@layer("802.1Q")
-def vlan(d: Dissection, start: int, end: int) -> Next:
-    tag = d.parse("802.1Q", dpkt.ethernet.VLANtag8021Q, start, end)
+def _tag(d: Dissection, name: str, start: int, end: int) -> Next:
+    tag = d.parse(name, dpkt.ethernet.VLANtag8021Q, start, end)
     if tag is None:
         return None
-    node = d.add_layer(f"802.1Q  vlan {tag.id}, priority {tag.pri}", start, start + 4, protocol="")
+    node = d.add_layer(f"{name}  vlan {tag.id}, priority {tag.pri}", start, start + 4, protocol="")
     header_fields(node, tag, start, (
         Field("pri", "priority"), Field("cfi", "drop eligible"), Field("id", "vlan id"),
         Field("type", "type", named(ETHERTYPE_NAMES, hex16)),
     ))
     d.notes.append(f"vlan {tag.id}")
     return by_ethertype(d, tag.type, start + 4, end)
+
+
+@layer("802.1Q")
+def vlan(d: Dissection, start: int, end: int) -> Next:
+    return _tag(d, "802.1Q", start, end)
+
+
+@layer("802.1ad")
+def service_vlan(d: Dissection, start: int, end: int) -> Next:
+    """The outer (service) tag of QinQ: the same fields as 802.1Q's."""
+    return _tag(d, "802.1ad", start, end)
 
 
 @layer("MPLS")
