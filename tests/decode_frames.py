@@ -50,7 +50,9 @@ def dns_response() -> bytes:
 def client_hello(server_name: bytes) -> bytes:
     sni = struct.pack("!HBH", len(server_name) + 3, 0, len(server_name)) + server_name
     supported_versions = struct.pack("!HHB", 43, 3, 2) + b"\x03\x04"  # TLS 1.3
-    extensions = struct.pack("!HH", 0, len(sni)) + sni + supported_versions
+    protocols = b"\x02h2\x08http/1.1"
+    alpn = struct.pack("!HHH", 16, len(protocols) + 2, len(protocols)) + protocols
+    extensions = struct.pack("!HH", 0, len(sni)) + sni + supported_versions + alpn
     body = (struct.pack("!H", 0x0303) + bytes(range(32)) + b"\x00" + struct.pack("!HHH", 4, 0x1301, 0x1302)
             + b"\x01\x00" + struct.pack("!H", len(extensions)) + extensions)
     handshake = struct.pack("!B", 1) + len(body).to_bytes(3, "big") + body

@@ -67,6 +67,7 @@ FIELDS = {
     "tls.record.length": ("TLS", "length:"), "tls.handshake": ("TLS", "Client Hello"),
     "tls.handshake.version": ("TLS", "client version:"), "tls.handshake.random": ("TLS", "random:"),
     "tls.handshake.extensions_server_name": ("TLS", "server name:"),
+    "tls.handshake.extensions_alpn_list": ("TLS", "protocols:"),
 }
 # tshark protocol → our layer's title starts with (tshark's IPv6 protocol spans its extension headers too)
 LAYERS = {"eth": "Ethernet II", "ieee8021ad": "802.1ad", "vlan": "802.1Q", "mpls": "MPLS", "sll": "Linux cooked",

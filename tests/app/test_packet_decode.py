@@ -150,7 +150,7 @@ def test_the_same_bytes_missing_on_the_wire_are_malformed_with_the_reason():
         "IPv4  198.18.0.2 > 198.18.0.1", "malformed: IPv4 total length 64 > 30 bytes", "TCP: malformed: 20 header bytes needed, 6 left"]
     _, hello = frames()["tls client hello"]
     broken = bytearray(hello)
-    broken[-25] = 0xFF  # the server name's length runs past the record
+    broken[hello.index(b"sni.example.test") - 2] = 0xFF  # the server name's length runs past the record
     tls = decode_frame(bytes(broken))[-1]
     assert tls.malformed and tls.children[0].label == "malformed: ClientHello runs past the record"
 

@@ -238,6 +238,14 @@ def _client_hello(node: DecodedNode, data: bytes, base: int) -> str:
         body = _vector(data, offset + 2, 2)
         label = f"extension: {named(_TLS_EXTENSIONS)(kind)} ({body[1] - body[0]} bytes)"
         extension = node.add(label, (base + offset, base + body[1]))
+        if kind == 16:  # ALPN: the application protocols offered, 'h2', 'http/1.1'
+            names = _vector(data, body[0], 2)
+            entry, offered = names[0], []
+            while entry < names[1]:
+                name = _vector(data, entry, 1)
+                offered.append(data[name[0]:name[1]].decode("utf-8", "surrogateescape"))
+                entry = name[1]
+            extension.add(f"protocols: {', '.join(offered)}", (base + names[0], base + names[1]))
         if kind == 0:
             names = _vector(data, body[0], 2)
             entry = names[0]
