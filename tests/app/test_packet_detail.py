@@ -8,7 +8,7 @@ from decode_frames import HTTP_RESPONSE, LINKTYPE_ETHERNET, ethernet, frames, ip
 from textual.app import App, ComposeResult
 
 from ringmon.widgets.packets.decode_tree import PacketTree
-from ringmon.widgets.packets.hex_dump import HexDump
+from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
 from ringmon.widgets.packets.packet_detail import PacketDetail
 
 ASCII_COLUMN = 4 + 2 + 3 * 16 + 1 + 1  # offset, gap, hex bytes, middle gap, gap: where a 16-byte line's ASCII starts
@@ -147,3 +147,10 @@ def test_c_copies_the_highlighted_bytes_as_the_dump_shows_them():
                                     "0010  73 74 0d 0a" + " " * 37 + "  st··"
 
     asyncio.run(scenario())
+
+
+def test_offsets_past_64_kib_keep_every_line_aligned():
+    data = bytes(range(256)) * 400  # 100 KiB: offsets need five hex digits
+    lines = hex_dump_text(data).plain.splitlines()
+    assert lines[0].startswith("00000  00 01") and lines[-1].startswith("18ff0  f0 f1")
+    assert len({len(line) for line in lines}) == 1

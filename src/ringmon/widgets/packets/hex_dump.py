@@ -15,21 +15,26 @@ _NARROW_BYTES_PER_LINE = 8
 HIGHLIGHT = "reverse"
 
 
-def _line_width(bytes_per_line: int) -> int:
-    return 4 + 2 + 3 * bytes_per_line + 1 + 1 + bytes_per_line  # offset, gap, hex, middle gap, gap, ASCII
+def offset_digits(size: int) -> int:
+    """Hex digits of the offset column: 4, more for a packet past 64 KiB (a GRO packet, a 256 KiB snap length)."""
+    return max(4, len(f"{max(size - 1, 0):x}"))
 
 
-def bytes_per_line_for(width: int) -> int:
-    return _WIDE_BYTES_PER_LINE if width >= _line_width(_WIDE_BYTES_PER_LINE) else _NARROW_BYTES_PER_LINE
+def _line_width(bytes_per_line: int, digits: int = 4) -> int:
+    return digits + 2 + 3 * bytes_per_line + 1 + 1 + bytes_per_line  # offset, gap, hex, middle gap, gap, ASCII
 
 
-def hex_line(data: bytes, offset: int, bytes_per_line: int, highlight: Span | None = None) -> Text:
+def bytes_per_line_for(width: int, digits: int = 4) -> int:
+    return _WIDE_BYTES_PER_LINE if width >= _line_width(_WIDE_BYTES_PER_LINE, digits) else _NARROW_BYTES_PER_LINE
+
+
+def hex_line(data: bytes, offset: int, bytes_per_line: int, highlight: Span | None = None, digits: int = 4) -> Text:
     """One line of the dump: the bytes from `offset`, those inside `highlight` reversed in both columns."""
     text = Text(no_wrap=True, end="")
     half = bytes_per_line // 2
     chunk = data[offset:offset + bytes_per_line]
     first, last = highlight if highlight else (0, 0)
-    text.append(f"{offset:04x}  ", "dim")
+    text.append(f"{offset:0{digits}x}  ", "dim")
     for position in range(bytes_per_line):
         if position == half:
             text.append(" ", HIGHLIGHT if first <= offset + position - 1 and offset + position < last else "")
@@ -51,7 +56,8 @@ def hex_line(data: bytes, offset: int, bytes_per_line: int, highlight: Span | No
 
 def hex_dump_text(data: bytes, bytes_per_line: int = _WIDE_BYTES_PER_LINE) -> Text:
     """A dump of `data` as one text, offsets from 0 (what `c` copies)."""
-    return Text("\n", no_wrap=True).join(hex_line(data, offset, bytes_per_line)
+    digits = offset_digits(len(data))
+    return Text("\n", no_wrap=True).join(hex_line(data, offset, bytes_per_line, digits=digits)
                                           for offset in range(0, len(data), bytes_per_line))
 
 
@@ -67,7 +73,7 @@ class HexDump(ScrollView, can_focus=True):
 
     @property
     def bytes_per_line(self) -> int:
-        return bytes_per_line_for(self.scrollable_content_region.width)
+        return bytes_per_line_for(self.scrollable_content_region.width, offset_digits(len(self.data)))
 
     def show(self, data: bytes) -> None:
         self.data = data
@@ -91,7 +97,8 @@ class HexDump(ScrollView, can_focus=True):
 
     def _size_to_data(self) -> None:
         per_line = self.bytes_per_line
-        self.virtual_size = Size(_line_width(per_line), max(1, -(-len(self.data) // per_line)))
+        width = _line_width(per_line, offset_digits(len(self.data)))
+        self.virtual_size = Size(width, max(1, -(-len(self.data) // per_line)))
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -100,7 +107,7 @@ class HexDump(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if offset >= len(self.data):
             return Strip.blank(width, self.rich_style)
-        text = hex_line(self.data, offset, per_line, self.highlight)
+        text = hex_line(self.data, offset, per_line, self.highlight, offset_digits(len(self.data)))
         segments = [Segment(segment.text, self.rich_style + segment.style if segment.style else self.rich_style)
                     for segment in text.render(self.app.console)]
         return Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width, self.rich_style)
