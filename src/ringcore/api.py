@@ -127,6 +127,7 @@ class RingStats:
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None
     recaptures: int = 0  # times captured again after it went down or away: counters are summed over all
+    linktype: int = 1  # pcap LINKTYPE_ of its frames (1: Ethernet), to decode a slot's packet
     # The packet store (a session with one): of the packets delivered, those stored and those it failed to take
     # (delivered == stored + store_failed), and how many of the stored ones it has evicted since.
     storing: bool = False

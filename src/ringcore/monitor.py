@@ -240,7 +240,8 @@ class Monitor:
         values["paused"] = bool(raw.paused)
         values["truncate_to_slot"] = bool(raw.truncate_to_slot)
         now = RingStats(ifname=capture.ifname, netns=capture.netns, ifindex=capture.ifindex, filter=capture.filter,
-                        error=capture.error(), storing=self._store is not None, **values)
+                        error=capture.error(), linktype=capture.linktype, storing=self._store is not None,
+                        **values)
         return now if plugged.earlier is None else _summed(plugged.earlier, now)
 
     # Settings and slot reads run under the lock: an unplug from another thread frees the ring.
