@@ -138,6 +138,8 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
         d.payload(start + header_len, inner_end, "Fragment")
         return None
     d.fragment = bool(ip.mf)
+    if ip.mf:  # the rest of the datagram follows in other packets
+        d.notes.append(f"first fragment, id 0x{ip.id:04x}")
     return _next_header(d, ip.p, start + header_len, inner_end, ipv6_headers=False)
 
 
@@ -235,6 +237,8 @@ def fragment(d: Dissection, start: int, end: int) -> Next:
         d.info = f"fragment at offset {offset * 8}, proto {d.frame[start]}"
         d.payload(after, end, "Fragment")
         return None
+    if d.frame[start + 3] & 1:  # more fragments: the rest of the datagram follows in other packets
+        d.notes.append(f"first fragment, id 0x{struct.unpack_from('!I', d.frame, start + 4)[0]:08x}")
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
 
 
