@@ -61,6 +61,23 @@ def test_the_store_holds_exactly_the_delivered_packets_bytes_identical_in_order(
         monitor.close()
 
 
+def test_packets_sent_and_cut_by_the_ring_are_stored_with_their_flags(veth_pair, tmp_path):
+    received, sent = veth_pair.frames_to_a(range(10), size=1000), veth_pair.frames_to_b(range(10, 20), size=1000)
+    monitor = Monitor(store=StoreOptions(directory=str(tmp_path)))
+    try:
+        key = monitor.plug(veth_pair.if_a, CaptureOptions(filter=UDP_ONLY.filter, slot_size=512, truncate_to_slot=True),
+                           netns=veth_pair.ns_a)
+        netns.send_frames(veth_pair.ns_a, veth_pair.if_a, sent)  # outgoing on end a
+        capture_all(monitor, veth_pair, received)
+        assert wait_for(lambda: monitor.stats()[key].stored == 20)
+        packets = all_packets(monitor.store)
+        assert sorted(packet.outgoing for packet in packets) == [False] * 10 + [True] * 10
+        assert all(packet.truncated and packet.caplen == 512 - 32 and packet.wirelen == 1000 for packet in packets)
+        assert sorted(packet.data for packet in packets) == sorted(frame[:480] for frame in received + sent)
+    finally:
+        monitor.close()
+
+
 def test_interfaces_plugged_later_join_the_store_by_key_one_captured_again_keeps_its_number_one_replugged_is_new(
         make_veth_pair, tmp_path):
     first, second = make_veth_pair(), make_veth_pair()
