@@ -37,11 +37,14 @@ from .messages import SlotChosen, UnplugRequested
 from .privilege import drop_privileges, installation_needs, require_access, user_account
 from .screens.help import HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
+from .screens.packet_list_screen import PacketListScreen
+from .screens.packet_screen import PacketScreen
 from .screens.slot_inspector import SlotInspector
 from .screens.write_file_dialog import WriteFileDialog
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
 from .widgets.iface.talkers import TALKERS_SHOWN
+from .widgets.packets.packet_list import PacketList
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
@@ -65,6 +68,8 @@ class RingmonApp(App[None]):
         Binding("w", "toggle_writing", "Write", tooltip="Start (or stop) writing every interface's packets "
                 "to a pcap/pcapng file"),
         Binding("n", "next_interface", "Next interface", show=False, tooltip="Show the next interface's panel"),
+        Binding("l", "packets", "Packets", tooltip="The list of every packet this session captured, following the "
+                "newest (q comes back)"),
     ]
 
     def __init__(
@@ -248,6 +253,8 @@ class RingmonApp(App[None]):
             ("Interface panel", InterfacePanel.BINDINGS),
             ("Slot map", SlotMap.BINDINGS),
             ("Slot inspector", SlotInspector.BINDINGS),
+            ("Packet list", [*PacketListScreen.BINDINGS, *PacketList.BINDINGS]),
+            ("Packet", PacketScreen.BINDINGS),
         ]))
 
     def action_plug(self) -> None:
@@ -280,6 +287,16 @@ class RingmonApp(App[None]):
         self.histories.pop(key, None)
         self.notify(f"{escape(key)} unplugged", markup=False)
         self._focus_active_panel()
+
+    def action_packets(self) -> None:
+        """The session's packet list; from the list itself, or a packet opened from it, the key does nothing."""
+        if any(isinstance(screen, PacketListScreen) for screen in self.screen_stack):
+            return
+        store = self.capture.store
+        if store is None:
+            self.notify("this session keeps no packets", severity="warning", markup=False)
+            return
+        self.push_screen(PacketListScreen(store, "live capture"))
 
     def action_next_interface(self) -> None:
         pane_ids = list(self._pane_ids.values())
