@@ -3,6 +3,7 @@ file, first/last, go to a number or a time, find, time formats, opening a packet
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import threading
 
@@ -10,7 +11,10 @@ import pytest
 from packet_files import FIRST_TS_S, STEP_US, ListStore, mixed_frame, write_mixed_pcap
 from readback import tshark_fields
 
+import capture_files
+from capture_files import OPT_IF_NAME
 from hostile_text import HOSTILE_BYTES, HOSTILE_STRINGS, assert_terminal_safe
+from ringcore.store import PacketStore
 from ringmon.commands.read import ReadApp
 from ringmon.formatting import wall_clock
 from ringmon.screens.packet_list_screen import PacketListScreen
@@ -18,6 +22,7 @@ from ringmon.screens.packet_screen import PacketScreen
 from ringmon.widgets.packets.packet_list import PacketList
 
 PACKETS = 3000
+PCAP_HEADER_BYTES = 24
 SIZE = (100, 30)
 
 
@@ -26,8 +31,11 @@ def mixed_pcap(tmp_path_factory):
     return write_mixed_pcap(tmp_path_factory.mktemp("list") / "mixed.pcap", PACKETS)
 
 
-def open_store(path):
-    return ListStore.from_pcap(path)
+def open_store(path) -> PacketStore:
+    """The file indexed by the C store, to its end (the status test shows the list while indexing)."""
+    store = PacketStore.open_file(str(path))
+    store.wait()
+    return store
 
 
 def run(store, scenario, size=SIZE) -> None:
@@ -164,31 +172,55 @@ def test_enter_opens_the_packet_under_the_cursor_and_escape_comes_back(mixed_pca
     run(open_store(mixed_pcap), scenario)
 
 
-def test_status_says_indexing_until_the_store_is_done_then_the_count_and_any_error():
-    store = ListStore([(FIRST_TS_S * 10**9, mixed_frame(0))], done=False)
+def test_status_says_indexing_until_the_store_is_done_then_the_count_and_what_is_wrong(tmp_path):
+    """A FIFO is indexed as it arrives: the list shows what came, the status says indexing until the end,
+    and a last record cut short is said there."""
+    whole = write_mixed_pcap(tmp_path / "whole.pcap", 1500).read_bytes()
+    fifo = tmp_path / "stream.pcap"
+    os.mkfifo(fifo)
+    writer = []
 
-    async def scenario(app, pilot, packet_list):
-        assert "indexing" in status(app)
-        for index in range(1, 1500):
-            store.append((FIRST_TS_S * 10**6 + index * STEP_US) * 1000, mixed_frame(index))
-        store.done, store.error = True, "truncated record at offset 123456"
-        await pilot.pause(0.4)
-        assert "1,500 packets" in status(app) and "indexing" not in status(app)
-        assert "truncated record at offset 123456" in status(app)
-        assert packet_list.rows == 1500
+    def open_and_send_the_header() -> None:
+        writer.append(open(fifo, "wb", buffering=0))
+        writer[0].write(whole[:PCAP_HEADER_BYTES])
 
-    run(store, scenario)
+    opener = threading.Thread(target=open_and_send_the_header)
+    opener.start()
+
+    async def main():
+        store = PacketStore.open_file(str(fifo))  # returns once it has read the file header
+        opener.join()
+        app = ReadApp(store, fifo.name)
+        async with app.run_test(size=SIZE) as pilot:
+            writer[0].write(whole[PCAP_HEADER_BYTES:len(whole) // 2])
+            while store.progress().count < 700:
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            assert "indexing" in status(app) and app.screen.packet_list.rows >= 700
+            writer[0].write(whole[len(whole) // 2:-10])
+            writer[0].close()
+            store.wait(10)
+            await pilot.pause(0.3)
+            assert "1,499 packets" in status(app) and "indexing" not in status(app)
+            assert "truncated" in status(app)
+            assert app.screen.packet_list.rows == 1499
+        store.close()
+
+    asyncio.run(main())
 
 
-def test_hostile_interface_names_and_packet_text_are_escaped_in_every_row():
+def test_hostile_interface_names_and_packet_text_are_escaped_in_every_row(tmp_path):
+    """A pcapng whose interfaces are named with terminal attacks, carrying frames dpkt fails on."""
+    names = [name.encode("utf-8", "surrogateescape") for name in HOSTILE_STRINGS[:3]]
     frames = []
     for index, hostile in enumerate(HOSTILE_BYTES):
-        frame = bytearray(mixed_frame(0))
-        frames.append(bytes(frame[:14]) + hostile)  # a layer dpkt fails on
+        frames.append(mixed_frame(0)[:14] + hostile)  # a layer dpkt fails on
         frames.append(mixed_frame(index) + hostile)
-    store = ListStore(names=HOSTILE_STRINGS[:3])
-    for index, frame in enumerate(frames):
-        store.append(FIRST_TS_S * 10**9 + index, frame, interface=index % 3)
+    path = tmp_path / "hostile.pcapng"
+    path.write_bytes(capture_files.section_header()
+                     + b"".join(capture_files.interface([(OPT_IF_NAME, name)]) for name in names)
+                     + b"".join(capture_files.enhanced_packet(frame, ticks=index, ifid=index % 3)
+                                for index, frame in enumerate(frames)))
 
     async def scenario(app, pilot, packet_list):
         lines = [packet_list.render_line(y).text for y in range(packet_list.size.height)]
@@ -196,8 +228,9 @@ def test_hostile_interface_names_and_packet_text_are_escaped_in_every_row():
         for line in lines:
             assert_terminal_safe(line)
         assert_terminal_safe(status(app))
+        assert "\\x1b[31mred" in " ".join(lines)  # the first interface's name, shown as what it is
 
-    run(store, scenario, size=(160, 2 * len(HOSTILE_BYTES) + 4))
+    run(open_store(path), scenario, size=(160, 2 * len(HOSTILE_BYTES) + 4))
 
 
 def test_follow_keeps_the_newest_packet_in_view_until_the_user_moves_up_and_f_brings_it_back():

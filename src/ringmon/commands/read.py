@@ -30,5 +30,5 @@ def run_read(args: argparse.Namespace) -> int:
     """A file that cannot be opened or is not a capture raises RingcoreError (one line, from cli.main) before
     any screen is drawn; damage found later shows in the status line."""
     with PacketStore.open_file(args.file) as store:
-        ReadApp(store, args.file).run()
+        ReadApp(store, Path(args.file).name or args.file).run()  # the status line names the file, not its folders
     return 0

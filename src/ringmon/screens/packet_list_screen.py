@@ -85,24 +85,26 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
                 following: bool, find: str | None) -> Text:
     """The status line. A benchmark reads it: while indexing it says `indexing`; once done, `N packets`."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(name, "bold")
-    text.append(f"  {progress.format}  ", "dim")
-    text.append(interfaces[0] if len(interfaces) == 1 else f"{len(interfaces)} interfaces")
+    # what a person (and the benchmark) looks for first comes first: a long file name must not push it off
     stored = progress.count - progress.first
-    text.append(f"  {stored:,} packets", "bold")
+    text.append(f"{stored:,} packets", "bold")
     if progress.first:
         text.append(f" ({progress.first:,} evicted)", "yellow")
-    if span_ns is not None:
-        text.append(f"  {span_ns / NS_PER_S:.3f} s", "dim")
     if not progress.done and progress.format != "live":
-        share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 0.0
-        text.append(f"  indexing {share:.0%}", "cyan")
+        text.append("  indexing", "cyan")
+        if progress.bytes_total:  # a stream (standard input, a FIFO) has no size to reach
+            text.append(f" {progress.bytes_done / progress.bytes_total:.0%}", "cyan")
     if progress.error:
         text.append(f"  {escape(progress.error)}", "bold red")
     if following:
         text.append("  following", "green")
     if find:
         text.append(f"  {find}", "magenta")
+    text.append(f"  {name}", "bold")
+    text.append(f"  {progress.format}  ", "dim")
+    text.append(interfaces[0] if len(interfaces) == 1 else f"{len(interfaces)} interfaces")
+    if span_ns is not None:
+        text.append(f"  {span_ns / NS_PER_S:.3f} s", "dim")
     return text
 
 

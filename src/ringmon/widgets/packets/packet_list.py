@@ -31,7 +31,7 @@ TIME_FORMATS = ("relative", "absolute", "delta")  # seconds since the first pack
 _TIME_WIDTHS = {"relative": 11, "absolute": 15, "delta": 9}
 _SUMMARIES_CACHED = 1024  # a few screens: scrolling back and forth re-reads nothing
 _STRIPS_CACHED = 256
-_ADDRESS_MIN, _ADDRESS_MAX = 15, 30  # an IPv4 address and port fit the first, most IPv6 ones the second
+_ADDRESS_MIN, _ADDRESS_IPV4, _ADDRESS_MAX = 14, 21, 40  # IPv4 and a port take 21 cells, IPv6 and a port 45
 _INTERFACE_MAX = 12
 
 
@@ -73,10 +73,13 @@ def layout_columns(width: int, last_number: int, time_format: str, interface_wid
     fixed = [Column("No.", max(5, len(str(last_number))), True), Column("Time", _TIME_WIDTHS[time_format], True)]
     if interface_width:
         fixed.append(Column("Interface", min(_INTERFACE_MAX, max(9, interface_width))))
-    tail = [Column("Protocol", 6), Column("Length", 6, True)]
+    tail = [Column("Proto", 6), Column("Length", 6, True)]
     used = sum(column.width + 1 for column in fixed + tail)
-    address = max(_ADDRESS_MIN, min(_ADDRESS_MAX, (width - used) // 4))
-    info = max(10, width - used - 2 * (address + 1))
+    spare = width - used
+    # a third each to Source, Destination and Info until an IPv4 address and port fit, then Info gets more
+    address = min(max(_ADDRESS_MIN, spare // 3), _ADDRESS_IPV4) + max(0, min(_ADDRESS_MAX - _ADDRESS_IPV4,
+                                                                                (spare - 3 * _ADDRESS_IPV4) // 6))
+    info = max(10, spare - 2 * (address + 1))
     return (*fixed, Column("Source", address), Column("Destination", address), *tail, Column("Info", info))
 
 
