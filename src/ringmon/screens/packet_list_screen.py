@@ -101,8 +101,11 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
     if find:
         text.append(f"  {find}", "magenta")
     text.append(f"  {name}", "bold")
-    text.append(f"  {progress.format}  ", "dim")
-    text.append(interfaces[0] if len(interfaces) == 1 else f"{len(interfaces)} interfaces")
+    text.append(f"  {progress.format}", "dim")
+    if len(interfaces) > 1:
+        text.append(f"  {len(interfaces)} interfaces")
+    elif interfaces and interfaces[0] != name:  # a pcap's one interface is named after the file
+        text.append(f"  {interfaces[0]}")
     if span_ns is not None:
         text.append(f"  {span_ns / NS_PER_S:.3f} s", "dim")
     return text
