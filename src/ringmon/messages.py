@@ -22,6 +22,13 @@ class UnplugRequested(Message):
 
 
 @dataclass
+class FieldHighlighted(Message):
+    """The cursor of a packet's decode tree moved to a node: these bytes of the frame are what it describes."""
+
+    span: tuple[int, int] | None  # [start, end) in the frame; None: a node with no bytes (what was not captured)
+
+
+@dataclass
 class PacketChosen(Message):
     """Enter on a row of a packet list: open that packet."""
 

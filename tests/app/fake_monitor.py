@@ -155,6 +155,7 @@ class FakeMonitor:
         self._writing: WriteStatus | None = None
         self._store = ListStore(names=tuple(self._rings), format="live", done=False)
         self.closed = False
+        self.kept_spool: tuple[str, int] | None = None  # a fake session saves no spool
 
     def clock(self) -> float:
         return self._steps * STEP_S
@@ -265,6 +266,9 @@ class FakeMonitor:
 
     def close(self) -> None:
         self.closed = True
+
+    def store_error(self) -> str | None:
+        return None
 
     def facts(self, ifname: str, netns: str | None = None) -> InterfaceFacts:
         """Interface facts that do not depend on the machine the tests run on; the NIC counted what

@@ -162,7 +162,7 @@ def test_enter_opens_the_packet_under_the_cursor_and_escape_comes_back(mixed_pca
         await pilot.pause()
         assert isinstance(app.screen, PacketScreen)
         assert app.screen.shown.data == mixed_frame(41)
-        assert str(app.screen.query_one("#packet-header").content).startswith("packet 42 ")
+        assert str(app.screen.query_one("#detail-header").content).startswith("packet 42 ")
         await pilot.press("right_square_bracket")
         assert app.screen.shown.data == mixed_frame(42)
         await pilot.press("escape")

@@ -1,5 +1,5 @@
-"""One stored packet, opened from the packet list: its metadata, its decode tree and its bytes; `[` and `]`
-step to the packet before or after."""
+"""One stored packet, opened from the packet list: its metadata (and pcapng comment) over the PacketDetail
+(decode tree and bytes); `[` and `]` step to the packet before or after."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -7,20 +7,18 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
+from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import PacketStore, StoredPacket
 
-from ..decode import decode_frame
-from ..formatting import wall_clock
-from ..widgets.packets.decode_tree import PacketTree
-from ..widgets.packets.hex_dump import HexDump
+from ..formatting import escape, wall_clock
+from ..widgets.packets.packet_detail import PacketDetail
 
 
-def packet_header(packet: StoredPacket, interface_names: list[str]) -> Text:
-    """`interface_names` are escaped already."""
+def packet_header(packet: StoredPacket, interface_names: list[str], comment: str | None = None) -> Text:
+    """`interface_names` are escaped already; `comment` (from the file) is not."""
     text = Text(no_wrap=False)
     text.append(f"packet {packet.number + 1:,}", "bold")
     if len(interface_names) > 1 and packet.interface < len(interface_names):
@@ -32,9 +30,13 @@ def packet_header(packet: StoredPacket, interface_names: list[str]) -> Text:
     text.append(f"{packet.wirelen} B")
     text.append(" on the wire  ", "dim")
     text.append(wall_clock(packet.ts_ns, "%Y-%m-%d %H:%M:%S", 9, utc=True) + " UTC")
-    flags = [name for name, is_set in (("truncated", packet.truncated), ("outgoing", packet.outgoing)) if is_set]
+    flags = [name for name, is_set in (("truncated", packet.truncated), ("outgoing", packet.outgoing),
+                                       ("time clamped", packet.ts_clamped)) if is_set]
     if flags:
         text.append("  " + ", ".join(flags), "bold yellow")
+    if comment:
+        text.append("\ncomment: ", "dim")
+        text.append(escape(comment))
     return text
 
 
@@ -53,20 +55,11 @@ class PacketScreen(Screen[None]):
         self.shown: StoredPacket | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="packet-header")
-        with Horizontal(id="inspector-body"):
-            yield PacketTree(id="packet-tree")
-            with VerticalScroll(id="bytes-column"):
-                yield HexDump(id="hex-dump")
+        yield PacketDetail()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#packet-tree").border_title = "Decoded (dpkt)"
-        self.query_one("#bytes-column").border_title = "Bytes"
         self.show(self.number)
-
-    def on_resize(self) -> None:
-        self.set_class(self.size.width < 110, "-narrow")
 
     def action_step(self, step: int) -> None:
         self.show(self.number + step)
@@ -77,6 +70,8 @@ class PacketScreen(Screen[None]):
             self.notify(f"packet {number + 1:,} is not stored", severity="warning")
             return
         self.number, self.shown = number, packet
-        self.query_one("#packet-header", Static).update(packet_header(packet, self.interface_names))
-        self.query_one(PacketTree).show(decode_frame(packet.data, packet.wirelen))
-        self.query_one(HexDump).show(packet.data)
+        interfaces = self.store.interfaces()
+        linktype = interfaces[packet.interface].linktype if packet.interface < len(interfaces) else LINKTYPE_ETHERNET
+        comment = self.store.comment(number) if packet.has_comment else None
+        self.query_one(PacketDetail).show(packet.data, linktype, packet.wirelen,
+                                          packet_header(packet, self.interface_names, comment))

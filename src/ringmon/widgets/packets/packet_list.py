@@ -25,7 +25,7 @@ from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreProgress
 
 from ...formatting import NS_PER_S, escape, wall_clock
 from ...messages import PacketChosen
-from ...packet_line import PacketSummary, summarize
+from ...decode.summary import PacketSummary, summarize
 
 TIME_FORMATS = ("relative", "absolute", "delta")  # seconds since the first packet, time of day, since the previous
 _TIME_WIDTHS = {"relative": 11, "absolute": 15, "delta": 9}
