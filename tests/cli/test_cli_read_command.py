@@ -34,3 +34,7 @@ def test_an_empty_file_is_one_line(tmp_path):
     empty.write_bytes(b"")
     assert_one_error_line(run_ringmon("read", str(empty)), "empty.pcap")
 
+
+
+def test_standard_input_is_refused_it_is_the_keyboard():
+    assert_one_error_line(run_ringmon("read", "-", stdin=b"\xd4\xc3\xb2\xa1"), "standard input")

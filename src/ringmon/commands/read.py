@@ -6,6 +6,7 @@ from pathlib import Path
 
 from textual.app import App
 
+from ringcore.api import CaptureFileError
 from ringcore.store import PacketStore
 
 from ..screens.packet_list_screen import PacketListScreen
@@ -29,6 +30,8 @@ class ReadApp(App[None]):
 def run_read(args: argparse.Namespace) -> int:
     """A file that cannot be opened or is not a capture raises RingcoreError (one line, from cli.main) before
     any screen is drawn; damage found later shows in the status line."""
+    if args.file == "-":  # the list reads its keys from the terminal on standard input
+        raise CaptureFileError("read: standard input is the keyboard here; give a file name (a FIFO is fine)")
     with PacketStore.open_file(args.file) as store:
         ReadApp(store, Path(args.file).name or args.file).run()  # the status line names the file, not its folders
     return 0
