@@ -253,6 +253,8 @@ def test_follow_keeps_the_newest_packet_in_view_until_the_user_moves_up_and_f_br
         await pilot.press("f")
         await pilot.pause()
         assert packet_list.cursor == 149 and rows(packet_list)[-1][0] == "150"
+        await pilot.press("down", "pagedown")  # at the newest already: still following
+        assert packet_list.following
         store.evict(120)  # a spool at its limit: the oldest go, the rows are what is left
         arrive(1)
         await pilot.pause(0.4)

@@ -282,7 +282,7 @@ class PacketList(ScrollView, can_focus=True):
         """The cursor on packet `number` (clamped to what is stored); moving anywhere but the end stops following."""
         if not self.rows:
             return
-        self.following = follow
+        self.following = follow or (self.following and number >= self.count - 1)
         self.cursor = min(max(number, self.first), self.count - 1)
 
     def action_move(self, step: int) -> None:
