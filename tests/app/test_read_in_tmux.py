@@ -1,9 +1,11 @@
 """The real `ringmon read` in a terminal (tmux): the status line counts the file (what the benchmark waits for),
 End shows its last packet, a file cut short shows every whole packet and says what is wrong, q gives the
-terminal back."""
+terminal back, and so do SIGTERM and SIGHUP."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from packet_files import write_mixed_pcap
 from tmux_terminal import (
     RINGMON,
     assert_terminal_restored,
+    command_pid,
     screen,
     start_in_tmux,
     terminal_settings_to,
@@ -60,3 +63,12 @@ def test_a_file_cut_short_shows_every_whole_packet_and_says_what_is_wrong(tmp_pa
     session = reading(cut)
     status = wait_for_screen(session, r"2,999 packets  (truncated: .*)").group(1)
     assert "indexing" not in status and "2999 whole" in status, screen(session)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_ends_read_with_128_plus_the_signal_and_the_terminal_given_back(tmp_path, reading, signum):
+    session = reading(write_mixed_pcap(tmp_path / "mixed.pcap", 100))
+    wait_for_screen(session, r"100 packets")
+    os.kill(command_pid(session), signum)
+    assert wait_for_exit(session, tmp_path / "exit-status") == 128 + signum
+    assert_terminal_restored(session, tmp_path / "stty")
