@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import struct
 import subprocess
 import threading
 
@@ -12,7 +13,7 @@ from packet_files import FIRST_TS_S, STEP_US, ListStore, mixed_frame, write_mixe
 from readback import tshark_fields
 
 import capture_files
-from capture_files import OPT_IF_NAME
+from capture_files import OPT_COMMENT, OPT_IF_NAME
 from hostile_text import HOSTILE_BYTES, HOSTILE_STRINGS, assert_terminal_safe
 from ringcore.store import PacketStore
 from ringmon.commands.read import ReadApp
@@ -290,3 +291,22 @@ def test_escape_stops_a_find_in_progress_and_leaves_the_cursor(mixed_pcap):
         assert "finding" not in status(app)
 
     run(store, scenario)
+
+
+def test_a_packets_hostile_pcapng_comment_is_shown_escaped_when_it_is_opened(tmp_path):
+    frame = mixed_frame(0)
+    comment = "\x1b]0;pwned\x07 note \u202eevil".encode()
+    body = (struct.pack("<IIIII", 0, 0, 0, len(frame), len(frame)) + capture_files.padded(frame)
+            + capture_files.options([(OPT_COMMENT, comment)]))
+    path = tmp_path / "commented.pcapng"
+    path.write_bytes(capture_files.section_header() + capture_files.interface()
+                     + capture_files.block(capture_files.EPB, body))
+
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("enter")
+        await pilot.pause()
+        header = str(app.screen.query_one("#detail-header").content)
+        assert_terminal_safe(header)
+        assert r"comment: \x1b]0;pwned\x07 note \u202eevil" in header
+
+    run(open_store(path), scenario)
