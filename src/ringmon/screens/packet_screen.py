@@ -13,8 +13,8 @@ from textual.widgets import Footer
 from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import PacketStore, StoredPacket
 
-from ..formatting import escape, wall_clock
-from ..widgets.packets.packet_detail import PacketDetail
+from ..formatting import escape
+from ..widgets.packets.packet_detail import PacketDetail, append_capture_facts
 
 
 def packet_header(packet: StoredPacket, interface_names: list[str], comment: str | None = None) -> Text:
@@ -24,12 +24,8 @@ def packet_header(packet: StoredPacket, interface_names: list[str], comment: str
     if len(interface_names) > 1 and packet.interface < len(interface_names):
         text.append(" on ", "dim")
         text.append(interface_names[packet.interface], "bold")
-    text.append("  captured ", "dim")
-    text.append(f"{packet.caplen} B")
-    text.append(" of ", "dim")
-    text.append(f"{packet.wirelen} B")
-    text.append(" on the wire  ", "dim")
-    text.append(wall_clock(packet.ts_ns, "%Y-%m-%d %H:%M:%S", 9, utc=True) + " UTC")
+    text.append("  ")
+    append_capture_facts(text, packet.caplen, packet.wirelen, packet.ts_ns)
     flags = [name for name, is_set in (("truncated", packet.truncated), ("outgoing", packet.outgoing),
                                        ("time clamped", packet.ts_clamped)) if is_set]
     if flags:
