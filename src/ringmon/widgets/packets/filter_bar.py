@@ -21,9 +21,10 @@ LANGUAGES = ("auto", "bpf", "wireshark")
 LANGUAGE_NAMES = {"auto": "detect", "bpf": "BPF", "wireshark": "Wireshark"}
 TSHARK_MISSING = "Wireshark syntax needs tshark: install it (apt install tshark, or scripts/install.sh)"
 # Words only Wireshark's language has: a dotted field name (ip.src, dns.qry.name; BPF's dotted words are the
-# host names and addresses after host/net/gateway, left out first), ==, contains, matches.
+# host names and addresses after host/net/gateway, left out first), contains, matches. Not ==: BPF has it too
+# (len == 100); a bare protocol only Wireshark knows (dns, http) fails as BPF and is then tried as Wireshark.
 _BPF_ADDRESS = re.compile(r"\b(?:host|net|gateway)\s+\S+")
-_WIRESHARK_WORDS = re.compile(r"\b[a-z][a-z0-9_-]*\.[a-z]|(?<!\])\s*==|\bcontains\b|\bmatches\b", re.IGNORECASE)
+_WIRESHARK_WORDS = re.compile(r"\b[a-z][a-z0-9_-]*\.[a-z]|\bcontains\b|\bmatches\b", re.IGNORECASE)
 
 
 def detect_language(expression: str) -> str:
