@@ -100,7 +100,7 @@ class Monitor:
             except BaseException:
                 self._store.close()
                 raise
-        self._store_numbers: dict[str, tuple[int, int]] = {}  # key -> (its interface number in the store, link type)
+        self._store_numbers: dict[str, int] = {}  # each interface's number in the store, by key
         self.kept_spool: tuple[str, int] | None = None  # (path, packets) once close() saved the store
         self._plugged: dict[str, _Plugged] = {}
         self._writer: Writer | None = None
@@ -145,8 +145,9 @@ class Monitor:
         return key
 
     def _start_drain(self, plugged: _Plugged, *, recaptured: bool = False) -> None:
-        """The drain of a new capture, writing to the file (if any) under a new interface block there, or, when
-        `recaptured`, under the one the interface had already."""
+        """The drain of a new capture, writing to the file (if any) under a new interface block there and storing
+        to the store (if any) under a new interface number, or, when `recaptured`, under the ones the interface
+        had already."""
         if not self._drain:
             return
         capture = plugged.capture
@@ -156,18 +157,16 @@ class Monitor:
             if ifid < 0:
                 ifid = self._writer.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
                 self._writer_ids[plugged.key] = ifid
+        store_number = 0
+        if self._store is not None:
+            # as in the file: a recaptured interface goes on under its number, a plugged one gets a new one (the
+            # store counts evictions by number, the ring counts stored packets from its plug)
+            store_number = self._store_numbers.get(plugged.key, -1) if recaptured else -1
+            if store_number < 0:
+                store_number = self._store.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
+                self._store_numbers[plugged.key] = store_number
         plugged.drain = Drain(capture.ring, self._writer, ifid, self._limit, talkers=plugged.talkers,
-                              store=self._store, store_interface=self._store_number(plugged.key, capture))
-
-    def _store_number(self, key: str, capture: Capture) -> int:
-        """The interface's number in the store: the one it had, if it was plugged before with this link type."""
-        if self._store is None:
-            return 0
-        known = self._store_numbers.get(key)
-        if known is None or known[1] != capture.linktype:
-            known = (self._store.add_interface(key, capture.linktype, capture.options.snaplen), capture.linktype)
-            self._store_numbers[key] = known
-        return known[0]
+                              store=self._store, store_interface=store_number)
 
     def recapture(self, key: str) -> None:
         """Capture again on an interface that went down or away and is back (up again, or re-created with the

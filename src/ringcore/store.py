@@ -46,7 +46,8 @@ class StoreProgress:
     bytes_held: int  # captured bytes of the packets still stored
     format: str  # "pcap", "pcap-ns", "pcapng" or "live"
     done: bool  # file: indexing ended (the whole file, or at `error`); a live store is never done
-    error: str | None  # why indexing stopped early: one line that names the offset
+    error: str | None  # file: why indexing stopped early, naming the offset; live: the last write error, counting
+    # the packets not stored (one line either way)
     error_offset: int
     interfaces: int
 

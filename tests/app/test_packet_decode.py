@@ -108,7 +108,8 @@ SUMMARIES = {  # frame name → (protocol, source, destination, info) of its sum
     "arp reply": ("ARP", "198.18.0.2", "198.18.0.1", "198.18.0.2 is-at 02:00:c6:12:00:02"),
     "neighbor solicitation after hop-by-hop": ("ICMPv6", "fe80::ff:fe12:2", "fe80::ff:fe12:1",
                                                "neighbor solicitation for fe80::ff:fe12:1 from 02:00:c6:12:00:02"),
-    "ipv6 first fragment": ("UDP", "fe80::ff:fe12:2.40000", "fe80::ff:fe12:1.40001", "payload 8"),
+    "ipv6 first fragment": ("UDP", "fe80::ff:fe12:2.40000", "fe80::ff:fe12:1.40001",
+                            "first fragment, id 0x0000abcd, payload 8"),
     "ipv6 routing header": ("UDP", "fe80::ff:fe12:2.40000", "fe80::ff:fe12:1.40001", "payload 6"),
     "mpls": ("UDP", "198.18.0.2.40000", "198.18.0.1.40001", "mpls 1000, payload 1"),
     "raw ipv4": ("DNS", "198.18.0.2.53", "198.18.0.1.40000",
@@ -199,3 +200,11 @@ def test_a_dns_error_response_says_which_error():
     frame = ethernet(0x0800, ipv4(17, struct.pack("!HHHH", 53, 40000, 8 + len(bytes(answer)), 0) + bytes(answer)))
     summary = summarize(frame, SlotMeta(0, len(frame), len(frame), 0, 0, 0), "eth0")
     assert (summary.protocol, summary.info) == ("DNS", "response 119 A missing.example.test: no such name")
+
+
+def test_a_segmentation_offload_packet_cut_by_the_capture_counts_its_payload_from_the_wire_length():
+    frame = bytearray(ethernet(0x0800, ipv4(6, tcp(bytes(1000)))))
+    frame[16:18] = bytes(2)  # TSO: the kernel has not filled in the IPv4 total length yet
+    line = packet_line(bytes(frame[:100]), SlotMeta(0, 100, len(frame), 0, 0, 0), "eth0")
+    assert "Flags [P.], seq 1000, ack 2000, win 64240, length 1000 [captured 100 of 1054]" in line
+    assert "malformed" not in line

@@ -6,6 +6,7 @@ import asyncio
 
 from decode_frames import HTTP_RESPONSE, LINKTYPE_ETHERNET, ethernet, frames, ipv4, tcp
 from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from ringmon.widgets.packets.decode_tree import PacketTree
 from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
@@ -154,3 +155,15 @@ def test_offsets_past_64_kib_keep_every_line_aligned():
     lines = hex_dump_text(data).plain.splitlines()
     assert lines[0].startswith("00000  00 01") and lines[-1].startswith("18ff0  f0 f1")
     assert len({len(line) for line in lines}) == 1
+
+
+def test_a_header_given_as_text_is_escaped():
+    async def scenario() -> str:
+        app = DetailApp()
+        async with app.run_test(size=(140, 40)) as pilot:
+            linktype, frame = frames()["arp request"]
+            app.query_one(PacketDetail).show(memoryview(frame), linktype, len(frame), "file \x1b[31mred\x07.pcap")
+            await pilot.pause()
+            return str(app.query_one("#detail-header", Static).render())
+
+    assert asyncio.run(scenario()) == r"file \x1b[31mred\x07.pcap"

@@ -61,7 +61,24 @@ def test_the_store_holds_exactly_the_delivered_packets_bytes_identical_in_order(
         monitor.close()
 
 
-def test_interfaces_plugged_later_join_the_store_by_key_and_one_captured_again_keeps_its_number(
+def test_packets_sent_and_cut_by_the_ring_are_stored_with_their_flags(veth_pair, tmp_path):
+    received, sent = veth_pair.frames_to_a(range(10), size=1000), veth_pair.frames_to_b(range(10, 20), size=1000)
+    monitor = Monitor(store=StoreOptions(directory=str(tmp_path)))
+    try:
+        key = monitor.plug(veth_pair.if_a, CaptureOptions(filter=UDP_ONLY.filter, slot_size=512, truncate_to_slot=True),
+                           netns=veth_pair.ns_a)
+        netns.send_frames(veth_pair.ns_a, veth_pair.if_a, sent)  # outgoing on end a
+        capture_all(monitor, veth_pair, received)
+        assert wait_for(lambda: monitor.stats()[key].stored == 20)
+        packets = all_packets(monitor.store)
+        assert sorted(packet.outgoing for packet in packets) == [False] * 10 + [True] * 10
+        assert all(packet.truncated and packet.caplen == 512 - 32 and packet.wirelen == 1000 for packet in packets)
+        assert sorted(packet.data for packet in packets) == sorted(frame[:480] for frame in received + sent)
+    finally:
+        monitor.close()
+
+
+def test_interfaces_plugged_later_join_the_store_by_key_one_captured_again_keeps_its_number_one_replugged_is_new(
         make_veth_pair, tmp_path):
     first, second = make_veth_pair(), make_veth_pair()
     monitor = Monitor(store=StoreOptions(directory=str(tmp_path)))
@@ -82,10 +99,15 @@ def test_interfaces_plugged_later_join_the_store_by_key_and_one_captured_again_k
         monitor.unplug(key_b)
         store = monitor.store
         assert [interface.name for interface in store.interfaces()] == [key_a, key_b]
-        by_interface = {0: [], 1: []}
+        # plugged again, it is a new interface of the store, as it would be a new block in a file
+        assert monitor.plug(second.if_a, UDP_ONLY, netns=second.ns_a) == key_b
+        capture_all(monitor, second, second.frames_to_a(range(200, 205)))
+        assert (monitor.stats()[key_b].stored, monitor.stats()[key_b].store_held) == (5, 5)
+        assert [interface.name for interface in store.interfaces()] == [key_a, key_b, key_b]
+        by_interface = {0: [], 1: [], 2: []}
         for packet in all_packets(store):
             by_interface[packet.interface].append(netns.check_frame(packet.data))
-        assert by_interface == {0: [*range(30), *range(100, 110)], 1: list(range(20))}
+        assert by_interface == {0: [*range(30), *range(100, 110)], 1: list(range(20)), 2: list(range(200, 205))}
     finally:
         monitor.close()
 

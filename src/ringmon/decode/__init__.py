@@ -25,7 +25,9 @@ def dissect(frame: bytes | memoryview, linktype: int = LINKTYPE_ETHERNET, wirele
         dissection.payload(0, len(frame), f"Link type {linktype}, not decoded:")
         walk(dissection, None)
     else:
-        walk(dissection, (first, 0, len(frame)))
+        # the frame's layers span what the wire carried: a header's length is checked against that, and
+        # what lies past the captured bytes is said to be missing, never read
+        walk(dissection, (first, 0, dissection.wirelen))
     return dissection
 
 

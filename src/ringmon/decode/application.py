@@ -148,7 +148,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> None:
                     record.add(f"data length: {length}", (at + 8, at + 10))
                     record.add(f"data: {value}", (at + 10, at + 10 + length))
     except ValueError as error:
-        d.malformed(node, f"DNS {error}", truncated=start + len(message) >= len(d.frame) and d.uncaptured > 0)
+        d.malformed(node, f"DNS {error}", truncated=d.cut_by_capture(end))
     info = f"{'response' if response else 'query'} {header.id} {' '.join(questions)}".rstrip()
     rcode = header.op & 0xF
     if response and rcode:  # an error answers nothing: say which
@@ -281,7 +281,7 @@ def tls(d: Dissection, start: int, end: int) -> Next:
         try:
             server_name = _client_hello(hello, body, start + 9)
         except ValueError as error:
-            d.malformed(node, f"ClientHello {error}", truncated=record_end > len(d.frame) and d.uncaptured > 0)
+            d.malformed(node, f"ClientHello {error}", truncated=d.cut_by_capture(min(record_end, end)))
         else:
             if server_name and first_record:
                 d.info = f"Client Hello, SNI {server_name}"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .tree import DecodedNode, Field, Span, header_fields, header_layout, header_only
+from .tree import DecodedNode, Field, header_fields, header_layout, header_only
 
 # (protocol function, start, end): the next layer is the bytes [start, end) of the frame
 Next = Optional[tuple[Callable[["Dissection", int, int], "Next"], int, int]]
@@ -49,6 +49,10 @@ class Dissection:
     def summary_info(self) -> str:
         return ", ".join(part for part in (*self.notes, self.info, *self.problems) if part)
 
+    def cut_by_capture(self, end: int) -> bool:
+        """Whether bytes up to `end` were on the wire but not kept (rather than never there)."""
+        return min(end, self.wirelen) > len(self.frame)
+
     def captured(self, start: int, end: int) -> int:
         """How many of the bytes [start, end) the capture kept (`end` may be where a header says, past it)."""
         return max(0, min(end, len(self.frame)) - start)
@@ -81,7 +85,7 @@ class Dissection:
             return False
         if self.quoted:
             why = f"truncated: {needed} header bytes needed, the ICMP error quotes {have}"
-        elif end >= len(self.frame) and self.uncaptured:
+        elif self.cut_by_capture(end):
             why = f"truncated: {needed} header bytes needed, the capture kept {have}"
         else:
             why = f"malformed: {needed} header bytes needed, {have} left"
@@ -105,8 +109,10 @@ class Dissection:
             missing = f" ({end - start - kept} more not captured)" if end - start > kept else ""
             self.layers.append(DecodedNode(f"{title}  {kept} bytes{missing}", span=(start, start + kept)))
 
-    def trailer(self, span: Span, title: str) -> None:
-        self.trailers.append(DecodedNode(f"{title}  {span[1] - span[0]} bytes", span=span))
+    def trailer(self, start: int, end: int, title: str) -> None:
+        kept = self.captured(start, end)
+        if kept:
+            self.trailers.append(DecodedNode(f"{title}  {kept} bytes", span=(start, start + kept)))
 
 
 def walk(dissection: Dissection, first: Next) -> None:

@@ -126,18 +126,20 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     elif ip.len < header_len:
         d.malformed(node, f"IPv4 total length {ip.len} < header length {header_len}")
     else:
-        on_wire = end - start + (d.uncaptured if end >= len(d.frame) else 0)
+        on_wire = end - start
         if ip.len > on_wire:
             d.malformed(node, f"IPv4 total length {ip.len} > {on_wire} bytes")
         inner_end = start + ip.len
         if inner_end < end:
-            d.trailer((inner_end, end), "Padding (after the IPv4 total length)")
+            d.trailer(inner_end, end, "Padding (after the IPv4 total length)")
     if ip.offset:  # the transport header is in the first fragment only
         d.fragment = True
         d.info = f"fragment at offset {ip.offset * 8}, proto {ip.p}"
         d.payload(start + header_len, inner_end, "Fragment")
         return None
     d.fragment = bool(ip.mf)
+    if ip.mf:  # the rest of the datagram follows in other packets
+        d.notes.append(f"first fragment, id 0x{ip.id:04x}")
     return _next_header(d, ip.p, start + header_len, inner_end, ipv6_headers=False)
 
 
@@ -155,12 +157,12 @@ def ipv6(d: Dissection, start: int, end: int) -> Next:
     d.source, d.destination = source, destination
     inner_end = end
     if ip.plen:  # 0: a jumbogram, or segmentation offload
-        on_wire = end - start - 40 + (d.uncaptured if end >= len(d.frame) else 0)
+        on_wire = end - start - 40
         if ip.plen > on_wire:
             d.malformed(node, f"IPv6 payload length {ip.plen} > {on_wire} bytes")
         inner_end = start + 40 + ip.plen
         if inner_end < end:
-            d.trailer((inner_end, end), "Padding (after the IPv6 payload length)")
+            d.trailer(inner_end, end, "Padding (after the IPv6 payload length)")
     d.fragment = False
     return _next_header(d, ip.nxt, start + 40, inner_end, ipv6_headers=True)
 
@@ -235,6 +237,8 @@ def fragment(d: Dissection, start: int, end: int) -> Next:
         d.info = f"fragment at offset {offset * 8}, proto {d.frame[start]}"
         d.payload(after, end, "Fragment")
         return None
+    if d.frame[start + 3] & 1:  # more fragments: the rest of the datagram follows in other packets
+        d.notes.append(f"first fragment, id 0x{struct.unpack_from('!I', d.frame, start + 4)[0]:08x}")
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
 
 
@@ -265,7 +269,7 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
         return
     quote = d.frame[:min(end, len(d.frame))]
     quoted = Dissection(quote, len(quote) + _QUOTE_MAY_LACK, quoted=True)
-    walk(quoted, (first_layer, start, end))
+    walk(quoted, (first_layer, start, quoted.wirelen))
     what = f"{quoted.protocol} {quoted.source} > {quoted.destination}".rstrip(" >")
     invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
     invoking.children = quoted.layers

@@ -208,6 +208,10 @@ def arp(d: Dissection, start: int, end: int) -> Next:
 
 
 # Link types (pcap LINKTYPE_ values) and the layer their frames start with
-FIRST_LAYERS = {1: ethernet, 113: sll, 276: sll2, 0: null, 108: loop,
-                101: inet.ip_by_version_layer, 12: inet.ip_by_version_layer, 14: inet.ip_by_version_layer,
-                228: inet.ipv4, 229: inet.ipv6}
+FIRST_LAYERS = {
+    1: ethernet,  # ETHERNET
+    113: sll, 276: sll2,  # LINUX_SLL, LINUX_SLL2: "any" interface, tcpdump -i any
+    0: null, 108: loop,  # NULL (host byte order), LOOP (network byte order): BSD loopback, tunnels
+    101: inet.ip_by_version_layer, 12: inet.ip_by_version_layer, 14: inet.ip_by_version_layer,  # RAW (and old values)
+    228: inet.ipv4, 229: inet.ipv6,  # IPV4, IPV6
+}

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from ...decode import decode_frame
-from ...formatting import wall_clock
+from ...formatting import escape, wall_clock
 from ...messages import FieldHighlighted
 from .decode_tree import PacketTree
 from .hex_dump import HexDump, hex_dump_text
@@ -57,10 +57,11 @@ class PacketDetail(Vertical):
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
 
-    def show(self, data: bytes, linktype: int, wirelen: int, header: Text | str = "") -> None:
+    def show(self, data: bytes | memoryview, linktype: int, wirelen: int, header: Text | str = "") -> None:
         """Shows a packet of a link type (pcap LINKTYPE_ value) that was `wirelen` bytes on the wire, under
-        `header` (a str is shown as plain text, never read as markup)."""
-        self.query_one("#detail-header", Static).update(Text(header) if isinstance(header, str) else header)
+        `header` (a str is escaped and shown as plain text, never read as markup; a Text is the caller's)."""
+        data = bytes(data)  # kept while shown: a view of a ring or a store may be released meanwhile
+        self.query_one("#detail-header", Static).update(Text(escape(header)) if isinstance(header, str) else header)
         self.query_one(HexDump).show(data)
         self.query_one(PacketTree).show(decode_frame(data, wirelen, linktype) if data or wirelen else [])
 
