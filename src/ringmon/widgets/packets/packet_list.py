@@ -112,8 +112,8 @@ class PacketList(ScrollView, can_focus=True):
         Binding("down", "move(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "first", "First"),
-        Binding("end", "last", "Last"),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False, tooltip="The newest packet, and follow it"),
         Binding("enter", "open", "Open"),
     ]
 
