@@ -132,7 +132,7 @@ class PacketListScreen(Screen[None]):
         self.packet_list = PacketList(store, following=store.progress().format == "live", id="packet-list")
         self.status = Static(id="list-status")
         self.needle: str | None = None
-        self.find_state: str | None = None  # what the status line says of the find in progress or last done
+        self.find_state: str | None = None  # what the status line says of a find in progress
         self._span: tuple[int, int | None] = (0, None)  # (count it was measured at, span)
 
     def compose(self) -> ComposeResult:
