@@ -21,7 +21,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreProgress
+from ringcore.filter import LINKTYPE_ETHERNET
+from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 from ...decode.summary import PacketSummary, summarize
 from ...formatting import NS_PER_S, escape, wall_clock
@@ -164,8 +165,8 @@ class PacketList(ScrollView, can_focus=True):
         Binding("down", "move(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "first", "First"),
-        Binding("end", "last", "Last"),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False, tooltip="The newest packet, and follow it"),
         Binding("enter", "open", "Open"),
         Binding("space", "toggle_mark", "Mark", tooltip="Mark (or unmark) the packet under the cursor"),
         Binding("shift+up", "extend_marks(-1)", "Mark up", show=False, tooltip="Mark while moving up"),
@@ -186,8 +187,8 @@ class PacketList(ScrollView, can_focus=True):
         self.store = store
         self.view = DisplayedRows(0, 0)
         self.marks = PacketMarks()
-        self.interface_names: list[str] = []  # escaped
-        self.linktypes: list[int] = []
+        self.interfaces: list[StoreInterface] = []
+        self.interface_names: list[str] = []  # escaped, for display
         self.base_ts_ns: int | None = None  # the first packet's: what relative times count from
         self._summaries: LRUCache[int, RowFacts] = LRUCache(_SUMMARIES_CACHED)
         self._strips: LRUCache[tuple, Strip] = LRUCache(_STRIPS_CACHED)
@@ -222,10 +223,9 @@ class PacketList(ScrollView, can_focus=True):
         if (first, count) == (view.first, view.count) and (view.selection is None or
                                                            len(view.selection) - view.offset == view.rows):
             return
-        if len(self.interface_names) < progress.interfaces:
-            interfaces = self.store.interfaces()
-            self.interface_names = [escape(interface.name) for interface in interfaces]
-            self.linktypes = [interface.linktype for interface in interfaces]
+        if len(self.interfaces) < progress.interfaces:
+            self.interfaces = self.store.interfaces()
+            self.interface_names = [escape(interface.name) for interface in self.interfaces]
             self._strips.clear()
         if self.base_ts_ns is None and count > first:
             oldest = self.store.packet(first)
@@ -267,10 +267,10 @@ class PacketList(ScrollView, can_focus=True):
         rows = []
         for packet in packets:
             index = packet.interface
-            ifname = self.interface_names[index] if index < len(self.interface_names) else f"#{index}"
-            linktype = self.linktypes[index] if index < len(self.linktypes) else 1
+            interface = self.interfaces[index] if index < len(self.interfaces) else None  # declared late
+            ifname, linktype = (interface.name, interface.linktype) if interface else (f"#{index}", LINKTYPE_ETHERNET)
             rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), packet.ts_ns,
-                                                 previous_ts_ns)))
+                                                 previous_ts_ns)))  # summarize escapes the name
             previous_ts_ns = packet.ts_ns
         return rows
 
