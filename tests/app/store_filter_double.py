@@ -8,8 +8,11 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-import dpkt
+import struct
+
 import pcapy
+
+import capture_files
 
 from ringcore.api import FilterError, RingcoreError
 from ringcore.store import MAX_BATCH, PacketStore
@@ -79,23 +82,31 @@ def export(self: PacketStore, path: str, fmt: str = "pcapng", numbers=None, prog
     else:
         wanted = [item if isinstance(item, range) else [item] for item in numbers]
     temp = f"{path}.tmp-double"
+    interfaces = self.interfaces()
+    written = 0
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as stream:
             if fmt == "pcapng":
-                writer = dpkt.pcapng.Writer(stream, linktype=self.interfaces()[0].linktype)
+                stream.write(capture_files.section_header() + b"".join(
+                    capture_files.interface([(capture_files.OPT_IF_TSRESOL, bytes([9]))], linktype=interface.linktype)
+                    for interface in interfaces))
             else:
-                writer = dpkt.pcap.Writer(stream, nano=fmt == "pcap-ns", linktype=self.interfaces()[0].linktype)
-            written = 0
+                magic = 0xA1B23C4D if fmt == "pcap-ns" else 0xA1B2C3D4
+                stream.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, interfaces[0].linktype))
             for group in wanted:
                 for number in group:
                     packet = self.packet(number)
-                    if packet is not None:
-                        if fmt == "pcapng":
-                            writer.writepkt_time(packet.data, packet.ts_ns / 1e9)
-                        else:
-                            writer.writepkt(packet.data, packet.ts_ns / 1e9)
-                        written += 1
+                    if packet is None:
+                        continue
+                    if fmt == "pcapng":
+                        stream.write(capture_files.enhanced_packet(packet.data, packet.ts_ns, packet.interface))
+                    else:
+                        seconds, ns = divmod(packet.ts_ns, 10**9)
+                        fraction = ns if fmt == "pcap-ns" else ns // 1000
+                        stream.write(struct.pack("<IIII", seconds, fraction, packet.caplen, packet.wirelen)
+                                     + packet.data)
+                    written += 1
             stream.flush()
             os.fsync(stream.fileno())
         os.rename(temp, path)

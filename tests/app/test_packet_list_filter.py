@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
 import store_filter_double
-from packet_files import FIRST_TS_S, STEP_US, write_mixed_pcap
-from test_packet_list import _tshark_filter, open_store, run, status
+import test_packet_list
+from packet_files import FIRST_TS_S, STEP_US
+from test_packet_list import PACKETS, _tshark_filter, open_store, run, status
 
 from ringmon.widgets.packets.filter_bar import detect_language
 from ringmon.widgets.packets.packet_list import MARK_GLYPH, PacketList
 
-PACKETS = 3000
 TALL = (110, 60)
 
 store_filter_double.install()
-
-
-@pytest.fixture(scope="module")
-def mixed_pcap(tmp_path_factory):
-    return write_mixed_pcap(tmp_path_factory.mktemp("filter") / "mixed.pcap", PACKETS)
+mixed_pcap = test_packet_list.mixed_pcap  # the same file, one fixture
 
 
 def tcpdump_numbers(path, expression: str) -> list[int]:

@@ -143,8 +143,8 @@ class PacketListScreen(Screen[None]):
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
         Binding("n", "find_again(False)", "Next", tooltip="Find the next packet whose line contains the text"),
-        Binding("N", "find_again(True)", "Prev", tooltip="Find the previous packet whose line contains the text"),
-        Binding("t", "time_format", "Time", tooltip="Time relative to the first packet, absolute, or delta from "
+        Binding("N", "find_again(True)", "Prev", show=False, tooltip="Find the previous packet whose line contains the text"),
+        Binding("t", "time_format", "Time", show=False, tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
         Binding("backslash", "filter", "Filter", tooltip="Show only the packets a display filter matches "

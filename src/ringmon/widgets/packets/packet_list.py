@@ -173,9 +173,9 @@ class PacketList(ScrollView, can_focus=True):
         Binding("shift+down", "extend_marks(1)", "Mark down", show=False, tooltip="Mark while moving down"),
         Binding("shift+pageup", "extend_marks_page(-1)", "Mark page up", show=False),
         Binding("shift+pagedown", "extend_marks_page(1)", "Mark page down", show=False),
-        Binding("m", "mark_range", "Mark N-M", tooltip="Mark the displayed packets numbered N to M"),
-        Binding("M", "mark_displayed", "Mark all", tooltip="Mark every displayed packet"),
-        Binding("U", "clear_marks", "Unmark all", tooltip="Clear every mark"),
+        Binding("m", "mark_range", "Mark N-M", show=False, tooltip="Mark the displayed packets numbered N to M"),
+        Binding("M", "mark_displayed", "Mark all", show=False, tooltip="Mark every displayed packet"),
+        Binding("U", "clear_marks", "Unmark all", show=False, tooltip="Clear every mark"),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
