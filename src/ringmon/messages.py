@@ -80,7 +80,7 @@ class TaskProgress(Message):
 @dataclass
 class FilterFinished(Message):
     """A display filter ran over the store: `display_filter` (ringcore's DisplayFilter) when it ran to the end,
-    `error` (one line) when it could not be compiled or run; neither when it was cancelled."""
+    `error` (one line) when it could not be compiled or run. A cancelled one posts nothing."""
 
     expression: str
     display_filter: object | None

@@ -4,6 +4,7 @@ say so, and marks outlive filter changes."""
 from __future__ import annotations
 
 import subprocess
+import threading
 
 import store_filter_double
 import test_packet_list
@@ -161,3 +162,47 @@ def test_marks_by_space_shift_movement_and_range_survive_filter_changes(mixed_pc
         assert "marked" not in status(app) and not len(packet_list.marks)
 
     run(open_store(mixed_pcap), scenario, size=TALL)
+
+
+class HeldFilter:
+    """A display filter that waits for `release` after each chunk it examined: a long run, held in progress."""
+
+    def __init__(self, display_filter, release: threading.Event) -> None:
+        self.inner, self.release = display_filter, release
+        self.expression, self.language = display_filter.expression, display_filter.language
+
+    @property
+    def selection(self):
+        return self.inner.selection
+
+    def run(self, chunk: int = 65536):
+        for examined in self.inner.run(chunk):
+            yield examined
+            self.release.wait(10)
+
+
+def test_escape_stops_a_filter_in_progress_and_the_filter_shown_stays(mixed_pcap):
+    store = open_store(mixed_pcap)
+    release = threading.Event()
+    compile_filter = store.compile_filter
+    store.compile_filter = lambda expression, language="bpf": HeldFilter(compile_filter(expression, language),
+                                                                          release)
+
+    async def scenario(app, pilot, packet_list):
+        await apply_filter(pilot, app, "arp")
+        release.clear()
+        await pilot.press("backslash")
+        app.screen.filter_bar.input.value = "udp"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.screen.query_one("#task-progress").has_class("-shown")
+        await pilot.press("escape")
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app.screen.query_one("#task-progress").has_class("-shown")
+        assert f"{PACKETS // 5:,} of {PACKETS:,} packets match arp" in status(app)
+        assert packet_list.rows == PACKETS // 5
+
+    release.set()
+    run(store, scenario, size=TALL)

@@ -313,12 +313,13 @@ class PacketListScreen(Screen[None]):
             display_filter = self._compile(expression, language)
             for examined in display_filter.run():
                 if worker.is_cancelled:
-                    return
+                    break
                 self.post_message(TaskProgress("filter", examined, total))
         except RingcoreError as error:
             self.post_message(FilterFinished(expression, None, str(error)))
             return
-        self.post_message(FilterFinished(expression, display_filter, None))
+        if not worker.is_cancelled:  # also when cancelled during the last chunk
+            self.post_message(FilterFinished(expression, display_filter, None))
 
     def _compile(self, expression: str, language: str) -> object:
         """'auto' takes the language the expression looks like; one that does not compile as BPF is tried as
@@ -350,7 +351,7 @@ class PacketListScreen(Screen[None]):
             return
         self.workers.cancel_group(self, "filter-new")
         self.display_filter = message.display_filter
-        self._filtered_up_to = self.store.progress().count
+        self._filtered_up_to = 0  # packets stored while it ran are matched at the next refresh
         self.packet_list.show_selection(self.display_filter.selection)
         self._close_filter_bar()
         if not self.packet_list.rows:
