@@ -43,6 +43,7 @@ from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
 from .widgets.iface.talkers import TALKERS_SHOWN
+from .widgets.packets.filter_bar import FilterBar
 from .widgets.packets.packet_list import PacketList
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
@@ -246,7 +247,7 @@ class RingmonApp(SignalSafeApp[None]):
             ("Interface panel", InterfacePanel.BINDINGS),
             ("Slot map", SlotMap.BINDINGS),
             ("Slot inspector", SlotInspector.BINDINGS),
-            ("Packet list", [*PacketListScreen.BINDINGS, *PacketList.BINDINGS]),
+            ("Packet list", [*PacketListScreen.BINDINGS, *PacketList.BINDINGS, *FilterBar.BINDINGS]),
             ("Packet", PacketScreen.BINDINGS),
         ]))
 

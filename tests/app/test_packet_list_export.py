@@ -137,3 +137,16 @@ def test_export_from_the_live_list_while_capture_goes_on(veth_pair, tmp_path):
     assert burst <= len(packets) <= 2 * burst
     assert [packet.frame for packet in packets] == frames[:len(packets)]
     assert tcpdump_count(path) == len(packets)
+
+
+def test_the_palette_offers_the_lists_commands_and_export_opens_the_dialog(mixed_pcap):
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Export")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
+
+    run(open_store(mixed_pcap), scenario, size=SIZE)
