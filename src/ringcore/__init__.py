@@ -6,6 +6,7 @@ from .api import (
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
     DEFAULT_SPOOL_BYTES,
+    DEFAULT_SPOOL_PACKETS,
     CaptureFileError,
     CaptureOptions,
     DropPolicy,
@@ -29,7 +30,7 @@ from .store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StorePr
 
 __all__ = [
     "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
-    "DEFAULT_SPOOL_BYTES", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
+    "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
     "Capture", "CaptureFileError", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
     "OutOfRangeError", "PacketStore", "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView",
     "StoreInterface", "StoreOptions", "StoreProgress", "StoredPacket", "Talker", "Talkers", "TopTalkers",

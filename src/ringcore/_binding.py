@@ -134,6 +134,9 @@ class Limit(ctypes.Structure):
 STORE_INTERFACE_NAME_MAX = 64  # RC_STORE_INTERFACE_NAME_MAX
 STORE_MESSAGE_MAX = 256  # RC_STORE_MESSAGE_MAX
 STORE_SPOOL_MIN_BYTES = 1 << 20  # RC_STORE_SPOOL_MIN_BYTES
+STORE_SPOOL_MIN_PACKETS = 4096  # RC_STORE_SPOOL_MIN_PACKETS
+STORE_SPOOL_DEFAULT_PACKETS = 1 << 21  # RC_STORE_SPOOL_DEFAULT_PACKETS
+STORE_SPOOL_MAX_PACKETS = 1 << 32  # RC_STORE_SPOOL_MAX_PACKETS
 RC_STORE_SPOOL, RC_STORE_PCAP_US, RC_STORE_PCAP_NS, RC_STORE_PCAPNG = 0, 1, 2, 3
 RC_STORED_TRUNCATED, RC_STORED_OUTGOING, RC_STORED_COMMENT, RC_STORED_TS_CLAMPED = 1, 2, 4, 8
 
@@ -253,7 +256,7 @@ _SIGNATURES = {
     "rc_store_open_file": (ctypes.c_int, [cp, _P(vp), cp, size_t]),
     "rc_store_wait": (ctypes.c_int, [vp, u32]),
     "rc_store_comment": (i64, [vp, u64, vp, u64]),
-    "rc_store_create_spool": (ctypes.c_int, [cp, u64, _P(vp), cp, size_t]),
+    "rc_store_create_spool": (ctypes.c_int, [cp, u64, u64, _P(vp), cp, size_t]),
     "rc_store_spool_dir": (ctypes.c_int, [vp, cp, size_t]),
     "rc_store_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
     "rc_store_append": (ctypes.c_int, [vp, u32, _P(vp), u32]),

@@ -93,7 +93,8 @@ class Monitor:
         self._limit = Limit(count) if count is not None else None
         self._store_options = store if drain else None
         self._started = time.time()  # names a kept spool
-        self._store = PacketStore.create_spool(store.spool_bytes, store.directory) if self._store_options else None
+        self._store = (PacketStore.create_spool(store.spool_bytes, store.directory, store.spool_packets)
+                       if self._store_options else None)
         if self._store is not None and store.owner is not None:
             try:
                 self._store.give_spool_to(*store.owner)

@@ -18,6 +18,8 @@ from .capture import FORMATS, U32_MAX, _check, _Native, in_range
 
 U64_MAX = (1 << 64) - 1
 SPOOL_MIN_BYTES = rc.STORE_SPOOL_MIN_BYTES
+SPOOL_MIN_PACKETS = rc.STORE_SPOOL_MIN_PACKETS
+MAX_SPOOL_PACKETS = rc.STORE_SPOOL_MAX_PACKETS
 MAX_SPOOL_BYTES = (1 << 62) - 1  # the C side's bound (positions add a lap to an offset)
 MAX_BATCH = 4096  # packets per packets() call: what one screen or one find step needs, bounded
 WAIT_SLICE_MS = 100  # a wait returns to Python this often, so Ctrl-C is seen
@@ -131,14 +133,17 @@ class PacketStore(_Native):
             cap = length
 
     @classmethod
-    def create_spool(cls, spool_bytes: int, directory: str | None = None) -> PacketStore:
-        """A live capture's store: a spool of at most spool_bytes in a new private directory under `directory`
-        ($TMPDIR or /tmp by default), removed by close(); the oldest packets are evicted when it is full."""
+    def create_spool(cls, spool_bytes: int, directory: str | None = None,
+                     spool_packets: int = rc.STORE_SPOOL_DEFAULT_PACKETS) -> PacketStore:
+        """A live capture's store: a spool of at most spool_bytes, indexed by at most spool_packets (32 bytes of
+        memory each), in a new private directory under `directory` ($TMPDIR or /tmp by default), removed by
+        close(); the oldest packets are evicted when either is full."""
         spool_bytes = in_range("spool size", spool_bytes, SPOOL_MIN_BYTES, MAX_SPOOL_BYTES, " bytes")
+        spool_packets = in_range("spool index", spool_packets, SPOOL_MIN_PACKETS, MAX_SPOOL_PACKETS, " packets")
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
         code = rc.lib.rc_store_create_spool(os.fsencode(directory) if directory else None, spool_bytes,
-                                            ctypes.byref(handle), buf, len(buf))
+                                            spool_packets, ctypes.byref(handle), buf, len(buf))
         _check(code, buf, "creating the packet spool")
         return cls(handle.value)
 

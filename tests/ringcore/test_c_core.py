@@ -182,6 +182,10 @@ def test_a_spool_that_cannot_grow_counts_every_packet_not_stored_in_one_line(run
     run_c_test("store_spool_write_error")
 
 
+def test_a_full_spool_index_evicts_the_oldest_by_count_as_full_bytes_do_and_counts_them_evicted(run_c_test):
+    run_c_test("store_spool_index_cap")
+
+
 @pytest.mark.parametrize("drop_policy", ["early", "late"])
 def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
                                                                              drop_policy):

@@ -605,13 +605,30 @@ void rc_store_close(struct rc_store *s);
  * bytes of at most spool_bytes (>= RC_STORE_SPOOL_MIN_BYTES): a packet that
  * does not fit before its end starts again at offset 0, and the oldest
  * packets whose bytes it overwrites are evicted first.  Packets are written
- * with pwritev and read back with pread, so their pages stay in the page
+ * with pwrite and read back with pread, so their pages stay in the page
  * cache, not in the process.  rc_store_close removes the file and the
- * directory. */
+ * directory.
+ *
+ * The index is the store's only memory that grows with traffic: 32 bytes a
+ * packet, so it is a ring too, of at most spool_packets entries; the oldest
+ * packet is evicted when it is full, exactly as when the spool's bytes are
+ * (one count: stored == held + evicted).  Bytes bound big packets, the
+ * count bounds small ones: 1 GiB of 60-byte packets is 17 M entries, 550 MB
+ * of index.  The default, 2 Mi packets, caps the index at 64 MiB, and a
+ * 1 GiB spool of packets that average 512 bytes or more is full by bytes
+ * first.  It is mapped once at its whole size and its pages are touched only
+ * as packets come (a quiet capture costs what it holds), so it never grows,
+ * is never copied, and no drain waits for it.  It stays anonymous memory
+ * rather than a file in the spool's directory: a file's dirty pages would
+ * count the same while the drains write them, and on a tmpfs $TMPDIR they
+ * could not be reclaimed either. */
 #define RC_STORE_SPOOL_MIN_BYTES (1u << 20) /* holds the largest packet (snap length 262144) */
+#define RC_STORE_SPOOL_MIN_PACKETS 4096u /* a few batches */
+#define RC_STORE_SPOOL_DEFAULT_PACKETS (1u << 21) /* 64 MiB of index */
+#define RC_STORE_SPOOL_MAX_PACKETS (1ull << 32) /* 128 GiB of index */
 
-int rc_store_create_spool(const char *dir, uint64_t spool_bytes, struct rc_store **out,
-			  char *errbuf, size_t errlen);
+int rc_store_create_spool(const char *dir, uint64_t spool_bytes, uint64_t spool_packets,
+			  struct rc_store **out, char *errbuf, size_t errlen);
 /* The spool's directory (what rc_store_close removes) into buf; -ENOENT for
  * a store that has no spool, -ERANGE when buf is too small. */
 int rc_store_spool_dir(struct rc_store *s, char *buf, size_t len);

@@ -799,7 +799,7 @@ int64_t rc_store_comment(struct rc_store *s, uint64_t number, char *buf, uint64_
 	int64_t length = -ENOENT;
 	pthread_mutex_lock(&s->lock);
 	if (number >= s->first && number < s->count) {
-		const struct rc_store_entry *e = &s->entries[number & (s->capacity - 1)];
+		const struct rc_store_entry *e = store_entry(s, number);
 		length = 0;
 		/* the block is read again: check its framing against the mapping once more */
 		if (s->backend == &file_backend && (e->flags & RC_STORED_COMMENT) && e->data_offset >= e->block_back &&

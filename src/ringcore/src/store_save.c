@@ -38,7 +38,7 @@ static int copy_chunk(struct rc_store *s, uint64_t *next, struct chunk *c)
 	if (*next < s->first)
 		*next = s->first;
 	for (; *next < s->count && c->n < SAVE_CHUNK_PACKETS; ++*next) {
-		const struct rc_store_entry *e = &s->entries[*next & (s->capacity - 1)];
+		const struct rc_store_entry *e = store_entry(s, *next);
 		size_t size = record_size(e->caplen);
 		if (used + size > c->cap) {
 			if (c->n)
