@@ -20,6 +20,7 @@ C_TESTS = Path(__file__).parent / "c"
 # The C tests never open a socket; capture.c is linked when it builds, so the whole library is checked together.
 OPTIONAL_SOURCES = ("capture",)
 LIBRARY_SOURCES = tuple(sorted(path.stem for path in SRC.glob("*.c") if path.stem not in OPTIONAL_SOURCES))
+LIBRARIES = ["-lpcap"]  # as setup.py links: display filters are libpcap's (libpcap-dev)
 COMMON_FLAGS = ["-std=gnu11", "-pthread", "-Wall", "-Wextra", "-Werror", f"-I{SRC}", f"-I{C_TESTS}"]
 FLAVORS = {
     "plain": ["-O2"],
@@ -77,7 +78,7 @@ def build_c_test(request, library_objects, tmp_path):
     def build(name: str) -> tuple[list[str], dict[str, str], str]:
         exe = tmp_path / f"{name}-{flavor}"
         built = _compile([*COMMON_FLAGS, *FLAVORS[flavor], str(C_TESTS / f"{name}.c"),
-                          *map(str, library_objects(flavor)), "-o", str(exe)])
+                          *map(str, library_objects(flavor)), *LIBRARIES, "-o", str(exe)])
         assert built.returncode == 0, f"{name}.c does not build ({flavor}):\n{built.stderr}"
         return [str(exe)], {**os.environ, **SANITIZER_OPTIONS, "TMPDIR": str(tmp_path)}, flavor
 

@@ -101,6 +101,11 @@ static inline uint64_t rc_coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A store's packets saved (store_save.c): written in the order given (the
+ * store's), never merged by time; whole_or_nothing: closing after a write
+ * error removes the file (else it keeps the whole packets written). */
+void writer_set_export(struct rc_writer *w, int whole_or_nothing);
+
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 uint64_t rc_now_ns(void);

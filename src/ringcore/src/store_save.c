@@ -1,6 +1,7 @@
-/* store_save.c — a store's packets written to a capture file by the writer
- * (exclusive temp file, renamed into place once complete), in chunks copied
- * out under the store's lock so appending drains wait for one chunk at most. */
+/* store_save.c — a store's packets (all, or a selection's) written to a
+ * capture file by the writer (exclusive temp file, renamed into place once
+ * complete, removed on an error), in chunks copied out under the store's
+ * lock so appending drains wait for one chunk at most. */
 #define _GNU_SOURCE
 #include "store_internal.h"
 
@@ -27,18 +28,44 @@ static size_t record_size(uint32_t caplen)
 	return (sizeof(struct rc_slot_hdr) + caplen + 15) & ~(size_t)15;
 }
 
-/* Copy the packets from *next on (the oldest held, if *next was evicted)
- * into the chunk; moves *next past them.  0, or a negative errno. */
-static int copy_chunk(struct rc_store *s, uint64_t *next, struct chunk *c)
+/* The packets to save: every one held when the save began, or a selection's. */
+struct source {
+	struct rc_selection *sel; /* NULL: packets next .. end-1 */
+	uint64_t next;            /* the next packet number, or position in sel */
+	uint64_t end;
+	uint64_t done;            /* packets taken so far */
+	uint64_t total;           /* packets asked for */
+};
+
+/* The next packet number to save that is still held (store lock held);
+ * 0 when there is none left. */
+static int source_next(struct rc_store *s, struct source *src, uint64_t *number)
+{
+	if (!src->sel) {
+		if (src->next < s->first)
+			src->next = s->first; /* evicted since the save began */
+		*number = src->next;
+		return src->next < src->end && src->next < s->count;
+	}
+	/* a number evicted since, or never stored, is left out */
+	while (rc_selection_numbers(src->sel, src->next, number, 1) == 1) {
+		if (*number >= s->first && *number < s->count)
+			return 1;
+		src->next++;
+	}
+	return 0;
+}
+
+/* Copy the next packets of src into the chunk.  0, or a negative errno. */
+static int copy_chunk(struct rc_store *s, struct source *src, struct chunk *c)
 {
 	int rc = 0;
 	size_t used = 0;
+	uint64_t number;
 	c->n = 0;
 	pthread_mutex_lock(&s->lock);
-	if (*next < s->first)
-		*next = s->first;
-	for (; *next < s->count && c->n < SAVE_CHUNK_PACKETS; ++*next) {
-		const struct rc_store_entry *e = &s->entries[*next & (s->capacity - 1)];
+	for (; c->n < SAVE_CHUNK_PACKETS && source_next(s, src, &number); src->next++) {
+		const struct rc_store_entry *e = &s->entries[number & (s->capacity - 1)];
 		size_t size = record_size(e->caplen);
 		if (used + size > c->cap) {
 			if (c->n)
@@ -71,6 +98,7 @@ static int copy_chunk(struct rc_store *s, uint64_t *next, struct chunk *c)
 		used += size;
 	}
 	pthread_mutex_unlock(&s->lock);
+	src->done += c->n;
 	return rc;
 }
 
@@ -102,16 +130,23 @@ static int add_interfaces(struct rc_store *s, struct rc_writer *w, char *errbuf,
 	}
 }
 
-/* A write error (a full disk) closes the file as the writer does: cut back
- * to the last whole packet, renamed into place, the error returned; any
- * other error removes it. */
-int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint64_t *saved,
-		  char *errbuf, size_t errlen)
+int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint32_t flags,
+		  struct rc_selection *sel, rc_progress_fn progress, void *ctx,
+		  uint64_t *packets, uint64_t *bytes, char *errbuf, size_t errlen)
 {
 	struct rc_writer *w;
 	int rc = rc_writer_open(path, format, &w, errbuf, errlen);
 	if (rc)
 		return rc;
+	writer_set_export(w, !(flags & RC_SAVE_KEEP_PARTIAL));
+	struct source src = { .sel = sel };
+	pthread_mutex_lock(&s->lock);
+	src.next = sel ? 0 : s->first;
+	src.end = s->count;
+	src.total = sel ? 0 : s->count - s->first;
+	pthread_mutex_unlock(&s->lock);
+	if (sel)
+		src.total = rc_selection_count(sel);
 	struct rc_writer_totals *kept = malloc(sizeof(*kept));
 	struct chunk *c = calloc(1, sizeof(*c));
 	if (c)
@@ -122,33 +157,41 @@ int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint64_t
 	} else {
 		rc = add_interfaces(s, w, errbuf, errlen);
 	}
-	uint64_t next = 0;
 	int write_failed = 0;
 	while (rc == 0) {
-		rc = copy_chunk(s, &next, c);
+		rc = copy_chunk(s, &src, c);
 		if (rc)
 			rc_err(errbuf, errlen, "%s: reading the stored packets failed: %s", path,
 			       strerror(-rc));
 		else if (c->n == 0)
 			break;
-		else
-			write_failed = (rc = write_chunk(w, c)) != 0;
+		else if ((rc = write_chunk(w, c)) != 0)
+			write_failed = 1;
+		else if (progress && progress(ctx, src.done, src.total)) {
+			rc = -ECANCELED;
+			rc_err(errbuf, errlen, "%s: export cancelled, no file written", path);
+		}
 	}
 	if (c)
 		free(c->buf);
 	free(c);
+	if (write_failed && rc_writer_error(w, errbuf, errlen) == 0) {
+		/* refused without a write error: not expected of a store's packets */
+		rc_err(errbuf, errlen, "%s: the writer refused a stored packet: %s", path, strerror(-rc));
+		write_failed = 0;
+	}
 	if (rc && !write_failed) {
 		rc_writer_abort(w);
 		free(kept);
 		return rc;
 	}
+	/* a write error (a full disk): close removes the file (or keeps the
+	 * whole packets written), and says why */
 	rc = rc_writer_close(w, kept, errbuf, errlen);
-	if (rc == 0 && write_failed) {
-		rc = -EIO; /* refused without a write error: not expected of a store's packets */
-		rc_err(errbuf, errlen, "%s: the writer refused a stored packet", path);
-	}
-	if (saved)
-		*saved = kept->packets;
+	if (packets)
+		*packets = rc ? 0 : kept->packets;
+	if (bytes)
+		*bytes = rc ? 0 : kept->bytes;
 	free(kept);
 	return rc;
 }

@@ -72,6 +72,8 @@ struct rc_writer {
 	int fd;
 	int stream;           /* stdout, a device or FIFO: no temp file, no rename */
 	int flush_each_batch; /* stdout: a reader on a pipe wants packets now */
+	int in_order;         /* writer_set_export: never merged by time */
+	int whole_or_nothing; /* writer_set_export: an error removes the file */
 	char *path;
 	char *tmp_path;
 	uint8_t *buf;
@@ -96,7 +98,10 @@ static void set_error(struct rc_writer *w, int err, const char *what)
 	if (w->error)
 		return;
 	w->error = -err;
-	if (err == ENOSPC)
+	if (err == ENOSPC && w->whole_or_nothing)
+		rc_err(w->error_msg, sizeof(w->error_msg),
+		       "%s: the disk is full: no file written", w->path);
+	else if (err == ENOSPC)
 		rc_err(w->error_msg, sizeof(w->error_msg),
 		       "%s: the disk is full; the file keeps the %llu packets written before",
 		       w->path, (unsigned long long)w->packets);
@@ -577,7 +582,7 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 	if (ifid < 0 || ifid >= w->interfaces)
 		rc = -EINVAL;
 	/* one interface has its packets in order already: no queue, no copy */
-	int merging = w->interfaces > 1;
+	int merging = w->interfaces > 1 && !w->in_order;
 	uint64_t now = merging ? rc_coarse_ns() : 0;
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		/* slots lie a page apart, beyond what the hardware prefetcher
@@ -732,6 +737,13 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 		if (w->fd > STDERR_FILENO)
 			close(w->fd);
 		w->fd = -1;
+	} else if (w->whole_or_nothing && w->error) {
+		close(w->fd);
+		w->fd = -1;
+		unlink(w->tmp_path);
+		w->packets = 0;
+		memset(w->interface_packets, 0, sizeof(w->interface_packets));
+		w->file_bytes = 0;
 	} else {
 		commit_file_locked(w);
 	}
@@ -747,6 +759,14 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 	pthread_mutex_unlock(&w->lock);
 	free_writer(w);
 	return rc;
+}
+
+void writer_set_export(struct rc_writer *w, int whole_or_nothing)
+{
+	pthread_mutex_lock(&w->lock);
+	w->in_order = 1;
+	w->whole_or_nothing = whole_or_nothing;
+	pthread_mutex_unlock(&w->lock);
 }
 
 void rc_writer_abort(struct rc_writer *w)
