@@ -155,6 +155,12 @@ class PacketSelection:
         copied = rc.lib.rc_selection_numbers(self.handle, start_index, out, count) if count else 0
         return out[:copied]
 
+    def first(self, count: int) -> PacketSelection:
+        """A new selection of the first `count` numbers of this one."""
+        count = min(in_range("number count", count, 0, U64_MAX), len(self))
+        return PacketSelection.from_numbers(number for start in range(0, count, MAX_BATCH)
+                                            for number in self.numbers(start, min(MAX_BATCH, count - start)))
+
     def position(self, number: int) -> int:
         """The position of the first selected number >= number (len(self) when there is none)."""
         return rc.lib.rc_selection_position(self.handle, in_range("packet number", number, 0, U64_MAX))
