@@ -183,6 +183,14 @@ def test_a_spool_that_cannot_grow_counts_every_packet_not_stored_in_one_line(run
     run_c_test("store_spool_write_error")
 
 
+def test_a_display_filter_over_a_file_and_a_spool_of_two_link_types_matches_exactly_while_the_spool_grows(run_c_test):
+    run_c_test("store_filter_link_types")
+
+
+def test_an_exported_selection_holds_exactly_its_packets_and_a_failed_or_cancelled_export_leaves_no_file(run_c_test):
+    run_c_test("store_export_selection")
+
+
 @pytest.mark.parametrize("drop_policy", ["early", "late"])
 def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
                                                                              drop_policy):

@@ -13,13 +13,19 @@
 #define SAVE_CHUNK_BYTES (1u << 20)
 #define SAVE_CHUNK_PACKETS 1024u
 
+/* A pcapng option holds at most this much of a packet's comments. */
+#define COMMENT_MAX 65535u
+
 /* A chunk: records as the writer takes them (a slot header, then the
- * packet), 16-byte aligned in buf, with the store's interface of each. */
+ * packet, then its comment if kept), 16-byte aligned in buf, with the
+ * store's interface of each. */
 struct chunk {
 	uint8_t *buf;
 	size_t cap;
+	int keep_comments; /* pcapng */
 	const struct rc_slot_hdr *slots[SAVE_CHUNK_PACKETS];
 	uint16_t interface[SAVE_CHUNK_PACKETS];
+	uint16_t comment_len[SAVE_CHUNK_PACKETS]; /* 0: none */
 	uint32_t n;
 };
 
@@ -66,7 +72,10 @@ static int copy_chunk(struct rc_store *s, struct source *src, struct chunk *c)
 	pthread_mutex_lock(&s->lock);
 	for (; c->n < SAVE_CHUNK_PACKETS && source_next(s, src, &number); src->next++) {
 		const struct rc_store_entry *e = &s->entries[number & (s->capacity - 1)];
-		size_t size = record_size(e->caplen);
+		int64_t comment_len = c->keep_comments ? store_comment_locked(s, e, NULL, 0) : 0;
+		if (comment_len > COMMENT_MAX)
+			comment_len = COMMENT_MAX; /* cut: one option's most */
+		size_t size = record_size(e->caplen) + (((size_t)comment_len + 15) & ~(size_t)15);
 		if (used + size > c->cap) {
 			if (c->n)
 				break; /* the next chunk */
@@ -92,8 +101,11 @@ static int copy_chunk(struct rc_store *s, struct source *src, struct chunk *c)
 				 (e->flags & RC_STORED_TRUNCATED ? RC_SLOT_TRUNCATED : 0),
 			.slots = 1,
 		};
+		if (comment_len > 0)
+			store_comment_locked(s, e, (char *)c->buf + used + record_size(e->caplen), (uint64_t)comment_len);
 		c->slots[c->n] = slot;
 		c->interface[c->n] = e->interface;
+		c->comment_len[c->n] = (uint16_t)comment_len;
 		c->n++;
 		used += size;
 	}
@@ -102,13 +114,21 @@ static int copy_chunk(struct rc_store *s, struct source *src, struct chunk *c)
 	return rc;
 }
 
-/* The chunk to the writer, one call per run of one interface's packets. */
+/* The chunk to the writer, one call per run of one interface's packets
+ * without comments, one per packet with its comment. */
 static int write_chunk(struct rc_writer *w, const struct chunk *c)
 {
 	for (uint32_t i = 0, j; i < c->n; i = j) {
-		for (j = i + 1; j < c->n && c->interface[j] == c->interface[i]; j++)
-			;
-		int rc = rc_writer_write(w, c->interface[i], &c->slots[i], j - i);
+		int rc;
+		if (c->comment_len[i]) {
+			const char *comment = (const char *)c->slots[i] + record_size(c->slots[i]->caplen);
+			rc = writer_write_commented(w, c->interface[i], c->slots[i], comment, c->comment_len[i]);
+			j = i + 1;
+		} else {
+			for (j = i + 1; j < c->n && c->interface[j] == c->interface[i] && !c->comment_len[j]; j++)
+				;
+			rc = rc_writer_write(w, c->interface[i], &c->slots[i], j - i);
+		}
 		if (rc)
 			return rc;
 	}
@@ -149,8 +169,10 @@ int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint32_t
 		src.total = rc_selection_count(sel);
 	struct rc_writer_totals *kept = malloc(sizeof(*kept));
 	struct chunk *c = calloc(1, sizeof(*c));
-	if (c)
+	if (c) {
 		c->buf = malloc(c->cap = SAVE_CHUNK_BYTES);
+		c->keep_comments = format == RC_FORMAT_PCAPNG;
+	}
 	if (!kept || !c || !c->buf) {
 		rc = -ENOMEM;
 		rc_err(errbuf, errlen, "out of memory");

@@ -34,6 +34,7 @@
 #define PCAPNG_IDB 0x00000001u
 #define PCAPNG_EPB 0x00000006u
 #define PCAPNG_BYTE_ORDER 0x1a2b3c4du
+#define PCAPNG_OPT_COMMENT 1
 #define PCAPNG_OPT_IF_NAME 2
 #define PCAPNG_OPT_IF_TSRESOL 9
 
@@ -408,16 +409,18 @@ static uint32_t record_bytes(const struct rc_writer *w, uint32_t caplen)
 	return w->format == RC_FORMAT_PCAPNG ? 28 + pad4(caplen) + 4 : 16 + caplen;
 }
 
-static int write_one_locked(struct rc_writer *w, int32_t ifid,
-			    const struct rc_slot_hdr *slot)
+/* comment (pcapng only; NULL: none): an opt_comment of comment_len bytes. */
+static int write_one_locked(struct rc_writer *w, int32_t ifid, const struct rc_slot_hdr *slot,
+			    const char *comment, uint16_t comment_len)
 {
 	const uint8_t *data = (const uint8_t *)(slot + 1);
 	uint32_t total = record_bytes(w, slot->caplen);
-	int rc;
+	if (comment)
+		total += 4 + pad4(comment_len) + 4; /* the option, then opt_endofopt */
+	int rc = reserve_locked(w, total);
+	if (rc)
+		return rc;
 	if (w->format == RC_FORMAT_PCAPNG) {
-		rc = reserve_locked(w, total);
-		if (rc)
-			return rc;
 		put_u32(w, PCAPNG_EPB);
 		put_u32(w, total);
 		put_u32(w, (uint32_t)ifid);
@@ -427,11 +430,15 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid,
 		put_u32(w, slot->wirelen);
 		put(w, data, slot->caplen);
 		put_pad(w, slot->caplen);
+		if (comment) {
+			uint16_t opt[2] = { PCAPNG_OPT_COMMENT, comment_len };
+			put(w, opt, 4);
+			put(w, comment, comment_len);
+			put_pad(w, comment_len);
+			put_u32(w, 0); /* opt_endofopt */
+		}
 		put_u32(w, total);
 	} else {
-		rc = reserve_locked(w, total);
-		if (rc)
-			return rc;
 		uint32_t frac = w->format == RC_FORMAT_PCAP_NS ?
 					(uint32_t)(slot->ts_ns % 1000000000ull) :
 					(uint32_t)(slot->ts_ns % 1000000000ull / 1000);
@@ -495,7 +502,7 @@ static int write_queue_head_locked(struct rc_writer *w, int ifid)
 	struct merge_queue *q = &w->queues[ifid];
 	struct queued_packet *qp = queue_head(q);
 	count_queued_bytes_locked(w, &qp->slot, -1);
-	int rc = write_one_locked(w, ifid, &qp->slot);
+	int rc = write_one_locked(w, ifid, &qp->slot, NULL, 0);
 	if (rc) {
 		count_queued_bytes_locked(w, &qp->slot, 1); /* still queued */
 		return rc;
@@ -532,7 +539,7 @@ static int enqueue_locked(struct rc_writer *w, int32_t ifid,
 {
 	struct merge_queue *q = &w->queues[ifid];
 	if (!q->buf && !(q->buf = malloc(MERGE_QUEUE_BYTES))) {
-		int rc = write_one_locked(w, ifid, slot); /* in order as it came */
+		int rc = write_one_locked(w, ifid, slot, NULL, 0); /* in order as it came */
 		if (rc == 0)
 			count_packet_locked(w, ifid, 1);
 		return rc;
@@ -597,7 +604,7 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 			rc = -EMSGSIZE;
 		} else if (merging) {
 			rc = enqueue_locked(w, ifid, slots[i], now);
-		} else if ((rc = write_one_locked(w, ifid, slots[i])) == 0) {
+		} else if ((rc = write_one_locked(w, ifid, slots[i], NULL, 0)) == 0) {
 			count_packet_locked(w, ifid, 1);
 		}
 	}
@@ -758,6 +765,24 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 	}
 	pthread_mutex_unlock(&w->lock);
 	free_writer(w);
+	return rc;
+}
+
+int writer_write_commented(struct rc_writer *w, int32_t ifid, const struct rc_slot_hdr *slot,
+			   const char *comment, uint16_t comment_len)
+{
+	if (w->format != RC_FORMAT_PCAPNG)
+		return rc_writer_write(w, ifid, &slot, 1); /* pcap has no room for it */
+	pthread_mutex_lock(&w->lock);
+	int rc = w->error;
+	if (ifid < 0 || ifid >= w->interfaces || (w->interfaces > 1 && !w->in_order))
+		rc = -EINVAL;
+	else if (slot->caplen > WRITE_BUFFER_BYTES ||
+		 record_bytes(w, slot->caplen) + 8 + pad4(comment_len) > WRITE_BUFFER_BYTES)
+		rc = -EMSGSIZE;
+	if (rc == 0 && (rc = write_one_locked(w, ifid, slot, comment, comment_len)) == 0)
+		count_packet_locked(w, ifid, 1);
+	pthread_mutex_unlock(&w->lock);
 	return rc;
 }
 
