@@ -16,6 +16,7 @@ RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED, RC_SLOT_KIND_PADDING = 0, 1, 2
 RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
+RC_SAVE_KEEP_PARTIAL = 0x1  # enum rc_save_flags
 RC_EVENT_WAIT_MAX_US = 100_000
 RC_POLL_INTERVAL_MAX_US = 1_000_000
 RC_TALKERS_WINDOW_S = 10
@@ -193,6 +194,9 @@ def _find_library() -> Path:
     raise ImportError(f"ringcore's C library is not built in {here}: install the package with 'pip install .'")
 
 
+# rc_progress_fn: called from the exporting thread (ctypes takes the GIL); nonzero cancels
+ProgressFn = ctypes.CFUNCTYPE(ctypes.c_int, vp, u64, u64)
+
 lib = ctypes.CDLL(str(_find_library()), use_errno=True)
 
 _P = ctypes.POINTER
@@ -260,7 +264,18 @@ _SIGNATURES = {
     "rc_store_spool_dir": (ctypes.c_int, [vp, cp, size_t]),
     "rc_store_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
     "rc_store_append": (ctypes.c_int, [vp, u32, _P(vp), u32]),
-    "rc_store_save": (ctypes.c_int, [vp, cp, i32, _P(u64), cp, size_t]),
+    "rc_selection_new": (vp, []),
+    "rc_selection_free": (None, [vp]),
+    "rc_selection_add": (ctypes.c_int, [vp, _P(u64), u32]),
+    "rc_selection_add_range": (ctypes.c_int, [vp, u64, u64]),
+    "rc_selection_count": (u64, [vp]),
+    "rc_selection_numbers": (u32, [vp, u64, _P(u64), u32]),
+    "rc_selection_position": (u64, [vp, u64]),
+    "rc_store_filter_new": (ctypes.c_int, [vp, cp, _P(vp), cp, size_t]),
+    "rc_store_filter_run": (i64, [vp, vp, u64]),
+    "rc_store_filter_examined": (u64, [vp]),
+    "rc_store_filter_free": (None, [vp]),
+    "rc_store_save": (ctypes.c_int, [vp, cp, i32, u32, vp, ProgressFn, vp, _P(u64), _P(u64), cp, size_t]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

@@ -411,7 +411,8 @@ class Monitor:
             keep_dir = self._store_options.keep_dir
             if keep_dir is not None:
                 path = kept_spool_path(keep_dir, self._started)
-                self.kept_spool = (path, store.save(path))
+                # at the session's end, what fits is better than nothing
+                self.kept_spool = (path, store.export(path, keep_partial=True).packets)
         finally:
             store.close()
 

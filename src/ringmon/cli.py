@@ -213,8 +213,9 @@ def _capture_parser() -> argparse.ArgumentParser:
                              "once the capture ends; '-': standard output (refused on a terminal); a FIFO's reader "
                              "is waited for up to 10 s, as with tcpdump the reader may start after ringmon")
     parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
-    parser.add_argument("--format", choices=list(FORMATS), default="pcap",
-                        help="file format for -w (pcapng keeps each packet's interface)")
+    parser.add_argument("--format", choices=list(FORMATS),
+                        help="file format for -w (pcapng keeps each packet's interface; default: pcap, or with -r "
+                             "the input's)")
     parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE (with -w, "
                              "'written': that interface's packets in the file)")
     parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
@@ -227,14 +228,28 @@ def _run_capture(args: argparse.Namespace) -> int:
     return run_capture(args, capture_options(args))
 
 
+class _IntermixedParser(_Parser):
+    """FILE, then options, then the filter's words (`read IN -w OUT tcp port 80`), as tcpdump takes them."""
+
+    def parse_args(self, args=None, namespace=None):
+        return self.parse_intermixed_args(args, namespace)
+
+
 def _read_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = _IntermixedParser(
         prog=f"{PROG} read",
         description="Open a pcap or pcapng file in the packet list: it shows at once while the file is indexed "
                     "in the background (in place, no copy), scrolls, jumps (g), finds (/) and opens packets "
                     "(enter). A damaged file shows every packet up to the damage and says what is wrong.",
     )
     parser.add_argument("file", metavar="FILE", help="the capture file (pcap, µs or ns, either byte order; pcapng)")
+    parser.add_argument("-w", dest="write_file", metavar="OUT",
+                        help="no list: write the packets that match FILTER (all without one) to OUT, as "
+                             "'tcpdump -r FILE -w OUT FILTER' does, and say how many on stderr; created 0600, complete "
+                             "under its name or not there; '-': standard output (refused on a terminal)")
+    parser.add_argument("--format", choices=list(FORMATS), help="file format for -w (default: the input's)")
+    parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="with -w: write the first COUNT matches")
+    parser.add_argument("filter", nargs="*", metavar="FILTER", help="with -w: a filter in tcpdump syntax, run by libpcap")
     return parser
 
 

@@ -232,8 +232,9 @@ def test_every_call_on_a_closed_store_raises_instead_of_passing_null_to_c(tmp_pa
     calls = {"progress": lambda store: store.progress(), "interfaces": lambda store: store.interfaces(),
              "packets": lambda store: store.packets(0, 1), "packet": lambda store: store.packet(0),
              "spool_dir": lambda store: store.spool_dir, "add_interface": lambda store: store.add_interface("x", 1, 1),
-             "save": lambda store: store.save(str(tmp_path / "x.pcapng")), "wait": lambda store: store.wait(0),
-             "comment": lambda store: store.comment(0), "give_spool_to": lambda store: store.give_spool_to(0, 0)}
+             "export": lambda store: store.export(str(tmp_path / "x.pcapng")), "wait": lambda store: store.wait(0),
+             "comment": lambda store: store.comment(0), "compile_filter": lambda store: store.compile_filter("tcp"),
+             "give_spool_to": lambda store: store.give_spool_to(0, 0)}
     assert_every_call_raises_after_close(PacketStore, closed_store, calls)
 
 

@@ -76,6 +76,9 @@ int store_add_interface(struct rc_store *s, const char *name, size_t name_len,
  * caplen or a negative errno from the backend. */
 int64_t store_read_locked(struct rc_store *s, const struct rc_store_entry *e, uint8_t *buf,
 			  uint64_t cap);
+/* A packet's comments joined by newlines, at most cap bytes into buf (lock
+ * held); their whole length, 0 when it has none (store_file.c). */
+int64_t store_comment_locked(struct rc_store *s, const struct rc_store_entry *e, char *buf, uint64_t cap);
 /* Record why indexing ended early (lock held), printf-style, one line. */
 void store_fail(struct rc_store *s, int error, uint64_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

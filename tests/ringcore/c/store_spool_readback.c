@@ -158,7 +158,8 @@ int main(void)
 	char *saved_path;
 	REQUIRE(asprintf(&saved_path, "%s/kept.pcapng", dir) > 0, "asprintf");
 	uint64_t saved = 0;
-	CHECK(rc_store_save(store, saved_path, RC_FORMAT_PCAPNG, &saved, err, sizeof(err)) == 0,
+	CHECK(rc_store_save(store, saved_path, RC_FORMAT_PCAPNG, 0, NULL, NULL, NULL, &saved, NULL, err,
+			    sizeof(err)) == 0,
 	      "save: %s", err);
 	CHECK(saved == info.count - info.first, "saved %llu of %llu", (unsigned long long)saved,
 	      (unsigned long long)(info.count - info.first));
@@ -182,8 +183,8 @@ int main(void)
 		}
 	}
 	free_capture(&file);
-	CHECK(rc_store_save(store, "/nonexistent-dir/x.pcapng", RC_FORMAT_PCAPNG, NULL, err,
-			    sizeof(err)) < 0 && strstr(err, "/nonexistent-dir"), "save to nowhere: %s", err);
+	CHECK(rc_store_save(store, "/nonexistent-dir/x.pcapng", RC_FORMAT_PCAPNG, 0, NULL, NULL, NULL,
+			    NULL, NULL, err, sizeof(err)) < 0 && strstr(err, "/nonexistent-dir"), "save to nowhere: %s", err);
 	unlink(saved_path);
 	free(saved_path);
 	free(buf);
