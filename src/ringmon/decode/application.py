@@ -17,6 +17,11 @@ DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TX
 _DNS_RCODES = {0: "no error", 1: "format error", 2: "server failure", 3: "no such name", 4: "not implemented",
                5: "refused"}
 _HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ")
+_DNS_HEADER_FIELDS = (
+    Field("id", "id", hex16), Field("op", "flags", lambda op: f"0x{op:04x} ({'response' if op & 0x8000 else 'query'}"
+                                                           f", {_DNS_RCODES.get(op & 0xF, op & 0xF)})"),
+    Field("qd", "questions"), Field("an", "answers"), Field("ns", "authority records"), Field("ar", "additional records"),
+)
 _TLS_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
 _TLS_CONTENT_TYPES = {20: "change cipher spec", 21: "alert", 22: "handshake", 23: "application data"}
 _TLS_HANDSHAKES = {1: "Client Hello", 2: "Server Hello", 4: "New Session Ticket", 8: "Encrypted Extensions",
@@ -107,12 +112,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     response = bool(header.op & 0x8000)
     node = d.add_layer(f"{name}  {'response' if response else 'query'} 0x{header.id:04x}", start, start + len(message),
                        protocol="DNS")
-    node.add_fields(header, start, (
-        Field("id", "id", hex16), Field("op", "flags", lambda op: f"0x{op:04x} ({'response' if op & 0x8000 else 'query'}"
-                                                                   f", {_DNS_RCODES.get(op & 0xF, op & 0xF)})"),
-        Field("qd", "questions"), Field("an", "answers"), Field("ns", "authority records"),
-        Field("ar", "additional records"),
-    ))
+    node.add_fields(header, start, _DNS_HEADER_FIELDS)
     offset, questions, answers = 12, [], []
     try:
         for section, count in (("question", header.qd), ("answer", header.an), ("authority", header.ns),

@@ -19,6 +19,11 @@ ETHERTYPE_MAX_LENGTH = 1500  # an 802.3 frame's type field at or below this is a
 _ARP_OPERATIONS = {1: "request", 2: "reply"}
 _SLL_PACKET_TYPES = {0: "to us", 1: "broadcast", 2: "multicast", 3: "to someone else", 4: "sent by us"}
 _ARPHRD_ETHER = 1
+_ETHERNET_FIELDS = (Field("dst", "destination", mac), Field("src", "source", mac),
+                    Field("type", "type", named(ETHERTYPE_NAMES, hex16)))
+_ETHERNET_802_3_FIELDS = (*_ETHERNET_FIELDS[:2], Field("type", "length (802.3)"))
+_TAG_FIELDS = (Field("pri", "priority"), Field("cfi", "drop eligible"), Field("id", "vlan id"),
+               Field("type", "type", named(ETHERTYPE_NAMES, hex16)))
 
 
 @layer("Ethernet II")
@@ -27,12 +32,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
     if frame is None:
         return None
     node = d.add_layer(f"Ethernet II  {mac(frame.src)} > {mac(frame.dst)}", start, start + 14, protocol="")
-    node.add_fields(frame, start, (
-        Field("dst", "destination", mac),
-        Field("src", "source", mac),
-        Field("type", "type" if frame.type > ETHERTYPE_MAX_LENGTH else "length (802.3)",
-              named(ETHERTYPE_NAMES, hex16) if frame.type > ETHERTYPE_MAX_LENGTH else str),
-    ))
+    node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     d.source, d.destination = mac(frame.src), mac(frame.dst)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
         d.protocol = "802.3"
@@ -56,10 +56,7 @@ def _tag(d: Dissection, name: str, start: int, end: int) -> Next:
     if tag is None:
         return None
     node = d.add_layer(f"{name}  vlan {tag.id}, priority {tag.pri}", start, start + 4, protocol="")
-    node.add_fields(tag, start, (
-        Field("pri", "priority"), Field("cfi", "drop eligible"), Field("id", "vlan id"),
-        Field("type", "type", named(ETHERTYPE_NAMES, hex16)),
-    ))
+    node.add_fields(tag, start, _TAG_FIELDS)
     d.notes.append(f"vlan {tag.id}")
     return by_ethertype(d, tag.type, start + 4, end)
 
