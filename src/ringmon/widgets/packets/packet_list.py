@@ -92,6 +92,17 @@ def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int, w
     return [*cells, summary.source, summary.destination, summary.protocol, str(summary.length), summary.info]
 
 
+def _find_in_rows(needle: str, rows: list[tuple[int, str]], backwards: bool) -> int | None:
+    """The number of the first (last) of `rows`, (number, line), whose line contains `needle` (lower case):
+    one lower() and one search over the batch's lines joined, not one per row (a line holds no newline: its
+    text is escaped)."""
+    if not rows:
+        return None
+    text = "\n".join(line for _, line in rows).lower()
+    hit = text.rfind(needle) if backwards else text.find(needle)
+    return None if hit < 0 else rows[text.count("\n", 0, hit)][0]
+
+
 def _fit(text: str, column: Column) -> str:
     if len(text) > column.width:
         return text[:column.width - 1] + "…"
@@ -215,10 +226,10 @@ class PacketList(ScrollView, can_focus=True):
             size = min(MAX_BATCH - 1, total - searched)
             start = after - searched - size if backwards else after + 1 + searched
             start = max(start, self.first)  # evicted meanwhile: what is left
-            rows = self.read_rows(start, size)
-            for number, facts in reversed(rows) if backwards else rows:
-                if needle in self.row_text(number, facts).lower():
-                    return number
+            found = _find_in_rows(needle, [(number, self.row_text(number, facts))
+                                           for number, facts in self.read_rows(start, size)], backwards)
+            if found is not None:
+                return found
             searched += size
             progress(searched, total)
         return None
