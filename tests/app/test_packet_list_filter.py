@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import threading
 
-import store_filter_double
 import test_packet_list
 from packet_files import FIRST_TS_S, STEP_US
 from test_packet_list import PACKETS, _tshark_filter, open_store, run, status
@@ -16,7 +15,6 @@ from ringmon.widgets.packets.packet_list import MARK_GLYPH, PacketList
 
 TALL = (110, 60)
 
-store_filter_double.install()
 mixed_pcap = test_packet_list.mixed_pcap  # the same file, one fixture
 
 

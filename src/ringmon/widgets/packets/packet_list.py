@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -22,16 +22,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ringcore.filter import LINKTYPE_ETHERNET
-from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
+from ringcore.store import MAX_BATCH, PacketSelection, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 from ...decode.summary import PacketSummary, summarize
 from ...formatting import NS_PER_S, escape, wall_clock
 from ...messages import MarksChanged, PacketChosen
 from ...screens.prompt_dialog import PromptDialog
 from .marks import PacketMarks
-
-if TYPE_CHECKING:
-    from ringcore.store import PacketSelection
 
 TIME_FORMATS = ("relative", "absolute", "delta")  # seconds since the first packet, time of day, since the previous
 _TIME_WIDTHS = {"relative": 11, "absolute": 15, "delta": 9}
@@ -96,6 +93,17 @@ def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int, w
     if with_interface:
         cells.append(summary.interface)
     return [*cells, summary.source, summary.destination, summary.protocol, str(summary.length), summary.info]
+
+
+def _find_in_rows(needle: str, rows: list[tuple[int, str]], backwards: bool) -> int | None:
+    """The number of the first (last) of `rows`, (number, line), whose line contains `needle` (lower case):
+    one lower() and one search over the batch's lines joined, not one per row (a line holds no newline: its
+    text is escaped)."""
+    if not rows:
+        return None
+    text = "\n".join(line for _, line in rows).lower()
+    hit = text.rfind(needle) if backwards else text.find(needle)
+    return None if hit < 0 else rows[text.count("\n", 0, hit)][0]
 
 
 def _fit(text: str, column: Column) -> str:
@@ -318,10 +326,11 @@ class PacketList(ScrollView, can_focus=True):
                 break
             start = max(0, row - MAX_BATCH + 2) if backwards else row
             size = min(MAX_BATCH - 1, (row + 1 - start) if backwards else view.rows - row)
-            found = self.read_numbers(view.numbers(start, size))
-            for number, facts in reversed(found) if backwards else found:
-                if needle in self.row_text(number, facts).lower():
-                    return number
+            found = _find_in_rows(needle, [(number, self.row_text(number, facts))
+                                           for number, facts in self.read_numbers(view.numbers(start, size))],
+                                  backwards)
+            if found is not None:
+                return found
             searched += size
             progress(searched, total)
         return None
