@@ -7,7 +7,7 @@ import subprocess
 import threading
 
 import test_packet_list
-from packet_files import FIRST_TS_S, STEP_US
+from packet_files import FIRST_TS_S, STEP_US, ListStore, mixed_frame
 from test_packet_list import PACKETS, _tshark_filter, open_store, run, status
 
 from ringmon.widgets.packets.filter_bar import detect_language
@@ -204,3 +204,18 @@ def test_escape_stops_a_filter_in_progress_and_the_filter_shown_stays(mixed_pcap
 
     release.set()
     run(store, scenario, size=TALL)
+
+
+def test_marks_of_evicted_packets_go_with_them():
+    store = ListStore([(FIRST_TS_S * 10**9 + index, mixed_frame(index)) for index in range(100)], format="live",
+                      done=False)
+
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("m", *"1-10", "enter")
+        await pilot.pause()
+        assert "10 marked" in status(app)
+        store.evict(4)  # a spool at its limit
+        await pilot.pause(0.4)
+        assert "6 marked" in status(app) and packet_list.marks.ranges() == [range(4, 10)]
+
+    run(store, scenario)
