@@ -11,6 +11,7 @@ from packet_files import FIRST_TS_S, STEP_US, ListStore, mixed_frame, write_mixe
 from test_packet_list import PACKETS, _tshark_filter, open_store, run, status
 
 from ringmon.commands.read import ReadApp
+from ringmon.widgets.packets import filter_bar
 from ringmon.widgets.packets.filter_bar import detect_language
 from ringmon.widgets.packets.packet_list import MARK_GLYPH, PacketList
 
@@ -241,6 +242,7 @@ def test_filtered_list_with_marks_and_a_bad_filter_fits_80x24(snap_compare, tmp_
         await apply_filter(pilot, pilot.app, "udp")
         await pilot.press("down", "space", "down", "down", "shift+down")
         await pilot.press("backslash")
+        pilot.app.screen.filter_bar.input.cursor_blink = False  # the snapshot must not catch it half-way
         pilot.app.screen.filter_bar.input.value = "udp and and"
         await pilot.press("enter")
         await pilot.app.workers.wait_for_complete()
@@ -248,3 +250,15 @@ def test_filtered_list_with_marks_and_a_bad_filter_fits_80x24(snap_compare, tmp_
 
     assert snap_compare(ReadApp(open_store(path), "mixed.pcap"), terminal_size=(80, 24),
                         run_before=filter_mark_and_mistype)
+
+
+def test_without_tshark_the_wireshark_option_says_what_to_install(mixed_pcap, monkeypatch):
+    monkeypatch.setattr(filter_bar, "tshark_installed", lambda: False)
+
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("backslash", "ctrl+t", "ctrl+t")  # detect -> BPF -> Wireshark
+        await pilot.pause()
+        language = str(app.screen.query_one("#display-filter-language").content)
+        assert "[Wireshark]" in language and "install" in language and "tshark" in language
+
+    run(open_store(mixed_pcap), scenario, size=TALL)

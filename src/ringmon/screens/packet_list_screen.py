@@ -18,7 +18,7 @@ from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ringcore.api import FilterError, RingcoreError
-from ringcore.store import PacketStore, StoreProgress
+from ringcore.store import DisplayFilter, PacketStore, StoreProgress
 
 from ..formatting import NS_PER_S, escape, file_size
 from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFinished, FindProgress,
@@ -166,7 +166,7 @@ class PacketListScreen(Screen[None]):
         self.packet_list = PacketList(store, following=store.progress().format == "live", id="packet-list")
         self.status = Static(id="list-status")
         self.filter_bar = FilterBar(id="filter-bar")
-        self.display_filter = None  # ringcore DisplayFilter of the packets shown, None: all are
+        self.display_filter: DisplayFilter | None = None  # what the rows show; None: every packet
         self._filtered_up_to = 0  # the store's count when the display filter last ran
         self.needle: str | None = None
         self.find_state: str | None = None  # what the status line says of a find in progress
@@ -328,7 +328,7 @@ class PacketListScreen(Screen[None]):
         if not worker.is_cancelled:  # also when cancelled during the last chunk
             self.post_message(FilterFinished(expression, display_filter, None))
 
-    def _compile(self, expression: str, language: str) -> object:
+    def _compile(self, expression: str, language: str) -> DisplayFilter:
         """'auto' takes the language the expression looks like; one that does not compile as BPF is tried as
         Wireshark's (a bare `dns` or `http`), and libpcap's message stands when tshark rejects it too."""
         chosen = detect_language(expression) if language == "auto" else language
@@ -344,7 +344,7 @@ class PacketListScreen(Screen[None]):
             raise bpf_error from None
 
     @work(thread=True, exclusive=True, group="filter-new")
-    def _filter_new_packets(self, display_filter: object) -> None:
+    def _filter_new_packets(self, display_filter: DisplayFilter) -> None:
         """Packets stored since the filter last ran (a live capture, a file still indexed) are matched too."""
         worker = get_current_worker()
         for _ in display_filter.run():
