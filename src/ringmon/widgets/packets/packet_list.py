@@ -74,7 +74,8 @@ def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int) -> str:
 def layout_columns(width: int, last_number: int, time_format: str, interface_width: int) -> tuple[Column, ...]:
     """Column widths for `width` cells: the fixed ones first, addresses share what is left with Info (which
     keeps at least as much as one address); `interface_width` 0 hides the interface column."""
-    fixed = [Column("", len(MARK_GLYPH)), Column("No.", max(5, len(str(last_number))), True), Column("Time", _TIME_WIDTHS[time_format], True)]
+    fixed = [Column("", len(MARK_GLYPH)), Column("No.", max(5, len(str(last_number))), True),
+             Column("Time", _TIME_WIDTHS[time_format], True)]
     if interface_width:
         fixed.append(Column("Interface", min(_INTERFACE_MAX, max(9, interface_width))))
     tail = [Column("Proto", 6), Column("Length", 6, True)]
