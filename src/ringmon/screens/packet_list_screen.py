@@ -439,5 +439,6 @@ class PacketListScreen(Screen[None]):
         if message.error is not None:
             self.notify(escape(message.error), title="export", severity="error", markup=False)
         else:
-            self.notify(f"{message.packets:,} packets, {file_size(message.size_bytes)} written to "
+            plural = "" if message.packets == 1 else "s"
+            self.notify(f"{message.packets:,} packet{plural}, {file_size(message.size_bytes)} written to "
                         f"{escape(message.path)}", title="export", markup=False)
