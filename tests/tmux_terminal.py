@@ -2,9 +2,10 @@
 then its exit status and the state it left the terminal in."""
 from __future__ import annotations
 
+import os
 import re
-import sys
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -41,7 +42,11 @@ def start_in_tmux(command: str, exit_file: Path, cwd: Path | None = None, then: 
     """`command` in a new tmux session; its exit status goes to `exit_file`, then `then` runs in the same
     terminal. The session stays a while after, so its screen can still be read."""
     session = f"ringmon-e2e-{uuid.uuid4().hex[:8]}"
+    # a session takes the environment of the tmux server, which another test run may have started: the
+    # PYTHONPATH of this run (the tree under test) is given to the session itself
+    python_path = ["-e", f"PYTHONPATH={os.environ['PYTHONPATH']}"] if "PYTHONPATH" in os.environ else []
     tmux("new-session", "-d", "-s", session, "-x", SIZE[0], "-y", SIZE[1], *(["-c", str(cwd)] if cwd else []),
+         *python_path,
          f"{command}; echo $? > {exit_file}; {then + '; ' if then else ''}sleep 30")
     return session
 
