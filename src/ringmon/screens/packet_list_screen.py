@@ -198,7 +198,9 @@ class PacketListScreen(Screen[None]):
                           self.display_filter.expression if filtering else "", len(packets.marks))
         self.status.update(status_text(self.source_name, progress, packets.interface_names,
                                        self._span_ns(progress), state))
-        if filtering and progress.count > self._filtered_up_to and not self._task_running("filter"):
+        # one thread at a time runs a filter (a slow tshark run on a live store is not started again meanwhile)
+        if filtering and progress.count > self._filtered_up_to and not (self._task_running("filter") or
+                                                                         self._task_running("filter-new")):
             self._filtered_up_to = progress.count
             self._filter_new_packets(self.display_filter)
 
@@ -214,9 +216,15 @@ class PacketListScreen(Screen[None]):
 
     # -- actions ---------------------------------------------------------------------------
 
-    def action_back(self) -> None:
-        if self._task_running("export"):  # its end is said here: stay until then
+    def _export_running(self) -> bool:
+        """One export at a time, and its end is said on this screen: leaving or a second export waits for it."""
+        if self._task_running("export"):
             self.notify("an export is being written: escape stops it", severity="warning", markup=False)
+            return True
+        return False
+
+    def action_back(self) -> None:
+        if self._export_running():
             return
         for group in ("find", "filter", "filter-new"):
             self.workers.cancel_group(self, group)
@@ -392,6 +400,8 @@ class PacketListScreen(Screen[None]):
         self.refresh_status()
 
     def action_export(self) -> None:
+        if self._export_running():
+            return
         packets = self.packet_list
         self.refresh_status()
         self.app.push_screen(ExportDialog(packets.count - packets.first, packets.rows, len(packets.marks)),
@@ -411,7 +421,7 @@ class PacketListScreen(Screen[None]):
             numbers = None
         self._write_export(request, numbers)
 
-    @work(thread=True, exclusive=True, group="export")
+    @work(thread=True, group="export")
     def _write_export(self, request: ExportRequest,
                       numbers: PacketMarks | PacketSelection | list[range] | None) -> None:
         """Writing a million packets takes seconds: a thread, with progress; the list stays usable, escape stops
