@@ -227,8 +227,8 @@ class Monitor:
             return {key: self._snapshot(plugged) for key, plugged in self._plugged.items()}
 
     def _snapshot(self, plugged: _Plugged) -> RingStats:
-        """The ring's counters (read between two of its drain's batches, so the store's identity holds), plus
-        those of the interface's captures before it last went down."""
+        """The ring's counters (one consistent reading, so the store's identity holds; it never waits for a write),
+        plus those of the interface's captures before it last went down."""
         capture = plugged.capture
         drain = plugged.drain
         raw = drain.stats() if drain is not None and not drain.closed else capture.ring.stats()
