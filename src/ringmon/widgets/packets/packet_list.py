@@ -36,6 +36,22 @@ _ADDRESS_MIN, _ADDRESS_IPV4, _ADDRESS_MAX = 14, 21, 40  # IPv4 and a port take 2
 _INTERFACE_MAX = 12
 
 
+# what each column says, for the help (`?`)
+COLUMN_MEANINGS = (
+    ("No.", "the packet's number in the file or the capture, from 1 (as Wireshark and tshark count)"),
+    ("Time", "seconds since the first packet (relative), the time of day (absolute) or since the packet "
+             "before (delta): t switches"),
+    ("Interface", "where the packet was captured; shown only when there are several"),
+    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP"),
+    ("Destination", "receiver, as the source"),
+    ("Proto", "the innermost protocol decoded (TCP, DNS, TLS, ARP, ...)"),
+    ("Length", "bytes on the wire"),
+    ("Info", "what the packet says (TCP flags and numbers, a DNS question and answers, an HTTP request "
+             "line, a TLS server name); VLAN tags and MPLS labels first; what is malformed or truncated, "
+             "and [captured N of M] when the capture kept less than the wire carried"),
+)
+
+
 @dataclass(frozen=True)
 class RowFacts:
     """What a row needs of its packet once decoded; `previous_ts_ns` is None for the oldest stored packet."""
