@@ -24,13 +24,18 @@ class PacketMeta(Protocol):
 class PacketSummary:
     """The columns of one packet's line; every field is safe to print."""
 
-    time: str
+    ts_ns: int
     interface: str
     protocol: str
     source: str
     destination: str
     info: str
     length: int
+
+    @property
+    def time(self) -> str:
+        """The time of day, to the microsecond (made when asked: the packet list shows its own time column)."""
+        return wall_clock(self.ts_ns, "%H:%M:%S", 6)
 
     def __str__(self) -> str:
         route = f" {self.source} > {self.destination}" if self.source else ""
@@ -40,12 +45,11 @@ class PacketSummary:
 
 def summarize(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINKTYPE_ETHERNET) -> PacketSummary:
     """The summary of one packet as captured on `ifname` (a pure function: same input, same summary)."""
-    stamp = wall_clock(meta.ts_ns, "%H:%M:%S", 6)
     found = dissect(data, linktype, max(meta.wirelen, len(data)), tree=False)
     info = found.summary_info
     if meta.caplen < meta.wirelen:
         info = f"{info} [captured {meta.caplen} of {meta.wirelen}]".lstrip()
-    return PacketSummary(stamp, escape(ifname), escape(found.protocol), escape(found.source),
+    return PacketSummary(meta.ts_ns, escape(ifname), escape(found.protocol), escape(found.source),
                          escape(found.destination), escape(info), meta.wirelen)
 
 

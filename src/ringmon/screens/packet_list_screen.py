@@ -19,7 +19,8 @@ from ringcore.store import PacketStore, StoreProgress
 
 from ..formatting import NS_PER_S, escape
 from ..messages import FindFinished, FindProgress, PacketChosen
-from ..widgets.packets.packet_list import TIME_FORMATS, PacketList
+from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList
+from .help import HelpScreen, HelpSection
 from .packet_screen import PacketScreen
 from .prompt_dialog import PromptDialog
 
@@ -81,6 +82,17 @@ def first_at_or_after(store: PacketStore, first: int, count: int, ts_ns: int) ->
     return low
 
 
+# what the status line says, for the help (`?`)
+STATUS_MEANINGS = (
+    ("N packets", "packets stored; (N evicted): the oldest, gone from a live capture's spool"),
+    ("indexing N%", "a file still being read: rows appear as it goes"),
+    ("following", "the cursor stays on the newest packet (f, or end)"),
+    ("finding N%", "a find going through the packets (escape stops it)"),
+    ("the rest", "the file's (or the capture's) name and format, its interfaces and the time from the "
+                 "first packet to the last"),
+)
+
+
 def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_ns: int | None,
                 following: bool, find: str | None) -> Text:
     """The status line. A benchmark reads it: while indexing it says `indexing`; once done, `N packets`."""
@@ -122,6 +134,7 @@ class PacketListScreen(Screen[None]):
         Binding("t", "time_format", "Time", tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
+        Binding("question_mark", "help", "Help", tooltip="These keys, and what the columns and the status line say"),
     ]
 
     def __init__(self, store: PacketStore, name: str) -> None:
@@ -134,6 +147,10 @@ class PacketListScreen(Screen[None]):
         self.needle: str | None = None
         self.find_state: str | None = None  # what the status line says of a find in progress
         self._span: tuple[int, int | None] = (0, None)  # (count it was measured at, span)
+
+    @classmethod
+    def help_sections(cls) -> list[HelpSection]:
+        return [("Packet list", [*cls.BINDINGS, *PacketList.BINDINGS])]
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -169,6 +186,10 @@ class PacketListScreen(Screen[None]):
             self.workers.cancel_group(self, "find")
         else:
             self.action_back()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.help_sections(), [("Columns", COLUMN_MEANINGS),
+                                                               ("Status line", STATUS_MEANINGS)]))
 
     def action_time_format(self) -> None:
         formats = TIME_FORMATS

@@ -24,7 +24,7 @@ from textual.strip import Strip
 from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
-from ...formatting import NS_PER_S, escape, wall_clock
+from ...formatting import NS_PER_S, escape
 from ...messages import PacketChosen
 from ...decode.summary import PacketSummary, summarize
 
@@ -36,12 +36,27 @@ _ADDRESS_MIN, _ADDRESS_IPV4, _ADDRESS_MAX = 14, 21, 40  # IPv4 and a port take 2
 _INTERFACE_MAX = 12
 
 
+# what each column says, for the help (`?`)
+COLUMN_MEANINGS = (
+    ("No.", "the packet's number in the file or the capture, from 1 (as Wireshark and tshark count)"),
+    ("Time", "seconds since the first packet (relative), the time of day (absolute) or since the packet "
+             "before (delta): t switches"),
+    ("Interface", "where the packet was captured; shown only when there are several"),
+    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP"),
+    ("Destination", "receiver, as the source"),
+    ("Proto", "the innermost protocol decoded (TCP, DNS, TLS, ARP, ...)"),
+    ("Length", "bytes on the wire"),
+    ("Info", "what the packet says (TCP flags and numbers, a DNS question and answers, an HTTP request "
+             "line, a TLS server name); VLAN tags and MPLS labels first; what is malformed or truncated, "
+             "and [captured N of M] when the capture kept less than the wire carried"),
+)
+
+
 @dataclass(frozen=True)
 class RowFacts:
     """What a row needs of its packet once decoded; `previous_ts_ns` is None for the oldest stored packet."""
 
     summary: PacketSummary
-    ts_ns: int
     previous_ts_ns: int | None
 
 
@@ -61,10 +76,11 @@ def seconds_text(ns: int) -> str:
 
 def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int) -> str:
     if time_format == "absolute":
-        return wall_clock(facts.ts_ns, "%H:%M:%S", 6)
+        return facts.summary.time
+    ts_ns = facts.summary.ts_ns
     if time_format == "delta":
-        return seconds_text(facts.ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
-    return seconds_text(facts.ts_ns - base_ts_ns)
+        return seconds_text(ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
+    return seconds_text(ts_ns - base_ts_ns)
 
 
 @lru_cache(maxsize=16)
@@ -186,7 +202,7 @@ class PacketList(ScrollView, can_focus=True):
             index = packet.interface
             interface = self.interfaces[index] if index < len(self.interfaces) else None  # declared late
             ifname, linktype = (interface.name, interface.linktype) if interface else (f"#{index}", LINKTYPE_ETHERNET)
-            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), packet.ts_ns,
+            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype),
                                                  previous_ts_ns)))  # summarize escapes the name
             previous_ts_ns = packet.ts_ns
         return rows
