@@ -2,6 +2,7 @@
 import re
 import struct
 import subprocess
+import time
 
 import dpkt
 import pytest
@@ -189,13 +190,21 @@ def test_a_simple_packet_block_too_short_for_its_length_field_is_one_corrupt_lin
     assert len(result.stdout.splitlines()) == 2  # the packets before it
 
 
-def test_a_simple_packet_block_gives_the_packet_it_holds(tmp_path):
+def test_a_simple_packet_block_gives_the_packet_it_holds_without_a_time(tmp_path):
     frame = _frames(1)[0]
-    content = capture_files.section_header() + capture_files.interface() + capture_files.simple_packet(frame)
+    one_second = [(OPT_IF_TSOFFSET, struct.pack("<q", TS_S))]  # an offset is no time for a block that has none
+    content = (capture_files.section_header() + capture_files.interface(one_second)
+               + capture_files.simple_packet(frame) + capture_files.enhanced_packet(frame))
     path, result = _read(tmp_path, content)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode("ascii").endswith(f", length {len(frame)}\n")
-    assert _capinfos_count(path) == 1
+    simple, enhanced = result.stdout.decode("ascii").splitlines()
+    assert simple == f"--:--:--.------ {enhanced.split(' ', 1)[1]}"  # tshark leaves its time blank
+    assert enhanced.startswith(time.strftime("%H:%M:%S.000000 ", time.localtime(TS_S)))
+    assert simple.endswith(f", length {len(frame)}")
+    assert _capinfos_count(path) == 2
+    with PacketStore.open_file(str(path)) as store:
+        store.wait(10)
+        assert [(packet.no_time, packet.ts_ns) for packet in store.packets(0, 2)] == [(True, 0), (False, TS_S * 10**9)]
 
 
 def test_an_interface_comment_that_is_not_utf8_does_not_reject_the_file(tmp_path):

@@ -529,6 +529,7 @@ enum rc_stored_flags {
 	RC_STORED_OUTGOING = 1 << 1,  /* sent by this host (RC_SLOT_OUTGOING) */
 	RC_STORED_COMMENT = 1 << 2,   /* pcapng: the packet block has a comment (rc_store_comment) */
 	RC_STORED_TS_CLAMPED = 1 << 3, /* the file's time is beyond int64 ns (years 1677-2262): clamped */
+	RC_STORED_NO_TIME = 1 << 4,    /* pcapng simple packet block: the file gives no time (ts_ns 0) */
 };
 
 /* One packet of the index: exactly 32 bytes, so a million packets cost

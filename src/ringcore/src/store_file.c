@@ -468,7 +468,7 @@ static bool packet_block(struct file_index *ix, uint64_t at, uint32_t type, cons
 		/* no captured length: the block holds min(wire length, snap length), padded */
 		wirelen = rd32(ix->swap, body);
 		ifid = 0;
-		ticks = 0;
+		ticks = 0; /* unused: the entry is flagged RC_STORED_NO_TIME */
 		data_at = 4;
 		caplen = body_len - data_at < wirelen ? body_len - data_at : wirelen;
 		if (ix->section_count && caplen > ix->s->interfaces[ix->section_first].snaplen)
@@ -494,11 +494,12 @@ static bool packet_block(struct file_index *ix, uint64_t at, uint32_t type, cons
 	bool clamped = false;
 	*e = (struct rc_store_entry){
 		.data_offset = at + 8 + data_at,
-		.ts_ns = pcapng_ts_ns(&ix->units[number], ticks, &clamped),
+		/* a simple packet block has no time: flagged, not the interface's offset or the epoch */
+		.ts_ns = type == PCAPNG_SPB ? 0 : pcapng_ts_ns(&ix->units[number], ticks, &clamped),
 		.caplen = caplen,
 		.wirelen = wirelen,
 		.interface = (uint16_t)number,
-		.flags = clamped ? RC_STORED_TS_CLAMPED : 0,
+		.flags = type == PCAPNG_SPB ? RC_STORED_NO_TIME : clamped ? RC_STORED_TS_CLAMPED : 0,
 		.block_back = 8 + data_at,
 	};
 	if (type != PCAPNG_SPB && pad4(caplen) <= body_len - data_at) {

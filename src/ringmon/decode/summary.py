@@ -13,11 +13,17 @@ from . import dissect
 
 
 class PacketMeta(Protocol):
-    """What a summary needs of a packet's metadata (ringcore.SlotMeta has it)."""
+    """What a summary needs of a packet's metadata (ringcore.SlotMeta has it; a file's StoredPacket also says
+    `no_time`, read with getattr: a live packet always has its time)."""
 
     ts_ns: int
     caplen: int
     wirelen: int
+
+
+# The time of a packet its file gives none (a pcapng simple packet block): tshark leaves the column blank,
+# tcpdump prints 00:00:00.000000 (time 0, as libpcap reads it); a blank would shift the fields of a line.
+NO_TIME = "--:--:--.------"
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ class PacketSummary:
 
 def summarize(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINKTYPE_ETHERNET) -> PacketSummary:
     """The summary of one packet as captured on `ifname` (a pure function: same input, same summary)."""
-    stamp = wall_clock(meta.ts_ns, "%H:%M:%S", 6)
+    stamp = NO_TIME if getattr(meta, "no_time", False) else wall_clock(meta.ts_ns, "%H:%M:%S", 6)
     found = dissect(data, linktype, max(meta.wirelen, len(data)), tree=False)
     info = found.summary_info
     if meta.caplen < meta.wirelen:
