@@ -101,10 +101,36 @@ def test_truncated_file_prints_its_whole_packets_then_one_error_line(tmp_path, n
         _write_pcapng(path, {b"eth0": frames})
     else:
         _write_pcap(path, frames)
-    path.write_bytes(path.read_bytes()[:-7])  # the last packet loses its end
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-7])  # the last packet loses its end
     result = run_ringmon("capture", "-r", str(path))
-    assert_one_error_line(result, str(path), "truncated", "after 9 whole packets")
+    if name.endswith("ng"):
+        last_block = int.from_bytes(whole[-4:], "little")  # its length, repeated at its end
+        says = (f"truncated at offset {len(whole) - last_block}: "
+                f"tried to read {last_block} bytes of a block, only got {last_block - 7}")
+    else:
+        says = (f"truncated at offset {len(whole) - 16 - len(frames[-1])}: "
+                f"tried to read {len(frames[-1])} captured bytes, only got {len(frames[-1]) - 7}")
+    assert_one_error_line(result, f"{path}: {says}")
     assert len(result.stdout.splitlines()) == 9
+
+
+_COMMENTED_SECTION = capture_files.block(capture_files.SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+                                         + capture_files.options([(OPT_COMMENT, b"a section of 48 bytes")]))
+
+
+@pytest.mark.parametrize("name, header, says", [
+    ("tiny.pcap", capture_files.pcap([])[:10], "tried to read 24 bytes of the pcap file header, only got 10"),
+    ("tiny.pcapng", capture_files.section_header()[:20], "tried to read 28 bytes of the section header, only got 20"),
+    ("cut.pcapng", _COMMENTED_SECTION[:40], f"tried to read {len(_COMMENTED_SECTION)} bytes of the section header, only got 40"),
+])
+def test_a_file_cut_inside_its_own_header_is_one_error_line_as_an_empty_file_is(tmp_path, name, header, says):
+    path = tmp_path / name
+    path.write_bytes(header)
+    for command in (["capture", "-r"], ["read"]):
+        result = run_ringmon(*command, str(path))
+        assert_one_error_line(result, f"{path}: truncated at offset 0: {says}")
+        assert result.returncode == 1 and result.stdout == b""
 
 
 @pytest.mark.parametrize("content", [b"", b"GET / HTTP/1.1\r\nHost: example\r\n\r\n" * 4], ids=["empty", "text"])
