@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import re
+import stat
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
@@ -101,6 +104,29 @@ def packets(text: str) -> int:
     return value
 
 
+def keep_directory(text: str) -> str:
+    """--keep-spool's DIR, checked at start as tcpdump checks -w: a directory a file can be created in now (an
+    exclusive probe, removed at once), so the store is not lost at exit for a typo, /proc or a read-only disk."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a directory, not an empty name")
+    shown = escape(text)
+    try:
+        if not stat.S_ISDIR(os.stat(text).st_mode):
+            raise argparse.ArgumentTypeError(f"{shown}: not a directory")
+    except OSError as exc:
+        reason = "no such directory" if exc.errno == errno.ENOENT else exc.strerror
+        raise argparse.ArgumentTypeError(f"{shown}: {reason}") from None
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".ringmon-probe-", dir=text)
+    except OSError as exc:
+        # /proc says ENOENT for a name it does not have: it takes no new file
+        reason = "this file system takes no new files" if exc.errno == errno.ENOENT else exc.strerror
+        raise argparse.ArgumentTypeError(f"{shown}: cannot create a file there: {reason}") from None
+    os.close(descriptor)
+    os.unlink(probe)
+    return text
+
+
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
     """Where the dashboard keeps every packet it captures: the dashboard and the demo share them."""
     parser.add_argument("--spool-size", metavar="SIZE", type=size, default=DEFAULT_SPOOL_BYTES,
@@ -112,18 +138,17 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
                              f"leave, counted as evicted (default {DEFAULT_SPOOL_PACKETS >> 20}M: "
                              f"{DEFAULT_SPOOL_PACKETS * 32 >> 20} MiB)")
     parser.add_argument("--no-store", action="store_true", help="keep no packets (the same as --spool-size 0)")
-    parser.add_argument("--keep-spool", metavar="DIR",
-                        help="at exit, save the packets still stored to DIR as a pcapng named by the start time")
+    parser.add_argument("--keep-spool", metavar="DIR", type=keep_directory,
+                        help="at exit, save the packets still stored to DIR as a pcapng named by the start time "
+                             "(checked at start: a directory ringmon can create a file in)")
 
 
 def store_options(args: argparse.Namespace) -> StoreOptions | None:
-    """The options of _add_store_options, checked: a DIR to keep the spool in must be a writable directory."""
+    """The options of _add_store_options, checked together (DIR alone was checked by keep_directory)."""
     if args.no_store or args.spool_size == 0:
-        if args.keep_spool:
+        if args.keep_spool is not None:
             raise RingcoreError("--keep-spool needs the store: drop --no-store or --spool-size 0")
         return None
-    if args.keep_spool and not (os.path.isdir(args.keep_spool) and os.access(args.keep_spool, os.W_OK | os.X_OK)):
-        raise RingcoreError(f"--keep-spool {args.keep_spool}: not a directory ringmon can write to")
     return StoreOptions(spool_bytes=args.spool_size, spool_packets=args.spool_packets, keep_dir=args.keep_spool)
 
 
