@@ -93,6 +93,11 @@ class StoredPacket:
         """The file's timestamp lies beyond what 64-bit nanoseconds hold (1677-2262): ts_ns is the nearest end."""
         return bool(self.flags & rc.RC_STORED_TS_CLAMPED)
 
+    @property
+    def no_time(self) -> bool:
+        """The file gives this packet no time (a pcapng simple packet block): ts_ns is 0, not a time to show."""
+        return bool(self.flags & rc.RC_STORED_NO_TIME)
+
 
 @dataclass(frozen=True)
 class ExportResult:

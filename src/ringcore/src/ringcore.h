@@ -535,6 +535,7 @@ enum rc_stored_flags {
 	RC_STORED_OUTGOING = 1 << 1,  /* sent by this host (RC_SLOT_OUTGOING) */
 	RC_STORED_COMMENT = 1 << 2,   /* pcapng: the packet block has a comment (rc_store_comment) */
 	RC_STORED_TS_CLAMPED = 1 << 3, /* the file's time is beyond int64 ns (years 1677-2262): clamped */
+	RC_STORED_NO_TIME = 1 << 4,    /* pcapng simple packet block: the file gives no time (ts_ns 0) */
 };
 
 /* One packet of the index: exactly 32 bytes, so a million packets cost
@@ -588,10 +589,12 @@ int rc_store_interface(struct rc_store *s, uint32_t number,
  * is a pipe or FIFO (anything but a regular file) is copied into memory
  * (a memfd) as it arrives, and indexed from there (bytes_total is 0 until it
  * ended).  The file's first bytes are checked here: a file that cannot be
- * opened, is empty or is not a capture returns a negative errno and one line
- * in err that names the file.  A corrupt or truncated file is indexed up to
- * the damage; the store's error, error_offset and error_message (one line
- * that does not name the file: the caller does) then say where and what. */
+ * opened, is empty, is not a capture or is too short for its own header (a
+ * stream's: the smallest one) returns a negative errno and one line in err
+ * that names the file.  A corrupt or truncated file is indexed up to the
+ * damage; the store's error, error_offset and error_message (one line that
+ * does not name the file: the caller does) then say where and what ("truncated
+ * at offset N: tried to read 74 captured bytes, only got 46"). */
 int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_t errlen);
 /* Wait until indexing ended or timeout_ms passed; returns done (1 or 0).  A
  * spool is never done: returns at once. */
