@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from . import _binding as rc
-from .api import CaptureFileError, FilterError, RingcoreError
+from .api import DEFAULT_SPOOL_PACKETS, CaptureFileError, FilterError, RingcoreError
 from .capture import FORMATS, U32_MAX, _check, _Native, in_range
 
 U64_MAX = (1 << 64) - 1
@@ -92,6 +92,11 @@ class StoredPacket:
     def ts_clamped(self) -> bool:
         """The file's timestamp lies beyond what 64-bit nanoseconds hold (1677-2262): ts_ns is the nearest end."""
         return bool(self.flags & rc.RC_STORED_TS_CLAMPED)
+
+    @property
+    def no_time(self) -> bool:
+        """The file gives this packet no time (a pcapng simple packet block): ts_ns is 0, not a time to show."""
+        return bool(self.flags & rc.RC_STORED_NO_TIME)
 
 
 @dataclass(frozen=True)
@@ -261,7 +266,7 @@ class PacketStore(_Native):
 
     @classmethod
     def create_spool(cls, spool_bytes: int, directory: str | None = None,
-                     spool_packets: int = rc.STORE_SPOOL_DEFAULT_PACKETS) -> PacketStore:
+                     spool_packets: int = DEFAULT_SPOOL_PACKETS) -> PacketStore:
         """A live capture's store: a spool of at most spool_bytes, indexed by at most spool_packets (32 bytes of
         memory each), in a new private directory under `directory` ($TMPDIR or /tmp by default), removed by
         close(); the oldest packets are evicted when either is full."""

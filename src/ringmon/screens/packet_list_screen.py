@@ -26,11 +26,13 @@ from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFin
 from ..palette import PacketListCommands
 from ..widgets.packets.filter_bar import FilterBar, detect_language, tshark_installed
 from ..widgets.packets.marks import PacketMarks
-from ..widgets.packets.packet_list import TIME_FORMATS, PacketList
+from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList
 from .export_dialog import ExportDialog, ExportRequest
+from .help import HelpScreen, HelpSection
 from .packet_screen import PacketScreen
 from .prompt_dialog import PromptDialog
 
+FILTER_TOOLTIP = "Show only the packets a display filter matches (BPF or Wireshark syntax)"
 STATUS_INTERVAL_S = 0.25  # how often the store's progress is read: one C call
 SECONDS_PER_DAY = 86_400
 
@@ -100,6 +102,19 @@ class ListState:
     marked: int = 0
 
 
+# what the status line says, for the help (`?`)
+STATUS_MEANINGS = (
+    ("N packets", "packets stored; (N evicted): the oldest, gone from a live capture's spool"),
+    ("indexing N%", "a file still being read: rows appear as it goes"),
+    ("following", "the cursor stays on the newest packet (f, or end)"),
+    ("finding N%", "a find going through the packets (escape stops it)"),
+    ("N of M packets match EXPR", "a display filter shows only its matches (\\ changes it, empty shows all)"),
+    ("N marked", "packets marked (space, shift+arrows, m, M; U clears): what export can write"),
+    ("the rest", "the file's (or the capture's) name and format, its interfaces and the time from the "
+                 "first packet to the last"),
+)
+
+
 def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_ns: int | None,
                 state: ListState) -> Text:
     """The status line. A benchmark reads it: while indexing it says `indexing`; once done, `N packets`."""
@@ -147,18 +162,19 @@ class PacketListScreen(Screen[None]):
         Binding("escape", "cancel_or_back", "Back", show=False),
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
-        Binding("n", "find_again(False)", "Next", tooltip="Find the next packet whose line contains the text"),
+        Binding("n", "find_again(False)", "Next", show=False,
+                tooltip="Find the next packet whose line contains the text"),
         Binding("N", "find_again(True)", "Prev", show=False,
                 tooltip="Find the previous packet whose line contains the text"),
         Binding("t", "time_format", "Time", show=False,
                 tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
-        Binding("backslash", "filter", "Filter", tooltip="Show only the packets a display filter matches "
-                "(BPF or Wireshark syntax)"),
-        Binding("F", "filter", "Filter", show=False),
+        Binding("backslash", "filter", "Filter", tooltip=FILTER_TOOLTIP),
+        Binding("F", "filter", "Filter", show=False, tooltip=FILTER_TOOLTIP),
         Binding("e", "export", "Export", tooltip="Write all, displayed, marked or a range of packets to a "
                 "pcap/pcapng file"),
+        Binding("question_mark", "help", "Help", tooltip="These keys, and what the columns and the status line say"),
     ]
 
     def __init__(self, store: PacketStore, name: str) -> None:
@@ -174,6 +190,10 @@ class PacketListScreen(Screen[None]):
         self.needle: str | None = None
         self.find_state: str | None = None  # what the status line says of a find in progress
         self._span: tuple[int, int | None] = (0, None)  # (count it was measured at, span)
+
+    @classmethod
+    def help_sections(cls) -> list[HelpSection]:
+        return [("Packet list", [*cls.BINDINGS, *PacketList.BINDINGS, *FilterBar.BINDINGS])]
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -240,6 +260,10 @@ class PacketListScreen(Screen[None]):
             self.packet_list.focus()
         else:
             self.action_back()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.help_sections(), [("Columns", COLUMN_MEANINGS),
+                                                               ("Status line", STATUS_MEANINGS)]))
 
     def action_time_format(self) -> None:
         formats = TIME_FORMATS

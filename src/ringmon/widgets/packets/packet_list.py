@@ -25,7 +25,7 @@ from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import MAX_BATCH, PacketSelection, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 from ...decode.summary import PacketSummary, summarize
-from ...formatting import NS_PER_S, escape, wall_clock
+from ...formatting import NS_PER_S, escape
 from ...messages import MarksChanged, PacketChosen
 from ...screens.prompt_dialog import PromptDialog
 from .marks import PacketMarks
@@ -39,12 +39,28 @@ _INTERFACE_MAX = 12
 MARK_GLYPH = "●"  # in a one-cell column before the number
 
 
+# what each column says, for the help (`?`)
+COLUMN_MEANINGS = (
+    ("●", "a marked packet (space, shift+arrows, m, M; U clears)"),
+    ("No.", "the packet's number in the file or the capture, from 1 (as Wireshark and tshark count)"),
+    ("Time", "seconds since the first packet (relative), the time of day (absolute) or since the packet "
+             "before (delta): t switches"),
+    ("Interface", "where the packet was captured; shown only when there are several"),
+    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP"),
+    ("Destination", "receiver, as the source"),
+    ("Proto", "the innermost protocol decoded (TCP, DNS, TLS, ARP, ...)"),
+    ("Length", "bytes on the wire"),
+    ("Info", "what the packet says (TCP flags and numbers, a DNS question and answers, an HTTP request "
+             "line, a TLS server name); VLAN tags and MPLS labels first; what is malformed or truncated, "
+             "and [captured N of M] when the capture kept less than the wire carried"),
+)
+
+
 @dataclass(frozen=True)
 class RowFacts:
     """What a row needs of its packet once decoded; `previous_ts_ns` is None for the oldest stored packet."""
 
     summary: PacketSummary
-    ts_ns: int
     previous_ts_ns: int | None
 
 
@@ -64,10 +80,11 @@ def seconds_text(ns: int) -> str:
 
 def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int) -> str:
     if time_format == "absolute":
-        return wall_clock(facts.ts_ns, "%H:%M:%S", 6)
+        return facts.summary.time
+    ts_ns = facts.summary.ts_ns
     if time_format == "delta":
-        return seconds_text(facts.ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
-    return seconds_text(facts.ts_ns - base_ts_ns)
+        return seconds_text(ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
+    return seconds_text(ts_ns - base_ts_ns)
 
 
 @lru_cache(maxsize=16)
@@ -281,7 +298,7 @@ class PacketList(ScrollView, can_focus=True):
             index = packet.interface
             interface = self.interfaces[index] if index < len(self.interfaces) else None  # declared late
             ifname, linktype = (interface.name, interface.linktype) if interface else (f"#{index}", LINKTYPE_ETHERNET)
-            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), packet.ts_ns,
+            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype),
                                                  previous_ts_ns)))  # summarize escapes the name
             previous_ts_ns = packet.ts_ns
         return rows
