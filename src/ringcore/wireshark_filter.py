@@ -1,5 +1,5 @@
-"""Wireshark display filters over a store: tshark reads the packets once (`-Y EXPR -T fields -e frame.number`)
-and the frame numbers it prints become the store's selection."""
+"""Wireshark display filters over a store: tshark reads the packets once (`-Y EXPR`, the frame number as its
+one column) and the frame numbers it prints become the store's selection."""
 from __future__ import annotations
 
 import os
@@ -26,8 +26,9 @@ def _tshark() -> str:
 
 
 def _tshark_command(tshark: str, path: str, expression: str) -> list[str]:
-    # -n: no name lookups; the fields alone, one frame number a line
-    return [tshark, "-n", "-r", path, "-Y", expression, "-T", "fields", "-e", "frame.number"]
+    # -n: no name lookups. The frame number as the one column of the text output: tshark dissects no more
+    # than the filter needs, where -T fields -e frame.number builds each packet's whole tree (twice the time).
+    return [tshark, "-n", "-r", path, "-Y", expression, "-o", 'gui.column.format:"No.","%m"']
 
 
 def _tshark_complaint(stderr: str) -> str:
