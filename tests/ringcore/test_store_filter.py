@@ -7,6 +7,7 @@ import struct
 import subprocess
 import threading
 
+import psutil
 import pytest
 from readback import tshark_read
 
@@ -64,6 +65,15 @@ def test_a_wireshark_display_filter_matches_the_frames_tshark_matches(frames_fil
                                    "frame.number")
     with PacketStore.open_file(str(frames_file)) as store:
         assert expected and _matches(store, expression, "wireshark") == expected
+
+
+def test_a_wireshark_filter_stopped_part_way_ends_tshark(frames_file):
+    with PacketStore.open_file(str(frames_file)) as store:
+        steps = store.compile_filter("frame", "wireshark").run()
+        next(steps)
+        assert [child.name() for child in psutil.Process().children()] == ["tshark"]
+        steps.close()  # cancelled
+        assert psutil.Process().children() == []
 
 
 def test_a_bad_filter_raises_filter_error_at_once_with_the_tools_message(frames_file):
