@@ -205,6 +205,7 @@ class BpfDisplayFilter(DisplayFilter):
 
     def run(self, chunk: int = FILTER_CHUNK) -> Iterator[int]:
         chunk = in_range("filter chunk", chunk, 1, U64_MAX)
+        stalled = False
         while True:
             self.store.handle  # noqa: B018 — raises once the store is closed: C would read freed memory
             examined = rc.lib.rc_store_filter_run(self._handle, self.selection.handle, chunk)
@@ -213,10 +214,12 @@ class BpfDisplayFilter(DisplayFilter):
             if examined == 0:
                 progress = self.store.progress()
                 if progress.format == "live" or progress.done:
-                    if rc.lib.rc_store_filter_examined(self._handle) >= progress.count:
+                    if stalled or rc.lib.rc_store_filter_examined(self._handle) >= progress.count:
                         return
-                    continue  # an interface declared meanwhile: its program is compiled now
+                    stalled = True  # an interface declared meanwhile: its program is compiled on the next step
+                    continue
                 self.store.wait(WAIT_SLICE_MS / 1000)  # a file still being indexed: its next packets
+            stalled = False
             yield rc.lib.rc_store_filter_examined(self._handle)
 
 

@@ -291,6 +291,10 @@ def _read_parser() -> argparse.ArgumentParser:
 
 
 def _run_read(args: argparse.Namespace) -> int:
+    if args.write_file:  # headless: none of the list's imports (Textual alone takes half a second)
+        from .commands.export import run_read_export
+
+        return run_read_export(args)
     from .commands.read import run_read
 
     return run_read(args)
