@@ -13,6 +13,7 @@ debian_packages=(
     tmux                 # drives the terminal UI in end-to-end tests
     util-linux procps    # setpriv (dropping capabilities), sysctl
     strace               # shows the writer's open/fsync/rename calls in a test
+    prometheus           # prometheus and promtool: a real server scrapes --metrics in a test; promtool checks the rules
     clang libclang-rt-dev  # libFuzzer and its sanitizer runtimes (not a dependency of clang): the C fuzz targets
 )
 

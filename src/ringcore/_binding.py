@@ -89,6 +89,7 @@ class Stats(ctypes.Structure):
         ("sleeps", u64),
         ("sleep_ns", u64),
         ("latency_max_ns", u64),
+        ("latency_sum_ns", u64),
         ("batch_hist", u64 * RC_BATCH_BUCKETS),
         ("latency_hist", u64 * RC_LATENCY_BUCKETS),
         ("occupancy", u64),

@@ -114,6 +114,7 @@ class RingStats:
     sleeps: int
     sleep_ns: int
     latency_max_ns: int
+    latency_sum_ns: int  # of every delivered packet's latency: the histogram's sum
     batch_hist: tuple[int, ...]
     latency_hist: tuple[int, ...]
     occupancy: int  # packets in the ring (the accounting identity's term)

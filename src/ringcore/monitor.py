@@ -39,7 +39,7 @@ class WriteStatus:
 # store_evicted is not among them: the store counts it by interface, over all its captures.
 _CUMULATIVE_COUNTERS = ("kernel_packets", "kernel_bytes", "kernel_drops", "kernel_seen", "ring_drops", "truncated",
                         "outgoing_packets", "outgoing_bytes", "delivered", "delivered_bytes", "stored",
-                        "store_failed", "polls", "empty_polls", "sleeps", "sleep_ns")
+                        "store_failed", "polls", "empty_polls", "sleeps", "sleep_ns", "latency_sum_ns")
 _CUMULATIVE_HISTOGRAMS = ("batch_hist", "latency_hist")
 
 
@@ -123,6 +123,11 @@ class Monitor:
         """Why the store did not take some packets (a full disk): one line that counts them; None while it took all."""
         with self._lock:  # close() frees the store
             return self._store.progress().error if self._store is not None else None
+
+    @property
+    def counts_talkers(self) -> bool:
+        """top_talkers() answers (drains count conversations)."""
+        return self._count_talkers
 
     @property
     def limit_reached(self) -> bool:

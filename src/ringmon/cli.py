@@ -35,6 +35,7 @@ from ringcore.filter import join_expression
 from .formatting import escape
 
 PROG = "ringmon"
+DEFAULT_METRICS_ADDRESS = "127.0.0.1"  # --metrics PORT: only this host may scrape unless an address is named
 
 
 def say(message: str) -> None:
@@ -127,6 +128,15 @@ def keep_directory(text: str) -> str:
     return text
 
 
+def listen_address(text: str) -> tuple[str, int]:
+    """--metrics's [ADDR:]PORT ('9100', '0.0.0.0:9100', '[::1]:9100'); a port alone listens on 127.0.0.1."""
+    address, _, port_text = text.rpartition(":")
+    address = address.removeprefix("[").removesuffix("]") or DEFAULT_METRICS_ADDRESS
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise argparse.ArgumentTypeError(f"'{text}' is not [ADDR:]PORT with a port from 1 to 65535")
+    return address, int(port_text)
+
+
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
     """Where the dashboard keeps every packet it captures: the dashboard and the demo share them."""
     parser.add_argument("--spool-size", metavar="SIZE", type=size, default=DEFAULT_SPOOL_BYTES,
@@ -180,6 +190,9 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                         help=f"sleep between polls of an empty ring with --wait sleep (default {DEFAULT_POLL_INTERVAL_US} us)")
     parser.add_argument("-Z", dest="run_as", metavar="USER",
                         help="once the interfaces and output files are open, go on as USER with no capability")
+    parser.add_argument("--metrics", metavar="[ADDR:]PORT", type=listen_address,
+                        help="serve the statistics for Prometheus on http://ADDR:PORT/metrics (ADDR: default "
+                             f"{DEFAULT_METRICS_ADDRESS}, this host only; 0.0.0.0: every address)")
     parser.add_argument("filter", nargs="*", metavar="EXPRESSION", help="capture filter, tcpdump syntax")
 
 
@@ -219,7 +232,7 @@ def _run_dashboard(args: argparse.Namespace) -> int:
     from .dashboard import run_dashboard
 
     return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback, run_as=args.run_as,
-                         store=store_options(args))
+                         store=store_options(args), metrics=args.metrics)
 
 
 def _demo_parser() -> argparse.ArgumentParser:
@@ -256,6 +269,9 @@ def _capture_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE (with -w, "
                              "'written': that interface's packets in the file)")
     parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
+    parser.add_argument("--count-only", action="store_true",
+                        help="capture and count, printing and writing no packet: the headless monitor, with --metrics "
+                             "what runs on every host of a fleet; the summary and --stats-json at the end as usual")
     return parser
 
 

@@ -32,6 +32,7 @@ from .palette import RingmonCommands
 from .formatting import escape, file_size, si
 from .iface_facts import InterfaceFacts
 from .messages import SlotChosen, UnplugRequested
+from .metrics import MetricsServer
 from .privilege import drop_privileges, installation_needs, require_access, user_account
 from .screens.help import DASHBOARD_PANELS, HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
@@ -362,6 +363,7 @@ def run_plugged(
     background_failure: BackgroundCheck | None = None,
     run_as: str | None = None,
     store: StoreOptions | None = StoreOptions(),
+    metrics: tuple[str, int] | None = None,
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 
@@ -374,6 +376,7 @@ def run_plugged(
     later from the picker then need CAP_NET_RAW, which that user lacks).
     Ended by SIGTERM or SIGHUP, the status is 128 + the signal's number, as a shell reports it.
     `store` is the session's packet store (None: no store); a kept spool is named on stderr at the end.
+    `metrics` (address, port): serve the session's statistics for Prometheus there while the dashboard runs.
     """
     signals_received: list[int] = []
     try:
@@ -383,6 +386,7 @@ def run_plugged(
             if store is not None:
                 store = replace(store, owner=(account.pw_uid, account.pw_gid))
         require_capture_privilege()
+        metrics_server = MetricsServer(metrics) if metrics else None  # listening before -Z drops privileges
     except RingcoreError as error:
         print(f"ringmon: {error}", file=sys.stderr)
         return 1
@@ -390,7 +394,11 @@ def run_plugged(
         monitor = monitor_factory(store)
     except RingcoreError as error:  # the spool's directory cannot be made
         print(f"ringmon: {escape(str(error))}", file=sys.stderr)
+        if metrics_server:
+            metrics_server.close()
         return 1
+    if metrics_server:
+        metrics_server.watch(monitor)
     try:
         for plug in plugs:
             try:
@@ -415,6 +423,8 @@ def run_plugged(
         with exit_app_on_signals(app, signals_received):
             app.run()
     finally:
+        if metrics_server:
+            metrics_server.close()
         monitor.close()
     if monitor.kept_spool is not None:
         path, packets = monitor.kept_spool
@@ -444,9 +454,10 @@ def run_dashboard(
     include_loopback: bool = False,
     run_as: str | None = None,
     store: StoreOptions | None = StoreOptions(),
+    metrics: tuple[str, int] | None = None,
 ) -> int:
     """`ringmon [-i IFACE ...] [capture options] [FILTER]`: the named interfaces, or every interface
     that is up (loopback only with `include_loopback`), all with `options`, stored in `store`."""
     names = list(interfaces) if interfaces else iface_facts.up_interfaces(include_loopback)
     return run_plugged([PlugRequest(name, options) for name in names], plug_options=options,
-                       skip_unpluggable=not interfaces, run_as=run_as, store=store)
+                       skip_unpluggable=not interfaces, run_as=run_as, store=store, metrics=metrics)

@@ -113,8 +113,11 @@ class FakeRing:
         counters["sleep_ns"] = counters.get("sleep_ns", 0) + empty * 1_000_000
         if consumed:
             self.batch_hist[min(8, max(0, (consumed // max(1, polls - empty)).bit_length() - 1))] += polls - empty
-            self.latency_hist[3 if arriving < 1000 else 9] += consumed * 3 // 4
-            self.latency_hist[6 if arriving < 1000 else 11] += consumed - consumed * 3 // 4
+            fast, slow = (3, 6) if arriving < 1000 else (9, 11)  # log2 buckets of microseconds
+            self.latency_hist[fast] += consumed * 3 // 4
+            self.latency_hist[slow] += consumed - consumed * 3 // 4
+            counters["latency_sum_ns"] = (counters.get("latency_sum_ns", 0)  # each at its bucket's lower bound
+                                          + (consumed * 3 // 4 << fast) * 1000 + (consumed - consumed * 3 // 4 << slow) * 1000)
         self.tail += consumed
         self.occupancy = kept
         self.head = self.tail + kept
@@ -135,6 +138,7 @@ class FakeRing:
             polls=counters.get("polls", 0), empty_polls=counters.get("empty_polls", 0),
             sleeps=counters.get("sleeps", 0), sleep_ns=counters.get("sleep_ns", 0),
             latency_max_ns=4_200_000 if counters.get("delivered") else 0,
+            latency_sum_ns=counters.get("latency_sum_ns", 0),
             batch_hist=tuple(self.batch_hist), latency_hist=tuple(self.latency_hist),
             occupancy=self.occupancy, slots_used=self.occupancy, slots_used_high=self.slots_used_high,
             slot_size=SLOT_SIZE, slot_count=SLOT_COUNT, drop_policy=self.drop_policy,

@@ -392,12 +392,13 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 	uint64_t pos = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
 	uint64_t consuming = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
 	uint64_t now = rc_now_ns();
-	uint64_t bytes = 0, max_ns = 0;
+	uint64_t bytes = 0, max_ns = 0, sum_ns = 0;
 	uint64_t hist[RC_LATENCY_BUCKETS] = { 0 };
 	for (uint32_t i = 0; i < n; i++) {
 		const struct rc_slot_hdr *slot = rc_ring_next(ring, &pos);
 		bytes += slot->wirelen;
 		uint64_t latency_ns = now > slot->ts_ns ? now - slot->ts_ns : 0;
+		sum_ns += latency_ns;
 		if (latency_ns > max_ns)
 			max_ns = latency_ns;
 		unsigned b = log2_floor(latency_ns / 1000);
@@ -412,6 +413,7 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 			relaxed_add(&ring->latency_hist[b], hist[b]);
 	if (max_ns > atomic_load_explicit(&ring->latency_max_ns, memory_order_relaxed))
 		atomic_store_explicit(&ring->latency_max_ns, max_ns, memory_order_relaxed);
+	relaxed_add(&ring->latency_sum_ns, sum_ns);
 	relaxed_add(&ring->delivered_bytes, bytes);
 	/* before tail: a reader that sees the new tail sees these delivered */
 	seq_begin(&ring->cons_seq);
@@ -559,6 +561,7 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	out->sleeps = load(&ring->sleeps);
 	out->sleep_ns = load(&ring->sleep_ns);
 	out->latency_max_ns = load(&ring->latency_max_ns);
+	out->latency_sum_ns = load(&ring->latency_sum_ns);
 	for (unsigned b = 0; b < RC_BATCH_BUCKETS; b++)
 		out->batch_hist[b] = load(&ring->batch_hist[b]);
 	for (unsigned b = 0; b < RC_LATENCY_BUCKETS; b++)

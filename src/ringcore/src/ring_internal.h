@@ -77,6 +77,7 @@ struct rc_ring {
 	_Atomic uint64_t sleeps;
 	_Atomic uint64_t sleep_ns;
 	_Atomic uint64_t latency_max_ns;
+	_Atomic uint64_t latency_sum_ns;
 	_Atomic uint64_t batch_hist[RC_BATCH_BUCKETS];
 	_Atomic uint64_t latency_hist[RC_LATENCY_BUCKETS];
 };

@@ -226,6 +226,7 @@ struct rc_stats {
 	uint64_t sleeps;
 	uint64_t sleep_ns;
 	uint64_t latency_max_ns;
+	uint64_t latency_sum_ns; /* of every delivered packet: a histogram's sum */
 	uint64_t batch_hist[RC_BATCH_BUCKETS];
 	uint64_t latency_hist[RC_LATENCY_BUCKETS];
 	/* derived */

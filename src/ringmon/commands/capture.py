@@ -1,5 +1,6 @@
 """`ringmon capture`: headless and tcpdump-shaped. With -w the rings are drained to the file in C
-(no Python per packet); without it each packet becomes one line on stdout; -r reads a file instead."""
+(no Python per packet), with --count-only drained and only counted (the fleet's monitor, read through --metrics);
+without either each packet becomes one line on stdout; -r reads a file instead."""
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 from ..cli import say
 from ..formatting import escape
+from ..metrics import MetricsServer
 from ..decode.summary import packet_line
 from ..privilege import drop_privileges, installation_needs, require_access, user_account
 from .export import export_file
@@ -42,7 +44,8 @@ WATCH_INTERVAL_S = 0.2  # 5 wake-ups a second: idle costs next to nothing
 PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
-LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns"}
+LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
+                   "count_only": "--count-only"}
 
 
 class StopRequest:
@@ -141,18 +144,25 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
             return _read_file(args, options.filter, stop)
         if not args.interfaces:
             raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
+        if args.count_only and args.write_file:
+            raise RingcoreError("--count-only writes no packet: it cannot be used with -w")
         account = user_account(args.run_as) if args.run_as else None
         if account is not None:
             require_access(account, installation_needs() + _output_needs(args))
         require_capture_privilege()
-        stats_file = StatsFile(args.stats_json, account) if args.stats_json else None
+        metrics = MetricsServer(args.metrics) if args.metrics else None  # listening before -Z drops privileges
         try:
-            capture = _write_file if args.write_file else _print_lines
-            return capture(args, options, stop, stats_file, account)
-        except BaseException:
-            if stats_file:
-                stats_file.discard()
-            raise
+            stats_file = StatsFile(args.stats_json, account) if args.stats_json else None
+            try:
+                capture = _drain if args.write_file or args.count_only else _print_lines
+                return capture(args, options, stop, stats_file, account, metrics)
+            except BaseException:
+                if stats_file:
+                    stats_file.discard()
+                raise
+        finally:
+            if metrics:
+                metrics.close()
 
 
 def _read_file(args: argparse.Namespace, expression: str | None, stop: StopRequest) -> int:
@@ -226,40 +236,51 @@ def _report_gone(monitor: Monitor, reported: set[str]) -> dict[str, str]:
     return gone
 
 
-def _write_file(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
-                stats_file: StatsFile | None, account: pwd.struct_passwd | None) -> int:
+def _drain(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest, stats_file: StatsFile | None,
+           account: pwd.struct_passwd | None, metrics: MetricsServer | None) -> int:
+    """-w or --count-only: the rings drained in C, to the file or only counted."""
     monitor = Monitor(drain=True, count=args.count)
+    written = None
     try:
-        # The file first, so every drain has it from its first packet (and -c counts only written ones).
-        monitor.start_writing(args.write_file, args.format or "pcap",
-                              owner=(account.pw_uid, account.pw_gid) if account is not None else None)
+        if metrics:
+            metrics.watch(monitor)
+        if args.write_file:
+            # The file first, so every drain has it from its first packet (and -c counts only written ones).
+            monitor.start_writing(args.write_file, args.format or "pcap",
+                                  owner=(account.pw_uid, account.pw_gid) if account is not None else None)
         try:
             _plug_all(monitor, args, options, account)
         except BaseException:
-            monitor.abort_writing()  # a session that never started leaves no file behind
+            if args.write_file:
+                monitor.abort_writing()  # a session that never started leaves no file behind
             raise
         gone_reported: set[str] = set()
         while not stop.wait(WATCH_INTERVAL_S):
             gone = _report_gone(monitor, gone_reported)
-            if monitor.limit_reached or monitor.writing.error or len(gone) == len(args.interfaces):
+            writing = monitor.writing
+            if monitor.limit_reached or (writing and writing.error) or len(gone) == len(args.interfaces):
                 break
         monitor.stop()
         failed = bool(_report_gone(monitor, gone_reported))
         stats = monitor.stats()
-        # counted once closed: the last flush may fail (disk full) and cut packets from the file
-        written = monitor.stop_writing()
-        if written.error:  # the C writer kept every whole packet, renamed into place
-            say(written.error)
-            failed = True
+        if args.write_file:
+            # counted once closed: the last flush may fail (disk full) and cut packets from the file
+            written = monitor.stop_writing()
+            if written.error:  # the C writer kept every whole packet, renamed into place
+                say(written.error)
+                failed = True
     finally:
         _close_quietly(monitor)
-    return _finish(stats, written.packets, stats_file, failed, written)
+    captured = written.packets if written else sum(snapshot.delivered for snapshot in stats.values())
+    return _finish(stats, captured, stats_file, failed, written)
 
 
-def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
-                 stats_file: StatsFile | None, account: pwd.struct_passwd | None) -> int:
+def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest, stats_file: StatsFile | None,
+                 account: pwd.struct_passwd | None, metrics: MetricsServer | None) -> int:
     monitor = Monitor(drain=False)
     try:
+        if metrics:
+            metrics.watch(monitor)
         rings = [(monitor.capture(key).ifname, monitor.ring(key), monitor.capture(key).linktype)
                  for key in _plug_all(monitor, args, options, account)]
         printed = 0
