@@ -204,6 +204,9 @@ def test_rx_poll_waits_when_empty_and_counts_polls_empty_polls_sleeps_and_time_a
     assert stats.polls == polls_before + 1
     assert list(stats.batch_hist[:3]) == [0, 1, 0]  # one batch of 3: bucket [2, 4)
     assert sum(stats.latency_hist) == 3
+    # the sum lies within the buckets' bounds ([2^b, 2^(b+1)) us; bucket 0 from 0)
+    assert sum(count * (1 << b) * 1000 for b, count in enumerate(stats.latency_hist) if b) <= stats.latency_sum_ns
+    assert stats.latency_sum_ns <= 3 * stats.latency_max_ns
 
 
 @pytest.mark.parametrize(
