@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from cli_process import EXIT_TIMEOUT_S, RINGMON, START_TIMEOUT_S, assert_one_error_line, run_ringmon, summary_counts
 from test_cli_privilege import NET_RAW_ONLY, installation_readable_by_nobody  # noqa: F401  (a fixture)
 
 import netns
+from tmux_terminal import start_in_tmux, wait_for_screen
 
 FRAME_COUNT = 50
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "fleet"
@@ -36,6 +38,16 @@ def free_port() -> int:
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         return response.read().decode()
+
+
+def sample_key(name: str, **labels: str) -> tuple[str, frozenset]:
+    return name, frozenset(labels.items())
+
+
+def samples(exposition: str) -> dict[tuple[str, frozenset], float]:
+    """The exposition's samples by name and labels (any label order)."""
+    return {sample_key(sample.name, **sample.labels): sample.value
+            for family in text_string_to_metric_families(exposition) for sample in family.samples}
 
 
 def scrape_in(ns: str, port: int) -> str:
@@ -129,9 +141,10 @@ def eventually(query, promql: str, expected: float) -> dict[tuple, float]:
 
 
 def test_prometheus_scraping_the_headless_monitor_sees_every_frame_delivered_and_no_drop(
-        veth_pair, prometheus_server):
+        veth_pair, prometheus_server, tmp_path):
     metrics_port = free_port()
-    with HeadlessMonitor(veth_pair, metrics_port) as monitor:
+    stats_path = tmp_path / "stats.json"
+    with HeadlessMonitor(veth_pair, metrics_port, "--stats-json", str(stats_path)) as monitor:
         query = prometheus_server(metrics_port)
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT)))
         delivered = eventually(query, 'ringmon_packets_total{stage="delivered"}', FRAME_COUNT)
@@ -144,10 +157,16 @@ def test_prometheus_scraping_the_headless_monitor_sees_every_frame_delivered_and
         assert list(query("ringmon_latency_seconds_count").values()) == [FRAME_COUNT]
         assert list(query('ringmon_latency_seconds_bucket{le="+Inf"}').values()) == [FRAME_COUNT]
         assert list(query("ringmon_interface_up").values()) == [1]
+        polls = list(query("ringmon_polls_total").values())
         returncode, stdout, stderr = monitor.finish()
     assert returncode == 0, stderr
     assert stdout == ""  # counted, never printed
     assert summary_counts(stderr)["captured"] == FRAME_COUNT
+    # the numbers Prometheus holds are ringmon's own (its final statistics, read by the same Monitor.stats())
+    final = json.loads(stats_path.read_text())[veth_pair.key_a]
+    assert (final["kernel_packets"], final["delivered"], final["ring_drops"], final["kernel_drops"]) == (
+        FRAME_COUNT, FRAME_COUNT, 0, 0)
+    assert 0 < polls[0] <= final["polls"]
 
 
 def test_the_exposition_passes_promtool_check_metrics(veth_pair):
@@ -193,8 +212,8 @@ def test_the_headless_monitor_runs_as_a_user_with_only_cap_net_raw(veth_pair):
     with HeadlessMonitor(veth_pair, metrics_port, prefix=NET_RAW_ONLY) as monitor:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT)))
         deadline = time.monotonic() + START_TIMEOUT_S
-        while (f'stage="delivered"}} {float(FRAME_COUNT)}'
-               not in (exposition := scrape_in(veth_pair.ns_a, metrics_port))):
+        delivered = sample_key("ringmon_packets_total", interface=veth_pair.if_a, netns="", stage="delivered")
+        while (exposition := samples(scrape_in(veth_pair.ns_a, metrics_port))).get(delivered) != FRAME_COUNT:
             assert time.monotonic() < deadline, exposition
             time.sleep(0.2)
         returncode, _, stderr = monitor.finish()
@@ -237,3 +256,26 @@ def test_a_bad_metrics_address_is_one_error_line(value):
     result = run_ringmon("capture", "--count-only", "-i", "lo", "--metrics", value)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "is not [ADDR:]PORT" in result.stderr
+
+
+@pytest.mark.usefixtures("installation_readable_by_nobody")
+def test_the_dashboard_serves_the_same_counts_with_its_store_and_talkers(veth_pair, tmp_path):
+    netns.require(shutil.which("tmux") is not None, "the dashboard test needs tmux")
+    metrics_port = free_port()
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "link", "set", "lo", "up"], check=True, timeout=EXIT_TIMEOUT_S)
+    session = start_in_tmux(f"ip netns exec {veth_pair.ns_a} {RINGMON} -i {veth_pair.if_a} -Z nobody "
+                            f"--metrics {metrics_port}", tmp_path / "exit-status")
+    try:
+        wait_for_screen(session, r"Ring occupancy")
+        frames = veth_pair.frames_to_a(range(FRAME_COUNT))
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        wait_for_screen(session, rf"taken {FRAME_COUNT} = delivered")
+        exposition = samples(scrape_in(veth_pair.ns_a, metrics_port))
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+    interface = {"interface": veth_pair.if_a, "netns": ""}
+    assert exposition[sample_key("ringmon_packets_total", **interface, stage="delivered")] == FRAME_COUNT
+    assert exposition[sample_key("ringmon_store_packets_total", **interface, outcome="stored")] == FRAME_COUNT
+    # every frame went from b to a within the talkers' window
+    assert exposition[sample_key("ringmon_talker_bytes", **interface, a=veth_pair.ip_a, b=veth_pair.ip_b,
+                                 direction="b_to_a")] == sum(len(frame) for frame in frames)
