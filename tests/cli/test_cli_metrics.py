@@ -279,3 +279,12 @@ def test_the_dashboard_serves_the_same_counts_with_its_store_and_talkers(veth_pa
     # every frame went from b to a within the talkers' window
     assert exposition[sample_key("ringmon_talker_bytes", **interface, a=veth_pair.ip_a, b=veth_pair.ip_b,
                                  direction="b_to_a")] == sum(len(frame) for frame in frames)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--count-only", "-i", "lo", "-w", "out.pcap"), "--count-only writes no packet: it cannot be used with -w"),
+    (("-r", "in.pcap", "--metrics", "9477"), "-r reads a file, so it cannot be used with --metrics"),
+    (("-r", "in.pcap", "--count-only"), "-r reads a file, so it cannot be used with --count-only"),
+])
+def test_count_only_and_metrics_refuse_what_they_cannot_serve_in_one_line(args, message):
+    assert_one_error_line(run_ringmon("capture", *args), message)
