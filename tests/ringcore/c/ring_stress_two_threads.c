@@ -281,11 +281,19 @@ static void run_policy(int32_t policy, int32_t wait, uint32_t interval_us, doubl
 	      "%s: %llu slots (padding) left after the last poll", name,
 	      (unsigned long long)st.slots_used);
 	CHECK(st.truncated == 0, "%s: %llu truncated", name, (unsigned long long)st.truncated);
-	uint64_t batches = 0, latencies = 0;
+	uint64_t batches = 0, latencies = 0, lower_bounds_ns = 0;
 	for (int b = 0; b < RC_BATCH_BUCKETS; b++)
 		batches += st.batch_hist[b];
-	for (int b = 0; b < RC_LATENCY_BUCKETS; b++)
+	for (int b = 0; b < RC_LATENCY_BUCKETS; b++) {
 		latencies += st.latency_hist[b];
+		if (b) /* bucket 0 starts at 0 */
+			lower_bounds_ns += st.latency_hist[b] * (1000ull << b);
+	}
+	/* the sum (a Prometheus histogram's _sum) lies within the buckets' bounds */
+	CHECK(lower_bounds_ns <= st.latency_sum_ns && st.latency_sum_ns <= st.delivered * st.latency_max_ns,
+	      "%s: latency sum %llu ns outside [%llu, %llu * max]", name,
+	      (unsigned long long)st.latency_sum_ns, (unsigned long long)lower_bounds_ns,
+	      (unsigned long long)st.delivered);
 	CHECK(st.polls == st.empty_polls + batches,
 	      "%s: polls %llu != empty %llu + batches %llu", name, (unsigned long long)st.polls,
 	      (unsigned long long)st.empty_polls, (unsigned long long)batches);
