@@ -2,6 +2,7 @@
 the example alert rules checked by promtool, and the monitor under least privilege."""
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import signal
@@ -24,6 +25,9 @@ import netns
 from tmux_terminal import start_in_tmux, wait_for_screen
 
 FRAME_COUNT = 50
+FLOOD_COUNT = 2000  # many times what a blocked printer's pipe and an 8-slot ring hold
+F_SETPIPE_SZ = 1031  # fcntl.h: a pipe's capacity
+PAGE_SIZE = 4096
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "fleet"
 PROMETHEUS_WAIT_S = 60.0  # scrapes every second; a loaded CI machine starts the server slowly
 DROP_STAGES = ("kernel", "ring_full", "lost_at_stop", "truncated")
@@ -62,13 +66,16 @@ class HeadlessMonitor:
     """`ringmon capture --count-only --metrics PORT` on end a of the pair (through --netns, so its port is on
     this namespace's loopback), started once it listens; SIGINT ends it."""
 
-    def __init__(self, pair: netns.VethPair, port: int, *args: str, prefix: tuple[str, ...] = ()):
+    def __init__(self, pair: netns.VethPair, port: int, *args: str, prefix: tuple[str, ...] = (),
+                 count_only: bool = True):
         """With a `prefix` (setpriv: no CAP_SYS_ADMIN to enter a namespace) it runs inside A's namespace instead,
-        its port on that namespace's loopback: see scrape_in."""
+        its port on that namespace's loopback: see scrape_in. Without `count_only` it prints its lines to
+        process.stdout, a pipe."""
         command = ["ip", "netns", "exec", pair.ns_a, *prefix, RINGMON] if prefix else [RINGMON]
         netns_flag = () if prefix else ("--netns", pair.ns_a)
+        mode = ("--count-only",) if count_only else ()
         self.process = subprocess.Popen(
-            [*command, "capture", "--count-only", *netns_flag, "-i", pair.if_a, "--metrics", str(port), *args],
+            [*command, "capture", *mode, *netns_flag, "-i", pair.if_a, "--metrics", str(port), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + START_TIMEOUT_S
         while "listening on" not in (line := self.process.stderr.readline()):
@@ -167,6 +174,32 @@ def test_prometheus_scraping_the_headless_monitor_sees_every_frame_delivered_and
     assert (final["kernel_packets"], final["delivered"], final["ring_drops"], final["kernel_drops"]) == (
         FRAME_COUNT, FRAME_COUNT, 0, 0)
     assert 0 < polls[0] <= final["polls"]
+
+
+def test_prometheus_sees_the_exact_ring_full_drops_of_a_consumer_that_stopped_consuming(veth_pair, prometheus_server):
+    """The printing consumer blocks on a pipe nobody reads (shrunk to one page); with --drop-policy late the ring
+    (8 slots) takes every frame from the kernel and drops what does not fit. Prometheus sees the identity hold
+    with drops, and the very drop count ringmon sums up once the pipe is read."""
+    metrics_port = free_port()
+    with HeadlessMonitor(veth_pair, metrics_port, "--ring-pages", "5", "--slot-size", "2048", "--drop-policy", "late",
+                         count_only=False) as monitor:
+        fcntl.fcntl(monitor.process.stdout.fileno(), F_SETPIPE_SZ, PAGE_SIZE)
+        query = prometheus_server(metrics_port)
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FLOOD_COUNT), size=100))
+        kernel = eventually(query, 'ringmon_packets_total{stage="kernel"}', FLOOD_COUNT)
+        assert list(kernel.values()) == [FLOOD_COUNT]
+        delivered, ring_full, occupancy, kernel_drops = (
+            sum(query(promql).values()) for promql in ('ringmon_packets_total{stage="delivered"}',
+                                                       'ringmon_drops_total{stage="ring_full"}',
+                                                       "ringmon_ring_occupancy", 'ringmon_drops_total{stage="kernel"}'))
+        assert ring_full > 0 and kernel_drops == 0
+        assert delivered + ring_full + occupancy == FLOOD_COUNT
+        monitor.process.send_signal(signal.SIGINT)
+        stdout, stderr = monitor.process.communicate(timeout=EXIT_TIMEOUT_S)  # reads the pipe: the rest is printed
+    assert monitor.process.returncode == 0, stderr
+    summary = summary_counts(stderr)
+    assert summary["dropped at ring"] == ring_full
+    assert summary["captured"] == len(stdout.splitlines()) == FLOOD_COUNT - ring_full
 
 
 def test_the_exposition_passes_promtool_check_metrics(veth_pair):
