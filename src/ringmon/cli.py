@@ -252,8 +252,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _capture_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=f"{PROG} capture",
-        description="Capture without the dashboard: to a file with -w (drained in C), "
-                    "or one line per packet on stdout.",
+        description="Capture without the dashboard: to a file with -w (drained in C), only counted with "
+                    "--count-only (read through --metrics), or one line per packet on stdout.",
     )
     # headless, nobody watches the polling: sleep until the producer signals, no idle wake-ups
     _add_capture_options(parser, wait="event")

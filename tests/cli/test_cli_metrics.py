@@ -22,6 +22,7 @@ from cli_process import EXIT_TIMEOUT_S, RINGMON, START_TIMEOUT_S, assert_one_err
 from test_cli_privilege import NET_RAW_ONLY, installation_readable_by_nobody  # noqa: F401  (a fixture)
 
 import netns
+from ringmon.cli import listen_address
 from tmux_terminal import start_in_tmux, wait_for_screen
 
 FRAME_COUNT = 50
@@ -321,3 +322,9 @@ def test_the_dashboard_serves_the_same_counts_with_its_store_and_talkers(veth_pa
 ])
 def test_count_only_and_metrics_refuse_what_they_cannot_serve_in_one_line(args, message):
     assert_one_error_line(run_ringmon("capture", *args), message)
+
+
+@pytest.mark.parametrize(("text", "address"), [("9477", ("127.0.0.1", 9477)), ("0.0.0.0:9477", ("0.0.0.0", 9477)),
+                                              ("[::1]:9477", ("::1", 9477))])
+def test_a_metrics_port_alone_listens_on_this_host_only(text, address):
+    assert listen_address(text) == address
