@@ -1,7 +1,12 @@
 """Shared fixtures: veth pairs between test-owned network namespaces (helpers live in tests/netns.py)."""
 
 import contextlib
+import os
+import stat
 import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +56,21 @@ def namespace():
         yield ns
     finally:
         netns.delete_namespace(ns)
+
+
+@pytest.fixture
+def installation_readable_by_nobody() -> Iterator[None]:
+    """After -Z the process must still read its Python installation (lazy imports); a system install is
+    readable by all, this machine's interpreter may sit under root's 0700 home: let others traverse its
+    parents for the test, and restore their modes after."""
+    changed: list[tuple[Path, int]] = []
+    for directory in reversed(Path(sys.executable).resolve().parents):
+        mode = directory.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(directory, stat.S_IMODE(mode) | stat.S_IXOTH)
+            changed.append((directory, stat.S_IMODE(mode)))
+    try:
+        yield
+    finally:
+        for directory, mode in changed:
+            os.chmod(directory, mode)

@@ -1,6 +1,7 @@
 """Running the installed `ringmon` command as a user does, tcpdump beside it, and reading their files with tshark."""
 from __future__ import annotations
 
+import pwd
 import signal
 import subprocess
 import sys
@@ -19,6 +20,11 @@ EXIT_TIMEOUT_S = 30.0
 # runs (here the interpreter and the package sit under root's 0700 home), which is not capturing.
 UNPRIVILEGED = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                 "--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search")
+NOBODY = pwd.getpwnam("nobody")
+# nobody with CAP_NET_RAW alone (and reading the interpreter under root's home): what `setcap cap_net_raw+ep`
+# on the interpreter gives a non-root user.
+NET_RAW_ONLY = ("setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
+                "--inh-caps=-all,+net_raw,+dac_read_search", "--ambient-caps=+net_raw,+dac_read_search")
 # Time for frames already sent to pass the kernel's block timeout (20 ms) and a drain's wait, with a
 # wide margin for a loaded CI machine.
 SETTLE_S = 0.5

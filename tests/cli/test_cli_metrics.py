@@ -18,8 +18,15 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from cli_process import EXIT_TIMEOUT_S, RINGMON, START_TIMEOUT_S, assert_one_error_line, run_ringmon, summary_counts
-from test_cli_privilege import NET_RAW_ONLY, installation_readable_by_nobody  # noqa: F401  (a fixture)
+from cli_process import (
+    EXIT_TIMEOUT_S,
+    NET_RAW_ONLY,
+    RINGMON,
+    START_TIMEOUT_S,
+    assert_one_error_line,
+    run_ringmon,
+    summary_counts,
+)
 
 import netns
 from ringmon.cli import listen_address

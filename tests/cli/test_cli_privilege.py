@@ -3,12 +3,10 @@ once the interfaces (and files) are open."""
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from cli_process import (
+    NET_RAW_ONLY,
+    NOBODY,
     EXIT_TIMEOUT_S,
     RINGMON,
     START_TIMEOUT_S,
@@ -31,11 +31,6 @@ from ringcore import RingcoreError
 from ringmon.privilege import installation_needs, require_access
 
 FRAME_COUNT = 40
-NOBODY = pwd.getpwnam("nobody")
-# nobody with CAP_NET_RAW alone (and reading the interpreter under root's home): what `setcap cap_net_raw+ep`
-# on the interpreter gives a non-root user.
-NET_RAW_ONLY = ("setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
-                "--inh-caps=-all,+net_raw,+dac_read_search", "--ambient-caps=+net_raw,+dac_read_search")
 
 
 @pytest.fixture
@@ -48,24 +43,6 @@ def nobodys_directory() -> Iterator[Path]:
         yield directory
     finally:
         shutil.rmtree(directory)
-
-
-@pytest.fixture
-def installation_readable_by_nobody() -> Iterator[None]:
-    """After -Z the process must still read its Python installation (lazy imports); a system install is
-    readable by all, this machine's interpreter may sit under root's 0700 home: let others traverse its
-    parents for the test, and restore their modes after."""
-    changed: list[tuple[Path, int]] = []
-    for directory in reversed(Path(sys.executable).resolve().parents):
-        mode = directory.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            os.chmod(directory, stat.S_IMODE(mode) | stat.S_IXOTH)
-            changed.append((directory, stat.S_IMODE(mode)))
-    try:
-        yield
-    finally:
-        for directory, mode in changed:
-            os.chmod(directory, mode)
 
 
 def status_of(pid: int) -> dict[str, str]:
