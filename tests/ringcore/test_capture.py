@@ -359,8 +359,9 @@ def test_a_filter_for_a_down_interface_is_refused_in_one_line_and_a_capture_with
     assert "\n" not in str(refused.value)
     with pytest.raises(FilterError, match="does not compile"):
         monitor.plug("lo", CaptureOptions(filter="udp prot 53"), netns=namespace)
-    monitor.plug("lo", netns=namespace)
-    assert monitor.errors() == {}
+    # Without a filter the down interface is plugged; whether its producer has met ENETDOWN yet is a race.
+    key = monitor.plug("lo", netns=namespace)
+    assert key in monitor.stats()
 
 
 def test_set_filter_swaps_the_filter_live_and_a_bad_one_raises_and_keeps_the_old(veth_pair, monitor):
