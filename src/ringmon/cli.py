@@ -259,9 +259,9 @@ class _CaptureParser(_Parser):
             self.error("-C and -G rotate the file written: they need -w FILE")
         if rotating and parsed.write_file == "-":
             self.error("-C and -G rotate files: not standard output")
-        if parsed.rotate_seconds and "%" not in parsed.write_file and not parsed.file_size_mb:
+        if parsed.rotate_seconds and "%" not in parsed.write_file:
             self.error("-G needs a strftime pattern in the file name (e.g. -w 'cap-%Y%m%d-%H%M%S.pcap'): "
-                       "one name would replace each file with the next")
+                       "one name would replace each period's file with the next")
         return parsed
 
 

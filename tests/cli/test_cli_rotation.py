@@ -1,6 +1,7 @@
 """`ringmon capture -w` rotating as tcpdump's -C, -G and -W, on a flood over a veth pair: every file complete on its
 own (read by tshark and capinfos), the files together holding each delivered frame once, -W keeping the newest."""
 import json
+import os
 import re
 import signal
 import stat
@@ -107,8 +108,22 @@ def test_rotation_by_time_makes_one_complete_file_a_period_named_by_strftime(vet
     (["-w", "out.pcap", "-G", "5"], "-G needs a strftime pattern in the file name"),
     (["-C", "1"], "they need -w FILE"),
     (["-w", "-", "-C", "1"], "not standard output"),
-], ids=["C-0", "C-word", "G-negative", "W-alone", "G-no-pattern", "C-no-w", "C-stdout"])
+    (["-w", "out.pcap", "-G", "5", "-C", "1"], "-G needs a strftime pattern in the file name"),
+], ids=["C-0", "C-word", "G-negative", "W-alone", "G-no-pattern", "C-no-w", "C-stdout", "G-C-no-pattern"])
 def test_bad_rotation_values_are_one_line_and_exit_2(options, fragment):
     result = run_ringmon("capture", "-i", "lo", *options)
     assert_one_error_line(result, fragment)
     assert result.returncode == 2
+
+
+def test_rotation_of_a_file_read_with_r_is_refused_in_one_line(tmp_path):
+    result = run_ringmon("capture", "-r", "/dev/null", "-w", str(tmp_path / "out.pcap"), "-C", "1")
+    assert_one_error_line(result, "-r reads a file, so it cannot be used with -C")
+    assert not list(tmp_path.iterdir())
+
+
+def test_rotation_into_a_fifo_is_refused_in_one_line(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = run_ringmon("capture", "-i", "lo", "-w", str(fifo), "-C", "1")
+    assert_one_error_line(result, "rotation (-C, -G) writes files")

@@ -43,7 +43,8 @@ WATCH_INTERVAL_S = 0.2  # 5 wake-ups a second: idle costs next to nothing
 PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
-LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns"}
+LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "file_size_mb": "-C",
+                   "rotate_seconds": "-G", "files_max": "-W"}
 
 
 class StopRequest:
