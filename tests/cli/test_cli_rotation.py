@@ -127,4 +127,4 @@ def test_rotation_into_a_fifo_is_refused_in_one_line(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     result = run_ringmon("capture", "-i", "lo", "-w", str(fifo), "-C", "1")
-    assert_one_error_line(result, "rotation (-C, -G) writes files")
+    assert_one_error_line(result, "rotation (-C, -G) writes regular files: not standard output, a FIFO")

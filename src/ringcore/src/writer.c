@@ -339,8 +339,8 @@ static int open_path(struct rc_writer *w, const char *path, int rotating,
 	struct stat st;
 	int rc;
 	if (rotating && (strcmp(path, "-") == 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))) {
-		rc_err(errbuf, errlen, "%s: rotation (-C, -G) writes files: not to standard output, "
-		       "a FIFO or a device", path);
+		rc_err(errbuf, errlen, "%s: rotation (-C, -G) writes regular files: not standard output, "
+		       "a FIFO, a device or a directory", path);
 		return -EINVAL;
 	}
 	if (strcmp(path, "-") == 0)
