@@ -944,6 +944,16 @@ static int rotate_if_due_locked(struct rc_writer *w, const struct rc_slot_hdr *s
 		set_error(w, ENAMETOOLONG, "naming the next file");
 		return w->error;
 	}
+	if (by_time && strcmp(name, w->path) == 0) {
+		/* tcpdump would replace the period's file with the next: stop instead,
+		 * the packets not written counted as such */
+		free(name);
+		w->error = -EEXIST;
+		rc_err(w->error_msg, sizeof(w->error_msg),
+		       "%s: the next period's file has the same name; give -w a pattern that changes "
+		       "every %u s (e.g. %%Y%%m%%d-%%H%%M%%S)", w->path, w->rotation.seconds);
+		return w->error;
+	}
 	free(w->path);
 	free(w->tmp_path);
 	w->path = name;

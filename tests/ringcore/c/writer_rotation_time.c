@@ -94,6 +94,52 @@ static void run(const char *dir, int32_t format, uint32_t files_max)
 	free(pattern);
 }
 
+/* A pattern that does not change within a period (%Y) would make the next
+ * file replace this one: the writer stops with an error instead, the first
+ * file whole with its period's packets. */
+static void same_name_again_stops(const char *dir)
+{
+	char *pattern;
+	REQUIRE(asprintf(&pattern, "%s/year-%%Y.cap", dir) > 0, "asprintf");
+	char err[RC_ERRBUF_SIZE] = "";
+	struct rc_rotation rotation = { .seconds = 1 };
+	struct rc_writer *w;
+	uint64_t opened_ns = realtime_ns();
+	REQUIRE(rc_writer_open_rotating(pattern, RC_FORMAT_PCAPNG, &rotation, &w, err, sizeof(err)) == 0,
+		"open: %s", err);
+	REQUIRE(rc_writer_add_interface(w, "a", 1, 65535) == 0, "interface");
+	uint8_t record[sizeof(struct rc_slot_hdr) + 64] __attribute__((aligned(16)));
+	struct rc_slot_hdr *slot = (struct rc_slot_hdr *)record;
+	uint64_t written = 0;
+	int rc = 0;
+	for (uint64_t seq = 0; seq < 8 && rc == 0; seq++) {
+		memset(record, 0, sizeof(record));
+		slot->ts_ns = opened_ns + 100000000ull + seq * STEP_NS; /* 0.1 s: the open is done */
+		slot->caplen = slot->wirelen = 64;
+		const struct rc_slot_hdr *one = slot;
+		if ((rc = rc_writer_write(w, 0, &one, 1)) == 0)
+			written++;
+	}
+	/* a year's turn within the test's two seconds would name a new file */
+	CHECK(rc == -EEXIST && written == 4, "%d after %llu packets", rc, (unsigned long long)written);
+	CHECK(rc_writer_error(w, err, sizeof(err)) == -EEXIST && strstr(err, "same name"), "error '%s'", err);
+	struct rc_writer_totals kept;
+	CHECK(rc_writer_close(w, &kept, err, sizeof(err)) == -EEXIST, "close: %s", err);
+	CHECK(kept.packets == written && kept.files.written == 1, "kept %llu packets in %llu files",
+	      (unsigned long long)kept.packets, (unsigned long long)kept.files.written);
+	char *name;
+	time_t now_s = (time_t)(opened_ns / 1000000000ull);
+	struct tm local;
+	REQUIRE(localtime_r(&now_s, &local) && asprintf(&name, "%s/year-%d.cap", dir, local.tm_year + 1900) > 0,
+		"name");
+	struct capture_file file;
+	CHECK(read_capture(name, &file) == 0 && file.packets == written, "%s: not the first period's file", name);
+	free_capture(&file);
+	unlink(name);
+	free(name);
+	free(pattern);
+}
+
 int main(void)
 {
 	char *dir = make_temp_dir();
@@ -101,6 +147,7 @@ int main(void)
 		run(dir, format, 0);
 		run(dir, format, FILES_KEPT);
 	}
+	same_name_again_stops(dir);
 	CHECK(rmdir(dir) == 0, "files left in %s", dir);
 	free(dir);
 	return test_result("writer_rotation_time");
