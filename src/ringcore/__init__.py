@@ -22,7 +22,20 @@ from .api import (
     WaitStrategy,
     interface_key,
 )
-from .capture import FORMATS, Capture, Drain, Limit, Ring, SlotMeta, SlotView, Talkers, Writer, validate_ring
+from .capture import (
+    FORMATS,
+    Capture,
+    Drain,
+    Limit,
+    Ring,
+    Rotation,
+    SlotMeta,
+    SlotView,
+    Talkers,
+    Writer,
+    WriterFiles,
+    validate_ring,
+)
 from .filter import UserSpaceFilter, compile_live_filter
 from .monitor import Monitor, WriteStatus, require_capture_privilege
 from .netns import in_netns
@@ -42,8 +55,9 @@ __all__ = [
     "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
     "Capture", "CaptureFileError", "CaptureOptions", "DisplayFilter", "Drain", "DropPolicy", "ExportResult",
     "FilterError", "Limit", "Monitor", "OutOfRangeError", "PacketSelection", "PacketStore", "PrivilegeError", "Ring",
+    "Rotation",
     "RingStats", "RingcoreError", "SlotMeta", "SlotView",
     "StoreInterface", "StoreOptions", "StoreProgress", "StoredPacket", "Talker", "Talkers", "TopTalkers",
-    "UserSpaceFilter", "WaitStrategy", "WriteStatus", "Writer", "compile_live_filter", "in_netns", "interface_key",
+    "UserSpaceFilter", "WaitStrategy", "WriteStatus", "Writer", "WriterFiles", "compile_live_filter", "in_netns", "interface_key",
     "require_capture_privilege", "validate_ring",
 ]

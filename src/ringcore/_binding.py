@@ -124,8 +124,17 @@ class BpfInsn(ctypes.Structure):
 WRITER_MAX_INTERFACES = 256  # RC_WRITER_MAX_INTERFACES
 
 
+class WriterFiles(ctypes.Structure):
+    _fields_ = [("written", u64), ("removed", u64)]
+
+
 class WriterTotals(ctypes.Structure):
-    _fields_ = [("packets", u64), ("bytes", u64), ("interface_packets", u64 * WRITER_MAX_INTERFACES)]
+    _fields_ = [("packets", u64), ("bytes", u64), ("interface_packets", u64 * WRITER_MAX_INTERFACES),
+                ("files", WriterFiles)]
+
+
+class Rotation(ctypes.Structure):
+    _fields_ = [("file_bytes_max", u64), ("seconds", u32), ("files_max", u32)]
 
 
 class Limit(ctypes.Structure):
@@ -234,6 +243,8 @@ _SIGNATURES = {
     "rc_capture_set_filter": (ctypes.c_int, [vp, _P(BpfInsn), u32, cp, size_t]),
     "rc_capture_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_writer_open": (ctypes.c_int, [cp, i32, _P(vp), cp, size_t]),
+    "rc_writer_open_rotating": (ctypes.c_int, [cp, i32, _P(Rotation), _P(vp), cp, size_t]),
+    "rc_writer_files": (None, [vp, _P(WriterFiles)]),
     "rc_writer_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
     "rc_writer_write": (ctypes.c_int, [vp, i32, _P(vp), u32]),
     "rc_writer_packets": (u64, [vp]),

@@ -410,19 +410,43 @@ class Capture(_Native):
             rc.lib.rc_capture_close(handle)
 
 
+@dataclass(frozen=True)
+class Rotation:
+    """tcpdump's -C (file_bytes_max), -G (seconds: the path is a strftime pattern) and -W (files_max: keep the
+    newest); 0 is unset. The C writer rotates at a packet boundary (rc_rotation in ringcore.h)."""
+
+    file_bytes_max: int = 0
+    seconds: int = 0
+    files_max: int = 0
+
+
+@dataclass(frozen=True)
+class WriterFiles:
+    written: int  # renamed into place
+    removed: int  # by files_max: the oldest unlinked or replaced under its ring name
+
+
 class Writer(_Native):
-    """A pcap/pcapng file written by C, renamed into place when closed."""
+    """A pcap/pcapng file written by C, renamed into place when closed; or, rotating, a series of them."""
 
     _kind = "writer"
 
-    def __init__(self, path: str, fmt: str = "pcap"):
+    def __init__(self, path: str, fmt: str = "pcap", rotation: Rotation | None = None):
         if fmt not in FORMATS:
             raise RingcoreError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
         self.path = path
         self.format = fmt
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
-        _check(rc.lib.rc_writer_open(path.encode(), FORMATS[fmt], ctypes.byref(handle), buf, len(buf)), buf, f"{path}: opening")
+        native_rotation = None
+        if rotation is not None:
+            native_rotation = ctypes.byref(rc.Rotation(
+                in_range("file size", rotation.file_bytes_max, 0, (1 << 64) - 1),
+                in_range("rotation seconds", rotation.seconds, 0, U32_MAX),
+                in_range("file count", rotation.files_max, 0, U32_MAX)))
+        code = rc.lib.rc_writer_open_rotating(path.encode(), FORMATS[fmt], native_rotation, ctypes.byref(handle),
+                                              buf, len(buf))
+        _check(code, buf, f"{path}: opening")
         self._handle = handle.value
         self._kept = rc.WriterTotals()  # what the file holds, once closed
 
@@ -451,6 +475,16 @@ class Writer(_Native):
     def bytes(self) -> int:
         """Bytes written so far, buffered ones included; once closed, the file's size."""
         return rc.lib.rc_writer_bytes(self._handle) if self._handle else self._kept.bytes
+
+    @property
+    def files(self) -> WriterFiles:
+        """Files renamed into place and removed so far; once closed, in all."""
+        if self._handle:
+            counts = rc.WriterFiles()
+            rc.lib.rc_writer_files(self._handle, ctypes.byref(counts))
+        else:
+            counts = self._kept.files
+        return WriterFiles(counts.written, counts.removed)
 
     def error(self) -> str | None:
         buf = rc.errbuf()

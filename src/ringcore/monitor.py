@@ -20,7 +20,7 @@ from .api import (
     WaitStrategy,
     interface_key,
 )
-from .capture import Capture, Drain, Limit, Ring, SlotView, Talkers, Writer
+from .capture import Capture, Drain, Limit, Ring, Rotation, SlotView, Talkers, Writer, WriterFiles
 from .store import PacketStore
 
 
@@ -32,6 +32,7 @@ class WriteStatus:
     bytes: int
     error: str | None = None
     packets_by_interface: dict[str, int] = field(default_factory=dict)  # by interface key
+    files: WriterFiles = WriterFiles(0, 0)  # renamed into place, removed by rotation's -W
 
 
 # What a ring counts from its start: summed over an interface's captures, before and after it went down.
@@ -298,9 +299,10 @@ class Monitor:
 
     # -- writing -----------------------------------------------------------
 
-    def start_writing(self, path: str, fmt: str = "pcapng", owner: tuple[int, int] | None = None) -> None:
-        """Write every ring's packets to `path`; `owner` (uid, gid) gets the file, for a process about to
-        become that user. The file is opened without the lock (a FIFO waits up to 10 s for its reader):
+    def start_writing(self, path: str, fmt: str = "pcapng", owner: tuple[int, int] | None = None,
+                      rotation: Rotation | None = None) -> None:
+        """Write every ring's packets to `path` (with `rotation`, to a series of files named after it); `owner`
+        (uid, gid) gets the first file, for a process about to become that user (who then makes the others). The file is opened without the lock (a FIFO waits up to 10 s for its reader):
         statistics, settings and plugging go on meanwhile."""
         with self._lock:
             if not self._drain:
@@ -311,7 +313,7 @@ class Monitor:
                 raise RingcoreError("a file is being opened already")
             self._writer_opening = True
         try:
-            writer = Writer(path, fmt)
+            writer = Writer(path, fmt, rotation)
         finally:
             with self._lock:
                 self._writer_opening = False
@@ -341,7 +343,8 @@ class Monitor:
     @staticmethod
     def _write_status(writer: Writer, ids: dict[str, int], error: str | None) -> WriteStatus:
         by_interface = {name: writer.interface_packets(ifid) for name, ifid in ids.items()}
-        return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, error, by_interface)
+        return WriteStatus(writer.path, writer.format, writer.packets, writer.bytes, error, by_interface,
+                           writer.files)
 
     def _detach_writer(self) -> Writer | None:
         """Take the file away from every drain; once this returns no drain writes to it."""

@@ -58,6 +58,17 @@ def count(text: str) -> int:
     return value
 
 
+def megabytes(text: str) -> int:
+    """-C's millions of bytes (as tcpdump's: 1 is 1,000,000; decimals too: 0.5), in bytes."""
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of millions of bytes") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text.strip()}")
+    return math.ceil(value * 1_000_000)
+
+
 def nonnegative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -249,8 +260,26 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+class _CaptureParser(_Parser):
+    """Rotation's flags only make sense together and with -w: checked as argparse checks one flag (exit 2)."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        rotating = parsed.file_size_mb or parsed.rotate_seconds
+        if parsed.files_max and not rotating:
+            self.error("-W keeps the newest COUNT files of a rotation: it needs -C or -G")
+        if rotating and not parsed.write_file:
+            self.error("-C and -G rotate the file written: they need -w FILE")
+        if rotating and parsed.write_file == "-":
+            self.error("-C and -G rotate files: not standard output")
+        if parsed.rotate_seconds and "%" not in parsed.write_file:
+            self.error("-G needs a strftime pattern in the file name (e.g. -w 'cap-%Y%m%d-%H%M%S.pcap'): "
+                       "one name would replace each period's file with the next")
+        return parsed
+
+
 def _capture_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = _CaptureParser(
         prog=f"{PROG} capture",
         description="Capture without the dashboard: to a file with -w (drained in C), only counted with "
                     "--count-only (read through --metrics), or one line per packet on stdout.",
@@ -263,6 +292,14 @@ def _capture_parser() -> argparse.ArgumentParser:
                              "once the capture ends; '-': standard output (refused on a terminal); a FIFO's reader "
                              "is waited for up to 10 s, as with tcpdump the reader may start after ringmon")
     parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
+    parser.add_argument("-C", dest="file_size_mb", metavar="MB", type=megabytes,
+                        help="with -w: a new file before one would pass MB millions of bytes, named FILE, FILE1, "
+                             "FILE2 ... (with -W: FILE0 ... in a ring), as tcpdump")
+    parser.add_argument("-G", dest="rotate_seconds", metavar="SECONDS", type=count,
+                        help="with -w: a new file every SECONDS (at the first packet after), its name FILE through "
+                             "strftime (-w 'cap-%%Y%%m%%d-%%H%%M%%S.pcap')")
+    parser.add_argument("-W", dest="files_max", metavar="COUNT", type=count,
+                        help="with -C or -G: keep the newest COUNT files, the oldest removed")
     parser.add_argument("--format", choices=list(FORMATS),
                         help="file format for -w (pcapng keeps each packet's interface; default: pcap, or with -r "
                              "the input's)")

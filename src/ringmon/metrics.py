@@ -120,7 +120,13 @@ def _writer_families(stats: dict[str, RingStats], writing) -> Iterator:
     for key, snapshot in stats.items():
         written.add_metric(_labels(snapshot), writing.packets_by_interface.get(key, 0))
     yield written
-    yield CounterMetricFamily("ringmon_written_bytes", "Bytes written to the -w file", value=writing.bytes)
+    # A gauge: with -C/-G the writer counts the bytes of the file it writes now, which starts again at each file.
+    yield GaugeMetricFamily("ringmon_written_file_bytes", "Bytes of the -w file being written (the current one when "
+                            "-C or -G rotate)", value=writing.bytes)
+    yield CounterMetricFamily("ringmon_written_files", "Files renamed into place whole (more than one when -C or -G "
+                              "rotate)", value=writing.files.written)
+    yield CounterMetricFamily("ringmon_removed_files", "Files removed by -W, the oldest first",
+                              value=writing.files.removed)
     yield GaugeMetricFamily("ringmon_writer_failed", "1 once writing the file failed (full disk): the capture "
                             "stops", value=int(writing.error is not None))
 

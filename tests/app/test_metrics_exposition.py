@@ -53,7 +53,7 @@ def test_every_scrape_takes_one_snapshot_in_which_the_accounting_identity_holds(
             assert value(samples, "ringmon_latency_seconds_count", interface) == delivered
             talkers = [key for key in samples if key[0] == "ringmon_talker_bytes" and ("interface", interface) in key[1]]
             assert len(talkers) <= 2 * TOP_TALKERS
-    assert samples[("ringmon_written_bytes_total", ())] > 0
+    assert samples[("ringmon_written_file_bytes", ())] > 0
 
 
 def test_log2_microsecond_buckets_become_cumulative_buckets_in_seconds():

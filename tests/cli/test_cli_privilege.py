@@ -153,6 +153,21 @@ def test_capture_with_z_drops_to_the_user_once_open_and_still_completes_its_file
     assert sorted(path.name for path in sticky_directory.iterdir()) == ["out.pcap", "stats.json"], "no temp file left"
 
 
+def test_capture_with_z_rotates_into_files_the_user_makes_and_removes_the_oldest_as_that_user(
+        veth_pair, sticky_directory, installation_readable_by_nobody):
+    """After -Z the next files are created, and -W's oldest removed, by nobody: in a sticky directory only
+    the owner may replace or remove a file."""
+    out = sticky_directory / "out.pcap"
+    capture_every_frame(veth_pair, "-Z", "nobody", "-w", str(out), "-C", "0.005", "-W", "2")
+    paths = sorted(sticky_directory.iterdir())
+    assert [path.name for path in paths] == ["out.pcap0", "out.pcap1"], "the newest two, no temp file left"
+    kept = []
+    for path in paths:
+        assert (path.stat().st_uid, stat.S_IMODE(path.stat().st_mode)) == (NOBODY.pw_uid, 0o600), path
+        kept += [netns.check_frame(packet.frame) for packet in tshark_packets(path)]
+    assert FRAME_COUNT - 1 in kept and len(kept) < FRAME_COUNT  # the newest frames; the oldest were removed
+
+
 def test_capture_with_z_refuses_in_one_line_a_file_the_user_could_not_put_in_place(
         veth_pair, tmp_path, installation_readable_by_nobody):
     """pytest's tmp_path is root's alone: nobody could not rename the file into place at the end."""

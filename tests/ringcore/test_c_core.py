@@ -147,6 +147,20 @@ def test_writer_keeps_every_packet_whole_and_in_order_under_two_concurrent_drain
     run_c_test("writer_concurrent_drains", TIMED_SECONDS)
 
 
+def test_writer_rotating_by_size_under_two_drains_makes_whole_files_within_the_size_holding_each_packet_once(
+        run_c_test):
+    run_c_test("writer_rotation_size")
+
+
+def test_writer_rotating_by_time_makes_one_whole_file_per_period_named_by_strftime_and_keeps_the_newest(run_c_test):
+    run_c_test("writer_rotation_time")
+
+
+def test_a_rotating_writer_that_cannot_make_its_next_file_or_fills_the_disk_keeps_whole_files_it_counts_exactly(
+        run_c_test):
+    run_c_test("writer_rotation_errors")
+
+
 def test_talkers_key_each_frame_by_its_addresses_keep_a_window_that_ages_out_after_a_clock_step_and_lose_no_byte(
         run_c_test):
     run_c_test("talkers_window")

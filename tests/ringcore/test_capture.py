@@ -843,7 +843,7 @@ def test_every_call_on_a_closed_writer_raises_instead_of_passing_null_to_c(tmp_p
              "chown": lambda writer: writer.chown(0, 0), "error": lambda writer: writer.error()}
     # what the closed file holds stays readable: the summary is read after the last flush
     kept = {"packets": lambda writer: writer.packets, "bytes": lambda writer: writer.bytes,
-            "interface_packets": lambda writer: writer.interface_packets(0)}
+            "interface_packets": lambda writer: writer.interface_packets(0), "files": lambda writer: writer.files}
     assert_every_call_raises_after_close(Writer, closed_writer, calls, ends=("close", "abort"), kept=kept)
 
 

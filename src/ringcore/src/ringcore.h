@@ -381,6 +381,34 @@ enum rc_format {
  * first interface added; the file header is written then. */
 int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
 		   char *errbuf, size_t errlen);
+/* Rotation, as tcpdump's -C, -G and -W: a new file, at a packet boundary,
+ * before a packet that would take the current one past file_bytes_max bytes,
+ * or whose timestamp is seconds past the file's period start (the wall clock
+ * at open, then the first packet of each new period).  Each file is written
+ * and committed as rc_writer_open's one (temp, fsync, rename), with the
+ * section header and every interface again, so each is complete alone.
+ * Names: with seconds the path is a strftime pattern (local time of the
+ * period start); with file_bytes_max the file's number in the period follows
+ * (none for the first; with files_max zero-padded to the digits of
+ * files_max - 1, from 0, and wrapping to 0: a ring of names).  files_max (0:
+ * all): only the newest files_max stay, the oldest removed.  0 for both
+ * file_bytes_max and seconds: no rotation. */
+struct rc_rotation {
+	uint64_t file_bytes_max;
+	uint32_t seconds;
+	uint32_t files_max;
+};
+/* rc_writer_open with rotation (NULL: none); a stream is refused (-EINVAL),
+ * as is files_max without file_bytes_max or seconds. */
+int rc_writer_open_rotating(const char *path, int32_t format, const struct rc_rotation *rotation,
+			    struct rc_writer **out, char *errbuf, size_t errlen);
+/* Files renamed into place, and files removed by files_max (unlinked, or
+ * replaced under a name of the ring). */
+struct rc_writer_files {
+	uint64_t written;
+	uint64_t removed;
+};
+void rc_writer_files(struct rc_writer *w, struct rc_writer_files *out);
 /* Declare an interface; returns its id for rc_writer_write (pcapng: one
  * interface block each, so packets keep where they came from; pcap: all
  * share the file's one link type) or a negative errno. */
@@ -397,16 +425,18 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 /* Write the queued packets whose wait is over: for a drain whose ring is
  * empty, so that no packet waits on traffic that does not come. */
 int rc_writer_release_held(struct rc_writer *w);
-/* Packets the writer has so far (written, buffered or queued to merge), and
- * the file's size with what is buffered. */
+/* Packets the writer has so far (written, buffered or queued to merge; in
+ * all its files), and the current file's size with what is buffered. */
 uint64_t rc_writer_packets(struct rc_writer *w);
 uint64_t rc_writer_interface_packets(struct rc_writer *w, int32_t ifid);
 uint64_t rc_writer_bytes(struct rc_writer *w);
-/* What a closed file holds under its name (a stream: what was written). */
+/* What the closed files hold under their names (a stream: what was
+ * written); bytes: the last file's size. */
 struct rc_writer_totals {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t interface_packets[RC_WRITER_MAX_INTERFACES]; /* by interface id */
+	struct rc_writer_files files;
 };
 /* Flush, fsync, rename into place and fsync the directory.  On a write error
  * (disk full) the file is cut back to the last whole packet and still

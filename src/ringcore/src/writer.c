@@ -1,13 +1,15 @@
 /* writer.c — pcap and pcapng files written in batches, atomically and durably
  * (an exclusive temp file, fsync'ed and renamed into place), cut back to the
  * last whole packet on a write error; the batches of several interfaces are
- * merged in time order. */
+ * merged in time order; rotated at a packet boundary by size or time (as
+ * tcpdump's -C, -G, -W), each file complete under its name. */
 #define _GNU_SOURCE
 #include "ring_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,13 @@ struct merge_queue {
 	uint32_t start, end; /* the packets queued: [start, end) */
 };
 
+/* What a new file repeats of the first: the interface blocks (pcapng) or
+ * the file header (pcap, the first interface's). */
+struct interface_desc {
+	char name[256];
+	uint32_t linktype, snaplen;
+};
+
 struct rc_writer {
 	pthread_mutex_t lock;
 	int32_t format;
@@ -92,6 +101,18 @@ struct rc_writer {
 	struct merge_queue queues[RC_WRITER_MAX_INTERFACES];
 	int error; /* first write error, negative errno */
 	char error_msg[RC_ERRBUF_SIZE];
+	/* rotation (rotation.file_bytes_max or .seconds not 0) */
+	struct rc_rotation rotation;
+	char *pattern;           /* the name given: strftime'd with -G, numbered with -C */
+	uint32_t name_digits;    /* -C with -W: FILE0 .. FILE<W-1>, zero-padded, as tcpdump */
+	uint32_t size_index;     /* -C: files begun in this -G period (the name's number) */
+	uint64_t period_start_ns; /* -G: the current file's period began (wall clock) */
+	uint64_t file_packets;   /* in the current file, buffered ones included */
+	uint64_t file_interface_packets[RC_WRITER_MAX_INTERFACES];
+	char **kept_names;       /* -W: the newest files' names, oldest at kept_first */
+	uint32_t kept_count, kept_first;
+	struct rc_writer_files files;
+	struct interface_desc *descs; /* RC_WRITER_MAX_INTERFACES, when rotating */
 };
 
 static void set_error(struct rc_writer *w, int err, const char *what)
@@ -133,8 +154,11 @@ static int flush_locked(struct rc_writer *w)
 				if (end <= done) {
 					whole = end;
 				} else if (unit & UNIT_IS_PACKET) { /* lost with its unit */
+					uint32_t ifid = (unit & ~UNIT_IS_PACKET) >> UNIT_IFID_SHIFT;
 					w->packets--;
-					w->interface_packets[(unit & ~UNIT_IS_PACKET) >> UNIT_IFID_SHIFT]--;
+					w->interface_packets[ifid]--;
+					w->file_packets--;
+					w->file_interface_packets[ifid]--;
 				}
 			}
 			if (!w->stream && ftruncate(w->fd, (off_t)(w->file_bytes + whole)) != 0) {
@@ -291,11 +315,98 @@ static int open_temp(struct rc_writer *w, const char *path, mode_t mode,
 	return 0;
 }
 
-int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
-		   char *errbuf, size_t errlen)
+static void put_section_header(struct rc_writer *w)
+{
+	if (w->format != RC_FORMAT_PCAPNG)
+		return; /* pcap's header comes with the first interface */
+	/* Section header: no options, section length unknown (-1). */
+	put_u32(w, PCAPNG_SHB);
+	put_u32(w, 28);
+	put_u32(w, PCAPNG_BYTE_ORDER);
+	uint16_t version[2] = { 1, 0 };
+	put(w, version, 4);
+	uint64_t section_len = UINT64_MAX;
+	put(w, &section_len, 8);
+	put_u32(w, 28);
+	end_unit_locked(w, 0);
+}
+
+/* Open path (a new name, or one to replace) and begin it with its section
+ * header.  rotating: a stream is refused, rotation makes files. */
+static int open_path(struct rc_writer *w, const char *path, int rotating,
+		     char *errbuf, size_t errlen)
+{
+	struct stat st;
+	int rc;
+	if (rotating && (strcmp(path, "-") == 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))) {
+		rc_err(errbuf, errlen, "%s: rotation (-C, -G) writes regular files: not standard output, "
+		       "a FIFO, a device or a directory", path);
+		return -EINVAL;
+	}
+	if (strcmp(path, "-") == 0)
+		rc = open_stream(w, path, NULL, errbuf, errlen);
+	else if (stat(path, &st) != 0)
+		rc = open_temp(w, path, NEW_FILE_MODE, errbuf, errlen);
+	else if (S_ISREG(st.st_mode))
+		rc = open_temp(w, path, st.st_mode & 0777, errbuf, errlen);
+	else
+		rc = open_stream(w, path, &st, errbuf, errlen);
+	if (rc == 0)
+		put_section_header(w);
+	return rc;
+}
+
+static int rotating(const struct rc_writer *w)
+{
+	return w->rotation.file_bytes_max || w->rotation.seconds;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+/* The current file's name, as tcpdump makes it: the pattern through
+ * strftime at the period's start (-G, local time), then with -C the file's
+ * number in the period (none for the first without -W). */
+static char *rotated_name(const struct rc_writer *w)
+{
+	char base[PATH_MAX];
+	if (w->rotation.seconds) {
+		time_t start_s = (time_t)(w->period_start_ns / 1000000000ull);
+		struct tm local;
+		if (!localtime_r(&start_s, &local) ||
+		    strftime(base, sizeof(base), w->pattern, &local) == 0)
+			return NULL;
+	} else if ((size_t)snprintf(base, sizeof(base), "%s", w->pattern) >= sizeof(base)) {
+		return NULL;
+	}
+	char *name;
+	if (w->rotation.file_bytes_max && (w->size_index || w->name_digits))
+		return asprintf(&name, "%s%0*u", base, (int)w->name_digits, w->size_index) < 0 ? NULL : name;
+	return strdup(base);
+}
+
+/* tcpdump's width of the file number with -W: the digits of COUNT - 1. */
+static uint32_t digits_below(uint32_t count)
+{
+	uint32_t digits = 0;
+	for (uint32_t x = count ? count - 1 : 0; x > 0; x /= 10)
+		digits++;
+	return digits;
+}
+
+int rc_writer_open_rotating(const char *path, int32_t format, const struct rc_rotation *rotation,
+			    struct rc_writer **out, char *errbuf, size_t errlen)
 {
 	if (format < RC_FORMAT_PCAP_US || format > RC_FORMAT_PCAPNG) {
 		rc_err(errbuf, errlen, "unknown file format %d", format);
+		return -EINVAL;
+	}
+	if (rotation && rotation->files_max && !rotation->file_bytes_max && !rotation->seconds) {
+		rc_err(errbuf, errlen, "a count of files to keep needs rotation by size or time");
 		return -EINVAL;
 	}
 	struct rc_writer *w = calloc(1, sizeof(*w));
@@ -306,97 +417,113 @@ int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
 	pthread_mutex_init(&w->lock, NULL);
 	w->format = format;
 	w->fd = -1;
-	w->path = strdup(path);
+	if (rotation)
+		w->rotation = *rotation;
 	w->buf = malloc(WRITE_BUFFER_BYTES);
 	w->unit_ends = malloc(sizeof(uint32_t) * (WRITE_BUFFER_BYTES / MIN_UNIT_BYTES));
-	if (!w->path || !w->buf || !w->unit_ends) {
+	int ok = w->buf && w->unit_ends;
+	if (rotating(w)) {
+		w->pattern = strdup(path);
+		w->descs = calloc(RC_WRITER_MAX_INTERFACES, sizeof(*w->descs));
+		if (w->rotation.files_max)
+			w->kept_names = calloc(w->rotation.files_max, sizeof(char *));
+		ok = ok && w->pattern && w->descs && (w->kept_names || !w->rotation.files_max);
+		if (w->rotation.file_bytes_max && w->rotation.files_max)
+			w->name_digits = digits_below(w->rotation.files_max);
+		w->period_start_ns = realtime_ns();
+		if (ok && !(w->path = rotated_name(w))) {
+			rc_err(errbuf, errlen, "%s: the file name is too long", path);
+			rc_writer_abort(w);
+			return -ENAMETOOLONG;
+		}
+	} else {
+		w->path = strdup(path);
+	}
+	if (!ok || !w->path) {
 		rc_err(errbuf, errlen, "out of memory");
 		rc_writer_abort(w);
 		return -ENOMEM;
 	}
-	struct stat st;
-	int rc;
-	if (strcmp(path, "-") == 0)
-		rc = open_stream(w, path, NULL, errbuf, errlen);
-	else if (stat(path, &st) != 0)
-		rc = open_temp(w, path, NEW_FILE_MODE, errbuf, errlen);
-	else if (S_ISREG(st.st_mode))
-		rc = open_temp(w, path, st.st_mode & 0777, errbuf, errlen);
-	else
-		rc = open_stream(w, path, &st, errbuf, errlen);
+	int rc = open_path(w, w->path, rotating(w), errbuf, errlen);
 	if (rc) {
 		rc_writer_abort(w);
 		return rc;
 	}
-	if (format == RC_FORMAT_PCAPNG) {
-		/* Section header: no options, section length unknown (-1). */
-		put_u32(w, PCAPNG_SHB);
-		put_u32(w, 28);
-		put_u32(w, PCAPNG_BYTE_ORDER);
-		uint16_t version[2] = { 1, 0 };
-		put(w, version, 4);
-		uint64_t section_len = UINT64_MAX;
-		put(w, &section_len, 8);
-		put_u32(w, 28);
-		end_unit_locked(w, 0);
-	}
 	*out = w;
 	return 0;
+}
+
+int rc_writer_open(const char *path, int32_t format, struct rc_writer **out,
+		   char *errbuf, size_t errlen)
+{
+	return rc_writer_open_rotating(path, format, NULL, out, errbuf, errlen);
+}
+
+/* The pcap file header (for the first interface) or an interface block;
+ * the room for it is reserved. */
+static void put_interface(struct rc_writer *w, const char *name, uint32_t linktype,
+			  uint32_t snaplen)
+{
+	if (w->format != RC_FORMAT_PCAPNG) {
+		put_u32(w, w->format == RC_FORMAT_PCAP_NS ? PCAP_MAGIC_NS : PCAP_MAGIC_US);
+		uint16_t version[2] = { 2, 4 };
+		put(w, version, 4);
+		put_u32(w, 0); /* thiszone */
+		put_u32(w, 0); /* sigfigs */
+		put_u32(w, snaplen);
+		put_u32(w, linktype);
+		end_unit_locked(w, 0);
+		return;
+	}
+	uint32_t name_len = (uint32_t)strnlen(name, 255);
+	/* IDB: header 16 + if_name + if_tsresol (4+4) + end of options 4 + 4 */
+	uint32_t total = 16 + 4 + pad4(name_len) + 8 + 4 + 4;
+	put_u32(w, PCAPNG_IDB);
+	put_u32(w, total);
+	uint16_t lt[2] = { (uint16_t)linktype, 0 };
+	put(w, lt, 4);
+	put_u32(w, snaplen);
+	uint16_t opt_name[2] = { PCAPNG_OPT_IF_NAME, (uint16_t)name_len };
+	put(w, opt_name, 4);
+	put(w, name, name_len);
+	put_pad(w, name_len);
+	uint16_t opt_tsresol[2] = { PCAPNG_OPT_IF_TSRESOL, 1 };
+	put(w, opt_tsresol, 4);
+	uint8_t tsresol[4] = { 9, 0, 0, 0 }; /* 10^-9 s */
+	put(w, tsresol, 4);
+	put_u32(w, 0); /* opt_endofopt */
+	put_u32(w, total);
+	end_unit_locked(w, 0);
+}
+
+static uint32_t interface_bytes(const struct rc_writer *w, const char *name)
+{
+	return w->format == RC_FORMAT_PCAPNG ? 16 + 4 + pad4((uint32_t)strnlen(name, 255)) + 16 : 24;
 }
 
 int rc_writer_add_interface(struct rc_writer *w, const char *name,
 			    uint32_t linktype, uint32_t snaplen)
 {
 	pthread_mutex_lock(&w->lock);
-	int rc;
-	if (w->format != RC_FORMAT_PCAPNG) {
-		if (w->interfaces == 0) {
-			rc = reserve_locked(w, 24);
-			if (rc == 0) {
-				put_u32(w, w->format == RC_FORMAT_PCAP_NS ? PCAP_MAGIC_NS : PCAP_MAGIC_US);
-				uint16_t version[2] = { 2, 4 };
-				put(w, version, 4);
-				put_u32(w, 0); /* thiszone */
-				put_u32(w, 0); /* sigfigs */
-				put_u32(w, snaplen);
-				put_u32(w, linktype);
-				end_unit_locked(w, 0);
-				w->pcap_linktype = linktype;
-				rc = w->interfaces++;
-			}
-		} else if (linktype != w->pcap_linktype) {
-			rc = -EINVAL; /* one link type per pcap file: pcapng can mix */
-		} else {
-			rc = w->interfaces++;
-		}
-		pthread_mutex_unlock(&w->lock);
-		return rc;
+	int rc = 0;
+	int pcap = w->format != RC_FORMAT_PCAPNG;
+	if (pcap && w->interfaces > 0 && linktype != w->pcap_linktype)
+		rc = -EINVAL; /* one link type per pcap file: pcapng can mix */
+	else if (w->interfaces >= RC_WRITER_MAX_INTERFACES)
+		rc = -EMFILE;
+	else if (!pcap || w->interfaces == 0) {
+		rc = reserve_locked(w, interface_bytes(w, name));
+		if (rc == 0)
+			put_interface(w, name, linktype, snaplen);
 	}
-	if (w->interfaces >= RC_WRITER_MAX_INTERFACES) {
-		pthread_mutex_unlock(&w->lock);
-		return -EMFILE;
-	}
-	uint32_t name_len = (uint32_t)strnlen(name, 255);
-	/* IDB: header 16 + if_name + if_tsresol (4+4) + end of options 4 + 4 */
-	uint32_t total = 16 + 4 + pad4(name_len) + 8 + 4 + 4;
-	rc = reserve_locked(w, total);
 	if (rc == 0) {
-		put_u32(w, PCAPNG_IDB);
-		put_u32(w, total);
-		uint16_t lt[2] = { (uint16_t)linktype, 0 };
-		put(w, lt, 4);
-		put_u32(w, snaplen);
-		uint16_t opt_name[2] = { PCAPNG_OPT_IF_NAME, (uint16_t)name_len };
-		put(w, opt_name, 4);
-		put(w, name, name_len);
-		put_pad(w, name_len);
-		uint16_t opt_tsresol[2] = { PCAPNG_OPT_IF_TSRESOL, 1 };
-		put(w, opt_tsresol, 4);
-		uint8_t tsresol[4] = { 9, 0, 0, 0 }; /* 10^-9 s */
-		put(w, tsresol, 4);
-		put_u32(w, 0); /* opt_endofopt */
-		put_u32(w, total);
-		end_unit_locked(w, 0);
+		if (w->descs) {
+			struct interface_desc *desc = &w->descs[w->interfaces];
+			snprintf(desc->name, sizeof(desc->name), "%s", name);
+			desc->linktype = linktype;
+			desc->snaplen = snaplen;
+		}
+		w->pcap_linktype = w->interfaces ? w->pcap_linktype : linktype;
 		rc = w->interfaces++;
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -409,6 +536,9 @@ static uint32_t record_bytes(const struct rc_writer *w, uint32_t caplen)
 	return w->format == RC_FORMAT_PCAPNG ? 28 + pad4(caplen) + 4 : 16 + caplen;
 }
 
+static int rotate_if_due_locked(struct rc_writer *w, const struct rc_slot_hdr *slot,
+				uint32_t record);
+
 /* comment (pcapng only; NULL: none): an opt_comment of comment_len bytes. */
 static int write_one_locked(struct rc_writer *w, int32_t ifid, const struct rc_slot_hdr *slot,
 			    const char *comment, uint16_t comment_len)
@@ -417,7 +547,9 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid, const struct rc_s
 	uint32_t total = record_bytes(w, slot->caplen);
 	if (comment)
 		total += 4 + pad4(comment_len) + 4; /* the option, then opt_endofopt */
-	int rc = reserve_locked(w, total);
+	int rc = rotating(w) ? rotate_if_due_locked(w, slot, total) : 0;
+	if (rc == 0)
+		rc = reserve_locked(w, total);
 	if (rc)
 		return rc;
 	if (w->format == RC_FORMAT_PCAPNG) {
@@ -449,6 +581,8 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid, const struct rc_s
 		put(w, data, slot->caplen);
 	}
 	end_unit_locked(w, packet_unit(ifid));
+	w->file_packets++;
+	w->file_interface_packets[ifid]++;
 	return 0;
 }
 
@@ -654,6 +788,13 @@ uint64_t rc_writer_bytes(struct rc_writer *w)
 	return v;
 }
 
+void rc_writer_files(struct rc_writer *w, struct rc_writer_files *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->files;
+	pthread_mutex_unlock(&w->lock);
+}
+
 int rc_writer_chown(struct rc_writer *w, uint32_t uid, uint32_t gid)
 {
 	if (w->stream)
@@ -678,6 +819,11 @@ static void free_writer(struct rc_writer *w)
 	free(w->tmp_path);
 	free(w->buf);
 	free(w->unit_ends);
+	free(w->pattern);
+	free(w->descs);
+	for (uint32_t i = 0; w->kept_names && i < w->rotation.files_max; i++)
+		free(w->kept_names[i]);
+	free(w->kept_names);
 	for (int i = 0; i < RC_WRITER_MAX_INTERFACES; i++)
 		free(w->queues[i].buf);
 	free(w);
@@ -696,6 +842,32 @@ static int sync_directory_of(const char *path)
 	int rc = fsync(fd) == 0 ? 0 : -errno;
 	close(fd);
 	return rc;
+}
+
+/* -W: the file just renamed into place joins the newest; the oldest beyond
+ * the count is removed (unless the new one replaced it under its name). */
+static void keep_newest_locked(struct rc_writer *w)
+{
+	uint32_t max = w->rotation.files_max;
+	if (w->kept_count == max) {
+		char *oldest = w->kept_names[w->kept_first];
+		int still_kept = 0;
+		for (uint32_t i = 1; i < max; i++)
+			still_kept |= strcmp(w->kept_names[(w->kept_first + i) % max], oldest) == 0;
+		if (strcmp(oldest, w->path) != 0 && !still_kept && unlink(oldest) != 0 && errno != ENOENT)
+			set_error(w, errno, "removing the oldest file");
+		w->files.removed++;
+		free(oldest);
+		w->kept_names[w->kept_first] = NULL;
+		w->kept_first = (w->kept_first + 1) % max;
+		w->kept_count--;
+	}
+	char *name = strdup(w->path);
+	if (!name) {
+		set_error(w, ENOMEM, "keeping the file's name");
+		return;
+	}
+	w->kept_names[(w->kept_first + w->kept_count++) % max] = name;
 }
 
 /* The temp file, synced, renamed into place, and the rename synced in the
@@ -721,16 +893,86 @@ static void commit_file_locked(struct rc_writer *w)
 	if (rename(w->tmp_path, w->path) != 0) {
 		int err = errno;
 		unlink(w->tmp_path);
-		w->packets = 0;
-		memset(w->interface_packets, 0, sizeof(w->interface_packets));
+		w->packets -= w->file_packets; /* earlier rotated files keep theirs */
+		for (int i = 0; i < RC_WRITER_MAX_INTERFACES; i++)
+			w->interface_packets[i] -= w->file_interface_packets[i];
 		w->file_bytes = 0;
 		w->error = 0; /* this one decides the outcome: no file at all */
 		set_error(w, err, "renaming into place");
 		return;
 	}
+	w->files.written++;
 	int rc = sync_directory_of(w->path);
 	if (rc)
 		set_error(w, -rc, "syncing its directory");
+	if (w->kept_names)
+		keep_newest_locked(w);
+}
+
+/* Time for a new file before a record of record bytes: -C when it would
+ * take the file past the size (a file holds one packet at least), -G when
+ * the packet's timestamp is past the period.  The current file is committed
+ * whole and the next one begun with the same section and interfaces, at this
+ * packet boundary: no packet is in two files or none. */
+static int rotate_if_due_locked(struct rc_writer *w, const struct rc_slot_hdr *slot,
+				uint32_t record)
+{
+	if (w->file_packets == 0)
+		return 0;
+	int by_time = w->rotation.seconds &&
+		      slot->ts_ns >= w->period_start_ns + w->rotation.seconds * 1000000000ull;
+	int by_size = w->rotation.file_bytes_max &&
+		      w->file_bytes + w->buf_used + record > w->rotation.file_bytes_max;
+	if (!by_time && !by_size)
+		return 0;
+	int rc = flush_locked(w);
+	if (rc)
+		return rc;
+	commit_file_locked(w);
+	if (w->error)
+		return w->error;
+	if (by_time) { /* a new period: its files numbered from 0 again */
+		w->period_start_ns = slot->ts_ns;
+		w->size_index = 0;
+	} else {
+		w->size_index++;
+		if (w->rotation.files_max && w->size_index >= w->rotation.files_max)
+			w->size_index = 0; /* tcpdump's ring: FILE0 replaced */
+	}
+	char *name = rotated_name(w);
+	if (!name) {
+		set_error(w, ENAMETOOLONG, "naming the next file");
+		return w->error;
+	}
+	if (by_time && strcmp(name, w->path) == 0) {
+		/* tcpdump would replace the period's file with the next: stop instead,
+		 * the packets not written counted as such */
+		free(name);
+		w->error = -EEXIST;
+		rc_err(w->error_msg, sizeof(w->error_msg),
+		       "%s: the next period's file has the same name; give -w a pattern that changes "
+		       "every %u s (e.g. %%Y%%m%%d-%%H%%M%%S)", w->path, w->rotation.seconds);
+		return w->error;
+	}
+	free(w->path);
+	free(w->tmp_path);
+	w->path = name;
+	w->tmp_path = NULL;
+	w->bytes -= w->file_bytes; /* what waits to be merged stays counted */
+	w->file_bytes = 0;
+	w->file_packets = 0;
+	memset(w->file_interface_packets, 0, sizeof(w->file_interface_packets));
+	char errbuf[RC_ERRBUF_SIZE];
+	rc = open_path(w, name, 1, errbuf, sizeof(errbuf));
+	if (rc) {
+		w->error = rc;
+		rc_err(w->error_msg, sizeof(w->error_msg), "%s", errbuf);
+		return rc;
+	}
+	int pcap = w->format != RC_FORMAT_PCAPNG;
+	for (int i = 0; i < (pcap && w->interfaces ? 1 : w->interfaces); i++)
+		put_interface(w, w->descs[i].name, w->descs[i].linktype, w->descs[i].snaplen);
+	return 0;
 }
 
 int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
@@ -751,7 +993,7 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 		w->packets = 0;
 		memset(w->interface_packets, 0, sizeof(w->interface_packets));
 		w->file_bytes = 0;
-	} else {
+	} else if (w->fd >= 0) { /* not when the next rotated file could not be made */
 		commit_file_locked(w);
 	}
 	/* a reader that stops reading ends the stream, as it ends tcpdump */
@@ -762,6 +1004,7 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 		kept->packets = w->packets;
 		kept->bytes = w->file_bytes;
 		memcpy(kept->interface_packets, w->interface_packets, sizeof(kept->interface_packets));
+		kept->files = w->files;
 	}
 	pthread_mutex_unlock(&w->lock);
 	free_writer(w);

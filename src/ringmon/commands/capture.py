@@ -25,6 +25,7 @@ from ringcore import (
     Ring,
     RingcoreError,
     RingStats,
+    Rotation,
     UserSpaceFilter,
     WriteStatus,
     require_capture_privilege,
@@ -45,7 +46,7 @@ PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
-                   "count_only": "--count-only"}
+                   "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W"}
 
 
 class StopRequest:
@@ -102,13 +103,16 @@ class StatsFile:
 
     def commit(self, stats: dict[str, RingStats], written: WriteStatus | None) -> None:
         """Each interface's statistics, by key ("netns/ifname" inside a namespace, as in the file); with -w also
-        `written`, its packets the file holds once closed."""
+        `written`, its packets the files hold once closed, and the files written and removed (-W)."""
         document = {name: {field: value.name.lower() if isinstance(value, enum.Enum) else value
                            for field, value in dataclasses.asdict(snapshot).items()}
                     for name, snapshot in stats.items()}
         if written:
             for name, entry in document.items():
                 entry["written"] = written.packets_by_interface.get(name, 0)
+                # the capture's files (-C/-G rotate), in every interface's entry: the keys are interfaces
+                entry["files_written"] = written.files.written
+                entry["files_removed"] = written.files.removed
         try:
             with self._temp:
                 json.dump(document, self._temp, indent=2)
@@ -246,8 +250,10 @@ def _drain(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
             metrics.watch(monitor)
         if args.write_file:
             # The file first, so every drain has it from its first packet (and -c counts only written ones).
+            rotation = Rotation(args.file_size_mb or 0, args.rotate_seconds or 0, args.files_max or 0)
             monitor.start_writing(args.write_file, args.format or "pcap",
-                                  owner=(account.pw_uid, account.pw_gid) if account is not None else None)
+                                  owner=(account.pw_uid, account.pw_gid) if account is not None else None,
+                                  rotation=rotation)
         try:
             _plug_all(monitor, args, options, account)
         except BaseException:
@@ -361,6 +367,8 @@ def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | 
              f"{total['ring_drops']} packets dropped at ring"]
     if total["lost_at_stop"]:  # the ring stayed full while stopping: received, but never taken
         lines.append(f"{total['lost_at_stop']} packets lost at stop")
+    if written and written.files.written > 1 or written and written.files.removed:
+        lines.append(f"{written.files.written} files written, {written.files.removed} removed by -W")
     if total["truncated"]:
         lines.append(f"{total['truncated']} packets truncated by the ring (to one slot with --truncate-to-slot, or to the ring)")
     try:
