@@ -220,7 +220,7 @@ def test_hostile_interface_names_and_packet_text_are_escaped_in_every_row(tmp_pa
     path = tmp_path / "hostile.pcapng"
     path.write_bytes(capture_files.section_header()
                      + b"".join(capture_files.interface([(OPT_IF_NAME, name)]) for name in names)
-                     + b"".join(capture_files.enhanced_packet(frame, ticks=index, ifid=index % 3)
+                     + b"".join(capture_files.enhanced_packet(frame, ticks=index + 1, ifid=index % 3)
                                 for index, frame in enumerate(frames)))
 
     async def scenario(app, pilot, packet_list):
