@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from ringcore.store import DisplayFilter
 
 
 @dataclass
@@ -79,11 +83,11 @@ class TaskProgress(Message):
 
 @dataclass
 class FilterFinished(Message):
-    """A display filter ran over the store: `display_filter` (ringcore's DisplayFilter) when it ran to the end,
+    """A display filter ran over the store: `display_filter` when it ran to the end,
     `error` (one line) when it could not be compiled or run. A cancelled one posts nothing."""
 
     expression: str
-    display_filter: object | None
+    display_filter: DisplayFilter | None
     error: str | None
 
 

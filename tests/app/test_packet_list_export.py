@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 
 import netns
 import test_packet_list
@@ -151,3 +152,40 @@ def test_the_palette_offers_the_lists_commands_and_export_opens_the_dialog(mixed
         assert isinstance(app.screen, ExportDialog)
 
     run(open_store(mixed_pcap), scenario, size=SIZE)
+
+
+def test_escape_stops_an_export_in_progress_and_nothing_is_left(mixed_pcap, tmp_path):
+    store = open_store(mixed_pcap)
+    release = threading.Event()
+    export_all = store.export
+
+    def held_export(path, fmt="pcapng", numbers=None, progress=None):
+        def held(done: int, total: int) -> None:
+            progress(done, total)
+            release.wait(10)
+            progress(done, total)  # the next chunk's call: the export sees it was stopped meanwhile
+
+        return export_all(path, fmt, numbers, progress=held)
+
+    store.export = held_export
+    target = tmp_path / "stopped.pcapng"
+
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("e")
+        await pilot.pause()
+        path_input = app.screen.query_one("#export-path", Input)
+        path_input.value = str(target)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#task-progress").has_class("-shown")
+        await pilot.press("q")  # not while it is written
+        await pilot.pause()
+        assert isinstance(app.screen, PacketListScreen)
+        await pilot.press("escape")
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert export_notes(app) == ["export stopped: no file written"]
+
+    run(store, scenario, size=SIZE)
+    assert os.listdir(tmp_path) == []

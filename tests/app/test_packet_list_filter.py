@@ -7,9 +7,11 @@ import subprocess
 import threading
 
 import test_packet_list
-from packet_files import FIRST_TS_S, STEP_US
+from packet_files import FIRST_TS_S, STEP_US, ListStore, mixed_frame, write_mixed_pcap
 from test_packet_list import PACKETS, _tshark_filter, open_store, run, status
 
+from ringmon.commands.read import ReadApp
+from ringmon.widgets.packets import filter_bar
 from ringmon.widgets.packets.filter_bar import detect_language
 from ringmon.widgets.packets.packet_list import MARK_GLYPH, PacketList
 
@@ -97,6 +99,17 @@ def test_a_wireshark_filter_is_detected_and_shows_exactly_what_tshark_matches(mi
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert packet_list.cursor == 1245
+        await apply_filter(pilot, app, "dns")  # not BPF: tried as Wireshark's
+        assert f"{PACKETS // 5:,} of {PACKETS:,} packets match dns" in status(app)
+        await pilot.press("backslash", "ctrl+t")  # detect -> BPF
+        await pilot.pause()
+        assert "[BPF]" in str(app.screen.query_one("#display-filter-language").content)
+        app.screen.filter_bar.input.value = expression
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "does not compile" in filter_error(app)  # libpcap's word on it
+        assert f"{PACKETS // 5:,} of {PACKETS:,} packets match dns" in status(app)
 
     run(open_store(mixed_pcap), scenario, size=TALL)
 
@@ -204,3 +217,48 @@ def test_escape_stops_a_filter_in_progress_and_the_filter_shown_stays(mixed_pcap
 
     release.set()
     run(store, scenario, size=TALL)
+
+
+def test_marks_of_evicted_packets_go_with_them():
+    store = ListStore([(FIRST_TS_S * 10**9 + index, mixed_frame(index)) for index in range(100)], format="live",
+                      done=False)
+
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("m", *"1-10", "enter")
+        await pilot.pause()
+        assert "10 marked" in status(app)
+        store.evict(4)  # a spool at its limit
+        await pilot.pause(0.4)
+        assert "6 marked" in status(app) and packet_list.marks.ranges() == [range(4, 10)]
+
+    run(store, scenario)
+
+
+def test_filtered_list_with_marks_and_a_bad_filter_fits_80x24(snap_compare, tmp_path):
+    path = write_mixed_pcap(tmp_path / "mixed.pcap", 200)
+
+    async def filter_mark_and_mistype(pilot):
+        await pilot.pause()
+        await apply_filter(pilot, pilot.app, "udp")
+        await pilot.press("down", "space", "down", "down", "shift+down")
+        await pilot.press("backslash")
+        pilot.app.screen.filter_bar.input.cursor_blink = False  # the snapshot must not catch it half-way
+        pilot.app.screen.filter_bar.input.value = "udp and and"
+        await pilot.press("enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(ReadApp(open_store(path), "mixed.pcap"), terminal_size=(80, 24),
+                        run_before=filter_mark_and_mistype)
+
+
+def test_without_tshark_the_wireshark_option_says_what_to_install(mixed_pcap, monkeypatch):
+    monkeypatch.setattr(filter_bar, "tshark_installed", lambda: False)
+
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("backslash", "ctrl+t", "ctrl+t")  # detect -> BPF -> Wireshark
+        await pilot.pause()
+        language = str(app.screen.query_one("#display-filter-language").content)
+        assert "[Wireshark]" in language and "install" in language and "tshark" in language
+
+    run(open_store(mixed_pcap), scenario, size=TALL)

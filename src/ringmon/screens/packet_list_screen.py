@@ -18,7 +18,7 @@ from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ringcore.api import FilterError, RingcoreError
-from ringcore.store import PacketStore, StoreProgress
+from ringcore.store import DisplayFilter, PacketStore, StoreProgress
 
 from ..formatting import NS_PER_S, escape, file_size
 from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFinished, FindProgress,
@@ -135,6 +135,10 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
     return text
 
 
+class ExportCancelled(Exception):
+    """Raised in an export's progress callback when escape stopped it."""
+
+
 class PacketListScreen(Screen[None]):
     COMMANDS = {PacketListCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -162,7 +166,7 @@ class PacketListScreen(Screen[None]):
         self.packet_list = PacketList(store, following=store.progress().format == "live", id="packet-list")
         self.status = Static(id="list-status")
         self.filter_bar = FilterBar(id="filter-bar")
-        self.display_filter = None  # ringcore DisplayFilter of the packets shown, None: all are
+        self.display_filter: DisplayFilter | None = None  # what the rows show; None: every packet
         self._filtered_up_to = 0  # the store's count when the display filter last ran
         self.needle: str | None = None
         self.find_state: str | None = None  # what the status line says of a find in progress
@@ -208,13 +212,16 @@ class PacketListScreen(Screen[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def action_back(self) -> None:
+        if self._task_running("export"):  # its end is said here: stay until then
+            self.notify("an export is being written: escape stops it", severity="warning", markup=False)
+            return
         for group in ("find", "filter", "filter-new"):
             self.workers.cancel_group(self, group)
         self.dismiss()
 
     def action_cancel_or_back(self) -> None:
-        """Escape stops a filter or a find running, else closes the filter bar, else goes back."""
-        running = [group for group in ("filter", "find") if self._task_running(group)]
+        """Escape stops a filter, a find or an export running, else closes the filter bar, else goes back."""
+        running = [group for group in ("filter", "find", "export") if self._task_running(group)]
         if running:
             self.workers.cancel_group(self, running[0])
         elif self.filter_bar.is_open:
@@ -321,7 +328,7 @@ class PacketListScreen(Screen[None]):
         if not worker.is_cancelled:  # also when cancelled during the last chunk
             self.post_message(FilterFinished(expression, display_filter, None))
 
-    def _compile(self, expression: str, language: str) -> object:
+    def _compile(self, expression: str, language: str) -> DisplayFilter:
         """'auto' takes the language the expression looks like; one that does not compile as BPF is tried as
         Wireshark's (a bare `dns` or `http`), and libpcap's message stands when tshark rejects it too."""
         chosen = detect_language(expression) if language == "auto" else language
@@ -337,7 +344,7 @@ class PacketListScreen(Screen[None]):
             raise bpf_error from None
 
     @work(thread=True, exclusive=True, group="filter-new")
-    def _filter_new_packets(self, display_filter: object) -> None:
+    def _filter_new_packets(self, display_filter: DisplayFilter) -> None:
         """Packets stored since the filter last ran (a live capture, a file still indexed) are matched too."""
         worker = get_current_worker()
         for _ in display_filter.run():
@@ -366,7 +373,7 @@ class PacketListScreen(Screen[None]):
 
     def on_task_progress(self, message: TaskProgress) -> None:
         self.query_one("#task-progress").add_class("-shown")
-        verb = "filtering (escape stops)" if message.task == "filter" else "exporting"
+        verb = "filtering (escape stops)" if message.task == "filter" else "exporting (escape stops)"
         self.query_one("#task-label", Label).update(verb)
         self.query_one("#task-bar", ProgressBar).update(total=max(1, message.total), progress=message.done)
 
@@ -401,14 +408,22 @@ class PacketListScreen(Screen[None]):
             numbers = None
         self._write_export(request, numbers)
 
-    @work(thread=True, group="export")
+    @work(thread=True, exclusive=True, group="export")
     def _write_export(self, request: ExportRequest, numbers: object) -> None:
-        """Writing a million packets takes seconds: a thread, with progress; the list stays usable."""
+        """Writing a million packets takes seconds: a thread, with progress; the list stays usable, escape stops
+        it (nothing is left under the name)."""
+        worker = get_current_worker()
+
         def progress(done: int, total: int) -> None:
+            if worker.is_cancelled:
+                raise ExportCancelled  # out of the C writer's callback: it stops and removes its temp file
             self.post_message(TaskProgress("export", done, total))
 
         try:
             result = self.store.export(request.path, request.format, numbers, progress=progress)
+        except ExportCancelled:
+            self.post_message(ExportFinished(request.path, 0, 0, "export stopped: no file written"))
+            return
         except (RingcoreError, OSError) as error:
             self.post_message(ExportFinished(request.path, 0, 0, str(error)))
             return

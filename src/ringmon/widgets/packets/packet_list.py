@@ -286,6 +286,9 @@ class PacketList(ScrollView, can_focus=True):
             self._strips.clear()
         if self.base_ts_ns is None and count > first:
             self.base_ts_ns = self._first_known_ts_ns(first, count)
+        if first > view.first and len(self.marks):  # evicted packets are not marked any more: they cannot be exported
+            self.marks.set_range(0, first, marked=False)
+            self.post_message(MarksChanged(len(self.marks)))
         self._show(DisplayedRows(first, count, view.selection))
 
     def show_selection(self, selection: PacketSelection | None) -> None:
