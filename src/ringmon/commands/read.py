@@ -27,7 +27,7 @@ class ReadApp(SignalSafeApp[None]):
 
     def on_mount(self) -> None:
         self.defer_driver_signals()
-        self.push_screen(PacketListScreen(self.store, self.file_name), lambda _: self.exit())
+        self.push_screen(PacketListScreen(self.store, self.file_name, top_level=True), lambda _: self.exit())
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()
