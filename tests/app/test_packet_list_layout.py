@@ -2,11 +2,14 @@
 wide enough to read, interfaces told apart, the Time header naming its mode, packets without a time blank."""
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import dpkt
 import pytest
 from packet_files import FIRST_TS_S, mixed_frame, write_mixed_pcap
+from dashboard_fakes import fake_dashboard, warm_up
+from screen_text import screen_lines as terminal_lines
 from test_packet_list import open_store, run
 
 import capture_files
@@ -120,3 +123,17 @@ def test_a_packet_without_a_time_has_a_blank_time_and_deltas_skip_it(tmp_path):
             await pilot.pause()
 
     run(open_store(path), scenario, size=(80, 24))
+
+
+def test_the_footer_ends_with_palette_at_80_columns_on_the_dashboard_and_the_live_list():
+    """Textual's compact footer left the cell after the docked palette key unpainted: a key under it showed."""
+    async def main():
+        app = fake_dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await warm_up(pilot)
+            assert terminal_lines(app)[-1].endswith("^p palette")
+            await pilot.press("l")
+            await pilot.pause(0.3)
+            assert terminal_lines(app)[-1].endswith("^p palette")
+
+    asyncio.run(main())

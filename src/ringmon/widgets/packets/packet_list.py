@@ -94,9 +94,9 @@ def interface_labels(names: list[str]) -> list[str]:
 def layout_columns(width: int, needs: tuple[int, ...], time_format: str, with_interface: bool) -> tuple[Column, ...]:
     """Column widths for `width` cells from what the rows on screen need (`needs`: the widest cell of each column
     of row_cells, No. to Info): the short columns take what they need; Source and Destination too while Info
-    keeps _INFO_MIN (less only when even cut addresses would not fit), else they are cut to share what is left;
-    Info gets the rest. An Interface column takes a tenth of the width at most."""
-    number, time, *middle, proto, length, _info = needs
+    keeps _INFO_MIN or what its rows need (less only when even cut addresses would not fit), else they are cut to
+    share what is left; Info gets the rest. An Interface column takes a tenth of the width at most."""
+    number, time, *middle, proto, length, info = needs
     interface, source, destination = middle if with_interface else (0, *middle)
     fixed = [Column("", len(MARK_GLYPH)), Column("No.", max(3, number), True),
              Column(TIME_TITLES[time_format], max(len(TIME_TITLES[time_format]), time), True)]
@@ -106,7 +106,7 @@ def layout_columns(width: int, needs: tuple[int, ...], time_format: str, with_in
     tail = [Column("Proto", max(5, proto)), Column("Len", max(3, length), True)]
     spare = width - sum(column.width + 1 for column in fixed + tail) - 2  # the two address columns' spaces
     wanted = [min(max(6, need), _ADDRESS_MAX) for need in (source, destination)]
-    info_min = min(_INFO_MIN, max(10, spare - 2 * _ADDRESS_MIN))
+    info_min = min(_INFO_MIN, max(10, info), max(10, spare - 2 * _ADDRESS_MIN))  # short Info leaves addresses whole
     room = max(2 * _ADDRESS_MIN, spare - info_min)
     if sum(wanted) > room:  # the narrower keeps what it needs up to half, the wider the rest
         narrower = 0 if wanted[0] <= wanted[1] else 1
