@@ -18,13 +18,14 @@ from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ringcore.api import FilterError, RingcoreError
-from ringcore.store import DisplayFilter, PacketStore, StoreProgress
+from ringcore.store import DisplayFilter, PacketSelection, PacketStore, StoreProgress
 
 from ..formatting import NS_PER_S, escape, file_size
 from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFinished, FindProgress,
                         MarksChanged, PacketChosen, TaskProgress)
 from ..palette import PacketListCommands
 from ..widgets.packets.filter_bar import FilterBar, detect_language, tshark_installed
+from ..widgets.packets.marks import PacketMarks
 from ..widgets.packets.packet_list import TIME_FORMATS, PacketList, known_ts_ns
 from .export_dialog import ExportDialog, ExportRequest
 from .packet_screen import PacketScreen
@@ -156,8 +157,10 @@ class PacketListScreen(Screen[None]):
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
         Binding("n", "find_again(False)", "Next", tooltip="Find the next packet whose line contains the text"),
-        Binding("N", "find_again(True)", "Prev", show=False, tooltip="Find the previous packet whose line contains the text"),
-        Binding("t", "time_format", "Time", show=False, tooltip="Time relative to the first packet, absolute, or delta from "
+        Binding("N", "find_again(True)", "Prev", show=False,
+                tooltip="Find the previous packet whose line contains the text"),
+        Binding("t", "time_format", "Time", show=False,
+                tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
         Binding("backslash", "filter", "Filter", tooltip="Show only the packets a display filter matches "
@@ -432,7 +435,7 @@ class PacketListScreen(Screen[None]):
             return
         packets = self.packet_list
         if request.which == "marked":
-            numbers = packets.marks.ranges()
+            numbers = packets.marks.copy()  # its ranges are worked out in the thread
         elif request.which == "displayed":
             numbers = packets.selection
         elif request.which == "range":
@@ -442,7 +445,8 @@ class PacketListScreen(Screen[None]):
         self._write_export(request, numbers)
 
     @work(thread=True, exclusive=True, group="export")
-    def _write_export(self, request: ExportRequest, numbers: object) -> None:
+    def _write_export(self, request: ExportRequest,
+                      numbers: PacketMarks | PacketSelection | list[range] | None) -> None:
         """Writing a million packets takes seconds: a thread, with progress; the list stays usable, escape stops
         it (nothing is left under the name)."""
         worker = get_current_worker()
@@ -452,6 +456,8 @@ class PacketListScreen(Screen[None]):
                 raise ExportCancelled  # out of the C writer's callback: it stops and removes its temp file
             self.post_message(TaskProgress("export", done, total))
 
+        if isinstance(numbers, PacketMarks):
+            numbers = numbers.ranges()
         try:
             result = self.store.export(request.path, request.format, numbers, progress=progress)
         except ExportCancelled:
@@ -466,5 +472,6 @@ class PacketListScreen(Screen[None]):
         if message.error is not None:
             self.notify(escape(message.error), title="export", severity="error", markup=False)
         else:
-            self.notify(f"{message.packets:,} packets, {file_size(message.size_bytes)} written to "
+            plural = "" if message.packets == 1 else "s"
+            self.notify(f"{message.packets:,} packet{plural}, {file_size(message.size_bytes)} written to "
                         f"{escape(message.path)}", title="export", markup=False)

@@ -107,7 +107,9 @@ static inline struct rc_store *mixed_spool(const char *dir)
 {
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_store *spool;
-	REQUIRE(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES, &spool, err, sizeof(err)) == 0, "spool: %s", err);
+	REQUIRE(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES, RC_STORE_SPOOL_MIN_PACKETS, &spool, err,
+				      sizeof(err)) == 0,
+		"spool: %s", err);
 	REQUIRE(rc_store_add_interface(spool, "eth", LINKTYPE_ETHERNET, 65535) == 0, "eth");
 	REQUIRE(rc_store_add_interface(spool, "raw", LINKTYPE_RAW, 65535) == 1, "raw");
 	return spool;
