@@ -86,6 +86,7 @@ def test_filter_mark_and_export_in_a_terminal_write_the_marked_packet_under_a_ne
     try:
         wait_for_screen(session, r"3,000 packets")
         tmux("send-keys", "-t", session, "\\")
+        wait_for_screen(session, r"Filter \[detect\]")
         tmux("send-keys", "-t", session, "-l", "arp")
         tmux("send-keys", "-t", session, "Enter")
         wait_for_screen(session, r"600 of 3,000 packets match arp")

@@ -213,7 +213,9 @@ class PacketListScreen(Screen[None]):
         if progress.error and progress.error != self._error_said:  # whole, once: the status line may cut it
             self._error_said = progress.error
             self.notify(escape(progress.error), title=self.source_name, severity="error", timeout=10, markup=False)
-        if filtering and progress.count > self._filtered_up_to and not self._task_running("filter"):
+        # one thread at a time runs a filter (a slow tshark run on a live store is not started again meanwhile)
+        if filtering and progress.count > self._filtered_up_to and not (self._task_running("filter") or
+                                                                         self._task_running("filter-new")):
             self._filtered_up_to = progress.count
             self._filter_new_packets(self.display_filter)
 
@@ -230,9 +232,15 @@ class PacketListScreen(Screen[None]):
 
     # -- actions ---------------------------------------------------------------------------
 
-    def action_back(self) -> None:
-        if self._task_running("export"):  # its end is said here: stay until then
+    def _export_running(self) -> bool:
+        """One export at a time, and its end is said on this screen: leaving or a second export waits for it."""
+        if self._task_running("export"):
             self.notify("an export is being written: escape stops it", severity="warning", markup=False)
+            return True
+        return False
+
+    def action_back(self) -> None:
+        if self._export_running():
             return
         for group in ("find", "filter", "filter-new"):
             self.workers.cancel_group(self, group)
@@ -425,6 +433,8 @@ class PacketListScreen(Screen[None]):
         self.refresh_status()
 
     def action_export(self) -> None:
+        if self._export_running():
+            return
         packets = self.packet_list
         self.refresh_status()
         self.app.push_screen(ExportDialog(packets.count - packets.first, packets.rows, len(packets.marks)),
@@ -444,7 +454,7 @@ class PacketListScreen(Screen[None]):
             numbers = None
         self._write_export(request, numbers)
 
-    @work(thread=True, exclusive=True, group="export")
+    @work(thread=True, group="export")
     def _write_export(self, request: ExportRequest,
                       numbers: PacketMarks | PacketSelection | list[range] | None) -> None:
         """Writing a million packets takes seconds: a thread, with progress; the list stays usable, escape stops
