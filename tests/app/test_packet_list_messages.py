@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from packet_files import write_mixed_pcap
+from screen_text import screen_lines
 from test_packet_list import open_store, run, status
 
 from ringmon.screens.packet_list_screen import PacketListScreen, parse_go_to
@@ -28,6 +29,7 @@ def test_escape_does_not_quit_read_and_q_does(small_pcap):
         await pilot.press("g", "escape", "escape", "escape")  # a prompt closed, then escape once too many
         await pilot.pause()
         assert isinstance(app.screen, PacketListScreen) and app.is_running
+        assert "q Quit" in screen_lines(app)[-1]
         await pilot.press("enter", "escape")  # escape still closes the packet view
         await pilot.pause()
         assert isinstance(app.screen, PacketListScreen)

@@ -9,7 +9,7 @@ from ringcore.api import CaptureFileError
 from ringcore.filter import join_expression
 from ringcore.store import PacketStore
 
-from ..screens.packet_list_screen import PacketListScreen
+from ..screens.packet_list_screen import FileListScreen
 from ..signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .export import export_file
 
@@ -27,7 +27,7 @@ class ReadApp(SignalSafeApp[None]):
 
     def on_mount(self) -> None:
         self.defer_driver_signals()
-        self.push_screen(PacketListScreen(self.store, self.file_name, top_level=True), lambda _: self.exit())
+        self.push_screen(FileListScreen(self.store, self.file_name), lambda _: self.exit())
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()

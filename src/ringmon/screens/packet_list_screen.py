@@ -170,12 +170,12 @@ class PacketListScreen(Screen[None]):
                 "pcap/pcapng file"),
     ]
 
-    def __init__(self, store: PacketStore, name: str, *, top_level: bool = False) -> None:
-        """A live store's list follows its newest packet from the start; a file's starts at its first. At the
-        `top_level` (`ringmon read`) going back quits, so only `q` does it, not escape."""
+    escape_goes_back: ClassVar[bool] = True
+
+    def __init__(self, store: PacketStore, name: str) -> None:
+        """A live store's list follows its newest packet from the start; a file's starts at its first."""
         super().__init__()
         self.store = store
-        self.top_level = top_level
         self.source_name = escape(name)
         self.packet_list = PacketList(store, following=store.progress().format == "live", id="packet-list")
         self.status = Static(id="list-status")
@@ -247,15 +247,15 @@ class PacketListScreen(Screen[None]):
         self.dismiss()
 
     def action_cancel_or_back(self) -> None:
-        """Escape stops a filter, a find or an export running, else closes the filter bar, else goes back (not
-        out of `ringmon read`: a user pressing escape once more than needed would lose the session)."""
+        """Escape stops a filter, a find or an export running, else closes the filter bar, else goes back (where
+        going back is not quitting)."""
         running = [group for group in ("filter", "find", "export") if self._task_running(group)]
         if running:
             self.workers.cancel_group(self, running[0])
         elif self.filter_bar.is_open:
             self.filter_bar.close()
             self.packet_list.focus()
-        elif not self.top_level:
+        elif self.escape_goes_back:
             self.action_back()
 
     def action_time_format(self) -> None:
@@ -485,3 +485,14 @@ class PacketListScreen(Screen[None]):
             plural = "" if message.packets == 1 else "s"
             self.notify(f"{message.packets:,} packet{plural}, {file_size(message.size_bytes)} written to "
                         f"{escape(message.path)}", title="export", markup=False)
+
+
+class FileListScreen(PacketListScreen):
+    """`ringmon read`'s list is the whole app: `q` quits, escape never does (one escape too many, after a
+    dialog closed, would lose the session)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "back", "Quit"),
+        *(binding for binding in PacketListScreen.BINDINGS if isinstance(binding, Binding) and binding.key != "q"),
+    ]
+    escape_goes_back = False
