@@ -141,15 +141,17 @@ def _find_in_rows(needle: str, rows: list[tuple[int, str]], backwards: bool) -> 
 
 
 def cut_in_middle(text: str, width: int) -> str:
-    """`text` in `width` cells, its middle replaced by an ellipsis: the tail keeps a port (`.443`) whole and as much
-    of what comes before it as the head keeps of the start."""
+    """`text` in `width` cells, its middle replaced by an ellipsis. The end tells addresses apart (hosts of one
+    network, a port, a netns's suffix): the tail keeps a port (`.443`) whole and twice what the head keeps of the
+    start, and all of it when the head would be too short to read."""
     if len(text) <= width:
         return text
     room = width - 1
     head, dot, port = text.rpartition(".")
     kept_tail = len(port) + 1 if dot and head and port.isdigit() and len(port) + 1 < room else 0
-    tail = kept_tail + (room - kept_tail) // 2
-    return text[:room - tail] + "…" + (text[-tail:] if tail else "")
+    head_width = (room - kept_tail) // 3
+    head_width = head_width if head_width >= 4 else 0
+    return text[:head_width] + "…" + text[len(text) - (room - head_width):]
 
 
 def _fit(text: str, column: Column) -> str:
