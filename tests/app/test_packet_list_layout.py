@@ -71,22 +71,24 @@ def two_namespaces_pcapng(path, names: tuple[str, ...]):
 
 
 def test_interface_column_tells_live_keys_apart_by_their_name_and_stays_narrow_at_80(tmp_path):
-    names = ("ringmon-demo-1234-a/demo-a", "ringmon-demo-1234-b/demo-b")
-    path = two_namespaces_pcapng(tmp_path / "two.pcapng", names)
+    """demo-a is in two namespaces: their cells differ by the end of the namespace's name."""
+    names = ("ringmon-demo-1234-a/demo-a", "ringmon-demo-1234-b/demo-b", "ringmon-demo-1234-c/demo-a")
+    path = two_namespaces_pcapng(tmp_path / "three.pcapng", names)
 
     async def scenario(app, pilot, packet_list):
         lines = screen_lines(packet_list)
         assert "Interface" in lines[0] or "Iface" in lines[0]
         shown = [line.split()[2] for line in lines[1:] if line.strip()]
-        assert shown[:2] == ["demo-a", "demo-b"]
+        assert shown[:3] == ["demo-a@a", "demo-b", "demo-a@c"]
         assert all(tcp_port_is_shown(line, 3) for line in lines[1:] if " HTTP " in line)
-        assert packet_list.columns()[-1].width >= 17
+        assert packet_list.columns()[-1].width >= 16  # was 4 with a 12-cell Interface and whole addresses
 
     run(open_store(path), scenario, size=(80, 24))
 
 
 def test_interface_labels_keep_the_namespace_only_where_two_share_a_name():
-    assert interface_labels(["ns-a/eth0", "ns-b/eth0", "ns-a/veth1", "lo"]) == ["ns-a/eth0", "ns-b/eth0", "veth1", "lo"]
+    assert interface_labels(["ns-a/eth0", "ns-b/eth0", "ns-a/veth1", "lo"]) == ["eth0@a", "eth0@b", "veth1", "lo"]
+    assert interface_labels(["eth0", "demo-1a/eth0", "demo-2a/eth0"]) == ["eth0", "eth0@1a", "eth0@2a"]
 
 
 def test_time_header_names_the_time_mode(mixed_pcap):

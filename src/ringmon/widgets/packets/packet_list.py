@@ -84,10 +84,21 @@ def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int | None) -> str:
 
 
 def interface_labels(names: list[str]) -> list[str]:
-    """What the Interface column shows of each interface: the name after a live key's "netns/", the whole key
-    only where two interfaces share that name."""
-    short = [name.rpartition("/")[2] for name in names]
-    return [label if short.count(label) == 1 else name for label, name in zip(short, names)]
+    """What the Interface column shows of each interface: the name after a live key's "netns/"; where two share
+    that name, `name@X` with X the shortest end of its netns's name that no other's has (short: the column is)."""
+    keys = [name.rpartition("/") for name in names]  # (netns, "/", ifname); netns "" for a file's or the host's
+    labels = []
+    for netns, _, ifname in keys:
+        twins = [other for other, _, other_ifname in keys if other_ifname == ifname and other != netns]
+        labels.append(f"{ifname}@{_distinct_end(netns, twins)}" if twins and netns else ifname)
+    return labels
+
+
+def _distinct_end(own: str, others: list[str]) -> str:
+    for length in range(1, len(own) + 1):
+        if not any(other.endswith(own[-length:]) for other in others):
+            return own[-length:]
+    return own
 
 
 @lru_cache(maxsize=64)
