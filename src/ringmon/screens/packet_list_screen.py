@@ -26,11 +26,13 @@ from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFin
 from ..palette import PacketListCommands
 from ..widgets.packets.filter_bar import FilterBar, detect_language, tshark_installed
 from ..widgets.packets.marks import PacketMarks
-from ..widgets.packets.packet_list import TIME_FORMATS, PacketList, known_ts_ns
+from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList, known_ts_ns
 from .export_dialog import ExportDialog, ExportRequest
+from .help import HelpScreen, HelpSection
 from .packet_screen import PacketScreen
 from .prompt_dialog import PromptDialog
 
+FILTER_TOOLTIP = "Show only the packets a display filter matches (BPF or Wireshark syntax)"
 STATUS_INTERVAL_S = 0.25  # how often the store's progress is read: one C call
 SECONDS_PER_DAY = 86_400
 
@@ -109,6 +111,19 @@ class ListState:
     marked: int = 0
 
 
+# what the status line says, for the help (`?`)
+STATUS_MEANINGS = (
+    ("N packets", "packets stored; (N evicted): the oldest, gone from a live capture's spool"),
+    ("indexing N%", "a file still being read: rows appear as it goes"),
+    ("following", "the cursor stays on the newest packet (f, or end)"),
+    ("finding N%", "a find going through the packets (escape stops it)"),
+    ("N of M packets match EXPR", "a display filter shows only its matches (\\ changes it, empty shows all)"),
+    ("N marked", "packets marked (space, shift+arrows, m, M; U clears): what export can write"),
+    ("the rest", "the file's (or the capture's) name and format, its interfaces and the time from the "
+                 "first packet to the last"),
+)
+
+
 def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_ns: int | None,
                 state: ListState) -> Text:
     """The status line. A benchmark reads it: while indexing it says `indexing`; once done, `N packets`."""
@@ -156,18 +171,19 @@ class PacketListScreen(Screen[None]):
         Binding("escape", "cancel_or_back", "Back", show=False),
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
-        Binding("n", "find_again(False)", "Next", tooltip="Find the next packet whose line contains the text"),
+        Binding("n", "find_again(False)", "Next", show=False,
+                tooltip="Find the next packet whose line contains the text"),
         Binding("N", "find_again(True)", "Prev", show=False,
                 tooltip="Find the previous packet whose line contains the text"),
         Binding("t", "time_format", "Time", show=False,
                 tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
-        Binding("backslash", "filter", "Filter", tooltip="Show only the packets a display filter matches "
-                "(BPF or Wireshark syntax)"),
-        Binding("F", "filter", "Filter", show=False),
+        Binding("backslash", "filter", "Filter", tooltip=FILTER_TOOLTIP),
+        Binding("F", "filter", "Filter", show=False, tooltip=FILTER_TOOLTIP),
         Binding("e", "export", "Export", tooltip="Write all, displayed, marked or a range of packets to a "
                 "pcap/pcapng file"),
+        Binding("question_mark", "help", "Help", tooltip="These keys, and what the columns and the status line say"),
     ]
 
     escape_goes_back: ClassVar[bool] = True
@@ -186,6 +202,10 @@ class PacketListScreen(Screen[None]):
         self.find_state: str | None = None  # what the status line says of a find in progress
         self._span: tuple[int, int | None] = (0, None)  # (count it was measured at, span)
         self._error_said: str | None = None  # the store's error last notified
+
+    @classmethod
+    def help_sections(cls) -> list[HelpSection]:
+        return [("Packet list", [*cls.BINDINGS, *PacketList.BINDINGS, *FilterBar.BINDINGS])]
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -210,7 +230,8 @@ class PacketListScreen(Screen[None]):
                           self.display_filter.expression if filtering else "", len(packets.marks))
         self.status.update(status_text(self.source_name, progress, packets.interface_names,
                                        self._span_ns(progress), state))
-        if progress.error and progress.error != self._error_said:  # whole, once: the status line may cut it
+        # whole, once: the status line may cut it (once shown: a toast raised while mounting is never seen)
+        if progress.error and progress.error != self._error_said and self.is_current:
             self._error_said = progress.error
             self.notify(escape(progress.error), title=self.source_name, severity="error", timeout=10, markup=False)
         # one thread at a time runs a filter (a slow tshark run on a live store is not started again meanwhile)
@@ -257,6 +278,10 @@ class PacketListScreen(Screen[None]):
             self.packet_list.focus()
         elif self.escape_goes_back:
             self.action_back()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.help_sections(), [("Columns", COLUMN_MEANINGS),
+                                                               ("Status line", STATUS_MEANINGS)]))
 
     def action_time_format(self) -> None:
         formats = TIME_FORMATS

@@ -25,7 +25,7 @@ from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import MAX_BATCH, PacketSelection, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 from ...decode.summary import PacketSummary, summarize
-from ...formatting import NS_PER_S, escape, wall_clock
+from ...formatting import NS_PER_S, escape
 from ...messages import MarksChanged, PacketChosen
 from ...screens.prompt_dialog import PromptDialog
 from .marks import PacketMarks
@@ -39,6 +39,25 @@ _INFO_MIN = 25  # what Info keeps before addresses are cut
 MARK_GLYPH = "●"  # in a one-cell column before the number
 
 
+# what each column says, for the help (`?`)
+COLUMN_MEANINGS = (
+    ("●", "a marked packet (space, shift+arrows, m, M; U clears)"),
+    ("No.", "the packet's number in the file or the capture, from 1 (as Wireshark and tshark count)"),
+    ("Rel. time", "seconds since the first packet; t switches to Time of day and to Δ time (since the packet "
+                  "before); blank when the file gives the packet no time"),
+    ("Interface", "where the packet was captured, shown only when there are several (Iface when narrow); "
+                  "name@X where two namespaces have an interface of that name"),
+    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP; cut in "
+               "its middle (…) when too long, its port kept"),
+    ("Destination", "receiver, as the source"),
+    ("Proto", "the innermost protocol decoded (TCP, DNS, TLS, ARP, ...)"),
+    ("Len", "bytes on the wire"),
+    ("Info", "what the packet says (TCP flags and numbers, a DNS question and answers, an HTTP request "
+             "line, a TLS server name); VLAN tags and MPLS labels first; what is malformed or truncated, "
+             "and [captured N of M] when the capture kept less than the wire carried"),
+)
+
+
 @dataclass(frozen=True)
 class RowFacts:
     """What a row needs of its packet once decoded; `ts_ns` is None for a packet the file gives no time (a
@@ -46,8 +65,11 @@ class RowFacts:
 
     summary: PacketSummary
     interface: int
-    ts_ns: int | None
     previous_ts_ns: int | None
+
+    @property
+    def ts_ns(self) -> int | None:
+        return None if self.summary.no_time else self.summary.ts_ns
 
 
 @dataclass(frozen=True)
@@ -59,10 +81,8 @@ class Column:
 
 
 def known_ts_ns(packet: StoredPacket) -> int | None:
-    """The packet's time, None when the file gives it none: the store's no_time flag once it has one, else
-    (pcapng simple packet blocks read as 0) a zero stamp."""
-    no_time = getattr(packet, "no_time", None)
-    return None if (packet.ts_ns == 0 if no_time is None else no_time) else packet.ts_ns
+    """The packet's time, None when the file gives it none (a pcapng simple packet block)."""
+    return None if packet.no_time else packet.ts_ns
 
 
 def seconds_text(ns: int) -> str:
@@ -77,7 +97,7 @@ def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int | None) -> str:
     if facts.ts_ns is None:
         return ""
     if time_format == "absolute":
-        return wall_clock(facts.ts_ns, "%H:%M:%S", 6)
+        return facts.summary.time
     if time_format == "delta":
         return seconds_text(facts.ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
     return seconds_text(facts.ts_ns - (base_ts_ns if base_ts_ns is not None else facts.ts_ns))
@@ -351,7 +371,7 @@ class PacketList(ScrollView, can_focus=True):
             interface = self.interfaces[index] if index < len(self.interfaces) else None  # declared late
             ifname, linktype = (interface.name, interface.linktype) if interface else (f"#{index}", LINKTYPE_ETHERNET)
             ts_ns = known_ts_ns(packet)
-            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), index, ts_ns,
+            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), index,
                                                  previous_ts_ns)))  # summarize escapes the name
             previous_ts_ns = ts_ns if ts_ns is not None else previous_ts_ns  # a delta skips a packet without time
         return rows
