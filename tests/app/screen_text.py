@@ -18,6 +18,13 @@ def _plain(static: Static) -> str:
     return console.export_text()
 
 
+def screen_lines(app: App) -> list[str]:
+    """The whole screen as the terminal shows it, one string per line (what is composed, docks over content)."""
+    console = Console(width=app.size.width, record=True, file=io.StringIO(), color_system=None)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()
+
+
 def shown(app: App, selector: str) -> str:
     """The plain text of the first Static matching `selector` on the current screen."""
     return _plain(app.screen.query(selector).first(Static))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from decode_frames import HTTP_RESPONSE, LINKTYPE_ETHERNET, ethernet, frames, ipv4, tcp
+from screen_text import screen_lines
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
@@ -167,3 +168,21 @@ def test_a_header_given_as_text_is_escaped():
             return str(app.query_one("#detail-header", Static).render())
 
     assert asyncio.run(scenario()) == r"file \x1b[31mred\x07.pcap"
+
+
+def test_a_tree_label_cut_by_its_column_ends_in_an_ellipsis_a_gap_before_the_bytes():
+    frame = frames()["tcp syn with options, ipv4 options"][1]
+
+    async def main():
+        app = DetailApp()
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one(PacketDetail).show(frame, LINKTYPE_ETHERNET, len(frame))
+            await pilot.pause()
+            tree = app.query_one(PacketTree)
+            lines = screen_lines(app)[tree.content_region.y:tree.content_region.bottom]
+            gap = tree.region.right - 1
+            assert all(line[gap] == " " for line in lines)
+            ethernet_line = lines[0][:gap]
+            assert ethernet_line.startswith("▼ Ethernet") and ethernet_line.rstrip().endswith("…")
+
+    asyncio.run(main())

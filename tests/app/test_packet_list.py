@@ -329,7 +329,7 @@ def test_question_mark_explains_every_key_and_column_of_the_list_and_every_key_o
         shown = " ".join(all_shown(app, "#help Static").split())  # the tables wrap long lines
         for binding in [*PacketListScreen.BINDINGS, *PacketList.BINDINGS, *FilterBar.BINDINGS]:
             assert " ".join((binding.tooltip or binding.description).split()) in shown, binding
-        for column in layout_columns(120, 9999, "relative", 9):
+        for column in layout_columns(120, (4, 9, 9, 16, 16, 5, 4, 30), "relative", True):  # widest titles
             title = column.title or MARK_GLYPH  # the marks' column has no header, its glyph is explained
             assert title in shown and title in dict(COLUMN_MEANINGS)
         assert "indexing" in shown and "evicted" in shown

@@ -8,7 +8,7 @@ from pathlib import Path
 from ringcore.api import CaptureFileError
 from ringcore.store import PacketStore
 
-from ..screens.packet_list_screen import PacketListScreen
+from ..screens.packet_list_screen import FileListScreen
 from ..signal_safe_app import SignalSafeApp, exit_app_on_signals
 
 STYLESHEET = Path(__file__).parent.parent / "ringmon.tcss"
@@ -25,7 +25,7 @@ class ReadApp(SignalSafeApp[None]):
 
     def on_mount(self) -> None:
         self.defer_driver_signals()
-        self.push_screen(PacketListScreen(self.store, self.file_name), lambda _: self.exit())
+        self.push_screen(FileListScreen(self.store, self.file_name), lambda _: self.exit())
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()

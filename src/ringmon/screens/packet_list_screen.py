@@ -26,7 +26,7 @@ from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFin
 from ..palette import PacketListCommands
 from ..widgets.packets.filter_bar import FilterBar, detect_language, tshark_installed
 from ..widgets.packets.marks import PacketMarks
-from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList
+from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList, known_ts_ns
 from .export_dialog import ExportDialog, ExportRequest
 from .help import HelpScreen, HelpSection
 from .packet_screen import PacketScreen
@@ -49,21 +49,30 @@ class GoToTarget:
 def parse_go_to(text: str) -> GoToTarget:
     """'1234' is packet 1234 (as shown, from 1); '+2.5' or '2.5s' is 2.5 s after the first packet;
     '12:34:56.5' (or '12:34') a time of day."""
+    if text.isdigit() and int(text) >= 1:
+        return GoToTarget(number=int(text) - 1)
+    if ":" in text:
+        return GoToTarget(time_of_day_s=_time_of_day_s(text))
     try:
-        if text.isdigit():
-            if int(text) < 1:
-                raise ValueError
-            return GoToTarget(number=int(text) - 1)
         if text.startswith("+") or text.endswith("s"):
             return GoToTarget(relative_s=float(text.strip("+s")))
-        if ":" in text:
-            parts = [float(part) for part in text.split(":")]
-            if len(parts) in (2, 3) and all(part >= 0 for part in parts):
-                hours, minutes, seconds = (*parts, 0.0)[:3]
-                return GoToTarget(time_of_day_s=hours * 3600 + minutes * 60 + seconds)
     except ValueError:
         pass
     raise ValueError(f"not a packet number or a time: {text}")
+
+
+def _time_of_day_s(text: str) -> float:
+    """'12:34' or '12:34:56.5' as seconds after midnight; hours, minutes and seconds in their ranges."""
+    hours, _, rest = text.partition(":")
+    minutes, _, seconds = rest.partition(":")
+    try:
+        if hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60:
+            seconds_s = float(seconds or 0)
+            if 0 <= seconds_s < 60:
+                return int(hours) * 3600 + int(minutes) * 60 + seconds_s
+    except ValueError:
+        pass
+    raise ValueError(f"not a valid time of day: {text} (00:00 to 23:59:59.999999)")
 
 
 def target_ts_ns(target: GoToTarget, base_ts_ns: int) -> int:
@@ -134,9 +143,7 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
         text.append("  indexing", "cyan")
         if progress.bytes_total:  # a stream (standard input, a FIFO) has no size to reach
             text.append(f" {progress.bytes_done / progress.bytes_total:.0%}", "cyan")
-    if progress.error:
-        text.append(f"  {escape(progress.error)}", "bold red")
-    if state.following:
+    if state.following and (progress.format == "live" or not progress.done):  # a whole file has nothing to follow
         text.append("  following", "green")
     if state.find:
         text.append(f"  {state.find}", "magenta")
@@ -148,6 +155,8 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
         text.append(f"  {interfaces[0]}")
     if span_ns is not None:
         text.append(f"  {span_ns / NS_PER_S:.3f} s", "dim")
+    if progress.error:  # last, cut with an ellipsis when long: the notification says it whole
+        text.append(f"  {escape(progress.error)}", "bold red")
     return text
 
 
@@ -177,6 +186,8 @@ class PacketListScreen(Screen[None]):
         Binding("question_mark", "help", "Help", tooltip="These keys, and what the columns and the status line say"),
     ]
 
+    escape_goes_back: ClassVar[bool] = True
+
     def __init__(self, store: PacketStore, name: str) -> None:
         """A live store's list follows its newest packet from the start; a file's starts at its first."""
         super().__init__()
@@ -190,6 +201,7 @@ class PacketListScreen(Screen[None]):
         self.needle: str | None = None
         self.find_state: str | None = None  # what the status line says of a find in progress
         self._span: tuple[int, int | None] = (0, None)  # (count it was measured at, span)
+        self._error_said: str | None = None  # the store's error last notified
 
     @classmethod
     def help_sections(cls) -> list[HelpSection]:
@@ -218,6 +230,10 @@ class PacketListScreen(Screen[None]):
                           self.display_filter.expression if filtering else "", len(packets.marks))
         self.status.update(status_text(self.source_name, progress, packets.interface_names,
                                        self._span_ns(progress), state))
+        # whole, once: the status line may cut it (once shown: a toast raised while mounting is never seen)
+        if progress.error and progress.error != self._error_said and self.is_current:
+            self._error_said = progress.error
+            self.notify(escape(progress.error), title=self.source_name, severity="error", timeout=10, markup=False)
         # one thread at a time runs a filter (a slow tshark run on a live store is not started again meanwhile)
         if filtering and progress.count > self._filtered_up_to and not (self._task_running("filter") or
                                                                          self._task_running("filter-new")):
@@ -231,7 +247,8 @@ class PacketListScreen(Screen[None]):
         """First to last stored packet, read again only when the count changed (two single reads)."""
         if self._span[0] != progress.count and progress.count > progress.first:
             oldest, newest = self.store.packet(progress.first), self.store.packet(progress.count - 1)
-            self._span = (progress.count, newest.ts_ns - oldest.ts_ns if oldest and newest else None)
+            times = [known_ts_ns(packet) for packet in (oldest, newest) if packet is not None]
+            self._span = (progress.count, times[1] - times[0] if len(times) == 2 and None not in times else None)
         return self._span[1]
 
     # -- actions ---------------------------------------------------------------------------
@@ -251,14 +268,15 @@ class PacketListScreen(Screen[None]):
         self.dismiss()
 
     def action_cancel_or_back(self) -> None:
-        """Escape stops a filter, a find or an export running, else closes the filter bar, else goes back."""
+        """Escape stops a filter, a find or an export running, else closes the filter bar, else goes back (where
+        going back is not quitting)."""
         running = [group for group in ("filter", "find", "export") if self._task_running(group)]
         if running:
             self.workers.cancel_group(self, running[0])
         elif self.filter_bar.is_open:
             self.filter_bar.close()
             self.packet_list.focus()
-        else:
+        elif self.escape_goes_back:
             self.action_back()
 
     def action_help(self) -> None:
@@ -275,8 +293,8 @@ class PacketListScreen(Screen[None]):
         self.refresh_status()
 
     def action_go_to(self) -> None:
-        self.app.push_screen(PromptDialog("Go to", "a packet number (1234), seconds after the first packet "
-                                          "(+2.5) or a time of day (12:34:56.5)", parse_go_to), self._go_to)
+        self.app.push_screen(PromptDialog("Go to", "1234 a packet · +2.5 s after the first · 12:34:56.5 a time of day",
+                                          parse_go_to), self._go_to)
 
     def _go_to(self, target: object) -> None:
         packets = self.packet_list
@@ -284,13 +302,23 @@ class PacketListScreen(Screen[None]):
             return
         if target.number is not None:
             number = target.number
+            if not packets.first <= number < packets.count:
+                self.notify(self._no_such_packet(number), severity="warning", markup=False)
         else:
-            number = first_at_or_after(self.store, packets.first, packets.count,
-                                       target_ts_ns(target, packets.base_ts_ns or 0))
-        if not packets.first <= number < packets.count:
-            self.notify(f"packet {number + 1:,} is not stored (packets {packets.first + 1:,} to {packets.count:,} are)",
-                        severity="warning")
+            ts_ns = target_ts_ns(target, packets.base_ts_ns or 0)
+            number = first_at_or_after(self.store, packets.first, packets.count, ts_ns)
+            last = self.store.packet(number)
+            if last is not None and last.ts_ns < ts_ns:
+                self.notify("no packet at or after that time: this is the last one", severity="warning", markup=False)
         packets.go_to(number)
+
+    def _no_such_packet(self, number: int) -> str:
+        """A file has packets 1 to N; a live capture stores some of what it captured."""
+        progress = self.store.progress()
+        packets = f"packets {progress.first + 1:,} to {progress.count:,}"
+        if progress.format == "live":
+            return f"packet {number + 1:,} is not stored ({packets} are)"
+        return f"no packet {number + 1:,}: the file has {packets}{'' if progress.done else ' so far'}"
 
     def action_find(self) -> None:
         self.app.push_screen(PromptDialog("Find", "the next packet whose line contains this text (any case)",
@@ -328,7 +356,13 @@ class PacketListScreen(Screen[None]):
         self.refresh_status()
 
     def on_packet_chosen(self, message: PacketChosen) -> None:
-        self.app.push_screen(PacketScreen(self.store, message.number, self.packet_list.interface_names))
+        self.app.push_screen(PacketScreen(self.store, message.number, self.packet_list.interface_names),
+                             self._viewed)
+
+    def _viewed(self, number: int | None) -> None:
+        """Back from the packet view: the cursor on the last packet viewed (`[`, `]` stepped to it)."""
+        if number is not None:
+            self.packet_list.go_to(number)
 
     # -- display filter --------------------------------------------------------------------
 
@@ -476,3 +510,14 @@ class PacketListScreen(Screen[None]):
             plural = "" if message.packets == 1 else "s"
             self.notify(f"{message.packets:,} packet{plural}, {file_size(message.size_bytes)} written to "
                         f"{escape(message.path)}", title="export", markup=False)
+
+
+class FileListScreen(PacketListScreen):
+    """`ringmon read`'s list is the whole app: `q` quits, escape never does (one escape too many, after a
+    dialog closed, would lose the session)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "back", "Quit"),
+        *(binding for binding in PacketListScreen.BINDINGS if isinstance(binding, Binding) and binding.key != "q"),
+    ]
+    escape_goes_back = False

@@ -16,6 +16,7 @@ from ringcore.store import PacketStore, StoredPacket
 from ..formatting import escape
 from ..widgets.packets.decode_tree import PacketTree
 from ..widgets.packets.packet_detail import PacketDetail, append_capture_facts
+from ..widgets.packets.packet_list import known_ts_ns
 from .help import HelpScreen, HelpSection
 
 
@@ -38,7 +39,7 @@ def packet_header(packet: StoredPacket, interface_names: list[str], comment: str
         text.append(" on ", "dim")
         text.append(interface_names[packet.interface], "bold")
     text.append("  ")
-    append_capture_facts(text, packet.caplen, packet.wirelen, packet.ts_ns)
+    append_capture_facts(text, packet.caplen, packet.wirelen, known_ts_ns(packet))
     flags = [name for name, is_set in (("truncated", packet.truncated), ("outgoing", packet.outgoing),
                                        ("time clamped", packet.ts_clamped)) if is_set]
     if flags:
@@ -49,9 +50,11 @@ def packet_header(packet: StoredPacket, interface_names: list[str], comment: str
     return text
 
 
-class PacketScreen(Screen[None]):
+class PacketScreen(Screen[int]):
+    """Dismissed with the number of the packet shown last, for the list to put its cursor there."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "back", "Back"),
         Binding("left_square_bracket", "step(-1)", "Previous packet"),
         Binding("right_square_bracket", "step(1)", "Next packet"),
         Binding("question_mark", "help", "Help", tooltip="These keys, and what the parts of the screen show"),
@@ -75,6 +78,9 @@ class PacketScreen(Screen[None]):
     def on_mount(self) -> None:
         self.show(self.number)
 
+    def action_back(self) -> None:
+        self.dismiss(self.number)
+
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.help_sections(), [("What the screen shows", PARTS_MEANINGS)]))
 
@@ -84,7 +90,7 @@ class PacketScreen(Screen[None]):
     def show(self, number: int) -> None:
         packet = self.store.packet(number) if number >= 0 else None
         if packet is None:
-            self.notify(f"packet {number + 1:,} is not stored", severity="warning")
+            self.notify(self._no_packet(number), severity="warning", markup=False)
             return
         self.number, self.shown = number, packet
         interfaces = self.store.interfaces()
@@ -92,3 +98,13 @@ class PacketScreen(Screen[None]):
         comment = self.store.comment(number) if packet.has_comment else None
         self.query_one(PacketDetail).show(packet.data, linktype, packet.wirelen,
                                           packet_header(packet, self.interface_names, comment))
+
+    def _no_packet(self, number: int) -> str:
+        """Why `[` or `]` stays: the first or last packet of a file; of a live capture, what it stores."""
+        progress = self.store.progress()
+        if number < 0:
+            return "this is the first packet"
+        if progress.format == "live":
+            newest = number >= progress.count
+            return "this is the newest packet" if newest else f"packet {number + 1:,} is no longer stored"
+        return "this is the last packet" + ("" if progress.done else " indexed so far")

@@ -2,6 +2,7 @@
 the cursor says which bytes the node describes (FieldHighlighted)."""
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -12,6 +13,10 @@ from ...messages import FieldHighlighted
 
 
 class PacketTree(Tree[Span | None]):
+    """Labels too long for the column end in an ellipsis (no sideways scrolling: the bytes sit beside it)."""
+
+    DEFAULT_CSS = "PacketTree { overflow-x: hidden; padding-right: 1; }"
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("packet"), id=id)
         self.show_root = False
@@ -34,6 +39,16 @@ class PacketTree(Tree[Span | None]):
                 self._add(branch, child)
         else:
             parent.add_leaf(label, data=node.span)
+
+    def render_label(self, node: TreeNode[Span | None], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:  # the root is hidden: top layers have no guide
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if label.cell_len > room > 0:
+            label.truncate(room, overflow="ellipsis")
+        return label
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Span | None]) -> None:
         event.stop()

@@ -20,14 +20,18 @@ from .hex_dump import HexDump, hex_dump_text
 NARROW_WIDTH = 110  # below this the tree and the bytes are stacked: side by side each would be too cramped
 
 
-def append_capture_facts(header: Text, caplen: int, wirelen: int, ts_ns: int) -> None:
-    """What a header says of any captured packet (slot or stored): how much of it was kept, and when (UTC)."""
+def append_capture_facts(header: Text, caplen: int, wirelen: int, ts_ns: int | None) -> None:
+    """What a header says of any captured packet (slot or stored): how much of it was kept, and when (UTC);
+    ts_ns None: the file gives no time."""
     header.append("captured ", "dim")
     header.append(f"{caplen} B")
     header.append(" of ", "dim")
     header.append(f"{wirelen} B")
     header.append(" on the wire  ", "dim")
-    header.append(wall_clock(ts_ns, "%Y-%m-%d %H:%M:%S", 9, utc=True) + " UTC")
+    if ts_ns is None:
+        header.append("no time in the file", "dim")
+    else:
+        header.append(wall_clock(ts_ns, "%Y-%m-%d %H:%M:%S", 9, utc=True) + " UTC")
 
 
 class PacketDetail(Vertical):

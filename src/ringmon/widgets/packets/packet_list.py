@@ -31,11 +31,11 @@ from ...screens.prompt_dialog import PromptDialog
 from .marks import PacketMarks
 
 TIME_FORMATS = ("relative", "absolute", "delta")  # seconds since the first packet, time of day, since the previous
-_TIME_WIDTHS = {"relative": 11, "absolute": 15, "delta": 9}
+TIME_TITLES = {"relative": "Rel. time", "absolute": "Time of day", "delta": "Δ time"}  # the header says the mode
 _SUMMARIES_CACHED = 1024  # a few screens: scrolling back and forth re-reads nothing
 _STRIPS_CACHED = 256
-_ADDRESS_MIN, _ADDRESS_IPV4, _ADDRESS_MAX = 14, 21, 40  # IPv4 and a port take 21 cells, IPv6 and a port 45
-_INTERFACE_MAX = 12
+_ADDRESS_MIN, _ADDRESS_MAX = 13, 45  # an address cut to 13 keeps its port; IPv6 and a port take 45
+_INFO_MIN = 25  # what Info keeps before addresses are cut
 MARK_GLYPH = "●"  # in a one-cell column before the number
 
 
@@ -43,13 +43,15 @@ MARK_GLYPH = "●"  # in a one-cell column before the number
 COLUMN_MEANINGS = (
     ("●", "a marked packet (space, shift+arrows, m, M; U clears)"),
     ("No.", "the packet's number in the file or the capture, from 1 (as Wireshark and tshark count)"),
-    ("Time", "seconds since the first packet (relative), the time of day (absolute) or since the packet "
-             "before (delta): t switches"),
-    ("Interface", "where the packet was captured; shown only when there are several"),
-    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP"),
+    ("Rel. time", "seconds since the first packet; t switches to Time of day and to Δ time (since the packet "
+                  "before); blank when the file gives the packet no time"),
+    ("Interface", "where the packet was captured, shown only when there are several (Iface when narrow); "
+                  "name@X where two namespaces have an interface of that name"),
+    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP; cut in "
+               "its middle (…) when too long, its port kept"),
     ("Destination", "receiver, as the source"),
     ("Proto", "the innermost protocol decoded (TCP, DNS, TLS, ARP, ...)"),
-    ("Length", "bytes on the wire"),
+    ("Len", "bytes on the wire"),
     ("Info", "what the packet says (TCP flags and numbers, a DNS question and answers, an HTTP request "
              "line, a TLS server name); VLAN tags and MPLS labels first; what is malformed or truncated, "
              "and [captured N of M] when the capture kept less than the wire carried"),
@@ -58,10 +60,16 @@ COLUMN_MEANINGS = (
 
 @dataclass(frozen=True)
 class RowFacts:
-    """What a row needs of its packet once decoded; `previous_ts_ns` is None for the oldest stored packet."""
+    """What a row needs of its packet once decoded; `ts_ns` is None for a packet the file gives no time (a
+    pcapng simple packet block), `previous_ts_ns` the last earlier packet's that has one (None: none has)."""
 
     summary: PacketSummary
+    interface: int
     previous_ts_ns: int | None
+
+    @property
+    def ts_ns(self) -> int | None:
+        return None if self.summary.no_time else self.summary.ts_ns
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,12 @@ class Column:
     title: str
     width: int
     right: bool = False  # numbers are right-aligned
+    cut_middle: bool = False  # addresses and interface names: their ends (a port, a netns's name) tell them apart
+
+
+def known_ts_ns(packet: StoredPacket) -> int | None:
+    """The packet's time, None when the file gives it none (a pcapng simple packet block)."""
+    return None if packet.no_time else packet.ts_ns
 
 
 def seconds_text(ns: int) -> str:
@@ -78,38 +92,71 @@ def seconds_text(ns: int) -> str:
     return f"{sign}{seconds}.{rest // 1000:06d}"
 
 
-def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int) -> str:
+def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int | None) -> str:
+    """Blank for a packet without a time, as tshark leaves it."""
+    if facts.ts_ns is None:
+        return ""
     if time_format == "absolute":
         return facts.summary.time
-    ts_ns = facts.summary.ts_ns
     if time_format == "delta":
-        return seconds_text(ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
-    return seconds_text(ts_ns - base_ts_ns)
+        return seconds_text(facts.ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
+    return seconds_text(facts.ts_ns - (base_ts_ns if base_ts_ns is not None else facts.ts_ns))
 
 
-@lru_cache(maxsize=16)
-def layout_columns(width: int, last_number: int, time_format: str, interface_width: int) -> tuple[Column, ...]:
-    """Column widths for `width` cells: the fixed ones first, addresses share what is left with Info (which
-    keeps at least as much as one address); `interface_width` 0 hides the interface column."""
-    fixed = [Column("", len(MARK_GLYPH)), Column("No.", max(5, len(str(last_number))), True),
-             Column("Time", _TIME_WIDTHS[time_format], True)]
-    if interface_width:
-        fixed.append(Column("Interface", min(_INTERFACE_MAX, max(9, interface_width))))
-    tail = [Column("Proto", 6), Column("Length", 6, True)]
-    used = sum(column.width + 1 for column in fixed + tail)
-    spare = width - used
-    # a third each to Source, Destination and Info until an IPv4 address and port fit, then Info gets more
-    address = min(max(_ADDRESS_MIN, spare // 3), _ADDRESS_IPV4) + max(0, min(_ADDRESS_MAX - _ADDRESS_IPV4,
-                                                                                (spare - 3 * _ADDRESS_IPV4) // 6))
-    info = max(10, spare - 2 * (address + 1))
-    return (*fixed, Column("Source", address), Column("Destination", address), *tail, Column("Info", info))
+def interface_labels(names: list[str]) -> list[str]:
+    """What the Interface column shows of each interface: the name after a live key's "netns/"; where two share
+    that name, `name@X` with X the shortest end of its netns's name that no other's has (short: the column is)."""
+    keys = [name.rpartition("/") for name in names]  # (netns, "/", ifname); netns "" for a file's or the host's
+    labels = []
+    for netns, _, ifname in keys:
+        twins = [other for other, _, other_ifname in keys if other_ifname == ifname and other != netns]
+        labels.append(f"{ifname}@{_distinct_end(netns, twins)}" if twins and netns else ifname)
+    return labels
 
 
-def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int, with_interface: bool) -> list[str]:
+def _distinct_end(own: str, others: list[str]) -> str:
+    for length in range(1, len(own) + 1):
+        if not any(other.endswith(own[-length:]) for other in others):
+            return own[-length:]
+    return own
+
+
+@lru_cache(maxsize=64)
+def layout_columns(width: int, needs: tuple[int, ...], time_format: str, with_interface: bool) -> tuple[Column, ...]:
+    """Column widths for `width` cells from what the rows on screen need (`needs`: the widest cell of each column
+    of row_cells, No. to Info): the short columns take what they need; Source and Destination too while Info
+    keeps _INFO_MIN or what its rows need (less only when even cut addresses would not fit), else they are cut to
+    share what is left; Info gets the rest. An Interface column takes a tenth of the width at most."""
+    number, time, *middle, proto, length, info = needs
+    interface, source, destination = middle if with_interface else (0, *middle)
+    fixed = [Column("", len(MARK_GLYPH)), Column("No.", max(3, number), True),
+             Column(TIME_TITLES[time_format], max(len(TIME_TITLES[time_format]), time), True)]
+    if with_interface:
+        interface_width = min(max(5, interface), max(8, width // 10))
+        fixed.append(Column("Interface" if interface_width >= 9 else "Iface", interface_width, cut_middle=True))
+    tail = [Column("Proto", max(5, proto)), Column("Len", max(3, length), True)]
+    spare = width - sum(column.width + 1 for column in fixed + tail) - 2  # the two address columns' spaces
+    wanted = [min(max(6, need), _ADDRESS_MAX) for need in (source, destination)]
+    info_min = min(_INFO_MIN, max(10, info), max(10, spare - 2 * _ADDRESS_MIN))  # short Info leaves addresses whole
+    room = max(2 * _ADDRESS_MIN, spare - info_min)
+    if sum(wanted) > room:  # the narrower keeps what it needs up to half, the wider the rest
+        narrower = 0 if wanted[0] <= wanted[1] else 1
+        wanted[narrower] = min(wanted[narrower], room // 2)
+        wanted[1 - narrower] = room - wanted[narrower]
+    info = max(10, spare - sum(wanted))
+    source_title = "Source" if wanted[0] >= 6 else "Src"
+    destination_title = "Destination" if wanted[1] >= 11 else "Dest."
+    return (*fixed, Column(source_title, wanted[0], cut_middle=True),
+            Column(destination_title, wanted[1], cut_middle=True), *tail, Column("Info", info))
+
+
+def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int | None,
+              interfaces: list[str] | None) -> list[str]:
+    """The row's cells, No. to Info; `interfaces` (the Interface column's labels) None without that column."""
     summary = facts.summary
     cells = [str(number + 1), time_cell(facts, time_format, base_ts_ns)]
-    if with_interface:
-        cells.append(summary.interface)
+    if interfaces is not None:
+        cells.append(interfaces[facts.interface] if facts.interface < len(interfaces) else summary.interface)
     return [*cells, summary.source, summary.destination, summary.protocol, str(summary.length), summary.info]
 
 
@@ -124,9 +171,23 @@ def _find_in_rows(needle: str, rows: list[tuple[int, str]], backwards: bool) -> 
     return None if hit < 0 else rows[text.count("\n", 0, hit)][0]
 
 
+def cut_in_middle(text: str, width: int) -> str:
+    """`text` in `width` cells, its middle replaced by an ellipsis. The end tells addresses apart (hosts of one
+    network, a port, a netns's suffix): the tail keeps a port (`.443`) whole and twice what the head keeps of the
+    start, and all of it when the head would be too short to read."""
+    if len(text) <= width:
+        return text
+    room = width - 1
+    head, dot, port = text.rpartition(".")
+    kept_tail = len(port) + 1 if dot and head and port.isdigit() and len(port) + 1 < room else 0
+    head_width = (room - kept_tail) // 3
+    head_width = head_width if head_width >= 4 else 0
+    return text[:head_width] + "…" + text[len(text) - (room - head_width):]
+
+
 def _fit(text: str, column: Column) -> str:
     if len(text) > column.width:
-        return text[:column.width - 1] + "…"
+        return cut_in_middle(text, column.width) if column.cut_middle else text[:column.width - 1] + "…"
     return text.rjust(column.width) if column.right else text.ljust(column.width)
 
 
@@ -215,10 +276,12 @@ class PacketList(ScrollView, can_focus=True):
         self.marks = PacketMarks()
         self.interfaces: list[StoreInterface] = []
         self.interface_names: list[str] = []  # escaped, for display
+        self.interface_labels: list[str] = []  # what the Interface column shows: interface_labels()
         self.base_ts_ns: int | None = None  # the first packet's: what relative times count from
         self._summaries: LRUCache[int, RowFacts] = LRUCache(_SUMMARIES_CACHED)
         self._strips: LRUCache[tuple, Strip] = LRUCache(_STRIPS_CACHED)
         self._shown: tuple[tuple, list[int]] = ((), [])  # (top row, height, view) -> the numbers on screen
+        self._columns: tuple[tuple, tuple[Column, ...]] = ((), ())  # (screen, width, time format…) -> columns
         self.set_reactive(PacketList.following, following)
 
     # -- what is stored and displayed ------------------------------------------------------
@@ -252,10 +315,10 @@ class PacketList(ScrollView, can_focus=True):
         if len(self.interfaces) < progress.interfaces:
             self.interfaces = self.store.interfaces()
             self.interface_names = [escape(interface.name) for interface in self.interfaces]
+            self.interface_labels = interface_labels(self.interface_names)
             self._strips.clear()
         if self.base_ts_ns is None and count > first:
-            oldest = self.store.packet(first)
-            self.base_ts_ns = oldest.ts_ns if oldest is not None else None
+            self.base_ts_ns = self._first_known_ts_ns(first, count)
         if first > view.first and len(self.marks):  # evicted packets are not marked any more: they cannot be exported
             self.marks.set_range(0, first, marked=False)
             self.post_message(MarksChanged(len(self.marks)))
@@ -288,9 +351,18 @@ class PacketList(ScrollView, can_focus=True):
             self._shown = (key, self.view.numbers(key[0], max(1, key[1] - 1)))
         return self._shown[1]
 
+    def _first_known_ts_ns(self, first: int, count: int) -> int | None:
+        """The first stored packet's time, or the first one's that has a time (a file's first batch at most)."""
+        for packet in self.store.packets(first, min(MAX_BATCH, count - first)):
+            ts_ns = known_ts_ns(packet)
+            if ts_ns is not None:
+                return ts_ns
+        return None
+
     @property
-    def _with_interface(self) -> bool:
-        return len(self.interface_names) > 1
+    def _shown_interfaces(self) -> list[str] | None:
+        """The Interface column's labels, None when there is one interface (no column)."""
+        return self.interface_labels if len(self.interface_labels) > 1 else None
 
     def _facts(self, packets: list[StoredPacket], previous_ts_ns: int | None) -> list[tuple[int, RowFacts]]:
         rows = []
@@ -298,9 +370,10 @@ class PacketList(ScrollView, can_focus=True):
             index = packet.interface
             interface = self.interfaces[index] if index < len(self.interfaces) else None  # declared late
             ifname, linktype = (interface.name, interface.linktype) if interface else (f"#{index}", LINKTYPE_ETHERNET)
-            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype),
+            ts_ns = known_ts_ns(packet)
+            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), index,
                                                  previous_ts_ns)))  # summarize escapes the name
-            previous_ts_ns = packet.ts_ns
+            previous_ts_ns = ts_ns if ts_ns is not None else previous_ts_ns  # a delta skips a packet without time
         return rows
 
     def read_rows(self, start: int, count: int) -> list[tuple[int, RowFacts]]:
@@ -308,7 +381,7 @@ class PacketList(ScrollView, can_focus=True):
         before `start` included for its timestamp (the delta of the first row)."""
         before = start > self.first
         packets = self.store.packets(start - before, count + before)
-        previous = packets.pop(0).ts_ns if before and packets and packets[0].number == start - 1 else None
+        previous = known_ts_ns(packets.pop(0)) if before and packets and packets[0].number == start - 1 else None
         return self._facts(packets, previous)
 
     def read_numbers(self, numbers: list[int]) -> list[tuple[int, RowFacts]]:
@@ -327,7 +400,7 @@ class PacketList(ScrollView, can_focus=True):
 
     def row_text(self, number: int, facts: RowFacts) -> str:
         """The row's line as one string, what find matches: the cells shown, in the time format shown."""
-        return " ".join(row_cells(number, facts, self.time_format, self.base_ts_ns or 0, self._with_interface))
+        return " ".join(row_cells(number, facts, self.time_format, self.base_ts_ns, self._shown_interfaces))
 
     def find(self, needle: str, after: int, backwards: bool, cancelled: Callable[[], bool],
              progress: Callable[[int, int], None]) -> int | None:
@@ -359,8 +432,23 @@ class PacketList(ScrollView, can_focus=True):
     # -- drawing -------------------------------------------------------------------------
 
     def columns(self) -> tuple[Column, ...]:
-        interface_width = max(map(len, self.interface_names), default=0) if self._with_interface else 0
-        return layout_columns(self.scrollable_content_region.width, self.count, self.time_format, interface_width)
+        """Laid out for the rows on screen (a screenful is decoded once to draw it anyway), once per screenful."""
+        interfaces = self._shown_interfaces
+        shown = self.screen_numbers()
+        key = (self._shown[0], self.scrollable_content_region.width, self.time_format, self.count,
+               len(interfaces or ()))
+        if self._columns[0] == key:
+            return self._columns[1]
+        needs = [len(str(self.count)), 0, *([0] if interfaces else []), 0, 0, 0, 0, 0]
+        for number in shown:
+            facts = self._row_facts(number)
+            if facts is not None:
+                cells = row_cells(number, facts, self.time_format, self.base_ts_ns, interfaces)
+                needs = [max(need, len(cell)) for need, cell in zip(needs, cells)]
+        columns = layout_columns(self.scrollable_content_region.width, tuple(needs), self.time_format,
+                                 interfaces is not None)
+        self._columns = (key, columns)
+        return columns
 
     def _line(self, cells: list[str], columns: tuple[Column, ...], style: Style) -> Strip:
         text = " ".join(_fit(cell, column) for cell, column in zip(cells, columns))
@@ -390,7 +478,7 @@ class PacketList(ScrollView, can_focus=True):
             if is_cursor:
                 style += self.get_component_rich_style("packet-list--cursor")
             cells = [MARK_GLYPH if is_marked else "",
-                     *row_cells(number, facts, self.time_format, self.base_ts_ns or 0, self._with_interface)]
+                     *row_cells(number, facts, self.time_format, self.base_ts_ns, self._shown_interfaces)]
             strip = self._strips[key] = self._line(cells, columns, style)
         return strip
 
