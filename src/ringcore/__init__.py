@@ -5,6 +5,7 @@ from .api import (
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
+    CaptureFileError,
     CaptureOptions,
     DropPolicy,
     FilterError,
@@ -19,12 +20,14 @@ from .api import (
     interface_key,
 )
 from .capture import FORMATS, Capture, Drain, Limit, Ring, SlotMeta, SlotView, Talkers, Writer, validate_ring
-from .filter import compile_live_filter
+from .filter import UserSpaceFilter, compile_live_filter
 from .monitor import Monitor, WriteStatus, require_capture_privilege
 from .netns import in_netns
+from .store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 __all__ = [
-    "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
+    "CLASSIC_RING_PAGES", "CaptureFileError", "MAX_BATCH", "PacketStore", "StoreInterface", "StoreProgress",
+    "StoredPacket", "UserSpaceFilter", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
     "FORMATS", "Capture", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
     "OutOfRangeError", "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "TALKERS_WINDOW_S", "Talker",
     "Talkers", "TopTalkers", "WaitStrategy", "WriteStatus", "Writer", "compile_live_filter", "in_netns", "interface_key", "require_capture_privilege", "validate_ring",

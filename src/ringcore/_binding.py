@@ -131,7 +131,7 @@ class Limit(ctypes.Structure):
 STORE_INTERFACE_NAME_MAX = 64  # RC_STORE_INTERFACE_NAME_MAX
 STORE_MESSAGE_MAX = 256  # RC_STORE_MESSAGE_MAX
 RC_STORE_SPOOL, RC_STORE_PCAP_US, RC_STORE_PCAP_NS, RC_STORE_PCAPNG = 0, 1, 2, 3
-RC_STORED_TRUNCATED, RC_STORED_OUTGOING, RC_STORED_COMMENT = 1, 2, 4
+RC_STORED_TRUNCATED, RC_STORED_OUTGOING, RC_STORED_COMMENT, RC_STORED_TS_CLAMPED = 1, 2, 4, 8
 
 
 class StoreEntry(ctypes.Structure):
@@ -244,6 +244,9 @@ _SIGNATURES = {
     "rc_store_read": (i64, [vp, u64, vp, u64]),
     "rc_store_interface": (ctypes.c_int, [vp, u32, _P(StoreInterfaceInfo)]),
     "rc_store_close": (None, [vp]),
+    "rc_store_open_file": (ctypes.c_int, [cp, _P(vp), cp, size_t]),
+    "rc_store_wait": (ctypes.c_int, [vp, u32]),
+    "rc_store_comment": (i64, [vp, u64, vp, u64]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

@@ -26,6 +26,10 @@ class PrivilegeError(RingcoreError):
     """The process lacks CAP_NET_RAW (or CAP_NET_ADMIN for namespaces)."""
 
 
+class CaptureFileError(RingcoreError):
+    """A capture file that cannot be opened, is not a capture, or is corrupt or truncated; names the file."""
+
+
 class OutOfRangeError(RingcoreError, ValueError):
     """A count, size or setting the C core cannot take (a ValueError too: it is a bad argument)."""
 

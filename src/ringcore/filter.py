@@ -15,6 +15,8 @@ LINKTYPE_RAW = 101
 # libpcap's handles speak DLT_ values; they differ from LINKTYPE_ values for raw IP.
 _DLT_FOR_LINKTYPE = {LINKTYPE_ETHERNET: pcapy.DLT_EN10MB, LINKTYPE_RAW: pcapy.DLT_RAW}
 _NETMASK_UNKNOWN = 0xFFFFFFFF
+# libpcap's MAXIMUM_SNAPLEN: what a file's packets are compiled for, whatever snap length the file claims
+FILE_SNAPLEN = 262144
 _SO_GET_FILTER = 26  # asm-generic/socket.h; not in Python's socket module
 _BPF_MAXINSNS = 4096
 # The probe socket's kernel ring: it lives only while the filter compiles.
@@ -34,6 +36,22 @@ def compile_program(expression: str, linktype: int, snaplen: int) -> pcapy.BPFPr
         return pcapy.compile(dlt, snaplen, expression, 1, _NETMASK_UNKNOWN)
     except pcapy.PcapError as exc:
         raise FilterError(f"filter '{expression}' does not compile: {exc}") from None
+
+
+class UserSpaceFilter:
+    """A capture filter run in user space on packets read from a file (a store), compiled by libpcap once per
+    link type it meets; a link type libpcap cannot filter raises FilterError."""
+
+    def __init__(self, expression: str):
+        self.expression = expression
+        self._programs: dict[int, pcapy.BPFProgram] = {}
+
+    def accepts(self, data: bytes, linktype: int) -> bool:
+        program = self._programs.get(linktype)
+        if program is None:
+            program = compile_program(self.expression, linktype, FILE_SNAPLEN)
+            self._programs[linktype] = program
+        return program.filter(data) != 0
 
 
 def compile_live_filter(expression: str, ifname: str, linktype: int, snaplen: int,

@@ -8,13 +8,18 @@ the C side appends or evicts afterwards.
 from __future__ import annotations
 
 import ctypes
+import os
+import time
 from dataclasses import dataclass
 
 from . import _binding as rc
+from .api import CaptureFileError
 from .capture import _Native, in_range
 
 U64_MAX = (1 << 64) - 1
 MAX_BATCH = 4096  # packets per packets() call: what one screen or one find step needs, bounded
+WAIT_SLICE_MS = 100  # a wait returns to Python this often, so Ctrl-C is seen
+COMMENT_MAX = 1 << 16  # bytes of a packet's comments read at first; a longer one is read again whole
 FORMAT_NAMES = {rc.RC_STORE_SPOOL: "live", rc.RC_STORE_PCAP_US: "pcap", rc.RC_STORE_PCAP_NS: "pcap-ns",
                 rc.RC_STORE_PCAPNG: "pcapng"}
 
@@ -72,13 +77,55 @@ class StoredPacket:
     def has_comment(self) -> bool:
         return bool(self.flags & rc.RC_STORED_COMMENT)
 
+    @property
+    def ts_clamped(self) -> bool:
+        """The file's timestamp lies beyond what 64-bit nanoseconds hold (1677-2262): ts_ns is the nearest end."""
+        return bool(self.flags & rc.RC_STORED_TS_CLAMPED)
+
 
 class PacketStore(_Native):
     _kind = "packet store"
 
-    def __init__(self, handle: int) -> None:
+    def __init__(self, handle: int, path: str | None = None) -> None:
         self._handle = handle
+        self.path = path  # the file indexed (None: a live spool)
         self._interfaces: list[StoreInterface] = []
+
+    @classmethod
+    def open_file(cls, path: str) -> PacketStore:
+        """A pcap or pcapng file ('-': standard input), mapped and indexed in place by a C thread: packets are
+        readable as they are indexed (see progress() and wait()). A file that cannot be opened, is empty or
+        is not a capture raises CaptureFileError (one line naming the file)."""
+        handle = ctypes.c_void_p()
+        err = rc.errbuf()
+        code = rc.lib.rc_store_open_file(os.fsencode(path), ctypes.byref(handle), err, len(err))
+        if code < 0:
+            raise CaptureFileError(rc.message(err) or f"{path}: cannot open: {os.strerror(-code)}")
+        return cls(handle.value, path)
+
+    def wait(self, timeout_s: float | None = None) -> StoreProgress:
+        """Wait until indexing ended or timeout_s passed; the progress then. A live store never ends, so
+        without a timeout this waits for ever."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            left_ms = WAIT_SLICE_MS if deadline is None else int(max(0.0, deadline - time.monotonic()) * 1000)
+            if rc.lib.rc_store_wait(self.handle, min(left_ms, WAIT_SLICE_MS)) or (
+                    deadline is not None and time.monotonic() >= deadline):
+                return self.progress()
+
+    def comment(self, number: int) -> str | None:
+        """Packet `number`'s comments (pcapng opt_comment, several joined by newlines), or None. Hostile text,
+        returned raw (bytes that are not UTF-8 as surrogates): the UI escapes it."""
+        number = in_range("packet number", number, 0, U64_MAX)
+        cap = COMMENT_MAX
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            length = rc.lib.rc_store_comment(self.handle, number, buf, cap)
+            if length <= 0:
+                return None
+            if length <= cap:
+                return buf.raw[:length].decode("utf-8", "surrogateescape")
+            cap = length
 
     def progress(self) -> StoreProgress:
         info = rc.StoreInfo()

@@ -9,6 +9,7 @@ from cli_process import assert_one_error_line, run_ringmon
 
 import capture_files
 import netns
+from ringcore import PacketStore
 from capture_files import OPT_COMMENT, OPT_IF_NAME, OPT_IF_TSOFFSET, OPT_IF_TSRESOL
 
 MAC_A, MAC_B = "02:00:c6:12:00:01", "02:00:c6:12:00:02"
@@ -143,25 +144,30 @@ def test_a_timestamp_resolution_beyond_64_bits_is_one_corrupt_line(tmp_path, res
     assert result.stdout == b""
 
 
-@pytest.mark.parametrize("offset_s", [2**63 - 1, -(2**63)], ids=["max", "min"])
-def test_a_timestamp_offset_out_of_the_calendar_prints_raw_seconds(tmp_path, offset_s):
+@pytest.mark.parametrize("offset_s, clamped_ns", [(2**63 - 1, 2**63 - 1), (-(2**63), -(2**63))], ids=["max", "min"])
+def test_a_timestamp_offset_beyond_64_bit_nanoseconds_reads_every_packet_clamped_and_flagged(tmp_path, offset_s,
+                                                                                           clamped_ns):
     frames = _frames(3)
     content = (capture_files.section_header()
                + capture_files.interface([(OPT_IF_TSOFFSET, struct.pack("<q", offset_s))])
                + b"".join(capture_files.enhanced_packet(frame, ticks=tick) for tick, frame in enumerate(frames)))
     path, result = _read(tmp_path, content)
     assert result.returncode == 0 and result.stderr == "", result.stderr
-    lines = result.stdout.decode("ascii").splitlines()
-    assert [line.split()[0] for line in lines] == [f"{offset_s}.{tick:06d}s" for tick in range(3)]
-    assert len(lines) == _capinfos_count(path)
+    assert len(result.stdout.splitlines()) == _capinfos_count(path) == 3
+    with PacketStore.open_file(str(path)) as store:
+        assert store.wait().error is None
+        assert [(packet.ts_ns, packet.ts_clamped) for packet in store.packets(0, 3)] == [(clamped_ns, True)] * 3
 
 
-def test_a_year_beyond_the_calendar_from_a_coarse_resolution_prints_raw_seconds(tmp_path):
+def test_a_year_beyond_the_calendar_from_a_coarse_resolution_is_clamped(tmp_path):
     content = (capture_files.section_header() + capture_files.interface([(OPT_IF_TSRESOL, b"\x00")])
                + capture_files.enhanced_packet(_frames(1)[0], ticks=2**64 - 1))
-    _, result = _read(tmp_path, content)
+    path, result = _read(tmp_path, content)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode("ascii").split()[0] == f"{2**64 - 1}.000000s"
+    assert len(result.stdout.splitlines()) == 1
+    with PacketStore.open_file(str(path)) as store:
+        store.wait()
+        assert store.packet(0).ts_ns == 2**63 - 1 and store.packet(0).ts_clamped
 
 
 @pytest.mark.parametrize("snaplen", [2**31, 2**32 - 1, 0])

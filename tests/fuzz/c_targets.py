@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from targets import CORPUS, SAVE_CRASHERS
 
+import capture_files as cf
 import netns
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "ringcore" / "src"
 HARNESSES = ROOT / "tests" / "ringcore" / "fuzz"
 C_TEST_HELPERS = ROOT / "tests" / "ringcore" / "c"  # helpers.h: its capture-file reader reads the writer's files back
-C_TARGETS = ("talkers", "writer")
+C_TARGETS = ("talkers", "writer", "store_file")
 CLANG_FLAGS = ["-std=gnu11", "-pthread", "-g", "-O1", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror",
                "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all", f"-I{SRC}", f"-I{C_TEST_HELPERS}"]
 SANITIZER_OPTIONS = {"ASAN_OPTIONS": "detect_leaks=1 halt_on_error=1", "UBSAN_OPTIONS": "print_stacktrace=1 halt_on_error=1"}
@@ -192,9 +193,30 @@ def _writer_seeds() -> dict[str, bytes]:
     return seeds
 
 
+def _store_file_seeds() -> dict[str, bytes]:
+    """Files of each form the indexer reads, with real frames, so the fuzzer starts past the framing."""
+    frames = list(ETHERNET_FRAMES)
+    big_endian = (cf.section_header(">") + cf.interface([(cf.OPT_IF_TSRESOL, b"\x89")], 64, 101, ">")
+                  + cf.simple_packet(IP_PACKETS[0], order=">")
+                  + cf.enhanced_packet(IP_PACKETS[1], 2**40, order=">"))
+    commented = cf.block(cf.EPB, struct.pack("<IIIII", 1, 0, 7, len(VLAN), len(VLAN)) + cf.padded(VLAN)
+                         + cf.options([(cf.OPT_COMMENT, b"caf\xe9 \x1b[31m"), (cf.OPT_COMMENT, b"two")]))
+    return {
+        "pcap-us": cf.pcap(frames),
+        "pcap-ns-big-endian": struct.pack(">IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 0, 1) + b"".join(
+            struct.pack(">IIII", 1_700_000_000, i, len(frame), len(frame) + i) + frame for i, frame in enumerate(frames)),
+        "pcapng-two-sections-comments": (cf.pcapng(frames, [(cf.OPT_IF_NAME, b"eth0"),
+                                                            (cf.OPT_IF_TSOFFSET, struct.pack("<q", -5))])
+                                         + cf.interface([(cf.OPT_IF_NAME, b"if\x1b]0;x\x07")]) + commented
+                                         + cf.block(0x0BAD, b"unknown") + big_endian),
+    }
+
+
 def seed_inputs(target: str) -> dict[str, bytes]:
     if target == "writer":
         return _writer_seeds()
+    if target == "store_file":
+        return _store_file_seeds()
     return {
         "ethernet-frames": talkers_input(ETHERNET, ETHERNET_FRAMES),
         "ethernet-frames-cut-in-headers": talkers_input(ETHERNET, CUT_FRAMES, wirelen_extra=1000),

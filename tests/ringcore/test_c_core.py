@@ -155,6 +155,23 @@ def test_talkers_counted_by_a_drain_while_read_add_up_to_what_was_produced(run_c
     run_c_test("talkers_drain_concurrent", TIMED_SECONDS)
 
 
+def test_a_pcap_in_each_byte_order_and_unit_indexes_every_packet_with_its_time_lengths_and_bytes(run_c_test):
+    run_c_test("store_file_pcap")
+
+
+def test_a_pcapng_of_two_sections_and_three_interfaces_indexes_epb_spb_pb_and_their_comments(run_c_test):
+    run_c_test("store_file_pcapng")
+
+
+def test_a_damaged_file_indexes_up_to_the_damage_and_says_what_and_where(run_c_test):
+    run_c_test("store_file_damage")
+
+
+def test_a_store_read_while_indexing_grows_whole_and_closes_at_once_while_indexing_or_waiting_on_a_stream(
+        run_c_test):
+    run_c_test("store_file_close")
+
+
 @pytest.mark.parametrize("drop_policy", ["early", "late"])
 def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
                                                                              drop_policy):

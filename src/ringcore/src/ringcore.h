@@ -509,7 +509,8 @@ enum rc_store_format {
 enum rc_stored_flags {
 	RC_STORED_TRUNCATED = 1 << 0, /* cut by the ring (RC_SLOT_TRUNCATED) */
 	RC_STORED_OUTGOING = 1 << 1,  /* sent by this host (RC_SLOT_OUTGOING) */
-	RC_STORED_COMMENT = 1 << 2,   /* pcapng: the packet block has a comment */
+	RC_STORED_COMMENT = 1 << 2,   /* pcapng: the packet block has a comment (rc_store_comment) */
+	RC_STORED_TS_CLAMPED = 1 << 3, /* the file's time is beyond int64 ns (years 1677-2262): clamped */
 };
 
 /* One packet of the index: exactly 32 bytes, so a million packets cost
@@ -521,7 +522,7 @@ struct rc_store_entry {
 	uint32_t wirelen;
 	uint16_t interface;   /* the store's interface number (rc_store_interface) */
 	uint16_t flags;       /* enum rc_stored_flags */
-	uint32_t block_back;  /* pcapng: data_offset - the block's offset (its options follow the data) */
+	uint32_t block_back;  /* file: data_offset - the offset of its block or record (pcapng: options follow the data) */
 };
 
 struct rc_store_interface_info {
@@ -554,6 +555,26 @@ uint32_t rc_store_entries(struct rc_store *s, uint64_t start,
 int64_t rc_store_read(struct rc_store *s, uint64_t number, uint8_t *buf, uint64_t cap);
 int rc_store_interface(struct rc_store *s, uint32_t number,
 		       struct rc_store_interface_info *out);
+/* Open a pcap (us or ns, either byte order) or pcapng file and index it in
+ * place: the file is mapped read-only and a background thread publishes its
+ * packets in batches of 4096 (bytes_done/bytes_total say how far it got,
+ * done once it ended).  "-" is standard input; standard input or a path that
+ * is a pipe or FIFO (anything but a regular file) is copied into memory
+ * (a memfd) as it arrives, and indexed from there (bytes_total is 0 until it
+ * ended).  The file's first bytes are checked here: a file that cannot be
+ * opened, is empty or is not a capture returns a negative errno and one line
+ * in err that names the file.  A corrupt or truncated file is indexed up to
+ * the damage; the store's error, error_offset and error_message (one line
+ * that does not name the file: the caller does) then say where and what. */
+int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_t errlen);
+/* Wait until indexing ended or timeout_ms passed; returns done (1 or 0).  A
+ * spool is never done: returns at once. */
+int rc_store_wait(struct rc_store *s, uint32_t timeout_ms);
+/* The comments (pcapng opt_comment) of packet number, joined by newlines:
+ * copies at most cap bytes into buf (not NUL-terminated; hostile bytes) and
+ * returns their whole length, 0 when it has none, -ENOENT when the packet is
+ * not stored. */
+int64_t rc_store_comment(struct rc_store *s, uint64_t number, char *buf, uint64_t cap);
 /* Stop the indexer (if any), unmap, remove the spool unless kept; frees s. */
 void rc_store_close(struct rc_store *s);
 

@@ -15,10 +15,21 @@ import tempfile
 import threading
 import time
 
-from ringcore import CaptureOptions, Monitor, Ring, RingcoreError, RingStats, WriteStatus, require_capture_privilege
+from ringcore import (
+    MAX_BATCH,
+    CaptureFileError,
+    CaptureOptions,
+    Monitor,
+    PacketStore,
+    Ring,
+    RingcoreError,
+    RingStats,
+    UserSpaceFilter,
+    WriteStatus,
+    require_capture_privilege,
+)
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
-from ..capture_file import FileFilter, read_packets
 from ..cli import say
 from ..formatting import escape
 from ..packet_line import packet_line
@@ -28,6 +39,7 @@ from ..privilege import drop_privileges, installation_needs, require_access, use
 # the drains run in C, so this only bounds how late ringmon notices.
 WATCH_INTERVAL_S = 0.2  # 5 wake-ups a second: idle costs next to nothing
 PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
+INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "write_file": "-w", "stats_json": "--stats-json", "netns": "--netns"}
 
@@ -143,25 +155,39 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
 
 
 def _read_file(args: argparse.Namespace, expression: str | None, stop: StopRequest) -> int:
+    """The file's packets through the store's C index, in batches, as lines; an error the indexer stopped at
+    comes after the packets before it."""
     live_only = [flag for attribute, flag in LIVE_ONLY_FLAGS.items() if getattr(args, attribute)]
     if live_only:
         raise RingcoreError(f"-r reads a file, so it cannot be used with {' or '.join(live_only)}")
-    file_filter = FileFilter(expression) if expression else None
-    lines: list[str] = []
+    file_filter = UserSpaceFilter(expression) if expression else None
     printed = 0
-    try:
-        for data, meta, interface in read_packets(args.read_file):
-            if stop.requested or printed == args.count:
-                break
-            if file_filter and not file_filter.accepts(data, interface):
+    with PacketStore.open_file(args.read_file) as store:
+        interfaces = store.interfaces()
+        number = 0
+        while not stop.requested and printed != args.count:
+            progress = store.progress()  # before the batch: once done, an empty batch is the end
+            batch = store.packets(number, MAX_BATCH)
+            if not batch:
+                if progress.error:
+                    raise CaptureFileError(f"{args.read_file}: {progress.error}")
+                if progress.done:
+                    break
+                store.wait(INDEX_WAIT_S)
                 continue
-            lines.append(packet_line(data, meta, interface.name, interface.linktype))
-            printed += 1
-            if len(lines) == PRINT_BATCH:
-                _emit(lines, stop)
-                lines = []
-    finally:
-        _emit(lines, stop)  # the lines before an error come out before the error does
+            number += len(batch)
+            lines = []
+            for packet in batch:
+                if packet.interface >= len(interfaces):
+                    interfaces = store.interfaces()  # declared after the last look
+                interface = interfaces[packet.interface]
+                if file_filter and not file_filter.accepts(packet.data, interface.linktype):
+                    continue
+                lines.append(packet_line(packet.data, packet, interface.name, interface.linktype))
+                printed += 1
+                if printed == args.count:
+                    break
+            _emit(lines, stop)
     return 0
 
 

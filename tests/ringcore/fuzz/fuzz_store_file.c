@@ -1,0 +1,92 @@
+/* fuzz_store_file.c — libFuzzer target: the fuzzer's bytes opened as a
+ * capture file (rc_store_open_file), indexed to the end, and every packet
+ * read back.  Either the open is refused with one line naming the file, or
+ * indexing ends (done) with an error only if it says one line about it at an
+ * offset inside the file; every entry lies inside the file, on a declared
+ * interface, and reads back as the file's bytes there (compared against the
+ * fuzzer's own buffer, so an entry past the file is an AddressSanitizer
+ * report); comments read back within their buffer.
+ *
+ * Input: the file's bytes, as they are. */
+#include "fuzz_input.h"
+
+#include <fcntl.h>
+
+#define ENTRIES_AT_ONCE 256u
+#define COMMENT_CAP 64u
+
+static char *dir;
+static char *path;
+
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	dir = make_temp_dir();
+	REQUIRE(asprintf(&path, "%s/fuzz.cap", dir) > 0, "asprintf");
+	atexit(remove_dir);
+	return 0;
+}
+
+static void check_packets(struct rc_store *s, const struct rc_store_info *info, const uint8_t *file, size_t size)
+{
+	static struct rc_store_entry entries[ENTRIES_AT_ONCE];
+	static uint8_t bytes[1u << 18];
+	char comment[COMMENT_CAP];
+	for (uint64_t start = 0; start < info->count;) {
+		uint32_t n = rc_store_entries(s, start, entries, ENTRIES_AT_ONCE);
+		FUZZ_CHECK(n > 0, "no entries at %llu of %llu", (unsigned long long)start,
+			   (unsigned long long)info->count);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct rc_store_entry *e = &entries[i];
+			uint64_t number = start + i;
+			FUZZ_CHECK(e->data_offset <= size && e->caplen <= size - e->data_offset &&
+					   e->block_back <= e->data_offset && e->interface < info->interface_count &&
+					   e->caplen <= sizeof(bytes),
+				   "packet %llu: %u bytes at %llu (back %u) on interface %u of a %zu-byte file",
+				   (unsigned long long)number, e->caplen, (unsigned long long)e->data_offset,
+				   e->block_back, e->interface, size);
+			FUZZ_CHECK(rc_store_read(s, number, bytes, sizeof(bytes)) == e->caplen &&
+					   memcmp(bytes, file + e->data_offset, e->caplen) == 0,
+				   "packet %llu's bytes", (unsigned long long)number);
+			int64_t length = rc_store_comment(s, number, comment, sizeof(comment));
+			FUZZ_CHECK(length >= 0 && (length > 0) == !!(e->flags & RC_STORED_COMMENT),
+				   "packet %llu's comment: %lld, flags %u", (unsigned long long)number,
+				   (long long)length, e->flags);
+		}
+		start += n;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	REQUIRE(fd >= 0 && (size == 0 || write(fd, data, size) == (ssize_t)size), "write %s: %s", path, strerror(errno));
+	close(fd);
+	char err[RC_ERRBUF_SIZE] = "";
+	struct rc_store *s = NULL;
+	int rc = rc_store_open_file(path, &s, err, sizeof(err));
+	if (rc < 0) {
+		FUZZ_CHECK(s == NULL && strstr(err, path) == err && !strchr(err, '\n'), "refused: %d %s", rc, err);
+		return 0;
+	}
+	while (!rc_store_wait(s, 1000))
+		;
+	struct rc_store_info info;
+	rc_store_info(s, &info);
+	FUZZ_CHECK(info.done && info.bytes_total == size && info.bytes_done <= size, "done %d, %llu of %llu bytes",
+		   info.done, (unsigned long long)info.bytes_done, (unsigned long long)info.bytes_total);
+	FUZZ_CHECK(info.error ? info.error_message[0] && !strchr(info.error_message, '\n') &&
+					info.error_offset < size
+			      : !info.error_message[0],
+		   "error %d at %llu: %s", info.error, (unsigned long long)info.error_offset, info.error_message);
+	check_packets(s, &info, data, size);
+	rc_store_close(s);
+	return 0;
+}
