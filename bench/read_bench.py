@@ -377,6 +377,7 @@ class Results:
     packets: int
     jump_to: int
     machine: str
+    ringmon_command: str
     load_average: tuple[float, float, float]
     capinfos: CommandRun
     tshark_psml: CommandRun
@@ -551,8 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    results = Results(str(path), file_format, file_mb, count, jump_to,
-                      machine(), os.getloadavg(), capinfos, tshark_psml, ringmon_runs, termshark)
+    results = Results(str(path), file_format, file_mb, count, jump_to, machine(), args.ringmon, os.getloadavg(),
+                      capinfos, tshark_psml, ringmon_runs, termshark)
     print()
     print_table(results, args.termshark_timeout)
     print()
