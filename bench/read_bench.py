@@ -115,7 +115,8 @@ def descendants(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             for task in os.listdir(f"/proc/{current}/task"):
                 with contextlib.suppress(OSError):
-                    pending += [int(child) for child in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+                    children = Path(f"/proc/{current}/task/{task}/children").read_text()
+                    pending += [int(child) for child in children.split()]
     return found
 
 
@@ -408,8 +409,9 @@ def print_table(results: Results, termshark_timeout_s: float) -> None:
           f"{r.ringmon('peak_rss_mb'):>7,.0f} MB {r.ringmon('end_ms'):>5.0f} ms {r.ringmon('home_ms'):>5.0f} ms "
           f"{r.ringmon('jump_ms'):>11.0f} ms")
     if r.termshark:
-        print(f"{'termshark (+ its tshark processes)':<34} {_seconds(r.termshark.first_screen_s, termshark_timeout_s):>12}"
-              f" {_seconds(r.termshark.loaded_s, termshark_timeout_s):>11} {r.termshark.peak_rss_mb:>7,.0f} MB")
+        first, loaded = (_seconds(value, termshark_timeout_s) for value in (r.termshark.first_screen_s,
+                                                                             r.termshark.loaded_s))
+        print(f"{'termshark (+ its tshark processes)':<34} {first:>12} {loaded:>11} {r.termshark.peak_rss_mb:>7,.0f} MB")
     for label, run in (("tshark -r FILE -T psml > /dev/null", r.tshark_psml), ("capinfos FILE", r.capinfos)):
         print(f"{label:<34} {'-':>12} {_seconds(run.seconds):>11} {run.peak_rss_mb:>7,.0f} MB")
     print(f"\nringmon's peak RSS: {r.ringmon('peak_anon_mb'):,.0f} MB anonymous, {r.ringmon('peak_file_mb'):,.0f} MB "
