@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Floods a veth pair between two private network namespaces and measures how `ringmon capture` and
-tcpdump keep up with the same traffic: captured %, drops by stage, CPU seconds per million packets.
+tcpdump keep up with the same traffic: captured %, drops by stage, CPU seconds per million packets; with
+--store, also the capture with the packet store on and off, side by side (bench/store_probe.py).
 
-    python bench/capture_bench.py [--seconds S] [--rate max,100k] [--repeats N] [--alone]
+    python bench/capture_bench.py [--seconds S] [--rate max,100k] [--repeats N] [--alone] [--store]
 
 Needs root (namespaces, packet sockets), tcpdump, and trafgen (netsniff-ng) or gcc for bench/sender.c.
 See bench/README.md for what each column means.
@@ -375,13 +376,12 @@ class Tcpdump(Capturer):
 
 
 class Ringmon(Capturer):
-    tool = "ringmon"
-
-    def __init__(self, pair: VethPair, workdir: Path, command: list[str], extra: list[str]):
+    def __init__(self, pair: VethPair, workdir: Path, command: list[str], extra: list[str], tool: str = "ringmon"):
         super().__init__(pair, workdir)
+        self.tool = tool
         self.command = command
         self.extra = extra
-        self.stats_path = workdir / "ringmon-stats.json"
+        self.stats_path = workdir / f"{tool}-stats.json"
 
     def argv(self) -> list[str]:
         self.stats_path.unlink(missing_ok=True)
@@ -398,11 +398,12 @@ class Ringmon(Capturer):
         if not counters:
             raise BenchError(f"no interface with kernel_packets in ringmon's --stats-json: {str(stats)[:300]}")
         total = lambda name: sum(int(c.get(name, 0)) for c in counters)  # noqa: E731
-        return ToolResult("ringmon", captured=total("delivered"), kernel_drops=total("kernel_drops"),
+        return ToolResult(self.tool, captured=total("delivered"), kernel_drops=total("kernel_drops"),
                           ring_drops=total("ring_drops"), truncated=total("truncated"),
                           cpu_s=self.cpu_end_s - self.cpu_start_s, cpu_total_s=self.rusage_s,
                           raw={name: total(name) for name in ("kernel_packets", "kernel_seen", "slots_used_high",
-                                                              "polls", "empty_polls", "sleeps")}
+                                                              "polls", "empty_polls", "sleeps", "stored",
+                                                              "store_failed", "store_evicted")}
                           | {"stderr": self.stderr.strip()})
 
 
@@ -513,7 +514,7 @@ def _num(value: float | None, fmt: str = ",.0f") -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    head = (f"{'rate':>5} {'mode':<12} {'tool':<8} {'gen pps':>9} {'arrived':>10} {'captured':>9} "
+    head = (f"{'rate':>5} {'mode':<12} {'tool':<9} {'gen pps':>9} {'arrived':>10} {'captured':>9} "
             f"{'kern drop':>9} {'ring drop':>9} {'trunc':>5} {'CPU s':>6} {'CPU s/Mpkt':>10} {'vs tcpdump':>10}")
     print(head)
     print("-" * len(head))
@@ -522,8 +523,8 @@ def print_table(rows: list[Row]) -> None:
         same = previous == (row.rate_pps, row.mode)
         previous = (row.rate_pps, row.mode)
         # side by side: one generator run for both rows; alone: each tool had its own runs
-        shared = same and row.mode == "side by side"
-        print(f"{'' if same else rate_label(row.rate_pps):>5} {'' if same else row.mode:<12} {row.tool:<8} "
+        shared = same and row.mode in ("side by side", "store")
+        print(f"{'' if same else rate_label(row.rate_pps):>5} {'' if same else row.mode:<12} {row.tool:<9} "
               f"{'' if shared else _num(row.generator_pps):>9} {'' if shared else _num(row.arrived):>10} "
               f"{row.captured_pct:>8.2f}% {_num(row.kernel_drops):>9} {_num(row.ring_drops):>9} "
               f"{_num(row.truncated):>5} {row.cpu_s:>6.3f} {row.cpu_per_mpkt:>10.3f} "
@@ -544,6 +545,23 @@ def print_targets(rows: list[Row], repeats: int) -> bool:
     print(f"  CPU per packet <= 1.5x tcpdump's     {'PASS' if cpu_ok else 'MISS'}  "
           f"(median ratio {_num(top.ratio, '.2f')}x)")
     return captured_ok and cpu_ok
+
+
+STORE_ON, STORE_OFF = "store on", "store off"
+
+
+def print_store_comparison(rows: list[Row]) -> bool:
+    """Storing must not cost capture: at the top rate, side by side, the store-on capture takes as much as the
+    store-off one (captured in every repeat when store-off did)."""
+    by_tool = {r.tool: r for r in rows if r.rate_pps is None and r.mode == "store"}
+    on, off = by_tool.get(STORE_ON), by_tool.get(STORE_OFF)
+    if on is None or off is None:
+        return True
+    ok = on.captured_pct >= off.captured_pct
+    cpu = on.cpu_per_mpkt / off.cpu_per_mpkt if off.cpu_per_mpkt else float("inf")
+    print(f"store (side by side, generator's top rate): captured {on.captured_pct:.2f}% with it, "
+          f"{off.captured_pct:.2f}% without; CPU per packet {cpu:.2f}x        {'PASS' if ok else 'MISS'}")
+    return ok
 
 
 # -- main --------------------------------------------------------------------------------------------
@@ -607,6 +625,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(parser, "max,100k", "rate and mode")
     parser.add_argument("--alone", action="store_true", help="also run each capturer alone at each rate")
+    parser.add_argument("--store", metavar="SIZE", nargs="?", const="1G",
+                        help="also run the capture with the packet store on (a spool of SIZE, default 1G) and off, "
+                             "side by side with tcpdump (bench/store_probe.py)")
     parser.add_argument("--tcpdump-buffer-kib", type=int, default=DEFAULT_TCPDUMP_BUFFER_KIB,
                         help=f"tcpdump -B (default {DEFAULT_TCPDUMP_BUFFER_KIB}: ringmon's kernel ring)")
     parser.add_argument("--ringmon", default="ringmon capture",
@@ -630,6 +651,12 @@ def main(argv: list[str] | None = None) -> int:
             plans = [("side by side", lambda: [ringmon(), tcpdump()])]
             if args.alone:
                 plans += [("alone", lambda: [ringmon()]), ("alone", lambda: [tcpdump()])]
+            if args.store:
+                probe = [sys.executable, str(BENCH_DIR / "store_probe.py")]
+                store_on = lambda: Ringmon(pair, workdir, probe, ["--spool-size", args.store],  # noqa: E731
+                                           tool=STORE_ON)
+                store_off = lambda: Ringmon(pair, workdir, probe, ["--spool-size", "0"], tool=STORE_OFF)  # noqa: E731
+                plans.append(("store", lambda: [store_on(), store_off(), tcpdump()]))
             print(f"veth {pair.sender_if} -> {pair.receiver_if} ({pair.sender_ns} -> {pair.receiver_ns}), "
                   f"{FRAME_BYTES}-byte UDP frames from {gen.name} on CPU {SENDER_CPU}; "
                   f"{args.seconds:g} s per run, {args.repeats} repeat(s); tcpdump -B {args.tcpdump_buffer_kib} KiB; "
@@ -660,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
               "no capturer could see them, and they are not in 'arrived'")
     print()
     ok = print_targets(rows, args.repeats)
+    ok = print_store_comparison(rows) and ok
     if args.json:
         args.json.write_text(json.dumps([{**r.__dict__, "tools": {k: v.__dict__ for k, v in r.tools.items()}}
                                          for r in runs], indent=1))

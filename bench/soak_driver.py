@@ -1,5 +1,6 @@
 """The process the soak puts under a sanitizer: one ringcore Monitor on two flooded interfaces, faults every few
-seconds (unplug and plug, pause, drop policy, rotation of the file), and the accounting of every frame sent.
+seconds (unplug and plug, pause, drop policy, rotation of the file), and the accounting of every frame sent. As
+the dashboard's, the session stores every packet in a packet store, here a small spool that evicts all along.
 
 Started by bench/soak.py, which owns the network, the sanitizer build and the verdict:
 
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ringcore.api import (CLASSIC_RING_PAGES, DEFAULT_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, RingStats,
-                          WaitStrategy, interface_key)
+                          StoreOptions, WaitStrategy, interface_key)
 from ringcore.monitor import Monitor
 
 GENERATOR = Path(__file__).resolve().parent / "soak_generator.py"
@@ -38,6 +39,7 @@ SETTLE_TIMEOUT_S = 60.0
 RING_PAGES_CHOICES = (CLASSIC_RING_PAGES, 129, DEFAULT_RING_PAGES)
 WAIT_CHOICES = (WaitStrategy.SLEEP, WaitStrategy.EVENT)  # not spin or yield: they would take a shared core
 FAULTS = ("replug", "pause", "drop_policy", "rotate")
+SPOOL_BYTES = 2 << 20  # a few seconds of the soak's traffic: the store evicts from the warm-up on
 
 
 class SoakFailure(Exception):
@@ -155,7 +157,8 @@ class Soak:
     def __init__(self, config: dict):
         self.config = config
         self.random = random.Random(config["seed"])
-        self.monitor = Monitor(count_talkers=True)
+        self.monitor = Monitor(count_talkers=True,
+                               store=StoreOptions(spool_bytes=SPOOL_BYTES, directory=config["out_dir"]))
         self.links = [Link(netns, ifname, Generator(sender_ns, sender_if, config["rate_pps"], config["max_burst"],
                                                     config["seed"] + index))
                       for index, (netns, ifname, sender_ns, sender_if) in enumerate(config["links"])]
@@ -179,11 +182,16 @@ class Soak:
         while not self.stopping.wait(STATS_INTERVAL_S):
             for stats in self.monitor.stats().values():
                 self.figures.snapshots += 1
+                violation = None
                 if stats.kernel_packets != stats.delivered + stats.ring_drops + stats.occupancy:
+                    violation = (f"kernel_packets {stats.kernel_packets} != delivered {stats.delivered} "
+                                 f"+ ring_drops {stats.ring_drops} + occupancy {stats.occupancy}")
+                elif stats.delivered != stats.stored or stats.store_failed or stats.store_held < 0:
+                    violation = (f"delivered {stats.delivered} != stored {stats.stored} (not stored "
+                                 f"{stats.store_failed}, evicted {stats.store_evicted})")
+                if violation:
                     self.figures.identity_violations += 1
-                    self.figures.first_violation = self.figures.first_violation or (
-                        f"{stats.ifname}: kernel_packets {stats.kernel_packets} != delivered {stats.delivered} "
-                        f"+ ring_drops {stats.ring_drops} + occupancy {stats.occupancy}")
+                    self.figures.first_violation = self.figures.first_violation or f"{stats.ifname}: {violation}"
             for ifname in self.monitor.interfaces:
                 with contextlib.suppress(RingcoreError):  # unplugged since: the API's answer, not a fault
                     self.monitor.top_talkers(ifname, 10)

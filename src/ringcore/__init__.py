@@ -5,6 +5,7 @@ from .api import (
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
+    DEFAULT_SPOOL_BYTES,
     CaptureFileError,
     CaptureOptions,
     DropPolicy,
@@ -13,6 +14,7 @@ from .api import (
     PrivilegeError,
     RingcoreError,
     RingStats,
+    StoreOptions,
     TALKERS_WINDOW_S,
     Talker,
     TopTalkers,
@@ -26,9 +28,11 @@ from .netns import in_netns
 from .store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 __all__ = [
-    "CLASSIC_RING_PAGES", "CaptureFileError", "MAX_BATCH", "PacketStore", "StoreInterface", "StoreProgress",
-    "StoredPacket", "UserSpaceFilter", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
-    "FORMATS", "Capture", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
-    "OutOfRangeError", "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView", "TALKERS_WINDOW_S", "Talker",
-    "Talkers", "TopTalkers", "WaitStrategy", "WriteStatus", "Writer", "compile_live_filter", "in_netns", "interface_key", "require_capture_privilege", "validate_ring",
+    "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
+    "DEFAULT_SPOOL_BYTES", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
+    "Capture", "CaptureFileError", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
+    "OutOfRangeError", "PacketStore", "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView",
+    "StoreInterface", "StoreOptions", "StoreProgress", "StoredPacket", "Talker", "Talkers", "TopTalkers",
+    "UserSpaceFilter", "WaitStrategy", "WriteStatus", "Writer", "compile_live_filter", "in_netns", "interface_key",
+    "require_capture_privilege", "validate_ring",
 ]

@@ -78,6 +78,9 @@ class Stats(ctypes.Structure):
         ("head", u64),
         ("delivered", u64),
         ("delivered_bytes", u64),
+        ("stored", u64),
+        ("store_failed", u64),
+        ("store_evicted", u64),
         ("tail", u64),
         ("consuming", u64),
         ("polls", u64),
@@ -130,6 +133,7 @@ class Limit(ctypes.Structure):
 
 STORE_INTERFACE_NAME_MAX = 64  # RC_STORE_INTERFACE_NAME_MAX
 STORE_MESSAGE_MAX = 256  # RC_STORE_MESSAGE_MAX
+STORE_SPOOL_MIN_BYTES = 1 << 20  # RC_STORE_SPOOL_MIN_BYTES
 RC_STORE_SPOOL, RC_STORE_PCAP_US, RC_STORE_PCAP_NS, RC_STORE_PCAPNG = 0, 1, 2, 3
 RC_STORED_TRUNCATED, RC_STORED_OUTGOING, RC_STORED_COMMENT, RC_STORED_TS_CLAMPED = 1, 2, 4, 8
 
@@ -147,7 +151,8 @@ class StoreEntry(ctypes.Structure):
 
 
 class StoreInterfaceInfo(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_char * STORE_INTERFACE_NAME_MAX), ("linktype", u32), ("snaplen", u32)]
+    _fields_ = [("name", ctypes.c_char * STORE_INTERFACE_NAME_MAX), ("linktype", u32), ("snaplen", u32),
+                ("packets", u64), ("evicted", u64)]
 
 
 class StoreInfo(ctypes.Structure):
@@ -231,7 +236,8 @@ _SIGNATURES = {
     "rc_writer_abort": (None, [vp]),
     "rc_writer_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_writer_chown": (ctypes.c_int, [vp, u32, u32]),
-    "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, _P(Limit), u32, _P(vp), cp, size_t]),
+    "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, vp, u32, _P(Limit), u32, _P(vp), cp, size_t]),
+    "rc_drain_stats": (None, [vp, _P(Stats)]),
     "rc_drain_pause": (None, [vp, ctypes.c_int]),
     "rc_drain_stop": (None, [vp, ctypes.c_int]),
     "rc_drain_set_writer": (None, [vp, vp, i32]),
@@ -247,6 +253,11 @@ _SIGNATURES = {
     "rc_store_open_file": (ctypes.c_int, [cp, _P(vp), cp, size_t]),
     "rc_store_wait": (ctypes.c_int, [vp, u32]),
     "rc_store_comment": (i64, [vp, u64, vp, u64]),
+    "rc_store_create_spool": (ctypes.c_int, [cp, u64, _P(vp), cp, size_t]),
+    "rc_store_spool_dir": (ctypes.c_int, [vp, cp, size_t]),
+    "rc_store_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
+    "rc_store_append": (ctypes.c_int, [vp, u32, _P(vp), u32]),
+    "rc_store_save": (ctypes.c_int, [vp, cp, i32, _P(u64), cp, size_t]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

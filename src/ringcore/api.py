@@ -12,6 +12,7 @@ DEFAULT_RING_PAGES = 4097
 CLASSIC_RING_PAGES = 33
 DEFAULT_SNAPLEN = 262144
 DEFAULT_POLL_INTERVAL_US = 1000
+DEFAULT_SPOOL_BYTES = 1 << 30
 
 
 class RingcoreError(Exception):
@@ -58,6 +59,18 @@ class CaptureOptions:
     poll_interval_us: int = DEFAULT_POLL_INTERVAL_US
     # Cut every packet to one slot (counted as truncated); else a packet larger than a slot spans several.
     truncate_to_slot: bool = False
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """A session's packet store: a spool of at most spool_bytes (the oldest packets are evicted beyond it) in a
+    private directory made under `directory` ($TMPDIR or /tmp), removed at close; with keep_dir, the packets
+    still held are first saved there as a pcapng named by the session's start time."""
+
+    spool_bytes: int = DEFAULT_SPOOL_BYTES
+    keep_dir: str | None = None
+    directory: str | None = None
+    owner: tuple[int, int] | None = None  # (uid, gid) given the spool: a session about to become that user (-Z)
 
 
 def interface_key(ifname: str, netns: str | None = None) -> str:
@@ -114,6 +127,18 @@ class RingStats:
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None
     recaptures: int = 0  # times captured again after it went down or away: counters are summed over all
+    linktype: int = 1  # pcap LINKTYPE_ of its frames (1: Ethernet), to decode a slot's packet
+    # The packet store (a session with one): of the packets delivered, those stored and those it failed to take
+    # (delivered == stored + store_failed), and how many of the stored ones it has evicted since.
+    storing: bool = False
+    stored: int = 0
+    store_failed: int = 0
+    store_evicted: int = 0
+
+    @property
+    def store_held(self) -> int:
+        """Packets of this interface the store holds: stored == store_held + store_evicted."""
+        return self.stored - self.store_evicted
 
 
 TALKERS_WINDOW_S = 10  # RC_TALKERS_WINDOW_S: top talkers are the bytes of the last 10 seconds

@@ -12,6 +12,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import _binding as rc
 from .api import (
@@ -28,6 +29,9 @@ from .api import (
 )
 from .filter import compile_live_filter
 from .netns import in_netns
+
+if TYPE_CHECKING:
+    from .store import PacketStore
 
 MIN_SLOT_SIZE = 64
 MAX_SLOT_SIZE = 65536
@@ -487,25 +491,37 @@ class Limit:
 
 
 class Drain(_Native):
-    """The C consumer thread of one ring (its one consumer): batches to a writer and a talkers table (or just
-    counted), no Python per packet. The writer and the talkers cannot be closed while the drain runs."""
+    """The C consumer thread of one ring (its one consumer): batches to a writer, a talkers table and a packet
+    store (as its interface `store_interface`), or just counted; no Python per packet. The writer, the talkers
+    and the store cannot be closed while the drain runs."""
 
     _kind = "drain"
 
     def __init__(self, ring: Ring, writer: Writer | None = None, ifid: int = 0, limit: Limit | None = None,
-                 batch_max: int = 256, talkers: Talkers | None = None):
+                 batch_max: int = 256, talkers: Talkers | None = None, store: PacketStore | None = None,
+                 store_interface: int = 0):
         ifid = in_range("interface id", ifid, I32_MIN, I32_MAX)
         batch_max = in_range("batch size", batch_max, 1, U32_MAX)
+        store_interface = in_range("store interface", store_interface, 0, U32_MAX)
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
         code = rc.lib.rc_drain_start(ring.handle, writer.handle if writer else None, ifid,
-                                     talkers.handle if talkers else None, limit.pointer if limit else None,
+                                     talkers.handle if talkers else None, store.handle if store else None,
+                                     store_interface, limit.pointer if limit else None,
                                      batch_max, ctypes.byref(handle), buf, len(buf))
         _check(code, buf, "starting the drain")
         self._handle = handle.value
         self._limit = limit  # the C side points into it
         self._writer = self._use(writer)
         self._talkers = self._use(talkers)
+        self._store = self._use(store)
+        self._stats = rc.Stats()
+
+    def stats(self) -> rc.Stats:
+        """The ring's counters read between two batches, with the store's evictions of this interface: the
+        store's identity (delivered == stored + store_failed) holds exactly in it."""
+        rc.lib.rc_drain_stats(self.handle, ctypes.byref(self._stats))
+        return self._stats
 
     @staticmethod
     def _use(sink: _Native | None) -> _Native | None:
@@ -531,9 +547,9 @@ class Drain(_Native):
         handle = self._let_go()
         if handle:
             rc.lib.rc_drain_stop(handle, int(drain_rest))
-            self._done_with(self._writer)
-            self._done_with(self._talkers)
-            self._writer = self._talkers = None
+            for sink in (self._writer, self._talkers, self._store):
+                self._done_with(sink)
+            self._writer = self._talkers = self._store = None
 
 
 

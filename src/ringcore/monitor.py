@@ -1,9 +1,12 @@
-"""A capture session: interfaces plugged and unplugged while others run, each drained in C, one optional file."""
+"""A capture session: interfaces plugged and unplugged while others run, each drained in C, one optional file,
+one optional packet store."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 from .api import (
@@ -12,11 +15,13 @@ from .api import (
     PrivilegeError,
     RingcoreError,
     RingStats,
+    StoreOptions,
     TopTalkers,
     WaitStrategy,
     interface_key,
 )
 from .capture import Capture, Drain, Limit, Ring, SlotView, Talkers, Writer
+from .store import PacketStore
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,10 @@ class WriteStatus:
 
 # What a ring counts from its start: summed over an interface's captures, before and after it went down.
 # The rest of RingStats describes the ring as it is now (positions, occupancy, settings).
+# store_evicted is not among them: the store counts it by interface, over all its captures.
 _CUMULATIVE_COUNTERS = ("kernel_packets", "kernel_bytes", "kernel_drops", "kernel_seen", "ring_drops", "truncated",
-                        "outgoing_packets", "outgoing_bytes", "delivered", "delivered_bytes", "polls",
-                        "empty_polls", "sleeps", "sleep_ns")
+                        "outgoing_packets", "outgoing_bytes", "delivered", "delivered_bytes", "stored",
+                        "store_failed", "polls", "empty_polls", "sleeps", "sleep_ns")
 _CUMULATIVE_HISTOGRAMS = ("batch_hist", "latency_hist")
 
 
@@ -74,14 +80,28 @@ def require_capture_privilege() -> None:
 class Monitor:
     """Plugged interfaces by key (interface_key: namespace and name). With drain=True (the app, `capture -w`) each
     ring is consumed by a C drain thread; with drain=False the caller consumes rings itself (rx_poll). With
-    count_talkers=True (the dashboard) each drain also counts bytes per conversation for top_talkers().
+    count_talkers=True (the dashboard) each drain also counts bytes per conversation for top_talkers(). With a
+    `store` (the dashboard) each drain also appends every packet it delivers to one packet store (`store`), its
+    interface named by key; an interface unplugged keeps its packets there.
 
     Every method taking an interface takes its key; a bare name also does when one plugged interface has it."""
 
-    def __init__(self, *, drain: bool = True, count: int | None = None, count_talkers: bool = False):
+    def __init__(self, *, drain: bool = True, count: int | None = None, count_talkers: bool = False,
+                 store: StoreOptions | None = None):
         self._drain = drain
         self._count_talkers = count_talkers and drain
         self._limit = Limit(count) if count is not None else None
+        self._store_options = store if drain else None
+        self._started = time.time()  # names a kept spool
+        self._store = PacketStore.create_spool(store.spool_bytes, store.directory) if self._store_options else None
+        if self._store is not None and store.owner is not None:
+            try:
+                self._store.give_spool_to(*store.owner)
+            except BaseException:
+                self._store.close()
+                raise
+        self._store_numbers: dict[str, int] = {}  # each interface's number in the store, by key
+        self.kept_spool: tuple[str, int] | None = None  # (path, packets) once close() saved the store
         self._plugged: dict[str, _Plugged] = {}
         self._writer: Writer | None = None
         self._writer_ids: dict[str, int] = {}  # each interface's id in the file, also after it is unplugged
@@ -92,6 +112,16 @@ class Monitor:
     @property
     def interfaces(self) -> list[str]:
         return list(self._plugged)
+
+    @property
+    def store(self) -> PacketStore | None:
+        """The session's packet store: every packet the drains delivered, oldest evicted beyond its size."""
+        return self._store
+
+    def store_error(self) -> str | None:
+        """Why the store did not take some packets (a full disk): one line that counts them; None while it took all."""
+        with self._lock:  # close() frees the store
+            return self._store.progress().error if self._store is not None else None
 
     @property
     def limit_reached(self) -> bool:
@@ -115,8 +145,9 @@ class Monitor:
         return key
 
     def _start_drain(self, plugged: _Plugged, *, recaptured: bool = False) -> None:
-        """The drain of a new capture, writing to the file (if any) under a new interface block there, or, when
-        `recaptured`, under the one the interface had already."""
+        """The drain of a new capture, writing to the file (if any) under a new interface block there and storing
+        to the store (if any) under a new interface number, or, when `recaptured`, under the ones the interface
+        had already."""
         if not self._drain:
             return
         capture = plugged.capture
@@ -126,7 +157,16 @@ class Monitor:
             if ifid < 0:
                 ifid = self._writer.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
                 self._writer_ids[plugged.key] = ifid
-        plugged.drain = Drain(capture.ring, self._writer, ifid, self._limit, talkers=plugged.talkers)
+        store_number = 0
+        if self._store is not None:
+            # as in the file: a recaptured interface goes on under its number, a plugged one gets a new one (the
+            # store counts evictions by number, the ring counts stored packets from its plug)
+            store_number = self._store_numbers.get(plugged.key, -1) if recaptured else -1
+            if store_number < 0:
+                store_number = self._store.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
+                self._store_numbers[plugged.key] = store_number
+        plugged.drain = Drain(capture.ring, self._writer, ifid, self._limit, talkers=plugged.talkers,
+                              store=self._store, store_interface=store_number)
 
     def recapture(self, key: str) -> None:
         """Capture again on an interface that went down or away and is back (up again, or re-created with the
@@ -185,11 +225,12 @@ class Monitor:
         with self._lock:  # unplug frees the ring
             return {key: self._snapshot(plugged) for key, plugged in self._plugged.items()}
 
-    @staticmethod
-    def _snapshot(plugged: _Plugged) -> RingStats:
-        """The ring's counters, plus those of the interface's captures before it last went down."""
+    def _snapshot(self, plugged: _Plugged) -> RingStats:
+        """The ring's counters (read between two of its drain's batches, so the store's identity holds), plus
+        those of the interface's captures before it last went down."""
         capture = plugged.capture
-        raw = capture.ring.stats()
+        drain = plugged.drain
+        raw = drain.stats() if drain is not None and not drain.closed else capture.ring.stats()
         values = {field: getattr(raw, field) for field, _ in raw._fields_}
         values["batch_hist"] = tuple(raw.batch_hist)
         values["latency_hist"] = tuple(raw.latency_hist)
@@ -198,7 +239,8 @@ class Monitor:
         values["paused"] = bool(raw.paused)
         values["truncate_to_slot"] = bool(raw.truncate_to_slot)
         now = RingStats(ifname=capture.ifname, netns=capture.netns, ifindex=capture.ifindex, filter=capture.filter,
-                        error=capture.error(), **values)
+                        error=capture.error(), linktype=capture.linktype, storing=self._store is not None,
+                        **values)
         return now if plugged.earlier is None else _summed(plugged.earlier, now)
 
     # Settings and slot reads run under the lock: an unplug from another thread frees the ring.
@@ -341,7 +383,8 @@ class Monitor:
                 plugged.drain = None
 
     def close(self) -> None:
-        """Stop everything, close the file (if any) and free every ring."""
+        """Stop everything, close the file (if any), free every ring, and close the store: saved first when
+        StoreOptions.keep_dir says so (kept_spool says where), its spool removed."""
         writer = None
         with self._lock:  # stats() and the settings read the rings this frees
             self._closed = True
@@ -351,6 +394,32 @@ class Monitor:
             finally:
                 while self._plugged:
                     self._plugged.popitem()[1].close()
-        if writer is not None:
-            # closed outside the lock, as in stop_writing: the fsync may take a while
-            writer.close()
+        try:
+            if writer is not None:
+                # closed outside the lock, as in stop_writing: the fsync may take a while
+                writer.close()
+        finally:
+            self._close_store()
+
+    def _close_store(self) -> None:
+        with self._lock:
+            store, self._store = self._store, None
+        if store is None:
+            return
+        try:
+            keep_dir = self._store_options.keep_dir
+            if keep_dir is not None:
+                path = kept_spool_path(keep_dir, self._started)
+                self.kept_spool = (path, store.save(path))
+        finally:
+            store.close()
+
+
+def kept_spool_path(keep_dir: str, started: float) -> str:
+    """A name in keep_dir for a session's store, from its start time, that no file has yet."""
+    stem = os.path.join(keep_dir, time.strftime("ringmon-%Y%m%d-%H%M%S", time.localtime(started)))
+    path, number = f"{stem}.pcapng", 1
+    while os.path.lexists(path):
+        number += 1
+        path = f"{stem}-{number}.pcapng"
+    return path

@@ -13,10 +13,12 @@ import time
 from dataclasses import dataclass
 
 from . import _binding as rc
-from .api import CaptureFileError
-from .capture import _Native, in_range
+from .api import CaptureFileError, RingcoreError
+from .capture import FORMATS, U32_MAX, _check, _Native, in_range
 
 U64_MAX = (1 << 64) - 1
+SPOOL_MIN_BYTES = rc.STORE_SPOOL_MIN_BYTES
+MAX_SPOOL_BYTES = (1 << 62) - 1  # the C side's bound (positions add a lap to an offset)
 MAX_BATCH = 4096  # packets per packets() call: what one screen or one find step needs, bounded
 WAIT_SLICE_MS = 100  # a wait returns to Python this often, so Ctrl-C is seen
 COMMENT_MAX = 1 << 16  # bytes of a packet's comments read at first; a longer one is read again whole
@@ -44,7 +46,8 @@ class StoreProgress:
     bytes_held: int  # captured bytes of the packets still stored
     format: str  # "pcap", "pcap-ns", "pcapng" or "live"
     done: bool  # file: indexing ended (the whole file, or at `error`); a live store is never done
-    error: str | None  # why indexing stopped early: one line that names the offset
+    error: str | None  # file: why indexing stopped early, naming the offset; live: the last write error, counting
+    # the packets not stored (one line either way)
     error_offset: int
     interfaces: int
 
@@ -126,6 +129,54 @@ class PacketStore(_Native):
             if length <= cap:
                 return buf.raw[:length].decode("utf-8", "surrogateescape")
             cap = length
+
+    @classmethod
+    def create_spool(cls, spool_bytes: int, directory: str | None = None) -> PacketStore:
+        """A live capture's store: a spool of at most spool_bytes in a new private directory under `directory`
+        ($TMPDIR or /tmp by default), removed by close(); the oldest packets are evicted when it is full."""
+        spool_bytes = in_range("spool size", spool_bytes, SPOOL_MIN_BYTES, MAX_SPOOL_BYTES, " bytes")
+        handle = ctypes.c_void_p()
+        buf = rc.errbuf()
+        code = rc.lib.rc_store_create_spool(os.fsencode(directory) if directory else None, spool_bytes,
+                                            ctypes.byref(handle), buf, len(buf))
+        _check(code, buf, "creating the packet spool")
+        return cls(handle.value)
+
+    @property
+    def spool_dir(self) -> str | None:
+        """The private directory of a live store's spool (removed by close), None for a file's store."""
+        buf = ctypes.create_string_buffer(4096)
+        if rc.lib.rc_store_spool_dir(self.handle, buf, len(buf)) < 0:
+            return None
+        return os.fsdecode(buf.value)
+
+    def give_spool_to(self, uid: int, gid: int) -> None:
+        """Give the spool's directory and file to uid:gid, so a process that becomes that user can still remove
+        them at close."""
+        spool_dir = self.spool_dir
+        if spool_dir is None:
+            raise RingcoreError("this store has no spool")
+        for path in (spool_dir, *(os.path.join(spool_dir, name) for name in os.listdir(spool_dir))):
+            os.chown(path, uid, gid, follow_symlinks=False)
+
+    def add_interface(self, name: str, linktype: int, snaplen: int) -> int:
+        """Declare a live interface (named by its interface key); returns its number for a Drain."""
+        number = rc.lib.rc_store_add_interface(self.handle, os.fsencode(name), in_range("link type", linktype, 0, U32_MAX),
+                                               in_range("snap length", snaplen, 0, U32_MAX))
+        if number < 0:
+            raise RingcoreError(f"adding {name} to the packet store failed: {os.strerror(-number)}")
+        return number
+
+    def save(self, path: str, fmt: str = "pcapng") -> int:
+        """Write the packets still held to `path` (an exclusive 0600 temp file renamed into place once whole);
+        returns how many it holds."""
+        if fmt not in FORMATS:
+            raise RingcoreError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
+        saved = ctypes.c_uint64()
+        buf = rc.errbuf()
+        code = rc.lib.rc_store_save(self.handle, os.fsencode(path), FORMATS[fmt], ctypes.byref(saved), buf, len(buf))
+        _check(code, buf, f"{path}: saving the stored packets")
+        return saved.value
 
     def progress(self) -> StoreProgress:
         info = rc.StoreInfo()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -11,13 +13,16 @@ from ringcore import (
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
+    DEFAULT_SPOOL_BYTES,
     FORMATS,
     CaptureOptions,
     DropPolicy,
     RingcoreError,
+    StoreOptions,
     WaitStrategy,
     validate_ring,
 )
+from ringcore.store import MAX_SPOOL_BYTES, SPOOL_MIN_BYTES
 from ringcore.filter import join_expression
 
 from .formatting import escape
@@ -50,6 +55,45 @@ def nonnegative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
     return value
+
+
+_SIZE = re.compile(r"(\d+)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size(text: str) -> int:
+    """Bytes from '512M', '2G', '1048576' (binary units: K is 1024)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size: a number of bytes, or with K, M, G or T (512M, 2G)")
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+    if value and value < SPOOL_MIN_BYTES:
+        raise argparse.ArgumentTypeError(f"{text} is too small: a spool holds at least 1M (0: no store)")
+    if value > MAX_SPOOL_BYTES:
+        raise argparse.ArgumentTypeError(f"{text} is too large")
+    return value
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    """Where the dashboard keeps every packet it captures: the dashboard and the demo share them."""
+    parser.add_argument("--spool-size", metavar="SIZE", type=size, default=DEFAULT_SPOOL_BYTES,
+                        help="keep the packets captured in a spool of at most SIZE (512M, 2G; 0: none), in a private "
+                             "directory under $TMPDIR removed at exit; beyond it the oldest leave, counted as evicted "
+                             f"(default {DEFAULT_SPOOL_BYTES >> 30}G)")
+    parser.add_argument("--no-store", action="store_true", help="keep no packets (the same as --spool-size 0)")
+    parser.add_argument("--keep-spool", metavar="DIR",
+                        help="at exit, save the packets still stored to DIR as a pcapng named by the start time")
+
+
+def store_options(args: argparse.Namespace) -> StoreOptions | None:
+    """The options of _add_store_options, checked: a DIR to keep the spool in must be a writable directory."""
+    if args.no_store or args.spool_size == 0:
+        if args.keep_spool:
+            raise RingcoreError("--keep-spool needs the store: drop --no-store or --spool-size 0")
+        return None
+    if args.keep_spool and not (os.path.isdir(args.keep_spool) and os.access(args.keep_spool, os.W_OK | os.X_OK)):
+        raise RingcoreError(f"--keep-spool {args.keep_spool}: not a directory ringmon can write to")
+    return StoreOptions(spool_bytes=args.spool_size, keep_dir=args.keep_spool)
 
 
 def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ring_pages: int | None) -> None:
@@ -110,19 +154,22 @@ def _dashboard_parser() -> argparse.ArgumentParser:
     _add_capture_options(parser, wait="sleep")  # the dashboard shows the classic 1 ms polling
     parser.add_argument("--loopback", action="store_true",
                         help="without -i, also plug the loopback interface")
+    _add_store_options(parser)
     return parser
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
     from .dashboard import run_dashboard
 
-    return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback, run_as=args.run_as)
+    return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback, run_as=args.run_as,
+                         store=store_options(args))
 
 
 def _demo_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=f"{PROG} demo",
                      description="The dashboard on generated traffic between private network namespaces.")
     _add_ring_options(parser, None, None)  # unset: the demo shows the classic ring
+    _add_store_options(parser)
     return parser
 
 

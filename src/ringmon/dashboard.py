@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
 from pathlib import Path
 from typing import ClassVar
@@ -26,7 +27,7 @@ from textual.content import Content
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
-from ringcore.api import CaptureOptions, RingcoreError, RingStats, interface_key
+from ringcore.api import CaptureOptions, RingcoreError, RingStats, StoreOptions, interface_key
 
 from . import iface_facts
 from .capture_source import CaptureSource
@@ -92,6 +93,7 @@ class RingmonApp(App[None]):
         self.gather_facts = gather_facts
         self.background_failure = background_failure
         self.background_failed: str | None = None
+        self._store_error_shown = False
         self.event_loop: asyncio.AbstractEventLoop | None = None  # set once running: signals end the app through it
         self._driver_signal_handlers: dict[int, Callable] = {}
         # Every table of interfaces is by key (interface_key: namespace and name), as the capture session's.
@@ -179,6 +181,7 @@ class RingmonApp(App[None]):
         if self._refreshes % REFRESH_HZ == 0:  # before drawing: the NIC's rates beside the ring's of this instant
             self.refresh_facts()
             self._show_active_talkers()
+            self._check_store()
         self._show_active()
         self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
         self._refreshes += 1
@@ -223,6 +226,15 @@ class RingmonApp(App[None]):
             if stats is not None and stats.error and facts.is_up and not facts.unavailable:
                 self._recapture(panel.key)
             panel.show_facts(facts, stats)
+
+    def _check_store(self) -> None:
+        """The store's first write error (a full disk) is said once; the drops panel counts what it did not take."""
+        if not self._store_error_shown:
+            error = self.capture.store_error()
+            if error is not None:
+                self._store_error_shown = True
+                self.notify(escape(error), title="packet store", severity="error", timeout=FAILURE_SHOWN_S,
+                            markup=False)
 
     def _recapture(self, key: str) -> None:
         """A link flap is not the end of monitoring: the interface is back, so capture it again. Its counters go
@@ -327,9 +339,10 @@ class RingmonApp(App[None]):
             self.push_screen(SlotInspector(self.capture, message.key, message.index, stats))
 
 
-def dashboard_monitor() -> Monitor:
-    """The session the dashboard watches: drained in C, with top talkers counted by the drains."""
-    return Monitor(count_talkers=True)
+def dashboard_monitor(store: StoreOptions | None = StoreOptions()) -> Monitor:
+    """The session the dashboard watches: drained in C, with top talkers counted by the drains, and every packet
+    kept in a packet store (unless store is None)."""
+    return Monitor(count_talkers=True, store=store)
 
 
 @dataclass(frozen=True)
@@ -369,10 +382,11 @@ def run_plugged(
     *,
     plug_options: CaptureOptions = CaptureOptions(),
     skip_unpluggable: bool = False,
-    monitor_factory: Callable[[], CaptureSource] = dashboard_monitor,
+    monitor_factory: Callable[[StoreOptions | None], CaptureSource] = dashboard_monitor,
     app_class: type[RingmonApp] = RingmonApp,
     background_failure: BackgroundCheck | None = None,
     run_as: str | None = None,
+    store: StoreOptions | None = StoreOptions(),
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 
@@ -384,17 +398,24 @@ def run_plugged(
     With `run_as` the dashboard runs as that user once every request is plugged (interfaces plugged
     later from the picker then need CAP_NET_RAW, which that user lacks).
     Ended by SIGTERM or SIGHUP, the status is 128 + the signal's number, as a shell reports it.
+    `store` is the session's packet store (None: no store); a kept spool is named on stderr at the end.
     """
     signals_received: list[int] = []
     try:
         account = user_account(run_as) if run_as else None
         if account is not None:
-            require_access(account, installation_needs())
+            require_access(account, installation_needs() + _keep_needs(store))
+            if store is not None:
+                store = replace(store, owner=(account.pw_uid, account.pw_gid))
         require_capture_privilege()
     except RingcoreError as error:
         print(f"ringmon: {error}", file=sys.stderr)
         return 1
-    monitor = monitor_factory()
+    try:
+        monitor = monitor_factory(store)
+    except RingcoreError as error:  # the spool's directory cannot be made
+        print(f"ringmon: {escape(str(error))}", file=sys.stderr)
+        return 1
     try:
         for plug in plugs:
             try:
@@ -420,6 +441,9 @@ def run_plugged(
             app.run()
     finally:
         monitor.close()
+    if monitor.kept_spool is not None:
+        path, packets = monitor.kept_spool
+        print(f"ringmon: kept {packets:,} stored packets in {escape(path)}", file=sys.stderr)
     failed = False
     if background_failure is not None:
         app.check_background()  # it may have died in the last half second
@@ -431,15 +455,23 @@ def run_plugged(
     return 1 if failed else 0
 
 
+def _keep_needs(store: StoreOptions | None) -> list[tuple[str, int, str]]:
+    """With -Z, the user saves the store at exit: --keep-spool's directory must let that user in."""
+    if store is None or store.keep_dir is None:
+        return []
+    return [(store.keep_dir, os.W_OK | os.X_OK, "save the packet store there at exit (--keep-spool)")]
+
+
 def run_dashboard(
     interfaces: Sequence[str] | None = None,
     options: CaptureOptions = CaptureOptions(),
     *,
     include_loopback: bool = False,
     run_as: str | None = None,
+    store: StoreOptions | None = StoreOptions(),
 ) -> int:
     """`ringmon [-i IFACE ...] [capture options] [FILTER]`: the named interfaces, or every interface
-    that is up (loopback only with `include_loopback`), all with `options`."""
+    that is up (loopback only with `include_loopback`), all with `options`, stored in `store`."""
     names = list(interfaces) if interfaces else iface_facts.up_interfaces(include_loopback)
     return run_plugged([PlugRequest(name, options) for name in names], plug_options=options,
-                       skip_unpluggable=not interfaces, run_as=run_as)
+                       skip_unpluggable=not interfaces, run_as=run_as, store=store)

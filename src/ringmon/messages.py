@@ -19,3 +19,10 @@ class UnplugRequested(Message):
     """A panel asks the app to unplug its interface and remove the panel."""
 
     key: str  # interface_key()
+
+
+@dataclass
+class FieldHighlighted(Message):
+    """The cursor of a packet's decode tree moved to a node: these bytes of the frame are what it describes."""
+
+    span: tuple[int, int] | None  # [start, end) in the frame; None: a node with no bytes (what was not captured)

@@ -151,6 +151,7 @@ class FakeMonitor:
         self._steps = 0
         self._writing: WriteStatus | None = None
         self.closed = False
+        self.kept_spool: tuple[str, int] | None = None  # a fake session has no store
 
     def clock(self) -> float:
         return self._steps * STEP_S
@@ -253,6 +254,9 @@ class FakeMonitor:
 
     def close(self) -> None:
         self.closed = True
+
+    def store_error(self) -> str | None:
+        return None
 
     def facts(self, ifname: str, netns: str | None = None) -> InterfaceFacts:
         """Interface facts that do not depend on the machine the tests run on; the NIC counted what

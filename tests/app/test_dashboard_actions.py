@@ -11,7 +11,7 @@ from textual.widgets import Input, Tree
 from ringmon.screens.filter_dialog import FilterDialog
 from ringmon.screens.slot_inspector import SlotInspector
 from ringmon.widgets.iface.panel import InterfacePanel
-from ringmon.widgets.packets.hex_dump import HexDump
+from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
 from ringcore.api import DropPolicy
 
 
@@ -110,16 +110,16 @@ def test_slot_inspector_shows_packet_bytes_as_text_never_as_markup():
         await pilot.pause()
         inspector = app.screen
         assert isinstance(inspector, SlotInspector)
-        assert "slot 0 of eth0" in shown(app, "#slot-header")
+        assert "slot 0 of eth0" in shown(app, "#detail-header")
         labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
         assert labels[:3] == ["Ethernet II  02:00:c6:12:00:02 > 02:00:c6:12:00:01",
                               "IPv4  198.18.0.2 > 198.18.0.1", "UDP  40000 > 40001"]
-        dump = inspector.query_one(HexDump).render().plain
+        dump = hex_dump_text(inspector.query_one(HexDump).data).plain
         ascii_column = "".join(line[-16:] for line in dump.splitlines())
         assert "[bold red]not markup[/]" in ascii_column
         assert "\x1b" not in dump and "\x00" not in dump
         await pilot.press("right_square_bracket")
-        assert "slot 1 of eth0" in shown(app, "#slot-header")
+        assert "slot 1 of eth0" in shown(app, "#detail-header")
         await pilot.press("escape")
         assert not isinstance(app.screen, SlotInspector)
 
@@ -147,7 +147,7 @@ def test_arrow_keys_move_the_slot_cursor_and_enter_inspects_that_slot():
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, SlotInspector)
-        assert f"slot {expected} of eth0" in shown(app, "#slot-header")
+        assert f"slot {expected} of eth0" in shown(app, "#detail-header")
 
     run(scenario)
 

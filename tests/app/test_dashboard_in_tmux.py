@@ -1,5 +1,6 @@
 """The real `ringmon` dashboard in a terminal (tmux) on a test veth pair: the ring and polling it defaults to,
-on screen, and everything given back (terminal, promiscuous mode) when it is quit or ended by SIGTERM or SIGHUP."""
+on screen, everything given back (terminal, promiscuous mode) when it is quit or ended by SIGTERM or SIGHUP, and
+the packet store kept with --keep-spool."""
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ from tmux_terminal import (
 )
 
 import netns
+from readback import tshark_read
 
 
 def promiscuity(pair: netns.VethPair) -> int:
@@ -76,3 +78,28 @@ def test_sigterm_or_sighup_ends_the_dashboard_with_128_plus_the_signal_and_every
         assert promiscuity(veth_pair) == 0
     finally:
         end_session(session)
+
+
+def test_keep_spool_saves_the_stored_packets_at_quit_as_a_pcapng_tshark_reads_and_removes_the_spool(veth_pair,
+                                                                                                    tmp_path):
+    keep_dir, spool_parent = tmp_path / "kept", tmp_path / "spool"
+    keep_dir.mkdir()
+    spool_parent.mkdir()
+    frames = veth_pair.frames_to_a(range(300))
+    session = start_in_tmux(f"TMPDIR={spool_parent} ip netns exec {veth_pair.ns_a} {RINGMON} -i {veth_pair.if_a} "
+                            f"--spool-size 2M --keep-spool {keep_dir} udp dst port {netns.UDP_DST_PORT}",
+                            tmp_path / "exit-status")
+    try:
+        wait_for_screen(session, r"Ring occupancy")
+        (spool_dir,) = spool_parent.iterdir()  # the private directory, while the dashboard runs
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        wait_for_screen(session, r"stored 300 of delivered ✓")
+        wait_for_screen(session, r"= held 300 \+ evicted 0")
+        tmux("send-keys", "-t", session, "q")
+        assert wait_for_exit(session, tmp_path / "exit-status") == 0
+    finally:
+        end_session(session)
+    (kept,) = keep_dir.iterdir()
+    assert kept.name.startswith("ringmon-") and kept.suffix == ".pcapng"
+    assert [packet.frame for packet in tshark_read(kept)] == frames
+    assert not spool_dir.exists() and list(spool_parent.iterdir()) == []

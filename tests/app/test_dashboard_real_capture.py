@@ -3,18 +3,23 @@ writing a file (read back by tshark), the slot inspector on a real slot, the dro
 ring's policy, and the interface panel's facts and NIC counters against what the kernel says."""
 from __future__ import annotations
 
+import fcntl
+import os
 import socket
+import struct
 import subprocess
 
+import dpkt
+
 from screen_text import panel_shown, shown
-from test_dashboard_capture import open_screen, run_dashboard_on, wait_for, watching_a
+from test_dashboard_capture import dashboard_monitor, open_screen, run_dashboard_on, wait_for, watching_a
 from textual.widgets import Input, Tree
 
 import netns
 from readback import tshark_read
 from ringmon.screens.slot_inspector import SlotInspector
 from ringmon.screens.write_file_dialog import WriteFileDialog
-from ringmon.widgets.packets.hex_dump import HexDump
+from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
 from ringmon.widgets.ring.slot_map import CONTINUED_GLYPH, FILLED, GLYPHS
 from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
 
@@ -67,7 +72,7 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
         await pilot.press("enter")  # the slot map's cursor starts on slot 0
         inspector = await wait_for_inspector(pilot)
         for index, frame in enumerate(frames):
-            header = shown(app, "#slot-header")
+            header = shown(app, "#detail-header")
             assert f"slot {index} of {veth_pair.key_a}" in header
             assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
             assert f"ifindex {ifindex}" in header
@@ -75,9 +80,9 @@ def test_slot_inspector_shows_the_frame_the_real_slot_holds(veth_pair):
             assert labels[:3] == [f"Ethernet II  {veth_pair.mac_b} > {veth_pair.mac_a}",
                                   f"IPv4  {veth_pair.ip_b} > {veth_pair.ip_a}",
                                   f"UDP  {netns.UDP_SRC_PORT} > {netns.UDP_DST_PORT}"]
-            assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frame
+            assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frame
             await pilot.press("right_square_bracket")
-        assert "never written" in shown(app, "#slot-header")  # slot 3: nothing sent filled it
+        assert "never written" in shown(app, "#detail-header")  # slot 3: nothing sent filled it
 
     run_dashboard_on(monitor, scenario)
 
@@ -154,12 +159,46 @@ def test_a_jumbo_frame_is_one_record_the_slot_map_joins_and_the_inspector_shows_
         slot_map.cursor = 3
         await pilot.press("enter")
         inspector = await wait_for_inspector(pilot)
-        header = shown(app, "#slot-header")
+        header = shown(app, "#detail-header")
         assert f"slots 1–5 of {veth_pair.key_a}" in header and "slot 3 is part of this packet's record" in header
         assert f"captured {netns.MAX_JUMBO_FRAME_LEN} B of {netns.MAX_JUMBO_FRAME_LEN} B on the wire" in header
-        assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[1]
+        assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frames[1]
         await pilot.press("right_square_bracket")  # the next record: after all the jumbo frame's slots
-        assert f"slot 6 of {veth_pair.key_a}" in shown(app, "#slot-header")
-        assert hex_dump_bytes(inspector.query_one(HexDump).render().plain) == frames[2]
+        assert f"slot 6 of {veth_pair.key_a}" in shown(app, "#detail-header")
+        assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frames[2]
 
     run_dashboard_on(monitor, scenario)
+
+
+TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000
+
+
+def test_slot_inspector_decodes_a_tun_devices_packets_as_raw_ip(namespace):
+    """A tun device carries bare IP packets (link type 101): the ring says so and the inspector decodes by it."""
+    with netns.in_netns(namespace):
+        tun = os.open("/dev/net/tun", os.O_RDWR)
+        fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", b"tun0", IFF_TUN | IFF_NO_PI))
+    try:
+        netns.run_in_netns(namespace, ["ip", "link", "set", "tun0", "up"], check=True)
+        netns.run_in_netns(namespace, ["ip", "addr", "add", "198.18.7.1/30", "dev", "tun0"], check=True)
+        monitor = dashboard_monitor()
+        key = monitor.plug("tun0", CaptureOptions(ring_pages=CLASSIC_RING_PAGES), netns=namespace)
+        assert monitor.stats()[key].linktype == 101
+        udp = dpkt.udp.UDP(sport=40000, dport=40001, data=b"hello")
+        udp.ulen = len(udp)
+        ip = dpkt.ip.IP(src=bytes([198, 18, 7, 2]), dst=bytes([198, 18, 7, 1]), p=dpkt.ip.IP_PROTO_UDP, data=udp)
+        ip.len = len(ip)
+        packet = bytes(ip)  # dpkt fills in the checksums
+
+        async def scenario(app, pilot):
+            os.write(tun, packet)  # the kernel receives it on tun0, as from the wire
+            await wait_for(pilot, lambda: app.latest[key].delivered >= 1, "the packet delivered")
+            await pilot.press("enter")
+            inspector = await wait_for_inspector(pilot)
+            labels = [str(node.label) for node in inspector.query_one(Tree).root.children]
+            assert labels[:2] == ["IPv4  198.18.7.2 > 198.18.7.1", "UDP  40000 > 40001"]
+            assert hex_dump_text(inspector.query_one(HexDump).data).plain.startswith("0000  45 00 00 21")
+
+        run_dashboard_on(monitor, scenario)
+    finally:
+        os.close(tun)

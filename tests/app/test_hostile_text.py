@@ -14,7 +14,7 @@ from ringcore import SlotMeta, SlotView
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from ringmon.decode import DecodedNode, decode_frame
 from ringmon.formatting import escape
-from ringmon.packet_line import packet_line
+from ringmon.decode.summary import packet_line
 from ringmon.screens.slot_inspector import slot_header
 from ringmon.widgets.packets.decode_tree import PacketTree
 from ringmon.widgets.packets.hex_dump import hex_dump_text

@@ -46,6 +46,19 @@ def test_bad_input_is_one_error_line(veth_pair, args, fragments):
     assert result.stdout == b""
 
 
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--spool-size", "12X"], ["--spool-size", "'12X' is not a size", "512M"]),
+    (["--spool-size", "100K"], ["--spool-size", "100K is too small", "1M"]),
+    (["--spool-size=-1G"], ["--spool-size", "not a size"]),
+    (["--keep-spool", "/nonexistent-dir"], ["--keep-spool /nonexistent-dir", "not a directory"]),
+    (["--no-store", "--keep-spool", "/tmp"], ["--keep-spool needs the store"]),
+    (["--spool-size", "0", "--keep-spool", "/tmp"], ["--keep-spool needs the store"]),
+], ids=["not-a-size", "spool-too-small", "negative", "keep-nowhere", "keep-without-store", "keep-with-size-0"])
+@pytest.mark.parametrize("command", [[], ["demo"]], ids=["dashboard", "demo"])
+def test_bad_store_flags_are_one_error_line_before_anything_starts(command, args, fragments):
+    assert_one_error_line(run_ringmon(*command, *args, *([] if command else ["-i", "lo"])), *fragments)
+
+
 def test_writing_to_a_directory_is_one_error_line(veth_pair, tmp_path):
     result = run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-w", str(tmp_path))
     assert_one_error_line(result, str(tmp_path), "Is a directory")

@@ -26,7 +26,7 @@ from cli_process import (
 )
 
 import netns
-from tmux_terminal import command_pid, start_in_tmux, wait_for_screen
+from tmux_terminal import command_pid, start_in_tmux, tmux, wait_for_exit, wait_for_screen
 from ringcore import RingcoreError
 from ringmon.privilege import installation_needs, require_access
 
@@ -183,3 +183,25 @@ def test_capture_with_z_refuses_in_one_line_a_file_the_user_could_not_put_in_pla
                          "-w", str(tmp_path / "out.pcap"))
     assert_one_error_line(result, "-Z nobody: nobody cannot write where the file is renamed into place", str(tmp_path))
     assert list(tmp_path.iterdir()) == [], "nothing was opened"
+
+
+def test_dashboard_with_z_gives_that_user_its_store_which_it_keeps_and_removes_at_exit(
+        veth_pair, tmp_path, nobodys_directory, sticky_directory, installation_readable_by_nobody):
+    netns.require(shutil.which("tmux") is not None, "the dashboard test needs tmux")
+    session = start_in_tmux(f"TMPDIR={sticky_directory} ip netns exec {veth_pair.ns_a} {RINGMON} "
+                            f"-i {veth_pair.if_a} -Z nobody --keep-spool {nobodys_directory} "
+                            f"udp dst port {netns.UDP_DST_PORT}", tmp_path / "exit-status")
+    try:
+        wait_for_screen(session, r"Ring occupancy")
+        (spool_dir,) = sticky_directory.iterdir()
+        assert spool_dir.stat().st_uid == NOBODY.pw_uid
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(FRAME_COUNT)))
+        wait_for_screen(session, rf"stored {FRAME_COUNT} of delivered ✓")
+        tmux("send-keys", "-t", session, "q")
+        assert wait_for_exit(session, tmp_path / "exit-status") == 0
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+    (kept,) = nobodys_directory.iterdir()
+    assert kept.stat().st_uid == NOBODY.pw_uid
+    assert len(tshark_packets(kept)) == FRAME_COUNT
+    assert list(sticky_directory.iterdir()) == []

@@ -14,7 +14,7 @@ from ringcore import SlotMeta
 from ringcore.filter import LINKTYPE_ETHERNET
 from ringmon.cli import main
 from ringmon.decode import DecodedNode, decode_frame
-from ringmon.packet_line import packet_line
+from ringmon.decode.summary import packet_line
 from ringmon.widgets.packets.hex_dump import hex_dump_text
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -68,7 +68,7 @@ def check_packet(data: bytes, linktype: int = LINKTYPE_ETHERNET, wirelen: int | 
     with kept_if_failing("packet", data):
         line = packet_line(data, SlotMeta(0, len(data), wirelen, ts_ns, 0, 0), ifname, linktype)
         assert line.isascii() and line.isprintable(), repr(line)
-        for label in _labels(decode_frame(data, wirelen)):
+        for label in _labels(decode_frame(data, wirelen, linktype)):
             assert_terminal_safe(label, lines=1)
         assert_terminal_safe(hex_dump_text(data).plain)
 

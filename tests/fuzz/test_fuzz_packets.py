@@ -1,4 +1,4 @@
-"""Fuzzing the packet line (packet_line.py) and the decode tree (decode/) with frames built layer by layer
+"""Fuzzing the packet line (decode/summary.py) and the decode tree (decode/) with frames built layer by layer
 with any value in any header field (so dpkt gets past Ethernet), and with plain bytes."""
 from __future__ import annotations
 
@@ -24,13 +24,22 @@ def dns(draw) -> bytes:
 
 
 @st.composite
+def http_or_tls(draw) -> bytes:
+    """The first bytes of an HTTP head or a TLS record (a ClientHello's), then anything."""
+    head = draw(st.sampled_from([b"GET / HTTP/1.1\r\nHost: ", b"HTTP/1.1 200 OK\r\n", b"\x16\x03\x01",
+                                 b"\x16\x03\x03\x00\x30\x01\x00\x00\x2c\x03\x03" + bytes(32)]))
+    return head + draw(st.one_of(PAYLOADS, st.binary(max_size=60)))
+
+
+@st.composite
 def transport(draw, protocol: int) -> bytes:
-    payload = draw(st.one_of(PAYLOADS, dns()))
+    payload = draw(st.one_of(PAYLOADS, dns(), http_or_tls()))
     if protocol == 17:
         length = draw(st.one_of(st.just(8 + len(payload)), U16))
         return struct.pack("!HHHH", draw(st.sampled_from([53, 40000])), draw(st.one_of(st.just(53), U16)), length, 0) + payload
     if protocol == 6:
-        return struct.pack("!HHIIBBHHH", draw(U16), draw(U16), draw(U32), draw(U32), draw(U8), draw(U8), draw(U16), 0, 0) + payload
+        ports = st.one_of(st.sampled_from([53, 80, 443]), U16)
+        return struct.pack("!HHIIBBHHH", draw(ports), draw(ports), draw(U32), draw(U32), draw(U8), draw(U8), draw(U16), 0, 0) + payload
     return struct.pack("!BBH", draw(U8), draw(U8), 0) + payload
 
 
@@ -80,6 +89,6 @@ def test_fuzz_packet_line_of_raw_ip(packet, extra_wire):
 
 
 @MORE_EXAMPLES
-@given(st.binary(max_size=300), st.sampled_from([LINKTYPE_ETHERNET, LINKTYPE_RAW, 147]))
+@given(st.binary(max_size=300), st.sampled_from([LINKTYPE_ETHERNET, LINKTYPE_RAW, 0, 108, 113, 276, 228, 229, 147]))
 def test_fuzz_packet_line_and_decode_tree_of_plain_bytes(data, linktype):
     check_packet(data, linktype)

@@ -170,6 +170,16 @@ def test_a_damaged_file_indexes_up_to_the_damage_and_says_what_and_where(run_c_t
 def test_a_store_read_while_indexing_grows_whole_and_closes_at_once_while_indexing_or_waiting_on_a_stream(
         run_c_test):
     run_c_test("store_file_close")
+def test_two_drains_store_into_one_evicting_spool_and_every_snapshot_keeps_the_store_identity(run_c_test):
+    run_c_test("store_spool_drain_identity", TIMED_SECONDS)
+
+
+def test_spool_held_after_many_laps_reads_back_the_newest_packets_whole_and_saves_them_to_pcapng(run_c_test):
+    run_c_test("store_spool_readback")
+
+
+def test_a_spool_that_cannot_grow_counts_every_packet_not_stored_in_one_line(run_c_test):
+    run_c_test("store_spool_write_error")
 
 
 @pytest.mark.parametrize("drop_policy", ["early", "late"])

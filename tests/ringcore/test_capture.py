@@ -852,7 +852,8 @@ def test_every_call_on_a_stopped_drain_raises_instead_of_passing_null_to_c():
         drain.stop()
         return drain
 
-    calls = {"pause": lambda drain: drain.pause(True), "set_writer": lambda drain: drain.set_writer(None)}
+    calls = {"pause": lambda drain: drain.pause(True), "set_writer": lambda drain: drain.set_writer(None),
+             "stats": lambda drain: drain.stats()}
     assert_every_call_raises_after_close(Drain, stopped_drain, calls, ends=("stop",))
 
 

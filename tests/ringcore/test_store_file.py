@@ -3,6 +3,7 @@ converting them): the store's index agrees with tshark and capinfos on every pac
 bytes, interface and link type, and its comments; files it cannot read raise one line."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from ringcore import MAX_BATCH, CaptureFileError, PacketStore, StoredPacket
 FRAMES = 300  # enough for packets of every size the sender varies over, few enough for tshark's JSON
 COMMENTED_FRAME = 7  # editcap counts frames from 1
 LINKTYPE_OF_ENCAPSULATION = {"ether": 1, "rawip": 101}
+PIPE_BUFFER_BYTES = 65536  # Linux's default
+STREAM_WAITS = 50  # of 0.2 s: far more than indexing half a small file takes
 
 
 def _tool(*argv: str) -> None:
@@ -117,3 +120,31 @@ def test_a_truncated_file_keeps_the_packets_before_the_cut_and_says_where(captur
     assert progress.done and progress.count == whole - 1
     assert progress.error == f"truncated: the file ends inside a record, after {whole - 1} whole packets"
     assert progress.error_offset == len(content) - last_block
+
+
+def test_a_fifo_is_indexed_as_it_arrives_and_done_once_its_writer_leaves(captured, tmp_path):
+    content = captured["pcap"].read_bytes()
+    with PacketStore.open_file(str(captured["pcap"])) as store:
+        whole = store.wait().count
+    fifo = tmp_path / "stream"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # a writer first, so opening it to read does not block
+    try:
+        half = min(len(content) // 2, PIPE_BUFFER_BYTES // 2)  # written before anyone reads: fits the pipe
+        os.write(writer, content[:half])
+        with PacketStore.open_file(str(fifo)) as store:
+            for _ in range(STREAM_WAITS):  # the indexer publishes what it has once it waits for more
+                progress = store.wait(0.2)
+                if progress.count:
+                    break
+            assert not progress.done and 0 < progress.count < whole and progress.bytes_total == 0
+            assert store.packet(progress.count - 1) is not None
+            os.write(writer, content[half:])
+            os.close(writer)
+            writer = None
+            progress = store.wait()
+            assert (progress.done, progress.error, progress.count) == (True, None, whole)
+            assert progress.bytes_total == progress.bytes_done == len(content)
+    finally:
+        if writer is not None:
+            os.close(writer)

@@ -1,7 +1,8 @@
 /* drain.c — a consumer thread in C: moves whole batches from a ring to its
- * sinks (a writer, a talkers table), so no Python code runs per packet. */
+ * sinks (a writer, a talkers table, a packet store), so no Python code runs
+ * per packet. */
 #define _GNU_SOURCE
-#include "ring_internal.h"
+#include "store_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -18,9 +19,14 @@ struct rc_drain {
 	pthread_t thread;
 	_Atomic int running;
 	_Atomic int drain_rest; /* on stop: take what is left in the ring first */
-	pthread_mutex_t sink_lock; /* held while a batch goes to the sinks */
+	/* held while a batch goes to the sinks and is released, so a snapshot
+	 * taken under it (rc_drain_stats) sees every batch stored and released,
+	 * or neither */
+	pthread_mutex_t sink_lock;
 	struct rc_writer *writer;
 	struct rc_talkers *talkers;
+	struct rc_store *store;
+	uint32_t store_interface;
 	int32_t ifid;
 	struct rc_limit *limit;
 	uint32_t batch_max;
@@ -68,8 +74,16 @@ static int drain_batch(struct rc_drain *d)
 		(void)rc_writer_write(d->writer, d->ifid, d->batch, n);
 	if (d->talkers)
 		rc_talkers_add(d->talkers, d->batch, n);
-	pthread_mutex_unlock(&d->sink_lock);
+	if (d->store) {
+		/* what it could not take is kept as the store's error */
+		int stored = rc_store_append(d->store, d->store_interface, d->batch, n);
+		uint32_t ok = stored > 0 ? (uint32_t)stored : 0;
+		/* the ring's consumer counters: this thread is its consumer */
+		atomic_fetch_add_explicit(&d->ring->stored, ok, memory_order_relaxed);
+		atomic_fetch_add_explicit(&d->ring->store_failed, n - ok, memory_order_relaxed);
+	}
 	rc_ring_release(d->ring, n);
+	pthread_mutex_unlock(&d->sink_lock);
 	return (int)n;
 }
 
@@ -120,7 +134,8 @@ static void *drain_main(void *arg)
 }
 
 int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
-		   struct rc_talkers *talkers, struct rc_limit *limit, uint32_t batch_max,
+		   struct rc_talkers *talkers, struct rc_store *store,
+		   uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen)
 {
 	if (batch_max == 0) {
@@ -146,6 +161,8 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 	d->writer = w;
 	d->ifid = ifid;
 	d->talkers = talkers;
+	d->store = store;
+	d->store_interface = store_interface;
 	d->limit = limit;
 	d->batch_max = batch_max;
 	pthread_mutex_init(&d->sink_lock, NULL);
@@ -190,5 +207,17 @@ void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid)
 	pthread_mutex_lock(&d->sink_lock);
 	d->writer = w;
 	d->ifid = ifid;
+	pthread_mutex_unlock(&d->sink_lock);
+}
+
+void rc_drain_stats(struct rc_drain *d, struct rc_stats *out)
+{
+	pthread_mutex_lock(&d->sink_lock);
+	rc_ring_stats(d->ring, out);
+	if (d->store) {
+		struct rc_store_interface_info info;
+		if (rc_store_interface(d->store, d->store_interface, &info) == 0)
+			out->store_evicted = info.evicted;
+	}
 	pthread_mutex_unlock(&d->sink_lock);
 }

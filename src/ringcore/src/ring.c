@@ -523,6 +523,8 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	out->tail = tail < out->head ? tail : out->head;
 	out->delivered = delivered < out->produced ? delivered : out->produced;
 	out->delivered_bytes = load(&ring->delivered_bytes);
+	out->stored = load(&ring->stored);
+	out->store_failed = load(&ring->store_failed);
 	out->consuming = load(&ring->hdr->consuming);
 	out->polls = load(&ring->polls);
 	out->empty_polls = load(&ring->empty_polls);

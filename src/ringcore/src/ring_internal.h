@@ -66,6 +66,8 @@ struct rc_ring {
 	/* consumer counters (one writer: whoever polls) */
 	_Alignas(64) _Atomic uint64_t delivered;
 	_Atomic uint64_t delivered_bytes;
+	_Atomic uint64_t stored;       /* by a drain with a store, before release */
+	_Atomic uint64_t store_failed;
 	uint64_t held; /* records polled and not released (consumer only) */
 	_Atomic uint64_t polls;
 	_Atomic uint64_t empty_polls;

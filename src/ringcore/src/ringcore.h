@@ -6,8 +6,8 @@
  * slot of that interface's slot ring ("rc_ring").  A consumer takes slots in
  * batches (rc_ring_poll), looks at them in place and frees them
  * (rc_ring_release).  A drain ("rc_drain") is a consumer thread in C that moves
- * whole batches to a sink (a pcap/pcapng writer, counters) so that no Python
- * code runs per packet.
+ * whole batches to its sinks (a pcap/pcapng writer, a talkers table, a packet
+ * store) so that no Python code runs per packet.
  *
  * Ring layout: one page-aligned anonymous mapping of ring_pages pages.
  *
@@ -208,6 +208,13 @@ struct rc_stats {
 	/* consumer side */
 	uint64_t delivered;       /* packets released by the consumer */
 	uint64_t delivered_bytes; /* wire bytes of those */
+	/* A drain with a store (rc_drain_start): of the delivered packets, those
+	 * appended to it and those it failed to take (a write error), so
+	 * delivered == stored + store_failed; and how many of this interface's
+	 * packets the store has evicted since (filled by rc_drain_stats only). */
+	uint64_t stored;
+	uint64_t store_failed;
+	uint64_t store_evicted;
 	uint64_t tail;
 	uint64_t consuming;
 	uint64_t polls;
@@ -236,6 +243,7 @@ struct rc_writer;
 #define RC_WRITER_MAX_INTERFACES 256 /* interfaces one file can hold */
 struct rc_drain;
 struct rc_talkers;
+struct rc_store; /* the packet store, below */
 
 /* ---- ring ------------------------------------------------------------ */
 
@@ -458,8 +466,8 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 /* ---- drain ----------------------------------------------------------- */
 
 /* A consumer thread on one ring: poll a batch, hand it to the writer (if
- * any) and count it in the talkers table (if any; it must outlive the
- * drain), release the batch, wait when empty.  It is the ring's consumer
+ * any), count it in the talkers table (if any; it must outlive the drain),
+ * append it to the store (if any), release the batch, wait when empty.  It is the ring's consumer
  * (-EBUSY when the ring has one) and holds a reference to the ring until it
  * stops.  batch_max: records (packets) per batch, at least 1 (-EINVAL), at
  * most the ring's slot count (more is cut to it).  Stops by itself after *limit
@@ -470,9 +478,19 @@ struct rc_limit {
 	_Atomic int32_t reached;   /* set once remaining hit 0 */
 };
 
+/* store (may be NULL): every packet the drain delivers is appended to it as
+ * interface store_interface (rc_store_add_interface), before its slots are
+ * released; the store must outlive the drain. */
 int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
-		   struct rc_talkers *talkers, struct rc_limit *limit, uint32_t batch_max,
+		   struct rc_talkers *talkers, struct rc_store *store,
+		   uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen);
+/* The ring's counters (rc_ring_stats) read between two batches, with the
+ * store's eviction count for this interface: in this snapshot
+ * delivered == stored + store_failed exactly, and stored - store_evicted is
+ * what the store holds of the interface (counted over every drain that
+ * stored as this interface). */
+void rc_drain_stats(struct rc_drain *d, struct rc_stats *out);
 void rc_drain_pause(struct rc_drain *d, int paused);
 /* Stop the thread after it drained what is in the ring (drain_rest=1) or at
  * once; frees d. */
@@ -529,6 +547,8 @@ struct rc_store_interface_info {
 	char name[RC_STORE_INTERFACE_NAME_MAX]; /* from the file: hostile bytes, NUL-terminated */
 	uint32_t linktype;
 	uint32_t snaplen;
+	uint64_t packets; /* stored so far as this interface, evicted ones included */
+	uint64_t evicted; /* of those, the ones that left the store */
 };
 
 struct rc_store_info {
@@ -575,8 +595,45 @@ int rc_store_wait(struct rc_store *s, uint32_t timeout_ms);
  * returns their whole length, 0 when it has none, -ENOENT when the packet is
  * not stored. */
 int64_t rc_store_comment(struct rc_store *s, uint64_t number, char *buf, uint64_t cap);
-/* Stop the indexer (if any), unmap, remove the spool unless kept; frees s. */
+/* Stop the indexer (if any), unmap, remove the spool and its directory;
+ * frees s. */
 void rc_store_close(struct rc_store *s);
+
+/* A live capture's store.  The spool is one file, created exclusively with
+ * mode 0600 in a new directory of mode 0700 with an unpredictable name
+ * ("ringmon-spool-XXXXXX" under dir, or $TMPDIR, or /tmp).  It is a ring of
+ * bytes of at most spool_bytes (>= RC_STORE_SPOOL_MIN_BYTES): a packet that
+ * does not fit before its end starts again at offset 0, and the oldest
+ * packets whose bytes it overwrites are evicted first.  Packets are written
+ * with pwritev and read back with pread, so their pages stay in the page
+ * cache, not in the process.  rc_store_close removes the file and the
+ * directory. */
+#define RC_STORE_SPOOL_MIN_BYTES (1u << 20) /* holds the largest packet (snap length 262144) */
+
+int rc_store_create_spool(const char *dir, uint64_t spool_bytes, struct rc_store **out,
+			  char *errbuf, size_t errlen);
+/* The spool's directory (what rc_store_close removes) into buf; -ENOENT for
+ * a store that has no spool, -ERANGE when buf is too small. */
+int rc_store_spool_dir(struct rc_store *s, char *buf, size_t len);
+/* Declare a live interface (name: the session's interface key); returns its
+ * number, or -EROFS for a file's store, -E2BIG beyond 65536, -ENOMEM. */
+int rc_store_add_interface(struct rc_store *s, const char *name, uint32_t linktype,
+			   uint32_t snaplen);
+/* Append a batch of records seen on interface number `interface`, in one
+ * lock hold: returns how many were stored, the first ones in order (the
+ * rest were not: a write error, kept as the store's error with a count of
+ * every packet not stored), or a negative errno when none could be
+ * (-EROFS: a file's store, -EINVAL: no such interface).  Slot flags become
+ * RC_STORED_TRUNCATED and RC_STORED_OUTGOING. */
+int rc_store_append(struct rc_store *s, uint32_t interface,
+		    const struct rc_slot_hdr *const *slots, uint32_t n);
+/* Write the packets still held to path (enum rc_format; pcapng: one
+ * interface block per store interface, ns timestamps), through the writer:
+ * an exclusive 0600 temp file renamed into place once complete.  *saved (may
+ * be NULL) gets the packets the file holds.  0 or a negative errno with one
+ * line in errbuf. */
+int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint64_t *saved,
+		  char *errbuf, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -36,7 +36,19 @@ int store_reserve(struct rc_store *s, uint64_t more)
 			return -ENOMEM;
 		capacity *= 2;
 	}
-	struct rc_store_entry *grown = malloc(capacity * sizeof(*grown));
+	struct rc_store_entry *grown;
+	if (s->count <= s->capacity) {
+		/* no entry has wrapped yet: each keeps its place under the new
+		 * mask, and a large block grows in place (mremap), with no copy
+		 * for a drain to wait on while it holds the lock */
+		grown = realloc(s->entries, capacity * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		s->entries = grown;
+		s->capacity = capacity;
+		return 0;
+	}
+	grown = malloc(capacity * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	/* lay the held entries out again at their place for the new mask */
@@ -54,13 +66,18 @@ void store_append(struct rc_store *s, const struct rc_store_entry *e, uint32_t n
 		s->entries[s->count & (s->capacity - 1)] = e[i];
 		s->bytes_held += e[i].caplen;
 		s->count++;
+		if (e[i].interface < s->interface_count)
+			s->interfaces[e[i].interface].packets++;
 	}
 }
 
 void store_evict(struct rc_store *s, uint64_t n)
 {
 	for (; n > 0 && s->first < s->count; n--) {
-		s->bytes_held -= s->entries[s->first & (s->capacity - 1)].caplen;
+		const struct rc_store_entry *e = &s->entries[s->first & (s->capacity - 1)];
+		s->bytes_held -= e->caplen;
+		if (e->interface < s->interface_count)
+			s->interfaces[e->interface].evicted++;
 		s->first++;
 	}
 }
@@ -130,19 +147,21 @@ uint32_t rc_store_entries(struct rc_store *s, uint64_t start, struct rc_store_en
 	return copied;
 }
 
+int64_t store_read_locked(struct rc_store *s, const struct rc_store_entry *e, uint8_t *buf,
+			  uint64_t cap)
+{
+	if (s->backend && s->backend->read)
+		return s->backend->read(s, e, buf, cap);
+	memcpy(buf, s->data + e->data_offset, e->caplen < cap ? e->caplen : cap);
+	return e->caplen;
+}
+
 int64_t rc_store_read(struct rc_store *s, uint64_t number, uint8_t *buf, uint64_t cap)
 {
 	int64_t caplen = -ENOENT;
 	pthread_mutex_lock(&s->lock);
-	if (number >= s->first && number < s->count) {
-		const struct rc_store_entry *e = &s->entries[number & (s->capacity - 1)];
-		if (s->backend && s->backend->read) {
-			caplen = s->backend->read(s, e, buf, cap);
-		} else {
-			caplen = e->caplen;
-			memcpy(buf, s->data + e->data_offset, e->caplen < cap ? e->caplen : cap);
-		}
-	}
+	if (number >= s->first && number < s->count)
+		caplen = store_read_locked(s, &s->entries[number & (s->capacity - 1)], buf, cap);
 	pthread_mutex_unlock(&s->lock);
 	return caplen;
 }

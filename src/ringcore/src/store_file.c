@@ -52,8 +52,11 @@
 #define MAX_TSRESOL_DECIMAL 19u
 #define MAX_TSRESOL_BINARY 63u
 /* A stream is copied into a memfd mapped once at this size (address space
- * only; pages exist as data arrives), so entries never move. */
+ * only; pages exist as data arrives), so entries never move; where the
+ * address space is tighter (ulimit -v, a sanitizer's layout) a quarter of it
+ * is tried, down to the smallest. */
 #define STREAM_RESERVE (1ull << 40)
+#define STREAM_RESERVE_MIN (1ull << 28)
 #define STREAM_CHUNK (64u << 10)
 
 /* What a pcapng interface's timestamps mean. */
@@ -734,6 +737,10 @@ int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_
 		ix->avail = (uint64_t)magic_len;
 		ix->map_size = STREAM_RESERVE;
 		ix->map = mmap(NULL, ix->map_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, ix->fd, 0);
+		while (ix->map == MAP_FAILED && ix->map_size > STREAM_RESERVE_MIN) {
+			ix->map_size /= 4;
+			ix->map = mmap(NULL, ix->map_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, ix->fd, 0);
+		}
 		if (ix->map == MAP_FAILED)
 			return open_failed(ix, -errno, err, errlen, path, "%s: cannot map: %s");
 	}

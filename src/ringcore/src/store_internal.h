@@ -55,12 +55,16 @@ int store_reserve(struct rc_store *s, uint64_t more);
 /* Append entries (room reserved, lock held); they become readable when the
  * caller unlocks. */
 void store_append(struct rc_store *s, const struct rc_store_entry *e, uint32_t n);
-/* Drop the oldest n entries (lock held). */
+/* Drop the oldest n entries (lock held), counting them evicted by interface. */
 void store_evict(struct rc_store *s, uint64_t n);
 /* Declare an interface (lock held); returns its number or -ENOMEM / -E2BIG
  * beyond 65536 interfaces.  name may be NULL ("" is stored). */
 int store_add_interface(struct rc_store *s, const char *name, size_t name_len,
 			uint32_t linktype, uint32_t snaplen);
+/* Copy a held packet's bytes (at most cap) into buf (lock held); its
+ * caplen or a negative errno from the backend. */
+int64_t store_read_locked(struct rc_store *s, const struct rc_store_entry *e, uint8_t *buf,
+			  uint64_t cap);
 /* Record why indexing ended early (lock held), printf-style, one line. */
 void store_fail(struct rc_store *s, int error, uint64_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -32,7 +32,7 @@ from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 from ..cli import say
 from ..formatting import escape
-from ..packet_line import packet_line
+from ..decode.summary import packet_line
 from ..privilege import drop_privileges, installation_needs, require_access, user_account
 
 # How often the -w loop looks at the session (limit reached, signal, interfaces gone, writer error):

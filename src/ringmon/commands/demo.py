@@ -18,9 +18,10 @@ import tempfile
 from dataclasses import dataclass, field
 
 from ringcore import in_netns
-from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
+from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, StoreOptions
 
-from ..cli import say
+from ..cli import say, store_options
+from ..formatting import escape
 from ..dashboard import PlugRequest, run_plugged
 
 NAMESPACE_PREFIX = "ringmon-demo-"
@@ -138,7 +139,13 @@ def _raise_exit(signum: int, _frame) -> None:
 
 
 def run_demo(args: argparse.Namespace | None = None) -> int:
-    """Returns the exit status. `args` may carry `ring_pages` and `slot_size` (defaults: the classic ring)."""
+    """Returns the exit status. `args` may carry `ring_pages` and `slot_size` (defaults: the classic ring), and the
+    store's flags."""
+    try:
+        store = store_options(args) if args is not None else StoreOptions()
+    except RingcoreError as error:
+        say(escape(str(error)))
+        return 1
     missing = missing_capabilities()
     if missing:
         say(f"demo needs {', '.join(missing)} (run as root)")
@@ -161,7 +168,7 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
             say(f"demo: {error}")
             return 1
         return run_plugged(demo.plug_requests(ring), plug_options=CaptureOptions(**ring),
-                           background_failure=demo.generator_failure)
+                           background_failure=demo.generator_failure, store=store)
     finally:
         for signum in previous:  # cleanup must not be cut short by a second signal
             signal.signal(signum, signal.SIG_IGN)

@@ -1,52 +1,359 @@
-"""Network-layer protocols: IPv4, IPv6, ICMP and ICMPv6."""
+"""Network layers: IPv4 (with options), IPv6 (with hop-by-hop, routing, fragment and destination-options
+headers), ICMP and ICMPv6 (with neighbor discovery)."""
 from __future__ import annotations
 
 import socket
+import struct
 
 import dpkt
 
-from .tree import Field, Layer, hex16
+from . import transport
+from .dissect import Dissection, Next, layer, walk
+from .tree import DecodedNode, Field, header_fields, header_only, hex8, hex16, mac, named
+
+IP_PROTOCOLS = {0: "hop-by-hop", 1: "icmp", 4: "ipv4", 6: "tcp", 17: "udp", 41: "ipv6", 43: "routing",
+                44: "fragment", 47: "gre", 50: "esp", 51: "ah", 58: "icmpv6", 59: "no next header",
+                60: "destination options", 132: "sctp"}
+_IPV4_OPTIONS = {0: "end of options", 1: "no operation", 7: "record route", 68: "timestamp", 130: "security",
+                 131: "loose source route", 137: "strict source route", 148: "router alert"}
+ICMP_TYPES = {0: "echo reply", 3: "destination unreachable", 4: "source quench", 5: "redirect", 8: "echo request",
+              9: "router advertisement", 10: "router solicitation", 11: "time exceeded", 12: "parameter problem",
+              13: "timestamp", 14: "timestamp reply"}
+_ICMP_UNREACHABLE = {0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable", 3: "port unreachable",
+                     4: "fragmentation needed", 9: "net prohibited", 10: "host prohibited",
+                     13: "administratively prohibited"}
+ICMP6_TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem",
+               128: "echo request", 129: "echo reply", 130: "multicast listener query",
+               131: "multicast listener report", 132: "multicast listener done", 133: "router solicitation",
+               134: "router advertisement", 135: "neighbor solicitation", 136: "neighbor advertisement",
+               137: "redirect", 143: "multicast listener report v2"}
+_ND_OPTIONS = {1: "source link-layer address", 2: "target link-layer address", 3: "prefix information",
+               4: "redirected header", 5: "MTU", 25: "recursive DNS servers", 31: "DNS search list"}
+_ECHO = (0, 8, 128, 129)
+_ICMP_ERRORS = (3, 4, 5, 11, 12)  # they quote the start of the packet that caused them, from byte 8
+_ICMP6_ERRORS = (1, 2, 3, 4)
+# An ICMP error carries the IP header and at least 8 bytes of the packet (RFC 792), as much as fits in
+# IPv6's minimum MTU (RFC 4443): its lengths may say up to an IP packet's largest more than the quote holds.
+_QUOTE_MAY_LACK = 65535
 
 
-def _ipv6(address: bytes) -> str:
+def ipv6_address(address: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, address)
 
 
-def _protocol(number: int) -> str:
-    name = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}.get(number)
-    return f"{number} ({name})" if name else str(number)
+IPV4_FIELDS = (
+    Field("v", "version"), Field("hl", "header length", lambda hl: f"{hl * 4} bytes"),
+    Field("tos", "type of service", hex8), Field("len", "total length"), Field("id", "identification", hex16),
+    Field("rf", "reserved bit"), Field("df", "don't fragment"), Field("mf", "more fragments"),
+    Field("offset", "fragment offset", lambda offset: f"{offset * 8} bytes"),
+    Field("ttl", "ttl"), Field("p", "protocol", named(IP_PROTOCOLS)), Field("sum", "checksum", hex16),
+    Field("src", "source", socket.inet_ntoa), Field("dst", "destination", socket.inet_ntoa),
+)
+IPV6_FIELDS = (
+    Field("v", "version"), Field("fc", "traffic class", hex8), Field("flow", "flow label", lambda flow: f"0x{flow:05x}"),
+    Field("plen", "payload length"), Field("nxt", "next header", named(IP_PROTOCOLS)), Field("hlim", "hop limit"),
+    Field("src", "source", ipv6_address), Field("dst", "destination", ipv6_address),
+)
 
 
-def _icmp_layer(name: str) -> Layer:
-    """ICMP and ICMPv6 share their header: type, code, checksum."""
-    return Layer(name, lambda icmp: f"type {icmp.type} code {icmp.code}", (
-        Field("type", "type", str),
-        Field("code", "code", str),
-        Field("sum", "checksum", hex16),
+def ip_by_version(d: Dissection, start: int, end: int) -> Next:
+    """Raw IP (and what follows an MPLS label stack): the version nibble says which."""
+    if d.short("IP", start, end, 1):
+        return None
+    version = d.frame[start] >> 4
+    if version not in (4, 6):
+        d.fail("IP", start, end, f"malformed: IP version {version}")
+        return None
+    return (ipv4 if version == 4 else ipv6), start, end
+
+
+@layer("IP")
+def ip_by_version_layer(d: Dissection, start: int, end: int) -> Next:
+    return ip_by_version(d, start, end)
+
+
+def _next_header(d: Dissection, number: int, start: int, end: int, ipv6_headers: bool) -> Next:
+    protocols = {1: icmp, 6: transport.tcp, 17: transport.udp, 58: icmpv6, 4: ipv4, 41: ipv6}
+    if ipv6_headers:
+        protocols.update({0: hop_by_hop, 43: routing, 44: fragment, 60: destination_options})
+    protocol = protocols.get(number)
+    if protocol is None:
+        d.info = f"proto {number}"
+        d.payload(start, end)
+        return None
+    return protocol, start, end
+
+
+def _ipv4_options(node: DecodedNode, frame: bytes, start: int, end: int) -> None:
+    offset = start
+    while offset < end:
+        kind = frame[offset]
+        if kind in (0, 1):
+            node.add(f"option: {_IPV4_OPTIONS[kind]}", (offset, offset + 1))
+            offset += 1
+            if kind == 0:
+                break
+            continue
+        length = frame[offset + 1] if offset + 1 < end else 0
+        if length < 2 or offset + length > end:
+            node.add(f"option {kind}: malformed: length {length} in {end - offset} bytes", (offset, end), malformed=True)
+            return
+        name = _IPV4_OPTIONS.get(kind, f"option {kind}")
+        node.add(f"option: {name} ({length} bytes) {frame[offset + 2:offset + length].hex()}".rstrip(),
+                 (offset, offset + length))
+        offset += length
+
+
+@layer("IPv4")
+def ipv4(d: Dissection, start: int, end: int) -> Next:
+    ip = d.parse("IPv4", dpkt.ip.IP, start, end, IPV4_FIELDS)
+    if ip is None:
+        return None
+    header_len = ip.hl * 4
+    if ip.v != 4 or header_len < 20:
+        d.fail("IPv4", start, end, f"malformed: version {ip.v}, header length {header_len}")
+        return None
+    if d.short("IPv4", start, end, header_len):
+        return None
+    source, destination = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
+    node = d.add_layer(f"IPv4  {source} > {destination}", start, start + header_len)
+    header_fields(node, ip, start, IPV4_FIELDS)
+    _ipv4_options(node, d.frame, start + 20, start + header_len)
+    d.source, d.destination = source, destination
+    inner_end = end
+    if ip.len == 0:  # segmentation offload hands the capture packets whose length is not filled in yet
+        pass
+    elif ip.len < header_len:
+        d.malformed(node, f"IPv4 total length {ip.len} < header length {header_len}")
+    else:
+        on_wire = end - start
+        if ip.len > on_wire:
+            d.malformed(node, f"IPv4 total length {ip.len} > {on_wire} bytes")
+        inner_end = start + ip.len
+        if inner_end < end:
+            d.trailer(inner_end, end, "Padding (after the IPv4 total length)")
+    if ip.offset:  # the transport header is in the first fragment only
+        d.fragment = True
+        d.info = f"fragment at offset {ip.offset * 8}, proto {ip.p}"
+        d.payload(start + header_len, inner_end, "Fragment")
+        return None
+    d.fragment = bool(ip.mf)
+    if ip.mf:  # the rest of the datagram follows in other packets
+        d.notes.append(f"first fragment, id 0x{ip.id:04x}")
+    return _next_header(d, ip.p, start + header_len, inner_end, ipv6_headers=False)
+
+
+@layer("IPv6")
+def ipv6(d: Dissection, start: int, end: int) -> Next:
+    ip = d.parse("IPv6", dpkt.ip6.IP6, start, end, IPV6_FIELDS)
+    if ip is None:
+        return None
+    if ip.v != 6:
+        d.fail("IPv6", start, end, f"malformed: version {ip.v}")
+        return None
+    source, destination = ipv6_address(ip.src), ipv6_address(ip.dst)
+    node = d.add_layer(f"IPv6  {source} > {destination}", start, start + 40)
+    header_fields(node, ip, start, IPV6_FIELDS)
+    d.source, d.destination = source, destination
+    inner_end = end
+    if ip.plen:  # 0: a jumbogram, or segmentation offload
+        on_wire = end - start - 40
+        if ip.plen > on_wire:
+            d.malformed(node, f"IPv6 payload length {ip.plen} > {on_wire} bytes")
+        inner_end = start + 40 + ip.plen
+        if inner_end < end:
+            d.trailer(inner_end, end, "Padding (after the IPv6 payload length)")
+    d.fragment = False
+    return _next_header(d, ip.nxt, start + 40, inner_end, ipv6_headers=True)
+
+
+def _extension(d: Dissection, name: str, start: int, end: int, fields: tuple[Field, ...], cls: type) -> tuple[int, DecodedNode] | None:
+    """An IPv6 extension header: its node, and where the next header starts."""
+    if d.short(name, start, end, 8):
+        return None
+    header = header_only(cls, d.frame, start)
+    length = 8 if cls is dpkt.ip6.IP6FragmentHeader else (d.frame[start + 1] + 1) * 8
+    if d.short(name, start, end, length):
+        return None
+    node = d.add_layer(name, start, start + length, protocol="")
+    node.add(f"next header: {named(IP_PROTOCOLS)(header.nxt)}", (start, start + 1))
+    header_fields(node, header, start, fields)
+    return start + length, node
+
+
+def _options_header(d: Dissection, name: str, start: int, end: int) -> Next:
+    found = _extension(d, name, start, end, (Field("len", "length", lambda n: f"{(n + 1) * 8} bytes"),),
+                       dpkt.ip6.IP6OptsHeader)
+    if found is None:
+        return None
+    after, node = found
+    offset = start + 2
+    while offset < after:
+        kind = d.frame[offset]
+        length = 1 if kind == 0 else 2 + (d.frame[offset + 1] if offset + 1 < after else 0)
+        label = {0: "Pad1", 1: "PadN", 5: "router alert", 194: "jumbo payload"}.get(kind, f"option {kind}")
+        node.add(f"option: {label} ({length} bytes)", (offset, min(offset + length, after)))
+        offset += length
+    return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
+
+
+@layer("IPv6 hop-by-hop options")
+def hop_by_hop(d: Dissection, start: int, end: int) -> Next:
+    return _options_header(d, "IPv6 hop-by-hop options", start, end)
+
+
+@layer("IPv6 destination options")
+def destination_options(d: Dissection, start: int, end: int) -> Next:
+    return _options_header(d, "IPv6 destination options", start, end)
+
+
+@layer("IPv6 routing")
+def routing(d: Dissection, start: int, end: int) -> Next:
+    found = _extension(d, "IPv6 routing", start, end, (
+        Field("len", "length", lambda n: f"{(n + 1) * 8} bytes"), Field("type", "type"),
+        Field("segs_left", "segments left"),
+    ), dpkt.ip6.IP6RoutingHeader)
+    if found is None:
+        return None
+    after, node = found
+    if d.frame[start + 2] in (0, 4):  # type 0 and segment routing carry addresses from byte 8
+        for offset in range(start + 8, after - 15, 16):
+            node.add(f"address: {ipv6_address(d.frame[offset:offset + 16])}", (offset, offset + 16))
+    return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
+
+
+@layer("IPv6 fragment")
+def fragment(d: Dissection, start: int, end: int) -> Next:
+    found = _extension(d, "IPv6 fragment", start, end, (
+        Field("frag_off", "offset", lambda offset: f"{offset * 8} bytes"), Field("m_flag", "more fragments"),
+        Field("id", "identification", lambda ident: f"0x{ident:08x}"),
+    ), dpkt.ip6.IP6FragmentHeader)
+    if found is None:
+        return None
+    after, _ = found
+    offset = struct.unpack_from("!H", d.frame, start + 2)[0] >> 3
+    d.fragment = True
+    if offset:
+        d.info = f"fragment at offset {offset * 8}, proto {d.frame[start]}"
+        d.payload(after, end, "Fragment")
+        return None
+    if d.frame[start + 3] & 1:  # more fragments: the rest of the datagram follows in other packets
+        d.notes.append(f"first fragment, id 0x{struct.unpack_from('!I', d.frame, start + 4)[0]:08x}")
+    return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
+
+
+def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int, str]) -> tuple[DecodedNode, str] | None:
+    packet = d.parse(name, dpkt.icmp.ICMP, start, end)  # ICMP and ICMPv6 share their first four bytes
+    if packet is None:
+        return None
+    what = types.get(packet.type, f"type {packet.type} code {packet.code}")
+    if name == "ICMP" and packet.type == 3 and packet.code in _ICMP_UNREACHABLE:
+        what = f"{what} ({_ICMP_UNREACHABLE[packet.code]})"
+    node = d.add_layer(f"{name}  {what}", start, end)
+    header_fields(node, packet, start, (
+        Field("type", "type", named(types)), Field("code", "code"), Field("sum", "checksum", hex16),
     ))
+    if packet.type in _ECHO and d.captured(start, end) >= 8:
+        ident, sequence = struct.unpack_from("!HH", d.frame, start + 4)
+        node.add(f"identifier: {ident}", (start + 4, start + 6))
+        node.add(f"sequence: {sequence}", (start + 6, start + 8))
+        what = f"{what}, id {ident}, seq {sequence}"
+    d.info = what
+    return node, what
 
 
-LAYERS = {
-    dpkt.ip.IP: Layer("IPv4", lambda ip: f"{socket.inet_ntoa(ip.src)} > {socket.inet_ntoa(ip.dst)}", (
-        Field("src", "source", socket.inet_ntoa),
-        Field("dst", "destination", socket.inet_ntoa),
-        Field("len", "total length", str),
-        Field("id", "identification", hex16),
-        Field("df", "don't fragment", str),
-        Field("mf", "more fragments", str),
-        Field("offset", "fragment offset", str),
-        Field("ttl", "ttl", str),
-        Field("p", "protocol", _protocol),
-        Field("sum", "checksum", hex16),
-    )),
-    dpkt.ip6.IP6: Layer("IPv6", lambda ip: f"{_ipv6(ip.src)} > {_ipv6(ip.dst)}", (
-        Field("src", "source", _ipv6),
-        Field("dst", "destination", _ipv6),
-        Field("plen", "payload length", str),
-        Field("nxt", "next header", _protocol),
-        Field("hlim", "hop limit", str),
-        Field("flow", "flow label", lambda flow: f"0x{flow:05x}"),
-    )),
-    dpkt.icmp.ICMP: _icmp_layer("ICMP"),
-    dpkt.icmp6.ICMP6: _icmp_layer("ICMPv6"),
-}
+def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, first_layer) -> None:
+    """The packet an ICMP error quotes, decoded as a packet of its own under the ICMP node (an error about an
+    error is never sent, RFC 1122 3.2.2: a quote inside a quote is not followed)."""
+    if d.quoted or d.captured(start, end) == 0:
+        return
+    quote = d.frame[:min(end, len(d.frame))]
+    quoted = Dissection(quote, len(quote) + _QUOTE_MAY_LACK, quoted=True)
+    walk(quoted, (first_layer, start, quoted.wirelen))
+    what = f"{quoted.protocol} {quoted.source} > {quoted.destination}".rstrip(" >")
+    invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
+    invoking.children = quoted.layers
+    d.info = f"{d.info}, for {what}"
+
+
+@layer("ICMP")
+def icmp(d: Dissection, start: int, end: int) -> Next:
+    found = _icmp_common(d, "ICMP", start, end, ICMP_TYPES)
+    if found is None:
+        return None
+    if d.frame[start] in _ICMP_ERRORS:
+        _invoking_packet(d, found[0], start + 8, end, ipv4)
+    else:
+        d.payload(start + 8, end, "Data")
+    return None
+
+
+def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int) -> str:
+    """Neighbor discovery options (type, length in 8-byte units); returns the link-layer address, if any."""
+    offset, link_address = start, ""
+    kept_end = min(end, len(frame))
+    while offset + 2 <= kept_end:
+        kind, units = frame[offset], frame[offset + 1]
+        if units == 0 or offset + units * 8 > end:
+            node.add(f"option {kind}: malformed: length {units * 8} in {end - offset} bytes", (offset, kept_end),
+                     malformed=True)
+            break
+        if offset + units * 8 > kept_end:
+            node.add(f"option {kind}: truncated: {units * 8} bytes, the capture kept {kept_end - offset}",
+                     (offset, kept_end), malformed=True)
+            break
+        body = frame[offset + 2:offset + units * 8]
+        name = _ND_OPTIONS.get(kind, f"option {kind}")
+        if kind in (1, 2):
+            link_address = mac(body[:6])
+            node.add(f"{name}: {link_address}", (offset, offset + units * 8))
+        elif kind == 3 and len(body) >= 30:
+            node.add(f"{name}: {ipv6_address(body[14:30])}/{body[0]}", (offset, offset + units * 8))
+        elif kind == 5 and len(body) >= 6:
+            node.add(f"{name}: {int.from_bytes(body[2:6], 'big')}", (offset, offset + units * 8))
+        else:
+            node.add(f"{name} ({units * 8} bytes)", (offset, offset + units * 8))
+        offset += units * 8
+    return link_address
+
+
+@layer("ICMPv6")
+def icmpv6(d: Dissection, start: int, end: int) -> Next:
+    found = _icmp_common(d, "ICMPv6", start, end, ICMP6_TYPES)
+    if found is None:
+        return None
+    node, what = found
+    kind = d.frame[start]
+    if kind in (135, 136, 137) and d.short("ICMPv6", start, end, 24):
+        return None
+    if kind in (135, 136, 137):
+        target = ipv6_address(d.frame[start + 8:start + 24])
+        if kind == 136:
+            flags = d.frame[start + 4]
+            letters = "".join(letter for bit, letter in ((0x80, "R"), (0x40, "S"), (0x20, "O")) if flags & bit)
+            node.add(f"flags: {letters or 'none'}", (start + 4, start + 5))
+        node.add(f"target: {target}", (start + 8, start + 24))
+        options_start = start + (40 if kind == 137 else 24)
+        if kind == 137:
+            node.add(f"destination: {ipv6_address(d.frame[start + 24:start + 40])}", (start + 24, start + 40))
+        link_address = _nd_options(node, d.frame, options_start, end)
+        d.info = f"{what} for {target}" if kind == 135 else f"{what}, {target}"
+        if link_address:
+            d.info += f" is at {link_address}" if kind == 136 else f" from {link_address}"
+    elif kind == 133:
+        _nd_options(node, d.frame, start + 8, end)
+    elif kind == 134 and d.captured(start, end) >= 16:
+        hop_limit, flags, lifetime = struct.unpack_from("!BBH", d.frame, start + 4)
+        node.add(f"hop limit: {hop_limit}", (start + 4, start + 5))
+        node.add(f"flags: 0x{flags:02x}", (start + 5, start + 6))
+        node.add(f"router lifetime: {lifetime} s", (start + 6, start + 8))
+        _nd_options(node, d.frame, start + 16, end)
+    elif kind in _ICMP6_ERRORS:
+        if kind in (2, 4) and d.captured(start, end) >= 8:
+            value = struct.unpack_from("!I", d.frame, start + 4)[0]
+            node.add(f"{'MTU' if kind == 2 else 'pointer'}: {value}", (start + 4, start + 8))
+            d.info = f"{d.info}, {'mtu' if kind == 2 else 'pointer'} {value}"
+        _invoking_packet(d, node, start + 8, end, ipv6)
+    else:
+        d.payload(start + (8 if kind in _ECHO else 4), end, "Data")
+    return None

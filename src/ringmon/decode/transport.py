@@ -1,24 +1,137 @@
-"""Transport protocols: TCP and UDP."""
+"""Transport layers: TCP (with its options) and UDP; their payload goes to the application layer by port
+or by what it looks like."""
 from __future__ import annotations
+
+import struct
 
 import dpkt
 
-from .tree import Field, Layer, hex16
+from . import application
+from .dissect import Dissection, Next, layer
+from .tree import DecodedNode, Field, header_fields, hex16
 
-LAYERS = {
-    dpkt.tcp.TCP: Layer("TCP", lambda tcp: f"{tcp.sport} > {tcp.dport} [{dpkt.tcp.tcp_flags_to_str(tcp.flags)}]", (
-        Field("sport", "source port", str),
-        Field("dport", "destination port", str),
-        Field("seq", "sequence", str),
-        Field("ack", "acknowledgement", str),
-        Field("flags", "flags", dpkt.tcp.tcp_flags_to_str),
-        Field("win", "window", str),
-        Field("sum", "checksum", hex16),
-    )),
-    dpkt.udp.UDP: Layer("UDP", lambda udp: f"{udp.sport} > {udp.dport}", (
-        Field("sport", "source port", str),
-        Field("dport", "destination port", str),
-        Field("ulen", "length", str),
-        Field("sum", "checksum", hex16),
-    )),
-}
+TCP_FLAG_LETTERS = (  # tcpdump's letters; "." is ACK
+    (dpkt.tcp.TH_SYN, "S"), (dpkt.tcp.TH_FIN, "F"), (dpkt.tcp.TH_RST, "R"),
+    (dpkt.tcp.TH_PUSH, "P"), (dpkt.tcp.TH_URG, "U"), (dpkt.tcp.TH_ECE, "E"), (dpkt.tcp.TH_CWR, "W"),
+    (dpkt.tcp.TH_ACK, "."),
+)
+_TCP_OPTION_NAMES = {0: "end of options", 1: "no operation", 2: "maximum segment size", 3: "window scale",
+                     4: "SACK permitted", 5: "SACK", 8: "timestamps", 30: "multipath TCP", 34: "fast open"}
+_TCP_OPTION_LENGTHS = {2: 4, 3: 3, 4: 2, 8: 10}  # the options whose length is fixed
+
+
+def tcp_flags(flags: int) -> str:
+    return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
+
+
+TCP_FIELDS = (
+    Field("sport", "source port"), Field("dport", "destination port"), Field("seq", "sequence"),
+    Field("ack", "acknowledgement"), Field("off", "header length", lambda off: f"{off * 4} bytes"),
+    Field("flags", "flags", lambda value: f"0x{value:03x} [{tcp_flags(value)}]"), Field("win", "window"),
+    Field("sum", "checksum", hex16), Field("urp", "urgent pointer"),
+)
+UDP_FIELDS = (
+    Field("sport", "source port"), Field("dport", "destination port"), Field("ulen", "length"),
+    Field("sum", "checksum", hex16),
+)
+
+
+def _tcp_option(kind: int, body: bytes) -> tuple[str, str]:
+    """(tree label, tcpdump's short form) of one option's value."""
+    if kind == 2:
+        (mss,) = struct.unpack("!H", body)
+        return f"maximum segment size: {mss}", f"mss {mss}"
+    if kind == 3:
+        return f"window scale: {body[0]} (x{1 << min(body[0], 14)})", f"wscale {body[0]}"
+    if kind == 4:
+        return "SACK permitted", "sackOK"
+    if kind == 8:
+        value, echo = struct.unpack("!II", body)
+        return f"timestamps: value {value}, echo reply {echo}", f"TS val {value} ecr {echo}"
+    if kind == 5:
+        blocks = [struct.unpack_from("!II", body, offset) for offset in range(0, len(body) - 7, 8)]
+        shown = " ".join(f"{left}-{right}" for left, right in blocks)
+        return f"SACK: {shown}", f"sack {len(blocks)} {{{shown}}}"
+    name = _TCP_OPTION_NAMES.get(kind, f"option {kind}")
+    return f"{name}: {body.hex()}".rstrip(": "), f"{name.replace(' ', '-')}"
+
+
+def _tcp_options(node: DecodedNode, frame: bytes, start: int, end: int) -> list[str]:
+    offset, short_forms = start, []
+    while offset < end:
+        kind = frame[offset]
+        if kind in (0, 1):
+            node.add(f"option: {_TCP_OPTION_NAMES[kind]}", (offset, offset + 1))
+            short_forms.append("eol" if kind == 0 else "nop")
+            offset += 1
+            if kind == 0:
+                break
+            continue
+        length = frame[offset + 1] if offset + 1 < end else 0
+        if length < 2 or offset + length > end or _TCP_OPTION_LENGTHS.get(kind, length) != length \
+                or (kind == 5 and (length - 2) % 8):
+            node.add(f"option {kind}: malformed: length {length} in {end - offset} bytes", (offset, end), malformed=True)
+            short_forms.append("bad opt")
+            break
+        label, short = _tcp_option(kind, frame[offset + 2:offset + length])
+        node.add(f"option: {label}", (offset, offset + length))
+        short_forms.append(short)
+        offset += length
+    return short_forms
+
+
+def _ports_of_a_cut_header(d: Dissection, start: int, end: int) -> None:
+    """The ports, when what is left of the header holds them (ICMP errors quote 8 bytes of it)."""
+    if d.captured(start, end) >= 4:
+        source_port, destination_port = struct.unpack_from("!HH", d.frame, start)
+        d.source, d.destination = f"{d.source}.{source_port}", f"{d.destination}.{destination_port}"
+
+
+@layer("TCP")
+def tcp(d: Dissection, start: int, end: int) -> Next:
+    segment = d.parse("TCP", dpkt.tcp.TCP, start, end, TCP_FIELDS)
+    if segment is None:
+        _ports_of_a_cut_header(d, start, end)
+        return None
+    header_len = segment.off * 4
+    if header_len < 20:
+        d.fail("TCP", start, end, f"malformed: header length {header_len} < 20")
+        return None
+    if d.short("TCP", start, end, header_len):
+        return None
+    flags = tcp_flags(segment.flags)
+    node = d.add_layer(f"TCP  {segment.sport} > {segment.dport} [{flags}]", start, start + header_len)
+    header_fields(node, segment, start, TCP_FIELDS)
+    options = _tcp_options(node, d.frame, start + 20, start + header_len)
+    d.source, d.destination = f"{d.source}.{segment.sport}", f"{d.destination}.{segment.dport}"
+    payload_len = max(0, end - start - header_len)  # the length the IP header gives: right when truncated
+    info = [f"Flags [{flags}]", f"seq {segment.seq}"]
+    if segment.flags & dpkt.tcp.TH_ACK:
+        info.append(f"ack {segment.ack}")
+    info.append(f"win {segment.win}")
+    if options:
+        info.append(f"options [{','.join(options)}]")
+    info.append(f"length {payload_len}")
+    d.info = ", ".join(info)
+    payload_start = start + header_len
+    if payload_start >= min(end, len(d.frame)):
+        return None
+    return application.on_tcp(d, segment.sport, segment.dport, payload_start, end)
+
+
+@layer("UDP")
+def udp(d: Dissection, start: int, end: int) -> Next:
+    datagram = d.parse("UDP", dpkt.udp.UDP, start, end, UDP_FIELDS)
+    if datagram is None:
+        _ports_of_a_cut_header(d, start, end)
+        return None
+    node = d.add_layer(f"UDP  {datagram.sport} > {datagram.dport}", start, start + 8)
+    header_fields(node, datagram, start, UDP_FIELDS)
+    declared = end - start  # what the IP header says the datagram is
+    if not d.fragment and datagram.ulen != declared:
+        d.malformed(node, f"UDP length {datagram.ulen} != {declared}")
+    d.source, d.destination = f"{d.source}.{datagram.sport}", f"{d.destination}.{datagram.dport}"
+    d.info = f"payload {datagram.ulen - 8}"  # from the header: right when the capture kept less
+    if start + 8 >= min(end, len(d.frame)):
+        return None
+    return application.on_udp(d, datagram.sport, datagram.dport, start + 8, end)

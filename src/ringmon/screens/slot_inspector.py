@@ -1,5 +1,5 @@
-"""One slot of a ring, copied when opened: the record (packet) it belongs to, with its header, its packet decoded
-as a tree, and its bytes; a packet larger than a slot is one record over several slots, shown whole."""
+"""One slot of a ring, copied when opened: the record (packet) it belongs to, with its header, shown in the
+PacketDetail (decode tree and bytes); a packet larger than a slot is one record over several slots, shown whole."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -7,19 +7,16 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from ringcore.api import RingStats
 
 from ringcore import SlotView
 
 from ..capture_source import CaptureSource
-from ..decode import decode_frame
 from ..formatting import escape, wall_clock
-from ..widgets.packets.decode_tree import PacketTree
-from ..widgets.packets.hex_dump import HexDump
+from ..widgets.packets.packet_detail import PacketDetail
 from ..widgets.ring.slot_map import FREE, slot_state
 
 _STATE_NOTES = {FREE: "free: the last packet it held, kept until overwritten"}
@@ -73,21 +70,11 @@ class SlotInspector(Screen[None]):
         self.shown: SlotView | None = None  # the record last copied
 
     def compose(self) -> ComposeResult:
-        yield Static(id="slot-header")
-        with Horizontal(id="inspector-body"):
-            yield PacketTree(id="packet-tree")
-            with VerticalScroll(id="bytes-column"):
-                yield HexDump(id="hex-dump")
+        yield PacketDetail()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#packet-tree").border_title = "Decoded (dpkt)"
-        self.query_one("#bytes-column").border_title = "Bytes"
         self.action_reread()
-
-    def on_resize(self) -> None:
-        # Side by side when both fit, stacked on narrow terminals.
-        self.set_class(self.size.width < 110, "-narrow")
 
     def action_step(self, step: int) -> None:
         """To the next record (after all the slots of this one) or the one before (the slot before its first)."""
@@ -103,17 +90,11 @@ class SlotInspector(Screen[None]):
             return
         self.stats = stats
         slot = self.shown = self.capture.read_slot(self.key, self.index)
-        header = self.query_one("#slot-header", Static)
-        if slot is not None and slot.padding:
-            header.update(slot_header(self.ifname, slot, slot_state(stats, slot.index), self.index))
-            self.query_one(PacketTree).show([])
-            self.query_one(HexDump).show(b"")
-            return
-        if slot is None or (slot.caplen == 0 and slot.wirelen == 0):
-            header.update(Text(f"slot {self.index} of {escape(self.key)}: never written", "bold"))
-            self.query_one(PacketTree).show([])
-            self.query_one(HexDump).show(b"")
-            return
-        header.update(slot_header(self.key, slot, slot_state(stats, slot.index), self.index))
-        self.query_one(PacketTree).show(decode_frame(slot.data, slot.wirelen))
-        self.query_one(HexDump).show(slot.data)
+        detail = self.query_one(PacketDetail)
+        if slot is None or (not slot.padding and slot.caplen == 0 and slot.wirelen == 0):
+            detail.show(b"", stats.linktype, 0, Text(f"slot {self.index} of {escape(self.key)}: never written", "bold"))
+        elif slot.padding:
+            detail.show(b"", stats.linktype, 0, slot_header(self.key, slot, slot_state(stats, slot.index), self.index))
+        else:
+            detail.show(slot.data, stats.linktype, slot.wirelen,
+                        slot_header(self.key, slot, slot_state(stats, slot.index), self.index))

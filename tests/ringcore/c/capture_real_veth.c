@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 	struct rc_talkers *talkers;
 	REQUIRE(rc_talkers_create(rc_capture_linktype(cap), &talkers) == 0, "talkers");
 	struct rc_drain *drain;
-	REQUIRE(rc_drain_start(rc_capture_ring(cap), writer, ifid, talkers, NULL, 256, &drain, errbuf,
+	REQUIRE(rc_drain_start(rc_capture_ring(cap), writer, ifid, talkers, NULL, 0, NULL, 256, &drain, errbuf,
 			       sizeof errbuf) == 0, "drain: %s", errbuf);
 	REQUIRE(rc_capture_start(cap, errbuf, sizeof errbuf) == 0, "start: %s", errbuf);
 	printf("ready\n");

@@ -66,7 +66,7 @@ static void round_trip(const char *dir, int round, int64_t limit_count)
 		int ifid = rc_writer_add_interface(w, names[i], 1, 65535);
 		REQUIRE(ifid == i, "interface %d got id %d", i, ifid);
 		/* odd batch sizes, so the limit falls inside a batch */
-		REQUIRE(rc_drain_start(rings[i], w, ifid, NULL, &limit, i ? 5 : 7, &drains[i], err,
+		REQUIRE(rc_drain_start(rings[i], w, ifid, NULL, NULL, 0, &limit, i ? 5 : 7, &drains[i], err,
 				       sizeof(err)) == 0, "drain: %s", err);
 		feeders[i] = (struct feeder){ rings[i], &limit, (uint32_t)i, (uint64_t)limit_count * 2, 0 };
 		REQUIRE(pthread_create(&threads[i], NULL, feed, &feeders[i]) == 0, "pthread_create");

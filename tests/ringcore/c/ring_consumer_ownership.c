@@ -51,7 +51,7 @@ static void one_consumer_at_a_time(void)
 		produce(ring, seq);
 	CHECK(rc_ring_attach_consumer(ring) == 0, "first consumer refused");
 	CHECK(rc_ring_attach_consumer(ring) == -EBUSY, "second consumer attached");
-	CHECK(rc_drain_start(ring, NULL, 0, NULL, NULL, 8, &drain, err, sizeof(err)) == -EBUSY &&
+	CHECK(rc_drain_start(ring, NULL, 0, NULL, NULL, 0, NULL, 8, &drain, err, sizeof(err)) == -EBUSY &&
 		      strstr(err, "consumer"),
 	      "a drain started on a consumed ring: %s", err);
 	uint64_t first;
@@ -63,9 +63,9 @@ static void one_consumer_at_a_time(void)
 	CHECK(rc_ring_poll(ring, 8, &first) == 3 && first == 1, "re-poll at %llu",
 	      (unsigned long long)first);
 	rc_ring_detach_consumer(ring);
-	CHECK(rc_drain_start(ring, NULL, 0, NULL, NULL, 0, &drain, err, sizeof(err)) == -EINVAL,
+	CHECK(rc_drain_start(ring, NULL, 0, NULL, NULL, 0, NULL, 0, &drain, err, sizeof(err)) == -EINVAL,
 	      "a drain with batches of 0 slots started");
-	CHECK(rc_drain_start(ring, NULL, 0, NULL, NULL, 8, &drain, err, sizeof(err)) == 0,
+	CHECK(rc_drain_start(ring, NULL, 0, NULL, NULL, 0, NULL, 8, &drain, err, sizeof(err)) == 0,
 	      "a drain on a free ring: %s", err);
 	CHECK(rc_ring_attach_consumer(ring) == -EBUSY, "attached beside a drain");
 	/* the owner drops its reference while the drain runs: the drain keeps

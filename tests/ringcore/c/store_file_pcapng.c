@@ -67,8 +67,10 @@ int main(void)
 	      info.format, info.error_message);
 	CHECK(info.bytes_done == b.len && info.interface_count == 3, "progress %llu of %zu, %u interfaces",
 	      (unsigned long long)info.bytes_done, b.len, info.interface_count);
-	const struct rc_store_interface_info interfaces[3] = { { "eth0", 1, 65535 }, { "if1", 101, 262144 },
-							       { "wan", 228, 64 } };
+	const struct rc_store_interface_info interfaces[3] = {
+		{ .name = "eth0", .linktype = 1, .snaplen = 65535 },
+		{ .name = "if1", .linktype = 101, .snaplen = 262144 },
+		{ .name = "wan", .linktype = 228, .snaplen = 64 } };
 	for (uint32_t i = 0; i < 3; i++) {
 		struct rc_store_interface_info iface;
 		CHECK(rc_store_interface(s, i, &iface) == 0 && strcmp(iface.name, interfaces[i].name) == 0 &&

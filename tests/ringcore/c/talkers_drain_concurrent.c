@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 	REQUIRE(rc_talkers_create(1, &sh.talkers) == 0, "rc_talkers_create");
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_drain *d;
-	REQUIRE(rc_drain_start(ring, NULL, 0, sh.talkers, NULL, 13, &d, err, sizeof(err)) == 0,
+	REQUIRE(rc_drain_start(ring, NULL, 0, sh.talkers, NULL, 0, NULL, 13, &d, err, sizeof(err)) == 0,
 		"drain: %s", err);
 	pthread_t reader;
 	REQUIRE(pthread_create(&reader, NULL, read_top, &sh) == 0, "pthread_create");

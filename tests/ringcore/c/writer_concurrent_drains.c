@@ -74,7 +74,7 @@ static void run(const char *dir, int32_t format, double seconds)
 		rings[i] = make_ring(SLOT_SIZE, 9, RC_DROP_EARLY, RC_WAIT_SLEEP, 50);
 		int ifid = rc_writer_add_interface(w, i ? "b" : "a", 1, 65535);
 		REQUIRE(ifid == i, "interface %d got id %d", i, ifid);
-		REQUIRE(rc_drain_start(rings[i], w, ifid, NULL, NULL, 64, &drains[i], err, sizeof(err)) == 0,
+		REQUIRE(rc_drain_start(rings[i], w, ifid, NULL, NULL, 0, NULL, 64, &drains[i], err, sizeof(err)) == 0,
 			"drain: %s", err);
 		feeders[i] = (struct feeder){ rings[i], (uint8_t)i, deadline, 0 };
 		REQUIRE(pthread_create(&threads[i], NULL, feed, &feeders[i]) == 0, "pthread_create");

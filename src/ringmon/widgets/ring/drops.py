@@ -1,5 +1,5 @@
-"""Where packets were lost: kernel, ring full, truncated (cut to one slot or to the ring); and the accounting
-identity, in packets."""
+"""Where packets were lost: kernel, ring full, truncated (cut to one slot or to the ring); the accounting
+identity, in packets; and the packet store's: what it took of the delivered packets and what it evicted since."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -41,8 +41,29 @@ class DropsByStage(LiveText):
         text.append(" + in ring ", "dim")
         text.append(f"{stats.occupancy:,}")
         text.append(" ")
-        if accounted == stats.kernel_packets:
-            text.append("✓", "bold green")
-        else:
-            text.append(f"✗ off by {stats.kernel_packets - accounted}", "bold red")
+        _check_mark(text, stats.kernel_packets - accounted)
+        if stats.storing:
+            _show_store(text, stats)
         self.update(text)
+
+
+def _check_mark(text: Text, off_by: int) -> None:
+    if off_by == 0:
+        text.append("✓", "bold green")
+    else:
+        text.append(f"✗ off by {off_by}", "bold red")
+
+
+def _show_store(text: Text, stats: RingStats) -> None:
+    """delivered = stored + not stored (a write error), and what the store holds of them: stored = held + evicted."""
+    text.append("\nstored ", "dim")
+    text.append(f"{stats.stored:,}")
+    if stats.store_failed:
+        text.append(" + not stored ", "dim")
+        text.append(f"{stats.store_failed:,}", "bold red")
+    text.append(" of delivered ", "dim")
+    _check_mark(text, stats.delivered - stats.stored - stats.store_failed)
+    text.append("\n  = held ", "dim")
+    text.append(f"{stats.store_held:,}")
+    text.append(" + evicted ", "dim")
+    text.append(f"{stats.store_evicted:,}", "yellow" if stats.store_evicted else "")

@@ -1,0 +1,134 @@
+"""Walks a frame layer by layer: each protocol's function (in link.py, inet.py, transport.py, application.py),
+`protocol(d, start, end) -> Next` with `d` the Dissection, reads its header at `start` in the frame, adds its
+node to the tree and its part to the one-line summary, and says which protocol comes next and where.
+A layer that does not parse becomes a node that says why."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .tree import DecodedNode, Field, header_fields, header_layout, header_only
+
+# (protocol function, start, end): the next layer is the bytes [start, end) of the frame
+Next = Optional[tuple[Callable[["Dissection", int, int], "Next"], int, int]]
+_MAX_LAYERS = 16  # tunnels inside tunnels: stop long before a crafted packet could recurse far
+
+
+def layer(name: str):
+    """Names a protocol function, for the node that says it failed."""
+    def named(function):
+        function.layer_name = name
+        return function
+    return named
+
+
+@dataclass
+class Dissection:
+    """A frame's decode tree (`layers`, outermost first) and its summary columns, built in one walk."""
+
+    frame: bytes
+    wirelen: int
+    layers: list[DecodedNode] = field(default_factory=list)
+    protocol: str = ""
+    source: str = ""
+    destination: str = ""
+    info: str = ""
+    notes: list[str] = field(default_factory=list)  # shown before the info: VLAN tags, MPLS labels
+    problems: list[str] = field(default_factory=list)  # shown after it: what is malformed or missing
+    trailers: list[DecodedNode] = field(default_factory=list)  # bytes after the last layer (Ethernet padding)
+    fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
+    quoted: bool = False  # the start of a packet an ICMP error quotes: cut short by design, not by the capture
+
+    @property
+    def uncaptured(self) -> int:
+        """Bytes the wire carried that the capture did not keep."""
+        return max(0, self.wirelen - len(self.frame))
+
+    @property
+    def summary_info(self) -> str:
+        return ", ".join(part for part in (*self.notes, self.info, *self.problems) if part)
+
+    def cut_by_capture(self, end: int) -> bool:
+        """Whether bytes up to `end` were on the wire but not kept (rather than never there)."""
+        return min(end, self.wirelen) > len(self.frame)
+
+    def captured(self, start: int, end: int) -> int:
+        """How many of the bytes [start, end) the capture kept (`end` may be where a header says, past it)."""
+        return max(0, min(end, len(self.frame)) - start)
+
+    def add_layer(self, title: str, start: int, end: int, protocol: str | None = None) -> DecodedNode:
+        node = DecodedNode(title, span=(start, start + self.captured(start, end)))
+        self.layers.append(node)
+        if protocol != "":
+            self.protocol = protocol or title.split("  ")[0]
+        return node
+
+    def malformed(self, node: DecodedNode, why: str, truncated: bool = False) -> None:
+        """A layer that parsed but says something untrue (or, `truncated`, that the capture cut it short):
+        flagged in the tree and in the summary."""
+        problem = f"{'truncated' if truncated else 'malformed'}: {why}"
+        node.flag(problem)
+        self.problems.append(problem)
+
+    def fail(self, name: str, start: int, end: int, why: str, malformed: bool = True) -> None:
+        """A layer that does not parse: one node, 'NAME: malformed: why' (or 'truncated: …')."""
+        kept = self.captured(start, end)
+        self.layers.append(DecodedNode(f"{name}: {why}", malformed=malformed, span=(start, start + kept) if kept else None))
+        self.protocol = name
+        self.problems.append(why)
+
+    def short(self, name: str, start: int, end: int, needed: int) -> bool:
+        """True, after a node saying what is missing, when `needed` bytes from `start` are not there."""
+        have = self.captured(start, end)
+        if have >= needed:
+            return False
+        if self.quoted:
+            why = f"truncated: {needed} header bytes needed, the ICMP error quotes {have}"
+        elif self.cut_by_capture(end):
+            why = f"truncated: {needed} header bytes needed, the capture kept {have}"
+        else:
+            why = f"malformed: {needed} header bytes needed, {have} left"
+        self.fail(name, start, end, why, malformed=not self.quoted)  # a quote is short by design
+        return True
+
+    def parse(self, name: str, cls: type, start: int, end: int, fields: tuple[Field, ...] = ()):
+        """A dpkt header read from the frame at `start`, or None after a node saying what is missing, with
+        those of `fields` that the bytes there hold (an ICMP error quotes 8 bytes of TCP: its ports)."""
+        if not self.short(name, start, end, cls.__hdr_len__):
+            return header_only(cls, self.frame, start)
+        kept = self.captured(start, end)
+        partial = header_only(cls, self.frame[start:start + kept] + bytes(cls.__hdr_len__), 0)
+        layout = header_layout(cls)
+        header_fields(self.layers[-1], partial, start, tuple(spec for spec in fields if layout[spec.name][1] <= kept))
+        return None
+
+    def payload(self, start: int, end: int, title: str = "Payload") -> None:
+        kept = self.captured(start, end)
+        if kept:
+            missing = f" ({end - start - kept} more not captured)" if end - start > kept else ""
+            self.layers.append(DecodedNode(f"{title}  {kept} bytes{missing}", span=(start, start + kept)))
+
+    def trailer(self, start: int, end: int, title: str) -> None:
+        kept = self.captured(start, end)
+        if kept:
+            self.trailers.append(DecodedNode(f"{title}  {kept} bytes", span=(start, start + kept)))
+
+
+def walk(dissection: Dissection, first: Next) -> None:
+    step, layers = first, 0
+    while step is not None:
+        function, start, end = step
+        if layers == _MAX_LAYERS:
+            dissection.fail(function.layer_name, start, end, f"not decoded: more than {_MAX_LAYERS} layers")
+            break
+        layers += 1
+        try:
+            step = function(dissection, start, end)
+        except Exception as error:  # a layer this code did not foresee is a fact about the packet, not a crash
+            dissection.fail(function.layer_name, start, end, f"malformed: {type(error).__name__}: {error}")
+            break
+    dissection.layers.extend(dissection.trailers)
+    if dissection.uncaptured and not dissection.quoted:
+        dissection.layers.append(DecodedNode(
+            f"Not captured: the last {dissection.uncaptured} of {dissection.wirelen} bytes on the wire"))
