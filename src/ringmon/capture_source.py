@@ -6,6 +6,7 @@ from typing import Protocol
 
 from ringcore import SlotView, WriteStatus
 from ringcore.api import CaptureOptions, DropPolicy, RingStats, TopTalkers, WaitStrategy
+from ringcore.store import PacketStore
 
 
 class CaptureSource(Protocol):
@@ -38,6 +39,11 @@ class CaptureSource(Protocol):
     def slot_kinds(self, key: str) -> bytes: ...
 
     def top_talkers(self, key: str, n: int) -> TopTalkers: ...
+
+    @property
+    def store(self) -> PacketStore | None:
+        """Every packet the drains consumed, for the packet list (None: the session keeps none)."""
+        ...
 
     def start_writing(self, path: str, fmt: str = "pcapng") -> None: ...
 

@@ -1,4 +1,5 @@
-"""The `ringmon` command: the dashboard (no command), `ringmon demo`, and the headless `ringmon capture`."""
+"""The `ringmon` command: the dashboard (no command), `ringmon demo`, the headless `ringmon capture`, and
+`ringmon read` (a capture file in the packet list)."""
 from __future__ import annotations
 
 import argparse
@@ -149,6 +150,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
         description="See what crosses an interface, and whether capture keeps up: the live dashboard\n"
                     "on the named interfaces, or on every interface that is up.",
         epilog=f"commands:\n  {PROG} capture ...  headless capture, tcpdump-shaped (see '{PROG} capture --help')\n"
+               f"  {PROG} read FILE    a pcap or pcapng file in the packet list (see '{PROG} read --help')\n"
                f"  {PROG} demo         the dashboard on generated traffic in private network namespaces",
     )
     _add_capture_options(parser, wait="sleep")  # the dashboard shows the classic 1 ms polling
@@ -207,12 +209,30 @@ def _run_capture(args: argparse.Namespace) -> int:
     return run_capture(args, capture_options(args))
 
 
+def _read_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} read",
+        description="Open a pcap or pcapng file in the packet list: it shows at once while the file is indexed "
+                    "in the background (in place, no copy), scrolls, jumps (g), finds (/) and opens packets "
+                    "(enter). A damaged file shows every packet up to the damage and says what is wrong.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the capture file (pcap, µs or ns, either byte order; pcapng)")
+    return parser
+
+
+def _run_read(args: argparse.Namespace) -> int:
+    from .commands.read import run_read
+
+    return run_read(args)
+
+
 # The first word picks the command; none (or a filter word) is the dashboard. A table rather than
 # argparse subcommands, because the dashboard itself takes a trailing filter expression.
 COMMANDS: dict[str | None, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = {
     None: (_dashboard_parser, _run_dashboard),
     "capture": (_capture_parser, _run_capture),
     "demo": (_demo_parser, _run_demo),
+    "read": (_read_parser, _run_read),
 }
 
 

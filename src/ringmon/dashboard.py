@@ -6,14 +6,11 @@ and go on at full speed while the UI is busy, resized or showing a dialog.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import os
-import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import count
 from pathlib import Path
@@ -38,11 +35,15 @@ from .messages import SlotChosen, UnplugRequested
 from .privilege import drop_privileges, installation_needs, require_access, user_account
 from .screens.help import HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
+from .screens.packet_list_screen import PacketListScreen
+from .screens.packet_screen import PacketScreen
 from .screens.slot_inspector import SlotInspector
 from .screens.write_file_dialog import WriteFileDialog
+from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
 from .widgets.iface.talkers import TALKERS_SHOWN
+from .widgets.packets.packet_list import PacketList
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
@@ -54,7 +55,7 @@ BACKGROUND_CHECK_S = 0.5
 FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
 
 
-class RingmonApp(App[None]):
+class RingmonApp(SignalSafeApp[None]):
     CSS_PATH = Path(__file__).with_name("ringmon.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "ringmon"
     COMMANDS = App.COMMANDS | {RingmonCommands}
@@ -66,6 +67,8 @@ class RingmonApp(App[None]):
         Binding("w", "toggle_writing", "Write", tooltip="Start (or stop) writing every interface's packets "
                 "to a pcap/pcapng file"),
         Binding("n", "next_interface", "Next interface", show=False, tooltip="Show the next interface's panel"),
+        Binding("l", "packets", "Packets", tooltip="The list of every packet this session captured, following the "
+                "newest (q comes back)"),
     ]
 
     def __init__(
@@ -94,8 +97,6 @@ class RingmonApp(App[None]):
         self.background_failure = background_failure
         self.background_failed: str | None = None
         self._store_error_shown = False
-        self.event_loop: asyncio.AbstractEventLoop | None = None  # set once running: signals end the app through it
-        self._driver_signal_handlers: dict[int, Callable] = {}
         # Every table of interfaces is by key (interface_key: namespace and name), as the capture session's.
         self.histories: dict[str, InterfaceHistory] = {}
         self.latest: dict[str, RingStats] = {}
@@ -126,8 +127,7 @@ class RingmonApp(App[None]):
         return TabPane(Content(escape(key)), self.panels[key], id=pane_id)
 
     def on_mount(self) -> None:
-        self.event_loop = asyncio.get_running_loop()
-        self._defer_driver_signals()
+        self.defer_driver_signals()
         if self.refresh_interval_s is not None:
             self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
             # Once the screens are built, their ~90,000 objects live as long as the app: left to the
@@ -139,22 +139,8 @@ class RingmonApp(App[None]):
         self.refresh_from_capture()
         self._focus_active_panel()
 
-    def _defer_driver_signals(self) -> None:
-        """Textual's driver suspends and resumes the terminal from SIGTSTP/SIGCONT handlers, which run between
-        any two bytecodes of the main thread: when the terminal closed (SIGHUP, then SIGCONT), a resume inside
-        the exit's output queue deadlocked the dashboard. Its handlers run from the event loop instead."""
-        loop = self.event_loop
-        assert loop is not None
-        for signum in (signal.SIGTSTP, signal.SIGCONT):
-            handler = signal.getsignal(signum)
-            if callable(handler):
-                self._driver_signal_handlers[signum] = handler
-                signal.signal(signum, lambda number, frame, handler=handler: loop.call_soon_threadsafe(
-                    handler, number, frame))
-
     def on_unmount(self) -> None:
-        for signum, handler in self._driver_signal_handlers.items():  # the loop is about to close
-            signal.signal(signum, handler)
+        self.restore_driver_signals()
         gc.unfreeze()  # what the app held can be collected once it is gone (tests run many apps)
 
     def active_panel(self) -> InterfacePanel | None:
@@ -260,6 +246,8 @@ class RingmonApp(App[None]):
             ("Interface panel", InterfacePanel.BINDINGS),
             ("Slot map", SlotMap.BINDINGS),
             ("Slot inspector", SlotInspector.BINDINGS),
+            ("Packet list", [*PacketListScreen.BINDINGS, *PacketList.BINDINGS]),
+            ("Packet", PacketScreen.BINDINGS),
         ]))
 
     def action_plug(self) -> None:
@@ -292,6 +280,16 @@ class RingmonApp(App[None]):
         self.histories.pop(key, None)
         self.notify(f"{escape(key)} unplugged", markup=False)
         self._focus_active_panel()
+
+    def action_packets(self) -> None:
+        """The session's packet list; from the list itself, or a packet opened from it, the key does nothing."""
+        if any(isinstance(screen, PacketListScreen) for screen in self.screen_stack):
+            return
+        store = self.capture.store
+        if store is None:
+            self.notify("this session keeps no packets", severity="warning", markup=False)
+            return
+        self.push_screen(PacketListScreen(store, "live capture"))
 
     def action_next_interface(self) -> None:
         pane_ids = list(self._pane_ids.values())
@@ -354,29 +352,6 @@ class PlugRequest:
     netns: str | None = None
 
 
-@contextlib.contextmanager
-def _exit_app_on_signals(app: App, received: list[int],
-                         signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Iterator[None]:
-    """SIGTERM/SIGHUP end the app like `q` does, so every caller's cleanup (finally) still runs; each one
-    is added to `received`, so the exit status can still say how the dashboard ended."""
-    def end(signum: int, _frame) -> None:
-        received.append(signum)
-        # A handler runs between any two bytecodes of the main thread, maybe inside Textual's output queue:
-        # exiting from here re-entered it and deadlocked (seen when tmux closed the terminal). Once the
-        # app runs, the exit is handed to its event loop, which runs it in turn.
-        if app.event_loop is not None:
-            app.event_loop.call_soon_threadsafe(app.exit)
-        else:
-            app.exit()
-
-    previous = {signum: signal.signal(signum, end) for signum in signals}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def run_plugged(
     plugs: Sequence[PlugRequest],
     *,
@@ -437,7 +412,7 @@ def run_plugged(
                 return 1
         app = app_class(monitor, plug_options=plug_options, namespaces=[plug.netns for plug in plugs if plug.netns],
                         background_failure=background_failure)
-        with _exit_app_on_signals(app, signals_received):
+        with exit_app_on_signals(app, signals_received):
             app.run()
     finally:
         monitor.close()

@@ -1,4 +1,4 @@
-"""Every message that crosses a thread or a widget boundary in the dashboard, in one place."""
+"""Every message that crosses a thread or a widget boundary in the app, in one place."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,3 +26,27 @@ class FieldHighlighted(Message):
     """The cursor of a packet's decode tree moved to a node: these bytes of the frame are what it describes."""
 
     span: tuple[int, int] | None  # [start, end) in the frame; None: a node with no bytes (what was not captured)
+
+
+@dataclass
+class PacketChosen(Message):
+    """Enter on a row of a packet list: open that packet."""
+
+    number: int  # the store's packet number (0-based)
+
+
+@dataclass
+class FindProgress(Message):
+    """A find running in a thread searched `searched` of the `total` packets it has to search."""
+
+    searched: int
+    total: int
+
+
+@dataclass
+class FindFinished(Message):
+    """A find ended: `number` is the packet found, None when none matched or it was cancelled."""
+
+    needle: str
+    number: int | None
+    cancelled: bool

@@ -22,6 +22,8 @@ from ringcore.api import (
     interface_key,
 )
 
+from packet_files import ListStore
+
 from ringmon.iface_facts import InterfaceFacts, NicCounters
 
 STEP_S = 0.1
@@ -30,6 +32,7 @@ SLOT_SIZE = 2048
 CONSUMER_PACKETS_PER_STEP = 3000
 FRAME_BYTES = 98
 TRUNCATED_FLAG = 0x1  # RC_SLOT_TRUNCATED in ringcore.h
+STORED_PER_STEP = 20  # of each ring's delivered packets, the fake's store keeps a few: rows to look at
 # (a, b, share of the window's bytes, share of those sent a -> b); the rest is "other"
 CONVERSATIONS = (
     ("198.18.0.1", "198.18.0.2", 0.55, 0.7),
@@ -150,8 +153,9 @@ class FakeMonitor:
         }
         self._steps = 0
         self._writing: WriteStatus | None = None
+        self._store = ListStore(names=tuple(self._rings), format="live", done=False)
         self.closed = False
-        self.kept_spool: tuple[str, int] | None = None  # a fake session has no store
+        self.kept_spool: tuple[str, int] | None = None  # a fake session saves no spool
 
     def clock(self) -> float:
         return self._steps * STEP_S
@@ -184,6 +188,10 @@ class FakeMonitor:
         self._steps += 1
         for ring in self._rings.values():
             ring.step(self._steps)
+        for number, key in enumerate(self._store.names):  # the interfaces plugged from the start
+            if key in self._rings and not self._rings[key].paused:
+                for index in range(STORED_PER_STEP):
+                    self._store.append(1_700_000_000 * 10**9 + self._steps * 10**8 + index, fake_frame(index), number)
         if self._writing is not None:
             delivered = sum(ring.counters.get("delivered", 0) for ring in self._rings.values())
             packets = delivered - self._written_from
@@ -241,6 +249,10 @@ class FakeMonitor:
             raise RingcoreError(f"already writing to {self._writing.path}")
         self._written_from = sum(ring.counters.get("delivered", 0) for ring in self._rings.values())
         self._writing = WriteStatus(path, fmt, 0, 0)
+
+    @property
+    def store(self) -> ListStore:
+        return self._store
 
     @property
     def writing(self) -> WriteStatus | None:

@@ -186,3 +186,30 @@ def test_resizing_to_80x24_and_back_redraws_everything_as_it_was():
         assert app.export_screenshot() == before
 
     run(scenario)
+
+
+def test_packets_key_and_palette_command_open_the_sessions_live_list_following_the_newest():
+    async def scenario(app, pilot, fake):
+        from ringmon.screens.packet_list_screen import PacketListScreen
+
+        await pilot.press("l")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PacketListScreen)
+        packet_list = screen.packet_list
+        assert packet_list.following and packet_list.cursor == fake.store.progress().count - 1
+        assert "2 interfaces" in shown(app, "#list-status") and "following" in shown(app, "#list-status")
+        header = packet_list.render_line(0).text.split()
+        assert header[:3] == ["No.", "Time", "Interface"]
+        await pilot.press("l")  # on the list already: no second list
+        await pilot.press("q")
+        await pilot.pause()
+        assert not isinstance(app.screen, PacketListScreen)
+        from ringmon.palette import RingmonCommands
+
+        palette_entry = next(run for title, _, run in RingmonCommands(app.screen)._commands() if title == "Packets")
+        await palette_entry()
+        await pilot.pause()
+        assert isinstance(app.screen, PacketListScreen)
+
+    run(scenario)

@@ -15,8 +15,8 @@ from ringcore.api import RingStats
 from ringcore import SlotView
 
 from ..capture_source import CaptureSource
-from ..formatting import escape, wall_clock
-from ..widgets.packets.packet_detail import PacketDetail
+from ..formatting import escape
+from ..widgets.packets.packet_detail import PacketDetail, append_capture_facts
 from ..widgets.ring.slot_map import FREE, slot_state
 
 _STATE_NOTES = {FREE: "free: the last packet it held, kept until overwritten"}
@@ -39,12 +39,7 @@ def slot_header(ifname: str, slot: SlotView, state: str, opened: int | None = No
     if slot.padding:
         text.append("padding: no packet; it fills the ring's end so that the next record starts at slot 0", "dim")
         return text
-    text.append("captured ", "dim")
-    text.append(f"{slot.caplen} B")
-    text.append(" of ", "dim")
-    text.append(f"{slot.wirelen} B")
-    text.append(" on the wire  ", "dim")
-    text.append(wall_clock(slot.ts_ns, "%Y-%m-%d %H:%M:%S", 9, utc=True) + " UTC")
+    append_capture_facts(text, slot.caplen, slot.wirelen, slot.ts_ns)
     text.append("  ifindex ", "dim")
     text.append(str(slot.ifindex))
     flags = [name for name, is_set in (("truncated", slot.truncated), ("outgoing", slot.outgoing)) if is_set]

@@ -13,11 +13,22 @@ from textual.widgets import Static
 
 from ...decode import decode_frame
 from ...formatting import escape
+from ...formatting import wall_clock
 from ...messages import FieldHighlighted
 from .decode_tree import PacketTree
 from .hex_dump import HexDump, hex_dump_text
 
 NARROW_WIDTH = 110  # below this the tree and the bytes are stacked: side by side each would be too cramped
+
+
+def append_capture_facts(header: Text, caplen: int, wirelen: int, ts_ns: int) -> None:
+    """What a header says of any captured packet (slot or stored): how much of it was kept, and when (UTC)."""
+    header.append("captured ", "dim")
+    header.append(f"{caplen} B")
+    header.append(" of ", "dim")
+    header.append(f"{wirelen} B")
+    header.append(" on the wire  ", "dim")
+    header.append(wall_clock(ts_ns, "%Y-%m-%d %H:%M:%S", 9, utc=True) + " UTC")
 
 
 class PacketDetail(Vertical):

@@ -1,0 +1,44 @@
+"""`ringmon read FILE`: a capture file in the packet list, shown at once while the C indexer goes through it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ringcore.api import CaptureFileError
+from ringcore.store import PacketStore
+
+from ..screens.packet_list_screen import PacketListScreen
+from ..signal_safe_app import SignalSafeApp, exit_app_on_signals
+
+STYLESHEET = Path(__file__).parent.parent / "ringmon.tcss"
+
+
+class ReadApp(SignalSafeApp[None]):
+    CSS_PATH = STYLESHEET
+    TITLE = "ringmon read"
+
+    def __init__(self, store: PacketStore, name: str) -> None:
+        super().__init__()
+        self.store = store
+        self.file_name = name
+
+    def on_mount(self) -> None:
+        self.defer_driver_signals()
+        self.push_screen(PacketListScreen(self.store, self.file_name), lambda _: self.exit())
+
+    def on_unmount(self) -> None:
+        self.restore_driver_signals()
+
+
+def run_read(args: argparse.Namespace) -> int:
+    """A file that cannot be opened or is not a capture raises CaptureFileError (one line, from cli.main) before
+    any screen is drawn; damage found later shows in the status line. Ended by SIGTERM or SIGHUP, the exit
+    status is 128 + the signal's number, the terminal given back first."""
+    if args.file == "-":  # the list reads its keys from the terminal on standard input
+        raise CaptureFileError("read: standard input is the keyboard here; give a file name (a FIFO is fine)")
+    signals_received: list[int] = []
+    with PacketStore.open_file(args.file) as store:
+        app = ReadApp(store, Path(args.file).name or args.file)  # the status line names the file, not its folders
+        with exit_app_on_signals(app, signals_received):
+            app.run()
+    return 128 + signals_received[0] if signals_received else 0

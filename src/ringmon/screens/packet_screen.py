@@ -1,0 +1,73 @@
+"""One stored packet, opened from the packet list: its metadata (and pcapng comment) over the PacketDetail
+(decode tree and bytes); `[` and `]` step to the packet before or after."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ringcore.filter import LINKTYPE_ETHERNET
+from ringcore.store import PacketStore, StoredPacket
+
+from ..formatting import escape
+from ..widgets.packets.packet_detail import PacketDetail, append_capture_facts
+
+
+def packet_header(packet: StoredPacket, interface_names: list[str], comment: str | None = None) -> Text:
+    """`interface_names` are escaped already; `comment` (from the file) is not."""
+    text = Text(no_wrap=False)
+    text.append(f"packet {packet.number + 1:,}", "bold")
+    if len(interface_names) > 1 and packet.interface < len(interface_names):
+        text.append(" on ", "dim")
+        text.append(interface_names[packet.interface], "bold")
+    text.append("  ")
+    append_capture_facts(text, packet.caplen, packet.wirelen, packet.ts_ns)
+    flags = [name for name, is_set in (("truncated", packet.truncated), ("outgoing", packet.outgoing),
+                                       ("time clamped", packet.ts_clamped)) if is_set]
+    if flags:
+        text.append("  " + ", ".join(flags), "bold yellow")
+    if comment:
+        text.append("\ncomment: ", "dim")
+        text.append(escape(comment))
+    return text
+
+
+class PacketScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("left_square_bracket", "step(-1)", "Previous packet"),
+        Binding("right_square_bracket", "step(1)", "Next packet"),
+    ]
+
+    def __init__(self, store: PacketStore, number: int, interface_names: list[str]) -> None:
+        super().__init__()
+        self.store = store
+        self.number = number
+        self.interface_names = interface_names
+        self.shown: StoredPacket | None = None
+
+    def compose(self) -> ComposeResult:
+        yield PacketDetail()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.show(self.number)
+
+    def action_step(self, step: int) -> None:
+        self.show(self.number + step)
+
+    def show(self, number: int) -> None:
+        packet = self.store.packet(number) if number >= 0 else None
+        if packet is None:
+            self.notify(f"packet {number + 1:,} is not stored", severity="warning")
+            return
+        self.number, self.shown = number, packet
+        interfaces = self.store.interfaces()
+        linktype = interfaces[packet.interface].linktype if packet.interface < len(interfaces) else LINKTYPE_ETHERNET
+        comment = self.store.comment(number) if packet.has_comment else None
+        self.query_one(PacketDetail).show(packet.data, linktype, packet.wirelen,
+                                          packet_header(packet, self.interface_names, comment))
