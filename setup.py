@@ -12,6 +12,7 @@ setup(
             depends=sorted(glob("src/ringcore/src/*.h")),
             extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"],
             extra_link_args=["-pthread"],
+            libraries=["pcap"],  # display filters: libpcap compiles and runs them (libpcap-dev)
         )
     ]
 )

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from app import cli
+from ringmon import cli
 from ringmon.dashboard import PlugRequest, RingmonApp, run_plugged
-from ringcore.api import CaptureOptions
+from ringcore.api import CaptureOptions, StoreOptions
 
 # How often the probe asks the event loop to wake it; its lag is how much later the wake-up comes.
 TICK_S = 0.01
@@ -46,16 +46,18 @@ class ProbedDashboard(RingmonApp):
         self.report_path.write_text(json.dumps({"tick_s": TICK_S, "lag": self.lag_samples, "stats": stats}))
 
 
-def dashboard_options(ifname: str) -> CaptureOptions:
-    """What `ringmon -i IFACE` plugs with: the dashboard parser's defaults (None is the dashboard's entry)."""
+def dashboard_options(ifname: str) -> tuple[CaptureOptions, StoreOptions | None]:
+    """What `ringmon -i IFACE` plugs with and stores into: the dashboard parser's defaults (None is the
+    dashboard's entry)."""
     make_parser, _ = cli.COMMANDS[None]
-    return cli.capture_options(make_parser().parse_args(["-i", ifname]))
+    args = make_parser().parse_args(["-i", ifname])
+    return cli.capture_options(args), cli.store_options(args)
 
 
 def main() -> int:
     ifname, ProbedDashboard.report_path = sys.argv[1], Path(sys.argv[2])
-    options = dashboard_options(ifname)
-    return run_plugged([PlugRequest(ifname, options)], plug_options=options, app_class=ProbedDashboard)
+    options, store = dashboard_options(ifname)
+    return run_plugged([PlugRequest(ifname, options)], plug_options=options, app_class=ProbedDashboard, store=store)
 
 
 if __name__ == "__main__":

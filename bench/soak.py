@@ -104,7 +104,7 @@ def build_library(sanitizer: str, out_dir: Path) -> Path:
     """ringcore's C library from this tree's sources, as setup.py builds it, with the sanitizer's flags."""
     library = out_dir / f"ringcore-{sanitizer}.so"
     built = subprocess.run(["gcc", *SETUP_FLAGS, *SANITIZER_FLAGS[sanitizer],
-                            *map(str, sorted(C_SOURCES.glob("*.c"))), "-o", str(library)],
+                            *map(str, sorted(C_SOURCES.glob("*.c"))), "-lpcap", "-o", str(library)],
                            capture_output=True, text=True)
     if built.returncode != 0:
         raise cb.BenchError(f"building ringcore ({sanitizer}) failed:\n{built.stderr}")

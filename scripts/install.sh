@@ -6,6 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 debian_packages=(
     gcc libc6-dev        # build ringcore's C library
+    libpcap-dev          # display filters over the store: libpcap compiles and runs them in C
     tcpdump tshark       # reference captures and decoding to compare ringmon against
     netsniff-ng          # trafgen, the benchmark's traffic generator
     iproute2             # ip netns / veth for the network tests

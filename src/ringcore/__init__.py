@@ -6,6 +6,7 @@ from .api import (
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
     DEFAULT_SPOOL_BYTES,
+    DEFAULT_SPOOL_PACKETS,
     CaptureFileError,
     CaptureOptions,
     DropPolicy,
@@ -25,13 +26,23 @@ from .capture import FORMATS, Capture, Drain, Limit, Ring, SlotMeta, SlotView, T
 from .filter import UserSpaceFilter, compile_live_filter
 from .monitor import Monitor, WriteStatus, require_capture_privilege
 from .netns import in_netns
-from .store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
+from .store import (
+    MAX_BATCH,
+    DisplayFilter,
+    ExportResult,
+    PacketSelection,
+    PacketStore,
+    StoredPacket,
+    StoreInterface,
+    StoreProgress,
+)
 
 __all__ = [
     "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
-    "DEFAULT_SPOOL_BYTES", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
-    "Capture", "CaptureFileError", "CaptureOptions", "Drain", "DropPolicy", "FilterError", "Limit", "Monitor",
-    "OutOfRangeError", "PacketStore", "PrivilegeError", "Ring", "RingStats", "RingcoreError", "SlotMeta", "SlotView",
+    "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
+    "Capture", "CaptureFileError", "CaptureOptions", "DisplayFilter", "Drain", "DropPolicy", "ExportResult",
+    "FilterError", "Limit", "Monitor", "OutOfRangeError", "PacketSelection", "PacketStore", "PrivilegeError", "Ring",
+    "RingStats", "RingcoreError", "SlotMeta", "SlotView",
     "StoreInterface", "StoreOptions", "StoreProgress", "StoredPacket", "Talker", "Talkers", "TopTalkers",
     "UserSpaceFilter", "WaitStrategy", "WriteStatus", "Writer", "compile_live_filter", "in_netns", "interface_key",
     "require_capture_privilege", "validate_ring",

@@ -16,6 +16,7 @@ RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED, RC_SLOT_KIND_PADDING = 0, 1, 2
 RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
+RC_SAVE_KEEP_PARTIAL = 0x1  # enum rc_save_flags
 RC_EVENT_WAIT_MAX_US = 100_000
 RC_POLL_INTERVAL_MAX_US = 1_000_000
 RC_TALKERS_WINDOW_S = 10
@@ -134,6 +135,9 @@ class Limit(ctypes.Structure):
 STORE_INTERFACE_NAME_MAX = 64  # RC_STORE_INTERFACE_NAME_MAX
 STORE_MESSAGE_MAX = 256  # RC_STORE_MESSAGE_MAX
 STORE_SPOOL_MIN_BYTES = 1 << 20  # RC_STORE_SPOOL_MIN_BYTES
+STORE_SPOOL_MIN_PACKETS = 4096  # RC_STORE_SPOOL_MIN_PACKETS
+STORE_SPOOL_DEFAULT_PACKETS = 1 << 21  # RC_STORE_SPOOL_DEFAULT_PACKETS
+STORE_SPOOL_MAX_PACKETS = 1 << 32  # RC_STORE_SPOOL_MAX_PACKETS
 RC_STORE_SPOOL, RC_STORE_PCAP_US, RC_STORE_PCAP_NS, RC_STORE_PCAPNG = 0, 1, 2, 3
 RC_STORED_TRUNCATED, RC_STORED_OUTGOING, RC_STORED_COMMENT, RC_STORED_TS_CLAMPED = 1, 2, 4, 8
 
@@ -189,6 +193,9 @@ def _find_library() -> Path:
             return candidate
     raise ImportError(f"ringcore's C library is not built in {here}: install the package with 'pip install .'")
 
+
+# rc_progress_fn: called from the exporting thread (ctypes takes the GIL); nonzero cancels
+ProgressFn = ctypes.CFUNCTYPE(ctypes.c_int, vp, u64, u64)
 
 lib = ctypes.CDLL(str(_find_library()), use_errno=True)
 
@@ -253,11 +260,22 @@ _SIGNATURES = {
     "rc_store_open_file": (ctypes.c_int, [cp, _P(vp), cp, size_t]),
     "rc_store_wait": (ctypes.c_int, [vp, u32]),
     "rc_store_comment": (i64, [vp, u64, vp, u64]),
-    "rc_store_create_spool": (ctypes.c_int, [cp, u64, _P(vp), cp, size_t]),
+    "rc_store_create_spool": (ctypes.c_int, [cp, u64, u64, _P(vp), cp, size_t]),
     "rc_store_spool_dir": (ctypes.c_int, [vp, cp, size_t]),
     "rc_store_add_interface": (ctypes.c_int, [vp, cp, u32, u32]),
     "rc_store_append": (ctypes.c_int, [vp, u32, _P(vp), u32]),
-    "rc_store_save": (ctypes.c_int, [vp, cp, i32, _P(u64), cp, size_t]),
+    "rc_selection_new": (vp, []),
+    "rc_selection_free": (None, [vp]),
+    "rc_selection_add": (ctypes.c_int, [vp, _P(u64), u32]),
+    "rc_selection_add_range": (ctypes.c_int, [vp, u64, u64]),
+    "rc_selection_count": (u64, [vp]),
+    "rc_selection_numbers": (u32, [vp, u64, _P(u64), u32]),
+    "rc_selection_position": (u64, [vp, u64]),
+    "rc_store_filter_new": (ctypes.c_int, [vp, cp, _P(vp), cp, size_t]),
+    "rc_store_filter_run": (i64, [vp, vp, u64]),
+    "rc_store_filter_examined": (u64, [vp]),
+    "rc_store_filter_free": (None, [vp]),
+    "rc_store_save": (ctypes.c_int, [vp, cp, i32, u32, vp, ProgressFn, vp, _P(u64), _P(u64), cp, size_t]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

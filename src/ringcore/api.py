@@ -13,6 +13,8 @@ CLASSIC_RING_PAGES = 33
 DEFAULT_SNAPLEN = 262144
 DEFAULT_POLL_INTERVAL_US = 1000
 DEFAULT_SPOOL_BYTES = 1 << 30
+# The spool's index holds at most this many packets, 32 bytes each: 64 MiB (RC_STORE_SPOOL_DEFAULT_PACKETS).
+DEFAULT_SPOOL_PACKETS = 1 << 21
 
 
 class RingcoreError(Exception):
@@ -63,11 +65,12 @@ class CaptureOptions:
 
 @dataclass(frozen=True)
 class StoreOptions:
-    """A session's packet store: a spool of at most spool_bytes (the oldest packets are evicted beyond it) in a
-    private directory made under `directory` ($TMPDIR or /tmp), removed at close; with keep_dir, the packets
-    still held are first saved there as a pcapng named by the session's start time."""
+    """A session's packet store: a spool of at most spool_bytes and spool_packets (the oldest packets are evicted
+    beyond either) in a private directory made under `directory` ($TMPDIR or /tmp), removed at close; with
+    keep_dir, the packets still held are first saved there as a pcapng named by the session's start time."""
 
     spool_bytes: int = DEFAULT_SPOOL_BYTES
+    spool_packets: int = DEFAULT_SPOOL_PACKETS  # the index's size: 32 bytes of memory a packet
     keep_dir: str | None = None
     directory: str | None = None
     owner: tuple[int, int] | None = None  # (uid, gid) given the spool: a session about to become that user (-Z)

@@ -93,7 +93,8 @@ class Monitor:
         self._limit = Limit(count) if count is not None else None
         self._store_options = store if drain else None
         self._started = time.time()  # names a kept spool
-        self._store = PacketStore.create_spool(store.spool_bytes, store.directory) if self._store_options else None
+        self._store = (PacketStore.create_spool(store.spool_bytes, store.directory, store.spool_packets)
+                       if self._store_options else None)
         if self._store is not None and store.owner is not None:
             try:
                 self._store.give_spool_to(*store.owner)
@@ -410,7 +411,8 @@ class Monitor:
             keep_dir = self._store_options.keep_dir
             if keep_dir is not None:
                 path = kept_spool_path(keep_dir, self._started)
-                self.kept_spool = (path, store.save(path))
+                # at the session's end, what fits is better than nothing
+                self.kept_spool = (path, store.export(path, keep_partial=True).packets)
         finally:
             store.close()
 

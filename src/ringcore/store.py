@@ -8,20 +8,28 @@ the C side appends or evicts afterwards.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from . import _binding as rc
-from .api import CaptureFileError, RingcoreError
+from .api import CaptureFileError, FilterError, RingcoreError
 from .capture import FORMATS, U32_MAX, _check, _Native, in_range
 
 U64_MAX = (1 << 64) - 1
 SPOOL_MIN_BYTES = rc.STORE_SPOOL_MIN_BYTES
+SPOOL_MIN_PACKETS = rc.STORE_SPOOL_MIN_PACKETS
+MAX_SPOOL_PACKETS = rc.STORE_SPOOL_MAX_PACKETS
 MAX_SPOOL_BYTES = (1 << 62) - 1  # the C side's bound (positions add a lap to an offset)
 MAX_BATCH = 4096  # packets per packets() call: what one screen or one find step needs, bounded
 WAIT_SLICE_MS = 100  # a wait returns to Python this often, so Ctrl-C is seen
-COMMENT_MAX = 1 << 16  # bytes of a packet's comments read at first; a longer one is read again whole
+FILTER_CHUNK = 65536  # packets a display filter examines per step: progress and cancel come this often
+SELECTION_BATCH = 4096  # numbers handed to C per call when a selection is built from Python
+COMMENT_MAX = 1 << 16
+_NOT_ASCENDING = "packet numbers for a selection must ascend, each once"  # bytes of a packet's comments read at first; a longer one is read again whole
 FORMAT_NAMES = {rc.RC_STORE_SPOOL: "live", rc.RC_STORE_PCAP_US: "pcap", rc.RC_STORE_PCAP_NS: "pcap-ns",
                 rc.RC_STORE_PCAPNG: "pcapng"}
 
@@ -86,6 +94,127 @@ class StoredPacket:
         return bool(self.flags & rc.RC_STORED_TS_CLAMPED)
 
 
+@dataclass(frozen=True)
+class ExportResult:
+    """What an exported file holds: packets, and its size in bytes."""
+
+    packets: int
+    bytes: int
+
+
+class PacketSelection:
+    """A sorted set of packet numbers of one store (each once), held in C as an array, not as Python ints:
+    what a display filter matched, or what a person chose. Safe to read while a filter adds to it."""
+
+    def __init__(self) -> None:
+        handle = rc.lib.rc_selection_new()
+        if not handle:
+            raise MemoryError("no memory for a packet selection")
+        self.handle = handle
+        self._free = weakref.finalize(self, rc.lib.rc_selection_free, handle)
+
+    @classmethod
+    def from_numbers(cls, numbers: Iterable[int | range]) -> PacketSelection:
+        """From packet numbers and ranges (step 1) in ascending order, each number once."""
+        selection = cls()
+        batch: list[int] = []
+        for item in numbers:
+            if isinstance(item, range):
+                if item.step != 1:
+                    raise RingcoreError("packet ranges for a selection go one by one (step 1)")
+                selection.extend(batch)
+                batch = []
+                if item and rc.lib.rc_selection_add_range(selection.handle, in_range("packet number", item.start, 0, U64_MAX),
+                                                          in_range("packet number", item.stop, 0, U64_MAX)) < 0:
+                    raise RingcoreError(_NOT_ASCENDING)
+                continue
+            batch.append(item)
+            if len(batch) == SELECTION_BATCH:
+                selection.extend(batch)
+                batch = []
+        selection.extend(batch)
+        return selection
+
+    def extend(self, numbers: list[int]) -> None:
+        """Append numbers, ascending and each above the last held."""
+        if not numbers:
+            return
+        array = (ctypes.c_uint64 * len(numbers))(*(in_range("packet number", n, 0, U64_MAX) for n in numbers))
+        code = rc.lib.rc_selection_add(self.handle, array, len(numbers))
+        if code == -errno.EINVAL:
+            raise RingcoreError(_NOT_ASCENDING)
+        if code < 0:
+            raise MemoryError("no memory for a packet selection")
+
+    def __len__(self) -> int:
+        return rc.lib.rc_selection_count(self.handle)
+
+    def numbers(self, start_index: int, count: int) -> list[int]:
+        """The selected numbers at positions start_index .. start_index+count-1 (fewer at the end)."""
+        start_index = in_range("selection position", start_index, 0, U64_MAX)
+        count = in_range("number count", count, 0, MAX_BATCH)
+        out = (ctypes.c_uint64 * count)()
+        copied = rc.lib.rc_selection_numbers(self.handle, start_index, out, count) if count else 0
+        return out[:copied]
+
+    def first(self, count: int) -> PacketSelection:
+        """A new selection of the first `count` numbers of this one."""
+        count = min(in_range("number count", count, 0, U64_MAX), len(self))
+        return PacketSelection.from_numbers(number for start in range(0, count, MAX_BATCH)
+                                            for number in self.numbers(start, min(MAX_BATCH, count - start)))
+
+    def position(self, number: int) -> int:
+        """The position of the first selected number >= number (len(self) when there is none)."""
+        return rc.lib.rc_selection_position(self.handle, in_range("packet number", number, 0, U64_MAX))
+
+    def __contains__(self, number: object) -> bool:
+        if not isinstance(number, int) or not 0 <= number <= U64_MAX:
+            return False
+        found = self.numbers(self.position(number), 1)
+        return bool(found) and found[0] == number
+
+
+class DisplayFilter:
+    """A display filter over a store. run() finds matches among the packets not examined yet, one chunk a step,
+    yielding how far it got (the next packet number to examine); stopping the iteration cancels, and on a
+    live store a later run() examines only the packets that came since. `selection` holds the matches so far."""
+
+    language = "bpf"
+
+    def __init__(self, store: PacketStore, expression: str) -> None:
+        self.store = store
+        self.expression = expression
+        self.selection = PacketSelection()
+
+    def run(self, chunk: int = FILTER_CHUNK) -> Iterator[int]:
+        raise NotImplementedError
+
+
+class BpfDisplayFilter(DisplayFilter):
+    """A tcpdump expression run by libpcap in C over the store (PacketStore.compile_filter)."""
+
+    def __init__(self, store: PacketStore, expression: str, handle: int) -> None:
+        super().__init__(store, expression)
+        self._handle = handle
+        self._free = weakref.finalize(self, rc.lib.rc_store_filter_free, handle)
+
+    def run(self, chunk: int = FILTER_CHUNK) -> Iterator[int]:
+        chunk = in_range("filter chunk", chunk, 1, U64_MAX)
+        while True:
+            self.store.handle  # noqa: B018 — raises once the store is closed: C would read freed memory
+            examined = rc.lib.rc_store_filter_run(self._handle, self.selection.handle, chunk)
+            if examined < 0:
+                raise RingcoreError(f"filter '{self.expression}': {os.strerror(-examined)}")
+            if examined == 0:
+                progress = self.store.progress()
+                if progress.format == "live" or progress.done:
+                    if rc.lib.rc_store_filter_examined(self._handle) >= progress.count:
+                        return
+                    continue  # an interface declared meanwhile: its program is compiled now
+                self.store.wait(WAIT_SLICE_MS / 1000)  # a file still being indexed: its next packets
+            yield rc.lib.rc_store_filter_examined(self._handle)
+
+
 class PacketStore(_Native):
     _kind = "packet store"
 
@@ -131,14 +260,17 @@ class PacketStore(_Native):
             cap = length
 
     @classmethod
-    def create_spool(cls, spool_bytes: int, directory: str | None = None) -> PacketStore:
-        """A live capture's store: a spool of at most spool_bytes in a new private directory under `directory`
-        ($TMPDIR or /tmp by default), removed by close(); the oldest packets are evicted when it is full."""
+    def create_spool(cls, spool_bytes: int, directory: str | None = None,
+                     spool_packets: int = rc.STORE_SPOOL_DEFAULT_PACKETS) -> PacketStore:
+        """A live capture's store: a spool of at most spool_bytes, indexed by at most spool_packets (32 bytes of
+        memory each), in a new private directory under `directory` ($TMPDIR or /tmp by default), removed by
+        close(); the oldest packets are evicted when either is full."""
         spool_bytes = in_range("spool size", spool_bytes, SPOOL_MIN_BYTES, MAX_SPOOL_BYTES, " bytes")
+        spool_packets = in_range("spool index", spool_packets, SPOOL_MIN_PACKETS, MAX_SPOOL_PACKETS, " packets")
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
         code = rc.lib.rc_store_create_spool(os.fsencode(directory) if directory else None, spool_bytes,
-                                            ctypes.byref(handle), buf, len(buf))
+                                            spool_packets, ctypes.byref(handle), buf, len(buf))
         _check(code, buf, "creating the packet spool")
         return cls(handle.value)
 
@@ -167,16 +299,59 @@ class PacketStore(_Native):
             raise RingcoreError(f"adding {name} to the packet store failed: {os.strerror(-number)}")
         return number
 
-    def save(self, path: str, fmt: str = "pcapng") -> int:
-        """Write the packets still held to `path` (an exclusive 0600 temp file renamed into place once whole);
-        returns how many it holds."""
+    def compile_filter(self, expression: str, language: str = "bpf") -> DisplayFilter:
+        """A display filter over this store, run with DisplayFilter.run(). "bpf": a tcpdump expression compiled
+        by libpcap for each link type in the store (a bad one raises FilterError with libpcap's message);
+        "wireshark": a Wireshark display filter run by tshark once over the packets (FilterError when tshark is
+        missing or refuses the expression)."""
+        if language == "bpf":
+            handle = ctypes.c_void_p()
+            buf = rc.errbuf()
+            code = rc.lib.rc_store_filter_new(self.handle, expression.encode("utf-8", "surrogateescape"),
+                                              ctypes.byref(handle), buf, len(buf))
+            if code < 0:
+                if code == -errno.EINVAL:
+                    raise FilterError(f"filter '{expression}' does not compile: {rc.message(buf)}")
+                _check(code, buf, "compiling the filter")
+            return BpfDisplayFilter(self, expression, handle.value)
+        if language == "wireshark":
+            from .wireshark_filter import WiresharkDisplayFilter  # tshark is only looked for when asked
+            return WiresharkDisplayFilter(self, expression)
+        raise RingcoreError(f"unknown filter language '{language}' (choose bpf or wireshark)")
+
+    def export(self, path: str, fmt: str = "pcapng", numbers: PacketSelection | Iterable[int | range] | None = None,
+               progress: Callable[[int, int], object] | None = None, keep_partial: bool = False) -> ExportResult:
+        """Write packets to `path` ("-": standard output) through the C writer, in the store's order: all those
+        stored now (numbers None), a PacketSelection's, or those of a sorted iterable of numbers and ranges
+        (numbers not stored are left out). pcapng keeps each interface's block (its link type) and ns
+        timestamps. An exclusive 0600 temp file is renamed into place once complete: on any error (a full disk)
+        there is nothing under the name (keep_partial: the whole packets written stay, as a capture file's), and
+        RingcoreError says why in one line. progress(done, total) is called from the exporting thread after each
+        chunk; an exception it raises cancels the export."""
         if fmt not in FORMATS:
             raise RingcoreError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
-        saved = ctypes.c_uint64()
+        selection = numbers if isinstance(numbers, PacketSelection) or numbers is None else \
+            PacketSelection.from_numbers(numbers)
+        failure: list[BaseException] = []
+
+        def report(_ctx: int | None, done: int, total: int) -> int:
+            try:
+                progress(done, total)
+            except BaseException as exc:  # noqa: BLE001 — carried out of the C thread, raised below
+                failure.append(exc)
+                return 1
+            return 0
+
+        callback = rc.ProgressFn(report) if progress else ctypes.cast(None, rc.ProgressFn)
+        packets, size = ctypes.c_uint64(), ctypes.c_uint64()
         buf = rc.errbuf()
-        code = rc.lib.rc_store_save(self.handle, os.fsencode(path), FORMATS[fmt], ctypes.byref(saved), buf, len(buf))
-        _check(code, buf, f"{path}: saving the stored packets")
-        return saved.value
+        code = rc.lib.rc_store_save(self.handle, os.fsencode(path), FORMATS[fmt],
+                                    rc.RC_SAVE_KEEP_PARTIAL if keep_partial else 0, selection.handle if selection is not None else None, callback, None,
+                                    ctypes.byref(packets), ctypes.byref(size), buf, len(buf))
+        if failure:
+            raise failure[0]
+        _check(code, buf, f"{path}: exporting the stored packets")
+        return ExportResult(packets.value, size.value)
 
     def progress(self) -> StoreProgress:
         info = rc.StoreInfo()

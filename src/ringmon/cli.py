@@ -15,6 +15,7 @@ from ringcore import (
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
     DEFAULT_SPOOL_BYTES,
+    DEFAULT_SPOOL_PACKETS,
     FORMATS,
     CaptureOptions,
     DropPolicy,
@@ -23,7 +24,7 @@ from ringcore import (
     WaitStrategy,
     validate_ring,
 )
-from ringcore.store import MAX_SPOOL_BYTES, SPOOL_MIN_BYTES
+from ringcore.store import MAX_SPOOL_BYTES, MAX_SPOOL_PACKETS, SPOOL_MIN_BYTES, SPOOL_MIN_PACKETS
 from ringcore.filter import join_expression
 
 from .formatting import escape
@@ -59,6 +60,7 @@ def nonnegative(text: str) -> int:
 
 
 _SIZE = re.compile(r"(\d+)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
+_PACKETS = re.compile(r"(\d+)\s*([KMG]?)", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -75,12 +77,28 @@ def size(text: str) -> int:
     return value
 
 
+def packets(text: str) -> int:
+    """A packet count from '4M', '500K', '1000000' (binary units, as sizes: 1M is 1048576)."""
+    match = _PACKETS.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of packets: a number, or with K, M or G (4M)")
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+    if not SPOOL_MIN_PACKETS <= value <= MAX_SPOOL_PACKETS:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: the index holds {SPOOL_MIN_PACKETS} (4K) to "
+                                         f"{MAX_SPOOL_PACKETS} (4G) packets")
+    return value
+
+
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
     """Where the dashboard keeps every packet it captures: the dashboard and the demo share them."""
     parser.add_argument("--spool-size", metavar="SIZE", type=size, default=DEFAULT_SPOOL_BYTES,
                         help="keep the packets captured in a spool of at most SIZE (512M, 2G; 0: none), in a private "
                              "directory under $TMPDIR removed at exit; beyond it the oldest leave, counted as evicted "
                              f"(default {DEFAULT_SPOOL_BYTES >> 30}G)")
+    parser.add_argument("--spool-packets", metavar="COUNT", type=packets, default=DEFAULT_SPOOL_PACKETS,
+                        help="index at most COUNT packets (4M, 500K), 32 bytes of memory each; beyond it the oldest "
+                             f"leave, counted as evicted (default {DEFAULT_SPOOL_PACKETS >> 20}M: "
+                             f"{DEFAULT_SPOOL_PACKETS * 32 >> 20} MiB)")
     parser.add_argument("--no-store", action="store_true", help="keep no packets (the same as --spool-size 0)")
     parser.add_argument("--keep-spool", metavar="DIR",
                         help="at exit, save the packets still stored to DIR as a pcapng named by the start time")
@@ -94,7 +112,7 @@ def store_options(args: argparse.Namespace) -> StoreOptions | None:
         return None
     if args.keep_spool and not (os.path.isdir(args.keep_spool) and os.access(args.keep_spool, os.W_OK | os.X_OK)):
         raise RingcoreError(f"--keep-spool {args.keep_spool}: not a directory ringmon can write to")
-    return StoreOptions(spool_bytes=args.spool_size, keep_dir=args.keep_spool)
+    return StoreOptions(spool_bytes=args.spool_size, spool_packets=args.spool_packets, keep_dir=args.keep_spool)
 
 
 def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ring_pages: int | None) -> None:
@@ -195,8 +213,9 @@ def _capture_parser() -> argparse.ArgumentParser:
                              "once the capture ends; '-': standard output (refused on a terminal); a FIFO's reader "
                              "is waited for up to 10 s, as with tcpdump the reader may start after ringmon")
     parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
-    parser.add_argument("--format", choices=list(FORMATS), default="pcap",
-                        help="file format for -w (pcapng keeps each packet's interface)")
+    parser.add_argument("--format", choices=list(FORMATS),
+                        help="file format for -w (pcapng keeps each packet's interface; default: pcap, or with -r "
+                             "the input's)")
     parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE (with -w, "
                              "'written': that interface's packets in the file)")
     parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
@@ -209,14 +228,28 @@ def _run_capture(args: argparse.Namespace) -> int:
     return run_capture(args, capture_options(args))
 
 
+class _IntermixedParser(_Parser):
+    """FILE, then options, then the filter's words (`read IN -w OUT tcp port 80`), as tcpdump takes them."""
+
+    def parse_args(self, args=None, namespace=None):
+        return self.parse_intermixed_args(args, namespace)
+
+
 def _read_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = _IntermixedParser(
         prog=f"{PROG} read",
         description="Open a pcap or pcapng file in the packet list: it shows at once while the file is indexed "
                     "in the background (in place, no copy), scrolls, jumps (g), finds (/) and opens packets "
                     "(enter). A damaged file shows every packet up to the damage and says what is wrong.",
     )
     parser.add_argument("file", metavar="FILE", help="the capture file (pcap, µs or ns, either byte order; pcapng)")
+    parser.add_argument("-w", dest="write_file", metavar="OUT",
+                        help="no list: write the packets that match FILTER (all without one) to OUT, as "
+                             "'tcpdump -r FILE -w OUT FILTER' does, and say how many on stderr; created 0600, complete "
+                             "under its name or not there; '-': standard output (refused on a terminal)")
+    parser.add_argument("--format", choices=list(FORMATS), help="file format for -w (default: the input's)")
+    parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="with -w: write the first COUNT matches")
+    parser.add_argument("filter", nargs="*", metavar="FILTER", help="with -w: a filter in tcpdump syntax, run by libpcap")
     return parser
 
 

@@ -50,10 +50,14 @@ def test_bad_input_is_one_error_line(veth_pair, args, fragments):
     (["--spool-size", "12X"], ["--spool-size", "'12X' is not a size", "512M"]),
     (["--spool-size", "100K"], ["--spool-size", "100K is too small", "1M"]),
     (["--spool-size=-1G"], ["--spool-size", "not a size"]),
+    (["--spool-packets", "2X"], ["--spool-packets", "'2X' is not a number of packets", "4M"]),
+    (["--spool-packets", "4095"], ["--spool-packets", "4095 is out of range", "4096 (4K)"]),
+    (["--spool-packets", "5G"], ["--spool-packets", "5G is out of range", "(4G)"]),
     (["--keep-spool", "/nonexistent-dir"], ["--keep-spool /nonexistent-dir", "not a directory"]),
     (["--no-store", "--keep-spool", "/tmp"], ["--keep-spool needs the store"]),
     (["--spool-size", "0", "--keep-spool", "/tmp"], ["--keep-spool needs the store"]),
-], ids=["not-a-size", "spool-too-small", "negative", "keep-nowhere", "keep-without-store", "keep-with-size-0"])
+], ids=["not-a-size", "spool-too-small", "negative", "index-not-a-count", "index-too-small", "index-too-large",
+        "keep-nowhere", "keep-without-store", "keep-with-size-0"])
 @pytest.mark.parametrize("command", [[], ["demo"]], ids=["dashboard", "demo"])
 def test_bad_store_flags_are_one_error_line_before_anything_starts(command, args, fragments):
     assert_one_error_line(run_ringmon(*command, *args, *([] if command else ["-i", "lo"])), *fragments)

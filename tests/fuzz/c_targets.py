@@ -43,7 +43,7 @@ def build(target: str, out_dir: Path) -> Path:
     netns.require(shutil.which("clang") is not None, "clang is not installed (scripts/install.sh installs it)")
     exe = out_dir / f"fuzz_{target}"
     built = subprocess.run(["clang", *CLANG_FLAGS, str(HARNESSES / f"fuzz_{target}.c"), *map(str, sorted(SRC.glob("*.c"))),
-                            "-o", str(exe)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+                            "-lpcap", "-o", str(exe)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     assert built.returncode == 0, f"fuzz_{target}.c does not build:\n{built.stderr}"
     return exe
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hostile_text import assert_terminal_safe
+from summary_modes import assert_summary_modes_agree
 from ringcore import SlotMeta
 from ringcore.filter import LINKTYPE_ETHERNET
 from ringmon.cli import main
@@ -63,7 +64,8 @@ def _labels(nodes: list[DecodedNode]) -> Iterator[str]:
 
 def check_packet(data: bytes, linktype: int = LINKTYPE_ETHERNET, wirelen: int | None = None,
                  ts_ns: int = 0, ifname: str = "eth0") -> None:
-    """The packet line, the decode tree and the hex dump of one packet: no exception, one line each, safe."""
+    """The packet line, the decode tree and the hex dump of one packet: no exception, one line each, safe; the
+    summary-only walk says what the full one does."""
     wirelen = len(data) if wirelen is None else wirelen
     with kept_if_failing("packet", data):
         line = packet_line(data, SlotMeta(0, len(data), wirelen, ts_ns, 0, 0), ifname, linktype)
@@ -71,6 +73,7 @@ def check_packet(data: bytes, linktype: int = LINKTYPE_ETHERNET, wirelen: int | 
         for label in _labels(decode_frame(data, wirelen, linktype)):
             assert_terminal_safe(label, lines=1)
         assert_terminal_safe(hex_dump_text(data).plain)
+        assert_summary_modes_agree(data, linktype, wirelen)
 
 
 def corpus_files(target: str) -> list[Path]:

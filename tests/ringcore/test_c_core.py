@@ -20,6 +20,7 @@ C_TESTS = Path(__file__).parent / "c"
 # The C tests never open a socket; capture.c is linked when it builds, so the whole library is checked together.
 OPTIONAL_SOURCES = ("capture",)
 LIBRARY_SOURCES = tuple(sorted(path.stem for path in SRC.glob("*.c") if path.stem not in OPTIONAL_SOURCES))
+LIBRARIES = ["-lpcap"]  # as setup.py links: display filters are libpcap's (libpcap-dev)
 COMMON_FLAGS = ["-std=gnu11", "-pthread", "-Wall", "-Wextra", "-Werror", f"-I{SRC}", f"-I{C_TESTS}"]
 FLAVORS = {
     "plain": ["-O2"],
@@ -77,7 +78,7 @@ def build_c_test(request, library_objects, tmp_path):
     def build(name: str) -> tuple[list[str], dict[str, str], str]:
         exe = tmp_path / f"{name}-{flavor}"
         built = _compile([*COMMON_FLAGS, *FLAVORS[flavor], str(C_TESTS / f"{name}.c"),
-                          *map(str, library_objects(flavor)), "-o", str(exe)])
+                          *map(str, library_objects(flavor)), *LIBRARIES, "-o", str(exe)])
         assert built.returncode == 0, f"{name}.c does not build ({flavor}):\n{built.stderr}"
         return [str(exe)], {**os.environ, **SANITIZER_OPTIONS, "TMPDIR": str(tmp_path)}, flavor
 
@@ -180,6 +181,18 @@ def test_spool_held_after_many_laps_reads_back_the_newest_packets_whole_and_save
 
 def test_a_spool_that_cannot_grow_counts_every_packet_not_stored_in_one_line(run_c_test):
     run_c_test("store_spool_write_error")
+
+
+def test_a_full_spool_index_evicts_the_oldest_by_count_as_full_bytes_do_and_counts_them_evicted(run_c_test):
+    run_c_test("store_spool_index_cap")
+
+
+def test_a_display_filter_over_a_file_and_a_spool_of_two_link_types_matches_exactly_while_the_spool_grows(run_c_test):
+    run_c_test("store_filter_link_types")
+
+
+def test_an_exported_selection_holds_exactly_its_packets_and_a_failed_or_cancelled_export_leaves_no_file(run_c_test):
+    run_c_test("store_export_selection")
 
 
 @pytest.mark.parametrize("drop_policy", ["early", "late"])

@@ -112,10 +112,14 @@ def test_interfaces_plugged_later_join_the_store_by_key_one_captured_again_keeps
         monitor.close()
 
 
+@pytest.mark.parametrize(("frame_size", "limits"), [
+    (1000, {"spool_bytes": 1 << 20}),  # 8 MB through a 1 MiB spool: its bytes fill first
+    (60, {"spool_packets": 4096}),  # 8000 small packets through an index of 4096: its entries fill first
+], ids=["full-bytes", "full-index"])
 def test_a_small_spool_evicts_the_oldest_with_the_identity_exact_in_every_snapshot_while_traffic_flows(
-        veth_pair, tmp_path):
-    frames = veth_pair.frames_to_a(range(8000), size=1000)  # 8 MB through a 1 MiB spool
-    monitor = Monitor(store=StoreOptions(spool_bytes=1 << 20, directory=str(tmp_path)))
+        veth_pair, tmp_path, frame_size, limits):
+    frames = veth_pair.frames_to_a(range(8000), size=frame_size)
+    monitor = Monitor(store=StoreOptions(directory=str(tmp_path), **limits))
     snapshots = 0
     try:
         monitor.plug(veth_pair.if_a, UDP_ONLY, netns=veth_pair.ns_a)
@@ -136,6 +140,8 @@ def test_a_small_spool_evicts_the_oldest_with_the_identity_exact_in_every_snapsh
         assert stats.delivered == stats.stored == progress.count == len(frames)
         assert stats.store_evicted == progress.evicted > 0
         assert stats.store_held == progress.count - progress.first
+        if "spool_packets" in limits:
+            assert stats.store_held == limits["spool_packets"]
         # the packets held are the newest ones, whole
         held = all_packets(monitor.store)
         assert [packet.data for packet in held] == frames[progress.first:]
@@ -226,8 +232,9 @@ def test_every_call_on_a_closed_store_raises_instead_of_passing_null_to_c(tmp_pa
     calls = {"progress": lambda store: store.progress(), "interfaces": lambda store: store.interfaces(),
              "packets": lambda store: store.packets(0, 1), "packet": lambda store: store.packet(0),
              "spool_dir": lambda store: store.spool_dir, "add_interface": lambda store: store.add_interface("x", 1, 1),
-             "save": lambda store: store.save(str(tmp_path / "x.pcapng")), "wait": lambda store: store.wait(0),
-             "comment": lambda store: store.comment(0), "give_spool_to": lambda store: store.give_spool_to(0, 0)}
+             "export": lambda store: store.export(str(tmp_path / "x.pcapng")), "wait": lambda store: store.wait(0),
+             "comment": lambda store: store.comment(0), "compile_filter": lambda store: store.compile_filter("tcp"),
+             "give_spool_to": lambda store: store.give_spool_to(0, 0)}
     assert_every_call_raises_after_close(PacketStore, closed_store, calls)
 
 
@@ -235,6 +242,13 @@ def test_every_call_on_a_closed_store_raises_instead_of_passing_null_to_c(tmp_pa
 def test_a_spool_size_c_cannot_take_raises_value_error(spool_bytes, tmp_path):
     with pytest.raises(OutOfRangeError, match="spool size"):
         PacketStore.create_spool(spool_bytes, str(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("spool_packets", [-1, 0, 4095, (1 << 32) + 1])
+def test_an_index_size_c_cannot_take_raises_value_error(spool_packets, tmp_path):
+    with pytest.raises(OutOfRangeError, match="spool index"):
+        PacketStore.create_spool(1 << 20, str(tmp_path), spool_packets)
     assert os.listdir(tmp_path) == []
 
 

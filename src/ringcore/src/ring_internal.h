@@ -101,6 +101,15 @@ static inline uint64_t rc_coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A store's packets saved (store_save.c): written in the order given (the
+ * store's), never merged by time; whole_or_nothing: closing after a write
+ * error removes the file (else it keeps the whole packets written). */
+void writer_set_export(struct rc_writer *w, int whole_or_nothing);
+/* One packet with its comment (pcapng: an opt_comment; pcap has no room for
+ * it), for an export: -EINVAL when the writer merges by time. */
+int writer_write_commented(struct rc_writer *w, int32_t ifid, const struct rc_slot_hdr *slot,
+			   const char *comment, uint16_t comment_len);
+
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 uint64_t rc_now_ns(void);

@@ -605,13 +605,30 @@ void rc_store_close(struct rc_store *s);
  * bytes of at most spool_bytes (>= RC_STORE_SPOOL_MIN_BYTES): a packet that
  * does not fit before its end starts again at offset 0, and the oldest
  * packets whose bytes it overwrites are evicted first.  Packets are written
- * with pwritev and read back with pread, so their pages stay in the page
+ * with pwrite and read back with pread, so their pages stay in the page
  * cache, not in the process.  rc_store_close removes the file and the
- * directory. */
+ * directory.
+ *
+ * The index is the store's only memory that grows with traffic: 32 bytes a
+ * packet, so it is a ring too, of at most spool_packets entries; the oldest
+ * packet is evicted when it is full, exactly as when the spool's bytes are
+ * (one count: stored == held + evicted).  Bytes bound big packets, the
+ * count bounds small ones: 1 GiB of 60-byte packets is 17 M entries, 550 MB
+ * of index.  The default, 2 Mi packets, caps the index at 64 MiB, and a
+ * 1 GiB spool of packets that average 512 bytes or more is full by bytes
+ * first.  It is mapped once at its whole size and its pages are touched only
+ * as packets come (a quiet capture costs what it holds), so it never grows,
+ * is never copied, and no drain waits for it.  It stays anonymous memory
+ * rather than a file in the spool's directory: a file's dirty pages would
+ * count the same while the drains write them, and on a tmpfs $TMPDIR they
+ * could not be reclaimed either. */
 #define RC_STORE_SPOOL_MIN_BYTES (1u << 20) /* holds the largest packet (snap length 262144) */
+#define RC_STORE_SPOOL_MIN_PACKETS 4096u /* a few batches */
+#define RC_STORE_SPOOL_DEFAULT_PACKETS (1u << 21) /* 64 MiB of index */
+#define RC_STORE_SPOOL_MAX_PACKETS (1ull << 32) /* 128 GiB of index */
 
-int rc_store_create_spool(const char *dir, uint64_t spool_bytes, struct rc_store **out,
-			  char *errbuf, size_t errlen);
+int rc_store_create_spool(const char *dir, uint64_t spool_bytes, uint64_t spool_packets,
+			  struct rc_store **out, char *errbuf, size_t errlen);
 /* The spool's directory (what rc_store_close removes) into buf; -ENOENT for
  * a store that has no spool, -ERANGE when buf is too small. */
 int rc_store_spool_dir(struct rc_store *s, char *buf, size_t len);
@@ -627,13 +644,69 @@ int rc_store_add_interface(struct rc_store *s, const char *name, uint32_t linkty
  * RC_STORED_TRUNCATED and RC_STORED_OUTGOING. */
 int rc_store_append(struct rc_store *s, uint32_t interface,
 		    const struct rc_slot_hdr *const *slots, uint32_t n);
+/* ---- selections, display filters and export ----------------------- */
+
+/* A sorted set of packet numbers of one store (each once), in C: what a
+ * display filter matched, or what a person chose to export.  Thread-safe: a
+ * filter adds while the UI reads. */
+struct rc_selection;
+
+struct rc_selection *rc_selection_new(void);
+void rc_selection_free(struct rc_selection *sel);
+/* Append numbers, each above the last held: 0, -EINVAL when one is not
+ * (nothing after it added), -ENOMEM. */
+int rc_selection_add(struct rc_selection *sel, const uint64_t *numbers, uint32_t n);
+/* Append first .. end-1 (first above the last held). */
+int rc_selection_add_range(struct rc_selection *sel, uint64_t first, uint64_t end);
+uint64_t rc_selection_count(struct rc_selection *sel);
+/* Copy the numbers at positions start_index .. +max-1; returns how many. */
+uint32_t rc_selection_numbers(struct rc_selection *sel, uint64_t start_index, uint64_t *out,
+			      uint32_t max);
+/* The position of the first number >= number (count when none is). */
+uint64_t rc_selection_position(struct rc_selection *sel, uint64_t number);
+
+/* A display filter: a tcpdump expression compiled by libpcap once per link
+ * type of the store's interfaces (an interface whose link type it does not
+ * compile for matches nothing) and run by pcap_offline_filter over the
+ * packets where they lie (a file's mapping; a spool's packets read back).
+ * rc_store_filter_new fails with -EINVAL and libpcap's message when the
+ * expression compiles for none of them (for Ethernet when there is none
+ * yet).  The store must outlive the filter; one thread runs a filter. */
+struct rc_store_filter;
+
+int rc_store_filter_new(struct rc_store *s, const char *expression,
+			struct rc_store_filter **out, char *errbuf, size_t errlen);
+/* Examine at most max packets not examined yet (evicted ones are skipped),
+ * adding the matches to sel; returns how many were examined (0: none new
+ * for now) or a negative errno.  The store's lock is held for 1024 packets
+ * at a time. */
+int64_t rc_store_filter_run(struct rc_store_filter *f, struct rc_selection *sel, uint64_t max);
+/* The first packet number not examined yet. */
+uint64_t rc_store_filter_examined(struct rc_store_filter *f);
+void rc_store_filter_free(struct rc_store_filter *f);
+
+/* Called from the exporting thread after each chunk: packets written so
+ * far of total; nonzero cancels the export (-ECANCELED, no file). */
+typedef int (*rc_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+enum rc_save_flags {
+	/* a write error (a full disk) keeps the whole packets written, as a
+	 * capture file does (a session's spool kept at its end) */
+	RC_SAVE_KEEP_PARTIAL = 1 << 0,
+};
+
 /* Write the packets still held to path (enum rc_format; pcapng: one
- * interface block per store interface, ns timestamps), through the writer:
- * an exclusive 0600 temp file renamed into place once complete.  *saved (may
- * be NULL) gets the packets the file holds.  0 or a negative errno with one
- * line in errbuf. */
-int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint64_t *saved,
-		  char *errbuf, size_t errlen);
+ * interface block per store interface with its link type, ns timestamps,
+ * packet comments kept), through the writer, in the store's order: all of
+ * them (sel NULL) or those of sel (numbers evicted meanwhile are left out).
+ * An exclusive 0600 temp file is renamed into place once complete; on any
+ * error (a full disk) it is removed, unless RC_SAVE_KEEP_PARTIAL: the file
+ * is whole or not there.  *packets and *bytes (may be NULL) get what it
+ * holds.  progress may be NULL.  0 or a negative errno with one line in
+ * errbuf. */
+int rc_store_save(struct rc_store *s, const char *path, int32_t format, uint32_t flags,
+		  struct rc_selection *sel, rc_progress_fn progress, void *ctx,
+		  uint64_t *packets, uint64_t *bytes, char *errbuf, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 _Static_assert(sizeof(struct rc_store_entry) == 32, "an index entry is 32 bytes");
 
@@ -25,11 +26,28 @@ struct rc_store *store_new(int32_t format, const struct rc_store_backend *backen
 	return s;
 }
 
+int store_fix_capacity(struct rc_store *s, uint64_t capacity)
+{
+	if (capacity == 0 || capacity > SIZE_MAX / sizeof(struct rc_store_entry))
+		return -ENOMEM;
+	/* MAP_NORESERVE: the index costs what it holds, up to its whole size */
+	void *map = mmap(NULL, capacity * sizeof(struct rc_store_entry), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return -ENOMEM;
+	s->entries = map;
+	s->capacity = capacity;
+	s->entries_mapped = 1;
+	return 0;
+}
+
 int store_reserve(struct rc_store *s, uint64_t more)
 {
 	uint64_t held = s->count - s->first;
 	if (held + more <= s->capacity)
 		return 0;
+	if (s->entries_mapped)
+		return -ENOMEM;
 	uint64_t capacity = s->capacity ? s->capacity : INITIAL_CAPACITY;
 	while (capacity < held + more) {
 		if (capacity > UINT64_MAX / 2 / sizeof(struct rc_store_entry))
@@ -39,7 +57,7 @@ int store_reserve(struct rc_store *s, uint64_t more)
 	struct rc_store_entry *grown;
 	if (s->count <= s->capacity) {
 		/* no entry has wrapped yet: each keeps its place under the new
-		 * mask, and a large block grows in place (mremap), with no copy
+		 * capacity, and a large block grows in place (mremap), with no copy
 		 * for a drain to wait on while it holds the lock */
 		grown = realloc(s->entries, capacity * sizeof(*grown));
 		if (!grown)
@@ -51,9 +69,9 @@ int store_reserve(struct rc_store *s, uint64_t more)
 	grown = malloc(capacity * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
-	/* lay the held entries out again at their place for the new mask */
+	/* lay the held entries out again at their place for the new capacity */
 	for (uint64_t n = s->first; n < s->count; n++)
-		grown[n & (capacity - 1)] = s->entries[n & (s->capacity - 1)];
+		grown[n % capacity] = *store_entry(s, n);
 	free(s->entries);
 	s->entries = grown;
 	s->capacity = capacity;
@@ -63,7 +81,7 @@ int store_reserve(struct rc_store *s, uint64_t more)
 void store_append(struct rc_store *s, const struct rc_store_entry *e, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		s->entries[s->count & (s->capacity - 1)] = e[i];
+		*store_entry(s, s->count) = e[i];
 		s->bytes_held += e[i].caplen;
 		s->count++;
 		if (e[i].interface < s->interface_count)
@@ -74,7 +92,7 @@ void store_append(struct rc_store *s, const struct rc_store_entry *e, uint32_t n
 void store_evict(struct rc_store *s, uint64_t n)
 {
 	for (; n > 0 && s->first < s->count; n--) {
-		const struct rc_store_entry *e = &s->entries[s->first & (s->capacity - 1)];
+		const struct rc_store_entry *e = store_entry(s, s->first);
 		s->bytes_held -= e->caplen;
 		if (e->interface < s->interface_count)
 			s->interfaces[e->interface].evicted++;
@@ -142,7 +160,7 @@ uint32_t rc_store_entries(struct rc_store *s, uint64_t start, struct rc_store_en
 	pthread_mutex_lock(&s->lock);
 	if (start >= s->first)
 		for (uint64_t n = start; n < s->count && copied < max; n++)
-			out[copied++] = s->entries[n & (s->capacity - 1)];
+			out[copied++] = *store_entry(s, n);
 	pthread_mutex_unlock(&s->lock);
 	return copied;
 }
@@ -161,7 +179,7 @@ int64_t rc_store_read(struct rc_store *s, uint64_t number, uint8_t *buf, uint64_
 	int64_t caplen = -ENOENT;
 	pthread_mutex_lock(&s->lock);
 	if (number >= s->first && number < s->count)
-		caplen = store_read_locked(s, &s->entries[number & (s->capacity - 1)], buf, cap);
+		caplen = store_read_locked(s, store_entry(s, number), buf, cap);
 	pthread_mutex_unlock(&s->lock);
 	return caplen;
 }
@@ -184,7 +202,10 @@ void rc_store_close(struct rc_store *s)
 		return;
 	if (s->backend && s->backend->close)
 		s->backend->close(s);
-	free(s->entries);
+	if (s->entries_mapped)
+		munmap(s->entries, s->capacity * sizeof(*s->entries));
+	else
+		free(s->entries);
 	free(s->interfaces);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -794,29 +794,30 @@ int rc_store_wait(struct rc_store *s, uint32_t timeout_ms)
 	return done;
 }
 
+int64_t store_comment_locked(struct rc_store *s, const struct rc_store_entry *e, char *buf, uint64_t cap)
+{
+	/* the block is read again: check its framing against the mapping once more */
+	if (s->backend != &file_backend || !(e->flags & RC_STORED_COMMENT) || e->data_offset < e->block_back ||
+	    e->data_offset > s->data_size || s->data_size - e->data_offset < (uint64_t)pad4(e->caplen) + 4)
+		return 0;
+	const uint8_t *block = s->data + e->data_offset - e->block_back;
+	uint64_t block_at = e->data_offset - e->block_back;
+	/* a packet block's type says its section's byte order */
+	bool swap = rd32_native(block) != PCAPNG_EPB && rd32_native(block) != PCAPNG_PB;
+	uint32_t total = rd32(swap, block + 4);
+	uint64_t options_at = e->block_back + (uint64_t)pad4(e->caplen);
+	if (total > s->data_size - block_at || options_at + 4 > total)
+		return 0;
+	struct options o = { block + options_at, block + total - 4 };
+	return (int64_t)packet_comments(swap, o, buf, cap);
+}
+
 int64_t rc_store_comment(struct rc_store *s, uint64_t number, char *buf, uint64_t cap)
 {
 	int64_t length = -ENOENT;
 	pthread_mutex_lock(&s->lock);
-	if (number >= s->first && number < s->count) {
-		const struct rc_store_entry *e = &s->entries[number & (s->capacity - 1)];
-		length = 0;
-		/* the block is read again: check its framing against the mapping once more */
-		if (s->backend == &file_backend && (e->flags & RC_STORED_COMMENT) && e->data_offset >= e->block_back &&
-		    e->data_offset <= s->data_size &&
-		    s->data_size - e->data_offset >= (uint64_t)pad4(e->caplen) + 4) {
-			const uint8_t *block = s->data + e->data_offset - e->block_back;
-			uint64_t block_at = e->data_offset - e->block_back;
-			/* a packet block's type says its section's byte order */
-			bool swap = rd32_native(block) != PCAPNG_EPB && rd32_native(block) != PCAPNG_PB;
-			uint32_t total = rd32(swap, block + 4);
-			uint64_t options_at = e->block_back + (uint64_t)pad4(e->caplen);
-			if (total <= s->data_size - block_at && options_at + 4 <= total) {
-				struct options o = { block + options_at, block + total - 4 };
-				length = (int64_t)packet_comments(swap, o, buf, cap);
-			}
-		}
-	}
+	if (number >= s->first && number < s->count)
+		length = store_comment_locked(s, store_entry(s, number), buf, cap);
 	pthread_mutex_unlock(&s->lock);
 	return length;
 }

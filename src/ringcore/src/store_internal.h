@@ -21,10 +21,13 @@ struct rc_store_backend {
 struct rc_store {
 	pthread_mutex_t lock; /* guards everything below but the backend's own fields */
 	/* The index is a ring of entries: packet n lives at
-	 * entries[n & (capacity - 1)] while first <= n < count.  capacity is a
-	 * power of two and grows (store_reserve) while nothing is evicted. */
+	 * entries[n % capacity] (store_entry) while first <= n < count.  A
+	 * file's grows by doubling (store_reserve); a spool's is fixed, mapped
+	 * once at its full size (store_fix_capacity: entries_mapped), its pages
+	 * touched only as packets come. */
 	struct rc_store_entry *entries;
 	uint64_t capacity;
+	int entries_mapped;
 	uint64_t first;
 	uint64_t count;
 	uint64_t bytes_held; /* caplen of first .. count-1 */
@@ -47,10 +50,18 @@ struct rc_store {
 	void *backend_state;
 };
 
+static inline struct rc_store_entry *store_entry(const struct rc_store *s, uint64_t n)
+{
+	return &s->entries[n % s->capacity];
+}
+
 /* A zeroed store with its lock, or NULL. */
 struct rc_store *store_new(int32_t format, const struct rc_store_backend *backend);
+/* Give the (empty) store an index of exactly capacity entries that never
+ * grows: mapped at once, with no memory behind it until used; -ENOMEM. */
+int store_fix_capacity(struct rc_store *s, uint64_t capacity);
 /* Room for `more` entries beyond count, growing the index; caller holds the
- * lock; -ENOMEM when it cannot grow. */
+ * lock; -ENOMEM when it cannot grow (or a fixed index is full). */
 int store_reserve(struct rc_store *s, uint64_t more);
 /* Append entries (room reserved, lock held); they become readable when the
  * caller unlocks. */
@@ -65,6 +76,9 @@ int store_add_interface(struct rc_store *s, const char *name, size_t name_len,
  * caplen or a negative errno from the backend. */
 int64_t store_read_locked(struct rc_store *s, const struct rc_store_entry *e, uint8_t *buf,
 			  uint64_t cap);
+/* A packet's comments joined by newlines, at most cap bytes into buf (lock
+ * held); their whole length, 0 when it has none (store_file.c). */
+int64_t store_comment_locked(struct rc_store *s, const struct rc_store_entry *e, char *buf, uint64_t cap);
 /* Record why indexing ended early (lock held), printf-style, one line. */
 void store_fail(struct rc_store *s, int error, uint64_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -20,6 +20,8 @@
  * (the snap length, 262144) fits in it; packets per run are bounded too. */
 #define RUN_BYTES (1u << 20)
 #define RUN_PACKETS 1024u
+/* make_room_locked can always index a whole run */
+_Static_assert(RUN_PACKETS <= RC_STORE_SPOOL_MIN_PACKETS, "a run fits in the smallest index");
 
 /* A run of packets to write with one pwrite: contiguous in the file. */
 struct run {
@@ -88,12 +90,18 @@ static const struct rc_store_backend spool_backend = {
 	.read = spool_read,
 };
 
-int rc_store_create_spool(const char *dir, uint64_t spool_bytes, struct rc_store **out,
-			  char *errbuf, size_t errlen)
+int rc_store_create_spool(const char *dir, uint64_t spool_bytes, uint64_t spool_packets,
+			  struct rc_store **out, char *errbuf, size_t errlen)
 {
 	if (spool_bytes < RC_STORE_SPOOL_MIN_BYTES || spool_bytes > (uint64_t)INT64_MAX / 2) {
 		rc_err(errbuf, errlen, "a spool of %llu bytes does not fit: at least %u bytes (1 MiB)",
 		       (unsigned long long)spool_bytes, RC_STORE_SPOOL_MIN_BYTES);
+		return -EINVAL;
+	}
+	if (spool_packets < RC_STORE_SPOOL_MIN_PACKETS || spool_packets > RC_STORE_SPOOL_MAX_PACKETS) {
+		rc_err(errbuf, errlen, "a spool of %llu packets does not fit: %u to %llu packets",
+		       (unsigned long long)spool_packets, RC_STORE_SPOOL_MIN_PACKETS,
+		       (unsigned long long)RC_STORE_SPOOL_MAX_PACKETS);
 		return -EINVAL;
 	}
 	if (!dir || !*dir)
@@ -112,7 +120,7 @@ int rc_store_create_spool(const char *dir, uint64_t spool_bytes, struct rc_store
 	sp->size = spool_bytes;
 	s->backend_state = sp;
 	sp->run = malloc(sizeof(*sp->run));
-	if (!sp->run) {
+	if (!sp->run || store_fix_capacity(s, spool_packets) < 0) {
 		rc_store_close(s);
 		rc_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
@@ -167,10 +175,12 @@ int rc_store_add_interface(struct rc_store *s, const char *name, uint32_t linkty
 }
 
 /* Evict the oldest packets until the bytes up to `end` (a position) can be
- * written: the held bytes must stay within one lap of it. */
-static void make_room_locked(struct rc_store *s, struct spool *sp, uint64_t end)
+ * written and `pending` more packets indexed: the held bytes must stay within
+ * one lap of it, the held packets within the index.  Either way they count
+ * as evicted, so stored == held + evicted. */
+static void make_room_locked(struct rc_store *s, struct spool *sp, uint64_t end, uint32_t pending)
 {
-	while (sp->tail + sp->size < end) {
+	while (sp->tail + sp->size < end || s->count - s->first + pending > s->capacity) {
 		if (s->first == s->count) {
 			sp->tail = sp->head;
 			return;
@@ -181,7 +191,7 @@ static void make_room_locked(struct rc_store *s, struct spool *sp, uint64_t end)
 		} else {
 			/* the next packet's position, from its file offset: it
 			 * lies less than a lap after the old tail */
-			uint64_t offset = s->entries[s->first & (s->capacity - 1)].data_offset;
+			uint64_t offset = store_entry(s, s->first)->data_offset;
 			sp->tail += (offset + sp->size - sp->tail % sp->size) % sp->size;
 		}
 	}
@@ -254,7 +264,7 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 		pthread_mutex_unlock(&s->lock);
 		return -EINVAL;
 	}
-	int err = store_reserve(s, n) ? ENOMEM : 0;
+	int err = 0;
 	uint32_t stored = 0;
 	run->n = 0;
 	for (uint32_t i = 0; i < n && !err; i++) {
@@ -275,7 +285,7 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 			if (err)
 				break;
 		}
-		make_room_locked(s, sp, at + len);
+		make_room_locked(s, sp, at + len, run->n + 1);
 		if (run->n == 0)
 			run->start = run->end = at;
 		memcpy(run->bytes + (run->end - run->start), slot + 1, len);

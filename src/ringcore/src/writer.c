@@ -34,6 +34,7 @@
 #define PCAPNG_IDB 0x00000001u
 #define PCAPNG_EPB 0x00000006u
 #define PCAPNG_BYTE_ORDER 0x1a2b3c4du
+#define PCAPNG_OPT_COMMENT 1
 #define PCAPNG_OPT_IF_NAME 2
 #define PCAPNG_OPT_IF_TSRESOL 9
 
@@ -72,6 +73,8 @@ struct rc_writer {
 	int fd;
 	int stream;           /* stdout, a device or FIFO: no temp file, no rename */
 	int flush_each_batch; /* stdout: a reader on a pipe wants packets now */
+	int in_order;         /* writer_set_export: never merged by time */
+	int whole_or_nothing; /* writer_set_export: an error removes the file */
 	char *path;
 	char *tmp_path;
 	uint8_t *buf;
@@ -96,7 +99,10 @@ static void set_error(struct rc_writer *w, int err, const char *what)
 	if (w->error)
 		return;
 	w->error = -err;
-	if (err == ENOSPC)
+	if (err == ENOSPC && w->whole_or_nothing)
+		rc_err(w->error_msg, sizeof(w->error_msg),
+		       "%s: the disk is full: no file written", w->path);
+	else if (err == ENOSPC)
 		rc_err(w->error_msg, sizeof(w->error_msg),
 		       "%s: the disk is full; the file keeps the %llu packets written before",
 		       w->path, (unsigned long long)w->packets);
@@ -403,16 +409,18 @@ static uint32_t record_bytes(const struct rc_writer *w, uint32_t caplen)
 	return w->format == RC_FORMAT_PCAPNG ? 28 + pad4(caplen) + 4 : 16 + caplen;
 }
 
-static int write_one_locked(struct rc_writer *w, int32_t ifid,
-			    const struct rc_slot_hdr *slot)
+/* comment (pcapng only; NULL: none): an opt_comment of comment_len bytes. */
+static int write_one_locked(struct rc_writer *w, int32_t ifid, const struct rc_slot_hdr *slot,
+			    const char *comment, uint16_t comment_len)
 {
 	const uint8_t *data = (const uint8_t *)(slot + 1);
 	uint32_t total = record_bytes(w, slot->caplen);
-	int rc;
+	if (comment)
+		total += 4 + pad4(comment_len) + 4; /* the option, then opt_endofopt */
+	int rc = reserve_locked(w, total);
+	if (rc)
+		return rc;
 	if (w->format == RC_FORMAT_PCAPNG) {
-		rc = reserve_locked(w, total);
-		if (rc)
-			return rc;
 		put_u32(w, PCAPNG_EPB);
 		put_u32(w, total);
 		put_u32(w, (uint32_t)ifid);
@@ -422,11 +430,15 @@ static int write_one_locked(struct rc_writer *w, int32_t ifid,
 		put_u32(w, slot->wirelen);
 		put(w, data, slot->caplen);
 		put_pad(w, slot->caplen);
+		if (comment) {
+			uint16_t opt[2] = { PCAPNG_OPT_COMMENT, comment_len };
+			put(w, opt, 4);
+			put(w, comment, comment_len);
+			put_pad(w, comment_len);
+			put_u32(w, 0); /* opt_endofopt */
+		}
 		put_u32(w, total);
 	} else {
-		rc = reserve_locked(w, total);
-		if (rc)
-			return rc;
 		uint32_t frac = w->format == RC_FORMAT_PCAP_NS ?
 					(uint32_t)(slot->ts_ns % 1000000000ull) :
 					(uint32_t)(slot->ts_ns % 1000000000ull / 1000);
@@ -490,7 +502,7 @@ static int write_queue_head_locked(struct rc_writer *w, int ifid)
 	struct merge_queue *q = &w->queues[ifid];
 	struct queued_packet *qp = queue_head(q);
 	count_queued_bytes_locked(w, &qp->slot, -1);
-	int rc = write_one_locked(w, ifid, &qp->slot);
+	int rc = write_one_locked(w, ifid, &qp->slot, NULL, 0);
 	if (rc) {
 		count_queued_bytes_locked(w, &qp->slot, 1); /* still queued */
 		return rc;
@@ -527,7 +539,7 @@ static int enqueue_locked(struct rc_writer *w, int32_t ifid,
 {
 	struct merge_queue *q = &w->queues[ifid];
 	if (!q->buf && !(q->buf = malloc(MERGE_QUEUE_BYTES))) {
-		int rc = write_one_locked(w, ifid, slot); /* in order as it came */
+		int rc = write_one_locked(w, ifid, slot, NULL, 0); /* in order as it came */
 		if (rc == 0)
 			count_packet_locked(w, ifid, 1);
 		return rc;
@@ -577,7 +589,7 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 	if (ifid < 0 || ifid >= w->interfaces)
 		rc = -EINVAL;
 	/* one interface has its packets in order already: no queue, no copy */
-	int merging = w->interfaces > 1;
+	int merging = w->interfaces > 1 && !w->in_order;
 	uint64_t now = merging ? rc_coarse_ns() : 0;
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		/* slots lie a page apart, beyond what the hardware prefetcher
@@ -592,7 +604,7 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 			rc = -EMSGSIZE;
 		} else if (merging) {
 			rc = enqueue_locked(w, ifid, slots[i], now);
-		} else if ((rc = write_one_locked(w, ifid, slots[i])) == 0) {
+		} else if ((rc = write_one_locked(w, ifid, slots[i], NULL, 0)) == 0) {
 			count_packet_locked(w, ifid, 1);
 		}
 	}
@@ -732,6 +744,13 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 		if (w->fd > STDERR_FILENO)
 			close(w->fd);
 		w->fd = -1;
+	} else if (w->whole_or_nothing && w->error) {
+		close(w->fd);
+		w->fd = -1;
+		unlink(w->tmp_path);
+		w->packets = 0;
+		memset(w->interface_packets, 0, sizeof(w->interface_packets));
+		w->file_bytes = 0;
 	} else {
 		commit_file_locked(w);
 	}
@@ -747,6 +766,32 @@ int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 	pthread_mutex_unlock(&w->lock);
 	free_writer(w);
 	return rc;
+}
+
+int writer_write_commented(struct rc_writer *w, int32_t ifid, const struct rc_slot_hdr *slot,
+			   const char *comment, uint16_t comment_len)
+{
+	if (w->format != RC_FORMAT_PCAPNG)
+		return rc_writer_write(w, ifid, &slot, 1); /* pcap has no room for it */
+	pthread_mutex_lock(&w->lock);
+	int rc = w->error;
+	if (ifid < 0 || ifid >= w->interfaces || (w->interfaces > 1 && !w->in_order))
+		rc = -EINVAL;
+	else if (slot->caplen > WRITE_BUFFER_BYTES ||
+		 record_bytes(w, slot->caplen) + 8 + pad4(comment_len) > WRITE_BUFFER_BYTES)
+		rc = -EMSGSIZE;
+	if (rc == 0 && (rc = write_one_locked(w, ifid, slot, comment, comment_len)) == 0)
+		count_packet_locked(w, ifid, 1);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+void writer_set_export(struct rc_writer *w, int whole_or_nothing)
+{
+	pthread_mutex_lock(&w->lock);
+	w->in_order = 1;
+	w->whole_or_nothing = whole_or_nothing;
+	pthread_mutex_unlock(&w->lock);
 }
 
 void rc_writer_abort(struct rc_writer *w)

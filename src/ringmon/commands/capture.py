@@ -34,6 +34,7 @@ from ..cli import say
 from ..formatting import escape
 from ..decode.summary import packet_line
 from ..privilege import drop_privileges, installation_needs, require_access, user_account
+from .export import export_file
 
 # How often the -w loop looks at the session (limit reached, signal, interfaces gone, writer error):
 # the drains run in C, so this only bounds how late ringmon notices.
@@ -41,7 +42,7 @@ WATCH_INTERVAL_S = 0.2  # 5 wake-ups a second: idle costs next to nothing
 PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
-LIVE_ONLY_FLAGS = {"interfaces": "-i", "write_file": "-w", "stats_json": "--stats-json", "netns": "--netns"}
+LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns"}
 
 
 class StopRequest:
@@ -160,6 +161,8 @@ def _read_file(args: argparse.Namespace, expression: str | None, stop: StopReque
     live_only = [flag for attribute, flag in LIVE_ONLY_FLAGS.items() if getattr(args, attribute)]
     if live_only:
         raise RingcoreError(f"-r reads a file, so it cannot be used with {' or '.join(live_only)}")
+    if args.write_file:
+        return export_file(args.read_file, args.write_file, args.format, args.count, expression)
     file_filter = UserSpaceFilter(expression) if expression else None
     printed = 0
     with PacketStore.open_file(args.read_file) as store:
@@ -228,7 +231,7 @@ def _write_file(args: argparse.Namespace, options: CaptureOptions, stop: StopReq
     monitor = Monitor(drain=True, count=args.count)
     try:
         # The file first, so every drain has it from its first packet (and -c counts only written ones).
-        monitor.start_writing(args.write_file, args.format,
+        monitor.start_writing(args.write_file, args.format or "pcap",
                               owner=(account.pw_uid, account.pw_gid) if account is not None else None)
         try:
             _plug_all(monitor, args, options, account)

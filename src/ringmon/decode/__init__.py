@@ -13,12 +13,14 @@ from .tree import DecodedNode
 __all__ = ["DecodedNode", "Dissection", "decode_frame", "dissect"]
 
 
-def dissect(frame: bytes | memoryview, linktype: int = LINKTYPE_ETHERNET, wirelen: int | None = None) -> Dissection:
+def dissect(frame: bytes | memoryview, linktype: int = LINKTYPE_ETHERNET, wirelen: int | None = None,
+            tree: bool = True) -> Dissection:
     """The layers and summary columns of one frame of a link type (pcap LINKTYPE_ value); `wirelen` is its
     length on the wire when the capture kept less, so a length field is only called wrong when the wire did
-    not carry the bytes, and what is missing is said."""
+    not carry the bytes, and what is missing is said. Without `tree`, the summary columns only: the same
+    walk, several times faster."""
     frame = bytes(frame)  # a memoryview of a ring or a store works too: one copy, of the packet looked at
-    dissection = Dissection(frame, len(frame) if wirelen is None else wirelen)
+    dissection = Dissection(frame, len(frame) if wirelen is None else wirelen, tree=tree)
     first = FIRST_LAYERS.get(linktype)
     if first is None:
         dissection.protocol = f"linktype {linktype}"

@@ -9,7 +9,7 @@ import struct
 import dpkt
 
 from .dissect import Dissection, Next, layer
-from .tree import MAX_LABEL, DecodedNode, Field, header_fields, header_only, hex16, named
+from .tree import MAX_LABEL, UNKEPT, DecodedNode, Field, UnkeptNode, header_only, hex16, named
 
 DNS_PORTS = (53, 5353, 5355)  # DNS, multicast DNS, LLMNR
 DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
@@ -17,6 +17,11 @@ DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TX
 _DNS_RCODES = {0: "no error", 1: "format error", 2: "server failure", 3: "no such name", 4: "not implemented",
                5: "refused"}
 _HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ")
+_DNS_HEADER_FIELDS = (
+    Field("id", "id", hex16), Field("op", "flags", lambda op: f"0x{op:04x} ({'response' if op & 0x8000 else 'query'}"
+                                                           f", {_DNS_RCODES.get(op & 0xF, op & 0xF)})"),
+    Field("qd", "questions"), Field("an", "answers"), Field("ns", "authority records"), Field("ar", "additional records"),
+)
 _TLS_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
 _TLS_CONTENT_TYPES = {20: "change cipher spec", 21: "alert", 22: "handshake", 23: "application data"}
 _TLS_HANDSHAKES = {1: "Client Hello", 2: "Server Hello", 4: "New Session Ticket", 8: "Encrypted Extensions",
@@ -98,20 +103,16 @@ def _rdata(message: bytes, kind: int, offset: int, length: int) -> str:
     return f"{length} bytes"
 
 
-def _dns_message(d: Dissection, start: int, end: int, name: str) -> None:
+def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode | UnkeptNode:
+    """The message's node (when it is too short for a header, the node that says so)."""
     if d.short(name, start, end, 12):
-        return
+        return d.layers[-1] if d.tree else UNKEPT
     header = header_only(dpkt.dns.DNS, d.frame, start)  # the counts: dpkt's own DNS would read the records too
     message = d.frame[start:min(end, len(d.frame))]
     response = bool(header.op & 0x8000)
     node = d.add_layer(f"{name}  {'response' if response else 'query'} 0x{header.id:04x}", start, start + len(message),
                        protocol="DNS")
-    header_fields(node, header, start, (
-        Field("id", "id", hex16), Field("op", "flags", lambda op: f"0x{op:04x} ({'response' if op & 0x8000 else 'query'}"
-                                                                   f", {_DNS_RCODES.get(op & 0xF, op & 0xF)})"),
-        Field("qd", "questions"), Field("an", "answers"), Field("ns", "authority records"),
-        Field("ar", "additional records"),
-    ))
+    node.add_fields(header, start, _DNS_HEADER_FIELDS)
     offset, questions, answers = 12, [], []
     try:
         for section, count in (("question", header.qd), ("answer", header.an), ("authority", header.ns),
@@ -154,6 +155,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> None:
     if response and rcode:  # an error answers nothing: say which
         info = f"{info}: {_DNS_RCODES.get(rcode, f'rcode {rcode}')}"
     d.info = f"{info}: {', '.join(answers)}" if answers else info
+    return node
 
 
 @layer("DNS")
@@ -170,11 +172,10 @@ def dns_over_tcp(d: Dissection, start: int, end: int) -> Next:
     if length + 2 > end - start:  # a message split over segments: not reassembled
         d.payload(start, end, "DNS (part of a message)")
         return None
-    _dns_message(d, start + 2, start + 2 + length, "DNS")
-    message = d.layers[-1]
+    message = _dns_message(d, start + 2, start + 2 + length, "DNS")
     if message.span is not None:  # the layer is the length and the message
         message.span = (start, message.span[1])
-        message.children.insert(0, DecodedNode(f"length: {length}", span=(start, start + 2)))
+        message.add(f"length: {length}", (start, start + 2), at=0)
     d.payload(start + 2 + length, end)
     return None
 

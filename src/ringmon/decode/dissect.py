@@ -1,14 +1,15 @@
 """Walks a frame layer by layer: each protocol's function (in link.py, inet.py, transport.py, application.py),
 `protocol(d, start, end) -> Next` with `d` the Dissection, reads its header at `start` in the frame, adds its
 node to the tree and its part to the one-line summary, and says which protocol comes next and where.
-A layer that does not parse becomes a node that says why."""
+A layer that does not parse becomes a node that says why. A walk for the summary only (`tree=False`, the
+packet list and `ringmon capture`) runs the same functions, but keeps no node: see tree.UnkeptNode."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .tree import DecodedNode, Field, header_fields, header_layout, header_only
+from .tree import UNKEPT, DecodedNode, Field, UnkeptNode, header_layout, header_only
 
 # (protocol function, start, end): the next layer is the bytes [start, end) of the frame
 Next = Optional[tuple[Callable[["Dissection", int, int], "Next"], int, int]]
@@ -25,7 +26,8 @@ def layer(name: str):
 
 @dataclass
 class Dissection:
-    """A frame's decode tree (`layers`, outermost first) and its summary columns, built in one walk."""
+    """A frame's decode tree (`layers`, outermost first) and its summary columns, built in one walk; without
+    `tree`, the summary columns alone (`layers` stays empty)."""
 
     frame: bytes
     wirelen: int
@@ -39,6 +41,7 @@ class Dissection:
     trailers: list[DecodedNode] = field(default_factory=list)  # bytes after the last layer (Ethernet padding)
     fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
     quoted: bool = False  # the start of a packet an ICMP error quotes: cut short by design, not by the capture
+    tree: bool = True
 
     @property
     def uncaptured(self) -> int:
@@ -57,11 +60,15 @@ class Dissection:
         """How many of the bytes [start, end) the capture kept (`end` may be where a header says, past it)."""
         return max(0, min(end, len(self.frame)) - start)
 
-    def add_layer(self, title: str, start: int, end: int, protocol: str | None = None) -> DecodedNode:
-        node = DecodedNode(title, span=(start, start + self.captured(start, end)))
-        self.layers.append(node)
+    def add_layer(self, title: str, start: int, end: int, protocol: str | None = None) -> DecodedNode | UnkeptNode:
+        """The layer's node; the summary's protocol column is `protocol`, or the title's first word ('' keeps
+        the protocol of the layer before)."""
         if protocol != "":
             self.protocol = protocol or title.split("  ")[0]
+        if not self.tree:
+            return UNKEPT
+        node = DecodedNode(title, span=(start, start + self.captured(start, end)))
+        self.layers.append(node)
         return node
 
     def malformed(self, node: DecodedNode, why: str, truncated: bool = False) -> None:
@@ -73,10 +80,12 @@ class Dissection:
 
     def fail(self, name: str, start: int, end: int, why: str, malformed: bool = True) -> None:
         """A layer that does not parse: one node, 'NAME: malformed: why' (or 'truncated: …')."""
-        kept = self.captured(start, end)
-        self.layers.append(DecodedNode(f"{name}: {why}", malformed=malformed, span=(start, start + kept) if kept else None))
         self.protocol = name
         self.problems.append(why)
+        if self.tree:
+            kept = self.captured(start, end)
+            self.layers.append(DecodedNode(f"{name}: {why}", malformed=malformed,
+                                           span=(start, start + kept) if kept else None))
 
     def short(self, name: str, start: int, end: int, needed: int) -> bool:
         """True, after a node saying what is missing, when `needed` bytes from `start` are not there."""
@@ -97,21 +106,23 @@ class Dissection:
         those of `fields` that the bytes there hold (an ICMP error quotes 8 bytes of TCP: its ports)."""
         if not self.short(name, start, end, cls.__hdr_len__):
             return header_only(cls, self.frame, start)
+        if not self.tree:
+            return None
         kept = self.captured(start, end)
         partial = header_only(cls, self.frame[start:start + kept] + bytes(cls.__hdr_len__), 0)
         layout = header_layout(cls)
-        header_fields(self.layers[-1], partial, start, tuple(spec for spec in fields if layout[spec.name][1] <= kept))
+        self.layers[-1].add_fields(partial, start, tuple(spec for spec in fields if layout[spec.name][1] <= kept))
         return None
 
     def payload(self, start: int, end: int, title: str = "Payload") -> None:
         kept = self.captured(start, end)
-        if kept:
+        if kept and self.tree:
             missing = f" ({end - start - kept} more not captured)" if end - start > kept else ""
             self.layers.append(DecodedNode(f"{title}  {kept} bytes{missing}", span=(start, start + kept)))
 
     def trailer(self, start: int, end: int, title: str) -> None:
         kept = self.captured(start, end)
-        if kept:
+        if kept and self.tree:
             self.trailers.append(DecodedNode(f"{title}  {kept} bytes", span=(start, start + kept)))
 
 
@@ -129,6 +140,6 @@ def walk(dissection: Dissection, first: Next) -> None:
             dissection.fail(function.layer_name, start, end, f"malformed: {type(error).__name__}: {error}")
             break
     dissection.layers.extend(dissection.trailers)
-    if dissection.uncaptured and not dissection.quoted:
+    if dissection.uncaptured and not dissection.quoted and dissection.tree:
         dissection.layers.append(DecodedNode(
             f"Not captured: the last {dissection.uncaptured} of {dissection.wirelen} bytes on the wire"))

@@ -9,7 +9,7 @@ import dpkt
 
 from . import transport
 from .dissect import Dissection, Next, layer, walk
-from .tree import DecodedNode, Field, header_fields, header_only, hex8, hex16, mac, named
+from .tree import DecodedNode, Field, header_only, hex8, hex16, mac, named
 
 IP_PROTOCOLS = {0: "hop-by-hop", 1: "icmp", 4: "ipv4", 6: "tcp", 17: "udp", 41: "ipv6", 43: "routing",
                 44: "fragment", 47: "gre", 50: "esp", 51: "ah", 58: "icmpv6", 59: "no next header",
@@ -117,7 +117,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
         return None
     source, destination = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
     node = d.add_layer(f"IPv4  {source} > {destination}", start, start + header_len)
-    header_fields(node, ip, start, IPV4_FIELDS)
+    node.add_fields(ip, start, IPV4_FIELDS)
     _ipv4_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = source, destination
     inner_end = end
@@ -153,7 +153,7 @@ def ipv6(d: Dissection, start: int, end: int) -> Next:
         return None
     source, destination = ipv6_address(ip.src), ipv6_address(ip.dst)
     node = d.add_layer(f"IPv6  {source} > {destination}", start, start + 40)
-    header_fields(node, ip, start, IPV6_FIELDS)
+    node.add_fields(ip, start, IPV6_FIELDS)
     d.source, d.destination = source, destination
     inner_end = end
     if ip.plen:  # 0: a jumbogram, or segmentation offload
@@ -177,7 +177,7 @@ def _extension(d: Dissection, name: str, start: int, end: int, fields: tuple[Fie
         return None
     node = d.add_layer(name, start, start + length, protocol="")
     node.add(f"next header: {named(IP_PROTOCOLS)(header.nxt)}", (start, start + 1))
-    header_fields(node, header, start, fields)
+    node.add_fields(header, start, fields)
     return start + length, node
 
 
@@ -250,7 +250,7 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
     if name == "ICMP" and packet.type == 3 and packet.code in _ICMP_UNREACHABLE:
         what = f"{what} ({_ICMP_UNREACHABLE[packet.code]})"
     node = d.add_layer(f"{name}  {what}", start, end)
-    header_fields(node, packet, start, (
+    node.add_fields(packet, start, (
         Field("type", "type", named(types)), Field("code", "code"), Field("sum", "checksum", hex16),
     ))
     if packet.type in _ECHO and d.captured(start, end) >= 8:
@@ -268,11 +268,11 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
     if d.quoted or d.captured(start, end) == 0:
         return
     quote = d.frame[:min(end, len(d.frame))]
-    quoted = Dissection(quote, len(quote) + _QUOTE_MAY_LACK, quoted=True)
+    quoted = Dissection(quote, len(quote) + _QUOTE_MAY_LACK, quoted=True, tree=d.tree)
     walk(quoted, (first_layer, start, quoted.wirelen))
     what = f"{quoted.protocol} {quoted.source} > {quoted.destination}".rstrip(" >")
     invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
-    invoking.children = quoted.layers
+    invoking.children.extend(quoted.layers)
     d.info = f"{d.info}, for {what}"
 
 

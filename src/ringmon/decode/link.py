@@ -11,7 +11,7 @@ import dpkt.sll2
 
 from . import inet
 from .dissect import Dissection, Next, layer
-from .tree import DecodedNode, Field, header_fields, header_only, hex16, mac, named
+from .tree import Field, header_only, hex16, mac, named
 
 ETHERTYPE_NAMES = {0x0800: "IPv4", 0x86DD: "IPv6", 0x0806: "ARP", 0x8100: "802.1Q", 0x88A8: "802.1ad",
                    0x9100: "QinQ", 0x8847: "MPLS", 0x8848: "MPLS multicast"}
@@ -19,6 +19,11 @@ ETHERTYPE_MAX_LENGTH = 1500  # an 802.3 frame's type field at or below this is a
 _ARP_OPERATIONS = {1: "request", 2: "reply"}
 _SLL_PACKET_TYPES = {0: "to us", 1: "broadcast", 2: "multicast", 3: "to someone else", 4: "sent by us"}
 _ARPHRD_ETHER = 1
+_ETHERNET_FIELDS = (Field("dst", "destination", mac), Field("src", "source", mac),
+                    Field("type", "type", named(ETHERTYPE_NAMES, hex16)))
+_ETHERNET_802_3_FIELDS = (*_ETHERNET_FIELDS[:2], Field("type", "length (802.3)"))
+_TAG_FIELDS = (Field("pri", "priority"), Field("cfi", "drop eligible"), Field("id", "vlan id"),
+               Field("type", "type", named(ETHERTYPE_NAMES, hex16)))
 
 
 @layer("Ethernet II")
@@ -27,12 +32,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
     if frame is None:
         return None
     node = d.add_layer(f"Ethernet II  {mac(frame.src)} > {mac(frame.dst)}", start, start + 14, protocol="")
-    header_fields(node, frame, start, (
-        Field("dst", "destination", mac),
-        Field("src", "source", mac),
-        Field("type", "type" if frame.type > ETHERTYPE_MAX_LENGTH else "length (802.3)",
-              named(ETHERTYPE_NAMES, hex16) if frame.type > ETHERTYPE_MAX_LENGTH else str),
-    ))
+    node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     d.source, d.destination = mac(frame.src), mac(frame.dst)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
         d.protocol = "802.3"
@@ -56,10 +56,7 @@ def _tag(d: Dissection, name: str, start: int, end: int) -> Next:
     if tag is None:
         return None
     node = d.add_layer(f"{name}  vlan {tag.id}, priority {tag.pri}", start, start + 4, protocol="")
-    header_fields(node, tag, start, (
-        Field("pri", "priority"), Field("cfi", "drop eligible"), Field("id", "vlan id"),
-        Field("type", "type", named(ETHERTYPE_NAMES, hex16)),
-    ))
+    node.add_fields(tag, start, _TAG_FIELDS)
     d.notes.append(f"vlan {tag.id}")
     return by_ethertype(d, tag.type, start + 4, end)
 
@@ -81,7 +78,7 @@ def mpls(d: Dissection, start: int, end: int) -> Next:
     if label is None:
         return None
     node = d.add_layer(f"MPLS  label {label.val}", start, start + 4, protocol="")
-    header_fields(node, label, start, (
+    node.add_fields(label, start, (
         Field("val", "label"), Field("exp", "traffic class"), Field("s", "bottom of stack"), Field("ttl", "ttl"),
     ))
     d.notes.append(f"mpls {label.val}")
@@ -95,9 +92,9 @@ def _sll_address(hrd: int, length: int, address: bytes) -> str:
     return mac(address) if hrd == _ARPHRD_ETHER or length != 6 else address.hex(":")
 
 
-def _source_node(cooked, start: int, address: str) -> DecodedNode:
+def _source_span(cooked, start: int) -> tuple[int, int]:
     """The address field is 8 bytes; the address is its first `hlen`."""
-    return DecodedNode(f"source: {address}", span=(start, start + min(cooked.hlen, 8)))
+    return start, start + min(cooked.hlen, 8)
 
 
 def _sll_next(d: Dissection, protocol: int, start: int, end: int) -> Next:
@@ -116,11 +113,11 @@ def sll(d: Dissection, start: int, end: int) -> Next:
     address = _sll_address(cooked.hrd, cooked.hlen, cooked.hdr)
     node = d.add_layer(f"Linux cooked (SLL)  {_SLL_PACKET_TYPES.get(cooked.type, cooked.type)} from {address}",
                        start, start + 16, protocol="")
-    header_fields(node, cooked, start, (
+    node.add_fields(cooked, start, (
         Field("type", "packet type", named(_SLL_PACKET_TYPES)), Field("hrd", "link-layer address type"),
         Field("hlen", "link-layer address length"), Field("ethtype", "protocol", named(ETHERTYPE_NAMES, hex16)),
     ))
-    node.children.insert(3, _source_node(cooked, start + 6, address))
+    node.add(f"source: {address}", _source_span(cooked, start + 6), at=3)
     d.source = address
     return _sll_next(d, cooked.ethtype, start + 16, end)
 
@@ -133,12 +130,12 @@ def sll2(d: Dissection, start: int, end: int) -> Next:
     address = _sll_address(cooked.hrd, cooked.hlen, cooked.hdr)
     node = d.add_layer(f"Linux cooked (SLL2)  {_SLL_PACKET_TYPES.get(cooked.type, cooked.type)} from {address}",
                        start, start + 20, protocol="")
-    header_fields(node, cooked, start, (
+    node.add_fields(cooked, start, (
         Field("ethtype", "protocol", named(ETHERTYPE_NAMES, hex16)), Field("intindex", "interface index"),
         Field("hrd", "link-layer address type"), Field("type", "packet type", named(_SLL_PACKET_TYPES)),
         Field("hlen", "link-layer address length"),
     ))
-    node.children.append(_source_node(cooked, start + 12, address))
+    node.add(f"source: {address}", _source_span(cooked, start + 12))
     d.source = address
     return _sll_next(d, cooked.ethtype, start + 20, end)
 
@@ -185,7 +182,7 @@ def arp(d: Dissection, start: int, end: int) -> Next:
         return None
     operation = _ARP_OPERATIONS.get(packet.op, f"op {packet.op}")
     node = d.add_layer(f"ARP  {operation}", start, start + fixed + sum(lengths))
-    header_fields(node, packet, start, (
+    node.add_fields(packet, start, (
         Field("hrd", "hardware type"), Field("pro", "protocol type", hex16), Field("hln", "hardware address length"),
         Field("pln", "protocol address length"), Field("op", "operation", named(_ARP_OPERATIONS)),
     ))

@@ -41,7 +41,7 @@ class PacketSummary:
 def summarize(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINKTYPE_ETHERNET) -> PacketSummary:
     """The summary of one packet as captured on `ifname` (a pure function: same input, same summary)."""
     stamp = wall_clock(meta.ts_ns, "%H:%M:%S", 6)
-    found = dissect(data, linktype, max(meta.wirelen, len(data)))
+    found = dissect(data, linktype, max(meta.wirelen, len(data)), tree=False)
     info = found.summary_info
     if meta.caplen < meta.wirelen:
         info = f"{info} [captured {meta.caplen} of {meta.wirelen}]".lstrip()

@@ -8,7 +8,7 @@ import dpkt
 
 from . import application
 from .dissect import Dissection, Next, layer
-from .tree import DecodedNode, Field, header_fields, hex16
+from .tree import DecodedNode, Field, hex16
 
 TCP_FLAG_LETTERS = (  # tcpdump's letters; "." is ACK
     (dpkt.tcp.TH_SYN, "S"), (dpkt.tcp.TH_FIN, "F"), (dpkt.tcp.TH_RST, "R"),
@@ -101,7 +101,7 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
         return None
     flags = tcp_flags(segment.flags)
     node = d.add_layer(f"TCP  {segment.sport} > {segment.dport} [{flags}]", start, start + header_len)
-    header_fields(node, segment, start, TCP_FIELDS)
+    node.add_fields(segment, start, TCP_FIELDS)
     options = _tcp_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = f"{d.source}.{segment.sport}", f"{d.destination}.{segment.dport}"
     payload_len = max(0, end - start - header_len)  # the length the IP header gives: right when truncated
@@ -126,7 +126,7 @@ def udp(d: Dissection, start: int, end: int) -> Next:
         _ports_of_a_cut_header(d, start, end)
         return None
     node = d.add_layer(f"UDP  {datagram.sport} > {datagram.dport}", start, start + 8)
-    header_fields(node, datagram, start, UDP_FIELDS)
+    node.add_fields(datagram, start, UDP_FIELDS)
     declared = end - start  # what the IP header says the datagram is
     if not d.fragment and datagram.ulen != declared:
         d.malformed(node, f"UDP length {datagram.ulen} != {declared}")

@@ -32,10 +32,18 @@ class DecodedNode:
             self.label = f"{self.label[:MAX_LABEL]}... ({len(self.label) - MAX_LABEL} more characters)"
         self.label = escape(self.label)
 
-    def add(self, label: str, span: Span | None = None, malformed: bool = False) -> DecodedNode:
+    def add(self, label: str, span: Span | None = None, malformed: bool = False, at: int | None = None) -> DecodedNode:
+        """A child, last or at index `at`."""
         child = DecodedNode(label, malformed=malformed, span=span)
-        self.children.append(child)
+        self.children.insert(len(self.children) if at is None else at, child)
         return child
+
+    def add_fields(self, packet: Any, start: int, fields: tuple[Field, ...]) -> None:
+        """A child per field of `packet` (a dpkt header that starts at `start` in the frame)."""
+        layout = header_layout(type(packet))
+        for spec in fields:
+            first, last = layout[spec.name]
+            self.add(f"{spec.label}: {shown(spec.format, getattr(packet, spec.name))}", (start + first, start + last))
 
     def flag(self, problem: str) -> None:
         """A layer that parsed but says something untrue or incomplete: first child 'malformed: why' or
@@ -47,6 +55,31 @@ class DecodedNode:
         yield self
         for child in self.children:
             yield from child.walk()
+
+
+class UnkeptNode:
+    """A layer's node in a walk for the summary only: the protocol functions run as for the tree, reading the
+    same header fields, but what they add to it is dropped, unformatted (field labels are most of a walk's
+    cost, and a list of a million rows needs only the summary's columns)."""
+
+    span: Span | None = None
+    malformed = False
+
+    @property
+    def children(self) -> list[DecodedNode]:
+        return []  # a fresh list each time: nothing put there is kept
+
+    def add(self, label: str, span: Span | None = None, malformed: bool = False, at: int | None = None) -> UnkeptNode:
+        return self
+
+    def add_fields(self, packet: Any, start: int, fields: tuple[Field, ...]) -> None:
+        pass
+
+    def flag(self, problem: str) -> None:
+        pass
+
+
+UNKEPT = UnkeptNode()
 
 
 @dataclass(frozen=True)
@@ -83,14 +116,6 @@ def header_only(cls: type, frame: bytes, start: int) -> Any:
     header = cls.__new__(cls)
     dpkt.Packet.unpack(header, frame[start:start + cls.__hdr_len__])
     return header
-
-
-def header_fields(node: DecodedNode, packet: Any, start: int, fields: tuple[Field, ...]) -> None:
-    """A child of `node` per field of `packet` (a dpkt header that starts at `start` in the frame)."""
-    layout = header_layout(type(packet))
-    for spec in fields:
-        first, last = layout[spec.name]
-        node.add(f"{spec.label}: {shown(spec.format, getattr(packet, spec.name))}", (start + first, start + last))
 
 
 def shown(show: Callable[[Any], str], value: Any) -> str:

@@ -117,9 +117,10 @@ class PacketListScreen(Screen[None]):
         Binding("escape", "cancel_or_back", "Back", show=False),
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
-        Binding("n", "find_again(False)", "Next"),
-        Binding("N", "find_again(True)", "Previous"),
-        Binding("t", "time_format", "Time format", tooltip="Relative, absolute, or delta from the previous"),
+        Binding("n", "find_again(False)", "Next", tooltip="Find the next packet whose line contains the text"),
+        Binding("N", "find_again(True)", "Prev", tooltip="Find the previous packet whose line contains the text"),
+        Binding("t", "time_format", "Time", tooltip="Time relative to the first packet, absolute, or delta from "
+                "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
     ]
 
@@ -131,7 +132,7 @@ class PacketListScreen(Screen[None]):
         self.packet_list = PacketList(store, following=store.progress().format == "live", id="packet-list")
         self.status = Static(id="list-status")
         self.needle: str | None = None
-        self.find_state: str | None = None  # what the status line says of the find in progress or last done
+        self.find_state: str | None = None  # what the status line says of a find in progress
         self._span: tuple[int, int | None] = (0, None)  # (count it was measured at, span)
 
     def compose(self) -> ComposeResult:

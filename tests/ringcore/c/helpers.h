@@ -243,7 +243,8 @@ static inline int read_capture(const char *path, struct capture_file *out)
 				.wirelen = rd32(b + 24),
 				.data = b + 28,
 			};
-			if (28 + ((p.caplen + 3) & ~3u) + 4 != total || p.ifid >= out->interfaces) {
+			/* options (an export's opt_comment) may follow the data */
+			if (28 + ((p.caplen + 3) & ~3u) + 4 > total || p.ifid >= out->interfaces) {
 				fprintf(stderr, "%s: bad packet block at %zu\n", path, at);
 				return -1;
 			}

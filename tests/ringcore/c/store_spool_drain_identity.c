@@ -1,9 +1,11 @@
 /* store_spool_drain_identity.c — two drains store two rings' packets in one
- * small spool that evicts many times over, while a third thread takes
- * snapshots: in every rc_drain_stats snapshot delivered == stored +
- * store_failed (and nothing failed), stored - store_evicted is what the store
- * holds of that interface, and in every rc_store_info reading the packets
- * held are count - first.  At the end every packet produced was stored once.
+ * small spool with the smallest index, in phases of small packets (the index
+ * fills first) and large ones (the bytes do), evicting many times over, while
+ * a third thread takes snapshots: in every rc_drain_stats snapshot delivered
+ * == stored + store_failed (and nothing failed) and 0 <= store_evicted <=
+ * stored (what the store holds of that interface is the difference), and in
+ * every rc_store_info reading the packets held fit the index and their bytes
+ * the spool.  At the end every packet produced was stored once.
  * Usage: store_spool_drain_identity [seconds]   (default 1.0) */
 #include "helpers.h"
 
@@ -13,6 +15,8 @@
 #define SLOT_SIZE 2048u
 #define ROOM (SLOT_SIZE - SLOT_HDR_BYTES)
 #define MAX_PACKETS 200000u
+#define SMALL 64u
+#define PHASE_PACKETS 8192u /* of small packets: twice the index */
 
 struct feeder {
 	struct rc_ring *ring;
@@ -32,7 +36,7 @@ static void *feed(void *arg)
 	struct feeder *f = arg;
 	uint8_t buf[ROOM];
 	for (uint64_t seq = 0; seq < MAX_PACKETS && mono_ns() < f->deadline_ns; seq++) {
-		uint32_t len = packet_size(seq, ROOM);
+		uint32_t len = packet_size(seq, (seq / PHASE_PACKETS) % 2 ? ROOM : SMALL);
 		fill_packet(1, seq, buf, len);
 		while (rc_ring_produce(f->ring, buf, len, len, 1000 + seq, 0, 0) == -ENOBUFS)
 			sched_yield();
@@ -59,7 +63,8 @@ static void *watch(void *arg)
 		}
 		struct rc_store_info info;
 		rc_store_info(w->store, &info);
-		CHECK(info.first <= info.count && info.error == 0, "store: first %llu count %llu error %d",
+		CHECK(info.first <= info.count && info.count - info.first <= RC_STORE_SPOOL_MIN_PACKETS &&
+			      info.error == 0, "store: first %llu count %llu error %d",
 		      (unsigned long long)info.first, (unsigned long long)info.count, info.error);
 		CHECK(info.bytes_held <= info.bytes_total, "store holds %llu bytes of %llu",
 		      (unsigned long long)info.bytes_held, (unsigned long long)info.bytes_total);
@@ -73,7 +78,8 @@ int main(int argc, char **argv)
 	double seconds = run_seconds(argc, argv, 1.0);
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_store *store;
-	REQUIRE(rc_store_create_spool(NULL, RC_STORE_SPOOL_MIN_BYTES, &store, err, sizeof(err)) == 0,
+	REQUIRE(rc_store_create_spool(NULL, RC_STORE_SPOOL_MIN_BYTES, RC_STORE_SPOOL_MIN_PACKETS,
+				      &store, err, sizeof(err)) == 0,
 		"spool: %s", err);
 	struct rc_ring *rings[2];
 	struct rc_drain *drains[2];

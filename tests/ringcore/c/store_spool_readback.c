@@ -45,7 +45,8 @@ static void exact_laps(const char *dir)
 	enum { SIZE = 4096, EXACT_PACKETS = 1000 };
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_store *store;
-	REQUIRE(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES, &store, err, sizeof(err)) == 0,
+	REQUIRE(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES, RC_STORE_SPOOL_DEFAULT_PACKETS,
+				      &store, err, sizeof(err)) == 0,
 		"spool: %s", err);
 	REQUIRE(rc_store_add_interface(store, "x", 1, MAX_LEN) == 0, "interface");
 	struct rc_slot_hdr *batch[BATCH];
@@ -88,9 +89,11 @@ int main(void)
 	char err[RC_ERRBUF_SIZE] = "";
 	char *dir = make_temp_dir();
 	struct rc_store *store;
-	CHECK(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES - 1, &store, err, sizeof(err)) ==
+	CHECK(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES - 1, RC_STORE_SPOOL_DEFAULT_PACKETS,
+				    &store, err, sizeof(err)) ==
 		      -EINVAL && strstr(err, "at least"), "a spool under 1 MiB: %s", err);
-	REQUIRE(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES, &store, err, sizeof(err)) == 0,
+	REQUIRE(rc_store_create_spool(dir, RC_STORE_SPOOL_MIN_BYTES, RC_STORE_SPOOL_DEFAULT_PACKETS,
+				      &store, err, sizeof(err)) == 0,
 		"spool: %s", err);
 	char spool_dir[4096], spool_file[4200];
 	REQUIRE(rc_store_spool_dir(store, spool_dir, sizeof(spool_dir)) == 0, "spool dir");
@@ -155,7 +158,8 @@ int main(void)
 	char *saved_path;
 	REQUIRE(asprintf(&saved_path, "%s/kept.pcapng", dir) > 0, "asprintf");
 	uint64_t saved = 0;
-	CHECK(rc_store_save(store, saved_path, RC_FORMAT_PCAPNG, &saved, err, sizeof(err)) == 0,
+	CHECK(rc_store_save(store, saved_path, RC_FORMAT_PCAPNG, 0, NULL, NULL, NULL, &saved, NULL, err,
+			    sizeof(err)) == 0,
 	      "save: %s", err);
 	CHECK(saved == info.count - info.first, "saved %llu of %llu", (unsigned long long)saved,
 	      (unsigned long long)(info.count - info.first));
@@ -179,8 +183,8 @@ int main(void)
 		}
 	}
 	free_capture(&file);
-	CHECK(rc_store_save(store, "/nonexistent-dir/x.pcapng", RC_FORMAT_PCAPNG, NULL, err,
-			    sizeof(err)) < 0 && strstr(err, "/nonexistent-dir"), "save to nowhere: %s", err);
+	CHECK(rc_store_save(store, "/nonexistent-dir/x.pcapng", RC_FORMAT_PCAPNG, 0, NULL, NULL, NULL,
+			    NULL, NULL, err, sizeof(err)) < 0 && strstr(err, "/nonexistent-dir"), "save to nowhere: %s", err);
 	unlink(saved_path);
 	free(saved_path);
 	free(buf);

@@ -35,7 +35,8 @@ int main(void)
 	REQUIRE(setrlimit(RLIMIT_FSIZE, &limit) == 0, "setrlimit: %s", strerror(errno));
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_store *store;
-	REQUIRE(rc_store_create_spool(NULL, 4 * RC_STORE_SPOOL_MIN_BYTES, &store, err, sizeof(err)) == 0,
+	REQUIRE(rc_store_create_spool(NULL, 4 * RC_STORE_SPOOL_MIN_BYTES, RC_STORE_SPOOL_DEFAULT_PACKETS,
+				      &store, err, sizeof(err)) == 0,
 		"spool: %s", err);
 	REQUIRE(rc_store_add_interface(store, "a", 1, 65535) == 0, "interface");
 	struct rc_ring *ring = make_ring(SLOT_SIZE, 9, RC_DROP_EARLY, RC_WAIT_SLEEP, 50);

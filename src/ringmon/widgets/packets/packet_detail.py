@@ -12,8 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from ...decode import decode_frame
-from ...formatting import escape
-from ...formatting import wall_clock
+from ...formatting import escape, wall_clock
 from ...messages import FieldHighlighted
 from .decode_tree import PacketTree
 from .hex_dump import HexDump, hex_dump_text

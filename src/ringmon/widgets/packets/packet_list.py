@@ -21,7 +21,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreProgress
+from ringcore.filter import LINKTYPE_ETHERNET
+from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 from ...formatting import NS_PER_S, escape, wall_clock
 from ...messages import PacketChosen
@@ -91,6 +92,17 @@ def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int, w
     return [*cells, summary.source, summary.destination, summary.protocol, str(summary.length), summary.info]
 
 
+def _find_in_rows(needle: str, rows: list[tuple[int, str]], backwards: bool) -> int | None:
+    """The number of the first (last) of `rows`, (number, line), whose line contains `needle` (lower case):
+    one lower() and one search over the batch's lines joined, not one per row (a line holds no newline: its
+    text is escaped)."""
+    if not rows:
+        return None
+    text = "\n".join(line for _, line in rows).lower()
+    hit = text.rfind(needle) if backwards else text.find(needle)
+    return None if hit < 0 else rows[text.count("\n", 0, hit)][0]
+
+
 def _fit(text: str, column: Column) -> str:
     if len(text) > column.width:
         return text[:column.width - 1] + "…"
@@ -112,8 +124,8 @@ class PacketList(ScrollView, can_focus=True):
         Binding("down", "move(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "first", "First"),
-        Binding("end", "last", "Last"),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False, tooltip="The newest packet, and follow it"),
         Binding("enter", "open", "Open"),
     ]
 
@@ -126,8 +138,8 @@ class PacketList(ScrollView, can_focus=True):
         self.store = store
         self.first = 0  # the oldest packet number still stored
         self.count = 0  # packets stored so far, evicted ones included
-        self.interface_names: list[str] = []  # escaped
-        self.linktypes: list[int] = []
+        self.interfaces: list[StoreInterface] = []
+        self.interface_names: list[str] = []  # escaped, for display
         self.base_ts_ns: int | None = None  # the first packet's: what relative times count from
         self._summaries: LRUCache[int, RowFacts] = LRUCache(_SUMMARIES_CACHED)
         self._strips: LRUCache[tuple, Strip] = LRUCache(_STRIPS_CACHED)
@@ -144,10 +156,9 @@ class PacketList(ScrollView, can_focus=True):
         first, count = progress.first, progress.count
         if (first, count) == (self.first, self.count):
             return
-        if len(self.interface_names) < progress.interfaces:
-            interfaces = self.store.interfaces()
-            self.interface_names = [escape(interface.name) for interface in interfaces]
-            self.linktypes = [interface.linktype for interface in interfaces]
+        if len(self.interfaces) < progress.interfaces:
+            self.interfaces = self.store.interfaces()
+            self.interface_names = [escape(interface.name) for interface in self.interfaces]
             self._strips.clear()
         if self.base_ts_ns is None and count > first:
             oldest = self.store.packet(first)
@@ -173,10 +184,10 @@ class PacketList(ScrollView, can_focus=True):
         rows = []
         for packet in packets:
             index = packet.interface
-            ifname = self.interface_names[index] if index < len(self.interface_names) else f"#{index}"
-            linktype = self.linktypes[index] if index < len(self.linktypes) else 1
+            interface = self.interfaces[index] if index < len(self.interfaces) else None  # declared late
+            ifname, linktype = (interface.name, interface.linktype) if interface else (f"#{index}", LINKTYPE_ETHERNET)
             rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), packet.ts_ns,
-                                                 previous_ts_ns)))
+                                                 previous_ts_ns)))  # summarize escapes the name
             previous_ts_ns = packet.ts_ns
         return rows
 
@@ -215,10 +226,10 @@ class PacketList(ScrollView, can_focus=True):
             size = min(MAX_BATCH - 1, total - searched)
             start = after - searched - size if backwards else after + 1 + searched
             start = max(start, self.first)  # evicted meanwhile: what is left
-            rows = self.read_rows(start, size)
-            for number, facts in reversed(rows) if backwards else rows:
-                if needle in self.row_text(number, facts).lower():
-                    return number
+            found = _find_in_rows(needle, [(number, self.row_text(number, facts))
+                                           for number, facts in self.read_rows(start, size)], backwards)
+            if found is not None:
+                return found
             searched += size
             progress(searched, total)
         return None
