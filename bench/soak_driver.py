@@ -40,6 +40,9 @@ RING_PAGES_CHOICES = (CLASSIC_RING_PAGES, 129, DEFAULT_RING_PAGES)
 WAIT_CHOICES = (WaitStrategy.SLEEP, WaitStrategy.EVENT)  # not spin or yield: they would take a shared core
 FAULTS = ("replug", "pause", "drop_policy", "rotate")
 SPOOL_BYTES = 2 << 20  # a few seconds of the soak's traffic: the store evicts from the warm-up on
+# An index sized to that spool (1 MiB): evicting, the store walks its whole index over and over, giving its pages
+# back behind it, but TSan never gives back the shadow of the default index's 64 MiB.
+SPOOL_PACKETS = 1 << 15
 
 
 class SoakFailure(Exception):
@@ -158,7 +161,8 @@ class Soak:
         self.config = config
         self.random = random.Random(config["seed"])
         self.monitor = Monitor(count_talkers=True,
-                               store=StoreOptions(spool_bytes=SPOOL_BYTES, directory=config["out_dir"]))
+                               store=StoreOptions(spool_bytes=SPOOL_BYTES, spool_packets=SPOOL_PACKETS,
+                                                  directory=config["out_dir"]))
         self.links = [Link(netns, ifname, Generator(sender_ns, sender_if, config["rate_pps"], config["max_burst"],
                                                     config["seed"] + index))
                       for index, (netns, ifname, sender_ns, sender_if) in enumerate(config["links"])]

@@ -2,9 +2,10 @@
 then its exit status and the state it left the terminal in."""
 from __future__ import annotations
 
+import os
 import re
-import sys
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -37,11 +38,17 @@ def wait_for_screen(session: str, pattern: str, timeout_s: float = START_TIMEOUT
         time.sleep(0.2)
 
 
-def start_in_tmux(command: str, exit_file: Path, cwd: Path | None = None, then: str = "") -> str:
+def start_in_tmux(command: str, exit_file: Path, cwd: Path | None = None, then: str = "",
+                  this_tree: bool = True) -> str:
     """`command` in a new tmux session; its exit status goes to `exit_file`, then `then` runs in the same
-    terminal. The session stays a while after, so its screen can still be read."""
+    terminal. The session stays a while after, so its screen can still be read. `this_tree`: with this run's
+    PYTHONPATH (the tree under test), else with none (what an install put in place)."""
     session = f"ringmon-e2e-{uuid.uuid4().hex[:8]}"
+    # a session takes the environment of the tmux server, which another test run may have started: its
+    # PYTHONPATH is set for the session itself
+    python_path = ["-e", f"PYTHONPATH={os.environ.get('PYTHONPATH', '') if this_tree else ''}"]
     tmux("new-session", "-d", "-s", session, "-x", SIZE[0], "-y", SIZE[1], *(["-c", str(cwd)] if cwd else []),
+         *python_path,
          f"{command}; echo $? > {exit_file}; {then + '; ' if then else ''}sleep 30")
     return session
 

@@ -518,8 +518,8 @@ class Drain(_Native):
         self._stats = rc.Stats()
 
     def stats(self) -> rc.Stats:
-        """The ring's counters read between two batches, with the store's evictions of this interface: the
-        store's identity (delivered == stored + store_failed) holds exactly in it."""
+        """The ring's counters, with the store's evictions of this interface: the store's identity (delivered ==
+        stored + store_failed) holds exactly in it. Never waits for a batch being written."""
         rc.lib.rc_drain_stats(self.handle, ctypes.byref(self._stats))
         return self._stats
 

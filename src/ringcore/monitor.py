@@ -227,8 +227,8 @@ class Monitor:
             return {key: self._snapshot(plugged) for key, plugged in self._plugged.items()}
 
     def _snapshot(self, plugged: _Plugged) -> RingStats:
-        """The ring's counters (read between two of its drain's batches, so the store's identity holds), plus
-        those of the interface's captures before it last went down."""
+        """The ring's counters (one consistent reading, so the store's identity holds; it never waits for a write),
+        plus those of the interface's captures before it last went down."""
         capture = plugged.capture
         drain = plugged.drain
         raw = drain.stats() if drain is not None and not drain.closed else capture.ring.stats()
@@ -385,7 +385,8 @@ class Monitor:
 
     def close(self) -> None:
         """Stop everything, close the file (if any), free every ring, and close the store: saved first when
-        StoreOptions.keep_dir says so (kept_spool says where), its spool removed."""
+        StoreOptions.keep_dir says so (kept_spool says where; RingcoreError once all is closed when it could not
+        be saved there, see _keep_store), its spool removed."""
         writer = None
         with self._lock:  # stats() and the settings read the rings this frees
             self._closed = True
@@ -410,11 +411,31 @@ class Monitor:
         try:
             keep_dir = self._store_options.keep_dir
             if keep_dir is not None:
-                path = kept_spool_path(keep_dir, self._started)
-                # at the session's end, what fits is better than nothing
-                self.kept_spool = (path, store.export(path, keep_partial=True).packets)
+                self.kept_spool = self._keep_store(store, keep_dir)
         finally:
-            store.close()
+            store.close()  # the spool's directory stays if a fallback file is in it
+
+    def _keep_store(self, store: PacketStore, keep_dir: str) -> tuple[str, int]:
+        """Save the store in keep_dir (at the session's end, what fits is better than nothing). keep_dir was
+        checked at start, but may have gone or filled since: then the whole store is saved in the spool's own
+        private directory, which close leaves in place, and RingcoreError says where (or what was lost)."""
+        path = kept_spool_path(keep_dir, self._started)
+        try:
+            return path, store.export(path, keep_partial=True).packets
+        except RingcoreError as error:
+            failed = str(error)
+        progress = store.progress()
+        held = progress.count - progress.first
+        if held == 0:
+            raise RingcoreError(f"{failed}; the store held no packet, none lost")
+        fallback = kept_spool_path(store.spool_dir, self._started)
+        try:
+            kept = store.export(fallback, keep_partial=True).packets
+        except RingcoreError as error:
+            raise RingcoreError(f"{failed}; the {held:,} stored packets could not be saved in the spool's "
+                                f"directory instead either: {error}") from None
+        self.kept_spool = (fallback, kept)
+        raise RingcoreError(f"{failed}; all {kept:,} stored packets kept in {fallback} instead")
 
 
 def kept_spool_path(keep_dir: str, started: float) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from . import _binding as rc
-from .api import CaptureFileError, FilterError, RingcoreError
+from .api import DEFAULT_SPOOL_PACKETS, CaptureFileError, FilterError, RingcoreError
 from .capture import FORMATS, U32_MAX, _check, _Native, in_range
 
 U64_MAX = (1 << 64) - 1
@@ -92,6 +92,11 @@ class StoredPacket:
     def ts_clamped(self) -> bool:
         """The file's timestamp lies beyond what 64-bit nanoseconds hold (1677-2262): ts_ns is the nearest end."""
         return bool(self.flags & rc.RC_STORED_TS_CLAMPED)
+
+    @property
+    def no_time(self) -> bool:
+        """The file gives this packet no time (a pcapng simple packet block): ts_ns is 0, not a time to show."""
+        return bool(self.flags & rc.RC_STORED_NO_TIME)
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,7 @@ class BpfDisplayFilter(DisplayFilter):
 
     def run(self, chunk: int = FILTER_CHUNK) -> Iterator[int]:
         chunk = in_range("filter chunk", chunk, 1, U64_MAX)
+        stalled = False
         while True:
             self.store.handle  # noqa: B018 — raises once the store is closed: C would read freed memory
             examined = rc.lib.rc_store_filter_run(self._handle, self.selection.handle, chunk)
@@ -208,10 +214,12 @@ class BpfDisplayFilter(DisplayFilter):
             if examined == 0:
                 progress = self.store.progress()
                 if progress.format == "live" or progress.done:
-                    if rc.lib.rc_store_filter_examined(self._handle) >= progress.count:
+                    if stalled or rc.lib.rc_store_filter_examined(self._handle) >= progress.count:
                         return
-                    continue  # an interface declared meanwhile: its program is compiled now
+                    stalled = True  # an interface declared meanwhile: its program is compiled on the next step
+                    continue
                 self.store.wait(WAIT_SLICE_MS / 1000)  # a file still being indexed: its next packets
+            stalled = False
             yield rc.lib.rc_store_filter_examined(self._handle)
 
 
@@ -261,7 +269,7 @@ class PacketStore(_Native):
 
     @classmethod
     def create_spool(cls, spool_bytes: int, directory: str | None = None,
-                     spool_packets: int = rc.STORE_SPOOL_DEFAULT_PACKETS) -> PacketStore:
+                     spool_packets: int = DEFAULT_SPOOL_PACKETS) -> PacketStore:
         """A live capture's store: a spool of at most spool_bytes, indexed by at most spool_packets (32 bytes of
         memory each), in a new private directory under `directory` ($TMPDIR or /tmp by default), removed by
         close(); the oldest packets are evicted when either is full."""

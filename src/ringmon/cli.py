@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import os
 import re
+import stat
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 from ringcore import (
     CLASSIC_RING_PAGES,
@@ -59,17 +64,23 @@ def nonnegative(text: str) -> int:
     return value
 
 
-_SIZE = re.compile(r"(\d+)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
-_PACKETS = re.compile(r"(\d+)\s*([KMG]?)", re.IGNORECASE)
+# Every size and count flag reads the same way: a number (decimals too: 1.5G) and a binary unit, K = 1024;
+# sizes may end in B or iB (2MB, 2MiB). A fraction of a byte or packet counts as one, as numfmt rounds.
+_SCALED = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(I?B)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
+def _scaled(text: str, flag_help: str, bytes_suffix: bool = True) -> int:
+    """The number `text` says, in bytes (or packets: bytes_suffix False); one line naming what is wrong."""
+    match = _SCALED.fullmatch(text.strip())
+    if not match or (match.group(3) and not bytes_suffix):
+        raise argparse.ArgumentTypeError(f"'{text}' is not {flag_help}")
+    return math.ceil(Fraction(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+
+
 def size(text: str) -> int:
-    """Bytes from '512M', '2G', '1048576' (binary units: K is 1024)."""
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a size: a number of bytes, or with K, M, G or T (512M, 2G)")
-    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+    """A spool's bytes from '512M', '1.5G', '2MB', '1048576'."""
+    value = _scaled(text, "a size: a number of bytes, or with K, M, G or T (512M, 1.5G)")
     if value and value < SPOOL_MIN_BYTES:
         raise argparse.ArgumentTypeError(f"{text} is too small: a spool holds at least 1M (0: no store)")
     if value > MAX_SPOOL_BYTES:
@@ -77,22 +88,49 @@ def size(text: str) -> int:
     return value
 
 
+def byte_count(text: str) -> int:
+    """Bytes for -s and --slot-size: '2048', '2K'."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text.strip()}")
+    return _scaled(text, "a number of bytes: a number, or with K (2K)")
+
+
 def packets(text: str) -> int:
-    """A packet count from '4M', '500K', '1000000' (binary units, as sizes: 1M is 1048576)."""
-    match = _PACKETS.fullmatch(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of packets: a number, or with K, M or G (4M)")
-    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+    """A packet count from '4M', '1.5M', '500K', '1000000' (units as sizes': 1M is 1048576)."""
+    value = _scaled(text, "a number of packets: a number, or with K, M or G (4M, 1.5M)", bytes_suffix=False)
     if not SPOOL_MIN_PACKETS <= value <= MAX_SPOOL_PACKETS:
         raise argparse.ArgumentTypeError(f"{text} is out of range: the index holds {SPOOL_MIN_PACKETS} (4K) to "
                                          f"{MAX_SPOOL_PACKETS} (4G) packets")
     return value
 
 
+def keep_directory(text: str) -> str:
+    """--keep-spool's DIR, checked at start as tcpdump checks -w: a directory a file can be created in now (an
+    exclusive probe, removed at once), so the store is not lost at exit for a typo, /proc or a read-only disk."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a directory, not an empty name")
+    shown = escape(text)
+    try:
+        if not stat.S_ISDIR(os.stat(text).st_mode):
+            raise argparse.ArgumentTypeError(f"{shown}: not a directory")
+    except OSError as exc:
+        reason = "no such directory" if exc.errno == errno.ENOENT else exc.strerror
+        raise argparse.ArgumentTypeError(f"{shown}: {reason}") from None
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".ringmon-probe-", dir=text)
+    except OSError as exc:
+        # /proc says ENOENT for a name it does not have: it takes no new file
+        reason = "this file system takes no new files" if exc.errno == errno.ENOENT else exc.strerror
+        raise argparse.ArgumentTypeError(f"{shown}: cannot create a file there: {reason}") from None
+    os.close(descriptor)
+    os.unlink(probe)
+    return text
+
+
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
     """Where the dashboard keeps every packet it captures: the dashboard and the demo share them."""
     parser.add_argument("--spool-size", metavar="SIZE", type=size, default=DEFAULT_SPOOL_BYTES,
-                        help="keep the packets captured in a spool of at most SIZE (512M, 2G; 0: none), in a private "
+                        help="keep the packets captured in a spool of at most SIZE (512M, 1.5G; 0: none), in a private "
                              "directory under $TMPDIR removed at exit; beyond it the oldest leave, counted as evicted "
                              f"(default {DEFAULT_SPOOL_BYTES >> 30}G)")
     parser.add_argument("--spool-packets", metavar="COUNT", type=packets, default=DEFAULT_SPOOL_PACKETS,
@@ -100,24 +138,23 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
                              f"leave, counted as evicted (default {DEFAULT_SPOOL_PACKETS >> 20}M: "
                              f"{DEFAULT_SPOOL_PACKETS * 32 >> 20} MiB)")
     parser.add_argument("--no-store", action="store_true", help="keep no packets (the same as --spool-size 0)")
-    parser.add_argument("--keep-spool", metavar="DIR",
-                        help="at exit, save the packets still stored to DIR as a pcapng named by the start time")
+    parser.add_argument("--keep-spool", metavar="DIR", type=keep_directory,
+                        help="at exit, save the packets still stored to DIR as a pcapng named by the start time "
+                             "(checked at start: a directory ringmon can create a file in)")
 
 
 def store_options(args: argparse.Namespace) -> StoreOptions | None:
-    """The options of _add_store_options, checked: a DIR to keep the spool in must be a writable directory."""
+    """The options of _add_store_options, checked together (DIR alone was checked by keep_directory)."""
     if args.no_store or args.spool_size == 0:
-        if args.keep_spool:
+        if args.keep_spool is not None:
             raise RingcoreError("--keep-spool needs the store: drop --no-store or --spool-size 0")
         return None
-    if args.keep_spool and not (os.path.isdir(args.keep_spool) and os.access(args.keep_spool, os.W_OK | os.X_OK)):
-        raise RingcoreError(f"--keep-spool {args.keep_spool}: not a directory ringmon can write to")
     return StoreOptions(spool_bytes=args.spool_size, spool_packets=args.spool_packets, keep_dir=args.keep_spool)
 
 
 def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ring_pages: int | None) -> None:
-    parser.add_argument("--slot-size", metavar="BYTES", type=nonnegative, default=slot_size,
-                        help=f"bytes per ring slot, 64 to 65536 (default {slot_size or DEFAULT_SLOT_SIZE})")
+    parser.add_argument("--slot-size", metavar="BYTES", type=byte_count, default=slot_size,
+                        help=f"bytes per ring slot, 64 to 65536 (64K) (default {slot_size or DEFAULT_SLOT_SIZE})")
     parser.add_argument("--ring-pages", metavar="PAGES", type=nonnegative, default=ring_pages,
                         help=f"ring size in pages, one of them the header (default {ring_pages or CLASSIC_RING_PAGES})")
 
@@ -126,7 +163,7 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     """The flags that say what to capture and how: the dashboard and `capture` share them."""
     parser.add_argument("-i", dest="interfaces", metavar="IFACE", action="append", default=[],
                         help="capture on this interface (repeat for several)")
-    parser.add_argument("-s", dest="snaplen", metavar="SNAPLEN", type=nonnegative, default=0,
+    parser.add_argument("-s", dest="snaplen", metavar="SNAPLEN", type=byte_count, default=0,
                         help=f"bytes kept of each packet (0: the default, {DEFAULT_SNAPLEN})")
     parser.add_argument("-p", dest="promisc", action="store_false",
                         help="do not put the interface in promiscuous mode")
@@ -254,6 +291,10 @@ def _read_parser() -> argparse.ArgumentParser:
 
 
 def _run_read(args: argparse.Namespace) -> int:
+    if args.write_file:  # headless: none of the list's imports (Textual alone takes half a second)
+        from .commands.export import run_read_export
+
+        return run_read_export(args)
     from .commands.read import run_read
 
     return run_read(args)

@@ -33,7 +33,7 @@ from .formatting import escape, file_size, si
 from .iface_facts import InterfaceFacts
 from .messages import SlotChosen, UnplugRequested
 from .privilege import drop_privileges, installation_needs, require_access, user_account
-from .screens.help import HelpScreen
+from .screens.help import DASHBOARD_PANELS, HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
 from .screens.packet_list_screen import PacketListScreen
 from .screens.packet_screen import PacketScreen
@@ -43,7 +43,6 @@ from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
 from .widgets.iface.talkers import TALKERS_SHOWN
-from .widgets.packets.packet_list import PacketList
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
@@ -246,9 +245,10 @@ class RingmonApp(SignalSafeApp[None]):
             ("Interface panel", InterfacePanel.BINDINGS),
             ("Slot map", SlotMap.BINDINGS),
             ("Slot inspector", SlotInspector.BINDINGS),
-            ("Packet list", [*PacketListScreen.BINDINGS, *PacketList.BINDINGS]),
-            ("Packet", PacketScreen.BINDINGS),
-        ]))
+            *PacketListScreen.help_sections(),
+            *PacketScreen.help_sections(),
+        ], [("What the panels show", DASHBOARD_PANELS)],
+            "escape closes · ctrl+p opens the command palette (every action is there)"))
 
     def action_plug(self) -> None:
         namespaces = [None, *sorted(self.namespaces | {panel.netns for panel in self.panels.values() if panel.netns})]

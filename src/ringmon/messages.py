@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from ringcore.store import DisplayFilter
 
 
 @dataclass
@@ -50,3 +54,48 @@ class FindFinished(Message):
     needle: str
     number: int | None
     cancelled: bool
+
+
+@dataclass
+class MarksChanged(Message):
+    """Packets of a list were marked or unmarked: `marked` are marked now."""
+
+    marked: int
+
+
+@dataclass
+class FilterRequested(Message):
+    """Enter in the display filter bar: apply `expression` ('' shows every packet) in `language`
+    ('auto', 'bpf' or 'wireshark')."""
+
+    expression: str
+    language: str
+
+
+@dataclass
+class TaskProgress(Message):
+    """A filter or an export running in a thread did `done` of `total` (packets or bytes)."""
+
+    task: str  # "filter" or "export": the worker group
+    done: int
+    total: int
+
+
+@dataclass
+class FilterFinished(Message):
+    """A display filter ran over the store: `display_filter` when it ran to the end,
+    `error` (one line) when it could not be compiled or run. A cancelled one posts nothing."""
+
+    expression: str
+    display_filter: DisplayFilter | None
+    error: str | None
+
+
+@dataclass
+class ExportFinished(Message):
+    """An export ended: `packets` and `size_bytes` written to `path`, or `error` (one line) and nothing there."""
+
+    path: str
+    packets: int
+    size_bytes: int
+    error: str | None

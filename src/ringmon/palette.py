@@ -1,4 +1,5 @@
-"""The command palette: every key binding of the app and of each interface panel, as a command.
+"""The command palette: every key binding of the app and of each interface panel, and of the packet list where
+it is shown, as a command.
 
 Titles and help come from the bindings themselves, so the palette and the keys cannot drift
 apart. Interface names come from the system: they are shown as plain Text, never parsed as markup.
@@ -26,16 +27,11 @@ def _one_per_action(bindings: Iterable[Binding]) -> list[Binding]:
     return list(by_action.values())
 
 
-class RingmonCommands(Provider):
+class BindingCommands(Provider):
+    """Commands from key bindings: subclasses say which."""
+
     def _commands(self) -> list[Command]:
-        app = self.app
-        commands = [(binding.description, binding.tooltip, partial(app.run_action, binding.action))
-                    for binding in _one_per_action(app.BINDINGS)]
-        for panel in app.panels.values():
-            commands += [(f"{escape(panel.key)}: {binding.description}", binding.tooltip,
-                          partial(panel.run_action, binding.action))
-                         for binding in _one_per_action(InterfacePanel.BINDINGS)]
-        return commands
+        raise NotImplementedError
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():
@@ -47,3 +43,26 @@ class RingmonCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, Text(title), callback, text=title, help=help_text or None)
+
+
+def _run_bindings(bindings: Iterable[Binding], target: object, prefix: str = "") -> list[Command]:
+    return [(f"{prefix}{binding.description}", binding.tooltip, partial(target.run_action, binding.action))
+            for binding in _one_per_action(bindings)]
+
+
+class RingmonCommands(BindingCommands):
+    def _commands(self) -> list[Command]:
+        app = self.app
+        commands = _run_bindings(app.BINDINGS, app)
+        for panel in app.panels.values():
+            commands += _run_bindings(InterfacePanel.BINDINGS, panel, f"{escape(panel.key)}: ")
+        return commands
+
+
+class PacketListCommands(BindingCommands):
+    """The packet list's keys (filter, export, marks…), on its screen: the dashboard's and `ringmon read`'s."""
+
+    def _commands(self) -> list[Command]:
+        screen = self.screen
+        packet_list = screen.packet_list
+        return _run_bindings(screen.BINDINGS, screen) + _run_bindings(packet_list.BINDINGS, packet_list)

@@ -23,6 +23,11 @@ def shown(app: App, selector: str) -> str:
     return _plain(app.screen.query(selector).first(Static))
 
 
+def all_shown(app: App, selector: str) -> str:
+    """The plain text of every Static matching `selector` on the current screen, one after the other."""
+    return "\n".join(_plain(static) for static in app.screen.query(selector).results(Static))
+
+
 def panel_shown(app: App, ifname: str, selector: str) -> str:
     """The plain text of a Static inside the panel of `ifname` (its key where two namespaces have that name)."""
     from ringmon.widgets.iface.panel import InterfacePanel

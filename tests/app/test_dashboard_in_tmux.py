@@ -80,26 +80,57 @@ def test_sigterm_or_sighup_ends_the_dashboard_with_128_plus_the_signal_and_every
         end_session(session)
 
 
+@pytest.mark.parametrize(("limit", "sent", "held"), [
+    ("--spool-size 2M", 300, 300),
+    ("--spool-packets 4K", 5000, 4096),  # small packets: the index fills before the spool's bytes
+], ids=["all-held", "index-full"])
 def test_keep_spool_saves_the_stored_packets_at_quit_as_a_pcapng_tshark_reads_and_removes_the_spool(veth_pair,
-                                                                                                    tmp_path):
+                                                                                                    tmp_path, limit,
+                                                                                                    sent, held):
     keep_dir, spool_parent = tmp_path / "kept", tmp_path / "spool"
     keep_dir.mkdir()
     spool_parent.mkdir()
-    frames = veth_pair.frames_to_a(range(300))
+    frames = veth_pair.frames_to_a(range(sent), size=60)
     session = start_in_tmux(f"TMPDIR={spool_parent} ip netns exec {veth_pair.ns_a} {RINGMON} -i {veth_pair.if_a} "
-                            f"--spool-size 2M --keep-spool {keep_dir} udp dst port {netns.UDP_DST_PORT}",
+                            f"{limit} --keep-spool {keep_dir} udp dst port {netns.UDP_DST_PORT}",
                             tmp_path / "exit-status")
     try:
         wait_for_screen(session, r"Ring occupancy")
         (spool_dir,) = spool_parent.iterdir()  # the private directory, while the dashboard runs
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
-        wait_for_screen(session, r"stored 300 of delivered ✓")
-        wait_for_screen(session, r"= held 300 \+ evicted 0")
+        wait_for_screen(session, f"stored {sent:,} of delivered ✓")
+        wait_for_screen(session, f"= held {held:,} \\+ evicted {sent - held:,}")
         tmux("send-keys", "-t", session, "q")
         assert wait_for_exit(session, tmp_path / "exit-status") == 0
     finally:
         end_session(session)
     (kept,) = keep_dir.iterdir()
     assert kept.name.startswith("ringmon-") and kept.suffix == ".pcapng"
-    assert [packet.frame for packet in tshark_read(kept)] == frames
+    assert [packet.frame for packet in tshark_read(kept)] == frames[sent - held:]
     assert not spool_dir.exists() and list(spool_parent.iterdir()) == []
+
+
+def test_keep_spool_gone_at_quit_saves_the_store_in_the_spools_directory_says_so_in_one_line_and_exits_1(veth_pair,
+                                                                                                      tmp_path):
+    keep_dir, spool_parent = tmp_path / "kept", tmp_path / "spool"
+    keep_dir.mkdir()
+    spool_parent.mkdir()
+    frames = veth_pair.frames_to_a(range(100))
+    session = start_in_tmux(f"TMPDIR={spool_parent} ip netns exec {veth_pair.ns_a} {RINGMON} -i {veth_pair.if_a} "
+                            f"--keep-spool {keep_dir} udp dst port {netns.UDP_DST_PORT}", tmp_path / "exit-status")
+    try:
+        wait_for_screen(session, r"Ring occupancy")
+        (spool_dir,) = spool_parent.iterdir()
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        wait_for_screen(session, r"stored 100 of delivered ✓")
+        keep_dir.rmdir()  # checked at start, gone at the end
+        tmux("send-keys", "-t", session, "q")
+        assert wait_for_exit(session, tmp_path / "exit-status") == 1
+        # the terminal after the app: its lines joined where the 100 columns wrapped them
+        (line,) = [line for line in tmux("capture-pane", "-p", "-J", "-t", session).splitlines() if line.strip()]
+    finally:
+        end_session(session)
+    (kept,) = spool_dir.iterdir()  # the spool removed, its directory left with the store in it
+    assert line.startswith(f"ringmon: {keep_dir}/ringmon-") and "cannot create the file" in line
+    assert line.endswith(f"; all 100 stored packets kept in {kept} instead")
+    assert [packet.frame for packet in tshark_read(kept)] == frames

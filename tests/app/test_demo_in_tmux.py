@@ -75,11 +75,12 @@ def test_readme_first_command_in_a_fresh_clone_shows_the_rings_working_and_leave
     namespaces_before = demo_namespaces()
     exit_file = tmp_path / "exit-status"
     session = start_in_tmux(f"export PATH={shlex.quote(str(venv / 'bin'))}:$PATH; {readme_first_command()}",
-                            exit_file, cwd=clone)
+                            exit_file, cwd=clone, this_tree=False)
     try:
         wait_for_screen(session, r"Ring occupancy", timeout_s=INSTALL_TIMEOUT_S)
         installed = subprocess.run([str(venv / "bin" / "python"), "-c", "import ringmon; print(ringmon.__file__)"],
-                                   capture_output=True, text=True, timeout=30, cwd=clone).stdout
+                                   capture_output=True, text=True, timeout=30, cwd=clone,
+                                   env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}).stdout
         assert installed.startswith(str(venv)), f"the README's command installed ringmon into the venv: {installed}"
         assert len(demo_namespaces() - namespaces_before) == 2, "the demo made its two namespaces"
         first = wait_for_screen(session, r"taken ([\d,]+) = delivered")

@@ -15,12 +15,17 @@ from readback import tshark_fields
 import capture_files
 from capture_files import OPT_COMMENT, OPT_IF_NAME
 from hostile_text import HOSTILE_BYTES, HOSTILE_STRINGS, assert_terminal_safe
+from screen_text import all_shown
 from ringcore.store import PacketStore
 from ringmon.commands.read import ReadApp
 from ringmon.formatting import escape, wall_clock
+from ringmon.screens.help import HelpScreen
 from ringmon.screens.packet_list_screen import PacketListScreen
 from ringmon.screens.packet_screen import PacketScreen
-from ringmon.widgets.packets.packet_list import PacketList
+from ringmon.widgets.packets.decode_tree import PacketTree
+from ringmon.widgets.packets.packet_detail import PacketDetail
+from ringmon.widgets.packets.filter_bar import FilterBar
+from ringmon.widgets.packets.packet_list import COLUMN_MEANINGS, MARK_GLYPH, PacketList, layout_columns
 
 PACKETS = 3000
 PCAP_HEADER_BYTES = 24
@@ -314,3 +319,35 @@ def test_a_packets_hostile_pcapng_comment_is_shown_escaped_when_it_is_opened(tmp
         assert r"comment: \x1b]0;pwned\x07 note \u202eevil" in header
 
     run(open_store(path), scenario)
+
+
+def test_question_mark_explains_every_key_and_column_of_the_list_and_every_key_of_the_packet_screen(mixed_pcap):
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(all_shown(app, "#help Static").split())  # the tables wrap long lines
+        for binding in [*PacketListScreen.BINDINGS, *PacketList.BINDINGS, *FilterBar.BINDINGS]:
+            assert " ".join((binding.tooltip or binding.description).split()) in shown, binding
+        for column in layout_columns(120, 9999, "relative", 9):
+            title = column.title or MARK_GLYPH  # the marks' column has no header, its glyph is explained
+            assert title in shown and title in dict(COLUMN_MEANINGS)
+        assert "indexing" in shown and "evicted" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PacketListScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PacketScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(all_shown(app, "#help Static").split())
+        for binding in [*PacketScreen.BINDINGS, *PacketDetail.BINDINGS, *PacketTree.BINDINGS]:
+            assert " ".join((binding.tooltip or binding.description).split()) in shown, binding
+        assert "Decoded" in shown and "Bytes" in shown
+        await pilot.press("question_mark")  # ? closes it too
+        await pilot.pause()
+        assert isinstance(app.screen, PacketScreen)
+
+    run(open_store(mixed_pcap), scenario, size=(120, 50))

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from packet_files import write_mixed_pcap
+from packet_files import FIRST_TS_S, STEP_US, write_mixed_pcap
 from tmux_terminal import (
     RINGMON,
     assert_terminal_restored,
@@ -61,8 +61,8 @@ def test_a_file_cut_short_shows_every_whole_packet_and_says_what_is_wrong(tmp_pa
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(whole[:-10])  # the last record loses its end
     session = reading(cut)
-    status = wait_for_screen(session, r"2,999 packets  (truncated: .*)").group(1)
-    assert "indexing" not in status and "2999 whole" in status, screen(session)
+    status = wait_for_screen(session, r"2,999 packets  (truncated at offset \d+: .*)").group(1)
+    assert "indexing" not in status and "tried to read" in status, screen(session)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -72,3 +72,36 @@ def test_sigterm_or_sighup_ends_read_with_128_plus_the_signal_and_the_terminal_g
     os.kill(command_pid(session), signum)
     assert wait_for_exit(session, tmp_path / "exit-status") == 128 + signum
     assert_terminal_restored(session, tmp_path / "stty")
+
+
+def test_filter_mark_and_export_in_a_terminal_write_the_marked_packet_under_a_new_name_here(tmp_path):
+    """\\ opens the filter, space marks, e exports: the dialog's default name is a new file in the current
+    directory, and tcpdump reads the one marked packet from it."""
+    netns.require(shutil.which("tmux") is not None, "the end-to-end test needs tmux")
+    path = write_mixed_pcap(tmp_path / "mixed.pcap", PACKETS)
+    workdir = tmp_path / "here"
+    workdir.mkdir()
+    session = start_in_tmux(f"{RINGMON} read {path}", tmp_path / "exit-status", cwd=workdir)
+    try:
+        wait_for_screen(session, r"3,000 packets")
+        tmux("send-keys", "-t", session, "\\")
+        wait_for_screen(session, r"Filter \[detect\]")
+        tmux("send-keys", "-t", session, "-l", "arp")
+        tmux("send-keys", "-t", session, "Enter")
+        wait_for_screen(session, r"600 of 3,000 packets match arp")
+        tmux("send-keys", "-t", session, "Down", "Space")  # packet 10, the second ARP
+        wait_for_screen(session, r"1 marked")
+        tmux("send-keys", "-t", session, "e")
+        wait_for_screen(session, r"Export packets to a file")
+        tmux("send-keys", "-t", session, "Enter")  # marked, pcapng, the name offered
+        wait_for_screen(session, r"1 packet, .* written to")
+        tmux("send-keys", "-t", session, "q")
+        assert wait_for_exit(session, tmp_path / "exit-status") == 0
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+    [written] = os.listdir(workdir)
+    assert written.startswith("ringmon-export-") and written.endswith(".pcapng")
+    done = subprocess.run(["tcpdump", "-r", str(workdir / written), "-n", "-tt"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1 and "ARP" in done.stdout
+    assert done.stdout.startswith(f"{FIRST_TS_S + 9 * STEP_US / 10**6:.6f}")

@@ -1,9 +1,12 @@
 """The `ringmon` entry point: which command runs, and that the dashboard's bad input never reaches a screen."""
 import subprocess
 
+import pytest
 from cli_process import UNPRIVILEGED, assert_one_error_line, run_ringmon
 
 import netns
+from ringcore import DEFAULT_SPOOL_BYTES, DEFAULT_SPOOL_PACKETS
+from ringmon import cli
 from ringmon.iface_facts import up_interfaces
 
 
@@ -43,3 +46,12 @@ def test_help_lists_the_commands():
     result = run_ringmon("--help")
     assert result.returncode == 0
     assert b"ringmon capture" in result.stdout and b"ringmon demo" in result.stdout
+
+
+@pytest.mark.parametrize("command", [None, "demo"], ids=["dashboard", "demo"])
+def test_the_store_flags_reach_the_sessions_store_options(command):
+    make_parser, _ = cli.COMMANDS[command]
+    defaults = cli.store_options(make_parser().parse_args([]))
+    assert (defaults.spool_bytes, defaults.spool_packets) == (DEFAULT_SPOOL_BYTES, DEFAULT_SPOOL_PACKETS)
+    chosen = cli.store_options(make_parser().parse_args(["--spool-size", "2G", "--spool-packets", "500K"]))
+    assert (chosen.spool_bytes, chosen.spool_packets) == (2 << 30, 500 << 10)

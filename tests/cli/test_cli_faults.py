@@ -53,14 +53,44 @@ def test_bad_input_is_one_error_line(veth_pair, args, fragments):
     (["--spool-packets", "2X"], ["--spool-packets", "'2X' is not a number of packets", "4M"]),
     (["--spool-packets", "4095"], ["--spool-packets", "4095 is out of range", "4096 (4K)"]),
     (["--spool-packets", "5G"], ["--spool-packets", "5G is out of range", "(4G)"]),
-    (["--keep-spool", "/nonexistent-dir"], ["--keep-spool /nonexistent-dir", "not a directory"]),
+    (["--spool-size", "1.5X"], ["--spool-size", "'1.5X' is not a size", "1.5G"]),
+    (["--spool-size", "0.5M"], ["--spool-size", "0.5M is too small", "1M"]),
+    (["--spool-packets", "4MB"], ["--spool-packets", "'4MB' is not a number of packets"]),
+    (["--slot-size", "2X"], ["--slot-size", "'2X' is not a number of bytes", "2K"]),
+    (["--keep-spool", "/nonexistent-dir"], ["--keep-spool: /nonexistent-dir: no such directory"]),
+    (["--keep-spool", "/proc"], ["--keep-spool: /proc: cannot create a file there"]),
+    (["--keep-spool", ""], ["--keep-spool: needs a directory"]),
+    (["--keep-spool", "/etc/hostname"], ["--keep-spool: /etc/hostname: not a directory"]),
     (["--no-store", "--keep-spool", "/tmp"], ["--keep-spool needs the store"]),
     (["--spool-size", "0", "--keep-spool", "/tmp"], ["--keep-spool needs the store"]),
 ], ids=["not-a-size", "spool-too-small", "negative", "index-not-a-count", "index-too-small", "index-too-large",
-        "keep-nowhere", "keep-without-store", "keep-with-size-0"])
+        "decimal-not-a-size", "decimal-too-small", "index-in-bytes", "slot-not-a-size", "keep-nowhere", "keep-in-proc",
+        "keep-empty-name", "keep-in-a-file", "keep-without-store", "keep-with-size-0"])
 @pytest.mark.parametrize("command", [[], ["demo"]], ids=["dashboard", "demo"])
 def test_bad_store_flags_are_one_error_line_before_anything_starts(command, args, fragments):
     assert_one_error_line(run_ringmon(*command, *args, *([] if command else ["-i", "lo"])), *fragments)
+
+
+@pytest.mark.parametrize("command", [[], ["demo"]], ids=["dashboard", "demo"])
+def test_keep_spool_where_no_file_can_be_created_exits_2_at_start_leaving_nothing(command, tmp_path):
+    """As tcpdump checks -w: a directory nobody may write to is refused before anything opens (no spool made)."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o755)  # nobody may look in (dac_read_search), not write
+    spool_parent = tmp_path / "spool"
+    spool_parent.mkdir()
+    spool_parent.chmod(0o777)
+    result = run_ringmon(*command, "--keep-spool", str(locked), *([] if command else ["-i", "lo"]),
+                         prefix=("env", f"TMPDIR={spool_parent}", *UNPRIVILEGED))
+    assert_one_error_line(result, f"--keep-spool: {locked}: cannot create a file there: Permission denied")
+    assert result.returncode == 2
+    assert list(locked.iterdir()) == [] and list(spool_parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["--spool-size", "1.5G"], ["--spool-size", "2MB"], ["--spool-size", "1.25 GiB"],
+                                  ["--spool-packets", "1.5M"], ["--slot-size", "2K"], ["-s", "1.5K"]])
+def test_sizes_and_counts_take_decimals_and_the_same_units_everywhere(args):
+    # the flags parse: the first fault is the interface, found after them
+    assert_one_error_line(run_ringmon(*args, "-i", "rmtnosuch0"), "rmtnosuch0: no such interface")
 
 
 def test_writing_to_a_directory_is_one_error_line(veth_pair, tmp_path):

@@ -185,6 +185,17 @@ def test_capture_with_z_refuses_in_one_line_a_file_the_user_could_not_put_in_pla
     assert list(tmp_path.iterdir()) == [], "nothing was opened"
 
 
+def test_dashboard_with_z_refuses_in_one_line_a_keep_spool_directory_the_user_could_not_save_in(
+        tmp_path, installation_readable_by_nobody):
+    """root may create a file there (the start check passes), nobody may not: checked for the user too."""
+    roots = tmp_path / "roots"
+    roots.mkdir(mode=0o755)
+    result = run_ringmon("-i", "lo", "-Z", "nobody", "--keep-spool", str(roots))
+    assert_one_error_line(result, "-Z nobody: nobody cannot save the packet store there at exit (--keep-spool)",
+                          str(roots))
+    assert list(roots.iterdir()) == [], "nothing was opened"
+
+
 def test_dashboard_with_z_gives_that_user_its_store_which_it_keeps_and_removes_at_exit(
         veth_pair, tmp_path, nobodys_directory, sticky_directory, installation_readable_by_nobody):
     netns.require(shutil.which("tmux") is not None, "the dashboard test needs tmux")

@@ -2,6 +2,7 @@
 import re
 import struct
 import subprocess
+import time
 
 import dpkt
 import pytest
@@ -100,10 +101,36 @@ def test_truncated_file_prints_its_whole_packets_then_one_error_line(tmp_path, n
         _write_pcapng(path, {b"eth0": frames})
     else:
         _write_pcap(path, frames)
-    path.write_bytes(path.read_bytes()[:-7])  # the last packet loses its end
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-7])  # the last packet loses its end
     result = run_ringmon("capture", "-r", str(path))
-    assert_one_error_line(result, str(path), "truncated", "after 9 whole packets")
+    if name.endswith("ng"):
+        last_block = int.from_bytes(whole[-4:], "little")  # its length, repeated at its end
+        says = (f"truncated at offset {len(whole) - last_block}: "
+                f"tried to read {last_block} bytes of a block, only got {last_block - 7}")
+    else:
+        says = (f"truncated at offset {len(whole) - 16 - len(frames[-1])}: "
+                f"tried to read {len(frames[-1])} captured bytes, only got {len(frames[-1]) - 7}")
+    assert_one_error_line(result, f"{path}: {says}")
     assert len(result.stdout.splitlines()) == 9
+
+
+_COMMENTED_SECTION = capture_files.block(capture_files.SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+                                         + capture_files.options([(OPT_COMMENT, b"a section of 48 bytes")]))
+
+
+@pytest.mark.parametrize("name, header, says", [
+    ("tiny.pcap", capture_files.pcap([])[:10], "tried to read 24 bytes of the pcap file header, only got 10"),
+    ("tiny.pcapng", capture_files.section_header()[:20], "tried to read 28 bytes of the section header, only got 20"),
+    ("cut.pcapng", _COMMENTED_SECTION[:40], f"tried to read {len(_COMMENTED_SECTION)} bytes of the section header, only got 40"),
+])
+def test_a_file_cut_inside_its_own_header_is_one_error_line_as_an_empty_file_is(tmp_path, name, header, says):
+    path = tmp_path / name
+    path.write_bytes(header)
+    for command in (["capture", "-r"], ["read"]):
+        result = run_ringmon(*command, str(path))
+        assert_one_error_line(result, f"{path}: truncated at offset 0: {says}")
+        assert result.returncode == 1 and result.stdout == b""
 
 
 @pytest.mark.parametrize("content", [b"", b"GET / HTTP/1.1\r\nHost: example\r\n\r\n" * 4], ids=["empty", "text"])
@@ -189,13 +216,21 @@ def test_a_simple_packet_block_too_short_for_its_length_field_is_one_corrupt_lin
     assert len(result.stdout.splitlines()) == 2  # the packets before it
 
 
-def test_a_simple_packet_block_gives_the_packet_it_holds(tmp_path):
+def test_a_simple_packet_block_gives_the_packet_it_holds_without_a_time(tmp_path):
     frame = _frames(1)[0]
-    content = capture_files.section_header() + capture_files.interface() + capture_files.simple_packet(frame)
+    one_second = [(OPT_IF_TSOFFSET, struct.pack("<q", TS_S))]  # an offset is no time for a block that has none
+    content = (capture_files.section_header() + capture_files.interface(one_second)
+               + capture_files.simple_packet(frame) + capture_files.enhanced_packet(frame))
     path, result = _read(tmp_path, content)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode("ascii").endswith(f", length {len(frame)}\n")
-    assert _capinfos_count(path) == 1
+    simple, enhanced = result.stdout.decode("ascii").splitlines()
+    assert simple == f"--:--:--.------ {enhanced.split(' ', 1)[1]}"  # tshark leaves its time blank
+    assert enhanced.startswith(time.strftime("%H:%M:%S.000000 ", time.localtime(TS_S)))
+    assert simple.endswith(f", length {len(frame)}")
+    assert _capinfos_count(path) == 2
+    with PacketStore.open_file(str(path)) as store:
+        store.wait(10)
+        assert [(packet.no_time, packet.ts_ns) for packet in store.packets(0, 2)] == [(True, 0), (False, TS_S * 10**9)]
 
 
 def test_an_interface_comment_that_is_not_utf8_does_not_reject_the_file(tmp_path):

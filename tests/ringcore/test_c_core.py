@@ -195,6 +195,10 @@ def test_an_exported_selection_holds_exactly_its_packets_and_a_failed_or_cancell
     run_c_test("store_export_selection")
 
 
+def test_a_drain_stuck_storing_a_batch_does_not_delay_a_snapshot_which_keeps_the_identity(run_c_test):
+    run_c_test("store_spool_stats_no_wait")
+
+
 @pytest.mark.parametrize("drop_policy", ["early", "late"])
 def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
                                                                              drop_policy):

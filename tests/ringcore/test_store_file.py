@@ -98,8 +98,11 @@ def test_progress_reaches_the_file_size_and_the_format_is_named(captured):
     assert (progress.format, progress.bytes_done, progress.bytes_total) == ("pcap-ns", size, size)
 
 
-@pytest.mark.parametrize("content, says", [(b"", "the file is empty, not a capture"),
-                                           (b"<html>", "not a capture file (neither pcap nor pcapng)")])
+@pytest.mark.parametrize("content, says", [
+    (b"", "the file is empty, not a capture"),
+    (b"<html>", "not a capture file (neither pcap nor pcapng)"),
+    (b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00\x00\x00",
+     "truncated at offset 0: tried to read 24 bytes of the pcap file header, only got 10")])
 def test_a_file_that_is_not_a_capture_raises_one_line_naming_it(tmp_path, content, says):
     path = tmp_path / "notes.txt"
     path.write_bytes(content)
@@ -117,9 +120,26 @@ def test_a_truncated_file_keeps_the_packets_before_the_cut_and_says_where(captur
     with PacketStore.open_file(str(path)) as store:
         progress = store.wait()
     last_block = int.from_bytes(content[-4:], "little")  # its length, repeated at its end
+    at = len(content) - last_block
     assert progress.done and progress.count == whole - 1
-    assert progress.error == f"truncated: the file ends inside a record, after {whole - 1} whole packets"
-    assert progress.error_offset == len(content) - last_block
+    assert progress.error == f"truncated at offset {at}: tried to read {last_block} bytes of a block, only got {last_block - 5}"
+    assert progress.error_offset == at
+
+
+@pytest.mark.parametrize("header, says", [
+    (b"\xd4\xc3\xb2\xa1" + bytes(16), "tried to read 24 bytes of the pcap file header, only got 20"),
+    (b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a", "tried to read 28 bytes of the section header, only got 12")])
+def test_a_stream_that_ends_inside_its_file_header_is_refused_at_open(header, says):
+    reader, writer = os.pipe()
+    try:
+        os.write(writer, header)
+        os.close(writer)
+        path = f"/proc/self/fd/{reader}"  # the pipe: read as a stream, up to its end
+        with pytest.raises(CaptureFileError) as raised:
+            PacketStore.open_file(path)
+        assert str(raised.value) == f"{path}: truncated at offset 0: {says}"
+    finally:
+        os.close(reader)
 
 
 def test_a_fifo_is_indexed_as_it_arrives_and_done_once_its_writer_leaves(captured, tmp_path):

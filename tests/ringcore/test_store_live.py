@@ -204,7 +204,7 @@ def test_a_kept_spool_is_a_pcapng_tshark_reads_back_as_the_packets_the_store_hel
     assert os.listdir(keep_dir) == [os.path.basename(path)]  # no temp file left beside it
 
 
-def test_a_kept_spool_on_a_full_disk_keeps_every_whole_packet_says_so_and_still_removes_the_spool(
+def test_a_kept_spool_on_a_full_disk_keeps_every_whole_packet_there_and_all_of_them_in_the_spools_directory(
         veth_pair, tmp_path, small_disk):
     frames = veth_pair.frames_to_a(range(500), size=1000)  # 0.5 MB kept onto a 256 KiB disk
     monitor = Monitor(store=StoreOptions(directory=str(tmp_path), keep_dir=str(small_disk)))
@@ -219,8 +219,35 @@ def test_a_kept_spool_on_a_full_disk_keeps_every_whole_packet_says_so_and_still_
     read = tshark_read(kept)
     assert 0 < len(read) < len(frames)
     assert [packet.frame for packet in read] == frames[:len(read)]
+    # the rest is not lost: the whole store is in the spool's private directory, left in place, the spool gone
+    fallback, packets = monitor.kept_spool
+    assert os.listdir(spool_dir) == [os.path.basename(fallback)] and packets == len(frames)
+    assert [packet.frame for packet in tshark_read(fallback)] == frames
+    assert str(raised.value).count("\n") == 0
     assert f"keeps the {len(read)} packets" in str(raised.value)
-    assert monitor.kept_spool is None and not os.path.exists(spool_dir)
+    assert str(raised.value).endswith(f"; all {len(frames):,} stored packets kept in {fallback} instead")
+
+
+def test_a_keep_directory_gone_during_the_session_saves_the_store_in_the_spools_directory_and_says_so(
+        veth_pair, tmp_path):
+    keep_dir = tmp_path / "kept"
+    keep_dir.mkdir()
+    frames = veth_pair.frames_to_a(range(200))
+    monitor = Monitor(store=StoreOptions(directory=str(tmp_path), keep_dir=str(keep_dir)))
+    spool_dir = monitor.store.spool_dir
+    try:
+        monitor.plug(veth_pair.if_a, UDP_ONLY, netns=veth_pair.ns_a)
+        capture_all(monitor, veth_pair, frames)
+        keep_dir.rmdir()  # checked at start, gone at the end
+    finally:
+        with pytest.raises(RingcoreError) as raised:
+            monitor.close()
+    fallback, packets = monitor.kept_spool
+    assert os.path.dirname(fallback) == spool_dir and packets == len(frames)
+    assert str(raised.value).startswith(str(keep_dir))
+    assert str(raised.value).endswith(f"; all {len(frames)} stored packets kept in {fallback} instead")
+    assert [packet.frame for packet in tshark_read(fallback)] == frames
+    assert os.listdir(spool_dir) == [os.path.basename(fallback)]  # the spool itself removed
 
 
 def test_every_call_on_a_closed_store_raises_instead_of_passing_null_to_c(tmp_path):

@@ -19,14 +19,18 @@ struct rc_drain {
 	pthread_t thread;
 	_Atomic int running;
 	_Atomic int drain_rest; /* on stop: take what is left in the ring first */
-	/* held while a batch goes to the sinks and is released, so a snapshot
-	 * taken under it (rc_drain_stats) sees every batch stored and released,
-	 * or neither */
+	/* held while a batch goes to the sinks, so the writer is swapped
+	 * between two batches (rc_drain_set_writer); rc_drain_stats never takes
+	 * it, so a slow disk never delays a snapshot */
 	pthread_mutex_t sink_lock;
 	struct rc_writer *writer;
 	struct rc_talkers *talkers;
 	struct rc_store *store;
 	uint32_t store_interface;
+	/* the store's count of that interface's evicted packets, and its
+	 * packets stored before this drain started (earlier captures') */
+	const _Atomic uint64_t *store_evicted;
+	uint64_t stored_before;
 	int32_t ifid;
 	struct rc_limit *limit;
 	uint32_t batch_max;
@@ -77,12 +81,11 @@ static int drain_batch(struct rc_drain *d)
 	if (d->store) {
 		/* what it could not take is kept as the store's error */
 		int stored = rc_store_append(d->store, d->store_interface, d->batch, n);
-		uint32_t ok = stored > 0 ? (uint32_t)stored : 0;
-		/* the ring's consumer counters: this thread is its consumer */
-		atomic_fetch_add_explicit(&d->ring->stored, ok, memory_order_relaxed);
-		atomic_fetch_add_explicit(&d->ring->store_failed, n - ok, memory_order_relaxed);
+		/* counted with the release, in one step for rc_ring_stats */
+		rc_ring_release_stored(d->ring, n, stored > 0 ? (uint32_t)stored : 0);
+	} else {
+		rc_ring_release(d->ring, n);
 	}
-	rc_ring_release(d->ring, n);
 	pthread_mutex_unlock(&d->sink_lock);
 	return (int)n;
 }
@@ -144,6 +147,12 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 	}
 	if (batch_max > ring->slot_count)
 		batch_max = ring->slot_count; /* no poll returns more */
+	const _Atomic uint64_t *store_evicted = NULL;
+	uint64_t stored_before = 0;
+	if (store && !(store_evicted = store_interface_evicted(store, store_interface, &stored_before))) {
+		rc_err(errbuf, errlen, "the store has no interface %u", store_interface);
+		return -EINVAL;
+	}
 	if (rc_ring_attach_consumer(ring) < 0) {
 		rc_err(errbuf, errlen, "this ring already has a consumer: a ring has one");
 		return -EBUSY;
@@ -163,6 +172,8 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 	d->talkers = talkers;
 	d->store = store;
 	d->store_interface = store_interface;
+	d->store_evicted = store_evicted;
+	d->stored_before = stored_before;
 	d->limit = limit;
 	d->batch_max = batch_max;
 	pthread_mutex_init(&d->sink_lock, NULL);
@@ -212,12 +223,14 @@ void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid)
 
 void rc_drain_stats(struct rc_drain *d, struct rc_stats *out)
 {
-	pthread_mutex_lock(&d->sink_lock);
 	rc_ring_stats(d->ring, out);
-	if (d->store) {
-		struct rc_store_interface_info info;
-		if (rc_store_interface(d->store, d->store_interface, &info) == 0)
-			out->store_evicted = info.evicted;
+	if (d->store_evicted) {
+		/* The store evicts oldest first, so of this interface's packets
+		 * counted stored (before this drain, and by it), the evicted are
+		 * the first min(evicted, counted): another drain may evict some
+		 * of a batch before this one has counted it stored. */
+		uint64_t evicted = atomic_load_explicit(d->store_evicted, memory_order_relaxed);
+		uint64_t counted = d->stored_before + out->stored;
+		out->store_evicted = evicted < counted ? evicted : counted;
 	}
-	pthread_mutex_unlock(&d->sink_lock);
 }

@@ -185,20 +185,20 @@ static struct rc_slot_hdr *slot_at(struct rc_ring *ring, uint64_t pos)
 				      (size_t)(pos % ring->slot_count) * ring->slot_size);
 }
 
-/* Producer counters change under the sequence count so that a reader sees
- * head, ring_drops and kernel_packets move together. */
-static void producer_begin(struct rc_ring *ring)
+/* A seqcount write section.  Producer counters change under prod_seq so
+ * that a reader sees head, ring_drops and kernel_packets move together;
+ * consumer counters under cons_seq, so delivered, stored and store_failed
+ * do.  Each has one writer. */
+static void seq_begin(_Atomic uint64_t *seq)
 {
-	atomic_store_explicit(&ring->prod_seq,
-			      atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) + 1,
+	atomic_store_explicit(seq, atomic_load_explicit(seq, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 }
 
-static void producer_end(struct rc_ring *ring)
+static void seq_end(_Atomic uint64_t *seq)
 {
-	atomic_store_explicit(&ring->prod_seq,
-			      atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) + 1,
+	atomic_store_explicit(seq, atomic_load_explicit(seq, memory_order_relaxed) + 1,
 			      memory_order_release);
 }
 
@@ -296,14 +296,14 @@ int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 	/* the next slot is on a line no prefetcher predicts: start the miss now */
 	__builtin_prefetch(slot_at(ring, head + slots), 1);
 
-	producer_begin(ring);
+	seq_begin(&ring->prod_seq);
 	count_taken(ring, wirelen, flags);
 	relaxed_add(&ring->produced, 1);
 	if (flags & RC_SLOT_TRUNCATED)
 		relaxed_add(&ring->truncated, 1);
 	/* release: the record written above is visible before the new head */
 	atomic_store_explicit(&ring->hdr->head, head + slots, memory_order_release);
-	producer_end(ring);
+	seq_end(&ring->prod_seq);
 
 	uint64_t slots_used = head + slots -
 			      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
@@ -315,10 +315,10 @@ int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 
 void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags)
 {
-	producer_begin(ring);
+	seq_begin(&ring->prod_seq);
 	count_taken(ring, wirelen, flags);
 	relaxed_add(&ring->ring_drops, 1);
-	producer_end(ring);
+	seq_end(&ring->prod_seq);
 }
 
 /* Free every slot before new_tail. */
@@ -381,7 +381,7 @@ const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos)
 	return slot_at(ring, pos);
 }
 
-int rc_ring_release(struct rc_ring *ring, uint32_t n)
+static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t failed)
 {
 	/* only what was polled: a record freed unseen would be counted as
 	 * delivered and lost */
@@ -414,10 +414,24 @@ int rc_ring_release(struct rc_ring *ring, uint32_t n)
 		atomic_store_explicit(&ring->latency_max_ns, max_ns, memory_order_relaxed);
 	relaxed_add(&ring->delivered_bytes, bytes);
 	/* before tail: a reader that sees the new tail sees these delivered */
+	seq_begin(&ring->cons_seq);
 	relaxed_add(&ring->delivered, n);
+	relaxed_add(&ring->stored, stored);
+	relaxed_add(&ring->store_failed, failed);
+	seq_end(&ring->cons_seq);
 	ring->held -= n;
 	free_slots(ring, pos);
 	return 0;
+}
+
+int rc_ring_release(struct rc_ring *ring, uint32_t n)
+{
+	return release(ring, n, 0, 0);
+}
+
+int rc_ring_release_stored(struct rc_ring *ring, uint32_t n, uint32_t stored)
+{
+	return release(ring, n, stored, n - stored);
 }
 
 void rc_ring_wake_producer(struct rc_ring *ring)
@@ -490,41 +504,55 @@ static uint64_t load(_Atomic uint64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
+/* A seqcount read section: the count to check at its end, once no write is
+ * under way. */
+static uint64_t seq_read_begin(_Atomic uint64_t *seq)
+{
+	for (;;) {
+		uint64_t v = atomic_load_explicit(seq, memory_order_acquire);
+		if (!(v & 1))
+			return v;
+		sched_yield();
+	}
+}
+
 void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	for (;;) {
-		uint64_t seq = atomic_load_explicit(&ring->prod_seq, memory_order_acquire);
-		if (seq & 1) {
-			sched_yield();
-			continue;
-		}
-		out->kernel_packets = load(&ring->kernel_packets);
-		out->produced = load(&ring->produced);
-		out->kernel_bytes = load(&ring->kernel_bytes);
-		out->ring_drops = load(&ring->ring_drops);
-		out->truncated = load(&ring->truncated);
-		out->outgoing_packets = load(&ring->outgoing_packets);
-		out->outgoing_bytes = load(&ring->outgoing_bytes);
-		out->head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) == seq)
-			break;
-	}
-	/* Consumer side after the producer side.  The acquire on prod_seq
-	 * orders this tail after the tail the producer saw when it published
-	 * head, so head - tail <= slot_count; a tail read before head could be
-	 * any number of laps old.  The consumer may meanwhile have taken
-	 * packets published after that head: then all of head was delivered.
-	 * delivered after tail: the consumer counts them before it moves tail,
-	 * so this count covers at least the records before the tail read. */
-	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
-	uint64_t delivered = load(&ring->delivered);
-	out->tail = tail < out->head ? tail : out->head;
-	out->delivered = delivered < out->produced ? delivered : out->produced;
+	uint64_t seq;
+	do {
+		do {
+			seq = seq_read_begin(&ring->prod_seq);
+			out->kernel_packets = load(&ring->kernel_packets);
+			out->produced = load(&ring->produced);
+			out->kernel_bytes = load(&ring->kernel_bytes);
+			out->ring_drops = load(&ring->ring_drops);
+			out->truncated = load(&ring->truncated);
+			out->outgoing_packets = load(&ring->outgoing_packets);
+			out->outgoing_bytes = load(&ring->outgoing_bytes);
+			out->head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+			atomic_thread_fence(memory_order_acquire); /* the loads before the check */
+		} while (atomic_load_explicit(&ring->prod_seq, memory_order_relaxed) != seq);
+		/* Consumer side after the producer side.  The acquire on
+		 * prod_seq orders this tail after the tail the producer saw
+		 * when it published head, so head - tail <= slot_count; a tail
+		 * read before head could be any number of laps old.  delivered
+		 * after tail: the consumer counts them before it moves tail, so
+		 * this count covers at least the records before the tail read
+		 * (occupancy <= slots_used). */
+		out->tail = atomic_load_explicit(&ring->hdr->tail, memory_order_acquire);
+		do {
+			seq = seq_read_begin(&ring->cons_seq);
+			out->delivered = load(&ring->delivered);
+			out->stored = load(&ring->stored);
+			out->store_failed = load(&ring->store_failed);
+			atomic_thread_fence(memory_order_acquire);
+		} while (atomic_load_explicit(&ring->cons_seq, memory_order_relaxed) != seq);
+		/* The consumer may meanwhile have taken packets published
+		 * after that head (then tail may be past it too): read again,
+		 * rather than cut delivered and leave stored off by as many. */
+	} while (out->delivered > out->produced);
 	out->delivered_bytes = load(&ring->delivered_bytes);
-	out->stored = load(&ring->stored);
-	out->store_failed = load(&ring->store_failed);
 	out->consuming = load(&ring->hdr->consuming);
 	out->polls = load(&ring->polls);
 	out->empty_polls = load(&ring->empty_polls);

@@ -63,8 +63,11 @@ struct rc_ring {
 	_Atomic uint64_t kernel_seen;
 	_Atomic uint64_t lost_at_stop; /* written by rc_capture_stop and start */
 
-	/* consumer counters (one writer: whoever polls) */
-	_Alignas(64) _Atomic uint64_t delivered;
+	/* consumer counters (one writer: whoever polls); delivered, stored
+	 * and store_failed change together under cons_seq, as the producer's
+	 * under prod_seq */
+	_Alignas(64) _Atomic uint64_t cons_seq;
+	_Atomic uint64_t delivered;
 	_Atomic uint64_t delivered_bytes;
 	_Atomic uint64_t stored;       /* by a drain with a store, before release */
 	_Atomic uint64_t store_failed;
@@ -77,6 +80,12 @@ struct rc_ring {
 	_Atomic uint64_t batch_hist[RC_BATCH_BUCKETS];
 	_Atomic uint64_t latency_hist[RC_LATENCY_BUCKETS];
 };
+
+/* rc_ring_release for a consumer with a store (a drain): of the n records,
+ * `stored` went into it and the rest did not; counted with the release in one
+ * step for rc_ring_stats, so delivered == stored + store_failed in every
+ * snapshot. */
+int rc_ring_release_stored(struct rc_ring *ring, uint32_t n, uint32_t stored);
 
 /* Producer: sleep until the consumer frees slots, rc_ring_wake_producer is
  * called, or max_ns pass; returns at once when the ring has room for the

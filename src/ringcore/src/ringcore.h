@@ -83,11 +83,14 @@
  * sequentially consistent for it.
  *
  * Counters are written by one side each and read by anyone with relaxed
- * loads.  Producer counters are published under a sequence count (seqlock) so
+ * loads.  Producer counters are published under a sequence count (seqlock),
+ * and the consumer's delivered, stored and store_failed under another, so
  * rc_ring_stats() returns a snapshot in which
  *     kernel_packets == delivered + ring_drops + occupancy
  * holds exactly, in packets (occupancy: packets in the ring), and
- * occupancy <= slots_used <= slot_count, while capture runs.
+ * occupancy <= slots_used <= slot_count, while capture runs; and, with a
+ * drain's store, delivered == stored + store_failed.  A reader never waits
+ * for a lock, only for the few stores of a write section.
  *
  * Errors are returned as negative errno values.  Functions that can fail for
  * a reason the user must act on also fill an error buffer with one line.
@@ -211,7 +214,8 @@ struct rc_stats {
 	/* A drain with a store (rc_drain_start): of the delivered packets, those
 	 * appended to it and those it failed to take (a write error), so
 	 * delivered == stored + store_failed; and how many of this interface's
-	 * packets the store has evicted since (filled by rc_drain_stats only). */
+	 * packets the store has evicted since (filled by rc_drain_stats only;
+	 * delivered, stored and store_failed move together: see rc_ring_stats). */
 	uint64_t stored;
 	uint64_t store_failed;
 	uint64_t store_evicted;
@@ -479,17 +483,19 @@ struct rc_limit {
 };
 
 /* store (may be NULL): every packet the drain delivers is appended to it as
- * interface store_interface (rc_store_add_interface), before its slots are
- * released; the store must outlive the drain. */
+ * interface store_interface (rc_store_add_interface; -EINVAL when it has no
+ * such interface), before its slots are released; the store must outlive the
+ * drain. */
 int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 		   struct rc_talkers *talkers, struct rc_store *store,
 		   uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen);
-/* The ring's counters (rc_ring_stats) read between two batches, with the
- * store's eviction count for this interface: in this snapshot
- * delivered == stored + store_failed exactly, and stored - store_evicted is
- * what the store holds of the interface (counted over every drain that
- * stored as this interface). */
+/* The ring's counters (rc_ring_stats), with the store's eviction count for
+ * this interface: in this snapshot delivered == stored + store_failed
+ * exactly, and stored - store_evicted is what the store holds of the
+ * interface's packets counted stored (store_evicted counts over every drain
+ * that stored as this interface, so add the stored of its earlier ones).
+ * It takes no lock: a drain in the middle of a slow write never delays it. */
 void rc_drain_stats(struct rc_drain *d, struct rc_stats *out);
 void rc_drain_pause(struct rc_drain *d, int paused);
 /* Stop the thread after it drained what is in the ring (drain_rest=1) or at
@@ -529,6 +535,7 @@ enum rc_stored_flags {
 	RC_STORED_OUTGOING = 1 << 1,  /* sent by this host (RC_SLOT_OUTGOING) */
 	RC_STORED_COMMENT = 1 << 2,   /* pcapng: the packet block has a comment (rc_store_comment) */
 	RC_STORED_TS_CLAMPED = 1 << 3, /* the file's time is beyond int64 ns (years 1677-2262): clamped */
+	RC_STORED_NO_TIME = 1 << 4,    /* pcapng simple packet block: the file gives no time (ts_ns 0) */
 };
 
 /* One packet of the index: exactly 32 bytes, so a million packets cost
@@ -582,10 +589,12 @@ int rc_store_interface(struct rc_store *s, uint32_t number,
  * is a pipe or FIFO (anything but a regular file) is copied into memory
  * (a memfd) as it arrives, and indexed from there (bytes_total is 0 until it
  * ended).  The file's first bytes are checked here: a file that cannot be
- * opened, is empty or is not a capture returns a negative errno and one line
- * in err that names the file.  A corrupt or truncated file is indexed up to
- * the damage; the store's error, error_offset and error_message (one line
- * that does not name the file: the caller does) then say where and what. */
+ * opened, is empty, is not a capture or is too short for its own header (a
+ * stream's: the smallest one) returns a negative errno and one line in err
+ * that names the file.  A corrupt or truncated file is indexed up to the
+ * damage; the store's error, error_offset and error_message (one line that
+ * does not name the file: the caller does) then say where and what ("truncated
+ * at offset N: tried to read 74 captured bytes, only got 46"). */
 int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_t errlen);
 /* Wait until indexing ended or timeout_ms passed; returns done (1 or 0).  A
  * spool is never done: returns at once. */
@@ -616,9 +625,10 @@ void rc_store_close(struct rc_store *s);
  * count bounds small ones: 1 GiB of 60-byte packets is 17 M entries, 550 MB
  * of index.  The default, 2 Mi packets, caps the index at 64 MiB, and a
  * 1 GiB spool of packets that average 512 bytes or more is full by bytes
- * first.  It is mapped once at its whole size and its pages are touched only
- * as packets come (a quiet capture costs what it holds), so it never grows,
- * is never copied, and no drain waits for it.  It stays anonymous memory
+ * first.  It is mapped once at its whole size, its pages touched only as
+ * packets come and given back in 64 KiB blocks once no packet held has its
+ * entry there (it costs about what it holds), so it never grows, is never
+ * copied, and no drain waits for it.  It stays anonymous memory
  * rather than a file in the spool's directory: a file's dirty pages would
  * count the same while the drains write them, and on a tmpfs $TMPDIR they
  * could not be reclaimed either. */
@@ -636,8 +646,9 @@ int rc_store_spool_dir(struct rc_store *s, char *buf, size_t len);
  * number, or -EROFS for a file's store, -E2BIG beyond 65536, -ENOMEM. */
 int rc_store_add_interface(struct rc_store *s, const char *name, uint32_t linktype,
 			   uint32_t snaplen);
-/* Append a batch of records seen on interface number `interface`, in one
- * lock hold: returns how many were stored, the first ones in order (the
+/* Append a batch of records seen on interface number `interface`, one batch
+ * at a time (the store's lock is let go while the bytes are written, so
+ * readers never wait for the disk): returns how many were stored, the first ones in order (the
  * rest were not: a write error, kept as the store's error with a count of
  * every packet not stored), or a negative errno when none could be
  * (-EROFS: a file's store, -EINVAL: no such interface).  Slot flags become

@@ -13,7 +13,8 @@
 _Static_assert(sizeof(struct rc_store_entry) == 32, "an index entry is 32 bytes");
 
 #define INITIAL_CAPACITY 4096u
-#define MAX_INTERFACES 65536u /* entry.interface is 16 bits */
+/* A fixed index gives back its pages in blocks of this many entries (64 KiB) */
+#define RELEASE_ENTRIES 2048u
 
 struct rc_store *store_new(int32_t format, const struct rc_store_backend *backend)
 {
@@ -24,6 +25,11 @@ struct rc_store *store_new(int32_t format, const struct rc_store_backend *backen
 	s->format = format;
 	s->backend = backend;
 	return s;
+}
+
+static _Atomic uint64_t *evicted_of(const struct rc_store *s, uint32_t number)
+{
+	return &s->evicted[number / EVICTED_CHUNK][number % EVICTED_CHUNK];
 }
 
 int store_fix_capacity(struct rc_store *s, uint64_t capacity)
@@ -89,22 +95,56 @@ void store_append(struct rc_store *s, const struct rc_store_entry *e, uint32_t n
 	}
 }
 
+/* A fixed index gives back the pages of each block of entries that packets
+ * old_first .. first-1 left, once no packet held has its entry there: it
+ * costs about what it holds, not what it once held (the next lap faults
+ * them in again, zeroed).  The entries free are those of the numbers count
+ * .. first+capacity-1, the next lap's. */
+static void release_evicted(struct rc_store *s, uint64_t old_first)
+{
+	uint64_t n = old_first;
+	for (;;) {
+		uint64_t at = n % s->capacity;
+		uint64_t block = at - at % RELEASE_ENTRIES;
+		uint64_t block_end = block + RELEASE_ENTRIES < s->capacity ? block + RELEASE_ENTRIES
+									   : s->capacity;
+		n += block_end - at; /* the number after the block's last entry */
+		if (n > s->first)
+			return;
+		/* its first entry's next number: not stored yet */
+		if (n - (block_end - block) + s->capacity >= s->count)
+			madvise(&s->entries[block], (block_end - block) * sizeof(*s->entries),
+				MADV_DONTNEED);
+	}
+}
+
 void store_evict(struct rc_store *s, uint64_t n)
 {
+	uint64_t old_first = s->first;
 	for (; n > 0 && s->first < s->count; n--) {
 		const struct rc_store_entry *e = store_entry(s, s->first);
 		s->bytes_held -= e->caplen;
-		if (e->interface < s->interface_count)
-			s->interfaces[e->interface].evicted++;
+		if (e->interface < s->interface_count) {
+			/* one writer (the lock's holder): no locked add */
+			_Atomic uint64_t *evicted = evicted_of(s, e->interface);
+			atomic_store_explicit(evicted,
+					      atomic_load_explicit(evicted, memory_order_relaxed) + 1,
+					      memory_order_relaxed);
+		}
 		s->first++;
 	}
+	if (s->entries_mapped)
+		release_evicted(s, old_first);
 }
 
 int store_add_interface(struct rc_store *s, const char *name, size_t name_len,
 			uint32_t linktype, uint32_t snaplen)
 {
-	if (s->interface_count >= MAX_INTERFACES)
+	if (s->interface_count >= STORE_MAX_INTERFACES)
 		return -E2BIG;
+	_Atomic uint64_t **chunk = &s->evicted[s->interface_count / EVICTED_CHUNK];
+	if (!*chunk && !(*chunk = calloc(EVICTED_CHUNK, sizeof(**chunk))))
+		return -ENOMEM;
 	if (s->interface_count == s->interface_capacity) {
 		uint32_t capacity = s->interface_capacity ? s->interface_capacity * 2 : 4;
 		void *grown = realloc(s->interfaces, capacity * sizeof(*s->interfaces));
@@ -190,10 +230,24 @@ int rc_store_interface(struct rc_store *s, uint32_t number, struct rc_store_inte
 	pthread_mutex_lock(&s->lock);
 	if (number < s->interface_count) {
 		*out = s->interfaces[number];
+		out->evicted = atomic_load_explicit(evicted_of(s, number), memory_order_relaxed);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+const _Atomic uint64_t *store_interface_evicted(struct rc_store *s, uint32_t number,
+						uint64_t *packets)
+{
+	const _Atomic uint64_t *evicted = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (number < s->interface_count) {
+		evicted = evicted_of(s, number);
+		*packets = s->interfaces[number].packets;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return evicted;
 }
 
 void rc_store_close(struct rc_store *s)
@@ -207,6 +261,8 @@ void rc_store_close(struct rc_store *s)
 	else
 		free(s->entries);
 	free(s->interfaces);
+	for (uint32_t i = 0; i < STORE_MAX_INTERFACES / EVICTED_CHUNK; i++)
+		free((void *)s->evicted[i]);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -37,6 +37,7 @@
 #define PCAPNG_BYTE_ORDER_MAGIC 0x1a2b3c4du
 #define PCAPNG_MAJOR_VERSION 1u
 #define PCAPNG_BLOCK_FRAMING 12u /* type and length before the body, the length again after it */
+#define PCAPNG_MIN_SHB 28u       /* the framing, byte-order magic, version and section length */
 /* Wireshark's limit on a block: larger is a corrupt length. */
 #define PCAPNG_MAX_BLOCK (16u << 20)
 #define OPT_END 0u
@@ -205,10 +206,14 @@ static void fail(struct file_index *ix, int error, uint64_t offset, const char *
 	ix->error_offset = offset;
 }
 
-static void truncated(struct file_index *ix, uint64_t offset)
+/* The record or block at offset is cut short: `wanted` bytes of `what`
+ * were to start at from, and the file ends first (tcpdump's "tried to read
+ * 74 captured bytes, only got 46"). */
+static void truncated(struct file_index *ix, uint64_t offset, uint64_t from, uint64_t wanted, const char *what)
 {
-	fail(ix, -ENODATA, offset, "truncated: the file ends inside a record, after %llu whole packets",
-	     (unsigned long long)ix->packets);
+	fail(ix, -ENODATA, offset, "truncated at offset %llu: tried to read %llu %s, only got %llu",
+	     (unsigned long long)offset, (unsigned long long)wanted, what,
+	     (unsigned long long)(ix->avail > from ? ix->avail - from : 0));
 }
 
 /* Publish the batched entries (and how far indexing got); false when the
@@ -286,10 +291,6 @@ static uint32_t file_snaplen(uint32_t snaplen)
 
 static void index_pcap(struct file_index *ix)
 {
-	if (!have(ix, 0, PCAP_FILE_HEADER)) {
-		fail(ix, -ENODATA, 0, "truncated: the pcap file header is cut short");
-		return;
-	}
 	const uint8_t *h = ix->map;
 	uint32_t fraction_ns = ix->format == RC_STORE_PCAP_NS ? 1u : 1000u;
 	if (add_interface(ix, 0, ix->name, strlen(ix->name), rd32(ix->swap, h + 20) & LINKTYPE_MASK,
@@ -298,7 +299,7 @@ static void index_pcap(struct file_index *ix)
 		return;
 	for (uint64_t at = PCAP_FILE_HEADER; !stopping(ix) && have(ix, at, 1);) {
 		if (!have(ix, at, PCAP_RECORD_HEADER)) {
-			truncated(ix, at);
+			truncated(ix, at, at, PCAP_RECORD_HEADER, "bytes of a record header");
 			return;
 		}
 		const uint8_t *r = ix->map + at;
@@ -309,7 +310,7 @@ static void index_pcap(struct file_index *ix)
 			return;
 		}
 		if (!have(ix, at + PCAP_RECORD_HEADER, caplen)) {
-			truncated(ix, at);
+			truncated(ix, at, at + PCAP_RECORD_HEADER, caplen, "captured bytes");
 			return;
 		}
 		struct rc_store_entry e = {
@@ -468,7 +469,7 @@ static bool packet_block(struct file_index *ix, uint64_t at, uint32_t type, cons
 		/* no captured length: the block holds min(wire length, snap length), padded */
 		wirelen = rd32(ix->swap, body);
 		ifid = 0;
-		ticks = 0;
+		ticks = 0; /* unused: the entry is flagged RC_STORED_NO_TIME */
 		data_at = 4;
 		caplen = body_len - data_at < wirelen ? body_len - data_at : wirelen;
 		if (ix->section_count && caplen > ix->s->interfaces[ix->section_first].snaplen)
@@ -494,11 +495,12 @@ static bool packet_block(struct file_index *ix, uint64_t at, uint32_t type, cons
 	bool clamped = false;
 	*e = (struct rc_store_entry){
 		.data_offset = at + 8 + data_at,
-		.ts_ns = pcapng_ts_ns(&ix->units[number], ticks, &clamped),
+		/* a simple packet block has no time: flagged, not the interface's offset or the epoch */
+		.ts_ns = type == PCAPNG_SPB ? 0 : pcapng_ts_ns(&ix->units[number], ticks, &clamped),
 		.caplen = caplen,
 		.wirelen = wirelen,
 		.interface = (uint16_t)number,
-		.flags = clamped ? RC_STORED_TS_CLAMPED : 0,
+		.flags = type == PCAPNG_SPB ? RC_STORED_NO_TIME : clamped ? RC_STORED_TS_CLAMPED : 0,
 		.block_back = 8 + data_at,
 	};
 	if (type != PCAPNG_SPB && pad4(caplen) <= body_len - data_at) {
@@ -512,7 +514,7 @@ static bool packet_block(struct file_index *ix, uint64_t at, uint32_t type, cons
 static uint32_t min_body(uint32_t type)
 {
 	switch (type) {
-	case PCAPNG_SHB: return 16;
+	case PCAPNG_SHB: return PCAPNG_MIN_SHB - PCAPNG_BLOCK_FRAMING;
 	case PCAPNG_IDB: return 8;
 	case PCAPNG_EPB: return 20;
 	case PCAPNG_PB: return 20;
@@ -525,14 +527,14 @@ static void index_pcapng(struct file_index *ix)
 {
 	for (uint64_t at = 0; !stopping(ix) && have(ix, at, 1);) {
 		if (!have(ix, at, 8)) {
-			truncated(ix, at);
+			truncated(ix, at, at, 8, "bytes of a block header");
 			return;
 		}
 		const uint8_t *b = ix->map + at;
 		if (rd32_native(b) == PCAPNG_SHB) {
 			/* a section says its own byte order, after its length */
 			if (!have(ix, at, 12)) {
-				truncated(ix, at);
+				truncated(ix, at, at, 12, "bytes of a section header");
 				return;
 			}
 			uint32_t bom = rd32_native(b + 8);
@@ -553,7 +555,7 @@ static void index_pcapng(struct file_index *ix)
 			return;
 		}
 		if (!have(ix, at, total)) {
-			truncated(ix, at);
+			truncated(ix, at, at, total, "bytes of a block");
 			return;
 		}
 		b = ix->map + at; /* a stream's mapping does not move, but say so where it is read */
@@ -654,12 +656,12 @@ static int32_t format_of(const uint8_t magic[4])
 	return -1;
 }
 
-/* A stream's first bytes (blocking): how many of 4 there were. */
-static ssize_t read_magic(int fd, uint8_t magic[4])
+/* A stream's first bytes, after the `have_bytes` in buf already (blocking):
+ * how many of `want` there were, or a negative errno. */
+static ssize_t read_first(int fd, uint8_t *buf, ssize_t have_bytes, ssize_t want)
 {
-	ssize_t have_bytes = 0;
-	while (have_bytes < 4) {
-		ssize_t n = read(fd, magic + have_bytes, (size_t)(4 - have_bytes));
+	while (have_bytes < want) {
+		ssize_t n = read(fd, buf + have_bytes, (size_t)(want - have_bytes));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -669,6 +671,25 @@ static ssize_t read_magic(int fd, uint8_t magic[4])
 		have_bytes += n;
 	}
 	return have_bytes;
+}
+
+/* The bytes a file of this format needs for its own header: a pcap file
+ * header, or the section header block that starts a pcapng (its declared
+ * length when the whole file is there to check it against; a length out of
+ * range is the indexer's to report as corrupt). */
+static uint64_t file_header_bytes(const struct file_index *ix)
+{
+	if (ix->format != RC_STORE_PCAPNG)
+		return PCAP_FILE_HEADER;
+	uint32_t need = PCAPNG_MIN_SHB;
+	if (ix->stream_fd < 0 && ix->avail >= 12) {
+		uint32_t bom = rd32_native(ix->map + 8);
+		uint32_t total = rd32(bom != PCAPNG_BYTE_ORDER_MAGIC, ix->map + 4);
+		if ((bom == PCAPNG_BYTE_ORDER_MAGIC || bom == __builtin_bswap32(PCAPNG_BYTE_ORDER_MAGIC)) &&
+		    total > need && total % 4 == 0 && total <= PCAPNG_MAX_BLOCK)
+			need = total;
+	}
+	return need;
 }
 
 static int open_failed(struct file_index *ix, int rc, char *err, size_t errlen, const char *path, const char *fmt)
@@ -706,8 +727,8 @@ int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_
 		close(fd);
 		return open_failed(ix, -errno, err, errlen, path, "%s: cannot open: %s");
 	}
-	uint8_t magic[4] = { 0 };
-	ssize_t magic_len;
+	uint8_t first[PCAPNG_MIN_SHB] = { 0 }; /* the magic, and a stream's header */
+	ssize_t first_len;
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		return open_failed(ix, -EISDIR, err, errlen, path, "%s: cannot open: %s");
@@ -715,26 +736,29 @@ int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_
 		ix->fd = fd;
 		ix->avail = (uint64_t)st.st_size;
 		ix->eof = true;
-		magic_len = st.st_size < 4 ? st.st_size : 4;
+		first_len = st.st_size < 4 ? st.st_size : 4;
 		if (st.st_size > 0) {
 			ix->map_size = (uint64_t)st.st_size;
 			ix->map = mmap(NULL, ix->map_size, PROT_READ, MAP_SHARED, fd, 0);
 			if (ix->map == MAP_FAILED)
 				return open_failed(ix, -errno, err, errlen, path, "%s: cannot map: %s");
 			madvise((void *)ix->map, ix->map_size, MADV_SEQUENTIAL); /* the index reads it once, in order */
-			memcpy(magic, ix->map, (size_t)magic_len);
+			memcpy(first, ix->map, (size_t)first_len);
 		}
 	} else {
 		ix->stream_fd = fd;
-		magic_len = read_magic(fd, magic);
-		if (magic_len < 0)
-			return open_failed(ix, (int)magic_len, err, errlen, path, "%s: cannot read: %s");
+		first_len = read_first(fd, first, 0, 4);
+		if (first_len == 4 && format_of(first) >= 0) /* its header, checked below as a file's */
+			first_len = read_first(fd, first, 4, format_of(first) == RC_STORE_PCAPNG ? PCAPNG_MIN_SHB
+												   : PCAP_FILE_HEADER);
+		if (first_len < 0)
+			return open_failed(ix, (int)first_len, err, errlen, path, "%s: cannot read: %s");
 		ix->fd = memfd_create("ringmon-stream", MFD_CLOEXEC);
 		if (ix->fd < 0)
 			return open_failed(ix, -errno, err, errlen, path, "%s: cannot keep the stream in memory: %s");
-		if (pwrite(ix->fd, magic, (size_t)magic_len, 0) != magic_len)
+		if (pwrite(ix->fd, first, (size_t)first_len, 0) != first_len)
 			return open_failed(ix, -EIO, err, errlen, path, "%s: cannot keep the stream in memory: %s");
-		ix->avail = (uint64_t)magic_len;
+		ix->avail = (uint64_t)first_len;
 		ix->map_size = STREAM_RESERVE;
 		ix->map = mmap(NULL, ix->map_size, PROT_READ, MAP_SHARED | MAP_NORESERVE, ix->fd, 0);
 		while (ix->map == MAP_FAILED && ix->map_size > STREAM_RESERVE_MIN) {
@@ -744,19 +768,28 @@ int rc_store_open_file(const char *path, struct rc_store **out, char *err, size_
 		if (ix->map == MAP_FAILED)
 			return open_failed(ix, -errno, err, errlen, path, "%s: cannot map: %s");
 	}
-	if (magic_len == 0) {
+	if (first_len == 0) {
 		snprintf(err, errlen, "%s: the file is empty, not a capture", path);
 		free_index(ix);
 		return -ENODATA;
 	}
-	ix->format = magic_len == 4 ? format_of(magic) : -1;
+	ix->format = first_len >= 4 ? format_of(first) : -1;
 	if (ix->format < 0) {
 		snprintf(err, errlen, "%s: not a capture file (neither pcap nor pcapng)", path);
 		free_index(ix);
 		return -EINVAL;
 	}
+	/* too short for its own header: refused as an empty file is (tcpdump refuses both) */
+	uint64_t header = file_header_bytes(ix);
+	if (ix->avail < header) {
+		snprintf(err, errlen, "%s: truncated at offset 0: tried to read %llu bytes of the %s, only got %llu", path,
+			 (unsigned long long)header, ix->format == RC_STORE_PCAPNG ? "section header" : "pcap file header",
+			 (unsigned long long)ix->avail);
+		free_index(ix);
+		return -ENODATA;
+	}
 	if (ix->format != RC_STORE_PCAPNG)
-		ix->swap = rd32_native(magic) != PCAP_MAGIC_US && rd32_native(magic) != PCAP_MAGIC_NS;
+		ix->swap = rd32_native(first) != PCAP_MAGIC_US && rd32_native(first) != PCAP_MAGIC_NS;
 	struct rc_store *s = store_new(ix->format, &file_backend);
 	if (!s)
 		return open_failed(ix, -ENOMEM, err, errlen, path, "%s: cannot open: %s");

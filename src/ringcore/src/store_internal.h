@@ -18,6 +18,9 @@ struct rc_store_backend {
 			uint64_t cap);
 };
 
+#define STORE_MAX_INTERFACES 65536u /* entry.interface is 16 bits */
+#define EVICTED_CHUNK 256u
+
 struct rc_store {
 	pthread_mutex_t lock; /* guards everything below but the backend's own fields */
 	/* The index is a ring of entries: packet n lives at
@@ -35,7 +38,11 @@ struct rc_store {
 	 * data_offset is relative to it */
 	const uint8_t *data;
 	uint64_t data_size;
-	struct rc_store_interface_info *interfaces;
+	struct rc_store_interface_info *interfaces; /* .evicted unused: see below */
+	/* each interface's evicted count, in blocks that never move, so a
+	 * drain reads its own without the lock (store_interface_evicted);
+	 * written under the lock */
+	_Atomic uint64_t *evicted[STORE_MAX_INTERFACES / EVICTED_CHUNK];
 	uint32_t interface_count;
 	uint32_t interface_capacity;
 	/* progress and the error indexing ended with (file) */
@@ -72,6 +79,11 @@ void store_evict(struct rc_store *s, uint64_t n);
  * beyond 65536 interfaces.  name may be NULL ("" is stored). */
 int store_add_interface(struct rc_store *s, const char *name, size_t name_len,
 			uint32_t linktype, uint32_t snaplen);
+/* Where interface number's evicted count lives for the store's life (read it
+ * with a relaxed load, no lock needed), and in *packets how many it has
+ * stored so far; NULL when there is no such interface. */
+const _Atomic uint64_t *store_interface_evicted(struct rc_store *s, uint32_t number,
+						uint64_t *packets);
 /* Copy a held packet's bytes (at most cap) into buf (lock held); its
  * caplen or a negative errno from the backend. */
 int64_t store_read_locked(struct rc_store *s, const struct rc_store_entry *e, uint8_t *buf,

@@ -93,6 +93,11 @@ static int copy_chunk(struct rc_store *s, struct source *src, struct chunk *c)
 			rc = (int)got;
 			break;
 		}
+		/* A packet without a time (RC_STORED_NO_TIME, read from a pcapng
+		 * simple packet block) is written as any other, time 0: an EPB in
+		 * pcapng, not an SPB, which could only stand for interface 0, a
+		 * captured length of min(wire length, snap length) and no comment;
+		 * tcpdump and tshark read time 0 as 1970-01-01. */
 		*slot = (struct rc_slot_hdr){
 			.caplen = e->caplen,
 			.wirelen = e->wirelen,

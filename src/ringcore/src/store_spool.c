@@ -34,8 +34,15 @@ struct run {
 
 /* Positions in the spool are free-running ("logical"): a packet at position
  * p lies at file offset p % size, and never across the file's end.  The
- * packets held lie in [tail, head), at most size bytes. */
+ * packets held lie in [tail, head), at most size bytes.
+ *
+ * One batch is appended at a time, under append_lock, which guards head,
+ * tail, failed and run.  The store's lock is let go while a run is written:
+ * the packets whose bytes it overwrites were evicted before, and its own are
+ * indexed after, so readers (the UI's list, rc_store_info) never wait for
+ * the disk. */
 struct spool {
+	pthread_mutex_t append_lock;
 	int fd;
 	char *dir;
 	char *path;
@@ -43,7 +50,7 @@ struct spool {
 	uint64_t head; /* where the next packet goes */
 	uint64_t tail; /* where the oldest packet held starts (head when none) */
 	uint64_t failed; /* packets not stored: write errors */
-	struct run *run; /* the batch being appended (store lock held) */
+	struct run *run; /* the batch being appended */
 };
 
 static struct spool *spool_of(struct rc_store *s)
@@ -81,6 +88,7 @@ static void spool_close(struct rc_store *s)
 	free(sp->path);
 	free(sp->dir);
 	free(sp->run);
+	pthread_mutex_destroy(&sp->append_lock);
 	free(sp);
 	s->backend_state = NULL;
 }
@@ -116,6 +124,7 @@ int rc_store_create_spool(const char *dir, uint64_t spool_bytes, uint64_t spool_
 		rc_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&sp->append_lock, NULL);
 	sp->fd = -1;
 	sp->size = spool_bytes;
 	s->backend_state = sp;
@@ -197,12 +206,14 @@ static void make_room_locked(struct rc_store *s, struct spool *sp, uint64_t end,
 	}
 }
 
-/* Write the run and index the packets written whole; returns how many, and
- * in *err the errno of a write that fell short (0 when all were). */
+/* Write the run (the store's lock let go meanwhile) and index the packets
+ * written whole; returns how many, and in *err the errno of a write that
+ * fell short (0 when all were). */
 static uint32_t write_run_locked(struct rc_store *s, struct spool *sp, struct run *run, int *err)
 {
 	uint64_t done = 0, want = run->end - run->start;
 	*err = 0;
+	pthread_mutex_unlock(&s->lock);
 	while (done < want) {
 		ssize_t n = pwrite(sp->fd, run->bytes + done, want - done,
 				   (off_t)((run->start + done) % sp->size));
@@ -214,6 +225,7 @@ static uint32_t write_run_locked(struct rc_store *s, struct spool *sp, struct ru
 		}
 		done += (uint64_t)n;
 	}
+	pthread_mutex_lock(&s->lock);
 	/* a run lies in one lap: a packet's position is the lap's start plus
 	 * its offset */
 	uint64_t lap_start = run->start - run->start % sp->size;
@@ -258,10 +270,12 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 	if (s->backend != &spool_backend)
 		return -EROFS;
 	struct spool *sp = spool_of(s);
+	pthread_mutex_lock(&sp->append_lock);
 	pthread_mutex_lock(&s->lock);
 	struct run *run = sp->run;
 	if (interface >= s->interface_count) {
 		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&sp->append_lock);
 		return -EINVAL;
 	}
 	int err = 0;
@@ -309,5 +323,6 @@ int rc_store_append(struct rc_store *s, uint32_t interface,
 	if (stored < n)
 		count_failed_locked(s, sp, n - stored, err);
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&sp->append_lock);
 	return (int)stored;
 }

@@ -1,17 +1,15 @@
-"""`ringmon read FILE`: a capture file in the packet list, shown at once while the C indexer goes through it;
-with -w OUT, the headless export instead (commands/export.py)."""
+"""`ringmon read FILE`: a capture file in the packet list, shown at once while the C indexer goes through it
+(with -w OUT, cli routes to the headless export, commands/export.py)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from ringcore.api import CaptureFileError
-from ringcore.filter import join_expression
 from ringcore.store import PacketStore
 
 from ..screens.packet_list_screen import PacketListScreen
 from ..signal_safe_app import SignalSafeApp, exit_app_on_signals
-from .export import export_file
 
 STYLESHEET = Path(__file__).parent.parent / "ringmon.tcss"
 
@@ -37,10 +35,7 @@ def run_read(args: argparse.Namespace) -> int:
     """A file that cannot be opened or is not a capture raises CaptureFileError (one line, from cli.main) before
     any screen is drawn; damage found later shows in the status line. Ended by SIGTERM or SIGHUP, the exit
     status is 128 + the signal's number, the terminal given back first."""
-    expression = join_expression(args.filter)
-    if args.write_file:
-        return export_file(args.file, args.write_file, args.format, args.count, expression)
-    if expression or args.count is not None or args.format:
+    if args.filter or args.count is not None or args.format:
         raise CaptureFileError("read: a filter, -c and --format go with -w OUT (in the list, type the filter there)")
     if args.file == "-":  # the list reads its keys from the terminal on standard input
         raise CaptureFileError("read: standard input is the keyboard here; give a file name (a FIFO is fine)")

@@ -41,7 +41,7 @@ class Dissection:
     trailers: list[DecodedNode] = field(default_factory=list)  # bytes after the last layer (Ethernet padding)
     fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
     quoted: bool = False  # the start of a packet an ICMP error quotes: cut short by design, not by the capture
-    tree: bool = True
+    tree: bool = True  # False: the summary columns only, no node kept (the packet list, `ringmon capture`)
 
     @property
     def uncaptured(self) -> int:
@@ -71,7 +71,7 @@ class Dissection:
         self.layers.append(node)
         return node
 
-    def malformed(self, node: DecodedNode, why: str, truncated: bool = False) -> None:
+    def malformed(self, node: DecodedNode | UnkeptNode, why: str, truncated: bool = False) -> None:
         """A layer that parsed but says something untrue (or, `truncated`, that the capture cut it short):
         flagged in the tree and in the summary."""
         problem = f"{'truncated' if truncated else 'malformed'}: {why}"

@@ -31,9 +31,9 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
     frame = d.parse("Ethernet", dpkt.ethernet.Ethernet, start, end)
     if frame is None:
         return None
-    node = d.add_layer(f"Ethernet II  {mac(frame.src)} > {mac(frame.dst)}", start, start + 14, protocol="")
-    node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     d.source, d.destination = mac(frame.src), mac(frame.dst)
+    node = d.add_layer(f"Ethernet II  {d.source} > {d.destination}", start, start + 14, protocol="")
+    node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
         d.protocol = "802.3"
         d.payload(start + 14, end, "LLC")

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import dpkt
-
 from ..formatting import escape
 
 Span = tuple[int, int]  # [start, end) in the frame
@@ -110,11 +108,19 @@ def header_layout(cls: type) -> dict[str, Span]:
     return layout
 
 
+@cache
+def _header_struct(cls: type) -> struct.Struct:
+    return struct.Struct(cls.__hdr_fmt__)
+
+
 def header_only(cls: type, frame: bytes, start: int) -> Any:
     """A dpkt header read from `frame` at `start` by its `__hdr__` table alone: the caller decides what
-    follows it (dpkt's own unpack would parse the payload too, as it guesses)."""
+    follows it (dpkt's own unpack would parse the payload too, as it guesses). What dpkt.Packet.unpack does,
+    without copying the header's bytes out first: every packet's every layer comes here."""
     header = cls.__new__(cls)
-    dpkt.Packet.unpack(header, frame[start:start + cls.__hdr_len__])
+    for name, value in zip(cls.__hdr_fields__, _header_struct(cls).unpack_from(frame, start)):
+        setattr(header, name, value)
+    header.data = b""
     return header
 
 

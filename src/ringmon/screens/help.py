@@ -1,4 +1,5 @@
-"""The keys of every part of the dashboard, read from the bindings themselves, and what the panels mean."""
+"""The help of a screen: its keys, read from the bindings themselves, and what its parts mean (the dashboard's
+panels, the packet list's columns, the packet screen's parts)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,9 +13,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HelpSection = tuple[str, Sequence[Binding]]
+HelpSection = tuple[str, Sequence[Binding]]  # a part's title and its bindings
+HelpNotes = tuple[str, Sequence[tuple[str, str]]]  # a table's title and its (thing, meaning) rows
 
-_PANELS = (
+DASHBOARD_PANELS = (
     ("Ring occupancy", "slots holding packets not yet consumed (a large packet takes several), the high-water "
                        "mark, the last minute"),
     ("Slot map", "each slot of the ring; ▲ the producer writes next, ▼ the consumer reads next; ═ the rest of "
@@ -32,15 +34,19 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, sections: Sequence[HelpSection]) -> None:
+    def __init__(self, sections: Sequence[HelpSection], notes: Sequence[HelpNotes] = (),
+                 closing: str = "escape closes") -> None:
         super().__init__()
         self.sections = sections
+        self.notes = notes
+        self.closing = closing
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="help"):
             yield Static(self._keys_table())
-            yield Static(self._panels_table())
-            yield Static(Text("escape closes · ctrl+p opens the command palette (every action is there)", "dim"))
+            for title, rows in self.notes:
+                yield Static(self._notes_table(title, rows))
+            yield Static(Text(self.closing, "dim"))
 
     def _keys_table(self) -> Table:
         table = Table(title="Keys", title_style="bold", expand=True, show_header=False, box=None, padding=(0, 1))
@@ -50,18 +56,18 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(Text(title, "bold underline"), "")
             keys_by_action: dict[str, list[str]] = {}
             descriptions: dict[str, str] = {}
-            for binding in bindings:
+            for binding in Binding.make_bindings(bindings):  # 'escape,q': each key as shown
                 keys_by_action.setdefault(binding.action, []).append(self.app.get_key_display(binding))
                 descriptions.setdefault(binding.action, binding.tooltip or binding.description)
             for action, keys in keys_by_action.items():
                 table.add_row(Text(", ".join(keys)), Text(descriptions[action]))
         return table
 
-    def _panels_table(self) -> Table:
-        table = Table(title="What the panels show", title_style="bold", expand=True, show_header=False,
-                      box=None, padding=(0, 1))
-        table.add_column("panel", style="bold", no_wrap=True, min_width=16)
+    @staticmethod
+    def _notes_table(title: str, rows: Sequence[tuple[str, str]]) -> Table:
+        table = Table(title=title, title_style="bold", expand=True, show_header=False, box=None, padding=(0, 1))
+        table.add_column("thing", style="bold", no_wrap=True, min_width=16)
         table.add_column("meaning", ratio=1)
-        for panel, meaning in _PANELS:
-            table.add_row(panel, meaning)
+        for thing, meaning in rows:
+            table.add_row(thing, meaning)
         return table

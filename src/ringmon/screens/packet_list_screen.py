@@ -1,6 +1,7 @@
 """A store's packets as a list: a status line (source, format, interfaces, packet count, time span, indexing
-progress, errors), the list, and the keys to move, jump, find and open; `ringmon read` and the dashboard's
-live list both show it."""
+progress, errors, the filter's match count, marks), the list, and the keys to move, jump, find, open, filter
+and export; `ringmon read` and the dashboard's live list both show it. Filters and exports run in thread
+workers that post progress; the bar under the list shows it."""
 from __future__ import annotations
 
 import time
@@ -12,17 +13,26 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.containers import Horizontal
+from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ringcore.store import PacketStore, StoreProgress
+from ringcore.api import FilterError, RingcoreError
+from ringcore.store import DisplayFilter, PacketSelection, PacketStore, StoreProgress
 
-from ..formatting import NS_PER_S, escape
-from ..messages import FindFinished, FindProgress, PacketChosen
-from ..widgets.packets.packet_list import TIME_FORMATS, PacketList
+from ..formatting import NS_PER_S, escape, file_size
+from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFinished, FindProgress,
+                        MarksChanged, PacketChosen, TaskProgress)
+from ..palette import PacketListCommands
+from ..widgets.packets.filter_bar import FilterBar, detect_language, tshark_installed
+from ..widgets.packets.marks import PacketMarks
+from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList
+from .export_dialog import ExportDialog, ExportRequest
+from .help import HelpScreen, HelpSection
 from .packet_screen import PacketScreen
 from .prompt_dialog import PromptDialog
 
+FILTER_TOOLTIP = "Show only the packets a display filter matches (BPF or Wireshark syntax)"
 STATUS_INTERVAL_S = 0.25  # how often the store's progress is read: one C call
 SECONDS_PER_DAY = 86_400
 
@@ -81,13 +91,43 @@ def first_at_or_after(store: PacketStore, first: int, count: int, ts_ns: int) ->
     return low
 
 
+@dataclass(frozen=True)
+class ListState:
+    """What the status line says of the list besides the store: the filter, the marks, a find."""
+
+    following: bool = False
+    find: str | None = None
+    displayed: int | None = None  # packets matching the filter, None without one
+    filter_expression: str = ""
+    marked: int = 0
+
+
+# what the status line says, for the help (`?`)
+STATUS_MEANINGS = (
+    ("N packets", "packets stored; (N evicted): the oldest, gone from a live capture's spool"),
+    ("indexing N%", "a file still being read: rows appear as it goes"),
+    ("following", "the cursor stays on the newest packet (f, or end)"),
+    ("finding N%", "a find going through the packets (escape stops it)"),
+    ("N of M packets match EXPR", "a display filter shows only its matches (\\ changes it, empty shows all)"),
+    ("N marked", "packets marked (space, shift+arrows, m, M; U clears): what export can write"),
+    ("the rest", "the file's (or the capture's) name and format, its interfaces and the time from the "
+                 "first packet to the last"),
+)
+
+
 def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_ns: int | None,
-                following: bool, find: str | None) -> Text:
+                state: ListState) -> Text:
     """The status line. A benchmark reads it: while indexing it says `indexing`; once done, `N packets`."""
     text = Text(no_wrap=True, overflow="ellipsis")
     # what a person (and the benchmark) looks for first comes first: a long file name must not push it off
     stored = progress.count - progress.first
-    text.append(f"{stored:,} packets", "bold")
+    if state.displayed is not None:
+        text.append(f"{state.displayed:,} of {stored:,} packets match ", "bold")
+        text.append(escape(state.filter_expression), "bold cyan")
+    else:
+        text.append(f"{stored:,} packets", "bold")
+    if state.marked:
+        text.append(f"  {state.marked:,} marked", "bold yellow")
     if progress.first:
         text.append(f" ({progress.first:,} evicted)", "yellow")
     if not progress.done and progress.format != "live":
@@ -96,10 +136,10 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
             text.append(f" {progress.bytes_done / progress.bytes_total:.0%}", "cyan")
     if progress.error:
         text.append(f"  {escape(progress.error)}", "bold red")
-    if following:
+    if state.following:
         text.append("  following", "green")
-    if find:
-        text.append(f"  {find}", "magenta")
+    if state.find:
+        text.append(f"  {state.find}", "magenta")
     text.append(f"  {name}", "bold")
     text.append(f"  {progress.format}", "dim")
     if len(interfaces) > 1:
@@ -111,17 +151,30 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
     return text
 
 
+class ExportCancelled(Exception):
+    """Raised in an export's progress callback when escape stopped it."""
+
+
 class PacketListScreen(Screen[None]):
+    COMMANDS = {PacketListCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "back", "Back"),
         Binding("escape", "cancel_or_back", "Back", show=False),
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
-        Binding("n", "find_again(False)", "Next", tooltip="Find the next packet whose line contains the text"),
-        Binding("N", "find_again(True)", "Prev", tooltip="Find the previous packet whose line contains the text"),
-        Binding("t", "time_format", "Time", tooltip="Time relative to the first packet, absolute, or delta from "
+        Binding("n", "find_again(False)", "Next", show=False,
+                tooltip="Find the next packet whose line contains the text"),
+        Binding("N", "find_again(True)", "Prev", show=False,
+                tooltip="Find the previous packet whose line contains the text"),
+        Binding("t", "time_format", "Time", show=False,
+                tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
+        Binding("backslash", "filter", "Filter", tooltip=FILTER_TOOLTIP),
+        Binding("F", "filter", "Filter", show=False, tooltip=FILTER_TOOLTIP),
+        Binding("e", "export", "Export", tooltip="Write all, displayed, marked or a range of packets to a "
+                "pcap/pcapng file"),
+        Binding("question_mark", "help", "Help", tooltip="These keys, and what the columns and the status line say"),
     ]
 
     def __init__(self, store: PacketStore, name: str) -> None:
@@ -131,13 +184,24 @@ class PacketListScreen(Screen[None]):
         self.source_name = escape(name)
         self.packet_list = PacketList(store, following=store.progress().format == "live", id="packet-list")
         self.status = Static(id="list-status")
+        self.filter_bar = FilterBar(id="filter-bar")
+        self.display_filter: DisplayFilter | None = None  # what the rows show; None: every packet
+        self._filtered_up_to = 0  # the store's count when the display filter last ran
         self.needle: str | None = None
         self.find_state: str | None = None  # what the status line says of a find in progress
         self._span: tuple[int, int | None] = (0, None)  # (count it was measured at, span)
 
+    @classmethod
+    def help_sections(cls) -> list[HelpSection]:
+        return [("Packet list", [*cls.BINDINGS, *PacketList.BINDINGS, *FilterBar.BINDINGS])]
+
     def compose(self) -> ComposeResult:
         yield self.status
+        yield self.filter_bar
         yield self.packet_list
+        with Horizontal(id="task-progress"):
+            yield Label(id="task-label")
+            yield ProgressBar(id="task-bar", show_eta=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -147,9 +211,21 @@ class PacketListScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         progress = self.store.progress()
-        self.packet_list.update_extent(progress)
-        self.status.update(status_text(self.source_name, progress, self.packet_list.interface_names,
-                                       self._span_ns(progress), self.packet_list.following, self.find_state))
+        packets = self.packet_list
+        packets.update_extent(progress)
+        filtering = self.display_filter is not None
+        state = ListState(packets.following, self.find_state, packets.rows if filtering else None,
+                          self.display_filter.expression if filtering else "", len(packets.marks))
+        self.status.update(status_text(self.source_name, progress, packets.interface_names,
+                                       self._span_ns(progress), state))
+        # one thread at a time runs a filter (a slow tshark run on a live store is not started again meanwhile)
+        if filtering and progress.count > self._filtered_up_to and not (self._task_running("filter") or
+                                                                         self._task_running("filter-new")):
+            self._filtered_up_to = progress.count
+            self._filter_new_packets(self.display_filter)
+
+    def _task_running(self, group: str) -> bool:
+        return any(worker.group == group and worker.is_running for worker in self.workers)
 
     def _span_ns(self, progress: StoreProgress) -> int | None:
         """First to last stored packet, read again only when the count changed (two single reads)."""
@@ -160,15 +236,34 @@ class PacketListScreen(Screen[None]):
 
     # -- actions ---------------------------------------------------------------------------
 
+    def _export_running(self) -> bool:
+        """One export at a time, and its end is said on this screen: leaving or a second export waits for it."""
+        if self._task_running("export"):
+            self.notify("an export is being written: escape stops it", severity="warning", markup=False)
+            return True
+        return False
+
     def action_back(self) -> None:
-        self.workers.cancel_group(self, "find")
+        if self._export_running():
+            return
+        for group in ("find", "filter", "filter-new"):
+            self.workers.cancel_group(self, group)
         self.dismiss()
 
     def action_cancel_or_back(self) -> None:
-        if any(worker.group == "find" and worker.is_running for worker in self.workers):
-            self.workers.cancel_group(self, "find")
+        """Escape stops a filter, a find or an export running, else closes the filter bar, else goes back."""
+        running = [group for group in ("filter", "find", "export") if self._task_running(group)]
+        if running:
+            self.workers.cancel_group(self, running[0])
+        elif self.filter_bar.is_open:
+            self.filter_bar.close()
+            self.packet_list.focus()
         else:
             self.action_back()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.help_sections(), [("Columns", COLUMN_MEANINGS),
+                                                               ("Status line", STATUS_MEANINGS)]))
 
     def action_time_format(self) -> None:
         formats = TIME_FORMATS
@@ -232,9 +327,152 @@ class PacketListScreen(Screen[None]):
             self.notify(f"not found: {escape(message.needle)}", severity="warning", markup=False)
         self.refresh_status()
 
+    def on_packet_chosen(self, message: PacketChosen) -> None:
+        self.app.push_screen(PacketScreen(self.store, message.number, self.packet_list.interface_names))
+
+    # -- display filter --------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.filter_bar.open(self.display_filter.expression if self.display_filter is not None else "")
+
+    def on_filter_requested(self, message: FilterRequested) -> None:
+        if not message.expression:  # empty: every packet again, the cursor's packet kept
+            self.workers.cancel_group(self, "filter")
+            self.workers.cancel_group(self, "filter-new")
+            self.display_filter = None
+            self.packet_list.show_selection(None)
+            self._close_filter_bar()
+            return
+        self._run_filter(message.expression, message.language)
+
+    @work(thread=True, exclusive=True, group="filter")
+    def _run_filter(self, expression: str, language: str) -> None:
+        """libpcap over a million packets takes a moment, tshark longer: a thread, chunk by chunk, cancellable
+        (escape); the filter shown until then stays."""
+        worker = get_current_worker()
+        total = self.store.progress().count
+        try:
+            display_filter = self._compile(expression, language)
+            for examined in display_filter.run():
+                if worker.is_cancelled:
+                    break
+                self.post_message(TaskProgress("filter", examined, total))
+        except RingcoreError as error:
+            self.post_message(FilterFinished(expression, None, str(error)))
+            return
+        if not worker.is_cancelled:  # also when cancelled during the last chunk
+            self.post_message(FilterFinished(expression, display_filter, None))
+
+    def _compile(self, expression: str, language: str) -> DisplayFilter:
+        """'auto' takes the language the expression looks like; one that does not compile as BPF is tried as
+        Wireshark's (a bare `dns` or `http`), and libpcap's message stands when tshark rejects it too."""
+        chosen = detect_language(expression) if language == "auto" else language
+        try:
+            return self.store.compile_filter(expression, chosen)
+        except FilterError as error:
+            if language != "auto" or chosen != "bpf" or not tshark_installed():
+                raise
+            bpf_error = error
+        try:
+            return self.store.compile_filter(expression, "wireshark")
+        except FilterError:
+            raise bpf_error from None
+
+    @work(thread=True, exclusive=True, group="filter-new")
+    def _filter_new_packets(self, display_filter: DisplayFilter) -> None:
+        """Packets stored since the filter last ran (a live capture, a file still indexed) are matched too."""
+        worker = get_current_worker()
+        for _ in display_filter.run():
+            if worker.is_cancelled:
+                return
+
+    def on_filter_finished(self, message: FilterFinished) -> None:
+        if message.error is not None:
+            self.filter_bar.open(message.expression)  # the message under the expression; the old filter stays
+            self.filter_bar.show_error(message.error)
+            return
+        self.workers.cancel_group(self, "filter-new")
+        self.display_filter = message.display_filter
+        self._filtered_up_to = 0  # packets stored while it ran are matched at the next refresh
+        self.packet_list.show_selection(self.display_filter.selection)
+        self._close_filter_bar()
+        if not self.packet_list.rows:
+            self.notify(f"no packet matches {escape(message.expression)}", severity="warning", markup=False)
+
+    def _close_filter_bar(self) -> None:
+        self.filter_bar.close()
+        self.packet_list.focus()
+        self.refresh_status()
+
+    # -- progress of a filter or an export ---------------------------------------------------
+
+    def on_task_progress(self, message: TaskProgress) -> None:
+        self.query_one("#task-progress").add_class("-shown")
+        verb = "filtering (escape stops)" if message.task == "filter" else "exporting (escape stops)"
+        self.query_one("#task-label", Label).update(verb)
+        self.query_one("#task-bar", ProgressBar).update(total=max(1, message.total), progress=message.done)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "find" and event.state == WorkerState.CANCELLED:
             self.find_state = None
+        if event.worker.group in ("filter", "export") and event.worker.is_finished:
+            self.query_one("#task-progress").remove_class("-shown")
 
-    def on_packet_chosen(self, message: PacketChosen) -> None:
-        self.app.push_screen(PacketScreen(self.store, message.number, self.packet_list.interface_names))
+    # -- marks and export --------------------------------------------------------------------
+
+    def on_marks_changed(self, message: MarksChanged) -> None:
+        self.refresh_status()
+
+    def action_export(self) -> None:
+        if self._export_running():
+            return
+        packets = self.packet_list
+        self.refresh_status()
+        self.app.push_screen(ExportDialog(packets.count - packets.first, packets.rows, len(packets.marks)),
+                             self._export)
+
+    def _export(self, request: ExportRequest | None) -> None:
+        if request is None:
+            return
+        packets = self.packet_list
+        if request.which == "marked":
+            numbers = packets.marks.copy()  # its ranges are worked out in the thread
+        elif request.which == "displayed":
+            numbers = packets.selection
+        elif request.which == "range":
+            numbers = [request.numbers]
+        else:
+            numbers = None
+        self._write_export(request, numbers)
+
+    @work(thread=True, group="export")
+    def _write_export(self, request: ExportRequest,
+                      numbers: PacketMarks | PacketSelection | list[range] | None) -> None:
+        """Writing a million packets takes seconds: a thread, with progress; the list stays usable, escape stops
+        it (nothing is left under the name)."""
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            if worker.is_cancelled:
+                raise ExportCancelled  # out of the C writer's callback: it stops and removes its temp file
+            self.post_message(TaskProgress("export", done, total))
+
+        if isinstance(numbers, PacketMarks):
+            numbers = numbers.ranges()
+        try:
+            result = self.store.export(request.path, request.format, numbers, progress=progress)
+        except ExportCancelled:
+            self.post_message(ExportFinished(request.path, 0, 0, "export stopped: no file written"))
+            return
+        except (RingcoreError, OSError) as error:
+            self.post_message(ExportFinished(request.path, 0, 0, str(error)))
+            return
+        self.post_message(ExportFinished(request.path, result.packets, result.bytes, None))
+
+    def on_export_finished(self, message: ExportFinished) -> None:
+        if message.error is not None:
+            self.notify(escape(message.error), title="export", severity="error", markup=False)
+        else:
+            plural = "" if message.packets == 1 else "s"
+            self.notify(f"{message.packets:,} packet{plural}, {file_size(message.size_bytes)} written to "
+                        f"{escape(message.path)}", title="export", markup=False)

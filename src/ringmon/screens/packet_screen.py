@@ -14,7 +14,20 @@ from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import PacketStore, StoredPacket
 
 from ..formatting import escape
+from ..widgets.packets.decode_tree import PacketTree
 from ..widgets.packets.packet_detail import PacketDetail, append_capture_facts
+from .help import HelpScreen, HelpSection
+
+
+# what each part of the screen shows, for the help (`?`)
+PARTS_MEANINGS = (
+    ("Header", "the packet's number, its interface (when there are several), bytes captured and on the wire, "
+               "the time; truncated, outgoing or time clamped when so; the file's comment"),
+    ("Decoded", "one line per protocol layer, its fields beneath (space opens and closes); a line in red is "
+                "malformed or truncated, and says why"),
+    ("Bytes", "the packet in hex and ASCII; the bytes of the line highlighted in the tree are marked"),
+    ("tab", "moves between the tree and the bytes"),
+)
 
 
 def packet_header(packet: StoredPacket, interface_names: list[str], comment: str | None = None) -> Text:
@@ -41,6 +54,7 @@ class PacketScreen(Screen[None]):
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("left_square_bracket", "step(-1)", "Previous packet"),
         Binding("right_square_bracket", "step(1)", "Next packet"),
+        Binding("question_mark", "help", "Help", tooltip="These keys, and what the parts of the screen show"),
     ]
 
     def __init__(self, store: PacketStore, number: int, interface_names: list[str]) -> None:
@@ -50,12 +64,19 @@ class PacketScreen(Screen[None]):
         self.interface_names = interface_names
         self.shown: StoredPacket | None = None
 
+    @classmethod
+    def help_sections(cls) -> list[HelpSection]:
+        return [("Packet", [*cls.BINDINGS, *PacketDetail.BINDINGS]), ("Decoded (the tree)", PacketTree.BINDINGS)]
+
     def compose(self) -> ComposeResult:
         yield PacketDetail()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.show(self.number)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.help_sections(), [("What the screen shows", PARTS_MEANINGS)]))
 
     def action_step(self, step: int) -> None:
         self.show(self.number + step)

@@ -1,9 +1,11 @@
 /* store_file_damage.c — hostile and damaged files: a file cut at every byte
  * indexes exactly the whole packets before the cut and, unless the cut falls
  * between records, ends with "truncated" at the offset of the record cut
- * short; each corrupt field ends indexing at its block's offset with a line
- * that says what is wrong, after the packets before it; a file that is
- * missing, empty or not a capture is refused at open with a line naming it. */
+ * short, saying how many bytes it tried to read and how many it got; a file
+ * cut inside its own header is refused at open, as an empty one is; each
+ * corrupt field ends indexing at its block's offset with a line that says
+ * what is wrong, after the packets before it; a file that is missing, empty
+ * or not a capture is refused at open with a line naming it. */
 #include "capture_bytes.h"
 
 #define PACKETS 6u
@@ -21,32 +23,70 @@ static struct rc_store_info index_bytes(const uint8_t *data, size_t n)
 	return info;
 }
 
+/* What cutting the record torn .. end at cut says: tcpdump's "tried to read
+ * N bytes, only got M", of a pcap record's header or captured bytes, or of a
+ * pcapng block's header or the whole block. */
+static void truncation_says(bool pcap, size_t torn, size_t end, size_t cut, char *says, size_t len)
+{
+	size_t header = pcap ? 16 : 8;
+	if (cut - torn < header)
+		snprintf(says, len, "truncated at offset %zu: tried to read %zu bytes of a %s header, only got %zu", torn,
+			 header, pcap ? "record" : "block", cut - torn);
+	else if (pcap)
+		snprintf(says, len, "truncated at offset %zu: tried to read %zu captured bytes, only got %zu", torn,
+			 end - torn - header, cut - torn - header);
+	else
+		snprintf(says, len, "truncated at offset %zu: tried to read %zu bytes of a block, only got %zu", torn,
+			 end - torn, cut - torn);
+}
+
+/* A file cut inside its own header (starts[1] bytes) is refused at open. */
+static void cut_header(const char *what, const struct bytes *b, size_t header, const char *header_name)
+{
+	for (size_t cut = 4; cut < header && !TOO_MANY_FAILURES; cut++) {
+		char *path = write_file(dir, "damaged", b->data, cut);
+		char err[RC_ERRBUF_SIZE], says[128];
+		struct rc_store *s = (struct rc_store *)1;
+		snprintf(says, sizeof(says), ": truncated at offset 0: tried to read %zu bytes of the %s, only got %zu",
+			 header, header_name, cut);
+		int rc = rc_store_open_file(path, &s, err, sizeof(err));
+		CHECK(rc == -ENODATA && s == NULL && strstr(err, path) == err && strcmp(err + strlen(path), says) == 0,
+		      "%s cut at %zu: %d %s", what, cut, rc, err);
+		unlink(path);
+		free(path);
+	}
+}
+
 /* Each cut of a file made of records (a header, a block, a packet record)
  * starting at starts[0 .. records-1]; packet[r] says whether r holds one. */
 static void every_cut(const char *what, const struct bytes *b, const size_t *starts, const bool *packet,
 		      unsigned records)
 {
-	for (size_t cut = 4; cut <= b->len && !TOO_MANY_FAILURES; cut++) {
+	bool pcap = strcmp(what, "pcap") == 0;
+	cut_header(what, b, starts[1], pcap ? "pcap file header" : "section header");
+	for (size_t cut = starts[1]; cut <= b->len && !TOO_MANY_FAILURES; cut++) {
 		struct rc_store_info info = index_bytes(b->data, cut);
 		unsigned whole = 0;
 		bool boundary = cut == b->len;
-		size_t torn = 0;
+		size_t torn = 0, torn_end = 0;
 		for (unsigned r = 0; r < records; r++) {
 			size_t end = r + 1 < records ? starts[r + 1] : b->len;
 			whole += packet[r] && end <= cut;
 			boundary |= cut == end;
 			if (starts[r] < cut && cut < end)
-				torn = starts[r];
+				torn = starts[r], torn_end = end;
 		}
 		CHECK(info.done && info.count == whole, "%s cut at %zu: done %d, %llu packets, expected %u", what, cut,
 		      info.done, (unsigned long long)info.count, whole);
 		if (boundary)
 			CHECK(info.error == 0, "%s cut at %zu between records: %s", what, cut, info.error_message);
-		else
-			CHECK(info.error == -ENODATA && info.error_offset == torn &&
-				      strstr(info.error_message, "truncated") == info.error_message,
-			      "%s cut at %zu: error %d at %llu (expected %zu): %s", what, cut, info.error,
-			      (unsigned long long)info.error_offset, torn, info.error_message);
+		else {
+			char says[RC_STORE_MESSAGE_MAX];
+			truncation_says(pcap, torn, torn_end, cut, says, sizeof(says));
+			CHECK(info.error == -ENODATA && info.error_offset == torn && strcmp(info.error_message, says) == 0,
+			      "%s cut at %zu: error %d at %llu: '%s', expected '%s'", what, cut, info.error,
+			      (unsigned long long)info.error_offset, info.error_message, says);
+		}
 	}
 }
 

@@ -1,9 +1,10 @@
 /* store_file_pcapng.c — a pcapng file of two sections (little-endian, then
  * big-endian) with three interfaces of their own link types, names and
- * timestamp units (ns; us with if_tsoffset; 2^-10 s), holding enhanced,
+ * timestamp units (ns; us with if_tsoffset; 2^-10 s with if_tsoffset), holding enhanced,
  * simple (cut to its interface's snap length) and obsolete packet blocks,
  * comments, and a block of a type no one knows: every packet is indexed in
- * file order on the store's interface it came from, with its time in ns, its
+ * file order on the store's interface it came from, with its time in ns (a
+ * simple packet block has none: flagged RC_STORED_NO_TIME, time 0), its
  * lengths, bytes and comments. */
 #include "capture_bytes.h"
 
@@ -13,6 +14,7 @@ struct expect {
 	uint32_t caplen;
 	uint32_t wirelen;
 	const char *comment;
+	bool no_time; /* a simple packet block */
 };
 
 #define MAX_PACKETS 16
@@ -28,7 +30,12 @@ static const uint8_t *next_payload(uint32_t len)
 
 static void expect(uint16_t interface, int64_t ts_ns, uint32_t caplen, uint32_t wirelen, const char *comment)
 {
-	expected[packets++] = (struct expect){ interface, ts_ns, caplen, wirelen, comment };
+	expected[packets++] = (struct expect){ interface, ts_ns, caplen, wirelen, comment, false };
+}
+
+static void expect_no_time(uint16_t interface, uint32_t caplen, uint32_t wirelen)
+{
+	expected[packets++] = (struct expect){ interface, 0, caplen, wirelen, NULL, true };
 }
 
 int main(void)
@@ -47,15 +54,15 @@ int main(void)
 	obsolete_packet(&b, 1, 7, next_payload(3), 3, 3);
 	expect(1, 1000000007000ll, 3, 3, NULL);
 	simple_packet(&b, next_payload(100), 100, 100);
-	expect(0, 0, 100, 100, NULL);
+	expect_no_time(0, 100, 100);
 
 	struct bytes be = { .swap = true };
 	section_header(&be);
-	interface_block(&be, 228, 64, "wan", 0x8a, 0);
+	interface_block(&be, 228, 64, "wan", 0x8a, 7); /* if_tsoffset 7 s: not a time for a simple packet */
 	simple_packet(&be, next_payload(100), 100, 120);
-	expect(2, 0, 64, 120, NULL);
+	expect_no_time(2, 64, 120);
 	enhanced_packet(&be, 0, 3 * 1024 + 1, next_payload(17), 17, 17, "big-endian");
-	expect(2, 3000000000ll + 976562, 17, 17, "big-endian");
+	expect(2, 10000000000ll + 976562, 17, 17, "big-endian");
 	put(&b, be.data, be.len);
 
 	char *dir = make_temp_dir();
@@ -84,7 +91,8 @@ int main(void)
 		const struct rc_store_entry *e = &entries[i];
 		const struct expect *x = &expected[i];
 		CHECK(e->interface == x->interface && e->ts_ns == x->ts_ns && e->caplen == x->caplen &&
-			      e->wirelen == x->wirelen && !!(e->flags & RC_STORED_COMMENT) == !!x->comment,
+			      e->wirelen == x->wirelen && !!(e->flags & RC_STORED_COMMENT) == !!x->comment &&
+			      !!(e->flags & RC_STORED_NO_TIME) == x->no_time,
 		      "packet %u: interface %u ts %lld caplen %u wirelen %u flags %u", i, e->interface,
 		      (long long)e->ts_ns, e->caplen, e->wirelen, e->flags);
 		uint8_t got[200];

@@ -5,7 +5,9 @@
  * offset inside the file; every entry lies inside the file, on a declared
  * interface, and reads back as the file's bytes there (compared against the
  * fuzzer's own buffer, so an entry past the file is an AddressSanitizer
- * report); comments read back within their buffer.
+ * report); comments read back within their buffer.  A display filter
+ * (libpcap's, over the mapping) examines every packet held, each once,
+ * or is refused in one line when libpcap knows none of the link types.
  *
  * Input: the file's bytes, as they are. */
 #include "fuzz_input.h"
@@ -64,6 +66,29 @@ static void check_packets(struct rc_store *s, const struct rc_store_info *info, 
 	}
 }
 
+static void check_filter(struct rc_store *s, const struct rc_store_info *info)
+{
+	char err[RC_ERRBUF_SIZE] = "";
+	struct rc_store_filter *f = NULL;
+	/* an expression for any link type libpcap knows; the file's own may be none it does */
+	int rc = rc_store_filter_new(s, "len > 100 or len < 60", &f, err, sizeof(err));
+	if (rc) {
+		FUZZ_CHECK(rc == -EINVAL && f == NULL && err[0] && !strchr(err, '\n'), "filter refused: %d %s", rc, err);
+		return;
+	}
+	struct rc_selection *sel = rc_selection_new();
+	int64_t examined, total = 0;
+	while ((examined = rc_store_filter_run(f, sel, 4096)) > 0)
+		total += examined;
+	FUZZ_CHECK(examined == 0 && (uint64_t)total == info->count - info->first &&
+			   rc_selection_count(sel) <= (uint64_t)total,
+		   "filter examined %lld of %llu (last %lld), matched %llu", (long long)total,
+		   (unsigned long long)(info->count - info->first), (long long)examined,
+		   (unsigned long long)rc_selection_count(sel));
+	rc_selection_free(sel);
+	rc_store_filter_free(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -87,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      : !info.error_message[0],
 		   "error %d at %llu: %s", info.error, (unsigned long long)info.error_offset, info.error_message);
 	check_packets(s, &info, data, size);
+	check_filter(s, &info);
 	rc_store_close(s);
 	return 0;
 }

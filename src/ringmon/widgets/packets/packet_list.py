@@ -22,11 +22,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ringcore.filter import LINKTYPE_ETHERNET
-from ringcore.store import MAX_BATCH, PacketStore, StoredPacket, StoreInterface, StoreProgress
+from ringcore.store import MAX_BATCH, PacketSelection, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
-from ...formatting import NS_PER_S, escape, wall_clock
-from ...messages import PacketChosen
 from ...decode.summary import PacketSummary, summarize
+from ...formatting import NS_PER_S, escape
+from ...messages import MarksChanged, PacketChosen
+from ...screens.prompt_dialog import PromptDialog
+from .marks import PacketMarks
 
 TIME_FORMATS = ("relative", "absolute", "delta")  # seconds since the first packet, time of day, since the previous
 _TIME_WIDTHS = {"relative": 11, "absolute": 15, "delta": 9}
@@ -34,6 +36,24 @@ _SUMMARIES_CACHED = 1024  # a few screens: scrolling back and forth re-reads not
 _STRIPS_CACHED = 256
 _ADDRESS_MIN, _ADDRESS_IPV4, _ADDRESS_MAX = 14, 21, 40  # IPv4 and a port take 21 cells, IPv6 and a port 45
 _INTERFACE_MAX = 12
+MARK_GLYPH = "●"  # in a one-cell column before the number
+
+
+# what each column says, for the help (`?`)
+COLUMN_MEANINGS = (
+    ("●", "a marked packet (space, shift+arrows, m, M; U clears)"),
+    ("No.", "the packet's number in the file or the capture, from 1 (as Wireshark and tshark count)"),
+    ("Time", "seconds since the first packet (relative), the time of day (absolute) or since the packet "
+             "before (delta): t switches"),
+    ("Interface", "where the packet was captured; shown only when there are several"),
+    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP"),
+    ("Destination", "receiver, as the source"),
+    ("Proto", "the innermost protocol decoded (TCP, DNS, TLS, ARP, ...)"),
+    ("Length", "bytes on the wire"),
+    ("Info", "what the packet says (TCP flags and numbers, a DNS question and answers, an HTTP request "
+             "line, a TLS server name); VLAN tags and MPLS labels first; what is malformed or truncated, "
+             "and [captured N of M] when the capture kept less than the wire carried"),
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +61,6 @@ class RowFacts:
     """What a row needs of its packet once decoded; `previous_ts_ns` is None for the oldest stored packet."""
 
     summary: PacketSummary
-    ts_ns: int
     previous_ts_ns: int | None
 
 
@@ -61,17 +80,19 @@ def seconds_text(ns: int) -> str:
 
 def time_cell(facts: RowFacts, time_format: str, base_ts_ns: int) -> str:
     if time_format == "absolute":
-        return wall_clock(facts.ts_ns, "%H:%M:%S", 6)
+        return facts.summary.time
+    ts_ns = facts.summary.ts_ns
     if time_format == "delta":
-        return seconds_text(facts.ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
-    return seconds_text(facts.ts_ns - base_ts_ns)
+        return seconds_text(ts_ns - facts.previous_ts_ns if facts.previous_ts_ns is not None else 0)
+    return seconds_text(ts_ns - base_ts_ns)
 
 
 @lru_cache(maxsize=16)
 def layout_columns(width: int, last_number: int, time_format: str, interface_width: int) -> tuple[Column, ...]:
     """Column widths for `width` cells: the fixed ones first, addresses share what is left with Info (which
     keeps at least as much as one address); `interface_width` 0 hides the interface column."""
-    fixed = [Column("No.", max(5, len(str(last_number))), True), Column("Time", _TIME_WIDTHS[time_format], True)]
+    fixed = [Column("", len(MARK_GLYPH)), Column("No.", max(5, len(str(last_number))), True),
+             Column("Time", _TIME_WIDTHS[time_format], True)]
     if interface_width:
         fixed.append(Column("Interface", min(_INTERFACE_MAX, max(9, interface_width))))
     tail = [Column("Proto", 6), Column("Length", 6, True)]
@@ -109,15 +130,61 @@ def _fit(text: str, column: Column) -> str:
     return text.rjust(column.width) if column.right else text.ljust(column.width)
 
 
+class DisplayedRows:
+    """Which packets the rows show, fixed at one reading of the store: every stored one (row r is packet
+    first + r), or a filter's matches still stored (row r is the selection's number at offset + r). Rows are
+    counted from 0 here; the list's line 0 is its header."""
+
+    def __init__(self, first: int, count: int, selection: PacketSelection | None = None) -> None:
+        self.first = first
+        self.count = count
+        self.selection = selection
+        self.offset = selection.position(first) if selection is not None else 0  # matches evicted since
+        self.rows = max(0, len(selection) - self.offset) if selection is not None else count - first
+
+    def numbers(self, row: int, count: int) -> list[int]:
+        """The packet numbers of rows row .. row+count-1 (fewer at the end; count ≤ MAX_BATCH)."""
+        count = max(0, min(count, self.rows - row, MAX_BATCH))
+        if self.selection is None:
+            return list(range(self.first + row, self.first + row + count))
+        return self.selection.numbers(self.offset + row, count) if count else []
+
+    def number(self, row: int) -> int | None:
+        found = self.numbers(row, 1)
+        return found[0] if found else None
+
+    def row(self, number: int) -> int:
+        """The row of packet `number`, or of the first displayed packet after it (rows when none is)."""
+        if self.selection is None:
+            return min(max(0, number - self.first), self.rows)
+        return min(max(0, self.selection.position(number) - self.offset), self.rows)
+
+    def shows(self, number: int) -> bool:
+        return self.first <= number < self.count and (self.selection is None or number in self.selection)
+
+
+def contiguous_runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Sorted numbers as (start, count) runs: a screenful of an unfiltered list is one run, one store read."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if runs and runs[-1][0] + runs[-1][1] == number:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((number, 1))
+    return runs
+
+
 class PacketList(ScrollView, can_focus=True):
     """Rows are numbered from the store's packet numbers (0-based) plus one, as Wireshark and tshark do.
-    The first line is the column header; row `n` of the view is packet `first + n`."""
+    The first line is the column header; the rows below show `view`: every stored packet, or a filter's
+    matches. The cursor is a packet number. Marks are by packet number, so they outlive filter changes."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"packet-list--header", "packet-list--cursor"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"packet-list--header", "packet-list--cursor", "packet-list--marked"}
     DEFAULT_CSS = """
     PacketList { overflow-x: hidden; scrollbar-size-vertical: 1; }
     PacketList > .packet-list--header { text-style: bold; background: $panel; }
     PacketList > .packet-list--cursor { background: $accent 60%; }
+    PacketList > .packet-list--marked { color: $warning; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "Up", show=False),
@@ -127,6 +194,14 @@ class PacketList(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False, tooltip="The newest packet, and follow it"),
         Binding("enter", "open", "Open"),
+        Binding("space", "toggle_mark", "Mark", tooltip="Mark (or unmark) the packet under the cursor"),
+        Binding("shift+up", "extend_marks(-1)", "Mark up", show=False, tooltip="Mark while moving up"),
+        Binding("shift+down", "extend_marks(1)", "Mark down", show=False, tooltip="Mark while moving down"),
+        Binding("shift+pageup", "extend_marks_page(-1)", "Mark page up", show=False),
+        Binding("shift+pagedown", "extend_marks_page(1)", "Mark page down", show=False),
+        Binding("m", "mark_range", "Mark N-M", show=False, tooltip="Mark the displayed packets numbered N to M"),
+        Binding("M", "mark_displayed", "Mark all", show=False, tooltip="Mark every displayed packet"),
+        Binding("U", "clear_marks", "Unmark all", show=False, tooltip="Clear every mark"),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -136,25 +211,43 @@ class PacketList(ScrollView, can_focus=True):
     def __init__(self, store: PacketStore, *, following: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
-        self.first = 0  # the oldest packet number still stored
-        self.count = 0  # packets stored so far, evicted ones included
+        self.view = DisplayedRows(0, 0)
+        self.marks = PacketMarks()
         self.interfaces: list[StoreInterface] = []
         self.interface_names: list[str] = []  # escaped, for display
         self.base_ts_ns: int | None = None  # the first packet's: what relative times count from
         self._summaries: LRUCache[int, RowFacts] = LRUCache(_SUMMARIES_CACHED)
         self._strips: LRUCache[tuple, Strip] = LRUCache(_STRIPS_CACHED)
+        self._shown: tuple[tuple, list[int]] = ((), [])  # (top row, height, view) -> the numbers on screen
         self.set_reactive(PacketList.following, following)
 
-    # -- what is stored ------------------------------------------------------------
+    # -- what is stored and displayed ------------------------------------------------------
+
+    @property
+    def first(self) -> int:
+        """The oldest packet number still stored."""
+        return self.view.first
+
+    @property
+    def count(self) -> int:
+        """Packets stored so far, evicted ones included."""
+        return self.view.count
 
     @property
     def rows(self) -> int:
-        return self.count - self.first
+        return self.view.rows
+
+    @property
+    def selection(self) -> PacketSelection | None:
+        return self.view.selection
 
     def update_extent(self, progress: StoreProgress) -> None:
-        """The store's numbers changed (indexing went on, a capture appended, old packets were evicted)."""
+        """The store's numbers changed (indexing went on, a capture appended, old packets were evicted), or the
+        filter's matches did."""
+        view = self.view
         first, count = progress.first, progress.count
-        if (first, count) == (self.first, self.count):
+        if (first, count) == (view.first, view.count) and (view.selection is None or
+                                                           len(view.selection) - view.offset == view.rows):
             return
         if len(self.interfaces) < progress.interfaces:
             self.interfaces = self.store.interfaces()
@@ -163,18 +256,37 @@ class PacketList(ScrollView, can_focus=True):
         if self.base_ts_ns is None and count > first:
             oldest = self.store.packet(first)
             self.base_ts_ns = oldest.ts_ns if oldest is not None else None
-        evicted = first - self.first
-        self.first, self.count = first, count
-        self.virtual_size = Size(0, self.rows + 1)
-        if evicted and not self.following:  # rows are counted from the oldest stored: keep the same packets in view
-            self.scroll_to(y=max(0, self.scroll_y - evicted), animate=False, immediate=True)
-        if self.following and self.rows:
-            self.cursor = count - 1
-        elif self.cursor < first:
-            self.cursor = first
+        if first > view.first and len(self.marks):  # evicted packets are not marked any more: they cannot be exported
+            self.marks.set_range(0, first, marked=False)
+            self.post_message(MarksChanged(len(self.marks)))
+        self._show(DisplayedRows(first, count, view.selection))
+
+    def show_selection(self, selection: PacketSelection | None) -> None:
+        """Show only `selection`'s packets (None: every packet), keeping the cursor's packet when it is shown,
+        else the next one shown."""
+        self._show(DisplayedRows(self.first, self.count, selection))
+
+    def _show(self, view: DisplayedRows) -> None:
+        old = self.view
+        top = old.number(int(self.scroll_y))  # the packet at the top, kept there when old packets go
+        self.view = view
+        self.virtual_size = Size(0, view.rows + 1)
+        if view.rows and self.following:
+            self.cursor = view.number(view.rows - 1)
+        elif view.rows and not view.shows(self.cursor):
+            self.cursor = view.number(min(view.row(self.cursor), view.rows - 1))
+        if top is not None and not self.following and view.row(top) != int(self.scroll_y):
+            self.scroll_to(y=view.row(top), animate=False, immediate=True)
         # the scroll range follows the new height only once laid out: show the cursor again after that
         self.call_after_refresh(self._show_cursor)
         self.refresh()
+
+    def screen_numbers(self) -> list[int]:
+        """The packet numbers of the rows on screen: one selection read per screen change."""
+        key = (int(self.scroll_y), self.size.height, self.view)
+        if self._shown[0] != key:
+            self._shown = (key, self.view.numbers(key[0], max(1, key[1] - 1)))
+        return self._shown[1]
 
     @property
     def _with_interface(self) -> bool:
@@ -186,7 +298,7 @@ class PacketList(ScrollView, can_focus=True):
             index = packet.interface
             interface = self.interfaces[index] if index < len(self.interfaces) else None  # declared late
             ifname, linktype = (interface.name, interface.linktype) if interface else (f"#{index}", LINKTYPE_ETHERNET)
-            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype), packet.ts_ns,
+            rows.append((packet.number, RowFacts(summarize(packet.data, packet, ifname, linktype),
                                                  previous_ts_ns)))  # summarize escapes the name
             previous_ts_ns = packet.ts_ns
         return rows
@@ -199,13 +311,16 @@ class PacketList(ScrollView, can_focus=True):
         previous = packets.pop(0).ts_ns if before and packets and packets[0].number == start - 1 else None
         return self._facts(packets, previous)
 
+    def read_numbers(self, numbers: list[int]) -> list[tuple[int, RowFacts]]:
+        """These packets decoded: one store read per run of consecutive numbers."""
+        return [row for start, count in contiguous_runs(numbers) for row in self.read_rows(start, count)]
+
     def _row_facts(self, number: int) -> RowFacts | None:
         facts = self._summaries.get(number)
         if facts is None:
             # a miss reads the whole screenful around it at once, not row by row
-            top = self.first + int(self.scroll_y)
-            start = number if not top <= number < top + self.size.height else top
-            for row_number, row_facts in self.read_rows(start, min(MAX_BATCH - 1, max(1, self.size.height))):
+            shown = self.screen_numbers()
+            for row_number, row_facts in self.read_numbers(shown if number in shown else [number]):
                 self._summaries[row_number] = row_facts
             facts = self._summaries.get(number)
         return facts
@@ -216,18 +331,25 @@ class PacketList(ScrollView, can_focus=True):
 
     def find(self, needle: str, after: int, backwards: bool, cancelled: Callable[[], bool],
              progress: Callable[[int, int], None]) -> int | None:
-        """The nearest packet after (or before) number `after` whose line contains `needle`, ignoring case;
-        run in a thread: reads the store in batches and calls progress(searched, to_search) after each."""
+        """The nearest displayed packet after (or before) number `after` whose line contains `needle`, ignoring
+        case; run in a thread: reads the store in batches and calls progress(searched, to_search) after each."""
         needle = needle.lower()
-        first, count = self.first, self.count
-        total = (after - first) if backwards else (count - after - 1)
+        view = self.view  # the rows as they are now: a filter applied meanwhile does not move them under us
+        after_row = view.row(after)
+        if backwards:
+            rows = range(after_row - 1, -1, -(MAX_BATCH - 1))
+        else:
+            rows = range(after_row + 1 if view.shows(after) else after_row, view.rows, MAX_BATCH - 1)
+        total = after_row if backwards else view.rows - rows.start
         searched = 0
-        while searched < total and not cancelled():
-            size = min(MAX_BATCH - 1, total - searched)
-            start = after - searched - size if backwards else after + 1 + searched
-            start = max(start, self.first)  # evicted meanwhile: what is left
+        for row in rows:
+            if cancelled():
+                break
+            start = max(0, row - MAX_BATCH + 2) if backwards else row
+            size = min(MAX_BATCH - 1, (row + 1 - start) if backwards else view.rows - row)
             found = _find_in_rows(needle, [(number, self.row_text(number, facts))
-                                           for number, facts in self.read_rows(start, size)], backwards)
+                                           for number, facts in self.read_numbers(view.numbers(start, size))],
+                                  backwards)
             if found is not None:
                 return found
             searched += size
@@ -250,19 +372,25 @@ class PacketList(ScrollView, can_focus=True):
         if y == 0:
             return self._line([column.title for column in columns], columns,
                               self.get_component_rich_style("packet-list--header"))
-        number = self.first + int(self.scroll_y) + y - 1
+        shown = self.screen_numbers()
         base_style = self.rich_style
-        if number >= self.count:
+        if y > len(shown):
             return Strip.blank(self.scrollable_content_region.width, base_style)
-        is_cursor = number == self.cursor
-        key = (number, self.time_format, columns, is_cursor)
+        number = shown[y - 1]
+        is_cursor, is_marked = number == self.cursor, number in self.marks
+        key = (number, self.time_format, columns, is_cursor, is_marked)
         strip = self._strips.get(key)
         if strip is None:
             facts = self._row_facts(number)
             if facts is None:  # evicted since the extent was read
                 return Strip.blank(self.scrollable_content_region.width, base_style)
-            style = base_style + self.get_component_rich_style("packet-list--cursor") if is_cursor else base_style
-            cells = row_cells(number, facts, self.time_format, self.base_ts_ns or 0, self._with_interface)
+            style = base_style
+            if is_marked:
+                style += self.get_component_rich_style("packet-list--marked")
+            if is_cursor:
+                style += self.get_component_rich_style("packet-list--cursor")
+            cells = [MARK_GLYPH if is_marked else "",
+                     *row_cells(number, facts, self.time_format, self.base_ts_ns or 0, self._with_interface)]
             strip = self._strips[key] = self._line(cells, columns, style)
         return strip
 
@@ -277,36 +405,45 @@ class PacketList(ScrollView, can_focus=True):
         self._show_cursor()
 
     def _refresh_row(self, number: int) -> None:
-        y = number - self.first - int(self.scroll_y) + 1
+        y = self.view.row(number) - int(self.scroll_y) + 1
         if 1 <= y < self.size.height:
             self.refresh_line(y)
 
     def _show_cursor(self) -> None:
-        row = self.cursor - self.first
+        row = self.view.row(self.cursor)
         visible = max(1, self.size.height - 1)
         if row < self.scroll_y:
             self.scroll_to(y=row, animate=False, immediate=True)
         elif row >= self.scroll_y + visible:
             self.scroll_to(y=row - visible + 1, animate=False, immediate=True)
 
-    def go_to(self, number: int, *, follow: bool = False) -> None:
-        """The cursor on packet `number` (clamped to what is stored); moving anywhere but the end stops following."""
-        if not self.rows:
+    def go_to_row(self, row: int, *, follow: bool = False) -> None:
+        """The cursor on the packet of `row` (clamped to the rows); moving anywhere but the end stops following."""
+        rows = self.view.rows
+        if not rows:
             return
-        self.following = follow or (self.following and number >= self.count - 1)
-        self.cursor = min(max(number, self.first), self.count - 1)
+        row = min(max(row, 0), rows - 1)
+        self.following = follow or (self.following and row == rows - 1)
+        self.cursor = self.view.number(row)
+
+    def go_to(self, number: int, *, follow: bool = False) -> None:
+        """The cursor on packet `number`, or the next one displayed (the last when none is)."""
+        self.go_to_row(self.view.row(number), follow=follow)
 
     def action_move(self, step: int) -> None:
-        self.go_to(self.cursor + step)
+        self.go_to_row(self.view.row(self.cursor) + step)
+
+    def _page_rows(self) -> int:
+        return max(1, self.size.height - 2)
 
     def action_page(self, step: int) -> None:
-        self.go_to(self.cursor + step * max(1, self.size.height - 2))
+        self.action_move(step * self._page_rows())
 
     def action_first(self) -> None:
-        self.go_to(self.first)
+        self.go_to_row(0)
 
     def action_last(self) -> None:
-        self.go_to(self.count - 1, follow=True)
+        self.go_to_row(self.view.rows - 1, follow=True)
 
     def action_open(self) -> None:
         if self.rows:
@@ -317,8 +454,64 @@ class PacketList(ScrollView, can_focus=True):
 
     def on_click(self, event: Click) -> None:
         if event.y >= 1:
-            number = self.first + int(self.scroll_y) + event.y - 1
-            if number < self.count:
-                self.go_to(number)
+            shown = self.screen_numbers()
+            if event.y <= len(shown):
+                self.go_to(shown[event.y - 1])
                 if event.chain == 2:
                     self.action_open()
+
+    # -- marks ---------------------------------------------------------------------------
+
+    def _marks_changed(self) -> None:
+        self.refresh()
+        self.post_message(MarksChanged(len(self.marks)))
+
+    def action_toggle_mark(self) -> None:
+        if self.rows:
+            self.marks.toggle(self.cursor)
+            self._marks_changed()
+
+    def mark_rows(self, first_row: int, last_row: int) -> None:
+        """Mark the displayed packets of rows first_row .. last_row (either order, clamped)."""
+        low, high = max(0, min(first_row, last_row)), min(self.view.rows - 1, max(first_row, last_row))
+        if low > high:
+            return
+        if self.view.selection is None:  # consecutive numbers: whole bytes of the bitmap at once
+            self.marks.set_range(self.first + low, self.first + high + 1)
+        else:
+            for row in range(low, high + 1, MAX_BATCH):
+                self.marks.mark_numbers(self.view.numbers(row, min(MAX_BATCH, high + 1 - row)))
+        self._marks_changed()
+
+    def action_extend_marks(self, step: int) -> None:
+        """Shift-movement: the packets passed over are marked, the one left and the one reached included."""
+        if self.rows:
+            row = self.view.row(self.cursor)
+            self.mark_rows(row, row + step)
+            self.go_to_row(row + step)
+
+    def action_extend_marks_page(self, step: int) -> None:
+        self.action_extend_marks(step * self._page_rows())
+
+    def action_mark_displayed(self) -> None:
+        self.mark_rows(0, self.view.rows - 1)
+
+    def action_clear_marks(self) -> None:
+        self.marks.clear()
+        self._marks_changed()
+
+    def action_mark_range(self) -> None:
+        self.app.push_screen(PromptDialog("Mark packets", "the displayed packets numbered N to M (e.g. 10-200), "
+                                          "or one number", parse_number_range), self._mark_numbers)
+
+    def _mark_numbers(self, numbers: object) -> None:
+        if isinstance(numbers, range) and numbers:
+            self.mark_rows(self.view.row(numbers.start), self.view.row(numbers.stop) - 1)
+
+
+def parse_number_range(text: str) -> range:
+    """'10-200' is packets 10 to 200 as shown (numbered from 1), '7' packet 7 alone; as 0-based numbers."""
+    low, dash, high = text.replace(" ", "").partition("-")
+    if low.isdigit() and (high.isdigit() or not dash) and int(low) >= 1 and int(high or low) >= int(low):
+        return range(int(low) - 1, int(high or low))
+    raise ValueError(f"not a packet number or a range N-M: {text}")

@@ -1,0 +1,90 @@
+"""The packets a person marked in the list: a bitmap over packet numbers, one bit a packet (a million packets
+cost 125 KiB), so marking everything displayed, counting and exporting never hold a Python int per packet."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_SET_BYTES = re.compile(rb"[^\x00]+")  # runs of bytes with a mark in them: unmarked stretches are skipped in C
+_FULL = 0xFF
+
+
+class PacketMarks:
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._count: int | None = 0  # None: changed since last counted
+
+    def __contains__(self, number: int) -> bool:
+        byte = number >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] >> (number & 7) & 1)
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = int.from_bytes(self._bits, "little").bit_count()
+        return self._count
+
+    def _grow(self, stop: int) -> None:
+        needed = (stop + 7) >> 3
+        if needed > len(self._bits):
+            self._bits.extend(bytes(needed - len(self._bits)))
+
+    def toggle(self, number: int) -> bool:
+        """Packet `number` marked if it was not, unmarked if it was; whether it is marked now."""
+        self._grow(number + 1)
+        self._bits[number >> 3] ^= 1 << (number & 7)
+        self._count = None
+        return number in self
+
+    def set_range(self, start: int, stop: int, marked: bool = True) -> None:
+        """Numbers start .. stop-1 marked (or unmarked): whole bytes at once, bits only at the two ends."""
+        if start >= stop:
+            return
+        if not marked:
+            stop = min(stop, len(self._bits) * 8)
+            if start >= stop:
+                return
+        self._grow(stop)
+        self._count = None
+        head_end, tail_start = min(stop, (start + 7) & ~7), max(start, stop & ~7)
+        for number in (*range(start, head_end), *range(max(head_end, tail_start), stop)):
+            if marked:
+                self._bits[number >> 3] |= 1 << (number & 7)
+            else:
+                self._bits[number >> 3] &= ~(1 << (number & 7)) & _FULL
+        if head_end < tail_start:
+            fill = b"\xff" if marked else b"\x00"
+            self._bits[head_end >> 3:tail_start >> 3] = fill * ((tail_start - head_end) >> 3)
+
+    def mark_numbers(self, numbers: Iterable[int]) -> None:
+        for number in numbers:
+            self._grow(number + 1)
+            self._bits[number >> 3] |= 1 << (number & 7)
+        self._count = None
+
+    def copy(self) -> PacketMarks:
+        """The marks as they are now, for a thread to read while the list changes them (125 KiB a million)."""
+        marks = PacketMarks()
+        marks._bits, marks._count = bytearray(self._bits), self._count
+        return marks
+
+    def clear(self) -> None:
+        self._bits = bytearray()
+        self._count = 0
+
+    def ranges(self) -> list[range]:
+        """The marked numbers as sorted ranges of consecutive numbers: what an export takes."""
+        found: list[range] = []
+        start = end = -1  # the range being built: start .. end-1 (none while start is -1)
+        for run in _SET_BYTES.finditer(self._bits):
+            for offset, byte in enumerate(run.group()):
+                number = (run.start() + offset) * 8
+                for bit in range(8) if byte != _FULL else (0,):
+                    if byte >> bit & 1:
+                        if number + bit != end:  # not next to the range being built: a new one
+                            if start >= 0:
+                                found.append(range(start, end))
+                            start = number + bit
+                        end = number + bit + (8 if byte == _FULL else 1)
+        if start >= 0:
+            found.append(range(start, end))
+        return found
