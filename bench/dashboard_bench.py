@@ -75,6 +75,16 @@ class Tmux:
         return cb.run("tmux", "-N", "-S", str(self.socket), *args, check=check)
 
 
+def pane_process_running(pid: int) -> bool:
+    """Whether a pane's process still runs. A zombie has ended too: tmux can miss the SIGCHLD of a pane
+    whose terminal closes as it exits (libutempter sets SIGCHLD to default while its helper runs, and the
+    signal is lost), and then leaves the process unreaped until its next SIGCHLD."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 class DashboardPane:
     """bench/dashboard_probe.py (the dashboard with a lag probe) on one interface, alone in a tmux
     session inside the interface's namespace."""
@@ -95,13 +105,7 @@ class DashboardPane:
             str(cb.BENCH_DIR / "dashboard_probe.py"), self.pair.receiver_if, str(self.report)))
 
     def running(self) -> bool:
-        """Whether the dashboard still runs. A zombie has ended too: tmux can miss the SIGCHLD of a pane
-        whose terminal closes as it exits (libutempter sets SIGCHLD to default while its helper runs,
-        and the signal is lost), and then leaves the process unreaped until its next SIGCHLD."""
-        try:
-            return Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
+        return pane_process_running(self.pid)
 
     def last_words(self) -> str:
         """The last lines on the dashboard's screen (a traceback or an error, once it has ended)."""

@@ -11,6 +11,7 @@ debian_packages=(
     netsniff-ng          # trafgen, the benchmark's traffic generator
     iproute2             # ip netns / veth for the network tests
     tmux                 # drives the terminal UI in end-to-end tests
+    termshark            # bench/read_bench.py: the terminal packet viewer ringmon read is measured against
     util-linux procps    # setpriv (dropping capabilities), sysctl
     strace               # shows the writer's open/fsync/rename calls in a test
     prometheus           # prometheus and promtool: a real server scrapes --metrics in a test; promtool checks the rules
