@@ -254,6 +254,7 @@ _SIGNATURES = {
     "rc_store_info": (None, [vp, _P(StoreInfo)]),
     "rc_store_entries": (u32, [vp, u64, _P(StoreEntry), u32]),
     "rc_store_read": (i64, [vp, u64, vp, u64]),
+    "rc_store_read_batch": (i64, [vp, u64, u32, _P(StoreEntry), vp, u64]),
     "rc_store_interface": (ctypes.c_int, [vp, u32, _P(StoreInterfaceInfo)]),
     "rc_store_close": (None, [vp]),
     "rc_store_open_file": (ctypes.c_int, [cp, _P(vp), cp, size_t]),
