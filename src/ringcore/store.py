@@ -176,6 +176,19 @@ class PacketSelection:
         """The position of the first selected number >= number (len(self) when there is none)."""
         return rc.lib.rc_selection_position(self.handle, in_range("packet number", number, 0, U64_MAX))
 
+    def set_bits(self, bitmap: bytearray, start_index: int, stop_index: int) -> int:
+        """Set in `bitmap` (packet number n is bit n % 8 of byte n // 8) the bits of the numbers at positions
+        start_index .. stop_index-1, in C (those beyond the bitmap's end are left out); how many it set."""
+        start_index = in_range("selection position", start_index, 0, U64_MAX)
+        stop_index = in_range("selection position", stop_index, 0, U64_MAX)
+        if not bitmap:
+            return 0
+        view = (ctypes.c_char * len(bitmap)).from_buffer(bitmap)  # the bitmap cannot be resized while it lives
+        try:
+            return rc.lib.rc_selection_set_bits(self.handle, start_index, stop_index, view, len(bitmap))
+        finally:
+            del view
+
     def __contains__(self, number: object) -> bool:
         if not isinstance(number, int) or not 0 <= number <= U64_MAX:
             return False

@@ -168,6 +168,7 @@ def test_marks_by_space_shift_movement_and_range_survive_filter_changes(mixed_pc
         marked.discard(0)
         icmp = set(range(1, PACKETS, 5))
         assert f"{len(marked | icmp):,} marked" in status(app)
+        assert {number for run in packet_list.marks.ranges() for number in run} == marked | icmp
         await pilot.press("U")
         await pilot.pause()
         assert "marked" not in status(app) and not len(packet_list.marks)

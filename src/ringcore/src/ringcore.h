@@ -687,6 +687,12 @@ uint32_t rc_selection_numbers(struct rc_selection *sel, uint64_t start_index, ui
 			      uint32_t max);
 /* The position of the first number >= number (count when none is). */
 uint64_t rc_selection_position(struct rc_selection *sel, uint64_t number);
+/* Set, in a bitmap over packet numbers (number n is bit n % 8 of byte
+ * n / 8: a list's marks), the bits of the numbers at positions start_index
+ * .. end_index-1, leaving out those beyond its nbytes; returns how many bits
+ * it set (whether or not they were set before). */
+uint64_t rc_selection_set_bits(struct rc_selection *sel, uint64_t start_index, uint64_t end_index,
+			       uint8_t *bits, uint64_t nbytes);
 
 /* A display filter: a tcpdump expression compiled by libpcap once per link
  * type of the store's interfaces (an interface whose link type it does not

@@ -124,6 +124,22 @@ uint64_t rc_selection_position(struct rc_selection *sel, uint64_t number)
 	return low;
 }
 
+uint64_t rc_selection_set_bits(struct rc_selection *sel, uint64_t start_index, uint64_t end_index,
+			       uint8_t *bits, uint64_t nbytes)
+{
+	uint64_t set = 0;
+	pthread_mutex_lock(&sel->lock);
+	for (uint64_t i = start_index; i < end_index && i < sel->count; i++) {
+		uint64_t number = sel->numbers[i];
+		if (number / 8 >= nbytes)
+			break; /* sorted: the rest lie beyond it too */
+		bits[number / 8] |= (uint8_t)(1u << (number % 8));
+		set++;
+	}
+	pthread_mutex_unlock(&sel->lock);
+	return set;
+}
+
 /* ---- display filter -------------------------------------------------- */
 
 /* One program per link type met (an interface whose link type the

@@ -3,7 +3,8 @@ cost 125 KiB), so marking everything displayed, counting and exporting never hol
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+
+from ringcore.store import PacketSelection
 
 _SET_BYTES = re.compile(rb"[^\x00]+")  # runs of bytes with a mark in them: unmarked stretches are skipped in C
 _FULL = 0xFF
@@ -55,11 +56,15 @@ class PacketMarks:
             fill = b"\xff" if marked else b"\x00"
             self._bits[head_end >> 3:tail_start >> 3] = fill * ((tail_start - head_end) >> 3)
 
-    def mark_numbers(self, numbers: Iterable[int]) -> None:
-        for number in numbers:
-            self._grow(number + 1)
-            self._bits[number >> 3] |= 1 << (number & 7)
-        self._count = None
+    def mark_selected(self, selection: PacketSelection, start_index: int, stop_index: int) -> None:
+        """The numbers at positions start_index .. stop_index-1 of a selection marked, in C: a filter's
+        400,000 matches take a few milliseconds, not a Python loop over ints."""
+        stop_index = min(stop_index, len(selection))
+        last = selection.numbers(stop_index - 1, 1) if stop_index > start_index else []
+        if last:
+            self._grow(last[0] + 1)
+            selection.set_bits(self._bits, start_index, stop_index)
+            self._count = None
 
     def copy(self) -> PacketMarks:
         """The marks as they are now, for a thread to read while the list changes them (125 KiB a million)."""
