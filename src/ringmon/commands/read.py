@@ -31,10 +31,12 @@ class ReadApp(SignalSafeApp[None]):
 
     def on_mount(self) -> None:
         self.defer_driver_signals()
+        self.freeze_once_built()
         self.push_screen(PacketListScreen(self.store, self.file_name, self.display_filter), lambda _: self.exit())
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()
+        self.unfreeze()
 
 
 def run_read(args: argparse.Namespace) -> int:
