@@ -272,6 +272,7 @@ _SIGNATURES = {
     "rc_selection_numbers": (u32, [vp, u64, _P(u64), u32]),
     "rc_selection_position": (u64, [vp, u64]),
     "rc_selection_set_bits": (u64, [vp, u64, u64, vp, u64]),
+    "rc_selection_add_bits": (ctypes.c_int, [vp, cp, u64]),
     "rc_store_filter_new": (ctypes.c_int, [vp, cp, _P(vp), cp, size_t]),
     "rc_store_filter_run": (i64, [vp, vp, u64]),
     "rc_store_filter_examined": (u64, [vp]),

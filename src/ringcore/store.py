@@ -144,6 +144,14 @@ class PacketSelection:
         selection.extend(batch)
         return selection
 
+    @classmethod
+    def from_bitmap(cls, bitmap: bytes | bytearray) -> PacketSelection:
+        """The numbers whose bits are set in `bitmap` (packet number n is bit n % 8 of byte n // 8), found in C."""
+        selection = cls()
+        if rc.lib.rc_selection_add_bits(selection.handle, bytes(bitmap), len(bitmap)) < 0:
+            raise MemoryError("no memory for a packet selection")
+        return selection
+
     def extend(self, numbers: list[int]) -> None:
         """Append numbers, ascending and each above the last held."""
         if not numbers:

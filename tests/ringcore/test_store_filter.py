@@ -119,7 +119,7 @@ def test_a_selection_answers_by_position_and_refuses_numbers_out_of_order():
         PacketSelection.from_numbers([5, range(5, 8)])
 
 
-def test_a_selection_sets_the_bits_of_the_numbers_at_its_positions_in_a_bitmap_and_none_beyond_its_end():
+def test_a_selection_sets_the_bits_of_its_numbers_in_a_bitmap_and_none_beyond_its_end_and_is_made_from_one():
     selection = PacketSelection.from_numbers([1, 4, range(10, 13), 20, 1000])
     bitmap = bytearray(b"\x80\x00")  # 7 already set: kept
     assert selection.set_bits(bitmap, 1, 6) == 4  # 4, 10, 11, 12; 20 lies beyond the bitmap's 16 bits
@@ -129,6 +129,9 @@ def test_a_selection_sets_the_bits_of_the_numbers_at_its_positions_in_a_bitmap_a
     bitmap.append(0)  # resizable again once the call returned
     large = bytearray(126)
     assert selection.set_bits(large, 0, 100) == 7 and large[125] == 1 << 0
+    assert PacketSelection.from_bitmap(large).numbers(0, 10) == [1, 4, 10, 11, 12, 20, 1000]
+    assert len(PacketSelection.from_bitmap(bytes(3))) == 0
+    assert PacketSelection.from_bitmap(b"\xff" * 2 + b"\x80").numbers(0, 20) == [*range(16), 23]
 
 
 def test_an_export_of_a_selection_holds_exactly_those_packets(frames_file, tmp_path):

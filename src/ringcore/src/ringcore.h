@@ -693,6 +693,10 @@ uint64_t rc_selection_position(struct rc_selection *sel, uint64_t number);
  * it set (whether or not they were set before). */
 uint64_t rc_selection_set_bits(struct rc_selection *sel, uint64_t start_index, uint64_t end_index,
 			       uint8_t *bits, uint64_t nbytes);
+/* Append the numbers whose bits are set in such a bitmap of nbytes (the
+ * lowest above the last held): 0, -EINVAL when it is not (nothing added),
+ * -ENOMEM. */
+int rc_selection_add_bits(struct rc_selection *sel, const uint8_t *bits, uint64_t nbytes);
 
 /* A display filter: a tcpdump expression compiled by libpcap once per link
  * type of the store's interfaces (an interface whose link type it does not

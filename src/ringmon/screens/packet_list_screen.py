@@ -428,7 +428,7 @@ class PacketListScreen(Screen[None]):
             return
         packets = self.packet_list
         if request.which == "marked":
-            numbers = packets.marks.copy()  # its ranges are worked out in the thread
+            numbers = packets.marks.copy()  # its selection is built in the thread
         elif request.which == "displayed":
             numbers = packets.selection
         elif request.which == "range":
@@ -450,7 +450,7 @@ class PacketListScreen(Screen[None]):
             self.post_message(TaskProgress("export", done, total))
 
         if isinstance(numbers, PacketMarks):
-            numbers = numbers.ranges()
+            numbers = numbers.selection()
         try:
             result = self.store.export(request.path, request.format, numbers, progress=progress)
         except ExportCancelled:

@@ -2,11 +2,8 @@
 cost 125 KiB), so marking everything displayed, counting and exporting never hold a Python int per packet."""
 from __future__ import annotations
 
-import re
-
 from ringcore.store import PacketSelection
 
-_SET_BYTES = re.compile(rb"[^\x00]+")  # runs of bytes with a mark in them: unmarked stretches are skipped in C
 _FULL = 0xFF
 
 
@@ -76,20 +73,6 @@ class PacketMarks:
         self._bits = bytearray()
         self._count = 0
 
-    def ranges(self) -> list[range]:
-        """The marked numbers as sorted ranges of consecutive numbers: what an export takes."""
-        found: list[range] = []
-        start = end = -1  # the range being built: start .. end-1 (none while start is -1)
-        for run in _SET_BYTES.finditer(self._bits):
-            for offset, byte in enumerate(run.group()):
-                number = (run.start() + offset) * 8
-                for bit in range(8) if byte != _FULL else (0,):
-                    if byte >> bit & 1:
-                        if number + bit != end:  # not next to the range being built: a new one
-                            if start >= 0:
-                                found.append(range(start, end))
-                            start = number + bit
-                        end = number + bit + (8 if byte == _FULL else 1)
-        if start >= 0:
-            found.append(range(start, end))
-        return found
+    def selection(self) -> PacketSelection:
+        """The marked numbers as a selection, built in C from the bitmap: what an export takes."""
+        return PacketSelection.from_bitmap(self._bits)
