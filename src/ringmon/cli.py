@@ -339,7 +339,10 @@ def _read_parser() -> argparse.ArgumentParser:
                              "under its name or not there; '-': standard output (refused on a terminal)")
     parser.add_argument("--format", choices=list(FORMATS), help="file format for -w (default: the input's)")
     parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="with -w: write the first COUNT matches")
-    parser.add_argument("filter", nargs="*", metavar="FILTER", help="with -w: a filter in tcpdump syntax, run by libpcap")
+    parser.add_argument("filter", nargs="*", metavar="FILTER",
+                        help="show only the packets it matches, as the list's filter bar: tcpdump syntax (run by "
+                             "libpcap) or Wireshark's display-filter syntax (run by tshark), detected; with -w, "
+                             "tcpdump syntax, the packets written")
     return parser
 
 

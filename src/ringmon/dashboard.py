@@ -6,7 +6,6 @@ and go on at full speed while the UI is busy, resized or showing a dialog.
 """
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import time
@@ -50,7 +49,6 @@ from .widgets.session.status_bar import SessionBar
 FactsSource = Callable[[str, "str | None"], InterfaceFacts]
 # Says why a part running beside the dashboard (the demo's generator) died, or None while it lives.
 BackgroundCheck = Callable[[], "str | None"]
-GC_FREEZE_AFTER_S = 1.0
 BACKGROUND_CHECK_S = 0.5
 FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
 
@@ -130,10 +128,7 @@ class RingmonApp(SignalSafeApp[None]):
         self.defer_driver_signals()
         if self.refresh_interval_s is not None:
             self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
-            # Once the screens are built, their ~90,000 objects live as long as the app: left to the
-            # collector, every full collection walks them all and stalls the UI for ~100 ms
-            # (bench/dashboard_bench.py). Frozen, they are never scanned again.
-            self.set_timer(GC_FREEZE_AFTER_S, gc.freeze)
+            self.freeze_once_built()
         if self.background_failure is not None:
             self.set_interval(BACKGROUND_CHECK_S, self.check_background)
         self.refresh_from_capture()
@@ -141,7 +136,7 @@ class RingmonApp(SignalSafeApp[None]):
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()
-        gc.unfreeze()  # what the app held can be collected once it is gone (tests run many apps)
+        self.unfreeze()
 
     def active_panel(self) -> InterfacePanel | None:
         active_pane_id = self.tabs.active

@@ -3,6 +3,7 @@ file, first/last, go to a number or a time, find, time formats, opening a packet
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import struct
 import subprocess
@@ -22,6 +23,7 @@ from ringmon.formatting import escape, wall_clock
 from ringmon.screens.help import HelpScreen
 from ringmon.screens.packet_list_screen import PacketListScreen
 from ringmon.screens.packet_screen import PacketScreen
+from ringmon.signal_safe_app import GC_FREEZE_AFTER_S
 from ringmon.widgets.packets.decode_tree import PacketTree
 from ringmon.widgets.packets.packet_detail import PacketDetail
 from ringmon.widgets.packets.filter_bar import FilterBar
@@ -351,3 +353,13 @@ def test_question_mark_explains_every_key_and_column_of_the_list_and_every_key_o
         assert isinstance(app.screen, PacketScreen)
 
     run(open_store(mixed_pcap), scenario, size=(120, 50))
+
+
+def test_the_lists_objects_are_frozen_out_of_the_collector_once_built_and_let_go_at_exit(mixed_pcap):
+    async def scenario(app, pilot, packet_list):
+        assert gc.get_freeze_count() == 0
+        await pilot.pause(GC_FREEZE_AFTER_S + 0.5)
+        assert gc.get_freeze_count() > 10_000  # the app's widgets, styles and modules: never scanned again
+
+    run(open_store(mixed_pcap), scenario)
+    assert gc.get_freeze_count() == 0

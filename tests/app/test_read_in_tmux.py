@@ -4,6 +4,7 @@ terminal back, and so do SIGTERM and SIGHUP."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -64,6 +65,25 @@ def test_a_file_cut_short_shows_every_whole_packet_and_says_what_is_wrong(tmp_pa
     status = wait_for_screen(session, r"2,999 packets  cut\.pcap  pcap  .*(truncated at offset \d+: .*)").group(1)
     assert "indexing" not in status, screen(session)
     wait_for_screen(session, r"(?s)tried to.*only got \d+")  # the whole message, in the notification
+
+
+@pytest.mark.parametrize(("words", "shown"), [
+    (["arp"], r"600 of 3,000 packets match arp.*\n.*\n\s*5\s+0\.006000\s"),  # BPF: packet 5 is the first ARP
+    (["dns.qry.name", "contains", '"host10."'], r"1 of 3,000 packets match dns\.qry\.name contains \"host10\.\""
+                                                r".*\n.*\n\s*11\s+0\.015000\s"),  # Wireshark's, detected
+], ids=["bpf", "wireshark"])
+def test_read_with_a_filter_opens_the_list_showing_only_its_matches(tmp_path, words, shown):
+    netns.require(shutil.which("tshark") is not None or words == ["arp"], "Wireshark's syntax is run by tshark")
+    path = write_mixed_pcap(tmp_path / "mixed.pcap", PACKETS)
+    netns.require(shutil.which("tmux") is not None, "the end-to-end test needs tmux")
+    session = start_in_tmux(" ".join([RINGMON, "read", str(path), *map(shlex.quote, words)]),
+                            tmp_path / "exit-status")
+    try:
+        wait_for_screen(session, shown)
+        tmux("send-keys", "-t", session, "q")
+        assert wait_for_exit(session, tmp_path / "exit-status") == 0
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])

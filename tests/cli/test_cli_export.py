@@ -112,5 +112,11 @@ def test_w_dash_on_a_terminal_is_refused_in_one_line(capture_input):
     assert done.returncode != 0 and "terminal" in done.stdout and "Traceback" not in done.stdout
 
 
-def test_a_filter_without_w_is_one_line(capture_input):
-    assert_one_error_line(run_ringmon("read", str(capture_input), "tcp"), "-w")
+def test_a_bad_filter_without_w_is_one_line_and_exit_status_2_before_any_screen(capture_input):
+    result = run_ringmon("read", str(capture_input), "tcp", "port")  # standard output is no terminal here
+    assert_one_error_line(result, "tcp port", "syntax error")
+    assert result.returncode == 2 and not result.stdout
+
+
+def test_a_count_without_w_is_one_line(capture_input):
+    assert_one_error_line(run_ringmon("read", str(capture_input), "-c", "5"), "-w")

@@ -201,6 +201,15 @@ def test_a_full_spool_index_evicts_the_oldest_by_count_as_full_bytes_do_and_coun
     run_c_test("store_spool_index_cap")
 
 
+def test_a_batch_read_gives_each_packets_entry_and_bytes_in_order_and_stops_at_eviction_the_newest_or_a_full_buffer(
+        run_c_test):
+    run_c_test("store_read_batch")
+
+
+def test_a_selection_sets_its_numbers_bits_in_a_bitmap_and_one_made_from_a_bitmap_holds_exactly_its_bits(run_c_test):
+    run_c_test("selection_bits")
+
+
 def test_a_display_filter_over_a_file_and_a_spool_of_two_link_types_matches_exactly_while_the_spool_grows(run_c_test):
     run_c_test("store_filter_link_types")
 

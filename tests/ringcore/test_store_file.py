@@ -3,6 +3,7 @@ converting them): the store's index agrees with tshark and capinfos on every pac
 bytes, interface and link type, and its comments; files it cannot read raise one line."""
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import pytest
 
 import netns
 from readback import TSHARK_TIMEOUT_S, tshark_fields, tshark_read
+from ringcore import _binding as rc
 from ringcore import MAX_BATCH, CaptureFileError, PacketStore, StoredPacket
 
 FRAMES = 300  # enough for packets of every size the sender varies over, few enough for tshark's JSON
@@ -78,6 +80,27 @@ def test_every_packet_of_a_real_file_agrees_with_tshark(captured, form):
     if form.startswith("pcapng"):
         assert [str(p.interface) for p in packets] == [fields[0] for fields in tshark_fields(path, "frame.interface_id")]
     assert [(interface.linktype, interface.snaplen) for interface in interfaces] == _capinfos_interfaces(path)
+
+
+def _read_one_by_one(store: PacketStore, number: int) -> StoredPacket | None:
+    """Packet `number` read as packets() did before it read in batches: its entry, then its bytes (rc_store_read)."""
+    entry = rc.StoreEntry()
+    if rc.lib.rc_store_entries(store.handle, number, ctypes.byref(entry), 1) != 1:
+        return None
+    data = ctypes.create_string_buffer(entry.caplen)
+    assert rc.lib.rc_store_read(store.handle, number, data, entry.caplen) == entry.caplen
+    return StoredPacket(number, entry.ts_ns, entry.caplen, entry.wirelen, entry.interface, entry.flags, data.raw)
+
+
+def test_packets_read_in_one_batch_equal_the_same_packets_read_one_by_one_wherever_the_batch_starts_and_ends(
+        captured):
+    with PacketStore.open_file(str(captured["pcapng-comment"])) as store:
+        count = store.wait().count
+        one_by_one = [_read_one_by_one(store, number) for number in range(count)]
+        assert all(one_by_one) and len({packet.caplen for packet in one_by_one}) > 10  # sizes vary
+        for start, wanted in [(0, MAX_BATCH), (0, 1), (1, 7), (count - 3, 10), (count - 1, 1), (5, 0), (count, 5),
+                              (count + 100, MAX_BATCH)]:
+            assert store.packets(start, wanted) == one_by_one[start:start + wanted], (start, wanted)
 
 
 def test_a_packet_comment_reads_back_as_tshark_shows_it_and_others_have_none(captured):

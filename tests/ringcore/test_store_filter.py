@@ -120,6 +120,21 @@ def test_a_selection_answers_by_position_and_refuses_numbers_out_of_order():
         PacketSelection.from_numbers([5, range(5, 8)])
 
 
+def test_a_selection_sets_the_bits_of_its_numbers_in_a_bitmap_and_none_beyond_its_end_and_is_made_from_one():
+    selection = PacketSelection.from_numbers([1, 4, range(10, 13), 20, 1000])
+    bitmap = bytearray(b"\x80\x00")  # 7 already set: kept
+    assert selection.set_bits(bitmap, 1, 6) == 4  # 4, 10, 11, 12; 20 lies beyond the bitmap's 16 bits
+    assert bitmap == bytes([0x80 | 1 << 4, 1 << 2 | 1 << 3 | 1 << 4])
+    assert selection.set_bits(bitmap, 0, 1) == 1 and bitmap[0] == 0x80 | 1 << 4 | 1 << 1
+    assert selection.set_bits(bitmap, 3, 3) == 0 and selection.set_bits(bytearray(), 0, 7) == 0
+    bitmap.append(0)  # resizable again once the call returned
+    large = bytearray(126)
+    assert selection.set_bits(large, 0, 100) == 7 and large[125] == 1 << 0
+    assert PacketSelection.from_bitmap(large).numbers(0, 10) == [1, 4, 10, 11, 12, 20, 1000]
+    assert len(PacketSelection.from_bitmap(bytes(3))) == 0
+    assert PacketSelection.from_bitmap(b"\xff" * 2 + b"\x80").numbers(0, 20) == [*range(16), 23]
+
+
 def test_an_export_of_a_selection_holds_exactly_those_packets(frames_file, tmp_path):
     with PacketStore.open_file(str(frames_file)) as store:
         store.wait()

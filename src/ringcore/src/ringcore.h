@@ -611,6 +611,18 @@ uint32_t rc_store_entries(struct rc_store *s, uint64_t start,
 /* Copy packet number's bytes (at most cap) into buf; returns its caplen, or
  * -ENOENT when the packet is evicted or not stored yet. */
 int64_t rc_store_read(struct rc_store *s, uint64_t number, uint8_t *buf, uint64_t cap);
+/* Copy packets start .. start+max-1 that are still stored, entries and
+ * bytes, with one call (a list's screen, a find's step): their entries into
+ * out, their bytes one after the other into buf, each packet's right after
+ * the one before (packet i's start at the sum of the caplens of out[0 .. i-1]).
+ * Stops at a packet evicted or not stored yet, or whose bytes do not fit in
+ * what is left of cap.  Returns how many were copied (0 when start is
+ * evicted or not stored yet), -ENOBUFS when the first one's bytes do not fit
+ * in cap (its entry is in out[0], whose caplen says what it needs), or the
+ * negative errno reading the first one failed with (a spool's pread).  The
+ * lock is held for 1024 packets at a time. */
+int64_t rc_store_read_batch(struct rc_store *s, uint64_t start, uint32_t max,
+			    struct rc_store_entry *out, uint8_t *buf, uint64_t cap);
 int rc_store_interface(struct rc_store *s, uint32_t number,
 		       struct rc_store_interface_info *out);
 /* Open a pcap (us or ns, either byte order) or pcapng file and index it in
@@ -706,6 +718,16 @@ uint32_t rc_selection_numbers(struct rc_selection *sel, uint64_t start_index, ui
 			      uint32_t max);
 /* The position of the first number >= number (count when none is). */
 uint64_t rc_selection_position(struct rc_selection *sel, uint64_t number);
+/* Set, in a bitmap over packet numbers (number n is bit n % 8 of byte
+ * n / 8: a list's marks), the bits of the numbers at positions start_index
+ * .. end_index-1, leaving out those beyond its nbytes; returns how many bits
+ * it set (whether or not they were set before). */
+uint64_t rc_selection_set_bits(struct rc_selection *sel, uint64_t start_index, uint64_t end_index,
+			       uint8_t *bits, uint64_t nbytes);
+/* Append the numbers whose bits are set in such a bitmap of nbytes (the
+ * lowest above the last held): 0, -EINVAL when it is not (nothing added),
+ * -ENOMEM. */
+int rc_selection_add_bits(struct rc_selection *sel, const uint8_t *bits, uint64_t nbytes);
 
 /* A display filter: a tcpdump expression compiled by libpcap once per link
  * type of the store's interfaces (an interface whose link type it does not

@@ -15,6 +15,8 @@ _Static_assert(sizeof(struct rc_store_entry) == 32, "an index entry is 32 bytes"
 #define INITIAL_CAPACITY 4096u
 /* A fixed index gives back its pages in blocks of this many entries (64 KiB) */
 #define RELEASE_ENTRIES 2048u
+/* rc_store_read_batch holds the lock for at most this many packets at a time */
+#define READ_BATCH_STEP 1024u
 
 struct rc_store *store_new(int32_t format, const struct rc_store_backend *backend)
 {
@@ -222,6 +224,46 @@ int64_t rc_store_read(struct rc_store *s, uint64_t number, uint8_t *buf, uint64_
 		caplen = store_read_locked(s, store_entry(s, number), buf, cap);
 	pthread_mutex_unlock(&s->lock);
 	return caplen;
+}
+
+int64_t rc_store_read_batch(struct rc_store *s, uint64_t start, uint32_t max,
+			    struct rc_store_entry *out, uint8_t *buf, uint64_t cap)
+{
+	uint32_t copied = 0;
+	uint64_t used = 0;
+	int64_t failed = 0;
+	while (copied < max && !failed) {
+		/* let go of the lock between steps: a spool's packets are read with
+		 * pread, and a drain appending waits for the lock meanwhile */
+		uint32_t step_end = max - copied > READ_BATCH_STEP ? copied + READ_BATCH_STEP : max;
+		pthread_mutex_lock(&s->lock);
+		uint64_t n = start + copied;
+		if (n < s->first || n >= s->count) {
+			pthread_mutex_unlock(&s->lock); /* evicted (since the last step) or not stored yet */
+			break;
+		}
+		for (; copied < step_end && n < s->count; copied++, n++) {
+			const struct rc_store_entry *e = store_entry(s, n);
+			if (e->caplen > cap - used) {
+				failed = copied ? 1 : -ENOBUFS;
+				if (!copied)
+					out[0] = *e; /* its caplen says how much room it needs */
+				break;
+			}
+			int64_t read = store_read_locked(s, e, buf + used, e->caplen);
+			if (read < 0) {
+				failed = copied ? 1 : read;
+				break;
+			}
+			out[copied] = *e;
+			used += e->caplen;
+		}
+		int more = n < s->count;
+		pthread_mutex_unlock(&s->lock);
+		if (!more)
+			break;
+	}
+	return failed < 0 ? failed : copied;
 }
 
 int rc_store_interface(struct rc_store *s, uint32_t number, struct rc_store_interface_info *out)

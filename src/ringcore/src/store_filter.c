@@ -124,6 +124,48 @@ uint64_t rc_selection_position(struct rc_selection *sel, uint64_t number)
 	return low;
 }
 
+int rc_selection_add_bits(struct rc_selection *sel, const uint8_t *bits, uint64_t nbytes)
+{
+	uint64_t set = 0, first_byte = nbytes;
+	for (uint64_t i = 0; i < nbytes; i++)
+		if (bits[i]) {
+			set += (uint64_t)__builtin_popcount(bits[i]);
+			if (first_byte == nbytes)
+				first_byte = i;
+		}
+	if (!set)
+		return 0;
+	pthread_mutex_lock(&sel->lock);
+	int rc = 0;
+	uint64_t lowest = first_byte * 8 + (uint64_t)__builtin_ctz(bits[first_byte]);
+	if (sel->count && lowest <= sel->numbers[sel->count - 1])
+		rc = -EINVAL;
+	else
+		rc = reserve_locked(sel, set);
+	for (uint64_t i = first_byte; rc == 0 && i < nbytes; i++)
+		for (unsigned bit = 0; bits[i] >> bit; bit++)
+			if (bits[i] >> bit & 1)
+				sel->numbers[sel->count++] = i * 8 + bit;
+	pthread_mutex_unlock(&sel->lock);
+	return rc;
+}
+
+uint64_t rc_selection_set_bits(struct rc_selection *sel, uint64_t start_index, uint64_t end_index,
+			       uint8_t *bits, uint64_t nbytes)
+{
+	uint64_t set = 0;
+	pthread_mutex_lock(&sel->lock);
+	for (uint64_t i = start_index; i < end_index && i < sel->count; i++) {
+		uint64_t number = sel->numbers[i];
+		if (number / 8 >= nbytes)
+			break; /* sorted: the rest lie beyond it too */
+		bits[number / 8] |= (uint8_t)(1u << (number % 8));
+		set++;
+	}
+	pthread_mutex_unlock(&sel->lock);
+	return set;
+}
+
 /* ---- display filter -------------------------------------------------- */
 
 /* One program per link type met (an interface whose link type the

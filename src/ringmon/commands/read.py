@@ -1,15 +1,20 @@
-"""`ringmon read FILE`: a capture file in the packet list, shown at once while the C indexer goes through it
-(with -w OUT, cli routes to the headless export, commands/export.py)."""
+"""`ringmon read FILE [FILTER]`: a capture file in the packet list, shown at once while the C indexer goes through
+it, with FILTER applied as the list's filter bar would (with -w OUT, cli routes to the headless export,
+commands/export.py)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ringcore.api import CaptureFileError
-from ringcore.store import PacketStore
+from ringcore.api import CaptureFileError, FilterError
+from ringcore.filter import join_expression
+from ringcore.store import DisplayFilter, PacketStore
 
+from ..cli import say
+from ..formatting import escape
 from ..screens.packet_list_screen import FileListScreen
 from ..signal_safe_app import SignalSafeApp, exit_app_on_signals
+from ..widgets.packets.filter_bar import compile_display_filter
 
 STYLESHEET = Path(__file__).parent.parent / "ringmon.tcss"
 
@@ -18,30 +23,41 @@ class ReadApp(SignalSafeApp[None]):
     CSS_PATH = STYLESHEET
     TITLE = "ringmon read"
 
-    def __init__(self, store: PacketStore, name: str) -> None:
+    def __init__(self, store: PacketStore, name: str, display_filter: DisplayFilter | None = None) -> None:
         super().__init__()
         self.store = store
         self.file_name = name
+        self.display_filter = display_filter
 
     def on_mount(self) -> None:
         self.defer_driver_signals()
-        self.push_screen(FileListScreen(self.store, self.file_name), lambda _: self.exit())
+        self.freeze_once_built()
+        self.push_screen(FileListScreen(self.store, self.file_name, self.display_filter), lambda _: self.exit())
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()
+        self.unfreeze()
 
 
 def run_read(args: argparse.Namespace) -> int:
     """A file that cannot be opened or is not a capture raises CaptureFileError (one line, from cli.main) before
-    any screen is drawn; damage found later shows in the status line. Ended by SIGTERM or SIGHUP, the exit
-    status is 128 + the signal's number, the terminal given back first."""
-    if args.filter or args.count is not None or args.format:
-        raise CaptureFileError("read: a filter, -c and --format go with -w OUT (in the list, type the filter there)")
+    any screen is drawn, and a filter that does not compile is one line and exit status 2 (as a bad flag);
+    damage found later shows in the status line. Ended by SIGTERM or SIGHUP, the exit status is 128 + the
+    signal's number, the terminal given back first."""
+    if args.count is not None or args.format:
+        raise CaptureFileError("read: -c and --format go with -w OUT")
     if args.file == "-":  # the list reads its keys from the terminal on standard input
         raise CaptureFileError("read: standard input is the keyboard here; give a file name (a FIFO is fine)")
     signals_received: list[int] = []
     with PacketStore.open_file(args.file) as store:
-        app = ReadApp(store, Path(args.file).name or args.file)  # the status line names the file, not its folders
+        expression = join_expression(args.filter)
+        try:
+            display_filter = compile_display_filter(store, expression) if expression else None
+        except FilterError as error:
+            say(escape(str(error)))
+            return 2
+        app = ReadApp(store, Path(args.file).name or args.file,  # the status line names the file, not its folders
+                      display_filter)
         with exit_app_on_signals(app, signals_received):
             app.run()
     return 128 + signals_received[0] if signals_received else 0

@@ -17,14 +17,14 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ringcore.api import FilterError, RingcoreError
+from ringcore.api import RingcoreError
 from ringcore.store import DisplayFilter, PacketSelection, PacketStore, StoreProgress
 
 from ..formatting import NS_PER_S, escape, file_size
 from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFinished, FindProgress,
                         MarksChanged, PacketChosen, TaskProgress)
 from ..palette import PacketListCommands
-from ..widgets.packets.filter_bar import FilterBar, detect_language, tshark_installed
+from ..widgets.packets.filter_bar import FilterBar, compile_display_filter
 from ..widgets.packets.marks import PacketMarks
 from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList, known_ts_ns
 from .export_dialog import ExportDialog, ExportRequest
@@ -188,10 +188,12 @@ class PacketListScreen(Screen[None]):
 
     escape_goes_back: ClassVar[bool] = True
 
-    def __init__(self, store: PacketStore, name: str) -> None:
-        """A live store's list follows its newest packet from the start; a file's starts at its first."""
+    def __init__(self, store: PacketStore, name: str, display_filter: DisplayFilter | None = None) -> None:
+        """A live store's list follows its newest packet from the start; a file's starts at its first.
+        display_filter: applied at once (compiled by the caller, so a bad one is refused before any screen)."""
         super().__init__()
         self.store = store
+        self._initial_filter = display_filter
         self.source_name = escape(name)
         self.packet_list = PacketList(store, following=store.progress().format == "live", id="packet-list")
         self.status = Static(id="list-status")
@@ -220,6 +222,9 @@ class PacketListScreen(Screen[None]):
         self.refresh_status()
         self.set_interval(STATUS_INTERVAL_S, self.refresh_status)
         self.packet_list.focus()
+        if self._initial_filter is not None:
+            self._run_filter(self._initial_filter.expression, self._initial_filter.language, self._initial_filter)
+            self._initial_filter = None
 
     def refresh_status(self) -> None:
         progress = self.store.progress()
@@ -380,13 +385,15 @@ class PacketListScreen(Screen[None]):
         self._run_filter(message.expression, message.language)
 
     @work(thread=True, exclusive=True, group="filter")
-    def _run_filter(self, expression: str, language: str) -> None:
+    def _run_filter(self, expression: str, language: str, display_filter: DisplayFilter | None = None) -> None:
         """libpcap over a million packets takes a moment, tshark longer: a thread, chunk by chunk, cancellable
-        (escape); the filter shown until then stays."""
+        (escape); the filter shown until then stays. display_filter: one compiled already (`ringmon read FILE
+        FILTER`)."""
         worker = get_current_worker()
         total = self.store.progress().count
         try:
-            display_filter = self._compile(expression, language)
+            if display_filter is None:
+                display_filter = compile_display_filter(self.store, expression, language)
             for examined in display_filter.run():
                 if worker.is_cancelled:
                     break
@@ -396,21 +403,6 @@ class PacketListScreen(Screen[None]):
             return
         if not worker.is_cancelled:  # also when cancelled during the last chunk
             self.post_message(FilterFinished(expression, display_filter, None))
-
-    def _compile(self, expression: str, language: str) -> DisplayFilter:
-        """'auto' takes the language the expression looks like; one that does not compile as BPF is tried as
-        Wireshark's (a bare `dns` or `http`), and libpcap's message stands when tshark rejects it too."""
-        chosen = detect_language(expression) if language == "auto" else language
-        try:
-            return self.store.compile_filter(expression, chosen)
-        except FilterError as error:
-            if language != "auto" or chosen != "bpf" or not tshark_installed():
-                raise
-            bpf_error = error
-        try:
-            return self.store.compile_filter(expression, "wireshark")
-        except FilterError:
-            raise bpf_error from None
 
     @work(thread=True, exclusive=True, group="filter-new")
     def _filter_new_packets(self, display_filter: DisplayFilter) -> None:
@@ -470,7 +462,7 @@ class PacketListScreen(Screen[None]):
             return
         packets = self.packet_list
         if request.which == "marked":
-            numbers = packets.marks.copy()  # its ranges are worked out in the thread
+            numbers = packets.marks.copy()  # its selection is built in the thread
         elif request.which == "displayed":
             numbers = packets.selection
         elif request.which == "range":
@@ -492,7 +484,7 @@ class PacketListScreen(Screen[None]):
             self.post_message(TaskProgress("export", done, total))
 
         if isinstance(numbers, PacketMarks):
-            numbers = numbers.ranges()
+            numbers = numbers.selection()
         try:
             result = self.store.export(request.path, request.format, numbers, progress=progress)
         except ExportCancelled:

@@ -5,7 +5,9 @@
  * offset inside the file; every entry lies inside the file, on a declared
  * interface, and reads back as the file's bytes there (compared against the
  * fuzzer's own buffer, so an entry past the file is an AddressSanitizer
- * report); comments read back within their buffer.  A display filter
+ * report); comments read back within their buffer; a batch read
+ * (rc_store_read_batch) gives the same entries and bytes, one after the
+ * other, stopping only at a packet its buffer cannot hold.  A display filter
  * (libpcap's, over the mapping) examines every packet held, each once,
  * or is refused in one line when libpcap knows none of the link types.
  *
@@ -36,6 +38,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static void check_batch(struct rc_store *s, uint64_t start, const struct rc_store_entry *entries, uint32_t n,
+			const uint8_t *file)
+{
+	static struct rc_store_entry got[ENTRIES_AT_ONCE];
+	static uint8_t bytes[1u << 20];
+	int64_t copied = rc_store_read_batch(s, start, n, got, bytes, sizeof(bytes));
+	FUZZ_CHECK(copied >= 0 && copied <= n, "batch at %llu: %lld of %u", (unsigned long long)start,
+		   (long long)copied, n);
+	uint64_t offset = 0;
+	for (int64_t i = 0; i < copied; i++) {
+		FUZZ_CHECK(memcmp(&got[i], &entries[i], sizeof(got[i])) == 0 &&
+				   memcmp(bytes + offset, file + entries[i].data_offset, entries[i].caplen) == 0,
+			   "batch at %llu: packet %lld differs", (unsigned long long)start, (long long)i);
+		offset += entries[i].caplen;
+	}
+	FUZZ_CHECK(copied == n || offset + entries[copied].caplen > sizeof(bytes),
+		   "batch at %llu stopped at %lld of %u with room", (unsigned long long)start, (long long)copied, n);
+}
+
 static void check_packets(struct rc_store *s, const struct rc_store_info *info, const uint8_t *file, size_t size)
 {
 	static struct rc_store_entry entries[ENTRIES_AT_ONCE];
@@ -62,6 +83,7 @@ static void check_packets(struct rc_store *s, const struct rc_store_info *info, 
 				   "packet %llu's comment: %lld, flags %u", (unsigned long long)number,
 				   (long long)length, e->flags);
 		}
+		check_batch(s, start, entries, n, file);
 		start += n;
 	}
 }

@@ -14,6 +14,9 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
+from ringcore.api import FilterError
+from ringcore.store import DisplayFilter, PacketStore
+
 from ...formatting import escape
 from ...messages import FilterRequested
 
@@ -34,6 +37,23 @@ def detect_language(expression: str) -> str:
 
 def tshark_installed() -> bool:
     return shutil.which("tshark") is not None
+
+
+def compile_display_filter(store: PacketStore, expression: str, language: str = "auto") -> DisplayFilter:
+    """The expression compiled over the store (FilterError when it does not compile). 'auto' takes the
+    language the expression looks like; one that does not compile as BPF is tried as Wireshark's (a bare
+    `dns` or `http`), and libpcap's message stands when tshark rejects it too."""
+    chosen = detect_language(expression) if language == "auto" else language
+    try:
+        return store.compile_filter(expression, chosen)
+    except FilterError as error:
+        if language != "auto" or chosen != "bpf" or not tshark_installed():
+            raise
+        bpf_error = error
+    try:
+        return store.compile_filter(expression, "wireshark")
+    except FilterError:
+        raise bpf_error from None
 
 
 class FilterBar(Vertical):

@@ -2,10 +2,8 @@
 cost 125 KiB), so marking everything displayed, counting and exporting never hold a Python int per packet."""
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from ringcore.store import PacketSelection
 
-_SET_BYTES = re.compile(rb"[^\x00]+")  # runs of bytes with a mark in them: unmarked stretches are skipped in C
 _FULL = 0xFF
 
 
@@ -55,11 +53,15 @@ class PacketMarks:
             fill = b"\xff" if marked else b"\x00"
             self._bits[head_end >> 3:tail_start >> 3] = fill * ((tail_start - head_end) >> 3)
 
-    def mark_numbers(self, numbers: Iterable[int]) -> None:
-        for number in numbers:
-            self._grow(number + 1)
-            self._bits[number >> 3] |= 1 << (number & 7)
-        self._count = None
+    def mark_selected(self, selection: PacketSelection, start_index: int, stop_index: int) -> None:
+        """The numbers at positions start_index .. stop_index-1 of a selection marked, in C: a filter's
+        400,000 matches take a few milliseconds, not a Python loop over ints."""
+        stop_index = min(stop_index, len(selection))
+        last = selection.numbers(stop_index - 1, 1) if stop_index > start_index else []
+        if last:
+            self._grow(last[0] + 1)
+            selection.set_bits(self._bits, start_index, stop_index)
+            self._count = None
 
     def copy(self) -> PacketMarks:
         """The marks as they are now, for a thread to read while the list changes them (125 KiB a million)."""
@@ -71,20 +73,6 @@ class PacketMarks:
         self._bits = bytearray()
         self._count = 0
 
-    def ranges(self) -> list[range]:
-        """The marked numbers as sorted ranges of consecutive numbers: what an export takes."""
-        found: list[range] = []
-        start = end = -1  # the range being built: start .. end-1 (none while start is -1)
-        for run in _SET_BYTES.finditer(self._bits):
-            for offset, byte in enumerate(run.group()):
-                number = (run.start() + offset) * 8
-                for bit in range(8) if byte != _FULL else (0,):
-                    if byte >> bit & 1:
-                        if number + bit != end:  # not next to the range being built: a new one
-                            if start >= 0:
-                                found.append(range(start, end))
-                            start = number + bit
-                        end = number + bit + (8 if byte == _FULL else 1)
-        if start >= 0:
-            found.append(range(start, end))
-        return found
+    def selection(self) -> PacketSelection:
+        """The marked numbers as a selection, built in C from the bitmap: what an export takes."""
+        return PacketSelection.from_bitmap(self._bits)

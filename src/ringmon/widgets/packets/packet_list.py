@@ -567,8 +567,7 @@ class PacketList(ScrollView, can_focus=True):
         if self.view.selection is None:  # consecutive numbers: whole bytes of the bitmap at once
             self.marks.set_range(self.first + low, self.first + high + 1)
         else:
-            for row in range(low, high + 1, MAX_BATCH):
-                self.marks.mark_numbers(self.view.numbers(row, min(MAX_BATCH, high + 1 - row)))
+            self.marks.mark_selected(self.view.selection, self.view.offset + low, self.view.offset + high + 1)
         self._marks_changed()
 
     def action_extend_marks(self, step: int) -> None:
