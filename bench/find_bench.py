@@ -15,7 +15,7 @@ import asyncio
 import time
 
 from ringcore.store import MAX_BATCH, PacketStore
-from ringmon.commands.read import ReadApp
+from ringmon.read_app import ReadApp
 from ringmon.decode import dissect
 from ringmon.decode.summary import summarize
 

@@ -18,7 +18,7 @@ from capture_files import OPT_COMMENT, OPT_IF_NAME
 from hostile_text import HOSTILE_BYTES, HOSTILE_STRINGS, assert_terminal_safe
 from screen_text import all_shown
 from ringcore.store import PacketStore
-from ringmon.commands.read import ReadApp
+from ringmon.read_app import ReadApp
 from ringmon.formatting import escape, wall_clock
 from ringmon.screens.help import HelpScreen
 from ringmon.screens.packet_list_screen import PacketListScreen

@@ -10,7 +10,7 @@ import test_packet_list
 from packet_files import FIRST_TS_S, STEP_US, ListStore, mixed_frame, write_mixed_pcap
 from test_packet_list import PACKETS, _tshark_filter, open_store, run, status
 
-from ringmon.commands.read import ReadApp
+from ringmon.read_app import ReadApp
 from ringmon.widgets.packets import filter_bar
 from ringmon.widgets.packets.filter_bar import detect_language
 from ringmon.widgets.packets.packet_list import MARK_GLYPH, PacketList

@@ -9,7 +9,7 @@ from readback import tshark_fields
 from test_packet_list import open_store, rows
 
 import netns
-from ringmon.commands.read import ReadApp
+from ringmon.read_app import ReadApp
 
 FRAME_COUNT = 200
 TSHARK_FIELDS = ("frame.number", "frame.time_relative", "ip.src", "ip.dst", "arp.src.proto_ipv4",

@@ -33,7 +33,7 @@ from .packet_screen import PacketScreen
 from .prompt_dialog import PromptDialog
 
 FILTER_TOOLTIP = "Show only the packets a display filter matches (BPF or Wireshark syntax)"
-STATUS_INTERVAL_S = 0.25  # how often the store's progress is read: one C call
+STATUS_INTERVAL_S = 0.1  # how often the store's progress is read: one C call, so the end of indexing shows at once
 SECONDS_PER_DAY = 86_400
 
 
