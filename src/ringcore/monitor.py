@@ -44,6 +44,20 @@ _CUMULATIVE_COUNTERS = ("kernel_packets", "kernel_bytes", "kernel_drops", "kerne
 _CUMULATIVE_HISTOGRAMS = ("batch_hist", "latency_hist")
 
 
+def _sink_interface(sink: Writer | PacketStore | None, numbers: dict[str, int], plugged: _Plugged,
+                    recaptured: bool) -> int:
+    """The interface's number in a drain's sink (a file's interface block, the store's interface): a recaptured
+    interface goes on under the number it had, a plugged one gets a new one. 0 without the sink."""
+    if sink is None:
+        return 0
+    number = numbers.get(plugged.key, -1) if recaptured else -1
+    if number < 0:
+        capture = plugged.capture
+        number = sink.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
+        numbers[plugged.key] = number
+    return number
+
+
 def _summed(earlier: RingStats, now: RingStats) -> RingStats:
     """`now` with the counters of the interface's earlier captures added: the accounting identity
     (kernel_packets == delivered + ring_drops + occupancy) holds for the sum, as an earlier ring was
@@ -158,20 +172,10 @@ class Monitor:
         if not self._drain:
             return
         capture = plugged.capture
-        ifid = 0
-        if self._writer is not None:
-            ifid = self._writer_ids.get(plugged.key, -1) if recaptured else -1
-            if ifid < 0:
-                ifid = self._writer.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
-                self._writer_ids[plugged.key] = ifid
-        store_number = 0
-        if self._store is not None:
-            # as in the file: a recaptured interface goes on under its number, a plugged one gets a new one (the
-            # store counts evictions by number, the ring counts stored packets from its plug)
-            store_number = self._store_numbers.get(plugged.key, -1) if recaptured else -1
-            if store_number < 0:
-                store_number = self._store.add_interface(plugged.key, capture.linktype, capture.options.snaplen)
-                self._store_numbers[plugged.key] = store_number
+        ifid = _sink_interface(self._writer, self._writer_ids, plugged, recaptured)
+        # The store numbers interfaces as the file does: it counts evictions by number, the ring counts stored
+        # packets from its plug.
+        store_number = _sink_interface(self._store, self._store_numbers, plugged, recaptured)
         plugged.drain = Drain(capture.ring, self._writer, ifid, self._limit, talkers=plugged.talkers,
                               store=self._store, store_interface=store_number)
 
