@@ -272,6 +272,8 @@ class _CaptureParser(_Parser):
             self.error("-C and -G rotate the file written: they need -w FILE")
         if rotating and parsed.write_file == "-":
             self.error("-C and -G rotate files: not standard output")
+        if parsed.time_style > 5:
+            self.error("-t takes at most five t's (-ttttt: the time since the first packet)")
         if parsed.rotate_seconds and "%" not in parsed.write_file:
             self.error("-G needs a strftime pattern in the file name (e.g. -w 'cap-%Y%m%d-%H%M%S.pcap'): "
                        "one name would replace each period's file with the next")
@@ -309,7 +311,30 @@ def _capture_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count-only", action="store_true",
                         help="capture and count, printing and writing no packet: the headless monitor, with --metrics "
                              "what runs on every host of a fleet; the summary and --stats-json at the end as usual")
+    _add_line_format_options(parser)
     return parser
+
+
+def _add_line_format_options(parser: argparse.ArgumentParser) -> None:
+    """tcpdump's output flags: how each packet's line reads (decode/summary.py's LineFormat)."""
+    lines = parser.add_argument_group("packet lines (as tcpdump's)")
+    lines.add_argument("-e", dest="link_header", action="store_true",
+                       help="print the link-level header on each line: MAC addresses, ethertype, frame length")
+    lines.add_argument("-v", dest="verbose", action="count", default=0,
+                       help="print the IP header's fields (tos, ttl, id, offset, flags, proto, length); "
+                            "-vv, -vvv accepted, the same")
+    lines.add_argument("-q", dest="quiet", action="store_true", help="quiet: less protocol information per line")
+    lines.add_argument("-t", dest="time_style", action="count", default=0,
+                       help="-t: no time; -tt: seconds since the epoch; -ttt: since the packet before; -tttt: "
+                            "date and time; -ttttt: since the first packet (default: the time of day)")
+    lines.add_argument("-x", dest="hex", action="count", default=0,
+                       help="print each packet's bytes in hex, from the network layer (-xx: from the link layer)")
+    lines.add_argument("-X", dest="hex_ascii", action="count", default=0,
+                       help="print each packet's bytes in hex and ASCII, from the network layer (-XX: from the "
+                            "link layer)")
+    lines.add_argument("-A", dest="ascii", action="store_true",
+                       help="print each packet's bytes from the network layer as text (what is not printable as "
+                            "'.', escaped as every packet byte ringmon prints)")
 
 
 def _run_capture(args: argparse.Namespace) -> int:

@@ -73,7 +73,7 @@ def test_packet_lines_of_hostile_packets_are_one_printable_ascii_line(linktype):
 def test_a_hostile_dns_name_is_shown_escaped_in_the_packet_line():
     frame = _udp_frame(_dns_query(b"a\x1b]0;pwned\x07.b\xc2\x9b31m.c\xe2\x80\xae"))
     line = packet_line(frame, _meta(frame), "eth0")
-    assert r"A a\x1b]0;pwned\x07.b\x9b31m.c\u202e" in line
+    assert r"A? a\x1b]0;pwned\x07.b\x9b31m.c\u202e." in line
 
 
 def _labels(nodes: list[DecodedNode]) -> list[str]:

@@ -35,7 +35,7 @@ from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from ..cli import say
 from ..formatting import escape
 from ..metrics import MetricsServer
-from ..decode.summary import packet_line
+from ..decode.summary import LineFormat, LinePrinter
 from ..privilege import drop_privileges, installation_needs, require_access, user_account
 from .export import export_file
 
@@ -142,6 +142,19 @@ def sync_directory(directory: str) -> None:
         os.close(descriptor)
 
 
+def line_format(args: argparse.Namespace) -> LineFormat:
+    """The packet lines tcpdump's output flags ask for (-X over -x over -A, as tcpdump has it)."""
+    dump, dump_link = "", False
+    if args.hex_ascii:
+        dump, dump_link = "hex_ascii", args.hex_ascii > 1
+    elif args.hex:
+        dump, dump_link = "hex", args.hex > 1
+    elif args.ascii:
+        dump = "ascii"
+    return LineFormat(link_header=args.link_header, verbose=args.verbose, quiet=args.quiet,
+                      time_style=args.time_style, dump=dump, dump_link=dump_link)
+
+
 def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
     with StopRequest() as stop:
         if args.read_file:
@@ -178,6 +191,7 @@ def _read_file(args: argparse.Namespace, expression: str | None, stop: StopReque
     if args.write_file:
         return export_file(args.read_file, args.write_file, args.format, args.count, expression)
     file_filter = UserSpaceFilter(expression) if expression else None
+    printer = LinePrinter(line_format(args))
     printed = 0
     with PacketStore.open_file(args.read_file) as store:
         interfaces = store.interfaces()
@@ -200,7 +214,9 @@ def _read_file(args: argparse.Namespace, expression: str | None, stop: StopReque
                 interface = interfaces[packet.interface]
                 if file_filter and not file_filter.accepts(packet.data, interface.linktype):
                     continue
-                lines.append(packet_line(packet.data, packet, interface.name, interface.linktype))
+                # as tcpdump -r, no interface on the lines; unless the file has several: then which one
+                shown = interface.name if len(interfaces) > 1 else None
+                lines.append(printer.line(packet.data, packet, shown, interface.linktype))
                 printed += 1
                 if printed == args.count:
                     break
@@ -289,6 +305,7 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
             metrics.watch(monitor)
         rings = [(monitor.capture(key).ifname, monitor.ring(key), monitor.capture(key).linktype)
                  for key in _plug_all(monitor, args, options, account)]
+        printer = LinePrinter(line_format(args))  # one for all: times and sequences across the interfaces
         printed = 0
         stopping = False
         first = 0  # rotates, so no interface always goes first
@@ -306,7 +323,7 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
             for offset in range(len(rings)):
                 ifname, ring, linktype = rings[(first + offset) % len(rings)]
                 want = PRINT_BATCH if args.count is None else min(PRINT_BATCH, args.count - printed - moved)
-                moved += _print_batch(ring, want, ifname, linktype, stop) if want else 0
+                moved += _print_batch(ring, want, ifname, linktype, printer, stop) if want else 0
             printed += moved
             first = (first + 1) % len(rings)
             if moved == 0:
@@ -321,14 +338,14 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
     return _finish(stats, printed, stats_file, failed, None)
 
 
-def _print_batch(ring: Ring, want: int, ifname: str, linktype: int, stop: StopRequest) -> int:
+def _print_batch(ring: Ring, want: int, ifname: str, linktype: int, printer: LinePrinter, stop: StopRequest) -> int:
     """One batch of a ring as lines on stdout, flushed together; the slots are freed once decoded."""
     batch = ring.poll(want)
     if not batch:
         return 0
     lines = []
     for view, meta in batch:
-        lines.append(packet_line(bytes(view), meta, ifname, linktype))
+        lines.append(printer.line(bytes(view), meta, ifname, linktype))
         view.release()
     ring.release(len(batch))
     _emit(lines, stop)

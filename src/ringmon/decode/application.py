@@ -114,6 +114,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                        protocol="DNS")
     node.add_fields(header, start, _DNS_HEADER_FIELDS)
     offset, questions, answers = 12, [], []
+    asked, told = [], []  # tcpdump's words for the questions and the answers
     try:
         for section, count in (("question", header.qd), ("answer", header.an), ("authority", header.ns),
                                ("additional", header.ar)):
@@ -129,6 +130,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     offset += 4
                     record = node.add(f"question: {record_name} {kind_name}", (start + first, start + offset))
                     questions.append(f"{kind_name} {record_name}")
+                    asked.append(f"{kind_name}? {_fqdn(record_name)}")
                 else:
                     if offset + 10 > len(message):
                         raise ValueError(f"{section} runs past the message")
@@ -141,6 +143,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                                       (start + first, start + offset))
                     if section == "answer":
                         answers.append(f"{kind_name} {value}")
+                        told.append(f"{kind_name} {_fqdn(value) if kind in (2, 5, 12) else value}")
                 record.add(f"name: {record_name}", (start + first, at))
                 record.add(f"type: {kind_name}", (at, at + 2))
                 record.add(f"class: {klass}", (at + 2, at + 4))
@@ -155,7 +158,52 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     if response and rcode:  # an error answers nothing: say which
         info = f"{info}: {_DNS_RCODES.get(rcode, f'rcode {rcode}')}"
     d.info = f"{info}: {', '.join(answers)}" if answers else info
+    text = f"{_dns_line(header, asked, told)} ({len(message)})"
+    if d.tcp is not None:
+        if 53 in (d.tcp.sport, d.tcp.dport):
+            d.app_line = f" {text}"
+    elif d.source.endswith(".53") or d.destination.endswith(".53"):  # tcpdump's mDNS and LLMNR read otherwise
+        d.line = text
     return node
+
+
+def _fqdn(name: str) -> str:
+    return "." if name == "<root>" else f"{name}."
+
+
+_DNS_OPCODES = {1: " inv_q", 2: " stat", 4: " notify", 5: " update"}
+_DNS_RESPONSE_CODES = ("", " FormErr", " ServFail", " NXDomain", " NotImp", " Refused", " YXDomain", " YXRRSet",
+                       " NXRRSet", " NotAuth", " NotZone")
+
+
+def _dns_line(header, asked: list[str], told: list[str]) -> str:
+    """tcpdump's (domain_print): a query's id, flags and questions; a response's id, flags, counts and answers."""
+    flags = header.op
+    opcode = (flags >> 11) & 0xF
+    words = [f"{header.id}{_DNS_OPCODES.get(opcode, f' op{opcode}' if opcode else '')}"]
+    if flags & 0x8000:
+        rcode = flags & 0xF
+        words[0] += (_DNS_RESPONSE_CODES[rcode] if rcode < len(_DNS_RESPONSE_CODES) else f" Resp{rcode}") \
+            + ("*" if flags & 0x0400 else "") + ("" if flags & 0x0080 else "-") + ("|" if flags & 0x0200 else "") \
+            + ("$" if flags & 0x0020 else "")
+        if header.qd != 1:
+            words.append(f"[{header.qd}q]")
+        words.append(f"{header.an}/{header.ns}/{header.ar}")
+        if told:
+            words.append(",".join(told))
+        return " ".join(words)
+    words[0] += ("+" if flags & 0x0100 else "") + ("%" if flags & 0x0010 else "")
+    if flags & 0x6CF:
+        words.append(f"[b2&3=0x{flags:x}]")
+    if header.an:
+        words.append(f"[{header.an}a]")
+    if header.qd != 1:
+        words.append(f"[{header.qd}q]")
+    if header.ns:
+        words.append(f"[{header.ns}n]")
+    if header.ar:
+        words.append(f"[{header.ar}au]")
+    return " ".join(words + asked)
 
 
 @layer("DNS")
@@ -203,6 +251,8 @@ def http(d: Dissection, start: int, end: int) -> Next:
     if head_end < 0:
         node.add("(the head goes on past the bytes of this segment)")
     d.info = first if len(first) <= MAX_LABEL else f"{first[:MAX_LABEL]}..."
+    if d.tcp is not None and {d.tcp.sport, d.tcp.dport} & {80, 8080}:  # tcpdump reads HTTP on these ports only
+        d.app_line = f": HTTP: {d.info}"
     if head_end >= 0:
         d.payload(start + head_end + 4, end, "Body")
     return None

@@ -42,6 +42,17 @@ class Dissection:
     fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
     quoted: bool = False  # the start of a packet an ICMP error quotes: cut short by design, not by the capture
     tree: bool = True  # False: the summary columns only, no node kept (the packet list, `ringmon capture`)
+    # What tcpdump's line needs (summary.LinePrinter), recorded by the layers as they pass: raw facts, formatted
+    # only when a line is printed, so the packet list's walk pays nothing for them.
+    link: tuple[str, str, int] | None = None  # Ethernet: source and destination MAC, ethertype
+    network: str = ""  # the word before the addresses: IP, IP6, ARP,
+    network_start: int = -1  # where the network layer starts in the frame (-x dumps from there)
+    network_header: object = None  # the last IPv4, IPv6 or ARP header (dpkt's): -v prints its fields
+    line: str = ""  # what tcpdump prints after the addresses
+    quiet_line: str = ""  # the same with -q, when it says less
+    line_prefix: str = ""  # IPv6 extension headers before the transport: "HBH "
+    app_line: str = ""  # after a TCP segment's words: its application's (HTTP's first line, a DNS message)
+    tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 
     @property
     def uncaptured(self) -> int:

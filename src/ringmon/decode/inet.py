@@ -79,6 +79,7 @@ def _next_header(d: Dissection, number: int, start: int, end: int, ipv6_headers:
     protocol = protocols.get(number)
     if protocol is None:
         d.info = f"proto {number}"
+        d.line = f"ip-proto-{number} {max(0, end - start)}"
         d.payload(start, end)
         return None
     return protocol, start, end
@@ -120,6 +121,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     node.add_fields(ip, start, IPV4_FIELDS)
     _ipv4_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = source, destination
+    d.network, d.network_start, d.network_header, d.line_prefix = "IP", start, ip, ""
     inner_end = end
     if ip.len == 0:  # segmentation offload hands the capture packets whose length is not filled in yet
         pass
@@ -155,6 +157,7 @@ def ipv6(d: Dissection, start: int, end: int) -> Next:
     node = d.add_layer(f"IPv6  {source} > {destination}", start, start + 40)
     node.add_fields(ip, start, IPV6_FIELDS)
     d.source, d.destination = source, destination
+    d.network, d.network_start, d.network_header, d.line_prefix = "IP6", start, ip, ""
     inner_end = end
     if ip.plen:  # 0: a jumbogram, or segmentation offload
         on_wire = end - start - 40
@@ -199,6 +202,7 @@ def _options_header(d: Dissection, name: str, start: int, end: int) -> Next:
 
 @layer("IPv6 hop-by-hop options")
 def hop_by_hop(d: Dissection, start: int, end: int) -> Next:
+    d.line_prefix += "HBH "
     return _options_header(d, "IPv6 hop-by-hop options", start, end)
 
 
@@ -259,6 +263,7 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
         node.add(f"sequence: {sequence}", (start + 6, start + 8))
         what = f"{what}, id {ident}, seq {sequence}"
     d.info = what
+    d.line = f"{'ICMP' if name == 'ICMP' else 'ICMP6,'} {what}, length {end - start}"
     return node, what
 
 
@@ -274,6 +279,24 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
     invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
     invoking.children.extend(quoted.layers)
     d.info = f"{d.info}, for {what}"
+    if first_layer is ipv4 and quoted.network_header is not None:
+        d.line = _icmp_error_line(d.frame[start - 8], d.frame[start - 7], quoted, end - start + 8)
+
+
+def _icmp_error_line(kind: int, code: int, quoted: Dissection, length: int) -> str:
+    """tcpdump's words for the ICMP errors it names, from the packet they quote."""
+    address = socket.inet_ntoa(quoted.network_header.dst)
+    if kind == 3 and code == 3 and quoted.protocol in ("TCP", "UDP") and quoted.destination.count(".") == 4:
+        what = f"{address} {quoted.protocol.lower()} port {quoted.destination.rpartition('.')[2]} unreachable"
+    elif kind == 3 and code in (0, 1):
+        what = f"{('net', 'host')[code]} {address} unreachable"
+    elif kind == 3 and code == 2:
+        what = f"{address} protocol {quoted.network_header.p} unreachable"
+    elif kind == 11:
+        what = "time exceeded in-transit" if code == 0 else "ip reassembly time exceeded"
+    else:
+        what = f"{ICMP_TYPES.get(kind, f'type-#{kind}')}"
+    return f"ICMP {what}, length {length}"
 
 
 @layer("ICMP")
@@ -338,6 +361,8 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
             node.add(f"destination: {ipv6_address(d.frame[start + 24:start + 40])}", (start + 24, start + 40))
         link_address = _nd_options(node, d.frame, options_start, end)
         d.info = f"{what} for {target}" if kind == 135 else f"{what}, {target}"
+        d.line = (f"ICMP6, {what}, who has {target}" if kind == 135 else f"ICMP6, {what}, tgt is {target}"
+                  if kind == 136 else f"ICMP6, {what}, {target}") + f", length {end - start}"
         if link_address:
             d.info += f" is at {link_address}" if kind == 136 else f" from {link_address}"
     elif kind == 133:
@@ -348,6 +373,10 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         node.add(f"flags: 0x{flags:02x}", (start + 5, start + 6))
         node.add(f"router lifetime: {lifetime} s", (start + 6, start + 8))
         _nd_options(node, d.frame, start + 16, end)
+    elif kind == 143 and d.captured(start, end) >= 8:
+        records = struct.unpack_from("!H", d.frame, start + 6)[0]
+        node.add(f"group records: {records}", (start + 6, start + 8))
+        d.line = f"ICMP6, {what}, {records} group record(s), length {end - start}"
     elif kind in _ICMP6_ERRORS:
         if kind in (2, 4) and d.captured(start, end) >= 8:
             value = struct.unpack_from("!I", d.frame, start + 4)[0]

@@ -32,6 +32,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
     if frame is None:
         return None
     d.source, d.destination = mac(frame.src), mac(frame.dst)
+    d.link = (d.source, d.destination, frame.type)
     node = d.add_layer(f"Ethernet II  {d.source} > {d.destination}", start, start + 14, protocol="")
     node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
@@ -193,14 +194,19 @@ def arp(d: Dissection, start: int, end: int) -> Next:
         node.add(f"{label}: {shown}", (offset, offset + length))
         addresses.append(shown)
         offset += length
-    sender_mac, sender, _, target = addresses
+    sender_mac, sender, target_mac, target = addresses
     d.source, d.destination = sender, target
+    d.network, d.network_start, d.network_header = "ARP,", start, packet
     if packet.op == dpkt.arp.ARP_OP_REQUEST:
         d.info = f"who-has {target} tell {sender}"
+        asked = f" ({target_mac})" if any(d.frame[start + fixed + packet.hln + packet.pln:][:packet.hln]) else ""
+        d.line = f"Request who-has {target}{asked} tell {sender}"
     elif packet.op == dpkt.arp.ARP_OP_REPLY:
-        d.info = f"{sender} is-at {sender_mac}"
+        d.info = d.line = f"{sender} is-at {sender_mac}"
+        d.line = f"Reply {d.line}"
     else:
-        d.info = f"op {packet.op}"
+        d.info = d.line = f"op {packet.op}"
+    d.line += f", length {end - start}"
     return None
 
 

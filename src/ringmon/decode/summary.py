@@ -1,15 +1,19 @@
-"""One tcpdump-like summary per packet (time, interface, protocol, addresses and ports, info, length), the
-columns of the packet list and the lines `ringmon capture` prints; taken from the decode tree's own walk.
+"""One summary per packet, taken from the decode tree's own walk: the packet list's columns (time, interface,
+protocol, addresses and ports, info, length), and the lines `ringmon capture` prints, as tcpdump prints them
+(LinePrinter, with tcpdump's output flags: LineFormat).
 Packet bytes are hostile, so every character that is not printable ASCII is escaped."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
+from dpkt.tcp import TH_ACK, TH_SYN
 from ringcore.filter import LINKTYPE_ETHERNET
 
-from ..formatting import escape, wall_clock
-from . import dissect
+from ..formatting import NS_PER_S, escape, wall_clock
+from . import Dissection, dissect
+from .link import ETHERTYPE_NAMES
+from .transport import TcpFacts, tcp_text
 
 
 class PacketMeta(Protocol):
@@ -44,11 +48,6 @@ class PacketSummary:
         """The time of day, to the microsecond (made when asked: the packet list shows its own time column)."""
         return NO_TIME if self.no_time else wall_clock(self.ts_ns, "%H:%M:%S", 6)
 
-    def __str__(self) -> str:
-        route = f" {self.source} > {self.destination}" if self.source else ""
-        info = f": {self.info}" if self.info else ""
-        return f"{self.time} {self.interface} {self.protocol}{route}{info}, length {self.length}"
-
 
 def summarize(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINKTYPE_ETHERNET) -> PacketSummary:
     """The summary of one packet as captured on `ifname` (a pure function: same input, same summary)."""
@@ -60,5 +59,186 @@ def summarize(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINKTY
                          escape(found.destination), escape(info), meta.wirelen, getattr(meta, "no_time", False))
 
 
+@dataclass(frozen=True)
+class LineFormat:
+    """tcpdump's output flags for `ringmon capture`'s lines."""
+
+    link_header: bool = False  # -e: the Ethernet header (MACs, ethertype, frame length)
+    verbose: int = 0  # -v: the IP header's fields (tos, ttl, id, offset, flags, proto, length)
+    quiet: bool = False  # -q: less protocol information
+    time_style: int = 0  # -t count: 0 time of day, 1 none, 2 epoch seconds, 3 since the packet before,
+    #                      4 date and time, 5 since the first packet
+    dump: str = ""  # "hex" (-x), "hex_ascii" (-X), "ascii" (-A): each packet's bytes after its line
+    dump_link: bool = False  # -xx, -XX: the bytes from the link layer on (without: from the network layer)
+
+
+class TcpSequences:
+    """tcpdump's relative sequence numbers: from a conversation's first segment with ACK (its SYN-ACK, when
+    captured), each direction's numbers count from its initial one. Bounded: the oldest conversations go."""
+
+    MAX_CONVERSATIONS = 65536
+
+    def __init__(self):
+        self._initial: dict[tuple, dict[tuple, tuple[int, int]]] = {}
+
+    def relative(self, facts: TcpFacts) -> tuple[int, int]:
+        if not facts.flags & TH_ACK:
+            return facts.seq, facts.ack  # a SYN: tcpdump numbers nothing before the handshake's answer
+        sender, receiver = (facts.source, facts.sport), (facts.destination, facts.dport)
+        key = (sender, receiver) if sender < receiver else (receiver, sender)
+        known = self._initial.get(key)
+        if known is None or facts.flags & TH_SYN:
+            if len(self._initial) >= self.MAX_CONVERSATIONS:
+                del self._initial[next(iter(self._initial))]
+            self._initial[key] = {sender: (facts.seq, (facts.ack - 1) & 0xFFFFFFFF)}
+            return facts.seq, facts.ack
+        seq_base, ack_base = known.get(sender) or (known[receiver][1], known[receiver][0])
+        return (facts.seq - seq_base) & 0xFFFFFFFF, (facts.ack - ack_base) & 0xFFFFFFFF
+
+
+# tcpdump's names of IP protocols (ipproto_values) in -v's header line
+_PROTOCOL_NAMES = {0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6", 43: "Routing",
+                   44: "Fragment", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 59: "none", 60: "Dst-Options",
+                   89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP"}
+_ECN = {1: ",ECT(1)", 2: ",ECT(0)", 3: ",CE"}
+_ARP_HARDWARE = {1: "Ethernet"}
+_ARP_PROTOCOLS = {0x0800: "IPv4"}
+# -X: tcpdump's ASCII column shows graphic characters, every other byte (space too) as "."
+_GRAPHIC = bytes(byte if 0x21 <= byte <= 0x7E else 0x2E for byte in range(256))
+# -A: spaces, tabs and newlines too (a carriage return is dealt with apart, as tcpdump does)
+_TEXT = bytes(byte if 0x20 <= byte <= 0x7E or byte in (0x09, 0x0A, 0x0D) else 0x2E for byte in range(256))
+HEX_BYTES_PER_LINE = 16
+
+
+class LinePrinter:
+    """tcpdump's line for each packet, in a format; it keeps what tcpdump keeps between packets (the time of the
+    one before, relative sequence numbers), so one printer sees the packets in the order they are printed."""
+
+    def __init__(self, line_format: LineFormat = LineFormat()):
+        self.format = line_format
+        self._sequences = TcpSequences()
+        self._first_ts_ns: int | None = None
+        self._previous_ts_ns: int | None = None
+
+    def line(self, data: bytes, meta: PacketMeta, ifname: str | None, linktype: int = LINKTYPE_ETHERNET) -> str:
+        """The packet's line (with -v over IPv4, -x, -X or -A: its lines), escaped: safe to print; the interface's
+        name after the time unless `ifname` is None."""
+        found = dissect(data, linktype, max(meta.wirelen, len(data)), tree=False)
+        where = "" if ifname is None else f"{escape(ifname)} "
+        text = f"{self._time(meta)}{where}{self._body(found, meta)}"
+        if meta.caplen < meta.wirelen:
+            text = f"{text} [captured {meta.caplen} of {meta.wirelen}]"
+        if self.format.dump:
+            text += self._dump(found.frame, 0 if self.format.dump_link else max(0, found.network_start))
+        return text
+
+    def _time(self, meta: PacketMeta) -> str:
+        style = self.format.time_style
+        if style == 1:
+            return ""
+        if getattr(meta, "no_time", False):
+            return f"{NO_TIME} "
+        ts_ns = meta.ts_ns
+        if style == 2:
+            return f"{ts_ns // NS_PER_S}.{ts_ns % NS_PER_S // 1000:06d} "
+        if style == 4:
+            return f"{wall_clock(ts_ns, '%Y-%m-%d %H:%M:%S', 6)} "
+        if style in (3, 5):
+            if self._first_ts_ns is None:
+                self._first_ts_ns = self._previous_ts_ns = ts_ns
+            since = ts_ns - (self._previous_ts_ns if style == 3 else self._first_ts_ns)
+            self._previous_ts_ns = ts_ns
+            return f"{'-' if since < 0 else ' '}{wall_clock(abs(since) // 1000 * 1000, '%H:%M:%S', 6, utc=True)} "
+        return f"{wall_clock(ts_ns, '%H:%M:%S', 6)} "
+
+    def _body(self, d: Dissection, meta: PacketMeta) -> str:
+        network = d.network
+        link = ""
+        if self.format.link_header and d.link is not None:
+            source, destination, ethertype = d.link
+            name = ETHERTYPE_NAMES.get(ethertype, "Unknown")
+            kind = name if self.format.quiet else f"ethertype {name} (0x{ethertype:04x})"
+            link = f"{source} > {destination}, {kind}, length {meta.wirelen}: "
+            network = ""  # tcpdump names the network layer once: in the link header
+        notes = "".join(f"{escape(note)}, " for note in d.notes)
+        problems = "".join(f" [{escape(problem)}]" for problem in d.problems)
+        if not d.network:  # not a layer tcpdump's line is made for here: ringmon's own columns
+            route = f" {escape(d.source)} > {escape(d.destination)}" if d.source else ""
+            info = f": {escape(d.info)}" if d.info else ""
+            return f"{link}{notes}{escape(d.protocol)}{route}{info}{problems}, length {meta.wirelen}"
+        named = f"{network} " if network else ""
+        if d.network == "ARP,":
+            arp = d.network_header
+            details = (f"{_ARP_HARDWARE.get(arp.hrd, f'Unknown Hardware ({arp.hrd})')} (len {arp.hln}), "
+                       f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
+                       if self.format.verbose else "")
+            return f"{link}{notes}{named}{details}{escape(d.line)}{problems}"
+        text = f"{escape(d.source)} > {escape(d.destination)}: {d.line_prefix}{self._protocol_text(d)}{problems}"
+        if not self.format.verbose:
+            return f"{link}{notes}{named}{text}"
+        header = d.network_header
+        if d.network == "IP6":
+            return f"{link}{notes}{named}{_ipv6_details(header)} {text}"
+        return f"{link}{notes}{named}{_ipv4_details(header)}\n    {text}"
+
+    def _protocol_text(self, d: Dissection) -> str:
+        if d.tcp is not None:
+            if self.format.quiet:
+                return f"tcp {d.tcp.length}"
+            return tcp_text(d.tcp, *self._sequences.relative(d.tcp)) + escape(d.app_line)
+        line = (d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info
+        return escape(line)
+
+    def _dump(self, frame: bytes, start: int) -> str:
+        data = frame[start:]
+        if self.format.dump == "ascii":
+            return "\n" + "\n".join(escape(part) for part in _ascii_text(data).split("\n"))
+        lines = []
+        ascii_column = self.format.dump == "hex_ascii"
+        for offset in range(0, len(data), HEX_BYTES_PER_LINE):
+            chunk = data[offset:offset + HEX_BYTES_PER_LINE]
+            hex_words = chunk.hex(" ", -2)
+            if ascii_column:
+                lines.append(f"\t0x{offset:04x}:  {hex_words:<39}  {chunk.translate(_GRAPHIC).decode('ascii')}")
+            else:
+                lines.append(f"\t0x{offset:04x}:  {hex_words}")
+        return "".join(f"\n{line}" for line in lines)
+
+
+def _ascii_text(data: bytes) -> str:
+    """tcpdump -A's text of the bytes: printable ASCII, tabs and newlines as they are, other bytes as '.'; a
+    carriage return is left out before a newline or at the very end, a '.' elsewhere."""
+    text = data.translate(_TEXT).decode("ascii")
+    if "\r" not in text:
+        return text
+    kept = []
+    for index, char in enumerate(text):
+        if char == "\r":
+            if index + 2 < len(text) and text[index + 1] != "\n":
+                kept.append(".")
+        else:
+            kept.append(char)
+    return "".join(kept)
+
+
+def _ipv4_details(ip) -> str:
+    """tcpdump -v's fields of an IPv4 header."""
+    ttl = f", ttl {ip.ttl}" if ip.ttl else ""
+    flags = ", ".join(name for bit, name in ((ip.mf, "+"), (ip.df, "DF"), (ip.rf, "rsvd")) if bit) or "none"
+    return (f"(tos 0x{ip.tos:x}{_ECN.get(ip.tos & 3, '')}{ttl}, id {ip.id}, offset {ip.offset * 8}, flags [{flags}], "
+            f"proto {_PROTOCOL_NAMES.get(ip.p, 'unknown')} ({ip.p}), length {ip.len})")
+
+
+def _ipv6_details(ip) -> str:
+    """tcpdump -v's fields of an IPv6 header."""
+    parts = [f"class 0x{ip.fc:x}"] if ip.fc else []
+    if ip.flow:
+        parts.append(f"flowlabel 0x{ip.flow:05x}")
+    parts.append(f"hlim {ip.hlim}")
+    parts.append(f"next-header {_PROTOCOL_NAMES.get(ip.nxt, 'unknown')} ({ip.nxt}) payload length: {ip.plen}")
+    return f"({', '.join(parts)})"
+
+
 def packet_line(data: bytes, meta: PacketMeta, ifname: str, linktype: int = LINKTYPE_ETHERNET) -> str:
-    return str(summarize(data, meta, ifname, linktype))
+    """One packet's line in the default format, on its own (no sequence numbers relative to a handshake)."""
+    return LinePrinter().line(data, meta, ifname, linktype)

@@ -3,6 +3,7 @@ or by what it looks like."""
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
 import dpkt
 
@@ -10,10 +11,9 @@ from . import application
 from .dissect import Dissection, Next, layer
 from .tree import DecodedNode, Field, hex16
 
-TCP_FLAG_LETTERS = (  # tcpdump's letters; "." is ACK
-    (dpkt.tcp.TH_SYN, "S"), (dpkt.tcp.TH_FIN, "F"), (dpkt.tcp.TH_RST, "R"),
-    (dpkt.tcp.TH_PUSH, "P"), (dpkt.tcp.TH_URG, "U"), (dpkt.tcp.TH_ECE, "E"), (dpkt.tcp.TH_CWR, "W"),
-    (dpkt.tcp.TH_ACK, "."),
+TCP_FLAG_LETTERS = (  # tcpdump's letters, in its order; "." is ACK
+    (dpkt.tcp.TH_FIN, "F"), (dpkt.tcp.TH_SYN, "S"), (dpkt.tcp.TH_RST, "R"), (dpkt.tcp.TH_PUSH, "P"),
+    (dpkt.tcp.TH_ACK, "."), (dpkt.tcp.TH_URG, "U"), (dpkt.tcp.TH_ECE, "E"), (dpkt.tcp.TH_CWR, "W"),
 )
 _TCP_OPTION_NAMES = {0: "end of options", 1: "no operation", 2: "maximum segment size", 3: "window scale",
                      4: "SACK permitted", 5: "SACK", 8: "timestamps", 30: "multipath TCP", 34: "fast open"}
@@ -22,6 +22,38 @@ _TCP_OPTION_LENGTHS = {2: 4, 3: 3, 4: 2, 8: 10}  # the options whose length is f
 
 def tcp_flags(flags: int) -> str:
     return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
+
+
+class TcpFacts(NamedTuple):
+    """What tcpdump's line of a segment says, kept raw: the printer may number sequences from the handshake."""
+
+    source: bytes  # the IP addresses (a conversation's key)
+    destination: bytes
+    sport: int
+    dport: int
+    flags: int
+    seq: int
+    ack: int
+    win: int
+    urp: int
+    options: tuple[str, ...]
+    length: int  # the payload's, as the IP header says
+
+
+def tcp_text(facts: TcpFacts, seq: int, ack: int) -> str:
+    """tcpdump's words for a segment: the sequence numbers only where they say something (data, SYN, FIN, RST)."""
+    parts = [f"Flags [{tcp_flags(facts.flags)}]"]
+    if facts.length or facts.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
+        parts.append(f"seq {seq}:{(seq + facts.length) & 0xFFFFFFFF}" if facts.length else f"seq {seq}")
+    if facts.flags & dpkt.tcp.TH_ACK:
+        parts.append(f"ack {ack}")
+    parts.append(f"win {facts.win}")
+    if facts.flags & dpkt.tcp.TH_URG:
+        parts.append(f"urg {facts.urp}")
+    if facts.options:
+        parts.append(f"options [{','.join(facts.options)}]")
+    parts.append(f"length {facts.length}")
+    return ", ".join(parts)
 
 
 TCP_FIELDS = (
@@ -105,14 +137,10 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
     options = _tcp_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = f"{d.source}.{segment.sport}", f"{d.destination}.{segment.dport}"
     payload_len = max(0, end - start - header_len)  # the length the IP header gives: right when truncated
-    info = [f"Flags [{flags}]", f"seq {segment.seq}"]
-    if segment.flags & dpkt.tcp.TH_ACK:
-        info.append(f"ack {segment.ack}")
-    info.append(f"win {segment.win}")
-    if options:
-        info.append(f"options [{','.join(options)}]")
-    info.append(f"length {payload_len}")
-    d.info = ", ".join(info)
+    header = d.network_header
+    d.tcp = TcpFacts(getattr(header, "src", b""), getattr(header, "dst", b""), segment.sport, segment.dport,
+                     segment.flags, segment.seq, segment.ack, segment.win, segment.urp, tuple(options), payload_len)
+    d.info = tcp_text(d.tcp, segment.seq, segment.ack)
     payload_start = start + header_len
     if payload_start >= min(end, len(d.frame)):
         return None
@@ -132,6 +160,7 @@ def udp(d: Dissection, start: int, end: int) -> Next:
         d.malformed(node, f"UDP length {datagram.ulen} != {declared}")
     d.source, d.destination = f"{d.source}.{datagram.sport}", f"{d.destination}.{datagram.dport}"
     d.info = f"payload {datagram.ulen - 8}"  # from the header: right when the capture kept less
+    d.line = d.quiet_line = f"UDP, length {datagram.ulen - 8}"
     if start + 8 >= min(end, len(d.frame)):
         return None
     return application.on_udp(d, datagram.sport, datagram.dport, start + 8, end)

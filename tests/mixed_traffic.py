@@ -1,0 +1,122 @@
+"""Real mixed traffic between the two ends of a test veth pair, made by the kernels' own stacks (ARP, neighbor
+discovery, echo replies, the TCP handshake) and by sockets in each namespace (DNS, UDP, TCP data): what a
+tcpdump beside it writes is the file ringmon's lines are compared with tcpdump's on."""
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from pathlib import Path
+
+import dpkt
+
+import netns
+from netns import in_netns
+
+DNS_NAME = "host.example"
+TCP_PORT = 8080
+UDP_PORT = 40001
+IO_TIMEOUT_S = 5.0
+
+
+def ipv6_addresses(pair: netns.VethPair) -> tuple[str, str]:
+    """Ends a and b on IPv6, from 2001:2::/48 (RFC 5180, benchmarking)."""
+    subnet = pair.ip_a.split(".")[2]
+    return f"2001:2:0:{subnet}::1", f"2001:2:0:{subnet}::2"
+
+
+def _enable_ipv6(pair: netns.VethPair) -> None:
+    for ns, ifname, address in zip((pair.ns_a, pair.ns_b), (pair.if_a, pair.if_b), ipv6_addresses(pair)):
+        netns.run_in_netns(ns, ["sysctl", "-qw", f"net.ipv6.conf.{ifname}.disable_ipv6=0"], check=True)
+        netns.run_in_netns(ns, ["ip", "addr", "add", f"{address}/64", "dev", ifname, "nodad"], check=True)
+
+
+def _socket(ns: str, family: int, kind: int, protocol: int = 0) -> socket.socket:
+    with in_netns(ns):
+        sock = socket.socket(family, kind, protocol)
+    sock.settimeout(IO_TIMEOUT_S)
+    return sock
+
+
+def _echo(pair: netns.VethPair, family: int, destination: str, ident: int) -> None:
+    """Two echo requests from b; a's kernel answers them (after ARP or neighbor discovery)."""
+    protocol, request = (socket.IPPROTO_ICMP, 8) if family == socket.AF_INET else (socket.IPPROTO_ICMPV6, 128)
+    with _socket(pair.ns_b, family, socket.SOCK_RAW, protocol) as sock:
+        for sequence in (1, 2):
+            body = struct.pack("!HH", ident, sequence) + bytes(range(48))
+            header = struct.pack("!BBH", request, 0, 0)
+            if family == socket.AF_INET:  # the kernel fills ICMPv6's checksum, not ICMP's
+                header = struct.pack("!BBH", request, 0, _checksum(header + body))
+            sock.sendto(header + body, (destination, 0))
+            while True:  # the reply (a raw socket sees every ICMP message: skip our own request)
+                reply = sock.recv(2048)
+                kind = reply[(reply[0] & 0x0F) * 4] if family == socket.AF_INET else reply[0]
+                if kind in (0, 129):
+                    break
+
+
+def _checksum(data: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _dns(pair: netns.VethPair) -> None:
+    """A query for an A record from b, answered by a responder on a; then one for a name that does not exist."""
+    with _socket(pair.ns_a, socket.AF_INET, socket.SOCK_DGRAM) as server, \
+            _socket(pair.ns_b, socket.AF_INET, socket.SOCK_DGRAM) as client:
+        server.bind((pair.ip_a, 53))
+        for ident, name, kind in ((0x1234, DNS_NAME, dpkt.dns.DNS_A), (0x1235, "missing.example", dpkt.dns.DNS_AAAA)):
+            query = dpkt.dns.DNS(id=ident, qd=[dpkt.dns.DNS.Q(name=name, type=kind)])
+            client.sendto(bytes(query), (pair.ip_a, 53))
+            data, source = server.recvfrom(2048)
+            answer = dpkt.dns.DNS(data)
+            answer.op = dpkt.dns.DNS_RA | 0x8000 | 0x0400  # a response, authoritative, recursion available
+            if name == DNS_NAME:
+                answer.an = [dpkt.dns.DNS.RR(name=name, type=dpkt.dns.DNS_A, ttl=300, rdata=socket.inet_aton(pair.ip_a))]
+            else:
+                answer.rcode = dpkt.dns.DNS_RCODE_NXDOMAIN
+            server.sendto(bytes(answer), source)
+            client.recv(2048)
+
+
+def _tcp(pair: netns.VethPair, family: int, server_address: str) -> None:
+    """A connection from b to a: handshake, a request and a reply with data, both sides closing."""
+    with _socket(pair.ns_a, family, socket.SOCK_STREAM) as listener, \
+            _socket(pair.ns_b, family, socket.SOCK_STREAM) as client:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((server_address, TCP_PORT))
+        listener.listen(1)
+        client.connect((server_address, TCP_PORT))
+        connection, _ = listener.accept()
+        with connection:
+            client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            connection.recv(2048)
+            connection.sendall(b"HTTP/1.0 200 OK\r\n\r\nhello")
+            client.recv(2048)
+            client.shutdown(socket.SHUT_WR)
+            connection.recv(2048)  # the FIN
+        client.recv(2048)  # a's FIN
+    time.sleep(0.05)  # the last ACK
+
+
+def _udp(pair: netns.VethPair, family: int, destination: str) -> None:
+    with _socket(pair.ns_b, family, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"hello over udp", (destination, UDP_PORT))
+
+
+def make_mixed_traffic(pair: netns.VethPair, path: Path) -> Path:
+    """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP, TCP over IPv4; neighbor discovery,
+    ICMPv6 echo, UDP and TCP over IPv6 (and whatever MLD reports the kernel sends as IPv6 comes up)."""
+    ip6_a, ip6_b = ipv6_addresses(pair)
+    with netns.tcpdump_alongside(pair.ns_a, pair.if_a, "", str(path)):
+        _echo(pair, socket.AF_INET, pair.ip_a, 0x77)
+        _dns(pair)
+        _udp(pair, socket.AF_INET, pair.ip_a)
+        _tcp(pair, socket.AF_INET, pair.ip_a)
+        _enable_ipv6(pair)
+        _echo(pair, socket.AF_INET6, ip6_a, 0x66)
+        _udp(pair, socket.AF_INET6, ip6_a)
+        _tcp(pair, socket.AF_INET6, ip6_a)
+    return path
