@@ -1,0 +1,103 @@
+"""`ringmon capture -r FILE` prints what `tcpdump -n -r FILE` prints, line by line, on a file of real mixed
+traffic (ARP, ICMP, DNS, UDP, a TCP connection over IPv4; neighbor discovery, MLD, ICMPv6, UDP, TCP over IPv6)
+that tcpdump captured between two test namespaces; with each of tcpdump's output flags too. Where ringmon
+differs on purpose, the test says so by name."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from cli_process import assert_one_error_line, run_ringmon
+
+import netns
+from mixed_traffic import make_mixed_traffic
+
+TIME = re.compile(r"(\d\d:\d\d:\d\d\.\d{6}) ")
+# What each kind of traffic looks like in tcpdump's lines: the file must hold every one, or the comparison
+# proves less than it says.
+KINDS = ("ARP, Request who-has", "ARP, Reply", "ICMP echo request", "ICMP echo reply", "A? host.example.",
+         "NXDomain", "UDP, length 14", "Flags [S]", "Flags [S.]", "Flags [P.]", "Flags [F.]", ": HTTP: GET / HTTP/1.0",
+         "IP6 ", "neighbor solicitation", "neighbor advertisement", "ICMP6, echo request", "HBH ICMP6")
+
+
+@pytest.fixture(scope="module")
+def mixed_pcap(tmp_path_factory) -> Path:
+    netns.require_netns_privileges()
+    with netns.veth_pair() as pair:
+        return make_mixed_traffic(pair, tmp_path_factory.mktemp("mixed") / "mixed.pcap")
+
+
+def _tcpdump(path: Path, *flags: str) -> list[str]:
+    done = subprocess.run(["tcpdump", "-n", "-r", str(path), *flags], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.decode("ascii").splitlines()
+
+
+def _ringmon(path: Path, *flags: str) -> list[str]:
+    result = run_ringmon("capture", "-r", str(path), *flags)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return result.stdout.decode("ascii").splitlines()
+
+
+def test_the_file_holds_every_kind_of_traffic(mixed_pcap):
+    text = "\n".join(_tcpdump(mixed_pcap))
+    assert [kind for kind in KINDS if kind not in text] == []
+
+
+@pytest.mark.parametrize("flags", [
+    (), ("-e",), ("-q",), ("-q", "-e"),
+    ("-t",), ("-tt",), ("-ttt",), ("-tttt",), ("-ttttt",),
+    ("-x",), ("-xx",), ("-X",), ("-XX",), ("-e", "-XX", "-tt"),
+], ids=lambda flags: " ".join(flags) or "plain")
+def test_every_line_is_tcpdumps(mixed_pcap, flags):
+    assert _ringmon(mixed_pcap, *flags) == _tcpdump(mixed_pcap, *flags)
+
+
+def test_ascii_dump_is_tcpdumps_with_tabs_and_backslashes_escaped(mixed_pcap):
+    # The one difference, on purpose: packet bytes reach the terminal through formatting.escape, which writes
+    # a tab as \x09 and a backslash as \\ (tcpdump -A prints them raw). The echo payloads hold both.
+    expected = [line.replace("\\", "\\\\").replace("\t", "\\x09") for line in _tcpdump(mixed_pcap, "-A")]
+    assert any("\\x09" in line for line in expected) and any("\\\\" in line for line in expected)
+    assert _ringmon(mixed_pcap, "-A") == expected
+
+
+def _packets(lines: list[str]) -> list[list[str]]:
+    """Lines grouped by packet: each packet's starts with its time."""
+    packets: list[list[str]] = []
+    for line in lines:
+        if TIME.match(line):
+            packets.append([line])
+        else:
+            packets[-1].append(line)
+    return packets
+
+
+IP_DETAILS = re.compile(r"\S+ (IP6?) (\((?:[^()]|\([^()]*\))*\))")  # the fields name protocols as "TCP (6)"
+
+
+@pytest.mark.parametrize("verbosity", ["-v", "-vv", "-vvv"])
+def test_verbose_header_fields_are_tcpdumps(mixed_pcap, verbosity):
+    plain = _tcpdump(mixed_pcap)
+    ours, theirs = _packets(_ringmon(mixed_pcap, verbosity)), _packets(_tcpdump(mixed_pcap, "-v"))
+    assert len(ours) == len(theirs) == len(plain)
+    for our, their, line in zip(ours, theirs, plain):
+        if " ARP, " in line:
+            assert our == their
+            continue
+        # The IP (or IPv6) header's fields, exactly as tcpdump -v prints them ...
+        details = IP_DETAILS.match(their[0])
+        assert IP_DETAILS.match(our[0])[0] == details[0], (our, their)
+        # ... then the packet's line as without -v. On purpose: tcpdump -v also verifies checksums ("cksum 0x8c56
+        # (incorrect -> 0x84ed)", "[icmp6 sum ok]", "[bad udp cksum ...]"), names DNS answers, prints HTTP bodies
+        # and IPv6 options; ringmon's -v adds the header's fields only.
+        rest = line.split(f" {details[1]} ", 1)[1]
+        if details[1] == "IP":
+            assert our == [f"{TIME.match(line)[1]} IP {details[2]}", f"    {rest}"]
+        else:
+            assert our == [f"{TIME.match(line)[1]} IP6 {details[2]} {rest}"]
+
+
+def test_more_than_five_ts_is_one_error_line(mixed_pcap):
+    assert_one_error_line(run_ringmon("capture", "-r", str(mixed_pcap), "-tttttt"), "-t takes at most five")
