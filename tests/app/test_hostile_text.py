@@ -14,7 +14,7 @@ from ringcore import SlotMeta, SlotView
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
 from ringmon.decode import DecodedNode, decode_frame
 from ringmon.formatting import escape
-from ringmon.decode.summary import packet_line
+from ringmon.decode.summary import LineFormat, LinePrinter, packet_line
 from ringmon.screens.slot_inspector import slot_header
 from ringmon.widgets.packets.decode_tree import PacketTree
 from ringmon.widgets.packets.hex_dump import hex_dump_text
@@ -68,6 +68,18 @@ def test_packet_lines_of_hostile_packets_are_one_printable_ascii_line(linktype):
         for ifname in HOSTILE_STRINGS:
             line = packet_line(data, _meta(data), ifname, linktype)
             assert line.isascii() and line.isprintable(), repr(line)
+
+
+@pytest.mark.parametrize("line_format", [
+    LineFormat(link_header=True, verbose=1), LineFormat(dump="hex_ascii", dump_link=True), LineFormat(dump="ascii"),
+    LineFormat(quiet=True, time_style=3),
+], ids=["-e -v", "-XX", "-A", "-q -ttt"])
+def test_every_line_of_every_output_flag_is_printable_ascii(line_format):
+    printer = LinePrinter(line_format)
+    for frame in _hostile_frames():
+        for line in printer.line(frame, _meta(frame), "eth0").split("\n"):
+            # the one control character: the tab tcpdump starts a hex dump's lines with (never a packet's)
+            assert line.removeprefix("\t0x").isascii() and line.removeprefix("\t0x").isprintable(), repr(line)
 
 
 def test_a_hostile_dns_name_is_shown_escaped_in_the_packet_line():

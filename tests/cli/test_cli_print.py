@@ -70,3 +70,24 @@ def test_sigint_prints_what_is_already_captured_then_the_summary(veth_pair, tmp_
     assert summary_counts(result.stderr) == {
         "captured": 20, "received by filter": 20, "dropped by kernel": 0, "dropped at ring": 0,
     }
+
+
+def test_output_flags_apply_to_live_lines(veth_pair, tmp_path):
+    # -e: the link header; -tt: seconds since the epoch; -XX: each frame's bytes in hex and ASCII after its line
+    frames = veth_pair.frames_to_a(range(3))
+    with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-c", "3", "-e", "-tt",
+                        "-XX") as capture:
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode("ascii").splitlines()
+    route = f"{veth_pair.ip_b}.{netns.UDP_SRC_PORT} > {veth_pair.ip_a}.{netns.UDP_DST_PORT}"
+    packets = [index for index, line in enumerate(lines) if not line.startswith("\t")]
+    assert len(packets) == 3
+    for start, frame in zip(packets, frames):
+        assert re.fullmatch(rf"\d{{10}}\.\d{{6}} {veth_pair.if_a} {veth_pair.mac_b} > {veth_pair.mac_a}, ethertype IPv4 "
+                            rf"\(0x0800\), length {len(frame)}: {re.escape(route)}: UDP, length "
+                            rf"{len(frame) - netns.HEADERS_LEN}", lines[start]), lines[start]
+        dump = lines[start + 1:start + 1 + -(-len(frame) // 16)]
+        assert "".join(line[10:49].replace(" ", "") for line in dump) == frame.hex()
+        assert dump[0].startswith("\t0x0000:  ")
