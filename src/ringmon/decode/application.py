@@ -190,7 +190,7 @@ def _dns_line(header, asked: list[str], told: list[str]) -> str:
             words.append(f"[{header.qd}q]")
         words.append(f"{header.an}/{header.ns}/{header.ar}")
         if told:
-            words.append(",".join(told))
+            words.append(", ".join(told))
         return " ".join(words)
     words[0] += ("+" if flags & 0x0100 else "") + ("%" if flags & 0x0010 else "")
     if flags & 0x6CF:

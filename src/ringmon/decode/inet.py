@@ -382,6 +382,8 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
             value = struct.unpack_from("!I", d.frame, start + 4)[0]
             node.add(f"{'MTU' if kind == 2 else 'pointer'}: {value}", (start + 4, start + 8))
             d.info = f"{d.info}, {'mtu' if kind == 2 else 'pointer'} {value}"
+            if kind == 2:
+                d.line = f"ICMP6, {ICMP6_TYPES[2]}, mtu {value}, length {end - start}"
         _invoking_packet(d, node, start + 8, end, ipv6)
     else:
         d.payload(start + (8 if kind in _ECHO else 4), end, "Data")

@@ -160,9 +160,9 @@ class LinePrinter:
             kind = name if self.format.quiet else f"ethertype {name} (0x{ethertype:04x})"
             link = f"{source} > {destination}, {kind}, length {meta.wirelen}: "
             network = ""  # tcpdump names the network layer once: in the link header
-        notes = "".join(f"{escape(note)}, " for note in d.notes)
         problems = "".join(f" [{escape(problem)}]" for problem in d.problems)
         if not d.network:  # not a layer tcpdump's line is made for here: ringmon's own columns
+            notes = "".join(f"{escape(note)}, " for note in d.notes)  # VLAN tags, MPLS labels
             route = f" {escape(d.source)} > {escape(d.destination)}" if d.source else ""
             info = f": {escape(d.info)}" if d.info else ""
             return f"{link}{notes}{escape(d.protocol)}{route}{info}{problems}, length {meta.wirelen}"
@@ -172,14 +172,14 @@ class LinePrinter:
             details = (f"{_ARP_HARDWARE.get(arp.hrd, f'Unknown Hardware ({arp.hrd})')} (len {arp.hln}), "
                        f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
                        if self.format.verbose else "")
-            return f"{link}{notes}{named}{details}{escape(d.line)}{problems}"
+            return f"{link}{named}{details}{escape(d.line)}{problems}"
         text = f"{escape(d.source)} > {escape(d.destination)}: {d.line_prefix}{self._protocol_text(d)}{problems}"
         if not self.format.verbose:
-            return f"{link}{notes}{named}{text}"
+            return f"{link}{named}{text}"
         header = d.network_header
         if d.network == "IP6":
-            return f"{link}{notes}{named}{_ipv6_details(header)} {text}"
-        return f"{link}{notes}{named}{_ipv4_details(header)}\n    {text}"
+            return f"{link}{named}{_ipv6_details(header)} {text}"
+        return f"{link}{named}{_ipv4_details(header)}\n    {text}"
 
     def _protocol_text(self, d: Dissection) -> str:
         if d.tcp is not None:
