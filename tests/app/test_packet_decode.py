@@ -90,7 +90,7 @@ SUMMARIES = {  # frame name → (protocol, source, destination, info) of its sum
                                            "Flags [S], seq 1000, win 64240, options [mss 1460,sackOK,TS val 1 ecr 0,nop,"
                                            "wscale 7], length 0"),
     "tcp ack with sack": ("TCP", "198.18.0.2.40000", "198.18.0.1.80",
-                          "Flags [.], ack 2000, win 64240, options [nop,nop,sack 1 {3000-4000}], length 0"),
+                          "Flags [.], ack 2000, win 64240, options [nop,nop,sack 1 {3000:4000}], length 0"),
     "dns query over tcp": ("DNS", "fe80::ff:fe12:2.40000", "fe80::ff:fe12:1.53", "query 11051 MX mail.example.test"),
     "http request": ("HTTP", "198.18.0.2.40000", "198.18.0.1.80", "GET /index.html HTTP/1.1"),
     "http response": ("HTTP", "198.18.0.2.80", "198.18.0.1.40000", "HTTP/1.1 200 OK"),

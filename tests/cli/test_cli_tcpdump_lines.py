@@ -103,7 +103,6 @@ def test_verbose_header_fields_are_tcpdumps(mixed_pcap, verbosity):
 
 # Built frames where ringmon's line differs from tcpdump's on purpose (what it prints instead is its own decode):
 KNOWN_DIFFERENCES = {
-    "tcp ack with sack": "tcpdump numbers SACK blocks relative to the conversation; ringmon's are absolute",
     "ipv6 first fragment": "tcpdump prints the fragment header (frag (0|16)) before the ports; ringmon the ports",
     "ipv6 routing header": "tcpdump prints the routing header (RT6 ...) before the ports; ringmon the ports",
     "mpls": "tcpdump prints the label stack (MPLS (label ...)); ringmon a note (mpls 1000)",

@@ -81,9 +81,11 @@ class TcpSequences:
     def __init__(self):
         self._initial: dict[tuple, dict[tuple, tuple[int, int]]] = {}
 
-    def relative(self, facts: TcpFacts) -> tuple[int, int]:
+    def relative(self, facts: TcpFacts) -> tuple[int, int, int]:
+        """The segment's sequence and acknowledgement numbers as tcpdump prints them, and the acknowledgement's
+        base (its SACK blocks count from there)."""
         if not facts.flags & TH_ACK:
-            return facts.seq, facts.ack  # a SYN: tcpdump numbers nothing before the handshake's answer
+            return facts.seq, facts.ack, 0  # a SYN: tcpdump numbers nothing before the handshake's answer
         sender, receiver = (facts.source, facts.sport), (facts.destination, facts.dport)
         key = (sender, receiver) if sender < receiver else (receiver, sender)
         known = self._initial.get(key)
@@ -91,9 +93,9 @@ class TcpSequences:
             if len(self._initial) >= self.MAX_CONVERSATIONS:
                 del self._initial[next(iter(self._initial))]
             self._initial[key] = {sender: (facts.seq, (facts.ack - 1) & 0xFFFFFFFF)}
-            return facts.seq, facts.ack
+            return facts.seq, facts.ack, (facts.ack - 1) & 0xFFFFFFFF
         seq_base, ack_base = known.get(sender) or (known[receiver][1], known[receiver][0])
-        return (facts.seq - seq_base) & 0xFFFFFFFF, (facts.ack - ack_base) & 0xFFFFFFFF
+        return (facts.seq - seq_base) & 0xFFFFFFFF, (facts.ack - ack_base) & 0xFFFFFFFF, ack_base
 
 
 # tcpdump's names of IP protocols (ipproto_values) in -v's header line

@@ -36,12 +36,13 @@ class TcpFacts(NamedTuple):
     ack: int
     win: int
     urp: int
-    options: tuple[str, ...]
+    options: tuple[str | tuple[tuple[int, int], ...], ...]  # tcpdump's short forms; a SACK's blocks, raw
     length: int  # the payload's, as the IP header says
 
 
-def tcp_text(facts: TcpFacts, seq: int, ack: int) -> str:
-    """tcpdump's words for a segment: the sequence numbers only where they say something (data, SYN, FIN, RST)."""
+def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0) -> str:
+    """tcpdump's words for a segment: the sequence numbers only where they say something (data, SYN, FIN, RST);
+    SACK blocks count from `ack_base`, as the acknowledgement does."""
     parts = [f"Flags [{tcp_flags(facts.flags)}]"]
     if facts.length or facts.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
         parts.append(f"seq {seq}:{(seq + facts.length) & 0xFFFFFFFF}" if facts.length else f"seq {seq}")
@@ -51,7 +52,7 @@ def tcp_text(facts: TcpFacts, seq: int, ack: int) -> str:
     if facts.flags & dpkt.tcp.TH_URG:
         parts.append(f"urg {facts.urp}")
     if facts.options:
-        parts.append(f"options [{','.join(facts.options)}]")
+        parts.append(f"options [{','.join(_option_text(option, ack_base) for option in facts.options)}]")
     parts.append(f"length {facts.length}")
     return ", ".join(parts)
 
@@ -68,8 +69,15 @@ UDP_FIELDS = (
 )
 
 
-def _tcp_option(kind: int, body: bytes) -> tuple[str, str]:
-    """(tree label, tcpdump's short form) of one option's value."""
+def _option_text(option: str | tuple[tuple[int, int], ...], ack_base: int) -> str:
+    if isinstance(option, str):
+        return option
+    blocks = "".join(f"{{{(left - ack_base) & 0xFFFFFFFF}:{(right - ack_base) & 0xFFFFFFFF}}}" for left, right in option)
+    return f"sack {len(option)} {blocks}"
+
+
+def _tcp_option(kind: int, body: bytes) -> tuple[str, str | tuple[tuple[int, int], ...]]:
+    """(tree label, tcpdump's short form) of one option's value (a SACK's: its blocks, for tcp_text)."""
     if kind == 2:
         (mss,) = struct.unpack("!H", body)
         return f"maximum segment size: {mss}", f"mss {mss}"
@@ -83,12 +91,12 @@ def _tcp_option(kind: int, body: bytes) -> tuple[str, str]:
     if kind == 5:
         blocks = [struct.unpack_from("!II", body, offset) for offset in range(0, len(body) - 7, 8)]
         shown = " ".join(f"{left}-{right}" for left, right in blocks)
-        return f"SACK: {shown}", f"sack {len(blocks)} {{{shown}}}"
+        return f"SACK: {shown}", tuple(blocks)
     name = _TCP_OPTION_NAMES.get(kind, f"option {kind}")
     return f"{name}: {body.hex()}".rstrip(": "), f"{name.replace(' ', '-')}"
 
 
-def _tcp_options(node: DecodedNode, frame: bytes, start: int, end: int) -> list[str]:
+def _tcp_options(node: DecodedNode, frame: bytes, start: int, end: int) -> list[str | tuple[tuple[int, int], ...]]:
     offset, short_forms = start, []
     while offset < end:
         kind = frame[offset]
