@@ -45,6 +45,7 @@ class Dissection:
     # What tcpdump's line needs (summary.LinePrinter), recorded by the layers as they pass: raw facts, formatted
     # only when a line is printed, so the packet list's walk pays nothing for them.
     link: tuple[str, str, int] | None = None  # Ethernet: source and destination MAC, ethertype
+    link_tags: tuple = ()  # ("vlan", id, priority, next ethertype) and ("mpls", label, tc, bottom, ttl), outer first
     network: str = ""  # the word before the addresses: IP, IP6, ARP,
     network_start: int = -1  # where the network layer starts in the frame (-x dumps from there)
     network_header: object = None  # the last IPv4, IPv6 or ARP header (dpkt's): -v prints its fields

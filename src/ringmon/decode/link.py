@@ -59,6 +59,7 @@ def _tag(d: Dissection, name: str, start: int, end: int) -> Next:
     node = d.add_layer(f"{name}  vlan {tag.id}, priority {tag.pri}", start, start + 4, protocol="")
     node.add_fields(tag, start, _TAG_FIELDS)
     d.notes.append(f"vlan {tag.id}")
+    d.link_tags += (("vlan", tag.id, tag.pri, tag.type),)
     return by_ethertype(d, tag.type, start + 4, end)
 
 
@@ -83,6 +84,7 @@ def mpls(d: Dissection, start: int, end: int) -> Next:
         Field("val", "label"), Field("exp", "traffic class"), Field("s", "bottom of stack"), Field("ttl", "ttl"),
     ))
     d.notes.append(f"mpls {label.val}")
+    d.link_tags += (("mpls", label.val, label.exp, label.s, label.ttl),)
     if not label.s:
         return mpls, start + 4, end
     return inet.ip_by_version(d, start + 4, end)

@@ -12,7 +12,6 @@ from ringcore.filter import LINKTYPE_ETHERNET
 
 from ..formatting import NS_PER_S, escape, wall_clock
 from . import Dissection, dissect
-from .link import ETHERTYPE_NAMES
 from .transport import TcpFacts, tcp_text
 
 
@@ -102,6 +101,10 @@ class TcpSequences:
 _PROTOCOL_NAMES = {0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6", 43: "Routing",
                    44: "Fragment", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 59: "none", 60: "Dst-Options",
                    89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP"}
+# tcpdump's names of ethertypes (ethertype_values), for -e
+_ETHERTYPES = {0x0800: "IPv4", 0x86DD: "IPv6", 0x0806: "ARP", 0x8035: "Reverse ARP", 0x8100: "802.1Q",
+               0x88A8: "802.1Q-QinQ", 0x9100: "802.1Q-9100", 0x8847: "MPLS unicast", 0x8848: "MPLS multicast",
+               0x8863: "PPPoE D", 0x8864: "PPPoE S", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x88F7: "PTP", 0x9000: "Loopback"}
 _ECN = {1: ",ECT(1)", 2: ",ECT(0)", 3: ",CE"}
 _ARP_HARDWARE = {1: "Ethernet"}
 _ARP_PROTOCOLS = {0x0800: "IPv4"}
@@ -158,10 +161,15 @@ class LinePrinter:
         link = ""
         if self.format.link_header and d.link is not None:
             source, destination, ethertype = d.link
-            name = ETHERTYPE_NAMES.get(ethertype, "Unknown")
-            kind = name if self.format.quiet else f"ethertype {name} (0x{ethertype:04x})"
-            link = f"{source} > {destination}, {kind}, length {meta.wirelen}: "
+            link = f"{source} > {destination}, {self._ethertype(ethertype)}, length {meta.wirelen}: "
             network = ""  # tcpdump names the network layer once: in the link header
+        for tag in d.link_tags:
+            if tag[0] == "mpls":  # tcpdump prints a label stack with or without -e
+                _, label, traffic_class, bottom, ttl = tag
+                link += f"MPLS (label {label}, tc {traffic_class}{', [S]' if bottom else ''}, ttl {ttl}) "
+            elif self.format.link_header:
+                _, vlan, priority, ethertype = tag
+                link += f"vlan {vlan}, p {priority}, {self._ethertype(ethertype)}, "
         problems = "".join(f" [{escape(problem)}]" for problem in d.problems)
         if not d.network:  # not a layer tcpdump's line is made for here: ringmon's own columns
             notes = "".join(f"{escape(note)}, " for note in d.notes)  # VLAN tags, MPLS labels
@@ -182,6 +190,10 @@ class LinePrinter:
         if d.network == "IP6":
             return f"{link}{named}{_ipv6_details(header)} {text}"
         return f"{link}{named}{_ipv4_details(header)}\n    {text}"
+
+    def _ethertype(self, ethertype: int) -> str:
+        name = _ETHERTYPES.get(ethertype, "Unknown")
+        return name if self.format.quiet else f"ethertype {name} (0x{ethertype:04x})"
 
     def _protocol_text(self, d: Dissection) -> str:
         if d.tcp is not None:
