@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from ringcore import (
     CLASSIC_RING_PAGES,
+    DEFAULT_KERNEL_BUFFER_BYTES,
     DEFAULT_POLL_INTERVAL_US,
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
@@ -23,10 +24,12 @@ from ringcore import (
     DEFAULT_SPOOL_PACKETS,
     FORMATS,
     CaptureOptions,
+    Direction,
     DropPolicy,
     RingcoreError,
     StoreOptions,
     WaitStrategy,
+    validate_kernel_buffer,
     validate_ring,
 )
 from ringcore.store import MAX_SPOOL_BYTES, MAX_SPOOL_PACKETS, SPOOL_MIN_BYTES, SPOOL_MIN_PACKETS
@@ -148,6 +151,55 @@ def listen_address(text: str) -> tuple[str, int]:
     return address, int(port_text)
 
 
+def kibibytes(text: str) -> int:
+    """-B's KiB (as tcpdump's: 4096 is 4 MiB), in bytes."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of KiB (-B 8192: 8 MiB)")
+    return int(text) << 10
+
+
+def link_type(text: str) -> int:
+    """-y's name (EN10MB, RAW; any case), as libpcap's DLT_ value."""
+    from ringcore.interfaces import linktype_by_name
+
+    try:
+        return linktype_by_name(text)
+    except RingcoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def filter_from_file(path: str) -> str:
+    """-F FILE's expression, read as tcpdump reads it: '#' to the end of its line is a comment."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8", "replace")
+    except OSError as exc:
+        raise RingcoreError(f"{path}: cannot read the filter: {exc.strerror}") from None
+    return re.sub(r"#[^\n]*", " ", text)
+
+
+class _VersionAction(argparse.Action):
+    """--version: ringmon's, and the libpcap versions it runs (as tcpdump --version)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import version
+
+        from ringcore import _binding
+        from ringcore.filter import capture_filter_libpcap
+
+        print(f"{PROG} version {version(PROG)}\n{_binding.lib.pcap_lib_version().decode()}\n"
+              f"{capture_filter_libpcap()} (compiles capture filters)")
+        parser.exit()
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print ringmon's version and the libpcap versions it uses, and exit")
+
+
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
     """Where the dashboard keeps every packet it captures: the dashboard and the demo share them."""
     parser.add_argument("--spool-size", metavar="SIZE", type=size, default=DEFAULT_SPOOL_BYTES,
@@ -204,18 +256,50 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     parser.add_argument("--metrics", metavar="[ADDR:]PORT", type=listen_address,
                         help="serve the statistics for Prometheus on http://ADDR:PORT/metrics (ADDR: default "
                              f"{DEFAULT_METRICS_ADDRESS}, this host only; 0.0.0.0: every address)")
-    parser.add_argument("filter", nargs="*", metavar="EXPRESSION", help="capture filter, tcpdump syntax")
+    # tcpdump's capture flags
+    parser.add_argument("-B", dest="kernel_buffer", metavar="KIB", type=kibibytes,
+                        help="the kernel's buffer of each interface in KiB, as tcpdump's -B: its TPACKET_V3 ring, "
+                             "whole 256 KiB blocks (rounded up), at least one and at most the machine's memory "
+                             f"(default {DEFAULT_KERNEL_BUFFER_BYTES >> 10}: 32 blocks)")
+    parser.add_argument("-Q", dest="direction", choices=[direction.value for direction in Direction],
+                        help="capture only the packets received (in), sent (out) or both (inout, the default), "
+                             "tested in the kernel by libpcap's 'inbound'/'outbound'; on loopback every packet is "
+                             "seen once, coming in, so 'out' takes none there (as tcpdump)")
+    parser.add_argument("-y", dest="linktype", metavar="TYPE", type=link_type,
+                        help="the link type to capture by its libpcap name (EN10MB, RAW); one the interface does not "
+                             "offer is an error (default: the interface's; -L lists it)")
+    parser.add_argument("-F", dest="filter_file", metavar="FILE",
+                        help="read the capture filter from FILE ('#' starts a comment to the end of the line, as "
+                             "tcpdump reads it); an expression on the command line as well is an error")
+    parser.add_argument("filter", nargs="*", metavar="EXPRESSION",
+                        help="capture filter, tcpdump syntax (pcap-filter(7)), compiled by libpcap and run in the "
+                             "kernel (default: every packet)")
+
+
+def _capture_expression(args: argparse.Namespace) -> str | None:
+    """The filter of the command line's words or of -F FILE, never both (tcpdump 4.99 ignores the words)."""
+    if args.filter_file is None:
+        return join_expression(args.filter)
+    if args.filter:
+        raise RingcoreError(f"-F {args.filter_file} gives the filter: the expression on the command line "
+                            f"('{' '.join(args.filter)}') would be ignored")
+    return join_expression([filter_from_file(args.filter_file)])
 
 
 def capture_options(args: argparse.Namespace) -> CaptureOptions:
     """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
     validate_ring(args.slot_size, args.ring_pages)
+    kernel_buffer = args.kernel_buffer or DEFAULT_KERNEL_BUFFER_BYTES
+    validate_kernel_buffer(kernel_buffer)
     return CaptureOptions(
         slot_size=args.slot_size,
         ring_pages=args.ring_pages,
         snaplen=args.snaplen or DEFAULT_SNAPLEN,
         promisc=args.promisc,
-        filter=join_expression(args.filter),
+        kernel_buffer_bytes=kernel_buffer,
+        direction=Direction(args.direction or "inout"),
+        linktype_required=args.linktype,
+        filter=_capture_expression(args),
         drop_policy=DropPolicy[args.drop_policy.upper()],
         wait_strategy=WaitStrategy[args.wait.upper()],
         poll_interval_us=args.poll_interval,
@@ -236,6 +320,7 @@ def _dashboard_parser() -> argparse.ArgumentParser:
     parser.add_argument("--loopback", action="store_true",
                         help="without -i, also plug the loopback interface")
     _add_store_options(parser)
+    _add_version(parser)
     return parser
 
 
@@ -309,6 +394,23 @@ def _capture_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count-only", action="store_true",
                         help="capture and count, printing and writing no packet: the headless monitor, with --metrics "
                              "what runs on every host of a fleet; the summary and --stats-json at the end as usual")
+    # tcpdump's habits
+    parser.add_argument("-D", dest="list_interfaces", action="store_true",
+                        help="list the interfaces (of --netns) with their state, numbered as tcpdump -D numbers them "
+                             "(its pseudo-devices, such as any, left out), and exit; -i takes the number too")
+    parser.add_argument("-L", dest="list_linktypes", action="store_true",
+                        help="list the link types of the -i interfaces (for -y) and exit")
+    parser.add_argument("-U", dest="packet_buffered", action="store_true",
+                        help="with -w: packet-buffered, each batch of packets reaches the file or stream as it is "
+                             "taken (a FIFO's reader sees them at once) instead of when 1 MiB is buffered "
+                             "(default: buffered; standard output is always packet-buffered)")
+    parser.add_argument("-l", dest="line_buffered", action="store_true",
+                        help="line-buffered standard output, for '| grep' or '| tee': always so in ringmon, each "
+                             "batch of lines is written as it is printed (accepted for tcpdump's habit)")
+    parser.add_argument("-n", dest="numeric", action="store_true",
+                        help="do not resolve addresses or ports to names: ringmon never does (accepted for "
+                             "tcpdump's habit)")
+    _add_version(parser)
     return parser
 
 
