@@ -10,6 +10,7 @@ import re
 import stat
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
@@ -46,7 +47,27 @@ def say(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+EXIT_STATUS = ("exit status:\n"
+               "  0    done as asked (for a capture: -c reached, interrupted, or its reader went away)\n"
+               "  1    an error, said in one line on stderr (an interface down or gone, a filter that does not\n"
+               "       compile, a file that cannot be read or written, no privilege to capture)\n"
+               "  2    a bad flag or value on the command line, said in one line on stderr")
+
+
+class _ManPageFormatter(argparse.HelpFormatter):
+    """--help that reads like a man page: the description's paragraphs filled to the terminal, the sections of
+    the epilog (examples, exit status: paragraphs of several lines) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(paragraph if "\n" in paragraph else
+                            textwrap.fill(paragraph, width, initial_indent=indent, subsequent_indent=indent)
+                            for paragraph in text.split("\n\n"))
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, **kwargs):
+        super().__init__(formatter_class=_ManPageFormatter, **kwargs)
+
     # argparse prints usage plus an error; a bad flag gets the same single line as any other bad input.
     def error(self, message: str):
         say(f"{message} (see '{self.prog} --help')")
@@ -213,7 +234,7 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help="keep no packets (the same as --spool-size 0)")
     parser.add_argument("--keep-spool", metavar="DIR", type=keep_directory,
                         help="at exit, save the packets still stored to DIR as a pcapng named by the start time "
-                             "(checked at start: a directory ringmon can create a file in)")
+                             "(checked at start: a directory ringmon can create a file in) (default: the spool is removed at exit)")
 
 
 def store_options(args: argparse.Namespace) -> StoreOptions | None:
@@ -235,27 +256,31 @@ def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ri
 def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     """The flags that say what to capture and how: the dashboard and `capture` share them."""
     parser.add_argument("-i", dest="interfaces", metavar="IFACE", action="append", default=[],
-                        help="capture on this interface (repeat for several)")
+                        help="capture on this interface, by name or by the number 'ringmon capture -D' gives it "
+                             "(repeat for several) (default: the dashboard watches every interface that is up; "
+                             "capture needs one)")
     parser.add_argument("-s", dest="snaplen", metavar="SNAPLEN", type=byte_count, default=0,
                         help=f"bytes kept of each packet (0: the default, {DEFAULT_SNAPLEN})")
     parser.add_argument("-p", dest="promisc", action="store_false",
-                        help="do not put the interface in promiscuous mode")
+                        help="do not put the interface in promiscuous mode (default: promiscuous, as tcpdump)")
     _add_ring_options(parser, DEFAULT_SLOT_SIZE, DEFAULT_RING_PAGES)
     parser.add_argument("--truncate-to-slot", action="store_true",
                         help="cut each packet to one slot (counted as truncated); by default a packet larger "
                              "than a slot takes several, kept whole up to the snap length")
     parser.add_argument("--drop-policy", choices=[policy.name.lower() for policy in DropPolicy], default="early",
-                        help="when the ring is full: leave packets to the kernel (early) or take and drop them (late)")
+                        help="when the ring is full: leave packets to the kernel (early) or take and drop them (late) "
+                             "(default early)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, or "
                              f"sleep until the producer signals a kernel block (event) (default {wait})")
     parser.add_argument("--poll-interval", metavar="US", type=nonnegative, default=DEFAULT_POLL_INTERVAL_US,
                         help=f"sleep between polls of an empty ring with --wait sleep (default {DEFAULT_POLL_INTERVAL_US} us)")
     parser.add_argument("-Z", dest="run_as", metavar="USER",
-                        help="once the interfaces and output files are open, go on as USER with no capability")
+                        help="once the interfaces and output files are open, go on as USER with no capability "
+                             "(default: stay who started it)")
     parser.add_argument("--metrics", metavar="[ADDR:]PORT", type=listen_address,
                         help="serve the statistics for Prometheus on http://ADDR:PORT/metrics (ADDR: default "
-                             f"{DEFAULT_METRICS_ADDRESS}, this host only; 0.0.0.0: every address)")
+                             f"{DEFAULT_METRICS_ADDRESS}, this host only; 0.0.0.0: every address) (default: not served)")
     # tcpdump's capture flags
     parser.add_argument("-B", dest="kernel_buffer", metavar="KIB", type=kibibytes,
                         help="the kernel's buffer of each interface in KiB, as tcpdump's -B: its TPACKET_V3 ring, "
@@ -270,7 +295,8 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                              "offer is an error (default: the interface's; -L lists it)")
     parser.add_argument("-F", dest="filter_file", metavar="FILE",
                         help="read the capture filter from FILE ('#' starts a comment to the end of the line, as "
-                             "tcpdump reads it); an expression on the command line as well is an error")
+                             "tcpdump reads it); an expression on the command line as well is an error (default: the expression "
+                             "on the command line)")
     parser.add_argument("filter", nargs="*", metavar="EXPRESSION",
                         help="capture filter, tcpdump syntax (pcap-filter(7)), compiled by libpcap and run in the "
                              "kernel (default: every packet)")
@@ -309,12 +335,22 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
 
 def _dashboard_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="See what crosses an interface, and whether capture keeps up: the live dashboard\n"
-                    "on the named interfaces, or on every interface that is up.",
-        epilog=f"commands:\n  {PROG} capture ...  headless capture, tcpdump-shaped (see '{PROG} capture --help')\n"
-               f"  {PROG} read FILE    a pcap or pcapng file in the packet list (see '{PROG} read --help')\n"
-               f"  {PROG} demo         the dashboard on generated traffic in private network namespaces",
+        prog=PROG,
+        description="See what crosses an interface, and whether capture keeps up: the live dashboard on the named "
+                    "interfaces (-i), or on every interface that is up (loopback with --loopback). Each interface's "
+                    "packets go through a kernel ring and a ring in C to a packet store; the dashboard shows the "
+                    "rings, the drops at each stage, the rates and the top talkers. ? in the dashboard explains "
+                    "every key and every number.",
+        epilog=f"commands:\n  {PROG} capture ...     headless capture, tcpdump-shaped (see '{PROG} capture --help')\n"
+               f"  {PROG} read FILE       a pcap or pcapng file in the packet list (see '{PROG} read --help')\n"
+               f"  {PROG} demo            the dashboard on generated traffic in private network namespaces\n"
+               f"  {PROG} completion SH   the completion script for bash or zsh\n"
+               f"\nexamples:\n"
+               f"  {PROG}                             every interface that is up\n"
+               f"  {PROG} -i eth0 -i wlan0 not port 22   two interfaces, without ssh\n"
+               f"  {PROG} -i eth0 --spool-size 4G --keep-spool ~/captures   keep the packets at exit\n"
+               f"\n{EXIT_STATUS}\n"
+               f"  128+N  ended by signal N (SIGTERM, SIGHUP)",
     )
     _add_capture_options(parser, wait="sleep")  # the dashboard shows the classic 1 ms polling
     parser.add_argument("--loopback", action="store_true",
@@ -333,7 +369,11 @@ def _run_dashboard(args: argparse.Namespace) -> int:
 
 def _demo_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=f"{PROG} demo",
-                     description="The dashboard on generated traffic between private network namespaces.")
+                     description="The dashboard on generated traffic between private network namespaces that the "
+                                 "demo creates and removes (needs root): steady, bursty and flood phases show how the "
+                                 "ring fills and where packets drop.",
+                     epilog=f"examples:\n  sudo {PROG} demo\n  sudo {PROG} demo --ring-pages 4097   the default ring "
+                            f"instead of the classic 64 slots\n\n{EXIT_STATUS}")
     _add_ring_options(parser, None, None)  # unset: the demo shows the classic ring
     _add_store_options(parser)
     return parser
@@ -366,31 +406,49 @@ class _CaptureParser(_Parser):
 def _capture_parser() -> argparse.ArgumentParser:
     parser = _CaptureParser(
         prog=f"{PROG} capture",
-        description="Capture without the dashboard: to a file with -w (drained in C), only counted with "
-                    "--count-only (read through --metrics), or one line per packet on stdout.",
+        description="Capture without the dashboard, with tcpdump's flags: to a file with -w (drained in C, no "
+                    "Python per packet), only counted with --count-only (read through --metrics), or one line per "
+                    "packet on stdout; -r reads a file instead. At the end, tcpdump's summary on stderr: packets "
+                    "captured, received by filter, dropped by the kernel and at the ring.",
+        epilog=f"examples:\n"
+               f"  {PROG} capture -D                                list the interfaces, numbered\n"
+               f"  {PROG} capture -i eth0 -n udp port 53            DNS, one line per packet\n"
+               f"  {PROG} capture -i eth0 -Q in -c 100 icmp         100 ICMP packets received\n"
+               f"  {PROG} capture -i eth0 -U -w - | tshark -r -     a live stream to another tool\n"
+               f"  {PROG} capture -i eth0 -B 65536 -w big.pcapng --format pcapng   a 64 MiB kernel buffer\n"
+               f"  {PROG} capture -i eth0 -F filter.txt -w out.pcap -C 100 -W 10   ten files of 100 MB in a ring\n"
+               f"  {PROG} capture -i eth0 -w 'cap-%Y%m%d-%H.pcap' -G 3600    a new file every hour\n"
+               f"  {PROG} capture -r in.pcap tcp                    a file's TCP packets\n"
+               f"  {PROG} capture -i eth0 --count-only --metrics 9100   counted, for Prometheus\n"
+               f"\n{EXIT_STATUS}",
     )
     # headless, nobody watches the polling: sleep until the producer signals, no idle wake-ups
     _add_capture_options(parser, wait="event")
     parser.add_argument("-r", dest="read_file", metavar="FILE",
-                        help="read packets from a pcap or pcapng file ('-': standard input)")
+                        help="read packets from a pcap or pcapng file ('-': standard input) instead of capturing "
+                             "(default: capture live, -i)")
     parser.add_argument("-w", dest="write_file", metavar="FILE", help="write packets to FILE, created 0600 (a replaced file keeps its mode) and complete under its name "
                              "once the capture ends; '-': standard output (refused on a terminal); a FIFO's reader "
-                             "is waited for up to 10 s, as with tcpdump the reader may start after ringmon")
-    parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
+                             "is waited for up to 10 s, as with tcpdump the reader may start after ringmon (default: one line per "
+                             "packet on stdout)")
+    parser.add_argument("-c", dest="count", metavar="COUNT", type=count,
+                        help="stop after COUNT packets (default: until interrupted, or the end of -r's file)")
     parser.add_argument("-C", dest="file_size_mb", metavar="MB", type=megabytes,
                         help="with -w: a new file before one would pass MB millions of bytes, named FILE, FILE1, "
-                             "FILE2 ... (with -W: FILE0 ... in a ring), as tcpdump")
+                             "FILE2 ... (with -W: FILE0 ... in a ring), as tcpdump (default: one file)")
     parser.add_argument("-G", dest="rotate_seconds", metavar="SECONDS", type=count,
                         help="with -w: a new file every SECONDS (at the first packet after), its name FILE through "
-                             "strftime (-w 'cap-%%Y%%m%%d-%%H%%M%%S.pcap')")
+                             "strftime (-w 'cap-%%Y%%m%%d-%%H%%M%%S.pcap') (default: one file)")
     parser.add_argument("-W", dest="files_max", metavar="COUNT", type=count,
-                        help="with -C or -G: keep the newest COUNT files, the oldest removed")
+                        help="with -C or -G: keep the newest COUNT files, the oldest removed (default: keep all)")
     parser.add_argument("--format", choices=list(FORMATS),
                         help="file format for -w (pcapng keeps each packet's interface; default: pcap, or with -r "
                              "the input's)")
     parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE (with -w, "
-                             "'written': that interface's packets in the file)")
-    parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
+                             "'written': that interface's packets in the file) (default: none)")
+    parser.add_argument("--netns", metavar="NAME",
+                        help="open the interfaces (and list them, -D) inside this network namespace, as made by "
+                             "'ip netns add' (default: this process's)")
     parser.add_argument("--count-only", action="store_true",
                         help="capture and count, printing and writing no packet: the headless monitor, with --metrics "
                              "what runs on every host of a fleet; the summary and --stats-json at the end as usual")
@@ -432,15 +490,23 @@ def _read_parser() -> argparse.ArgumentParser:
         prog=f"{PROG} read",
         description="Open a pcap or pcapng file in the packet list: it shows at once while the file is indexed "
                     "in the background (in place, no copy), scrolls, jumps (g), finds (/) and opens packets "
-                    "(enter). A damaged file shows every packet up to the damage and says what is wrong.",
+                    "(enter). A damaged file shows every packet up to the damage and says what is wrong. "
+                    "With -w, no list: the packets that match are written to a file.",
+        epilog=f"examples:\n"
+               f"  {PROG} read capture.pcapng                   the list; ? explains its keys\n"
+               f"  {PROG} read capture.pcap tcp port 443        only HTTPS (tcpdump syntax)\n"
+               f"  {PROG} read capture.pcap 'http.request'      Wireshark syntax, run by tshark\n"
+               f"  {PROG} read in.pcap -w dns.pcap port 53      the DNS packets to a file\n"
+               f"\n{EXIT_STATUS}",
     )
     parser.add_argument("file", metavar="FILE", help="the capture file (pcap, µs or ns, either byte order; pcapng)")
     parser.add_argument("-w", dest="write_file", metavar="OUT",
                         help="no list: write the packets that match FILTER (all without one) to OUT, as "
                              "'tcpdump -r FILE -w OUT FILTER' does, and say how many on stderr; created 0600, complete "
-                             "under its name or not there; '-': standard output (refused on a terminal)")
+                             "under its name or not there; '-': standard output (refused on a terminal) (default: the list)")
     parser.add_argument("--format", choices=list(FORMATS), help="file format for -w (default: the input's)")
-    parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="with -w: write the first COUNT matches")
+    parser.add_argument("-c", dest="count", metavar="COUNT", type=count,
+                        help="with -w: write the first COUNT matches (default: all)")
     parser.add_argument("filter", nargs="*", metavar="FILTER",
                         help="show only the packets it matches, as the list's filter bar: tcpdump syntax (run by "
                              "libpcap) or Wireshark's display-filter syntax (run by tshark), detected; with -w, "
@@ -458,20 +524,43 @@ def _run_read(args: argparse.Namespace) -> int:
     return run_read(args)
 
 
+def _completion_command_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} completion",
+        description="Print the shell completion script for ringmon's commands and flags (generated from its own "
+                    "parsers by shtab).",
+        epilog="enabling it:\n"
+               f"  bash: {PROG} completion bash > ~/.local/share/bash-completion/completions/{PROG}\n"
+               f"        (or: eval \"$({PROG} completion bash)\" in ~/.bashrc)\n"
+               f"  zsh:  {PROG} completion zsh > \"${{fpath[1]}}/_{PROG}\"   (then start a new shell)\n"
+               f"\n{EXIT_STATUS}",
+    )
+    parser.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    return parser
+
+
+def _run_completion(args: argparse.Namespace) -> int:
+    from .commands.completion import completion_parser, print_completion
+
+    commands = {name: (make_parser, summary) for name, (make_parser, _, summary) in COMMANDS.items() if name}
+    return print_completion(completion_parser(_dashboard_parser(), commands), args.shell)
+
+
 # The first word picks the command; none (or a filter word) is the dashboard. A table rather than
 # argparse subcommands, because the dashboard itself takes a trailing filter expression.
-COMMANDS: dict[str | None, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = {
-    None: (_dashboard_parser, _run_dashboard),
-    "capture": (_capture_parser, _run_capture),
-    "demo": (_demo_parser, _run_demo),
-    "read": (_read_parser, _run_read),
+COMMANDS: dict[str | None, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int], str]] = {
+    None: (_dashboard_parser, _run_dashboard, "the live dashboard"),
+    "capture": (_capture_parser, _run_capture, "headless capture, tcpdump-shaped"),
+    "demo": (_demo_parser, _run_demo, "the dashboard on generated traffic in private network namespaces"),
+    "read": (_read_parser, _run_read, "a pcap or pcapng file in the packet list"),
+    "completion": (_completion_command_parser, _run_completion, "the shell completion script (bash, zsh)"),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
-    make_parser, run = COMMANDS[command]
+    make_parser, run, _ = COMMANDS[command]
     args = make_parser().parse_args(argv[1:] if command else argv)
     try:
         return run(args)
