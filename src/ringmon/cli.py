@@ -216,6 +216,19 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _add_filter_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-F", dest="filter_file", metavar="FILE",
+                        help="read the filter from FILE ('#' starts a comment to the end of the line, as tcpdump "
+                             "reads it); an expression on the command line as well is an error (default: the "
+                             "expression on the command line)")
+
+
+def _add_numeric(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", dest="numeric", action="store_true",
+                        help="do not resolve addresses or ports to names: ringmon never does (accepted for "
+                             "tcpdump's habit)")
+
+
 def _add_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action=_VersionAction,
                         help="print ringmon's version and the libpcap versions it uses, and exit")
@@ -293,16 +306,13 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     parser.add_argument("-y", dest="linktype", metavar="TYPE", type=link_type,
                         help="the link type to capture by its libpcap name (EN10MB, RAW); one the interface does not "
                              "offer is an error (default: the interface's; -L lists it)")
-    parser.add_argument("-F", dest="filter_file", metavar="FILE",
-                        help="read the capture filter from FILE ('#' starts a comment to the end of the line, as "
-                             "tcpdump reads it); an expression on the command line as well is an error (default: the expression "
-                             "on the command line)")
+    _add_filter_file(parser)
     parser.add_argument("filter", nargs="*", metavar="EXPRESSION",
                         help="capture filter, tcpdump syntax (pcap-filter(7)), compiled by libpcap and run in the "
                              "kernel (default: every packet)")
 
 
-def _capture_expression(args: argparse.Namespace) -> str | None:
+def _filter_expression(args: argparse.Namespace) -> str | None:
     """The filter of the command line's words or of -F FILE, never both (tcpdump 4.99 ignores the words)."""
     if args.filter_file is None:
         return join_expression(args.filter)
@@ -325,7 +335,7 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         kernel_buffer_bytes=kernel_buffer,
         direction=Direction(args.direction or "inout"),
         linktype_required=args.linktype,
-        filter=_capture_expression(args),
+        filter=_filter_expression(args),
         drop_policy=DropPolicy[args.drop_policy.upper()],
         wait_strategy=WaitStrategy[args.wait.upper()],
         poll_interval_us=args.poll_interval,
@@ -465,9 +475,7 @@ def _capture_parser() -> argparse.ArgumentParser:
     parser.add_argument("-l", dest="line_buffered", action="store_true",
                         help="line-buffered standard output, for '| grep' or '| tee': always so in ringmon, each "
                              "batch of lines is written as it is printed (accepted for tcpdump's habit)")
-    parser.add_argument("-n", dest="numeric", action="store_true",
-                        help="do not resolve addresses or ports to names: ringmon never does (accepted for "
-                             "tcpdump's habit)")
+    _add_numeric(parser)
     _add_version(parser)
     return parser
 
@@ -511,10 +519,15 @@ def _read_parser() -> argparse.ArgumentParser:
                         help="show only the packets it matches, as the list's filter bar: tcpdump syntax (run by "
                              "libpcap) or Wireshark's display-filter syntax (run by tshark), detected; with -w, "
                              "tcpdump syntax, the packets written")
+    _add_filter_file(parser)
+    _add_numeric(parser)
+    _add_version(parser)
     return parser
 
 
 def _run_read(args: argparse.Namespace) -> int:
+    expression = _filter_expression(args)
+    args.filter = [expression] if expression else []
     if args.write_file:  # headless: none of the list's imports (Textual alone takes half a second)
         from .commands.export import run_read_export
 

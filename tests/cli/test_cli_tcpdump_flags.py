@@ -274,3 +274,22 @@ def test_a_filter_that_does_not_compile_on_one_of_two_interfaces_names_it_with_l
                          "ether", "host", veth_pair.mac_b)
     assert_one_error_line(result, "rmttun0: filter", "does not compile")
     assert veth_pair.if_a not in result.stderr and "is up" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["read", "capture"])
+def test_read_and_capture_r_take_F_and_n_as_tcpdump_r_does(veth_pair, tmp_path, command):
+    """A file's packets written through -F's filter: the same ones tcpdump -r -F writes."""
+    from capture_files import pcap
+
+    frames = veth_pair.frames_to_a(range(6)) + veth_pair.frames_to_a(range(6, 10), dst_port=40002)
+    source = tmp_path / "in.pcap"
+    source.write_bytes(pcap(frames))
+    expression = tmp_path / "filter"
+    expression.write_text("udp dst port 40002 # the last four\n")
+    args = (["read", str(source)] if command == "read" else ["capture", "-r", str(source)])
+    result = run_ringmon(*args, "-n", "-F", str(expression), "-w", str(tmp_path / "ours.pcap"))
+    assert result.returncode == 0, result.stderr
+    subprocess.run(["tcpdump", "-r", str(source), "-F", str(expression), "-w", str(tmp_path / "theirs.pcap")],
+                   check=True, capture_output=True, timeout=EXIT_TIMEOUT_S)
+    ours = [packet.frame for packet in tshark_packets(tmp_path / "ours.pcap")]
+    assert ours == [packet.frame for packet in tshark_packets(tmp_path / "theirs.pcap")] == frames[6:]
