@@ -1,6 +1,7 @@
 """ringcore: per-interface capture rings in C, and their Python API."""
 from .api import (
     CLASSIC_RING_PAGES,
+    DEFAULT_KERNEL_BUFFER_BYTES,
     DEFAULT_POLL_INTERVAL_US,
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
@@ -9,6 +10,7 @@ from .api import (
     DEFAULT_SPOOL_PACKETS,
     CaptureFileError,
     CaptureOptions,
+    Direction,
     DropPolicy,
     FilterError,
     OutOfRangeError,
@@ -34,6 +36,7 @@ from .capture import (
     Talkers,
     Writer,
     WriterFiles,
+    validate_kernel_buffer,
     validate_ring,
 )
 from .filter import UserSpaceFilter, compile_live_filter
@@ -51,13 +54,13 @@ from .store import (
 )
 
 __all__ = [
-    "CLASSIC_RING_PAGES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
+    "CLASSIC_RING_PAGES", "DEFAULT_KERNEL_BUFFER_BYTES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
     "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
-    "Capture", "CaptureFileError", "CaptureOptions", "DisplayFilter", "Drain", "DropPolicy", "ExportResult",
+    "Capture", "CaptureFileError", "CaptureOptions", "Direction", "DisplayFilter", "Drain", "DropPolicy", "ExportResult",
     "FilterError", "Limit", "Monitor", "OutOfRangeError", "PacketSelection", "PacketStore", "PrivilegeError", "Ring",
     "Rotation",
     "RingStats", "RingcoreError", "SlotMeta", "SlotView",
     "StoreInterface", "StoreOptions", "StoreProgress", "StoredPacket", "Talker", "Talkers", "TopTalkers",
     "UserSpaceFilter", "WaitStrategy", "WriteStatus", "Writer", "WriterFiles", "compile_live_filter", "in_netns", "interface_key",
-    "require_capture_privilege", "validate_ring",
+    "require_capture_privilege", "validate_kernel_buffer", "validate_ring",
 ]

@@ -233,6 +233,7 @@ _SIGNATURES = {
     "rc_ring_map_size": (size_t, [vp]),
     "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t, _P(u32)]),
     "rc_ring_slot_kinds": (u32, [vp, vp, u32]),
+    "rc_interface_linktype": (ctypes.c_int, [cp, cp, size_t]),
     "rc_capture_open": (ctypes.c_int, [cp, _P(CaptureConfig), _P(BpfInsn), u32, _P(vp), cp, size_t]),
     "rc_capture_start": (ctypes.c_int, [vp, cp, size_t]),
     "rc_capture_stop": (None, [vp]),
@@ -254,6 +255,7 @@ _SIGNATURES = {
     "rc_writer_abort": (None, [vp]),
     "rc_writer_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_writer_chown": (ctypes.c_int, [vp, u32, u32]),
+    "rc_writer_set_packet_buffered": (None, [vp, ctypes.c_int]),
     "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, vp, u32, _P(Limit), u32, _P(vp), cp, size_t]),
     "rc_drain_stats": (None, [vp, _P(Stats)]),
     "rc_drain_pause": (None, [vp, ctypes.c_int]),
@@ -290,6 +292,37 @@ _SIGNATURES = {
     "rc_store_filter_examined": (u64, [vp]),
     "rc_store_filter_free": (None, [vp]),
     "rc_store_save": (ctypes.c_int, [vp, cp, i32, u32, vp, ProgressFn, vp, _P(u64), _P(u64), cp, size_t]),
+}
+
+
+class PcapAddr(ctypes.Structure):
+    pass  # pcap_addr: only walked past, never read
+
+
+class PcapIf(ctypes.Structure):
+    pass
+
+
+PcapIf._fields_ = [("next", ctypes.POINTER(PcapIf)), ("name", ctypes.c_char_p),
+                   ("description", ctypes.c_char_p), ("addresses", ctypes.POINTER(PcapAddr)), ("flags", u32)]
+# pcap_if_t.flags (pcap/pcap.h)
+PCAP_IF_LOOPBACK = 0x1
+PCAP_IF_UP = 0x2
+PCAP_IF_RUNNING = 0x4
+PCAP_IF_WIRELESS = 0x8
+PCAP_IF_CONNECTION_STATUS = 0x30
+PCAP_IF_CONNECTION_STATUS_UNKNOWN = 0x0
+PCAP_IF_CONNECTION_STATUS_CONNECTED = 0x10
+PCAP_IF_CONNECTION_STATUS_DISCONNECTED = 0x20
+PCAP_ERRBUF_SIZE = 256
+# The system libpcap the C library links (display filters): its functions are reached through the library.
+_SIGNATURES |= {
+    "pcap_lib_version": (ctypes.c_char_p, []),
+    "pcap_findalldevs": (ctypes.c_int, [_P(_P(PcapIf)), cp]),
+    "pcap_freealldevs": (None, [_P(PcapIf)]),
+    "pcap_datalink_name_to_val": (ctypes.c_int, [cp]),
+    "pcap_datalink_val_to_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "pcap_datalink_val_to_description": (ctypes.c_char_p, [ctypes.c_int]),
 }
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _fn = getattr(lib, _name)

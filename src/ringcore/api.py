@@ -12,6 +12,8 @@ DEFAULT_RING_PAGES = 4097
 CLASSIC_RING_PAGES = 33
 DEFAULT_SNAPLEN = 262144
 DEFAULT_POLL_INTERVAL_US = 1000
+# The kernel's TPACKET_V3 ring of each capture (tcpdump's -B): 32 blocks of 256 KiB (see capture.py).
+DEFAULT_KERNEL_BUFFER_BYTES = 8 << 20
 DEFAULT_SPOOL_BYTES = 1 << 30
 # The spool's index holds at most this many packets, 32 bytes each: 64 MiB (RC_STORE_SPOOL_DEFAULT_PACKETS).
 DEFAULT_SPOOL_PACKETS = 1 << 21
@@ -35,6 +37,14 @@ class CaptureFileError(RingcoreError):
 
 class OutOfRangeError(RingcoreError, ValueError):
     """A count, size or setting the C core cannot take (a ValueError too: it is a bad argument)."""
+
+
+class Direction(enum.Enum):
+    """Which packets a capture takes (tcpdump's -Q): received, sent, or both."""
+
+    INOUT = "inout"
+    IN = "in"
+    OUT = "out"
 
 
 class DropPolicy(enum.IntEnum):
@@ -61,6 +71,11 @@ class CaptureOptions:
     poll_interval_us: int = DEFAULT_POLL_INTERVAL_US
     # Cut every packet to one slot (counted as truncated); else a packet larger than a slot spans several.
     truncate_to_slot: bool = False
+    # tcpdump's -B, -Q and -y: the kernel ring's size, the direction taken (a kernel filter beside `filter`), and
+    # the link type (libpcap's DLT_ value) the interface must have, None: whichever it has.
+    kernel_buffer_bytes: int = DEFAULT_KERNEL_BUFFER_BYTES
+    direction: Direction = Direction.INOUT
+    linktype_required: int | None = None
 
 
 @dataclass(frozen=True)

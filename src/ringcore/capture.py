@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from . import _binding as rc
 from .api import (
     DEFAULT_RING_PAGES,
+    Direction,
     DEFAULT_SLOT_SIZE,
     CaptureOptions,
     DropPolicy,
@@ -27,7 +28,8 @@ from .api import (
     TopTalkers,
     WaitStrategy,
 )
-from .filter import compile_live_filter
+from .filter import DLT_FOR_LINKTYPE, compile_live_filter
+from .interfaces import linktype_name
 from .netns import in_netns
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ MAX_POLL_INTERVAL_US = rc.RC_POLL_INTERVAL_MAX_US
 U32_MAX = (1 << 32) - 1
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 U64_MAX = (1 << 64) - 1
-# Kernel side of a capture: 8 MiB of TPACKET_V3 blocks buffer a burst while
+# Kernel side of a capture: 8 MiB of TPACKET_V3 blocks (DEFAULT_KERNEL_BUFFER_BYTES, -B) buffer a burst while
 # the producer waits on a full slot ring (drop-early) or is off the CPU.  At
 # low rates the kernel hands a block over after BLOCK_TIMEOUT_MS however
 # empty, so blocks x timeout bounds how long the producer may stall before
@@ -49,7 +51,6 @@ U64_MAX = (1 << 64) - 1
 # fewer producer wake-ups at high rates.  256 KiB holds any frame a link can
 # hand over, GRO's 64 KiB included.  The timeout is also the most latency the kernel adds.
 KERNEL_BLOCK_SIZE = 1 << 18
-KERNEL_BLOCK_NR = 32
 BLOCK_TIMEOUT_MS = 20
 _SLOT_HDR = struct.Struct("<IIQiII")  # struct rc_slot_hdr up to `slots`
 FORMATS = {"pcap": rc.RC_FORMAT_PCAP_US, "pcap-ns": rc.RC_FORMAT_PCAP_NS, "pcapng": rc.RC_FORMAT_PCAPNG}
@@ -85,6 +86,20 @@ def validate_ring(slot_size: int, ring_pages: int) -> int:
             f"a ring of {ring_pages} pages does not fit {slot_size}-byte slots: it needs a header page and at least one slot"
         )
     return slots
+
+
+def validate_kernel_buffer(buffer_bytes: int) -> int:
+    """The kernel ring's blocks for a buffer of `buffer_bytes` (-B), whole KERNEL_BLOCK_SIZE blocks rounded up, or a
+    RingcoreError that says what does not fit: less than a block, or more memory than the machine has (the kernel
+    would refuse it, or take it from everything else)."""
+    if buffer_bytes < KERNEL_BLOCK_SIZE:
+        raise RingcoreError(f"a kernel buffer of {buffer_bytes >> 10} KiB does not fit: it holds whole blocks of "
+                            f"{KERNEL_BLOCK_SIZE >> 10} KiB, at least one (-B {KERNEL_BLOCK_SIZE >> 10})")
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if buffer_bytes > memory:
+        raise RingcoreError(f"a kernel buffer of {buffer_bytes >> 10} KiB does not fit: the machine has "
+                            f"{memory >> 10} KiB of memory")
+    return -(-buffer_bytes // KERNEL_BLOCK_SIZE)
 
 
 def validate_poll_interval(poll_interval_us: int) -> int:
@@ -350,13 +365,14 @@ class Capture(_Native):
         if not 1 <= options.snaplen <= MAX_SNAPLEN:
             raise RingcoreError(f"snap length {options.snaplen} is out of range: 1 to {MAX_SNAPLEN} bytes")
         validate_poll_interval(options.poll_interval_us)
+        kernel_blocks = validate_kernel_buffer(options.kernel_buffer_bytes)
         self.ifname = ifname
         self.netns = netns
         self.options = options
         cfg = rc.CaptureConfig(
             rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
                           int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot)),
-            options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, KERNEL_BLOCK_NR, BLOCK_TIMEOUT_MS,
+            options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, kernel_blocks, BLOCK_TIMEOUT_MS,
         )
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
@@ -369,17 +385,30 @@ class Capture(_Native):
         self.filter: str | None = None
         self.ring = Ring(rc.lib.rc_capture_ring(self._handle), owned=False)
         try:
-            if options.filter:
+            self._check_linktype(options.linktype_required)
+            if options.filter or options.direction is not Direction.INOUT:
                 self.set_filter(options.filter)
             self.start()
         except BaseException:
             self.close()
             raise
 
+    def _check_linktype(self, required: int | None) -> None:
+        """-y: the interface must offer the link type asked for; ringmon offers the one its frames have."""
+        if required is None or DLT_FOR_LINKTYPE.get(self.linktype) == required:
+            return
+        asked = rc.lib.pcap_datalink_val_to_name(required)
+        raise RingcoreError(f"{self.ifname} does not offer link type {asked.decode() if asked else required}: "
+                            f"it is captured as {linktype_name(self.linktype)} "
+                            f"(see 'ringmon capture -L -i {self.ifname}')")
+
     def set_filter(self, expression: str | None) -> None:
-        """Compile and attach a filter in the kernel; on error the old one stays."""
-        program = (compile_live_filter(expression, self.ifname, self.linktype, self.options.snaplen, self.netns)
-                   if expression else None)
+        """Compile and attach a filter in the kernel (with the options' direction, -Q); on error the old one
+        stays."""
+        direction = self.options.direction
+        program = (compile_live_filter(expression, self.ifname, self.linktype, self.options.snaplen, self.netns,
+                                       direction)
+                   if expression or direction is not Direction.INOUT else None)
         buf = rc.errbuf()
         code = rc.lib.rc_capture_set_filter(self.handle, program, len(program) if program else 0, buf, len(buf))
         _check(code, buf, f"{self.ifname}: setting the filter")
@@ -489,6 +518,10 @@ class Writer(_Native):
     def error(self) -> str | None:
         buf = rc.errbuf()
         return rc.message(buf) if rc.lib.rc_writer_error(self.handle, buf, len(buf)) else None
+
+    def set_packet_buffered(self, on: bool) -> None:
+        """tcpdump's -U: each batch reaches the file or stream at once, not when the 1 MiB buffer fills."""
+        rc.lib.rc_writer_set_packet_buffered(self.handle, int(on))
 
     def chown(self, uid: int, gid: int) -> None:
         """Give the file to uid:gid, so that user may rename it into place (-Z); a stream keeps its owner."""

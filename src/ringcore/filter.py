@@ -7,13 +7,13 @@ import socket
 import pcapy
 
 from ._binding import BpfInsn
-from .api import FilterError, RingcoreError
+from .api import Direction, FilterError, RingcoreError
 from .netns import in_netns
 
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 # libpcap's handles speak DLT_ values; they differ from LINKTYPE_ values for raw IP.
-_DLT_FOR_LINKTYPE = {LINKTYPE_ETHERNET: pcapy.DLT_EN10MB, LINKTYPE_RAW: pcapy.DLT_RAW}
+DLT_FOR_LINKTYPE = {LINKTYPE_ETHERNET: pcapy.DLT_EN10MB, LINKTYPE_RAW: pcapy.DLT_RAW}
 _NETMASK_UNKNOWN = 0xFFFFFFFF
 # libpcap's MAXIMUM_SNAPLEN: what a file's packets are compiled for, whatever snap length the file claims
 FILE_SNAPLEN = 262144
@@ -23,13 +23,16 @@ _BPF_MAXINSNS = 4096
 _PROBE_BUFFER_BYTES = 1 << 16
 _PCAP_ERROR_IFACE_NOT_UP = -9  # pcap.h; pcapy's activate() returns libpcap's status
 _libc = ctypes.CDLL(None, use_errno=True)
+# -Q: libpcap's own primitives; on a live Linux socket they test the packet's type (SKF_AD_PKTTYPE), sent by
+# this host (PACKET_OUTGOING) or not, in the kernel
+_DIRECTION_PRIMITIVES = {Direction.IN: "inbound", Direction.OUT: "outbound"}
 
 
 def compile_program(expression: str, linktype: int, snaplen: int) -> pcapy.BPFProgram:
     """Compile `expression` for a link type with libpcap; accepted packets are cut to snaplen.
     For packets as stored in files (`.filter(bytes)`), VLAN tags in place; a live socket needs
     compile_live_filter."""
-    dlt = _DLT_FOR_LINKTYPE.get(linktype)
+    dlt = DLT_FOR_LINKTYPE.get(linktype)
     if dlt is None:
         raise FilterError(f"filters are not supported on link type {linktype}")
     try:
@@ -54,14 +57,28 @@ class UserSpaceFilter:
         return program.filter(data) != 0
 
 
-def compile_live_filter(expression: str, ifname: str, linktype: int, snaplen: int,
-                        netns: str | None = None) -> ctypes.Array:
-    """The program tcpdump attaches for `expression` on the live interface: read back from a libpcap
-    socket opened there. A dead handle will not do: on a live Linux socket the kernel has taken the
-    802.1Q tag out of the packet before the filter runs, and only a live handle makes libpcap test
+def kernel_expression(expression: str | None, direction: Direction) -> str | None:
+    """What the kernel runs for a capture filter taking only one direction (-Q), or None: everything."""
+    primitive = _DIRECTION_PRIMITIVES.get(direction)
+    if primitive is None:
+        return expression
+    return f"{primitive} and ({expression})" if expression else primitive
+
+
+def compile_live_filter(expression: str | None, ifname: str, linktype: int, snaplen: int,
+                        netns: str | None = None, direction: Direction = Direction.INOUT) -> ctypes.Array:
+    """The program tcpdump attaches for `expression` (with -Q's `direction`) on the live interface: read back
+    from a libpcap socket opened there. A dead handle will not do: on a live Linux socket the kernel has taken
+    the 802.1Q tag out of the packet before the filter runs, and only a live handle makes libpcap test
     it where it went (the SKF_AD_VLAN_TAG* extensions); the netmask for `ip broadcast` is the
-    interface's too. The kernel cuts accepted packets to `snaplen` (the program's return value)."""
-    compile_program(expression, linktype, snaplen)  # says what is wrong with the expression itself first
+    interface's too. The kernel cuts accepted packets to `snaplen` (the program's return value). Every error
+    names the interface: one of several may have a link type the expression does not compile for."""
+    if expression:
+        try:
+            compile_program(expression, linktype, snaplen)  # says what is wrong with the expression itself first
+        except FilterError as exc:
+            raise FilterError(f"{ifname}: {exc}") from None
+    kernel = kernel_expression(expression, direction)
     try:
         with in_netns(netns):
             handle = pcapy.create(ifname)
@@ -76,13 +93,13 @@ def compile_live_filter(expression: str, ifname: str, linktype: int, snaplen: in
             raise FilterError(f"{ifname} is down: a capture filter is compiled for it once it is up (as tcpdump's)")
         if status < 0:
             raise RingcoreError(f"{ifname}: opening it to compile the filter failed (libpcap error {status})")
-        if handle.datalink() != _DLT_FOR_LINKTYPE.get(linktype):
+        if handle.datalink() != DLT_FOR_LINKTYPE.get(linktype):
             raise FilterError(f"{ifname}: libpcap sees link type {handle.datalink()} where the capture has {linktype}")
         try:
-            handle.setfilter(expression)
+            handle.setfilter(kernel)
         except pcapy.PcapError as exc:
-            raise FilterError(f"filter '{expression}' does not compile: {exc}") from None
-        return _attached_program(handle.getfd(), ifname, expression)
+            raise FilterError(f"{ifname}: filter '{kernel}' does not compile: {exc}") from None
+        return _attached_program(handle.getfd(), ifname, kernel)
     finally:
         handle.close()
 
@@ -101,3 +118,10 @@ def join_expression(words: list[str]) -> str | None:
     """A trailing filter given as several words, as tcpdump takes it."""
     expression = " ".join(words).strip()
     return expression or None
+
+
+def capture_filter_libpcap() -> str:
+    """The version of the libpcap that compiles capture filters: pcapy-ng's own copy, not the system's."""
+    library = ctypes.CDLL(pcapy.__file__)  # its libpcap's symbols are reached through it
+    library.pcap_lib_version.restype = ctypes.c_char_p
+    return library.pcap_lib_version().decode()

@@ -304,9 +304,10 @@ class Monitor:
     # -- writing -----------------------------------------------------------
 
     def start_writing(self, path: str, fmt: str = "pcapng", owner: tuple[int, int] | None = None,
-                      rotation: Rotation | None = None) -> None:
+                      rotation: Rotation | None = None, packet_buffered: bool = False) -> None:
         """Write every ring's packets to `path` (with `rotation`, to a series of files named after it); `owner`
-        (uid, gid) gets the first file, for a process about to become that user (who then makes the others). The file is opened without the lock (a FIFO waits up to 10 s for its reader):
+        (uid, gid) gets the first file, for a process about to become that user (who then makes the others);
+        `packet_buffered` (-U): each batch reaches the file at once. The file is opened without the lock (a FIFO waits up to 10 s for its reader):
         statistics, settings and plugging go on meanwhile."""
         with self._lock:
             if not self._drain:
@@ -327,6 +328,7 @@ class Monitor:
                     raise RingcoreError("the session ended while the file was opened")
                 if owner is not None:
                     writer.chown(*owner)
+                writer.set_packet_buffered(packet_buffered)
                 ids = {key: writer.add_interface(key, p.capture.linktype, p.capture.options.snaplen)
                        for key, p in self._plugged.items()}
             except BaseException:

@@ -10,11 +10,13 @@ import re
 import stat
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from ringcore import (
     CLASSIC_RING_PAGES,
+    DEFAULT_KERNEL_BUFFER_BYTES,
     DEFAULT_POLL_INTERVAL_US,
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
@@ -23,10 +25,12 @@ from ringcore import (
     DEFAULT_SPOOL_PACKETS,
     FORMATS,
     CaptureOptions,
+    Direction,
     DropPolicy,
     RingcoreError,
     StoreOptions,
     WaitStrategy,
+    validate_kernel_buffer,
     validate_ring,
 )
 from ringcore.store import MAX_SPOOL_BYTES, MAX_SPOOL_PACKETS, SPOOL_MIN_BYTES, SPOOL_MIN_PACKETS
@@ -43,7 +47,27 @@ def say(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+EXIT_STATUS = ("exit status:\n"
+               "  0    done as asked (for a capture: -c reached, interrupted, or its reader went away)\n"
+               "  1    an error, said in one line on stderr (an interface down or gone, a filter that does not\n"
+               "       compile, a file that cannot be read or written, no privilege to capture)\n"
+               "  2    a bad flag or value on the command line, said in one line on stderr")
+
+
+class _ManPageFormatter(argparse.HelpFormatter):
+    """--help that reads like a man page: the description's paragraphs filled to the terminal, the sections of
+    the epilog (examples, exit status: paragraphs of several lines) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(paragraph if "\n" in paragraph else
+                            textwrap.fill(paragraph, width, initial_indent=indent, subsequent_indent=indent)
+                            for paragraph in text.split("\n\n"))
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, **kwargs):
+        super().__init__(formatter_class=_ManPageFormatter, **kwargs)
+
     # argparse prints usage plus an error; a bad flag gets the same single line as any other bad input.
     def error(self, message: str):
         say(f"{message} (see '{self.prog} --help')")
@@ -148,6 +172,68 @@ def listen_address(text: str) -> tuple[str, int]:
     return address, int(port_text)
 
 
+def kibibytes(text: str) -> int:
+    """-B's KiB (as tcpdump's: 4096 is 4 MiB), in bytes."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of KiB (-B 8192: 8 MiB)")
+    return int(text) << 10
+
+
+def link_type(text: str) -> int:
+    """-y's name (EN10MB, RAW; any case), as libpcap's DLT_ value."""
+    from ringcore.interfaces import linktype_by_name
+
+    try:
+        return linktype_by_name(text)
+    except RingcoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def filter_from_file(path: str) -> str:
+    """-F FILE's expression, read as tcpdump reads it: '#' to the end of its line is a comment."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read().decode("utf-8", "replace")
+    except OSError as exc:
+        raise RingcoreError(f"{path}: cannot read the filter: {exc.strerror}") from None
+    return re.sub(r"#[^\n]*", " ", text)
+
+
+class _VersionAction(argparse.Action):
+    """--version: ringmon's, and the libpcap versions it runs (as tcpdump --version)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import version
+
+        from ringcore import _binding
+        from ringcore.filter import capture_filter_libpcap
+
+        print(f"{PROG} version {version(PROG)}\n{_binding.lib.pcap_lib_version().decode()}\n"
+              f"{capture_filter_libpcap()} (compiles capture filters)")
+        parser.exit()
+
+
+def _add_filter_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-F", dest="filter_file", metavar="FILE",
+                        help="read the filter from FILE ('#' starts a comment to the end of the line, as tcpdump "
+                             "reads it); an expression on the command line as well is an error (default: the "
+                             "expression on the command line)")
+
+
+def _add_numeric(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", dest="numeric", action="store_true",
+                        help="do not resolve addresses or ports to names: ringmon never does (accepted for "
+                             "tcpdump's habit)")
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print ringmon's version and the libpcap versions it uses, and exit")
+
+
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
     """Where the dashboard keeps every packet it captures: the dashboard and the demo share them."""
     parser.add_argument("--spool-size", metavar="SIZE", type=size, default=DEFAULT_SPOOL_BYTES,
@@ -161,7 +247,7 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help="keep no packets (the same as --spool-size 0)")
     parser.add_argument("--keep-spool", metavar="DIR", type=keep_directory,
                         help="at exit, save the packets still stored to DIR as a pcapng named by the start time "
-                             "(checked at start: a directory ringmon can create a file in)")
+                             "(checked at start: a directory ringmon can create a file in) (default: the spool is removed at exit)")
 
 
 def store_options(args: argparse.Namespace) -> StoreOptions | None:
@@ -183,39 +269,73 @@ def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ri
 def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     """The flags that say what to capture and how: the dashboard and `capture` share them."""
     parser.add_argument("-i", dest="interfaces", metavar="IFACE", action="append", default=[],
-                        help="capture on this interface (repeat for several)")
+                        help="capture on this interface, by name or by the number 'ringmon capture -D' gives it "
+                             "(repeat for several) (default: the dashboard watches every interface that is up; "
+                             "capture needs one)")
     parser.add_argument("-s", dest="snaplen", metavar="SNAPLEN", type=byte_count, default=0,
                         help=f"bytes kept of each packet (0: the default, {DEFAULT_SNAPLEN})")
     parser.add_argument("-p", dest="promisc", action="store_false",
-                        help="do not put the interface in promiscuous mode")
+                        help="do not put the interface in promiscuous mode (default: promiscuous, as tcpdump)")
     _add_ring_options(parser, DEFAULT_SLOT_SIZE, DEFAULT_RING_PAGES)
     parser.add_argument("--truncate-to-slot", action="store_true",
                         help="cut each packet to one slot (counted as truncated); by default a packet larger "
                              "than a slot takes several, kept whole up to the snap length")
     parser.add_argument("--drop-policy", choices=[policy.name.lower() for policy in DropPolicy], default="early",
-                        help="when the ring is full: leave packets to the kernel (early) or take and drop them (late)")
+                        help="when the ring is full: leave packets to the kernel (early) or take and drop them (late) "
+                             "(default early)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, or "
                              f"sleep until the producer signals a kernel block (event) (default {wait})")
     parser.add_argument("--poll-interval", metavar="US", type=nonnegative, default=DEFAULT_POLL_INTERVAL_US,
                         help=f"sleep between polls of an empty ring with --wait sleep (default {DEFAULT_POLL_INTERVAL_US} us)")
     parser.add_argument("-Z", dest="run_as", metavar="USER",
-                        help="once the interfaces and output files are open, go on as USER with no capability")
+                        help="once the interfaces and output files are open, go on as USER with no capability "
+                             "(default: stay who started it)")
     parser.add_argument("--metrics", metavar="[ADDR:]PORT", type=listen_address,
                         help="serve the statistics for Prometheus on http://ADDR:PORT/metrics (ADDR: default "
-                             f"{DEFAULT_METRICS_ADDRESS}, this host only; 0.0.0.0: every address)")
-    parser.add_argument("filter", nargs="*", metavar="EXPRESSION", help="capture filter, tcpdump syntax")
+                             f"{DEFAULT_METRICS_ADDRESS}, this host only; 0.0.0.0: every address) (default: not served)")
+    # tcpdump's capture flags
+    parser.add_argument("-B", dest="kernel_buffer", metavar="KIB", type=kibibytes,
+                        help="the kernel's buffer of each interface in KiB, as tcpdump's -B: its TPACKET_V3 ring, "
+                             "whole 256 KiB blocks (rounded up), at least one and at most the machine's memory "
+                             f"(default {DEFAULT_KERNEL_BUFFER_BYTES >> 10}: 32 blocks)")
+    parser.add_argument("-Q", dest="direction", choices=[direction.value for direction in Direction],
+                        help="capture only the packets received (in), sent (out) or both (inout, the default), "
+                             "tested in the kernel by libpcap's 'inbound'/'outbound'; on loopback every packet is "
+                             "seen once, coming in, so 'out' takes none there (as tcpdump)")
+    parser.add_argument("-y", dest="linktype", metavar="TYPE", type=link_type,
+                        help="the link type to capture by its libpcap name (EN10MB, RAW); one the interface does not "
+                             "offer is an error (default: the interface's; -L lists it)")
+    _add_filter_file(parser)
+    parser.add_argument("filter", nargs="*", metavar="EXPRESSION",
+                        help="capture filter, tcpdump syntax (pcap-filter(7)), compiled by libpcap and run in the "
+                             "kernel (default: every packet)")
+
+
+def _filter_expression(args: argparse.Namespace) -> str | None:
+    """The filter of the command line's words or of -F FILE, never both (tcpdump 4.99 ignores the words)."""
+    if args.filter_file is None:
+        return join_expression(args.filter)
+    if args.filter:
+        raise RingcoreError(f"-F {args.filter_file} gives the filter: the expression on the command line "
+                            f"('{' '.join(args.filter)}') would be ignored")
+    return join_expression([filter_from_file(args.filter_file)])
 
 
 def capture_options(args: argparse.Namespace) -> CaptureOptions:
     """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
     validate_ring(args.slot_size, args.ring_pages)
+    kernel_buffer = args.kernel_buffer or DEFAULT_KERNEL_BUFFER_BYTES
+    validate_kernel_buffer(kernel_buffer)
     return CaptureOptions(
         slot_size=args.slot_size,
         ring_pages=args.ring_pages,
         snaplen=args.snaplen or DEFAULT_SNAPLEN,
         promisc=args.promisc,
-        filter=join_expression(args.filter),
+        kernel_buffer_bytes=kernel_buffer,
+        direction=Direction(args.direction or "inout"),
+        linktype_required=args.linktype,
+        filter=_filter_expression(args),
         drop_policy=DropPolicy[args.drop_policy.upper()],
         wait_strategy=WaitStrategy[args.wait.upper()],
         poll_interval_us=args.poll_interval,
@@ -225,17 +345,28 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
 
 def _dashboard_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="See what crosses an interface, and whether capture keeps up: the live dashboard\n"
-                    "on the named interfaces, or on every interface that is up.",
-        epilog=f"commands:\n  {PROG} capture ...  headless capture, tcpdump-shaped (see '{PROG} capture --help')\n"
-               f"  {PROG} read FILE    a pcap or pcapng file in the packet list (see '{PROG} read --help')\n"
-               f"  {PROG} demo         the dashboard on generated traffic in private network namespaces",
+        prog=PROG,
+        description="See what crosses an interface, and whether capture keeps up: the live dashboard on the named "
+                    "interfaces (-i), or on every interface that is up (loopback with --loopback). Each interface's "
+                    "packets go through a kernel ring and a ring in C to a packet store; the dashboard shows the "
+                    "rings, the drops at each stage, the rates and the top talkers. ? in the dashboard explains "
+                    "every key and every number.",
+        epilog=f"commands:\n  {PROG} capture ...     headless capture, tcpdump-shaped (see '{PROG} capture --help')\n"
+               f"  {PROG} read FILE       a pcap or pcapng file in the packet list (see '{PROG} read --help')\n"
+               f"  {PROG} demo            the dashboard on generated traffic in private network namespaces\n"
+               f"  {PROG} completion SH   the completion script for bash or zsh\n"
+               f"\nexamples:\n"
+               f"  {PROG}                             every interface that is up\n"
+               f"  {PROG} -i eth0 -i wlan0 not port 22   two interfaces, without ssh\n"
+               f"  {PROG} -i eth0 --spool-size 4G --keep-spool ~/captures   keep the packets at exit\n"
+               f"\n{EXIT_STATUS}\n"
+               f"  128+N  ended by signal N (SIGTERM, SIGHUP)",
     )
     _add_capture_options(parser, wait="sleep")  # the dashboard shows the classic 1 ms polling
     parser.add_argument("--loopback", action="store_true",
                         help="without -i, also plug the loopback interface")
     _add_store_options(parser)
+    _add_version(parser)
     return parser
 
 
@@ -248,7 +379,11 @@ def _run_dashboard(args: argparse.Namespace) -> int:
 
 def _demo_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=f"{PROG} demo",
-                     description="The dashboard on generated traffic between private network namespaces.")
+                     description="The dashboard on generated traffic between private network namespaces that the "
+                                 "demo creates and removes (needs root): steady, bursty and flood phases show how the "
+                                 "ring fills and where packets drop.",
+                     epilog=f"examples:\n  sudo {PROG} demo\n  sudo {PROG} demo --ring-pages 4097   the default ring "
+                            f"instead of the classic 64 slots\n\n{EXIT_STATUS}")
     _add_ring_options(parser, None, None)  # unset: the demo shows the classic ring
     _add_store_options(parser)
     return parser
@@ -283,35 +418,68 @@ class _CaptureParser(_Parser):
 def _capture_parser() -> argparse.ArgumentParser:
     parser = _CaptureParser(
         prog=f"{PROG} capture",
-        description="Capture without the dashboard: to a file with -w (drained in C), only counted with "
-                    "--count-only (read through --metrics), or one line per packet on stdout.",
+        description="Capture without the dashboard, with tcpdump's flags: to a file with -w (drained in C, no "
+                    "Python per packet), only counted with --count-only (read through --metrics), or one line per "
+                    "packet on stdout; -r reads a file instead. At the end, tcpdump's summary on stderr: packets "
+                    "captured, received by filter, dropped by the kernel and at the ring.",
+        epilog=f"examples:\n"
+               f"  {PROG} capture -D                                list the interfaces, numbered\n"
+               f"  {PROG} capture -i eth0 -n udp port 53            DNS, one line per packet\n"
+               f"  {PROG} capture -i eth0 -Q in -c 100 icmp         100 ICMP packets received\n"
+               f"  {PROG} capture -i eth0 -U -w - | tshark -r -     a live stream to another tool\n"
+               f"  {PROG} capture -i eth0 -B 65536 -w big.pcapng --format pcapng   a 64 MiB kernel buffer\n"
+               f"  {PROG} capture -i eth0 -F filter.txt -w out.pcap -C 100 -W 10   ten files of 100 MB in a ring\n"
+               f"  {PROG} capture -i eth0 -w 'cap-%Y%m%d-%H.pcap' -G 3600    a new file every hour\n"
+               f"  {PROG} capture -r in.pcap tcp                    a file's TCP packets\n"
+               f"  {PROG} capture -i eth0 --count-only --metrics 9100   counted, for Prometheus\n"
+               f"\n{EXIT_STATUS}",
     )
     # headless, nobody watches the polling: sleep until the producer signals, no idle wake-ups
     _add_capture_options(parser, wait="event")
     parser.add_argument("-r", dest="read_file", metavar="FILE",
-                        help="read packets from a pcap or pcapng file ('-': standard input)")
+                        help="read packets from a pcap or pcapng file ('-': standard input) instead of capturing "
+                             "(default: capture live, -i)")
     parser.add_argument("-w", dest="write_file", metavar="FILE", help="write packets to FILE, created 0600 (a replaced file keeps its mode) and complete under its name "
                              "once the capture ends; '-': standard output (refused on a terminal); a FIFO's reader "
-                             "is waited for up to 10 s, as with tcpdump the reader may start after ringmon")
-    parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="stop after COUNT packets")
+                             "is waited for up to 10 s, as with tcpdump the reader may start after ringmon (default: one line per "
+                             "packet on stdout)")
+    parser.add_argument("-c", dest="count", metavar="COUNT", type=count,
+                        help="stop after COUNT packets (default: until interrupted, or the end of -r's file)")
     parser.add_argument("-C", dest="file_size_mb", metavar="MB", type=megabytes,
                         help="with -w: a new file before one would pass MB millions of bytes, named FILE, FILE1, "
-                             "FILE2 ... (with -W: FILE0 ... in a ring), as tcpdump")
+                             "FILE2 ... (with -W: FILE0 ... in a ring), as tcpdump (default: one file)")
     parser.add_argument("-G", dest="rotate_seconds", metavar="SECONDS", type=count,
                         help="with -w: a new file every SECONDS (at the first packet after), its name FILE through "
-                             "strftime (-w 'cap-%%Y%%m%%d-%%H%%M%%S.pcap')")
+                             "strftime (-w 'cap-%%Y%%m%%d-%%H%%M%%S.pcap') (default: one file)")
     parser.add_argument("-W", dest="files_max", metavar="COUNT", type=count,
-                        help="with -C or -G: keep the newest COUNT files, the oldest removed")
+                        help="with -C or -G: keep the newest COUNT files, the oldest removed (default: keep all)")
     parser.add_argument("--format", choices=list(FORMATS),
                         help="file format for -w (pcapng keeps each packet's interface; default: pcap, or with -r "
                              "the input's)")
     parser.add_argument("--stats-json", metavar="FILE", help="write the final per-interface statistics to FILE (with -w, "
-                             "'written': that interface's packets in the file)")
-    parser.add_argument("--netns", metavar="NAME", help="open the interfaces inside this network namespace")
+                             "'written': that interface's packets in the file) (default: none)")
+    parser.add_argument("--netns", metavar="NAME",
+                        help="open the interfaces (and list them, -D) inside this network namespace, as made by "
+                             "'ip netns add' (default: this process's)")
     parser.add_argument("--count-only", action="store_true",
                         help="capture and count, printing and writing no packet: the headless monitor, with --metrics "
                              "what runs on every host of a fleet; the summary and --stats-json at the end as usual")
     _add_line_format_options(parser)
+    # tcpdump's habits
+    parser.add_argument("-D", dest="list_interfaces", action="store_true",
+                        help="list the interfaces (of --netns) with their state, numbered as tcpdump -D numbers them "
+                             "(its pseudo-devices, such as any, left out), and exit; -i takes the number too")
+    parser.add_argument("-L", dest="list_linktypes", action="store_true",
+                        help="list the link types of the -i interfaces (for -y) and exit")
+    parser.add_argument("-U", dest="packet_buffered", action="store_true",
+                        help="with -w: packet-buffered, each batch of packets reaches the file or stream as it is "
+                             "taken (a FIFO's reader sees them at once) instead of when 1 MiB is buffered "
+                             "(default: buffered; standard output is always packet-buffered)")
+    parser.add_argument("-l", dest="line_buffered", action="store_true",
+                        help="line-buffered standard output, for '| grep' or '| tee': always so in ringmon, each "
+                             "batch of lines is written as it is printed (accepted for tcpdump's habit)")
+    _add_numeric(parser)
+    _add_version(parser)
     return parser
 
 
@@ -355,23 +523,36 @@ def _read_parser() -> argparse.ArgumentParser:
         prog=f"{PROG} read",
         description="Open a pcap or pcapng file in the packet list: it shows at once while the file is indexed "
                     "in the background (in place, no copy), scrolls, jumps (g), finds (/) and opens packets "
-                    "(enter). A damaged file shows every packet up to the damage and says what is wrong.",
+                    "(enter). A damaged file shows every packet up to the damage and says what is wrong. "
+                    "With -w, no list: the packets that match are written to a file.",
+        epilog=f"examples:\n"
+               f"  {PROG} read capture.pcapng                   the list; ? explains its keys\n"
+               f"  {PROG} read capture.pcap tcp port 443        only HTTPS (tcpdump syntax)\n"
+               f"  {PROG} read capture.pcap 'http.request'      Wireshark syntax, run by tshark\n"
+               f"  {PROG} read in.pcap -w dns.pcap port 53      the DNS packets to a file\n"
+               f"\n{EXIT_STATUS}",
     )
     parser.add_argument("file", metavar="FILE", help="the capture file (pcap, µs or ns, either byte order; pcapng)")
     parser.add_argument("-w", dest="write_file", metavar="OUT",
                         help="no list: write the packets that match FILTER (all without one) to OUT, as "
                              "'tcpdump -r FILE -w OUT FILTER' does, and say how many on stderr; created 0600, complete "
-                             "under its name or not there; '-': standard output (refused on a terminal)")
+                             "under its name or not there; '-': standard output (refused on a terminal) (default: the list)")
     parser.add_argument("--format", choices=list(FORMATS), help="file format for -w (default: the input's)")
-    parser.add_argument("-c", dest="count", metavar="COUNT", type=count, help="with -w: write the first COUNT matches")
+    parser.add_argument("-c", dest="count", metavar="COUNT", type=count,
+                        help="with -w: write the first COUNT matches (default: all)")
     parser.add_argument("filter", nargs="*", metavar="FILTER",
                         help="show only the packets it matches, as the list's filter bar: tcpdump syntax (run by "
                              "libpcap) or Wireshark's display-filter syntax (run by tshark), detected; with -w, "
                              "tcpdump syntax, the packets written")
+    _add_filter_file(parser)
+    _add_numeric(parser)
+    _add_version(parser)
     return parser
 
 
 def _run_read(args: argparse.Namespace) -> int:
+    expression = _filter_expression(args)
+    args.filter = [expression] if expression else []
     if args.write_file:  # headless: none of the list's imports (Textual alone takes half a second)
         from .commands.export import run_read_export
 
@@ -381,20 +562,43 @@ def _run_read(args: argparse.Namespace) -> int:
     return run_read(args)
 
 
+def _completion_command_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=f"{PROG} completion",
+        description="Print the shell completion script for ringmon's commands and flags (generated from its own "
+                    "parsers by shtab).",
+        epilog="enabling it:\n"
+               f"  bash: {PROG} completion bash > ~/.local/share/bash-completion/completions/{PROG}\n"
+               f"        (or: eval \"$({PROG} completion bash)\" in ~/.bashrc)\n"
+               f"  zsh:  {PROG} completion zsh > \"${{fpath[1]}}/_{PROG}\"   (then start a new shell)\n"
+               f"\n{EXIT_STATUS}",
+    )
+    parser.add_argument("shell", choices=["bash", "zsh"], help="the shell to complete in")
+    return parser
+
+
+def _run_completion(args: argparse.Namespace) -> int:
+    from .commands.completion import completion_parser, print_completion
+
+    commands = {name: (make_parser, summary) for name, (make_parser, _, summary) in COMMANDS.items() if name}
+    return print_completion(completion_parser(_dashboard_parser(), commands), args.shell)
+
+
 # The first word picks the command; none (or a filter word) is the dashboard. A table rather than
 # argparse subcommands, because the dashboard itself takes a trailing filter expression.
-COMMANDS: dict[str | None, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]] = {
-    None: (_dashboard_parser, _run_dashboard),
-    "capture": (_capture_parser, _run_capture),
-    "demo": (_demo_parser, _run_demo),
-    "read": (_read_parser, _run_read),
+COMMANDS: dict[str | None, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int], str]] = {
+    None: (_dashboard_parser, _run_dashboard, "the live dashboard"),
+    "capture": (_capture_parser, _run_capture, "headless capture, tcpdump-shaped"),
+    "demo": (_demo_parser, _run_demo, "the dashboard on generated traffic in private network namespaces"),
+    "read": (_read_parser, _run_read, "a pcap or pcapng file in the packet list"),
+    "completion": (_completion_command_parser, _run_completion, "the shell completion script (bash, zsh)"),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
-    make_parser, run = COMMANDS[command]
+    make_parser, run, _ = COMMANDS[command]
     args = make_parser().parse_args(argv[1:] if command else argv)
     try:
         return run(args)

@@ -107,6 +107,7 @@ class RingmonApp(SignalSafeApp[None]):
         self._pane_numbers = count()
         self._refreshes = 0
         self._opening_file = False
+        self._offered_wait: InterfaceChoice | None = None  # a down interface picked once: the next pick waits
 
     # -- layout ----------------------------------------------------------------
 
@@ -255,6 +256,12 @@ class RingmonApp(SignalSafeApp[None]):
         if choice is None:
             return
         ifname, netns = choice
+        if choice != self._offered_wait and self.gather_facts(ifname, netns).is_up is False:
+            self._offered_wait = choice  # picked again: plugged as down, captured once up (refresh_facts)
+            self.notify(f"{escape(interface_key(ifname, netns))} is down: pick it again (a) to wait for it, "
+                        "captured as soon as it comes up", title="plug", severity="warning", markup=False)
+            return
+        self._offered_wait = None
         try:
             key = self.capture.plug(ifname, self.plug_options, netns=netns)
         except RingcoreError as error:
@@ -405,7 +412,8 @@ def run_plugged(
                 print(f"ringmon: skipping {escape(interface_key(plug.ifname, plug.netns))}: {escape(str(error))}",
                       file=sys.stderr)
         if not monitor.interfaces:
-            print("ringmon: no interface to watch (none is up; name one with -i)", file=sys.stderr)
+            why = "none could be plugged, see above" if plugs else "none is up; name one with -i"
+            print(f"ringmon: no interface to watch ({why})", file=sys.stderr)
             return 1
         if account is not None:
             try:

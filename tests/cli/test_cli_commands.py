@@ -50,7 +50,7 @@ def test_help_lists_the_commands():
 
 @pytest.mark.parametrize("command", [None, "demo"], ids=["dashboard", "demo"])
 def test_the_store_flags_reach_the_sessions_store_options(command):
-    make_parser, _ = cli.COMMANDS[command]
+    make_parser, *_ = cli.COMMANDS[command]
     defaults = cli.store_options(make_parser().parse_args([]))
     assert (defaults.spool_bytes, defaults.spool_packets) == (DEFAULT_SPOOL_BYTES, DEFAULT_SPOOL_PACKETS)
     chosen = cli.store_options(make_parser().parse_args(["--spool-size", "2G", "--spool-packets", "500K"]))

@@ -79,6 +79,57 @@ static int linktype_for(int arphrd)
 	}
 }
 
+/* The LINKTYPE_ value of the frames a packet socket gets from `ifname`, read
+ * on any socket `fd` of the interface's namespace; *arphrd gets its ARPHRD_. */
+static int read_linktype(int fd, const char *ifname, int *arphrd, char *errbuf,
+			 size_t errlen)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+		int err = errno;
+		if (err == ENODEV)
+			rc_err(errbuf, errlen,
+			       "%s: no such interface (see 'ip link' for the ones that exist)",
+			       ifname);
+		else
+			rc_err(errbuf, errlen, "%s: reading the link type failed: %s",
+			       ifname, strerror(err));
+		return -err;
+	}
+	*arphrd = ifr.ifr_hwaddr.sa_family;
+	int linktype = linktype_for(*arphrd);
+	if (linktype < 0) {
+		rc_err(errbuf, errlen,
+		       "%s: link type %d is not supported (Ethernet, loopback and raw IP are)",
+		       ifname, *arphrd);
+		return -EPROTONOSUPPORT;
+	}
+	return linktype;
+}
+
+int rc_interface_linktype(const char *ifname, char *errbuf, size_t errlen)
+{
+	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE) {
+		rc_err(errbuf, errlen, "'%s' is not a valid interface name",
+		       ifname ? ifname : "");
+		return -EINVAL;
+	}
+	/* a datagram socket: reading the link type needs no CAP_NET_RAW */
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = errno;
+		rc_err(errbuf, errlen, "%s: opening a socket failed: %s", ifname,
+		       strerror(err));
+		return -err;
+	}
+	int arphrd = 0;
+	int linktype = read_linktype(fd, ifname, &arphrd, errbuf, errlen);
+	close(fd);
+	return linktype;
+}
+
 static int open_error(struct rc_capture *cap, int err, char *errbuf,
 		      size_t errlen, const char *what)
 {
@@ -174,23 +225,14 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		rc = open_error(cap, errno, errbuf, errlen, "opening a packet socket");
 		goto fail;
 	}
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, ifname);
-	if (ioctl(cap->fd, SIOCGIFHWADDR, &ifr) != 0) {
-		rc = open_error(cap, errno, errbuf, errlen, "reading the link type");
-		goto fail;
-	}
-	int linktype = linktype_for(ifr.ifr_hwaddr.sa_family);
+	int arphrd = 0;
+	int linktype = read_linktype(cap->fd, ifname, &arphrd, errbuf, errlen);
 	if (linktype < 0) {
-		rc_err(errbuf, errlen,
-		       "%s: link type %d is not supported (Ethernet, loopback and raw IP are)",
-		       ifname, ifr.ifr_hwaddr.sa_family);
-		rc = -EPROTONOSUPPORT;
+		rc = linktype;
 		goto fail;
 	}
 	cap->linktype = (uint32_t)linktype;
-	if (ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK) {
+	if (arphrd == ARPHRD_LOOPBACK) {
 		rc = ignore_outgoing_copies(cap, errbuf, errlen);
 		if (rc)
 			goto fail;

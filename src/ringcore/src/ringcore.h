@@ -337,6 +337,10 @@ struct rc_capture_config {
 	uint32_t block_timeout_ms;  /* kernel hands over a block after this */
 };
 
+/* The LINKTYPE_ value a capture on `ifname` (in the caller's network
+ * namespace) would have, or a negative errno with a message (no such
+ * interface, a link type not supported).  Needs no privilege. */
+int rc_interface_linktype(const char *ifname, char *errbuf, size_t errlen);
 /* Open the interface's socket and ring; nothing is captured until start.
  * filter may be NULL (everything). */
 int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
@@ -444,6 +448,10 @@ struct rc_writer_totals {
  * only ends it.  kept (may be NULL) gets what the file holds.  Frees w. */
 int rc_writer_close(struct rc_writer *w, struct rc_writer_totals *kept,
 		    char *errbuf, size_t errlen);
+/* Packet-buffered (tcpdump's -U): every batch written reaches the file or
+ * stream at once, not when the 1 MiB buffer is full (a reader of a FIFO sees
+ * packets as they come).  Standard output is always so. */
+void rc_writer_set_packet_buffered(struct rc_writer *w, int on);
 /* Close and remove the temporary file; frees w. */
 void rc_writer_abort(struct rc_writer *w);
 /* First write error (negative errno) or 0, with its message. */

@@ -81,7 +81,7 @@ struct rc_writer {
 	int32_t format;
 	int fd;
 	int stream;           /* stdout, a device or FIFO: no temp file, no rename */
-	int flush_each_batch; /* stdout: a reader on a pipe wants packets now */
+	int flush_each_batch; /* stdout or -U: a reader on a pipe wants packets now */
 	int in_order;         /* writer_set_export: never merged by time */
 	int whole_or_nothing; /* writer_set_export: an error removes the file */
 	char *path;
@@ -748,6 +748,13 @@ int rc_writer_write(struct rc_writer *w, int32_t ifid,
 		rc = flush_locked(w);
 	pthread_mutex_unlock(&w->lock);
 	return rc;
+}
+
+void rc_writer_set_packet_buffered(struct rc_writer *w, int on)
+{
+	pthread_mutex_lock(&w->lock);
+	w->flush_each_batch = on || (w->stream && w->fd == STDOUT_FILENO);
+	pthread_mutex_unlock(&w->lock);
 }
 
 int rc_writer_release_held(struct rc_writer *w)

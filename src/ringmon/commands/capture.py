@@ -30,7 +30,9 @@ from ringcore import (
     WriteStatus,
     require_capture_privilege,
 )
-from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW
+from ringcore import interfaces
+from ringcore.api import Direction
+from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW, compile_program
 
 from ..cli import say
 from ..formatting import escape
@@ -46,7 +48,8 @@ PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
-                   "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W"}
+                   "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W",
+                   "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y"}
 
 
 class StopRequest:
@@ -156,11 +159,16 @@ def line_format(args: argparse.Namespace) -> LineFormat:
 
 
 def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
+    if args.list_interfaces:
+        return _list_interfaces(args.netns)
     with StopRequest() as stop:
         if args.read_file:
             return _read_file(args, options.filter, stop)
         if not args.interfaces:
             raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
+        args.interfaces = [_interface_named(name, args.netns) for name in args.interfaces]
+        if args.list_linktypes:
+            return _list_linktypes(args.interfaces, args.netns)
         if args.count_only and args.write_file:
             raise RingcoreError("--count-only writes no packet: it cannot be used with -w")
         account = user_account(args.run_as) if args.run_as else None
@@ -180,6 +188,43 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
         finally:
             if metrics:
                 metrics.close()
+
+
+def _check_interface(ifname: str, netns: str | None, options: CaptureOptions) -> None:
+    """Before anything opens: the filter compiles for the interface's link type (a typo is said whatever the
+    interface's state), and the interface is up (a capture on a down one would wait for nothing, silently)."""
+    linktype = interfaces.interface_linktype(ifname, netns)
+    if options.filter:
+        try:
+            compile_program(options.filter, linktype, options.snaplen)
+        except RingcoreError as exc:
+            raise RingcoreError(f"{ifname}: {exc}") from None
+    if not interfaces.is_up(ifname, netns):
+        raise RingcoreError(f"{ifname} is down: bring it up first (ip link set {ifname} up)")
+
+
+def _list_interfaces(netns: str | None) -> int:
+    """-D: tcpdump's list, numbered as tcpdump numbers it, of the interfaces ringmon can capture on."""
+    for listed in interfaces.list_interfaces(netns):
+        description = f" ({escape(listed.description)})" if listed.description else ""
+        status = f" [{listed.status}]" if listed.status else ""
+        print(f"{listed.number}.{escape(listed.name)}{description}{status}")
+    return 0
+
+
+def _list_linktypes(names: list[str], netns: str | None) -> int:
+    """-L: the one link type ringmon captures each interface as, in tcpdump's words."""
+    for ifname in names:
+        linktype = interfaces.interface_linktype(ifname, netns)
+        print(f"Data link types for {escape(ifname)} (use option -y to set):\n  {interfaces.linktype_name(linktype)}")
+    return 0
+
+
+def _interface_named(name: str, netns: str | None) -> str:
+    """-i's name, or the number -D gives it (as tcpdump takes -i 2) when no interface has that name."""
+    if name.isdigit() and not interfaces.exists(name, netns):
+        return interfaces.interface_by_number(int(name), netns)
+    return name
 
 
 def _read_file(args: argparse.Namespace, expression: str | None, stop: StopRequest) -> int:
@@ -236,12 +281,16 @@ def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOption
               account: pwd.struct_passwd | None) -> list[str]:
     """Plug every interface; then, with -Z, every socket and file being open, go on as that user. Returns
     their keys in the session."""
+    for ifname in args.interfaces:
+        _check_interface(ifname, args.netns, options)
     keys = [monitor.plug(ifname, options, netns=args.netns) for ifname in args.interfaces]
     where = f" (netns {escape(args.netns)})" if args.netns else ""
     for key in keys:
         capture = monitor.capture(key)
         say(f"listening on {escape(capture.ifname)}{where}, link-type "
             f"{LINKTYPE_NAMES.get(capture.linktype, capture.linktype)}, snapshot length {options.snaplen} bytes")
+        if options.direction is Direction.OUT and interfaces.is_loopback(capture.ifname, args.netns):
+            say(f"{escape(capture.ifname)} is loopback: each packet is seen once, coming in, so -Q out takes none")
     if account is not None:
         drop_privileges(account)
     return keys
@@ -269,7 +318,7 @@ def _drain(args: argparse.Namespace, options: CaptureOptions, stop: StopRequest,
             rotation = Rotation(args.file_size_mb or 0, args.rotate_seconds or 0, args.files_max or 0)
             monitor.start_writing(args.write_file, args.format or "pcap",
                                   owner=(account.pw_uid, account.pw_gid) if account is not None else None,
-                                  rotation=rotation)
+                                  rotation=rotation, packet_buffered=args.packet_buffered)
         try:
             _plug_all(monitor, args, options, account)
         except BaseException:

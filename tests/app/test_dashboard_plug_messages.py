@@ -1,0 +1,51 @@
+"""What the dashboard says when plugging goes wrong, on real interfaces: a down interface is named as down and,
+picked again, waited for; a filter one interface cannot compile names that interface and libpcap's words."""
+from __future__ import annotations
+
+
+from test_dashboard_capture import open_screen, run_dashboard_on, wait_for, watching_a
+from test_dashboard_faults import ip, notifications
+from textual.widgets import DataTable
+
+from ringcore import interface_key
+from ringcore.api import CaptureOptions
+from ringmon.dashboard import PlugRequest, run_plugged
+from ringmon.screens.interface_picker import InterfacePicker
+
+
+async def pick(pilot, ns: str, ifname: str) -> None:
+    picker = await open_screen(pilot, "a", InterfacePicker)
+    table = picker.query_one(DataTable)
+    keys = [row_key.value for row_key in table.rows]
+    table.move_cursor(row=keys.index(f"{ns}\0{ifname}"))
+    await pilot.press("enter")
+
+
+def test_a_down_interface_picked_is_said_down_and_picked_again_is_waited_for_until_it_comes_up(veth_pair):
+    monitor = watching_a(veth_pair)
+    key = interface_key("lo", veth_pair.ns_b)  # a new namespace's loopback is down
+
+    async def scenario(app, pilot):
+        await pick(pilot, veth_pair.ns_b, "lo")
+        await wait_for(pilot, lambda: notifications(app, "is down"), "the notification")
+        assert notifications(app, "is down") == [f"{key} is down: pick it again (a) to wait for it, captured as soon "
+                                                  "as it comes up"]
+        assert key not in monitor.interfaces
+        await pick(pilot, veth_pair.ns_b, "lo")
+        await wait_for(pilot, lambda: key in monitor.interfaces, "plugged, waiting")
+        ip(veth_pair.ns_b, "link", "set", "lo", "up")
+        await wait_for(pilot, lambda: notifications(app, f"{key} is back: capturing again"), "captured once up")
+
+    run_dashboard_on(monitor, scenario, namespaces=(veth_pair.ns_b,))
+
+
+def test_a_filter_an_interface_cannot_compile_names_it_and_never_says_none_is_up(veth_pair, capfd):
+    ip(veth_pair.ns_a, "tuntap", "add", "dev", "rmttun1", "mode", "tun")
+    ip(veth_pair.ns_a, "link", "set", "rmttun1", "up")
+    options = CaptureOptions(filter=f"ether host {veth_pair.mac_b}")  # nothing on raw IP has a MAC address
+    status = run_plugged([PlugRequest("rmttun1", options, veth_pair.ns_a)], skip_unpluggable=True, store=None)
+    lines = capfd.readouterr().err.splitlines()
+    assert status == 1
+    assert lines[0].startswith(f"ringmon: skipping {veth_pair.ns_a}/rmttun1: rmttun1: filter 'ether host "), lines
+    assert "does not compile: ethernet addresses supported only on" in lines[0]
+    assert lines[1:] == ["ringmon: no interface to watch (none could be plugged, see above)"]
