@@ -43,7 +43,7 @@ from .screens.write_file_dialog import WriteFileDialog
 from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
-from .widgets.iface.talkers import TALKERS_SHOWN
+from .widgets.iface.talkers import TALKERS_ASKED
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
@@ -202,7 +202,7 @@ class RingmonApp(SignalSafeApp[None]):
         if panel is None:
             return
         try:
-            top = self.capture.top_talkers(panel.key, TALKERS_SHOWN)
+            top = self.capture.top_talkers(panel.key, TALKERS_ASKED)
         except RingcoreError:
             return  # unplugged since the panel was drawn
         panel.show_talkers(top)
