@@ -18,6 +18,7 @@ from .api import (
     RingcoreError,
     RingStats,
     StoreOptions,
+    TALKERS_SPANS_S,
     TALKERS_WINDOW_S,
     Talker,
     TopTalkers,
@@ -55,7 +56,7 @@ from .store import (
 
 __all__ = [
     "CLASSIC_RING_PAGES", "DEFAULT_KERNEL_BUFFER_BYTES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
-    "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_WINDOW_S",
+    "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_SPANS_S", "TALKERS_WINDOW_S",
     "Capture", "CaptureFileError", "CaptureOptions", "Direction", "DisplayFilter", "Drain", "DropPolicy", "ExportResult",
     "FilterError", "Limit", "Monitor", "OutOfRangeError", "PacketSelection", "PacketStore", "PrivilegeError", "Ring",
     "Rotation",

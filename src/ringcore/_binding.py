@@ -19,8 +19,9 @@ RC_FORMAT_PCAPNG = 2
 RC_SAVE_KEEP_PARTIAL = 0x1  # enum rc_save_flags
 RC_EVENT_WAIT_MAX_US = 100_000
 RC_POLL_INTERVAL_MAX_US = 1_000_000
-RC_TALKERS_WINDOW_S = 10
+RC_TALKERS_WINDOW_S = 40
 RC_TALKERS_MAX = 768
+RC_TALKERS_SPAN_S = (2, 10)
 RC_ADDR_NONE, RC_ADDR_MAC, RC_ADDR_IPV4, RC_ADDR_IPV6 = 0, 1, 4, 6
 
 u32, i32, u64, i64 = ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64
@@ -108,12 +109,15 @@ class Stats(ctypes.Structure):
 class Talker(ctypes.Structure):
     _fields_ = [
         ("family", u32),
-        ("reserved", u32),
+        ("protocol", ctypes.c_uint16),
+        ("reserved", ctypes.c_uint16),
         ("a", ctypes.c_uint8 * 16),
         ("b", ctypes.c_uint8 * 16),
         ("bytes_ab", u64),
         ("bytes_ba", u64),
         ("packets", u64),
+        ("span_ab", u64 * len(RC_TALKERS_SPAN_S)),
+        ("span_ba", u64 * len(RC_TALKERS_SPAN_S)),
     ]
 
 

@@ -160,19 +160,25 @@ class RingStats:
         return self.stored - self.store_evicted
 
 
-TALKERS_WINDOW_S = 10  # RC_TALKERS_WINDOW_S: top talkers are the bytes of the last 10 seconds
+TALKERS_WINDOW_S = 40  # RC_TALKERS_WINDOW_S: top talkers are the bytes of the last 40 seconds
+# RC_TALKERS_SPAN_S and the window: the three spans iftop averages rates over, each ending now
+TALKERS_SPANS_S = (2, 10, TALKERS_WINDOW_S)
 
 
 @dataclass(frozen=True)
 class Talker:
     """One conversation of the last TALKERS_WINDOW_S seconds: two addresses (IP, or MAC for frames that are
-    not IP) and the wire bytes each way. `a` is the lower address, so a pair is always written one way."""
+    not IP), the protocol they speak, and the wire bytes each way. `a` is the lower address, so a pair is always
+    written one way."""
 
     a: str
     b: str
     bytes_ab: int
     bytes_ba: int
     packets: int
+    protocol: str = ""  # "tcp", "udp", "icmp", "arp", …, or its number
+    spans_ab: tuple[int, ...] = ()  # bytes a→b over each of TALKERS_SPANS_S (the last is bytes_ab)
+    spans_ba: tuple[int, ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -187,6 +193,13 @@ class TopTalkers:
     rest_bytes: int = 0
     rest_packets: int = 0
     window_s: int = TALKERS_WINDOW_S
+    rest_spans: tuple[int, ...] = ()  # the rest's bytes over each of TALKERS_SPANS_S
+    # How long each span had lasted when read: its whole seconds before the current one, and the current one's part.
+    spans_elapsed_s: tuple[float, ...] = TALKERS_SPANS_S
+
+    def rate_bps(self, span_bytes: int, span: int) -> float:
+        """Bits per second of `span_bytes` counted over span number `span` (of TALKERS_SPANS_S)."""
+        return span_bytes * 8 / self.spans_elapsed_s[span]
 
     @property
     def bytes(self) -> int:

@@ -24,6 +24,7 @@ from .api import (
     OutOfRangeError,
     PrivilegeError,
     RingcoreError,
+    TALKERS_SPANS_S,
     Talker,
     TopTalkers,
     WaitStrategy,
@@ -629,6 +630,17 @@ def _address(family: int, raw: ctypes.Array) -> str:
     return ":".join(f"{byte:02x}" for byte in data[:6])
 
 
+_IP_PROTOCOLS = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmp6", 132: "sctp"}
+_ETHERTYPES = {0x0806: "arp", 0x8035: "rarp", 0x88CC: "lldp", 0x8863: "pppoed", 0x8864: "pppoes", 0x888E: "eapol"}
+
+
+def _protocol(family: int, number: int) -> str:
+    """An IP protocol or (for frames keyed by MAC) an EtherType, by the name tcpdump gives it."""
+    if family == rc.RC_ADDR_MAC:
+        return _ETHERTYPES.get(number, f"0x{number:04x}")
+    return _IP_PROTOCOLS.get(number, str(number))
+
+
 class Talkers(_Native):
     """Bytes per conversation over the last seconds, counted in C by the Drain it is given to."""
 
@@ -650,9 +662,15 @@ class Talkers(_Native):
         out = (rc.Talker * max(wanted, 1))()
         rest = rc.Talker()
         found = rc.lib.rc_talkers_top(self.handle, when, out, wanted, ctypes.byref(rest))
-        talkers = tuple(Talker(_address(t.family, t.a), _address(t.family, t.b), t.bytes_ab, t.bytes_ba, t.packets)
+        talkers = tuple(Talker(_address(t.family, t.a), _address(t.family, t.b), t.bytes_ab, t.bytes_ba, t.packets,
+                               _protocol(t.family, t.protocol), (*t.span_ab, t.bytes_ab), (*t.span_ba, t.bytes_ba))
                         for t in out[:found])
-        return TopTalkers(talkers, rest.bytes_ab + rest.bytes_ba, rest.packets)
+        # A span of N seconds ends with the current second, of which only a part has gone by.
+        current_s = when % 1_000_000_000 / 1e9
+        return TopTalkers(talkers, rest.bytes_ab + rest.bytes_ba, rest.packets,
+                          rest_spans=tuple(ab + ba for ab, ba in zip((*rest.span_ab, rest.bytes_ab),
+                                                                      (*rest.span_ba, rest.bytes_ba))),
+                          spans_elapsed_s=tuple(span - 1 + current_s for span in TALKERS_SPANS_S))
 
     def close(self) -> None:
         handle = self._let_go()

@@ -35,6 +35,7 @@ from .metrics import MetricsServer
 from .privilege import drop_privileges, installation_needs, require_access, user_account
 from .screens.help import DASHBOARD_PANELS, HelpScreen
 from .screens.interface_picker import InterfaceChoice, InterfacePicker
+from .screens.overview import OverviewScreen
 from .screens.packet_list_screen import PacketListScreen
 from .screens.packet_screen import PacketScreen
 from .screens.slot_inspector import SlotInspector
@@ -42,7 +43,7 @@ from .screens.write_file_dialog import WriteFileDialog
 from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
-from .widgets.iface.talkers import TALKERS_SHOWN
+from .widgets.iface.talkers import TALKERS_ASKED
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
@@ -65,6 +66,8 @@ class RingmonApp(SignalSafeApp[None]):
         Binding("w", "toggle_writing", "Write", tooltip="Start (or stop) writing every interface's packets "
                 "to a pcap/pcapng file"),
         Binding("n", "next_interface", "Next interface", show=False, tooltip="Show the next interface's panel"),
+        Binding("o", "overview", "Overview", tooltip="Every interface in one table (the first screen when several "
+                "are plugged); enter opens one's panel"),
         Binding("l", "packets", "Packets", tooltip="The list of every packet this session captured, following the "
                 "newest (q comes back)"),
     ]
@@ -79,11 +82,12 @@ class RingmonApp(SignalSafeApp[None]):
         clock: Callable[[], float] = time.monotonic,
         gather_facts: FactsSource = iface_facts.gather_facts,
         background_failure: BackgroundCheck | None = None,
+        overview_at_start: bool | None = None,
     ) -> None:
         """The picker offers the interfaces of `namespaces`, of those of plugged interfaces and of the default one.
         `refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`).
         `background_failure` is checked twice a second; what it reports stays on screen and makes the
-        exit status non-zero."""
+        exit status non-zero. `overview_at_start`: open on the overview (None: when several interfaces are plugged)."""
         super().__init__()
         self.capture = capture
         self.plug_options = plug_options
@@ -108,6 +112,8 @@ class RingmonApp(SignalSafeApp[None]):
         self._refreshes = 0
         self._opening_file = False
         self._offered_wait: InterfaceChoice | None = None  # a down interface picked once: the next pick waits
+        self.overview_at_start = overview_at_start
+        self.overview = OverviewScreen()
 
     # -- layout ----------------------------------------------------------------
 
@@ -132,8 +138,11 @@ class RingmonApp(SignalSafeApp[None]):
             self.freeze_once_built()
         if self.background_failure is not None:
             self.set_interval(BACKGROUND_CHECK_S, self.check_background)
+        self.install_screen(self.overview, "overview")
         self.refresh_from_capture()
         self._focus_active_panel()
+        if self.overview_at_start or (self.overview_at_start is None and len(self.capture.interfaces) > 1):
+            self.action_overview()
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()
@@ -164,7 +173,10 @@ class RingmonApp(SignalSafeApp[None]):
             self.refresh_facts()
             self._show_active_talkers()
             self._check_store()
-        self._show_active()
+        if self.screen is self.overview:
+            self.overview.show(self.latest, self.histories)
+        else:
+            self._show_active()
         self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
         self._refreshes += 1
 
@@ -191,7 +203,7 @@ class RingmonApp(SignalSafeApp[None]):
         if panel is None:
             return
         try:
-            top = self.capture.top_talkers(panel.key, TALKERS_SHOWN)
+            top = self.capture.top_talkers(panel.key, TALKERS_ASKED)
         except RingcoreError:
             return  # unplugged since the panel was drawn
         panel.show_talkers(top)
@@ -239,12 +251,13 @@ class RingmonApp(SignalSafeApp[None]):
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
         self.push_screen(HelpScreen([
             ("Everywhere", [*self.BINDINGS, palette]),
+            ("Overview", OverviewScreen.BINDINGS),
             ("Interface panel", InterfacePanel.BINDINGS),
             ("Slot map", SlotMap.BINDINGS),
             ("Slot inspector", SlotInspector.BINDINGS),
             *PacketListScreen.help_sections(),
             *PacketScreen.help_sections(),
-        ], [("What the panels show", DASHBOARD_PANELS)],
+        ], [OverviewScreen.help_notes(), ("What the panels show", DASHBOARD_PANELS)],
             "escape closes · ctrl+p opens the command palette (every action is there)"))
 
     def action_plug(self) -> None:
@@ -293,6 +306,21 @@ class RingmonApp(SignalSafeApp[None]):
             self.notify("this session keeps no packets", severity="warning", markup=False)
             return
         self.push_screen(PacketListScreen(store, "live capture"))
+
+    def action_overview(self) -> None:
+        """From anywhere: the overview, on top (the screens over it are closed; they were opened from it)."""
+        if self.overview in self.screen_stack:
+            while self.screen is not self.overview:
+                self.pop_screen()
+            return
+        self.overview.show(self.latest, self.histories)
+        self.push_screen(self.overview, self._open_panel)
+
+    def _open_panel(self, key: str | None) -> None:
+        if key in self._pane_ids:
+            self.tabs.active = self._pane_ids[key]
+        self._show_active()
+        self._focus_active_panel()
 
     def action_next_interface(self) -> None:
         pane_ids = list(self._pane_ids.values())

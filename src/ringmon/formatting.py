@@ -44,6 +44,13 @@ def duration_us(micros: float) -> str:
     return f"{micros / 1_000_000:.1f}s"
 
 
+def latency_bound(upper_bound_us: float | None, exact: bool = False) -> str:
+    """A latency from the ring's log2 histogram: '≤1.0ms' (a bucket's edge bounds it), '4.2ms' when exact, '—' for none."""
+    if upper_bound_us is None:
+        return "—"
+    return ("" if exact else "≤") + duration_us(upper_bound_us)
+
+
 def percent(share: float) -> str:
     return f"{share * 100:.0f}%"
 

@@ -133,8 +133,8 @@ def _writer_families(stats: dict[str, RingStats], writing) -> Iterator:
 
 def _talker_family(monitor: Monitor, stats: dict[str, RingStats]) -> GaugeMetricFamily:
     talkers = GaugeMetricFamily("ringmon_talker_bytes", f"Wire bytes of the {TOP_TALKERS} largest conversations "
-                                "per interface in the last seconds, by direction (a_to_b: from the lower address)",
-                                labels=[*INTERFACE_LABELS, "a", "b", "direction"])
+                                "per interface in the last 40 s, by protocol and direction (a_to_b: from the lower "
+                                "address)", labels=[*INTERFACE_LABELS, "a", "b", "protocol", "direction"])
     for key, snapshot in stats.items():
         try:
             top = monitor.top_talkers(key, TOP_TALKERS)
@@ -142,8 +142,8 @@ def _talker_family(monitor: Monitor, stats: dict[str, RingStats]) -> GaugeMetric
             continue
         labels = _labels(snapshot)
         for talker in top.talkers:
-            talkers.add_metric([*labels, talker.a, talker.b, "a_to_b"], talker.bytes_ab)
-            talkers.add_metric([*labels, talker.a, talker.b, "b_to_a"], talker.bytes_ba)
+            talkers.add_metric([*labels, talker.a, talker.b, talker.protocol, "a_to_b"], talker.bytes_ab)
+            talkers.add_metric([*labels, talker.a, talker.b, talker.protocol, "b_to_a"], talker.bytes_ba)
     return talkers
 
 

@@ -32,6 +32,11 @@ class RingRates:
     asleep_share: float = 0.0  # of wall time the consumer spent sleeping
     batch_hist: tuple[int, ...] = ()  # batches per size bucket within the window
 
+    @property
+    def taken_pps(self) -> float:
+        """Packets per second taken from the kernel, both ways: what the wire's rx + tx became once filtered."""
+        return self.rx_pps + self.tx_pps
+
 
 @dataclass(frozen=True)
 class WireRates:
@@ -156,6 +161,7 @@ class InterfaceHistory:
         self.occupancy: deque[int | None] = deque(maxlen=HISTORY_S * REFRESH_HZ)
         self.rx_pps: deque[float | None] = deque(maxlen=HISTORY_S)
         self.tx_pps: deque[float | None] = deque(maxlen=HISTORY_S)
+        self.taken_pps: deque[float | None] = deque(maxlen=HISTORY_S)
         self.down_since: float | None = None  # wall-clock seconds (time.time())
         self.gaps: list[tuple[float, float]] = []  # (went down, captured again), wall-clock seconds
         self._last_point_s: float | None = None
@@ -174,7 +180,7 @@ class InterfaceHistory:
             self._latency_window.restart()
         self.latency = latency_summary(self._latency_window.add(now_s, stats)[1], stats)
         self.occupancy.append(stats.slots_used)
-        self._add_point(now_s, self.rates.rx_pps, self.rates.tx_pps)
+        self._add_point(now_s, self.rates)
         return self.rates
 
     def _add_down(self, now_s: float) -> RingRates:
@@ -185,14 +191,16 @@ class InterfaceHistory:
         self.rates = RingRates()
         self.latency = LatencySummary()
         self.occupancy.append(None)
-        self._add_point(now_s, None, None)
+        self._add_point(now_s, None)
         return self.rates
 
-    def _add_point(self, now_s: float, rx_pps: float | None, tx_pps: float | None) -> None:
+    def _add_point(self, now_s: float, rates: RingRates | None) -> None:
+        """Once a second, the rates of this instant (None: down, a gap) join the last minute's series."""
         if self._last_point_s is None or now_s - self._last_point_s >= 1.0:
             self._last_point_s = now_s
-            self.rx_pps.append(rx_pps)
-            self.tx_pps.append(tx_pps)
+            self.rx_pps.append(rates.rx_pps if rates else None)
+            self.tx_pps.append(rates.tx_pps if rates else None)
+            self.taken_pps.append(rates.taken_pps if rates else None)
 
     def went_down(self, wall_s: float) -> None:
         if self.down_since is None:

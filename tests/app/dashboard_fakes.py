@@ -12,10 +12,12 @@ from ringmon.stats_history import HISTORY_S, REFRESH_HZ
 WARM_UP_REFRESHES = HISTORY_S * REFRESH_HZ + 80
 
 
-def fake_dashboard(fake: FakeMonitor | None = None) -> RingmonApp:
-    """A dashboard that refreshes only when told to, on the fake's clock: same input, same screen."""
+def fake_dashboard(fake: FakeMonitor | None = None, *, overview_at_start: bool | None = False) -> RingmonApp:
+    """A dashboard that refreshes only when told to, on the fake's clock: same input, same screen. It opens on
+    the panels, though the fake has two interfaces, unless `overview_at_start` is None (the app decides) or True."""
     fake = fake or FakeMonitor()
-    return RingmonApp(fake, refresh_interval_s=None, clock=fake.clock, gather_facts=fake.facts)
+    return RingmonApp(fake, refresh_interval_s=None, clock=fake.clock, gather_facts=fake.facts,
+                      overview_at_start=overview_at_start)
 
 
 async def refresh(pilot: Pilot, times: int = 1) -> None:

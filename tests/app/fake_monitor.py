@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from ringcore import SlotView, WriteStatus
 from ringcore.api import (
-    TALKERS_WINDOW_S,
+    TALKERS_SPANS_S,
     CaptureOptions,
     DropPolicy,
     FilterError,
@@ -33,12 +33,12 @@ CONSUMER_PACKETS_PER_STEP = 3000
 FRAME_BYTES = 98
 TRUNCATED_FLAG = 0x1  # RC_SLOT_TRUNCATED in ringcore.h
 STORED_PER_STEP = 20  # of each ring's delivered packets, the fake's store keeps a few: rows to look at
-# (a, b, share of the window's bytes, share of those sent a -> b); the rest is "other"
+# (a, b, protocol, share of the window's bytes, share of those sent a -> b); the rest is "other"
 CONVERSATIONS = (
-    ("198.18.0.1", "198.18.0.2", 0.55, 0.7),
-    ("198.18.0.1", "198.18.0.9", 0.25, 0.1),
-    ("2001:db8::1", "2001:db8::2", 0.1, 0.5),
-    ("02:00:c6:12:00:01", "02:00:c6:12:00:02", 0.06, 1.0),
+    ("198.18.0.1", "198.18.0.2", "tcp", 0.55, 0.7),
+    ("198.18.0.1", "198.18.0.9", "udp", 0.25, 0.1),
+    ("2001:db8::1", "2001:db8::2", "icmp6", 0.1, 0.5),
+    ("02:00:c6:12:00:01", "02:00:c6:12:00:02", "arp", 0.06, 1.0),
 )
 
 
@@ -236,17 +236,20 @@ class FakeMonitor:
         return bytes(SLOT_COUNT)  # every packet fits its slot: each slot starts a record
 
     def top_talkers(self, ifname: str, n: int) -> TopTalkers:
-        """The scripted traffic of the last window, split over fixed conversations."""
+        """The scripted traffic of the last window and of its shorter spans, split over fixed conversations."""
         self._ring(ifname)
-        first_step = max(1, self._steps - int(TALKERS_WINDOW_S / STEP_S) + 1)
-        window_bytes = sum(arrivals_at(step) for step in range(first_step, self._steps + 1)) * FRAME_BYTES
+        spans = tuple(sum(arrivals_at(step) for step in range(max(1, self._steps - int(span_s / STEP_S) + 1),
+                                                               self._steps + 1)) * FRAME_BYTES
+                      for span_s in TALKERS_SPANS_S)
         talkers = []
-        for a, b, share, forward in CONVERSATIONS[:n]:
-            conversation_bytes = int(window_bytes * share)
-            bytes_ab = int(conversation_bytes * forward)
-            talkers.append(Talker(a, b, bytes_ab, conversation_bytes - bytes_ab, conversation_bytes // FRAME_BYTES))
-        rest = window_bytes - sum(talker.bytes for talker in talkers)
-        return TopTalkers(tuple(talkers), rest, rest // FRAME_BYTES)
+        for a, b, protocol, share, forward in CONVERSATIONS[:n]:
+            spans_ab = tuple(int(int(span_bytes * share) * forward) for span_bytes in spans)
+            spans_ba = tuple(int(span_bytes * share) - ab for span_bytes, ab in zip(spans, spans_ab))
+            talkers.append(Talker(a, b, spans_ab[-1], spans_ba[-1], int(spans[-1] * share) // FRAME_BYTES, protocol,
+                                  spans_ab, spans_ba))
+        rest_spans = tuple(span_bytes - sum(talker.spans_ab[span] + talker.spans_ba[span] for talker in talkers)
+                           for span, span_bytes in enumerate(spans))
+        return TopTalkers(tuple(talkers), rest_spans[-1], rest_spans[-1] // FRAME_BYTES, rest_spans=rest_spans)
 
     def start_writing(self, path: str, fmt: str = "pcapng") -> None:
         if self._writing is not None:

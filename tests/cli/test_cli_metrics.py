@@ -319,7 +319,7 @@ def test_the_dashboard_serves_the_same_counts_with_its_store_and_talkers(veth_pa
     assert exposition[sample_key("ringmon_store_packets_total", **interface, outcome="stored")] == FRAME_COUNT
     # every frame went from b to a within the talkers' window
     assert exposition[sample_key("ringmon_talker_bytes", **interface, a=veth_pair.ip_a, b=veth_pair.ip_b,
-                                 direction="b_to_a")] == sum(len(frame) for frame in frames)
+                                 protocol="udp", direction="b_to_a")] == sum(len(frame) for frame in frames)
 
 
 @pytest.mark.parametrize(("args", "message"), [

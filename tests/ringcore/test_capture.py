@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -804,12 +805,74 @@ def test_drain_counts_top_talkers_by_conversation_and_direction_with_the_rest_ap
         session.close()
 
     # largest first; in each, the lower address first: ip_a (.1) before ip_b (.2) and the third host (.3)
-    assert [(t.a, t.b, t.bytes_ab, t.bytes_ba, t.packets) for t in top.talkers] == [
-        (pair.ip_a, pair.ip_b, 3000, 2000, 30),
-        (pair.ip_a, third_ip, 0, 3000, 3),
-        (pair.mac_a, pair.mac_b, 0, 128, 2),
+    assert [(t.a, t.b, t.protocol, t.bytes_ab, t.bytes_ba, t.packets) for t in top.talkers] == [
+        (pair.ip_a, pair.ip_b, "udp", 3000, 2000, 30),
+        (pair.ip_a, third_ip, "udp", 0, 3000, 3),
+        (pair.mac_a, pair.mac_b, "0x88b5", 0, 128, 2),
     ]
     assert (top.rest_packets, top.rest_bytes, top.bytes) == (0, 0, 8128)
+    # all sent within the last 10 s (of the 40 s window): the 10 s span holds every byte, the 2 s span no more
+    for talker in top.talkers:
+        assert talker.spans_ab[1:] == (talker.bytes_ab, talker.bytes_ab) and talker.spans_ab[0] <= talker.bytes_ab
+        assert talker.spans_ba[1:] == (talker.bytes_ba, talker.bytes_ba) and talker.spans_ba[0] <= talker.bytes_ba
+    assert top.window_s == 40 and top.spans_elapsed_s[0] < top.spans_elapsed_s[1] < top.spans_elapsed_s[2] <= 40
+
+
+def tshark_ip_conversations(path) -> dict[tuple[str, str], tuple[int, int]]:
+    """tshark -z conv,ip: {(address A, address B): (bytes A→B, bytes B→A)}; each count must be below 10,000 bytes,
+    which tshark prints exactly ("9000 bytes", not "9 kB")."""
+    report = subprocess.run(["tshark", "-r", str(path), "-q", "-z", "conv,ip"], capture_output=True, text=True,
+                            check=True).stdout
+    conversations = {}
+    for line in report.splitlines():
+        if "<->" in line:
+            match = re.match(r"(\S+)\s+<->\s+(\S+)\s+\d+\s+(\d+) bytes\s+\d+\s+(\d+) bytes", line)
+            assert match, f"tshark's line not in exact bytes: {line!r}"
+            a, b, b_to_a, a_to_b = match.groups()  # tshark's "<-" column is B→A, its "->" A→B
+            conversations[(a, b)] = (int(a_to_b), int(b_to_a))
+    return conversations
+
+
+def test_top_talkers_bytes_per_pair_and_direction_equal_tsharks_ip_conversations(veth_pair, tmp_path):
+    """The same traffic, counted by the drain's talkers table and, from the file it wrote, by tshark. Talkers key
+    a pair by protocol too (UDP and "TCP" frames here): summed over protocols, each direction is tshark's."""
+    pair = veth_pair
+    third_ip = pair.ip_b.rsplit(".", 1)[0] + ".3"
+
+    def as_tcp(frame: bytes) -> bytes:  # the protocol byte only: enough for either counter, checksums aside
+        return frame[:23] + bytes([socket.IPPROTO_TCP]) + frame[24:]
+
+    to_b = pair.frames_to_b(range(8), 600) + [as_tcp(frame) for frame in pair.frames_to_b(range(8, 11), 1000)]
+    to_a = pair.frames_to_a(range(11, 17), 900)
+    from_third = [netns.make_frame(seq, 700, pair.mac_b, pair.mac_a, src_ip=third_ip, dst_ip=pair.ip_a)
+                  for seq in range(17, 22)]
+    path = tmp_path / "talkers.pcapng"
+    session = Monitor(drain=True, count_talkers=True)
+    try:
+        session.plug(pair.if_a, netns=pair.ns_a)
+        session.start_writing(str(path))
+        netns.send_frames(pair.ns_a, pair.if_a, to_b)
+        netns.send_frames(pair.ns_b, pair.if_b, to_a + from_third)
+        total = len(to_b) + len(to_a) + len(from_third)
+        assert wait_for(lambda: stats_of(session, pair.if_a).delivered == total)
+        top = session.top_talkers(pair.if_a, 10)
+        assert session.stop_writing().packets == total
+    finally:
+        session.close()
+
+    assert {(t.a, t.b, t.protocol) for t in top.talkers} == {
+        (pair.ip_a, pair.ip_b, "udp"), (pair.ip_a, pair.ip_b, "tcp"), (pair.ip_a, third_ip, "udp")}
+    assert top.rest_bytes == 0
+    by_pair: dict[tuple[str, str], tuple[int, int]] = {}
+    for talker in top.talkers:
+        ab, ba = by_pair.get((talker.a, talker.b), (0, 0))
+        by_pair[(talker.a, talker.b)] = (ab + talker.bytes_ab, ba + talker.bytes_ba)
+    tshark = {}
+    for (a, b), (a_to_b, b_to_a) in tshark_ip_conversations(path).items():  # as talkers write them: lower first
+        lower_first = socket.inet_aton(a) <= socket.inet_aton(b)
+        tshark[(a, b) if lower_first else (b, a)] = (a_to_b, b_to_a) if lower_first else (b_to_a, a_to_b)
+    assert by_pair == tshark
+    assert by_pair[(pair.ip_a, pair.ip_b)] == (8 * 600 + 3 * 1000, 6 * 900)
 
 
 def test_top_talkers_is_refused_by_a_session_that_does_not_count_them(veth_pair, drained):

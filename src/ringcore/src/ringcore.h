@@ -463,16 +463,20 @@ int rc_writer_chown(struct rc_writer *w, uint32_t uid, uint32_t gid);
 
 /* ---- talkers --------------------------------------------------------- */
 
-/* Who talks the most: wire bytes per conversation (a pair of addresses, in
- * both directions) over the last RC_TALKERS_WINDOW_S seconds, in one-second
- * buckets by the packets' kernel timestamps.  Filled by a drain, batch by
- * batch; read by anyone (one mutex).  A fixed table: conversations beyond
- * RC_TALKERS_MAX, and packets with no address to key on, are added to the
- * "rest" (family RC_ADDR_NONE), so every byte is counted somewhere.  When
- * the clock steps back, the window carries on from where it was and keeps
+/* Who talks the most: wire bytes per conversation (a pair of addresses and
+ * the protocol they speak, in both directions) over the last
+ * RC_TALKERS_WINDOW_S seconds, in one-second buckets by the packets' kernel
+ * timestamps, and over its last RC_TALKERS_SPAN_S seconds (iftop's 2 s and
+ * 10 s beside its 40 s).  Filled by a drain, batch by batch; read by anyone
+ * (one mutex).  A fixed table: conversations beyond RC_TALKERS_MAX, and
+ * packets with no address to key on, are added to the "rest" (family
+ * RC_ADDR_NONE), so every byte is counted somewhere, in every span.  When the
+ * clock steps back, the window carries on from where it was and keeps
  * ageing. */
-#define RC_TALKERS_WINDOW_S 10
+#define RC_TALKERS_WINDOW_S 40
 #define RC_TALKERS_MAX 768 /* conversations tracked per window */
+#define RC_TALKERS_SPANS 2 /* the shorter spans, each ending with the window */
+#define RC_TALKERS_SPAN_S { 2, 10 }
 
 enum rc_addr_family {
 	RC_ADDR_NONE = 0, /* the rest: untracked or no address */
@@ -482,13 +486,16 @@ enum rc_addr_family {
 };
 
 struct rc_talker {
-	uint32_t family; /* enum rc_addr_family */
-	uint32_t reserved;
-	uint8_t a[16];   /* the lower address (byte order), left-aligned */
+	uint32_t family;   /* enum rc_addr_family */
+	uint16_t protocol; /* IP: the protocol (IPv6: first next header); MAC: the EtherType */
+	uint16_t reserved;
+	uint8_t a[16];     /* the lower address (byte order), left-aligned */
 	uint8_t b[16];
-	uint64_t bytes_ab; /* wire bytes from a to b */
+	uint64_t bytes_ab; /* wire bytes from a to b over the window */
 	uint64_t bytes_ba;
 	uint64_t packets;
+	uint64_t span_ab[RC_TALKERS_SPANS]; /* the same over each of RC_TALKERS_SPAN_S */
+	uint64_t span_ba[RC_TALKERS_SPANS];
 };
 
 /* linktype: the pcap LINKTYPE_* of the interface (rc_capture_linktype);
@@ -500,8 +507,9 @@ void rc_talkers_destroy(struct rc_talkers *t);
 void rc_talkers_add(struct rc_talkers *t, const struct rc_slot_hdr *const *slots,
 		    uint32_t n);
 /* The window ending in the second of now_ns (CLOCK_REALTIME ns, like the
- * slots' timestamps): up to max conversations by total bytes, largest
- * first, into out; the rest into *rest.  Returns how many were written. */
+ * slots' timestamps; or in a later second a packet was stamped with): up to
+ * max conversations by their window's bytes, largest first, into out; the
+ * rest into *rest.  Returns how many were written. */
 uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 			struct rc_talker *out, uint32_t max,
 			struct rc_talker *rest);

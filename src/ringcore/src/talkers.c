@@ -35,8 +35,11 @@ struct second_count {
 	uint64_t packets;
 };
 
+/* 1 KB a conversation (40 buckets): the table and its spare are 2 MB per
+ * interface, whatever the traffic. */
 struct entry {
 	uint32_t family; /* RC_ADDR_NONE: an empty slot */
+	uint16_t protocol;
 	uint8_t a[16];
 	uint8_t b[16];
 	struct second_count second[WINDOW]; /* bucket s % WINDOW holds second s */
@@ -60,13 +63,17 @@ struct rc_talkers {
 	struct second_count rest[WINDOW];
 };
 
-/* The two addresses of one packet, as found in it. */
+/* The two addresses of one packet, as found in it, and what it carries. */
 struct endpoints {
 	uint32_t family;
 	uint32_t len;
 	const uint8_t *src;
 	const uint8_t *dst;
+	uint16_t protocol;
 };
+
+static const unsigned span_s[RC_TALKERS_SPANS] = RC_TALKERS_SPAN_S;
+_Static_assert(RC_TALKERS_SPANS == 2, "RC_TALKERS_SPAN_S has one length per span");
 
 static uint16_t rd16be(const uint8_t *p)
 {
@@ -84,11 +91,11 @@ static int ip_endpoints(const uint8_t *p, uint32_t len, unsigned want,
 	if (want && version != want)
 		return 0;
 	if (version == 4 && len >= 20) {
-		*ep = (struct endpoints){ RC_ADDR_IPV4, 4, p + 12, p + 16 };
+		*ep = (struct endpoints){ RC_ADDR_IPV4, 4, p + 12, p + 16, p[9] };
 		return 1;
 	}
 	if (version == 6 && len >= 40) {
-		*ep = (struct endpoints){ RC_ADDR_IPV6, 16, p + 8, p + 24 };
+		*ep = (struct endpoints){ RC_ADDR_IPV6, 16, p + 8, p + 24, p[6] };
 		return 1;
 	}
 	return 0;
@@ -113,7 +120,7 @@ static int ethernet_endpoints(const uint8_t *p, uint32_t len, struct endpoints *
 		return 1;
 	if (type == ETHERTYPE_IPV6 && ip_endpoints(p + off, len - off, 6, ep))
 		return 1;
-	*ep = (struct endpoints){ RC_ADDR_MAC, 6, p + 6, p };
+	*ep = (struct endpoints){ RC_ADDR_MAC, 6, p + 6, p, type };
 	return 1;
 }
 
@@ -134,9 +141,10 @@ static int packet_endpoints(uint32_t linktype, const struct rc_slot_hdr *slot,
 	return 0;
 }
 
-static uint32_t entry_hash(uint32_t family, const uint8_t *a, const uint8_t *b)
+static uint32_t entry_hash(uint32_t family, uint16_t protocol, const uint8_t *a,
+			   const uint8_t *b)
 {
-	uint32_t h = 2166136261u ^ family;
+	uint32_t h = (2166136261u ^ family) * 16777619u ^ protocol;
 	for (int i = 0; i < 16; i++)
 		h = (h ^ a[i]) * 16777619u;
 	for (int i = 0; i < 16; i++)
@@ -145,14 +153,15 @@ static uint32_t entry_hash(uint32_t family, const uint8_t *a, const uint8_t *b)
 }
 
 /* The slot holding this conversation, or the empty slot where it belongs. */
-static struct entry *find(struct entry *table, uint32_t family,
+static struct entry *find(struct entry *table, uint32_t family, uint16_t protocol,
 			  const uint8_t *a, const uint8_t *b)
 {
-	uint32_t i = entry_hash(family, a, b) & (TABLE_SLOTS - 1);
+	uint32_t i = entry_hash(family, protocol, a, b) & (TABLE_SLOTS - 1);
 	for (;;) {
 		struct entry *e = &table[i];
 		if (e->family == RC_ADDR_NONE ||
-		    (e->family == family && !memcmp(e->a, a, 16) && !memcmp(e->b, b, 16)))
+		    (e->family == family && e->protocol == protocol && !memcmp(e->a, a, 16) &&
+		     !memcmp(e->b, b, 16)))
 			return e;
 		i = (i + 1) & (TABLE_SLOTS - 1);
 	}
@@ -187,7 +196,7 @@ static void advance(struct rc_talkers *t, uint64_t now_s)
 			memset(&e->second[s % WINDOW], 0, sizeof(e->second[0]));
 		if (entry_is_quiet(e))
 			continue;
-		*find(t->spare, e->family, e->a, e->b) = *e;
+		*find(t->spare, e->family, e->protocol, e->a, e->b) = *e;
 		used++;
 	}
 	struct entry *old = t->table;
@@ -247,13 +256,14 @@ static void add_one(struct rc_talkers *t, const struct rc_slot_hdr *slot)
 	uint8_t a[16] = { 0 }, b[16] = { 0 };
 	memcpy(a, a_to_b ? ep.src : ep.dst, ep.len);
 	memcpy(b, a_to_b ? ep.dst : ep.src, ep.len);
-	struct entry *e = find(t->table, ep.family, a, b);
+	struct entry *e = find(t->table, ep.family, ep.protocol, a, b);
 	if (e->family == RC_ADDR_NONE) {
 		if (t->used >= RC_TALKERS_MAX) {
 			count(&t->rest[bucket], 1, slot->wirelen);
 			return;
 		}
 		e->family = ep.family;
+		e->protocol = ep.protocol;
 		memcpy(e->a, a, 16);
 		memcpy(e->b, b, 16);
 		t->used++;
@@ -301,23 +311,38 @@ void rc_talkers_add(struct rc_talkers *t, const struct rc_slot_hdr *const *slots
 	pthread_mutex_unlock(&t->lock);
 }
 
-static void sum_window(const struct second_count *seconds, struct rc_talker *out)
+/* The window's buckets, newest first, into the window's sums and each
+ * span's: a span is the window's last seconds, so a byte counted in a span is
+ * counted in every longer one. */
+static void sum_window(const struct second_count *seconds, uint64_t newest_s,
+		       struct rc_talker *out)
 {
-	for (int s = 0; s < WINDOW; s++) {
-		out->bytes_ab += seconds[s].bytes_ab;
-		out->bytes_ba += seconds[s].bytes_ba;
-		out->packets += seconds[s].packets;
+	for (unsigned age = 0; age < WINDOW && age <= newest_s; age++) {
+		const struct second_count *c = &seconds[(newest_s - age) % WINDOW];
+		out->bytes_ab += c->bytes_ab;
+		out->bytes_ba += c->bytes_ba;
+		out->packets += c->packets;
+		for (int span = 0; span < RC_TALKERS_SPANS; span++) {
+			if (age < span_s[span]) {
+				out->span_ab[span] += c->bytes_ab;
+				out->span_ba[span] += c->bytes_ba;
+			}
+		}
 	}
 }
 
-/* Larger total first; equal totals by address, so the order is stable. */
+/* Larger total first; equal totals by address, then protocol, so the order
+ * is stable. */
 static int ranks_before(const struct rc_talker *x, const struct rc_talker *y)
 {
 	uint64_t tx = x->bytes_ab + x->bytes_ba, ty = y->bytes_ab + y->bytes_ba;
 	if (tx != ty)
 		return tx > ty;
 	int by_a = memcmp(x->a, y->a, 16);
-	return by_a ? by_a < 0 : memcmp(x->b, y->b, 16) < 0;
+	if (by_a)
+		return by_a < 0;
+	int by_b = memcmp(x->b, y->b, 16);
+	return by_b ? by_b < 0 : x->protocol < y->protocol;
 }
 
 uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
@@ -331,10 +356,10 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 		const struct entry *e = &t->table[i];
 		if (e->family == RC_ADDR_NONE)
 			continue;
-		struct rc_talker c = { .family = e->family };
+		struct rc_talker c = { .family = e->family, .protocol = e->protocol };
 		memcpy(c.a, e->a, 16);
 		memcpy(c.b, e->b, 16);
-		sum_window(e->second, &c);
+		sum_window(e->second, t->newest_s, &c);
 		/* insertion into the sorted top max */
 		uint32_t at = n;
 		while (at > 0 && ranks_before(&c, &out[at - 1]))
@@ -348,7 +373,7 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
 	}
 	if (rest) {
 		*rest = (struct rc_talker){ .family = RC_ADDR_NONE };
-		sum_window(t->rest, rest);
+		sum_window(t->rest, t->newest_s, rest);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return n;

@@ -25,6 +25,9 @@ DASHBOARD_PANELS = (
                        "thrown away (drop-late); truncated: cut to one slot (--truncate-to-slot) or to the ring"),
     ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring"),
     ("Polling", "polls, empty polls, batch sizes (log2 buckets), sleeps and capture-to-consume latency"),
+    ("Top talkers", "wire bytes per conversation (addresses and protocol) over the last 40 s, a line each way "
+                    "(A → B, A ← B), and bits per second over the last 2 s, 10 s and 40 s, as iftop; other: "
+                    "beyond the table's 768 conversations, or no address"),
 )
 
 

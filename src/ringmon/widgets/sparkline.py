@@ -12,8 +12,7 @@ GAP = "·"  # no value: nothing was captured then (the interface was down), unli
 
 
 class ZeroBasedSparkline(Widget):
-    """The newest value at the right edge; each column is the maximum of the values it covers, a gap (None)
-    where it covers none."""
+    """sparkline_text, as a widget of its own width."""
 
     DEFAULT_CSS = """
     ZeroBasedSparkline { height: 1; width: 1fr; }
@@ -34,24 +33,29 @@ class ZeroBasedSparkline(Widget):
         self.refresh()
 
     def render(self) -> Text:
-        width = self.size.width
-        values = self._values
-        if len(values) > width:
-            step = len(values) / width
-            columns = [_largest(values[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])
-                       for i in range(width)]
+        return sparkline_text(self._values, self.size.width, self._ceiling)
+
+
+def sparkline_text(values: Sequence[float | None], width: int, ceiling: float | None = None) -> Text:
+    """`values` in `width` cells, the newest at the right edge; each cell is the maximum of the values it covers,
+    a gap (None) where it covers none. `ceiling` is the value of a full bar (default: the largest value)."""
+    values = tuple(values)  # a deque does not slice
+    if len(values) > width:
+        step = len(values) / width
+        columns = [_largest(values[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])
+                   for i in range(width)]
+    else:
+        columns = list(values)
+    ceiling = ceiling if ceiling else _largest(columns) or 0
+    text = Text(" " * (width - len(columns)), no_wrap=True)
+    for value in columns:
+        if value is None:
+            text.append(GAP, "dim red")
+        elif value <= 0 or ceiling <= 0:
+            text.append("▁", "dim")
         else:
-            columns = list(values)
-        ceiling = self._ceiling if self._ceiling else _largest(columns) or 0
-        text = Text(" " * (width - len(columns)), no_wrap=True)
-        for value in columns:
-            if value is None:
-                text.append(GAP, "dim red")
-            elif value <= 0 or ceiling <= 0:
-                text.append("▁", "dim")
-            else:
-                text.append(BARS[min(len(BARS) - 1, int(value / ceiling * len(BARS) - 1e-9))])
-        return text
+            text.append(BARS[min(len(BARS) - 1, int(value / ceiling * len(BARS) - 1e-9))])
+    return text
 
 
 def _largest(values: Sequence[float | None]) -> float | None:

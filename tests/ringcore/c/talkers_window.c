@@ -1,9 +1,10 @@
 /* talkers_window.c — the talkers table keys each frame by the right
- * addresses (IPv4, IPv6, behind VLAN tags, raw IP, else MACs; a frame too
- * short for any goes to the rest), adds bytes in the right direction, ranks
- * by total, forgets what is older than the window, and loses no byte when it
- * is full or the clock steps back: tracked + rest = everything counted.  After
- * the clock steps back the window goes on ageing, busy or idle. */
+ * addresses and protocol (IPv4, IPv6, behind VLAN tags, raw IP, else MACs and
+ * EtherType; a frame too short for any goes to the rest), adds bytes in the
+ * right direction, ranks by total, forgets what is older than the window,
+ * sums its 2 s and 10 s spans, and loses no byte when it is full or the clock
+ * steps back: tracked + rest = everything counted, in the window and in each
+ * span.  After the clock steps back the window goes on ageing, busy or idle. */
 #include "helpers.h"
 
 #define LT_ETHERNET 1
@@ -21,10 +22,15 @@ static uint64_t at_second(uint64_t s)
 	return s * 1000000000ull + 123456789ull;
 }
 
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+
 static void set_ipv4(uint8_t *ip, uint32_t src, uint32_t dst)
 {
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
+	ip[9] = PROTO_UDP;
 	for (int i = 0; i < 4; i++) {
 		ip[12 + i] = (uint8_t)(src >> (24 - 8 * i));
 		ip[16 + i] = (uint8_t)(dst >> (24 - 8 * i));
@@ -58,6 +64,7 @@ static struct test_slot eth_ipv6(uint8_t src_last, uint8_t dst_last,
 	s.data[13] = 0xdd;
 	uint8_t *ip = s.data + 14;
 	ip[0] = 0x60;
+	ip[6] = 59; /* no next header */
 	ip[8] = ip[24] = 0x20; /* 2001:db8::... */
 	ip[9] = ip[25] = 0x01;
 	ip[10] = ip[26] = 0x0d;
@@ -134,12 +141,14 @@ static void keys_directions_and_ranking(void)
 	CHECK(top[1].bytes_ab == 1500 && top[1].bytes_ba == 100 && top[1].packets == 3,
 	      "second %lu/%lu/%lu", (unsigned long)top[1].bytes_ab, (unsigned long)top[1].bytes_ba,
 	      (unsigned long)top[1].packets);
+	CHECK(top[0].protocol == PROTO_UDP && top[1].protocol == PROTO_UDP, "IPv4's protocol");
 	CHECK(top[2].family == RC_ADDR_IPV6 && top[2].a[15] == 5 && top[2].b[15] == 9 &&
-	      top[2].a[0] == 0x20 && top[2].bytes_ba == 300, "IPv6 conversation");
-	/* the cut frame (77) and the ARP (60), by MACs */
-	CHECK(top[3].family == RC_ADDR_MAC && top[3].bytes_ab + top[3].bytes_ba == 77, "cut IPv4 by MACs");
+	      top[2].a[0] == 0x20 && top[2].bytes_ba == 300 && top[2].protocol == 59, "IPv6 conversation");
+	/* the cut frame (77) and the ARP (60), by MACs, with their EtherTypes */
+	CHECK(top[3].family == RC_ADDR_MAC && top[3].bytes_ab + top[3].bytes_ba == 77 &&
+	      top[3].protocol == 0x0800, "cut IPv4 by MACs");
 	CHECK(top[4].family == RC_ADDR_MAC && top[4].a[5] == 0x11 && top[4].b[5] == 0x22 &&
-	      top[4].bytes_ab == 60, "ARP by MACs");
+	      top[4].bytes_ab == 60 && top[4].protocol == 0x0806, "ARP by MACs");
 	CHECK(rest.family == RC_ADDR_NONE && rest.packets == 1 && rest.bytes_ab == 10, "runt in the rest");
 	/* a shorter top keeps the largest */
 	n = rc_talkers_top(t, at_second(T0 + 3), top, 1, NULL);
@@ -153,6 +162,80 @@ static void keys_directions_and_ranking(void)
 	add(t, &raw, 1);
 	n = rc_talkers_top(t, at_second(T0), top, 8, &rest);
 	CHECK(n == 1 && ipv4_of(&top[0], 0) == h1 && top[0].bytes_ba == 40 && rest.packets == 0, "raw IP");
+	rc_talkers_destroy(t);
+}
+
+/* The bytes of every conversation and of the rest, over each span and the
+ * window, add up to what was added in those seconds. */
+static void check_sums(struct rc_talkers *t, uint64_t now_s, const uint64_t want[RC_TALKERS_SPANS + 1],
+		       const char *what)
+{
+	static struct rc_talker top[RC_TALKERS_MAX];
+	struct rc_talker rest;
+	uint32_t n = rc_talkers_top(t, at_second(now_s), top, RC_TALKERS_MAX, &rest);
+	uint64_t got[RC_TALKERS_SPANS + 1];
+	for (int span = 0; span < RC_TALKERS_SPANS; span++)
+		got[span] = rest.span_ab[span] + rest.span_ba[span];
+	got[RC_TALKERS_SPANS] = rest.bytes_ab + rest.bytes_ba;
+	for (uint32_t i = 0; i < n; i++) {
+		for (int span = 0; span < RC_TALKERS_SPANS; span++) {
+			got[span] += top[i].span_ab[span] + top[i].span_ba[span];
+			CHECK(top[i].span_ab[span] <= (span ? top[i].bytes_ab : top[i].span_ab[1]),
+			      "%s: a shorter span holds more", what);
+		}
+		got[RC_TALKERS_SPANS] += top[i].bytes_ab + top[i].bytes_ba;
+	}
+	for (int span = 0; span <= RC_TALKERS_SPANS; span++)
+		CHECK(got[span] == want[span], "%s: span %d holds %llu of %llu", what, span,
+		      (unsigned long long)got[span], (unsigned long long)want[span]);
+}
+
+/* One packet a second for a whole window: 100 bytes from 198.18.0.1 (UDP),
+ * 10 back (TCP), 7 on ICMP, and a runt in the rest; 40 s, 10 s and 2 s each
+ * hold their own seconds, per direction, and the pair is three conversations
+ * whose sums close. */
+static void spans_and_protocols(void)
+{
+	struct rc_talkers *t = make_talkers(LT_ETHERNET);
+	uint32_t h1 = 0xc6120001, h2 = 0xc6120002;
+	for (uint64_t s = 0; s < RC_TALKERS_WINDOW_S; s++) {
+		struct test_slot batch[4] = {
+			eth_ipv4(h1, h2, 0, 100, at_second(T0 + s)),
+			eth_ipv4(h2, h1, 1, 10, at_second(T0 + s)),
+			eth_ipv4(h1, h2, 0, 7, at_second(T0 + s)),
+			{ .hdr = { .caplen = 10, .wirelen = 1, .ts_ns = at_second(T0 + s) } },
+		};
+		batch[1].data[12 + 4 + 2 + 9] = PROTO_TCP; /* behind its VLAN tag */
+		batch[2].data[14 + 9] = PROTO_ICMP;
+		add(t, batch, 4);
+	}
+	const uint64_t now = T0 + RC_TALKERS_WINDOW_S - 1;
+	struct rc_talker top[8], rest;
+	uint32_t n = rc_talkers_top(t, at_second(now), top, 8, &rest);
+	CHECK(n == 3, "one pair, three protocols: %u", n);
+	const unsigned spans[RC_TALKERS_SPANS] = RC_TALKERS_SPAN_S;
+	const uint32_t protocols[3] = { PROTO_UDP, PROTO_TCP, PROTO_ICMP };
+	const uint64_t bytes_ab[3] = { 100, 0, 7 }, bytes_ba[3] = { 0, 10, 0 };
+	for (uint32_t i = 0; i < n && i < 3; i++) {
+		CHECK(ipv4_of(&top[i], 0) == h1 && ipv4_of(&top[i], 1) == h2 && top[i].protocol == protocols[i],
+		      "rank %u: protocol %u", i, top[i].protocol);
+		CHECK(top[i].bytes_ab == bytes_ab[i] * RC_TALKERS_WINDOW_S &&
+		      top[i].bytes_ba == bytes_ba[i] * RC_TALKERS_WINDOW_S &&
+		      top[i].packets == RC_TALKERS_WINDOW_S, "rank %u: the window", i);
+		for (int span = 0; span < RC_TALKERS_SPANS; span++)
+			CHECK(top[i].span_ab[span] == bytes_ab[i] * spans[span] &&
+			      top[i].span_ba[span] == bytes_ba[i] * spans[span], "rank %u: span of %u s holds %llu/%llu",
+			      i, spans[span], (unsigned long long)top[i].span_ab[span],
+			      (unsigned long long)top[i].span_ba[span]);
+	}
+	CHECK(rest.bytes_ab == RC_TALKERS_WINDOW_S && rest.span_ab[0] == spans[0] && rest.span_ab[1] == spans[1],
+	      "the rest's spans");
+	uint64_t each_second = 100 + 10 + 7 + 1;
+	check_sums(t, now, (uint64_t[]){ each_second * spans[0], each_second * spans[1],
+					 each_second * RC_TALKERS_WINDOW_S }, "a full window");
+	/* five quiet seconds: the 2 s and 10 s spans hold only what is left of them */
+	check_sums(t, now + 5, (uint64_t[]){ 0, each_second * 5, each_second * (RC_TALKERS_WINDOW_S - 5) },
+		   "five quiet seconds");
 	rc_talkers_destroy(t);
 }
 
@@ -252,6 +335,7 @@ static void full_table_loses_nothing(void)
 			      "ranked at %u", i);
 	}
 	CHECK(counted == total, "counted %lu of %lu", (unsigned long)counted, (unsigned long)total);
+	check_sums(t, T0, (uint64_t[]){ total, total, total }, "a full table");
 	CHECK(rest.packets == CONVERSATIONS - RC_TALKERS_MAX, "rest %lu", (unsigned long)rest.packets);
 	/* once they are a window old, their room serves new conversations */
 	struct test_slot fresh = eth_ipv4(0x0c000000u, 0x0b000000u, 0, 99, at_second(T0 + RC_TALKERS_WINDOW_S));
@@ -264,6 +348,7 @@ static void full_table_loses_nothing(void)
 int main(void)
 {
 	keys_directions_and_ranking();
+	spans_and_protocols();
 	window_moves_on();
 	window_ages_out_after_the_clock_steps_back();
 	full_table_loses_nothing();

@@ -67,6 +67,10 @@ static void check_talker(const struct rc_talker *c)
 		   "bytes past a family-%u address", c->family);
 	FUZZ_CHECK(memcmp(c->a, c->b, 16) <= 0, "a conversation's addresses out of order");
 	FUZZ_CHECK(c->packets > 0, "a conversation with no packet in the window");
+	/* each span is the window's last seconds: a shorter one holds no more */
+	FUZZ_CHECK(c->span_ab[0] <= c->span_ab[1] && c->span_ab[1] <= c->bytes_ab &&
+			   c->span_ba[0] <= c->span_ba[1] && c->span_ba[1] <= c->bytes_ba,
+		   "a span holds more than a longer one");
 }
 
 /* Read the top max, check it, and return what it and the rest hold. */

@@ -48,6 +48,8 @@ class TrafficRates(Vertical):
 
     def show(self, history: InterfaceHistory) -> None:
         rates = history.rates
+        # the total taken is what the overview's "taken" column shows for this interface
+        self.border_title = f"Rates · per second · taken {si(rates.taken_pps)} pps"
         self.wire.update(_wire_line(history.wire))
         self.rate_in.update(_captured_line("rx", rates.rx_pps, rates.rx_bps))
         self.rate_out.update(_captured_line("tx", rates.tx_pps, rates.tx_bps))

@@ -1,44 +1,92 @@
-"""The conversations that moved the most bytes over the last seconds, each way, counted in C by the drain."""
+"""The conversations that moved the most bytes over the last 40 s, counted in C by the drain: each direction on
+a line of its own, named by its addresses (A → B, then A ← B), with its bytes and, as iftop shows them, its rates
+over the last 2 s, 10 s and 40 s; as many conversations as the panel has room for."""
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 
-from ringcore import TopTalkers
+from ringcore import TALKERS_SPANS_S, Talker, TopTalkers
 
-from ...formatting import percent, si
+from ...formatting import si
 from ..live_text import LiveText
 
-TALKERS_SHOWN = 5
-_NUMBERS_WIDTH = 21  # of the content width: two byte columns (6 each), share (5), their padding (3), one for the first column
+TALKERS_ASKED = 16  # the most conversations the panel shows, however tall the terminal
+TALKERS_MIN = 3  # shown even when the panel has no room left (the column scrolls)
+_NUMBER_WIDTH = 7  # " 12.3kB", " 1.23M"
+_NUMBERS_WIDTH = _NUMBER_WIDTH * (1 + len(TALKERS_SPANS_S))
+_PROTOCOL_WIDTH = 7  # " icmp6 "
 
 
 def _bytes(count: int) -> str:
     return f"{si(count)}B"
 
 
+def _numbers(top: TopTalkers, total: int, spans: tuple[int, ...]) -> Text:
+    """Bytes over the window, then bits per second over each span."""
+    text = Text(f"{_bytes(total):>{_NUMBER_WIDTH}}", "bold" if total else "dim")
+    for span, span_bytes in enumerate(spans):
+        text.append(f"{si(top.rate_bps(span_bytes, span)):>{_NUMBER_WIDTH}}", "" if span_bytes else "dim")
+    return text
+
+
 class TopTalkersView(LiveText):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._top: TopTalkers | None = None
+
     def on_mount(self) -> None:
         self.border_title = "Top talkers"
 
+    def on_resize(self) -> None:
+        if self._top is not None:
+            self.show(self._top)
+
     def show(self, top: TopTalkers) -> None:
+        self._top = top
         self.border_title = f"Top talkers · last {top.window_s} s"
-        total = top.bytes
-        if not total:
+        if not top.bytes:
             self.update(Text(f"no traffic in the last {top.window_s} s", "dim"))
             return
-        table = Table(box=None, padding=(0, 0, 0, 1), expand=True, show_edge=False, header_style="dim")
-        table.add_column("conversation", ratio=1, overflow="fold")
-        table.add_column("a→b", justify="right", no_wrap=True)
-        table.add_column("b→a", justify="right", no_wrap=True)
-        table.add_column("share", justify="right", no_wrap=True)
-        for talker in top.talkers:
-            # Addresses come formatted by ringcore, and Text keeps them out of markup anyway. In a narrow
-            # column (80 columns) b goes under a, indented, so both addresses stay whole.
-            between = " ⇄ " if len(talker.a) + len(talker.b) + 3 <= self.size.width - _NUMBERS_WIDTH else "\n "
-            table.add_row(Text.assemble(talker.a, (between, "dim"), talker.b), _bytes(talker.bytes_ab),
-                          _bytes(talker.bytes_ba), percent(talker.bytes / total))
+        width = max(self.content_region.width, _NUMBERS_WIDTH + 12)
+        label_width = width - _NUMBERS_WIDTH
+        # One line a direction when both addresses fit beside the numbers; else the pair gets a line of its own.
+        widest = max((len(talker.a) + len(talker.b) + 3 + _PROTOCOL_WIDTH for talker in top.talkers), default=0)
+        stacked = widest > label_width
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{'conversation' if not stacked else '':<{label_width}}{'bytes':>{_NUMBER_WIDTH}}", "dim")
+        for span, span_s in enumerate(TALKERS_SPANS_S):  # rates in bits per second, as iftop's
+            text.append(f"{('b/s ' if span == 0 else '') + f'{span_s}s':>{_NUMBER_WIDTH}}", "dim")
+        for talker in top.talkers[:self._room(stacked, len(top.talkers))]:
+            self._conversation(text, top, talker, label_width, stacked)
         if top.rest_bytes:
-            table.add_row(Text("other (untracked or no address)", "dim italic"), _bytes(top.rest_bytes), "",
-                          percent(top.rest_bytes / total))
-        self.update(table)
+            text.append(f"\n{'other (untracked, no address)':<{label_width}}"[:label_width + 1], "dim italic")
+            text.append_text(_numbers(top, top.rest_bytes, top.rest_spans or (top.rest_bytes,) * len(TALKERS_SPANS_S)))
+        self.update(text)
+
+    @staticmethod
+    def _conversation(text: Text, top: TopTalkers, talker: Talker, label_width: int, stacked: bool) -> None:
+        """Two lines, A → B and A ← B; stacked, the pair and protocol first, then what each address sent."""
+        directions = (("→", talker.bytes_ab, talker.spans_ab), ("←", talker.bytes_ba, talker.spans_ba))
+        if stacked:
+            text.append("\n")
+            text.append(f"{talker.a} ⇄ {talker.b}  ", "bold")
+            text.append(talker.protocol, "cyan")
+        for arrow, total, spans in directions:
+            text.append("\n")
+            if stacked:
+                label = Text.assemble(f"  {talker.a if arrow == '→' else talker.b}", (" →", "bold"))
+            else:
+                label = Text.assemble(talker.a, (f" {arrow} ", "bold"), talker.b, " ", (talker.protocol, "cyan"))
+            label.truncate(label_width, overflow="ellipsis", pad=True)
+            text.append_text(label)
+            text.append_text(_numbers(top, total, spans or (total,) * len(TALKERS_SPANS_S)))
+
+    def _room(self, stacked: bool, offered: int) -> int:
+        """How many conversations fit the height the other sections of the column leave (at least TALKERS_MIN)."""
+        column = self.parent
+        if column is None:
+            return TALKERS_MIN
+        others = sum(child.outer_size.height for child in column.children if child is not self and child.display)
+        free = column.scrollable_content_region.height - others - 2  # the border, the header line
+        rows = free - (1 if offered and self._top and self._top.rest_bytes else 0)
+        return max(TALKERS_MIN, rows // (3 if stacked else 2))

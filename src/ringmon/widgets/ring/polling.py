@@ -5,7 +5,7 @@ from rich.text import Text
 
 from ringcore.api import RingStats
 
-from ...formatting import duration_us, percent, si
+from ...formatting import duration_us, latency_bound, percent, si
 from ...stats_history import LATENCY_WINDOW_S, LatencySummary, RingRates
 from ..live_text import LiveText
 from ..sparkline import BARS
@@ -27,12 +27,6 @@ def _batch_bars(batch_hist: tuple[int, ...]) -> Text:
             text.append(BARS[min(len(BARS) - 1, int(count / tallest * len(BARS) - 1e-9))], "cyan")
     text.append(f"▏{2 ** (len(buckets) - 1)}")
     return text
-
-
-def _latency(upper_bound_us: float | None, exact: bool = False) -> str:
-    if upper_bound_us is None:
-        return "—"
-    return ("" if exact else "≤") + duration_us(upper_bound_us)
 
 
 class PollingStats(LiveText):
@@ -61,9 +55,9 @@ class PollingStats(LiveText):
         # percentiles and max of one window: a bucket's edge is clamped to the max, never above it
         text.append(f"\nlatency, last {LATENCY_WINDOW_S:.0f} s  ", "dim")
         text.append("max ", "dim")
-        text.append(_latency(latency.max_us, latency.max_is_exact))
+        text.append(latency_bound(latency.max_us, latency.max_is_exact))
         text.append("\n  p50 ", "dim")
-        text.append(_latency(latency.p50_us))
+        text.append(latency_bound(latency.p50_us))
         text.append("  p99 ", "dim")
-        text.append(_latency(latency.p99_us))
+        text.append(latency_bound(latency.p99_us))
         self.update(text)

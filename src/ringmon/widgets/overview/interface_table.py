@@ -1,0 +1,196 @@
+"""Every plugged interface in one table, a row each: state, rates on the wire and taken, drops by stage, ring
+occupancy, latency p99 and the last minute — sortable by any number.
+
+Every number is read from the interface's `InterfaceHistory` (rates, latency) and `RingStats` (occupancy) of the
+refresh's one snapshot, formatted by the same functions as the panels': the overview and a panel never disagree.
+A refresh rewrites only the cells whose text changed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ringcore.api import RingStats
+
+from ...formatting import escape, latency_bound, si
+from ...stats_history import InterfaceHistory
+from ..sparkline import sparkline_text
+
+Cell = Callable[[str, RingStats, InterfaceHistory], Text]
+SortValue = Callable[[str, RingStats, InterfaceHistory], float]
+
+_NONE = -1.0  # sorts a missing number (no NIC reading, no latency yet) after every real one
+NAME_WIDTH = 10
+SPARKLINE_MIN_WIDTH = 4  # at 80 columns, what the numbers leave
+
+
+def _number(value: float | None, alert: bool = False) -> Text:
+    if value is None:
+        return Text("—", "dim", justify="right")
+    return Text(si(value), "bold red" if alert else "", justify="right")
+
+
+def _state(key: str, stats: RingStats, history: InterfaceHistory) -> Text:
+    if stats.error:
+        return Text("down", "bold red")
+    if stats.paused:
+        return Text("paused", "bold yellow")
+    return Text("up", "green")
+
+
+def _occupancy(key: str, stats: RingStats, history: InterfaceHistory) -> Text:
+    """As the panel's gauge: slots used of the ring, and the high-water mark."""
+    full = stats.slots_used_high >= stats.slot_count
+    return Text.assemble(f"{stats.slots_used}/{stats.slot_count} ", ("↑", "dim"),
+                         (str(stats.slots_used_high), "bold red" if full else ""), justify="right")
+
+
+@dataclass(frozen=True)
+class OverviewColumn:
+    key: str
+    label: str
+    width: int  # cells, the space before it included
+    cell: Cell
+    sort_value: SortValue | None  # larger first; None: the table is not sorted by it
+    meaning: str  # for help
+
+
+def _wire(direction: str) -> tuple[Cell, SortValue]:
+    def pps(history: InterfaceHistory) -> float | None:
+        return None if history.wire is None else getattr(history.wire, direction)
+    return (lambda key, stats, history: _number(pps(history)),
+            lambda key, stats, history: _or_none(pps(history)))
+
+
+def _drops(field: str) -> tuple[Cell, SortValue]:
+    return (lambda key, stats, history: _number(getattr(history.rates, field), getattr(history.rates, field) >= 0.5),
+            lambda key, stats, history: getattr(history.rates, field))
+
+
+def _or_none(value: float | None) -> float:
+    return _NONE if value is None else value
+
+
+COLUMNS: tuple[OverviewColumn, ...] = (
+    OverviewColumn("interface", "interface", NAME_WIDTH, lambda key, stats, history: Text(escape(key)),
+                   None, "the interface (netns/name when in another namespace); enter opens its panel"),
+    OverviewColumn("state", "state", 7, _state, None, "up (capturing), paused (the consumer), down (captured again "
+                   "once it is up)"),
+    OverviewColumn("wire_in", "wire in", 8, *_wire("rx_pps"), "packets per second the NIC received (its own "
+                   "counters): captured or not"),
+    OverviewColumn("wire_out", "out", 6, *_wire("tx_pps"), "packets per second the NIC sent"),
+    OverviewColumn("taken", "taken", 7, lambda key, stats, history: _number(history.rates.taken_pps),
+                   lambda key, stats, history: history.rates.taken_pps,
+                   "packets per second taken from the kernel, both ways (fewer than the wire's when the filter "
+                   "rejects packets or the kernel drops them)"),
+    OverviewColumn("kernel_drops", "kern", 6, *_drops("kernel_drops_ps"), "drops per second in the kernel (its "
+                   "ring full: drop-early)"),
+    OverviewColumn("ring_drops", "ring", 6, *_drops("ring_drops_ps"), "drops per second at the slot ring (copied, "
+                   "then thrown away: drop-late)"),
+    OverviewColumn("truncated", "trunc", 6, *_drops("truncated_ps"), "packets cut per second (to one slot or to "
+                   "the ring)"),
+    OverviewColumn("occupancy", "used ↑high", 11, _occupancy,
+                   lambda key, stats, history: stats.slots_used / stats.slot_count if stats.slot_count else 0.0,
+                   "slots in use of the ring, and the high-water mark (r in the panel resets it)"),
+    OverviewColumn("p99", "p99", 8, lambda key, stats, history: Text(latency_bound(history.latency.p99_us),
+                                                                   justify="right"),
+                   lambda key, stats, history: _or_none(history.latency.p99_us),
+                   "capture-to-consume latency, 99th percentile of the last seconds (an upper bound: a log2 "
+                   "bucket's edge)"),
+    OverviewColumn("history", "taken, last minute", 0, lambda key, stats, history: Text(), None,
+                   "packets taken per second over the last minute (· while down)"),
+)
+SORT_COLUMNS = tuple(column for column in COLUMNS if column.sort_value is not None)
+_BY_NAME = "interface"  # the first sort: rows in the order the names sort
+
+
+class InterfaceTable(DataTable):
+    """Enter on a row posts DataTable.RowSelected, whose row key is the interface's key."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", cell_padding=0, zebra_stripes=False, id=id)
+        self.sort_by: str = _BY_NAME
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._order: list[str] = []
+        self._history_width = 0
+        self._shown: tuple[Mapping[str, RingStats], Mapping[str, InterfaceHistory]] = ({}, {})
+
+    def on_resize(self) -> None:
+        self._draw(force=True)
+
+    def show(self, latest: Mapping[str, RingStats], histories: Mapping[str, InterfaceHistory]) -> None:
+        """Rows of the interfaces of this snapshot; only cells whose text changed are written."""
+        self._shown = (latest, histories)
+        self._draw()
+
+    def next_sort(self) -> None:
+        names = [_BY_NAME, *(column.key for column in SORT_COLUMNS)]
+        self.sort_by = names[(names.index(self.sort_by) + 1) % len(names)]
+        self._draw(force=True)
+
+    def sort_label(self) -> str:
+        return next(column.label for column in COLUMNS if column.key == self.sort_by)
+
+    def _draw(self, force: bool = False) -> None:
+        latest, histories = self._shown
+        cursor_key = self.cursor_key()
+        history_width = max(SPARKLINE_MIN_WIDTH, self.scrollable_content_region.width
+                            - sum(column.width for column in COLUMNS))
+        if force or history_width != self._history_width or not self.columns:
+            self._history_width = history_width
+            self._add_columns()
+        rows = {key: self._row(key, stats, histories[key]) for key, stats in latest.items() if key in histories}
+        order = sorted(rows, key=lambda key: self._sort_key(key, latest[key], histories[key]))
+        if order != self._order:
+            self._add_rows(order, rows, cursor_key)
+        else:
+            for key, cells in rows.items():
+                for column, cell, shown in zip(COLUMNS, cells, self._cells[key]):
+                    if cell != shown:
+                        self.update_cell(key, column.key, cell)
+        self._cells = rows
+
+    def _sort_key(self, key: str, stats: RingStats, history: InterfaceHistory) -> tuple[float, str]:
+        column = next((column for column in SORT_COLUMNS if column.key == self.sort_by), None)
+        return (0.0 if column is None else -column.sort_value(key, stats, history), key)
+
+    def _row(self, key: str, stats: RingStats, history: InterfaceHistory) -> tuple[Text, ...]:
+        cells = []
+        for column in COLUMNS:
+            if column.key == "history":
+                cell = sparkline_text(history.taken_pps, self._history_width - 1)
+            elif stats.error and column.sort_value is not None and column.key != "occupancy":
+                cell = Text("—", "dim", justify="right")  # nothing captured while down
+            else:
+                cell = column.cell(key, stats, history)
+            if column.key != "interface":  # the space between columns, inside the cell: cell_padding would double it
+                cell = Text(" ", justify=cell.justify).append_text(cell)
+            cells.append(cell)
+        return tuple(cells)
+
+    def _add_columns(self) -> None:
+        """Columns of fixed widths, the last one taking the rest; the sort column's label is reversed."""
+        self.clear(columns=True)
+        self._order = []
+        for column in COLUMNS:
+            width = column.width or self._history_width
+            label = Text(column.label if column.key == "interface" else f" {column.label}", justify="left"
+                         if column.key in ("interface", "state", "history") else "right")
+            if column.key == self.sort_by:
+                label.stylize("reverse", 0 if column.key == "interface" else 1)
+            self.add_column(label, width=width, key=column.key)
+
+    def _add_rows(self, order: list[str], rows: dict[str, tuple[Text, ...]], cursor_key: str | None) -> None:
+        """A new order (a sort, a plugged or unplugged interface): the rows again, the cursor on its interface."""
+        self.clear()
+        for key in order:
+            self.add_row(*rows[key], key=key)
+        self._order = order
+        if cursor_key in order:
+            self.move_cursor(row=order.index(cursor_key), animate=False)
+
+    def cursor_key(self) -> str | None:
+        """The interface of the row under the cursor."""
+        return self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
