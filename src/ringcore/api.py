@@ -12,6 +12,8 @@ DEFAULT_RING_PAGES = 4097
 CLASSIC_RING_PAGES = 33
 DEFAULT_SNAPLEN = 262144
 DEFAULT_POLL_INTERVAL_US = 1000
+# RC_SPIN_DEFAULT_US: the adaptive strategy polls again for this long before it sleeps on the producer's event.
+DEFAULT_SPIN_US = 50
 DEFAULT_SPOOL_BYTES = 1 << 30
 # The spool's index holds at most this many packets, 32 bytes each: 64 MiB (RC_STORE_SPOOL_DEFAULT_PACKETS).
 DEFAULT_SPOOL_PACKETS = 1 << 21
@@ -47,6 +49,7 @@ class WaitStrategy(enum.IntEnum):
     YIELD = 1
     SPIN = 2
     EVENT = 3  # sleep until the producer signals a new kernel block
+    ADAPTIVE = 4  # spin for spin_us, then sleep as EVENT: no wake-up when work comes within the spin
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class CaptureOptions:
     drop_policy: DropPolicy = DropPolicy.EARLY
     wait_strategy: WaitStrategy = WaitStrategy.SLEEP
     poll_interval_us: int = DEFAULT_POLL_INTERVAL_US
+    spin_us: int = DEFAULT_SPIN_US  # WaitStrategy.ADAPTIVE's spin, 1 .. 1000 us
     # Cut every packet to one slot (counted as truncated); else a packet larger than a slot spans several.
     truncate_to_slot: bool = False
 
@@ -127,6 +131,11 @@ class RingStats:
     poll_interval_us: int
     paused: bool
     truncate_to_slot: bool = False
+    # Times the consumer slept in the kernel and woke up; adaptive spins that found work, and those that slept.
+    wakeups: int = 0
+    spin_found: int = 0
+    spin_slept: int = 0
+    spin_us: int = DEFAULT_SPIN_US
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None
