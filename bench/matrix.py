@@ -14,10 +14,12 @@ import argparse
 import json
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -56,7 +58,6 @@ class Cell:
     error: str | None = None
     generator_pps: float = 0.0
     arrived: int = 0
-    life_s: float = 0.0  # ringmon's start to its stop: the counters' whole-life window
     captured_pct: float | None = None
     kernel_drops: int | None = None
     ring_drops: int | None = None
@@ -68,8 +69,11 @@ class Cell:
     cpu_ratio: float | None = None
     latency_p50_us: int | None = None
     latency_p99_us: int | None = None
-    wakeups_ps: float | None = None
+    wakeups_ps: float | None = None  # over the CPU window: the flood and the settle time
     spin_found_pct: float | None = None  # adaptive: of its waits, those whose spin found work
+    # ringmon's CPU seconds in the window by thread name (rc-capture: the producer, rc-drain: the consumer, the
+    # rest Python's): where the CPU per packet goes
+    cpu_s_by_thread: dict[str, float] | None = None
 
     @property
     def label(self) -> str:
@@ -101,16 +105,53 @@ def plan(modes: list[str], strategies: list[str], rates: list[str], help_text: s
     return cells
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape_wakeups(port: int) -> float | None:
+    """ringmon_wakeups_total summed over the interfaces, from --metrics; None when this build has no such counter."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        lines = reply.read().decode().splitlines()
+    values = [float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("ringmon_wakeups_total{")]
+    return sum(values) if values else None
+
+
+class WindowedRingmon(cb.Ringmon):
+    """ringmon with --metrics, its wake-up counter read where run_once reads the CPU time (just before the flood,
+    after the settle time): wake-ups per second over the same window as the CPU, not the whole life."""
+
+    def __init__(self, pair: cb.VethPair, workdir: Path, command: list[str], extra: list[str]):
+        self.port = _free_port()
+        super().__init__(pair, workdir, command, [*extra, "--metrics", f"127.0.0.1:{self.port}"])
+        self.marks: list[tuple[float, float | None, dict[str, float]]] = []
+
+    def cpu_now_s(self) -> float:
+        by_thread = cb.thread_cpu_s(self.proc.pid)
+        self.marks.append((time.monotonic(), scrape_wakeups(self.port), by_thread))
+        return sum(by_thread.values())
+
+    def wakeups_ps(self) -> float | None:
+        (start_s, start, _), (end_s, end, _) = self.marks
+        return None if start is None or end is None else (end - start) / (end_s - start_s)
+
+    def cpu_s_by_thread(self) -> dict[str, float]:
+        (_, _, start), (_, _, end) = self.marks
+        return {name: round(seconds - start.get(name, 0.0), 6) for name, seconds in end.items()}
+
+
 def _cpu_per_mpkt(tool: cb.ToolResult) -> float | None:
     return tool.cpu_s / (tool.captured / 1e6) if tool.captured else None
 
 
-def fill(cell: Cell, result: cb.RunResult, life_s: float) -> None:
+def fill(cell: Cell, result: cb.RunResult, wakeups_ps: float | None) -> None:
     """The cell's numbers from one side-by-side run."""
     from ringmon.stats_history import histogram_upper_edge_us
 
     ringmon, tcpdump = result.tools["ringmon"], result.tools["tcpdump"]
-    cell.generator_pps, cell.arrived, cell.life_s = result.generator_pps, result.arrived, life_s
+    cell.generator_pps, cell.arrived, cell.wakeups_ps = result.generator_pps, result.arrived, wakeups_ps
     pct = lambda tool: 100.0 * tool.captured / result.arrived if result.arrived else 0.0  # noqa: E731
     cell.captured_pct, cell.kernel_drops = pct(ringmon), ringmon.kernel_drops
     cell.ring_drops, cell.truncated = ringmon.ring_drops, ringmon.truncated
@@ -123,7 +164,6 @@ def fill(cell: Cell, result: cb.RunResult, life_s: float) -> None:
     hist = tuple(raw["latency_hist"])
     cell.latency_p50_us = histogram_upper_edge_us(hist, 0.50)
     cell.latency_p99_us = histogram_upper_edge_us(hist, 0.99)
-    cell.wakeups_ps = raw["wakeups"] / life_s if life_s > 0 else None
     spins = raw["spin_found"] + raw["spin_slept"]
     cell.spin_found_pct = 100.0 * raw["spin_found"] / spins if spins else None
 
@@ -131,14 +171,15 @@ def fill(cell: Cell, result: cb.RunResult, life_s: float) -> None:
 def run_cell(pair: cb.VethPair, gen: cb.Generator, workdir: Path, command: list[str], cell: Cell,
              seconds: float, tcpdump_buffer_kib: int) -> None:
     rate_pps = cb.parse_rate(cell.rate)
-    capturers = [cb.Ringmon(pair, workdir, command, cell.args), cb.Tcpdump(pair, workdir, tcpdump_buffer_kib)]
-    started = time.monotonic()
+    ringmon = WindowedRingmon(pair, workdir, command, cell.args)
     try:
-        result = cb.run_once(pair, gen, capturers, rate_pps, seconds, "side by side")
-    except cb.BenchError as err:  # one cell that cannot run (an option this build refuses) is reported, not fatal
+        result = cb.run_once(pair, gen, [ringmon, cb.Tcpdump(pair, workdir, tcpdump_buffer_kib)], rate_pps, seconds,
+                             "side by side")
+    except (cb.BenchError, OSError) as err:  # a cell that cannot run (an option this build refuses) is reported
         cell.error = str(err).splitlines()[0][:300]
         return
-    fill(cell, result, time.monotonic() - started)
+    fill(cell, result, ringmon.wakeups_ps())
+    cell.cpu_s_by_thread = ringmon.cpu_s_by_thread()
 
 
 # -- report ------------------------------------------------------------------------------------------
