@@ -500,22 +500,36 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* RC_WAIT_ADAPTIVE: a spin that ran out halves the next one, down to
+ * spin_us / SPIN_SHORTEST_DIV; every SPIN_PROBE_EVERY-th wait spins the whole
+ * spin_us, so a producer that speeds up is found again. */
+#define SPIN_SHORTEST_DIV 16
+#define SPIN_PROBE_EVERY 16
+
 /* RC_WAIT_ADAPTIVE's spin: whether the producer published a record past
- * what the consumer polled within spin_us.  Reads head only (its cache line
- * stays shared until the producer writes it), the clock every 64 reads. */
+ * what the consumer polled within the learned spin (see ringcore.h).  Reads
+ * head only (its cache line stays shared until the producer writes it), the
+ * clock every 64 reads. */
 static int spin_for_work(struct rc_ring *ring)
 {
 	uint64_t consuming = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
-	uint32_t spin_us = atomic_load_explicit(&ring->spin_us, memory_order_relaxed);
-	uint64_t deadline = monotonic_ns() + spin_us * 1000ull;
+	uint64_t whole_ns = atomic_load_explicit(&ring->spin_us, memory_order_relaxed) * 1000ull;
+	uint64_t spin_ns = ring->spin_next_ns;
+	if (spin_ns == 0 || spin_ns > whole_ns || ++ring->spin_waits % SPIN_PROBE_EVERY == 0)
+		spin_ns = whole_ns;
+	uint64_t deadline = monotonic_ns() + spin_ns;
 	do {
 		for (int i = 0; i < 64; i++) {
 			/* relaxed: the poll that follows load-acquires head */
-			if (atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != consuming)
+			if (atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != consuming) {
+				ring->spin_next_ns = whole_ns;
 				return 1;
+			}
 			cpu_relax();
 		}
 	} while (monotonic_ns() < deadline);
+	uint64_t shortest = whole_ns / SPIN_SHORTEST_DIV;
+	ring->spin_next_ns = spin_ns / 2 > shortest ? spin_ns / 2 : shortest;
 	return 0;
 }
 

@@ -73,6 +73,11 @@ struct rc_ring {
 	_Atomic uint64_t stored;       /* by a drain with a store, before release */
 	_Atomic uint64_t store_failed;
 	uint64_t held; /* records polled and not released (consumer only) */
+	/* RC_WAIT_ADAPTIVE's next spin, learned (consumer only; 0: not yet,
+	 * spin the whole spin_us), and its waits, to probe the whole length
+	 * every RC_SPIN_PROBE_EVERY */
+	uint64_t spin_next_ns;
+	uint64_t spin_waits;
 	_Atomic uint64_t polls;
 	_Atomic uint64_t empty_polls;
 	_Atomic uint64_t sleeps;

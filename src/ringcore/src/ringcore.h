@@ -144,9 +144,13 @@ enum rc_wait_strategy {
 	 * per kernel block), at most RC_EVENT_WAIT_MAX_US: no wake-ups while
 	 * the ring stays empty */
 	RC_WAIT_EVENT = 3,
-	/* poll again for at most spin_us (the work often comes within
-	 * microseconds at moderate rates: no system call, no wake-up), then
-	 * sleep as RC_WAIT_EVENT */
+	/* poll again for at most spin_us (work that comes within microseconds
+	 * costs no system call and no wake-up), then sleep as RC_WAIT_EVENT.
+	 * The spin learns, as an adaptive mutex does: one that ran out halves
+	 * the next (down to spin_us / 16), one that found work restores the
+	 * whole spin_us, and every 16th wait spins it whole to probe: when the
+	 * producer hands over work in bursts far apart (a kernel block) the
+	 * spin costs little more than the event wait it precedes. */
 	RC_WAIT_ADAPTIVE = 4,
 };
 
