@@ -15,9 +15,11 @@ import json
 import shlex
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -42,6 +44,10 @@ DEFAULT_RATES = "10k,100k,max"
 # decides where packets are lost: early in the kernel, or late after the copy into the ring.
 OVERLOAD_ARGS = ["--ring-pages", "33", "--wait", "sleep"]
 POLICIES = ("early", "late")
+# tcpdump's own latency: --immediate-mode writing to a pipe this script reads, at the rates a Python reader keeps
+# up with: at 100 kpps the pipe fills and tcpdump drops in the kernel (the reader's lag, not tcpdump's, measured).
+REFERENCE_RATES = ("10k",)
+LATENCY_BUCKETS = 32  # RC_LATENCY_BUCKETS: log2 buckets of microseconds, as the ring's histogram
 QUICK_SECONDS = 1.0
 
 
@@ -49,7 +55,7 @@ QUICK_SECONDS = 1.0
 class Cell:
     """One cell: ringmon with `args` side by side with tcpdump at one rate."""
 
-    kind: str  # "matrix" or "overload"
+    kind: str  # "matrix", "overload", or "reference" (tcpdump --immediate-mode's latency)
     mode: str
     strategy: str  # the wait strategy, or the drop policy of an overload cell
     rate: str
@@ -102,6 +108,7 @@ def plan(modes: list[str], strategies: list[str], rates: list[str], help_text: s
         for policy in POLICIES:
             cells.append(Cell("overload", mode, policy, "max", [*MODES[mode], *OVERLOAD_ARGS, "--drop-policy", policy],
                               available=available))
+    cells += [Cell("reference", "tcpdump", "--immediate-mode", rate, []) for rate in rates if rate in REFERENCE_RATES]
     return cells
 
 
@@ -142,6 +149,44 @@ class WindowedRingmon(cb.Ringmon):
         return {name: round(seconds - start.get(name, 0.0), 6) for name, seconds in end.items()}
 
 
+class ImmediateTcpdump(cb.Tcpdump):
+    """tcpdump --immediate-mode -U -w - into a pipe: each packet's kernel timestamp (pcap header, microseconds)
+    against the time this process reads it, in the ring's log2 buckets: kernel to a reader, beside ringmon's
+    kernel to release."""
+
+    def __init__(self, pair: cb.VethPair, workdir: Path, buffer_kib: int):
+        super().__init__(pair, workdir, buffer_kib)
+        self.latency_hist = [0] * LATENCY_BUCKETS
+        self.reader: threading.Thread | None = None
+
+    def argv(self) -> list[str]:
+        argv = super().argv()
+        at = argv.index("/dev/null")
+        return [*argv[:at], "-", *argv[at + 1:], "--immediate-mode", "-U"]
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True, preexec_fn=cb._die_with_parent)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        stream = self.proc.stdout.buffer  # the pcap bytes under the text wrapper stderr needs
+        if len(stream.read(24)) < 24:  # the file header
+            return
+        while len(record := stream.read(16)) == 16:
+            now_us = time.time_ns() // 1000
+            seconds, micros, caplen, _ = struct.unpack("<IIII", record)
+            stream.read(caplen)
+            latency_us = now_us - (seconds * 1_000_000 + micros)
+            bucket = max(0, latency_us).bit_length() - 1
+            self.latency_hist[min(max(bucket, 0), LATENCY_BUCKETS - 1)] += 1
+
+    def stop(self) -> None:
+        super().stop()
+        self.reader.join(timeout=10)  # it ends at the pipe's end
+
+
 def _cpu_per_mpkt(tool: cb.ToolResult) -> float | None:
     return tool.cpu_s / (tool.captured / 1e6) if tool.captured else None
 
@@ -168,9 +213,24 @@ def fill(cell: Cell, result: cb.RunResult, wakeups_ps: float | None) -> None:
     cell.spin_found_pct = 100.0 * raw["spin_found"] / spins if spins else None
 
 
+def fill_reference(cell: Cell, result: cb.RunResult, tcpdump: ImmediateTcpdump) -> None:
+    from ringmon.stats_history import histogram_upper_edge_us
+
+    (tool,) = result.tools.values()
+    cell.generator_pps, cell.arrived = result.generator_pps, result.arrived
+    cell.tcpdump_captured_pct = 100.0 * tool.captured / result.arrived if result.arrived else 0.0
+    cell.tcpdump_kernel_drops, cell.tcpdump_cpu_per_mpkt = tool.kernel_drops, _cpu_per_mpkt(tool)
+    cell.latency_p50_us = histogram_upper_edge_us(tuple(tcpdump.latency_hist), 0.50)
+    cell.latency_p99_us = histogram_upper_edge_us(tuple(tcpdump.latency_hist), 0.99)
+
+
 def run_cell(pair: cb.VethPair, gen: cb.Generator, workdir: Path, command: list[str], cell: Cell,
              seconds: float, tcpdump_buffer_kib: int) -> None:
     rate_pps = cb.parse_rate(cell.rate)
+    if cell.kind == "reference":
+        tcpdump = ImmediateTcpdump(pair, workdir, tcpdump_buffer_kib)
+        fill_reference(cell, cb.run_once(pair, gen, [tcpdump], rate_pps, seconds, "alone"), tcpdump)
+        return
     ringmon = WindowedRingmon(pair, workdir, command, cell.args)
     try:
         result = cb.run_once(pair, gen, [ringmon, cb.Tcpdump(pair, workdir, tcpdump_buffer_kib)], rate_pps, seconds,
@@ -195,12 +255,29 @@ def _us(value: int | None) -> str:
     return f"≤{value / 1000:g} ms" if value >= 1000 else f"≤{value} µs"
 
 
+def progress(cell: Cell) -> str:
+    """One line on a cell just run."""
+    if cell.error:
+        return f"failed: {cell.error}"
+    if cell.kind == "reference":
+        return (f"captured {_fmt(cell.tcpdump_captured_pct, '.2f')}%  p50 {_us(cell.latency_p50_us)}  "
+                f"p99 {_us(cell.latency_p99_us)}")
+    return (f"captured {_fmt(cell.captured_pct, '.2f')}%  CPU {_fmt(cell.cpu_per_mpkt, '.3f')} s/Mpkt "
+            f"({_fmt(cell.cpu_ratio, '.2f')}x)  p99 {_us(cell.latency_p99_us)}  "
+            f"wake-ups {_fmt(cell.wakeups_ps, ',.0f')}/s")
+
+
 COLUMNS = ("mode", "wait", "rate", "gen pps", "captured", "kernel drops", "ring drops", "CPU s/Mpkt",
            "tcpdump CPU s/Mpkt", "vs tcpdump", "latency p50", "latency p99", "wake-ups/s", "spins found work")
 
 
 def markdown_row(cell: Cell) -> str:
     head = [cell.mode, cell.strategy, cell.rate]
+    if cell.kind == "reference":
+        values = [_fmt(cell.generator_pps, ",.0f"), _fmt(cell.tcpdump_captured_pct, ".2f") + " %",
+                  _fmt(cell.tcpdump_kernel_drops, ","), "–", "–", _fmt(cell.tcpdump_cpu_per_mpkt, ".3f"), "–",
+                  _us(cell.latency_p50_us), _us(cell.latency_p99_us), "–", "–"]
+        return "| " + " | ".join(head + values) + " |"
     if not cell.available:
         return "| " + " | ".join(head + ["not available"] + [""] * (len(COLUMNS) - 4)) + " |"
     if cell.error:
@@ -219,7 +296,9 @@ def markdown(cells: list[Cell], header: str) -> str:
     lines = [header, ""]
     for kind, title in (("matrix", "Mode × wait strategy × rate"),
                         ("overload", "Overload: the classic ring (`" + " ".join(OVERLOAD_ARGS) +
-                         "`) at the top rate, drop-early vs drop-late (the *wait* column is the drop policy)")):
+                         "`) at the top rate, drop-early vs drop-late (the *wait* column is the drop policy)"),
+                        ("reference", "Latency reference: tcpdump `--immediate-mode -U -w -` alone, read by the "
+                         "benchmark (its CPU in *tcpdump CPU s/Mpkt*)")):
         chosen = [c for c in cells if c.kind == kind]
         if not chosen:
             continue
@@ -242,7 +321,7 @@ def plot(cells: list[Cell], out: Path) -> list[Path]:
     strategies = list(dict.fromkeys(c.strategy for c in done))
     written = []
     if done:
-        def grouped(ax, value, title: str, reference=None) -> None:
+        def grouped(ax, value, title: str, reference=None, reference_label: str = "tcpdump") -> None:
             width = 0.8 / (len(strategies) + (reference is not None))
             for i, strategy in enumerate(strategies):
                 heights = [next((value(c) or 0 for c in done if (c.mode, c.strategy, c.rate) == (mode_, strategy, r)),
@@ -250,8 +329,8 @@ def plot(cells: list[Cell], out: Path) -> list[Path]:
                 ax.bar([x + i * width for x in range(len(rates))], heights, width, label=strategy)
             if reference is not None:
                 heights = [reference(r) or 0 for r in rates]
-                ax.bar([x + len(strategies) * width for x in range(len(rates))], heights, width, label="tcpdump",
-                       color="black")
+                ax.bar([x + len(strategies) * width for x in range(len(rates))], heights, width,
+                       label=reference_label, color="black")
             ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rates))], rates)
             ax.set_yscale("log")
             ax.set_title(title)
@@ -271,9 +350,13 @@ def plot(cells: list[Cell], out: Path) -> list[Path]:
         plt.close(fig)
 
         fig, axes = plt.subplots(2, len(modes), figsize=(5 * len(modes), 7), squeeze=False)
+        references = {c.rate: c for c in cells if c.kind == "reference" and c.latency_p50_us}
         for column, mode_ in enumerate(modes):
-            grouped(axes[0][column], lambda c: c.latency_p50_us, f"{mode_}: latency p50 (µs, upper bound)")
-            grouped(axes[1][column], lambda c: c.latency_p99_us, f"{mode_}: latency p99 (µs, upper bound)")
+            for row, (name, value) in enumerate((("p50", lambda c: c.latency_p50_us),
+                                                 ("p99", lambda c: c.latency_p99_us))):
+                reference = (lambda r, value=value: value(references[r]) if r in references else None)
+                grouped(axes[row][column], value, f"{mode_}: latency {name} (µs, upper bound)",
+                        reference if references else None, "tcpdump --immediate-mode")
             axes[1][column].set_xlabel("rate")
         axes[0][-1].legend(fontsize="small")
         fig.tight_layout()
@@ -324,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES), help=f"capture modes (default {','.join(MODES)})")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
                         help=f"wait strategies (default {','.join(STRATEGIES)})")
-    parser.add_argument("--no-overload", action="store_true", help="skip the overload cells (early vs late drop)")
+    parser.add_argument("--matrix-only", action="store_true",
+                        help="skip the overload cells (early vs late drop) and tcpdump's latency reference")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_SECONDS:g} s cells and no generator calibration (CI: does the script work)")
     parser.add_argument("--generator", choices=("auto", "trafgen", "sender"), default="auto",
@@ -357,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matrix: {err}", file=sys.stderr)
         return 2
     cells = plan(modes, strategies, rates, help_text)
-    if args.no_overload:
+    if args.matrix_only:
         cells = [c for c in cells if c.kind == "matrix"]
     args.out.mkdir(parents=True, exist_ok=True)
     cb.unwind_on_signals()
@@ -375,11 +459,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{gen.name}; ringmon: {args.ringmon}", flush=True)
             for number, cell in enumerate(runnable, 1):
                 run_cell(pair, gen, workdir, command, cell, seconds, args.tcpdump_buffer_kib)
-                print(f"  [{number}/{len(runnable)}] {cell.label:<28} " +
-                      (f"failed: {cell.error}" if cell.error else
-                       f"captured {cell.captured_pct:.2f}%  CPU {_fmt(cell.cpu_per_mpkt, '.3f')} s/Mpkt "
-                       f"({_fmt(cell.cpu_ratio, '.2f')}x)  p99 {_us(cell.latency_p99_us)}  "
-                       f"wake-ups {_fmt(cell.wakeups_ps, ',.0f')}/s"), flush=True)
+                print(f"  [{number}/{len(runnable)}] {cell.label:<30} {progress(cell)}", flush=True)
     except KeyboardInterrupt:
         print("matrix: interrupted; namespaces removed", file=sys.stderr)
         return 130

@@ -11,7 +11,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def test_quick_matrix_of_one_cell_writes_its_table_json_and_plots(tmp_path):
     done = subprocess.run([sys.executable, str(MATRIX), "--quick", "--modes", "copy", "--strategies", "adaptive",
-                           "--rate", "10k", "--no-overload", "--out", str(tmp_path)],
+                           "--rate", "10k", "--matrix-only", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     (cell,) = json.loads((tmp_path / "matrix.json").read_text())["cells"]
