@@ -44,6 +44,7 @@ DEFAULT_RATES = "10k,100k,max"
 # decides where packets are lost: early in the kernel, or late after the copy into the ring.
 OVERLOAD_ARGS = ["--ring-pages", "33", "--wait", "sleep"]
 POLICIES = ("early", "late")
+NOT_APPLICABLE = {("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)"}
 # tcpdump's own latency: --immediate-mode writing to a pipe this script reads, at the rates a Python reader keeps
 # up with: at 100 kpps the pipe fills and tcpdump drops in the kernel (the reader's lag, not tcpdump's, measured).
 REFERENCE_RATES = ("10k",)
@@ -61,6 +62,7 @@ class Cell:
     rate: str
     args: list[str]
     available: bool = True
+    unavailable: str = "not available"  # what the table says when it is not
     error: str | None = None
     generator_pps: float = 0.0
     arrived: int = 0
@@ -106,8 +108,11 @@ def plan(modes: list[str], strategies: list[str], rates: list[str], help_text: s
                 cells.append(Cell("matrix", mode, strategy, rate, [*MODES[mode], "--wait", strategy],
                                   available=available and strategy in help_text))
         for policy in POLICIES:
-            cells.append(Cell("overload", mode, policy, "max", [*MODES[mode], *OVERLOAD_ARGS, "--drop-policy", policy],
-                              available=available))
+            cell = Cell("overload", mode, policy, "max", [*MODES[mode], *OVERLOAD_ARGS, "--drop-policy", policy],
+                        available=available)
+            if available and (mode, policy) in NOT_APPLICABLE:
+                cell.available, cell.unavailable = False, NOT_APPLICABLE[mode, policy]
+            cells.append(cell)
     cells += [Cell("reference", "tcpdump", "--immediate-mode", rate, []) for rate in rates if rate in REFERENCE_RATES]
     return cells
 
@@ -279,7 +284,7 @@ def markdown_row(cell: Cell) -> str:
                   _us(cell.latency_p50_us), _us(cell.latency_p99_us), "–", "–"]
         return "| " + " | ".join(head + values) + " |"
     if not cell.available:
-        return "| " + " | ".join(head + ["not available"] + [""] * (len(COLUMNS) - 4)) + " |"
+        return "| " + " | ".join(head + [cell.unavailable] + [""] * (len(COLUMNS) - 4)) + " |"
     if cell.error:
         return "| " + " | ".join(head + [f"failed: {cell.error}"] + [""] * (len(COLUMNS) - 4)) + " |"
     values = [
