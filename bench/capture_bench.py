@@ -402,9 +402,12 @@ class Ringmon(Capturer):
                           ring_drops=total("ring_drops"), truncated=total("truncated"),
                           cpu_s=self.cpu_end_s - self.cpu_start_s, cpu_total_s=self.rusage_s,
                           raw={name: total(name) for name in ("kernel_packets", "kernel_seen", "slots_used_high",
-                                                              "polls", "empty_polls", "sleeps", "stored",
+                                                              "polls", "empty_polls", "sleeps", "wakeups",
+                                                              "spin_found", "spin_slept", "stored",
                                                               "store_failed", "store_evicted")}
-                          | {"stderr": self.stderr.strip()})
+                          | {"latency_hist": [sum(bucket) for bucket in
+                                              zip(*(c.get("latency_hist", ()) for c in counters))],
+                             "stderr": self.stderr.strip()})
 
 
 def _interface_counters(node: object) -> list[dict]:

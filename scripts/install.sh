@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs ringmon and the Debian packages it runs, tests and benchmarks with; safe to run again.
-# Usage: scripts/install.sh [--test]   (--test: also the test extras)
+# Usage: scripts/install.sh [--test]   (--test: also the test extras, and the bench extra its tests/bench run)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,7 +20,7 @@ debian_packages=(
 
 extras=""
 case "${1:-}" in
-    --test) extras="[test]" ;;
+    --test) extras="[test,bench]" ;;
     "") ;;
     *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac

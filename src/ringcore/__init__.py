@@ -6,6 +6,7 @@ from .api import (
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
+    DEFAULT_SPIN_US,
     DEFAULT_SPOOL_BYTES,
     DEFAULT_SPOOL_PACKETS,
     CaptureFileError,
@@ -39,6 +40,7 @@ from .capture import (
     WriterFiles,
     validate_kernel_buffer,
     validate_ring,
+    validate_spin,
 )
 from .filter import UserSpaceFilter, compile_live_filter
 from .monitor import Monitor, WriteStatus, require_capture_privilege
@@ -56,12 +58,12 @@ from .store import (
 
 __all__ = [
     "CLASSIC_RING_PAGES", "DEFAULT_KERNEL_BUFFER_BYTES", "DEFAULT_POLL_INTERVAL_US", "DEFAULT_RING_PAGES", "DEFAULT_SLOT_SIZE", "DEFAULT_SNAPLEN",
-    "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_SPANS_S", "TALKERS_WINDOW_S",
+    "DEFAULT_SPIN_US", "DEFAULT_SPOOL_BYTES", "DEFAULT_SPOOL_PACKETS", "FORMATS", "MAX_BATCH", "TALKERS_SPANS_S", "TALKERS_WINDOW_S",
     "Capture", "CaptureFileError", "CaptureOptions", "Direction", "DisplayFilter", "Drain", "DropPolicy", "ExportResult",
     "FilterError", "Limit", "Monitor", "OutOfRangeError", "PacketSelection", "PacketStore", "PrivilegeError", "Ring",
     "Rotation",
     "RingStats", "RingcoreError", "SlotMeta", "SlotView",
     "StoreInterface", "StoreOptions", "StoreProgress", "StoredPacket", "Talker", "Talkers", "TopTalkers",
     "UserSpaceFilter", "WaitStrategy", "WriteStatus", "Writer", "WriterFiles", "compile_live_filter", "in_netns", "interface_key",
-    "require_capture_privilege", "validate_kernel_buffer", "validate_ring",
+    "require_capture_privilege", "validate_kernel_buffer", "validate_ring", "validate_spin",
 ]

@@ -19,6 +19,7 @@ RC_FORMAT_PCAPNG = 2
 RC_SAVE_KEEP_PARTIAL = 0x1  # enum rc_save_flags
 RC_EVENT_WAIT_MAX_US = 100_000
 RC_POLL_INTERVAL_MAX_US = 1_000_000
+RC_SPIN_MAX_US = 1000
 RC_TALKERS_WINDOW_S = 40
 RC_TALKERS_MAX = 768
 RC_TALKERS_SPAN_S = (2, 10)
@@ -51,6 +52,7 @@ class RingConfig(ctypes.Structure):
         ("wait_strategy", i32),
         ("poll_interval_us", u32),
         ("truncate_to_slot", u32),
+        ("spin_us", u32),
     ]
 
 
@@ -89,6 +91,9 @@ class Stats(ctypes.Structure):
         ("empty_polls", u64),
         ("sleeps", u64),
         ("sleep_ns", u64),
+        ("wakeups", u64),
+        ("spin_found", u64),
+        ("spin_slept", u64),
         ("latency_max_ns", u64),
         ("latency_sum_ns", u64),
         ("batch_hist", u64 * RC_BATCH_BUCKETS),
@@ -103,6 +108,7 @@ class Stats(ctypes.Structure):
         ("poll_interval_us", u32),
         ("paused", u32),
         ("truncate_to_slot", u32),
+        ("spin_us", u32),
     ]
 
 
@@ -233,6 +239,7 @@ _SIGNATURES = {
     "rc_ring_reset_high_water": (None, [vp]),
     "rc_ring_set_drop_policy": (ctypes.c_int, [vp, i32]),
     "rc_ring_set_wait": (ctypes.c_int, [vp, i32, u32]),
+    "rc_ring_set_spin": (ctypes.c_int, [vp, u32]),
     "rc_ring_base": (vp, [vp]),
     "rc_ring_map_size": (size_t, [vp]),
     "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t, _P(u32)]),

@@ -14,6 +14,8 @@ DEFAULT_SNAPLEN = 262144
 DEFAULT_POLL_INTERVAL_US = 1000
 # The kernel's TPACKET_V3 ring of each capture (tcpdump's -B): 32 blocks of 256 KiB (see capture.py).
 DEFAULT_KERNEL_BUFFER_BYTES = 8 << 20
+# RC_SPIN_DEFAULT_US: the adaptive strategy polls again for this long before it sleeps on the producer's event.
+DEFAULT_SPIN_US = 50
 DEFAULT_SPOOL_BYTES = 1 << 30
 # The spool's index holds at most this many packets, 32 bytes each: 64 MiB (RC_STORE_SPOOL_DEFAULT_PACKETS).
 DEFAULT_SPOOL_PACKETS = 1 << 21
@@ -57,6 +59,7 @@ class WaitStrategy(enum.IntEnum):
     YIELD = 1
     SPIN = 2
     EVENT = 3  # sleep until the producer signals a new kernel block
+    ADAPTIVE = 4  # spin for spin_us, then sleep as EVENT: no wake-up when work comes within the spin
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class CaptureOptions:
     drop_policy: DropPolicy = DropPolicy.EARLY
     wait_strategy: WaitStrategy = WaitStrategy.SLEEP
     poll_interval_us: int = DEFAULT_POLL_INTERVAL_US
+    spin_us: int = DEFAULT_SPIN_US  # WaitStrategy.ADAPTIVE's spin, 1 .. 1000 us
     # Cut every packet to one slot (counted as truncated); else a packet larger than a slot spans several.
     truncate_to_slot: bool = False
     # tcpdump's -B, -Q and -y: the kernel ring's size, the direction taken (a kernel filter beside `filter`), and
@@ -142,6 +146,11 @@ class RingStats:
     poll_interval_us: int
     paused: bool
     truncate_to_slot: bool = False
+    # Times the consumer slept in the kernel and woke up; adaptive spins that found work, and those that slept.
+    wakeups: int = 0
+    spin_found: int = 0
+    spin_slept: int = 0
+    spin_us: int = DEFAULT_SPIN_US
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None

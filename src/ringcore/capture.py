@@ -19,6 +19,7 @@ from .api import (
     DEFAULT_RING_PAGES,
     Direction,
     DEFAULT_SLOT_SIZE,
+    DEFAULT_SPIN_US,
     CaptureOptions,
     DropPolicy,
     OutOfRangeError,
@@ -105,6 +106,10 @@ def validate_kernel_buffer(buffer_bytes: int) -> int:
 
 def validate_poll_interval(poll_interval_us: int) -> int:
     return in_range("poll interval", poll_interval_us, 0, MAX_POLL_INTERVAL_US, " us")
+
+
+def validate_spin(spin_us: int) -> int:
+    return in_range("spin", spin_us, 1, rc.RC_SPIN_MAX_US, " us")
 
 
 def _release_view(view: memoryview) -> None:
@@ -217,10 +222,13 @@ class Ring(_Native):
         wait_strategy: WaitStrategy = WaitStrategy.SLEEP,
         poll_interval_us: int = 1000,
         truncate_to_slot: bool = False,
+        spin_us: int = DEFAULT_SPIN_US,
     ) -> Ring:
         validate_ring(slot_size, ring_pages)
         validate_poll_interval(poll_interval_us)
-        cfg = rc.RingConfig(slot_size, ring_pages, drop_policy, wait_strategy, poll_interval_us, truncate_to_slot)
+        validate_spin(spin_us)
+        cfg = rc.RingConfig(slot_size, ring_pages, drop_policy, wait_strategy, poll_interval_us, truncate_to_slot,
+                            spin_us)
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
         _check(rc.lib.rc_ring_create(ctypes.byref(cfg), ctypes.byref(handle), buf, len(buf)), buf, "creating a ring")
@@ -349,8 +357,13 @@ class Ring(_Native):
     def set_drop_policy(self, policy: DropPolicy) -> None:
         rc.lib.rc_ring_set_drop_policy(self.handle, DropPolicy(policy))
 
-    def set_wait(self, strategy: WaitStrategy, poll_interval_us: int) -> None:
-        rc.lib.rc_ring_set_wait(self.handle, WaitStrategy(strategy), validate_poll_interval(poll_interval_us))
+    def set_wait(self, strategy: WaitStrategy, poll_interval_us: int, spin_us: int | None = None) -> None:
+        """The strategy and its interval; spin_us (adaptive's spin) stays as it is when None."""
+        handle = self.handle
+        validate_poll_interval(poll_interval_us)
+        if spin_us is not None:
+            rc.lib.rc_ring_set_spin(handle, validate_spin(spin_us))
+        rc.lib.rc_ring_set_wait(handle, WaitStrategy(strategy), poll_interval_us)
 
     def reset_high_water(self) -> None:
         rc.lib.rc_ring_reset_high_water(self.handle)
@@ -367,12 +380,14 @@ class Capture(_Native):
             raise RingcoreError(f"snap length {options.snaplen} is out of range: 1 to {MAX_SNAPLEN} bytes")
         validate_poll_interval(options.poll_interval_us)
         kernel_blocks = validate_kernel_buffer(options.kernel_buffer_bytes)
+        validate_spin(options.spin_us)
         self.ifname = ifname
         self.netns = netns
         self.options = options
         cfg = rc.CaptureConfig(
             rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
-                          int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot)),
+                          int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot),
+                          options.spin_us),
             options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, kernel_blocks, BLOCK_TIMEOUT_MS,
         )
         handle = ctypes.c_void_p()

@@ -40,7 +40,8 @@ class WriteStatus:
 # store_evicted is not among them: the store counts it by interface, over all its captures.
 _CUMULATIVE_COUNTERS = ("kernel_packets", "kernel_bytes", "kernel_drops", "kernel_seen", "ring_drops", "truncated",
                         "outgoing_packets", "outgoing_bytes", "delivered", "delivered_bytes", "stored",
-                        "store_failed", "polls", "empty_polls", "sleeps", "sleep_ns", "latency_sum_ns")
+                        "store_failed", "polls", "empty_polls", "sleeps", "sleep_ns", "wakeups", "spin_found",
+                        "spin_slept", "latency_sum_ns")
 _CUMULATIVE_HISTOGRAMS = ("batch_hist", "latency_hist")
 
 
@@ -190,7 +191,8 @@ class Monitor:
             last = self._snapshot(plugged)
             old = plugged.capture
             options = dataclasses.replace(old.options, filter=last.filter, drop_policy=last.drop_policy,
-                                          wait_strategy=last.wait_strategy, poll_interval_us=last.poll_interval_us)
+                                          wait_strategy=last.wait_strategy, poll_interval_us=last.poll_interval_us,
+                                          spin_us=last.spin_us)
             capture = Capture(old.ifname, options, old.netns)
             if capture.linktype != old.linktype:  # its talkers table and its block in the file are of the old one
                 capture.close()
@@ -267,9 +269,9 @@ class Monitor:
         with self._lock:
             self.ring(ifname).set_drop_policy(policy)
 
-    def set_wait(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int) -> None:
+    def set_wait(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int, spin_us: int | None = None) -> None:
         with self._lock:
-            self.ring(ifname).set_wait(strategy, poll_interval_us)
+            self.ring(ifname).set_wait(strategy, poll_interval_us, spin_us)
 
     def set_filter(self, ifname: str, expression: str | None) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from ringcore import (
     DEFAULT_RING_PAGES,
     DEFAULT_SLOT_SIZE,
     DEFAULT_SNAPLEN,
+    DEFAULT_SPIN_US,
     DEFAULT_SPOOL_BYTES,
     DEFAULT_SPOOL_PACKETS,
     FORMATS,
@@ -32,6 +33,7 @@ from ringcore import (
     WaitStrategy,
     validate_kernel_buffer,
     validate_ring,
+    validate_spin,
 )
 from ringcore.store import MAX_SPOOL_BYTES, MAX_SPOOL_PACKETS, SPOOL_MIN_BYTES, SPOOL_MIN_PACKETS
 from ringcore.filter import join_expression
@@ -91,6 +93,13 @@ def megabytes(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text.strip()}")
     return math.ceil(value * 1_000_000)
+
+
+def spin_microseconds(text: str) -> int:
+    try:
+        return validate_spin(int(text))
+    except ValueError as error:  # OutOfRangeError names the range
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def nonnegative(text: str) -> int:
@@ -284,10 +293,14 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                         help="when the ring is full: leave packets to the kernel (early) or take and drop them (late) "
                              "(default early)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
-                        help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, or "
-                             f"sleep until the producer signals a kernel block (event) (default {wait})")
+                        help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, "
+                             "sleep until the producer signals a kernel block (event), or spin --spin us and then "
+                             f"sleep as event (adaptive) (default {wait})")
     parser.add_argument("--poll-interval", metavar="US", type=nonnegative, default=DEFAULT_POLL_INTERVAL_US,
                         help=f"sleep between polls of an empty ring with --wait sleep (default {DEFAULT_POLL_INTERVAL_US} us)")
+    parser.add_argument("--spin", metavar="US", type=spin_microseconds, default=DEFAULT_SPIN_US,
+                        help="with --wait adaptive, poll again for this long before sleeping (1 to 1000, "
+                             f"default {DEFAULT_SPIN_US} us)")
     parser.add_argument("-Z", dest="run_as", metavar="USER",
                         help="once the interfaces and output files are open, go on as USER with no capability "
                              "(default: stay who started it)")
@@ -339,6 +352,7 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         drop_policy=DropPolicy[args.drop_policy.upper()],
         wait_strategy=WaitStrategy[args.wait.upper()],
         poll_interval_us=args.poll_interval,
+        spin_us=args.spin,
         truncate_to_slot=args.truncate_to_slot,
     )
 

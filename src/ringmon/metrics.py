@@ -81,6 +81,9 @@ def _ring_families(stats: dict[str, RingStats]) -> Iterator:
         "ringmon_empty_polls": ("Polls that found the ring empty", lambda s: s.empty_polls),
         "ringmon_sleeps": ("Times the consumer slept on an empty ring", lambda s: s.sleeps),
         "ringmon_sleep_seconds": ("Time the consumer slept on an empty ring", lambda s: s.sleep_ns / 1e9),
+        "ringmon_wakeups": ("Times the consumer blocked in the kernel and woke up", lambda s: s.wakeups),
+        "ringmon_adaptive_spins_found_work": ("Adaptive waits whose spin found work", lambda s: s.spin_found),
+        "ringmon_adaptive_spins_slept": ("Adaptive waits whose spin ran out and slept", lambda s: s.spin_slept),
         "ringmon_recaptures": ("Times the interface was captured again after it went away", lambda s: s.recaptures),
     }
     gauge_families = {name: GaugeMetricFamily(name, text, labels=INTERFACE_LABELS)

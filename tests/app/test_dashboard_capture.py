@@ -219,6 +219,18 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         # idle, an event wait sleeps until the producer signals, at most 100 ms at a time
         assert app.latest[veth_pair.key_a].sleeps - sleeps_before <= 10
 
+        dialog = await open_screen(pilot, "i", PollSettingsDialog)
+        await pilot.click(next(button for button in dialog.query(RadioButton) if button.name == "ADAPTIVE"))
+        dialog.query_one(Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "adaptive spin 50µs when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
+                       "adaptive wait and its spin on the panel")
+        before = app.latest[veth_pair.key_a]
+        await pilot.pause(0.5)
+        after = app.latest[veth_pair.key_a]
+        # idle, each spin runs out and sleeps as event does
+        assert 0 < after.spin_slept - before.spin_slept <= 10
+
     run_dashboard_on(monitor, scenario)
 
 

@@ -114,6 +114,10 @@ def test_two_threads_with_records_of_one_to_three_slots_lose_nothing_tear_nothin
     run_c_test("ring_stress_two_threads", TIMED_SECONDS)
 
 
+def test_adaptive_wait_spins_then_sleeps_on_the_event_and_switching_strategies_loses_nothing(run_c_test):
+    run_c_test("ring_wait_adaptive", TIMED_SECONDS)
+
+
 def test_positions_far_past_slot_count_land_in_their_slot_in_order(run_c_test):
     run_c_test("ring_wraparound")
 

@@ -75,6 +75,21 @@ def receive(monitor: Monitor, ifname: str, count: int,
     return received
 
 
+def send_ahead_of(received: list, pair: netns.VethPair, frames: list[bytes], chunk: int) -> threading.Thread:
+    """A started thread that sends `frames` to pair.if_a at most two chunks ahead of what `received` holds: flow
+    control by the test, so a slow consumer never meets a full ring (full rings have their own tests)."""
+
+    def send() -> None:
+        for start in range(0, len(frames), chunk):
+            if not wait_for(lambda: len(received) >= start - chunk):
+                raise TimeoutError(f"consumer stuck at {len(received)} of {start - chunk}")
+            netns.send_frames(pair.ns_b, pair.if_b, frames[start:start + chunk])
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    return sender
+
+
 def assert_accounts_close(stats) -> None:
     assert stats.occupancy <= stats.slot_count, f"{stats.ifname}: occupancy {stats.occupancy} > {stats.slot_count}"
     taken = stats.delivered + stats.ring_drops + stats.occupancy
@@ -114,18 +129,8 @@ def test_all_frames_sent_arrive_through_rx_poll_intact_in_order_and_counted_once
     frames = veth_pair.frames_to_a(range(total))
     monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=ring_pages), netns=veth_pair.ns_a)
     received: list[tuple[bytes, SlotMeta]] = []
-
-    def send_ahead_of_the_consumer_by_at_most_two_chunks():
-        # Flow control by the test, so a slow consumer never meets a full ring: this test is
-        # about delivery; full rings have their own tests.
-        for start in range(0, total, chunk):
-            if not wait_for(lambda: len(received) >= start - chunk):
-                raise TimeoutError(f"consumer stuck at {len(received)} of {start - chunk}")
-            netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames[start:start + chunk])
-
-    sender = threading.Thread(target=send_ahead_of_the_consumer_by_at_most_two_chunks, daemon=True)
     sent_after_ns = time.time_ns()
-    sender.start()
+    sender = send_ahead_of(received, veth_pair, frames, chunk)
     monitor.ring(veth_pair.if_a).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=total,
                                          timeout_s=30)
     sender.join(timeout=30)
@@ -1015,6 +1020,40 @@ def test_wait_strategies_spin_without_sleeping_and_count_yields_and_sleeps(veth_
     assert sleeps == empty_polls > 0 and sleep_ns > 0
     empty_polls, sleeps, sleep_ns = wait_counters_after_idle_polling(monitor, veth_pair.if_a, WaitStrategy.SLEEP, 1000)
     assert sleeps == empty_polls > 0 and sleep_ns >= sleeps * 1_000_000
+
+
+def test_switching_wait_strategy_while_frames_arrive_loses_none_and_adaptive_counts_its_spins(veth_pair, monitor):
+    total, chunk = 6000, 300
+    frames = veth_pair.frames_to_a(range(total))
+    ifname = veth_pair.if_a
+    monitor.plug(ifname, CaptureOptions(wait_strategy=WaitStrategy.ADAPTIVE), netns=veth_pair.ns_a)
+    received: list[tuple[bytes, SlotMeta]] = []
+    strategies = [WaitStrategy.SLEEP, WaitStrategy.ADAPTIVE, WaitStrategy.EVENT, WaitStrategy.SPIN,
+                  WaitStrategy.YIELD, WaitStrategy.ADAPTIVE]
+    switched_at: list[int] = []
+
+    def switch_every_chunk_received() -> None:
+        for number, strategy in enumerate(strategies * 3):
+            wait_for(lambda: len(received) >= number * total // (len(strategies) * 3))
+            monitor.set_wait(ifname, strategy, 200, spin_us=20 + number)
+            switched_at.append(len(received))
+
+    sender = send_ahead_of(received, veth_pair, frames, chunk)
+    switcher = threading.Thread(target=switch_every_chunk_received, daemon=True)
+    switcher.start()
+    monitor.ring(ifname).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=total, timeout_s=30)
+    sender.join(timeout=30)
+    switcher.join(timeout=30)
+    assert not sender.is_alive() and not switcher.is_alive()
+
+    assert len(set(switched_at)) > len(strategies), f"the strategy changed while frames arrived: {switched_at}"
+    assert [data for data, _ in received] == frames
+    time.sleep(QUIET_WINDOW_S)
+    stats = stats_of(monitor, ifname)
+    assert_accounts_close(stats)
+    assert (stats.kernel_packets, stats.delivered, stats.kernel_drops, stats.ring_drops) == (total, total, 0, 0)
+    assert stats.spin_found + stats.spin_slept > 0, "the adaptive waits were counted"
+    assert stats.wakeups > 0 and stats.spin_us == 20 + len(strategies) * 3 - 1
 
 
 def test_sleep_wait_honours_the_poll_interval(veth_pair, monitor):

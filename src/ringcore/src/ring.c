@@ -80,13 +80,18 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		rc_err(errbuf, errlen, "unknown drop policy %d", cfg->drop_policy);
 		return -EINVAL;
 	}
-	if (cfg->wait_strategy < RC_WAIT_SLEEP || cfg->wait_strategy > RC_WAIT_EVENT) {
+	if (cfg->wait_strategy < RC_WAIT_SLEEP || cfg->wait_strategy > RC_WAIT_ADAPTIVE) {
 		rc_err(errbuf, errlen, "unknown wait strategy %d", cfg->wait_strategy);
 		return -EINVAL;
 	}
 	if (cfg->poll_interval_us > RC_POLL_INTERVAL_MAX_US) {
 		rc_err(errbuf, errlen, "poll interval %u us is out of range: 0 to %u us",
 		       cfg->poll_interval_us, RC_POLL_INTERVAL_MAX_US);
+		return -EINVAL;
+	}
+	if (cfg->spin_us > RC_SPIN_MAX_US) {
+		rc_err(errbuf, errlen, "spin %u us is out of range: 0 to %u us",
+		       cfg->spin_us, RC_SPIN_MAX_US);
 		return -EINVAL;
 	}
 	/* aligned_alloc, not calloc: the producer's and the consumer's counters
@@ -134,6 +139,7 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 	atomic_init(&ring->drop_policy, cfg->drop_policy);
 	atomic_init(&ring->wait_strategy, cfg->wait_strategy);
 	atomic_init(&ring->poll_interval_us, cfg->poll_interval_us);
+	atomic_init(&ring->spin_us, cfg->spin_us ? cfg->spin_us : RC_SPIN_DEFAULT_US);
 	atomic_init(&ring->refs, 1);
 	*out = ring;
 	return 0;
@@ -466,7 +472,8 @@ void rc_ring_notify(struct rc_ring *ring)
 		syscall(SYS_futex, &ring->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-static void wait_event(struct rc_ring *ring)
+/* Returns whether it slept (the ring was still empty). */
+static int wait_event(struct rc_ring *ring)
 {
 	/* A notify after this read changes wake_seq, so the futex wait below
 	 * returns at once; one before it published head, which we then see. */
@@ -474,12 +481,56 @@ static void wait_event(struct rc_ring *ring)
 	atomic_store(&ring->consumer_waiting, 1);
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_acquire);
 	uint64_t tail = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
-	if (head == tail) {
+	int empty = head == tail;
+	if (empty) {
 		struct timespec ts = rc_timespec(RC_EVENT_WAIT_MAX_US * 1000ull);
 		/* returns at once if a notify bumped wake_seq since we read it */
 		syscall(SYS_futex, &ring->wake_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
 	}
 	atomic_store(&ring->consumer_waiting, 0);
+	return empty;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause(); /* lets the sibling hyperthread run, saves power */
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* RC_WAIT_ADAPTIVE: a spin that ran out halves the next one, down to
+ * spin_us / SPIN_SHORTEST_DIV; every SPIN_PROBE_EVERY-th wait spins the whole
+ * spin_us, so a producer that speeds up is found again. */
+#define SPIN_SHORTEST_DIV 16
+#define SPIN_PROBE_EVERY 16
+
+/* RC_WAIT_ADAPTIVE's spin: whether the producer published a record past
+ * what the consumer polled within the learned spin (see ringcore.h).  Reads
+ * head only (its cache line stays shared until the producer writes it), the
+ * clock every 64 reads. */
+static int spin_for_work(struct rc_ring *ring)
+{
+	uint64_t consuming = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
+	uint64_t whole_ns = atomic_load_explicit(&ring->spin_us, memory_order_relaxed) * 1000ull;
+	uint64_t spin_ns = ring->spin_next_ns;
+	if (spin_ns == 0 || spin_ns > whole_ns || ++ring->spin_waits % SPIN_PROBE_EVERY == 0)
+		spin_ns = whole_ns;
+	uint64_t deadline = monotonic_ns() + spin_ns;
+	do {
+		for (int i = 0; i < 64; i++) {
+			/* relaxed: the poll that follows load-acquires head */
+			if (atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != consuming) {
+				ring->spin_next_ns = whole_ns;
+				return 1;
+			}
+			cpu_relax();
+		}
+	} while (monotonic_ns() < deadline);
+	uint64_t shortest = whole_ns / SPIN_SHORTEST_DIV;
+	ring->spin_next_ns = spin_ns / 2 > shortest ? spin_ns / 2 : shortest;
+	return 0;
 }
 
 void rc_ring_wait(struct rc_ring *ring)
@@ -488,17 +539,28 @@ void rc_ring_wait(struct rc_ring *ring)
 	if (strategy == RC_WAIT_SPIN)
 		return;
 	uint64_t start = monotonic_ns();
+	int woke = 0;
 	if (strategy == RC_WAIT_YIELD) {
 		sched_yield();
 	} else if (strategy == RC_WAIT_EVENT) {
-		wait_event(ring);
+		woke = wait_event(ring);
+	} else if (strategy == RC_WAIT_ADAPTIVE) {
+		if (spin_for_work(ring)) {
+			relaxed_add(&ring->spin_found, 1);
+		} else {
+			relaxed_add(&ring->spin_slept, 1);
+			woke = wait_event(ring);
+		}
 	} else {
 		uint32_t us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
 		struct timespec ts = rc_timespec(us * 1000ull);
 		nanosleep(&ts, NULL);
+		woke = 1;
 	}
 	relaxed_add(&ring->sleeps, 1);
 	relaxed_add(&ring->sleep_ns, monotonic_ns() - start);
+	if (woke)
+		relaxed_add(&ring->wakeups, 1);
 }
 
 static uint64_t load(_Atomic uint64_t *v)
@@ -560,6 +622,9 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	out->empty_polls = load(&ring->empty_polls);
 	out->sleeps = load(&ring->sleeps);
 	out->sleep_ns = load(&ring->sleep_ns);
+	out->wakeups = load(&ring->wakeups);
+	out->spin_found = load(&ring->spin_found);
+	out->spin_slept = load(&ring->spin_slept);
 	out->latency_max_ns = load(&ring->latency_max_ns);
 	out->latency_sum_ns = load(&ring->latency_sum_ns);
 	for (unsigned b = 0; b < RC_BATCH_BUCKETS; b++)
@@ -581,6 +646,7 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	out->poll_interval_us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
 	out->paused = (uint32_t)atomic_load_explicit(&ring->paused, memory_order_relaxed);
 	out->truncate_to_slot = ring->truncate_to_slot;
+	out->spin_us = atomic_load_explicit(&ring->spin_us, memory_order_relaxed);
 }
 
 void rc_ring_reset_high_water(struct rc_ring *ring)
@@ -602,11 +668,20 @@ int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy)
 int rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
 		     uint32_t poll_interval_us)
 {
-	if (strategy < RC_WAIT_SLEEP || strategy > RC_WAIT_EVENT ||
+	if (strategy < RC_WAIT_SLEEP || strategy > RC_WAIT_ADAPTIVE ||
 	    poll_interval_us > RC_POLL_INTERVAL_MAX_US)
 		return -EINVAL;
 	atomic_store_explicit(&ring->wait_strategy, strategy, memory_order_relaxed);
 	atomic_store_explicit(&ring->poll_interval_us, poll_interval_us,
+			      memory_order_relaxed);
+	return 0;
+}
+
+int rc_ring_set_spin(struct rc_ring *ring, uint32_t spin_us)
+{
+	if (spin_us > RC_SPIN_MAX_US)
+		return -EINVAL;
+	atomic_store_explicit(&ring->spin_us, spin_us ? spin_us : RC_SPIN_DEFAULT_US,
 			      memory_order_relaxed);
 	return 0;
 }

@@ -34,6 +34,7 @@ struct rc_ring {
 	_Atomic int32_t drop_policy;
 	_Atomic int32_t wait_strategy;
 	_Atomic uint32_t poll_interval_us;
+	_Atomic uint32_t spin_us; /* RC_WAIT_ADAPTIVE's spin */
 	_Atomic int32_t paused; /* set by a drain, shown in stats */
 
 	/* RC_WAIT_EVENT: the futex word bumped by rc_ring_notify, and whether a
@@ -72,10 +73,18 @@ struct rc_ring {
 	_Atomic uint64_t stored;       /* by a drain with a store, before release */
 	_Atomic uint64_t store_failed;
 	uint64_t held; /* records polled and not released (consumer only) */
+	/* RC_WAIT_ADAPTIVE's next spin, learned (consumer only; 0: not yet,
+	 * spin the whole spin_us), and its waits, to probe the whole length
+	 * every RC_SPIN_PROBE_EVERY */
+	uint64_t spin_next_ns;
+	uint64_t spin_waits;
 	_Atomic uint64_t polls;
 	_Atomic uint64_t empty_polls;
 	_Atomic uint64_t sleeps;
 	_Atomic uint64_t sleep_ns;
+	_Atomic uint64_t wakeups;
+	_Atomic uint64_t spin_found;
+	_Atomic uint64_t spin_slept;
 	_Atomic uint64_t latency_max_ns;
 	_Atomic uint64_t latency_sum_ns;
 	_Atomic uint64_t batch_hist[RC_BATCH_BUCKETS];

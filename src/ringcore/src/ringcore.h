@@ -73,8 +73,9 @@
  * reference, rc_ring_retain takes another (a drain, a view of the mapping
  * that may outlive its owner), rc_ring_destroy drops one; the last unmaps.
  *
- * RC_WAIT_EVENT sleeps on a futex word bumped by the producer after it
- * published head (rc_ring_notify).  The consumer reads the word, marks itself
+ * RC_WAIT_EVENT (and RC_WAIT_ADAPTIVE after its spin) sleeps on a futex
+ * word bumped by the producer after it published head (rc_ring_notify).
+ * The consumer reads the word, marks itself
  * waiting, re-reads head, and sleeps only while the word is unchanged; the
  * producer makes the wake system call only when it sees "waiting".  Both
  * sides use sequentially consistent operations there, so one of them always
@@ -143,9 +144,22 @@ enum rc_wait_strategy {
 	 * per kernel block), at most RC_EVENT_WAIT_MAX_US: no wake-ups while
 	 * the ring stays empty */
 	RC_WAIT_EVENT = 3,
+	/* poll again for at most spin_us (work that comes within microseconds
+	 * costs no system call and no wake-up), then sleep as RC_WAIT_EVENT.
+	 * The spin learns, as an adaptive mutex does: one that ran out halves
+	 * the next (down to spin_us / 16), one that found work restores the
+	 * whole spin_us, and every 16th wait spins it whole to probe: when the
+	 * producer hands over work in bursts far apart (a kernel block) the
+	 * spin costs little more than the event wait it precedes. */
+	RC_WAIT_ADAPTIVE = 4,
 };
 
 #define RC_EVENT_WAIT_MAX_US 100000
+/* RC_WAIT_ADAPTIVE's spin before it sleeps: 50 us covers the gaps between
+ * packets down to ~20 kpps; at most 1 ms, so an idle ring costs at most
+ * one spin per event wait (RC_EVENT_WAIT_MAX_US). */
+#define RC_SPIN_DEFAULT_US 50
+#define RC_SPIN_MAX_US 1000
 /* Longest poll interval a ring takes: a consumer checks back at least once
  * a second. */
 #define RC_POLL_INTERVAL_MAX_US 1000000
@@ -188,6 +202,8 @@ struct rc_ring_config {
 	/* 1: cut every packet to one slot (flagged and counted as truncated);
 	 * 0: a packet larger than a slot spans several (the default) */
 	uint32_t truncate_to_slot;
+	/* RC_WAIT_ADAPTIVE's spin, 1 .. RC_SPIN_MAX_US; 0: RC_SPIN_DEFAULT_US */
+	uint32_t spin_us;
 };
 
 /* One consistent reading of a ring's counters (see rc_ring_stats). */
@@ -223,8 +239,15 @@ struct rc_stats {
 	uint64_t consuming;
 	uint64_t polls;
 	uint64_t empty_polls;
-	uint64_t sleeps;
-	uint64_t sleep_ns;
+	uint64_t sleeps;   /* waits on an empty ring (all but RC_WAIT_SPIN's) */
+	uint64_t sleep_ns; /* time in them */
+	/* times the consumer blocked in the kernel (nanosleep, futex wait) and
+	 * woke up: what an idle ring costs, and what spinning saves */
+	uint64_t wakeups;
+	/* RC_WAIT_ADAPTIVE: spins that found work, and spins that ran out and
+	 * slept on the producer's event */
+	uint64_t spin_found;
+	uint64_t spin_slept;
 	uint64_t latency_max_ns;
 	uint64_t latency_sum_ns; /* of every delivered packet: a histogram's sum */
 	uint64_t batch_hist[RC_BATCH_BUCKETS];
@@ -240,6 +263,7 @@ struct rc_stats {
 	uint32_t poll_interval_us;
 	uint32_t paused; /* a drain's consumer is paused */
 	uint32_t truncate_to_slot;
+	uint32_t spin_us;
 };
 
 struct rc_ring;
@@ -305,6 +329,9 @@ void rc_ring_reset_high_water(struct rc_ring *ring);
 int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy);
 int rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
 		     uint32_t poll_interval_us);
+/* RC_WAIT_ADAPTIVE's spin (0: RC_SPIN_DEFAULT_US); -EINVAL above
+ * RC_SPIN_MAX_US. */
+int rc_ring_set_spin(struct rc_ring *ring, uint32_t spin_us);
 /* Base address and size of the mapping (header page + slots). */
 void *rc_ring_base(struct rc_ring *ring);
 size_t rc_ring_map_size(struct rc_ring *ring);

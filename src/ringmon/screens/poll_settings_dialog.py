@@ -1,4 +1,5 @@
-"""Choose how an interface's consumer waits when its ring is empty: sleep (and for how long), yield, spin or event."""
+"""Choose how an interface's consumer waits when its ring is empty: sleep (and for how long), yield, spin, event or
+adaptive."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -19,6 +20,7 @@ _STRATEGY_HELP = {
     WaitStrategy.YIELD: "yield: give the CPU away and poll again at once",
     WaitStrategy.SPIN: "spin: poll again at once (a whole core, lowest latency)",
     WaitStrategy.EVENT: "event: sleep until the capture hands over a kernel block (no idle wake-ups)",
+    WaitStrategy.ADAPTIVE: "adaptive: poll again for a few µs (--spin), then sleep as event (few wake-ups under load)",
 }
 
 

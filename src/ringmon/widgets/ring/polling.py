@@ -38,6 +38,8 @@ class PollingStats(LiveText):
         text.append(stats.wait_strategy.name.lower(), "bold")
         if stats.wait_strategy.name == "SLEEP":
             text.append(f" {duration_us(stats.poll_interval_us)}", "bold")
+        elif stats.wait_strategy.name == "ADAPTIVE":
+            text.append(f" spin {duration_us(stats.spin_us)}", "bold")
         text.append(" when empty", "dim")
         if stats.paused:
             text.append("  PAUSED", "bold reverse yellow")
