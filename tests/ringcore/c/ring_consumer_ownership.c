@@ -89,7 +89,7 @@ static void retained_ring_outlives_its_creator(void)
 static void settings_out_of_range_are_refused(void)
 {
 	struct rc_ring *ring = make_ring(256, 3, RC_DROP_EARLY, RC_WAIT_SLEEP, 1000);
-	CHECK(rc_ring_set_wait(ring, RC_WAIT_EVENT + 1, 10) == -EINVAL, "unknown strategy");
+	CHECK(rc_ring_set_wait(ring, RC_WAIT_ADAPTIVE + 1, 10) == -EINVAL, "unknown strategy");
 	CHECK(rc_ring_set_wait(ring, RC_WAIT_SLEEP, RC_POLL_INTERVAL_MAX_US + 1) == -EINVAL,
 	      "interval above the maximum");
 	CHECK(rc_ring_set_wait(ring, -1, 10) == -EINVAL, "negative strategy");
@@ -103,8 +103,8 @@ static void settings_out_of_range_are_refused(void)
 	      "settings in range refused");
 	rc_ring_destroy(ring);
 
-	struct rc_ring_config cfg = { 256, 3, RC_DROP_EARLY, RC_WAIT_SLEEP,
-				      RC_POLL_INTERVAL_MAX_US + 1, 0 };
+	struct rc_ring_config cfg = { .slot_size = 256, .ring_pages = 3, .drop_policy = RC_DROP_EARLY,
+				      .wait_strategy = RC_WAIT_SLEEP, .poll_interval_us = RC_POLL_INTERVAL_MAX_US + 1 };
 	char err[RC_ERRBUF_SIZE] = "";
 	CHECK(rc_ring_create(&cfg, &ring, err, sizeof(err)) == -EINVAL && strstr(err, "poll interval"),
 	      "a ring with a poll interval above the maximum: %s", err);

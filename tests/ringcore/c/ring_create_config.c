@@ -9,7 +9,8 @@
 static void refused(uint32_t slot_size, uint32_t ring_pages, int32_t policy, int32_t wait,
 		    const char *must_mention)
 {
-	struct rc_ring_config cfg = { slot_size, ring_pages, policy, wait, 1000, 0 };
+	struct rc_ring_config cfg = { .slot_size = slot_size, .ring_pages = ring_pages, .drop_policy = policy,
+				      .wait_strategy = wait, .poll_interval_us = 1000 };
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_ring *ring = NULL;
 	int rc = rc_ring_create(&cfg, &ring, err, sizeof(err));
@@ -59,8 +60,9 @@ int main(void)
 	refused(65536, 16, 0, 0, "16 pages"); /* 15 slot pages: not one 64 KiB slot */
 	refused(2048, (1u << 22) + 1, 0, 0, "4194305 pages");
 	refused(2048, 33, 2, 0, "drop policy 2");
-	refused(2048, 33, 0, 4, "wait strategy 4");
-	struct rc_ring_config too_long = { 2048, 33, 0, 0, RC_POLL_INTERVAL_MAX_US + 1, 0 };
+	refused(2048, 33, 0, 5, "wait strategy 5");
+	struct rc_ring_config too_long = { .slot_size = 2048, .ring_pages = 33,
+					   .poll_interval_us = RC_POLL_INTERVAL_MAX_US + 1 };
 	char err[RC_ERRBUF_SIZE] = "";
 	CHECK(rc_ring_create(&too_long, &ring, err, sizeof(err)) == -EINVAL && strstr(err, "poll interval 1000001"),
 	      "a poll interval over %u us was taken: \"%s\"", RC_POLL_INTERVAL_MAX_US, err);
