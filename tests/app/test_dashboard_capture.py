@@ -139,6 +139,7 @@ def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
     monitor.plug(veth_pair.if_b, CaptureOptions(), netns=veth_pair.ns_b)
 
     async def scenario(app, pilot):
+        await pilot.press("escape")  # two interfaces: the dashboard opened on the overview
         assert app.active_panel().ifname == veth_pair.if_a
         await pilot.press("x")
         await wait_for(pilot, lambda: [panel.ifname for panel in app.query(InterfacePanel)] == [veth_pair.if_b],
