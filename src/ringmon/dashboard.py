@@ -197,7 +197,7 @@ class RingmonApp(SignalSafeApp[None]):
             panel.show(self.latest[panel.key], self.histories[panel.key], kinds)
 
     def _show_active_talkers(self) -> None:
-        """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""
+        """The visible panel's top talkers: rates over 2 s and more, so once a second (and on switching) is enough."""
         panel = self.active_panel()
         if panel is None:
             return

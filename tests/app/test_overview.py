@@ -231,3 +231,16 @@ def test_an_interface_that_goes_down_is_down_in_the_overview_with_no_rates_while
         asyncio.run(main())
     finally:
         monitor.close()
+
+
+def test_the_overviews_keys_are_commands_in_the_palette():
+    async def scenario(app, pilot):
+        await pilot.press("ctrl+p")
+        await pilot.press(*"sort")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)
+        assert "sorted by wire in" in shown(app, "#overview-title")
+
+    run(scenario)
