@@ -151,7 +151,7 @@ def test_s_cycles_the_sort_column_shown_in_the_header_and_title():
         assert "sorted by out" in shown(app, "#overview-title")
         assert order() == ["eth1", "eth0"]
         assert table.cursor_key() == "eth0", "the cursor stays on its interface"
-        for _ in range(len([column for column in COLUMNS if column.sort_value]) - 1):
+        for _ in range(len([column for column in COLUMNS if column.value]) - 1):
             await pilot.press("s")
         await pilot.pause()
         assert "sorted by interface" in shown(app, "#overview-title") and order() == ["eth0", "eth1"]
