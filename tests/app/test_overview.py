@@ -244,3 +244,12 @@ def test_the_overviews_keys_are_commands_in_the_palette():
         assert "sorted by wire in" in shown(app, "#overview-title")
 
     run(scenario)
+
+
+def test_an_interface_name_with_control_bytes_is_shown_escaped_in_the_overview():
+    hostile = "ev\x1b[2Jil"
+
+    async def scenario(app, pilot):
+        assert overview_cells(app, hostile)["interface"] == "ev\\x1b[2Jil"
+
+    run(scenario, FakeMonitor(("eth0", hostile)))
