@@ -827,8 +827,9 @@ def test_the_binding_declares_struct_rc_talker_and_its_window_as_the_header_does
     source = tmp_path / "layout.c"
     source.write_text('#include <stddef.h>\n#include <stdio.h>\n#include "ringcore.h"\n'
                       "int main(void) { const unsigned spans[] = RC_TALKERS_SPAN_S;\n"
-                      '  printf("%zu %zu %zu %zu %d %u %u\\n", sizeof(struct rc_talker), offsetof(struct rc_talker, a),\n'
-                      "         offsetof(struct rc_talker, span_ab), offsetof(struct rc_talker, span_ba),\n"
+                      '  printf("%zu %zu %zu %zu %d %u %u\\n", sizeof(struct rc_talker),\n'
+                      "         offsetof(struct rc_talker, a), offsetof(struct rc_talker, span_ab),\n"
+                      "         offsetof(struct rc_talker, span_ba),\n"
                       "         RC_TALKERS_WINDOW_S, spans[0], spans[1]); return 0; }\n")
     header_dir = Path(__file__).resolve().parents[2] / "src" / "ringcore" / "src"
     subprocess.run(["gcc", "-I", str(header_dir), "-o", str(tmp_path / "layout"), str(source)], check=True)

@@ -59,13 +59,15 @@ class TopTalkersView(LiveText):
         for talker in top.talkers[:self._room(stacked, bool(top.rest_bytes))]:
             self._conversation(text, top, talker, label_width, stacked)
         if top.rest_bytes:
-            text.append(f"\n{'other (untracked, no address)':<{label_width}}"[:label_width + 1], "dim italic")
+            other = "other (untracked, no address)" if label_width > 30 else "other"
+            text.append(f"\n{other:<{label_width}}", "dim italic")
             text.append_text(_numbers(top, top.rest_bytes, top.rest_spans))
         self.update(text)
 
     @staticmethod
     def _conversation(text: Text, top: TopTalkers, talker: Talker, label_width: int, stacked: bool) -> None:
-        """Two lines, A → B and A ← B; stacked, the pair and protocol first, then what each address sent."""
+        """Two lines, A → B and A ← B; stacked, the pair and protocol first, then → and ← under it (as iftop's
+        => and <=: from the address on the left, from the one on the right)."""
         directions = (("→", talker.bytes_ab, talker.spans_ab), ("←", talker.bytes_ba, talker.spans_ba))
         if stacked:
             text.append("\n")
@@ -74,7 +76,7 @@ class TopTalkersView(LiveText):
         for arrow, total, spans in directions:
             text.append("\n")
             if stacked:
-                label = Text.assemble(f"  {talker.a if arrow == '→' else talker.b}", (" →", "bold"))
+                label = Text(f"  {arrow}", "bold")
             else:
                 label = Text.assemble(talker.a, (f" {arrow} ", "bold"), talker.b, " ", (talker.protocol, "cyan"))
             label.truncate(label_width, overflow="ellipsis", pad=True)
