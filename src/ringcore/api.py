@@ -185,9 +185,9 @@ class Talker:
     bytes_ab: int
     bytes_ba: int
     packets: int
-    protocol: str = ""  # "tcp", "udp", "icmp", "arp", …, or its number
-    spans_ab: tuple[int, ...] = ()  # bytes a→b over each of TALKERS_SPANS_S (the last is bytes_ab)
-    spans_ba: tuple[int, ...] = ()
+    protocol: str  # "tcp", "udp", "icmp", "arp", …, or its number
+    spans_ab: tuple[int, ...]  # bytes a→b over each of TALKERS_SPANS_S (the last is bytes_ab)
+    spans_ba: tuple[int, ...]
 
     @property
     def bytes(self) -> int:
@@ -202,7 +202,7 @@ class TopTalkers:
     rest_bytes: int = 0
     rest_packets: int = 0
     window_s: int = TALKERS_WINDOW_S
-    rest_spans: tuple[int, ...] = ()  # the rest's bytes over each of TALKERS_SPANS_S
+    rest_spans: tuple[int, ...] = (0,) * len(TALKERS_SPANS_S)  # the rest's bytes over each of TALKERS_SPANS_S
     # How long each span had lasted when read: its whole seconds before the current one, and the current one's part.
     spans_elapsed_s: tuple[float, ...] = TALKERS_SPANS_S
 

@@ -198,7 +198,7 @@ class RingmonApp(SignalSafeApp[None]):
             panel.show(self.latest[panel.key], self.histories[panel.key], kinds)
 
     def _show_active_talkers(self) -> None:
-        """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""
+        """The visible panel's top talkers: rates over 2 s and more, so once a second (and on switching) is enough."""
         panel = self.active_panel()
         if panel is None:
             return
@@ -394,6 +394,7 @@ def run_plugged(
     run_as: str | None = None,
     store: StoreOptions | None = StoreOptions(),
     metrics: tuple[str, int] | None = None,
+    overview_at_start: bool | None = None,
 ) -> int:
     """Plug every request, then run the dashboard until the user quits; returns the exit status.
 
@@ -407,6 +408,7 @@ def run_plugged(
     Ended by SIGTERM or SIGHUP, the status is 128 + the signal's number, as a shell reports it.
     `store` is the session's packet store (None: no store); a kept spool is named on stderr at the end.
     `metrics` (address, port): serve the session's statistics for Prometheus there while the dashboard runs.
+    `overview_at_start`: as RingmonApp's (None: the overview first when several interfaces are plugged).
     """
     signals_received: list[int] = []
     try:
@@ -450,7 +452,7 @@ def run_plugged(
                 print(f"ringmon: {error}", file=sys.stderr)
                 return 1
         app = app_class(monitor, plug_options=plug_options, namespaces=[plug.netns for plug in plugs if plug.netns],
-                        background_failure=background_failure)
+                        background_failure=background_failure, overview_at_start=overview_at_start)
         with exit_app_on_signals(app, signals_received):
             app.run()
     finally:

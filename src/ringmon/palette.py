@@ -66,3 +66,10 @@ class PacketListCommands(BindingCommands):
         screen = self.screen
         packet_list = screen.packet_list
         return _run_bindings(screen.BINDINGS, screen) + _run_bindings(packet_list.BINDINGS, packet_list)
+
+
+class OverviewCommands(BindingCommands):
+    """The overview's keys (sort, open a panel), on its screen."""
+
+    def _commands(self) -> list[Command]:
+        return _run_bindings(self.screen.BINDINGS, self.screen)

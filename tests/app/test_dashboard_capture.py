@@ -82,13 +82,15 @@ def test_panel_shows_every_frame_sent_the_identity_closing_and_who_sent_them(vet
         drops = panel_shown(app, veth_pair.if_a, "DropsByStage")
         assert "+ ring drops 0 + in ring 0 ✓" in drops
         assert app.latest[veth_pair.key_a].kernel_packets == FRAME_COUNT
-        # all of it from b to a: the lower address (a, .1) first, every byte on the line of what b sent, named
-        # by the addresses (a ← b beside the numbers, or, stacked under the pair, b →)
-        b_sent = (f"{veth_pair.ip_a} ← {veth_pair.ip_b}", f"{veth_pair.ip_b} →")
+        # all of it from b to a: the lower address (a, .1) first, every byte on the line a ← b (beside the
+        # addresses, or under the pair "a ⇄ b" when the panel is narrow)
         await wait_for(pilot, lambda: veth_pair.ip_b in panel_shown(app, veth_pair.if_a, "TopTalkersView"),
                        "the conversation in top talkers")
         lines = panel_shown(app, veth_pair.if_a, "TopTalkersView").splitlines()
-        row = next(line for line in lines if any(name in line for name in b_sent))
+        beside = [line for line in lines if f"{veth_pair.ip_a} ← {veth_pair.ip_b}" in line]
+        heading = f"{veth_pair.ip_a} ⇄ {veth_pair.ip_b}"
+        row = beside[0] if beside else lines[next(n for n, line in enumerate(lines) if heading in line) + 2]
+        assert "←" in row, row
         # FRAME_COUNT frames of FRAME_SIZE bytes, in the last 40 s (and, as iftop, bits per second over 2/10/40 s)
         assert row.split()[-4] == "64.0kB", row
         assert "udp" in "".join(lines)
@@ -139,6 +141,7 @@ def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
     monitor.plug(veth_pair.if_b, CaptureOptions(), netns=veth_pair.ns_b)
 
     async def scenario(app, pilot):
+        await pilot.press("escape")  # two interfaces: the dashboard opened on the overview
         assert app.active_panel().ifname == veth_pair.if_a
         await pilot.press("x")
         await wait_for(pilot, lambda: [panel.ifname for panel in app.query(InterfacePanel)] == [veth_pair.if_b],

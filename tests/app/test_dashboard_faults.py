@@ -83,6 +83,7 @@ def test_two_interfaces_of_one_name_in_two_namespaces_each_have_their_panel_and_
         netns.send_frames(first.ns_b, first.if_b, first.frames_to_a(range(12)))
         netns.send_frames(second.ns_b, second.if_b, second.frames_to_a(range(500, 505)))
         await wait_for(pilot, lambda: [app.latest[key].delivered for key in keys] == [12, 5], "each its own frames")
+        await pilot.press("escape")  # from the overview (two interfaces) to the panels
         await pilot.press("n")
         await wait_for(pilot, lambda: "taken 5 = delivered 5" in panel_shown(app, keys[1], "DropsByStage"),
                        "the second panel's own count")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import time
 
 from dashboard_fakes import fake_dashboard, refresh, warm_up
 from fake_monitor import FakeMonitor
@@ -20,6 +22,7 @@ from ringmon.widgets.overview.interface_table import COLUMNS, InterfaceTable
 from ringcore.api import interface_key
 
 FRAME_COUNT = 500
+DOWN_WAIT_S = 10
 SEND_PACE_US = 4000  # 2 s of frames: the rates of the last second are never zero while refreshed
 
 
@@ -98,6 +101,28 @@ def test_overview_numbers_equal_the_panels_for_the_same_snapshot():
     run(scenario)
 
 
+def test_a_refresh_rewrites_only_the_cells_whose_text_changed():
+    async def scenario(app, pilot):
+        table = app.overview.query_one(InterfaceTable)
+        written: list[tuple[str, str]] = []
+        update_cell = table.update_cell
+
+        def recording_update_cell(row_key, column_key, value, **kwargs):
+            assert table.get_cell(row_key, column_key) != value, "a cell written with the text it had"
+            written.append((row_key, column_key))
+            update_cell(row_key, column_key, value, **kwargs)
+
+        table.update_cell = recording_update_cell
+        for _ in range(5):
+            written.clear()
+            await refresh(pilot)
+            # the fake's names, states and ring sizes never change; its per-second history moves once a second
+            assert written and not {column for _, column in written} & {"interface", "state"}
+            assert len(written) < len(COLUMNS) * table.row_count
+
+    run(scenario)
+
+
 def test_enter_opens_the_panel_of_the_row_under_the_cursor():
     async def scenario(app, pilot):
         await open_panel_from_overview(pilot, "eth1")
@@ -126,7 +151,7 @@ def test_s_cycles_the_sort_column_shown_in_the_header_and_title():
         assert "sorted by out" in shown(app, "#overview-title")
         assert order() == ["eth1", "eth0"]
         assert table.cursor_key() == "eth0", "the cursor stays on its interface"
-        for _ in range(len([column for column in COLUMNS if column.sort_value]) - 1):
+        for _ in range(len([column for column in COLUMNS if column.value]) - 1):
             await pilot.press("s")
         await pilot.pause()
         assert "sorted by interface" in shown(app, "#overview-title") and order() == ["eth0", "eth1"]
@@ -181,3 +206,50 @@ def test_overview_numbers_equal_the_panels_on_a_real_capture_of_both_ends_of_a_v
         asyncio.run(main())
     finally:
         monitor.close()
+
+
+def test_an_interface_that_goes_down_is_down_in_the_overview_with_no_rates_while_the_other_is_up(veth_pair):
+    monitor = dashboard_monitor()
+    keys = [monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a), monitor.plug(veth_pair.if_b, netns=veth_pair.ns_b)]
+
+    async def main():
+        app = RingmonApp(monitor, refresh_interval_s=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            subprocess.run(["ip", "-n", veth_pair.ns_a, "link", "set", veth_pair.if_a, "down"], check=True,
+                           timeout=30)
+            deadline = time.monotonic() + DOWN_WAIT_S
+            while overview_cells(app, keys[0])["state"] != "down":
+                assert time.monotonic() < deadline, "the interface never showed down"
+                app.refresh_from_capture()
+                await pilot.pause(0.1)
+            down = overview_cells(app, keys[0])
+            assert {name: down[name] for name in ("taken", "kernel_drops", "p99")} == dict.fromkeys(
+                ("taken", "kernel_drops", "p99"), "—")
+            assert overview_cells(app, keys[1])["state"] == "up"
+
+    try:
+        asyncio.run(main())
+    finally:
+        monitor.close()
+
+
+def test_the_overviews_keys_are_commands_in_the_palette():
+    async def scenario(app, pilot):
+        await pilot.press("ctrl+p")
+        await pilot.press(*"sort")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)
+        assert "sorted by wire in" in shown(app, "#overview-title")
+
+    run(scenario)
+
+
+def test_an_interface_name_with_control_bytes_is_shown_escaped_in_the_overview():
+    hostile = "ev\x1b[2Jil"
+
+    async def scenario(app, pilot):
+        assert overview_cells(app, hostile)["interface"] == "ev\\x1b[2Jil"
+
+    run(scenario, FakeMonitor(("eth0", hostile)))

@@ -42,14 +42,15 @@ def test_a_wide_panel_names_each_direction_by_its_addresses_with_bytes_and_rates
     assert "other" in lines[-1] and numbers_of(lines[-1])[0] == f"{si(top.rest_bytes)}B"
 
 
-def test_a_narrow_panel_puts_the_pair_over_what_each_address_sent_and_shows_fewer_conversations():
+def test_a_narrow_panel_puts_the_pair_over_its_two_directions_and_shows_fewer_conversations():
     text, top = talkers_shown((120, 40))
     lines = text.splitlines()
     first = top.talkers[0]
     pair = lines.index(next(line for line in lines if f"{first.a} ⇄ {first.b}" in line))
     assert first.protocol in lines[pair]
-    assert lines[pair + 1].split()[:2] == [first.a, "→"] and numbers_of(lines[pair + 1])[0] == f"{si(first.bytes_ab)}B"
-    assert lines[pair + 2].split()[:2] == [first.b, "→"] and numbers_of(lines[pair + 2])[0] == f"{si(first.bytes_ba)}B"
+    # as iftop's => and <=: from the address on the left, from the one on the right
+    assert lines[pair + 1].split()[:2] == ["→", f"{si(first.bytes_ab)}B"]
+    assert lines[pair + 2].split()[:2] == ["←", f"{si(first.bytes_ba)}B"]
     wide, _ = talkers_shown((200, 60))
     shown_here = sum("⇄" in line for line in lines)
     assert 0 < shown_here < sum("→" in line for line in wide.splitlines()), "a taller panel shows more"

@@ -1,6 +1,7 @@
 """Capture on real interfaces: veth pairs between test-owned namespaces, read through ringcore's Monitor."""
 
 import contextlib
+import ctypes
 import os
 import re
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -25,9 +27,11 @@ from ringcore import (
     PrivilegeError,
     Ring,
     RingcoreError,
+    TALKERS_SPANS_S,
     Talkers,
     WaitStrategy,
     Writer,
+    _binding,
 )
 from ringcore.capture import SlotMeta
 
@@ -821,6 +825,23 @@ def test_drain_counts_top_talkers_by_conversation_and_direction_with_the_rest_ap
         assert talker.spans_ab[1:] == (talker.bytes_ab, talker.bytes_ab) and talker.spans_ab[0] <= talker.bytes_ab
         assert talker.spans_ba[1:] == (talker.bytes_ba, talker.bytes_ba) and talker.spans_ba[0] <= talker.bytes_ba
     assert top.window_s == 40 and top.spans_elapsed_s[0] < top.spans_elapsed_s[1] < top.spans_elapsed_s[2] <= 40
+
+
+def test_the_binding_declares_struct_rc_talker_and_its_window_as_the_header_does(tmp_path):
+    """rc_talkers_top writes an array of struct rc_talker: a ctypes mirror of another size would be overrun."""
+    source = tmp_path / "layout.c"
+    source.write_text('#include <stddef.h>\n#include <stdio.h>\n#include "ringcore.h"\n'
+                      "int main(void) { const unsigned spans[] = RC_TALKERS_SPAN_S;\n"
+                      '  printf("%zu %zu %zu %zu %d %u %u\\n", sizeof(struct rc_talker),\n'
+                      "         offsetof(struct rc_talker, a), offsetof(struct rc_talker, span_ab),\n"
+                      "         offsetof(struct rc_talker, span_ba),\n"
+                      "         RC_TALKERS_WINDOW_S, spans[0], spans[1]); return 0; }\n")
+    header_dir = Path(__file__).resolve().parents[2] / "src" / "ringcore" / "src"
+    subprocess.run(["gcc", "-I", str(header_dir), "-o", str(tmp_path / "layout"), str(source)], check=True)
+    printed = subprocess.run([str(tmp_path / "layout")], capture_output=True, text=True, check=True).stdout.split()
+    mirror = _binding.Talker
+    assert [int(n) for n in printed] == [ctypes.sizeof(mirror), mirror.a.offset, mirror.span_ab.offset,
+                                         mirror.span_ba.offset, *TALKERS_SPANS_S[-1:], *TALKERS_SPANS_S[:-1]]
 
 
 def tshark_ip_conversations(path) -> dict[tuple[str, str], tuple[int, int]]:

@@ -167,8 +167,9 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
         except (DemoError, OSError, subprocess.SubprocessError) as error:
             say(f"demo: {error}")
             return 1
+        # The demo is about one ring filling: it opens on the first one's panel (o shows both side by side).
         return run_plugged(demo.plug_requests(ring), plug_options=CaptureOptions(**ring),
-                           background_failure=demo.generator_failure, store=store)
+                           background_failure=demo.generator_failure, store=store, overview_at_start=False)
     finally:
         for signum in previous:  # cleanup must not be cut short by a second signal
             signal.signal(signum, signal.SIG_IGN)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer
 
 from ringcore.api import RingStats
 
+from ..palette import OverviewCommands
 from ..stats_history import InterfaceHistory
 from ..widgets.live_text import LiveText
 from ..widgets.overview.interface_table import COLUMNS, InterfaceTable
@@ -20,6 +21,8 @@ from ..widgets.overview.interface_table import COLUMNS, InterfaceTable
 
 class OverviewScreen(Screen[str | None]):
     """Dismissed with the key of the interface whose panel to open (None: the panel shown before)."""
+
+    COMMANDS = {OverviewCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_overview", "Panels", tooltip="Back to the interface panels"),

@@ -56,16 +56,18 @@ class TopTalkersView(LiveText):
         text.append(f"{'conversation' if not stacked else '':<{label_width}}{'bytes':>{_NUMBER_WIDTH}}", "dim")
         for span, span_s in enumerate(TALKERS_SPANS_S):  # rates in bits per second, as iftop's
             text.append(f"{('b/s ' if span == 0 else '') + f'{span_s}s':>{_NUMBER_WIDTH}}", "dim")
-        for talker in top.talkers[:self._room(stacked, len(top.talkers))]:
+        for talker in top.talkers[:self._room(stacked, bool(top.rest_bytes))]:
             self._conversation(text, top, talker, label_width, stacked)
         if top.rest_bytes:
-            text.append(f"\n{'other (untracked, no address)':<{label_width}}"[:label_width + 1], "dim italic")
-            text.append_text(_numbers(top, top.rest_bytes, top.rest_spans or (top.rest_bytes,) * len(TALKERS_SPANS_S)))
+            other = "other (untracked, no address)" if label_width > 30 else "other"
+            text.append(f"\n{other:<{label_width}}", "dim italic")
+            text.append_text(_numbers(top, top.rest_bytes, top.rest_spans))
         self.update(text)
 
     @staticmethod
     def _conversation(text: Text, top: TopTalkers, talker: Talker, label_width: int, stacked: bool) -> None:
-        """Two lines, A → B and A ← B; stacked, the pair and protocol first, then what each address sent."""
+        """Two lines, A → B and A ← B; stacked, the pair and protocol first, then → and ← under it (as iftop's
+        => and <=: from the address on the left, from the one on the right)."""
         directions = (("→", talker.bytes_ab, talker.spans_ab), ("←", talker.bytes_ba, talker.spans_ba))
         if stacked:
             text.append("\n")
@@ -74,19 +76,18 @@ class TopTalkersView(LiveText):
         for arrow, total, spans in directions:
             text.append("\n")
             if stacked:
-                label = Text.assemble(f"  {talker.a if arrow == '→' else talker.b}", (" →", "bold"))
+                label = Text(f"  {arrow}", "bold")
             else:
                 label = Text.assemble(talker.a, (f" {arrow} ", "bold"), talker.b, " ", (talker.protocol, "cyan"))
             label.truncate(label_width, overflow="ellipsis", pad=True)
             text.append_text(label)
-            text.append_text(_numbers(top, total, spans or (total,) * len(TALKERS_SPANS_S)))
+            text.append_text(_numbers(top, total, spans))
 
-    def _room(self, stacked: bool, offered: int) -> int:
+    def _room(self, stacked: bool, rest_shown: bool) -> int:
         """How many conversations fit the height the other sections of the column leave (at least TALKERS_MIN)."""
         column = self.parent
         if column is None:
             return TALKERS_MIN
         others = sum(child.outer_size.height for child in column.children if child is not self and child.display)
         free = column.scrollable_content_region.height - others - 2  # the border, the header line
-        rows = free - (1 if offered and self._top and self._top.rest_bytes else 0)
-        return max(TALKERS_MIN, rows // (3 if stacked else 2))
+        return max(TALKERS_MIN, (free - (1 if rest_shown else 0)) // (3 if stacked else 2))

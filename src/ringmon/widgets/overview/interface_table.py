@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -18,33 +19,13 @@ from ...formatting import escape, latency_bound, si
 from ...stats_history import InterfaceHistory
 from ..sparkline import sparkline_text
 
-Cell = Callable[[str, RingStats, InterfaceHistory], Text]
-SortValue = Callable[[str, RingStats, InterfaceHistory], float]
+Value = Callable[[RingStats, InterfaceHistory], "float | None"]
+Cell = Callable[[RingStats, InterfaceHistory], Text]
 
 _NONE = -1.0  # sorts a missing number (no NIC reading, no latency yet) after every real one
 NAME_WIDTH = 10
 SPARKLINE_MIN_WIDTH = 4  # at 80 columns, what the numbers leave
-
-
-def _number(value: float | None, alert: bool = False) -> Text:
-    if value is None:
-        return Text("—", "dim", justify="right")
-    return Text(si(value), "bold red" if alert else "", justify="right")
-
-
-def _state(key: str, stats: RingStats, history: InterfaceHistory) -> Text:
-    if stats.error:
-        return Text("down", "bold red")
-    if stats.paused:
-        return Text("paused", "bold yellow")
-    return Text("up", "green")
-
-
-def _occupancy(key: str, stats: RingStats, history: InterfaceHistory) -> Text:
-    """As the panel's gauge: slots used of the ring, and the high-water mark."""
-    full = stats.slots_used_high >= stats.slot_count
-    return Text.assemble(f"{stats.slots_used}/{stats.slot_count} ", ("↑", "dim"),
-                         (str(stats.slots_used_high), "bold red" if full else ""), justify="right")
+DROPS_ALERT_PS = 0.5  # as the drops panel: a rate that rounds to 1 a second is red
 
 
 @dataclass(frozen=True)
@@ -52,57 +33,67 @@ class OverviewColumn:
     key: str
     label: str
     width: int  # cells, the space before it included
-    cell: Cell
-    sort_value: SortValue | None  # larger first; None: the table is not sorted by it
     meaning: str  # for help
+    value: Value | None = None  # what the column sorts by, larger first (None: it does not sort)
+    cell: Cell | None = None  # how it is shown (None: its value, SI-scaled)
+    alert_at: float | None = None  # a value this high is shown red
 
 
-def _wire(direction: str) -> tuple[Cell, SortValue]:
-    def pps(history: InterfaceHistory) -> float | None:
-        return None if history.wire is None else getattr(history.wire, direction)
-    return (lambda key, stats, history: _number(pps(history)),
-            lambda key, stats, history: _or_none(pps(history)))
+def _state(stats: RingStats, history: InterfaceHistory) -> Text:
+    if stats.error:
+        return Text("down", "bold red")
+    if stats.paused:
+        return Text("paused", "bold yellow")
+    return Text("up", "green")
 
 
-def _drops(field: str) -> tuple[Cell, SortValue]:
-    return (lambda key, stats, history: _number(getattr(history.rates, field), getattr(history.rates, field) >= 0.5),
-            lambda key, stats, history: getattr(history.rates, field))
+def _occupancy(stats: RingStats, history: InterfaceHistory) -> Text:
+    """As the panel's gauge: slots used of the ring, and the high-water mark."""
+    full = stats.slots_used_high >= stats.slot_count
+    return Text.assemble(f"{stats.slots_used}/{stats.slot_count} ", ("↑", "dim"),
+                         (str(stats.slots_used_high), "bold red" if full else ""), justify="right")
 
 
-def _or_none(value: float | None) -> float:
-    return _NONE if value is None else value
+def _wire(direction: str) -> Value:
+    return lambda stats, history: None if history.wire is None else getattr(history.wire, direction)
+
+
+def _rate(field: str) -> Value:
+    return lambda stats, history: getattr(history.rates, field)
 
 
 COLUMNS: tuple[OverviewColumn, ...] = (
-    OverviewColumn("interface", "interface", NAME_WIDTH, lambda key, stats, history: Text(escape(key)),
-                   None, "the interface (netns/name when in another namespace); enter opens its panel"),
-    OverviewColumn("state", "state", 7, _state, None, "up (capturing), paused (the consumer), down (captured again "
-                   "once it is up)"),
-    OverviewColumn("wire_in", "wire in", 8, *_wire("rx_pps"), "packets per second the NIC received (its own "
-                   "counters): captured or not"),
-    OverviewColumn("wire_out", "out", 6, *_wire("tx_pps"), "packets per second the NIC sent"),
-    OverviewColumn("taken", "taken", 7, lambda key, stats, history: _number(history.rates.taken_pps),
-                   lambda key, stats, history: history.rates.taken_pps,
-                   "packets per second taken from the kernel, both ways (fewer than the wire's when the filter "
-                   "rejects packets or the kernel drops them)"),
-    OverviewColumn("kernel_drops", "kern", 6, *_drops("kernel_drops_ps"), "drops per second in the kernel (its "
-                   "ring full: drop-early)"),
-    OverviewColumn("ring_drops", "ring", 6, *_drops("ring_drops_ps"), "drops per second at the slot ring (copied, "
-                   "then thrown away: drop-late)"),
-    OverviewColumn("truncated", "trunc", 6, *_drops("truncated_ps"), "packets cut per second (to one slot or to "
-                   "the ring)"),
-    OverviewColumn("occupancy", "used ↑high", 11, _occupancy,
-                   lambda key, stats, history: stats.slots_used / stats.slot_count if stats.slot_count else 0.0,
-                   "slots in use of the ring, and the high-water mark (r in the panel resets it)"),
-    OverviewColumn("p99", "p99", 8, lambda key, stats, history: Text(latency_bound(history.latency.p99_us),
-                                                                   justify="right"),
-                   lambda key, stats, history: _or_none(history.latency.p99_us),
-                   "capture-to-consume latency, 99th percentile of the last seconds (an upper bound: a log2 "
-                   "bucket's edge)"),
-    OverviewColumn("history", "taken, last minute", 0, lambda key, stats, history: Text(), None,
-                   "packets taken per second over the last minute (· while down)"),
+    OverviewColumn("interface", "interface", NAME_WIDTH, "the interface (netns/name when in another namespace); "
+                   "enter opens its panel"),
+    OverviewColumn("state", "state", 7, "up (capturing), paused (the consumer), down (captured again once it is "
+                   "up)", cell=_state),
+    OverviewColumn("wire_in", "wire in", 8, "packets per second the NIC received (its own counters): captured or "
+                   "not", _wire("rx_pps")),
+    OverviewColumn("wire_out", "out", 6, "packets per second the NIC sent", _wire("tx_pps")),
+    OverviewColumn("taken", "taken", 7, "packets per second taken from the kernel, both ways (fewer than the "
+                   "wire's when the filter rejects packets or the kernel drops them)", _rate("taken_pps")),
+    OverviewColumn("kernel_drops", "kern", 6, "drops per second in the kernel (its ring full: drop-early)",
+                   _rate("kernel_drops_ps"), alert_at=DROPS_ALERT_PS),
+    OverviewColumn("ring_drops", "ring", 6, "drops per second at the slot ring (copied, then thrown away: "
+                   "drop-late)", _rate("ring_drops_ps"), alert_at=DROPS_ALERT_PS),
+    OverviewColumn("truncated", "trunc", 6, "packets cut per second (to one slot or to the ring)",
+                   _rate("truncated_ps"), alert_at=DROPS_ALERT_PS),
+    OverviewColumn("occupancy", "used ↑high", 11, "slots in use of the ring, and the high-water mark (r in the "
+                   "panel resets it)", lambda stats, history: stats.slots_used / stats.slot_count
+                   if stats.slot_count else 0.0, _occupancy),
+    OverviewColumn("p99", "p99", 8, "capture-to-consume latency, 99th percentile of the last seconds (an upper "
+                   "bound: a log2 bucket's edge)", lambda stats, history: history.latency.p99_us,
+                   lambda stats, history: Text(latency_bound(history.latency.p99_us), justify="right")),
+    OverviewColumn("history", "taken, last minute", 0, "packets taken per second over the last minute (· while "
+                   "down)"),
 )
-SORT_COLUMNS = tuple(column for column in COLUMNS if column.sort_value is not None)
+SORT_COLUMNS = tuple(column for column in COLUMNS if column.value is not None)
+
+
+def _number(value: float | None, alert_at: float | None) -> Text:
+    if value is None:
+        return Text("—", "dim", justify="right")
+    return Text(si(value), "bold red" if alert_at is not None and value >= alert_at else "", justify="right")
 _BY_NAME = "interface"  # the first sort: rows in the order the names sort
 
 
@@ -154,20 +145,22 @@ class InterfaceTable(DataTable):
 
     def _sort_key(self, key: str, stats: RingStats, history: InterfaceHistory) -> tuple[float, str]:
         column = next((column for column in SORT_COLUMNS if column.key == self.sort_by), None)
-        return (0.0 if column is None else -column.sort_value(key, stats, history), key)
+        value = None if column is None else column.value(stats, history)
+        return (0.0 if column is None else -(_NONE if value is None else value), key)
 
     def _row(self, key: str, stats: RingStats, history: InterfaceHistory) -> tuple[Text, ...]:
-        cells = []
-        for column in COLUMNS:
+        cells = [Text(escape(key))]
+        for column in COLUMNS[1:]:
             if column.key == "history":
                 cell = sparkline_text(history.taken_pps, self._history_width - 1)
-            elif stats.error and column.sort_value is not None and column.key != "occupancy":
+            elif stats.error and column.value is not None and column.key != "occupancy":
                 cell = Text("—", "dim", justify="right")  # nothing captured while down
+            elif column.cell is not None:
+                cell = column.cell(stats, history)
             else:
-                cell = column.cell(key, stats, history)
-            if column.key != "interface":  # the space between columns, inside the cell: cell_padding would double it
-                cell = Text(" ", justify=cell.justify).append_text(cell)
-            cells.append(cell)
+                cell = _number(column.value(stats, history), column.alert_at)
+            # the space between columns, inside the cell: cell_padding would put one on each side
+            cells.append(Text(" ", justify=cell.justify).append_text(cell))
         return tuple(cells)
 
     def _add_columns(self) -> None:
