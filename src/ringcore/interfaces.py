@@ -89,12 +89,15 @@ def _interface_index(name: str) -> int:
         return 0
 
 
-def interface_by_number(number: int, netns: str | None = None) -> str:
-    """The name of the interface tcpdump -D numbers `number`, as tcpdump takes -i 2."""
+def interface_named(name: str, netns: str | None = None) -> str:
+    """-i's interface: its name, or the number tcpdump -D gives it (-i 2, as tcpdump takes it) when no interface
+    has that name."""
+    if not name.isdigit() or exists(name, netns):
+        return name
     for listed in list_interfaces(netns):
-        if listed.number == number:
+        if listed.number == int(name):
             return listed.name
-    raise RingcoreError(f"there is no interface number {number} (see 'ringmon capture -D')")
+    raise RingcoreError(f"there is no interface number {name} (see 'ringmon capture -D')")
 
 
 def _interface_flags(ifname: str, netns: str | None) -> int:

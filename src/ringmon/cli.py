@@ -371,9 +371,11 @@ def _dashboard_parser() -> argparse.ArgumentParser:
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
+    from ringcore.interfaces import interface_named
+
     from .dashboard import run_dashboard
 
-    return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback, run_as=args.run_as,
+    return run_dashboard([interface_named(name) for name in args.interfaces], capture_options(args), include_loopback=args.loopback, run_as=args.run_as,
                          store=store_options(args), metrics=args.metrics)
 
 

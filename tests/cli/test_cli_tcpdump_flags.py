@@ -79,6 +79,14 @@ def test_L_lists_the_link_type_tcpdump_lists_first_and_y_takes_only_that_one(vet
                           f"{veth_pair.if_a} does not offer link type DOCSIS", "EN10MB (Ethernet)", "-L")
     assert_one_error_line(run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-y", "NOSUCH"),
                           "-y", "'NOSUCH' is not a link type")
+    # a tun device carries bare IP packets: RAW, as tcpdump names it
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "tuntap", "add", "dev", "rmttun2", "mode", "tun"], check=True,
+                   timeout=EXIT_TIMEOUT_S)
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "link", "set", "rmttun2", "up"], check=True, timeout=EXIT_TIMEOUT_S)
+    listed = run_ringmon("capture", "-L", "--netns", veth_pair.ns_a, "-i", "rmttun2")
+    theirs = _tcpdump(veth_pair.ns_a, "-L", "-i", "rmttun2").stderr.splitlines()
+    assert listed.stdout.decode().splitlines() == theirs == ["Data link types for rmttun2 (use option -y to set):",
+                                                             "  RAW (Raw IP)"]
 
 
 def _udp_on_loopback(ns: str, count: int) -> None:

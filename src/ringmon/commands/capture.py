@@ -153,7 +153,7 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
             return _read_file(args, options.filter, stop)
         if not args.interfaces:
             raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
-        args.interfaces = [_interface_named(name, args.netns) for name in args.interfaces]
+        args.interfaces = [interfaces.interface_named(name, args.netns) for name in args.interfaces]
         if args.list_linktypes:
             return _list_linktypes(args.interfaces, args.netns)
         if args.count_only and args.write_file:
@@ -205,13 +205,6 @@ def _list_linktypes(names: list[str], netns: str | None) -> int:
         linktype = interfaces.interface_linktype(ifname, netns)
         print(f"Data link types for {escape(ifname)} (use option -y to set):\n  {interfaces.linktype_name(linktype)}")
     return 0
-
-
-def _interface_named(name: str, netns: str | None) -> str:
-    """-i's name, or the number -D gives it (as tcpdump takes -i 2) when no interface has that name."""
-    if name.isdigit() and not interfaces.exists(name, netns):
-        return interfaces.interface_by_number(int(name), netns)
-    return name
 
 
 def _read_file(args: argparse.Namespace, expression: str | None, stop: StopRequest) -> int:
