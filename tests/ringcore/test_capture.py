@@ -840,7 +840,8 @@ def test_every_call_on_a_closed_writer_raises_instead_of_passing_null_to_c(tmp_p
         return writer
 
     calls = {"add_interface": lambda writer: writer.add_interface("eth0", 1, 65535),
-             "chown": lambda writer: writer.chown(0, 0), "error": lambda writer: writer.error()}
+             "chown": lambda writer: writer.chown(0, 0), "error": lambda writer: writer.error(),
+             "set_packet_buffered": lambda writer: writer.set_packet_buffered(True)}
     # what the closed file holds stays readable: the summary is read after the last flush
     kept = {"packets": lambda writer: writer.packets, "bytes": lambda writer: writer.bytes,
             "interface_packets": lambda writer: writer.interface_packets(0), "files": lambda writer: writer.files}
