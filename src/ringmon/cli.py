@@ -208,11 +208,9 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from importlib.metadata import version
 
-        from ringcore import _binding
-        from ringcore.filter import capture_filter_libpcap
+        from ringcore.filter import libpcap_versions
 
-        print(f"{PROG} version {version(PROG)}\n{_binding.lib.pcap_lib_version().decode()}\n"
-              f"{capture_filter_libpcap()} (compiles capture filters)")
+        print("\n".join([f"{PROG} version {version(PROG)}", *libpcap_versions()]))
         parser.exit()
 
 
@@ -325,7 +323,7 @@ def _filter_expression(args: argparse.Namespace) -> str | None:
 def capture_options(args: argparse.Namespace) -> CaptureOptions:
     """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
     validate_ring(args.slot_size, args.ring_pages)
-    kernel_buffer = args.kernel_buffer or DEFAULT_KERNEL_BUFFER_BYTES
+    kernel_buffer = DEFAULT_KERNEL_BUFFER_BYTES if args.kernel_buffer is None else args.kernel_buffer
     validate_kernel_buffer(kernel_buffer)
     return CaptureOptions(
         slot_size=args.slot_size,

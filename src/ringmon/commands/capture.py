@@ -30,8 +30,7 @@ from ringcore import (
     WriteStatus,
     require_capture_privilege,
 )
-from ringcore import interfaces
-from ringcore.api import Direction
+from ringcore import Direction, interfaces
 from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW, compile_program
 
 from ..cli import say
