@@ -12,7 +12,6 @@ import time
 import pytest
 from cli_process import (
     EXIT_TIMEOUT_S,
-    RINGMON,
     RunningCapture,
     RunningTcpdump,
     assert_one_error_line,
@@ -212,20 +211,16 @@ def test_U_hands_a_fifo_reader_each_batch_while_the_capture_runs(veth_pair, tmp_
 
 
 def test_l_and_n_print_each_line_to_a_pipe_as_it_comes_without_names(veth_pair, tmp_path):
-    process = subprocess.Popen([RINGMON, "capture", "-l", "-n", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)  # listening
+    with RunningCapture(tmp_path, "-l", "-n", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a,
+                        stdout_pipe=True) as capture:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(1)))
-        ready = select.select([process.stdout], [], [], 10.0)[0]
-        assert ready, "no line reached the pipe while ringmon ran"
-        line = process.stdout.readline().decode()
-        assert process.poll() is None
-        assert veth_pair.ip_b in line and veth_pair.ip_a in line, line
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(EXIT_TIMEOUT_S)
-    assert process.returncode == 0
+        assert select.select([capture.process.stdout], [], [], 10.0)[0], "no line reached the pipe while ringmon ran"
+        line = capture.process.stdout.readline().decode()
+        assert capture.process.poll() is None
+        capture.signal(signal.SIGINT)
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    assert veth_pair.ip_b in line and veth_pair.ip_a in line, line
 
 
 def test_F_reads_the_filter_as_tcpdump_does_comments_and_all(veth_pair, tmp_path):
