@@ -383,7 +383,7 @@ def _demo_parser() -> argparse.ArgumentParser:
                                  "demo creates and removes (needs root): steady, bursty and flood phases show how the "
                                  "ring fills and where packets drop.",
                      epilog=f"examples:\n  sudo {PROG} demo\n  sudo {PROG} demo --ring-pages 4097   the default ring "
-                            f"instead of the classic 64 slots\n\n{EXIT_STATUS}")
+                            f"instead of the classic 64 slots\n\n{EXIT_STATUS}\n  128+N  ended by signal N (SIGTERM, SIGHUP)")
     _add_ring_options(parser, None, None)  # unset: the demo shows the classic ring
     _add_store_options(parser)
     return parser
@@ -505,7 +505,8 @@ def _read_parser() -> argparse.ArgumentParser:
                f"  {PROG} read capture.pcap tcp port 443        only HTTPS (tcpdump syntax)\n"
                f"  {PROG} read capture.pcap 'http.request'      Wireshark syntax, run by tshark\n"
                f"  {PROG} read in.pcap -w dns.pcap port 53      the DNS packets to a file\n"
-               f"\n{EXIT_STATUS}",
+               f"\n{EXIT_STATUS};\n       without -w, also a FILTER that does not compile\n"
+               f"  128+N  the list ended by signal N (SIGTERM, SIGHUP)",
     )
     parser.add_argument("file", metavar="FILE", help="the capture file (pcap, µs or ns, either byte order; pcapng)")
     parser.add_argument("-w", dest="write_file", metavar="OUT",
