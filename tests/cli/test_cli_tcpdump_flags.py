@@ -39,6 +39,12 @@ def _tcpdump(ns: str, *args: str) -> subprocess.CompletedProcess:
 def test_D_lists_the_interfaces_ip_link_shows_with_tcpdumps_own_lines_and_numbers(veth_pair):
     subprocess.run(["ip", "-n", veth_pair.ns_a, "tuntap", "add", "dev", "rmttap0", "mode", "tap"], check=True,
                    timeout=EXIT_TIMEOUT_S)  # down, beside the veth end (up) and lo (down)
+    subprocess.run(["ip", "-n", veth_pair.ns_b, "link", "set", veth_pair.if_b, "down"], check=True,
+                   timeout=EXIT_TIMEOUT_S)  # the veth end up, its peer down: no carrier, Disconnected
+    deadline = time.monotonic() + 10  # the kernel's link watch passes the carrier on a moment later
+    while "NO-CARRIER" not in _ip_json(veth_pair.ns_a, "link", "show", veth_pair.if_a)[0]["flags"]:
+        assert time.monotonic() < deadline, "the veth end never lost its carrier"
+        time.sleep(0.05)
     result = run_ringmon("capture", "-D", "--netns", veth_pair.ns_a)
     assert result.returncode == 0, result.stderr
     ours = result.stdout.decode().splitlines()
@@ -47,6 +53,7 @@ def test_D_lists_the_interfaces_ip_link_shows_with_tcpdumps_own_lines_and_number
     assert set(shown) == set(links) == {"lo", veth_pair.if_a, "rmttap0"}
     for name, up in links.items():
         assert ("[Up," in shown[name]) == up, shown[name]
+    assert shown[veth_pair.if_a].endswith(f".{veth_pair.if_a} [Up, Disconnected]"), shown[veth_pair.if_a]
     # every line is tcpdump's own for that interface, its number too (tcpdump's pseudo-devices are left out)
     theirs = _tcpdump(veth_pair.ns_a, "-D").stdout.splitlines()
     assert all(line in theirs for line in ours), (ours, theirs)
