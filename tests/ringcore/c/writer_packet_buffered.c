@@ -13,18 +13,6 @@
 #define PCAP_HEADER_BYTES 24u
 #define PCAP_RECORD_BYTES 16u
 
-static int write_packet(struct rc_writer *w, uint64_t seq)
-{
-	static uint8_t record[sizeof(struct rc_slot_hdr) + PAYLOAD] __attribute__((aligned(16)));
-	struct rc_slot_hdr *slot = (struct rc_slot_hdr *)record;
-	memset(slot, 0, sizeof(*slot));
-	slot->ts_ns = 1700000000000000000ull + seq;
-	slot->caplen = slot->wirelen = PAYLOAD;
-	fill_packet(1, seq, record + sizeof(*slot), PAYLOAD);
-	const struct rc_slot_hdr *one = slot;
-	return rc_writer_write(w, 0, &one, 1);
-}
-
 /* Bytes the FIFO holds now, read without waiting. */
 static size_t drain_fifo(int reader, uint8_t *buf, size_t room)
 {
@@ -50,7 +38,7 @@ static void one_writer(const char *dir, int packet_buffered)
 	static uint8_t buf[1 << 16];
 	size_t got = 0;
 	for (uint64_t seq = 0; seq < PACKETS; seq++) {
-		CHECK(write_packet(w, seq) == 0, "write %llu", (unsigned long long)seq);
+		CHECK(write_numbered_packet(w, seq, PAYLOAD) == 0, "write %llu", (unsigned long long)seq);
 		got += drain_fifo(reader, buf + got, sizeof(buf) - got);
 		size_t expected = packet_buffered ?
 			PCAP_HEADER_BYTES + (seq + 1) * (PCAP_RECORD_BYTES + PAYLOAD) : 0;
