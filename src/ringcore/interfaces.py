@@ -3,6 +3,7 @@ libpcap's names (-y, -L), and whether one is up."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import socket
 import struct
@@ -110,7 +111,7 @@ def _interface_flags(ifname: str, netns: str | None) -> int:
             return _IFREQ.unpack(fcntl.ioctl(probe.fileno(), _SIOCGIFFLAGS, request))[1]
         except OSError as exc:
             raise RingcoreError(f"{ifname}: no such interface (see 'ip link' for the ones that exist)"
-                                if exc.errno == 19 else f"{ifname}: reading its state failed: {exc.strerror}") from None
+                                if exc.errno == errno.ENODEV else f"{ifname}: reading its state failed: {exc.strerror}") from None
 
 
 def is_up(ifname: str, netns: str | None = None) -> bool:
