@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from . import _binding as rc
 from .api import (
     DEFAULT_RING_PAGES,
-    Direction,
     DEFAULT_SLOT_SIZE,
     CaptureOptions,
+    Direction,
     DropPolicy,
     OutOfRangeError,
     PrivilegeError,

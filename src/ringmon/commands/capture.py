@@ -20,6 +20,7 @@ from ringcore import (
     MAX_BATCH,
     CaptureFileError,
     CaptureOptions,
+    Direction,
     Monitor,
     PacketStore,
     Ring,
@@ -30,8 +31,8 @@ from ringcore import (
     WriteStatus,
     require_capture_privilege,
 )
-from ringcore import Direction, interfaces
-from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW, compile_program
+from ringcore import interfaces
+from ringcore.filter import compile_program
 
 from ..cli import say
 from ..formatting import escape
@@ -45,7 +46,6 @@ from .export import export_file
 WATCH_INTERVAL_S = 0.2  # 5 wake-ups a second: idle costs next to nothing
 PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
-LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
                    "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W",
                    "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y"}
@@ -264,7 +264,7 @@ def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOption
     for key in keys:
         capture = monitor.capture(key)
         say(f"listening on {escape(capture.ifname)}{where}, link-type "
-            f"{LINKTYPE_NAMES.get(capture.linktype, capture.linktype)}, snapshot length {options.snaplen} bytes")
+            f"{interfaces.linktype_name(capture.linktype)}, snapshot length {options.snaplen} bytes")
         if options.direction is Direction.OUT and interfaces.is_loopback(capture.ifname, args.netns):
             say(f"{escape(capture.ifname)} is loopback: each packet is seen once, coming in, so -Q out takes none")
     if account is not None:
