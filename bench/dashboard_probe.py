@@ -49,7 +49,7 @@ class ProbedDashboard(RingmonApp):
 def dashboard_options(ifname: str) -> tuple[CaptureOptions, StoreOptions | None]:
     """What `ringmon -i IFACE` plugs with and stores into: the dashboard parser's defaults (None is the
     dashboard's entry)."""
-    make_parser, _ = cli.COMMANDS[None]
+    make_parser, *_ = cli.COMMANDS[None]
     args = make_parser().parse_args(["-i", ifname])
     return cli.capture_options(args), cli.store_options(args)
 

@@ -19,7 +19,7 @@ from ringmon import cli
 
 
 def main() -> int:
-    make_parser, _ = cli.COMMANDS["capture"]
+    make_parser, *_ = cli.COMMANDS["capture"]
     parser = make_parser()
     parser.add_argument("--spool-size", type=cli.size, default=0, help="the store's spool (0: no store)")
     args = parser.parse_args()

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from . import _binding as rc
 from .api import (
     DEFAULT_RING_PAGES,
-    Direction,
     DEFAULT_SLOT_SIZE,
     DEFAULT_SPIN_US,
     CaptureOptions,
+    Direction,
     DropPolicy,
     OutOfRangeError,
     PrivilegeError,

@@ -6,6 +6,7 @@ import socket
 
 import pcapy
 
+from . import _binding as rc
 from ._binding import BpfInsn
 from .api import Direction, FilterError, RingcoreError
 from .netns import in_netns
@@ -120,8 +121,9 @@ def join_expression(words: list[str]) -> str | None:
     return expression or None
 
 
-def capture_filter_libpcap() -> str:
-    """The version of the libpcap that compiles capture filters: pcapy-ng's own copy, not the system's."""
-    library = ctypes.CDLL(pcapy.__file__)  # its libpcap's symbols are reached through it
-    library.pcap_lib_version.restype = ctypes.c_char_p
-    return library.pcap_lib_version().decode()
+def libpcap_versions() -> list[str]:
+    """The libpcaps ringmon runs, in tcpdump --version's words: the system's, which the C library links (display
+    filters), then pcapy-ng's own copy, which compiles capture filters."""
+    bundled = ctypes.CDLL(pcapy.__file__)  # its libpcap's symbols are reached through it
+    bundled.pcap_lib_version.restype = ctypes.c_char_p
+    return [rc.lib.pcap_lib_version().decode(), f"{bundled.pcap_lib_version().decode()} (compiles capture filters)"]

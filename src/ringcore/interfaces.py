@@ -3,6 +3,7 @@ libpcap's names (-y, -L), and whether one is up."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import socket
 import struct
@@ -89,12 +90,15 @@ def _interface_index(name: str) -> int:
         return 0
 
 
-def interface_by_number(number: int, netns: str | None = None) -> str:
-    """The name of the interface tcpdump -D numbers `number`, as tcpdump takes -i 2."""
+def interface_named(name: str, netns: str | None = None) -> str:
+    """-i's interface: its name, or the number tcpdump -D gives it (-i 2, as tcpdump takes it) when no interface
+    has that name."""
+    if not name.isdigit() or exists(name, netns):
+        return name
     for listed in list_interfaces(netns):
-        if listed.number == number:
+        if listed.number == int(name):
             return listed.name
-    raise RingcoreError(f"there is no interface number {number} (see 'ringmon capture -D')")
+    raise RingcoreError(f"there is no interface number {name} (see 'ringmon capture -D')")
 
 
 def _interface_flags(ifname: str, netns: str | None) -> int:
@@ -107,7 +111,7 @@ def _interface_flags(ifname: str, netns: str | None) -> int:
             return _IFREQ.unpack(fcntl.ioctl(probe.fileno(), _SIOCGIFFLAGS, request))[1]
         except OSError as exc:
             raise RingcoreError(f"{ifname}: no such interface (see 'ip link' for the ones that exist)"
-                                if exc.errno == 19 else f"{ifname}: reading its state failed: {exc.strerror}") from None
+                                if exc.errno == errno.ENODEV else f"{ifname}: reading its state failed: {exc.strerror}") from None
 
 
 def is_up(ifname: str, netns: str | None = None) -> bool:

@@ -217,11 +217,9 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from importlib.metadata import version
 
-        from ringcore import _binding
-        from ringcore.filter import capture_filter_libpcap
+        from ringcore.filter import libpcap_versions
 
-        print(f"{PROG} version {version(PROG)}\n{_binding.lib.pcap_lib_version().decode()}\n"
-              f"{capture_filter_libpcap()} (compiles capture filters)")
+        print("\n".join([f"{PROG} version {version(PROG)}", *libpcap_versions()]))
         parser.exit()
 
 
@@ -338,7 +336,7 @@ def _filter_expression(args: argparse.Namespace) -> str | None:
 def capture_options(args: argparse.Namespace) -> CaptureOptions:
     """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
     validate_ring(args.slot_size, args.ring_pages)
-    kernel_buffer = args.kernel_buffer or DEFAULT_KERNEL_BUFFER_BYTES
+    kernel_buffer = DEFAULT_KERNEL_BUFFER_BYTES if args.kernel_buffer is None else args.kernel_buffer
     validate_kernel_buffer(kernel_buffer)
     return CaptureOptions(
         slot_size=args.slot_size,
@@ -385,9 +383,11 @@ def _dashboard_parser() -> argparse.ArgumentParser:
 
 
 def _run_dashboard(args: argparse.Namespace) -> int:
+    from ringcore.interfaces import interface_named
+
     from .dashboard import run_dashboard
 
-    return run_dashboard(args.interfaces, capture_options(args), include_loopback=args.loopback, run_as=args.run_as,
+    return run_dashboard([interface_named(name) for name in args.interfaces], capture_options(args), include_loopback=args.loopback, run_as=args.run_as,
                          store=store_options(args), metrics=args.metrics)
 
 
@@ -397,7 +397,7 @@ def _demo_parser() -> argparse.ArgumentParser:
                                  "demo creates and removes (needs root): steady, bursty and flood phases show how the "
                                  "ring fills and where packets drop.",
                      epilog=f"examples:\n  sudo {PROG} demo\n  sudo {PROG} demo --ring-pages 4097   the default ring "
-                            f"instead of the classic 64 slots\n\n{EXIT_STATUS}")
+                            f"instead of the classic 64 slots\n\n{EXIT_STATUS}\n  128+N  ended by signal N (SIGTERM, SIGHUP)")
     _add_ring_options(parser, None, None)  # unset: the demo shows the classic ring
     _add_store_options(parser)
     return parser
@@ -544,7 +544,8 @@ def _read_parser() -> argparse.ArgumentParser:
                f"  {PROG} read capture.pcap tcp port 443        only HTTPS (tcpdump syntax)\n"
                f"  {PROG} read capture.pcap 'http.request'      Wireshark syntax, run by tshark\n"
                f"  {PROG} read in.pcap -w dns.pcap port 53      the DNS packets to a file\n"
-               f"\n{EXIT_STATUS}",
+               f"\n{EXIT_STATUS};\n       without -w, also a FILTER that does not compile\n"
+               f"  128+N  the list ended by signal N (SIGTERM, SIGHUP)",
     )
     parser.add_argument("file", metavar="FILE", help="the capture file (pcap, µs or ns, either byte order; pcapng)")
     parser.add_argument("-w", dest="write_file", metavar="OUT",

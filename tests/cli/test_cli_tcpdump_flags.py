@@ -12,7 +12,6 @@ import time
 import pytest
 from cli_process import (
     EXIT_TIMEOUT_S,
-    RINGMON,
     RunningCapture,
     RunningTcpdump,
     assert_one_error_line,
@@ -40,6 +39,12 @@ def _tcpdump(ns: str, *args: str) -> subprocess.CompletedProcess:
 def test_D_lists_the_interfaces_ip_link_shows_with_tcpdumps_own_lines_and_numbers(veth_pair):
     subprocess.run(["ip", "-n", veth_pair.ns_a, "tuntap", "add", "dev", "rmttap0", "mode", "tap"], check=True,
                    timeout=EXIT_TIMEOUT_S)  # down, beside the veth end (up) and lo (down)
+    subprocess.run(["ip", "-n", veth_pair.ns_b, "link", "set", veth_pair.if_b, "down"], check=True,
+                   timeout=EXIT_TIMEOUT_S)  # the veth end up, its peer down: no carrier, Disconnected
+    deadline = time.monotonic() + 10  # the kernel's link watch passes the carrier on a moment later
+    while "NO-CARRIER" not in _ip_json(veth_pair.ns_a, "link", "show", veth_pair.if_a)[0]["flags"]:
+        assert time.monotonic() < deadline, "the veth end never lost its carrier"
+        time.sleep(0.05)
     result = run_ringmon("capture", "-D", "--netns", veth_pair.ns_a)
     assert result.returncode == 0, result.stderr
     ours = result.stdout.decode().splitlines()
@@ -48,6 +53,7 @@ def test_D_lists_the_interfaces_ip_link_shows_with_tcpdumps_own_lines_and_number
     assert set(shown) == set(links) == {"lo", veth_pair.if_a, "rmttap0"}
     for name, up in links.items():
         assert ("[Up," in shown[name]) == up, shown[name]
+    assert shown[veth_pair.if_a].endswith(f".{veth_pair.if_a} [Up, Disconnected]"), shown[veth_pair.if_a]
     # every line is tcpdump's own for that interface, its number too (tcpdump's pseudo-devices are left out)
     theirs = _tcpdump(veth_pair.ns_a, "-D").stdout.splitlines()
     assert all(line in theirs for line in ours), (ours, theirs)
@@ -79,6 +85,14 @@ def test_L_lists_the_link_type_tcpdump_lists_first_and_y_takes_only_that_one(vet
                           f"{veth_pair.if_a} does not offer link type DOCSIS", "EN10MB (Ethernet)", "-L")
     assert_one_error_line(run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-y", "NOSUCH"),
                           "-y", "'NOSUCH' is not a link type")
+    # a tun device carries bare IP packets: RAW, as tcpdump names it
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "tuntap", "add", "dev", "rmttun2", "mode", "tun"], check=True,
+                   timeout=EXIT_TIMEOUT_S)
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "link", "set", "rmttun2", "up"], check=True, timeout=EXIT_TIMEOUT_S)
+    listed = run_ringmon("capture", "-L", "--netns", veth_pair.ns_a, "-i", "rmttun2")
+    theirs = _tcpdump(veth_pair.ns_a, "-L", "-i", "rmttun2").stderr.splitlines()
+    assert listed.stdout.decode().splitlines() == theirs == ["Data link types for rmttun2 (use option -y to set):",
+                                                             "  RAW (Raw IP)"]
 
 
 def _udp_on_loopback(ns: str, count: int) -> None:
@@ -204,20 +218,16 @@ def test_U_hands_a_fifo_reader_each_batch_while_the_capture_runs(veth_pair, tmp_
 
 
 def test_l_and_n_print_each_line_to_a_pipe_as_it_comes_without_names(veth_pair, tmp_path):
-    process = subprocess.Popen([RINGMON, "capture", "-l", "-n", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)  # listening
+    with RunningCapture(tmp_path, "-l", "-n", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a,
+                        stdout_pipe=True) as capture:
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(1)))
-        ready = select.select([process.stdout], [], [], 10.0)[0]
-        assert ready, "no line reached the pipe while ringmon ran"
-        line = process.stdout.readline().decode()
-        assert process.poll() is None
-        assert veth_pair.ip_b in line and veth_pair.ip_a in line, line
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(EXIT_TIMEOUT_S)
-    assert process.returncode == 0
+        assert select.select([capture.process.stdout], [], [], 10.0)[0], "no line reached the pipe while ringmon ran"
+        line = capture.process.stdout.readline().decode()
+        assert capture.process.poll() is None
+        capture.signal(signal.SIGINT)
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    assert veth_pair.ip_b in line and veth_pair.ip_a in line, line
 
 
 def test_F_reads_the_filter_as_tcpdump_does_comments_and_all(veth_pair, tmp_path):

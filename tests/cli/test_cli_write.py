@@ -357,6 +357,7 @@ def test_pcap_with_mixed_link_types_is_one_error_that_suggests_pcapng(veth_pair,
     # A tun device carries bare IP packets (raw IP link type), unlike the Ethernet veth.
     subprocess.run(["ip", "-n", veth_pair.ns_a, "tuntap", "add", "dev", "rmtun0", "mode", "tun"],
                    check=True, timeout=EXIT_TIMEOUT_S)
+    subprocess.run(["ip", "-n", veth_pair.ns_a, "link", "set", "rmtun0", "up"], check=True, timeout=EXIT_TIMEOUT_S)
     result = run_ringmon("capture", "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-i", "rmtun0",
                          "-w", str(tmp_path / "out.pcap"))
     assert_one_error_line(result, "one link type", "pcapng")

@@ -151,6 +151,10 @@ def test_writer_keeps_every_packet_whole_and_in_order_under_two_concurrent_drain
     run_c_test("writer_concurrent_drains", TIMED_SECONDS)
 
 
+def test_writer_packet_buffered_hands_each_batch_to_a_fifo_reader_at_once_and_a_buffered_one_at_close(run_c_test):
+    run_c_test("writer_packet_buffered")
+
+
 def test_writer_rotating_by_size_under_two_drains_makes_whole_files_within_the_size_holding_each_packet_once(
         run_c_test):
     run_c_test("writer_rotation_size")

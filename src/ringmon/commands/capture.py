@@ -20,6 +20,7 @@ from ringcore import (
     MAX_BATCH,
     CaptureFileError,
     CaptureOptions,
+    Direction,
     Monitor,
     PacketStore,
     Ring,
@@ -31,8 +32,7 @@ from ringcore import (
     require_capture_privilege,
 )
 from ringcore import interfaces
-from ringcore.api import Direction
-from ringcore.filter import LINKTYPE_ETHERNET, LINKTYPE_RAW, compile_program
+from ringcore.filter import compile_program
 
 from ..cli import say
 from ..formatting import escape
@@ -46,7 +46,6 @@ from .export import export_file
 WATCH_INTERVAL_S = 0.2  # 5 wake-ups a second: idle costs next to nothing
 PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
-LINKTYPE_NAMES = {LINKTYPE_ETHERNET: "EN10MB (Ethernet)", LINKTYPE_RAW: "RAW (Raw IP)"}
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
                    "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W",
                    "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y"}
@@ -166,7 +165,7 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
             return _read_file(args, options.filter, stop)
         if not args.interfaces:
             raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
-        args.interfaces = [_interface_named(name, args.netns) for name in args.interfaces]
+        args.interfaces = [interfaces.interface_named(name, args.netns) for name in args.interfaces]
         if args.list_linktypes:
             return _list_linktypes(args.interfaces, args.netns)
         if args.count_only and args.write_file:
@@ -218,13 +217,6 @@ def _list_linktypes(names: list[str], netns: str | None) -> int:
         linktype = interfaces.interface_linktype(ifname, netns)
         print(f"Data link types for {escape(ifname)} (use option -y to set):\n  {interfaces.linktype_name(linktype)}")
     return 0
-
-
-def _interface_named(name: str, netns: str | None) -> str:
-    """-i's name, or the number -D gives it (as tcpdump takes -i 2) when no interface has that name."""
-    if name.isdigit() and not interfaces.exists(name, netns):
-        return interfaces.interface_by_number(int(name), netns)
-    return name
 
 
 def _read_file(args: argparse.Namespace, expression: str | None, stop: StopRequest) -> int:
@@ -288,7 +280,7 @@ def _plug_all(monitor: Monitor, args: argparse.Namespace, options: CaptureOption
     for key in keys:
         capture = monitor.capture(key)
         say(f"listening on {escape(capture.ifname)}{where}, link-type "
-            f"{LINKTYPE_NAMES.get(capture.linktype, capture.linktype)}, snapshot length {options.snaplen} bytes")
+            f"{interfaces.linktype_name(capture.linktype)}, snapshot length {options.snaplen} bytes")
         if options.direction is Direction.OUT and interfaces.is_loopback(capture.ifname, args.netns):
             say(f"{escape(capture.ifname)} is loopback: each packet is seen once, coming in, so -Q out takes none")
     if account is not None:

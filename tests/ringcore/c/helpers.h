@@ -266,6 +266,22 @@ static inline void free_capture(struct capture_file *f)
 	free(f->packet);
 }
 
+/* Write packet seq to interface 0 of w: `payload` bytes (at most 4096),
+ * numbered seq in their first 8 and filled as fill_packet's stream 1.
+ * Returns rc_writer_write's result. */
+static inline int write_numbered_packet(struct rc_writer *w, uint64_t seq, uint32_t payload)
+{
+	static _Thread_local uint8_t record[sizeof(struct rc_slot_hdr) + 4096] __attribute__((aligned(16)));
+	struct rc_slot_hdr *slot = (struct rc_slot_hdr *)record;
+	memset(slot, 0, sizeof(*slot));
+	slot->ts_ns = 1700000000000000000ull + seq;
+	slot->caplen = slot->wirelen = payload;
+	fill_packet(1, seq, record + sizeof(*slot), payload);
+	memcpy(record + sizeof(*slot), &seq, 8);
+	const struct rc_slot_hdr *one = slot;
+	return rc_writer_write(w, 0, &one, 1);
+}
+
 /* A fresh directory for a test's files (under $TMPDIR when set). */
 static inline char *make_temp_dir(void)
 {

@@ -14,20 +14,6 @@
 #define FILE_BYTES_MAX 65536u
 #define PAYLOAD 1000u
 
-/* Write packet seq (its number in its first bytes); the writer's result. */
-static int write_packet(struct rc_writer *w, uint64_t seq)
-{
-	static uint8_t record[sizeof(struct rc_slot_hdr) + PAYLOAD] __attribute__((aligned(16)));
-	struct rc_slot_hdr *slot = (struct rc_slot_hdr *)record;
-	memset(slot, 0, sizeof(*slot));
-	slot->ts_ns = 1700000000000000000ull + seq;
-	slot->caplen = slot->wirelen = PAYLOAD;
-	fill_packet(1, seq, record + sizeof(*slot), PAYLOAD);
-	memcpy(record + sizeof(*slot), &seq, 8);
-	const struct rc_slot_hdr *one = slot;
-	return rc_writer_write(w, 0, &one, 1);
-}
-
 static uint64_t files_written(struct rc_writer *w)
 {
 	struct rc_writer_files files;
@@ -74,7 +60,7 @@ static void next_file_cannot_be_made(const char *dir, int32_t format)
 	REQUIRE(rc_writer_add_interface(w, "a", 1, 65535) == 0, "interface");
 	uint64_t seq = 0;
 	int rc = 0;
-	while (seq < 1000 && (rc = write_packet(w, seq)) == 0)
+	while (seq < 1000 && (rc = write_numbered_packet(w, seq, PAYLOAD)) == 0)
 		seq++;
 	CHECK(rc < 0, "format %d: %llu packets, no error", format, (unsigned long long)seq);
 	CHECK(rc_writer_error(w, err, sizeof(err)) < 0 && strstr(err, blocker), "format %d: error '%s'", format,
@@ -101,13 +87,13 @@ static void later_file_hits_the_disks_end(const char *dir, int32_t format)
 	REQUIRE(rc_writer_add_interface(w, "a", 1, 65535) == 0, "interface");
 	uint64_t seq = 0;
 	while (files_written(w) < 2)
-		REQUIRE(write_packet(w, seq++) == 0, "write %llu", (unsigned long long)seq);
+		REQUIRE(write_numbered_packet(w, seq++, PAYLOAD) == 0, "write %llu", (unsigned long long)seq);
 	struct rlimit unlimited, limit = { FILE_BYTES_MAX / 2, FILE_BYTES_MAX / 2 };
 	REQUIRE(getrlimit(RLIMIT_FSIZE, &unlimited) == 0, "getrlimit");
 	limit.rlim_max = unlimited.rlim_max;
 	REQUIRE(setrlimit(RLIMIT_FSIZE, &limit) == 0, "setrlimit: %s", strerror(errno));
 	int rc = 0;
-	while (seq < 1000 && (rc = write_packet(w, seq)) == 0)
+	while (seq < 1000 && (rc = write_numbered_packet(w, seq, PAYLOAD)) == 0)
 		seq++;
 	REQUIRE(setrlimit(RLIMIT_FSIZE, &unlimited) == 0, "setrlimit: %s", strerror(errno));
 	CHECK(rc == -EFBIG, "format %d: %d after %llu packets", format, rc, (unsigned long long)seq);
