@@ -130,7 +130,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     offset += 4
                     record = node.add(f"question: {record_name} {kind_name}", (start + first, start + offset))
                     questions.append(f"{kind_name} {record_name}")
-                    asked.append(f"{kind_name}? {_fqdn(record_name)}")
+                    asked.append(f"{DNS_TYPES.get(kind, f'Type{kind}')}? {_fqdn(record_name)}")
                 else:
                     if offset + 10 > len(message):
                         raise ValueError(f"{section} runs past the message")
@@ -143,7 +143,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                                       (start + first, start + offset))
                     if section == "answer":
                         answers.append(f"{kind_name} {value}")
-                        told.append(f"{kind_name} {_fqdn(value) if kind in (2, 5, 12) else value}")
+                        told.append(DNS_TYPES.get(kind, f"Type{kind}") + _rdata_line(message, kind, offset - length, length))
                 record.add(f"name: {record_name}", (start + first, at))
                 record.add(f"type: {kind_name}", (at, at + 2))
                 record.add(f"class: {klass}", (at + 2, at + 4))
@@ -165,6 +165,22 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     elif d.source.endswith(".53") or d.destination.endswith(".53"):  # tcpdump's mDNS and LLMNR read otherwise
         d.line = text
     return node
+
+
+def _rdata_line(message: bytes, kind: int, offset: int, length: int) -> str:
+    """tcpdump's words for a record's data (ns_rprint without -v): addresses, names, MX, TXT, SRV; nothing
+    for the types it says nothing about."""
+    data = message[offset:offset + length]
+    if kind in (1, 28, 16) and length:  # addresses; TXT's strings, each quoted
+        return f" {_rdata(message, kind, offset, length)}"
+    if kind in (2, 5, 12, 39):
+        return f" {_fqdn(_dns_name(message, offset)[0])}"
+    if kind == 15 and length >= 3:
+        return f" {_fqdn(_dns_name(message, offset + 2)[0])} {struct.unpack_from('!H', data)[0]}"
+    if kind == 33 and length >= 7:
+        priority, weight, port = struct.unpack_from("!HHH", data)
+        return f" {_fqdn(_dns_name(message, offset + 6)[0])}:{port} {priority} {weight}"
+    return ""
 
 
 def _fqdn(name: str) -> str:
