@@ -114,7 +114,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                        protocol="DNS")
     node.add_fields(header, start, _DNS_HEADER_FIELDS)
     offset, questions, answers = 12, [], []
-    asked, told = [], []  # tcpdump's words for the questions and the answers
+    asked, told, named = [], [], []  # tcpdump's words for the questions and the answers
     try:
         for section, count in (("question", header.qd), ("answer", header.an), ("authority", header.ns),
                                ("additional", header.ar)):
@@ -144,6 +144,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     if section == "answer":
                         answers.append(f"{kind_name} {value}")
                         told.append(DNS_TYPES.get(kind, f"Type{kind}") + _rdata_line(message, kind, offset - length, length))
+                        named.append(f"{_fqdn(record_name)} {told[-1]}")  # -v names each answer
                 record.add(f"name: {record_name}", (start + first, at))
                 record.add(f"type: {kind_name}", (at, at + 2))
                 record.add(f"class: {klass}", (at + 2, at + 4))
@@ -164,6 +165,8 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
             d.app_line = f" {text}"
     elif d.source.endswith(".53") or d.destination.endswith(".53"):  # tcpdump's mDNS and LLMNR read otherwise
         d.line = text
+        if named:
+            d.verbose_line = (f"{_dns_line(header, asked, named)} ({len(message)})",)
     return node
 
 
@@ -269,9 +272,29 @@ def http(d: Dissection, start: int, end: int) -> Next:
     d.info = first if len(first) <= MAX_LABEL else f"{first[:MAX_LABEL]}..."
     if d.tcp is not None and {d.tcp.sport, d.tcp.dport} & {80, 8080}:  # tcpdump reads HTTP on these ports only
         d.app_line = f": HTTP: {d.info}"
+        d.verbose_line = (f": HTTP, length: {end - start}", *_text_lines(data))
     if head_end >= 0:
         d.payload(start + head_end + 4, end, "Body")
     return None
+
+
+def _text_lines(data: bytes) -> list[str]:
+    """tcpdump -v's lines of a text protocol's segment (print_txt_line): each line up to CRLF or LF, until a byte
+    that is not text; a last line without its end is marked cut short ([|http])."""
+    lines, offset = [], 0
+    while offset < len(data):
+        end = offset
+        while end < len(data) and data[end] not in b"\r\n" and (0x20 <= data[end] < 0x7F or data[end] == 0x09):
+            end += 1
+        if end == len(data):
+            lines.append(f"{data[offset:end].decode('ascii')} [|http]")
+            break
+        if data[end] == 0x0A or data[end:end + 2] == b"\r\n":
+            lines.append(data[offset:end].decode("ascii"))
+            offset = end + (1 if data[end] == 0x0A else 2)
+        else:
+            break  # binary data, or a CR alone (or the segment's last byte): tcpdump prints no more
+    return lines
 
 
 # TLS ----------------------------------------------------------------------------------------------------

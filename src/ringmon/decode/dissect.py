@@ -52,7 +52,10 @@ class Dissection:
     line: str = ""  # what tcpdump prints after the addresses
     quiet_line: str = ""  # the same with -q, when it says less
     line_prefix: str = ""  # IPv6 extension headers before the transport: "HBH "
+    verbose_prefix: str = ""  # the same with -v: "HBH (rtalert: 0x0000) (padn) "
     app_line: str = ""  # after a TCP segment's words: its application's (HTTP's first line, a DNS message)
+    verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
+    transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
     tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 
     @property

@@ -4,6 +4,7 @@ protocol, addresses and ports, info, length), and the lines `ringmon capture` pr
 Packet bytes are hostile, so every character that is not printable ASCII is escaped."""
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -183,7 +184,8 @@ class LinePrinter:
                        f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
                        if self.format.verbose else "")
             return f"{link}{named}{details}{escape(d.line)}{problems}"
-        text = f"{escape(d.source)} > {escape(d.destination)}: {d.line_prefix}{self._protocol_text(d)}{problems}"
+        prefix = d.verbose_prefix if self.format.verbose else d.line_prefix
+        text = f"{escape(d.source)} > {escape(d.destination)}: {prefix}{self._protocol_text(d)}{problems}"
         if not self.format.verbose:
             return f"{link}{named}{text}"
         header = d.network_header
@@ -196,12 +198,24 @@ class LinePrinter:
         return name if self.format.quiet else f"ethertype {name} (0x{ethertype:04x})"
 
     def _protocol_text(self, d: Dissection) -> str:
+        verbose = self.format.verbose
         if d.tcp is not None:
             if self.format.quiet:
                 return f"tcp {d.tcp.length}"
-            return tcp_text(d.tcp, *self._sequences.relative(d.tcp)) + escape(d.app_line)
+            checksum = ""
+            if verbose and (sums := _checksums(d)):
+                written, correct = sums
+                checksum = f"cksum 0x{written:04x} " + (
+                    "(correct)" if written == correct else f"(incorrect -> 0x{correct:04x})")
+            application = _lines(d.verbose_line) if verbose and d.verbose_line else escape(d.app_line)
+            return tcp_text(d.tcp, *self._sequences.relative(d.tcp), checksum=checksum) + application
+        verdict = ""
+        if verbose and d.transport is not None and d.network == "IP6" and not self.format.quiet:
+            verdict = _checksum_verdict(d)  # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional)
+        if verbose and d.verbose_line and not self.format.quiet:
+            return verdict + _lines(d.verbose_line)
         line = (d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info
-        return escape(line)
+        return verdict + escape(line)
 
     def _dump(self, frame: bytes, start: int) -> str:
         data = frame[start:]
@@ -217,6 +231,47 @@ class LinePrinter:
             else:
                 lines.append(f"\t0x{offset:04x}:  {hex_words}")
         return "".join(f"\n{line}" for line in lines)
+
+
+_CHECKSUM_FIELDS = {"tcp": (6, 16), "udp": (17, 6), "icmp6": (58, 2)}  # protocol number, checksum's offset
+
+
+def _lines(lines: tuple[str, ...]) -> str:
+    """A packet's words over several lines, as tcpdump -v writes them: each next line after a tab."""
+    return "\n\t".join(escape(line) for line in lines)
+
+
+def _checksums(d: Dissection) -> tuple[int, int] | None:
+    """The transport checksum the packet carries and the one its bytes call for (IPv4 or IPv6 pseudo-header);
+    None when tcpdump checks none: a fragment, or a segment the capture did not keep whole."""
+    kind, start, end = d.transport
+    if d.fragment or end > len(d.frame) or d.network not in ("IP", "IP6"):
+        return None
+    protocol, offset = _CHECKSUM_FIELDS[kind]
+    if end - start < offset + 2:
+        return None
+    header = d.network_header
+    length = end - start
+    pseudo = header.src + header.dst + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
+                                        else length.to_bytes(4, "big") + bytes((0, 0, 0, protocol)))
+    segment = bytearray(d.frame[start:end])
+    written = int.from_bytes(segment[offset:offset + 2], "big")
+    segment[offset:offset + 2] = b"\0\0"
+    data = pseudo + segment + b"\0" * (length % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return written, ~total & 0xFFFF
+
+
+def _checksum_verdict(d: Dissection) -> str:
+    """tcpdump -v's word on a UDP or ICMPv6 checksum, before the packet's words."""
+    sums = _checksums(d)
+    if sums is None:
+        return ""
+    written, correct = sums
+    name = d.transport[0]
+    return f"[{name} sum ok] " if written == correct else f"[bad {name} cksum 0x{written:04x} -> 0x{correct:04x}!] "
 
 
 def _ascii_text(data: bytes) -> str:

@@ -40,10 +40,12 @@ class TcpFacts(NamedTuple):
     length: int  # the payload's, as the IP header says
 
 
-def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0) -> str:
+def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0, checksum: str = "") -> str:
     """tcpdump's words for a segment: the sequence numbers only where they say something (data, SYN, FIN, RST);
-    SACK blocks count from `ack_base`, as the acknowledgement does."""
+    SACK blocks count from `ack_base`, as the acknowledgement does; -v's `checksum` verdict after the flags."""
     parts = [f"Flags [{tcp_flags(facts.flags)}]"]
+    if checksum:
+        parts.append(checksum)
     if facts.length or facts.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
         parts.append(f"seq {seq}:{(seq + facts.length) & 0xFFFFFFFF}" if facts.length else f"seq {seq}")
     if facts.flags & dpkt.tcp.TH_ACK:
@@ -149,6 +151,7 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
     d.tcp = TcpFacts(getattr(header, "src", b""), getattr(header, "dst", b""), segment.sport, segment.dport,
                      segment.flags, segment.seq, segment.ack, segment.win, segment.urp, tuple(options), payload_len)
     d.info = tcp_text(d.tcp, segment.seq, segment.ack)
+    d.transport = ("tcp", start, end)
     payload_start = start + header_len
     if payload_start >= min(end, len(d.frame)):
         return None
@@ -169,6 +172,7 @@ def udp(d: Dissection, start: int, end: int) -> Next:
     d.source, d.destination = f"{d.source}.{datagram.sport}", f"{d.destination}.{datagram.dport}"
     d.info = f"payload {datagram.ulen - 8}"  # from the header: right when the capture kept less
     d.line = d.quiet_line = f"UDP, length {datagram.ulen - 8}"
+    d.transport = ("udp", start, end)
     if start + 8 >= min(end, len(d.frame)):
         return None
     return application.on_udp(d, datagram.sport, datagram.dport, start + 8, end)
