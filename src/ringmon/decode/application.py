@@ -3,6 +3,7 @@ the TLS ClientHello with its server name (SNI). A TCP or UDP payload is tried as
 for HTTP and TLS, by its first bytes."""
 from __future__ import annotations
 
+import re
 import socket
 import struct
 
@@ -272,20 +273,21 @@ def http(d: Dissection, start: int, end: int) -> Next:
     d.info = first if len(first) <= MAX_LABEL else f"{first[:MAX_LABEL]}..."
     if d.tcp is not None and {d.tcp.sport, d.tcp.dport} & {80, 8080}:  # tcpdump reads HTTP on these ports only
         d.app_line = f": HTTP: {d.info}"
-        d.verbose_line = (f": HTTP, length: {end - start}", *_text_lines(data))
+        d.text_span = (start, end)  # -v prints it line by line: made then (text_lines), not for every summary
     if head_end >= 0:
         d.payload(start + head_end + 4, end, "Body")
     return None
 
 
-def _text_lines(data: bytes) -> list[str]:
+_TEXT_RUN = re.compile(rb"[\t\x20-\x7e]*")
+
+
+def text_lines(data: bytes) -> list[str]:
     """tcpdump -v's lines of a text protocol's segment (print_txt_line): each line up to CRLF or LF, until a byte
     that is not text; a last line without its end is marked cut short ([|http])."""
     lines, offset = [], 0
     while offset < len(data):
-        end = offset
-        while end < len(data) and data[end] not in b"\r\n" and (0x20 <= data[end] < 0x7F or data[end] == 0x09):
-            end += 1
+        end = _TEXT_RUN.match(data, offset).end()
         if end == len(data):
             lines.append(f"{data[offset:end].decode('ascii')} [|http]")
             break

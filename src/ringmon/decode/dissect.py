@@ -55,6 +55,7 @@ class Dissection:
     verbose_prefix: str = ""  # the same with -v: "HBH (rtalert: 0x0000) (padn) "
     app_line: str = ""  # after a TCP segment's words: its application's (HTTP's first line, a DNS message)
     verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
+    text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
     transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
     tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 

@@ -13,6 +13,7 @@ from ringcore.filter import LINKTYPE_ETHERNET
 
 from ..formatting import NS_PER_S, escape, wall_clock
 from . import Dissection, dissect
+from .application import text_lines
 from .transport import TcpFacts, tcp_text
 
 
@@ -125,12 +126,14 @@ class LinePrinter:
         self._sequences = TcpSequences()
         self._first_ts_ns: int | None = None
         self._previous_ts_ns: int | None = None
+        self._clock_second: int | None = None
+        self._clock_text = ""
 
     def line(self, data: bytes, meta: PacketMeta, ifname: str | None, linktype: int = LINKTYPE_ETHERNET) -> str:
         """The packet's line (with -v over IPv4, -x, -X or -A: its lines), escaped: safe to print; the interface's
         name after the time unless `ifname` is None."""
         found = dissect(data, linktype, max(meta.wirelen, len(data)), tree=False)
-        where = "" if ifname is None else f"{escape(ifname)} "
+        where = "" if ifname is None else f"{escape(ifname)} "  # (escape returns a plain name as it is, at once)
         text = f"{self._time(meta)}{where}{self._body(found, meta)}"
         if meta.caplen < meta.wirelen:
             text = f"{text} [captured {meta.caplen} of {meta.wirelen}]"
@@ -148,14 +151,23 @@ class LinePrinter:
         if style == 2:
             return f"{ts_ns // NS_PER_S}.{ts_ns % NS_PER_S // 1000:06d} "
         if style == 4:
-            return f"{wall_clock(ts_ns, '%Y-%m-%d %H:%M:%S', 6)} "
+            return f"{self._clock(ts_ns, '%Y-%m-%d %H:%M:%S')} "
         if style in (3, 5):
             if self._first_ts_ns is None:
                 self._first_ts_ns = self._previous_ts_ns = ts_ns
             since = ts_ns - (self._previous_ts_ns if style == 3 else self._first_ts_ns)
             self._previous_ts_ns = ts_ns
             return f"{'-' if since < 0 else ' '}{wall_clock(abs(since) // 1000 * 1000, '%H:%M:%S', 6, utc=True)} "
-        return f"{wall_clock(ts_ns, '%H:%M:%S', 6)} "
+        return f"{self._clock(ts_ns, '%H:%M:%S')} "
+
+    def _clock(self, ts_ns: int, date_format: str) -> str:
+        """wall_clock, the time of day made once per second (packets come many a second; localtime is slow)."""
+        seconds, nanoseconds = divmod(ts_ns, NS_PER_S)
+        if seconds != self._clock_second:
+            self._clock_second, self._clock_text = seconds, wall_clock(seconds * NS_PER_S, date_format, 6)
+        if not self._clock_text.endswith(".000000"):  # a time the C library cannot break down: as wall_clock says
+            return wall_clock(ts_ns, date_format, 6)
+        return f"{self._clock_text[:-6]}{nanoseconds // 1000:06d}"
 
     def _body(self, d: Dissection, meta: PacketMeta) -> str:
         network = d.network
@@ -171,7 +183,7 @@ class LinePrinter:
             elif self.format.link_header:
                 _, vlan, priority, ethertype = tag
                 link += f"vlan {vlan}, p {priority}, {self._ethertype(ethertype)}, "
-        problems = "".join(f" [{escape(problem)}]" for problem in d.problems)
+        problems = "".join(f" [{escape(problem)}]" for problem in d.problems) if d.problems else ""
         if not d.network:  # not a layer tcpdump's line is made for here: ringmon's own columns
             notes = "".join(f"{escape(note)}, " for note in d.notes)  # VLAN tags, MPLS labels
             route = f" {escape(d.source)} > {escape(d.destination)}" if d.source else ""
@@ -207,7 +219,11 @@ class LinePrinter:
                 written, correct = sums
                 checksum = f"cksum 0x{written:04x} " + (
                     "(correct)" if written == correct else f"(incorrect -> 0x{correct:04x})")
-            application = _lines(d.verbose_line) if verbose and d.verbose_line else escape(d.app_line)
+            application = escape(d.app_line)
+            if verbose and d.text_span is not None:
+                start, end = d.text_span
+                lines = text_lines(d.frame[start:min(end, len(d.frame))])
+                application = _lines((f": HTTP, length: {end - start}", *lines))
             return tcp_text(d.tcp, *self._sequences.relative(d.tcp), checksum=checksum) + application
         verdict = ""
         if verbose and d.transport is not None and d.network == "IP6" and not self.format.quiet:

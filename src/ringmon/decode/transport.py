@@ -3,6 +3,7 @@ or by what it looks like."""
 from __future__ import annotations
 
 import struct
+from functools import cache
 from typing import NamedTuple
 
 import dpkt
@@ -20,6 +21,7 @@ _TCP_OPTION_NAMES = {0: "end of options", 1: "no operation", 2: "maximum segment
 _TCP_OPTION_LENGTHS = {2: 4, 3: 3, 4: 2, 8: 10}  # the options whose length is fixed
 
 
+@cache  # a few dozen combinations, each seen three times per segment (tree, summary, line)
 def tcp_flags(flags: int) -> str:
     return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
 
