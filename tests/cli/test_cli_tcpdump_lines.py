@@ -84,16 +84,29 @@ KNOWN_DIFFERENCES = {
 }
 
 
-@pytest.mark.parametrize("flags", [(), ("-e",), ("-e", "-q")], ids=lambda flags: " ".join(flags) or "plain")
+@pytest.mark.parametrize("flags", [(), ("-e",), ("-e", "-q"), ("-x",), ("-e", "-XX")],
+                         ids=lambda flags: " ".join(flags) or "plain")
 def test_every_known_frame_is_tcpdumps_but_the_named_differences(tmp_path, flags):
     # the built frames hold what the real traffic does not: 802.1Q and QinQ tags, MPLS, ICMP errors, DNS over TCP
     built = {name: frame for name, (linktype, frame) in frames().items() if linktype == capture_files.LINKTYPE_ETHERNET}
     path = tmp_path / "known.pcap"
     path.write_bytes(capture_files.pcap(list(built.values())))
-    ours, theirs = _ringmon(path, *flags), _tcpdump(path, *flags)
+    ours, theirs = _packets(_ringmon(path, *flags)), _packets(_tcpdump(path, *flags))
     assert len(ours) == len(theirs) == len(built)
     differing = {name for name, our, their in zip(built, ours, theirs) if our != their}
     assert differing == set(KNOWN_DIFFERENCES)
+    assert [our[1:] for our in ours] == [their[1:] for their in theirs]  # the bytes dumped: all alike
+
+
+def _packets(lines: list[str]) -> list[list[str]]:
+    """Each packet's lines: its line, then its dump's (each after a tab)."""
+    packets: list[list[str]] = []
+    for line in lines:
+        if line.startswith("\t"):
+            packets[-1].append(line)
+        else:
+            packets.append([line])
+    return packets
 
 
 def test_more_than_five_ts_is_one_error_line(mixed_pcap):

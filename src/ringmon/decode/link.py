@@ -37,6 +37,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
     node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
         d.protocol = "802.3"
+        d.network_start = start + 14
         d.payload(start + 14, end, "LLC")
         return None
     return by_ethertype(d, frame.type, start + 14, end)
@@ -47,6 +48,7 @@ def by_ethertype(d: Dissection, ethertype: int, start: int, end: int) -> Next:
                 0x8100: vlan, 0x88A8: service_vlan, 0x9100: service_vlan, 0x8847: mpls, 0x8848: mpls}.get(ethertype)
     if protocol is None:
         d.protocol = f"ethertype 0x{ethertype:04x}"
+        d.network_start = start  # -x dumps what follows the link header, as tcpdump
         d.payload(start, end)
         return None
     return protocol, start, end
