@@ -47,7 +47,7 @@ class Dissection:
     link: tuple[str, str, int] | None = None  # Ethernet: source and destination MAC, ethertype
     link_tags: tuple = ()  # ("vlan", id, priority, next ethertype) and ("mpls", label, tc, bottom, ttl), outer first
     network: str = ""  # the word before the addresses: IP, IP6, ARP,
-    network_start: int = -1  # where what follows the link layer starts in the frame (-x dumps from there)
+    network_start: int = -1  # where the first layer after the link's starts in the frame (-x dumps from there)
     network_header: object = None  # the last IPv4, IPv6 or ARP header (dpkt's): -v prints its fields
     line: str = ""  # what tcpdump prints after the addresses
     quiet_line: str = ""  # the same with -q, when it says less

@@ -124,7 +124,8 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     node.add_fields(ip, start, IPV4_FIELDS)
     _ipv4_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = source, destination
-    d.network, d.network_start, d.network_header, d.line_prefix, d.verbose_prefix = "IP", start, ip, "", ""
+    d.network, d.network_header, d.line_prefix, d.verbose_prefix = "IP", ip, "", ""
+    d.network_start = start if d.network_start < 0 else d.network_start
     inner_end = end
     if ip.len == 0:  # segmentation offload hands the capture packets whose length is not filled in yet
         pass
@@ -160,7 +161,8 @@ def ipv6(d: Dissection, start: int, end: int) -> Next:
     node = d.add_layer(f"IPv6  {source} > {destination}", start, start + 40)
     node.add_fields(ip, start, IPV6_FIELDS)
     d.source, d.destination = source, destination
-    d.network, d.network_start, d.network_header, d.line_prefix, d.verbose_prefix = "IP6", start, ip, "", ""
+    d.network, d.network_header, d.line_prefix, d.verbose_prefix = "IP6", ip, "", ""
+    d.network_start = start if d.network_start < 0 else d.network_start
     inner_end = end
     if ip.plen:  # 0: a jumbogram, or segmentation offload
         on_wire = end - start - 40

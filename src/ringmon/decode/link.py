@@ -87,6 +87,7 @@ def mpls(d: Dissection, start: int, end: int) -> Next:
     ))
     d.notes.append(f"mpls {label.val}")
     d.link_tags += (("mpls", label.val, label.exp, label.s, label.ttl),)
+    d.network_start = start if d.network_start < 0 else d.network_start
     if not label.s:
         return mpls, start + 4, end
     return inet.ip_by_version(d, start + 4, end)
@@ -200,7 +201,8 @@ def arp(d: Dissection, start: int, end: int) -> Next:
         offset += length
     sender_mac, sender, target_mac, target = addresses
     d.source, d.destination = sender, target
-    d.network, d.network_start, d.network_header = "ARP,", start, packet
+    d.network, d.network_header = "ARP,", packet
+    d.network_start = start if d.network_start < 0 else d.network_start
     if packet.op == dpkt.arp.ARP_OP_REQUEST:
         d.info = f"who-has {target} tell {sender}"
         asked = f" ({target_mac})" if any(d.frame[start + fixed + packet.hln + packet.pln:][:packet.hln]) else ""
