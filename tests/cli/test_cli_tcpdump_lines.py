@@ -4,8 +4,12 @@ that tcpdump captured between two test namespaces; with each of tcpdump's output
 differs on purpose, the test says so by name."""
 from __future__ import annotations
 
+import re
+import struct
 import subprocess
 from pathlib import Path
+
+import dpkt
 
 import capture_files
 import pytest
@@ -107,6 +111,33 @@ def _packets(lines: list[str]) -> list[list[str]]:
         else:
             packets.append([line])
     return packets
+
+
+def _cut(path: Path, out: Path, snaplen: int) -> Path:
+    """The file as `tcpdump -s SNAPLEN` would have captured it: each packet's first bytes, its length on the wire."""
+    with open(path, "rb") as stream:
+        reader = dpkt.pcap.Reader(stream)
+        records = [struct.pack("<IIII", int(timestamp), round(timestamp % 1 * 1e6), min(len(data), snaplen), len(data))
+                   + data[:snaplen] for timestamp, data in reader]
+        header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, reader.datalink())
+    out.write_bytes(header + b"".join(records))
+    return out
+
+
+# What ringmon adds to a line of a packet the capture cut: what it kept, what it could not read
+RINGMON_NOTES = re.compile(r"( \[truncated: [^]]*\])?( \[captured \d+ of \d+\])?$")
+
+
+def test_a_capture_cut_short_reads_as_tcpdumps_but_for_what_ringmon_says_is_missing(mixed_pcap, tmp_path):
+    ours = _ringmon(_cut(mixed_pcap, tmp_path / "cut.pcap", 80))
+    theirs = _tcpdump(tmp_path / "cut.pcap")
+    assert sum(" [captured 80 of " in line for line in ours) > 20
+    assert any("[|http]" in line for line in theirs) and any("[|tcp]" in line for line in theirs)
+    # On purpose: ringmon ends such a line with what the capture kept ([captured 80 of 90]) and what it could
+    # not read ([truncated: ...]); where the capture cut a TCP option, tcpdump prints the start of its name
+    # ("nop,nop,TS [|tcp]>"), ringmon the options before it ("nop,nop, [|tcp]").
+    assert [RINGMON_NOTES.sub("", line) for line in ours] == [
+        re.sub(r"(?<=,)[A-Za-z]+ \[\|tcp\]>$", " [|tcp]", line) for line in theirs]
 
 
 def test_more_than_five_ts_is_one_error_line(mixed_pcap):

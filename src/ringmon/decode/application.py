@@ -160,14 +160,14 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     if response and rcode:  # an error answers nothing: say which
         info = f"{info}: {_DNS_RCODES.get(rcode, f'rcode {rcode}')}"
     d.info = f"{info}: {', '.join(answers)}" if answers else info
-    text = f"{_dns_line(header, asked, told)} ({len(message)})"
+    text = f"{_dns_line(header, asked, told)} ({end - start})"  # the length the wire carried
     if d.tcp is not None:
         if 53 in (d.tcp.sport, d.tcp.dport):
             d.app_line = f" {text}"
     elif d.source.endswith(".53") or d.destination.endswith(".53"):  # tcpdump's mDNS and LLMNR read otherwise
         d.line = text
         if named:
-            d.verbose_line = (f"{_dns_line(header, asked, named)} ({len(message)})",)
+            d.verbose_line = (f"{_dns_line(header, asked, named)} ({end - start})",)
     return node
 
 
@@ -272,7 +272,8 @@ def http(d: Dissection, start: int, end: int) -> Next:
         node.add("(the head goes on past the bytes of this segment)")
     d.info = first if len(first) <= MAX_LABEL else f"{first[:MAX_LABEL]}..."
     if d.tcp is not None and {d.tcp.sport, d.tcp.dport} & {80, 8080}:  # tcpdump reads HTTP on these ports only
-        d.app_line = f": HTTP: {d.info}"
+        # tcpdump's words: the first line, or when the capture cut it, that it did
+        d.app_line = f": HTTP: {d.info}" if b"\r\n" in data or end <= len(d.frame) else ": HTTP [|http]"
         d.text_span = (start, end)  # -v prints it line by line: made then (text_lines), not for every summary
     if head_end >= 0:
         d.payload(start + head_end + 4, end, "Body")

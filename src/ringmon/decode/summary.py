@@ -196,8 +196,8 @@ class LinePrinter:
                        f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
                        if self.format.verbose else "")
             return f"{link}{named}{details}{escape(d.line)}{problems}"
-        prefix = d.verbose_prefix if self.format.verbose else d.line_prefix
-        text = f"{escape(d.source)} > {escape(d.destination)}: {prefix}{self._protocol_text(d)}{problems}"
+        words = (d.verbose_prefix if self.format.verbose else d.line_prefix) + self._protocol_text(d)
+        text = f"{escape(d.source)} > {escape(d.destination)}:{' ' if words else ''}{words}{problems}"
         if not self.format.verbose:
             return f"{link}{named}{text}"
         header = d.network_header

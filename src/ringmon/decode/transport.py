@@ -10,7 +10,7 @@ import dpkt
 
 from . import application
 from .dissect import Dissection, Next, layer
-from .tree import DecodedNode, Field, hex16
+from .tree import UNKEPT, DecodedNode, Field, hex16
 
 TCP_FLAG_LETTERS = (  # tcpdump's letters, in its order; "." is ACK
     (dpkt.tcp.TH_FIN, "F"), (dpkt.tcp.TH_SYN, "S"), (dpkt.tcp.TH_RST, "R"), (dpkt.tcp.TH_PUSH, "P"),
@@ -40,6 +40,7 @@ class TcpFacts(NamedTuple):
     urp: int
     options: tuple[str | tuple[tuple[int, int], ...], ...]  # tcpdump's short forms; a SACK's blocks, raw
     length: int  # the payload's, as the IP header says
+    options_cut: bool = False  # the capture kept the options before these only: the words end there
 
 
 def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0, checksum: str = "") -> str:
@@ -55,6 +56,9 @@ def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0, checksum: s
     parts.append(f"win {facts.win}")
     if facts.flags & dpkt.tcp.TH_URG:
         parts.append(f"urg {facts.urp}")
+    if facts.options_cut:  # tcpdump's words end where the capture did
+        parts.append(f"options [{''.join(_option_text(option, ack_base) + ',' for option in facts.options)} [|tcp]")
+        return ", ".join(parts)
     if facts.options:
         parts.append(f"options [{','.join(_option_text(option, ack_base) for option in facts.options)}]")
     parts.append(f"length {facts.length}")
@@ -131,6 +135,12 @@ def _ports_of_a_cut_header(d: Dissection, start: int, end: int) -> None:
         d.source, d.destination = f"{d.source}.{source_port}", f"{d.destination}.{destination_port}"
 
 
+def _facts(d: Dissection, segment, options: tuple, payload_len: int, options_cut: bool = False) -> TcpFacts:
+    header = d.network_header
+    return TcpFacts(getattr(header, "src", b""), getattr(header, "dst", b""), segment.sport, segment.dport,
+                    segment.flags, segment.seq, segment.ack, segment.win, segment.urp, options, payload_len, options_cut)
+
+
 @layer("TCP")
 def tcp(d: Dissection, start: int, end: int) -> Next:
     segment = d.parse("TCP", dpkt.tcp.TCP, start, end, TCP_FIELDS)
@@ -142,6 +152,11 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
         d.fail("TCP", start, end, f"malformed: header length {header_len} < 20")
         return None
     if d.short("TCP", start, end, header_len):
+        _ports_of_a_cut_header(d, start, end)
+        if d.cut_by_capture(start + header_len):  # the fixed header's numbers, the options kept: tcpdump's words
+            options = _tcp_options(UNKEPT, d.frame, start + 20, len(d.frame))
+            d.tcp = _facts(d, segment, tuple(options[:-1] if options[-1:] == ["bad opt"] else options),
+                           max(0, end - start - header_len), options_cut=True)
         return None
     flags = tcp_flags(segment.flags)
     node = d.add_layer(f"TCP  {segment.sport} > {segment.dport} [{flags}]", start, start + header_len)
@@ -149,9 +164,7 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
     options = _tcp_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = f"{d.source}.{segment.sport}", f"{d.destination}.{segment.dport}"
     payload_len = max(0, end - start - header_len)  # the length the IP header gives: right when truncated
-    header = d.network_header
-    d.tcp = TcpFacts(getattr(header, "src", b""), getattr(header, "dst", b""), segment.sport, segment.dport,
-                     segment.flags, segment.seq, segment.ack, segment.win, segment.urp, tuple(options), payload_len)
+    d.tcp = _facts(d, segment, tuple(options), payload_len)
     d.info = tcp_text(d.tcp, segment.seq, segment.ack)
     d.transport = ("tcp", start, end)
     payload_start = start + header_len
