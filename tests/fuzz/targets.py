@@ -77,7 +77,9 @@ def check_packet(data: bytes, linktype: int = LINKTYPE_ETHERNET, wirelen: int | 
         line = packet_line(data, meta, ifname, linktype)
         assert line.isascii() and line.isprintable(), repr(line)
         for line_format in OUTPUT_FLAGS:  # tcpdump's flags: lines under lines, each after a tab at most
-            for line in LinePrinter(line_format).line(data, meta, ifname, linktype).split("\n"):
+            text = LinePrinter(line_format).line(data, meta, ifname, linktype)
+            assert "[not in tcpdump's words: " not in text, text  # the printer's safety net: a bug if used
+            for line in text.split("\n"):
                 assert line.removeprefix("\t").isascii() and line.removeprefix("\t").isprintable(), repr(line)
         for label in _labels(decode_frame(data, wirelen, linktype)):
             assert_terminal_safe(label, lines=1)

@@ -134,7 +134,12 @@ class LinePrinter:
         name after the time unless `ifname` is None."""
         found = dissect(data, linktype, max(meta.wirelen, len(data)), tree=False)
         where = "" if ifname is None else f"{escape(ifname)} "  # (escape returns a plain name as it is, at once)
-        text = f"{self._time(meta)}{where}{self._body(found, meta)}"
+        try:
+            body = self._body(found, meta)
+        except Exception as error:  # facts of a hostile packet this code did not foresee: ringmon's own line
+            body = (f"{escape(found.protocol)} {escape(found.source)} > {escape(found.destination)}: "
+                    f"{escape(found.summary_info)} [not in tcpdump's words: {escape(type(error).__name__)}]")
+        text = f"{self._time(meta)}{where}{body}"
         if meta.caplen < meta.wirelen:
             text = f"{text} [captured {meta.caplen} of {meta.wirelen}]"
         if self.format.dump:
@@ -260,6 +265,8 @@ def _lines(lines: tuple[str, ...]) -> str:
 def _checksums(d: Dissection) -> tuple[int, int] | None:
     """The transport checksum the packet carries and the one its bytes call for (IPv4 or IPv6 pseudo-header);
     None when tcpdump checks none: a fragment, or a segment the capture did not keep whole."""
+    if d.transport is None:  # a header the capture cut
+        return None
     kind, start, end = d.transport
     if d.fragment or end > len(d.frame) or d.network not in ("IP", "IP6"):
         return None
