@@ -1,5 +1,6 @@
 """`ringmon capture -r FILE` prints what `tcpdump -n -r FILE` prints, line by line, on a file of real mixed
-traffic (ARP, ICMP, DNS, UDP, a TCP connection over IPv4; neighbor discovery, MLD, ICMPv6, UDP, TCP over IPv6)
+traffic (ARP, ICMP, DNS, UDP, fragments, a TCP connection over IPv4; neighbor discovery, MLD, ICMPv6, UDP,
+fragments, TCP over IPv6)
 that tcpdump captured between two test namespaces; with each of tcpdump's output flags too. Where ringmon
 differs on purpose, the test says so by name."""
 from __future__ import annotations
@@ -23,7 +24,8 @@ from mixed_traffic import make_mixed_traffic
 # proves less than it says.
 KINDS = ("ARP, Request who-has", "ARP, Reply", "ICMP echo request", "ICMP echo reply", "A? host.example.",
          "NXDomain", "UDP, length 14", "Flags [S]", "Flags [S.]", "Flags [P.]", "Flags [F.]", ": HTTP: GET / HTTP/1.0",
-         "IP6 ", "neighbor solicitation", "neighbor advertisement", "ICMP6, echo request", "HBH ICMP6")
+         "IP6 ", "neighbor solicitation", "neighbor advertisement", "ICMP6, echo request", "HBH ICMP6",
+         "UDP, length 3000", ": ip-proto-17", ": frag (0|1448) ", ": frag (2896|112)")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,6 @@ def test_more_verbosity_is_accepted_and_prints_as_v(mixed_pcap, verbosity):
 
 # Built frames where ringmon's line differs from tcpdump's on purpose (what it prints instead is its own decode):
 KNOWN_DIFFERENCES = {
-    "ipv6 first fragment": "tcpdump prints the fragment header (frag (0|16)) before the ports; ringmon the ports",
     "ipv6 routing header": "tcpdump prints the routing header (RT6 ...) before the ports; ringmon the ports",
 }
 

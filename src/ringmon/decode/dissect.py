@@ -57,6 +57,7 @@ class Dissection:
     verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
     text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
     transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
+    fragment_line: tuple[str, str, str, str] | None = None  # IPv6 fragment: its addresses, tcpdump's words (and -v's)
     tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 
     @property

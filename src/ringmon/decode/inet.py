@@ -141,6 +141,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     if ip.offset:  # the transport header is in the first fragment only
         d.fragment = True
         d.info = f"fragment at offset {ip.offset * 8}, proto {ip.p}"
+        d.line = f"ip-proto-{ip.p}"  # tcpdump -n's words for a fragment that is not the first
         d.payload(start + header_len, inner_end, "Fragment")
         return None
     d.fragment = bool(ip.mf)
@@ -248,12 +249,16 @@ def fragment(d: Dissection, start: int, end: int) -> Next:
     after, _ = found
     offset = struct.unpack_from("!H", d.frame, start + 2)[0] >> 3
     d.fragment = True
+    ident = struct.unpack_from("!I", d.frame, start + 4)[0]
+    # tcpdump's line: the addresses, the fragment, then (the first fragment) the ports and the transport's words
+    d.fragment_line = (d.source, d.destination, f"frag ({offset * 8}|{end - after})",
+                       f"frag (0x{ident:08x}:{offset * 8}|{end - after})")
     if offset:
         d.info = f"fragment at offset {offset * 8}, proto {d.frame[start]}"
         d.payload(after, end, "Fragment")
         return None
     if d.frame[start + 3] & 1:  # more fragments: the rest of the datagram follows in other packets
-        d.notes.append(f"first fragment, id 0x{struct.unpack_from('!I', d.frame, start + 4)[0]:08x}")
+        d.notes.append(f"first fragment, id 0x{ident:08x}")
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
 
 

@@ -201,8 +201,16 @@ class LinePrinter:
                        f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
                        if self.format.verbose else "")
             return f"{link}{named}{details}{escape(d.line)}{problems}"
-        words = (d.verbose_prefix if self.format.verbose else d.line_prefix) + self._protocol_text(d)
-        text = f"{escape(d.source)} > {escape(d.destination)}:{' ' if words else ''}{words}{problems}"
+        if d.fragment_line is None:
+            words = (d.verbose_prefix if self.format.verbose else d.line_prefix) + self._protocol_text(d)
+            text = f"{escape(d.source)} > {escape(d.destination)}:{' ' if words else ''}{words}{problems}"
+        else:  # IPv6 fragment: the addresses, the fragment, then the first fragment's ports and words
+            source, destination, plain, verbose = d.fragment_line
+            words = verbose if self.format.verbose else plain
+            if d.source != source:
+                words += (f" {escape(d.source[len(source) + 1:])} > {escape(d.destination[len(destination) + 1:])}: "
+                          f"{self._protocol_text(d)}")
+            text = f"{escape(source)} > {escape(destination)}: {words}{problems}"
         if not self.format.verbose:
             return f"{link}{named}{text}"
         header = d.network_header
