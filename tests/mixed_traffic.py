@@ -16,6 +16,7 @@ from netns import in_netns
 DNS_NAME = "host.example"
 TCP_PORT = 8080
 UDP_PORT = 40001
+FRAGMENTED_BYTES = 3000  # over a 1500-byte MTU: three fragments
 IO_TIMEOUT_S = 5.0
 
 
@@ -102,13 +103,16 @@ def _tcp(pair: netns.VethPair, family: int, server_address: str) -> None:
 
 
 def _udp(pair: netns.VethPair, family: int, destination: str) -> None:
+    """A small datagram, and one larger than the link's MTU: the kernel sends it in fragments."""
     with _socket(pair.ns_b, family, socket.SOCK_DGRAM) as sock:
         sock.sendto(b"hello over udp", (destination, UDP_PORT))
+        sock.sendto(bytes(FRAGMENTED_BYTES), (destination, UDP_PORT))
 
 
 def make_mixed_traffic(pair: netns.VethPair, path: Path) -> Path:
-    """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP, TCP over IPv4; neighbor discovery,
-    ICMPv6 echo, UDP and TCP over IPv6 (and whatever MLD reports the kernel sends as IPv6 comes up)."""
+    """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP (also fragmented), TCP over IPv4; neighbor
+    discovery, ICMPv6 echo, UDP (also fragmented) and TCP over IPv6 (and whatever MLD reports the kernel sends as
+    IPv6 comes up)."""
     ip6_a, ip6_b = ipv6_addresses(pair)
     with netns.tcpdump_alongside(pair.ns_a, pair.if_a, "", str(path)):
         _echo(pair, socket.AF_INET, pair.ip_a, 0x77)

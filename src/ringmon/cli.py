@@ -503,8 +503,9 @@ def _add_line_format_options(parser: argparse.ArgumentParser) -> None:
     lines.add_argument("-e", dest="link_header", action="store_true",
                        help="print the link-level header on each line: MAC addresses, ethertype, frame length")
     lines.add_argument("-v", dest="verbose", action="count", default=0,
-                       help="print the IP header's fields (tos, ttl, id, offset, flags, proto, length); "
-                            "-vv, -vvv accepted, the same")
+                       help="print the IP header's fields (tos, ttl, id, offset, flags, proto, length) and what "
+                            "tcpdump -v adds: checksums checked, neighbor discovery options, DNS answers' names, "
+                            "HTTP heads; -vv, -vvv accepted, the same")
     lines.add_argument("-q", dest="quiet", action="store_true", help="quiet: less protocol information per line")
     lines.add_argument("-t", dest="time_style", action="count", default=0,
                        help="-t: no time; -tt: seconds since the epoch; -ttt: since the packet before; -tttt: "

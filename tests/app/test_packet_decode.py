@@ -10,7 +10,7 @@ from fake_monitor import fake_frame
 
 from ringcore import SlotMeta
 from ringmon.decode import DecodedNode, decode_frame
-from ringmon.decode.summary import packet_line, summarize
+from ringmon.decode.summary import LinePrinter, packet_line, summarize
 from ringmon.widgets.packets.hex_dump import hex_dump_text
 
 
@@ -208,3 +208,14 @@ def test_a_segmentation_offload_packet_cut_by_the_capture_counts_its_payload_fro
     line = packet_line(bytes(frame[:100]), SlotMeta(0, 100, len(frame), 0, 0, 0), "eth0")
     assert "Flags [P.], seq 1000:2000, ack 2000, win 64240, length 1000 [captured 100 of 1054]" in line
     assert "malformed" not in line
+
+
+def test_a_line_tcpdumps_words_cannot_be_made_of_is_ringmons_own_instead_of_a_crash(monkeypatch):
+    def unforeseen(self, found):
+        raise RuntimeError("a fact no layer recorded")
+
+    monkeypatch.setattr(LinePrinter, "_protocol_text", unforeseen)
+    frame = frames()["dns response in qinq"][1]
+    line = LinePrinter().line(frame, SlotMeta(0, len(frame), len(frame), 0, 0, 0), None)
+    assert line.endswith("DNS 198.18.0.2.53 > 198.18.0.1.40000: vlan 100, vlan 200, response 6939 A www.example.test: "
+                         "CNAME host.example.test, A 198.18.0.1 [not in tcpdump's words: RuntimeError]")

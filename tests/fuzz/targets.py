@@ -15,7 +15,7 @@ from ringcore import SlotMeta
 from ringcore.filter import LINKTYPE_ETHERNET
 from ringmon.cli import main
 from ringmon.decode import DecodedNode, decode_frame
-from ringmon.decode.summary import packet_line
+from ringmon.decode.summary import LineFormat, LinePrinter, packet_line
 from ringmon.widgets.packets.hex_dump import hex_dump_text
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -62,14 +62,25 @@ def _labels(nodes: list[DecodedNode]) -> Iterator[str]:
         yield from _labels(node.children)
 
 
+# -e -v -XX -ttt and -q -A -tttt: every path of a line's making but the plain one
+OUTPUT_FLAGS = (LineFormat(link_header=True, verbose=1, dump="hex_ascii", dump_link=True, time_style=3),
+                LineFormat(quiet=True, dump="ascii", time_style=4))
+
+
 def check_packet(data: bytes, linktype: int = LINKTYPE_ETHERNET, wirelen: int | None = None,
                  ts_ns: int = 0, ifname: str = "eth0") -> None:
     """The packet line, the decode tree and the hex dump of one packet: no exception, one line each, safe; the
     summary-only walk says what the full one does."""
     wirelen = len(data) if wirelen is None else wirelen
     with kept_if_failing("packet", data):
-        line = packet_line(data, SlotMeta(0, len(data), wirelen, ts_ns, 0, 0), ifname, linktype)
+        meta = SlotMeta(0, len(data), wirelen, ts_ns, 0, 0)
+        line = packet_line(data, meta, ifname, linktype)
         assert line.isascii() and line.isprintable(), repr(line)
+        for line_format in OUTPUT_FLAGS:  # tcpdump's flags: lines under lines, each after a tab at most
+            text = LinePrinter(line_format).line(data, meta, ifname, linktype)
+            assert "[not in tcpdump's words: " not in text, text  # the printer's safety net: a bug if used
+            for line in text.split("\n"):
+                assert line.removeprefix("\t").isascii() and line.removeprefix("\t").isprintable(), repr(line)
         for label in _labels(decode_frame(data, wirelen, linktype)):
             assert_terminal_safe(label, lines=1)
         assert_terminal_safe(hex_dump_text(data).plain)

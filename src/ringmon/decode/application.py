@@ -3,6 +3,7 @@ the TLS ClientHello with its server name (SNI). A TCP or UDP payload is tried as
 for HTTP and TLS, by its first bytes."""
 from __future__ import annotations
 
+import re
 import socket
 import struct
 
@@ -114,7 +115,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                        protocol="DNS")
     node.add_fields(header, start, _DNS_HEADER_FIELDS)
     offset, questions, answers = 12, [], []
-    asked, told = [], []  # tcpdump's words for the questions and the answers
+    asked, told, named = [], [], []  # tcpdump's words for the questions and the answers
     try:
         for section, count in (("question", header.qd), ("answer", header.an), ("authority", header.ns),
                                ("additional", header.ar)):
@@ -130,7 +131,7 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     offset += 4
                     record = node.add(f"question: {record_name} {kind_name}", (start + first, start + offset))
                     questions.append(f"{kind_name} {record_name}")
-                    asked.append(f"{kind_name}? {_fqdn(record_name)}")
+                    asked.append(f"{DNS_TYPES.get(kind, f'Type{kind}')}? {_fqdn(record_name)}")
                 else:
                     if offset + 10 > len(message):
                         raise ValueError(f"{section} runs past the message")
@@ -143,7 +144,8 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                                       (start + first, start + offset))
                     if section == "answer":
                         answers.append(f"{kind_name} {value}")
-                        told.append(f"{kind_name} {_fqdn(value) if kind in (2, 5, 12) else value}")
+                        told.append(DNS_TYPES.get(kind, f"Type{kind}") + _rdata_line(message, kind, offset - length, length))
+                        named.append(f"{_fqdn(record_name)} {told[-1]}")  # -v names each answer
                 record.add(f"name: {record_name}", (start + first, at))
                 record.add(f"type: {kind_name}", (at, at + 2))
                 record.add(f"class: {klass}", (at + 2, at + 4))
@@ -158,13 +160,31 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     if response and rcode:  # an error answers nothing: say which
         info = f"{info}: {_DNS_RCODES.get(rcode, f'rcode {rcode}')}"
     d.info = f"{info}: {', '.join(answers)}" if answers else info
-    text = f"{_dns_line(header, asked, told)} ({len(message)})"
+    text = f"{_dns_line(header, asked, told)} ({end - start})"  # the length the wire carried
     if d.tcp is not None:
         if 53 in (d.tcp.sport, d.tcp.dport):
             d.app_line = f" {text}"
     elif d.source.endswith(".53") or d.destination.endswith(".53"):  # tcpdump's mDNS and LLMNR read otherwise
         d.line = text
+        if named:
+            d.verbose_line = (f"{_dns_line(header, asked, named)} ({end - start})",)
     return node
+
+
+def _rdata_line(message: bytes, kind: int, offset: int, length: int) -> str:
+    """tcpdump's words for a record's data (ns_rprint without -v): addresses, names, MX, TXT, SRV; nothing
+    for the types it says nothing about."""
+    data = message[offset:offset + length]
+    if kind in (1, 28, 16) and length:  # addresses; TXT's strings, each quoted
+        return f" {_rdata(message, kind, offset, length)}"
+    if kind in (2, 5, 12, 39):
+        return f" {_fqdn(_dns_name(message, offset)[0])}"
+    if kind == 15 and length >= 3:
+        return f" {_fqdn(_dns_name(message, offset + 2)[0])} {struct.unpack_from('!H', data)[0]}"
+    if kind == 33 and length >= 7:
+        priority, weight, port = struct.unpack_from("!HHH", data)
+        return f" {_fqdn(_dns_name(message, offset + 6)[0])}:{port} {priority} {weight}"
+    return ""
 
 
 def _fqdn(name: str) -> str:
@@ -252,10 +272,32 @@ def http(d: Dissection, start: int, end: int) -> Next:
         node.add("(the head goes on past the bytes of this segment)")
     d.info = first if len(first) <= MAX_LABEL else f"{first[:MAX_LABEL]}..."
     if d.tcp is not None and {d.tcp.sport, d.tcp.dport} & {80, 8080}:  # tcpdump reads HTTP on these ports only
-        d.app_line = f": HTTP: {d.info}"
+        # tcpdump's words: the first line, or when the capture cut it, that it did
+        d.app_line = f": HTTP: {d.info}" if b"\r\n" in data or end <= len(d.frame) else ": HTTP [|http]"
+        d.text_span = (start, end)  # -v prints it line by line: made then (text_lines), not for every summary
     if head_end >= 0:
         d.payload(start + head_end + 4, end, "Body")
     return None
+
+
+_TEXT_RUN = re.compile(rb"[\t\x20-\x7e]*")
+
+
+def text_lines(data: bytes) -> list[str]:
+    """tcpdump -v's lines of a text protocol's segment (print_txt_line): each line up to CRLF or LF, until a byte
+    that is not text; a last line without its end is marked cut short ([|http])."""
+    lines, offset = [], 0
+    while offset < len(data):
+        end = _TEXT_RUN.match(data, offset).end()
+        if end == len(data):
+            lines.append(f"{data[offset:end].decode('ascii')} [|http]")
+            break
+        if data[end] == 0x0A or data[end:end + 2] == b"\r\n":
+            lines.append(data[offset:end].decode("ascii"))
+            offset = end + (1 if data[end] == 0x0A else 2)
+        else:
+            break  # binary data, or a CR alone (or the segment's last byte): tcpdump prints no more
+    return lines
 
 
 # TLS ----------------------------------------------------------------------------------------------------

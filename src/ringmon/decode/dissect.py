@@ -47,12 +47,17 @@ class Dissection:
     link: tuple[str, str, int] | None = None  # Ethernet: source and destination MAC, ethertype
     link_tags: tuple = ()  # ("vlan", id, priority, next ethertype) and ("mpls", label, tc, bottom, ttl), outer first
     network: str = ""  # the word before the addresses: IP, IP6, ARP,
-    network_start: int = -1  # where the network layer starts in the frame (-x dumps from there)
+    network_start: int = -1  # where the first layer after the link's starts in the frame (-x dumps from there)
     network_header: object = None  # the last IPv4, IPv6 or ARP header (dpkt's): -v prints its fields
     line: str = ""  # what tcpdump prints after the addresses
     quiet_line: str = ""  # the same with -q, when it says less
     line_prefix: str = ""  # IPv6 extension headers before the transport: "HBH "
+    verbose_prefix: str = ""  # the same with -v: "HBH (rtalert: 0x0000) (padn) "
     app_line: str = ""  # after a TCP segment's words: its application's (HTTP's first line, a DNS message)
+    verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
+    text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
+    transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
+    fragment_line: tuple[str, str, str, str] | None = None  # IPv6 fragment: its addresses, tcpdump's words (and -v's)
     tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 
     @property

@@ -29,6 +29,9 @@ ICMP6_TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time excee
                137: "redirect", 143: "multicast listener report v2"}
 _ND_OPTIONS = {1: "source link-layer address", 2: "target link-layer address", 3: "prefix information",
                4: "redirected header", 5: "MTU", 25: "recursive DNS servers", 31: "DNS search list"}
+_ND_OPTION_WORDS = {1: "source link-address option", 2: "destination link-address option", 3: "prefix info option",
+                    4: "redirected header option", 5: "mtu option", 25: "rdnss option", 31: "dnssl option"}
+_NA_FLAGS = ((0x80, "router"), (0x40, "solicited"), (0x20, "override"))
 _ECHO = (0, 8, 128, 129)
 _ICMP_ERRORS = (3, 4, 5, 11, 12)  # they quote the start of the packet that caused them, from byte 8
 _ICMP6_ERRORS = (1, 2, 3, 4)
@@ -121,7 +124,8 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     node.add_fields(ip, start, IPV4_FIELDS)
     _ipv4_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = source, destination
-    d.network, d.network_start, d.network_header, d.line_prefix = "IP", start, ip, ""
+    d.network, d.network_header, d.line_prefix, d.verbose_prefix = "IP", ip, "", ""
+    d.network_start = start if d.network_start < 0 else d.network_start
     inner_end = end
     if ip.len == 0:  # segmentation offload hands the capture packets whose length is not filled in yet
         pass
@@ -137,6 +141,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     if ip.offset:  # the transport header is in the first fragment only
         d.fragment = True
         d.info = f"fragment at offset {ip.offset * 8}, proto {ip.p}"
+        d.line = f"ip-proto-{ip.p}"  # tcpdump -n's words for a fragment that is not the first
         d.payload(start + header_len, inner_end, "Fragment")
         return None
     d.fragment = bool(ip.mf)
@@ -157,7 +162,8 @@ def ipv6(d: Dissection, start: int, end: int) -> Next:
     node = d.add_layer(f"IPv6  {source} > {destination}", start, start + 40)
     node.add_fields(ip, start, IPV6_FIELDS)
     d.source, d.destination = source, destination
-    d.network, d.network_start, d.network_header, d.line_prefix = "IP6", start, ip, ""
+    d.network, d.network_header, d.line_prefix, d.verbose_prefix = "IP6", ip, "", ""
+    d.network_start = start if d.network_start < 0 else d.network_start
     inner_end = end
     if ip.plen:  # 0: a jumbogram, or segmentation offload
         on_wire = end - start - 40
@@ -191,18 +197,24 @@ def _options_header(d: Dissection, name: str, start: int, end: int) -> Next:
         return None
     after, node = found
     offset = start + 2
+    word = "HBH" if name == "IPv6 hop-by-hop options" else "DSTOPT"  # tcpdump's
+    d.line_prefix += f"{word} "
+    d.verbose_prefix += f"{word} "
     while offset < after:
         kind = d.frame[offset]
         length = 1 if kind == 0 else 2 + (d.frame[offset + 1] if offset + 1 < after else 0)
         label = {0: "Pad1", 1: "PadN", 5: "router alert", 194: "jumbo payload"}.get(kind, f"option {kind}")
         node.add(f"option: {label} ({length} bytes)", (offset, min(offset + length, after)))
+        value = d.frame[offset + 2:min(offset + length, after)]
+        d.verbose_prefix += ("(pad1) " if kind == 0 else "(padn) " if kind == 1 else
+                             f"(rtalert: 0x{int.from_bytes(value, 'big'):04x}) " if kind == 5 and len(value) == 2 else
+                             f"(opt_type 0x{kind:02x}: len={length - 2}) ")
         offset += length
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
 
 
 @layer("IPv6 hop-by-hop options")
 def hop_by_hop(d: Dissection, start: int, end: int) -> Next:
-    d.line_prefix += "HBH "
     return _options_header(d, "IPv6 hop-by-hop options", start, end)
 
 
@@ -237,12 +249,16 @@ def fragment(d: Dissection, start: int, end: int) -> Next:
     after, _ = found
     offset = struct.unpack_from("!H", d.frame, start + 2)[0] >> 3
     d.fragment = True
+    ident = struct.unpack_from("!I", d.frame, start + 4)[0]
+    # tcpdump's line: the addresses, the fragment, then (the first fragment) the ports and the transport's words
+    d.fragment_line = (d.source, d.destination, f"frag ({offset * 8}|{end - after})",
+                       f"frag (0x{ident:08x}:{offset * 8}|{end - after})")
     if offset:
         d.info = f"fragment at offset {offset * 8}, proto {d.frame[start]}"
         d.payload(after, end, "Fragment")
         return None
     if d.frame[start + 3] & 1:  # more fragments: the rest of the datagram follows in other packets
-        d.notes.append(f"first fragment, id 0x{struct.unpack_from('!I', d.frame, start + 4)[0]:08x}")
+        d.notes.append(f"first fragment, id 0x{ident:08x}")
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
 
 
@@ -262,8 +278,12 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
         node.add(f"identifier: {ident}", (start + 4, start + 6))
         node.add(f"sequence: {sequence}", (start + 6, start + 8))
         what = f"{what}, id {ident}, seq {sequence}"
+        if name == "ICMPv6":
+            d.verbose_line = (f"ICMP6, {what}",)  # tcpdump -v leaves an echo's length out
     d.info = what
     d.line = f"{'ICMP' if name == 'ICMP' else 'ICMP6,'} {what}, length {end - start}"
+    if name == "ICMPv6":
+        d.transport = ("icmp6", start, end)
     return node, what
 
 
@@ -311,8 +331,9 @@ def icmp(d: Dissection, start: int, end: int) -> Next:
     return None
 
 
-def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int) -> str:
-    """Neighbor discovery options (type, length in 8-byte units); returns the link-layer address, if any."""
+def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int, lines: list[str] | None = None) -> str:
+    """Neighbor discovery options (type, length in 8-byte units); returns the link-layer address, if any. With
+    `lines`, tcpdump -v's line of each option is added to it."""
     offset, link_address = start, ""
     kept_end = min(end, len(frame))
     while offset + 2 <= kept_end:
@@ -327,6 +348,11 @@ def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int) -> str:
             break
         body = frame[offset + 2:offset + units * 8]
         name = _ND_OPTIONS.get(kind, f"option {kind}")
+        if lines is not None:  # the link-layer addresses by name; the rest in hex, as tcpdump -v prints an unknown one
+            value = f" {mac(body[:6])}" if kind in (1, 2) else " "
+            lines.append(f"  {_ND_OPTION_WORDS.get(kind, 'unknown option')} ({kind}), length {units * 8} ({units}):{value}")
+            if kind not in (1, 2):
+                lines.extend(f"  0x{at:04x}:  {body[at:at + 16].hex(' ', -2)}" for at in range(0, len(body), 16))
         if kind in (1, 2):
             link_address = mac(body[:6])
             node.add(f"{name}: {link_address}", (offset, offset + units * 8))
@@ -338,6 +364,23 @@ def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int) -> str:
             node.add(f"{name} ({units * 8} bytes)", (offset, offset + units * 8))
         offset += units * 8
     return link_address
+
+
+_MLD_RECORD_TYPES = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}
+
+
+def _mld_records(frame: bytes, start: int, end: int, count: int) -> str:
+    """tcpdump -v's words for an MLDv2 report's group records: address, type and how many sources."""
+    words, offset = [], start
+    end = min(end, len(frame))
+    for _ in range(count):
+        if offset + 20 > end:
+            break
+        kind, aux_words, sources = struct.unpack_from("!BBH", frame, offset)
+        words.append(f" [gaddr {ipv6_address(frame[offset + 4:offset + 20])} "
+                     f"{_MLD_RECORD_TYPES.get(kind, '[invalid]')}, {sources} source(s)]")
+        offset += 20 + 16 * sources + 4 * aux_words
+    return "".join(words)
 
 
 @layer("ICMPv6")
@@ -359,10 +402,15 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         options_start = start + (40 if kind == 137 else 24)
         if kind == 137:
             node.add(f"destination: {ipv6_address(d.frame[start + 24:start + 40])}", (start + 24, start + 40))
-        link_address = _nd_options(node, d.frame, options_start, end)
+        option_lines: list[str] = []
+        link_address = _nd_options(node, d.frame, options_start, end, option_lines)
         d.info = f"{what} for {target}" if kind == 135 else f"{what}, {target}"
-        d.line = (f"ICMP6, {what}, who has {target}" if kind == 135 else f"ICMP6, {what}, tgt is {target}"
-                  if kind == 136 else f"ICMP6, {what}, {target}") + f", length {end - start}"
+        about = f"who has {target}" if kind == 135 else f"tgt is {target}" if kind == 136 else target
+        d.line = f"ICMP6, {what}, {about}, length {end - start}"
+        if kind == 136:
+            flags = d.frame[start + 4]
+            about += f", Flags [{', '.join(name for bit, name in _NA_FLAGS if flags & bit) or 'none'}]"
+        d.verbose_line = (f"ICMP6, {what}, length {end - start}, {about}", *option_lines)
         if link_address:
             d.info += f" is at {link_address}" if kind == 136 else f" from {link_address}"
     elif kind == 133:
@@ -377,6 +425,7 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         records = struct.unpack_from("!H", d.frame, start + 6)[0]
         node.add(f"group records: {records}", (start + 6, start + 8))
         d.line = f"ICMP6, {what}, {records} group record(s), length {end - start}"
+        d.verbose_line = (f"ICMP6, {what}, {records} group record(s){_mld_records(d.frame, start + 8, end, records)}",)
     elif kind in _ICMP6_ERRORS:
         if kind in (2, 4) and d.captured(start, end) >= 8:
             value = struct.unpack_from("!I", d.frame, start + 4)[0]

@@ -37,6 +37,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
     node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
         d.protocol = "802.3"
+        d.network_start = start + 14
         d.payload(start + 14, end, "LLC")
         return None
     return by_ethertype(d, frame.type, start + 14, end)
@@ -47,6 +48,7 @@ def by_ethertype(d: Dissection, ethertype: int, start: int, end: int) -> Next:
                 0x8100: vlan, 0x88A8: service_vlan, 0x9100: service_vlan, 0x8847: mpls, 0x8848: mpls}.get(ethertype)
     if protocol is None:
         d.protocol = f"ethertype 0x{ethertype:04x}"
+        d.network_start = start  # -x dumps what follows the link header, as tcpdump
         d.payload(start, end)
         return None
     return protocol, start, end
@@ -85,6 +87,7 @@ def mpls(d: Dissection, start: int, end: int) -> Next:
     ))
     d.notes.append(f"mpls {label.val}")
     d.link_tags += (("mpls", label.val, label.exp, label.s, label.ttl),)
+    d.network_start = start if d.network_start < 0 else d.network_start
     if not label.s:
         return mpls, start + 4, end
     return inet.ip_by_version(d, start + 4, end)
@@ -198,7 +201,8 @@ def arp(d: Dissection, start: int, end: int) -> Next:
         offset += length
     sender_mac, sender, target_mac, target = addresses
     d.source, d.destination = sender, target
-    d.network, d.network_start, d.network_header = "ARP,", start, packet
+    d.network, d.network_header = "ARP,", packet
+    d.network_start = start if d.network_start < 0 else d.network_start
     if packet.op == dpkt.arp.ARP_OP_REQUEST:
         d.info = f"who-has {target} tell {sender}"
         asked = f" ({target_mac})" if any(d.frame[start + fixed + packet.hln + packet.pln:][:packet.hln]) else ""

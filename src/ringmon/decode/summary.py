@@ -4,6 +4,7 @@ protocol, addresses and ports, info, length), and the lines `ringmon capture` pr
 Packet bytes are hostile, so every character that is not printable ASCII is escaped."""
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,6 +13,7 @@ from ringcore.filter import LINKTYPE_ETHERNET
 
 from ..formatting import NS_PER_S, escape, wall_clock
 from . import Dissection, dissect
+from .application import text_lines
 from .transport import TcpFacts, tcp_text
 
 
@@ -124,13 +126,20 @@ class LinePrinter:
         self._sequences = TcpSequences()
         self._first_ts_ns: int | None = None
         self._previous_ts_ns: int | None = None
+        self._clock_second: int | None = None
+        self._clock_text = ""
 
     def line(self, data: bytes, meta: PacketMeta, ifname: str | None, linktype: int = LINKTYPE_ETHERNET) -> str:
         """The packet's line (with -v over IPv4, -x, -X or -A: its lines), escaped: safe to print; the interface's
         name after the time unless `ifname` is None."""
         found = dissect(data, linktype, max(meta.wirelen, len(data)), tree=False)
-        where = "" if ifname is None else f"{escape(ifname)} "
-        text = f"{self._time(meta)}{where}{self._body(found, meta)}"
+        where = "" if ifname is None else f"{escape(ifname)} "  # (escape returns a plain name as it is, at once)
+        try:
+            body = self._body(found, meta)
+        except Exception as error:  # facts of a hostile packet this code did not foresee: ringmon's own line
+            body = (f"{escape(found.protocol)} {escape(found.source)} > {escape(found.destination)}: "
+                    f"{escape(found.summary_info)} [not in tcpdump's words: {escape(type(error).__name__)}]")
+        text = f"{self._time(meta)}{where}{body}"
         if meta.caplen < meta.wirelen:
             text = f"{text} [captured {meta.caplen} of {meta.wirelen}]"
         if self.format.dump:
@@ -147,14 +156,23 @@ class LinePrinter:
         if style == 2:
             return f"{ts_ns // NS_PER_S}.{ts_ns % NS_PER_S // 1000:06d} "
         if style == 4:
-            return f"{wall_clock(ts_ns, '%Y-%m-%d %H:%M:%S', 6)} "
+            return f"{self._clock(ts_ns, '%Y-%m-%d %H:%M:%S')} "
         if style in (3, 5):
             if self._first_ts_ns is None:
                 self._first_ts_ns = self._previous_ts_ns = ts_ns
             since = ts_ns - (self._previous_ts_ns if style == 3 else self._first_ts_ns)
             self._previous_ts_ns = ts_ns
             return f"{'-' if since < 0 else ' '}{wall_clock(abs(since) // 1000 * 1000, '%H:%M:%S', 6, utc=True)} "
-        return f"{wall_clock(ts_ns, '%H:%M:%S', 6)} "
+        return f"{self._clock(ts_ns, '%H:%M:%S')} "
+
+    def _clock(self, ts_ns: int, date_format: str) -> str:
+        """wall_clock, the time of day made once per second (packets come many a second; localtime is slow)."""
+        seconds, nanoseconds = divmod(ts_ns, NS_PER_S)
+        if seconds != self._clock_second:
+            self._clock_second, self._clock_text = seconds, wall_clock(seconds * NS_PER_S, date_format, 6)
+        if not self._clock_text.endswith(".000000"):  # a time the C library cannot break down: as wall_clock says
+            return wall_clock(ts_ns, date_format, 6)
+        return f"{self._clock_text[:-6]}{nanoseconds // 1000:06d}"
 
     def _body(self, d: Dissection, meta: PacketMeta) -> str:
         network = d.network
@@ -170,7 +188,7 @@ class LinePrinter:
             elif self.format.link_header:
                 _, vlan, priority, ethertype = tag
                 link += f"vlan {vlan}, p {priority}, {self._ethertype(ethertype)}, "
-        problems = "".join(f" [{escape(problem)}]" for problem in d.problems)
+        problems = "".join(f" [{escape(problem)}]" for problem in d.problems) if d.problems else ""
         if not d.network:  # not a layer tcpdump's line is made for here: ringmon's own columns
             notes = "".join(f"{escape(note)}, " for note in d.notes)  # VLAN tags, MPLS labels
             route = f" {escape(d.source)} > {escape(d.destination)}" if d.source else ""
@@ -183,7 +201,16 @@ class LinePrinter:
                        f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
                        if self.format.verbose else "")
             return f"{link}{named}{details}{escape(d.line)}{problems}"
-        text = f"{escape(d.source)} > {escape(d.destination)}: {d.line_prefix}{self._protocol_text(d)}{problems}"
+        if d.fragment_line is None:
+            words = (d.verbose_prefix if self.format.verbose else d.line_prefix) + self._protocol_text(d)
+            text = f"{escape(d.source)} > {escape(d.destination)}:{' ' if words else ''}{words}{problems}"
+        else:  # IPv6 fragment: the addresses, the fragment, then the first fragment's ports and words
+            source, destination, plain, verbose = d.fragment_line
+            words = verbose if self.format.verbose else plain
+            if d.source != source:
+                words += (f" {escape(d.source[len(source) + 1:])} > {escape(d.destination[len(destination) + 1:])}: "
+                          f"{self._protocol_text(d)}")
+            text = f"{escape(source)} > {escape(destination)}: {words}{problems}"
         if not self.format.verbose:
             return f"{link}{named}{text}"
         header = d.network_header
@@ -196,12 +223,28 @@ class LinePrinter:
         return name if self.format.quiet else f"ethertype {name} (0x{ethertype:04x})"
 
     def _protocol_text(self, d: Dissection) -> str:
+        verbose = self.format.verbose
         if d.tcp is not None:
             if self.format.quiet:
                 return f"tcp {d.tcp.length}"
-            return tcp_text(d.tcp, *self._sequences.relative(d.tcp)) + escape(d.app_line)
+            checksum = ""
+            if verbose and (sums := _checksums(d)):
+                written, correct = sums
+                checksum = f"cksum 0x{written:04x} " + (
+                    "(correct)" if written == correct else f"(incorrect -> 0x{correct:04x})")
+            application = escape(d.app_line)
+            if verbose and d.text_span is not None:
+                start, end = d.text_span
+                lines = text_lines(d.frame[start:min(end, len(d.frame))])
+                application = _lines((f": HTTP, length: {end - start}", *lines))
+            return tcp_text(d.tcp, *self._sequences.relative(d.tcp), checksum=checksum) + application
+        verdict = ""
+        if verbose and d.transport is not None and d.network == "IP6" and not self.format.quiet:
+            verdict = _checksum_verdict(d)  # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional)
+        if verbose and d.verbose_line and not self.format.quiet:
+            return verdict + _lines(d.verbose_line)
         line = (d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info
-        return escape(line)
+        return verdict + escape(line)
 
     def _dump(self, frame: bytes, start: int) -> str:
         data = frame[start:]
@@ -217,6 +260,49 @@ class LinePrinter:
             else:
                 lines.append(f"\t0x{offset:04x}:  {hex_words}")
         return "".join(f"\n{line}" for line in lines)
+
+
+_CHECKSUM_FIELDS = {"tcp": (6, 16), "udp": (17, 6), "icmp6": (58, 2)}  # protocol number, checksum's offset
+
+
+def _lines(lines: tuple[str, ...]) -> str:
+    """A packet's words over several lines, as tcpdump -v writes them: each next line after a tab."""
+    return "\n\t".join(escape(line) for line in lines)
+
+
+def _checksums(d: Dissection) -> tuple[int, int] | None:
+    """The transport checksum the packet carries and the one its bytes call for (IPv4 or IPv6 pseudo-header);
+    None when tcpdump checks none: a fragment, or a segment the capture did not keep whole."""
+    if d.transport is None:  # a header the capture cut
+        return None
+    kind, start, end = d.transport
+    if d.fragment or end > len(d.frame) or d.network not in ("IP", "IP6"):
+        return None
+    protocol, offset = _CHECKSUM_FIELDS[kind]
+    if end - start < offset + 2:
+        return None
+    header = d.network_header
+    length = end - start
+    pseudo = header.src + header.dst + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
+                                        else length.to_bytes(4, "big") + bytes((0, 0, 0, protocol)))
+    segment = bytearray(d.frame[start:end])
+    written = int.from_bytes(segment[offset:offset + 2], "big")
+    segment[offset:offset + 2] = b"\0\0"
+    data = pseudo + segment + b"\0" * (length % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return written, ~total & 0xFFFF
+
+
+def _checksum_verdict(d: Dissection) -> str:
+    """tcpdump -v's word on a UDP or ICMPv6 checksum, before the packet's words."""
+    sums = _checksums(d)
+    if sums is None:
+        return ""
+    written, correct = sums
+    name = d.transport[0]
+    return f"[{name} sum ok] " if written == correct else f"[bad {name} cksum 0x{written:04x} -> 0x{correct:04x}!] "
 
 
 def _ascii_text(data: bytes) -> str:

@@ -3,13 +3,14 @@ or by what it looks like."""
 from __future__ import annotations
 
 import struct
+from functools import cache
 from typing import NamedTuple
 
 import dpkt
 
 from . import application
 from .dissect import Dissection, Next, layer
-from .tree import DecodedNode, Field, hex16
+from .tree import UNKEPT, DecodedNode, Field, hex16
 
 TCP_FLAG_LETTERS = (  # tcpdump's letters, in its order; "." is ACK
     (dpkt.tcp.TH_FIN, "F"), (dpkt.tcp.TH_SYN, "S"), (dpkt.tcp.TH_RST, "R"), (dpkt.tcp.TH_PUSH, "P"),
@@ -20,6 +21,7 @@ _TCP_OPTION_NAMES = {0: "end of options", 1: "no operation", 2: "maximum segment
 _TCP_OPTION_LENGTHS = {2: 4, 3: 3, 4: 2, 8: 10}  # the options whose length is fixed
 
 
+@cache  # a few dozen combinations, each seen three times per segment (tree, summary, line)
 def tcp_flags(flags: int) -> str:
     return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
 
@@ -38,12 +40,15 @@ class TcpFacts(NamedTuple):
     urp: int
     options: tuple[str | tuple[tuple[int, int], ...], ...]  # tcpdump's short forms; a SACK's blocks, raw
     length: int  # the payload's, as the IP header says
+    options_cut: bool = False  # the capture kept the options before these only: the words end there
 
 
-def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0) -> str:
+def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0, checksum: str = "") -> str:
     """tcpdump's words for a segment: the sequence numbers only where they say something (data, SYN, FIN, RST);
-    SACK blocks count from `ack_base`, as the acknowledgement does."""
+    SACK blocks count from `ack_base`, as the acknowledgement does; -v's `checksum` verdict after the flags."""
     parts = [f"Flags [{tcp_flags(facts.flags)}]"]
+    if checksum:
+        parts.append(checksum)
     if facts.length or facts.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
         parts.append(f"seq {seq}:{(seq + facts.length) & 0xFFFFFFFF}" if facts.length else f"seq {seq}")
     if facts.flags & dpkt.tcp.TH_ACK:
@@ -51,6 +56,9 @@ def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0) -> str:
     parts.append(f"win {facts.win}")
     if facts.flags & dpkt.tcp.TH_URG:
         parts.append(f"urg {facts.urp}")
+    if facts.options_cut:  # tcpdump's words end where the capture did
+        parts.append(f"options [{''.join(_option_text(option, ack_base) + ',' for option in facts.options)} [|tcp]")
+        return ", ".join(parts)
     if facts.options:
         parts.append(f"options [{','.join(_option_text(option, ack_base) for option in facts.options)}]")
     parts.append(f"length {facts.length}")
@@ -127,6 +135,12 @@ def _ports_of_a_cut_header(d: Dissection, start: int, end: int) -> None:
         d.source, d.destination = f"{d.source}.{source_port}", f"{d.destination}.{destination_port}"
 
 
+def _facts(d: Dissection, segment, options: tuple, payload_len: int, options_cut: bool = False) -> TcpFacts:
+    header = d.network_header
+    return TcpFacts(getattr(header, "src", b""), getattr(header, "dst", b""), segment.sport, segment.dport,
+                    segment.flags, segment.seq, segment.ack, segment.win, segment.urp, options, payload_len, options_cut)
+
+
 @layer("TCP")
 def tcp(d: Dissection, start: int, end: int) -> Next:
     segment = d.parse("TCP", dpkt.tcp.TCP, start, end, TCP_FIELDS)
@@ -138,6 +152,11 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
         d.fail("TCP", start, end, f"malformed: header length {header_len} < 20")
         return None
     if d.short("TCP", start, end, header_len):
+        _ports_of_a_cut_header(d, start, end)
+        if d.cut_by_capture(start + header_len):  # the fixed header's numbers, the options kept: tcpdump's words
+            options = _tcp_options(UNKEPT, d.frame, start + 20, len(d.frame))
+            d.tcp = _facts(d, segment, tuple(options[:-1] if options[-1:] == ["bad opt"] else options),
+                           max(0, end - start - header_len), options_cut=True)
         return None
     flags = tcp_flags(segment.flags)
     node = d.add_layer(f"TCP  {segment.sport} > {segment.dport} [{flags}]", start, start + header_len)
@@ -145,10 +164,9 @@ def tcp(d: Dissection, start: int, end: int) -> Next:
     options = _tcp_options(node, d.frame, start + 20, start + header_len)
     d.source, d.destination = f"{d.source}.{segment.sport}", f"{d.destination}.{segment.dport}"
     payload_len = max(0, end - start - header_len)  # the length the IP header gives: right when truncated
-    header = d.network_header
-    d.tcp = TcpFacts(getattr(header, "src", b""), getattr(header, "dst", b""), segment.sport, segment.dport,
-                     segment.flags, segment.seq, segment.ack, segment.win, segment.urp, tuple(options), payload_len)
+    d.tcp = _facts(d, segment, tuple(options), payload_len)
     d.info = tcp_text(d.tcp, segment.seq, segment.ack)
+    d.transport = ("tcp", start, end)
     payload_start = start + header_len
     if payload_start >= min(end, len(d.frame)):
         return None
@@ -169,6 +187,7 @@ def udp(d: Dissection, start: int, end: int) -> Next:
     d.source, d.destination = f"{d.source}.{datagram.sport}", f"{d.destination}.{datagram.dport}"
     d.info = f"payload {datagram.ulen - 8}"  # from the header: right when the capture kept less
     d.line = d.quiet_line = f"UDP, length {datagram.ulen - 8}"
+    d.transport = ("udp", start, end)
     if start + 8 >= min(end, len(d.frame)):
         return None
     return application.on_udp(d, datagram.sport, datagram.dport, start + 8, end)
