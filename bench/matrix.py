@@ -29,6 +29,9 @@ import capture_bench as cb
 
 ROOT = cb.BENCH_DIR.parent
 DEFAULT_OUT = ROOT / "docs" / "perf"
+# The table also goes into the page that explains it (OUT/../PERFORMANCE.md), between these lines, so the page
+# always shows the last run's figures.
+TABLE_BEGIN, TABLE_END = "<!-- matrix.py: table begin -->", "<!-- matrix.py: table end -->"
 # Python's ringmon, whichever the interpreter imports (a worktree's with PYTHONPATH=src, else the installed one).
 DEFAULT_RINGMON = f"{shlex.quote(sys.executable)} -c 'import sys; from ringmon.cli import main; sys.exit(main())' capture"
 
@@ -46,8 +49,8 @@ OVERLOAD_ARGS = ["--ring-pages", "33", "--wait", "sleep"]
 POLICIES = ("early", "late")
 NOT_APPLICABLE = {("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)"}
 # tcpdump's own latency: --immediate-mode writing to a pipe this script reads, at the rates a Python reader keeps
-# up with: at 100 kpps the pipe fills and tcpdump drops in the kernel (the reader's lag, not tcpdump's, measured).
-REFERENCE_RATES = ("10k",)
+# up with (its lag is in the number; at the top rate it would be all of it).
+REFERENCE_RATES = ("10k", "100k")
 LATENCY_BUCKETS = 32  # RC_LATENCY_BUCKETS: log2 buckets of microseconds, as the ring's histogram
 QUICK_SECONDS = 1.0
 
@@ -167,7 +170,10 @@ class ImmediateTcpdump(cb.Tcpdump):
     def argv(self) -> list[str]:
         argv = super().argv()
         at = argv.index("/dev/null")
-        return [*argv[:at], "-", *argv[at + 1:], "--immediate-mode", "-U"]
+        # libpcap takes TPACKET_V2 in immediate mode, one frame per packet sized for the snap length: at the
+        # default 262144 its -B 8192 KiB are 32 frames, and a reader a few ms late makes tcpdump drop. The
+        # frames are 60 bytes: -s 256 gives the same buffer thousands of frames.
+        return [*argv[:at], "-", *argv[at + 1:], "--immediate-mode", "-U", "-s", "256"]
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -311,6 +317,20 @@ def markdown(cells: list[Cell], header: str) -> str:
         lines += [markdown_row(c) for c in chosen]
         lines.append("")
     return "\n".join(lines)
+
+
+def update_page(page: Path, table: str) -> bool:
+    """Put `table` between the page's markers; False when there is no such page or it has no markers."""
+    try:
+        text = page.read_text()
+    except FileNotFoundError:
+        return False
+    before, begin, rest = text.partition(TABLE_BEGIN)
+    _, end, after = rest.partition(TABLE_END)
+    if not begin or not end:
+        return False
+    page.write_text(f"{before}{TABLE_BEGIN}\n{table}\n{TABLE_END}{after}")
+    return True
 
 
 def plot(cells: list[Cell], out: Path) -> list[Path]:
@@ -477,7 +497,11 @@ def main(argv: list[str] | None = None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     header = (f"`python bench/matrix.py{' --quick' if args.quick else ''}` on {when}, {seconds:g} s cells, {minutes:.1f} min, generator {gen.name}, 60-byte UDP frames, one run per cell."
               + (f" {args.note}" if args.note else ""))
-    (args.out / "matrix.md").write_text(markdown(cells, header) + "\n")
+    table = markdown(cells, header)
+    (args.out / "matrix.md").write_text(table + "\n")
+    page = args.out.parent / "PERFORMANCE.md"
+    if update_page(page, table):
+        print(f"updated the table in {page}")
     (args.out / "matrix.json").write_text(json.dumps({"header": header, "cells": [asdict(c) for c in cells]},
                                                      indent=1) + "\n")
     written = plot(cells, args.out)
