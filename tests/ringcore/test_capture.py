@@ -993,6 +993,32 @@ def test_switching_wait_strategy_while_frames_arrive_loses_none_and_adaptive_cou
     assert stats.wakeups > 0 and stats.spin_us == 20 + len(strategies) * 3 - 1
 
 
+def test_a_drain_switched_through_every_wait_strategy_mid_flood_writes_every_frame_in_order(veth_pair, tmp_path):
+    total, out, ifname = 10000, tmp_path / "switched.pcapng", veth_pair.if_a
+    session = Monitor(drain=True)
+    sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(total), size=100), pace_us=20)
+    switches = 0
+    try:
+        session.start_writing(str(out), "pcapng")
+        session.plug(ifname, CaptureOptions(), netns=veth_pair.ns_a)
+        sender.start()
+        while sender.is_alive() or switches < len(WaitStrategy):
+            session.set_wait(ifname, list(WaitStrategy)[switches % len(WaitStrategy)], 500, spin_us=10 + switches)
+            switches += 1
+            time.sleep(0.01)
+        sender.finish()
+        assert wait_for(lambda: stats_of(session, ifname).delivered == total)
+        session.stop()
+        stats = stats_of(session, ifname)
+        written = session.stop_writing()
+    finally:
+        session.close()
+    assert switches > 2 * len(WaitStrategy), "the strategy changed many times while frames arrived"
+    assert (stats.kernel_packets, stats.delivered, stats.kernel_drops, stats.ring_drops) == (total, total, 0, 0)
+    assert written.packets == total
+    assert [netns.check_frame(packet.frame) for packet in tshark_read(out)] == list(range(total))
+
+
 def test_sleep_wait_honours_the_poll_interval(veth_pair, monitor):
     monitor.plug(veth_pair.if_a, netns=veth_pair.ns_a)
     duration_s = 0.25
