@@ -346,44 +346,48 @@ def plot(cells: list[Cell], out: Path) -> list[Path]:
     strategies = list(dict.fromkeys(c.strategy for c in done))
     written = []
     if done:
-        def grouped(ax, value, title: str, reference=None, reference_label: str = "tcpdump") -> None:
+        def grouped(ax, mode: str, value, title: str, reference=None, reference_label: str = "tcpdump") -> None:
+            """Bars per strategy in groups by rate (and the reference's), log scale from below the lowest."""
             width = 0.8 / (len(strategies) + (reference is not None))
-            for i, strategy in enumerate(strategies):
-                heights = [next((value(c) or 0 for c in done if (c.mode, c.strategy, c.rate) == (mode_, strategy, r)),
-                                0) for r in rates]
-                ax.bar([x + i * width for x in range(len(rates))], heights, width, label=strategy)
+            bars = [(strategy, [next((value(c) or 0 for c in done if (c.mode, c.strategy, c.rate) == (mode, strategy, r)),
+                                     0) for r in rates]) for strategy in strategies]
             if reference is not None:
-                heights = [reference(r) or 0 for r in rates]
-                ax.bar([x + len(strategies) * width for x in range(len(rates))], heights, width,
-                       label=reference_label, color="black")
+                bars.append((reference_label, [reference(r) or 0 for r in rates]))
+            for i, (label, heights) in enumerate(bars):
+                ax.bar([x + i * width for x in range(len(rates))], heights, width, label=label,
+                       color="black" if reference is not None and i == len(strategies) else None)
             ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rates))], rates)
             ax.set_yscale("log")
+            positive = [h for _, heights in bars for h in heights if h > 0]
+            if positive:
+                ax.set_ylim(min(positive) / 2, max(positive) * 2)
             ax.set_title(title)
 
-        fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False)
-        for ax, mode_ in zip(axes[0], modes):
-            def tcpdump_at(rate: str) -> float | None:
-                values = sorted(c.tcpdump_cpu_per_mpkt for c in done if c.rate == rate and c.tcpdump_cpu_per_mpkt)
-                return values[len(values) // 2] if values else None
-            grouped(ax, lambda c: c.cpu_per_mpkt, f"{mode_}: CPU s per Mpkt", tcpdump_at)
+        def tcpdump_at(rate: str) -> float | None:
+            values = sorted(c.tcpdump_cpu_per_mpkt for c in done if c.rate == rate and c.tcpdump_cpu_per_mpkt)
+            return values[len(values) // 2] if values else None
+
+        fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes) + 1.5, 4), squeeze=False)
+        for ax, mode in zip(axes[0], modes):
+            grouped(ax, mode, lambda c: c.cpu_per_mpkt, f"{mode}: CPU s per Mpkt", tcpdump_at)
             ax.set_xlabel("rate")
         axes[0][0].set_ylabel("CPU seconds per million packets (log)")
-        axes[0][-1].legend(fontsize="small")
+        axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         written.append(out / "cpu_per_mpkt.png")
         fig.savefig(written[-1], dpi=100)
         plt.close(fig)
 
-        fig, axes = plt.subplots(2, len(modes), figsize=(5 * len(modes), 7), squeeze=False)
+        fig, axes = plt.subplots(2, len(modes), figsize=(5 * len(modes) + 1.5, 7), squeeze=False)
         references = {c.rate: c for c in cells if c.kind == "reference" and c.latency_p50_us}
-        for column, mode_ in enumerate(modes):
-            for row, (name, value) in enumerate((("p50", lambda c: c.latency_p50_us),
-                                                 ("p99", lambda c: c.latency_p99_us))):
+        for column, mode in enumerate(modes):
+            for row, (name, value) in enumerate((("p50", lambda c: (c.latency_p50_us or 0) / 1000),
+                                                 ("p99", lambda c: (c.latency_p99_us or 0) / 1000))):
                 reference = (lambda r, value=value: value(references[r]) if r in references else None)
-                grouped(axes[row][column], value, f"{mode_}: latency {name} (µs, upper bound)",
+                grouped(axes[row][column], mode, value, f"{mode}: latency {name} (ms, upper bound)",
                         reference if references else None, "tcpdump --immediate-mode")
             axes[1][column].set_xlabel("rate")
-        axes[0][-1].legend(fontsize="small")
+        axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         written.append(out / "latency.png")
         fig.savefig(written[-1], dpi=100)
