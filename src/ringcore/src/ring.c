@@ -644,9 +644,9 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	out->drop_policy = atomic_load_explicit(&ring->drop_policy, memory_order_relaxed);
 	out->wait_strategy = atomic_load_explicit(&ring->wait_strategy, memory_order_relaxed);
 	out->poll_interval_us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
+	out->spin_us = atomic_load_explicit(&ring->spin_us, memory_order_relaxed);
 	out->paused = (uint32_t)atomic_load_explicit(&ring->paused, memory_order_relaxed);
 	out->truncate_to_slot = ring->truncate_to_slot;
-	out->spin_us = atomic_load_explicit(&ring->spin_us, memory_order_relaxed);
 }
 
 void rc_ring_reset_high_water(struct rc_ring *ring)
