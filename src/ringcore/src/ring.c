@@ -506,13 +506,16 @@ static inline void cpu_relax(void)
 #define SPIN_SHORTEST_DIV 16
 #define SPIN_PROBE_EVERY 16
 
-/* RC_WAIT_ADAPTIVE's spin: whether the producer published a record past
- * what the consumer polled within the learned spin (see ringcore.h).  Reads
- * head only (its cache line stays shared until the producer writes it), the
- * clock every 64 reads. */
+/* RC_WAIT_ADAPTIVE's spin: whether the producer moved head within the
+ * learned spin (see ringcore.h).  It runs right after an empty poll, so
+ * head as it starts is what that poll saw (one published in between costs a
+ * spin, and the event wait then returns at once: nothing is missed); head,
+ * not the consumer's positions, so it means the same whatever head counts.
+ * Reads head only (its cache line stays shared until the producer writes
+ * it), the clock every 64 reads. */
 static int spin_for_work(struct rc_ring *ring)
 {
-	uint64_t consuming = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
+	uint64_t seen = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
 	uint64_t whole_ns = atomic_load_explicit(&ring->spin_us, memory_order_relaxed) * 1000ull;
 	uint64_t spin_ns = ring->spin_next_ns;
 	if (spin_ns == 0 || spin_ns > whole_ns || ++ring->spin_waits % SPIN_PROBE_EVERY == 0)
@@ -521,7 +524,7 @@ static int spin_for_work(struct rc_ring *ring)
 	do {
 		for (int i = 0; i < 64; i++) {
 			/* relaxed: the poll that follows load-acquires head */
-			if (atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != consuming) {
+			if (atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != seen) {
 				ring->spin_next_ns = whole_ns;
 				return 1;
 			}
