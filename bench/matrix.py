@@ -53,6 +53,8 @@ NOT_APPLICABLE = {("zero-copy", "late"): "not applicable: in zero-copy mode ever
 REFERENCE_RATES = ("10k", "100k")
 LATENCY_BUCKETS = 32  # RC_LATENCY_BUCKETS: log2 buckets of microseconds, as the ring's histogram
 QUICK_SECONDS = 1.0
+# A cell's time besides its flood: starting both capturers, the 1.5 s settle, stopping (measured: about 3.6 s).
+CELL_OVERHEAD_S = 3.6
 
 
 @dataclass
@@ -484,8 +486,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 gen = cb.choose_generator(pair, workdir, args.generator)
             runnable = [c for c in cells if c.available]
-            print(f"{len(runnable)} cells of {seconds:g} s ({len(cells) - len(runnable)} not available), "
-                  f"{gen.name}; ringmon: {args.ringmon}", flush=True)
+            minutes = len(runnable) * (seconds + CELL_OVERHEAD_S) / 60
+            print(f"{len(runnable)} cells of {seconds:g} s, about {minutes:.0f} min ({len(cells) - len(runnable)} "
+                  f"not available), {gen.name}; ringmon: {args.ringmon}", flush=True)
             for number, cell in enumerate(runnable, 1):
                 run_cell(pair, gen, workdir, command, cell, seconds, args.tcpdump_buffer_kib)
                 print(f"  [{number}/{len(runnable)}] {cell.label:<30} {progress(cell)}", flush=True)
