@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import shutil
 import socket
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import capture_bench as cb
+from ringmon.stats_history import histogram_upper_edge_us  # the dashboard's percentiles, the same buckets
 
 ROOT = cb.BENCH_DIR.parent
 DEFAULT_OUT = ROOT / "docs" / "perf"
@@ -43,8 +45,8 @@ MODES: dict[str, list[str]] = {
 }
 STRATEGIES = ("sleep", "event", "adaptive", "spin", "yield")
 DEFAULT_RATES = "10k,100k,max"
-# Overload: the classic ring (64 slots, 1 ms sleeps) cannot keep up with the top rate, so the drop policy
-# decides where packets are lost: early in the kernel, or late after the copy into the ring.
+# Overload: the classic ring (64 slots, a 1 ms sleep whenever it is empty) at the top rate, where the drop policy
+# decides which packets are lost: early in the kernel, or late after the copy into the ring.
 OVERLOAD_ARGS = ["--ring-pages", "33", "--wait", "sleep"]
 POLICIES = ("early", "late")
 NOT_APPLICABLE = {("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)"}
@@ -104,14 +106,21 @@ def mode_available(help_text: str, args: list[str]) -> bool:
     return all(arg in help_text for arg in args if arg.startswith("--"))
 
 
+def wait_choices(help_text: str) -> set[str]:
+    """The strategies `--wait {a,b,...}` offers in the capture's help."""
+    match = re.search(r"--wait \{([^}]*)\}", help_text)
+    return set(match.group(1).split(",")) if match else set()
+
+
 def plan(modes: list[str], strategies: list[str], rates: list[str], help_text: str) -> list[Cell]:
     cells = []
+    offered = wait_choices(help_text)
     for mode in modes:
         available = mode_available(help_text, MODES[mode])
         for rate in rates:
             for strategy in strategies:
                 cells.append(Cell("matrix", mode, strategy, rate, [*MODES[mode], "--wait", strategy],
-                                  available=available and strategy in help_text))
+                                  available=available and strategy in offered))
         for policy in POLICIES:
             cell = Cell("overload", mode, policy, "max", [*MODES[mode], *OVERLOAD_ARGS, "--drop-policy", policy],
                         available=available)
@@ -206,8 +215,6 @@ def _cpu_per_mpkt(tool: cb.ToolResult) -> float | None:
 
 def fill(cell: Cell, result: cb.RunResult, wakeups_ps: float | None) -> None:
     """The cell's numbers from one side-by-side run."""
-    from ringmon.stats_history import histogram_upper_edge_us
-
     ringmon, tcpdump = result.tools["ringmon"], result.tools["tcpdump"]
     cell.generator_pps, cell.arrived, cell.wakeups_ps = result.generator_pps, result.arrived, wakeups_ps
     pct = lambda tool: 100.0 * tool.captured / result.arrived if result.arrived else 0.0  # noqa: E731
@@ -227,8 +234,6 @@ def fill(cell: Cell, result: cb.RunResult, wakeups_ps: float | None) -> None:
 
 
 def fill_reference(cell: Cell, result: cb.RunResult, tcpdump: ImmediateTcpdump) -> None:
-    from ringmon.stats_history import histogram_upper_edge_us
-
     (tool,) = result.tools.values()
     cell.generator_pps, cell.arrived = result.generator_pps, result.arrived
     cell.tcpdump_captured_pct = 100.0 * tool.captured / result.arrived if result.arrived else 0.0
