@@ -518,8 +518,9 @@ static int spin_for_work(struct rc_ring *ring)
 	uint64_t seen = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
 	uint64_t whole_ns = atomic_load_explicit(&ring->spin_us, memory_order_relaxed) * 1000ull;
 	uint64_t spin_ns = ring->spin_next_ns;
-	if (spin_ns == 0 || spin_ns > whole_ns || ++ring->spin_waits % SPIN_PROBE_EVERY == 0)
-		spin_ns = whole_ns;
+	ring->spin_waits++;
+	if (spin_ns == 0 || spin_ns > whole_ns || ring->spin_waits % SPIN_PROBE_EVERY == 0)
+		spin_ns = whole_ns; /* the first, after spin_us changed, or a probe */
 	uint64_t deadline = monotonic_ns() + spin_ns;
 	do {
 		for (int i = 0; i < 64; i++) {
