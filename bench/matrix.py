@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import shutil
 import socket
@@ -26,9 +27,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import capture_bench as cb
+from ringmon.stats_history import histogram_upper_edge_us  # the dashboard's percentiles, the same buckets
 
 ROOT = cb.BENCH_DIR.parent
 DEFAULT_OUT = ROOT / "docs" / "perf"
+# The table also goes into the page that explains it (OUT/../PERFORMANCE.md), between these lines, so the page
+# always shows the last run's figures.
+TABLE_BEGIN, TABLE_END = "<!-- matrix.py: table begin -->", "<!-- matrix.py: table end -->"
 # Python's ringmon, whichever the interpreter imports (a worktree's with PYTHONPATH=src, else the installed one).
 DEFAULT_RINGMON = f"{shlex.quote(sys.executable)} -c 'import sys; from ringmon.cli import main; sys.exit(main())' capture"
 
@@ -40,16 +45,18 @@ MODES: dict[str, list[str]] = {
 }
 STRATEGIES = ("sleep", "event", "adaptive", "spin", "yield")
 DEFAULT_RATES = "10k,100k,max"
-# Overload: the classic ring (64 slots, 1 ms sleeps) cannot keep up with the top rate, so the drop policy
-# decides where packets are lost: early in the kernel, or late after the copy into the ring.
+# Overload: the classic ring (64 slots, a 1 ms sleep whenever it is empty) at the top rate, where the drop policy
+# decides which packets are lost: early in the kernel, or late after the copy into the ring.
 OVERLOAD_ARGS = ["--ring-pages", "33", "--wait", "sleep"]
 POLICIES = ("early", "late")
 NOT_APPLICABLE = {("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)"}
 # tcpdump's own latency: --immediate-mode writing to a pipe this script reads, at the rates a Python reader keeps
-# up with: at 100 kpps the pipe fills and tcpdump drops in the kernel (the reader's lag, not tcpdump's, measured).
-REFERENCE_RATES = ("10k",)
+# up with (its lag is in the number; at the top rate it would be all of it).
+REFERENCE_RATES = ("10k", "100k")
 LATENCY_BUCKETS = 32  # RC_LATENCY_BUCKETS: log2 buckets of microseconds, as the ring's histogram
 QUICK_SECONDS = 1.0
+# A cell's time besides its flood: starting both capturers, the 1.5 s settle, stopping (measured: about 3.6 s).
+CELL_OVERHEAD_S = 3.6
 
 
 @dataclass
@@ -99,14 +106,21 @@ def mode_available(help_text: str, args: list[str]) -> bool:
     return all(arg in help_text for arg in args if arg.startswith("--"))
 
 
+def wait_choices(help_text: str) -> set[str]:
+    """The strategies `--wait {a,b,...}` offers in the capture's help."""
+    match = re.search(r"--wait \{([^}]*)\}", help_text)
+    return set(match.group(1).split(",")) if match else set()
+
+
 def plan(modes: list[str], strategies: list[str], rates: list[str], help_text: str) -> list[Cell]:
     cells = []
+    offered = wait_choices(help_text)
     for mode in modes:
         available = mode_available(help_text, MODES[mode])
         for rate in rates:
             for strategy in strategies:
                 cells.append(Cell("matrix", mode, strategy, rate, [*MODES[mode], "--wait", strategy],
-                                  available=available and strategy in help_text))
+                                  available=available and strategy in offered))
         for policy in POLICIES:
             cell = Cell("overload", mode, policy, "max", [*MODES[mode], *OVERLOAD_ARGS, "--drop-policy", policy],
                         available=available)
@@ -167,7 +181,10 @@ class ImmediateTcpdump(cb.Tcpdump):
     def argv(self) -> list[str]:
         argv = super().argv()
         at = argv.index("/dev/null")
-        return [*argv[:at], "-", *argv[at + 1:], "--immediate-mode", "-U"]
+        # libpcap takes TPACKET_V2 in immediate mode, one frame per packet sized for the snap length: at the
+        # default 262144 its -B 8192 KiB are 32 frames, and a reader a few ms late makes tcpdump drop. The
+        # frames are 60 bytes: -s 256 gives the same buffer thousands of frames.
+        return [*argv[:at], "-", *argv[at + 1:], "--immediate-mode", "-U", "-s", "256"]
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -198,8 +215,6 @@ def _cpu_per_mpkt(tool: cb.ToolResult) -> float | None:
 
 def fill(cell: Cell, result: cb.RunResult, wakeups_ps: float | None) -> None:
     """The cell's numbers from one side-by-side run."""
-    from ringmon.stats_history import histogram_upper_edge_us
-
     ringmon, tcpdump = result.tools["ringmon"], result.tools["tcpdump"]
     cell.generator_pps, cell.arrived, cell.wakeups_ps = result.generator_pps, result.arrived, wakeups_ps
     pct = lambda tool: 100.0 * tool.captured / result.arrived if result.arrived else 0.0  # noqa: E731
@@ -219,8 +234,6 @@ def fill(cell: Cell, result: cb.RunResult, wakeups_ps: float | None) -> None:
 
 
 def fill_reference(cell: Cell, result: cb.RunResult, tcpdump: ImmediateTcpdump) -> None:
-    from ringmon.stats_history import histogram_upper_edge_us
-
     (tool,) = result.tools.values()
     cell.generator_pps, cell.arrived = result.generator_pps, result.arrived
     cell.tcpdump_captured_pct = 100.0 * tool.captured / result.arrived if result.arrived else 0.0
@@ -313,6 +326,20 @@ def markdown(cells: list[Cell], header: str) -> str:
     return "\n".join(lines)
 
 
+def update_page(page: Path, table: str) -> bool:
+    """Put `table` between the page's markers; False when there is no such page or it has no markers."""
+    try:
+        text = page.read_text()
+    except FileNotFoundError:
+        return False
+    before, begin, rest = text.partition(TABLE_BEGIN)
+    _, end, after = rest.partition(TABLE_END)
+    if not begin or not end:
+        return False
+    page.write_text(f"{before}{TABLE_BEGIN}\n{table}\n{TABLE_END}{after}")
+    return True
+
+
 def plot(cells: list[Cell], out: Path) -> list[Path]:
     """CPU per Mpkt, latency p50/p99 (mode x strategy x rate) and drops by stage under overload, as PNGs."""
     import matplotlib
@@ -326,44 +353,48 @@ def plot(cells: list[Cell], out: Path) -> list[Path]:
     strategies = list(dict.fromkeys(c.strategy for c in done))
     written = []
     if done:
-        def grouped(ax, value, title: str, reference=None, reference_label: str = "tcpdump") -> None:
+        def grouped(ax, mode: str, value, title: str, reference=None, reference_label: str = "tcpdump") -> None:
+            """Bars per strategy in groups by rate (and the reference's), log scale from below the lowest."""
             width = 0.8 / (len(strategies) + (reference is not None))
-            for i, strategy in enumerate(strategies):
-                heights = [next((value(c) or 0 for c in done if (c.mode, c.strategy, c.rate) == (mode_, strategy, r)),
-                                0) for r in rates]
-                ax.bar([x + i * width for x in range(len(rates))], heights, width, label=strategy)
+            bars = [(strategy, [next((value(c) or 0 for c in done if (c.mode, c.strategy, c.rate) == (mode, strategy, r)),
+                                     0) for r in rates]) for strategy in strategies]
             if reference is not None:
-                heights = [reference(r) or 0 for r in rates]
-                ax.bar([x + len(strategies) * width for x in range(len(rates))], heights, width,
-                       label=reference_label, color="black")
+                bars.append((reference_label, [reference(r) or 0 for r in rates]))
+            for i, (label, heights) in enumerate(bars):
+                ax.bar([x + i * width for x in range(len(rates))], heights, width, label=label,
+                       color="black" if reference is not None and i == len(strategies) else None)
             ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rates))], rates)
             ax.set_yscale("log")
+            positive = [h for _, heights in bars for h in heights if h > 0]
+            if positive:
+                ax.set_ylim(min(positive) / 2, max(positive) * 2)
             ax.set_title(title)
 
-        fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), squeeze=False)
-        for ax, mode_ in zip(axes[0], modes):
-            def tcpdump_at(rate: str) -> float | None:
-                values = sorted(c.tcpdump_cpu_per_mpkt for c in done if c.rate == rate and c.tcpdump_cpu_per_mpkt)
-                return values[len(values) // 2] if values else None
-            grouped(ax, lambda c: c.cpu_per_mpkt, f"{mode_}: CPU s per Mpkt", tcpdump_at)
+        def tcpdump_at(rate: str) -> float | None:
+            values = sorted(c.tcpdump_cpu_per_mpkt for c in done if c.rate == rate and c.tcpdump_cpu_per_mpkt)
+            return values[len(values) // 2] if values else None
+
+        fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes) + 1.5, 4), squeeze=False)
+        for ax, mode in zip(axes[0], modes):
+            grouped(ax, mode, lambda c: c.cpu_per_mpkt, f"{mode}: CPU s per Mpkt", tcpdump_at)
             ax.set_xlabel("rate")
         axes[0][0].set_ylabel("CPU seconds per million packets (log)")
-        axes[0][-1].legend(fontsize="small")
+        axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         written.append(out / "cpu_per_mpkt.png")
         fig.savefig(written[-1], dpi=100)
         plt.close(fig)
 
-        fig, axes = plt.subplots(2, len(modes), figsize=(5 * len(modes), 7), squeeze=False)
+        fig, axes = plt.subplots(2, len(modes), figsize=(5 * len(modes) + 1.5, 7), squeeze=False)
         references = {c.rate: c for c in cells if c.kind == "reference" and c.latency_p50_us}
-        for column, mode_ in enumerate(modes):
-            for row, (name, value) in enumerate((("p50", lambda c: c.latency_p50_us),
-                                                 ("p99", lambda c: c.latency_p99_us))):
+        for column, mode in enumerate(modes):
+            for row, (name, value) in enumerate((("p50", lambda c: (c.latency_p50_us or 0) / 1000),
+                                                 ("p99", lambda c: (c.latency_p99_us or 0) / 1000))):
                 reference = (lambda r, value=value: value(references[r]) if r in references else None)
-                grouped(axes[row][column], value, f"{mode_}: latency {name} (µs, upper bound)",
+                grouped(axes[row][column], mode, value, f"{mode}: latency {name} (ms, upper bound)",
                         reference if references else None, "tcpdump --immediate-mode")
             axes[1][column].set_xlabel("rate")
-        axes[0][-1].legend(fontsize="small")
+        axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         written.append(out / "latency.png")
         fig.savefig(written[-1], dpi=100)
@@ -460,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 gen = cb.choose_generator(pair, workdir, args.generator)
             runnable = [c for c in cells if c.available]
-            print(f"{len(runnable)} cells of {seconds:g} s ({len(cells) - len(runnable)} not available), "
-                  f"{gen.name}; ringmon: {args.ringmon}", flush=True)
+            minutes = len(runnable) * (seconds + CELL_OVERHEAD_S) / 60
+            print(f"{len(runnable)} cells of {seconds:g} s, about {minutes:.0f} min ({len(cells) - len(runnable)} "
+                  f"not available), {gen.name}; ringmon: {args.ringmon}", flush=True)
             for number, cell in enumerate(runnable, 1):
                 run_cell(pair, gen, workdir, command, cell, seconds, args.tcpdump_buffer_kib)
                 print(f"  [{number}/{len(runnable)}] {cell.label:<30} {progress(cell)}", flush=True)
@@ -477,7 +509,11 @@ def main(argv: list[str] | None = None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     header = (f"`python bench/matrix.py{' --quick' if args.quick else ''}` on {when}, {seconds:g} s cells, {minutes:.1f} min, generator {gen.name}, 60-byte UDP frames, one run per cell."
               + (f" {args.note}" if args.note else ""))
-    (args.out / "matrix.md").write_text(markdown(cells, header) + "\n")
+    table = markdown(cells, header)
+    (args.out / "matrix.md").write_text(table + "\n")
+    page = args.out.parent / "PERFORMANCE.md"
+    if update_page(page, table):
+        print(f"updated the table in {page}")
     (args.out / "matrix.json").write_text(json.dumps({"header": header, "cells": [asdict(c) for c in cells]},
                                                      indent=1) + "\n")
     written = plot(cells, args.out)

@@ -37,7 +37,8 @@ RSS_SAMPLE_TICKS = 10  # one RSS sample a second
 SETTLE_TIMEOUT_S = 60.0
 # Ring sizes a plug picks from: the classic 64 slots (full in every burst), 256 slots, and the default 8192.
 RING_PAGES_CHOICES = (CLASSIC_RING_PAGES, 129, DEFAULT_RING_PAGES)
-WAIT_CHOICES = (WaitStrategy.SLEEP, WaitStrategy.EVENT)  # not spin or yield: they would take a shared core
+# not spin or yield: they would take a shared core (adaptive spins at most 50 us a wait, less once it learns)
+WAIT_CHOICES = (WaitStrategy.SLEEP, WaitStrategy.EVENT, WaitStrategy.ADAPTIVE)
 FAULTS = ("replug", "pause", "drop_policy", "rotate")
 SPOOL_BYTES = 2 << 20  # a few seconds of the soak's traffic: the store evicts from the warm-up on
 # An index sized to that spool (1 MiB): evicting, the store walks its whole index over and over, giving its pages

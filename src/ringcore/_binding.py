@@ -106,9 +106,9 @@ class Stats(ctypes.Structure):
         ("drop_policy", i32),
         ("wait_strategy", i32),
         ("poll_interval_us", u32),
+        ("spin_us", u32),
         ("paused", u32),
         ("truncate_to_slot", u32),
-        ("spin_us", u32),
     ]
 
 

@@ -146,11 +146,6 @@ class RingStats:
     poll_interval_us: int
     paused: bool
     truncate_to_slot: bool = False
-    # Times the consumer slept in the kernel and woke up; adaptive spins that found work, and those that slept.
-    wakeups: int = 0
-    spin_found: int = 0
-    spin_slept: int = 0
-    spin_us: int = DEFAULT_SPIN_US
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None
@@ -162,6 +157,11 @@ class RingStats:
     stored: int = 0
     store_failed: int = 0
     store_evicted: int = 0
+    # Times the consumer slept in the kernel and woke up; adaptive spins that found work, and those that slept.
+    wakeups: int = 0
+    spin_found: int = 0
+    spin_slept: int = 0
+    spin_us: int = DEFAULT_SPIN_US
 
     @property
     def store_held(self) -> int:

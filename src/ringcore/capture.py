@@ -360,10 +360,11 @@ class Ring(_Native):
     def set_wait(self, strategy: WaitStrategy, poll_interval_us: int, spin_us: int | None = None) -> None:
         """The strategy and its interval; spin_us (adaptive's spin) stays as it is when None."""
         handle = self.handle
+        strategy = WaitStrategy(strategy)  # every argument checked before anything changes
         validate_poll_interval(poll_interval_us)
         if spin_us is not None:
             rc.lib.rc_ring_set_spin(handle, validate_spin(spin_us))
-        rc.lib.rc_ring_set_wait(handle, WaitStrategy(strategy), poll_interval_us)
+        rc.lib.rc_ring_set_wait(handle, strategy, poll_interval_us)
 
     def reset_high_water(self) -> None:
         rc.lib.rc_ring_reset_high_water(self.handle)

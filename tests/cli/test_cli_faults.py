@@ -33,12 +33,15 @@ import netns
     (["-i", "lo", "-s", "-1"], ["-s", "negative"]),
     (["-i", "lo", "--slot-size", "-2048"], ["--slot-size", "negative"]),
     (["-i", "lo", "--ring-pages", "-33"], ["--ring-pages", "negative"]),
+    (["-i", "lo", "--wait", "adaptive", "--spin", "1001"], ["--spin", "spin 1001 us is out of range", "1 to 1000"]),
+    (["-i", "lo", "--spin", "0"], ["--spin", "spin 0 us is out of range"]),
     (["-i", "lo", "-w", "/nonexistent-dir/out.pcap"], ["/nonexistent-dir/out.pcap", "No such file"]),
     (["-i", "lo", "--stats-json", "/nonexistent-dir/stats.json"], ["/nonexistent-dir/stats.json", "No such file"]),
     (["-i", "lo", "-r", "x.pcap"], ["-r", "-i"]),
     ([], ["-i IFACE", "-r FILE"]),
 ], ids=["unknown-interface", "bad-filter", "slot-too-small", "slot-too-big", "ring-too-small", "count-zero",
-        "count-negative", "snaplen-negative", "slot-negative", "ring-negative", "unwritable-file",
+        "count-negative", "snaplen-negative", "slot-negative", "ring-negative", "spin-too-long", "spin-zero",
+        "unwritable-file",
         "unwritable-stats", "read-and-interface", "no-source"])
 def test_bad_input_is_one_error_line(veth_pair, args, fragments):
     result = run_ringmon("capture", "--netns", veth_pair.ns_a, *args)

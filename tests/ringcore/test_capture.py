@@ -79,19 +79,25 @@ def receive(monitor: Monitor, ifname: str, count: int,
     return received
 
 
-def send_ahead_of(received: list, pair: netns.VethPair, frames: list[bytes], chunk: int) -> threading.Thread:
-    """A started thread that sends `frames` to pair.if_a at most two chunks ahead of what `received` holds: flow
-    control by the test, so a slow consumer never meets a full ring (full rings have their own tests)."""
+def receive_paced(monitor: Monitor, pair, frames: list[bytes], chunk: int) -> list[tuple[bytes, SlotMeta]]:
+    """Send `frames` to end a at most two chunks ahead of an rx_poll consumer, and return what it received.
+    Flow control by the test, so a slow consumer never meets a full ring: for tests of delivery (full rings have
+    their own)."""
+    received: list[tuple[bytes, SlotMeta]] = []
 
-    def send() -> None:
+    def send_ahead_of_the_consumer_by_at_most_two_chunks():
         for start in range(0, len(frames), chunk):
             if not wait_for(lambda: len(received) >= start - chunk):
                 raise TimeoutError(f"consumer stuck at {len(received)} of {start - chunk}")
             netns.send_frames(pair.ns_b, pair.if_b, frames[start:start + chunk])
 
-    sender = threading.Thread(target=send, daemon=True)
+    sender = threading.Thread(target=send_ahead_of_the_consumer_by_at_most_two_chunks, daemon=True)
     sender.start()
-    return sender
+    monitor.ring(pair.if_a).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=len(frames),
+                                    timeout_s=30)
+    sender.join(timeout=30)
+    assert not sender.is_alive()
+    return received
 
 
 def assert_accounts_close(stats) -> None:
@@ -132,13 +138,8 @@ def test_all_frames_sent_arrive_through_rx_poll_intact_in_order_and_counted_once
     ring_pages = 1025  # 2048 slots: the ring wraps around twice
     frames = veth_pair.frames_to_a(range(total))
     monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=ring_pages), netns=veth_pair.ns_a)
-    received: list[tuple[bytes, SlotMeta]] = []
     sent_after_ns = time.time_ns()
-    sender = send_ahead_of(received, veth_pair, frames, chunk)
-    monitor.ring(veth_pair.if_a).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=total,
-                                         timeout_s=30)
-    sender.join(timeout=30)
-    assert not sender.is_alive()
+    received = receive_paced(monitor, veth_pair, frames, chunk)
 
     assert [netns.check_frame(data) for data, _ in received] == list(range(total))
     assert [data for data, _ in received] == frames
@@ -1049,33 +1050,56 @@ def test_switching_wait_strategy_while_frames_arrive_loses_none_and_adaptive_cou
     frames = veth_pair.frames_to_a(range(total))
     ifname = veth_pair.if_a
     monitor.plug(ifname, CaptureOptions(wait_strategy=WaitStrategy.ADAPTIVE), netns=veth_pair.ns_a)
-    received: list[tuple[bytes, SlotMeta]] = []
     strategies = [WaitStrategy.SLEEP, WaitStrategy.ADAPTIVE, WaitStrategy.EVENT, WaitStrategy.SPIN,
-                  WaitStrategy.YIELD, WaitStrategy.ADAPTIVE]
+                  WaitStrategy.YIELD, WaitStrategy.ADAPTIVE] * 3
     switched_at: list[int] = []
 
-    def switch_every_chunk_received() -> None:
-        for number, strategy in enumerate(strategies * 3):
-            wait_for(lambda: len(received) >= number * total // (len(strategies) * 3))
+    def switch_as_frames_are_delivered() -> None:
+        for number, strategy in enumerate(strategies):
+            wait_for(lambda: stats_of(monitor, ifname).delivered >= number * total // len(strategies))
             monitor.set_wait(ifname, strategy, 200, spin_us=20 + number)
-            switched_at.append(len(received))
+            switched_at.append(stats_of(monitor, ifname).delivered)
 
-    sender = send_ahead_of(received, veth_pair, frames, chunk)
-    switcher = threading.Thread(target=switch_every_chunk_received, daemon=True)
+    switcher = threading.Thread(target=switch_as_frames_are_delivered, daemon=True)
     switcher.start()
-    monitor.ring(ifname).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=total, timeout_s=30)
-    sender.join(timeout=30)
+    received = receive_paced(monitor, veth_pair, frames, chunk)
     switcher.join(timeout=30)
-    assert not sender.is_alive() and not switcher.is_alive()
+    assert not switcher.is_alive()
 
-    assert len(set(switched_at)) > len(strategies), f"the strategy changed while frames arrived: {switched_at}"
+    assert len(set(switched_at)) > len(strategies) // 3, f"the strategy changed while frames arrived: {switched_at}"
     assert [data for data, _ in received] == frames
     time.sleep(QUIET_WINDOW_S)
     stats = stats_of(monitor, ifname)
     assert_accounts_close(stats)
     assert (stats.kernel_packets, stats.delivered, stats.kernel_drops, stats.ring_drops) == (total, total, 0, 0)
     assert stats.spin_found + stats.spin_slept > 0, "the adaptive waits were counted"
-    assert stats.wakeups > 0 and stats.spin_us == 20 + len(strategies) * 3 - 1
+    assert stats.wakeups > 0 and stats.spin_us == 20 + len(strategies) - 1
+
+
+def test_a_drain_switched_through_every_wait_strategy_mid_flood_writes_every_frame_in_order(veth_pair, tmp_path):
+    total, out, ifname = 10000, tmp_path / "switched.pcapng", veth_pair.if_a
+    session = Monitor(drain=True)
+    sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(total), size=100), pace_us=20)
+    switches = 0
+    try:
+        session.start_writing(str(out), "pcapng")
+        session.plug(ifname, CaptureOptions(), netns=veth_pair.ns_a)
+        sender.start()
+        while sender.is_alive() or switches < len(WaitStrategy):
+            session.set_wait(ifname, list(WaitStrategy)[switches % len(WaitStrategy)], 500, spin_us=10 + switches)
+            switches += 1
+            time.sleep(0.01)
+        sender.finish()
+        assert wait_for(lambda: stats_of(session, ifname).delivered == total)
+        session.stop()
+        stats = stats_of(session, ifname)
+        written = session.stop_writing()
+    finally:
+        session.close()
+    assert switches > 2 * len(WaitStrategy), "the strategy changed many times while frames arrived"
+    assert (stats.kernel_packets, stats.delivered, stats.kernel_drops, stats.ring_drops) == (total, total, 0, 0)
+    assert written.packets == total
+    assert [netns.check_frame(packet.frame) for packet in tshark_read(out)] == list(range(total))
 
 
 def test_sleep_wait_honours_the_poll_interval(veth_pair, monitor):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from isolated import assert_every_call_raises_after_close, run_isolated
-from ringcore import Drain, DropPolicy, Limit, Ring, RingcoreError, WaitStrategy, validate_ring
+from ringcore import Drain, DropPolicy, Limit, OutOfRangeError, Ring, RingcoreError, WaitStrategy, validate_ring
 from ringcore import _binding as rc
 
 PAGE = mmap.PAGESIZE
@@ -423,6 +423,17 @@ def test_counts_and_sizes_that_c_cannot_take_raise_value_error_instead_of_wrappi
     with pytest.raises(ValueError, match=f"{what} -?[0-9]+.* is out of range"):
         call(classic_ring)
     assert classic_ring.stats().head == 0
+
+
+def test_adaptive_spin_is_set_within_its_bound_and_an_out_of_range_one_changes_nothing(classic_ring):
+    classic_ring.set_wait(WaitStrategy.ADAPTIVE, 1000, spin_us=120)
+    assert (classic_ring.stats().wait_strategy, classic_ring.stats().spin_us) == (WaitStrategy.ADAPTIVE, 120)
+    for spin_us in (0, 1001):
+        with pytest.raises(OutOfRangeError, match=f"spin {spin_us} us is out of range: 1 to 1000 us"):
+            classic_ring.set_wait(WaitStrategy.SLEEP, 1000, spin_us=spin_us)
+    assert (classic_ring.stats().wait_strategy, classic_ring.stats().spin_us) == (WaitStrategy.ADAPTIVE, 120)
+    classic_ring.set_wait(WaitStrategy.EVENT, 1000)  # no spin given: it stays
+    assert classic_ring.stats().spin_us == 120
 
 
 def test_unknown_drop_policy_or_wait_strategy_is_refused(classic_ring):

@@ -203,7 +203,7 @@ void rc_drain_stop(struct rc_drain *d, int drain_rest)
 		return;
 	atomic_store(&d->drain_rest, drain_rest);
 	atomic_store(&d->running, 0);
-	rc_ring_notify(d->ring); /* a drain asleep in RC_WAIT_EVENT or ADAPTIVE */
+	rc_ring_notify(d->ring); /* a drain asleep in RC_WAIT_EVENT */
 	pthread_join(d->thread, NULL);
 	atomic_store_explicit(&d->ring->paused, 0, memory_order_relaxed);
 	rc_ring_detach_consumer(d->ring);

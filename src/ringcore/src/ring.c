@@ -506,22 +506,26 @@ static inline void cpu_relax(void)
 #define SPIN_SHORTEST_DIV 16
 #define SPIN_PROBE_EVERY 16
 
-/* RC_WAIT_ADAPTIVE's spin: whether the producer published a record past
- * what the consumer polled within the learned spin (see ringcore.h).  Reads
- * head only (its cache line stays shared until the producer writes it), the
- * clock every 64 reads. */
+/* RC_WAIT_ADAPTIVE's spin: whether the producer moved head within the
+ * learned spin (see ringcore.h).  It runs right after an empty poll, so
+ * head as it starts is what that poll saw (one published in between costs a
+ * spin, and the event wait then returns at once: nothing is missed); head,
+ * not the consumer's positions, so it means the same whatever head counts.
+ * Reads head only (its cache line stays shared until the producer writes
+ * it), the clock every 64 reads. */
 static int spin_for_work(struct rc_ring *ring)
 {
-	uint64_t consuming = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
+	uint64_t seen = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
 	uint64_t whole_ns = atomic_load_explicit(&ring->spin_us, memory_order_relaxed) * 1000ull;
 	uint64_t spin_ns = ring->spin_next_ns;
-	if (spin_ns == 0 || spin_ns > whole_ns || ++ring->spin_waits % SPIN_PROBE_EVERY == 0)
-		spin_ns = whole_ns;
+	ring->spin_waits++;
+	if (spin_ns == 0 || spin_ns > whole_ns || ring->spin_waits % SPIN_PROBE_EVERY == 0)
+		spin_ns = whole_ns; /* the first, after spin_us changed, or a probe */
 	uint64_t deadline = monotonic_ns() + spin_ns;
 	do {
 		for (int i = 0; i < 64; i++) {
 			/* relaxed: the poll that follows load-acquires head */
-			if (atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != consuming) {
+			if (atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != seen) {
 				ring->spin_next_ns = whole_ns;
 				return 1;
 			}
@@ -644,9 +648,9 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	out->drop_policy = atomic_load_explicit(&ring->drop_policy, memory_order_relaxed);
 	out->wait_strategy = atomic_load_explicit(&ring->wait_strategy, memory_order_relaxed);
 	out->poll_interval_us = atomic_load_explicit(&ring->poll_interval_us, memory_order_relaxed);
+	out->spin_us = atomic_load_explicit(&ring->spin_us, memory_order_relaxed);
 	out->paused = (uint32_t)atomic_load_explicit(&ring->paused, memory_order_relaxed);
 	out->truncate_to_slot = ring->truncate_to_slot;
-	out->spin_us = atomic_load_explicit(&ring->spin_us, memory_order_relaxed);
 }
 
 void rc_ring_reset_high_water(struct rc_ring *ring)

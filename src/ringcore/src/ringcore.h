@@ -261,9 +261,9 @@ struct rc_stats {
 	int32_t drop_policy;
 	int32_t wait_strategy;
 	uint32_t poll_interval_us;
+	uint32_t spin_us; /* RC_WAIT_ADAPTIVE's */
 	uint32_t paused; /* a drain's consumer is paused */
 	uint32_t truncate_to_slot;
-	uint32_t spin_us;
 };
 
 struct rc_ring;
@@ -324,14 +324,14 @@ void rc_ring_wait(struct rc_ring *ring);
 
 void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out);
 void rc_ring_reset_high_water(struct rc_ring *ring);
+/* RC_WAIT_ADAPTIVE's spin (0: RC_SPIN_DEFAULT_US); -EINVAL above
+ * RC_SPIN_MAX_US. */
+int rc_ring_set_spin(struct rc_ring *ring, uint32_t spin_us);
 /* -EINVAL (nothing changed) for an unknown policy or strategy, or an
  * interval above RC_POLL_INTERVAL_MAX_US. */
 int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy);
 int rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
 		     uint32_t poll_interval_us);
-/* RC_WAIT_ADAPTIVE's spin (0: RC_SPIN_DEFAULT_US); -EINVAL above
- * RC_SPIN_MAX_US. */
-int rc_ring_set_spin(struct rc_ring *ring, uint32_t spin_us);
 /* Base address and size of the mapping (header page + slots). */
 void *rc_ring_base(struct rc_ring *ring);
 size_t rc_ring_map_size(struct rc_ring *ring);
