@@ -13,6 +13,7 @@ RC_SLOT_TRUNCATED = 0x1
 RC_SLOT_OUTGOING = 0x2
 RC_SLOT_PADDING = 0x4
 RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED, RC_SLOT_KIND_PADDING = 0, 1, 2
+RC_MODE_COPY, RC_MODE_ZERO_COPY, RC_MODE_DIRECT = 0, 1, 2  # enum rc_ring_mode
 RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
@@ -28,6 +29,7 @@ size_t, vp, cp = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
 
 
 class SlotHdr(ctypes.Structure):
+    _pack_ = 1  # packed in C: in a zero-copy ring it sits where the kernel put the packet
     _fields_ = [
         ("caplen", u32),
         ("wirelen", u32),
@@ -61,6 +63,7 @@ class CaptureConfig(ctypes.Structure):
         ("kernel_block_size", u32),
         ("kernel_block_nr", u32),
         ("block_timeout_ms", u32),
+        ("zero_copy", u32),
     ]
 
 
@@ -102,6 +105,7 @@ class Stats(ctypes.Structure):
         ("poll_interval_us", u32),
         ("paused", u32),
         ("truncate_to_slot", u32),
+        ("mode", u32),
     ]
 
 
@@ -231,6 +235,8 @@ _SIGNATURES = {
     "rc_ring_set_wait": (ctypes.c_int, [vp, i32, u32]),
     "rc_ring_base": (vp, [vp]),
     "rc_ring_map_size": (size_t, [vp]),
+    "rc_ring_data_base": (vp, [vp]),
+    "rc_ring_data_size": (size_t, [vp]),
     "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t, _P(u32)]),
     "rc_ring_slot_kinds": (u32, [vp, vp, u32]),
     "rc_capture_open": (ctypes.c_int, [cp, _P(CaptureConfig), _P(BpfInsn), u32, _P(vp), cp, size_t]),

@@ -42,6 +42,18 @@ class DropPolicy(enum.IntEnum):
     LATE = 1
 
 
+class RingMode(enum.IntEnum):
+    """What a ring's slots are (enum rc_ring_mode)."""
+
+    COPY = 0  # packets copied out of the kernel's blocks into the ring's slots
+    ZERO_COPY = 1  # the slots are the kernel's blocks: the consumer reads them in place
+    DIRECT = 2  # zero-copy, its drain's sinks run in the capture thread on each kernel block
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
 class WaitStrategy(enum.IntEnum):
     SLEEP = 0  # sleep the poll interval, poll again: the classic design
     YIELD = 1
@@ -61,6 +73,9 @@ class CaptureOptions:
     poll_interval_us: int = DEFAULT_POLL_INTERVAL_US
     # Cut every packet to one slot (counted as truncated); else a packet larger than a slot spans several.
     truncate_to_slot: bool = False
+    # The ring's slots are the kernel's blocks (ringcore.h): no copy, every drop the kernel's; slot_size,
+    # ring_pages and truncate_to_slot are not used.
+    zero_copy: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ class RingStats:
     poll_interval_us: int
     paused: bool
     truncate_to_slot: bool = False
+    mode: RingMode = RingMode.COPY
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None

@@ -23,6 +23,7 @@ from .api import (
     OutOfRangeError,
     PrivilegeError,
     RingcoreError,
+    RingMode,
     Talker,
     TopTalkers,
     WaitStrategy,
@@ -181,14 +182,18 @@ class Ring(_Native):
         if not owned:
             rc.lib.rc_ring_retain(handle)
         self._handle = handle
-        base = rc.lib.rc_ring_base(handle)
-        mapping = (ctypes.c_char * rc.lib.rc_ring_map_size(handle)).from_address(base)
+        # Where records live: the slots, or a zero-copy ring's kernel blocks (mapped while the ring is).
+        base = rc.lib.rc_ring_data_base(handle)
+        mapping = (ctypes.c_char * rc.lib.rc_ring_data_size(handle)).from_address(base)
         # Our reference goes with the mapping object, which every view of a slot keeps alive: a view kept past
         # close() (a slice of one, say) reads memory that is still mapped. Not at exit: nothing is owed then.
         weakref.finalize(mapping, rc.lib.rc_ring_destroy, handle).atexit = False
         self._view = memoryview(mapping).cast("B")
         self._base = base
         self._stats = rc.Stats()
+        self.stats()
+        self.mode = RingMode(self._stats.mode)
+        self._slot_size = self._stats.slot_size
         self._held: deque[memoryview] = deque()  # views of the packets polled and not released, oldest first
         self._consumer = False
 
@@ -250,13 +255,17 @@ class Ring(_Native):
         position = ctypes.c_uint64()
         count = rc.lib.rc_ring_poll(handle, max_items, ctypes.byref(position))
         batch = []
+        copy_ring = self.mode == RingMode.COPY
         for _ in range(count):
+            # a zero-copy ring's positions are bytes in the kernel's blocks: the record's slot is its block
+            block = position.value // self._slot_size
             offset = rc.lib.rc_ring_next(handle, ctypes.byref(position)) - self._base
             caplen, wirelen, ts_ns, ifindex, flags, slots = _SLOT_HDR.unpack_from(self._view, offset)
             data_at = offset + rc.SLOT_HDR_SIZE
             view = self._view[data_at:data_at + caplen]
             self._held.append(view)
-            batch.append((view, SlotMeta(position.value - slots, caplen, wirelen, ts_ns, ifindex, flags, slots)))
+            first = position.value - slots if copy_ring else block
+            batch.append((view, SlotMeta(first, caplen, wirelen, ts_ns, ifindex, flags, slots)))
         return batch
 
     def release(self, count: int) -> None:
@@ -313,8 +322,9 @@ class Ring(_Native):
         last slot."""
         index = in_range("slot index", index, 0, U32_MAX)
         handle = self.handle
-        # a record is at most the slot area: the mapping less its header page
-        buf = ctypes.create_string_buffer(rc.lib.rc_ring_map_size(handle))
+        # a record is at most the slot area (a zero-copy one, a kernel block) and its header
+        buf = ctypes.create_string_buffer(
+            (self._slot_size if self.mode != RingMode.COPY else rc.lib.rc_ring_data_size(handle)) + rc.SLOT_HDR_SIZE)
         first = ctypes.c_uint32()
         size = rc.lib.rc_ring_copy_slot(handle, index, buf, len(buf), ctypes.byref(first))
         if size < 0:
@@ -331,7 +341,8 @@ class Ring(_Native):
         return buf.raw[:count]
 
     def set_drop_policy(self, policy: DropPolicy) -> None:
-        rc.lib.rc_ring_set_drop_policy(self.handle, DropPolicy(policy))
+        if rc.lib.rc_ring_set_drop_policy(self.handle, DropPolicy(policy)) == -errno.EOPNOTSUPP:
+            raise RingcoreError("a zero-copy ring drops only early: the kernel drops what finds no free block")
 
     def set_wait(self, strategy: WaitStrategy, poll_interval_us: int) -> None:
         rc.lib.rc_ring_set_wait(self.handle, WaitStrategy(strategy), validate_poll_interval(poll_interval_us))
@@ -357,6 +368,7 @@ class Capture(_Native):
             rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
                           int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot)),
             options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, KERNEL_BLOCK_NR, BLOCK_TIMEOUT_MS,
+            int(options.zero_copy),
         )
         handle = ctypes.c_void_p()
         buf = rc.errbuf()

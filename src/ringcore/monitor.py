@@ -14,6 +14,7 @@ from .api import (
     DropPolicy,
     PrivilegeError,
     RingcoreError,
+    RingMode,
     RingStats,
     StoreOptions,
     TopTalkers,
@@ -249,6 +250,7 @@ class Monitor:
         values["wait_strategy"] = WaitStrategy(raw.wait_strategy)
         values["paused"] = bool(raw.paused)
         values["truncate_to_slot"] = bool(raw.truncate_to_slot)
+        values["mode"] = RingMode(raw.mode)
         now = RingStats(ifname=capture.ifname, netns=capture.netns, ifindex=capture.ifindex, filter=capture.filter,
                         error=capture.error(), linktype=capture.linktype, storing=self._store is not None,
                         **values)

@@ -194,6 +194,10 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                              "than a slot takes several, kept whole up to the snap length")
     parser.add_argument("--drop-policy", choices=[policy.name.lower() for policy in DropPolicy], default="early",
                         help="when the ring is full: leave packets to the kernel (early) or take and drop them (late)")
+    parser.add_argument("--zero-copy", action="store_true",
+                        help="no slot ring: the consumer reads each packet in place in the kernel's blocks, and a "
+                             "block goes back to the kernel once its packets are consumed; every drop is the "
+                             "kernel's (--slot-size, --ring-pages and --truncate-to-slot do not apply)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, or "
                              f"sleep until the producer signals a kernel block (event) (default {wait})")
@@ -210,6 +214,11 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
 def capture_options(args: argparse.Namespace) -> CaptureOptions:
     """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
     validate_ring(args.slot_size, args.ring_pages)
+    if args.zero_copy and args.drop_policy == "late":
+        raise RingcoreError("--zero-copy drops only early (the kernel drops what finds no free block): "
+                            "leave out --drop-policy late")
+    if args.zero_copy and args.truncate_to_slot:
+        raise RingcoreError("--zero-copy has no slots to cut packets to: leave out --truncate-to-slot")
     return CaptureOptions(
         slot_size=args.slot_size,
         ring_pages=args.ring_pages,
@@ -220,6 +229,7 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         wait_strategy=WaitStrategy[args.wait.upper()],
         poll_interval_us=args.poll_interval,
         truncate_to_slot=args.truncate_to_slot,
+        zero_copy=args.zero_copy,
     )
 
 

@@ -74,6 +74,27 @@ def receive(monitor: Monitor, ifname: str, count: int,
     return received
 
 
+def receive_paced(monitor: Monitor, pair, frames: list[bytes], chunk: int) -> list[tuple[bytes, SlotMeta]]:
+    """Send `frames` to end a at most two chunks ahead of an rx_poll consumer, and return what it received.
+    Flow control by the test, so a slow consumer never meets a full ring: for tests of delivery (full rings have
+    their own)."""
+    received: list[tuple[bytes, SlotMeta]] = []
+
+    def send_ahead_of_the_consumer_by_at_most_two_chunks():
+        for start in range(0, len(frames), chunk):
+            if not wait_for(lambda: len(received) >= start - chunk):
+                raise TimeoutError(f"consumer stuck at {len(received)} of {start - chunk}")
+            netns.send_frames(pair.ns_b, pair.if_b, frames[start:start + chunk])
+
+    sender = threading.Thread(target=send_ahead_of_the_consumer_by_at_most_two_chunks, daemon=True)
+    sender.start()
+    monitor.ring(pair.if_a).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=len(frames),
+                                    timeout_s=30)
+    sender.join(timeout=30)
+    assert not sender.is_alive()
+    return received
+
+
 def assert_accounts_close(stats) -> None:
     assert stats.occupancy <= stats.slot_count, f"{stats.ifname}: occupancy {stats.occupancy} > {stats.slot_count}"
     taken = stats.delivered + stats.ring_drops + stats.occupancy
@@ -88,22 +109,6 @@ def ifindex_in(ns: str, ifname: str) -> int:
         return socket.if_nametoindex(ifname)
 
 
-@pytest.fixture
-def monitor():
-    """A Monitor whose callers consume the rings themselves (rx_poll); closed after the test."""
-    session = Monitor(drain=False)
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def drained():
-    """A Monitor whose rings are consumed by C drain threads; closed after the test."""
-    session = Monitor(drain=True)
-    yield session
-    session.close()
-
-
 # -- delivery -----------------------------------------------------------------
 
 
@@ -112,23 +117,8 @@ def test_all_frames_sent_arrive_through_rx_poll_intact_in_order_and_counted_once
     ring_pages = 1025  # 2048 slots: the ring wraps around twice
     frames = veth_pair.frames_to_a(range(total))
     monitor.plug(veth_pair.if_a, CaptureOptions(ring_pages=ring_pages), netns=veth_pair.ns_a)
-    received: list[tuple[bytes, SlotMeta]] = []
-
-    def send_ahead_of_the_consumer_by_at_most_two_chunks():
-        # Flow control by the test, so a slow consumer never meets a full ring: this test is
-        # about delivery; full rings have their own tests.
-        for start in range(0, total, chunk):
-            if not wait_for(lambda: len(received) >= start - chunk):
-                raise TimeoutError(f"consumer stuck at {len(received)} of {start - chunk}")
-            netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames[start:start + chunk])
-
-    sender = threading.Thread(target=send_ahead_of_the_consumer_by_at_most_two_chunks, daemon=True)
     sent_after_ns = time.time_ns()
-    sender.start()
-    monitor.ring(veth_pair.if_a).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=total,
-                                         timeout_s=30)
-    sender.join(timeout=30)
-    assert not sender.is_alive()
+    received = receive_paced(monitor, veth_pair, frames, chunk)
 
     assert [netns.check_frame(data) for data, _ in received] == list(range(total))
     assert [data for data, _ in received] == frames
@@ -188,23 +178,25 @@ def test_accounting_closes_in_every_snapshot_while_traffic_flows_and_totals_matc
     assert stats.delivered + stats.ring_drops == total
 
 
-@pytest.mark.parametrize("ring_full_at_stop", [False, True], ids=["between-blocks", "inside-a-block"])
-def test_a_capture_started_again_goes_on_where_it_stopped_taking_each_packet_once(veth_pair, monitor,
-                                                                                  ring_full_at_stop):
+@pytest.mark.parametrize("stop_at", ["between-blocks", "inside-a-block", "zero-copy"])
+def test_a_capture_started_again_goes_on_where_it_stopped_taking_each_packet_once(veth_pair, monitor, stop_at):
     pair, ifname, before_stop, while_stopped, after_start = veth_pair, veth_pair.if_a, 100, 50, 30
-    monitor.plug(ifname, CaptureOptions(ring_pages=33), netns=pair.ns_a)
+    options = CaptureOptions(zero_copy=True) if stop_at == "zero-copy" else CaptureOptions(ring_pages=33)
+    monitor.plug(ifname, options, netns=pair.ns_a)
     capture = monitor.capture(ifname)
     netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop), size=100))
-    if ring_full_at_stop:
+    received = []
+    left = 0
+    if stop_at == "inside-a-block":
         # Nobody consumes: the stop leaves the rest of a kernel block untaken, counted as lost at stop.
         assert wait_for(lambda: stats_of(monitor, ifname).occupancy == CLASSIC_SLOTS)
-        received = []
-    else:
+        left = before_stop - CLASSIC_SLOTS
+    elif stop_at == "between-blocks":
         received = receive(monitor, ifname, before_stop)
         assert len(received) == before_stop
+    # zero-copy: nobody consumes either, but the stop hands every block over to the ring: none is left behind
     capture.stop()
     stats = stats_of(monitor, ifname)
-    left = before_stop - CLASSIC_SLOTS if ring_full_at_stop else 0
     assert (stats.kernel_seen, stats.kernel_packets, stats.lost_at_stop) == (before_stop, before_stop - left, left)
     # A stopped capture takes nothing: these are neither counted nor kept.
     netns.send_frames(pair.ns_b, pair.if_b, pair.frames_to_a(range(before_stop, before_stop + while_stopped), size=100))

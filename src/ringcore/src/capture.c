@@ -1,5 +1,6 @@
 /* capture.c — one interface's AF_PACKET socket, read through the kernel's
- * TPACKET_V3 ring by a producer thread that copies packets into the slot ring. */
+ * TPACKET_V3 ring by a producer thread that copies packets into the slot ring,
+ * or (zero-copy) hands the kernel's blocks themselves to the consumer. */
 #define _GNU_SOURCE
 #include "ring_internal.h"
 
@@ -33,6 +34,9 @@
 /* The protocol a stopped socket is bound to: any but ETH_P_ALL, so the
  * rebind unhooks it (its filter takes nothing whatever arrives). */
 #define UNHOOKED_PROTOCOL ETH_P_802_EX1
+/* Zero-copy: the headroom the kernel leaves before each packet, where the
+ * producer writes its rc_slot_hdr and puts a stripped VLAN tag back. */
+#define ZERO_COPY_RESERVE ((unsigned)sizeof(struct rc_slot_hdr) + VLAN_TAG_LEN)
 
 struct rc_capture {
 	char ifname[IF_NAMESIZE];
@@ -49,6 +53,9 @@ struct rc_capture {
 	struct sock_filter *filter; /* the user's, attached by every start */
 	uint32_t filter_len;
 	struct rc_ring *ring;
+	/* zero-copy: the ring's slots are kernel blocks, and the ring owns fd
+	 * and kring (ring_kernel.c) */
+	int zero_copy;
 	pthread_t thread;
 	int started;
 	_Atomic int running;
@@ -196,10 +203,12 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 			goto fail;
 	}
 
-	struct rc_ring_config ring_cfg = cfg->ring;
-	rc = rc_ring_create(&ring_cfg, &cap->ring, errbuf, errlen);
-	if (rc)
-		goto fail;
+	cap->zero_copy = cfg->zero_copy ? 1 : 0;
+	if (!cap->zero_copy) {
+		rc = rc_ring_create(&cfg->ring, &cap->ring, errbuf, errlen);
+		if (rc)
+			goto fail;
+	}
 	cap->snaplen = cfg->snaplen;
 	if (cap->snaplen == 0) {
 		rc_err(errbuf, errlen, "%s: snap length must be at least 1 byte", ifname);
@@ -216,6 +225,12 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 	int version = TPACKET_V3;
 	if (setsockopt(cap->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version))) {
 		rc = open_error(cap, errno, errbuf, errlen, "selecting TPACKET_V3");
+		goto fail;
+	}
+	unsigned reserve = ZERO_COPY_RESERVE;
+	if (cap->zero_copy &&
+	    setsockopt(cap->fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve))) {
+		rc = open_error(cap, errno, errbuf, errlen, "reserving room for headers in the kernel ring");
 		goto fail;
 	}
 	cap->block_size = cfg->kernel_block_size;
@@ -242,6 +257,13 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		rc = open_error(cap, errno, errbuf, errlen, "mapping the kernel ring");
 		goto fail;
 	}
+	if (cap->zero_copy) {
+		/* from here the ring owns the socket and its mapping */
+		rc = rc_ring_create_kernel(&cfg->ring, cap->fd, cap->kring, cap->block_size,
+					   cap->block_nr, &cap->ring, errbuf, errlen);
+		if (rc)
+			goto fail;
+	}
 	if (cfg->promisc) {
 		struct packet_mreq mreq = { .mr_ifindex = cap->ifindex,
 					    .mr_type = PACKET_MR_PROMISC };
@@ -252,9 +274,10 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 			goto fail;
 		}
 	}
-	cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
+	if (!cap->zero_copy)
+		cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
 	cap->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!cap->vlan_scratch || cap->wake_fd < 0) {
+	if ((!cap->zero_copy && !cap->vlan_scratch) || cap->wake_fd < 0) {
 		rc_err(errbuf, errlen, "%s: out of memory or file descriptors", ifname);
 		rc = -ENOMEM;
 		goto fail;
@@ -276,42 +299,62 @@ static int keep_waiting_for_room(struct rc_capture *cap)
 	return atomic_load_explicit(&cap->running, memory_order_relaxed);
 }
 
+/* What the kernel says of a frame beside its bytes, as a record's header. */
+static struct rc_slot_hdr frame_header(const struct rc_capture *cap, const struct tpacket3_hdr *ppd)
+{
+	const struct sockaddr_ll *sll =
+		(const struct sockaddr_ll *)((const uint8_t *)ppd + TPACKET_ALIGN(sizeof(*ppd)));
+	return (struct rc_slot_hdr){
+		.caplen = ppd->tp_snaplen,
+		.wirelen = ppd->tp_len,
+		.ts_ns = (uint64_t)ppd->tp_sec * 1000000000ull + ppd->tp_nsec,
+		.ifindex = cap->ifindex,
+		.flags = sll->sll_pkttype == PACKET_OUTGOING ? RC_SLOT_OUTGOING : 0,
+		.slots = 1,
+	};
+}
+
+/* The kernel strips 802.1Q tags into the header; they are put back so the
+ * packet is kept as it was on the wire, as libpcap does.  1 and the tag's
+ * bytes (TPID, TCI) when this frame has one to put back. */
+static int stripped_vlan_tag(const struct rc_capture *cap, const struct tpacket3_hdr *ppd,
+			     uint16_t tag[2])
+{
+	if (!(ppd->tp_status & TP_STATUS_VLAN_VALID) || cap->linktype != LINKTYPE_ETHERNET ||
+	    ppd->tp_snaplen < 2 * ETH_ALEN)
+		return 0;
+	uint16_t tpid = (ppd->tp_status & TP_STATUS_VLAN_TPID_VALID) ? ppd->hv1.tp_vlan_tpid :
+								       ETH_P_8021Q;
+	tag[0] = htons(tpid);
+	tag[1] = htons((uint16_t)ppd->hv1.tp_vlan_tci);
+	return 1;
+}
+
 /* Copy one kernel frame into the slot ring, by the drop policy when full.
  * Returns 0, or -1 when told to stop while waiting for room. */
 static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
 {
 	struct rc_ring *ring = cap->ring;
-	const struct sockaddr_ll *sll =
-		(const struct sockaddr_ll *)((uint8_t *)ppd + TPACKET_ALIGN(sizeof(*ppd)));
-	uint32_t flags = sll->sll_pkttype == PACKET_OUTGOING ? RC_SLOT_OUTGOING : 0;
+	struct rc_slot_hdr h = frame_header(cap, ppd);
 	const uint8_t *data = (const uint8_t *)ppd + ppd->tp_mac;
-	uint32_t caplen = ppd->tp_snaplen;
-	uint32_t wirelen = ppd->tp_len;
-
-	/* The kernel strips 802.1Q tags into the header; put them back so the
-	 * packet is stored as it was on the wire, as libpcap does. */
-	if ((ppd->tp_status & TP_STATUS_VLAN_VALID) && cap->linktype == LINKTYPE_ETHERNET &&
-	    caplen >= 2 * ETH_ALEN) {
-		uint16_t tpid = (ppd->tp_status & TP_STATUS_VLAN_TPID_VALID) ?
-					ppd->hv1.tp_vlan_tpid : ETH_P_8021Q;
-		uint16_t tag[2] = { htons(tpid), htons((uint16_t)ppd->hv1.tp_vlan_tci) };
+	uint16_t tag[2];
+	if (stripped_vlan_tag(cap, ppd, tag)) {
 		memcpy(cap->vlan_scratch, data, 2 * ETH_ALEN);
 		memcpy(cap->vlan_scratch + 2 * ETH_ALEN, tag, VLAN_TAG_LEN);
 		memcpy(cap->vlan_scratch + 2 * ETH_ALEN + VLAN_TAG_LEN,
-		       data + 2 * ETH_ALEN, caplen - 2 * ETH_ALEN);
+		       data + 2 * ETH_ALEN, h.caplen - 2 * ETH_ALEN);
 		data = cap->vlan_scratch;
-		caplen += VLAN_TAG_LEN;
-		wirelen += VLAN_TAG_LEN;
+		h.caplen += VLAN_TAG_LEN;
+		h.wirelen += VLAN_TAG_LEN;
 	}
-	if (caplen > cap->snaplen)
-		caplen = cap->snaplen;
-	uint64_t ts_ns = (uint64_t)ppd->tp_sec * 1000000000ull + ppd->tp_nsec;
+	if (h.caplen > cap->snaplen)
+		h.caplen = cap->snaplen;
 
-	while (rc_ring_produce(ring, data, caplen, wirelen, ts_ns, cap->ifindex,
-			       flags) == -ENOBUFS) {
+	while (rc_ring_produce(ring, data, h.caplen, h.wirelen, h.ts_ns, h.ifindex,
+			       h.flags) == -ENOBUFS) {
 		if (atomic_load_explicit(&ring->drop_policy, memory_order_relaxed) ==
 		    RC_DROP_LATE) {
-			rc_ring_count_drop(ring, wirelen, flags);
+			rc_ring_count_drop(ring, h.wirelen, h.flags);
 			return 0;
 		}
 		/* Drop-early: keep the kernel's block; once the kernel ring is
@@ -405,6 +448,88 @@ static int take_and_return_block(struct rc_capture *cap, struct tpacket_block_de
 	return 0;
 }
 
+/* Zero-copy: write each packet's header in place, in the headroom before it
+ * (a stripped VLAN tag put back by moving the MAC addresses 4 bytes
+ * earlier), and hand the whole block to the consumer.  The packets stay
+ * where the kernel put them; the consumer gives the block back. */
+static void hand_over_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
+{
+	uint32_t packets = bd->hdr.bh1.num_pkts, outgoing = 0, truncated = 0;
+	uint64_t bytes = 0, outgoing_bytes = 0;
+	struct tpacket3_hdr *ppd =
+		(struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+	for (uint32_t i = 0; i < packets; i++) {
+		struct tpacket3_hdr *next =
+			(struct tpacket3_hdr *)((uint8_t *)ppd + ppd->tp_next_offset);
+		struct rc_slot_hdr h = frame_header(cap, ppd);
+		/* cut by the kernel short of the snap length (a frame larger
+		 * than a block): counted as the ring's cut would be */
+		if (h.caplen < h.wirelen && h.caplen < cap->snaplen) {
+			h.flags |= RC_SLOT_TRUNCATED;
+			truncated++;
+		}
+		uint8_t *data = (uint8_t *)ppd + ppd->tp_mac;
+		uint16_t tag[2];
+		if (stripped_vlan_tag(cap, ppd, tag)) {
+			memmove(data - VLAN_TAG_LEN, data, 2 * ETH_ALEN);
+			data -= VLAN_TAG_LEN;
+			memcpy(data + 2 * ETH_ALEN, tag, VLAN_TAG_LEN);
+			ppd->tp_mac -= VLAN_TAG_LEN;
+			h.caplen += VLAN_TAG_LEN;
+			h.wirelen += VLAN_TAG_LEN;
+		}
+		if (h.caplen > cap->snaplen)
+			h.caplen = cap->snaplen;
+		memcpy(data - sizeof(h), &h, sizeof(h));
+		bytes += h.wirelen;
+		if (h.flags & RC_SLOT_OUTGOING) {
+			outgoing++;
+			outgoing_bytes += h.wirelen;
+		}
+		/* the consumer's walk ends a block at a zero offset */
+		if (i + 1 == packets)
+			ppd->tp_next_offset = 0;
+		ppd = next;
+	}
+	rc_ring_publish_block(cap->ring, packets, bytes, outgoing, outgoing_bytes, truncated);
+	rc_ring_notify(cap->ring);
+}
+
+/* Take the next block if the kernel handed it over: 1 taken, 0 none ready,
+ * -1 told to stop on the way (copy: the rest stays for the next start). */
+static int take_ready_block(struct rc_capture *cap)
+{
+	struct tpacket_block_desc *bd;
+	if (cap->zero_copy) {
+		bd = rc_ring_kernel_block_ready(cap->ring);
+		if (!bd)
+			return 0;
+		hand_over_block(cap, bd);
+		return 1;
+	}
+	bd = kernel_block(cap);
+	if (!block_ready(bd))
+		return 0;
+	return take_and_return_block(cap, bd) == 0 ? 1 : -1;
+}
+
+/* Wait for the next block.  poll() says a block is ready while the block
+ * before the kernel's current one is ours, so a zero-copy producer whose
+ * consumer holds blocks sleeps until it gives one back instead (the one
+ * the kernel fills next may be waiting for it, and poll() would return at
+ * once).  Returns -1 when the socket failed (recorded). */
+static int wait_for_next_block(struct rc_capture *cap, struct pollfd pfd[2])
+{
+	struct rc_ring *ring = cap->ring;
+	if (cap->zero_copy && atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) !=
+				      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed)) {
+		maybe_fold_kernel_stats(cap);
+		rc_ring_wait_block_returned(ring, KERNEL_STATS_INTERVAL_NS);
+		return 0;
+	}
+	return wait_for_block(cap, pfd);
+}
+
 static void *producer_main(void *arg)
 {
 	struct rc_capture *cap = arg;
@@ -415,15 +540,13 @@ static void *producer_main(void *arg)
 		{ .fd = cap->wake_fd, .events = POLLIN },
 	};
 	while (atomic_load_explicit(&cap->running, memory_order_relaxed)) {
-		struct tpacket_block_desc *bd = kernel_block(cap);
-		if (!block_ready(bd)) {
-			if (wait_for_block(cap, pfd) != 0)
-				break;
-			continue;
-		}
-		if (take_and_return_block(cap, bd) != 0)
+		int taken = take_ready_block(cap);
+		if (taken < 0)
 			break;
-		maybe_fold_kernel_stats(cap);
+		if (taken)
+			maybe_fold_kernel_stats(cap);
+		else if (wait_for_next_block(cap, pfd) != 0)
+			break;
 	}
 	return NULL;
 }
@@ -518,10 +641,10 @@ static void take_the_rest(struct rc_capture *cap)
 	cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
 	uint32_t blocks_taken = 0;
 	while (kernel_untaken(cap) > 0 && blocks_taken <= cap->block_nr) {
-		struct tpacket_block_desc *bd = kernel_block(cap);
-		if (block_ready(bd)) {
-			if (take_and_return_block(cap, bd) != 0)
-				break; /* no room in time: the rest stays for a start */
+		int taken = take_ready_block(cap);
+		if (taken < 0)
+			break; /* no room in time: the rest stays for a start */
+		if (taken) {
 			blocks_taken++;
 			cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
 			continue;
@@ -560,9 +683,11 @@ void rc_capture_close(struct rc_capture *cap)
 	if (!cap)
 		return;
 	rc_capture_stop(cap);
-	if (cap->kring != MAP_FAILED)
+	/* a zero-copy ring owns them: it unmaps and closes with its last reference */
+	int ring_owns_socket = cap->zero_copy && cap->ring;
+	if (cap->kring != MAP_FAILED && !ring_owns_socket)
 		munmap(cap->kring, cap->kring_size);
-	if (cap->fd >= 0)
+	if (cap->fd >= 0 && !ring_owns_socket)
 		close(cap->fd);
 	if (cap->wake_fd >= 0)
 		close(cap->wake_fd);

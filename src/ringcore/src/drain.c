@@ -145,8 +145,8 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 		rc_err(errbuf, errlen, "a drain's batch holds at least one slot");
 		return -EINVAL;
 	}
-	if (batch_max > ring->slot_count)
-		batch_max = ring->slot_count; /* no poll returns more */
+	if (!ring->kernel && batch_max > ring->slot_count)
+		batch_max = ring->slot_count; /* no poll returns more (a zero-copy slot holds many) */
 	const _Atomic uint64_t *store_evicted = NULL;
 	uint64_t stored_before = 0;
 	if (store && !(store_evicted = store_interface_evicted(store, store_interface, &stored_before))) {

@@ -1,0 +1,129 @@
+"""Zero-copy rings and direct dispatch on real interfaces: the consumer reads the kernel's own blocks in place, and
+gives each back to the kernel once its packets are released (ringcore.h, ring_kernel.c)."""
+
+import time
+
+import pytest
+
+import netns
+from readback import tshark_read
+from ringcore import CaptureOptions, DropPolicy, RingcoreError, RingMode
+from ringcore.capture import KERNEL_BLOCK_NR, KERNEL_BLOCK_SIZE
+from test_capture import QUIET_WINDOW_S, ifindex_in, receive_paced, stats_of, vlan_mix, wait_for
+
+ZERO_COPY = CaptureOptions(zero_copy=True)
+
+
+def assert_accounts_close(stats) -> None:
+    """The identity, in packets; a block holds many, so only the blocks held are bounded by the slots."""
+    assert stats.kernel_packets == stats.delivered + stats.ring_drops + stats.occupancy, stats
+    assert stats.slots_used <= stats.slot_count and stats.ring_drops == 0, stats
+
+
+def test_frames_sent_arrive_through_rx_poll_intact_in_order_read_in_the_kernels_blocks(veth_pair, monitor):
+    total, chunk = 3000, 500
+    frames = veth_pair.frames_to_a(range(total))
+    monitor.plug(veth_pair.if_a, ZERO_COPY, netns=veth_pair.ns_a)
+    ring = monitor.ring(veth_pair.if_a)
+    assert ring.mode == RingMode.ZERO_COPY
+    received = receive_paced(monitor, veth_pair, frames, chunk)
+
+    assert [data for data, _ in received] == frames
+    ifindex = ifindex_in(veth_pair.ns_a, veth_pair.if_a)
+    for data, meta in received:
+        assert (meta.caplen, meta.wirelen, meta.ifindex, meta.flags) == (len(data), len(data), ifindex, 0)
+        assert 0 <= meta.position % KERNEL_BLOCK_NR < KERNEL_BLOCK_NR
+    timestamps = [meta.ts_ns for _, meta in received]
+    assert timestamps == sorted(timestamps)
+    time.sleep(QUIET_WINDOW_S)
+    stats = stats_of(monitor, veth_pair.if_a)
+    assert stats.mode == RingMode.ZERO_COPY
+    assert (stats.slot_size, stats.slot_count) == (KERNEL_BLOCK_SIZE, KERNEL_BLOCK_NR)
+    assert (stats.kernel_packets, stats.delivered, stats.ring_drops, stats.kernel_drops) == (total, total, 0, 0)
+    # every block went back to the kernel: none is held, all the slots are free
+    assert stats.occupancy == 0 and stats.slots_used == 0 and stats.head == stats.tail > 0
+    assert_accounts_close(stats)
+
+
+# Far more frames than the kernel ring holds (8 MiB of blocks hold about 35,000 of these): blocks must go back.
+FLOOD_FRAMES = 120_000
+FLOOD_FRAME_SIZE = 100
+
+
+def test_a_flood_far_longer_than_the_kernel_ring_does_not_stall_blocks_go_back_and_all_lands_in_the_file(
+        veth_pair, drained, tmp_path):
+    ifname, out = veth_pair.if_a, tmp_path / "zero-copy.pcapng"
+    drained.start_writing(str(out), "pcapng")
+    drained.plug(ifname, ZERO_COPY, netns=veth_pair.ns_a)
+    sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b,
+                          veth_pair.frames_to_a(range(FLOOD_FRAMES), size=FLOOD_FRAME_SIZE))
+    sender.start()
+    while sender.is_alive():
+        assert_accounts_close(stats_of(drained, ifname))
+    sender.finish()
+    drained.stop()
+    stats = stats_of(drained, ifname)
+    written = drained.stop_writing()
+    assert_accounts_close(stats)
+    # every frame was taken or dropped by the kernel (the only drop stage here), none left behind
+    assert (stats.kernel_packets + stats.kernel_drops, stats.kernel_seen) == (FLOOD_FRAMES, FLOOD_FRAMES)
+    assert (stats.ring_drops, stats.occupancy, stats.lost_at_stop) == (0, 0, 0)
+    assert stats.head > 2 * KERNEL_BLOCK_NR, "the kernel's blocks were handed over lap after lap"
+    assert stats.kernel_packets > FLOOD_FRAMES // 2
+    assert written.packets == stats.delivered == len(tshark_read(out))
+
+
+def test_a_paused_drain_holds_blocks_until_the_kernel_drops_and_every_snapshot_keeps_the_identity(veth_pair, drained):
+    ifname, total = veth_pair.if_a, 60_000
+    drained.plug(ifname, ZERO_COPY, netns=veth_pair.ns_a)
+    drained.pause(ifname, True)
+    sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(total), size=FLOOD_FRAME_SIZE))
+    sender.start()
+    snapshots = []
+    while sender.is_alive():
+        stats = stats_of(drained, ifname)
+        assert_accounts_close(stats)
+        assert stats.slots_used <= stats.slot_count and stats.ring_drops == 0
+        snapshots.append(stats)
+    sender.finish()
+    time.sleep(QUIET_WINDOW_S)
+    held = stats_of(drained, ifname)
+    assert held.slots_used == held.slot_count, "the paused consumer holds every block"
+    assert held.kernel_drops > 0 and held.delivered == 0
+    drained.pause(ifname, False)
+    assert wait_for(lambda: stats_of(drained, ifname).occupancy == 0)
+    drained.stop()
+    stats = stats_of(drained, ifname)
+    assert_accounts_close(stats)
+    assert stats.kernel_packets + stats.kernel_drops == total and stats.delivered == stats.kernel_packets
+
+
+def test_a_stripped_vlan_tag_is_put_back_in_place_as_in_copy_mode(veth_pair, monitor):
+    mix = vlan_mix(veth_pair, range(60))
+    monitor.plug(veth_pair.if_a, ZERO_COPY, netns=veth_pair.ns_a)
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, [frame for frame, _, _ in mix])
+    received = []
+    monitor.ring(veth_pair.if_a).rx_poll(lambda view, meta: received.append((bytes(view), meta)), count=len(mix),
+                                         timeout_s=10)
+    assert [data for data, _ in received] == [frame for frame, _, _ in mix]
+    assert [meta.wirelen for _, meta in received] == [len(frame) for frame, _, _ in mix]
+
+
+def test_a_zero_copy_ring_refuses_late_drops_and_its_slot_map_shows_kernel_blocks(veth_pair, monitor):
+    monitor.plug(veth_pair.if_a, ZERO_COPY, netns=veth_pair.ns_a)
+    ring = monitor.ring(veth_pair.if_a)
+    with pytest.raises(RingcoreError, match="zero-copy ring drops only early"):
+        monitor.set_drop_policy(veth_pair.if_a, DropPolicy.LATE)
+    frames = veth_pair.frames_to_a(range(5))
+    netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+    assert wait_for(lambda: stats_of(monitor, veth_pair.if_a).kernel_packets == len(frames))
+    batch = ring.poll()
+    assert [bytes(view) for view, _ in batch] == frames
+    assert ring.slot_kinds() == bytes(KERNEL_BLOCK_NR)  # every block is a record's first slot
+    block = batch[0][1].position % KERNEL_BLOCK_NR
+    shown = ring.copy_slot(block)
+    assert (shown.index, shown.data, shown.caplen) == (block, frames[0], len(frames[0]))
+    stats = stats_of(monitor, veth_pair.if_a)
+    assert (stats.slots_used, stats.consuming - stats.tail, stats.drop_policy) == (1, 1, DropPolicy.EARLY)
+    ring.release(len(batch))
+    assert stats_of(monitor, veth_pair.if_a).slots_used == 0
