@@ -261,6 +261,7 @@ _SIGNATURES = {
     "rc_writer_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_writer_chown": (ctypes.c_int, [vp, u32, u32]),
     "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, vp, u32, _P(Limit), u32, _P(vp), cp, size_t]),
+    "rc_drain_start_direct": (ctypes.c_int, [vp, vp, i32, vp, vp, u32, _P(Limit), u32, _P(vp), cp, size_t]),
     "rc_drain_stats": (None, [vp, _P(Stats)]),
     "rc_drain_pause": (None, [vp, ctypes.c_int]),
     "rc_drain_stop": (None, [vp, ctypes.c_int]),

@@ -76,6 +76,9 @@ class CaptureOptions:
     # The ring's slots are the kernel's blocks (ringcore.h): no copy, every drop the kernel's; slot_size,
     # ring_pages and truncate_to_slot are not used.
     zero_copy: bool = False
+    # A session's drain runs its sinks in the capture thread on each kernel block, with no hand-off through a
+    # ring (rc_drain_start_direct): the ring is zero-copy whatever zero_copy says.
+    direct_dispatch: bool = False
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,7 @@ class Capture(_Native):
             rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
                           int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot)),
             options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, KERNEL_BLOCK_NR, BLOCK_TIMEOUT_MS,
-            int(options.zero_copy),
+            int(options.zero_copy or options.direct_dispatch),
         )
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
@@ -539,28 +539,35 @@ class Limit:
 class Drain(_Native):
     """The C consumer thread of one ring (its one consumer): batches to a writer, a talkers table and a packet
     store (as its interface `store_interface`), or just counted; no Python per packet. The writer, the talkers
-    and the store cannot be closed while the drain runs."""
+    and the store cannot be closed while the drain runs. With `direct` (a zero-copy Capture of `ring`) there is
+    no thread: the sinks run in the capture's thread on each kernel block (direct dispatch), and the capture
+    cannot be closed while the drain runs."""
 
     _kind = "drain"
 
     def __init__(self, ring: Ring, writer: Writer | None = None, ifid: int = 0, limit: Limit | None = None,
                  batch_max: int = 256, talkers: Talkers | None = None, store: PacketStore | None = None,
-                 store_interface: int = 0):
+                 store_interface: int = 0, *, direct: Capture | None = None):
         ifid = in_range("interface id", ifid, I32_MIN, I32_MAX)
         batch_max = in_range("batch size", batch_max, 1, U32_MAX)
         store_interface = in_range("store interface", store_interface, 0, U32_MAX)
+        if direct is not None and direct.ring is not ring:
+            raise RingcoreError("a direct drain runs in the thread of the capture that fills its ring")
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
-        code = rc.lib.rc_drain_start(ring.handle, writer.handle if writer else None, ifid,
-                                     talkers.handle if talkers else None, store.handle if store else None,
-                                     store_interface, limit.pointer if limit else None,
-                                     batch_max, ctypes.byref(handle), buf, len(buf))
+        sinks = (writer.handle if writer else None, ifid, talkers.handle if talkers else None,
+                 store.handle if store else None, store_interface, limit.pointer if limit else None, batch_max)
+        if direct is None:
+            code = rc.lib.rc_drain_start(ring.handle, *sinks, ctypes.byref(handle), buf, len(buf))
+        else:
+            code = rc.lib.rc_drain_start_direct(direct.handle, *sinks, ctypes.byref(handle), buf, len(buf))
         _check(code, buf, "starting the drain")
         self._handle = handle.value
         self._limit = limit  # the C side points into it
         self._writer = self._use(writer)
         self._talkers = self._use(talkers)
         self._store = self._use(store)
+        self._capture = self._use(direct)
         self._stats = rc.Stats()
 
     def stats(self) -> rc.Stats:
@@ -593,9 +600,9 @@ class Drain(_Native):
         handle = self._let_go()
         if handle:
             rc.lib.rc_drain_stop(handle, int(drain_rest))
-            for sink in (self._writer, self._talkers, self._store):
+            for sink in (self._writer, self._talkers, self._store, self._capture):
                 self._done_with(sink)
-            self._writer = self._talkers = self._store = None
+            self._writer = self._talkers = self._store = self._capture = None
 
 
 

@@ -178,7 +178,8 @@ class Monitor:
         # packets from its plug.
         store_number = _sink_interface(self._store, self._store_numbers, plugged, recaptured)
         plugged.drain = Drain(capture.ring, self._writer, ifid, self._limit, talkers=plugged.talkers,
-                              store=self._store, store_interface=store_number)
+                              store=self._store, store_interface=store_number,
+                              direct=capture if capture.options.direct_dispatch else None)
 
     def recapture(self, key: str) -> None:
         """Capture again on an interface that went down or away and is back (up again, or re-created with the

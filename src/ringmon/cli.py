@@ -198,6 +198,10 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                         help="no slot ring: the consumer reads each packet in place in the kernel's blocks, and a "
                              "block goes back to the kernel once its packets are consumed; every drop is the "
                              "kernel's (--slot-size, --ring-pages and --truncate-to-slot do not apply)")
+    parser.add_argument("--dispatch", choices=("ring", "direct"), default="ring",
+                        help="where the file, the talkers and the store take packets: a drain thread of their own "
+                             "behind the ring (ring), or the capture thread itself on each kernel block, with no "
+                             "hand-off (direct: implies --zero-copy; a slow sink shows as kernel drops)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, or "
                              f"sleep until the producer signals a kernel block (event) (default {wait})")
@@ -214,11 +218,13 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
 def capture_options(args: argparse.Namespace) -> CaptureOptions:
     """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
     validate_ring(args.slot_size, args.ring_pages)
-    if args.zero_copy and args.drop_policy == "late":
-        raise RingcoreError("--zero-copy drops only early (the kernel drops what finds no free block): "
+    direct = args.dispatch == "direct"
+    zero_copy_flag = "--dispatch direct" if direct else "--zero-copy"
+    if (args.zero_copy or direct) and args.drop_policy == "late":
+        raise RingcoreError(f"{zero_copy_flag} drops only early (the kernel drops what finds no free block): "
                             "leave out --drop-policy late")
-    if args.zero_copy and args.truncate_to_slot:
-        raise RingcoreError("--zero-copy has no slots to cut packets to: leave out --truncate-to-slot")
+    if (args.zero_copy or direct) and args.truncate_to_slot:
+        raise RingcoreError(f"{zero_copy_flag} has no slots to cut packets to: leave out --truncate-to-slot")
     return CaptureOptions(
         slot_size=args.slot_size,
         ring_pages=args.ring_pages,
@@ -230,6 +236,7 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         poll_interval_us=args.poll_interval,
         truncate_to_slot=args.truncate_to_slot,
         zero_copy=args.zero_copy,
+        direct_dispatch=direct,
     )
 
 

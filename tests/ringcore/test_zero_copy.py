@@ -12,6 +12,8 @@ from ringcore.capture import KERNEL_BLOCK_NR, KERNEL_BLOCK_SIZE
 from test_capture import QUIET_WINDOW_S, ifindex_in, receive_paced, stats_of, vlan_mix, wait_for
 
 ZERO_COPY = CaptureOptions(zero_copy=True)
+DIRECT = CaptureOptions(direct_dispatch=True)
+MODES = {"zero-copy": (ZERO_COPY, RingMode.ZERO_COPY), "direct": (DIRECT, RingMode.DIRECT)}
 
 
 def assert_accounts_close(stats) -> None:
@@ -50,11 +52,14 @@ FLOOD_FRAMES = 120_000
 FLOOD_FRAME_SIZE = 100
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_a_flood_far_longer_than_the_kernel_ring_does_not_stall_blocks_go_back_and_all_lands_in_the_file(
-        veth_pair, drained, tmp_path):
-    ifname, out = veth_pair.if_a, tmp_path / "zero-copy.pcapng"
+        veth_pair, drained, tmp_path, mode):
+    options, ring_mode = MODES[mode]
+    ifname, out = veth_pair.if_a, tmp_path / f"{mode}.pcapng"
     drained.start_writing(str(out), "pcapng")
-    drained.plug(ifname, ZERO_COPY, netns=veth_pair.ns_a)
+    drained.plug(ifname, options, netns=veth_pair.ns_a)
+    assert stats_of(drained, ifname).mode == ring_mode
     sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b,
                           veth_pair.frames_to_a(range(FLOOD_FRAMES), size=FLOOD_FRAME_SIZE))
     sender.start()
@@ -73,9 +78,12 @@ def test_a_flood_far_longer_than_the_kernel_ring_does_not_stall_blocks_go_back_a
     assert written.packets == stats.delivered == len(tshark_read(out))
 
 
-def test_a_paused_drain_holds_blocks_until_the_kernel_drops_and_every_snapshot_keeps_the_identity(veth_pair, drained):
+@pytest.mark.parametrize("mode", MODES)
+def test_a_paused_drain_holds_blocks_until_the_kernel_drops_and_every_snapshot_keeps_the_identity(veth_pair, drained,
+                                                                                                 mode):
+    # Paused, a direct drain is the slowest sink there is: the capture thread holds the blocks it handed over.
     ifname, total = veth_pair.if_a, 60_000
-    drained.plug(ifname, ZERO_COPY, netns=veth_pair.ns_a)
+    drained.plug(ifname, MODES[mode][0], netns=veth_pair.ns_a)
     drained.pause(ifname, True)
     sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(total), size=FLOOD_FRAME_SIZE))
     sender.start()

@@ -56,6 +56,11 @@ struct rc_capture {
 	/* zero-copy: the ring's slots are kernel blocks, and the ring owns fd
 	 * and kring (ring_kernel.c) */
 	int zero_copy;
+	/* direct dispatch: the drain whose batches this capture's thread runs
+	 * after each block (rc_drain_start_direct); changed under direct_lock,
+	 * which the thread holds while it runs them */
+	pthread_mutex_t direct_lock;
+	struct rc_drain *direct;
 	pthread_t thread;
 	int started;
 	_Atomic int running;
@@ -159,6 +164,7 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		return -ENOMEM;
 	}
 	strcpy(cap->ifname, ifname);
+	pthread_mutex_init(&cap->direct_lock, NULL);
 	cap->fd = -1;
 	cap->wake_fd = -1;
 	cap->kring = MAP_FAILED;
@@ -530,6 +536,23 @@ static int wait_for_next_block(struct rc_capture *cap, struct pollfd pfd[2])
 	return wait_for_block(cap, pfd);
 }
 
+/* A direct drain's sinks take what was handed over, in this thread. */
+static void run_direct_drain(struct rc_capture *cap)
+{
+	pthread_mutex_lock(&cap->direct_lock);
+	if (cap->direct)
+		drain_dispatch(cap->direct);
+	pthread_mutex_unlock(&cap->direct_lock);
+}
+
+void capture_set_direct(struct rc_capture *cap, struct rc_drain *d)
+{
+	pthread_mutex_lock(&cap->direct_lock);
+	cap->direct = d;
+	pthread_mutex_unlock(&cap->direct_lock);
+	rc_ring_wake_producer(cap->ring); /* blocks may wait for it */
+}
+
 static void *producer_main(void *arg)
 {
 	struct rc_capture *cap = arg;
@@ -543,6 +566,8 @@ static void *producer_main(void *arg)
 		int taken = take_ready_block(cap);
 		if (taken < 0)
 			break;
+		if (cap->zero_copy)
+			run_direct_drain(cap);
 		if (taken)
 			maybe_fold_kernel_stats(cap);
 		else if (wait_for_next_block(cap, pfd) != 0)
@@ -693,6 +718,7 @@ void rc_capture_close(struct rc_capture *cap)
 		close(cap->wake_fd);
 	free(cap->vlan_scratch);
 	free(cap->filter);
+	pthread_mutex_destroy(&cap->direct_lock);
 	rc_ring_destroy(cap->ring);
 	free(cap);
 }

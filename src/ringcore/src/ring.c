@@ -178,6 +178,9 @@ int rc_ring_attach_consumer(struct rc_ring *ring)
 	if (ring->kernel)
 		ring->kernel->poll_pos = ring->kernel->release_pos;
 	ring->held = 0;
+	/* a direct drain marks it again once attached; the mark stays after it
+	 * stopped, so the last statistics say how the ring was consumed */
+	atomic_store_explicit(&ring->direct, 0, memory_order_relaxed);
 	return 0;
 }
 

@@ -33,7 +33,7 @@ struct rc_kernel_ring {
 struct rc_ring {
 	struct rc_ring_header *hdr; /* start of the mapping */
 	struct rc_kernel_ring *kernel; /* zero-copy: the slots are its blocks; else NULL */
-	_Atomic int32_t direct; /* 1 while a direct drain is its consumer (rc_stats.mode) */
+	_Atomic int32_t direct; /* its consumer is, or last was, a direct drain (rc_stats.mode) */
 	uint8_t *slots;             /* hdr + one page */
 	size_t map_size;
 	uint32_t slot_size;
@@ -179,6 +179,13 @@ const struct rc_slot_hdr *kernel_ring_next(struct rc_ring *ring, uint64_t *pos);
 uint64_t kernel_ring_return_blocks(struct rc_ring *ring, uint64_t pos);
 int64_t kernel_ring_copy_slot(struct rc_ring *ring, uint32_t index, void *dst, size_t dstlen);
 void kernel_ring_free(struct rc_kernel_ring *k);
+
+/* capture.c: make d the capture's direct drain (NULL: none); returns once no
+ * batch of the one before runs in the capture's thread. */
+void capture_set_direct(struct rc_capture *cap, struct rc_drain *d);
+/* drain.c: a direct drain's sinks take what the ring holds (unless paused or
+ * at its limit): run by the capture's thread after each block. */
+void drain_dispatch(struct rc_drain *d);
 
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

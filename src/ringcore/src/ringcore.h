@@ -555,6 +555,17 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 		   struct rc_talkers *talkers, struct rc_store *store,
 		   uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen);
+/* Direct dispatch: a drain with no thread of its own, on a zero-copy
+ * capture (-EINVAL for a copy one).  Its sinks run in the capture's thread on
+ * the packets of each kernel block as the kernel hands it over, with no
+ * hand-off through a ring: the lowest latency, and a slow sink keeps the
+ * kernel's blocks, so the kernel drops (kernel_drops).  The ring's stats say
+ * RC_MODE_DIRECT.  Stopped with rc_drain_stop (drain_rest: what is left is
+ * taken in the caller's thread), which must come before rc_capture_close. */
+int rc_drain_start_direct(struct rc_capture *cap, struct rc_writer *w, int32_t ifid,
+			  struct rc_talkers *talkers, struct rc_store *store,
+			  uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
+			  struct rc_drain **out, char *errbuf, size_t errlen);
 /* The ring's counters (rc_ring_stats), with the store's eviction count for
  * this interface: in this snapshot delivered == stored + store_failed
  * exactly, and stored - store_evicted is what the store holds of the
