@@ -38,6 +38,9 @@ SETTLE_TIMEOUT_S = 60.0
 # Ring sizes a plug picks from: the classic 64 slots (full in every burst), 256 slots, and the default 8192.
 RING_PAGES_CHOICES = (CLASSIC_RING_PAGES, 129, DEFAULT_RING_PAGES)
 WAIT_CHOICES = (WaitStrategy.SLEEP, WaitStrategy.EVENT)  # not spin or yield: they would take a shared core
+# What a plug's ring is: copied into slots, the kernel's blocks read in place, or those with the sinks run in the
+# capture thread (CaptureOptions.zero_copy, direct_dispatch); the last two drop only early.
+MODE_CHOICES = ("copy", "zero-copy", "direct")
 FAULTS = ("replug", "pause", "drop_policy", "rotate")
 SPOOL_BYTES = 2 << 20  # a few seconds of the soak's traffic: the store evicts from the warm-up on
 # An index sized to that spool (1 MiB): evicting, the store walks its whole index over and over, giving its pages
@@ -133,6 +136,7 @@ class Link:
     generator: Generator
     period: Period | None = None  # while plugged
     policy: DropPolicy = DropPolicy.EARLY
+    mode: str = "copy"
     paused: bool = False
     flooding: bool = False
 
@@ -236,11 +240,15 @@ class Soak:
     # -- faults -----------------------------------------------------------------------------------------------
 
     def plug(self, link: Link) -> None:
+        link.mode = self.random.choice(MODE_CHOICES)
+        if link.mode != "copy":
+            link.policy = DropPolicy.EARLY
         options = CaptureOptions(ring_pages=self.random.choice(RING_PAGES_CHOICES), drop_policy=link.policy,
-                                 wait_strategy=self.random.choice(WAIT_CHOICES))
+                                 wait_strategy=self.random.choice(WAIT_CHOICES), zero_copy=link.mode == "zero-copy",
+                                 direct_dispatch=link.mode == "direct")
         self.monitor.plug(link.ifname, options, netns=link.netns)
-        link.period = Period(link.ifname, f"{options.ring_pages} pages, {options.drop_policy.name.lower()}, "
-                                          f"{options.wait_strategy.name.lower()}")
+        link.period = Period(link.ifname, f"{link.mode}, {options.ring_pages} pages, "
+                                          f"{options.drop_policy.name.lower()}, {options.wait_strategy.name.lower()}")
         self.figures.faults["plug"] += 1
         self.flood(link)
 
@@ -272,9 +280,17 @@ class Soak:
         self.figures.faults["pause"] += 1
 
     def drop_policy(self, link: Link) -> None:
-        link.policy = DropPolicy.LATE if link.policy is DropPolicy.EARLY else DropPolicy.EARLY
-        self.monitor.set_drop_policy(link.ifname, link.policy)
+        policy = DropPolicy.LATE if link.policy is DropPolicy.EARLY else DropPolicy.EARLY
         self.figures.faults["drop_policy"] += 1
+        try:
+            self.monitor.set_drop_policy(link.ifname, policy)
+        except RingcoreError:
+            if link.mode == "copy":
+                raise
+            return  # the kernel's blocks drop only early: refused, as it should be
+        if link.mode != "copy":
+            raise SoakFailure(f"{link.ifname}: a {link.mode} ring took drop-late")
+        link.policy = policy
 
     def start_file(self) -> None:
         self.files_written += 1

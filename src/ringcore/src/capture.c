@@ -56,6 +56,7 @@ struct rc_capture {
 	/* zero-copy: the ring's slots are kernel blocks, and the ring owns fd
 	 * and kring (ring_kernel.c) */
 	int zero_copy;
+	int promisc; /* PACKET_MR_PROMISC is ours */
 	/* direct dispatch: the drain whose batches this capture's thread runs
 	 * after each block (rc_drain_start_direct); changed under direct_lock,
 	 * which the thread holds while it runs them */
@@ -279,6 +280,7 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 					"switching on promiscuous mode");
 			goto fail;
 		}
+		cap->promisc = 1;
 	}
 	if (!cap->zero_copy)
 		cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
@@ -708,8 +710,13 @@ void rc_capture_close(struct rc_capture *cap)
 	if (!cap)
 		return;
 	rc_capture_stop(cap);
-	/* a zero-copy ring owns them: it unmaps and closes with its last reference */
+	/* a zero-copy ring owns them: it unmaps and closes with its last reference
+	 * (a view kept in Python), so the interface leaves promiscuous mode now */
 	int ring_owns_socket = cap->zero_copy && cap->ring;
+	if (ring_owns_socket && cap->promisc) {
+		struct packet_mreq mreq = { .mr_ifindex = cap->ifindex, .mr_type = PACKET_MR_PROMISC };
+		(void)setsockopt(cap->fd, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &mreq, sizeof(mreq));
+	}
 	if (cap->kring != MAP_FAILED && !ring_owns_socket)
 		munmap(cap->kring, cap->kring_size);
 	if (cap->fd >= 0 && !ring_owns_socket)
