@@ -26,8 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ringcore.api import (CLASSIC_RING_PAGES, DEFAULT_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, RingStats,
-                          StoreOptions, WaitStrategy, interface_key)
+from ringcore.api import (CLASSIC_RING_PAGES, DEFAULT_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, RingMode,
+                          RingStats, StoreOptions, WaitStrategy, interface_key)
 from ringcore.monitor import Monitor
 
 GENERATOR = Path(__file__).resolve().parent / "soak_generator.py"
@@ -41,7 +41,8 @@ WAIT_CHOICES = (WaitStrategy.SLEEP, WaitStrategy.EVENT)  # not spin or yield: th
 # What a plug's ring is: copied into slots, the kernel's blocks read in place, or those with the sinks run in the
 # capture thread (CaptureOptions.zero_copy, direct_dispatch); the last two drop only early.
 MODE_CHOICES = ("copy", "zero-copy", "direct")
-FAULTS = ("replug", "pause", "drop_policy", "rotate")
+RING_MODES = {"copy": RingMode.COPY, "zero-copy": RingMode.ZERO_COPY, "direct": RingMode.DIRECT}
+FAULTS = ("replug", "pause", "drop_policy", "rotate", "mode")
 SPOOL_BYTES = 2 << 20  # a few seconds of the soak's traffic: the store evicts from the warm-up on
 # An index sized to that spool (1 MiB): evicting, the store walks its whole index over and over, giving its pages
 # back behind it, but TSan never gives back the shadow of the default index's 64 MiB.
@@ -144,7 +145,7 @@ class Link:
 @dataclass
 class Figures:
     faults: dict[str, int] = field(default_factory=lambda: {"plug": 0, "unplug": 0, "pause": 0, "drop_policy": 0,
-                                                             "rotation": 0})
+                                                             "rotation": 0, "mode": 0})
     periods: list[dict] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
     snapshots: int = 0
@@ -291,6 +292,17 @@ class Soak:
         if link.mode != "copy":
             raise SoakFailure(f"{link.ifname}: a {link.mode} ring took drop-late")
         link.policy = policy
+
+    def mode(self, link: Link) -> None:
+        """Switch a plugged ring to another kind mid-flood (Monitor.set_mode): its period's count stays exact."""
+        if link.period is None:
+            return
+        link.mode = self.random.choice([mode for mode in MODE_CHOICES if mode != link.mode])
+        self.monitor.set_mode(link.ifname, RING_MODES[link.mode])
+        if link.mode != "copy":
+            link.policy = DropPolicy.EARLY
+        link.period.options += f" -> {link.mode}"
+        self.figures.faults["mode"] += 1
 
     def start_file(self) -> None:
         self.files_written += 1

@@ -247,6 +247,7 @@ _SIGNATURES = {
     "rc_capture_ifindex": (ctypes.c_int, [vp]),
     "rc_capture_linktype": (u32, [vp]),
     "rc_capture_set_filter": (ctypes.c_int, [vp, _P(BpfInsn), u32, cp, size_t]),
+    "rc_capture_switch": (ctypes.c_int, [vp, ctypes.c_int, _P(RingConfig), cp, size_t]),
     "rc_capture_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_writer_open": (ctypes.c_int, [cp, i32, _P(vp), cp, size_t]),
     "rc_writer_open_rotating": (ctypes.c_int, [cp, i32, _P(Rotation), _P(vp), cp, size_t]),

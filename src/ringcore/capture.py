@@ -351,6 +351,11 @@ class Ring(_Native):
         rc.lib.rc_ring_reset_high_water(self.handle)
 
 
+def _ring_config(options: CaptureOptions) -> rc.RingConfig:
+    return rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy), int(options.wait_strategy),
+                         options.poll_interval_us, int(options.truncate_to_slot))
+
+
 class Capture(_Native):
     """One interface's socket, kernel ring and producer thread, feeding a Ring."""
 
@@ -365,8 +370,7 @@ class Capture(_Native):
         self.netns = netns
         self.options = options
         cfg = rc.CaptureConfig(
-            rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
-                          int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot)),
+            _ring_config(options),
             options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, KERNEL_BLOCK_NR, BLOCK_TIMEOUT_MS,
             int(options.zero_copy or options.direct_dispatch),
         )
@@ -387,6 +391,22 @@ class Capture(_Native):
         except BaseException:
             self.close()
             raise
+
+    def switch(self, options: CaptureOptions) -> Ring:
+        """Go on in a ring of the kind `options` say (zero_copy or direct_dispatch: the kernel's blocks; else a copy
+        ring of its geometry and settings) without losing a packet: the producer takes the new ring up at a block
+        boundary, once the old zero-copy ring's consumer gave back every block (rc_capture_switch). Returns the old
+        ring, whose consumer (stopped after this) takes what it holds; `ring` is the new one. Raises, changing
+        nothing, when a paused consumer keeps the old ring from emptying."""
+        buf = rc.errbuf()
+        zero_copy = options.zero_copy or options.direct_dispatch
+        code = rc.lib.rc_capture_switch(self.handle, int(zero_copy), ctypes.byref(_ring_config(options)), buf,
+                                        len(buf))
+        _check(code, buf, f"{self.ifname}: switching the ring")
+        old, self.options = self.ring, options
+        if rc.lib.rc_capture_ring(self._handle) != old.handle:
+            self.ring = Ring(rc.lib.rc_capture_ring(self._handle), owned=False)
+        return old
 
     def set_filter(self, expression: str | None) -> None:
         """Compile and attach a filter in the kernel; on error the old one stays."""

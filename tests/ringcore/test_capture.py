@@ -821,6 +821,7 @@ def test_every_call_on_a_closed_capture_raises_instead_of_passing_null_to_c(veth
 
     calls = {"set_filter": lambda capture: capture.set_filter("udp"), "error": lambda capture: capture.error(),
              "start": lambda capture: capture.start(),
+             "switch": lambda capture: capture.switch(CaptureOptions(zero_copy=True)),
              "ring": lambda capture: capture.ring.poll()}
     assert_every_call_raises_after_close(Capture, closed_capture, calls, ends=("close", "stop"))
 

@@ -37,6 +37,11 @@
 /* Zero-copy: the headroom the kernel leaves before each packet, where the
  * producer writes its rc_slot_hdr and puts a stripped VLAN tag back. */
 #define ZERO_COPY_RESERVE ((unsigned)sizeof(struct rc_slot_hdr) + VLAN_TAG_LEN)
+/* A switch waits for the consumer of the zero-copy ring it leaves to give
+ * back its blocks in steps of this, and gives up after SWITCH_TIMEOUT_NS (a
+ * paused consumer, a drop-early ring full and paused). */
+#define SWITCH_STEP_NS 10000000ull
+#define SWITCH_TIMEOUT_NS 2000000000ull
 
 struct rc_capture {
 	char ifname[IF_NAMESIZE];
@@ -53,9 +58,18 @@ struct rc_capture {
 	struct sock_filter *filter; /* the user's, attached by every start */
 	uint32_t filter_len;
 	struct rc_ring *ring;
-	/* zero-copy: the ring's slots are kernel blocks, and the ring owns fd
-	 * and kring (ring_kernel.c) */
+	/* fd and kring, shared with the zero-copy rings made on them (NULL
+	 * until both are open) */
+	struct rc_kernel_map *km;
+	/* zero-copy: the ring's slots are kernel blocks (ring_kernel.c) */
 	int zero_copy;
+	/* A mode switch (rc_capture_switch): the ring the producer is to take
+	 * up at its next block boundary, and the signal that it did; under
+	 * switch_lock. */
+	pthread_mutex_t switch_lock;
+	pthread_cond_t switched;
+	struct rc_ring *next_ring;
+	_Atomic int switch_asked; /* next_ring is set: the producer looks under the lock */
 	int promisc; /* PACKET_MR_PROMISC is ours */
 	/* direct dispatch: the drain whose batches this capture's thread runs
 	 * after each block (rc_drain_start_direct); changed under direct_lock,
@@ -166,6 +180,8 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 	}
 	strcpy(cap->ifname, ifname);
 	pthread_mutex_init(&cap->direct_lock, NULL);
+	pthread_mutex_init(&cap->switch_lock, NULL);
+	pthread_cond_init(&cap->switched, NULL);
 	cap->fd = -1;
 	cap->wake_fd = -1;
 	cap->kring = MAP_FAILED;
@@ -234,9 +250,9 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		rc = open_error(cap, errno, errbuf, errlen, "selecting TPACKET_V3");
 		goto fail;
 	}
+	/* in both modes: a capture may switch to zero-copy (rc_capture_switch) */
 	unsigned reserve = ZERO_COPY_RESERVE;
-	if (cap->zero_copy &&
-	    setsockopt(cap->fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve))) {
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve))) {
 		rc = open_error(cap, errno, errbuf, errlen, "reserving room for headers in the kernel ring");
 		goto fail;
 	}
@@ -264,10 +280,15 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		rc = open_error(cap, errno, errbuf, errlen, "mapping the kernel ring");
 		goto fail;
 	}
+	cap->km = kernel_map_new(cap->fd, cap->kring, cap->kring_size);
+	if (!cap->km) {
+		rc_err(errbuf, errlen, "%s: out of memory", ifname);
+		rc = -ENOMEM;
+		goto fail;
+	}
 	if (cap->zero_copy) {
-		/* from here the ring owns the socket and its mapping */
-		rc = rc_ring_create_kernel(&cfg->ring, cap->fd, cap->kring, cap->block_size,
-					   cap->block_nr, &cap->ring, errbuf, errlen);
+		rc = rc_ring_create_kernel(&cfg->ring, cap->km, cap->block_size, cap->block_nr,
+					   &cap->ring, errbuf, errlen);
 		if (rc)
 			goto fail;
 	}
@@ -282,10 +303,9 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		}
 		cap->promisc = 1;
 	}
-	if (!cap->zero_copy)
-		cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
+	cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
 	cap->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if ((!cap->zero_copy && !cap->vlan_scratch) || cap->wake_fd < 0) {
+	if (!cap->vlan_scratch || cap->wake_fd < 0) {
 		rc_err(errbuf, errlen, "%s: out of memory or file descriptors", ifname);
 		rc = -ENOMEM;
 		goto fail;
@@ -555,6 +575,63 @@ void capture_set_direct(struct rc_capture *cap, struct rc_drain *d)
 	rc_ring_wake_producer(cap->ring); /* blocks may wait for it */
 }
 
+/* Counted by the kernel, not yet taken: in its ring, handed over or not. */
+static int64_t kernel_untaken(struct rc_capture *cap)
+{
+	struct rc_ring *ring = cap->ring;
+	return (int64_t)(atomic_load_explicit(&ring->kernel_seen, memory_order_relaxed) -
+			 atomic_load_explicit(&ring->kernel_drops, memory_order_relaxed) -
+			 atomic_load_explicit(&ring->kernel_packets, memory_order_relaxed));
+}
+
+/* Hand the capture over to next_ring: packets the kernel counted and no ring
+ * took yet are the new ring's to take, so each ring's own counts close
+ * (kernel_seen == kernel_packets + kernel_drops once it is left). */
+static void adopt_next_ring(struct rc_capture *cap)
+{
+	struct rc_ring *old = cap->ring, *next = cap->next_ring;
+	fold_kernel_stats(cap);
+	int64_t untaken = kernel_untaken(cap);
+	if (untaken > 0) {
+		atomic_store_explicit(&old->kernel_seen,
+				      atomic_load_explicit(&old->kernel_seen, memory_order_relaxed) -
+					      (uint64_t)untaken, memory_order_relaxed);
+		atomic_store_explicit(&next->kernel_seen, (uint64_t)untaken, memory_order_relaxed);
+	}
+	if (old->kernel) /* go on copying at the block after the last handed over */
+		cap->block = (uint32_t)(atomic_load_explicit(&old->hdr->head, memory_order_relaxed) %
+					cap->block_nr);
+	if (next->kernel)
+		kernel_ring_start_at(next, cap->block);
+	cap->ring = next;
+	cap->zero_copy = next->kernel != NULL;
+	cap->next_ring = NULL;
+	atomic_store_explicit(&cap->switch_asked, 0, memory_order_relaxed);
+	pthread_cond_broadcast(&cap->switched);
+}
+
+/* A switch asked for is taken at a block boundary and, leaving a zero-copy
+ * ring, once its consumer gave every block back (until then no new block is
+ * handed over: the kernel keeps them), so no block is ever in two rings'
+ * hands.  Returns 1 while that wait goes on. */
+static int switch_rings(struct rc_capture *cap)
+{
+	struct rc_ring *old = cap->ring;
+	if (cap->frame_in_block)
+		return 0; /* the rest of the block first */
+	if (old->kernel && atomic_load_explicit(&old->hdr->head, memory_order_relaxed) !=
+				   atomic_load_explicit(&old->hdr->tail, memory_order_acquire)) {
+		run_direct_drain(cap);
+		rc_ring_wait_block_returned(old, SWITCH_STEP_NS);
+		return 1;
+	}
+	pthread_mutex_lock(&cap->switch_lock);
+	if (cap->next_ring)
+		adopt_next_ring(cap);
+	pthread_mutex_unlock(&cap->switch_lock);
+	return 0;
+}
+
 static void *producer_main(void *arg)
 {
 	struct rc_capture *cap = arg;
@@ -565,6 +642,8 @@ static void *producer_main(void *arg)
 		{ .fd = cap->wake_fd, .events = POLLIN },
 	};
 	while (atomic_load_explicit(&cap->running, memory_order_relaxed)) {
+		if (atomic_load_explicit(&cap->switch_asked, memory_order_acquire) && switch_rings(cap))
+			continue;
 		int taken = take_ready_block(cap);
 		if (taken < 0)
 			break;
@@ -648,14 +727,6 @@ static void unhook(struct rc_capture *cap)
 	(void)bind_to(cap, UNHOOKED_PROTOCOL);
 }
 
-/* Counted by the kernel, not yet taken: in its ring, handed over or not. */
-static int64_t kernel_untaken(struct rc_capture *cap)
-{
-	struct rc_ring *ring = cap->ring;
-	return (int64_t)(atomic_load_explicit(&ring->kernel_seen, memory_order_relaxed) -
-			 atomic_load_explicit(&ring->kernel_drops, memory_order_relaxed) -
-			 atomic_load_explicit(&ring->kernel_packets, memory_order_relaxed));
-}
 
 /* After the producer ended, on the unhooked socket: take every packet the
  * final counters count.  The kernel hands its last block over at its block
@@ -705,27 +776,78 @@ void rc_capture_stop(struct rc_capture *cap)
 	take_the_rest(cap);
 }
 
+int rc_capture_switch(struct rc_capture *cap, int zero_copy, const struct rc_ring_config *cfg,
+		      char *errbuf, size_t errlen)
+{
+	if ((zero_copy != 0) == cap->zero_copy)
+		return 0;
+	struct rc_ring *old = cap->ring, *next;
+	int rc = zero_copy ? rc_ring_create_kernel(cfg, cap->km, cap->block_size, cap->block_nr, &next,
+						   errbuf, errlen) :
+			     rc_ring_create(cfg, &next, errbuf, errlen);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&cap->switch_lock);
+	cap->next_ring = next;
+	if (!cap->started) {
+		/* this thread is the producer: the same rule, no waiting */
+		if (!old->kernel || atomic_load(&old->hdr->head) == atomic_load(&old->hdr->tail))
+			adopt_next_ring(cap);
+	} else {
+		atomic_store_explicit(&cap->switch_asked, 1, memory_order_release);
+		rc_ring_wake_producer(old); /* one asleep waiting for room or a block back */
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		uint64_t ns = (uint64_t)deadline.tv_nsec + SWITCH_TIMEOUT_NS;
+		deadline.tv_sec += (time_t)(ns / 1000000000ull);
+		deadline.tv_nsec = (long)(ns % 1000000000ull);
+		while (cap->next_ring && atomic_load(&cap->running) &&
+		       pthread_cond_timedwait(&cap->switched, &cap->switch_lock, &deadline) == 0)
+			;
+	}
+	int adopted = cap->next_ring == NULL;
+	cap->next_ring = NULL;
+	atomic_store_explicit(&cap->switch_asked, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&cap->switch_lock);
+	if (!adopted) {
+		rc_ring_destroy(next);
+		rc_err(errbuf, errlen,
+		       "%s: the ring did not come to a block boundary in %llu s (a paused consumer holds it): resume it first",
+		       cap->ifname, SWITCH_TIMEOUT_NS / 1000000000ull);
+		return -EBUSY;
+	}
+	rc_ring_destroy(old); /* the capture's reference: its consumer and views keep theirs */
+	return 0;
+}
+
 void rc_capture_close(struct rc_capture *cap)
 {
 	if (!cap)
 		return;
 	rc_capture_stop(cap);
-	/* a zero-copy ring owns them: it unmaps and closes with its last reference
-	 * (a view kept in Python), so the interface leaves promiscuous mode now */
-	int ring_owns_socket = cap->zero_copy && cap->ring;
-	if (ring_owns_socket && cap->promisc) {
-		struct packet_mreq mreq = { .mr_ifindex = cap->ifindex, .mr_type = PACKET_MR_PROMISC };
-		(void)setsockopt(cap->fd, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &mreq, sizeof(mreq));
+	if (cap->km) {
+		/* a zero-copy ring may keep the socket open (a view kept in
+		 * Python): the interface leaves promiscuous mode now */
+		if (cap->promisc) {
+			struct packet_mreq mreq = { .mr_ifindex = cap->ifindex,
+						    .mr_type = PACKET_MR_PROMISC };
+			(void)setsockopt(cap->fd, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &mreq,
+					 sizeof(mreq));
+		}
+		kernel_map_release(cap->km);
+	} else {
+		if (cap->kring != MAP_FAILED)
+			munmap(cap->kring, cap->kring_size);
+		if (cap->fd >= 0)
+			close(cap->fd);
 	}
-	if (cap->kring != MAP_FAILED && !ring_owns_socket)
-		munmap(cap->kring, cap->kring_size);
-	if (cap->fd >= 0 && !ring_owns_socket)
-		close(cap->fd);
 	if (cap->wake_fd >= 0)
 		close(cap->wake_fd);
 	free(cap->vlan_scratch);
 	free(cap->filter);
 	pthread_mutex_destroy(&cap->direct_lock);
+	pthread_mutex_destroy(&cap->switch_lock);
+	pthread_cond_destroy(&cap->switched);
 	rc_ring_destroy(cap->ring);
 	free(cap);
 }

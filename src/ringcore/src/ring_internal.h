@@ -13,12 +13,27 @@
 #define LINKTYPE_ETHERNET 1
 #define LINKTYPE_RAW 101
 
-/* A zero-copy ring's slots: the socket's TPACKET_V3 blocks (ring_kernel.c).
- * The ring owns the mapping and the socket from rc_ring_create_kernel on:
- * the last reference unmaps the blocks, then closes the socket (closed first,
- * the kernel would free a ring still mapped). */
-struct rc_kernel_ring {
+/* A packet socket and its mapped TPACKET_V3 blocks, shared by the capture and
+ * the zero-copy rings made on it (a ring outlives its capture while a Python
+ * view of it lives; a mode switch leaves one to its consumer): the last
+ * reference unmaps the blocks, then closes the socket (closed first, the
+ * kernel would free a ring still mapped). */
+struct rc_kernel_map {
+	_Atomic uint32_t refs;
 	int fd;
+	uint8_t *map;
+	size_t size;
+};
+
+/* One more reference to km, or (NULL) a new one, with the capture's reference,
+ * over fd and map (which it then owns). */
+struct rc_kernel_map *kernel_map_new(int fd, uint8_t *map, size_t size);
+void kernel_map_retain(struct rc_kernel_map *km);
+void kernel_map_release(struct rc_kernel_map *km);
+
+/* A zero-copy ring's slots: the socket's TPACKET_V3 blocks (ring_kernel.c). */
+struct rc_kernel_ring {
+	struct rc_kernel_map *km; /* a reference */
 	uint8_t *map;
 	size_t map_size;
 	uint32_t block_size;
@@ -155,12 +170,14 @@ int ring_new(const struct rc_ring_config *cfg, uint32_t slot_size, uint32_t slot
 
 /* ---- zero-copy rings (ring_kernel.c) ---- */
 
-/* A ring whose slots are the block_nr blocks of block_size bytes mapped at
- * map from socket fd (cfg gives the wait strategy and poll interval).  On
- * success the ring owns map and fd. */
-int rc_ring_create_kernel(const struct rc_ring_config *cfg, int fd, uint8_t *map,
+/* A ring whose slots are the block_nr blocks of block_size bytes of km (cfg
+ * gives the wait strategy and poll interval); it takes a reference to km. */
+int rc_ring_create_kernel(const struct rc_ring_config *cfg, struct rc_kernel_map *km,
 			  uint32_t block_size, uint32_t block_nr, struct rc_ring **out,
 			  char *errbuf, size_t errlen);
+/* Before any consumer: the first block the producer hands over is block
+ * (a position: any count with the block's index as its remainder). */
+void kernel_ring_start_at(struct rc_ring *ring, uint64_t block);
 /* Producer: the block at head, when the kernel has handed it over (and the
  * consumer does not hold it from the lap before); else NULL. */
 void *rc_ring_kernel_block_ready(struct rc_ring *ring);

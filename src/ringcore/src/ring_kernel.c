@@ -13,7 +13,34 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int rc_ring_create_kernel(const struct rc_ring_config *cfg, int fd, uint8_t *map,
+struct rc_kernel_map *kernel_map_new(int fd, uint8_t *map, size_t size)
+{
+	struct rc_kernel_map *km = malloc(sizeof(*km));
+	if (!km)
+		return NULL;
+	atomic_init(&km->refs, 1);
+	km->fd = fd;
+	km->map = map;
+	km->size = size;
+	return km;
+}
+
+void kernel_map_retain(struct rc_kernel_map *km)
+{
+	atomic_fetch_add_explicit(&km->refs, 1, memory_order_relaxed);
+}
+
+void kernel_map_release(struct rc_kernel_map *km)
+{
+	/* acq_rel: every owner's use of the blocks happens before the unmap */
+	if (atomic_fetch_sub_explicit(&km->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	munmap(km->map, km->size);
+	close(km->fd);
+	free(km);
+}
+
+int rc_ring_create_kernel(const struct rc_ring_config *cfg, struct rc_kernel_map *km,
 			  uint32_t block_size, uint32_t block_nr, struct rc_ring **out,
 			  char *errbuf, size_t errlen)
 {
@@ -31,8 +58,9 @@ int rc_ring_create_kernel(const struct rc_ring_config *cfg, int fd, uint8_t *map
 		free(k);
 		return rc;
 	}
-	k->fd = fd;
-	k->map = map;
+	kernel_map_retain(km);
+	k->km = km;
+	k->map = km->map;
 	k->map_size = (size_t)block_size * block_nr;
 	k->block_size = block_size;
 	k->block_nr = block_nr;
@@ -40,10 +68,18 @@ int rc_ring_create_kernel(const struct rc_ring_config *cfg, int fd, uint8_t *map
 	return 0;
 }
 
+void kernel_ring_start_at(struct rc_ring *ring, uint64_t block)
+{
+	struct rc_kernel_ring *k = ring->kernel;
+	k->poll_pos = k->release_pos = block * k->block_size;
+	atomic_store_explicit(&ring->hdr->head, block, memory_order_relaxed);
+	atomic_store_explicit(&ring->hdr->tail, block, memory_order_relaxed);
+	atomic_store_explicit(&ring->hdr->consuming, block, memory_order_relaxed);
+}
+
 void kernel_ring_free(struct rc_kernel_ring *k)
 {
-	munmap(k->map, k->map_size);
-	close(k->fd);
+	kernel_map_release(k->km);
 	free(k);
 }
 

@@ -390,6 +390,18 @@ struct rc_ring *rc_capture_ring(struct rc_capture *cap);
 int rc_capture_ifindex(struct rc_capture *cap);
 /* pcap LINKTYPE_* of the interface: what the filter is compiled for. */
 uint32_t rc_capture_linktype(struct rc_capture *cap);
+/* Switch the capture to a new ring of the other kind (zero_copy: the kernel's
+ * blocks; else a copy ring of cfg), losing nothing: the producer takes it up
+ * at its next block boundary and, leaving a zero-copy ring, once that ring's
+ * consumer gave every block back (no new block goes to it meanwhile), so
+ * each packet is in exactly one ring, the old one's first.  The old ring
+ * stays with its consumer (a drain, a Python view) until it lets go; its
+ * counts close alone (kernel_seen == kernel_packets + kernel_drops), and the
+ * packets the kernel counted but had not handed over are the new one's.
+ * -EBUSY (nothing changed) when that takes more than 2 s (a paused consumer
+ * of a full ring).  rc_capture_ring then returns the new ring. */
+int rc_capture_switch(struct rc_capture *cap, int zero_copy, const struct rc_ring_config *cfg,
+		      char *errbuf, size_t errlen);
 /* Replace the socket filter while capturing; a stopped capture keeps it
  * for its next start (the kernel checks it then). */
 int rc_capture_set_filter(struct rc_capture *cap,
