@@ -549,10 +549,11 @@ static int take_ready_block(struct rc_capture *cap)
 static int wait_for_next_block(struct rc_capture *cap, struct pollfd pfd[2])
 {
 	struct rc_ring *ring = cap->ring;
-	if (cap->zero_copy && atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) !=
-				      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed)) {
+	/* seq_cst: the handshake of rc_ring_wait_block_returned */
+	uint64_t tail = atomic_load(&ring->hdr->tail);
+	if (cap->zero_copy && atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != tail) {
 		maybe_fold_kernel_stats(cap);
-		rc_ring_wait_block_returned(ring, KERNEL_STATS_INTERVAL_NS);
+		rc_ring_wait_block_returned(ring, tail, KERNEL_STATS_INTERVAL_NS);
 		return 0;
 	}
 	return wait_for_block(cap, pfd);
@@ -619,10 +620,10 @@ static int switch_rings(struct rc_capture *cap)
 	struct rc_ring *old = cap->ring;
 	if (cap->frame_in_block)
 		return 0; /* the rest of the block first */
-	if (old->kernel && atomic_load_explicit(&old->hdr->head, memory_order_relaxed) !=
-				   atomic_load_explicit(&old->hdr->tail, memory_order_acquire)) {
+	uint64_t tail = atomic_load(&old->hdr->tail);
+	if (old->kernel && atomic_load_explicit(&old->hdr->head, memory_order_relaxed) != tail) {
 		run_direct_drain(cap);
-		rc_ring_wait_block_returned(old, SWITCH_STEP_NS);
+		rc_ring_wait_block_returned(old, tail, SWITCH_STEP_NS);
 		return 1;
 	}
 	pthread_mutex_lock(&cap->switch_lock);

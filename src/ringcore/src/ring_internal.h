@@ -186,8 +186,9 @@ void *rc_ring_kernel_block_ready(struct rc_ring *ring);
  * taken and stored, in one step. */
 void rc_ring_publish_block(struct rc_ring *ring, uint32_t packets, uint64_t wire_bytes,
 			   uint32_t outgoing_packets, uint64_t outgoing_bytes, uint32_t truncated);
-/* Producer: sleep until the consumer gives a block back, or max_ns pass. */
-void rc_ring_wait_block_returned(struct rc_ring *ring, uint64_t max_ns);
+/* Producer: sleep until the consumer gives back a block after tail_seen
+ * (the tail the producer decided on), or max_ns pass. */
+void rc_ring_wait_block_returned(struct rc_ring *ring, uint64_t tail_seen, uint64_t max_ns);
 /* Consumer side, called by ring.c for a zero-copy ring. */
 uint32_t kernel_ring_poll(struct rc_ring *ring, uint32_t max);
 const struct rc_slot_hdr *kernel_ring_next(struct rc_ring *ring, uint64_t *pos);

@@ -105,12 +105,11 @@ void *rc_ring_kernel_block_ready(struct rc_ring *ring)
 /* The handshake of rc_ring_wait_room (ring.c): a block given back after our
  * read of room_seq changes it, so the futex wait returns at once; one before
  * moved tail, which the sequentially consistent load then sees. */
-void rc_ring_wait_block_returned(struct rc_ring *ring, uint64_t max_ns)
+void rc_ring_wait_block_returned(struct rc_ring *ring, uint64_t tail_seen, uint64_t max_ns)
 {
-	uint64_t tail = atomic_load(&ring->hdr->tail);
 	uint32_t seq = atomic_load(&ring->room_seq);
 	atomic_store(&ring->producer_waiting, 1);
-	if (atomic_load(&ring->hdr->tail) == tail) {
+	if (atomic_load(&ring->hdr->tail) == tail_seen) {
 		struct timespec ts = rc_timespec(max_ns);
 		syscall(SYS_futex, &ring->room_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
 	}
