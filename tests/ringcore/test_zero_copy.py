@@ -8,9 +8,10 @@ import pytest
 import netns
 from readback import tshark_read
 from ringcore import CaptureOptions, DropPolicy, RingcoreError, RingMode
-from ringcore.capture import KERNEL_BLOCK_NR, KERNEL_BLOCK_SIZE
+from ringcore.capture import KERNEL_BLOCK_SIZE
 from test_capture import QUIET_WINDOW_S, ifindex_in, receive_paced, stats_of, vlan_mix, wait_for
 
+KERNEL_BLOCK_NR = (8 << 20) // KERNEL_BLOCK_SIZE  # the default kernel ring: 8 MiB of blocks
 ZERO_COPY = CaptureOptions(zero_copy=True)
 DIRECT = CaptureOptions(direct_dispatch=True)
 MODES = {"zero-copy": (ZERO_COPY, RingMode.ZERO_COPY), "direct": (DIRECT, RingMode.DIRECT)}

@@ -3,7 +3,8 @@
  *
  * A capture ("rc_capture") reads one interface's AF_PACKET socket through the
  * kernel's mmap'ed TPACKET_V3 ring and copies each packet into the next free
- * slot of that interface's slot ring ("rc_ring").  A consumer takes slots in
+ * slot of that interface's slot ring ("rc_ring"), or (zero-copy, below) hands
+ * the kernel's blocks themselves over as the ring's slots.  A consumer takes slots in
  * batches (rc_ring_poll), looks at them in place and frees them
  * (rc_ring_release).  A drain ("rc_drain") is a consumer thread in C that moves
  * whole batches to its sinks (a pcap/pcapng writer, a talkers table, a packet
