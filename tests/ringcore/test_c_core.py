@@ -139,6 +139,11 @@ def test_one_consumer_per_ring_releases_only_what_it_polled_and_the_ring_lives_w
     run_c_test("ring_consumer_ownership")
 
 
+def test_a_zero_copy_ring_over_kernel_laid_blocks_delivers_each_packet_once_in_place_and_gives_every_block_back(
+        run_c_test):
+    run_c_test("ring_kernel_blocks", TIMED_SECONDS)
+
+
 def test_two_drains_sharing_a_limit_take_exactly_the_limit(run_c_test):
     run_c_test("drain_shared_limit", TIMED_SECONDS)
 
