@@ -236,6 +236,8 @@ class Ring(_Native):
         ts_ns = in_range("timestamp", time.time_ns() if ts_ns is None else ts_ns, 0, U64_MAX, " ns")
         ifindex = in_range("interface index", ifindex, I32_MIN, I32_MAX)
         code = rc.lib.rc_ring_produce(handle, data, caplen, wirelen, ts_ns, ifindex, 0)
+        if code == -errno.EOPNOTSUPP:
+            raise RingcoreError("a zero-copy ring's packets are the kernel's: nothing can be produced into it")
         rc.lib.rc_ring_notify(handle)
         return code == 0
 

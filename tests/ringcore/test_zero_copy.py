@@ -123,6 +123,8 @@ def test_a_zero_copy_ring_refuses_late_drops_and_its_slot_map_shows_kernel_block
     ring = monitor.ring(veth_pair.if_a)
     with pytest.raises(RingcoreError, match="zero-copy ring drops only early"):
         monitor.set_drop_policy(veth_pair.if_a, DropPolicy.LATE)
+    with pytest.raises(RingcoreError, match="packets are the kernel's"):
+        ring.produce(b"not from the kernel")
     frames = veth_pair.frames_to_a(range(5))
     netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
     assert wait_for(lambda: stats_of(monitor, veth_pair.if_a).kernel_packets == len(frames))
