@@ -227,7 +227,7 @@ def print_summary(result: dict, checks: list[Check], reports: list[str], command
     print(f"  in files      {result['in_files']:>12,}  ({result['files']} files, read by capinfos)")
     print(f"  faults        (after the warm-up) plug {faults.get('plug', 0)}, unplug {faults.get('unplug', 0)}, "
           f"pause {faults.get('pause', 0)}, drop policy {faults.get('drop_policy', 0)}, "
-          f"rotation {faults.get('rotation', 0)}")
+          f"rotation {faults.get('rotation', 0)}, mode {faults.get('mode', 0)}")
     print(f"  RSS           start {result['rss_start_kib'] or 0:,} KiB, end {result['rss_end_kib'] or 0:,} KiB, "
           f"max {result['rss_max_kib']:,} KiB")
     for check in checks:

@@ -26,8 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ringcore.api import (CLASSIC_RING_PAGES, DEFAULT_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, RingStats,
-                          StoreOptions, WaitStrategy, interface_key)
+from ringcore.api import (CLASSIC_RING_PAGES, DEFAULT_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, RingMode,
+                          RingStats, StoreOptions, WaitStrategy, interface_key)
 from ringcore.monitor import Monitor
 
 GENERATOR = Path(__file__).resolve().parent / "soak_generator.py"
@@ -39,7 +39,11 @@ SETTLE_TIMEOUT_S = 60.0
 RING_PAGES_CHOICES = (CLASSIC_RING_PAGES, 129, DEFAULT_RING_PAGES)
 # not spin or yield: they would take a shared core (adaptive spins at most 50 us a wait, less once it learns)
 WAIT_CHOICES = (WaitStrategy.SLEEP, WaitStrategy.EVENT, WaitStrategy.ADAPTIVE)
-FAULTS = ("replug", "pause", "drop_policy", "rotate")
+# What a plug's ring is: copied into slots, the kernel's blocks read in place, or those with the sinks run in the
+# capture thread (CaptureOptions.zero_copy, direct_dispatch); the last two drop only early.
+MODE_CHOICES = ("copy", "zero-copy", "direct")
+RING_MODES = {"copy": RingMode.COPY, "zero-copy": RingMode.ZERO_COPY, "direct": RingMode.DIRECT}
+FAULTS = ("replug", "pause", "drop_policy", "rotate", "mode")
 SPOOL_BYTES = 2 << 20  # a few seconds of the soak's traffic: the store evicts from the warm-up on
 # An index sized to that spool (1 MiB): evicting, the store walks its whole index over and over, giving its pages
 # back behind it, but TSan never gives back the shadow of the default index's 64 MiB.
@@ -134,6 +138,7 @@ class Link:
     generator: Generator
     period: Period | None = None  # while plugged
     policy: DropPolicy = DropPolicy.EARLY
+    mode: str = "copy"
     paused: bool = False
     flooding: bool = False
 
@@ -141,7 +146,7 @@ class Link:
 @dataclass
 class Figures:
     faults: dict[str, int] = field(default_factory=lambda: {"plug": 0, "unplug": 0, "pause": 0, "drop_policy": 0,
-                                                             "rotation": 0})
+                                                             "rotation": 0, "mode": 0})
     periods: list[dict] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
     snapshots: int = 0
@@ -237,11 +242,15 @@ class Soak:
     # -- faults -----------------------------------------------------------------------------------------------
 
     def plug(self, link: Link) -> None:
+        link.mode = self.random.choice(MODE_CHOICES)
+        if link.mode != "copy":
+            link.policy = DropPolicy.EARLY
         options = CaptureOptions(ring_pages=self.random.choice(RING_PAGES_CHOICES), drop_policy=link.policy,
-                                 wait_strategy=self.random.choice(WAIT_CHOICES))
+                                 wait_strategy=self.random.choice(WAIT_CHOICES), zero_copy=link.mode == "zero-copy",
+                                 direct_dispatch=link.mode == "direct")
         self.monitor.plug(link.ifname, options, netns=link.netns)
-        link.period = Period(link.ifname, f"{options.ring_pages} pages, {options.drop_policy.name.lower()}, "
-                                          f"{options.wait_strategy.name.lower()}")
+        link.period = Period(link.ifname, f"{link.mode}, {options.ring_pages} pages, "
+                                          f"{options.drop_policy.name.lower()}, {options.wait_strategy.name.lower()}")
         self.figures.faults["plug"] += 1
         self.flood(link)
 
@@ -273,9 +282,28 @@ class Soak:
         self.figures.faults["pause"] += 1
 
     def drop_policy(self, link: Link) -> None:
-        link.policy = DropPolicy.LATE if link.policy is DropPolicy.EARLY else DropPolicy.EARLY
-        self.monitor.set_drop_policy(link.ifname, link.policy)
+        policy = DropPolicy.LATE if link.policy is DropPolicy.EARLY else DropPolicy.EARLY
         self.figures.faults["drop_policy"] += 1
+        try:
+            self.monitor.set_drop_policy(link.ifname, policy)
+        except RingcoreError:
+            if link.mode == "copy":
+                raise
+            return  # the kernel's blocks drop only early: refused, as it should be
+        if link.mode != "copy":
+            raise SoakFailure(f"{link.ifname}: a {link.mode} ring took drop-late")
+        link.policy = policy
+
+    def mode(self, link: Link) -> None:
+        """Switch a plugged ring to another kind mid-flood (Monitor.set_mode): its period's count stays exact."""
+        if link.period is None:
+            return
+        link.mode = self.random.choice([mode for mode in MODE_CHOICES if mode != link.mode])
+        self.monitor.set_mode(link.ifname, RING_MODES[link.mode])
+        if link.mode != "copy":
+            link.policy = DropPolicy.EARLY
+        link.period.options += f" -> {link.mode}"
+        self.figures.faults["mode"] += 1
 
     def start_file(self) -> None:
         self.files_written += 1

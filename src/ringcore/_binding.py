@@ -13,6 +13,7 @@ RC_SLOT_TRUNCATED = 0x1
 RC_SLOT_OUTGOING = 0x2
 RC_SLOT_PADDING = 0x4
 RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED, RC_SLOT_KIND_PADDING = 0, 1, 2
+RC_MODE_COPY, RC_MODE_ZERO_COPY, RC_MODE_DIRECT = 0, 1, 2  # enum rc_ring_mode
 RC_FORMAT_PCAP_US = 0
 RC_FORMAT_PCAP_NS = 1
 RC_FORMAT_PCAPNG = 2
@@ -30,6 +31,7 @@ size_t, vp, cp = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_char_p
 
 
 class SlotHdr(ctypes.Structure):
+    _pack_ = 1  # packed in C: in a zero-copy ring it sits where the kernel put the packet
     _fields_ = [
         ("caplen", u32),
         ("wirelen", u32),
@@ -64,6 +66,7 @@ class CaptureConfig(ctypes.Structure):
         ("kernel_block_size", u32),
         ("kernel_block_nr", u32),
         ("block_timeout_ms", u32),
+        ("zero_copy", u32),
     ]
 
 
@@ -109,6 +112,7 @@ class Stats(ctypes.Structure):
         ("spin_us", u32),
         ("paused", u32),
         ("truncate_to_slot", u32),
+        ("mode", u32),
     ]
 
 
@@ -242,6 +246,8 @@ _SIGNATURES = {
     "rc_ring_set_spin": (ctypes.c_int, [vp, u32]),
     "rc_ring_base": (vp, [vp]),
     "rc_ring_map_size": (size_t, [vp]),
+    "rc_ring_data_base": (vp, [vp]),
+    "rc_ring_data_size": (size_t, [vp]),
     "rc_ring_copy_slot": (i64, [vp, u32, vp, size_t, _P(u32)]),
     "rc_ring_slot_kinds": (u32, [vp, vp, u32]),
     "rc_interface_linktype": (ctypes.c_int, [cp, cp, size_t]),
@@ -253,6 +259,7 @@ _SIGNATURES = {
     "rc_capture_ifindex": (ctypes.c_int, [vp]),
     "rc_capture_linktype": (u32, [vp]),
     "rc_capture_set_filter": (ctypes.c_int, [vp, _P(BpfInsn), u32, cp, size_t]),
+    "rc_capture_switch": (ctypes.c_int, [vp, ctypes.c_int, _P(RingConfig), cp, size_t]),
     "rc_capture_error": (ctypes.c_int, [vp, cp, size_t]),
     "rc_writer_open": (ctypes.c_int, [cp, i32, _P(vp), cp, size_t]),
     "rc_writer_open_rotating": (ctypes.c_int, [cp, i32, _P(Rotation), _P(vp), cp, size_t]),
@@ -268,6 +275,7 @@ _SIGNATURES = {
     "rc_writer_chown": (ctypes.c_int, [vp, u32, u32]),
     "rc_writer_set_packet_buffered": (None, [vp, ctypes.c_int]),
     "rc_drain_start": (ctypes.c_int, [vp, vp, i32, vp, vp, u32, _P(Limit), u32, _P(vp), cp, size_t]),
+    "rc_drain_start_direct": (ctypes.c_int, [vp, vp, i32, vp, vp, u32, _P(Limit), u32, _P(vp), cp, size_t]),
     "rc_drain_stats": (None, [vp, _P(Stats)]),
     "rc_drain_pause": (None, [vp, ctypes.c_int]),
     "rc_drain_stop": (None, [vp, ctypes.c_int]),

@@ -54,6 +54,18 @@ class DropPolicy(enum.IntEnum):
     LATE = 1
 
 
+class RingMode(enum.IntEnum):
+    """What a ring's slots are (enum rc_ring_mode)."""
+
+    COPY = 0  # packets copied out of the kernel's blocks into the ring's slots
+    ZERO_COPY = 1  # the slots are the kernel's blocks: the consumer reads them in place
+    DIRECT = 2  # zero-copy, its drain's sinks run in the capture thread on each kernel block
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
 class WaitStrategy(enum.IntEnum):
     SLEEP = 0  # sleep the poll interval, poll again: the classic design
     YIELD = 1
@@ -80,6 +92,12 @@ class CaptureOptions:
     kernel_buffer_bytes: int = DEFAULT_KERNEL_BUFFER_BYTES
     direction: Direction = Direction.INOUT
     linktype_required: int | None = None
+    # The ring's slots are the kernel's blocks (ringcore.h): no copy, every drop the kernel's; slot_size,
+    # ring_pages and truncate_to_slot are not used.
+    zero_copy: bool = False
+    # A session's drain runs its sinks in the capture thread on each kernel block, with no hand-off through a
+    # ring (rc_drain_start_direct): the ring is zero-copy whatever zero_copy says.
+    direct_dispatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,7 @@ class RingStats:
     poll_interval_us: int
     paused: bool
     truncate_to_slot: bool = False
+    mode: RingMode = RingMode.COPY
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None

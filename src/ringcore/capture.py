@@ -26,6 +26,7 @@ from .api import (
     PrivilegeError,
     RingcoreError,
     TALKERS_SPANS_S,
+    RingMode,
     Talker,
     TopTalkers,
     WaitStrategy,
@@ -202,14 +203,18 @@ class Ring(_Native):
         if not owned:
             rc.lib.rc_ring_retain(handle)
         self._handle = handle
-        base = rc.lib.rc_ring_base(handle)
-        mapping = (ctypes.c_char * rc.lib.rc_ring_map_size(handle)).from_address(base)
+        # Where records live: the slots, or a zero-copy ring's kernel blocks (mapped while the ring is).
+        base = rc.lib.rc_ring_data_base(handle)
+        mapping = (ctypes.c_char * rc.lib.rc_ring_data_size(handle)).from_address(base)
         # Our reference goes with the mapping object, which every view of a slot keeps alive: a view kept past
         # close() (a slice of one, say) reads memory that is still mapped. Not at exit: nothing is owed then.
         weakref.finalize(mapping, rc.lib.rc_ring_destroy, handle).atexit = False
         self._view = memoryview(mapping).cast("B")
         self._base = base
         self._stats = rc.Stats()
+        self.stats()
+        self.mode = RingMode(self._stats.mode)
+        self._slot_size = self._stats.slot_size
         self._held: deque[memoryview] = deque()  # views of the packets polled and not released, oldest first
         self._consumer = False
 
@@ -255,6 +260,8 @@ class Ring(_Native):
         ts_ns = in_range("timestamp", time.time_ns() if ts_ns is None else ts_ns, 0, U64_MAX, " ns")
         ifindex = in_range("interface index", ifindex, I32_MIN, I32_MAX)
         code = rc.lib.rc_ring_produce(handle, data, caplen, wirelen, ts_ns, ifindex, 0)
+        if code == -errno.EOPNOTSUPP:
+            raise RingcoreError("a zero-copy ring's packets are the kernel's: nothing can be produced into it")
         rc.lib.rc_ring_notify(handle)
         return code == 0
 
@@ -274,13 +281,17 @@ class Ring(_Native):
         position = ctypes.c_uint64()
         count = rc.lib.rc_ring_poll(handle, max_items, ctypes.byref(position))
         batch = []
+        copy_ring = self.mode == RingMode.COPY
         for _ in range(count):
+            # a zero-copy ring's positions are bytes in the kernel's blocks: the record's slot is its block
+            block = position.value // self._slot_size
             offset = rc.lib.rc_ring_next(handle, ctypes.byref(position)) - self._base
             caplen, wirelen, ts_ns, ifindex, flags, slots = _SLOT_HDR.unpack_from(self._view, offset)
             data_at = offset + rc.SLOT_HDR_SIZE
             view = self._view[data_at:data_at + caplen]
             self._held.append(view)
-            batch.append((view, SlotMeta(position.value - slots, caplen, wirelen, ts_ns, ifindex, flags, slots)))
+            first = position.value - slots if copy_ring else block
+            batch.append((view, SlotMeta(first, caplen, wirelen, ts_ns, ifindex, flags, slots)))
         return batch
 
     def release(self, count: int) -> None:
@@ -337,8 +348,9 @@ class Ring(_Native):
         last slot."""
         index = in_range("slot index", index, 0, U32_MAX)
         handle = self.handle
-        # a record is at most the slot area: the mapping less its header page
-        buf = ctypes.create_string_buffer(rc.lib.rc_ring_map_size(handle))
+        # a record is at most the slot area (a zero-copy one, a kernel block) and its header
+        buf = ctypes.create_string_buffer(
+            (self._slot_size if self.mode != RingMode.COPY else rc.lib.rc_ring_data_size(handle)) + rc.SLOT_HDR_SIZE)
         first = ctypes.c_uint32()
         size = rc.lib.rc_ring_copy_slot(handle, index, buf, len(buf), ctypes.byref(first))
         if size < 0:
@@ -355,7 +367,8 @@ class Ring(_Native):
         return buf.raw[:count]
 
     def set_drop_policy(self, policy: DropPolicy) -> None:
-        rc.lib.rc_ring_set_drop_policy(self.handle, DropPolicy(policy))
+        if rc.lib.rc_ring_set_drop_policy(self.handle, DropPolicy(policy)) == -errno.EOPNOTSUPP:
+            raise RingcoreError("a zero-copy ring drops only early: the kernel drops what finds no free block")
 
     def set_wait(self, strategy: WaitStrategy, poll_interval_us: int, spin_us: int | None = None) -> None:
         """The strategy and its interval; spin_us (adaptive's spin) stays as it is when None."""
@@ -368,6 +381,11 @@ class Ring(_Native):
 
     def reset_high_water(self) -> None:
         rc.lib.rc_ring_reset_high_water(self.handle)
+
+
+def _ring_config(options: CaptureOptions) -> rc.RingConfig:
+    return rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy), int(options.wait_strategy),
+                         options.poll_interval_us, int(options.truncate_to_slot), options.spin_us)
 
 
 class Capture(_Native):
@@ -386,10 +404,9 @@ class Capture(_Native):
         self.netns = netns
         self.options = options
         cfg = rc.CaptureConfig(
-            rc.RingConfig(options.slot_size, options.ring_pages, int(options.drop_policy),
-                          int(options.wait_strategy), options.poll_interval_us, int(options.truncate_to_slot),
-                          options.spin_us),
+            _ring_config(options),
             options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, kernel_blocks, BLOCK_TIMEOUT_MS,
+            int(options.zero_copy or options.direct_dispatch),
         )
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
@@ -418,6 +435,22 @@ class Capture(_Native):
         raise RingcoreError(f"{self.ifname} does not offer link type {asked.decode() if asked else required}: "
                             f"it is captured as {linktype_name(self.linktype)} "
                             f"(see 'ringmon capture -L -i {self.ifname}')")
+
+    def switch(self, options: CaptureOptions) -> Ring:
+        """Go on in a ring of the kind `options` say (zero_copy or direct_dispatch: the kernel's blocks; else a copy
+        ring of its geometry and settings) without losing a packet: the producer takes the new ring up at a block
+        boundary, once the old zero-copy ring's consumer gave back every block (rc_capture_switch). Returns the old
+        ring, whose consumer (stopped after this) takes what it holds; `ring` is the new one. Raises, changing
+        nothing, when a paused consumer keeps the old ring from emptying."""
+        buf = rc.errbuf()
+        zero_copy = options.zero_copy or options.direct_dispatch
+        code = rc.lib.rc_capture_switch(self.handle, int(zero_copy), ctypes.byref(_ring_config(options)), buf,
+                                        len(buf))
+        _check(code, buf, f"{self.ifname}: switching the ring")
+        old, self.options = self.ring, options
+        if rc.lib.rc_capture_ring(self._handle) != old.handle:
+            self.ring = Ring(rc.lib.rc_capture_ring(self._handle), owned=False)
+        return old
 
     def set_filter(self, expression: str | None) -> None:
         """Compile and attach a filter in the kernel (with the options' direction, -Q); on error the old one
@@ -577,28 +610,35 @@ class Limit:
 class Drain(_Native):
     """The C consumer thread of one ring (its one consumer): batches to a writer, a talkers table and a packet
     store (as its interface `store_interface`), or just counted; no Python per packet. The writer, the talkers
-    and the store cannot be closed while the drain runs."""
+    and the store cannot be closed while the drain runs. With `direct` (a zero-copy Capture of `ring`) there is
+    no thread: the sinks run in the capture's thread on each kernel block (direct dispatch), and the capture
+    cannot be closed while the drain runs."""
 
     _kind = "drain"
 
     def __init__(self, ring: Ring, writer: Writer | None = None, ifid: int = 0, limit: Limit | None = None,
                  batch_max: int = 256, talkers: Talkers | None = None, store: PacketStore | None = None,
-                 store_interface: int = 0):
+                 store_interface: int = 0, *, direct: Capture | None = None):
         ifid = in_range("interface id", ifid, I32_MIN, I32_MAX)
         batch_max = in_range("batch size", batch_max, 1, U32_MAX)
         store_interface = in_range("store interface", store_interface, 0, U32_MAX)
+        if direct is not None and direct.ring is not ring:
+            raise RingcoreError("a direct drain runs in the thread of the capture that fills its ring")
         handle = ctypes.c_void_p()
         buf = rc.errbuf()
-        code = rc.lib.rc_drain_start(ring.handle, writer.handle if writer else None, ifid,
-                                     talkers.handle if talkers else None, store.handle if store else None,
-                                     store_interface, limit.pointer if limit else None,
-                                     batch_max, ctypes.byref(handle), buf, len(buf))
+        sinks = (writer.handle if writer else None, ifid, talkers.handle if talkers else None,
+                 store.handle if store else None, store_interface, limit.pointer if limit else None, batch_max)
+        if direct is None:
+            code = rc.lib.rc_drain_start(ring.handle, *sinks, ctypes.byref(handle), buf, len(buf))
+        else:
+            code = rc.lib.rc_drain_start_direct(direct.handle, *sinks, ctypes.byref(handle), buf, len(buf))
         _check(code, buf, "starting the drain")
         self._handle = handle.value
         self._limit = limit  # the C side points into it
         self._writer = self._use(writer)
         self._talkers = self._use(talkers)
         self._store = self._use(store)
+        self._capture = self._use(direct)
         self._stats = rc.Stats()
 
     def stats(self) -> rc.Stats:
@@ -631,9 +671,9 @@ class Drain(_Native):
         handle = self._let_go()
         if handle:
             rc.lib.rc_drain_stop(handle, int(drain_rest))
-            for sink in (self._writer, self._talkers, self._store):
+            for sink in (self._writer, self._talkers, self._store, self._capture):
                 self._done_with(sink)
-            self._writer = self._talkers = self._store = None
+            self._writer = self._talkers = self._store = self._capture = None
 
 
 

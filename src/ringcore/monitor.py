@@ -14,6 +14,7 @@ from .api import (
     DropPolicy,
     PrivilegeError,
     RingcoreError,
+    RingMode,
     RingStats,
     StoreOptions,
     TopTalkers,
@@ -60,14 +61,14 @@ def _sink_interface(sink: Writer | PacketStore | None, numbers: dict[str, int], 
 
 
 def _summed(earlier: RingStats, now: RingStats) -> RingStats:
-    """`now` with the counters of the interface's earlier captures added: the accounting identity
+    """`now` with the counters of the interface's earlier captures and rings added: the accounting identity
     (kernel_packets == delivered + ring_drops + occupancy) holds for the sum, as an earlier ring was
     drained empty before it was closed."""
     sums = {name: getattr(earlier, name) + getattr(now, name) for name in _CUMULATIVE_COUNTERS}
     for name in _CUMULATIVE_HISTOGRAMS:
         sums[name] = tuple(a + b for a, b in zip(getattr(earlier, name), getattr(now, name)))
     sums["latency_max_ns"] = max(earlier.latency_max_ns, now.latency_max_ns)
-    return dataclasses.replace(now, recaptures=earlier.recaptures + 1, **sums)
+    return dataclasses.replace(now, recaptures=earlier.recaptures, **sums)
 
 
 @dataclass
@@ -178,7 +179,8 @@ class Monitor:
         # packets from its plug.
         store_number = _sink_interface(self._store, self._store_numbers, plugged, recaptured)
         plugged.drain = Drain(capture.ring, self._writer, ifid, self._limit, talkers=plugged.talkers,
-                              store=self._store, store_interface=store_number)
+                              store=self._store, store_interface=store_number,
+                              direct=capture if capture.options.direct_dispatch else None)
 
     def recapture(self, key: str) -> None:
         """Capture again on an interface that went down or away and is back (up again, or re-created with the
@@ -200,11 +202,38 @@ class Monitor:
             old.stop()
             if plugged.drain:
                 plugged.drain.stop(drain_rest=True)  # the old ring empties into the file before it is closed
-            plugged.earlier = self._snapshot(plugged)
+            gone = self._snapshot(plugged)
+            plugged.earlier = dataclasses.replace(gone, recaptures=gone.recaptures + 1)
             old.close()
             plugged.capture = capture
             self._start_drain(plugged, recaptured=True)
             if last.paused and plugged.drain:
+                plugged.drain.pause(True)
+
+    def set_mode(self, key: str, mode: RingMode) -> None:
+        """Go on with a ring of another kind (copy, zero-copy, or zero-copy with direct dispatch) without losing a
+        packet (Capture.switch): the old ring's drain takes what it holds into the file and the store, then a new
+        drain goes on under the same interface there, with the same settings; the counters go on from the old
+        ring's (summed as a recapture's). Raises, changing nothing, when a paused consumer holds the kernel's
+        blocks."""
+        with self._lock:
+            if not self._drain:
+                raise RingcoreError("switching a ring's mode needs the session's drains (the old ring's packets "
+                                    "must go somewhere)")
+            plugged = self._get(key)
+            capture = plugged.capture
+            last = self._snapshot(plugged)
+            options = dataclasses.replace(
+                capture.options, zero_copy=mode == RingMode.ZERO_COPY, direct_dispatch=mode == RingMode.DIRECT,
+                drop_policy=last.drop_policy if mode == RingMode.COPY else DropPolicy.EARLY, filter=last.filter,
+                wait_strategy=last.wait_strategy, poll_interval_us=last.poll_interval_us)
+            old_ring = capture.switch(options)
+            plugged.drain.stop(drain_rest=True)  # what the old ring holds goes to the file and the store first
+            if old_ring is not capture.ring:
+                plugged.earlier = self._snapshot(plugged, old_ring)
+                old_ring.close()
+            self._start_drain(plugged, recaptured=True)
+            if last.paused:
                 plugged.drain.pause(True)
 
     def unplug(self, key: str) -> None:
@@ -238,12 +267,15 @@ class Monitor:
         with self._lock:  # unplug frees the ring
             return {key: self._snapshot(plugged) for key, plugged in self._plugged.items()}
 
-    def _snapshot(self, plugged: _Plugged) -> RingStats:
+    def _snapshot(self, plugged: _Plugged, ring: Ring | None = None) -> RingStats:
         """The ring's counters (one consistent reading, so the store's identity holds; it never waits for a write),
-        plus those of the interface's captures before it last went down."""
+        plus those of the interface's captures and rings before (`ring`: one it just left, its drain stopped)."""
         capture = plugged.capture
         drain = plugged.drain
-        raw = drain.stats() if drain is not None and not drain.closed else capture.ring.stats()
+        if ring is not None:
+            raw = ring.stats()
+        else:
+            raw = drain.stats() if drain is not None and not drain.closed else capture.ring.stats()
         values = {field: getattr(raw, field) for field, _ in raw._fields_}
         values["batch_hist"] = tuple(raw.batch_hist)
         values["latency_hist"] = tuple(raw.latency_hist)
@@ -251,6 +283,7 @@ class Monitor:
         values["wait_strategy"] = WaitStrategy(raw.wait_strategy)
         values["paused"] = bool(raw.paused)
         values["truncate_to_slot"] = bool(raw.truncate_to_slot)
+        values["mode"] = RingMode(raw.mode)
         now = RingStats(ifname=capture.ifname, netns=capture.netns, ifindex=capture.ifindex, filter=capture.filter,
                         error=capture.error(), linktype=capture.linktype, storing=self._store is not None,
                         **values)

@@ -290,6 +290,15 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     parser.add_argument("--drop-policy", choices=[policy.name.lower() for policy in DropPolicy], default="early",
                         help="when the ring is full: leave packets to the kernel (early) or take and drop them (late) "
                              "(default early)")
+    parser.add_argument("--zero-copy", action="store_true",
+                        help="no slot ring: the consumer reads each packet in place in the kernel's blocks, and a "
+                             "block goes back to the kernel once its packets are consumed; every drop is the "
+                             "kernel's (--slot-size, --ring-pages and --truncate-to-slot do not apply) (default: copied into the "
+                             "slot ring)")
+    parser.add_argument("--dispatch", choices=("ring", "direct"), default="ring",
+                        help="where the file, the talkers and the store take packets: a drain thread of their own "
+                             "behind the ring (ring), or the capture thread itself on each kernel block, with no "
+                             "hand-off (direct: implies --zero-copy; a slow sink shows as kernel drops) (default ring)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, "
                              "sleep until the producer signals a kernel block (event), or spin --spin us and then "
@@ -338,6 +347,13 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
     validate_ring(args.slot_size, args.ring_pages)
     kernel_buffer = DEFAULT_KERNEL_BUFFER_BYTES if args.kernel_buffer is None else args.kernel_buffer
     validate_kernel_buffer(kernel_buffer)
+    direct = args.dispatch == "direct"
+    zero_copy_flag = "--dispatch direct" if direct else "--zero-copy"
+    if (args.zero_copy or direct) and args.drop_policy == "late":
+        raise RingcoreError(f"{zero_copy_flag} drops only early (the kernel drops what finds no free block): "
+                            "leave out --drop-policy late")
+    if (args.zero_copy or direct) and args.truncate_to_slot:
+        raise RingcoreError(f"{zero_copy_flag} has no slots to cut packets to: leave out --truncate-to-slot")
     return CaptureOptions(
         slot_size=args.slot_size,
         ring_pages=args.ring_pages,
@@ -352,6 +368,8 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         poll_interval_us=args.poll_interval,
         spin_us=args.spin,
         truncate_to_slot=args.truncate_to_slot,
+        zero_copy=args.zero_copy,
+        direct_dispatch=direct,
     )
 
 

@@ -202,3 +202,25 @@ def test_slot_inspector_decodes_a_tun_devices_packets_as_raw_ip(namespace):
         run_dashboard_on(monitor, scenario)
     finally:
         os.close(tun)
+
+
+def test_a_zero_copy_ring_says_so_refuses_drop_late_and_its_inspector_shows_a_kernel_blocks_packet(veth_pair):
+    frames = veth_pair.frames_to_a(range(3), FRAME_SIZE)
+    monitor = watching_a(veth_pair, CaptureOptions(zero_copy=True))
+
+    async def scenario(app, pilot):
+        await wait_for(pilot, lambda: "zero-copy" in panel_shown(app, veth_pair.if_a, "#panel-status"),
+                       "the mode on the panel's status line")
+        await pilot.press("d")  # the kernel drops what finds no free block: early, always
+        await pilot.pause(0.3)
+        assert monitor.stats()[veth_pair.key_a].drop_policy == DropPolicy.EARLY
+        netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
+        await wait_for(pilot, lambda: app.latest[veth_pair.key_a].delivered == len(frames), "the frames delivered")
+        await pilot.press("enter")  # slot 0: the kernel's first block, which the frames filled
+        inspector = await wait_for_inspector(pilot)
+        header = shown(app, "#detail-header")
+        assert f"slot 0 of {veth_pair.key_a}" in header
+        assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
+        assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frames[0]
+
+    run_dashboard_on(monitor, scenario)

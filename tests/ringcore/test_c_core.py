@@ -143,6 +143,11 @@ def test_one_consumer_per_ring_releases_only_what_it_polled_and_the_ring_lives_w
     run_c_test("ring_consumer_ownership")
 
 
+def test_a_zero_copy_ring_over_kernel_laid_blocks_delivers_each_packet_once_in_place_and_gives_every_block_back(
+        run_c_test):
+    run_c_test("ring_kernel_blocks", TIMED_SECONDS)
+
+
 def test_two_drains_sharing_a_limit_take_exactly_the_limit(run_c_test):
     run_c_test("drain_shared_limit", TIMED_SECONDS)
 
@@ -230,15 +235,17 @@ def test_a_drain_stuck_storing_a_batch_does_not_delay_a_snapshot_which_keeps_the
     run_c_test("store_spool_stats_no_wait")
 
 
-@pytest.mark.parametrize("drop_policy", ["early", "late"])
+@pytest.mark.parametrize("ring_mode", ["early", "late", "zero-copy", "direct"])
 def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
-                                                                             drop_policy):
-    """capture.c's producer, its drop policy, a drain, the writer and talkers on a real interface, under each
-    sanitizer: the kernel took or dropped every frame the test sent, and the identity closes."""
+                                                                             ring_mode):
+    """capture.c's producer, its drop policy (or a zero-copy ring: the drain reads the kernel's blocks; or direct:
+    the drain's sinks run in the capture thread), a drain, the writer and talkers on a real interface, under each
+    sanitizer: the kernel took or dropped every frame the
+    test sent, and the identity closes."""
     command, env, flavor = build_c_test("capture_real_veth")
     if flavor == "tsan":  # TSan's fixed shadow layout; without ASLR it always maps
         command = ["setarch", platform.machine(), "-R", *command]
-    capture = subprocess.Popen(["ip", "netns", "exec", veth_pair.ns_a, *command, veth_pair.if_a, drop_policy,
+    capture = subprocess.Popen(["ip", "netns", "exec", veth_pair.ns_a, *command, veth_pair.if_a, ring_mode,
                                 str(REAL_CAPTURE_FRAMES), str(tmp_path / "out.pcap")],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -1,6 +1,7 @@
 """The soak (bench/soak.py), short: a bursty flood on two real veth pairs with unplug/plug, pause, drop-policy
-changes and file rotation every second, under ASan+UBSan and under TSan. No sanitizer report, every frame sent
-accounted for exactly, the files hold every packet delivered, RSS and descriptors flat."""
+changes, file rotation and ring mode switches (copy, zero-copy, direct) every second, under ASan+UBSan and under
+TSan. No sanitizer report, every frame sent accounted for exactly, the files hold every packet delivered, RSS and
+descriptors flat."""
 from __future__ import annotations
 
 import json
@@ -46,7 +47,8 @@ def test_short_soak_under_sanitizer_reports_nothing_accounts_for_every_frame_and
     assert summary["kernel_packets"] == summary["delivered"] + summary["ring_drops"], output
     assert summary["in_files"] == summary["delivered"] > 0, output
     assert summary["rss_end_kib"] - summary["rss_start_kib"] <= soak.RSS_TOLERANCE_KIB, output
-    assert all(summary["faults"][fault] > 0 for fault in ("plug", "unplug", "pause", "drop_policy", "rotation")), output
+    assert all(summary["faults"][fault] > 0 for fault in ("plug", "unplug", "pause", "drop_policy", "rotation", "mode")), \
+        output
     assert summary["passed"] and all(summary["checks"].values()), output
     assert done.returncode == 0, output
 

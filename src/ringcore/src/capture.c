@@ -1,5 +1,6 @@
 /* capture.c — one interface's AF_PACKET socket, read through the kernel's
- * TPACKET_V3 ring by a producer thread that copies packets into the slot ring. */
+ * TPACKET_V3 ring by a producer thread that copies packets into the slot ring,
+ * or (zero-copy) hands the kernel's blocks themselves to the consumer. */
 #define _GNU_SOURCE
 #include "ring_internal.h"
 
@@ -33,6 +34,14 @@
 /* The protocol a stopped socket is bound to: any but ETH_P_ALL, so the
  * rebind unhooks it (its filter takes nothing whatever arrives). */
 #define UNHOOKED_PROTOCOL ETH_P_802_EX1
+/* Zero-copy: the headroom the kernel leaves before each packet, where the
+ * producer writes its rc_slot_hdr and puts a stripped VLAN tag back. */
+#define ZERO_COPY_RESERVE ((unsigned)sizeof(struct rc_slot_hdr) + VLAN_TAG_LEN)
+/* A switch waits for the consumer of the zero-copy ring it leaves to give
+ * back its blocks in steps of this, and gives up after SWITCH_TIMEOUT_NS (a
+ * paused consumer, a drop-early ring full and paused). */
+#define SWITCH_STEP_NS 10000000ull
+#define SWITCH_TIMEOUT_NS 2000000000ull
 
 struct rc_capture {
 	char ifname[IF_NAMESIZE];
@@ -49,6 +58,24 @@ struct rc_capture {
 	struct sock_filter *filter; /* the user's, attached by every start */
 	uint32_t filter_len;
 	struct rc_ring *ring;
+	/* fd and kring, shared with the zero-copy rings made on them (NULL
+	 * until both are open) */
+	struct rc_kernel_map *km;
+	/* zero-copy: the ring's slots are kernel blocks (ring_kernel.c) */
+	int zero_copy;
+	/* A mode switch (rc_capture_switch): the ring the producer is to take
+	 * up at its next block boundary, and the signal that it did; under
+	 * switch_lock. */
+	pthread_mutex_t switch_lock;
+	pthread_cond_t switched;
+	struct rc_ring *next_ring;
+	_Atomic int switch_asked; /* next_ring is set: the producer looks under the lock */
+	int promisc; /* PACKET_MR_PROMISC is ours */
+	/* direct dispatch: the drain whose batches this capture's thread runs
+	 * after each block (rc_drain_start_direct); changed under direct_lock,
+	 * which the thread holds while it runs them */
+	pthread_mutex_t direct_lock;
+	struct rc_drain *direct;
 	pthread_t thread;
 	int started;
 	_Atomic int running;
@@ -203,6 +230,9 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		return -ENOMEM;
 	}
 	strcpy(cap->ifname, ifname);
+	pthread_mutex_init(&cap->direct_lock, NULL);
+	pthread_mutex_init(&cap->switch_lock, NULL);
+	pthread_cond_init(&cap->switched, NULL);
 	cap->fd = -1;
 	cap->wake_fd = -1;
 	cap->kring = MAP_FAILED;
@@ -238,10 +268,12 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 			goto fail;
 	}
 
-	struct rc_ring_config ring_cfg = cfg->ring;
-	rc = rc_ring_create(&ring_cfg, &cap->ring, errbuf, errlen);
-	if (rc)
-		goto fail;
+	cap->zero_copy = cfg->zero_copy ? 1 : 0;
+	if (!cap->zero_copy) {
+		rc = rc_ring_create(&cfg->ring, &cap->ring, errbuf, errlen);
+		if (rc)
+			goto fail;
+	}
 	cap->snaplen = cfg->snaplen;
 	if (cap->snaplen == 0) {
 		rc_err(errbuf, errlen, "%s: snap length must be at least 1 byte", ifname);
@@ -258,6 +290,12 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 	int version = TPACKET_V3;
 	if (setsockopt(cap->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version))) {
 		rc = open_error(cap, errno, errbuf, errlen, "selecting TPACKET_V3");
+		goto fail;
+	}
+	/* in both modes: a capture may switch to zero-copy (rc_capture_switch) */
+	unsigned reserve = ZERO_COPY_RESERVE;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve))) {
+		rc = open_error(cap, errno, errbuf, errlen, "reserving room for headers in the kernel ring");
 		goto fail;
 	}
 	cap->block_size = cfg->kernel_block_size;
@@ -284,6 +322,18 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		rc = open_error(cap, errno, errbuf, errlen, "mapping the kernel ring");
 		goto fail;
 	}
+	cap->km = kernel_map_new(cap->fd, cap->kring, cap->kring_size);
+	if (!cap->km) {
+		rc_err(errbuf, errlen, "%s: out of memory", ifname);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (cap->zero_copy) {
+		rc = rc_ring_create_kernel(&cfg->ring, cap->km, cap->block_size, cap->block_nr,
+					   &cap->ring, errbuf, errlen);
+		if (rc)
+			goto fail;
+	}
 	if (cfg->promisc) {
 		struct packet_mreq mreq = { .mr_ifindex = cap->ifindex,
 					    .mr_type = PACKET_MR_PROMISC };
@@ -293,6 +343,7 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 					"switching on promiscuous mode");
 			goto fail;
 		}
+		cap->promisc = 1;
 	}
 	cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
 	cap->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -318,42 +369,62 @@ static int keep_waiting_for_room(struct rc_capture *cap)
 	return atomic_load_explicit(&cap->running, memory_order_relaxed);
 }
 
+/* What the kernel says of a frame beside its bytes, as a record's header. */
+static struct rc_slot_hdr frame_header(const struct rc_capture *cap, const struct tpacket3_hdr *ppd)
+{
+	const struct sockaddr_ll *sll =
+		(const struct sockaddr_ll *)((const uint8_t *)ppd + TPACKET_ALIGN(sizeof(*ppd)));
+	return (struct rc_slot_hdr){
+		.caplen = ppd->tp_snaplen,
+		.wirelen = ppd->tp_len,
+		.ts_ns = (uint64_t)ppd->tp_sec * 1000000000ull + ppd->tp_nsec,
+		.ifindex = cap->ifindex,
+		.flags = sll->sll_pkttype == PACKET_OUTGOING ? RC_SLOT_OUTGOING : 0,
+		.slots = 1,
+	};
+}
+
+/* The kernel strips 802.1Q tags into the header; they are put back so the
+ * packet is kept as it was on the wire, as libpcap does.  1 and the tag's
+ * bytes (TPID, TCI) when this frame has one to put back. */
+static int stripped_vlan_tag(const struct rc_capture *cap, const struct tpacket3_hdr *ppd,
+			     uint16_t tag[2])
+{
+	if (!(ppd->tp_status & TP_STATUS_VLAN_VALID) || cap->linktype != LINKTYPE_ETHERNET ||
+	    ppd->tp_snaplen < 2 * ETH_ALEN)
+		return 0;
+	uint16_t tpid = (ppd->tp_status & TP_STATUS_VLAN_TPID_VALID) ? ppd->hv1.tp_vlan_tpid :
+								       ETH_P_8021Q;
+	tag[0] = htons(tpid);
+	tag[1] = htons((uint16_t)ppd->hv1.tp_vlan_tci);
+	return 1;
+}
+
 /* Copy one kernel frame into the slot ring, by the drop policy when full.
  * Returns 0, or -1 when told to stop while waiting for room. */
 static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
 {
 	struct rc_ring *ring = cap->ring;
-	const struct sockaddr_ll *sll =
-		(const struct sockaddr_ll *)((uint8_t *)ppd + TPACKET_ALIGN(sizeof(*ppd)));
-	uint32_t flags = sll->sll_pkttype == PACKET_OUTGOING ? RC_SLOT_OUTGOING : 0;
+	struct rc_slot_hdr h = frame_header(cap, ppd);
 	const uint8_t *data = (const uint8_t *)ppd + ppd->tp_mac;
-	uint32_t caplen = ppd->tp_snaplen;
-	uint32_t wirelen = ppd->tp_len;
-
-	/* The kernel strips 802.1Q tags into the header; put them back so the
-	 * packet is stored as it was on the wire, as libpcap does. */
-	if ((ppd->tp_status & TP_STATUS_VLAN_VALID) && cap->linktype == LINKTYPE_ETHERNET &&
-	    caplen >= 2 * ETH_ALEN) {
-		uint16_t tpid = (ppd->tp_status & TP_STATUS_VLAN_TPID_VALID) ?
-					ppd->hv1.tp_vlan_tpid : ETH_P_8021Q;
-		uint16_t tag[2] = { htons(tpid), htons((uint16_t)ppd->hv1.tp_vlan_tci) };
+	uint16_t tag[2];
+	if (stripped_vlan_tag(cap, ppd, tag)) {
 		memcpy(cap->vlan_scratch, data, 2 * ETH_ALEN);
 		memcpy(cap->vlan_scratch + 2 * ETH_ALEN, tag, VLAN_TAG_LEN);
 		memcpy(cap->vlan_scratch + 2 * ETH_ALEN + VLAN_TAG_LEN,
-		       data + 2 * ETH_ALEN, caplen - 2 * ETH_ALEN);
+		       data + 2 * ETH_ALEN, h.caplen - 2 * ETH_ALEN);
 		data = cap->vlan_scratch;
-		caplen += VLAN_TAG_LEN;
-		wirelen += VLAN_TAG_LEN;
+		h.caplen += VLAN_TAG_LEN;
+		h.wirelen += VLAN_TAG_LEN;
 	}
-	if (caplen > cap->snaplen)
-		caplen = cap->snaplen;
-	uint64_t ts_ns = (uint64_t)ppd->tp_sec * 1000000000ull + ppd->tp_nsec;
+	if (h.caplen > cap->snaplen)
+		h.caplen = cap->snaplen;
 
-	while (rc_ring_produce(ring, data, caplen, wirelen, ts_ns, cap->ifindex,
-			       flags) == -ENOBUFS) {
+	while (rc_ring_produce(ring, data, h.caplen, h.wirelen, h.ts_ns, h.ifindex,
+			       h.flags) == -ENOBUFS) {
 		if (atomic_load_explicit(&ring->drop_policy, memory_order_relaxed) ==
 		    RC_DROP_LATE) {
-			rc_ring_count_drop(ring, wirelen, flags);
+			rc_ring_count_drop(ring, h.wirelen, h.flags);
 			return 0;
 		}
 		/* Drop-early: keep the kernel's block; once the kernel ring is
@@ -447,6 +518,163 @@ static int take_and_return_block(struct rc_capture *cap, struct tpacket_block_de
 	return 0;
 }
 
+/* Zero-copy: write each packet's header in place, in the headroom before it
+ * (a stripped VLAN tag put back by moving the MAC addresses 4 bytes
+ * earlier), and hand the whole block to the consumer.  The packets stay
+ * where the kernel put them; the consumer gives the block back. */
+static void hand_over_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
+{
+	uint32_t packets = bd->hdr.bh1.num_pkts, outgoing = 0, truncated = 0;
+	uint64_t bytes = 0, outgoing_bytes = 0;
+	struct tpacket3_hdr *ppd =
+		(struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+	for (uint32_t i = 0; i < packets; i++) {
+		struct tpacket3_hdr *next =
+			(struct tpacket3_hdr *)((uint8_t *)ppd + ppd->tp_next_offset);
+		struct rc_slot_hdr h = frame_header(cap, ppd);
+		/* cut by the kernel short of the snap length (a frame larger
+		 * than a block): counted as the ring's cut would be */
+		if (h.caplen < h.wirelen && h.caplen < cap->snaplen) {
+			h.flags |= RC_SLOT_TRUNCATED;
+			truncated++;
+		}
+		uint8_t *data = (uint8_t *)ppd + ppd->tp_mac;
+		uint16_t tag[2];
+		if (stripped_vlan_tag(cap, ppd, tag)) {
+			memmove(data - VLAN_TAG_LEN, data, 2 * ETH_ALEN);
+			data -= VLAN_TAG_LEN;
+			memcpy(data + 2 * ETH_ALEN, tag, VLAN_TAG_LEN);
+			ppd->tp_mac -= VLAN_TAG_LEN;
+			h.caplen += VLAN_TAG_LEN;
+			h.wirelen += VLAN_TAG_LEN;
+		}
+		if (h.caplen > cap->snaplen)
+			h.caplen = cap->snaplen;
+		memcpy(data - sizeof(h), &h, sizeof(h));
+		bytes += h.wirelen;
+		if (h.flags & RC_SLOT_OUTGOING) {
+			outgoing++;
+			outgoing_bytes += h.wirelen;
+		}
+		/* the consumer's walk ends a block at a zero offset */
+		if (i + 1 == packets)
+			ppd->tp_next_offset = 0;
+		ppd = next;
+	}
+	rc_ring_publish_block(cap->ring, packets, bytes, outgoing, outgoing_bytes, truncated);
+	rc_ring_notify(cap->ring);
+}
+
+/* Take the next block if the kernel handed it over: 1 taken, 0 none ready,
+ * -1 told to stop on the way (copy: the rest stays for the next start). */
+static int take_ready_block(struct rc_capture *cap)
+{
+	struct tpacket_block_desc *bd;
+	if (cap->zero_copy) {
+		bd = rc_ring_kernel_block_ready(cap->ring);
+		if (!bd)
+			return 0;
+		hand_over_block(cap, bd);
+		return 1;
+	}
+	bd = kernel_block(cap);
+	if (!block_ready(bd))
+		return 0;
+	return take_and_return_block(cap, bd) == 0 ? 1 : -1;
+}
+
+/* Wait for the next block.  poll() says a block is ready while the block
+ * before the kernel's current one is ours, so a zero-copy producer whose
+ * consumer holds blocks sleeps until it gives one back instead (the one
+ * the kernel fills next may be waiting for it, and poll() would return at
+ * once).  Returns -1 when the socket failed (recorded). */
+static int wait_for_next_block(struct rc_capture *cap, struct pollfd pfd[2])
+{
+	struct rc_ring *ring = cap->ring;
+	/* seq_cst: the handshake of rc_ring_wait_block_returned */
+	uint64_t tail = atomic_load(&ring->hdr->tail);
+	if (cap->zero_copy && atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != tail) {
+		maybe_fold_kernel_stats(cap);
+		rc_ring_wait_block_returned(ring, tail, KERNEL_STATS_INTERVAL_NS);
+		return 0;
+	}
+	return wait_for_block(cap, pfd);
+}
+
+/* A direct drain's sinks take what was handed over, in this thread. */
+static void run_direct_drain(struct rc_capture *cap)
+{
+	pthread_mutex_lock(&cap->direct_lock);
+	if (cap->direct)
+		drain_dispatch(cap->direct);
+	pthread_mutex_unlock(&cap->direct_lock);
+}
+
+void capture_set_direct(struct rc_capture *cap, struct rc_drain *d)
+{
+	pthread_mutex_lock(&cap->direct_lock);
+	cap->direct = d;
+	pthread_mutex_unlock(&cap->direct_lock);
+	rc_ring_wake_producer(cap->ring); /* blocks may wait for it */
+}
+
+/* Counted by the kernel, not yet taken: in its ring, handed over or not. */
+static int64_t kernel_untaken(struct rc_capture *cap)
+{
+	struct rc_ring *ring = cap->ring;
+	return (int64_t)(atomic_load_explicit(&ring->kernel_seen, memory_order_relaxed) -
+			 atomic_load_explicit(&ring->kernel_drops, memory_order_relaxed) -
+			 atomic_load_explicit(&ring->kernel_packets, memory_order_relaxed));
+}
+
+/* Hand the capture over to next_ring: packets the kernel counted and no ring
+ * took yet are the new ring's to take, so each ring's own counts close
+ * (kernel_seen == kernel_packets + kernel_drops once it is left). */
+static void adopt_next_ring(struct rc_capture *cap)
+{
+	struct rc_ring *old = cap->ring, *next = cap->next_ring;
+	fold_kernel_stats(cap);
+	int64_t untaken = kernel_untaken(cap);
+	if (untaken > 0) {
+		atomic_store_explicit(&old->kernel_seen,
+				      atomic_load_explicit(&old->kernel_seen, memory_order_relaxed) -
+					      (uint64_t)untaken, memory_order_relaxed);
+		atomic_store_explicit(&next->kernel_seen, (uint64_t)untaken, memory_order_relaxed);
+	}
+	if (old->kernel) /* go on copying at the block after the last handed over */
+		cap->block = (uint32_t)(atomic_load_explicit(&old->hdr->head, memory_order_relaxed) %
+					cap->block_nr);
+	if (next->kernel)
+		kernel_ring_start_at(next, cap->block);
+	cap->ring = next;
+	cap->zero_copy = next->kernel != NULL;
+	cap->next_ring = NULL;
+	atomic_store_explicit(&cap->switch_asked, 0, memory_order_relaxed);
+	pthread_cond_broadcast(&cap->switched);
+}
+
+/* A switch asked for is taken at a block boundary and, leaving a zero-copy
+ * ring, once its consumer gave every block back (until then no new block is
+ * handed over: the kernel keeps them), so no block is ever in two rings'
+ * hands.  Returns 1 while that wait goes on. */
+static int switch_rings(struct rc_capture *cap)
+{
+	struct rc_ring *old = cap->ring;
+	if (cap->frame_in_block)
+		return 0; /* the rest of the block first */
+	uint64_t tail = atomic_load(&old->hdr->tail);
+	if (old->kernel && atomic_load_explicit(&old->hdr->head, memory_order_relaxed) != tail) {
+		run_direct_drain(cap);
+		rc_ring_wait_block_returned(old, tail, SWITCH_STEP_NS);
+		return 1;
+	}
+	pthread_mutex_lock(&cap->switch_lock);
+	if (cap->next_ring)
+		adopt_next_ring(cap);
+	pthread_mutex_unlock(&cap->switch_lock);
+	return 0;
+}
+
 static void *producer_main(void *arg)
 {
 	struct rc_capture *cap = arg;
@@ -457,15 +685,17 @@ static void *producer_main(void *arg)
 		{ .fd = cap->wake_fd, .events = POLLIN },
 	};
 	while (atomic_load_explicit(&cap->running, memory_order_relaxed)) {
-		struct tpacket_block_desc *bd = kernel_block(cap);
-		if (!block_ready(bd)) {
-			if (wait_for_block(cap, pfd) != 0)
-				break;
+		if (atomic_load_explicit(&cap->switch_asked, memory_order_acquire) && switch_rings(cap))
 			continue;
-		}
-		if (take_and_return_block(cap, bd) != 0)
+		int taken = take_ready_block(cap);
+		if (taken < 0)
 			break;
-		maybe_fold_kernel_stats(cap);
+		if (cap->zero_copy)
+			run_direct_drain(cap);
+		if (taken)
+			maybe_fold_kernel_stats(cap);
+		else if (wait_for_next_block(cap, pfd) != 0)
+			break;
 	}
 	return NULL;
 }
@@ -540,14 +770,6 @@ static void unhook(struct rc_capture *cap)
 	(void)bind_to(cap, UNHOOKED_PROTOCOL);
 }
 
-/* Counted by the kernel, not yet taken: in its ring, handed over or not. */
-static int64_t kernel_untaken(struct rc_capture *cap)
-{
-	struct rc_ring *ring = cap->ring;
-	return (int64_t)(atomic_load_explicit(&ring->kernel_seen, memory_order_relaxed) -
-			 atomic_load_explicit(&ring->kernel_drops, memory_order_relaxed) -
-			 atomic_load_explicit(&ring->kernel_packets, memory_order_relaxed));
-}
 
 /* After the producer ended, on the unhooked socket: take every packet the
  * final counters count.  The kernel hands its last block over at its block
@@ -560,10 +782,10 @@ static void take_the_rest(struct rc_capture *cap)
 	cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
 	uint32_t blocks_taken = 0;
 	while (kernel_untaken(cap) > 0 && blocks_taken <= cap->block_nr) {
-		struct tpacket_block_desc *bd = kernel_block(cap);
-		if (block_ready(bd)) {
-			if (take_and_return_block(cap, bd) != 0)
-				break; /* no room in time: the rest stays for a start */
+		int taken = take_ready_block(cap);
+		if (taken < 0)
+			break; /* no room in time: the rest stays for a start */
+		if (taken) {
 			blocks_taken++;
 			cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
 			continue;
@@ -597,19 +819,78 @@ void rc_capture_stop(struct rc_capture *cap)
 	take_the_rest(cap);
 }
 
+int rc_capture_switch(struct rc_capture *cap, int zero_copy, const struct rc_ring_config *cfg,
+		      char *errbuf, size_t errlen)
+{
+	if ((zero_copy != 0) == cap->zero_copy)
+		return 0;
+	struct rc_ring *old = cap->ring, *next;
+	int rc = zero_copy ? rc_ring_create_kernel(cfg, cap->km, cap->block_size, cap->block_nr, &next,
+						   errbuf, errlen) :
+			     rc_ring_create(cfg, &next, errbuf, errlen);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&cap->switch_lock);
+	cap->next_ring = next;
+	if (!cap->started) {
+		/* this thread is the producer: the same rule, no waiting */
+		if (!old->kernel || atomic_load(&old->hdr->head) == atomic_load(&old->hdr->tail))
+			adopt_next_ring(cap);
+	} else {
+		atomic_store_explicit(&cap->switch_asked, 1, memory_order_release);
+		rc_ring_wake_producer(old); /* one asleep waiting for room or a block back */
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		uint64_t ns = (uint64_t)deadline.tv_nsec + SWITCH_TIMEOUT_NS;
+		deadline.tv_sec += (time_t)(ns / 1000000000ull);
+		deadline.tv_nsec = (long)(ns % 1000000000ull);
+		while (cap->next_ring && atomic_load(&cap->running) &&
+		       pthread_cond_timedwait(&cap->switched, &cap->switch_lock, &deadline) == 0)
+			;
+	}
+	int adopted = cap->next_ring == NULL;
+	cap->next_ring = NULL;
+	atomic_store_explicit(&cap->switch_asked, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&cap->switch_lock);
+	if (!adopted) {
+		rc_ring_destroy(next);
+		rc_err(errbuf, errlen,
+		       "%s: the ring did not come to a block boundary in %llu s (a paused consumer holds it): resume it first",
+		       cap->ifname, SWITCH_TIMEOUT_NS / 1000000000ull);
+		return -EBUSY;
+	}
+	rc_ring_destroy(old); /* the capture's reference: its consumer and views keep theirs */
+	return 0;
+}
+
 void rc_capture_close(struct rc_capture *cap)
 {
 	if (!cap)
 		return;
 	rc_capture_stop(cap);
-	if (cap->kring != MAP_FAILED)
-		munmap(cap->kring, cap->kring_size);
-	if (cap->fd >= 0)
-		close(cap->fd);
+	if (cap->km) {
+		/* a zero-copy ring may keep the socket open (a view kept in
+		 * Python): the interface leaves promiscuous mode now */
+		if (cap->promisc) {
+			struct packet_mreq mreq = { .mr_ifindex = cap->ifindex,
+						    .mr_type = PACKET_MR_PROMISC };
+			(void)setsockopt(cap->fd, SOL_PACKET, PACKET_DROP_MEMBERSHIP, &mreq,
+					 sizeof(mreq));
+		}
+		kernel_map_release(cap->km);
+	} else {
+		if (cap->kring != MAP_FAILED)
+			munmap(cap->kring, cap->kring_size);
+		if (cap->fd >= 0)
+			close(cap->fd);
+	}
 	if (cap->wake_fd >= 0)
 		close(cap->wake_fd);
 	free(cap->vlan_scratch);
 	free(cap->filter);
+	pthread_mutex_destroy(&cap->direct_lock);
+	pthread_mutex_destroy(&cap->switch_lock);
+	pthread_cond_destroy(&cap->switched);
 	rc_ring_destroy(cap->ring);
 	free(cap);
 }

@@ -1,6 +1,6 @@
 /* drain.c — a consumer thread in C: moves whole batches from a ring to its
  * sinks (a writer, a talkers table, a packet store), so no Python code runs
- * per packet. */
+ * per packet; or, direct, the same batches run by the capture's thread. */
 #define _GNU_SOURCE
 #include "store_internal.h"
 
@@ -16,6 +16,9 @@
 
 struct rc_drain {
 	struct rc_ring *ring;
+	/* direct: the capture whose thread runs the batches (no thread of
+	 * our own); NULL for a drain thread */
+	struct rc_capture *capture;
 	pthread_t thread;
 	_Atomic int running;
 	_Atomic int drain_rest; /* on stop: take what is left in the ring first */
@@ -136,17 +139,29 @@ static void *drain_main(void *arg)
 	return NULL;
 }
 
-int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
-		   struct rc_talkers *talkers, struct rc_store *store,
-		   uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
-		   struct rc_drain **out, char *errbuf, size_t errlen)
+void drain_dispatch(struct rc_drain *d)
+{
+	if (d->limit && atomic_load(&d->limit->reached))
+		return; /* another drain took the last packet */
+	if (!atomic_load_explicit(&d->ring->paused, memory_order_relaxed))
+		while (drain_batch(d) > 0)
+			;
+	release_held(d);
+}
+
+/* The drain of rc_drain_start and rc_drain_start_direct, its ring's consumer,
+ * with no thread yet. */
+static int drain_new(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
+		     struct rc_talkers *talkers, struct rc_store *store,
+		     uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
+		     struct rc_drain **out, char *errbuf, size_t errlen)
 {
 	if (batch_max == 0) {
 		rc_err(errbuf, errlen, "a drain's batch holds at least one slot");
 		return -EINVAL;
 	}
-	if (batch_max > ring->slot_count)
-		batch_max = ring->slot_count; /* no poll returns more */
+	if (!ring->kernel && batch_max > ring->slot_count)
+		batch_max = ring->slot_count; /* no poll returns more (a zero-copy slot holds many) */
 	const _Atomic uint64_t *store_evicted = NULL;
 	uint64_t stored_before = 0;
 	if (store && !(store_evicted = store_interface_evicted(store, store_interface, &stored_before))) {
@@ -177,13 +192,32 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 	d->limit = limit;
 	d->batch_max = batch_max;
 	pthread_mutex_init(&d->sink_lock, NULL);
+	*out = d;
+	return 0;
+}
+
+static void drain_free(struct rc_drain *d)
+{
+	rc_ring_detach_consumer(d->ring);
+	pthread_mutex_destroy(&d->sink_lock);
+	free(d->batch);
+	free(d);
+}
+
+int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
+		   struct rc_talkers *talkers, struct rc_store *store,
+		   uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
+		   struct rc_drain **out, char *errbuf, size_t errlen)
+{
+	struct rc_drain *d;
+	int rc = drain_new(ring, w, ifid, talkers, store, store_interface, limit, batch_max, &d,
+			   errbuf, errlen);
+	if (rc)
+		return rc;
 	atomic_store(&d->running, 1);
 	int err = pthread_create(&d->thread, NULL, drain_main, d);
 	if (err) {
-		pthread_mutex_destroy(&d->sink_lock);
-		free(d->batch);
-		free(d);
-		rc_ring_detach_consumer(ring);
+		drain_free(d);
 		rc_err(errbuf, errlen, "cannot start the drain thread: %s", strerror(err));
 		return -err;
 	}
@@ -192,25 +226,58 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 	return 0;
 }
 
+int rc_drain_start_direct(struct rc_capture *cap, struct rc_writer *w, int32_t ifid,
+			  struct rc_talkers *talkers, struct rc_store *store,
+			  uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
+			  struct rc_drain **out, char *errbuf, size_t errlen)
+{
+	struct rc_ring *ring = rc_capture_ring(cap);
+	if (!ring->kernel) {
+		rc_err(errbuf, errlen,
+		       "direct dispatch needs a zero-copy capture: its sinks run on the kernel's blocks");
+		return -EINVAL;
+	}
+	struct rc_drain *d;
+	int rc = drain_new(ring, w, ifid, talkers, store, store_interface, limit, batch_max, &d,
+			   errbuf, errlen);
+	if (rc)
+		return rc;
+	d->capture = cap;
+	rc_ring_retain(ring);
+	atomic_store_explicit(&ring->direct, 1, memory_order_relaxed);
+	capture_set_direct(cap, d);
+	*out = d;
+	return 0;
+}
+
 void rc_drain_pause(struct rc_drain *d, int paused)
 {
 	atomic_store_explicit(&d->ring->paused, paused ? 1 : 0, memory_order_relaxed);
+	if (d->capture)
+		rc_ring_wake_producer(d->ring); /* its thread runs the batches: now */
 }
 
 void rc_drain_stop(struct rc_drain *d, int drain_rest)
 {
 	if (!d)
 		return;
-	atomic_store(&d->drain_rest, drain_rest);
-	atomic_store(&d->running, 0);
-	rc_ring_notify(d->ring); /* a drain asleep in RC_WAIT_EVENT */
-	pthread_join(d->thread, NULL);
-	atomic_store_explicit(&d->ring->paused, 0, memory_order_relaxed);
-	rc_ring_detach_consumer(d->ring);
-	rc_ring_destroy(d->ring);
-	pthread_mutex_destroy(&d->sink_lock);
-	free(d->batch);
-	free(d);
+	struct rc_ring *ring = d->ring;
+	if (d->capture) {
+		/* once it returns no batch runs in the capture's thread: the
+		 * rest is taken here */
+		capture_set_direct(d->capture, NULL);
+		if (drain_rest && !(d->limit && atomic_load(&d->limit->reached)))
+			while (drain_batch(d) > 0)
+				;
+	} else {
+		atomic_store(&d->drain_rest, drain_rest);
+		atomic_store(&d->running, 0);
+		rc_ring_notify(ring); /* a drain asleep in RC_WAIT_EVENT */
+		pthread_join(d->thread, NULL);
+	}
+	atomic_store_explicit(&ring->paused, 0, memory_order_relaxed);
+	drain_free(d);
+	rc_ring_destroy(ring);
 }
 
 void rc_drain_set_writer(struct rc_drain *d, struct rc_writer *w, int32_t ifid)

@@ -36,15 +36,6 @@ static unsigned log2_floor(uint64_t v)
 	return v <= 1 ? 0 : 63u - (unsigned)__builtin_clzll(v);
 }
 
-static void relaxed_add(_Atomic uint64_t *counter, uint64_t v)
-{
-	/* Only one thread writes each counter: a plain load+store is enough
-	 * and avoids a locked instruction on the hot path. */
-	atomic_store_explicit(counter,
-			      atomic_load_explicit(counter, memory_order_relaxed) + v,
-			      memory_order_relaxed);
-}
-
 int64_t rc_ring_slots_for(uint32_t slot_size, uint32_t ring_pages)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -76,6 +67,19 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		       cfg->ring_pages, cfg->slot_size, 1u << 22);
 		return -EINVAL;
 	}
+	int rc = ring_new(cfg, cfg->slot_size, (uint32_t)slots,
+			  (size_t)cfg->ring_pages * (size_t)page, out, errbuf, errlen);
+	if (rc == 0) {
+		(*out)->hdr->ring_pages = cfg->ring_pages;
+		(*out)->truncate_to_slot = cfg->truncate_to_slot ? 1 : 0;
+	}
+	return rc;
+}
+
+int ring_new(const struct rc_ring_config *cfg, uint32_t slot_size, uint32_t slot_count,
+	     size_t map_size, struct rc_ring **out, char *errbuf, size_t errlen)
+{
+	long page = sysconf(_SC_PAGESIZE);
 	if (cfg->drop_policy != RC_DROP_EARLY && cfg->drop_policy != RC_DROP_LATE) {
 		rc_err(errbuf, errlen, "unknown drop policy %d", cfg->drop_policy);
 		return -EINVAL;
@@ -102,19 +106,19 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 		return -ENOMEM;
 	}
 	memset(ring, 0, sizeof(*ring));
-	ring->slot_kind = calloc((size_t)slots, sizeof(*ring->slot_kind));
+	ring->slot_kind = calloc(slot_count, sizeof(*ring->slot_kind));
 	if (!ring->slot_kind) {
 		free(ring);
 		rc_err(errbuf, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	ring->map_size = (size_t)cfg->ring_pages * (size_t)page;
+	ring->map_size = map_size;
 	void *map = mmap(NULL, ring->map_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED) {
 		int err = errno;
-		rc_err(errbuf, errlen, "cannot map a ring of %u pages: %s",
-		       cfg->ring_pages, strerror(err));
+		rc_err(errbuf, errlen, "cannot map a ring of %zu pages: %s",
+		       map_size / (size_t)page, strerror(err));
 		free(ring->slot_kind);
 		free(ring);
 		return -err;
@@ -129,12 +133,11 @@ int rc_ring_create(const struct rc_ring_config *cfg, struct rc_ring **out,
 	ring->hdr->magic = RC_RING_MAGIC;
 	ring->hdr->version = 2; /* 2: records span slots */
 	ring->hdr->page_size = (uint32_t)page;
-	ring->hdr->slot_size = cfg->slot_size;
-	ring->hdr->slot_count = (uint32_t)slots;
-	ring->hdr->ring_pages = cfg->ring_pages;
-	ring->slot_size = cfg->slot_size;
-	ring->slot_count = (uint32_t)slots;
-	ring->truncate_to_slot = cfg->truncate_to_slot ? 1 : 0;
+	ring->hdr->slot_size = slot_size;
+	ring->hdr->slot_count = slot_count;
+	ring->hdr->ring_pages = (uint32_t)(map_size / (size_t)page);
+	ring->slot_size = slot_size;
+	ring->slot_count = slot_count;
 	ring->room_wanted = 1;
 	atomic_init(&ring->drop_policy, cfg->drop_policy);
 	atomic_init(&ring->wait_strategy, cfg->wait_strategy);
@@ -158,6 +161,8 @@ void rc_ring_destroy(struct rc_ring *ring)
 	if (atomic_fetch_sub_explicit(&ring->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	munmap(ring->hdr, ring->map_size);
+	if (ring->kernel)
+		kernel_ring_free(ring->kernel);
 	free(ring->slot_kind);
 	free(ring);
 }
@@ -176,7 +181,12 @@ int rc_ring_attach_consumer(struct rc_ring *ring)
 	atomic_store_explicit(&ring->hdr->consuming,
 			      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed),
 			      memory_order_relaxed);
+	if (ring->kernel)
+		ring->kernel->poll_pos = ring->kernel->release_pos;
 	ring->held = 0;
+	/* a direct drain marks it again once attached; the mark stays after it
+	 * stopped, so the last statistics say how the ring was consumed */
+	atomic_store_explicit(&ring->direct, 0, memory_order_relaxed);
 	return 0;
 }
 
@@ -274,6 +284,8 @@ int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 		    uint32_t wirelen, uint64_t ts_ns, int32_t ifindex,
 		    uint32_t flags)
 {
+	if (ring->kernel)
+		return -EOPNOTSUPP; /* its producer is the kernel */
 	uint32_t room = record_room(ring);
 	if (caplen > room) {
 		caplen = room;
@@ -327,6 +339,26 @@ void rc_ring_count_drop(struct rc_ring *ring, uint32_t wirelen, uint32_t flags)
 	seq_end(&ring->prod_seq);
 }
 
+void rc_ring_publish_block(struct rc_ring *ring, uint32_t packets, uint64_t wire_bytes,
+			   uint32_t outgoing_packets, uint64_t outgoing_bytes, uint32_t truncated)
+{
+	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
+	/* the counters and head move together for rc_ring_stats */
+	seq_begin(&ring->prod_seq);
+	relaxed_add(&ring->kernel_packets, packets);
+	relaxed_add(&ring->produced, packets);
+	relaxed_add(&ring->kernel_bytes, wire_bytes);
+	relaxed_add(&ring->outgoing_packets, outgoing_packets);
+	relaxed_add(&ring->outgoing_bytes, outgoing_bytes);
+	relaxed_add(&ring->truncated, truncated);
+	/* release: the headers written in place are visible before the new head */
+	atomic_store_explicit(&ring->hdr->head, head + 1, memory_order_release);
+	seq_end(&ring->prod_seq);
+	uint64_t used = head + 1 - atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	if (used > atomic_load_explicit(&ring->slots_used_high, memory_order_relaxed))
+		atomic_store_explicit(&ring->slots_used_high, used, memory_order_relaxed);
+}
+
 /* Free every slot before new_tail. */
 static void free_slots(struct rc_ring *ring, uint64_t new_tail)
 {
@@ -338,8 +370,38 @@ static void free_slots(struct rc_ring *ring, uint64_t new_tail)
 		rc_ring_wake_producer(ring);
 }
 
+static void count_poll(struct rc_ring *ring, uint32_t n)
+{
+	relaxed_add(&ring->polls, 1);
+	if (n == 0) {
+		relaxed_add(&ring->empty_polls, 1);
+	} else {
+		unsigned b = log2_floor(n);
+		relaxed_add(&ring->batch_hist[b < RC_BATCH_BUCKETS ? b : RC_BATCH_BUCKETS - 1], 1);
+	}
+}
+
+/* A zero-copy ring's poll: the packets of the blocks handed over. */
+static uint32_t poll_kernel_ring(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
+{
+	struct rc_kernel_ring *k = ring->kernel;
+	*first_pos = k->poll_pos;
+	uint32_t n = kernel_ring_poll(ring, max);
+	count_poll(ring, n);
+	ring->held += n;
+	/* only empty blocks passed and nothing held: no release would give
+	 * them back */
+	if (ring->held == 0 && k->release_pos != k->poll_pos) {
+		k->release_pos = k->poll_pos;
+		free_slots(ring, kernel_ring_return_blocks(ring, k->poll_pos));
+	}
+	return n;
+}
+
 uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 {
+	if (ring->kernel)
+		return poll_kernel_ring(ring, max, first_pos);
 	/* a batch starts after the ones the consumer still holds */
 	uint64_t first = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
 	/* acquire: pairs with the producer's release of head, so every record
@@ -353,13 +415,7 @@ uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 			n++;
 		pos += slot->slots;
 	}
-	relaxed_add(&ring->polls, 1);
-	if (n == 0) {
-		relaxed_add(&ring->empty_polls, 1);
-	} else {
-		unsigned b = log2_floor(n);
-		relaxed_add(&ring->batch_hist[b < RC_BATCH_BUCKETS ? b : RC_BATCH_BUCKETS - 1], 1);
-	}
+	count_poll(ring, n);
 	atomic_store_explicit(&ring->hdr->consuming, pos, memory_order_relaxed);
 	ring->held += n;
 	/* only padding taken and nothing held: no release would free it */
@@ -371,6 +427,8 @@ uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 
 const struct rc_slot_hdr *rc_ring_next(struct rc_ring *ring, uint64_t *pos)
 {
+	if (ring->kernel)
+		return kernel_ring_next(ring, pos);
 	const struct rc_slot_hdr *slot = slot_at(ring, *pos);
 	/* padding runs to the ring's end and slot 0 always starts a packet:
 	 * there is never more than one in a row */
@@ -384,7 +442,7 @@ const struct rc_slot_hdr *rc_ring_next(struct rc_ring *ring, uint64_t *pos)
 
 const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos)
 {
-	return slot_at(ring, pos);
+	return ring->kernel ? NULL : slot_at(ring, pos);
 }
 
 static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t failed)
@@ -395,7 +453,8 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	uint64_t pos = atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
+	uint64_t pos = ring->kernel ? ring->kernel->release_pos :
+				      atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed);
 	uint64_t consuming = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
 	uint64_t now = rc_now_ns();
 	uint64_t bytes = 0, max_ns = 0, sum_ns = 0;
@@ -412,7 +471,7 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 	}
 	/* padding polled right after them goes too: no later release starts
 	 * before it */
-	if (pos != consuming && (slot_at(ring, pos)->flags & RC_SLOT_PADDING))
+	if (!ring->kernel && pos != consuming && (slot_at(ring, pos)->flags & RC_SLOT_PADDING))
 		pos += slot_at(ring, pos)->slots;
 	for (unsigned b = 0; b < RC_LATENCY_BUCKETS; b++)
 		if (hist[b])
@@ -428,6 +487,10 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 	relaxed_add(&ring->store_failed, failed);
 	seq_end(&ring->cons_seq);
 	ring->held -= n;
+	if (ring->kernel) {
+		ring->kernel->release_pos = pos;
+		pos = kernel_ring_return_blocks(ring, pos);
+	}
 	free_slots(ring, pos);
 	return 0;
 }
@@ -651,6 +714,9 @@ void rc_ring_stats(struct rc_ring *ring, struct rc_stats *out)
 	out->spin_us = atomic_load_explicit(&ring->spin_us, memory_order_relaxed);
 	out->paused = (uint32_t)atomic_load_explicit(&ring->paused, memory_order_relaxed);
 	out->truncate_to_slot = ring->truncate_to_slot;
+	out->mode = !ring->kernel ? RC_MODE_COPY :
+		    atomic_load_explicit(&ring->direct, memory_order_relaxed) ? RC_MODE_DIRECT :
+										RC_MODE_ZERO_COPY;
 }
 
 void rc_ring_reset_high_water(struct rc_ring *ring)
@@ -664,6 +730,8 @@ int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy)
 {
 	if (policy != RC_DROP_EARLY && policy != RC_DROP_LATE)
 		return -EINVAL;
+	if (ring->kernel && policy != RC_DROP_EARLY)
+		return -EOPNOTSUPP; /* the kernel drops, before any copy: early */
 	atomic_store_explicit(&ring->drop_policy, policy, memory_order_relaxed);
 	rc_ring_wake_producer(ring); /* one waiting for room applies it now */
 	return 0;
@@ -700,6 +768,17 @@ size_t rc_ring_map_size(struct rc_ring *ring)
 	return ring->map_size;
 }
 
+void *rc_ring_data_base(struct rc_ring *ring)
+{
+	return ring->kernel ? (void *)ring->kernel->map : (void *)ring->slots;
+}
+
+size_t rc_ring_data_size(struct rc_ring *ring)
+{
+	return ring->kernel ? ring->kernel->map_size :
+			      (size_t)ring->slot_count * ring->slot_size;
+}
+
 static uint8_t slot_kind(struct rc_ring *ring, uint32_t index)
 {
 	return atomic_load_explicit(&ring->slot_kind[index], memory_order_relaxed);
@@ -726,6 +805,10 @@ int64_t rc_ring_copy_slot(struct rc_ring *ring, uint32_t index, void *dst,
 {
 	if (index >= ring->slot_count)
 		return -ERANGE;
+	if (ring->kernel) {
+		*first = index;
+		return kernel_ring_copy_slot(ring, index, dst, dstlen);
+	}
 	uint32_t first_index = record_first_index(ring, index);
 	const struct rc_slot_hdr *slot =
 		(const struct rc_slot_hdr *)(ring->slots + (size_t)first_index * ring->slot_size);

@@ -13,8 +13,42 @@
 #define LINKTYPE_ETHERNET 1
 #define LINKTYPE_RAW 101
 
+/* A packet socket and its mapped TPACKET_V3 blocks, shared by the capture and
+ * the zero-copy rings made on it (a ring outlives its capture while a Python
+ * view of it lives; a mode switch leaves one to its consumer): the last
+ * reference unmaps the blocks, then closes the socket (closed first, the
+ * kernel would free a ring still mapped). */
+struct rc_kernel_map {
+	_Atomic uint32_t refs;
+	int fd;
+	uint8_t *map;
+	size_t size;
+};
+
+/* One more reference to km, or (NULL) a new one, with the capture's reference,
+ * over fd and map (which it then owns). */
+struct rc_kernel_map *kernel_map_new(int fd, uint8_t *map, size_t size);
+void kernel_map_retain(struct rc_kernel_map *km);
+void kernel_map_release(struct rc_kernel_map *km);
+
+/* A zero-copy ring's slots: the socket's TPACKET_V3 blocks (ring_kernel.c). */
+struct rc_kernel_ring {
+	struct rc_kernel_map *km; /* a reference */
+	uint8_t *map;
+	size_t map_size;
+	uint32_t block_size;
+	uint32_t block_nr;
+	/* consumer only: byte positions (block position * block_size + offset
+	 * in the block; offset 0: the block's first packet) of the next packet
+	 * to poll and of the oldest one polled and not released */
+	uint64_t poll_pos;
+	uint64_t release_pos;
+};
+
 struct rc_ring {
 	struct rc_ring_header *hdr; /* start of the mapping */
+	struct rc_kernel_ring *kernel; /* zero-copy: the slots are its blocks; else NULL */
+	_Atomic int32_t direct; /* its consumer is, or last was, a direct drain (rc_stats.mode) */
 	uint8_t *slots;             /* hdr + one page */
 	size_t map_size;
 	uint32_t slot_size;
@@ -104,6 +138,15 @@ void rc_ring_wait_room(struct rc_ring *ring, uint64_t max_ns);
 /* Wake a producer in rc_ring_wait_room (to stop, or to apply a new policy). */
 void rc_ring_wake_producer(struct rc_ring *ring);
 
+static inline void relaxed_add(_Atomic uint64_t *counter, uint64_t v)
+{
+	/* Only one thread writes each counter: a plain load+store is enough
+	 * and avoids a locked instruction on the hot path. */
+	atomic_store_explicit(counter,
+			      atomic_load_explicit(counter, memory_order_relaxed) + v,
+			      memory_order_relaxed);
+}
+
 /* A span of ns as the timespec nanosleep and futex take: tv_nsec a whole
  * second or more is EINVAL, and a sleep that fails at once is a spin. */
 static inline struct timespec rc_timespec(uint64_t ns)
@@ -128,6 +171,48 @@ void writer_set_export(struct rc_writer *w, int whole_or_nothing);
  * it), for an export: -EINVAL when the writer merges by time. */
 int writer_write_commented(struct rc_writer *w, int32_t ifid, const struct rc_slot_hdr *slot,
 			   const char *comment, uint16_t comment_len);
+
+/* ring.c for ring_kernel.c: a ring with slot_count slots of slot_size bytes
+ * and a mapping of map_size bytes (the header page first). */
+int ring_new(const struct rc_ring_config *cfg, uint32_t slot_size, uint32_t slot_count,
+	     size_t map_size, struct rc_ring **out, char *errbuf, size_t errlen);
+
+/* ---- zero-copy rings (ring_kernel.c) ---- */
+
+/* A ring whose slots are the block_nr blocks of block_size bytes of km (cfg
+ * gives the wait strategy and poll interval); it takes a reference to km. */
+int rc_ring_create_kernel(const struct rc_ring_config *cfg, struct rc_kernel_map *km,
+			  uint32_t block_size, uint32_t block_nr, struct rc_ring **out,
+			  char *errbuf, size_t errlen);
+/* Before any consumer: the first block the producer hands over is block
+ * (a position: any count with the block's index as its remainder). */
+void kernel_ring_start_at(struct rc_ring *ring, uint64_t block);
+/* Producer: the block at head, when the kernel has handed it over (and the
+ * consumer does not hold it from the lap before); else NULL. */
+void *rc_ring_kernel_block_ready(struct rc_ring *ring);
+/* Producer (ring.c, beside the copy ring's counters): hand the block at head
+ * to the consumer, its packets' headers written in place; counts them as
+ * taken and stored, in one step. */
+void rc_ring_publish_block(struct rc_ring *ring, uint32_t packets, uint64_t wire_bytes,
+			   uint32_t outgoing_packets, uint64_t outgoing_bytes, uint32_t truncated);
+/* Producer: sleep until the consumer gives back a block after tail_seen
+ * (the tail the producer decided on), or max_ns pass. */
+void rc_ring_wait_block_returned(struct rc_ring *ring, uint64_t tail_seen, uint64_t max_ns);
+/* Consumer side, called by ring.c for a zero-copy ring. */
+uint32_t kernel_ring_poll(struct rc_ring *ring, uint32_t max);
+const struct rc_slot_hdr *kernel_ring_next(struct rc_ring *ring, uint64_t *pos);
+/* The consumer released every packet before pos: give back the blocks
+ * before pos's block; returns the new tail (blocks). */
+uint64_t kernel_ring_return_blocks(struct rc_ring *ring, uint64_t pos);
+int64_t kernel_ring_copy_slot(struct rc_ring *ring, uint32_t index, void *dst, size_t dstlen);
+void kernel_ring_free(struct rc_kernel_ring *k);
+
+/* capture.c: make d the capture's direct drain (NULL: none); returns once no
+ * batch of the one before runs in the capture's thread. */
+void capture_set_direct(struct rc_capture *cap, struct rc_drain *d);
+/* drain.c: a direct drain's sinks take what the ring holds (unless paused or
+ * at its limit): run by the capture's thread after each block. */
+void drain_dispatch(struct rc_drain *d);
 
 void rc_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

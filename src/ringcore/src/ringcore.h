@@ -3,7 +3,8 @@
  *
  * A capture ("rc_capture") reads one interface's AF_PACKET socket through the
  * kernel's mmap'ed TPACKET_V3 ring and copies each packet into the next free
- * slot of that interface's slot ring ("rc_ring").  A consumer takes slots in
+ * slot of that interface's slot ring ("rc_ring"), or (zero-copy, below) hands
+ * the kernel's blocks themselves over as the ring's slots.  A consumer takes slots in
  * batches (rc_ring_poll), looks at them in place and frees them
  * (rc_ring_release).  A drain ("rc_drain") is a consumer thread in C that moves
  * whole batches to its sinks (a pcap/pcapng writer, a talkers table, a packet
@@ -93,6 +94,20 @@
  * drain's store, delivered == stored + store_failed.  A reader never waits
  * for a lock, only for the few stores of a write section.
  *
+ * Zero-copy rings (rc_capture_config.zero_copy; ring_kernel.c).  The slots
+ * are the kernel's own TPACKET_V3 blocks, mapped from the socket: slot_size
+ * is the block size, slot_count the number of blocks, head counts blocks the
+ * producer handed to the consumer and tail blocks the consumer gave back to
+ * the kernel.  The producer writes each packet's rc_slot_hdr in place, in
+ * the headroom the socket keeps before the packet (PACKET_RESERVE), so a
+ * record reads as in a copy ring (hdr + 1 is the packet) and every consumer
+ * and sink runs unchanged; positions a poll returns are byte positions in
+ * the kernel ring (block position * block_size + offset), for rc_ring_next.
+ * A block goes back to the kernel (TP_STATUS_KERNEL) once its last packet is
+ * released.  Nothing is copied and nothing dropped at the ring: a consumer
+ * that holds every block leaves the kernel none, and the kernel drops
+ * (kernel_drops).  rc_ring_produce and rc_ring_slot refuse such a ring.
+ *
  * Errors are returned as negative errno values.  Functions that can fail for
  * a reason the user must act on also fill an error buffer with one line.
  */
@@ -154,6 +169,15 @@ enum rc_wait_strategy {
 	RC_WAIT_ADAPTIVE = 4,
 };
 
+/* What a ring's slots are (rc_stats.mode). */
+enum rc_ring_mode {
+	RC_MODE_COPY = 0,      /* packets copied from the kernel's blocks into slots */
+	RC_MODE_ZERO_COPY = 1, /* the slots are the kernel's blocks (above) */
+	/* zero-copy, and the consumer is a direct drain: its sinks run in the
+	 * capture thread on each kernel block (rc_drain_start_direct) */
+	RC_MODE_DIRECT = 2,
+};
+
 #define RC_EVENT_WAIT_MAX_US 100000
 /* RC_WAIT_ADAPTIVE's spin before it sleeps: 50 us covers the gaps between
  * packets down to ~20 kpps; at most 1 ms, so an idle ring costs at most
@@ -165,15 +189,17 @@ enum rc_wait_strategy {
 #define RC_POLL_INTERVAL_MAX_US 1000000
 
 /* Header of a record's first slot; the packet data follows it directly and
- * runs on through the record's continuation slots. */
-struct rc_slot_hdr {
+ * runs on through the record's continuation slots.  Packed (its layout has
+ * no padding either way): in a zero-copy ring it sits right before the
+ * packet where the kernel put it, at no alignment we choose. */
+struct __attribute__((packed)) rc_slot_hdr {
 	uint32_t caplen;  /* bytes stored in the record after this header */
 	uint32_t wirelen; /* length of the packet on the wire */
 	uint64_t ts_ns;   /* kernel timestamp, ns since the epoch */
 	int32_t ifindex;  /* interface the packet was seen on */
 	uint32_t flags;   /* RC_SLOT_* */
 	uint32_t slots;   /* slots the record spans, this one included (>= 1) */
-	uint32_t reserved; /* keeps data 16-byte aligned; zero */
+	uint32_t reserved; /* keeps data 16-byte aligned in a copy ring's slot; zero */
 };
 
 /* First page of the mapping. */
@@ -264,6 +290,7 @@ struct rc_stats {
 	uint32_t spin_us; /* RC_WAIT_ADAPTIVE's */
 	uint32_t paused; /* a drain's consumer is paused */
 	uint32_t truncate_to_slot;
+	uint32_t mode; /* enum rc_ring_mode */
 };
 
 struct rc_ring;
@@ -332,9 +359,14 @@ int rc_ring_set_spin(struct rc_ring *ring, uint32_t spin_us);
 int rc_ring_set_drop_policy(struct rc_ring *ring, int32_t policy);
 int rc_ring_set_wait(struct rc_ring *ring, int32_t strategy,
 		     uint32_t poll_interval_us);
-/* Base address and size of the mapping (header page + slots). */
+/* Base address and size of the mapping (header page + slots; a zero-copy
+ * ring's: the header page). */
 void *rc_ring_base(struct rc_ring *ring);
 size_t rc_ring_map_size(struct rc_ring *ring);
+/* Where records live, and how many bytes: the slots (a copy ring), or the
+ * kernel's mapped blocks (zero-copy).  Mapped as long as the ring is. */
+void *rc_ring_data_base(struct rc_ring *ring);
+size_t rc_ring_data_size(struct rc_ring *ring);
 /* Copy the record slot i (by index, not position) belongs to, for
  * inspection: its header and data; *first gets the index of its first slot.
  * Returns bytes copied or a negative errno (-ERANGE: no such slot, -ENOSPC:
@@ -362,6 +394,9 @@ struct rc_capture_config {
 	uint32_t kernel_block_size; /* TPACKET_V3 block size, bytes */
 	uint32_t kernel_block_nr;   /* number of blocks */
 	uint32_t block_timeout_ms;  /* kernel hands over a block after this */
+	/* 1: the ring's slots are the kernel's blocks (zero-copy, above); the
+	 * ring's slot_size, ring_pages and truncate_to_slot are not used */
+	uint32_t zero_copy;
 };
 
 /* The LINKTYPE_ value a capture on `ifname` (in the caller's network
@@ -387,6 +422,18 @@ struct rc_ring *rc_capture_ring(struct rc_capture *cap);
 int rc_capture_ifindex(struct rc_capture *cap);
 /* pcap LINKTYPE_* of the interface: what the filter is compiled for. */
 uint32_t rc_capture_linktype(struct rc_capture *cap);
+/* Switch the capture to a new ring of the other kind (zero_copy: the kernel's
+ * blocks; else a copy ring of cfg), losing nothing: the producer takes it up
+ * at its next block boundary and, leaving a zero-copy ring, once that ring's
+ * consumer gave every block back (no new block goes to it meanwhile), so
+ * each packet is in exactly one ring, the old one's first.  The old ring
+ * stays with its consumer (a drain, a Python view) until it lets go; its
+ * counts close alone (kernel_seen == kernel_packets + kernel_drops), and the
+ * packets the kernel counted but had not handed over are the new one's.
+ * -EBUSY (nothing changed) when that takes more than 2 s (a paused consumer
+ * of a full ring).  rc_capture_ring then returns the new ring. */
+int rc_capture_switch(struct rc_capture *cap, int zero_copy, const struct rc_ring_config *cfg,
+		      char *errbuf, size_t errlen);
 /* Replace the socket filter while capturing; a stopped capture keeps it
  * for its next start (the kernel checks it then). */
 int rc_capture_set_filter(struct rc_capture *cap,
@@ -548,7 +595,7 @@ uint32_t rc_talkers_top(struct rc_talkers *t, uint64_t now_ns,
  * append it to the store (if any), release the batch, wait when empty.  It is the ring's consumer
  * (-EBUSY when the ring has one) and holds a reference to the ring until it
  * stops.  batch_max: records (packets) per batch, at least 1 (-EINVAL), at
- * most the ring's slot count (more is cut to it).  Stops by itself after *limit
+ * most a copy ring's slot count (more is cut to it).  Stops by itself after *limit
  * packets in total across every drain sharing the same limit counter (limit
  * may be NULL). */
 struct rc_limit {
@@ -564,6 +611,17 @@ int rc_drain_start(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 		   struct rc_talkers *talkers, struct rc_store *store,
 		   uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
 		   struct rc_drain **out, char *errbuf, size_t errlen);
+/* Direct dispatch: a drain with no thread of its own, on a zero-copy
+ * capture (-EINVAL for a copy one).  Its sinks run in the capture's thread on
+ * the packets of each kernel block as the kernel hands it over, with no
+ * hand-off through a ring: the lowest latency, and a slow sink keeps the
+ * kernel's blocks, so the kernel drops (kernel_drops).  The ring's stats say
+ * RC_MODE_DIRECT.  Stopped with rc_drain_stop (drain_rest: what is left is
+ * taken in the caller's thread), which must come before rc_capture_close. */
+int rc_drain_start_direct(struct rc_capture *cap, struct rc_writer *w, int32_t ifid,
+			  struct rc_talkers *talkers, struct rc_store *store,
+			  uint32_t store_interface, struct rc_limit *limit, uint32_t batch_max,
+			  struct rc_drain **out, char *errbuf, size_t errlen);
 /* The ring's counters (rc_ring_stats), with the store's eviction count for
  * this interface: in this snapshot delivered == stored + store_failed
  * exactly, and stored - store_evicted is what the store holds of the

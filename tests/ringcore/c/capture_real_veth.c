@@ -2,8 +2,11 @@
  * on a TPACKET_V3 socket, the drop policy, a drain with writer and talkers)
  * on a real interface while the test floods it: every frame the test sent is
  * accounted for exactly, by stage, and the file holds what was delivered.
+ * zero-copy: the ring's slots are the kernel's blocks (ring_kernel.c), read
+ * in place by the drain and given back to the kernel; direct: the same, the
+ * drain's sinks run in the capture's thread (rc_drain_start_direct).
  * Run inside the interface's network namespace; the test sends the frames.
- * Usage: capture_real_veth IFNAME early|late FRAMES OUT.pcap
+ * Usage: capture_real_veth IFNAME early|late|zero-copy|direct FRAMES OUT.pcap
  * Prints "ready" once capturing, then reads one line from stdin ("sent")
  * and checks the totals. */
 #include "helpers.h"
@@ -18,8 +21,10 @@
 int main(int argc, char **argv)
 {
 	char errbuf[256] = "";
-	REQUIRE(argc == 5, "usage: %s IFNAME early|late FRAMES OUT.pcap", argv[0]);
+	REQUIRE(argc == 5, "usage: %s IFNAME early|late|zero-copy|direct FRAMES OUT.pcap", argv[0]);
 	int late = strcmp(argv[2], "late") == 0;
+	int direct = strcmp(argv[2], "direct") == 0;
+	int zero_copy = direct || strcmp(argv[2], "zero-copy") == 0;
 	uint64_t frames_sent = strtoull(argv[3], NULL, 10);
 
 	struct rc_capture_config cfg = {
@@ -28,7 +33,7 @@ int main(int argc, char **argv)
 			  .wait_strategy = RC_WAIT_EVENT, .poll_interval_us = 1000 },
 		.snaplen = SLOT_SIZE - SLOT_HDR_BYTES, .promisc = 0,
 		.kernel_block_size = KERNEL_BLOCK_SIZE, .kernel_block_nr = KERNEL_BLOCK_NR,
-		.block_timeout_ms = BLOCK_TIMEOUT_MS,
+		.block_timeout_ms = BLOCK_TIMEOUT_MS, .zero_copy = (uint32_t)zero_copy,
 	};
 	struct rc_capture *cap;
 	REQUIRE(rc_capture_open(argv[1], &cfg, NULL, 0, &cap, errbuf, sizeof errbuf) == 0, "open: %s", errbuf);
@@ -39,8 +44,12 @@ int main(int argc, char **argv)
 	struct rc_talkers *talkers;
 	REQUIRE(rc_talkers_create(rc_capture_linktype(cap), &talkers) == 0, "talkers");
 	struct rc_drain *drain;
-	REQUIRE(rc_drain_start(rc_capture_ring(cap), writer, ifid, talkers, NULL, 0, NULL, 256, &drain, errbuf,
-			       sizeof errbuf) == 0, "drain: %s", errbuf);
+	if (direct)
+		REQUIRE(rc_drain_start_direct(cap, writer, ifid, talkers, NULL, 0, NULL, 256, &drain, errbuf,
+					      sizeof errbuf) == 0, "direct drain: %s", errbuf);
+	else
+		REQUIRE(rc_drain_start(rc_capture_ring(cap), writer, ifid, talkers, NULL, 0, NULL, 256, &drain,
+				       errbuf, sizeof errbuf) == 0, "drain: %s", errbuf);
 	REQUIRE(rc_capture_start(cap, errbuf, sizeof errbuf) == 0, "start: %s", errbuf);
 	printf("ready\n");
 	fflush(stdout);
@@ -51,6 +60,7 @@ int main(int argc, char **argv)
 	while (mono_ns() < settle_until)
 		usleep(10000);
 	rc_capture_stop(cap); /* joins the producer, reads the kernel's final counters */
+	uint32_t mode_while_running = ring_stats(rc_capture_ring(cap)).mode;
 	rc_drain_stop(drain, 1);
 	struct rc_stats s = ring_stats(rc_capture_ring(cap));
 	struct rc_writer_totals in_file;
@@ -70,6 +80,13 @@ int main(int argc, char **argv)
 	      (unsigned long long)s.delivered);
 	if (!late)
 		CHECK(s.ring_drops == 0, "drop-early dropped %llu at the ring", (unsigned long long)s.ring_drops);
+	if (zero_copy) {
+		CHECK(mode_while_running == (direct ? RC_MODE_DIRECT : RC_MODE_ZERO_COPY), "mode %u",
+		      mode_while_running);
+		CHECK(s.slots_used == 0 && s.head == s.tail && s.head > KERNEL_BLOCK_NR,
+		      "every block went back to the kernel, lap after lap: head %llu tail %llu",
+		      (unsigned long long)s.head, (unsigned long long)s.tail);
+	}
 
 	struct rc_talker top, rest;
 	uint64_t talked = 0;

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from ringcore.api import DropPolicy, RingcoreError, RingStats, TopTalkers, WaitStrategy, split_interface_key
+from ringcore.api import DropPolicy, RingcoreError, RingMode, RingStats, TopTalkers, WaitStrategy, split_interface_key
 
 from ...capture_source import CaptureSource
 from ...formatting import escape, time_of_day
@@ -112,6 +112,8 @@ class InterfacePanel(Vertical):
             text.append(" consumer PAUSED ", "bold reverse yellow")
         else:
             text.append(" capturing", "green")
+        if stats.mode != RingMode.COPY:  # copy is the default, said by nothing
+            text.append(f"  {stats.mode.label}", "bold cyan")
         text.append("  policy ", "dim")
         text.append(DROP_POLICY_NAMES[stats.drop_policy], "bold")
         text.append("  filter ", "dim")
