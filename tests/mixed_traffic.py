@@ -16,6 +16,7 @@ from netns import in_netns
 DNS_NAME = "host.example"
 TCP_PORT = 8080
 UDP_PORT = 40001
+CLOSED_PORT = 40009
 FRAGMENTED_BYTES = 3000  # over a 1500-byte MTU: three fragments
 IO_TIMEOUT_S = 5.0
 
@@ -109,10 +110,30 @@ def _udp(pair: netns.VethPair, family: int, destination: str) -> None:
         sock.sendto(bytes(FRAGMENTED_BYTES), (destination, UDP_PORT))
 
 
+def _refused(pair: netns.VethPair, ip6_a: str) -> None:
+    """Datagrams to a port nobody listens on, answered (once a allows ICMP errors) with port unreachable over
+    IPv4 and IPv6; a connection to a closed port, answered with a reset."""
+    netns.run_in_netns(pair.ns_a, ["sysctl", "-qw", "net.ipv4.icmp_msgs_per_sec=1000", "net.ipv4.icmp_msgs_burst=50"],
+                       check=True)
+    for family, destination in ((socket.AF_INET, pair.ip_a), (socket.AF_INET6, ip6_a)):
+        with _socket(pair.ns_b, family, socket.SOCK_DGRAM) as sock:
+            sock.connect((destination, CLOSED_PORT))
+            sock.send(b"anyone there?")
+            try:
+                sock.recv(2048)  # the error, as ECONNREFUSED: it has arrived
+            except ConnectionRefusedError:
+                pass
+    with _socket(pair.ns_b, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect((pair.ip_a, CLOSED_PORT))
+        except ConnectionRefusedError:
+            pass
+
+
 def make_mixed_traffic(pair: netns.VethPair, path: Path) -> Path:
     """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP (also fragmented), TCP over IPv4; neighbor
     discovery, ICMPv6 echo, UDP (also fragmented) and TCP over IPv6 (and whatever MLD reports the kernel sends as
-    IPv6 comes up)."""
+    IPv6 comes up); then port unreachable over both and a connection reset."""
     ip6_a, ip6_b = ipv6_addresses(pair)
     with netns.tcpdump_alongside(pair.ns_a, pair.if_a, "", str(path)):
         _echo(pair, socket.AF_INET, pair.ip_a, 0x77)
@@ -123,4 +144,5 @@ def make_mixed_traffic(pair: netns.VethPair, path: Path) -> Path:
         _echo(pair, socket.AF_INET6, ip6_a, 0x66)
         _udp(pair, socket.AF_INET6, ip6_a)
         _tcp(pair, socket.AF_INET6, ip6_a)
+        _refused(pair, ip6_a)
     return path

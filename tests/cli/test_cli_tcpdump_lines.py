@@ -25,7 +25,8 @@ from mixed_traffic import make_mixed_traffic
 KINDS = ("ARP, Request who-has", "ARP, Reply", "ICMP echo request", "ICMP echo reply", "A? host.example.",
          "NXDomain", "UDP, length 14", "Flags [S]", "Flags [S.]", "Flags [P.]", "Flags [F.]", ": HTTP: GET / HTTP/1.0",
          "IP6 ", "neighbor solicitation", "neighbor advertisement", "ICMP6, echo request", "HBH ICMP6",
-         "UDP, length 3000", ": ip-proto-17", ": frag (0|1448) ", ": frag (2896|112)")
+         "UDP, length 3000", ": ip-proto-17", ": frag (0|1448) ", ": frag (2896|112)",
+         "udp port 40009 unreachable", "unreachable port, ", "Flags [R.]")
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,7 @@ class Dissection:
     text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
     transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
     fragment_line: tuple[str, str, str, str] | None = None  # IPv6 fragment: its addresses, tcpdump's words (and -v's)
+    quote: Dissection | None = None  # the packet an ICMP error quotes (IPv4): tcpdump -v prints it under the line
     tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 
     @property

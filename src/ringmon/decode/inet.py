@@ -32,6 +32,8 @@ _ND_OPTIONS = {1: "source link-layer address", 2: "target link-layer address", 3
 _ND_OPTION_WORDS = {1: "source link-address option", 2: "destination link-address option", 3: "prefix info option",
                     4: "redirected header option", 5: "mtu option", 25: "rdnss option", 31: "dnssl option"}
 _NA_FLAGS = ((0x80, "router"), (0x40, "solicited"), (0x20, "override"))
+_ICMP6_UNREACHABLE = {0: "unreachable route", 1: "unreachable prohibited", 2: "beyond scope", 3: "unreachable address",
+                      4: "unreachable port"}
 _ECHO = (0, 8, 128, 129)
 _ICMP_ERRORS = (3, 4, 5, 11, 12)  # they quote the start of the packet that caused them, from byte 8
 _ICMP6_ERRORS = (1, 2, 3, 4)
@@ -299,8 +301,28 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
     invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
     invoking.children.extend(quoted.layers)
     d.info = f"{d.info}, for {what}"
-    if first_layer is ipv4 and quoted.network_header is not None:
-        d.line = _icmp_error_line(d.frame[start - 8], d.frame[start - 7], quoted, end - start + 8)
+    kind, code = d.frame[start - 8], d.frame[start - 7]
+    if quoted.network_header is None:  # the capture cut the quote's header: tcpdump says so, no more
+        if first_layer is ipv6 and kind == 1:
+            d.line = f"ICMP6, destination unreachable, {_ICMP6_UNREACHABLE.get(code, f'unknown unreach code ({code})')} [|icmp6]"
+        return
+    if first_layer is ipv4:
+        d.line = _icmp_error_line(kind, code, quoted, end - start + 8)
+        d.quote = quoted  # tcpdump -v prints it under the error's line
+    elif kind == 1:
+        what = _icmp6_unreachable(code, quoted)
+        d.line, d.verbose_line = f"ICMP6, {what}, length {end - start + 8}", (f"ICMP6, {what}",)
+
+
+def _icmp6_unreachable(code: int, quoted: Dissection) -> str:
+    """tcpdump's words for an ICMPv6 destination unreachable, from the packet it quotes."""
+    what = f"destination unreachable, {_ICMP6_UNREACHABLE.get(code, f'unknown unreach code ({code})')}"
+    address = ipv6_address(quoted.network_header.dst)
+    if code in (0, 1, 3):
+        return f"{what} {address}"
+    if code == 4 and quoted.protocol in ("TCP", "UDP") and quoted.destination.startswith(f"{address}."):
+        return f"{what}, {address} {quoted.protocol.lower()} port {quoted.destination[len(address) + 1:]}"
+    return what
 
 
 def _icmp_error_line(kind: int, code: int, quoted: Dissection, length: int) -> str:
@@ -433,6 +455,7 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
             d.info = f"{d.info}, {'mtu' if kind == 2 else 'pointer'} {value}"
             if kind == 2:
                 d.line = f"ICMP6, {ICMP6_TYPES[2]}, mtu {value}, length {end - start}"
+                d.verbose_line = (f"ICMP6, {ICMP6_TYPES[2]}, mtu {value}",)
         _invoking_packet(d, node, start + 8, end, ipv6)
     else:
         d.payload(start + (8 if kind in _ECHO else 4), end, "Data")

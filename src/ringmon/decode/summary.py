@@ -181,6 +181,8 @@ class LinePrinter:
             source, destination, ethertype = d.link
             link = f"{source} > {destination}, {self._ethertype(ethertype)}, length {meta.wirelen}: "
             network = ""  # tcpdump names the network layer once: in the link header
+        elif self.format.link_header and d.quoted:
+            network = ""  # and leaves the name out of a quoted packet's line too
         for tag in d.link_tags:
             if tag[0] == "mpls":  # tcpdump prints a label stack with or without -e
                 _, label, traffic_class, bottom, ttl = tag
@@ -216,6 +218,8 @@ class LinePrinter:
         header = d.network_header
         if d.network == "IP6":
             return f"{link}{named}{_ipv6_details(header)} {text}"
+        if d.quote is not None and d.quote.network == "IP":  # the packet the error is about, under it
+            text += f"\n\t{LinePrinter(self.format)._body(d.quote, meta)}"  # its own printer: no sequence state
         return f"{link}{named}{_ipv4_details(header)}\n    {text}"
 
     def _ethertype(self, ethertype: int) -> str:
