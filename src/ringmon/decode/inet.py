@@ -304,7 +304,7 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
     kind, code = d.frame[start - 8], d.frame[start - 7]
     if quoted.network_header is None:  # the capture cut the quote's header: tcpdump says so, no more
         if first_layer is ipv6 and kind == 1:
-            d.line = f"ICMP6, destination unreachable, {_ICMP6_UNREACHABLE.get(code, f'unknown unreach code ({code})')} [|icmp6]"
+            d.line = f"ICMP6, {_icmp6_unreachable(code, None)} [|icmp6]"
         return
     if first_layer is ipv4:
         d.line = _icmp_error_line(kind, code, quoted, end - start + 8)
@@ -314,9 +314,11 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
         d.line, d.verbose_line = f"ICMP6, {what}, length {end - start + 8}", (f"ICMP6, {what}",)
 
 
-def _icmp6_unreachable(code: int, quoted: Dissection) -> str:
-    """tcpdump's words for an ICMPv6 destination unreachable, from the packet it quotes."""
+def _icmp6_unreachable(code: int, quoted: Dissection | None) -> str:
+    """tcpdump's words for an ICMPv6 destination unreachable, from the packet it quotes (None: cut off)."""
     what = f"destination unreachable, {_ICMP6_UNREACHABLE.get(code, f'unknown unreach code ({code})')}"
+    if quoted is None:
+        return what
     address = ipv6_address(quoted.network_header.dst)
     if code in (0, 1, 3):
         return f"{what} {address}"
