@@ -44,7 +44,9 @@ class Dissection:
     tree: bool = True  # False: the summary columns only, no node kept (the packet list, `ringmon capture`)
     # What tcpdump's line needs (summary.LinePrinter), recorded by the layers as they pass: raw facts, formatted
     # only when a line is printed, so the packet list's walk pays nothing for them.
-    link: tuple[str, str, int] | None = None  # Ethernet: source and destination MAC, ethertype
+    # the link header for -e: ("ethernet", source MAC, destination MAC, ethertype), ("sll", packet type, address
+    # length, address, ethertype), ("null", address family) or ("raw",)
+    link: tuple | None = None
     link_tags: tuple = ()  # ("vlan", id, priority, next ethertype) and ("mpls", label, tc, bottom, ttl), outer first
     network: str = ""  # the word before the addresses: IP, IP6, ARP,
     network_start: int = -1  # where the first layer after the link's starts in the frame (-x dumps from there)

@@ -74,6 +74,7 @@ def ip_by_version(d: Dissection, start: int, end: int) -> Next:
 
 @layer("IP")
 def ip_by_version_layer(d: Dissection, start: int, end: int) -> Next:
+    d.link = ("raw",)
     return ip_by_version(d, start, end)
 
 

@@ -107,6 +107,8 @@ _PROTOCOL_NAMES = {0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: 
 _ETHERTYPES = {0x0800: "IPv4", 0x86DD: "IPv6", 0x0806: "ARP", 0x8035: "Reverse ARP", 0x8100: "802.1Q",
                0x88A8: "802.1Q-QinQ", 0x9100: "802.1Q-9100", 0x8847: "MPLS unicast", 0x8848: "MPLS multicast",
                0x8863: "PPPoE D", 0x8864: "PPPoE S", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x88F7: "PTP", 0x9000: "Loopback"}
+_SLL_DIRECTIONS = {0: "In", 1: "B", 2: "M", 3: "P", 4: "Out"}  # tcpdump's words for a cooked packet's type
+_ADDRESS_FAMILIES = {2: "IPv4", 24: "IPv6", 28: "IPv6", 30: "IPv6"}  # tcpdump's (BSD's) of a null header
 _ECN = {1: ",ECT(1)", 2: ",ECT(0)", 3: ",CE"}
 _ARP_HARDWARE = {1: "Ethernet"}
 _ARP_PROTOCOLS = {0x0800: "IPv4"}
@@ -178,8 +180,7 @@ class LinePrinter:
         network = d.network
         link = ""
         if self.format.link_header and d.link is not None:
-            source, destination, ethertype = d.link
-            link = f"{source} > {destination}, {self._ethertype(ethertype)}, length {meta.wirelen}: "
+            link = self._link_header(d.link, meta.wirelen)
             network = ""  # tcpdump names the network layer once: in the link header
         elif self.format.link_header and d.quoted:
             network = ""  # and leaves the name out of a quoted packet's line too
@@ -221,6 +222,21 @@ class LinePrinter:
         if d.quote is not None and d.quote.network == "IP":  # the packet the error is about, under it
             text += f"\n\t{LinePrinter(self.format)._body(d.quote, meta)}"  # its own printer: no sequence state
         return f"{link}{named}{_ipv4_details(header)}\n    {text}"
+
+    def _link_header(self, link: tuple, wirelen: int) -> str:
+        """tcpdump -e's words for the link header, by link type."""
+        if link[0] == "ethernet":
+            _, source, destination, ethertype = link
+            return f"{source} > {destination}, {self._ethertype(ethertype)}, length {wirelen}: "
+        if link[0] == "sll":  # Linux cooked: the direction, the address, and (not -q) the type and length
+            _, packet_type, address_length, address, ethertype = link
+            words = f"{_SLL_DIRECTIONS.get(packet_type, '?'):>3} " + (f"{address} " if address_length == 6 else "")
+            return words if self.format.quiet else f"{words}{self._ethertype(ethertype)}, length {wirelen}: "
+        if link[0] == "null":
+            family = link[1]
+            name = _ADDRESS_FAMILIES.get(family, "Unknown")
+            return f"{name}, length {wirelen}: " if self.format.quiet else f"AF {name} ({family}), length {wirelen}: "
+        return "ip: "  # raw IP
 
     def _ethertype(self, ethertype: int) -> str:
         name = _ETHERTYPES.get(ethertype, "Unknown")
