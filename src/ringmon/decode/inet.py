@@ -202,17 +202,18 @@ def _options_header(d: Dissection, name: str, start: int, end: int) -> Next:
     offset = start + 2
     word = "HBH" if name == "IPv6 hop-by-hop options" else "DSTOPT"  # tcpdump's
     d.line_prefix += f"{word} "
-    d.verbose_prefix += f"{word} "
+    options = []  # tcpdump -v's words for them (print-ip6opts.c: only the router alert's end in a space)
     while offset < after:
         kind = d.frame[offset]
         length = 1 if kind == 0 else 2 + (d.frame[offset + 1] if offset + 1 < after else 0)
         label = {0: "Pad1", 1: "PadN", 5: "router alert", 194: "jumbo payload"}.get(kind, f"option {kind}")
         node.add(f"option: {label} ({length} bytes)", (offset, min(offset + length, after)))
         value = d.frame[offset + 2:min(offset + length, after)]
-        d.verbose_prefix += ("(pad1) " if kind == 0 else "(padn) " if kind == 1 else
-                             f"(rtalert: 0x{int.from_bytes(value, 'big'):04x}) " if kind == 5 and len(value) == 2 else
-                             f"(opt_type 0x{kind:02x}: len={length - 2}) ")
+        options.append("(pad1)" if kind == 0 else "(padn)" if kind == 1 else
+                       f"(rtalert: 0x{int.from_bytes(value, 'big'):04x}) " if kind == 5 and len(value) == 2 else
+                       f"(unknown opt-type 0x{kind:02x} len={length - 2})")
         offset += length
+    d.verbose_prefix += f"{word} {''.join(options)} "
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
 
 
