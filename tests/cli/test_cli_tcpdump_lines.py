@@ -86,7 +86,6 @@ def test_more_verbosity_is_accepted_and_prints_as_v(mixed_pcap, verbosity):
 
 # Built frames where ringmon's line differs from tcpdump's on purpose (what it prints instead is its own decode):
 KNOWN_DIFFERENCES = {
-    "ipv6 routing header": "tcpdump prints the routing header (RT6 ...) before the ports; ringmon the ports",
     "sll2": "tcpdump names the interface of a Linux cooked v2 packet by its index on the machine that reads the "
             "file (ifindex 3 is whatever is 3 here); ringmon does not guess",
 }

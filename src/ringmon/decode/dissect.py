@@ -59,7 +59,10 @@ class Dissection:
     verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
     text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
     transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
-    fragment_line: tuple[str, str, str, str] | None = None  # IPv6 fragment: its addresses, tcpdump's words (and -v's)
+    # IPv6 headers tcpdump prints between the addresses and the ports (fragment, routing): the addresses, their
+    # words, -v's words
+    header_words: tuple[str, str, str, str] | None = None
+    checksum_destination: bytes = b""  # a routing header's last address: the transport checksum's destination
     quote: Dissection | None = None  # the packet an ICMP error quotes (IPv4): tcpdump -v prints it under the line
     tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 

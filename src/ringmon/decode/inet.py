@@ -236,10 +236,39 @@ def routing(d: Dissection, start: int, end: int) -> Next:
     if found is None:
         return None
     after, node = found
-    if d.frame[start + 2] in (0, 4):  # type 0 and segment routing carry addresses from byte 8
+    units, kind, segments_left = d.frame[start + 1:start + 4]
+    addresses = []
+    if kind in (0, 2, 4):  # types 0 and 2 and segment routing carry addresses from byte 8
         for offset in range(start + 8, after - 15, 16):
-            node.add(f"address: {ipv6_address(d.frame[offset:offset + 16])}", (offset, offset + 16))
+            addresses.append(ipv6_address(d.frame[offset:offset + 16]))
+            node.add(f"address: {addresses[-1]}", (offset, offset + 16))
+    if segments_left and addresses and kind in (0, 2):  # the packet is bound for the last: checksums count it
+        d.checksum_destination = d.frame[after - 16:after]
+    # tcpdump's words (print-rt6.c); -v shows the reserved field (flags, for segment routing) even when 0
+    words = f"RT6 (len={units}, type={kind}{' [Deprecated]' if kind == 0 else ''}, segleft={segments_left}"
+    if kind in (0, 2):
+        reserved = int.from_bytes(d.frame[start + 4:start + 8], "big")
+        plain, verbose = (f"{words}, rsv=0x{reserved:x}",) * 2 if reserved else (words, f"{words}, rsv=0x0")
+    elif kind == 4:
+        last_entry, flags, tag = d.frame[start + 4], d.frame[start + 5], int.from_bytes(d.frame[start + 6:start + 8], "big")
+        addresses = addresses[:last_entry + 1]
+        words = f"{words}, last-entry={last_entry}"
+        plain, verbose = ((f"{words}, flags=0x{flags:x}",) * 2 if flags else (words, f"{words}, flags=0x0"))
+        plain, verbose = f"{plain}, tag={tag:x}", f"{verbose}, tag={tag:x}"
+    else:
+        plain = verbose = f"{words} (unknown type)"
+    listed = "".join(f", [{index}]{address}" for index, address in enumerate(addresses) if kind in (0, 2, 4))
+    _words_before_ports(d, f"{plain}{listed})", f"{verbose}{listed})")
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
+
+
+def _words_before_ports(d: Dissection, plain: str, verbose: str) -> None:
+    """An IPv6 header's words, which tcpdump prints after the addresses and before the ports."""
+    if d.header_words is None:
+        d.header_words = (d.source, d.destination, plain, verbose)
+    else:
+        source, destination, plain_before, verbose_before = d.header_words
+        d.header_words = (source, destination, f"{plain_before} {plain}", f"{verbose_before} {verbose}")
 
 
 @layer("IPv6 fragment")
@@ -255,8 +284,7 @@ def fragment(d: Dissection, start: int, end: int) -> Next:
     d.fragment = True
     ident = struct.unpack_from("!I", d.frame, start + 4)[0]
     # tcpdump's line: the addresses, the fragment, then (the first fragment) the ports and the transport's words
-    d.fragment_line = (d.source, d.destination, f"frag ({offset * 8}|{end - after})",
-                       f"frag (0x{ident:08x}:{offset * 8}|{end - after})")
+    _words_before_ports(d, f"frag ({offset * 8}|{end - after})", f"frag (0x{ident:08x}:{offset * 8}|{end - after})")
     if offset:
         d.info = f"fragment at offset {offset * 8}, proto {d.frame[start]}"
         d.payload(after, end, "Fragment")

@@ -204,11 +204,11 @@ class LinePrinter:
                        f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
                        if self.format.verbose else "")
             return f"{link}{named}{details}{escape(d.line)}{problems}"
-        if d.fragment_line is None:
+        if d.header_words is None:
             words = (d.verbose_prefix if self.format.verbose else d.line_prefix) + self._protocol_text(d)
             text = f"{escape(d.source)} > {escape(d.destination)}:{' ' if words else ''}{words}{problems}"
-        else:  # IPv6 fragment: the addresses, the fragment, then the first fragment's ports and words
-            source, destination, plain, verbose = d.fragment_line
+        else:  # IPv6 fragment or routing header: the addresses, its words, then the ports (if any) and words
+            source, destination, plain, verbose = d.header_words
             words = verbose if self.format.verbose else plain
             if d.source != source:
                 words += (f" {escape(d.source[len(source) + 1:])} > {escape(d.destination[len(destination) + 1:])}: "
@@ -303,7 +303,8 @@ def _checksums(d: Dissection) -> tuple[int, int] | None:
         return None
     header = d.network_header
     length = end - start
-    pseudo = header.src + header.dst + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
+    destination = d.checksum_destination or header.dst
+    pseudo = header.src + destination + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
                                         else length.to_bytes(4, "big") + bytes((0, 0, 0, protocol)))
     segment = bytearray(d.frame[start:end])
     written = int.from_bytes(segment[offset:offset + 2], "big")
