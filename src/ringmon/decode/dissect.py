@@ -42,8 +42,8 @@ class Dissection:
     fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
     quoted: bool = False  # the start of a packet an ICMP error quotes: cut short by design, not by the capture
     tree: bool = True  # False: the summary columns only, no node kept (the packet list, `ringmon capture`)
-    # What tcpdump's line needs (summary.LinePrinter), recorded by the layers as they pass: raw facts, formatted
-    # only when a line is printed, so the packet list's walk pays nothing for them.
+    # What tcpdump's line needs (summary.LinePrinter), recorded by the layers as they pass: short words, and raw
+    # facts where making the words costs (headers, TCP numbers, checksums, HTTP's lines), made only when printed.
     # the link header for -e: ("ethernet", source MAC, destination MAC, ethertype), ("sll", packet type, address
     # length, address, ethertype), ("null", address family) or ("raw",)
     link: tuple | None = None
