@@ -149,5 +149,39 @@ def test_a_capture_cut_short_reads_as_tcpdumps_but_for_what_ringmon_says_is_miss
         re.sub(r"(?<=,)[A-Za-z]+ \[\|tcp\]>$", " [|tcp]", line) for line in theirs]
 
 
+def _dns_frame(message: dpkt.dns.DNS, source_port: int, destination_port: int) -> bytes:
+    udp = dpkt.udp.UDP(sport=source_port, dport=destination_port, data=bytes(message))
+    udp.ulen = len(udp)
+    ip = dpkt.ip.IP(src=bytes((198, 18, 0, 1)), dst=bytes((224, 0, 0, 251)), p=dpkt.ip.IP_PROTO_UDP, data=udp)
+    ip.len = len(ip)
+    return bytes(dpkt.ethernet.Ethernet(src=bytes.fromhex("0200c6120001"), dst=bytes.fromhex("01005e0000fb"), data=ip))
+
+
+@pytest.mark.parametrize("flags", [(), ("-v",)], ids=["plain", "-v"])
+def test_dns_and_mdns_records_read_as_tcpdumps(tmp_path, flags):
+    question, record = dpkt.dns.DNS.Q, dpkt.dns.DNS.RR
+    messages = [
+        # mDNS: a question asking for a unicast answer (QU) and one that does not (QM); answers that flush caches
+        (dpkt.dns.DNS(id=0, op=0, qd=[question(name="_airplay._tcp.local", type=12, cls=0x8001),
+                                      question(name="_raop._tcp.local", type=12, cls=1)]), 5353, 5353),
+        (dpkt.dns.DNS(id=0, op=0x8400, qd=[], an=[
+            record(name="_airplay._tcp.local", type=12, cls=1, ptrname="tv._airplay._tcp.local"),
+            record(name="tv.local", type=1, cls=0x8001, rdata=bytes((198, 18, 0, 1))),
+            record(name="tv.local", type=16, cls=0x8003, text=[b"a=b", b"c"])]), 5353, 5353),
+        # DNS: a class other than IN; MX, SRV, SOA, CNAME answers; more than one question
+        (dpkt.dns.DNS(id=5, qd=[question(name="version.bind", type=16, cls=3)]), 40000, 53),
+        (dpkt.dns.DNS(id=6, op=0x8180, qd=[question(name="x.example", type=15)], an=[
+            record(name="x.example", type=15, mxname="mail.x.example", preference=10),
+            record(name="_s._tcp.x.example", type=33, srvname="srv.x.example", port=443, priority=1, weight=5),
+            record(name="x.example", type=6, mname="ns.x", rname="h.x", serial=1, refresh=2, retry=3, expire=4,
+                   minimum=5),
+            record(name="www.x.example", type=5, cname="x.example")]), 53, 40000),
+        (dpkt.dns.DNS(id=7, qd=[question(name="a.example", type=1), question(name="a.example", type=28)]), 40000, 53),
+    ]
+    path = tmp_path / "dns.pcap"
+    path.write_bytes(capture_files.pcap([_dns_frame(*message) for message in messages]))
+    assert _ringmon(path, *flags) == _tcpdump(path, *flags)
+
+
 def test_more_than_five_ts_is_one_error_line(mixed_pcap):
     assert_one_error_line(run_ringmon("capture", "-r", str(mixed_pcap), "-tttttt"), "-t takes at most five")
