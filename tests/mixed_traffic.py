@@ -17,6 +17,7 @@ DNS_NAME = "host.example"
 TCP_PORT = 8080
 UDP_PORT = 40001
 CLOSED_PORT = 40009
+MULTICAST_GROUP = "239.18.0.1"  # administratively scoped (RFC 2365): never leaves the veth pair
 FRAGMENTED_BYTES = 3000  # over a 1500-byte MTU: three fragments
 IO_TIMEOUT_S = 5.0
 
@@ -110,6 +111,15 @@ def _udp(pair: netns.VethPair, family: int, destination: str) -> None:
         sock.sendto(bytes(FRAGMENTED_BYTES), (destination, UDP_PORT))
 
 
+def _multicast(pair: netns.VethPair) -> None:
+    """b joins a multicast group and leaves it: the kernel's IGMPv3 reports (with the router alert option)."""
+    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(pair.ip_b)
+    with _socket(pair.ns_b, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        time.sleep(0.05)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, membership)
+
+
 def _refused(pair: netns.VethPair, ip6_a: str) -> None:
     """Datagrams to a port nobody listens on, answered (once a allows ICMP errors) with port unreachable over
     IPv4 and IPv6; a connection to a closed port, answered with a reset."""
@@ -131,7 +141,7 @@ def _refused(pair: netns.VethPair, ip6_a: str) -> None:
 
 
 def make_mixed_traffic(pair: netns.VethPair, path: Path) -> Path:
-    """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP (also fragmented), TCP over IPv4; neighbor
+    """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP (also fragmented), TCP, IGMP over IPv4; neighbor
     discovery, ICMPv6 echo, UDP (also fragmented) and TCP over IPv6 (and whatever MLD reports the kernel sends as
     IPv6 comes up); then port unreachable over both and a connection reset."""
     ip6_a, ip6_b = ipv6_addresses(pair)
@@ -140,6 +150,7 @@ def make_mixed_traffic(pair: netns.VethPair, path: Path) -> Path:
         _dns(pair)
         _udp(pair, socket.AF_INET, pair.ip_a)
         _tcp(pair, socket.AF_INET, pair.ip_a)
+        _multicast(pair)
         _enable_ipv6(pair)
         _echo(pair, socket.AF_INET6, ip6_a, 0x66)
         _udp(pair, socket.AF_INET6, ip6_a)

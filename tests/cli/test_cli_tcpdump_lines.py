@@ -26,7 +26,7 @@ KINDS = ("ARP, Request who-has", "ARP, Reply", "ICMP echo request", "ICMP echo r
          "NXDomain", "UDP, length 14", "Flags [S]", "Flags [S.]", "Flags [P.]", "Flags [F.]", ": HTTP: GET / HTTP/1.0",
          "IP6 ", "neighbor solicitation", "neighbor advertisement", "ICMP6, echo request",
          "UDP, length 3000", ": ip-proto-17", ": frag (0|1448) ", ": frag (2896|112)",
-         "udp port 40009 unreachable", "unreachable port, ", "Flags [R.]")
+         "udp port 40009 unreachable", "unreachable port, ", "Flags [R.]", "igmp v3 report, 1 group record(s)")
 
 
 @pytest.fixture(scope="module")

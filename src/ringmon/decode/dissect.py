@@ -51,6 +51,7 @@ class Dissection:
     network: str = ""  # the word before the addresses: IP, IP6, ARP,
     network_start: int = -1  # where the first layer after the link's starts in the frame (-x dumps from there)
     network_header: object = None  # the last IPv4, IPv6 or ARP header (dpkt's): -v prints its fields
+    ip_options: str = ""  # tcpdump -v's words for the IPv4 header's options: "RA"
     line: str = ""  # what tcpdump prints after the addresses
     quiet_line: str = ""  # the same with -q, when it says less
     line_prefix: str = ""  # IPv6 extension headers before the transport: "HBH "
@@ -58,7 +59,7 @@ class Dissection:
     app_line: str = ""  # after a TCP segment's words: its application's (HTTP's first line, a DNS message)
     verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
     text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
-    transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
+    transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6" | "igmp", start, end): -v checks its checksum
     # IPv6 headers tcpdump prints between the addresses and the ports (fragment, routing): the addresses, their
     # words, -v's words
     header_words: tuple[str, str, str, str] | None = None

@@ -79,7 +79,7 @@ def ip_by_version_layer(d: Dissection, start: int, end: int) -> Next:
 
 
 def _next_header(d: Dissection, number: int, start: int, end: int, ipv6_headers: bool) -> Next:
-    protocols = {1: icmp, 6: transport.tcp, 17: transport.udp, 58: icmpv6, 4: ipv4, 41: ipv6}
+    protocols = {1: icmp, 2: igmp, 6: transport.tcp, 17: transport.udp, 58: icmpv6, 4: ipv4, 41: ipv6}
     if ipv6_headers:
         protocols.update({0: hop_by_hop, 43: routing, 44: fragment, 60: destination_options})
     protocol = protocols.get(number)
@@ -89,6 +89,30 @@ def _next_header(d: Dissection, number: int, start: int, end: int, ipv6_headers:
         d.payload(start, end)
         return None
     return protocol, start, end
+
+
+_IPV4_OPTION_WORDS = {0: "EOL", 1: "NOP", 7: "RR", 68: "timestamp", 130: "security", 131: "LSRR", 137: "SSRR",
+                      148: "RA", 82: "traceroute"}
+
+
+def _ipv4_option_words(frame: bytes, start: int, end: int) -> str:
+    """tcpdump -v's words for an IPv4 header's options (ip_optprint): names, a router alert's value if not 0."""
+    words, offset = [], start
+    end = min(end, len(frame))
+    while offset < end:
+        kind = frame[offset]
+        word = _IPV4_OPTION_WORDS.get(kind, f"unknown {kind}")
+        length = 1 if kind in (0, 1) else frame[offset + 1] if offset + 1 < end else 0
+        if length < 1 or length > end - offset or kind not in (0, 1) and length < 2:
+            words.append(f"{word} [bad length {length}]")
+            break
+        if kind == 148 and length >= 4 and int.from_bytes(frame[offset + 2:offset + 4], "big"):
+            word += f" value {int.from_bytes(frame[offset + 2:offset + 4], 'big')}"
+        words.append(word)
+        if kind == 0:
+            break
+        offset += length
+    return ",".join(words)
 
 
 def _ipv4_options(node: DecodedNode, frame: bytes, start: int, end: int) -> None:
@@ -126,6 +150,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     node = d.add_layer(f"IPv4  {source} > {destination}", start, start + header_len)
     node.add_fields(ip, start, IPV4_FIELDS)
     _ipv4_options(node, d.frame, start + 20, start + header_len)
+    d.ip_options = _ipv4_option_words(d.frame, start + 20, start + header_len) if header_len > 20 else ""
     d.source, d.destination = source, destination
     d.network, d.network_header, d.line_prefix, d.verbose_prefix = "IP", ip, "", ""
     d.network_start = start if d.network_start < 0 else d.network_start
@@ -420,20 +445,53 @@ def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int, lines: li
     return link_address
 
 
-_MLD_RECORD_TYPES = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}
+_MLD_RECORD_TYPES = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}  # IGMPv3's too
+_IGMP_TYPES = {0x11: "query", 0x12: "v1 report", 0x16: "v2 report", 0x17: "leave", 0x22: "v3 report"}
 
 
-def _mld_records(frame: bytes, start: int, end: int, count: int) -> str:
-    """tcpdump -v's words for an MLDv2 report's group records: address, type and how many sources."""
+@layer("IGMP")
+def igmp(d: Dissection, start: int, end: int) -> Next:
+    if d.short("IGMP", start, end, 8):
+        return None
+    kind, max_response = d.frame[start], d.frame[start + 1]
+    group = socket.inet_ntoa(d.frame[start + 4:start + 8])
+    what = _IGMP_TYPES.get(kind, f"type 0x{kind:02x}")
+    node = d.add_layer(f"IGMP  {what}", start, end)
+    node.add(f"type: 0x{kind:02x} ({what})", (start, start + 1))
+    node.add(f"checksum: 0x{int.from_bytes(d.frame[start + 2:start + 4], 'big'):04x}", (start + 2, start + 4))
+    length = end - start
+    # tcpdump's words (print-igmp.c); -v adds a v3 report's records
+    if kind == 0x22:
+        records = int.from_bytes(d.frame[start + 6:start + 8], "big")
+        node.add(f"group records: {records}", (start + 6, start + 8))
+        d.info = d.line = f"igmp v3 report, {records} group record(s)"
+        d.verbose_line = (f"{d.line}{_group_records(d.frame, start + 8, end, records, 4)}",)
+    elif kind == 0x11:
+        node.add(f"group: {group}", (start + 4, start + 8))
+        d.info = d.line = "igmp query" + (f" [max resp time {max_response / 10:g}s]" if length < 12 and max_response != 100
+                                          else "") + (f" [gaddr {group}]" if group != "0.0.0.0" else "")
+        d.line += f" [len {length}]" if length != 8 and length < 12 else ""
+    else:
+        node.add(f"group: {group}", (start + 4, start + 8))
+        d.info = d.line = f"igmp {what} {group}"
+    d.quiet_line = "igmp"
+    d.transport = ("igmp", start, end)
+    return None
+
+
+
+def _group_records(frame: bytes, start: int, end: int, count: int, address_size: int = 16) -> str:
+    """tcpdump -v's words for an MLDv2 or IGMPv3 report's group records: address, type and how many sources."""
     words, offset = [], start
     end = min(end, len(frame))
     for _ in range(count):
-        if offset + 20 > end:
+        if offset + 4 + address_size > end:
             break
         kind, aux_words, sources = struct.unpack_from("!BBH", frame, offset)
-        words.append(f" [gaddr {ipv6_address(frame[offset + 4:offset + 20])} "
-                     f"{_MLD_RECORD_TYPES.get(kind, '[invalid]')}, {sources} source(s)]")
-        offset += 20 + 16 * sources + 4 * aux_words
+        address = frame[offset + 4:offset + 4 + address_size]
+        shown = ipv6_address(address) if address_size == 16 else socket.inet_ntoa(address)
+        words.append(f" [gaddr {shown} {_MLD_RECORD_TYPES.get(kind, '[invalid]')}, {sources} source(s)]")
+        offset += 4 + address_size * (1 + sources) + 4 * aux_words
     return "".join(words)
 
 
@@ -479,7 +537,7 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         records = struct.unpack_from("!H", d.frame, start + 6)[0]
         node.add(f"group records: {records}", (start + 6, start + 8))
         d.line = f"ICMP6, {what}, {records} group record(s), length {end - start}"
-        d.verbose_line = (f"ICMP6, {what}, {records} group record(s){_mld_records(d.frame, start + 8, end, records)}",)
+        d.verbose_line = (f"ICMP6, {what}, {records} group record(s){_group_records(d.frame, start + 8, end, records)}",)
     elif kind in _ICMP6_ERRORS:
         if kind in (2, 4) and d.captured(start, end) >= 8:
             value = struct.unpack_from("!I", d.frame, start + 4)[0]

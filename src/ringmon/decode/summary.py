@@ -221,7 +221,7 @@ class LinePrinter:
             return f"{link}{named}{_ipv6_details(header)} {text}"
         if d.quote is not None and d.quote.network == "IP":  # the packet the error is about, under it
             text += f"\n\t{LinePrinter(self.format)._body(d.quote, meta)}"  # its own printer: no sequence state
-        return f"{link}{named}{_ipv4_details(header)}\n    {text}"
+        return f"{link}{named}{_ipv4_details(header, d.ip_options)}\n    {text}"
 
     def _link_header(self, link: tuple, wirelen: int) -> str:
         """tcpdump -e's words for the link header, by link type."""
@@ -262,9 +262,13 @@ class LinePrinter:
         if verbose and d.transport is not None and d.network == "IP6" and not self.format.quiet:
             verdict = _checksum_verdict(d)  # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional)
         if verbose and d.verbose_line and not self.format.quiet:
-            return verdict + _lines(d.verbose_line)
-        line = (d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info
-        return verdict + escape(line)
+            text = verdict + _lines(d.verbose_line)
+        else:
+            text = verdict + escape((d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info)
+        if verbose and d.transport is not None and d.transport[0] == "igmp" and (sums := _checksums(d)):
+            written, correct = sums
+            text += f" bad igmp cksum {written:x}!" if written != correct else ""  # said only when wrong
+        return text
 
     def _dump(self, frame: bytes, start: int) -> str:
         data = frame[start:]
@@ -282,7 +286,7 @@ class LinePrinter:
         return "".join(f"\n{line}" for line in lines)
 
 
-_CHECKSUM_FIELDS = {"tcp": (6, 16), "udp": (17, 6), "icmp6": (58, 2)}  # protocol number, checksum's offset
+_CHECKSUM_FIELDS = {"tcp": (6, 16), "udp": (17, 6), "icmp6": (58, 2), "igmp": (2, 2)}  # protocol, checksum's offset
 
 
 def _lines(lines: tuple[str, ...]) -> str:
@@ -304,7 +308,7 @@ def _checksums(d: Dissection) -> tuple[int, int] | None:
     header = d.network_header
     length = end - start
     destination = d.checksum_destination or header.dst
-    pseudo = header.src + destination + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
+    pseudo = b"" if kind == "igmp" else header.src + destination + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
                                         else length.to_bytes(4, "big") + bytes((0, 0, 0, protocol)))
     segment = bytearray(d.frame[start:end])
     written = int.from_bytes(segment[offset:offset + 2], "big")
@@ -342,12 +346,13 @@ def _ascii_text(data: bytes) -> str:
     return "".join(kept)
 
 
-def _ipv4_details(ip) -> str:
+def _ipv4_details(ip, options: str) -> str:
     """tcpdump -v's fields of an IPv4 header."""
     ttl = f", ttl {ip.ttl}" if ip.ttl else ""
     flags = ", ".join(name for bit, name in ((ip.mf, "+"), (ip.df, "DF"), (ip.rf, "rsvd")) if bit) or "none"
     return (f"(tos 0x{ip.tos:x}{_ECN.get(ip.tos & 3, '')}{ttl}, id {ip.id}, offset {ip.offset * 8}, flags [{flags}], "
-            f"proto {_PROTOCOL_NAMES.get(ip.p, 'unknown')} ({ip.p}), length {ip.len})")
+            f"proto {_PROTOCOL_NAMES.get(ip.p, 'unknown')} ({ip.p}), length {ip.len}"
+            f"{f', options ({options})' if options else ''})")
 
 
 def _ipv6_details(ip) -> str:
