@@ -1,5 +1,5 @@
 """Network layers: IPv4 (with options), IPv6 (with hop-by-hop, routing, fragment and destination-options
-headers), ICMP and ICMPv6 (with neighbor discovery)."""
+headers), ICMP and ICMPv6 (with neighbor discovery and MLD), and IGMP."""
 from __future__ import annotations
 
 import socket
