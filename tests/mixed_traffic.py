@@ -48,21 +48,14 @@ def _echo(pair: netns.VethPair, family: int, destination: str, ident: int) -> No
         for sequence in (1, 2):
             body = struct.pack("!HH", ident, sequence) + bytes(range(48))
             header = struct.pack("!BBH", request, 0, 0)
-            if family == socket.AF_INET:  # the kernel fills ICMPv6's checksum, not ICMP's
-                header = struct.pack("!BBH", request, 0, _checksum(header + body))
+            if family == socket.AF_INET:  # the kernel fills ICMPv6's checksum, not ICMP's (the IPv4 header's sum)
+                header = struct.pack("!BBH", request, 0, netns._ipv4_checksum(header + body))
             sock.sendto(header + body, (destination, 0))
             while True:  # the reply (a raw socket sees every ICMP message: skip our own request)
                 reply = sock.recv(2048)
                 kind = reply[(reply[0] & 0x0F) * 4] if family == socket.AF_INET else reply[0]
                 if kind in (0, 129):
                     break
-
-
-def _checksum(data: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _dns(pair: netns.VethPair) -> None:
