@@ -16,6 +16,8 @@ from netns import in_netns
 DNS_NAME = "host.example"
 TCP_PORT = 8080
 UDP_PORT = 40001
+CLOSED_PORT = 40009
+MULTICAST_GROUP = "239.18.0.1"  # administratively scoped (RFC 2365): never leaves the veth pair
 FRAGMENTED_BYTES = 3000  # over a 1500-byte MTU: three fragments
 IO_TIMEOUT_S = 5.0
 
@@ -46,21 +48,14 @@ def _echo(pair: netns.VethPair, family: int, destination: str, ident: int) -> No
         for sequence in (1, 2):
             body = struct.pack("!HH", ident, sequence) + bytes(range(48))
             header = struct.pack("!BBH", request, 0, 0)
-            if family == socket.AF_INET:  # the kernel fills ICMPv6's checksum, not ICMP's
-                header = struct.pack("!BBH", request, 0, _checksum(header + body))
+            if family == socket.AF_INET:  # the kernel fills ICMPv6's checksum, not ICMP's (the IPv4 header's sum)
+                header = struct.pack("!BBH", request, 0, netns._ipv4_checksum(header + body))
             sock.sendto(header + body, (destination, 0))
             while True:  # the reply (a raw socket sees every ICMP message: skip our own request)
                 reply = sock.recv(2048)
                 kind = reply[(reply[0] & 0x0F) * 4] if family == socket.AF_INET else reply[0]
                 if kind in (0, 129):
                     break
-
-
-def _checksum(data: bytes) -> int:
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def _dns(pair: netns.VethPair) -> None:
@@ -109,18 +104,49 @@ def _udp(pair: netns.VethPair, family: int, destination: str) -> None:
         sock.sendto(bytes(FRAGMENTED_BYTES), (destination, UDP_PORT))
 
 
+def _multicast(pair: netns.VethPair) -> None:
+    """b joins a multicast group and leaves it: the kernel's IGMPv3 reports (with the router alert option)."""
+    membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(pair.ip_b)
+    with _socket(pair.ns_b, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        time.sleep(0.05)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, membership)
+
+
+def _refused(pair: netns.VethPair, ip6_a: str) -> None:
+    """Datagrams to a port nobody listens on, answered (once a allows ICMP errors) with port unreachable over
+    IPv4 and IPv6; a connection to a closed port, answered with a reset."""
+    netns.run_in_netns(pair.ns_a, ["sysctl", "-qw", "net.ipv4.icmp_msgs_per_sec=1000", "net.ipv4.icmp_msgs_burst=50"],
+                       check=True)
+    for family, destination in ((socket.AF_INET, pair.ip_a), (socket.AF_INET6, ip6_a)):
+        with _socket(pair.ns_b, family, socket.SOCK_DGRAM) as sock:
+            sock.connect((destination, CLOSED_PORT))
+            sock.send(b"anyone there?")
+            try:
+                sock.recv(2048)  # the error, as ECONNREFUSED: it has arrived
+            except ConnectionRefusedError:
+                pass
+    with _socket(pair.ns_b, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect((pair.ip_a, CLOSED_PORT))
+        except ConnectionRefusedError:
+            pass
+
+
 def make_mixed_traffic(pair: netns.VethPair, path: Path) -> Path:
-    """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP (also fragmented), TCP over IPv4; neighbor
+    """tcpdump's file of the traffic on end a: ARP, ICMP echo, DNS, UDP (also fragmented), TCP, IGMP over IPv4; neighbor
     discovery, ICMPv6 echo, UDP (also fragmented) and TCP over IPv6 (and whatever MLD reports the kernel sends as
-    IPv6 comes up)."""
+    IPv6 comes up); then port unreachable over both and a connection reset."""
     ip6_a, ip6_b = ipv6_addresses(pair)
     with netns.tcpdump_alongside(pair.ns_a, pair.if_a, "", str(path)):
         _echo(pair, socket.AF_INET, pair.ip_a, 0x77)
         _dns(pair)
         _udp(pair, socket.AF_INET, pair.ip_a)
         _tcp(pair, socket.AF_INET, pair.ip_a)
+        _multicast(pair)
         _enable_ipv6(pair)
         _echo(pair, socket.AF_INET6, ip6_a, 0x66)
         _udp(pair, socket.AF_INET6, ip6_a)
         _tcp(pair, socket.AF_INET6, ip6_a)
+        _refused(pair, ip6_a)
     return path

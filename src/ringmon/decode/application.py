@@ -116,6 +116,9 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     node.add_fields(header, start, _DNS_HEADER_FIELDS)
     offset, questions, answers = 12, [], []
     asked, told, named = [], [], []  # tcpdump's words for the questions and the answers
+    over_udp = d.tcp is None
+    unicast = over_udp and (d.source.endswith(".53") or d.destination.endswith(".53"))
+    multicast = over_udp and not unicast and (d.source.endswith(".5353") or d.destination.endswith(".5353"))
     try:
         for section, count in (("question", header.qd), ("answer", header.an), ("authority", header.ns),
                                ("additional", header.ar)):
@@ -131,7 +134,11 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     offset += 4
                     record = node.add(f"question: {record_name} {kind_name}", (start + first, start + offset))
                     questions.append(f"{kind_name} {record_name}")
-                    asked.append(f"{DNS_TYPES.get(kind, f'Type{kind}')}? {_fqdn(record_name)}")
+                    if multicast:  # mDNS: the top bit asks for a unicast answer (RFC 6762 5.4)
+                        kind_words = f"{_dns_class(klass & 0x7FFF)}{' (QU)' if klass & 0x8000 else ' (QM)'}"
+                    else:
+                        kind_words = _dns_class(klass)
+                    asked.append(f"{DNS_TYPES.get(kind, f'Type{kind}')}{kind_words}? {_fqdn(record_name)}")
                 else:
                     if offset + 10 > len(message):
                         raise ValueError(f"{section} runs past the message")
@@ -144,8 +151,14 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                                       (start + first, start + offset))
                     if section == "answer":
                         answers.append(f"{kind_name} {value}")
-                        told.append(DNS_TYPES.get(kind, f"Type{kind}") + _rdata_line(message, kind, offset - length, length))
-                        named.append(f"{_fqdn(record_name)} {told[-1]}")  # -v names each answer
+                        # mDNS: the top bit says the answer replaces what caches hold (RFC 6762 10.2)
+                        flushed = multicast and klass & 0x8000
+                        words = (f"{_dns_class((klass & 0x7FFF) if multicast else klass, kind)}"
+                                 f"{' (Cache flush)' if flushed else ''} {DNS_TYPES.get(kind, f'Type{kind}')}").lstrip()
+                        told.append(words + _rdata_line(message, kind, offset - length, length))
+                        # -v names each answer, and says an SOA's fields
+                        named.append(f"{_fqdn(record_name)} {words}"
+                                     f"{_rdata_line(message, kind, offset - length, length, verbose=True)}")
                 record.add(f"name: {record_name}", (start + first, at))
                 record.add(f"type: {kind_name}", (at, at + 2))
                 record.add(f"class: {klass}", (at + 2, at + 4))
@@ -164,17 +177,23 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     if d.tcp is not None:
         if 53 in (d.tcp.sport, d.tcp.dport):
             d.app_line = f" {text}"
-    elif d.source.endswith(".53") or d.destination.endswith(".53"):  # tcpdump's mDNS and LLMNR read otherwise
+    elif unicast or multicast:  # tcpdump reads DNS on these ports (LLMNR's otherwise)
         d.line = text
         if named:
             d.verbose_line = (f"{_dns_line(header, asked, named)} ({end - start})",)
     return node
 
 
-def _rdata_line(message: bytes, kind: int, offset: int, length: int) -> str:
-    """tcpdump's words for a record's data (ns_rprint without -v): addresses, names, MX, TXT, SRV; nothing
-    for the types it says nothing about."""
+def _rdata_line(message: bytes, kind: int, offset: int, length: int, verbose: bool = False) -> str:
+    """tcpdump's words for a record's data (ns_rprint): addresses, names, MX, TXT, SRV, with -v an SOA's
+    fields; nothing for the types it says nothing about."""
     data = message[offset:offset + length]
+    if kind == 6 and verbose:
+        primary, after = _dns_name(message, offset)
+        mailbox, after = _dns_name(message, after)
+        if after + 20 <= offset + length:
+            numbers = " ".join(str(number) for number in struct.unpack_from("!5I", message, after))
+            return f" {_fqdn(primary)} {_fqdn(mailbox)} {numbers}"
     if kind in (1, 28, 16) and length:  # addresses; TXT's strings, each quoted
         return f" {_rdata(message, kind, offset, length)}"
     if kind in (2, 5, 12, 39):
@@ -185,6 +204,16 @@ def _rdata_line(message: bytes, kind: int, offset: int, length: int) -> str:
         priority, weight, port = struct.unpack_from("!HHH", data)
         return f" {_fqdn(_dns_name(message, offset + 6)[0])}:{port} {priority} {weight}"
     return ""
+
+
+_DNS_CLASSES = {3: "CHAOS", 4: "HS", 255: "ANY"}
+
+
+def _dns_class(klass: int, kind: int = 0) -> str:
+    """tcpdump's word for a class other than IN (none for an OPT record, whose class is a size), after a space."""
+    if klass == 1 or kind == 41:
+        return ""
+    return f" {_DNS_CLASSES.get(klass, f'(Class {klass})')}"
 
 
 def _fqdn(name: str) -> str:

@@ -42,13 +42,16 @@ class Dissection:
     fragment: bool = False  # the IP packet is a fragment: lengths above it do not describe the transport
     quoted: bool = False  # the start of a packet an ICMP error quotes: cut short by design, not by the capture
     tree: bool = True  # False: the summary columns only, no node kept (the packet list, `ringmon capture`)
-    # What tcpdump's line needs (summary.LinePrinter), recorded by the layers as they pass: raw facts, formatted
-    # only when a line is printed, so the packet list's walk pays nothing for them.
-    link: tuple[str, str, int] | None = None  # Ethernet: source and destination MAC, ethertype
+    # What tcpdump's line needs (summary.LinePrinter), recorded by the layers as they pass: short words, and raw
+    # facts where making the words costs (headers, TCP numbers, checksums, HTTP's lines), made only when printed.
+    # the link header for -e: ("ethernet", source MAC, destination MAC, ethertype), ("sll", packet type, address
+    # length, address, ethertype), ("null", address family) or ("raw",)
+    link: tuple | None = None
     link_tags: tuple = ()  # ("vlan", id, priority, next ethertype) and ("mpls", label, tc, bottom, ttl), outer first
     network: str = ""  # the word before the addresses: IP, IP6, ARP,
     network_start: int = -1  # where the first layer after the link's starts in the frame (-x dumps from there)
     network_header: object = None  # the last IPv4, IPv6 or ARP header (dpkt's): -v prints its fields
+    ip_options: str = ""  # tcpdump -v's words for the IPv4 header's options: "RA"
     line: str = ""  # what tcpdump prints after the addresses
     quiet_line: str = ""  # the same with -q, when it says less
     line_prefix: str = ""  # IPv6 extension headers before the transport: "HBH "
@@ -56,8 +59,12 @@ class Dissection:
     app_line: str = ""  # after a TCP segment's words: its application's (HTTP's first line, a DNS message)
     verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
     text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
-    transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6", start, end): -v checks its checksum
-    fragment_line: tuple[str, str, str, str] | None = None  # IPv6 fragment: its addresses, tcpdump's words (and -v's)
+    transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6" | "igmp", start, end): -v checks its checksum
+    # IPv6 headers tcpdump prints between the addresses and the ports (fragment, routing): the addresses, their
+    # words, -v's words
+    header_words: tuple[str, str, str, str] | None = None
+    checksum_destination: bytes = b""  # a routing header's last address: the transport checksum's destination
+    quote: Dissection | None = None  # the packet an ICMP error quotes (IPv4): tcpdump -v prints it under the line
     tcp: tuple | None = None  # transport.TcpFacts: its line is made when printed (relative sequence numbers)
 
     @property

@@ -1,5 +1,5 @@
 """Network layers: IPv4 (with options), IPv6 (with hop-by-hop, routing, fragment and destination-options
-headers), ICMP and ICMPv6 (with neighbor discovery)."""
+headers), ICMP and ICMPv6 (with neighbor discovery and MLD), and IGMP."""
 from __future__ import annotations
 
 import socket
@@ -32,6 +32,8 @@ _ND_OPTIONS = {1: "source link-layer address", 2: "target link-layer address", 3
 _ND_OPTION_WORDS = {1: "source link-address option", 2: "destination link-address option", 3: "prefix info option",
                     4: "redirected header option", 5: "mtu option", 25: "rdnss option", 31: "dnssl option"}
 _NA_FLAGS = ((0x80, "router"), (0x40, "solicited"), (0x20, "override"))
+_ICMP6_UNREACHABLE = {0: "unreachable route", 1: "unreachable prohibited", 2: "beyond scope", 3: "unreachable address",
+                      4: "unreachable port"}
 _ECHO = (0, 8, 128, 129)
 _ICMP_ERRORS = (3, 4, 5, 11, 12)  # they quote the start of the packet that caused them, from byte 8
 _ICMP6_ERRORS = (1, 2, 3, 4)
@@ -72,11 +74,12 @@ def ip_by_version(d: Dissection, start: int, end: int) -> Next:
 
 @layer("IP")
 def ip_by_version_layer(d: Dissection, start: int, end: int) -> Next:
+    d.link = ("raw",)
     return ip_by_version(d, start, end)
 
 
 def _next_header(d: Dissection, number: int, start: int, end: int, ipv6_headers: bool) -> Next:
-    protocols = {1: icmp, 6: transport.tcp, 17: transport.udp, 58: icmpv6, 4: ipv4, 41: ipv6}
+    protocols = {1: icmp, 2: igmp, 6: transport.tcp, 17: transport.udp, 58: icmpv6, 4: ipv4, 41: ipv6}
     if ipv6_headers:
         protocols.update({0: hop_by_hop, 43: routing, 44: fragment, 60: destination_options})
     protocol = protocols.get(number)
@@ -86,6 +89,30 @@ def _next_header(d: Dissection, number: int, start: int, end: int, ipv6_headers:
         d.payload(start, end)
         return None
     return protocol, start, end
+
+
+_IPV4_OPTION_WORDS = {0: "EOL", 1: "NOP", 7: "RR", 68: "timestamp", 130: "security", 131: "LSRR", 137: "SSRR",
+                      148: "RA", 82: "traceroute"}
+
+
+def _ipv4_option_words(frame: bytes, start: int, end: int) -> str:
+    """tcpdump -v's words for an IPv4 header's options (ip_optprint): names, a router alert's value if not 0."""
+    words, offset = [], start
+    end = min(end, len(frame))
+    while offset < end:
+        kind = frame[offset]
+        word = _IPV4_OPTION_WORDS.get(kind, f"unknown {kind}")
+        length = 1 if kind in (0, 1) else frame[offset + 1] if offset + 1 < end else 0
+        if length < 1 or length > end - offset or kind not in (0, 1) and length < 2:
+            words.append(f"{word} [bad length {length}]")
+            break
+        if kind == 148 and length >= 4 and int.from_bytes(frame[offset + 2:offset + 4], "big"):
+            word += f" value {int.from_bytes(frame[offset + 2:offset + 4], 'big')}"
+        words.append(word)
+        if kind == 0:
+            break
+        offset += length
+    return ",".join(words)
 
 
 def _ipv4_options(node: DecodedNode, frame: bytes, start: int, end: int) -> None:
@@ -123,6 +150,7 @@ def ipv4(d: Dissection, start: int, end: int) -> Next:
     node = d.add_layer(f"IPv4  {source} > {destination}", start, start + header_len)
     node.add_fields(ip, start, IPV4_FIELDS)
     _ipv4_options(node, d.frame, start + 20, start + header_len)
+    d.ip_options = _ipv4_option_words(d.frame, start + 20, start + header_len) if header_len > 20 else ""
     d.source, d.destination = source, destination
     d.network, d.network_header, d.line_prefix, d.verbose_prefix = "IP", ip, "", ""
     d.network_start = start if d.network_start < 0 else d.network_start
@@ -199,17 +227,18 @@ def _options_header(d: Dissection, name: str, start: int, end: int) -> Next:
     offset = start + 2
     word = "HBH" if name == "IPv6 hop-by-hop options" else "DSTOPT"  # tcpdump's
     d.line_prefix += f"{word} "
-    d.verbose_prefix += f"{word} "
+    options = []  # tcpdump -v's words for them (print-ip6opts.c: only the router alert's end in a space)
     while offset < after:
         kind = d.frame[offset]
         length = 1 if kind == 0 else 2 + (d.frame[offset + 1] if offset + 1 < after else 0)
         label = {0: "Pad1", 1: "PadN", 5: "router alert", 194: "jumbo payload"}.get(kind, f"option {kind}")
         node.add(f"option: {label} ({length} bytes)", (offset, min(offset + length, after)))
         value = d.frame[offset + 2:min(offset + length, after)]
-        d.verbose_prefix += ("(pad1) " if kind == 0 else "(padn) " if kind == 1 else
-                             f"(rtalert: 0x{int.from_bytes(value, 'big'):04x}) " if kind == 5 and len(value) == 2 else
-                             f"(opt_type 0x{kind:02x}: len={length - 2}) ")
+        options.append("(pad1)" if kind == 0 else "(padn)" if kind == 1 else
+                       f"(rtalert: 0x{int.from_bytes(value, 'big'):04x}) " if kind == 5 and len(value) == 2 else
+                       f"(unknown opt-type 0x{kind:02x} len={length - 2})")
         offset += length
+    d.verbose_prefix += f"{word} {''.join(options)} "
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
 
 
@@ -232,10 +261,39 @@ def routing(d: Dissection, start: int, end: int) -> Next:
     if found is None:
         return None
     after, node = found
-    if d.frame[start + 2] in (0, 4):  # type 0 and segment routing carry addresses from byte 8
+    units, kind, segments_left = d.frame[start + 1:start + 4]
+    addresses = []
+    if kind in (0, 2, 4):  # types 0 and 2 and segment routing carry addresses from byte 8
         for offset in range(start + 8, after - 15, 16):
-            node.add(f"address: {ipv6_address(d.frame[offset:offset + 16])}", (offset, offset + 16))
+            addresses.append(ipv6_address(d.frame[offset:offset + 16]))
+            node.add(f"address: {addresses[-1]}", (offset, offset + 16))
+    if segments_left and addresses and kind in (0, 2):  # the packet is bound for the last: checksums count it
+        d.checksum_destination = d.frame[after - 16:after]
+    # tcpdump's words (print-rt6.c); -v shows the reserved field (flags, for segment routing) even when 0
+    words = f"RT6 (len={units}, type={kind}{' [Deprecated]' if kind == 0 else ''}, segleft={segments_left}"
+    if kind in (0, 2):
+        reserved = int.from_bytes(d.frame[start + 4:start + 8], "big")
+        plain, verbose = (f"{words}, rsv=0x{reserved:x}",) * 2 if reserved else (words, f"{words}, rsv=0x0")
+    elif kind == 4:
+        last_entry, flags, tag = d.frame[start + 4], d.frame[start + 5], int.from_bytes(d.frame[start + 6:start + 8], "big")
+        addresses = addresses[:last_entry + 1]
+        words = f"{words}, last-entry={last_entry}"
+        plain, verbose = ((f"{words}, flags=0x{flags:x}",) * 2 if flags else (words, f"{words}, flags=0x0"))
+        plain, verbose = f"{plain}, tag={tag:x}", f"{verbose}, tag={tag:x}"
+    else:
+        plain = verbose = f"{words} (unknown type)"
+    listed = "".join(f", [{index}]{address}" for index, address in enumerate(addresses) if kind in (0, 2, 4))
+    _words_before_ports(d, f"{plain}{listed})", f"{verbose}{listed})")
     return _next_header(d, d.frame[start], after, end, ipv6_headers=True)
+
+
+def _words_before_ports(d: Dissection, plain: str, verbose: str) -> None:
+    """An IPv6 header's words, which tcpdump prints after the addresses and before the ports."""
+    if d.header_words is None:
+        d.header_words = (d.source, d.destination, plain, verbose)
+    else:
+        source, destination, plain_before, verbose_before = d.header_words
+        d.header_words = (source, destination, f"{plain_before} {plain}", f"{verbose_before} {verbose}")
 
 
 @layer("IPv6 fragment")
@@ -251,8 +309,7 @@ def fragment(d: Dissection, start: int, end: int) -> Next:
     d.fragment = True
     ident = struct.unpack_from("!I", d.frame, start + 4)[0]
     # tcpdump's line: the addresses, the fragment, then (the first fragment) the ports and the transport's words
-    d.fragment_line = (d.source, d.destination, f"frag ({offset * 8}|{end - after})",
-                       f"frag (0x{ident:08x}:{offset * 8}|{end - after})")
+    _words_before_ports(d, f"frag ({offset * 8}|{end - after})", f"frag (0x{ident:08x}:{offset * 8}|{end - after})")
     if offset:
         d.info = f"fragment at offset {offset * 8}, proto {d.frame[start]}"
         d.payload(after, end, "Fragment")
@@ -299,8 +356,30 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
     invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
     invoking.children.extend(quoted.layers)
     d.info = f"{d.info}, for {what}"
-    if first_layer is ipv4 and quoted.network_header is not None:
-        d.line = _icmp_error_line(d.frame[start - 8], d.frame[start - 7], quoted, end - start + 8)
+    kind, code = d.frame[start - 8], d.frame[start - 7]
+    if quoted.network_header is None:  # the capture cut the quote's header: tcpdump says so, no more
+        if first_layer is ipv6 and kind == 1:
+            d.line = f"ICMP6, {_icmp6_unreachable(code, None)} [|icmp6]"
+        return
+    if first_layer is ipv4:
+        d.line = _icmp_error_line(kind, code, quoted, end - start + 8)
+        d.quote = quoted  # tcpdump -v prints it under the error's line
+    elif kind == 1:
+        what = _icmp6_unreachable(code, quoted)
+        d.line, d.verbose_line = f"ICMP6, {what}, length {end - start + 8}", (f"ICMP6, {what}",)
+
+
+def _icmp6_unreachable(code: int, quoted: Dissection | None) -> str:
+    """tcpdump's words for an ICMPv6 destination unreachable, from the packet it quotes (None: cut off)."""
+    what = f"destination unreachable, {_ICMP6_UNREACHABLE.get(code, f'unknown unreach code ({code})')}"
+    if quoted is None:
+        return what
+    address = ipv6_address(quoted.network_header.dst)
+    if code in (0, 1, 3):
+        return f"{what} {address}"
+    if code == 4 and quoted.protocol in ("TCP", "UDP") and quoted.destination.startswith(f"{address}."):
+        return f"{what}, {address} {quoted.protocol.lower()} port {quoted.destination[len(address) + 1:]}"
+    return what
 
 
 def _icmp_error_line(kind: int, code: int, quoted: Dissection, length: int) -> str:
@@ -366,20 +445,53 @@ def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int, lines: li
     return link_address
 
 
-_MLD_RECORD_TYPES = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}
+_MLD_RECORD_TYPES = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}  # IGMPv3's too
+_IGMP_TYPES = {0x11: "query", 0x12: "v1 report", 0x16: "v2 report", 0x17: "leave", 0x22: "v3 report"}
 
 
-def _mld_records(frame: bytes, start: int, end: int, count: int) -> str:
-    """tcpdump -v's words for an MLDv2 report's group records: address, type and how many sources."""
+@layer("IGMP")
+def igmp(d: Dissection, start: int, end: int) -> Next:
+    if d.short("IGMP", start, end, 8):
+        return None
+    kind, max_response = d.frame[start], d.frame[start + 1]
+    group = socket.inet_ntoa(d.frame[start + 4:start + 8])
+    what = _IGMP_TYPES.get(kind, f"type 0x{kind:02x}")
+    node = d.add_layer(f"IGMP  {what}", start, end)
+    node.add(f"type: 0x{kind:02x} ({what})", (start, start + 1))
+    node.add(f"checksum: 0x{int.from_bytes(d.frame[start + 2:start + 4], 'big'):04x}", (start + 2, start + 4))
+    length = end - start
+    # tcpdump's words (print-igmp.c); -v adds a v3 report's records
+    if kind == 0x22:
+        records = int.from_bytes(d.frame[start + 6:start + 8], "big")
+        node.add(f"group records: {records}", (start + 6, start + 8))
+        d.info = d.line = f"igmp v3 report, {records} group record(s)"
+        d.verbose_line = (f"{d.line}{_group_records(d.frame, start + 8, end, records, 4)}",)
+    elif kind == 0x11:
+        node.add(f"group: {group}", (start + 4, start + 8))
+        d.info = d.line = "igmp query" + (f" [max resp time {max_response / 10:g}s]" if length < 12 and max_response != 100
+                                          else "") + (f" [gaddr {group}]" if group != "0.0.0.0" else "")
+        d.line += f" [len {length}]" if length != 8 and length < 12 else ""
+    else:
+        node.add(f"group: {group}", (start + 4, start + 8))
+        d.info = d.line = f"igmp {what} {group}"
+    d.quiet_line = "igmp"
+    d.transport = ("igmp", start, end)
+    return None
+
+
+
+def _group_records(frame: bytes, start: int, end: int, count: int, address_size: int = 16) -> str:
+    """tcpdump -v's words for an MLDv2 or IGMPv3 report's group records: address, type and how many sources."""
     words, offset = [], start
     end = min(end, len(frame))
     for _ in range(count):
-        if offset + 20 > end:
+        if offset + 4 + address_size > end:
             break
         kind, aux_words, sources = struct.unpack_from("!BBH", frame, offset)
-        words.append(f" [gaddr {ipv6_address(frame[offset + 4:offset + 20])} "
-                     f"{_MLD_RECORD_TYPES.get(kind, '[invalid]')}, {sources} source(s)]")
-        offset += 20 + 16 * sources + 4 * aux_words
+        address = frame[offset + 4:offset + 4 + address_size]
+        shown = ipv6_address(address) if address_size == 16 else socket.inet_ntoa(address)
+        words.append(f" [gaddr {shown} {_MLD_RECORD_TYPES.get(kind, '[invalid]')}, {sources} source(s)]")
+        offset += 4 + address_size * (1 + sources) + 4 * aux_words
     return "".join(words)
 
 
@@ -425,7 +537,7 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         records = struct.unpack_from("!H", d.frame, start + 6)[0]
         node.add(f"group records: {records}", (start + 6, start + 8))
         d.line = f"ICMP6, {what}, {records} group record(s), length {end - start}"
-        d.verbose_line = (f"ICMP6, {what}, {records} group record(s){_mld_records(d.frame, start + 8, end, records)}",)
+        d.verbose_line = (f"ICMP6, {what}, {records} group record(s){_group_records(d.frame, start + 8, end, records)}",)
     elif kind in _ICMP6_ERRORS:
         if kind in (2, 4) and d.captured(start, end) >= 8:
             value = struct.unpack_from("!I", d.frame, start + 4)[0]
@@ -433,6 +545,7 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
             d.info = f"{d.info}, {'mtu' if kind == 2 else 'pointer'} {value}"
             if kind == 2:
                 d.line = f"ICMP6, {ICMP6_TYPES[2]}, mtu {value}, length {end - start}"
+                d.verbose_line = (f"ICMP6, {ICMP6_TYPES[2]}, mtu {value}",)
         _invoking_packet(d, node, start + 8, end, ipv6)
     else:
         d.payload(start + (8 if kind in _ECHO else 4), end, "Data")

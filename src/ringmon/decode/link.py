@@ -32,7 +32,7 @@ def ethernet(d: Dissection, start: int, end: int) -> Next:
     if frame is None:
         return None
     d.source, d.destination = mac(frame.src), mac(frame.dst)
-    d.link = (d.source, d.destination, frame.type)
+    d.link = ("ethernet", d.source, d.destination, frame.type)
     node = d.add_layer(f"Ethernet II  {d.source} > {d.destination}", start, start + 14, protocol="")
     node.add_fields(frame, start, _ETHERNET_FIELDS if frame.type > ETHERTYPE_MAX_LENGTH else _ETHERNET_802_3_FIELDS)
     if frame.type <= ETHERTYPE_MAX_LENGTH:
@@ -125,6 +125,7 @@ def sll(d: Dissection, start: int, end: int) -> Next:
     ))
     node.add(f"source: {address}", _source_span(cooked, start + 6), at=3)
     d.source = address
+    d.link = ("sll", cooked.type, cooked.hlen, address, cooked.ethtype)
     return _sll_next(d, cooked.ethtype, start + 16, end)
 
 
@@ -160,6 +161,7 @@ def _loopback(d: Dissection, start: int, end: int, byte_order: str) -> Next:
     name, protocol = _NULL_FAMILIES.get(family, (None, None))
     node = d.add_layer(f"Loopback  family {family}" + (f" ({name})" if name else ""), start, start + 4, protocol="")
     node.add(f"family: {family}" + (f" ({name})" if name else ""), (start, start + 4))
+    d.link = ("null", family)
     if protocol is None:
         d.protocol = f"loopback family {family}"
         d.payload(start + 4, end)

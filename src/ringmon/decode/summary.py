@@ -107,6 +107,8 @@ _PROTOCOL_NAMES = {0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: 
 _ETHERTYPES = {0x0800: "IPv4", 0x86DD: "IPv6", 0x0806: "ARP", 0x8035: "Reverse ARP", 0x8100: "802.1Q",
                0x88A8: "802.1Q-QinQ", 0x9100: "802.1Q-9100", 0x8847: "MPLS unicast", 0x8848: "MPLS multicast",
                0x8863: "PPPoE D", 0x8864: "PPPoE S", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x88F7: "PTP", 0x9000: "Loopback"}
+_SLL_DIRECTIONS = {0: "In", 1: "B", 2: "M", 3: "P", 4: "Out"}  # tcpdump's words for a cooked packet's type
+_ADDRESS_FAMILIES = {2: "IPv4", 24: "IPv6", 28: "IPv6", 30: "IPv6"}  # tcpdump's (BSD's) of a null header
 _ECN = {1: ",ECT(1)", 2: ",ECT(0)", 3: ",CE"}
 _ARP_HARDWARE = {1: "Ethernet"}
 _ARP_PROTOCOLS = {0x0800: "IPv4"}
@@ -178,9 +180,10 @@ class LinePrinter:
         network = d.network
         link = ""
         if self.format.link_header and d.link is not None:
-            source, destination, ethertype = d.link
-            link = f"{source} > {destination}, {self._ethertype(ethertype)}, length {meta.wirelen}: "
+            link = self._link_header(d.link, meta.wirelen)
             network = ""  # tcpdump names the network layer once: in the link header
+        elif self.format.link_header and d.quoted:
+            network = ""  # and leaves the name out of a quoted packet's line too
         for tag in d.link_tags:
             if tag[0] == "mpls":  # tcpdump prints a label stack with or without -e
                 _, label, traffic_class, bottom, ttl = tag
@@ -201,11 +204,11 @@ class LinePrinter:
                        f"{_ARP_PROTOCOLS.get(arp.pro, f'Unknown Protocol (0x{arp.pro:04x})')} (len {arp.pln}), "
                        if self.format.verbose else "")
             return f"{link}{named}{details}{escape(d.line)}{problems}"
-        if d.fragment_line is None:
+        if d.header_words is None:
             words = (d.verbose_prefix if self.format.verbose else d.line_prefix) + self._protocol_text(d)
             text = f"{escape(d.source)} > {escape(d.destination)}:{' ' if words else ''}{words}{problems}"
-        else:  # IPv6 fragment: the addresses, the fragment, then the first fragment's ports and words
-            source, destination, plain, verbose = d.fragment_line
+        else:  # IPv6 fragment or routing header: the addresses, its words, then the ports (if any) and words
+            source, destination, plain, verbose = d.header_words
             words = verbose if self.format.verbose else plain
             if d.source != source:
                 words += (f" {escape(d.source[len(source) + 1:])} > {escape(d.destination[len(destination) + 1:])}: "
@@ -216,7 +219,24 @@ class LinePrinter:
         header = d.network_header
         if d.network == "IP6":
             return f"{link}{named}{_ipv6_details(header)} {text}"
-        return f"{link}{named}{_ipv4_details(header)}\n    {text}"
+        if d.quote is not None and d.quote.network == "IP":  # the packet the error is about, under it
+            text += f"\n\t{LinePrinter(self.format)._body(d.quote, meta)}"  # its own printer: no sequence state
+        return f"{link}{named}{_ipv4_details(header, d.ip_options)}\n    {text}"
+
+    def _link_header(self, link: tuple, wirelen: int) -> str:
+        """tcpdump -e's words for the link header, by link type."""
+        if link[0] == "ethernet":
+            _, source, destination, ethertype = link
+            return f"{source} > {destination}, {self._ethertype(ethertype)}, length {wirelen}: "
+        if link[0] == "sll":  # Linux cooked: the direction, the address, and (not -q) the type and length
+            _, packet_type, address_length, address, ethertype = link
+            words = f"{_SLL_DIRECTIONS.get(packet_type, '?'):>3} " + (f"{address} " if address_length == 6 else "")
+            return words if self.format.quiet else f"{words}{self._ethertype(ethertype)}, length {wirelen}: "
+        if link[0] == "null":
+            family = link[1]
+            name = _ADDRESS_FAMILIES.get(family, "Unknown")
+            return f"{name}, length {wirelen}: " if self.format.quiet else f"AF {name} ({family}), length {wirelen}: "
+        return "ip: "  # raw IP
 
     def _ethertype(self, ethertype: int) -> str:
         name = _ETHERTYPES.get(ethertype, "Unknown")
@@ -242,9 +262,13 @@ class LinePrinter:
         if verbose and d.transport is not None and d.network == "IP6" and not self.format.quiet:
             verdict = _checksum_verdict(d)  # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional)
         if verbose and d.verbose_line and not self.format.quiet:
-            return verdict + _lines(d.verbose_line)
-        line = (d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info
-        return verdict + escape(line)
+            text = verdict + _lines(d.verbose_line)
+        else:
+            text = verdict + escape((d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info)
+        if verbose and d.transport is not None and d.transport[0] == "igmp" and (sums := _checksums(d)):
+            written, correct = sums
+            text += f" bad igmp cksum {written:x}!" if written != correct else ""  # said only when wrong
+        return text
 
     def _dump(self, frame: bytes, start: int) -> str:
         data = frame[start:]
@@ -262,7 +286,7 @@ class LinePrinter:
         return "".join(f"\n{line}" for line in lines)
 
 
-_CHECKSUM_FIELDS = {"tcp": (6, 16), "udp": (17, 6), "icmp6": (58, 2)}  # protocol number, checksum's offset
+_CHECKSUM_FIELDS = {"tcp": (6, 16), "udp": (17, 6), "icmp6": (58, 2), "igmp": (2, 2)}  # protocol, checksum's offset
 
 
 def _lines(lines: tuple[str, ...]) -> str:
@@ -283,7 +307,8 @@ def _checksums(d: Dissection) -> tuple[int, int] | None:
         return None
     header = d.network_header
     length = end - start
-    pseudo = header.src + header.dst + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
+    destination = d.checksum_destination or header.dst
+    pseudo = b"" if kind == "igmp" else header.src + destination + (bytes((0, protocol)) + length.to_bytes(2, "big") if d.network == "IP"
                                         else length.to_bytes(4, "big") + bytes((0, 0, 0, protocol)))
     segment = bytearray(d.frame[start:end])
     written = int.from_bytes(segment[offset:offset + 2], "big")
@@ -321,12 +346,13 @@ def _ascii_text(data: bytes) -> str:
     return "".join(kept)
 
 
-def _ipv4_details(ip) -> str:
+def _ipv4_details(ip, options: str) -> str:
     """tcpdump -v's fields of an IPv4 header."""
     ttl = f", ttl {ip.ttl}" if ip.ttl else ""
     flags = ", ".join(name for bit, name in ((ip.mf, "+"), (ip.df, "DF"), (ip.rf, "rsvd")) if bit) or "none"
     return (f"(tos 0x{ip.tos:x}{_ECN.get(ip.tos & 3, '')}{ttl}, id {ip.id}, offset {ip.offset * 8}, flags [{flags}], "
-            f"proto {_PROTOCOL_NAMES.get(ip.p, 'unknown')} ({ip.p}), length {ip.len})")
+            f"proto {_PROTOCOL_NAMES.get(ip.p, 'unknown')} ({ip.p}), length {ip.len}"
+            f"{f', options ({options})' if options else ''})")
 
 
 def _ipv6_details(ip) -> str:
