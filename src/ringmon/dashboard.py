@@ -50,6 +50,10 @@ FactsSource = Callable[[str, "str | None"], InterfaceFacts]
 # Says why a part running beside the dashboard (the demo's generator) died, or None while it lives.
 BackgroundCheck = Callable[[], "str | None"]
 BACKGROUND_CHECK_S = 0.5
+# The slot map and the occupancy gauge move with every refresh; the numbers to be read (drops, polling,
+# rates, the minute's sparklines) twice a second, which is as often as a person reads them: redrawing them
+# ten times a second was most of the dashboard's cost.
+NUMBERS_EVERY = REFRESH_HZ // 2
 FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
 
 
@@ -131,6 +135,7 @@ class RingmonApp(SignalSafeApp[None]):
             self.freeze_once_built()
         if self.background_failure is not None:
             self.set_interval(BACKGROUND_CHECK_S, self.check_background)
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         self.refresh_from_capture()
         self._focus_active_panel()
 
@@ -151,7 +156,8 @@ class RingmonApp(SignalSafeApp[None]):
     # -- refresh -----------------------------------------------------------------
 
     def refresh_from_capture(self) -> None:
-        """One snapshot of every ring; the visible panel draws it, hidden ones only keep history."""
+        """One snapshot of every ring; the visible panel draws it, hidden ones only keep history, and nothing is
+        drawn while another screen or a dialog covers the panels."""
         now = self.clock()
         self.latest = self.capture.stats()
         for key, stats in self.latest.items():
@@ -163,7 +169,7 @@ class RingmonApp(SignalSafeApp[None]):
             self.refresh_facts()
             self._show_active_talkers()
             self._check_store()
-        self._show_active()
+        self._show_active(numbers=self._refreshes % NUMBERS_EVERY == 0)
         self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
         self._refreshes += 1
 
@@ -175,18 +181,32 @@ class RingmonApp(SignalSafeApp[None]):
                 self.notify(escape(self.background_failed), title="background", severity="error",
                             timeout=FAILURE_SHOWN_S, markup=False)
 
-    def _show_active(self) -> None:
+    def _visible_panel(self) -> InterfacePanel | None:
+        """The active panel, unless another screen or a dialog is on top of it."""
         panel = self.active_panel()
+        return panel if panel is not None and panel.is_attached and panel.screen is self.screen else None
+
+    def _screen_changed(self, screen: object) -> None:
+        """Back on the panels: drawn at once, not at the next refresh."""
+        if self._visible_panel() is not None:
+            self._show_active()
+            self._show_active_talkers()
+
+    def _show_active(self, numbers: bool = True) -> None:
+        panel = self._visible_panel()
         if panel is not None and panel.key in self.latest:
             try:
                 kinds = self.capture.slot_kinds(panel.key)
             except RingcoreError:  # unplugged since the snapshot: the map draws slots without their records
                 kinds = b""
-            panel.show(self.latest[panel.key], self.histories[panel.key], kinds)
+            stats, history = self.latest[panel.key], self.histories[panel.key]
+            panel.show(stats, history, kinds)
+            if numbers:
+                panel.show_numbers(stats, history)
 
     def _show_active_talkers(self) -> None:
         """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""
-        panel = self.active_panel()
+        panel = self._visible_panel()
         if panel is None:
             return
         try:

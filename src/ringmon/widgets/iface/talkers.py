@@ -22,7 +22,9 @@ class TopTalkersView(LiveText):
         self.border_title = "Top talkers"
 
     def show(self, top: TopTalkers) -> None:
-        self.border_title = f"Top talkers · last {top.window_s} s"
+        title = f"Top talkers · last {top.window_s} s"
+        if self.border_title != title:  # setting it repaints the whole view, even when it is the same
+            self.border_title = title
         total = top.bytes
         if not total:
             self.update(Text(f"no traffic in the last {top.window_s} s", "dim"))
