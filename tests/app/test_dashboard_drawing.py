@@ -11,9 +11,10 @@ from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
 from textual.app import App, ComposeResult
 
-from ringmon.dashboard import NUMBERS_EVERY
+from ringmon.dashboard import NUMBERS_EVERY, QUIET_AFTER_S, RingmonApp
 from ringmon.screens.help import HelpScreen
 from ringmon.widgets.iface.panel import InterfacePanel
+from ringmon.stats_history import REFRESH_HZ
 from ringmon.widgets.ring.slot_map import SlotMap
 
 
@@ -60,9 +61,9 @@ def test_a_quiet_ring_repaints_nothing_and_a_moving_one_only_the_rows_that_chang
     asyncio.run(main())
 
 
-def run_dashboard(scenario) -> None:
+def run_dashboard(scenario, fake: FakeMonitor | None = None) -> None:
     async def main():
-        app = fake_dashboard()
+        app = fake_dashboard(fake)
         async with app.run_test(size=(120, 40)) as pilot:
             await refresh(pilot, 20)
             panel = app.query_one(InterfacePanel)
@@ -94,3 +95,44 @@ def test_nothing_is_drawn_under_another_screen_and_everything_at_once_when_it_cl
             "drawn when it is back on top, before the next refresh"
 
     run_dashboard(scenario)
+
+
+class FallsQuiet(FakeMonitor):
+    """The fake's traffic until `quiet` is set, then none: only the consumers' polls and sleeps go on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quiet = False
+        self._last: dict | None = None
+
+    def stats(self) -> dict:
+        if not self.quiet or self._last is None:
+            self._last = super().stats()
+            return self._last
+        self._steps += 1  # the clock goes on
+        return {key: replace(stats, polls=stats.polls + self._steps, sleeps=stats.sleeps + self._steps)
+                for key, stats in self._last.items()}
+
+
+def test_a_quiet_dashboard_refreshes_everything_each_time_until_traffic_or_a_key_wakes_it():
+    fake = FallsQuiet()
+
+    async def scenario(app: RingmonApp, pilot, calls):
+        fake.quiet = True
+        settle = int(QUIET_AFTER_S * REFRESH_HZ)
+        await refresh(pilot, settle - 1)
+        assert not app.quiet, "not before every number has settled"
+        calls.clear()
+        await refresh(pilot, 3)
+        assert app.quiet
+        # refreshed QUIET_INTERVAL_S apart now: each one draws the numbers, talkers and facts too
+        assert (calls["show_numbers"], calls["show_talkers"]) == (3, 3)
+        await pilot.press("z")  # any key
+        assert not app.quiet
+        await refresh(pilot, settle + 1)
+        assert app.quiet
+        fake.quiet = False
+        await refresh(pilot)
+        assert not app.quiet, "traffic wakes it at the first refresh that sees it"
+
+    run_dashboard(scenario, fake)
