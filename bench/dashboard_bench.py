@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import capture_bench as cb
+from ringmon.dashboard import QUIET_AFTER_S
 
 DEFAULT_TERMINALS = "120x40"
 # No status line: the dashboard gets the whole terminal. A dead pane stays, so its last words can be read.
@@ -36,8 +37,10 @@ SESSION = "dashboard"
 # The dashboard's C threads (named by role in src/ringcore/src); every other thread of its process is the
 # UI: the event loop and Textual's input and output threads.
 CAPTURE_THREADS = frozenset({"rc-capture", "rc-drain"})
-# After the socket is bound: the first screens are drawn before anything is measured.
+# After the socket is bound: the first screens are drawn before anything is measured. With no traffic, also
+# until the dashboard has found the ring quiet and slowed down: an idle host is idle for longer than a run.
 UI_SETTLE_S = 1.0
+IDLE_SETTLE_S = UI_SETTLE_S + QUIET_AFTER_S + 1.0
 # After the flood, before the final statistics: a part-filled kernel block is handed over after 20 ms,
 # and the drain polls every 1 ms.
 DRAIN_SETTLE_S = 0.5
@@ -217,7 +220,7 @@ def run_once(tmux: Tmux, pair: cb.VethPair, gen: cb.Generator, workdir: Path, te
     try:
         pane.start(probe_lag=not idle)
         cb.wait_until_capturing("the dashboard", pane.pid, pair, pane.exit_reason, timeout_s=30.0)
-        time.sleep(UI_SETTLE_S)
+        time.sleep(IDLE_SETTLE_S if idle else UI_SETTLE_S)
         t0, used0 = time.monotonic(), pane.usage()
         if idle:
             time.sleep(seconds)

@@ -238,8 +238,12 @@ class RingmonApp(SignalSafeApp[None]):
                 kinds = b""
             stats, history = self.latest[panel.key], self.histories[panel.key]
             panel.show(stats, history, kinds)
-            if numbers:
-                panel.show_numbers(stats, history)
+            if numbers:  # painted in a frame of their own: each frame holds the event loop half as long
+                self.call_after_refresh(self._show_numbers, panel, stats, history)
+
+    def _show_numbers(self, panel: InterfacePanel, stats: RingStats, history: InterfaceHistory) -> None:
+        if panel is self._visible_panel():  # not unplugged, switched away from or covered since
+            panel.show_numbers(stats, history)
 
     def _show_active_talkers(self) -> None:
         """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""

@@ -19,9 +19,11 @@ def fake_dashboard(fake: FakeMonitor | None = None) -> RingmonApp:
 
 
 async def refresh(pilot: Pilot, times: int = 1) -> None:
-    """`times` refreshes from the fake (one 100 ms step each), then the screen catches up."""
+    """`times` refreshes from the fake (one 100 ms step each), then the screen catches up: the numbers are
+    drawn after the frame that paints the ring (RingmonApp._show_active), and painted in the next."""
     for _ in range(times):
         pilot.app.refresh_from_capture()
+    await pilot.pause()
     await pilot.pause()
 
 

@@ -214,7 +214,8 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         dialog.query_one(Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.latest[veth_pair.key_a].wait_strategy == WaitStrategy.EVENT, "event wait")
-        assert "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats")
+        await wait_for(pilot, lambda: "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
+                       "the event wait on the panel (its numbers are drawn a few times a second)")
         sleeps_before = app.latest[veth_pair.key_a].sleeps
         await pilot.pause(0.5)
         # idle, an event wait sleeps until the producer signals, at most 100 ms at a time
