@@ -19,16 +19,17 @@ from ringmon.widgets.ring.slot_map import SlotMap
 
 
 def count_calls(obj: object, *names: str) -> Counter:
-    """Wrap obj's methods `names` so that each call is counted (by name, and by name + ':whole' for a
-    refresh of the whole widget: one without regions)."""
+    """Wrap obj's methods `names` so that each call is counted (by name; for a refresh also 'refresh:whole',
+    one of the whole widget, without regions, and 'refresh:layout', one that lays the screen out)."""
     calls: Counter = Counter()
     for name in names:
         method = getattr(obj, name)
 
         def counted(*args, _method=method, _name=name, **kwargs):
             calls[_name] += 1
-            if _name == "refresh" and not args:
-                calls["refresh:whole"] += 1
+            if _name == "refresh":
+                calls["refresh:whole"] += not args
+                calls["refresh:layout"] += bool(kwargs.get("layout"))
             return _method(*args, **kwargs)
 
         setattr(obj, name, counted)
@@ -136,3 +137,18 @@ def test_a_quiet_dashboard_refreshes_everything_each_time_until_traffic_or_a_key
         assert not app.quiet, "traffic wakes it at the first refresh that sees it"
 
     run_dashboard(scenario, fake)
+
+
+def test_a_hidden_panel_updated_once_a_second_never_lays_the_screen_out():
+    async def main():
+        app = fake_dashboard()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await refresh(pilot, 20)
+            hidden = app.panels["eth1"].facts  # eth0's tab is the one shown
+            shown_before = hidden._shown
+            calls = count_calls(hidden, "refresh")
+            await refresh(pilot, 3 * REFRESH_HZ)
+            assert hidden._shown != shown_before and calls["refresh"] >= 1, "its facts did change"
+            assert calls["refresh:layout"] == 0, "laid out when its tab is shown, not each time it changes"
+
+    asyncio.run(main())
