@@ -238,12 +238,17 @@ class RingmonApp(SignalSafeApp[None]):
                 kinds = b""
             stats, history = self.latest[panel.key], self.histories[panel.key]
             panel.show(stats, history, kinds)
-            if numbers:  # painted in a frame of their own: each frame holds the event loop half as long
-                self.call_after_refresh(self._show_numbers, panel, stats, history)
+            if numbers:  # each part in a frame of its own: no frame holds the event loop long
+                self.call_after_refresh(self._show_in_frames, panel, (panel.show_numbers, panel.show_rates),
+                                        stats, history)
 
-    def _show_numbers(self, panel: InterfacePanel, stats: RingStats, history: InterfaceHistory) -> None:
-        if panel is self._visible_panel():  # not unplugged, switched away from or covered since
-            panel.show_numbers(stats, history)
+    def _show_in_frames(self, panel: InterfacePanel, draws: Sequence[Callable[[RingStats, InterfaceHistory], None]],
+                        stats: RingStats, history: InterfaceHistory) -> None:
+        """The first of `draws` now, the next after the frame that paints it, and so on; none once the panel is
+        unplugged, switched away from or covered."""
+        if draws and panel is self._visible_panel():
+            draws[0](stats, history)
+            self.call_after_refresh(self._show_in_frames, panel, draws[1:], stats, history)
 
     def _show_active_talkers(self) -> None:
         """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""

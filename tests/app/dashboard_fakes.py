@@ -19,12 +19,12 @@ def fake_dashboard(fake: FakeMonitor | None = None) -> RingmonApp:
 
 
 async def refresh(pilot: Pilot, times: int = 1) -> None:
-    """`times` refreshes from the fake (one 100 ms step each), then the screen catches up: the numbers are
-    drawn after the frame that paints the ring (RingmonApp._show_active), and painted in the next."""
+    """`times` refreshes from the fake (one 100 ms step each), then the screen catches up: the numbers and
+    then the rates are drawn each after the frame before (RingmonApp._show_active)."""
     for _ in range(times):
         pilot.app.refresh_from_capture()
-    await pilot.pause()
-    await pilot.pause()
+    for _frame in range(3):
+        await pilot.pause()
 
 
 async def warm_up(pilot: Pilot) -> None:

@@ -68,7 +68,7 @@ def run_dashboard(scenario, fake: FakeMonitor | None = None) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await refresh(pilot, 20)
             panel = app.query_one(InterfacePanel)
-            calls = count_calls(panel, "show", "show_numbers", "show_talkers")
+            calls = count_calls(panel, "show", "show_numbers", "show_rates", "show_talkers")
             await scenario(app, pilot, calls)
 
     asyncio.run(main())
@@ -78,7 +78,7 @@ def test_the_ring_is_drawn_every_refresh_and_the_numbers_every_few():
     async def scenario(app, pilot, calls):
         await refresh(pilot, 4 * NUMBERS_EVERY)
         assert calls["show"] == 4 * NUMBERS_EVERY
-        assert calls["show_numbers"] == 4
+        assert calls["show_numbers"] == calls["show_rates"] == 4
 
     run_dashboard(scenario)
 
@@ -92,7 +92,7 @@ def test_nothing_is_drawn_under_another_screen_and_everything_at_once_when_it_cl
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
-        assert (calls["show"], calls["show_numbers"], calls["show_talkers"]) == (1, 1, 1), \
+        assert (calls["show"], calls["show_numbers"], calls["show_rates"], calls["show_talkers"]) == (1, 1, 1, 1), \
             "drawn when it is back on top, before the next refresh"
 
     run_dashboard(scenario)

@@ -90,10 +90,13 @@ class InterfacePanel(Vertical):
         self.slot_map.show(stats, slot_kinds)
 
     def show_numbers(self, stats: RingStats, history: InterfaceHistory) -> None:
-        """Drops, polling, rates and the last minute: numbers to be read, not watched move (a few times a second)."""
-        self.occupancy.plot(stats, history.occupancy)
+        """Drops and polling: numbers to be read, not watched move (a few times a second)."""
         self.drops.show(stats, history.rates)
         self.polling.show(stats, history.rates, history.latency)
+
+    def show_rates(self, stats: RingStats, history: InterfaceHistory) -> None:
+        """Rates and the last minute's sparklines (as often as the numbers)."""
+        self.occupancy.plot(stats, history.occupancy)
         self.rates.show(history)
 
     def show_facts(self, facts: InterfaceFacts, stats: RingStats | None) -> None:
