@@ -238,7 +238,10 @@ class RingmonApp(SignalSafeApp[None]):
                 kinds = b""
             stats, history = self.latest[panel.key], self.histories[panel.key]
             panel.show(stats, history, kinds)
-            if numbers:  # each part in a frame of its own: no frame holds the event loop long
+            if numbers and self.quiet:  # one frame a second: fewer wake-ups, and little changes
+                panel.show_numbers(stats, history)
+                panel.show_rates(stats, history)
+            elif numbers:  # each part in a frame of its own: no frame holds the event loop long
                 self.call_after_refresh(self._show_in_frames, panel, (panel.show_numbers, panel.show_rates),
                                         stats, history)
 
