@@ -76,6 +76,9 @@ class BenchError(Exception):
     """Something the user must fix (missing tool, not root); one line."""
 
 
+IDLE = 0  # the rate of a run with no traffic at all (`--rate idle`, where a benchmark allows it)
+
+
 def parse_rate(text: str) -> int | None:
     """'max' -> None (flood); '100k', '1.5M', '250000' -> packets per second."""
     text = text.strip().lower().removesuffix("pps")
@@ -92,7 +95,7 @@ def parse_rate(text: str) -> int | None:
 
 
 def rate_label(rate_pps: int | None) -> str:
-    return "max" if rate_pps is None else f"{rate_pps / 1000:g}k"
+    return "max" if rate_pps is None else "idle" if rate_pps == IDLE else f"{rate_pps / 1000:g}k"
 
 
 # -- the network -------------------------------------------------------------------------------------
@@ -594,12 +597,14 @@ def add_run_options(parser: argparse.ArgumentParser, default_rates: str, repeats
                         help="trafgen, bench/sender.c, or the faster of the two (default)")
 
 
-def parse_run_options(parser: argparse.ArgumentParser,
-                      argv: list[str] | None) -> tuple[argparse.Namespace, list[int | None]]:
-    """The arguments and the rates of --rate; a bad value ends the program with parser.error's line."""
+def parse_run_options(parser: argparse.ArgumentParser, argv: list[str] | None,
+                      idle: bool = False) -> tuple[argparse.Namespace, list[int | None]]:
+    """The arguments and the rates of --rate (with `idle`, 'idle' too: IDLE); a bad value ends the program
+    with parser.error's line."""
     args = parser.parse_args(argv)
     try:
-        rates = [parse_rate(r) for r in args.rate.split(",") if r.strip()]
+        rates = [IDLE if idle and r.strip().lower() == "idle" else parse_rate(r) for r in args.rate.split(",")
+                 if r.strip()]
     except argparse.ArgumentTypeError as err:
         parser.error(str(err))
     if args.seconds < 1 or args.repeats < 1:

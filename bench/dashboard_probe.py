@@ -1,10 +1,11 @@
 """The dashboard as `ringmon -i IFACE` runs it, plus an event-loop lag probe, for bench/dashboard_bench.py.
 Run on a terminal, inside the namespace that holds IFACE:
 
-    python bench/dashboard_probe.py IFACE REPORT.json
+    python bench/dashboard_probe.py IFACE REPORT.json [--no-lag-probe]
 
 SIGTERM ends it as `q` does; on its way out it writes the lag samples and IFACE's last statistics
-to REPORT.json.
+to REPORT.json. `--no-lag-probe`: no probe task, so that the idle dashboard's own wake-ups and CPU are
+measured alone (the probe wakes the event loop 100 times a second).
 """
 from __future__ import annotations
 
@@ -25,13 +26,15 @@ TICK_S = 0.01
 
 
 class ProbedDashboard(RingmonApp):
-    report_path: ClassVar[Path]  # run_plugged builds the app itself: the path comes with the class
+    report_path: ClassVar[Path]  # run_plugged builds the app itself: the path and the switch come with the class
+    probe_lag: ClassVar[bool] = True
 
     def on_mount(self) -> None:
         # no super(): Textual runs RingmonApp.on_mount itself (a handler runs for each class of the
         # app), and a second call would start a second 10 Hz refresh
         self.lag_samples: list[tuple[float, float]] = []  # (time.monotonic() at wake-up, lag in s)
-        self._lag_probe = asyncio.get_running_loop().create_task(self._measure_lag())  # held: tasks are weak refs
+        if self.probe_lag:
+            self._lag_probe = asyncio.get_running_loop().create_task(self._measure_lag())  # held: tasks are weak refs
 
     async def _measure_lag(self) -> None:
         while True:
@@ -56,6 +59,7 @@ def dashboard_options(ifname: str) -> tuple[CaptureOptions, StoreOptions | None]
 
 def main() -> int:
     ifname, ProbedDashboard.report_path = sys.argv[1], Path(sys.argv[2])
+    ProbedDashboard.probe_lag = "--no-lag-probe" not in sys.argv[3:]
     options, store = dashboard_options(ifname)
     return run_plugged([PlugRequest(ifname, options)], plug_options=options, app_class=ProbedDashboard, store=store)
 

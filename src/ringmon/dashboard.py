@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
@@ -41,7 +42,7 @@ from .screens.packet_screen import PacketScreen
 from .screens.slot_inspector import SlotInspector
 from .screens.write_file_dialog import WriteFileDialog
 from .signal_safe_app import SignalSafeApp, exit_app_on_signals
-from .stats_history import REFRESH_HZ, InterfaceHistory
+from .stats_history import LATENCY_WINDOW_S, REFRESH_HZ, InterfaceHistory
 from .widgets.iface.panel import InterfacePanel
 from .widgets.iface.talkers import TALKERS_ASKED
 from .widgets.ring.slot_map import SlotMap
@@ -51,6 +52,15 @@ FactsSource = Callable[[str, "str | None"], InterfaceFacts]
 # Says why a part running beside the dashboard (the demo's generator) died, or None while it lives.
 BackgroundCheck = Callable[[], "str | None"]
 BACKGROUND_CHECK_S = 0.5
+# The slot map and the occupancy gauge move with every refresh; the numbers to be read (drops, polling,
+# rates, the minute's sparklines) twice a second, which is as often as a person reads them: redrawing them
+# ten times a second was most of the dashboard's cost.
+NUMBERS_EVERY = REFRESH_HZ // 2
+# Once nothing has been captured and nothing has changed for this long (the latency window: every number on
+# the screen has settled), the dashboard refreshes QUIET_INTERVAL_S apart, drawing everything each time (the
+# minute's sparklines still move), until something happens again or a key is pressed.
+QUIET_AFTER_S = LATENCY_WINDOW_S
+QUIET_INTERVAL_S = 1.0
 FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
 
 
@@ -114,6 +124,10 @@ class RingmonApp(SignalSafeApp[None]):
         self._offered_wait: InterfaceChoice | None = None  # a down interface picked once: the next pick waits
         self.overview_at_start = overview_at_start
         self.overview = OverviewScreen()
+        self._refresh_timer: Timer | None = None
+        self._activity: object = None  # what changed last, at self._active_at (see _activity_of)
+        self._active_at = clock()
+        self.quiet = False  # refreshing QUIET_INTERVAL_S apart
 
     # -- layout ----------------------------------------------------------------
 
@@ -134,11 +148,12 @@ class RingmonApp(SignalSafeApp[None]):
     def on_mount(self) -> None:
         self.defer_driver_signals()
         if self.refresh_interval_s is not None:
-            self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
+            self._refresh_timer = self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
             self.freeze_once_built()
         if self.background_failure is not None:
             self.set_interval(BACKGROUND_CHECK_S, self.check_background)
         self.install_screen(self.overview, "overview")
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         self.refresh_from_capture()
         self._focus_active_panel()
         if self.overview_at_start or (self.overview_at_start is None and len(self.capture.interfaces) > 1):
@@ -161,7 +176,8 @@ class RingmonApp(SignalSafeApp[None]):
     # -- refresh -----------------------------------------------------------------
 
     def refresh_from_capture(self) -> None:
-        """One snapshot of every ring; the visible panel draws it, hidden ones only keep history."""
+        """One snapshot of every ring; the visible panel draws it, hidden ones only keep history, and nothing is
+        drawn while another screen or a dialog covers the panels."""
         now = self.clock()
         self.latest = self.capture.stats()
         for key, stats in self.latest.items():
@@ -169,16 +185,43 @@ class RingmonApp(SignalSafeApp[None]):
             history.add(now, stats)
             if stats.error:
                 history.went_down(self.wall_clock())
-        if self._refreshes % REFRESH_HZ == 0:  # before drawing: the NIC's rates beside the ring's of this instant
+        writing = self.capture.writing
+        self._pace(self._settled(now, (self.latest, writing, self.background_failed)))
+        # before drawing: the NIC's rates beside the ring's of this instant
+        if self.quiet or self._refreshes % REFRESH_HZ == 0:
             self.refresh_facts()
             self._show_active_talkers()
             self._check_store()
         if self.screen is self.overview:
             self.overview.show(self.latest, self.histories)
         else:
-            self._show_active()
-        self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
+            self._show_active(numbers=self.quiet or self._refreshes % NUMBERS_EVERY == 0)
+        self.session_bar.show(len(self.latest), writing, self.background_failed)
         self._refreshes += 1
+
+    def _settled(self, now: float, state: tuple) -> bool:
+        """Whether nothing was captured and nothing changed for QUIET_AFTER_S, by `state`'s activity."""
+        activity = _activity_of(state)
+        if activity != self._activity:
+            self._activity, self._active_at = activity, now
+        return now - self._active_at >= QUIET_AFTER_S
+
+    def _pace(self, quiet: bool) -> None:
+        """Refresh QUIET_INTERVAL_S apart while quiet, every refresh_interval_s otherwise."""
+        if quiet == self.quiet:
+            return
+        self.quiet = quiet
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            interval = QUIET_INTERVAL_S if quiet else self.refresh_interval_s
+            self._refresh_timer = self.set_interval(interval, self.refresh_from_capture)
+
+    async def on_event(self, event: events.Event) -> None:
+        """A key or a click ends a quiet spell at once: what it does shows within one fast refresh."""
+        if self.quiet and isinstance(event, (events.Key, events.MouseDown)):
+            self._active_at = self.clock()
+            self._pace(False)
+        await super().on_event(event)
 
     def check_background(self) -> None:
         """A background part that died is shown at once, not after the user quits."""
@@ -188,18 +231,44 @@ class RingmonApp(SignalSafeApp[None]):
                 self.notify(escape(self.background_failed), title="background", severity="error",
                             timeout=FAILURE_SHOWN_S, markup=False)
 
-    def _show_active(self) -> None:
+    def _visible_panel(self) -> InterfacePanel | None:
+        """The active panel, unless another screen or a dialog is on top of it."""
         panel = self.active_panel()
+        return panel if panel is not None and panel.is_attached and panel.screen is self.screen else None
+
+    def _screen_changed(self, screen: object) -> None:
+        """Back on the panels: drawn at once, not at the next refresh."""
+        if self._visible_panel() is not None:
+            self._show_active()
+            self._show_active_talkers()
+
+    def _show_active(self, numbers: bool = True) -> None:
+        panel = self._visible_panel()
         if panel is not None and panel.key in self.latest:
             try:
                 kinds = self.capture.slot_kinds(panel.key)
             except RingcoreError:  # unplugged since the snapshot: the map draws slots without their records
                 kinds = b""
-            panel.show(self.latest[panel.key], self.histories[panel.key], kinds)
+            stats, history = self.latest[panel.key], self.histories[panel.key]
+            panel.show(stats, history, kinds)
+            if numbers and self.quiet:  # one frame a second: fewer wake-ups, and little changes
+                panel.show_numbers(stats, history)
+                panel.show_rates(stats, history)
+            elif numbers:  # each part in a frame of its own: no frame holds the event loop long
+                self.call_after_refresh(self._show_in_frames, panel, (panel.show_numbers, panel.show_rates),
+                                        stats, history)
+
+    def _show_in_frames(self, panel: InterfacePanel, draws: Sequence[Callable[[RingStats, InterfaceHistory], None]],
+                        stats: RingStats, history: InterfaceHistory) -> None:
+        """The first of `draws` now, the next after the frame that paints it, and so on; none once the panel is
+        unplugged, switched away from or covered."""
+        if draws and panel is self._visible_panel():
+            draws[0](stats, history)
+            self.call_after_refresh(self._show_in_frames, panel, draws[1:], stats, history)
 
     def _show_active_talkers(self) -> None:
         """The visible panel's top talkers: rates over 2 s and more, so once a second (and on switching) is enough."""
-        panel = self.active_panel()
+        panel = self._visible_panel()
         if panel is None:
             return
         try:
@@ -366,6 +435,17 @@ class RingmonApp(SignalSafeApp[None]):
         stats = self.latest.get(message.key)
         if stats is not None:
             self.push_screen(SlotInspector(self.capture, message.key, message.index, stats))
+
+
+def _activity_of(state: object) -> object:
+    """`state` without the counters that move on an idle ring (its consumer polls and sleeps all the time)."""
+    if isinstance(state, RingStats):
+        return replace(state, polls=0, empty_polls=0, sleeps=0, sleep_ns=0)
+    if isinstance(state, dict):
+        return {key: _activity_of(value) for key, value in state.items()}
+    if isinstance(state, tuple):
+        return tuple(_activity_of(value) for value in state)
+    return state
 
 
 def dashboard_monitor(store: StoreOptions | None = StoreOptions()) -> Monitor:

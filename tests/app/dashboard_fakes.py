@@ -21,10 +21,12 @@ def fake_dashboard(fake: FakeMonitor | None = None, *, overview_at_start: bool |
 
 
 async def refresh(pilot: Pilot, times: int = 1) -> None:
-    """`times` refreshes from the fake (one 100 ms step each), then the screen catches up."""
+    """`times` refreshes from the fake (one 100 ms step each), then the screen catches up: the numbers and
+    then the rates are drawn each after the frame before (RingmonApp._show_active)."""
     for _ in range(times):
         pilot.app.refresh_from_capture()
-    await pilot.pause()
+    for _frame in range(3):
+        await pilot.pause()
 
 
 async def warm_up(pilot: Pilot) -> None:

@@ -117,9 +117,13 @@ def test_paused_consumer_fills_the_ring_then_drops_at_the_policys_stage(veth_pai
         assert stats.occupancy == stats.slot_count == 64
         assert stats.kernel_packets == stats.delivered + stats.ring_drops + stats.occupancy
         stage = "kernel" if policy == DropPolicy.EARLY else "ring full"
-        stage_line = next(line for line in panel_shown(app, veth_pair.if_a, "DropsByStage").splitlines()
-                          if line.startswith(stage))
-        assert stage_line.split()[-2] != "0", stage_line
+
+        def stage_total() -> str:
+            return next(line for line in panel_shown(app, veth_pair.if_a, "DropsByStage").splitlines()
+                        if line.startswith(stage)).split()[-2]
+
+        # the numbers are drawn a few times a second, not with every snapshot
+        await wait_for(pilot, lambda: stage_total() != "0", f"drops at the {stage} stage on the panel")
         await pilot.press("p")
         # The identity closes by construction; the totals prove it: every frame sent was taken or dropped
         # by the kernel, and every frame taken was delivered or dropped at the ring.
@@ -216,7 +220,8 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         dialog.query_one(Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.latest[veth_pair.key_a].wait_strategy == WaitStrategy.EVENT, "event wait")
-        assert "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats")
+        await wait_for(pilot, lambda: "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
+                       "the event wait on the panel (its numbers are drawn a few times a second)")
         sleeps_before = app.latest[veth_pair.key_a].sleeps
         await pilot.pause(0.5)
         # idle, an event wait sleeps until the producer signals, at most 100 ms at a time

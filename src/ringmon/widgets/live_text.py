@@ -11,7 +11,7 @@ class LiveText(Static):
     """Static.update re-lays out the screen on every call, which at 10 Hz costs more than everything
     else the dashboard does. The same text again does nothing; a new text or Rich renderable that
     takes as many lines at this width only repaints this widget; a change in height still re-lays
-    out."""
+    out. Not displayed (a hidden tab's panel), it never lays the screen out: it is laid out when shown."""
 
     def __init__(self, content: VisualType = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(content, id=id, classes=classes)
@@ -22,7 +22,9 @@ class LiveText(Static):
         if isinstance(content, Text) and content == self._shown:
             return
         self._shown = content
-        if layout is None:
+        if layout is None and self.content_region.width <= 0:
+            layout, self._lines = False, None
+        elif layout is None:
             lines = self._height_of(content)
             layout = lines is None or lines != self._lines
             self._lines = lines

@@ -80,18 +80,23 @@ class InterfacePanel(Vertical):
                 yield self.facts
 
     def on_mount(self) -> None:
-        self.slot_map.border_title = "Slot map"
         self.query_one("#slot-map-legend", Static).update(self.slot_map.legend())
 
     def show(self, stats: RingStats, history: InterfaceHistory, slot_kinds: bytes = b"") -> None:
+        """The ring as it is now: its state, the slot map and the occupancy gauge (every refresh)."""
         self.stats = stats
         self.status.update(self._status_line(stats, history))
-        self.occupancy.show(stats, history.occupancy)
+        self.occupancy.show(stats)
         self.slot_map.show(stats, slot_kinds)
-        # in the title: sections have a top border only, where a subtitle would not show
-        self.slot_map.border_title = f"Slot map · {stats.slot_count} × {stats.slot_size} B"
+
+    def show_numbers(self, stats: RingStats, history: InterfaceHistory) -> None:
+        """Drops and polling: numbers to be read, not watched move (a few times a second)."""
         self.drops.show(stats, history.rates)
         self.polling.show(stats, history.rates, history.latency)
+
+    def show_rates(self, stats: RingStats, history: InterfaceHistory) -> None:
+        """Rates and the last minute's sparklines (as often as the numbers)."""
+        self.occupancy.plot(stats, history.occupancy)
         self.rates.show(history)
 
     def show_facts(self, facts: InterfaceFacts, stats: RingStats | None) -> None:

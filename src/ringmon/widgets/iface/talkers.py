@@ -43,7 +43,9 @@ class TopTalkersView(LiveText):
 
     def show(self, top: TopTalkers) -> None:
         self._top = top
-        self.border_title = f"Top talkers · last {top.window_s} s"
+        title = f"Top talkers · last {top.window_s} s"
+        if self.border_title != title:  # setting it repaints the whole view, even when it is the same
+            self.border_title = title
         if not top.bytes:
             self.update(Text(f"no traffic in the last {top.window_s} s", "dim"))
             return

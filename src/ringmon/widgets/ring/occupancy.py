@@ -30,7 +30,7 @@ class RingOccupancy(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Ring occupancy"
 
-    def show(self, stats: RingStats, occupancy_history: Sequence[int]) -> None:
+    def show(self, stats: RingStats) -> None:
         numbers = Text.assemble(
             (f"{stats.slots_used}", "bold"), f"/{stats.slot_count} slots  ",
             ("high ", "dim"),
@@ -38,4 +38,6 @@ class RingOccupancy(Vertical):
         )
         self.numbers.update(numbers)
         self.gauge.update(total=stats.slot_count, progress=stats.slots_used)
+
+    def plot(self, stats: RingStats, occupancy_history: Sequence[int]) -> None:
         self.history.plot(occupancy_history, ceiling=stats.slot_count)

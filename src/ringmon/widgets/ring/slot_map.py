@@ -38,6 +38,11 @@ def slot_state(stats: RingStats, index: int) -> str:
     return CONSUMING if offset < stats.consuming - stats.tail else FILLED
 
 
+def _drawn_state(stats: RingStats) -> tuple[int, ...]:
+    """What the map's picture depends on: the ring's geometry and positions."""
+    return stats.slot_count, stats.slot_size, stats.head, stats.tail, stats.consuming
+
+
 class SlotMap(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "inspect", "Inspect", tooltip="Open the slot under the cursor in the slot inspector"),
@@ -84,11 +89,20 @@ class SlotMap(ScrollView, can_focus=True):
         rows = -(-self.stats.slot_count // self._columns)
         self.virtual_size = Size(self._columns * cell_width, rows * cell_height)
 
+    def on_mount(self) -> None:
+        self.border_title = "Slot map"
+
     def show(self, stats: RingStats, kinds: bytes = b"") -> None:
         """Draw this snapshot; `kinds` (one byte a slot) groups each record's slots."""
-        self.kinds = kinds.decode("latin-1") if len(kinds) == stats.slot_count else ""
+        kinds_text = kinds.decode("latin-1") if len(kinds) == stats.slot_count else ""
         previous, self.stats = self.stats, stats
-        if previous is None or previous.slot_count != stats.slot_count:
+        if previous is not None and kinds_text == self.kinds and _drawn_state(previous) == _drawn_state(stats):
+            return  # a quiet ring: nothing on the map moved, so nothing is repainted
+        self.kinds = kinds_text
+        if previous is None or (previous.slot_count, previous.slot_size) != (stats.slot_count, stats.slot_size):
+            # in the title: sections have a top border only, where a subtitle would not show. Set only
+            # here: setting a border title repaints the whole map.
+            self.border_title = f"Slot map · {stats.slot_count} × {stats.slot_size} B"
             self.cursor = min(self.cursor, stats.slot_count - 1)
             self._update_virtual_size()
             self.refresh()
