@@ -20,7 +20,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
 from ringcore.api import CaptureOptions, RingcoreError, RingStats, StoreOptions, interface_key
@@ -41,6 +41,7 @@ from .screens.slot_inspector import SlotInspector
 from .screens.write_file_dialog import WriteFileDialog
 from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
+from .widgets.fitting_footer import FittingFooter
 from .widgets.iface.panel import InterfacePanel
 from .widgets.iface.talkers import TALKERS_SHOWN
 from .widgets.ring.slot_map import SlotMap
@@ -51,12 +52,16 @@ FactsSource = Callable[[str, "str | None"], InterfaceFacts]
 BackgroundCheck = Callable[[], "str | None"]
 BACKGROUND_CHECK_S = 0.5
 FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
+# The app's keys that act on the dashboard: the packet list and the packet view have keys of their own.
+DASHBOARD_ACTIONS = frozenset({"plug", "toggle_writing", "next_interface", "packets"})
 
 
 class RingmonApp(SignalSafeApp[None]):
     CSS_PATH = Path(__file__).with_name("ringmon.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "ringmon"
     COMMANDS = App.COMMANDS | {RingmonCommands}
+    # The stylesheet's breakpoints: below 80 columns an interface's panel is one column (see widgets/iface/panel.py).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (80, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),
@@ -64,7 +69,7 @@ class RingmonApp(SignalSafeApp[None]):
         Binding("a", "plug", "Plug", tooltip="Plug another interface, picked from the system's list"),
         Binding("w", "toggle_writing", "Write", tooltip="Start (or stop) writing every interface's packets "
                 "to a pcap/pcapng file"),
-        Binding("n", "next_interface", "Next interface", show=False, tooltip="Show the next interface's panel"),
+        Binding("n", "next_interface", "Next interface", tooltip="Show the next interface's panel"),
         Binding("l", "packets", "Packets", tooltip="The list of every packet this session captured, following the "
                 "newest (q comes back)"),
     ]
@@ -116,7 +121,7 @@ class RingmonApp(SignalSafeApp[None]):
         with self.tabs:
             for key in self.capture.interfaces:
                 yield self._new_pane(key)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def _new_pane(self, key: str) -> TabPane:
         pane_id = f"pane-{next(self._pane_numbers)}"
@@ -233,6 +238,12 @@ class RingmonApp(SignalSafeApp[None]):
         self._focus_active_panel()
 
     # -- actions -----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The dashboard's own keys act (and show in the footer) only on the dashboard, not on the screens over it."""
+        if action in DASHBOARD_ACTIONS:
+            return self.screen is self.screen_stack[0]
+        return True
 
     def action_help(self) -> None:
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")

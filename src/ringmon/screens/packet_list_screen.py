@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.containers import Horizontal
-from textual.widgets import Footer, Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ringcore.api import RingcoreError
@@ -24,6 +24,7 @@ from ..formatting import NS_PER_S, escape, file_size
 from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFinished, FindProgress,
                         MarksChanged, PacketChosen, TaskProgress)
 from ..palette import PacketListCommands
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.packets.filter_bar import FilterBar, compile_display_filter
 from ..widgets.packets.marks import PacketMarks
 from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList, known_ts_ns
@@ -216,7 +217,7 @@ class PacketListScreen(Screen[None]):
         with Horizontal(id="task-progress"):
             yield Label(id="task-label")
             yield ProgressBar(id="task-bar", show_eta=False)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.refresh_status()

@@ -1,6 +1,8 @@
 """One plugged interface's panel: its ring on the left, drops, polling, rates and facts on the right.
 
 The panel owns the actions on its interface (pause, drop policy, polling, filter, high-water, unplug).
+Below 80 columns the two columns become one; what the terminal's height does not hold scrolls (`s`, then the
+arrow keys), never cut (the stylesheet's breakpoints: RingmonApp.HORIZONTAL_BREAKPOINTS).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from ringcore.api import DropPolicy, RingcoreError, RingStats, TopTalkers, WaitStrategy, split_interface_key
@@ -33,6 +35,13 @@ from .talkers import TopTalkersView
 DROP_POLICY_NAMES = {DropPolicy.EARLY: "drop-early", DropPolicy.LATE: "drop-late"}
 
 
+class ScrollColumn(VerticalScroll):
+    """A column that takes the focus only while some of it is out of sight (and so has something to scroll)."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0
+
+
 class InterfacePanel(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume the consumer: the ring fills, then drops "
@@ -41,11 +50,12 @@ class InterfacePanel(Vertical):
                 "(copied, then dropped at the ring)"),
         Binding("f", "set_filter", "Filter", tooltip="Set or clear the capture filter (tcpdump syntax)"),
         Binding("x", "unplug", "Unplug", tooltip="Stop capturing on this interface and close its panel"),
-        # In help and the command palette; the footer keeps to what fits 80 columns.
-        Binding("i", "poll_settings", "Polling settings", show=False,
-                tooltip="How the consumer waits on an empty ring: sleep interval, yield or spin"),
-        Binding("r", "reset_high_water", "Reset high-water", show=False,
+        Binding("i", "poll_settings", "Polling settings",
+                tooltip="How the consumer waits on an empty ring: sleep interval, yield, spin or event"),
+        Binding("r", "reset_high_water", "Reset high-water",
                 tooltip="Start the occupancy high-water mark again from now"),
+        Binding("s", "scroll_stats", "Scroll stats", tooltip="Move to the statistics the terminal cannot hold at "
+                "once, to scroll them with the arrow keys (shown only when some do not fit; tab goes back)"),
     ]
 
     def __init__(self, key: str, capture: CaptureSource, *, id: str | None = None) -> None:
@@ -64,15 +74,19 @@ class InterfacePanel(Vertical):
         self.rates = TrafficRates()
         self.talkers = TopTalkersView()
         self.facts = InterfaceFactsView()
+        # One column below 80 columns, two otherwise: whichever has content out of sight scrolls.
+        self.body = ScrollColumn(id="panel-body")
+        self.stats_column = ScrollColumn(id="stats-column")
+        self._scrollable = False
 
     def compose(self) -> ComposeResult:
         yield self.status
-        with Horizontal(id="panel-body"):
+        with self.body:
             with Vertical(id="ring-column"):
                 yield self.occupancy
                 yield self.slot_map
                 yield Static(id="slot-map-legend")
-            with VerticalScroll(id="stats-column"):
+            with self.stats_column:
                 yield self.drops
                 yield self.polling
                 yield self.rates
@@ -93,6 +107,10 @@ class InterfacePanel(Vertical):
         self.drops.show(stats, history.rates)
         self.polling.show(stats, history.rates, history.latency)
         self.rates.show(history)
+        scrollable = self._scroll_target() is not None
+        if scrollable != self._scrollable:  # the footer shows `s` only when there is something to scroll
+            self._scrollable = scrollable
+            self.refresh_bindings()
 
     def show_facts(self, facts: InterfaceFacts, stats: RingStats | None) -> None:
         self.facts.show(facts, stats)
@@ -159,6 +177,19 @@ class InterfacePanel(Vertical):
     def action_set_filter(self) -> None:
         current = self.stats.filter if self.stats else None
         self.app.push_screen(FilterDialog(self.key, current, lambda expression: self.capture.set_filter(self.key, expression)))
+
+    def _scroll_target(self) -> ScrollColumn | None:
+        return next((column for column in (self.body, self.stats_column) if column.allow_focus()), None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "scroll_stats":
+            return self._scroll_target() is not None
+        return True
+
+    def action_scroll_stats(self) -> None:
+        target = self._scroll_target()
+        if target is not None:
+            target.focus()
 
     def action_unplug(self) -> None:
         self.post_message(UnplugRequested(self.key))
