@@ -42,7 +42,7 @@ from .screens.write_file_dialog import WriteFileDialog
 from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.fitting_footer import FittingFooter
-from .widgets.iface.panel import InterfacePanel
+from .widgets.iface.panel import SCROLL_KEYS, InterfacePanel
 from .widgets.iface.talkers import TALKERS_SHOWN
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
@@ -250,6 +250,7 @@ class RingmonApp(SignalSafeApp[None]):
         self.push_screen(HelpScreen([
             ("Everywhere", [*self.BINDINGS, palette]),
             ("Interface panel", InterfacePanel.BINDINGS),
+            ("Scrolling (s)", SCROLL_KEYS),
             ("Slot map", SlotMap.BINDINGS),
             ("Slot inspector", SlotInspector.BINDINGS),
             *PacketListScreen.help_sections(),

@@ -23,8 +23,23 @@ DASHBOARD_PANELS = (
                  "a packet larger than a slot, ░ padding at the ring's end"),
     ("Drops by stage", "kernel: socket ring full (drop-early waits here); ring full: copied, then "
                        "thrown away (drop-late); truncated: cut to one slot (--truncate-to-slot) or to the ring"),
-    ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring"),
-    ("Polling", "polls, empty polls, batch sizes (log2 buckets), sleeps and capture-to-consume latency"),
+    ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring (✓ when it holds); stored "
+                 "= what the packet store kept of the delivered, held + evicted (the oldest, to make room)"),
+    ("Polling", "how the consumer waits on an empty ring (sleep, yield, spin or event); polls and the share that "
+                "found the ring empty; sleeps and the share of time asleep; batch: slots taken per poll (log2 "
+                "buckets); latency: capture to consume over the last 5 s (p50, p99, max; ≤ a bucket's upper edge)"),
+    ("Rates", "per second. wire (NIC): what the interface's counters say it received and sent, every packet on "
+              "the wire; captured rx/tx: what ringmon took from the kernel, fewer when a filter rejects packets "
+              "or the kernel drops them (see Drops by stage); their last minute beside them"),
+    ("Top talkers", "the conversations (address pairs) that moved the most bytes in the last 10 s: bytes from "
+                    "a to b and from b to a, and their share of all bytes; other: packets without an address "
+                    "or beyond the conversations tracked"),
+    ("Interface", "what the system says: up or down, MTU, link speed and duplex, network namespace, addresses; "
+                  "NIC: the interface's own counters (received, sent, errors, drops) and ringmon's (in, out, "
+                  "kernel drops), both as growth since the panel opened, so the two can be compared"),
+    ("Status line", "the interface, capturing or PAUSED, the drop policy, the capture filter, and when it was "
+                    "down"),
+    ("Sizes", "from 80 columns the panel has two columns, below one; s moves to what does not fit, to scroll it"),
 )
 
 

@@ -35,6 +35,15 @@ from .talkers import TopTalkersView
 DROP_POLICY_NAMES = {DropPolicy.EARLY: "drop-early", DropPolicy.LATE: "drop-late"}
 
 
+# VerticalScroll's own keys, as help lists them (it does not show them in the footer).
+SCROLL_KEYS = [
+    Binding("up,down", "scroll_line", "Scroll a line"),
+    Binding("pageup,pagedown", "scroll_page", "Scroll a page"),
+    Binding("home,end", "scroll_end", "To the top, to the end"),
+    Binding("tab", "focus_next", "On to the next part (the slot map)"),
+]
+
+
 class ScrollColumn(VerticalScroll):
     """A column that takes the focus only while some of it is out of sight (and so has something to scroll)."""
 
