@@ -43,6 +43,7 @@ from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import REFRESH_HZ, InterfaceHistory
 from .widgets.fitting_footer import FittingFooter
 from .widgets.iface.panel import SCROLL_KEYS, InterfacePanel
+from .widgets.live_text import LiveText
 from .widgets.iface.talkers import TALKERS_SHOWN
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
@@ -50,6 +51,8 @@ from .widgets.session.status_bar import SessionBar
 FactsSource = Callable[[str, "str | None"], InterfaceFacts]
 # Says why a part running beside the dashboard (the demo's generator) died, or None while it lives.
 BackgroundCheck = Callable[[], "str | None"]
+# A line about what the part running beside the dashboard does now (the demo's phase), or None.
+SessionNote = Callable[[], "str | None"]
 BACKGROUND_CHECK_S = 0.5
 FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
 # The app's keys that act on the dashboard: the packet list and the packet view have keys of their own.
@@ -84,11 +87,12 @@ class RingmonApp(SignalSafeApp[None]):
         clock: Callable[[], float] = time.monotonic,
         gather_facts: FactsSource = iface_facts.gather_facts,
         background_failure: BackgroundCheck | None = None,
+        note: SessionNote | None = None,
     ) -> None:
         """The picker offers the interfaces of `namespaces`, of those of plugged interfaces and of the default one.
         `refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`).
         `background_failure` is checked twice a second; what it reports stays on screen and makes the
-        exit status non-zero."""
+        exit status non-zero. `note` is read as often, and shown under the session bar."""
         super().__init__()
         self.capture = capture
         self.plug_options = plug_options
@@ -99,6 +103,8 @@ class RingmonApp(SignalSafeApp[None]):
         self.gather_facts = gather_facts
         self.background_failure = background_failure
         self.background_failed: str | None = None
+        self.note = note
+        self.note_line = LiveText(id="session-note")
         self._store_error_shown = False
         # Every table of interfaces is by key (interface_key: namespace and name), as the capture session's.
         self.histories: dict[str, InterfaceHistory] = {}
@@ -117,6 +123,8 @@ class RingmonApp(SignalSafeApp[None]):
 
     def compose(self) -> ComposeResult:
         yield self.session_bar
+        if self.note is not None:
+            yield self.note_line
         yield Static(Text("No interface plugged. Press a to plug one.", "dim"), id="no-interfaces")
         with self.tabs:
             for key in self.capture.interfaces:
@@ -134,7 +142,7 @@ class RingmonApp(SignalSafeApp[None]):
         if self.refresh_interval_s is not None:
             self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
             self.freeze_once_built()
-        if self.background_failure is not None:
+        if self.background_failure is not None or self.note is not None:
             self.set_interval(BACKGROUND_CHECK_S, self.check_background)
         self.refresh_from_capture()
         self._focus_active_panel()
@@ -173,7 +181,9 @@ class RingmonApp(SignalSafeApp[None]):
         self._refreshes += 1
 
     def check_background(self) -> None:
-        """A background part that died is shown at once, not after the user quits."""
+        """A background part that died is shown at once, not after the user quits; its note follows what it does."""
+        if self.note is not None:
+            self.note_line.update(Text(self.note() or "", "italic"))  # the part's own words, never packet data
         if self.background_failed is None and self.background_failure is not None:
             self.background_failed = self.background_failure()
             if self.background_failed is not None:
@@ -368,6 +378,7 @@ def run_plugged(
     monitor_factory: Callable[[StoreOptions | None], CaptureSource] = dashboard_monitor,
     app_class: type[RingmonApp] = RingmonApp,
     background_failure: BackgroundCheck | None = None,
+    note: SessionNote | None = None,
     run_as: str | None = None,
     store: StoreOptions | None = StoreOptions(),
     metrics: tuple[str, int] | None = None,
@@ -426,7 +437,7 @@ def run_plugged(
                 print(f"ringmon: {error}", file=sys.stderr)
                 return 1
         app = app_class(monitor, plug_options=plug_options, namespaces=[plug.netns for plug in plugs if plug.netns],
-                        background_failure=background_failure)
+                        background_failure=background_failure, note=note)
         with exit_app_on_signals(app, signals_received):
             app.run()
     finally:

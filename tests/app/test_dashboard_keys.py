@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
+from screen_text import shown
 from rich.cells import cell_len
 from rich.segment import ControlType
 from textual.command import CommandPalette
@@ -14,6 +15,7 @@ from textual.geometry import Region
 from textual.widgets._footer import FooterKey
 
 from ringcore.api import DropPolicy, WaitStrategy
+from ringmon.dashboard import RingmonApp
 from ringmon.screens.filter_dialog import FilterDialog
 from ringmon.screens.help import HelpScreen
 from ringmon.screens.interface_picker import InterfacePicker
@@ -181,3 +183,21 @@ def test_a_screen_over_the_live_dashboard_is_never_drawn_over_by_its_refreshes(k
         assert terminal.text(region) == before
 
     run(scenario)
+
+
+def test_a_note_from_the_part_beside_the_dashboard_follows_it_under_the_session_bar():
+    """The demo says which phase its traffic is in; the note is read twice a second, as it changes."""
+    notes = ["demo phase: steady", "demo phase: flood"]
+
+    async def main():
+        fake = FakeMonitor()
+        app = RingmonApp(fake, refresh_interval_s=None, clock=fake.clock, gather_facts=fake.facts,
+                         note=lambda: notes[0])
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.7)
+            assert shown(app, "#session-note") == "demo phase: steady"
+            notes.pop(0)
+            await pilot.pause(0.7)
+            assert shown(app, "#session-note") == "demo phase: flood"
+
+    asyncio.run(main())
