@@ -20,6 +20,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.screen import ModalScreen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
@@ -176,9 +177,16 @@ class RingmonApp(SignalSafeApp[None]):
             self.refresh_facts()
             self._show_active_talkers()
             self._check_store()
-        self._show_active()
-        self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
+        if self.dashboard_in_view():
+            self._show_active()
+            self.session_bar.show(len(self.latest), self.capture.writing, self.background_failed)
         self._refreshes += 1
+
+    def dashboard_in_view(self) -> bool:
+        """Whether any of the dashboard shows: it is on top, or only dialogs (which let it show through) are.
+        Textual repaints the screen on top wherever the screen under it changed, even a full screen that hides it:
+        drawn under the slot inspector or the packet list, every refresh repainted them."""
+        return all(isinstance(screen, ModalScreen) for screen in self.screen_stack[1:])
 
     def check_background(self) -> None:
         """A background part that died is shown at once, not after the user quits; its note follows what it does."""
@@ -202,7 +210,7 @@ class RingmonApp(SignalSafeApp[None]):
     def _show_active_talkers(self) -> None:
         """The visible panel's top talkers: a 10 s window, so once a second (and on switching) is enough."""
         panel = self.active_panel()
-        if panel is None:
+        if panel is None or not self.dashboard_in_view():
             return
         try:
             top = self.capture.top_talkers(panel.key, TALKERS_SHOWN)
@@ -221,7 +229,8 @@ class RingmonApp(SignalSafeApp[None]):
             stats = self.latest.get(panel.key)
             if stats is not None and stats.error and facts.is_up and not facts.unavailable:
                 self._recapture(panel.key)
-            panel.show_facts(facts, stats)
+            if self.dashboard_in_view():
+                panel.show_facts(facts, stats)
 
     def _check_store(self) -> None:
         """The store's first write error (a full disk) is said once; the drops panel counts what it did not take."""

@@ -134,10 +134,12 @@ class Terminal:
 
     def __init__(self, app) -> None:
         self.cells = [[" "] * app.size.width for _ in range(app.size.height)]
+        self.writes = 0  # updates written
         display = app._display
 
         def record(screen, update):
             if update is not None:
+                self.writes += 1
                 self._apply(app, update)
             return display(screen, update)
 
@@ -178,9 +180,12 @@ def test_a_screen_over_the_live_dashboard_is_never_drawn_over_by_its_refreshes(k
         region = dialogs.first().region if dialogs else app.screen.region
         before = terminal.text(region)
         assert any(line.strip() for line in before)
+        writes = terminal.writes
         for _ in range(30):  # three seconds of refreshes: sparklines, slot map, texts all change
             await refresh(pilot)
         assert terminal.text(region) == before
+        if keys == ("enter",):  # a full screen hides the dashboard: its refreshes send the terminal nothing
+            assert terminal.writes == writes
 
     run(scenario)
 

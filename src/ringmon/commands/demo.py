@@ -146,6 +146,8 @@ class DemoNetwork:
             except subprocess.TimeoutExpired:
                 self.generator.kill()
                 self.generator.wait()
+        if self.phase_file is not None:
+            self.phase_file.close()  # and removed
         # Deleting a namespace destroys its veth end and with it the peer.
         while self.created:
             subprocess.run(["ip", "netns", "del", self.created.pop()], capture_output=True, timeout=IP_TIMEOUT_S)
