@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import RadioButton, RadioSet
 
@@ -17,6 +18,10 @@ class MarkedRadioButton(RadioButton):
     @property
     def _button(self) -> Content:
         return Content.styled("(•)" if self.value else "( )", self.get_visual_style("toggle--button"))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """As many lines as the label wraps to (Textual's buttons keep to one and cut the rest)."""
+        return max(1, self.render().get_height(self.styles, width))
 
 
 class ChoiceSet(RadioSet):
