@@ -206,3 +206,22 @@ def test_a_note_from_the_part_beside_the_dashboard_follows_it_under_the_session_
             assert shown(app, "#session-note") == "demo phase: flood"
 
     asyncio.run(main())
+
+
+def test_write_dialog_marks_its_format_without_colour_describes_each_and_enter_on_one_starts_writing():
+    async def scenario(app, pilot, fake):
+        await pilot.press("w")
+        await pilot.pause()
+        dialog = app.screen
+        labels = {str(button.name): str(button.label) for button in dialog.query("MarkedRadioButton")}
+        assert set(labels) == {"pcapng", "pcap", "pcap-ns"} and all(": " in label for label in labels.values())
+        dialog.query_one("#file-format").focus()
+        await pilot.press("down", "space")  # chosen, not yet started
+        await pilot.pause()
+        assert [button._button.plain for button in dialog.query("MarkedRadioButton")] == ["( )", "(•)", "( )"]
+        assert fake.writing is None
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert fake.writing is not None and fake.writing.format == "pcap"
+
+    run(scenario)
