@@ -23,6 +23,8 @@ def test_statistics_out_of_sight_scroll_into_view_with_s_and_end(snap_compare, s
     async def scroll_to_the_end(pilot):
         await warm_up(pilot)
         await pilot.press("s", "end")
+        await pilot.wait_for_scheduled_animations()  # the scroll to the end is animated
+        await pilot.pause()
 
     assert snap_compare(fake_dashboard(), terminal_size=size, run_before=scroll_to_the_end)
 

@@ -39,7 +39,8 @@ DASHBOARD_PANELS = (
                   "kernel drops), both as growth since the panel opened, so the two can be compared"),
     ("Status line", "the interface, capturing or PAUSED, the drop policy, the capture filter, and when it was "
                     "down"),
-    ("Sizes", "from 80 columns the panel has two columns, below one; s moves to what does not fit, to scroll it"),
+    ("Sizes", "from 80 columns the panel has two columns; below, one, under a line of the captured rates, drops "
+              "per second and latency p99; s moves to what does not fit, to scroll it"),
 )
 
 

@@ -17,7 +17,7 @@ from textual.widgets import Static
 from ringcore.api import DropPolicy, RingcoreError, RingStats, TopTalkers, WaitStrategy, split_interface_key
 
 from ...capture_source import CaptureSource
-from ...formatting import escape, time_of_day
+from ...formatting import duration_us, escape, si, time_of_day
 from ...iface_facts import InterfaceFacts
 from ...messages import UnplugRequested
 from ...screens.filter_dialog import FilterDialog
@@ -42,6 +42,17 @@ SCROLL_KEYS = [
     Binding("home,end", "scroll_end", "To the top, to the end"),
     Binding("tab", "focus_next", "On to the next part (the slot map)"),
 ]
+
+
+def _summary_line(history: InterfaceHistory) -> Text:
+    """What a narrow terminal shows above the ring before any scrolling: captured rates, drops, latency."""
+    rates = history.rates
+    drops_ps = rates.kernel_drops_ps + rates.ring_drops_ps
+    return Text.assemble(
+        ("rx ", "dim"), (si(rates.rx_pps), "bold"), (" tx ", "dim"), (si(rates.tx_pps), "bold"), (" pps", "dim"),
+        ("  drops ", "dim"), (f"{si(drops_ps)}/s", "bold red" if drops_ps >= 0.5 else "green"),
+        ("  p99 ", "dim"), ("—" if history.latency.p99_us is None else f"≤{duration_us(history.latency.p99_us)}"),
+    )
 
 
 class ScrollColumn(VerticalScroll):
@@ -76,6 +87,7 @@ class InterfacePanel(Vertical):
         self.stats: RingStats | None = None
         # Held, not queried: refreshed 10 times a second, and safe to update while the app tears down.
         self.status = LiveText(id="panel-status")
+        self.summary = LiveText(id="panel-summary")  # one column only: the sections' numbers that matter most
         self.occupancy = RingOccupancy()
         self.slot_map = SlotMap(key)
         self.drops = DropsByStage()
@@ -90,6 +102,7 @@ class InterfacePanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self.status
+        yield self.summary
         with self.body:
             with Vertical(id="ring-column"):
                 yield self.occupancy
@@ -109,6 +122,8 @@ class InterfacePanel(Vertical):
     def show(self, stats: RingStats, history: InterfaceHistory, slot_kinds: bytes = b"") -> None:
         self.stats = stats
         self.status.update(self._status_line(stats, history))
+        if self.summary.display:
+            self.summary.update(_summary_line(history))
         self.occupancy.show(stats, history.occupancy)
         self.slot_map.show(stats, slot_kinds)
         # in the title: sections have a top border only, where a subtitle would not show
@@ -126,6 +141,11 @@ class InterfacePanel(Vertical):
 
     def show_talkers(self, top: TopTalkers) -> None:
         self.talkers.show(top)
+        talkers = self.talkers.content_region
+        if talkers.width and talkers.height != self.talkers.get_content_height(self.size, self.size, talkers.width):
+            # Textual sometimes keeps the height of an update made while the table was out of sight (one column,
+            # scrolled), leaving blank lines under it; asked again, it lays it out at its height.
+            self.talkers.refresh(layout=True)
 
     def _status_line(self, stats: RingStats, history: InterfaceHistory) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
