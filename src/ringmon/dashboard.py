@@ -144,8 +144,10 @@ class RingmonApp(SignalSafeApp[None]):
         if self.refresh_interval_s is not None:
             self.set_interval(self.refresh_interval_s, self.refresh_from_capture)
             self.freeze_once_built()
-        if self.background_failure is not None or self.note is not None:
+        if self.background_failure is not None:
             self.set_interval(BACKGROUND_CHECK_S, self.check_background)
+        if self.note is not None:
+            self.set_interval(BACKGROUND_CHECK_S, self.show_note)
         self.refresh_from_capture()
         self._focus_active_panel()
 
@@ -190,14 +192,17 @@ class RingmonApp(SignalSafeApp[None]):
         return all(isinstance(screen, ModalScreen) for screen in self.screen_stack[1:])
 
     def check_background(self) -> None:
-        """A background part that died is shown at once, not after the user quits; its note follows what it does."""
-        if self.note is not None:
-            self.note_line.update(Text(self.note() or "", "italic"))  # the part's own words, never packet data
+        """A background part that died is shown at once, not after the user quits."""
         if self.background_failed is None and self.background_failure is not None:
             self.background_failed = self.background_failure()
             if self.background_failed is not None:
                 self.notify(escape(self.background_failed), title="background", severity="error",
                             timeout=FAILURE_SHOWN_S, markup=False)
+
+    def show_note(self) -> None:
+        """The note of the part running beside the dashboard follows what it does (the demo's phase)."""
+        if self.note is not None:
+            self.note_line.update(Text(self.note() or "", "italic"))  # the part's own words, never packet data
 
     def _show_active(self) -> None:
         panel = self.active_panel()
