@@ -225,3 +225,20 @@ def test_write_dialog_marks_its_format_without_colour_describes_each_and_enter_o
         assert fake.writing is not None and fake.writing.format == "pcap"
 
     run(scenario)
+
+
+def test_after_s_the_footer_shows_escape_back_to_the_slot_map_and_end_reaches_the_last_section():
+    async def scenario(app, pilot, fake):
+        await pilot.press("s")
+        await pilot.pause()
+        column = app.focused
+        assert isinstance(column, ScrollColumn) and "escape" in footer_keys(app)
+        await pilot.press("end")
+        await pilot.wait_for_scheduled_animations()
+        assert column.scroll_y == column.max_scroll_y > 0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is app.active_panel().slot_map
+        assert "escape" not in footer_keys(app) and "enter" in footer_keys(app)
+
+    run(scenario)

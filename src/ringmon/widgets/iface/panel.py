@@ -40,7 +40,6 @@ SCROLL_KEYS = [
     Binding("up,down", "scroll_line", "Scroll a line"),
     Binding("pageup,pagedown", "scroll_page", "Scroll a page"),
     Binding("home,end", "scroll_end", "To the top, to the end"),
-    Binding("tab", "focus_next", "On to the next part (the slot map)"),
 ]
 
 
@@ -75,7 +74,8 @@ class InterfacePanel(Vertical):
         Binding("r", "reset_high_water", "Reset high-water",
                 tooltip="Start the occupancy high-water mark again from now"),
         Binding("s", "scroll_stats", "Scroll stats", tooltip="Move to the statistics the terminal cannot hold at "
-                "once, to scroll them with the arrow keys (shown only when some do not fit; tab goes back)"),
+                "once, to scroll them with the arrow keys (shown only when some do not fit)"),
+        Binding("escape", "back_to_slot_map", "Slot map", tooltip="Back from the statistics to the slot map"),
     ]
 
     def __init__(self, key: str, capture: CaptureSource, *, id: str | None = None) -> None:
@@ -213,12 +213,18 @@ class InterfacePanel(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "scroll_stats":
             return self._scroll_target() is not None
+        if action == "back_to_slot_map":
+            return isinstance(self.screen.focused, ScrollColumn)
         return True
 
     def action_scroll_stats(self) -> None:
         target = self._scroll_target()
         if target is not None:
             target.focus()
+            self.refresh_bindings()  # escape, back to the slot map, shows in the footer
+
+    def action_back_to_slot_map(self) -> None:
+        self.slot_map.focus()
 
     def action_unplug(self) -> None:
         self.post_message(UnplugRequested(self.key))
