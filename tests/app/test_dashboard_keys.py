@@ -242,3 +242,15 @@ def test_after_s_the_footer_shows_escape_back_to_the_slot_map_and_end_reaches_th
         assert "escape" not in footer_keys(app) and "enter" in footer_keys(app)
 
     run(scenario)
+
+
+def test_the_packet_lists_footer_shows_t_and_after_a_find_n_and_N():
+    async def scenario(app, pilot, fake):
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        assert "t" in footer_keys(app) and not {"n", "N"} & set(footer_keys(app))
+        await pilot.press("slash", *"eth1", "enter")
+        await pilot.pause(0.3)
+        assert {"n", "N", "t"} <= set(footer_keys(app))
+
+    run(scenario)

@@ -172,11 +172,12 @@ class PacketListScreen(Screen[None]):
         Binding("escape", "cancel_or_back", "Back", show=False),
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
-        Binding("n", "find_again(False)", "Next", show=False,
+        # n and N show in the footer once there is a text to find again (check_action)
+        Binding("n", "find_again(False)", "Next",
                 tooltip="Find the next packet whose line contains the text"),
-        Binding("N", "find_again(True)", "Prev", show=False,
+        Binding("N", "find_again(True)", "Prev",
                 tooltip="Find the previous packet whose line contains the text"),
-        Binding("t", "time_format", "Time", show=False,
+        Binding("t", "time_format", "Time",
                 tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
@@ -330,15 +331,19 @@ class PacketListScreen(Screen[None]):
         self.app.push_screen(PromptDialog("Find", "the next packet whose line contains this text (any case)",
                                           value=self.needle or ""), self._find_from_cursor)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "find_again":
+            return self.needle is not None
+        return True
+
     def _find_from_cursor(self, needle: object) -> None:
         if isinstance(needle, str):
             self.needle = needle
+            self.refresh_bindings()
             self._find(needle, self.packet_list.cursor, False)
 
     def action_find_again(self, backwards: bool) -> None:
-        if self.needle is None:
-            self.action_find()
-        else:
+        if self.needle is not None:  # always, once check_action lets the key act
             self._find(self.needle, self.packet_list.cursor, backwards)
 
     @work(thread=True, exclusive=True, group="find")
