@@ -20,8 +20,10 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.events import Resize
+from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
 from ringcore.api import CaptureOptions, RingcoreError, RingStats, StoreOptions, interface_key
@@ -43,14 +45,18 @@ from .screens.slot_inspector import SlotInspector
 from .screens.write_file_dialog import WriteFileDialog
 from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import LATENCY_WINDOW_S, REFRESH_HZ, InterfaceHistory
-from .widgets.iface.panel import InterfacePanel
+from .widgets.fitting_footer import FittingFooter
+from .widgets.iface.panel import SCROLL_KEYS, InterfacePanel
 from .widgets.iface.talkers import TALKERS_ASKED
+from .widgets.live_text import LiveText
 from .widgets.ring.slot_map import SlotMap
 from .widgets.session.status_bar import SessionBar
 
 FactsSource = Callable[[str, "str | None"], InterfaceFacts]
 # Says why a part running beside the dashboard (the demo's generator) died, or None while it lives.
 BackgroundCheck = Callable[[], "str | None"]
+# A line about what the part running beside the dashboard does now (the demo's phase), or None.
+SessionNote = Callable[[], "str | None"]
 BACKGROUND_CHECK_S = 0.5
 # The slot map and the occupancy gauge move with every refresh; the numbers to be read (drops, polling,
 # rates, the minute's sparklines) twice a second, which is as often as a person reads them: redrawing them
@@ -62,12 +68,16 @@ NUMBERS_EVERY = REFRESH_HZ // 2
 QUIET_AFTER_S = LATENCY_WINDOW_S
 QUIET_INTERVAL_S = 1.0
 FAILURE_SHOWN_S = 86_400.0  # a notification that stays until the user has quit
+# The app's keys that act on the dashboard: the packet list and the packet view have keys of their own.
+DASHBOARD_ACTIONS = frozenset({"plug", "toggle_writing", "next_interface", "packets"})
 
 
 class RingmonApp(SignalSafeApp[None]):
     CSS_PATH = Path(__file__).with_name("ringmon.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "ringmon"
     COMMANDS = App.COMMANDS | {RingmonCommands}
+    # The stylesheet's breakpoints: below 80 columns an interface's panel is one column (see widgets/iface/panel.py).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (80, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),
@@ -75,7 +85,7 @@ class RingmonApp(SignalSafeApp[None]):
         Binding("a", "plug", "Plug", tooltip="Plug another interface, picked from the system's list"),
         Binding("w", "toggle_writing", "Write", tooltip="Start (or stop) writing every interface's packets "
                 "to a pcap/pcapng file"),
-        Binding("n", "next_interface", "Next interface", show=False, tooltip="Show the next interface's panel"),
+        Binding("n", "next_interface", "Next interface", tooltip="Show the next interface's panel"),
         Binding("o", "overview", "Overview", tooltip="Every interface in one table (the first screen when several "
                 "are plugged); enter opens one's panel"),
         Binding("l", "packets", "Packets", tooltip="The list of every packet this session captured, following the "
@@ -93,11 +103,13 @@ class RingmonApp(SignalSafeApp[None]):
         gather_facts: FactsSource = iface_facts.gather_facts,
         background_failure: BackgroundCheck | None = None,
         overview_at_start: bool | None = None,
+        note: SessionNote | None = None,
     ) -> None:
         """The picker offers the interfaces of `namespaces`, of those of plugged interfaces and of the default one.
         `refresh_interval_s=None` leaves refreshing to the caller (tests call `refresh_from_capture`).
         `background_failure` is checked twice a second; what it reports stays on screen and makes the
-        exit status non-zero. `overview_at_start`: open on the overview (None: when several interfaces are plugged)."""
+        exit status non-zero. `note` is read as often, and shown under the session bar. `overview_at_start`: open
+        on the overview (None: when several interfaces are plugged)."""
         super().__init__()
         self.capture = capture
         self.plug_options = plug_options
@@ -108,6 +120,8 @@ class RingmonApp(SignalSafeApp[None]):
         self.gather_facts = gather_facts
         self.background_failure = background_failure
         self.background_failed: str | None = None
+        self.note = note
+        self.note_line = LiveText(id="session-note")
         self._store_error_shown = False
         # Every table of interfaces is by key (interface_key: namespace and name), as the capture session's.
         self.histories: dict[str, InterfaceHistory] = {}
@@ -133,11 +147,13 @@ class RingmonApp(SignalSafeApp[None]):
 
     def compose(self) -> ComposeResult:
         yield self.session_bar
+        if self.note is not None:
+            yield self.note_line
         yield Static(Text("No interface plugged. Press a to plug one.", "dim"), id="no-interfaces")
         with self.tabs:
             for key in self.capture.interfaces:
                 yield self._new_pane(key)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def _new_pane(self, key: str) -> TabPane:
         pane_id = f"pane-{next(self._pane_numbers)}"
@@ -154,6 +170,8 @@ class RingmonApp(SignalSafeApp[None]):
             self.set_interval(BACKGROUND_CHECK_S, self.check_background)
         self.install_screen(self.overview, "overview")
         self.screen_change_signal.subscribe(self, self._screen_changed)
+        if self.note is not None:
+            self.set_interval(BACKGROUND_CHECK_S, self.show_note)
         self.refresh_from_capture()
         self._focus_active_panel()
         if self.overview_at_start or (self.overview_at_start is None and len(self.capture.interfaces) > 1):
@@ -194,9 +212,9 @@ class RingmonApp(SignalSafeApp[None]):
             self._check_store()
         if self.screen is self.overview:
             self.overview.show(self.latest, self.histories)
-        else:
+        elif self.dashboard_in_view():
             self._show_active(numbers=self.quiet or self._refreshes % NUMBERS_EVERY == 0)
-        self.session_bar.show(len(self.latest), writing, self.background_failed)
+            self.session_bar.show(len(self.latest), writing, self.background_failed)
         self._refreshes += 1
 
     def _settled(self, now: float, state: tuple) -> bool:
@@ -223,6 +241,12 @@ class RingmonApp(SignalSafeApp[None]):
             self._pace(False)
         await super().on_event(event)
 
+    def dashboard_in_view(self) -> bool:
+        """Whether any of the dashboard shows: it is on top, or only dialogs (which let it show through) are.
+        Textual repaints the screen on top wherever the screen under it changed, even a full screen that hides it:
+        drawn under the slot inspector or the packet list, every refresh repainted them."""
+        return all(isinstance(screen, ModalScreen) for screen in self.screen_stack[1:])
+
     def check_background(self) -> None:
         """A background part that died is shown at once, not after the user quits."""
         if self.background_failed is None and self.background_failure is not None:
@@ -230,6 +254,11 @@ class RingmonApp(SignalSafeApp[None]):
             if self.background_failed is not None:
                 self.notify(escape(self.background_failed), title="background", severity="error",
                             timeout=FAILURE_SHOWN_S, markup=False)
+
+    def show_note(self) -> None:
+        """The note of the part running beside the dashboard follows what it does (the demo's phase)."""
+        if self.note is not None:
+            self.note_line.update(Text(self.note() or "", "italic"))  # the part's own words, never packet data
 
     def _visible_panel(self) -> InterfacePanel | None:
         """The active panel, unless another screen or a dialog is on top of it."""
@@ -288,7 +317,8 @@ class RingmonApp(SignalSafeApp[None]):
             stats = self.latest.get(panel.key)
             if stats is not None and stats.error and facts.is_up and not facts.unavailable:
                 self._recapture(panel.key)
-            panel.show_facts(facts, stats)
+            if self.dashboard_in_view():
+                panel.show_facts(facts, stats)
 
     def _check_store(self) -> None:
         """The store's first write error (a full disk) is said once; the drops panel counts what it did not take."""
@@ -309,6 +339,11 @@ class RingmonApp(SignalSafeApp[None]):
         self.histories[key].recaptured(self.wall_clock())
         self.notify(f"{escape(key)} is back: capturing again", markup=False)
 
+    def on_resize(self, event: Resize) -> None:
+        """The talkers' table is laid out for the width it had (an address pair on one line or two): once the new
+        layout is done, at once rather than at the next second."""
+        self.call_after_refresh(self._show_active_talkers)
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_active()
         self._show_active_talkers()
@@ -316,12 +351,19 @@ class RingmonApp(SignalSafeApp[None]):
 
     # -- actions -----------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The dashboard's own keys act (and show in the footer) only on the dashboard, not on the screens over it."""
+        if action in DASHBOARD_ACTIONS:
+            return self.screen is self.screen_stack[0]
+        return True
+
     def action_help(self) -> None:
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette")
         self.push_screen(HelpScreen([
             ("Everywhere", [*self.BINDINGS, palette]),
             ("Overview", OverviewScreen.BINDINGS),
             ("Interface panel", InterfacePanel.BINDINGS),
+            ("Scrolling (s)", SCROLL_KEYS),
             ("Slot map", SlotMap.BINDINGS),
             ("Slot inspector", SlotInspector.BINDINGS),
             *PacketListScreen.help_sections(),
@@ -471,6 +513,7 @@ def run_plugged(
     monitor_factory: Callable[[StoreOptions | None], CaptureSource] = dashboard_monitor,
     app_class: type[RingmonApp] = RingmonApp,
     background_failure: BackgroundCheck | None = None,
+    note: SessionNote | None = None,
     run_as: str | None = None,
     store: StoreOptions | None = StoreOptions(),
     metrics: tuple[str, int] | None = None,
@@ -532,7 +575,7 @@ def run_plugged(
                 print(f"ringmon: {error}", file=sys.stderr)
                 return 1
         app = app_class(monitor, plug_options=plug_options, namespaces=[plug.netns for plug in plugs if plug.netns],
-                        background_failure=background_failure, overview_at_start=overview_at_start)
+                        background_failure=background_failure, note=note, overview_at_start=overview_at_start)
         with exit_app_on_signals(app, signals_received):
             app.run()
     finally:

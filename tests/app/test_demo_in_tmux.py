@@ -157,3 +157,18 @@ def test_sigterm_or_sighup_removes_the_demos_namespaces_and_generator_and_gives_
         assert set(demo_generator_pids()) <= generators_before, "the demo stopped its generator"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)
+
+
+def test_demo_says_which_phase_its_traffic_is_in_and_why_its_ring_is_the_classic_64_slots(tmp_path):
+    netns.require_netns_privileges()
+    netns.require(shutil.which("tmux") is not None, "the end-to-end test needs tmux")
+    exit_file = tmp_path / "exit-status"
+    session = start_in_tmux(f"{RINGMON} demo", exit_file)
+    try:
+        wait_for_screen(session, r"the\s+classic\s+64\s+slots,\s+small\s+enough\s+for\s+a\s+flood\s+to\s+fill")
+        # the generator's phases (demo_traffic.PHASES): steady 8 s, bursty 8 s, flood 6 s, in turn
+        for phase in ("steady", "bursty", "flood"):
+            wait_for_screen(session, rf"demo phase: {phase}", timeout_s=12)
+        assert quit_and_wait(session, exit_file) == 0
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, timeout=10)

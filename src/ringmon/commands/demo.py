@@ -31,6 +31,13 @@ GENERATOR_STOP_TIMEOUT_S = 3.0
 # capability(7) bit numbers: `ip netns add` bind-mounts (SYS_ADMIN), veths and addresses need
 # NET_ADMIN, capturing needs NET_RAW.
 REQUIRED_CAPABILITIES = {"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_SYS_ADMIN": 21}
+# What each phase of the traffic generator (demo_traffic.PHASES) shows, said on screen while it runs.
+PHASE_MEANINGS = {
+    "steady": "steady, 2k packets/s: the consumer keeps up",
+    "bursty": "bursty, 5k packets each second: the ring fills, then drains",
+    "flood": "flood: more than the consumer takes, drops on a (kernel) and b (ring)",
+}
+CLASSIC_RING_NOTE = "ring: the classic 64 slots, small enough for a flood to fill"
 NAMESPACE_SYSCTLS = {
     "net.ipv4.ip_forward": "0",  # a new namespace copies the host's setting: never route anything
     "net.ipv6.conf.all.disable_ipv6": "1",  # no router solicitations or DAD in the demo's captures
@@ -68,6 +75,7 @@ class DemoNetwork:
     ip_b: str = f"{DEMO_SUBNET}.2"
     generator: subprocess.Popen | None = None
     generator_log: tempfile._TemporaryFileWrapper | None = None
+    phase_file: tempfile._TemporaryFileWrapper | None = None  # the generator writes its phase's name there
     stopping_generator: bool = False
     created: list[str] = field(default_factory=list)
 
@@ -101,11 +109,12 @@ class DemoNetwork:
     def start_traffic(self) -> None:
         # The generator's stderr goes to a file: the terminal belongs to the dashboard.
         self.generator_log = tempfile.NamedTemporaryFile("w+", prefix="ringmon-demo-", suffix=".log")
+        self.phase_file = tempfile.NamedTemporaryFile("w+", prefix="ringmon-demo-", suffix=".phase")
         self.generator = subprocess.Popen(
             [sys.executable, "-P", "-m", "ringmon.commands.demo_traffic",
              "--netns-a", self.ns_a, "--if-a", self.if_a, "--mac-a", self.mac_a, "--ip-a", self.ip_a,
              "--netns-b", self.ns_b, "--if-b", self.if_b, "--mac-b", self.mac_b, "--ip-b", self.ip_b,
-             "--parent-pid", str(os.getpid())],
+             "--parent-pid", str(os.getpid()), "--phase-file", self.phase_file.name],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.generator_log,
         )
 
@@ -120,6 +129,14 @@ class DemoNetwork:
         ended = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
         return f"the traffic generator died ({ended}){': ' + lines[-1] if lines else ''}"
 
+    def phase_note(self) -> str | None:
+        """What the demo is doing now, for the dashboard's line under the session bar."""
+        if self.phase_file is None:
+            return None
+        self.phase_file.seek(0)
+        phase = self.phase_file.read().strip()
+        return f"demo phase: {PHASE_MEANINGS.get(phase, 'starting')} · {CLASSIC_RING_NOTE}"
+
     def remove(self) -> None:
         self.stopping_generator = True
         if self.generator is not None and self.generator.poll() is None:
@@ -129,6 +146,8 @@ class DemoNetwork:
             except subprocess.TimeoutExpired:
                 self.generator.kill()
                 self.generator.wait()
+        if self.phase_file is not None:
+            self.phase_file.close()  # and removed
         # Deleting a namespace destroys its veth end and with it the peer.
         while self.created:
             subprocess.run(["ip", "netns", "del", self.created.pop()], capture_output=True, timeout=IP_TIMEOUT_S)
@@ -169,7 +188,8 @@ def run_demo(args: argparse.Namespace | None = None) -> int:
             return 1
         # The demo is about one ring filling: it opens on the first one's panel (o shows both side by side).
         return run_plugged(demo.plug_requests(ring), plug_options=CaptureOptions(**ring),
-                           background_failure=demo.generator_failure, store=store, overview_at_start=False)
+                           background_failure=demo.generator_failure, note=demo.phase_note, store=store,
+                           overview_at_start=False)
     finally:
         for signum in previous:  # cleanup must not be cut short by a second signal
             signal.signal(signum, signal.SIG_IGN)

@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ip-b", required=True)
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--max-seconds", type=float, default=3600.0)
+    parser.add_argument("--phase-file", help="where to write the name of the phase running (the demo shows it)")
     args = parser.parse_args(argv)
     # Die with the demo even if it is killed with SIGKILL; the parent check below covers the race.
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     while generator.alive():
         for phase, seconds in PHASES:
+            if args.phase_file:
+                with open(args.phase_file, "w") as phase_file:
+                    phase_file.write(phase)
             getattr(generator, phase)(seconds)
     return 0
 

@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Input, Label, Static
 
 from ..formatting import escape
 from ..widgets.packets.packet_list import parse_number_range
-from .write_file_dialog import FORMAT_SUFFIXES
+from ..widgets.choice_set import ChoiceSet, MarkedRadioButton
+from .write_file_dialog import FORMAT_LABELS, FORMAT_SUFFIXES
 
 WHICH = ("all", "displayed", "marked", "range")
 
@@ -55,26 +56,27 @@ class ExportDialog(ModalScreen["ExportRequest | None"]):
         default = "marked" if counts["marked"] else "displayed" if counts["displayed"] != counts["all"] else "all"
         with Vertical(classes="dialog"):
             yield Label(Text("Export packets to a file", "bold"))
-            with RadioSet(id="export-which"):
+            with ChoiceSet(id="export-which"):
                 for which in WHICH:
-                    yield RadioButton(labels[which], value=which == default, name=which)
+                    yield MarkedRadioButton(labels[which], value=which == default, name=which)
             yield Input(placeholder="e.g. 10-200", id="export-range")
-            with RadioSet(id="export-format"):
+            with ChoiceSet(id="export-format"):
                 for index, name in enumerate(FORMAT_SUFFIXES):
-                    yield RadioButton(name, value=index == 0, name=name)
+                    yield MarkedRadioButton(FORMAT_LABELS[name], value=index == 0, name=name)
             stem = time.strftime("ringmon-export-%Y%m%d-%H%M%S")
             yield Input(str(new_file_name(Path("."), stem, ".pcapng")), id="export-path")
             yield Static(id="export-error", classes="dialog-error")
-            yield Label(Text("enter export · tab moves · escape cancel", "dim"))
+            yield Label(Text("enter export · tab moves · space chooses an option, enter chooses it and exports · "
+                             "escape cancel", "dim"))
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()
 
     def _pressed(self, radio_set_id: str, default: str) -> str:
-        pressed = self.query_one(radio_set_id, RadioSet).pressed_button
+        pressed = self.query_one(radio_set_id, ChoiceSet).pressed_button
         return pressed.name if pressed is not None and pressed.name else default
 
-    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+    def on_radio_set_changed(self, event: ChoiceSet.Changed) -> None:
         if event.radio_set.id == "export-format":
             path_input = self.query_one("#export-path", Input)
             path = Path(path_input.value)
@@ -89,6 +91,14 @@ class ExportDialog(ModalScreen["ExportRequest | None"]):
         error_view.add_class("-shown")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._export()
+
+    def on_choice_set_chosen(self, event: ChoiceSet.Chosen) -> None:
+        """enter on "packets N-M" goes to the range, as space does; on any other option it exports."""
+        if not (event.choice_set.id == "export-which" and self._pressed("#export-which", "all") == "range"):
+            self._export()
+
+    def _export(self) -> None:
         path = self.query_one("#export-path", Input).value.strip()
         which = self._pressed("#export-which", "all")
         numbers = None

@@ -23,11 +23,24 @@ DASHBOARD_PANELS = (
                  "a packet larger than a slot, ░ padding at the ring's end"),
     ("Drops by stage", "kernel: socket ring full (drop-early waits here); ring full: copied, then "
                        "thrown away (drop-late); truncated: cut to one slot (--truncate-to-slot) or to the ring"),
-    ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring"),
-    ("Polling", "polls, empty polls, batch sizes (log2 buckets), sleeps and capture-to-consume latency"),
+    ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring (✓ when it holds); stored "
+                 "= what the packet store kept of the delivered, held + evicted (the oldest, to make room)"),
+    ("Polling", "how the consumer waits on an empty ring (sleep, yield, spin, event, or adaptive: spin briefly, "
+                "then sleep as event); polls and the share that found the ring empty; sleeps and the share of time asleep; batch: slots taken per poll (log2 "
+                "buckets); latency: capture to consume over the last 5 s (p50, p99, max; ≤ a bucket's upper edge)"),
+    ("Rates", "per second. wire (NIC): what the interface's counters say it received and sent, every packet on "
+              "the wire; captured rx/tx: what ringmon took from the kernel, fewer when a filter rejects packets "
+              "or the kernel drops them (see Drops by stage); their last minute beside them"),
     ("Top talkers", "wire bytes per conversation (addresses and protocol) over the last 40 s, a line each way "
                     "(A → B, A ← B), and bits per second over the last 2 s, 10 s and 40 s, as iftop; other: "
                     "beyond the table's 768 conversations, or no address"),
+    ("Interface", "what the system says: up or down, MTU, link speed and duplex, network namespace, addresses; "
+                  "NIC: the interface's own counters (received, sent, errors, drops) and ringmon's (in, out, "
+                  "kernel drops), both as growth since the panel opened, so the two can be compared"),
+    ("Status line", "the interface, capturing or PAUSED, the ring's mode (zero-copy or direct when not copied), "
+                    "the drop policy, the capture filter, and when it was down"),
+    ("Sizes", "from 80 columns the panel has two columns; below, one, under a line of the captured rates, drops "
+              "per second and latency p99; s moves to what does not fit, to scroll it"),
 )
 
 

@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from ringcore.api import RingStats
 
 from ..palette import OverviewCommands
 from ..stats_history import InterfaceHistory
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.live_text import LiveText
 from ..widgets.overview.interface_table import COLUMNS, InterfaceTable
 
@@ -38,7 +39,7 @@ class OverviewScreen(Screen[str | None]):
     def compose(self) -> ComposeResult:
         yield self.title_line
         yield self.table
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.table.focus()

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.containers import Horizontal
-from textual.widgets import Footer, Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ringcore.api import RingcoreError
@@ -24,6 +24,7 @@ from ..formatting import NS_PER_S, escape, file_size
 from ..messages import (ExportFinished, FilterFinished, FilterRequested, FindFinished, FindProgress,
                         MarksChanged, PacketChosen, TaskProgress)
 from ..palette import PacketListCommands
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.packets.filter_bar import FilterBar, compile_display_filter
 from ..widgets.packets.marks import PacketMarks
 from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList, known_ts_ns
@@ -171,11 +172,12 @@ class PacketListScreen(Screen[None]):
         Binding("escape", "cancel_or_back", "Back", show=False),
         Binding("g", "go_to", "Go to", tooltip="Go to a packet number or a time"),
         Binding("slash", "find", "Find", tooltip="Find the next packet whose line contains a text"),
-        Binding("n", "find_again(False)", "Next", show=False,
+        # n and N show in the footer once there is a text to find again (check_action)
+        Binding("n", "find_again(False)", "Next",
                 tooltip="Find the next packet whose line contains the text"),
-        Binding("N", "find_again(True)", "Prev", show=False,
+        Binding("N", "find_again(True)", "Prev",
                 tooltip="Find the previous packet whose line contains the text"),
-        Binding("t", "time_format", "Time", show=False,
+        Binding("t", "time_format", "Time",
                 tooltip="Time relative to the first packet, absolute, or delta from "
                 "the previous"),
         Binding("f", "follow", "Follow", tooltip="Keep the cursor on the newest packet"),
@@ -216,7 +218,7 @@ class PacketListScreen(Screen[None]):
         with Horizontal(id="task-progress"):
             yield Label(id="task-label")
             yield ProgressBar(id="task-bar", show_eta=False)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.refresh_status()
@@ -329,15 +331,19 @@ class PacketListScreen(Screen[None]):
         self.app.push_screen(PromptDialog("Find", "the next packet whose line contains this text (any case)",
                                           value=self.needle or ""), self._find_from_cursor)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "find_again":
+            return self.needle is not None
+        return True
+
     def _find_from_cursor(self, needle: object) -> None:
         if isinstance(needle, str):
             self.needle = needle
+            self.refresh_bindings()
             self._find(needle, self.packet_list.cursor, False)
 
     def action_find_again(self, backwards: bool) -> None:
-        if self.needle is None:
-            self.action_find()
-        else:
+        if self.needle is not None:  # always, once check_action lets the key act
             self._find(self.needle, self.packet_list.cursor, backwards)
 
     @work(thread=True, exclusive=True, group="find")

@@ -8,12 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import PacketStore, StoredPacket
 
 from ..formatting import escape
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.packets.decode_tree import PacketTree
 from ..widgets.packets.packet_detail import PacketDetail, append_capture_facts
 from ..widgets.packets.packet_list import known_ts_ns
@@ -73,7 +73,7 @@ class PacketScreen(Screen[int]):
 
     def compose(self) -> ComposeResult:
         yield PacketDetail()
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.show(self.number)

@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, RadioButton, RadioSet
+from textual.widgets import Input, Label
 
 from ringcore.api import WaitStrategy
 
 from ..formatting import escape
+from ..widgets.choice_set import ChoiceSet, MarkedRadioButton
 
 _STRATEGY_HELP = {
     WaitStrategy.SLEEP: "sleep: sleep the interval, then poll again (cheap, adds latency)",
@@ -36,21 +37,28 @@ class PollSettingsDialog(ModalScreen[tuple[WaitStrategy, int] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(f"Polling of {escape(self.ifname)}: when the ring is empty the consumer…", "bold"))
-            with RadioSet(id="wait-strategy"):
+            with ChoiceSet(id="wait-strategy"):
                 for strategy, help_text in _STRATEGY_HELP.items():
-                    yield RadioButton(Text(help_text), value=strategy == self.strategy, name=strategy.name)
-            yield Label(Text("sleep interval in µs", "dim"))
+                    yield MarkedRadioButton(Text(help_text), value=strategy == self.strategy, name=strategy.name)
+            yield Label(Text("sleep interval in µs (sleep only)", "dim"))
             yield Input(str(self.poll_interval_us), type="integer", id="poll-interval")
-            yield Label(Text("enter apply · shift+tab to the strategies · escape cancel", "dim"))
+            yield Label(Text("enter apply · shift+tab to the strategies (↑↓ move, space choose, enter choose and "
+                             "apply) · escape cancel", "dim"))
 
     def on_mount(self) -> None:
         self.query_one("#poll-interval", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        pressed = self.query_one(RadioSet).pressed_button
+        self._apply()
+
+    def on_choice_set_chosen(self, event: ChoiceSet.Chosen) -> None:
+        self._apply()
+
+    def _apply(self) -> None:
+        pressed = self.query_one(ChoiceSet).pressed_button
         strategy = WaitStrategy[pressed.name] if pressed is not None and pressed.name else self.strategy
         try:
-            interval_us = int(event.value)
+            interval_us = int(self.query_one("#poll-interval", Input).value)
         except ValueError:
             interval_us = -1
         if interval_us < 0:

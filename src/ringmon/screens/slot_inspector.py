@@ -8,7 +8,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ringcore.api import RingStats
 
@@ -16,6 +15,7 @@ from ringcore import SlotView
 
 from ..capture_source import CaptureSource
 from ..formatting import escape
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.packets.packet_detail import PacketDetail, append_capture_facts
 from ..widgets.ring.slot_map import FREE, slot_state
 
@@ -66,7 +66,7 @@ class SlotInspector(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield PacketDetail()
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.action_reread()

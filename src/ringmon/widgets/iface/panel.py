@@ -1,6 +1,8 @@
 """One plugged interface's panel: its ring on the left, drops, polling, rates and facts on the right.
 
 The panel owns the actions on its interface (pause, drop policy, polling, filter, high-water, unplug).
+Below 80 columns the two columns become one; what the terminal's height does not hold scrolls (`s`, then the
+arrow keys), never cut (the stylesheet's breakpoints: RingmonApp.HORIZONTAL_BREAKPOINTS).
 """
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from ringcore.api import DropPolicy, RingcoreError, RingMode, RingStats, TopTalkers, WaitStrategy, split_interface_key
 
 from ...capture_source import CaptureSource
-from ...formatting import escape, time_of_day
+from ...formatting import duration_us, escape, si, time_of_day
 from ...iface_facts import InterfaceFacts
 from ...messages import UnplugRequested
 from ...screens.filter_dialog import FilterDialog
@@ -33,6 +35,32 @@ from .talkers import TopTalkersView
 DROP_POLICY_NAMES = {DropPolicy.EARLY: "drop-early", DropPolicy.LATE: "drop-late"}
 
 
+# VerticalScroll's own keys, as help lists them (it does not show them in the footer).
+SCROLL_KEYS = [
+    Binding("up,down", "scroll_line", "Scroll a line"),
+    Binding("pageup,pagedown", "scroll_page", "Scroll a page"),
+    Binding("home,end", "scroll_end", "To the top, to the end"),
+]
+
+
+def _summary_line(history: InterfaceHistory) -> Text:
+    """What a narrow terminal shows above the ring before any scrolling: captured rates, drops, latency."""
+    rates = history.rates
+    drops_ps = rates.kernel_drops_ps + rates.ring_drops_ps
+    return Text.assemble(
+        ("rx ", "dim"), (si(rates.rx_pps), "bold"), (" tx ", "dim"), (si(rates.tx_pps), "bold"), (" pps", "dim"),
+        ("  drops ", "dim"), (f"{si(drops_ps)}/s", "bold red" if drops_ps >= 0.5 else "green"),
+        ("  p99 ", "dim"), ("—" if history.latency.p99_us is None else f"≤{duration_us(history.latency.p99_us)}"),
+    )
+
+
+class ScrollColumn(VerticalScroll):
+    """A column that takes the focus only while some of it is out of sight (and so has something to scroll)."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0
+
+
 class InterfacePanel(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume the consumer: the ring fills, then drops "
@@ -41,11 +69,13 @@ class InterfacePanel(Vertical):
                 "(copied, then dropped at the ring)"),
         Binding("f", "set_filter", "Filter", tooltip="Set or clear the capture filter (tcpdump syntax)"),
         Binding("x", "unplug", "Unplug", tooltip="Stop capturing on this interface and close its panel"),
-        # In help and the command palette; the footer keeps to what fits 80 columns.
-        Binding("i", "poll_settings", "Polling settings", show=False,
-                tooltip="How the consumer waits on an empty ring: sleep interval, yield or spin"),
-        Binding("r", "reset_high_water", "Reset high-water", show=False,
+        Binding("i", "poll_settings", "Polling settings",
+                tooltip="How the consumer waits on an empty ring: sleep interval, yield, spin or event"),
+        Binding("r", "reset_high_water", "Reset high-water",
                 tooltip="Start the occupancy high-water mark again from now"),
+        Binding("s", "scroll_stats", "Scroll stats", tooltip="Move to the statistics the terminal cannot hold at "
+                "once, to scroll them with the arrow keys (shown only when some do not fit)"),
+        Binding("escape", "back_to_slot_map", "Slot map", tooltip="Back from the statistics to the slot map"),
     ]
 
     def __init__(self, key: str, capture: CaptureSource, *, id: str | None = None) -> None:
@@ -57,6 +87,7 @@ class InterfacePanel(Vertical):
         self.stats: RingStats | None = None
         # Held, not queried: refreshed 10 times a second, and safe to update while the app tears down.
         self.status = LiveText(id="panel-status")
+        self.summary = LiveText(id="panel-summary")  # one column only: the sections' numbers that matter most
         self.occupancy = RingOccupancy()
         self.slot_map = SlotMap(key)
         self.drops = DropsByStage()
@@ -64,15 +95,20 @@ class InterfacePanel(Vertical):
         self.rates = TrafficRates()
         self.talkers = TopTalkersView()
         self.facts = InterfaceFactsView()
+        # One column below 80 columns, two otherwise: whichever has content out of sight scrolls.
+        self.body = ScrollColumn(id="panel-body")
+        self.stats_column = ScrollColumn(id="stats-column")
+        self._scrollable = False
 
     def compose(self) -> ComposeResult:
         yield self.status
-        with Horizontal(id="panel-body"):
+        yield self.summary
+        with self.body:
             with Vertical(id="ring-column"):
                 yield self.occupancy
                 yield self.slot_map
                 yield Static(id="slot-map-legend")
-            with VerticalScroll(id="stats-column"):
+            with self.stats_column:
                 yield self.drops
                 yield self.polling
                 yield self.rates
@@ -86,6 +122,8 @@ class InterfacePanel(Vertical):
         """The ring as it is now: its state, the slot map and the occupancy gauge (every refresh)."""
         self.stats = stats
         self.status.update(self._status_line(stats, history))
+        if self.summary.display:
+            self.summary.update(_summary_line(history))
         self.occupancy.show(stats)
         self.slot_map.show(stats, slot_kinds)
 
@@ -98,12 +136,21 @@ class InterfacePanel(Vertical):
         """Rates and the last minute's sparklines (as often as the numbers)."""
         self.occupancy.plot(stats, history.occupancy)
         self.rates.show(history)
+        scrollable = self._scroll_target() is not None
+        if scrollable != self._scrollable:  # the footer shows `s` only when there is something to scroll
+            self._scrollable = scrollable
+            self.refresh_bindings()
 
     def show_facts(self, facts: InterfaceFacts, stats: RingStats | None) -> None:
         self.facts.show(facts, stats)
 
     def show_talkers(self, top: TopTalkers) -> None:
         self.talkers.show(top)
+        talkers = self.talkers.content_region
+        if talkers.width and talkers.height != self.talkers.get_content_height(self.size, self.size, talkers.width):
+            # Textual sometimes keeps the height of an update made while the table was out of sight (one column,
+            # scrolled), leaving blank lines under it; asked again, it lays it out at its height.
+            self.talkers.refresh(layout=True)
 
     def _status_line(self, stats: RingStats, history: InterfaceHistory) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -166,6 +213,25 @@ class InterfacePanel(Vertical):
     def action_set_filter(self) -> None:
         current = self.stats.filter if self.stats else None
         self.app.push_screen(FilterDialog(self.key, current, lambda expression: self.capture.set_filter(self.key, expression)))
+
+    def _scroll_target(self) -> ScrollColumn | None:
+        return next((column for column in (self.body, self.stats_column) if column.allow_focus()), None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "scroll_stats":
+            return self._scroll_target() is not None
+        if action == "back_to_slot_map":
+            return isinstance(self.screen.focused, ScrollColumn)
+        return True
+
+    def action_scroll_stats(self) -> None:
+        target = self._scroll_target()
+        if target is not None:
+            target.focus()
+            self.refresh_bindings()  # escape, back to the slot map, shows in the footer
+
+    def action_back_to_slot_map(self) -> None:
+        self.slot_map.focus()
 
     def action_unplug(self) -> None:
         self.post_message(UnplugRequested(self.key))
