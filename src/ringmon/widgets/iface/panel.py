@@ -70,7 +70,8 @@ class InterfacePanel(Vertical):
         Binding("f", "set_filter", "Filter", tooltip="Set or clear the capture filter (tcpdump syntax)"),
         Binding("x", "unplug", "Unplug", tooltip="Stop capturing on this interface and close its panel"),
         Binding("i", "poll_settings", "Polling settings",
-                tooltip="How the consumer waits on an empty ring: sleep interval, yield, spin or event"),
+                tooltip="How the consumer waits on an empty ring: sleep interval, yield, spin, event "
+                "or adaptive"),
         Binding("r", "reset_high_water", "Reset high-water",
                 tooltip="Start the occupancy high-water mark again from now"),
         Binding("s", "scroll_stats", "Scroll stats", tooltip="Move to the statistics the terminal cannot hold at "
