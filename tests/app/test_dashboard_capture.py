@@ -256,7 +256,7 @@ def test_nic_counters_of_lo_beside_another_namespace_are_its_own_proc_net_dev_gr
     monitor.plug("lo", CaptureOptions(), netns=veth_pair.ns_b)
 
     async def scenario(app, pilot):
-        await pilot.press("n")
+        await pilot.press("escape", "n")  # from the overview (two interfaces) to the second panel
         await wait_for(pilot, lambda: facts_line(app, "lo", "NIC"), "lo's NIC counters")
         before = proc_net_dev(veth_pair.ns_b, "lo")
         netns.send_frames(veth_pair.ns_b, "lo", veth_pair.frames_to_a(range(FRAME_COUNT), FRAME_SIZE))
