@@ -263,7 +263,8 @@ class RingmonApp(SignalSafeApp[None]):
     def _visible_panel(self) -> InterfacePanel | None:
         """The active panel, unless another screen or a dialog is on top of it."""
         panel = self.active_panel()
-        return panel if panel is not None and panel.is_attached and panel.screen is self.screen else None
+        stack = self.screen_stack  # empty, not an error, while the app tears its screens down under a last tick
+        return panel if panel is not None and panel.is_attached and stack and panel.screen is stack[-1] else None
 
     def _screen_changed(self, screen: object) -> None:
         """Back on the panels: drawn at once, not at the next refresh."""
