@@ -20,7 +20,6 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Static, TabbedContent, TabPane
@@ -339,11 +338,6 @@ class RingmonApp(SignalSafeApp[None]):
             return  # not quite back (a filter needs it up): tried again in a second
         self.histories[key].recaptured(self.wall_clock())
         self.notify(f"{escape(key)} is back: capturing again", markup=False)
-
-    def on_resize(self, event: Resize) -> None:
-        """The talkers' table is laid out for the width it had (an address pair on one line or two): once the new
-        layout is done, at once rather than at the next second."""
-        self.call_after_refresh(self._show_active_talkers)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._show_active()

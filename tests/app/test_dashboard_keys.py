@@ -199,11 +199,16 @@ def test_a_note_from_the_part_beside_the_dashboard_follows_it_under_the_session_
         app = RingmonApp(fake, refresh_interval_s=None, clock=fake.clock, gather_facts=fake.facts,
                          note=lambda: notes[0])
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause(0.7)
-            assert shown(app, "#session-note") == "demo phase: steady"
+            await until_shown(pilot, "demo phase: steady")
             notes.pop(0)
-            await pilot.pause(0.7)
-            assert shown(app, "#session-note") == "demo phase: flood"
+            await until_shown(pilot, "demo phase: flood")
+
+    async def until_shown(pilot, note: str) -> None:
+        for _ in range(50):  # the note is read every half second: at most a few tenths here, 5 s on a loaded machine
+            await pilot.pause(0.1)
+            if shown(pilot.app, "#session-note") == note:
+                return
+        assert shown(pilot.app, "#session-note") == note
 
     asyncio.run(main())
 

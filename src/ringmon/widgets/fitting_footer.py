@@ -2,6 +2,7 @@
 shortened, never cut: short descriptions, then two lines of them, then the keys alone (help's `?` keeps its word)."""
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.events import Resize
 from textual.widgets import Footer
@@ -66,7 +67,7 @@ class FittingFooter(Footer):
 
 
 def _cell_of(key: FooterKey, description: str) -> int:
-    return len(key.key_display) + (len(description) + 1 if description else 0)
+    return cell_len(key.key_display) + (cell_len(description) + 1 if description else 0)
 
 
 def _width_of(keys: list[FooterKey], descriptions: list[str]) -> int:
