@@ -22,6 +22,7 @@ from ringmon.screens.interface_picker import InterfacePicker
 from ringmon.screens.packet_list_screen import PacketListScreen
 from ringmon.screens.packet_screen import PacketScreen
 from ringmon.screens.poll_settings_dialog import PollSettingsDialog
+from ringmon.screens.overview import OverviewScreen
 from ringmon.screens.slot_inspector import SlotInspector
 from ringmon.screens.write_file_dialog import WriteFileDialog
 from ringmon.widgets.iface.panel import ScrollColumn
@@ -60,6 +61,7 @@ EFFECTS = {
     "w": lambda app, fake: isinstance(app.screen, WriteFileDialog),
     "n": lambda app, fake: app.active_panel().key == "eth1",
     "l": lambda app, fake: isinstance(app.screen, PacketListScreen),
+    "o": lambda app, fake: isinstance(app.screen, OverviewScreen),
     "ctrl+p": lambda app, fake: isinstance(app.screen, CommandPalette),
 }
 
@@ -119,7 +121,7 @@ def test_poll_dialog_marks_the_chosen_option_without_colour_and_enter_on_an_opti
         await pilot.pause()
         dialog = app.screen
         marks = {str(button.name): button._button.plain for button in dialog.query("MarkedRadioButton")}
-        assert marks == {"SLEEP": "(•)", "YIELD": "( )", "SPIN": "( )", "EVENT": "( )"}
+        assert marks == {"SLEEP": "(•)", "YIELD": "( )", "SPIN": "( )", "EVENT": "( )", "ADAPTIVE": "( )"}
         dialog.query_one("#wait-strategy").focus()
         await pilot.press("down", "down", "down", "enter")  # to event, chosen and applied at once
         await pilot.pause()
@@ -197,7 +199,7 @@ def test_a_note_from_the_part_beside_the_dashboard_follows_it_under_the_session_
     async def main():
         fake = FakeMonitor()
         app = RingmonApp(fake, refresh_interval_s=None, clock=fake.clock, gather_facts=fake.facts,
-                         note=lambda: notes[0])
+                         note=lambda: notes[0], overview_at_start=False)
         async with app.run_test(size=(80, 24)) as pilot:
             await until_shown(pilot, "demo phase: steady")
             notes.pop(0)

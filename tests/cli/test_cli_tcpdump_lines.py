@@ -43,7 +43,7 @@ def _tcpdump(path: Path, *flags: str) -> list[str]:
 
 
 def _ringmon(path: Path, *flags: str) -> list[str]:
-    result = run_ringmon("capture", "-r", str(path), *flags)
+    result = run_ringmon("capture", "-n", "-r", str(path), *flags)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     return result.stdout.decode("ascii").splitlines()
 

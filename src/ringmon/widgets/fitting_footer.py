@@ -18,6 +18,7 @@ SHORT_DESCRIPTIONS = {
     "Previous packet": "Prev",
     "Copy again": "Recopy",
     "Slot map": "Map",
+    "Overview": "All",  # every interface in one table
 }
 KEPT_ACTIONS = {"help"}  # described at every width: the way to every other key's meaning
 _KEY_MARGIN = 1  # the compact footer's gap after each key

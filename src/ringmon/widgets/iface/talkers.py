@@ -49,7 +49,7 @@ class TopTalkersView(LiveText):
         if not top.bytes:
             self.update(Text(f"no traffic in the last {top.window_s} s", "dim"))
             return
-        width = max(self.content_region.width, _NUMBERS_WIDTH + 12)
+        width = max(self.content_region.width, _NUMBERS_WIDTH + len("other "))  # a narrow column: stacked
         label_width = width - _NUMBERS_WIDTH
         # One line a direction when both addresses fit beside the numbers; else the pair gets a line of its own.
         widest = max((len(talker.a) + len(talker.b) + 3 + _PROTOCOL_WIDTH for talker in top.talkers), default=0)
