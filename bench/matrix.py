@@ -49,7 +49,10 @@ DEFAULT_RATES = "10k,100k,max"
 # decides which packets are lost: early in the kernel, or late after the copy into the ring.
 OVERLOAD_ARGS = ["--ring-pages", "33", "--wait", "sleep"]
 POLICIES = ("early", "late")
-NOT_APPLICABLE = {("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)"}
+NOT_APPLICABLE = {
+    ("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)",
+    ("direct", "late"): "not applicable: direct dispatch reads the kernel's blocks in place, every drop is the kernel's",
+}
 # tcpdump's own latency: --immediate-mode writing to a pipe this script reads, at the rates a Python reader keeps
 # up with (its lag is in the number; at the top rate it would be all of it).
 REFERENCE_RATES = ("10k", "100k")

@@ -477,7 +477,7 @@ class RingmonApp(SignalSafeApp[None]):
 def _activity_of(state: object) -> object:
     """`state` without the counters that move on an idle ring (its consumer polls and sleeps all the time)."""
     if isinstance(state, RingStats):
-        return replace(state, polls=0, empty_polls=0, sleeps=0, sleep_ns=0)
+        return replace(state, polls=0, empty_polls=0, sleeps=0, sleep_ns=0, wakeups=0, spin_found=0, spin_slept=0)
     if isinstance(state, dict):
         return {key: _activity_of(value) for key, value in state.items()}
     if isinstance(state, tuple):

@@ -99,7 +99,7 @@ def test_nothing_is_drawn_under_another_screen_and_everything_at_once_when_it_cl
 
 
 class FallsQuiet(FakeMonitor):
-    """The fake's traffic until `quiet` is set, then none: only the consumers' polls and sleeps go on."""
+    """The fake's traffic until `quiet` is set, then none: only the consumers' polls, sleeps and wake-ups go on."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -111,7 +111,8 @@ class FallsQuiet(FakeMonitor):
             self._last = super().stats()
             return self._last
         self._steps += 1  # the clock goes on
-        return {key: replace(stats, polls=stats.polls + self._steps, sleeps=stats.sleeps + self._steps)
+        return {key: replace(stats, polls=stats.polls + self._steps, sleeps=stats.sleeps + self._steps,
+                             wakeups=stats.wakeups + self._steps, spin_slept=stats.spin_slept + self._steps)
                 for key, stats in self._last.items()}
 
 
