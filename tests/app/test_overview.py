@@ -247,9 +247,19 @@ def test_the_overviews_keys_are_commands_in_the_palette():
 
 
 def test_an_interface_name_with_control_bytes_is_shown_escaped_in_the_overview():
-    hostile = "ev\x1b[2Jil"
+    hostile = "v\x1b[2Jil"
 
     async def scenario(app, pilot):
-        assert overview_cells(app, hostile)["interface"] == "ev\\x1b[2Jil"
+        assert overview_cells(app, hostile)["interface"] == "v\\x1b[2Jil"
 
     run(scenario, FakeMonitor(("eth0", hostile)))
+
+
+def test_interfaces_whose_keys_outgrow_the_column_are_told_apart_by_their_names():
+    # As the demo's netns/name keys: longer than the column, alike but for their ends.
+    keys = ("capture-host-one-eth0", "capture-host-one-eth1")
+
+    async def scenario(app, pilot):
+        assert [overview_cells(app, key)["interface"] for key in keys] == ["…-one-eth0", "…-one-eth1"]
+
+    run(scenario, FakeMonitor(keys))

@@ -149,7 +149,7 @@ class InterfaceTable(DataTable):
         return (0.0 if column is None else -(_NONE if value is None else value), key)
 
     def _row(self, key: str, stats: RingStats, history: InterfaceHistory) -> tuple[Text, ...]:
-        cells = [Text(escape(key))]
+        cells = [Text(_name_cell(key))]
         for column in COLUMNS[1:]:
             if column.key == "history":
                 cell = sparkline_text(history.taken_pps, self._history_width - 1)
@@ -187,3 +187,10 @@ class InterfaceTable(DataTable):
     def cursor_key(self) -> str | None:
         """The interface of the row under the cursor."""
         return self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
+
+
+def _name_cell(key: str) -> str:
+    """The interface's key, escaped; too long for its column, its end (the name, which tells interfaces of one
+    namespace apart) after an ellipsis."""
+    name = escape(key)
+    return name if len(name) <= NAME_WIDTH else "…" + name[-(NAME_WIDTH - 1):]
