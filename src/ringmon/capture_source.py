@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ringcore import SlotView, WriteStatus
-from ringcore.api import CaptureOptions, DropPolicy, RingStats, TopTalkers, WaitStrategy
+from ringcore.api import CaptureOptions, DropPolicy, RingMode, RingStats, TopTalkers, WaitStrategy
 from ringcore.store import PacketStore
 
 
@@ -29,6 +29,8 @@ class CaptureSource(Protocol):
     def set_drop_policy(self, key: str, policy: DropPolicy) -> None: ...
 
     def set_wait(self, key: str, strategy: WaitStrategy, poll_interval_us: int) -> None: ...
+
+    def set_mode(self, key: str, mode: RingMode) -> None: ...
 
     def set_filter(self, key: str, expression: str | None) -> None: ...
 

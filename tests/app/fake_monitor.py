@@ -15,6 +15,7 @@ from ringcore.api import (
     DropPolicy,
     FilterError,
     RingcoreError,
+    RingMode,
     RingStats,
     Talker,
     TopTalkers,
@@ -75,6 +76,7 @@ class FakeRing:
     drop_policy: DropPolicy = DropPolicy.EARLY
     wait_strategy: WaitStrategy = WaitStrategy.SLEEP
     poll_interval_us: int = 1000
+    mode: RingMode = RingMode.COPY
     occupancy: int = 0
     slots_used_high: int = 0
     head: int = 0
@@ -143,7 +145,7 @@ class FakeRing:
             occupancy=self.occupancy, slots_used=self.occupancy, slots_used_high=self.slots_used_high,
             slot_size=SLOT_SIZE, slot_count=SLOT_COUNT, drop_policy=self.drop_policy,
             wait_strategy=self.wait_strategy, poll_interval_us=self.poll_interval_us,
-            paused=self.paused, filter=self.filter,
+            paused=self.paused, filter=self.filter, mode=self.mode,
         )
 
 
@@ -211,6 +213,12 @@ class FakeMonitor:
     def set_wait(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int) -> None:
         ring = self._ring(ifname)
         ring.wait_strategy, ring.poll_interval_us = strategy, poll_interval_us
+
+    def set_mode(self, ifname: str, mode: RingMode) -> None:
+        ring = self._ring(ifname)
+        ring.mode = mode
+        if mode != RingMode.COPY:
+            ring.drop_policy = DropPolicy.EARLY
 
     def set_filter(self, ifname: str, expression: str | None) -> None:
         ring = self._ring(ifname)

@@ -14,7 +14,7 @@ from textual.command import CommandPalette
 from textual.geometry import Region
 from textual.widgets._footer import FooterKey
 
-from ringcore.api import DropPolicy, WaitStrategy
+from ringcore.api import DropPolicy, RingMode, WaitStrategy
 from ringmon.dashboard import RingmonApp
 from ringmon.screens.filter_dialog import FilterDialog
 from ringmon.screens.help import HelpScreen
@@ -120,13 +120,31 @@ def test_poll_dialog_marks_the_chosen_option_without_colour_and_enter_on_an_opti
         await pilot.press("i")
         await pilot.pause()
         dialog = app.screen
-        marks = {str(button.name): button._button.plain for button in dialog.query("MarkedRadioButton")}
+        marks = {str(button.name): button._button.plain
+                 for button in dialog.query("#wait-strategy MarkedRadioButton")}
         assert marks == {"SLEEP": "(•)", "YIELD": "( )", "SPIN": "( )", "EVENT": "( )", "ADAPTIVE": "( )"}
         dialog.query_one("#wait-strategy").focus()
         await pilot.press("down", "down", "down", "enter")  # to event, chosen and applied at once
         await pilot.pause()
         assert not isinstance(app.screen, PollSettingsDialog)
         assert fake.stats()["eth0"].wait_strategy == WaitStrategy.EVENT
+
+    run(scenario)
+
+
+def test_poll_dialog_switches_the_ring_to_zero_copy_and_the_status_line_says_so():
+    async def scenario(app, pilot, fake):
+        await pilot.press("i")
+        await pilot.pause()
+        dialog = app.screen
+        marks = {str(button.name): button._button.plain for button in dialog.query("#ring-mode MarkedRadioButton")}
+        assert marks == {"COPY": "(•)", "ZERO_COPY": "( )", "DIRECT": "( )"}
+        dialog.query_one("#ring-mode").focus()
+        await pilot.press("down", "enter")  # to zero-copy, chosen and applied at once
+        await refresh(pilot)
+        assert not isinstance(app.screen, PollSettingsDialog)
+        assert fake.stats()["eth0"].mode == RingMode.ZERO_COPY
+        assert "zero-copy" in str(app.query_one("#panel-status").render())
 
     run(scenario)
 

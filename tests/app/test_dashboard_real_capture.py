@@ -21,7 +21,7 @@ from ringmon.screens.slot_inspector import SlotInspector
 from ringmon.screens.write_file_dialog import WriteFileDialog
 from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
 from ringmon.widgets.ring.slot_map import CONTINUED_GLYPH, FILLED, GLYPHS
-from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy
+from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, RingMode
 
 FRAME_COUNT = 300
 FRAME_SIZE = 200
@@ -222,5 +222,33 @@ def test_a_zero_copy_ring_says_so_refuses_drop_late_and_its_inspector_shows_a_ke
         assert f"slot 0 of {veth_pair.key_a}" in header
         assert f"captured {FRAME_SIZE} B of {FRAME_SIZE} B on the wire" in header
         assert hex_dump_bytes(hex_dump_text(inspector.query_one(HexDump).data).plain) == frames[0]
+
+    run_dashboard_on(monitor, scenario)
+
+
+def test_the_polling_dialog_switches_a_real_ring_to_direct_and_back_to_copy_losing_no_frame(veth_pair):
+    # The frames sent before, between and after the switches are all delivered, each once: the identity holds
+    # over the rings the interface had (summed as a recapture's).
+    monitor = watching_a(veth_pair)
+
+    async def switch_to(app, pilot, mode: RingMode) -> None:
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#ring-mode").focus()
+        await pilot.press(*(["down"] * mode.value), "enter")  # copy, zero-copy, direct: the highlight on the first
+        await wait_for(pilot, lambda: monitor.stats()[veth_pair.key_a].mode == mode, f"{mode.label} in the ring")
+
+    async def scenario(app, pilot):
+        sent = 0
+        for mode in (RingMode.DIRECT, RingMode.COPY, RingMode.ZERO_COPY):
+            netns.send_frames(veth_pair.ns_b, veth_pair.if_b,
+                              veth_pair.frames_to_a(range(sent, sent + 100), FRAME_SIZE))
+            sent += 100
+            await switch_to(app, pilot, mode)
+        await wait_for(pilot, lambda: monitor.stats()[veth_pair.key_a].delivered == sent, f"all {sent} delivered")
+        stats = monitor.stats()[veth_pair.key_a]
+        assert stats.kernel_packets == stats.delivered + stats.ring_drops + stats.occupancy == sent
+        await wait_for(pilot, lambda: "zero-copy" in panel_shown(app, veth_pair.if_a, "#panel-status"),
+                       "the mode on the panel's status line")
 
     run_dashboard_on(monitor, scenario)

@@ -1,5 +1,5 @@
-"""Choose how an interface's consumer waits when its ring is empty: sleep (and for how long), yield, spin, event or
-adaptive."""
+"""Choose how an interface's consumer waits when its ring is empty (sleep, and for how long, yield, spin, event or
+adaptive) and what its ring is (copy, zero-copy or direct dispatch)."""
 from __future__ import annotations
 
 from typing import ClassVar
@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from ringcore.api import WaitStrategy
+from ringcore.api import RingMode, WaitStrategy
 
 from ..formatting import escape
 from ..widgets.choice_set import ChoiceSet, MarkedRadioButton
@@ -23,16 +23,24 @@ _STRATEGY_HELP = {
     WaitStrategy.EVENT: "event: sleep until the capture hands over a kernel block (no idle wake-ups)",
     WaitStrategy.ADAPTIVE: "adaptive: poll again for a few µs (--spin), then sleep as event (few wake-ups under load)",
 }
+_MODE_HELP = {
+    RingMode.COPY: "copy: each packet copied from the kernel's blocks into the ring's slots",
+    RingMode.ZERO_COPY: "zero-copy: the consumer reads the kernel's blocks in place (every drop the kernel's)",
+    RingMode.DIRECT: "direct: the file, talkers and store take each kernel block in the capture thread",
+}
+PollChoice = tuple[WaitStrategy, int, RingMode]
 
 
-class PollSettingsDialog(ModalScreen[tuple[WaitStrategy, int] | None]):
+class PollSettingsDialog(ModalScreen[PollChoice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int) -> None:
+    def __init__(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int,
+                 mode: RingMode = RingMode.COPY) -> None:
         super().__init__()
         self.ifname = ifname
         self.strategy = strategy
         self.poll_interval_us = poll_interval_us
+        self.mode = mode
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -42,7 +50,11 @@ class PollSettingsDialog(ModalScreen[tuple[WaitStrategy, int] | None]):
                     yield MarkedRadioButton(Text(help_text), value=strategy == self.strategy, name=strategy.name)
             yield Label(Text("sleep interval in µs (sleep only)", "dim"))
             yield Input(str(self.poll_interval_us), type="integer", id="poll-interval")
-            yield Label(Text("enter apply · shift+tab to the strategies (↑↓ move, space choose, enter choose and "
+            yield Label(Text("the ring (switched live, no packet lost)", "dim"))
+            with ChoiceSet(id="ring-mode"):
+                for mode, help_text in _MODE_HELP.items():
+                    yield MarkedRadioButton(Text(help_text), value=mode == self.mode, name=mode.name)
+            yield Label(Text("enter apply · tab/shift+tab to the choices (↑↓ move, space choose, enter choose and "
                              "apply) · escape cancel", "dim"))
 
     def on_mount(self) -> None:
@@ -55,8 +67,10 @@ class PollSettingsDialog(ModalScreen[tuple[WaitStrategy, int] | None]):
         self._apply()
 
     def _apply(self) -> None:
-        pressed = self.query_one(ChoiceSet).pressed_button
+        pressed = self.query_one("#wait-strategy", ChoiceSet).pressed_button
         strategy = WaitStrategy[pressed.name] if pressed is not None and pressed.name else self.strategy
+        pressed = self.query_one("#ring-mode", ChoiceSet).pressed_button
+        mode = RingMode[pressed.name] if pressed is not None and pressed.name else self.mode
         try:
             interval_us = int(self.query_one("#poll-interval", Input).value)
         except ValueError:
@@ -64,4 +78,4 @@ class PollSettingsDialog(ModalScreen[tuple[WaitStrategy, int] | None]):
         if interval_us < 0:
             self.notify("the interval is a whole number of microseconds, 0 or more", severity="error")
             return
-        self.dismiss((strategy, interval_us))
+        self.dismiss((strategy, interval_us, mode))

@@ -14,14 +14,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from ringcore.api import DropPolicy, RingcoreError, RingMode, RingStats, TopTalkers, WaitStrategy, split_interface_key
+from ringcore.api import DropPolicy, RingcoreError, RingMode, RingStats, TopTalkers, split_interface_key
 
 from ...capture_source import CaptureSource
 from ...formatting import duration_us, escape, si, time_of_day
 from ...iface_facts import InterfaceFacts
 from ...messages import UnplugRequested
 from ...screens.filter_dialog import FilterDialog
-from ...screens.poll_settings_dialog import PollSettingsDialog
+from ...screens.poll_settings_dialog import PollChoice, PollSettingsDialog
 from ...stats_history import InterfaceHistory
 from ..live_text import LiveText
 from ..ring.drops import DropsByStage
@@ -70,8 +70,8 @@ class InterfacePanel(Vertical):
         Binding("f", "set_filter", "Filter", tooltip="Set or clear the capture filter (tcpdump syntax)"),
         Binding("x", "unplug", "Unplug", tooltip="Stop capturing on this interface and close its panel"),
         Binding("i", "poll_settings", "Polling settings",
-                tooltip="How the consumer waits on an empty ring: sleep interval, yield, spin, event "
-                "or adaptive"),
+                tooltip="How the consumer waits on an empty ring (sleep interval, yield, spin, event or "
+                "adaptive) and what the ring is (copy, zero-copy, direct)"),
         Binding("r", "reset_high_water", "Reset high-water",
                 tooltip="Start the occupancy high-water mark again from now"),
         Binding("s", "scroll_stats", "Scroll stats", tooltip="Move to the statistics the terminal cannot hold at "
@@ -205,11 +205,21 @@ class InterfacePanel(Vertical):
         if self.stats is None:
             return
 
-        def apply(choice: tuple[WaitStrategy, int] | None) -> None:
-            if choice is not None:
-                self._act(self.capture.set_wait, *choice)
+        def apply(choice: PollChoice | None) -> None:
+            if choice is None:
+                return
+            strategy, interval_us, mode = choice
+            self._act(self.capture.set_wait, strategy, interval_us)
+            if mode == self.stats.mode:
+                return
+            if self.stats.paused:  # its ring could not empty: the switch would wait, then give up
+                self.notify("resume the consumer (p) before switching the ring", title=escape(self.key),
+                            severity="warning", markup=False)
+            elif self._act(self.capture.set_mode, mode):
+                self.notify(f"ring: {mode.label}", title=escape(self.key), markup=False)
 
-        self.app.push_screen(PollSettingsDialog(self.key, self.stats.wait_strategy, self.stats.poll_interval_us), apply)
+        self.app.push_screen(PollSettingsDialog(self.key, self.stats.wait_strategy, self.stats.poll_interval_us,
+                                                self.stats.mode), apply)
 
     def action_set_filter(self) -> None:
         current = self.stats.filter if self.stats else None
