@@ -39,6 +39,14 @@ async def open_screen(pilot, key: str, screen_type: type):
     return screen
 
 
+async def choose_wait(pilot, strategy: WaitStrategy) -> None:
+    """The polling dialog: a click on the strategy's option, then enter in the interval's field applies it."""
+    dialog = await open_screen(pilot, "i", PollSettingsDialog)
+    await pilot.click(next(button for button in dialog.query(RadioButton) if button.name == strategy.name))
+    dialog.query_one(Input).focus()
+    await pilot.press("enter")
+
+
 async def wait_for(pilot, condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_S
     while not condition():
@@ -214,11 +222,7 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         # an idle ring at 250 µs sleeps far more often than the 1 ms default would (at most 500 in 0.5 s)
         assert app.latest[veth_pair.key_a].sleeps - sleeps_before > 700
 
-        dialog = await open_screen(pilot, "i", PollSettingsDialog)
-        event = next(button for button in dialog.query(RadioButton) if button.name == "EVENT")
-        await pilot.click(event)
-        dialog.query_one(Input).focus()
-        await pilot.press("enter")
+        await choose_wait(pilot, WaitStrategy.EVENT)
         await wait_for(pilot, lambda: app.latest[veth_pair.key_a].wait_strategy == WaitStrategy.EVENT, "event wait")
         await wait_for(pilot, lambda: "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
                        "the event wait on the panel (its numbers are drawn a few times a second)")
@@ -227,10 +231,7 @@ def test_polling_settings_change_how_the_real_consumer_waits(veth_pair):
         # idle, an event wait sleeps until the producer signals, at most 100 ms at a time
         assert app.latest[veth_pair.key_a].sleeps - sleeps_before <= 10
 
-        dialog = await open_screen(pilot, "i", PollSettingsDialog)
-        await pilot.click(next(button for button in dialog.query(RadioButton) if button.name == "ADAPTIVE"))
-        dialog.query_one(Input).focus()
-        await pilot.press("enter")
+        await choose_wait(pilot, WaitStrategy.ADAPTIVE)
         await wait_for(pilot, lambda: "adaptive spin 50µs when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
                        "adaptive wait and its spin on the panel")
         before = app.latest[veth_pair.key_a]
@@ -328,10 +329,7 @@ def test_latency_max_of_a_pause_is_shown_then_a_new_wait_strategy_starts_a_new_w
         shown = latencies()
         assert shown["p50"] <= shown["p99"] <= shown["max"], shown
 
-        dialog = await open_screen(pilot, "i", PollSettingsDialog)
-        await pilot.click(next(button for button in dialog.query(RadioButton) if button.name == "EVENT"))
-        dialog.query_one(Input).focus()
-        await pilot.press("enter")
+        await choose_wait(pilot, WaitStrategy.EVENT)
         await wait_for(pilot, lambda: "event when empty" in panel_shown(app, veth_pair.if_a, "PollingStats"),
                        "event wait")
         assert latencies() == {"max": None, "p50": None, "p99": None}  # a new window, empty so far

@@ -115,18 +115,24 @@ def test_the_live_packet_list_shows_its_own_keys_not_the_dashboards():
     run(scenario)
 
 
+async def choose_in_poll_dialog(app, pilot, choices: str, downs: int) -> dict[str, str]:
+    """Opens the polling dialog, goes `downs` options down the choice set `choices` (its id) and presses enter,
+    which chooses and applies at once; returns the marks the options had before."""
+    await pilot.press("i")
+    await pilot.pause()
+    dialog = app.screen
+    marks = {str(button.name): button._button.plain for button in dialog.query(f"#{choices} MarkedRadioButton")}
+    dialog.query_one(f"#{choices}").focus()
+    await pilot.press(*["down"] * downs, "enter")
+    await refresh(pilot)
+    assert not isinstance(app.screen, PollSettingsDialog)
+    return marks
+
+
 def test_poll_dialog_marks_the_chosen_option_without_colour_and_enter_on_an_option_applies_it():
     async def scenario(app, pilot, fake):
-        await pilot.press("i")
-        await pilot.pause()
-        dialog = app.screen
-        marks = {str(button.name): button._button.plain
-                 for button in dialog.query("#wait-strategy MarkedRadioButton")}
+        marks = await choose_in_poll_dialog(app, pilot, "wait-strategy", 3)  # to event
         assert marks == {"SLEEP": "(•)", "YIELD": "( )", "SPIN": "( )", "EVENT": "( )", "ADAPTIVE": "( )"}
-        dialog.query_one("#wait-strategy").focus()
-        await pilot.press("down", "down", "down", "enter")  # to event, chosen and applied at once
-        await pilot.pause()
-        assert not isinstance(app.screen, PollSettingsDialog)
         assert fake.stats()["eth0"].wait_strategy == WaitStrategy.EVENT
 
     run(scenario)
@@ -134,15 +140,8 @@ def test_poll_dialog_marks_the_chosen_option_without_colour_and_enter_on_an_opti
 
 def test_poll_dialog_switches_the_ring_to_zero_copy_and_the_status_line_says_so():
     async def scenario(app, pilot, fake):
-        await pilot.press("i")
-        await pilot.pause()
-        dialog = app.screen
-        marks = {str(button.name): button._button.plain for button in dialog.query("#ring-mode MarkedRadioButton")}
+        marks = await choose_in_poll_dialog(app, pilot, "ring-mode", 1)  # to zero-copy
         assert marks == {"COPY": "(•)", "ZERO_COPY": "( )", "DIRECT": "( )"}
-        dialog.query_one("#ring-mode").focus()
-        await pilot.press("down", "enter")  # to zero-copy, chosen and applied at once
-        await refresh(pilot)
-        assert not isinstance(app.screen, PollSettingsDialog)
         assert fake.stats()["eth0"].mode == RingMode.ZERO_COPY
         assert "zero-copy" in str(app.query_one("#panel-status").render())
 
