@@ -3,7 +3,7 @@ import re
 import signal
 
 import dpkt
-from cli_process import RunningCapture, summary_counts, wait_settled
+from cli_process import RunningCapture, move_capture_end, summary_counts, wait_settled
 
 import netns
 
@@ -11,7 +11,7 @@ import netns
 RAW_UNSAFE = re.compile(rb"[^\x20-\x7e\n]")
 
 
-def test_each_packet_is_one_tcpdump_line_after_its_interface(veth_pair, tmp_path):
+def test_each_packet_is_one_tcpdump_line_and_one_interface_is_not_named(veth_pair, tmp_path):
     frames = veth_pair.frames_to_a(range(40))
     # -c 30 of 40 sent: the command stops at the count.
     with RunningCapture(tmp_path, "--netns", veth_pair.ns_a, "-i", veth_pair.if_a, "-c", "30") as capture:
@@ -22,9 +22,22 @@ def test_each_packet_is_one_tcpdump_line_after_its_interface(veth_pair, tmp_path
     assert len(lines) == 30
     route = f"{veth_pair.ip_b}.{netns.UDP_SRC_PORT} > {veth_pair.ip_a}.{netns.UDP_DST_PORT}"
     for line, frame in zip(lines, frames):
-        assert re.fullmatch(rf"\d\d:\d\d:\d\d\.\d{{6}} {veth_pair.if_a} IP {re.escape(route)}: "
+        assert re.fullmatch(rf"\d\d:\d\d:\d\d\.\d{{6}} IP {re.escape(route)}: "
                             rf"UDP, length {len(frame) - netns.HEADERS_LEN}", line), line
     assert summary_counts(result.stderr)["captured"] == 30
+
+
+def test_with_two_interfaces_each_line_names_its_interface(make_veth_pair, tmp_path):
+    first, second = make_veth_pair(), make_veth_pair()
+    move_capture_end(second, first.ns_a)
+    with RunningCapture(tmp_path, "--netns", first.ns_a, "-i", first.if_a, "-i", second.if_a, "-c", "20",
+                        interfaces=2) as capture:
+        netns.send_frames(first.ns_b, first.if_b, first.frames_to_a(range(10)))
+        netns.send_frames(second.ns_b, second.if_b, second.frames_to_a(range(10)))
+        result = capture.finish()
+    assert result.returncode == 0, result.stderr
+    named = sorted(line.split()[1] for line in result.stdout.decode("ascii").splitlines())
+    assert named == sorted([first.if_a] * 10 + [second.if_a] * 10)
 
 
 def _dns_query_frame(pair: netns.VethPair, name: str) -> bytes:
@@ -85,7 +98,7 @@ def test_output_flags_apply_to_live_lines(veth_pair, tmp_path):
     packets = [index for index, line in enumerate(lines) if not line.startswith("\t")]
     assert len(packets) == 3
     for start, frame in zip(packets, frames):
-        assert re.fullmatch(rf"\d{{10}}\.\d{{6}} {veth_pair.if_a} {veth_pair.mac_b} > {veth_pair.mac_a}, ethertype IPv4 "
+        assert re.fullmatch(rf"\d{{10}}\.\d{{6}} {veth_pair.mac_b} > {veth_pair.mac_a}, ethertype IPv4 "
                             rf"\(0x0800\), length {len(frame)}: {re.escape(route)}: UDP, length "
                             rf"{len(frame) - netns.HEADERS_LEN}", lines[start]), lines[start]
         dump = lines[start + 1:start + 1 + -(-len(frame) // 16)]

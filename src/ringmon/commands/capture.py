@@ -344,8 +344,10 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
     try:
         if metrics:
             metrics.watch(monitor)
-        rings = [(monitor.capture(key).ifname, monitor.ring(key), monitor.capture(key).linktype)
-                 for key in _plug_all(monitor, args, options, account)]
+        keys = _plug_all(monitor, args, options, account)
+        # as tcpdump, a line names its interface only when several are captured
+        rings = [(monitor.capture(key).ifname if len(keys) > 1 else None, monitor.ring(key),
+                  monitor.capture(key).linktype) for key in keys]
         printer = LinePrinter(line_format(args))  # one for all: times and sequences across the interfaces
         printed = 0
         stopping = False
@@ -379,7 +381,8 @@ def _print_lines(args: argparse.Namespace, options: CaptureOptions, stop: StopRe
     return _finish(stats, printed, stats_file, failed, None)
 
 
-def _print_batch(ring: Ring, want: int, ifname: str, linktype: int, printer: LinePrinter, stop: StopRequest) -> int:
+def _print_batch(ring: Ring, want: int, ifname: str | None, linktype: int, printer: LinePrinter,
+                 stop: StopRequest) -> int:
     """One batch of a ring as lines on stdout, flushed together; the slots are freed once decoded."""
     batch = ring.poll(want)
     if not batch:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
@@ -24,9 +24,9 @@ _STRATEGY_HELP = {
     WaitStrategy.ADAPTIVE: "adaptive: poll again for a few µs (--spin), then sleep as event (few wake-ups under load)",
 }
 _MODE_HELP = {
-    RingMode.COPY: "copy: each packet copied from the kernel's blocks into the ring's slots",
-    RingMode.ZERO_COPY: "zero-copy: the consumer reads the kernel's blocks in place (every drop the kernel's)",
-    RingMode.DIRECT: "direct: the file, talkers and store take each kernel block in the capture thread",
+    RingMode.COPY: "copy: packets copied from the kernel's blocks into the ring",
+    RingMode.ZERO_COPY: "zero-copy: read in place in the kernel's blocks (drops: kernel)",
+    RingMode.DIRECT: "direct: the capture thread hands each block to the sinks",
 }
 PollChoice = tuple[WaitStrategy, int, RingMode]
 
@@ -43,7 +43,7 @@ class PollSettingsDialog(ModalScreen[PollChoice | None]):
         self.mode = mode
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog"):  # a short terminal scrolls it to the focused choice
             yield Label(Text(f"Polling of {escape(self.ifname)}: when the ring is empty the consumer…", "bold"))
             with ChoiceSet(id="wait-strategy"):
                 for strategy, help_text in _STRATEGY_HELP.items():

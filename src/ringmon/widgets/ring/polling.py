@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ringcore.api import RingStats
+from ringcore.api import RingMode, RingStats
 
 from ...formatting import duration_us, latency_bound, percent, si
 from ...stats_history import LATENCY_WINDOW_S, LatencySummary, RingRates
@@ -35,12 +35,16 @@ class PollingStats(LiveText):
 
     def show(self, stats: RingStats, rates: RingRates, latency: LatencySummary) -> None:
         text = Text()
-        text.append(stats.wait_strategy.name.lower(), "bold")
-        if stats.wait_strategy.name == "SLEEP":
-            text.append(f" {duration_us(stats.poll_interval_us)}", "bold")
-        elif stats.wait_strategy.name == "ADAPTIVE":
-            text.append(f" spin {duration_us(stats.spin_us)}", "bold")
-        text.append(" when empty", "dim")
+        if stats.mode == RingMode.DIRECT:  # no consumer waits: the capture thread runs the sinks on each block
+            text.append("direct", "bold")
+            text.append(" the capture thread hands each kernel block to the sinks", "dim")
+        else:
+            text.append(stats.wait_strategy.name.lower(), "bold")
+            if stats.wait_strategy.name == "SLEEP":
+                text.append(f" {duration_us(stats.poll_interval_us)}", "bold")
+            elif stats.wait_strategy.name == "ADAPTIVE":
+                text.append(f" spin {duration_us(stats.spin_us)}", "bold")
+            text.append(" when empty", "dim")
         if stats.paused:
             text.append("  PAUSED", "bold reverse yellow")
         text.append("\npolls ", "dim")
