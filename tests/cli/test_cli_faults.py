@@ -199,15 +199,17 @@ def test_an_interface_name_with_an_escape_character_is_escaped_in_lines_notices_
                  ["link", "set", hostile, "up"], ["link", "set", "rmtpeer", "up"]):
         subprocess.run(["ip", "-n", namespace, *args], check=True, timeout=EXIT_TIMEOUT_S)
     stats_path = tmp_path / "stats.json"
-    with RunningCapture(tmp_path, "--netns", namespace, "-i", hostile, "--stats-json", str(stats_path)) as capture:
+    # two interfaces, so that each line names its own (as tcpdump, one interface's lines name none)
+    with RunningCapture(tmp_path, "--netns", namespace, "-i", hostile, "-i", "rmtpeer", "--stats-json", str(stats_path),
+                        interfaces=2) as capture:
         frame = netns.make_frame(0, 100, "02:00:c6:12:00:02", "02:00:c6:12:00:01")
         netns.send_frames(namespace, "rmtpeer", [frame] * 3)
         wait_settled()
         subprocess.run(["ip", "-n", namespace, "link", "del", hostile], check=True, timeout=EXIT_TIMEOUT_S)
-        result = capture.finish()  # its one interface gone, the capture ends by itself
+        result = capture.finish()  # both ends of the pair gone, the capture ends by itself
     assert "\x1b" not in result.stderr and "\x1b" not in result.stdout.decode()
     assert f"ringmon: listening on r\\x1bx (netns {namespace}), link-type EN10MB" in result.stderr
     assert "ringmon: r\\x1bx: the interface went down or away; capture on it stopped" in result.stderr_lines
     lines = result.stdout.decode().splitlines()
-    assert len(lines) == 3 and all(" r\\x1bx " in line for line in lines), lines
-    assert list(json.loads(stats_path.read_text())) == [f"{namespace}/{hostile}"]  # JSON escapes it itself
+    assert len([line for line in lines if " r\\x1bx " in line]) == 3, lines
+    assert f"{namespace}/{hostile}" in json.loads(stats_path.read_text())  # JSON escapes it itself
