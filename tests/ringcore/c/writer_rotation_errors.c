@@ -48,16 +48,24 @@ static uint64_t packets_in_files(const char *path, uint64_t count, const char *w
 	return next;
 }
 
-static void next_file_cannot_be_made(const char *dir, int32_t format)
+/* A writer that rotates every FILE_BYTES_MAX bytes, with one interface declared. */
+static struct rc_writer *open_rotating(const char *path, int32_t format)
 {
-	char *path, *blocker;
-	REQUIRE(asprintf(&path, "%s/blocked-%d-", dir, format) > 0, "asprintf");
-	REQUIRE(asprintf(&blocker, "%s1", path) > 0 && mkdir(blocker, 0700) == 0, "mkdir %s", blocker);
 	char err[RC_ERRBUF_SIZE] = "";
 	struct rc_rotation rotation = { .file_bytes_max = FILE_BYTES_MAX };
 	struct rc_writer *w;
 	REQUIRE(rc_writer_open_rotating(path, format, &rotation, &w, err, sizeof(err)) == 0, "open: %s", err);
 	REQUIRE(rc_writer_add_interface(w, "a", 1, 65535) == 0, "interface");
+	return w;
+}
+
+static void next_file_cannot_be_made(const char *dir, int32_t format)
+{
+	char *path, *blocker;
+	REQUIRE(asprintf(&path, "%s/blocked-%d-", dir, format) > 0, "asprintf");
+	REQUIRE(asprintf(&blocker, "%s1", path) > 0 && mkdir(blocker, 0700) == 0, "mkdir %s", blocker);
+	struct rc_writer *w = open_rotating(path, format);
+	char err[RC_ERRBUF_SIZE] = "";
 	uint64_t seq = 0;
 	int rc = 0;
 	while (seq < 1000 && (rc = write_numbered_packet(w, seq, PAYLOAD)) == 0)
@@ -80,11 +88,8 @@ static void later_file_hits_the_disks_end(const char *dir, int32_t format)
 {
 	char *path;
 	REQUIRE(asprintf(&path, "%s/full-%d-", dir, format) > 0, "asprintf");
+	struct rc_writer *w = open_rotating(path, format);
 	char err[RC_ERRBUF_SIZE] = "";
-	struct rc_rotation rotation = { .file_bytes_max = FILE_BYTES_MAX };
-	struct rc_writer *w;
-	REQUIRE(rc_writer_open_rotating(path, format, &rotation, &w, err, sizeof(err)) == 0, "open: %s", err);
-	REQUIRE(rc_writer_add_interface(w, "a", 1, 65535) == 0, "interface");
 	uint64_t seq = 0;
 	while (files_written(w) < 2)
 		REQUIRE(write_numbered_packet(w, seq++, PAYLOAD) == 0, "write %llu", (unsigned long long)seq);
