@@ -39,7 +39,7 @@ def save(app: RingmonApp, name: str) -> None:
 
 
 async def shoot(demo: DemoNetwork, monitor: CaptureSource) -> None:
-    app = RingmonApp(monitor)
+    app = RingmonApp(monitor, overview_at_start=False)  # as the demo: the panels, one ring filling
     receiving = interface_key(demo.if_b, demo.ns_b)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")  # the receiving end: it drops late, at the ring
