@@ -14,7 +14,8 @@ from test_packet_list import open_store, run
 
 import capture_files
 from capture_files import OPT_IF_NAME
-from ringmon.widgets.packets.packet_list import interface_labels
+from ringmon.read_app import ReadApp
+from ringmon.widgets.packets.packet_list import interface_labels, layout_columns
 
 TCP_SOURCE, TCP_DESTINATION = "198.18.0.1.50000", "198.18.0.2.80"  # mixed_frame's TCP rows (kind 2)
 
@@ -40,26 +41,70 @@ def screen_lines(packet_list) -> list[str]:
     return [packet_list.render_line(y).text for y in range(packet_list.size.height)]
 
 
-def tcp_port_is_shown(line: str, source_cell: int = 2) -> bool:
-    """The row of a TCP packet shows both its ports (an address may be cut in its middle, never its port)."""
-    source, destination = line.split()[source_cell:source_cell + 2]
-    return source.endswith("0.1.50000") and destination == TCP_DESTINATION
+def address_cells(line: str, columns) -> tuple[str, str]:
+    """The Source and Destination cells of a drawn row, by the columns' widths (a cut cell has no spaces)."""
+    start = 0
+    cells = {}
+    for column in columns:
+        cells[column.title] = line[start:start + column.width]
+        start += column.width + 1
+    source = next(text for title, text in cells.items() if title in ("Source", "Src"))
+    destination = next(text for title, text in cells.items() if title in ("Destination", "Dest."))
+    return source.strip(), destination.strip()
 
 
-@pytest.mark.parametrize("size, info_min", [((80, 24), 25), ((120, 40), 50)])
-def test_tcp_rows_show_their_ports_and_info_keeps_room(mixed_pcap, size, info_min):
+@pytest.mark.parametrize("size", [(60, 18), (80, 24), (120, 40)], ids=["60x18", "80x24", "120x40"])
+def test_info_gives_way_then_time_and_addresses_stay_whole_or_visibly_cut(mixed_pcap, size):
+    """Info is cut first (at its end, …), then the time column goes (the Info header says so); an address is cut
+    only after both, in its middle with an ellipsis and its port kept: never silently."""
     async def scenario(app, pilot, packet_list):
         lines = screen_lines(packet_list)
+        columns = packet_list.columns()
         tcp_rows = [line for line in lines[1:] if " HTTP " in line]
-        assert tcp_rows and all(tcp_port_is_shown(line) for line in tcp_rows)
         ipv6_rows = [line for line in lines[1:] if " TCP " in line]  # ipv6_tcp_frame's
-        assert ipv6_rows and all(".45678" in line and ".443" in line for line in ipv6_rows)
-        assert packet_list.columns()[-1].width >= info_min
-        assert any("GET /page2 HTTP/1.1" in line for line in tcp_rows)
-        if size[0] >= 120:  # room for every address whole
-            assert f" {TCP_SOURCE} " in tcp_rows[0] and any("2001:db8:1::10.45678" in line for line in ipv6_rows)
+        assert tcp_rows and ipv6_rows
+        for line in tcp_rows:  # IPv4 and a port: whole at every size
+            assert address_cells(line, columns) == (TCP_SOURCE, TCP_DESTINATION)
+        for line in ipv6_rows:
+            source, destination = address_cells(line, columns)
+            if size[0] >= 80:  # whole, time kept: Info gave way alone
+                assert (source, destination) == ("2001:db8:1::10.45678", "2001:db8:1::20.443")
+            else:  # cut where it shows, its port kept
+                assert source.startswith("…") and source.endswith("::10.45678")
+                assert destination.startswith("…") and destination.endswith("::20.443")
+        info = columns[-1]
+        assert info.width >= 10
+        assert any(line.rstrip().endswith("…") for line in lines[1:])  # Info cut at its end, visibly
+        if size[0] >= 80:
+            assert "Rel. time" in lines[0] and lines[0].split()[-1] == "Info"
+            assert all(line.split()[1].count(".") == 1 for line in tcp_rows)  # the time cell, whole
+        else:
+            assert "time" not in lines[0].split("Info")[0] and "Info · no…" in lines[0]
+            await pilot.press("t")
+            await pilot.pause()
+            assert any("left out at this width" in str(note.message) for note in app._notifications)
 
     run(open_store(mixed_pcap), scenario, size=size)
+
+
+@pytest.mark.parametrize("size", [(60, 18), (80, 24), (120, 40)], ids=["60x18", "80x24", "120x40"])
+def test_packet_list_with_ipv6_at(snap_compare, tmp_path, size):
+    path = write_mixed_pcap(tmp_path / "mixed.pcap", 300, mixed_with_ipv6)
+
+    async def settle(pilot):
+        await pilot.pause()
+
+    assert snap_compare(ReadApp(open_store(path), "mixed.pcap"), terminal_size=size, run_before=settle)
+
+
+def test_layout_leaves_time_out_before_cutting_addresses_and_cuts_them_only_when_they_cannot_fit():
+    whole_ipv6 = (4, 9, 45, 45, 5, 4, 60)
+    kept = layout_columns(130, whole_ipv6, "relative", False)
+    assert [column.title for column in kept][2] == "Rel. time" and kept[3].width == kept[4].width == 45
+    dropped = layout_columns(120, whole_ipv6, "relative", False)
+    assert "Rel. time" not in [column.title for column in dropped] and dropped[2].width == dropped[3].width == 45
+    cut = layout_columns(80, whole_ipv6, "relative", False)
+    assert cut[2].width + cut[3].width < 90 and cut[-1].width == 10
 
 
 def two_namespaces_pcapng(path, names: tuple[str, ...]):
@@ -80,8 +125,9 @@ def test_interface_column_tells_live_keys_apart_by_their_name_and_stays_narrow_a
         assert "Interface" in lines[0] or "Iface" in lines[0]
         shown = [line.split()[2] for line in lines[1:] if line.strip()]
         assert shown[:3] == ["demo-a@a", "demo-b", "demo-a@c"]
-        assert all(tcp_port_is_shown(line, 3) for line in lines[1:] if " HTTP " in line)
-        assert packet_list.columns()[-1].width >= 16  # was 4 with a 12-cell Interface and whole addresses
+        assert all(address_cells(line, packet_list.columns()) == (TCP_SOURCE, TCP_DESTINATION)
+                   for line in lines[1:] if " HTTP " in line)
+        assert packet_list.columns()[-1].width >= 10  # was 4 with a 12-cell Interface and whole addresses
 
     run(open_store(path), scenario, size=(80, 24))
 
@@ -100,7 +146,7 @@ def test_time_header_names_the_time_mode(mixed_pcap):
             await pilot.pause()
         assert titles == ["Rel. time", "Time of day", "Δ time"]
 
-    run(open_store(mixed_pcap), scenario, size=(80, 24))
+    run(open_store(mixed_pcap), scenario, size=(100, 30))  # every time format beside IPv6 addresses
 
 
 def test_a_packet_without_a_time_has_a_blank_time_and_deltas_skip_it(tmp_path):

@@ -27,7 +27,7 @@ from ..palette import PacketListCommands
 from ..widgets.fitting_footer import FittingFooter
 from ..widgets.packets.filter_bar import FilterBar, compile_display_filter
 from ..widgets.packets.marks import PacketMarks
-from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList, known_ts_ns
+from ..widgets.packets.packet_list import COLUMN_MEANINGS, TIME_FORMATS, PacketList, known_ts_ns, shows_time
 from .export_dialog import ExportDialog, ExportRequest
 from .help import HelpScreen, HelpSection
 from .packet_screen import PacketScreen
@@ -293,7 +293,8 @@ class PacketListScreen(Screen[None]):
     def action_time_format(self) -> None:
         formats = TIME_FORMATS
         self.packet_list.time_format = formats[(formats.index(self.packet_list.time_format) + 1) % len(formats)]
-        self.notify(f"time: {self.packet_list.time_format}", timeout=2)
+        hidden = "" if shows_time(self.packet_list.columns()) else " (left out at this width: enter shows a packet's)"
+        self.notify(f"time: {self.packet_list.time_format}{hidden}", timeout=2)
 
     def action_follow(self) -> None:
         self.packet_list.action_last()

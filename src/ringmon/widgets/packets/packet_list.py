@@ -34,9 +34,11 @@ TIME_FORMATS = ("relative", "absolute", "delta")  # seconds since the first pack
 TIME_TITLES = {"relative": "Rel. time", "absolute": "Time of day", "delta": "Δ time"}  # the header says the mode
 _SUMMARIES_CACHED = 1024  # a few screens: scrolling back and forth re-reads nothing
 _STRIPS_CACHED = 256
-_ADDRESS_MIN, _ADDRESS_MAX = 13, 45  # an address cut to 13 keeps its port; IPv6 and a port take 45
-_INFO_MIN = 25  # what Info keeps before addresses are cut
+_ADDRESS_MAX = 45  # a whole IPv6 address and a port
+_INFO_MIN = 10  # what Info keeps (cut at its end) before the time column goes, and then the addresses are cut
+INFO_TITLE_WITHOUT_TIME = "Info · no time column: too narrow"  # cut to the column with an ellipsis, as any cell
 MARK_GLYPH = "●"  # in a one-cell column before the number
+_TIME_CELL = 2  # a drawn row's cells: the mark, No., the time, ...
 
 
 # what each column says, for the help (`?`)
@@ -44,17 +46,21 @@ COLUMN_MEANINGS = (
     ("●", "a marked packet (space, shift+arrows, m, M; U clears)"),
     ("No.", "the packet's number in the file or the capture, from 1 (as Wireshark and tshark count)"),
     ("Rel. time", "seconds since the first packet; t switches to Time of day and to Δ time (since the packet "
-                  "before); blank when the file gives the packet no time"),
+                  "before); blank when the file gives the packet no time. Too narrow a terminal for the addresses "
+                  "(after Info has given way) leaves it out, and the Info header says so; the packet view (enter) "
+                  "shows it"),
     ("Interface", "where the packet was captured, shown only when there are several (Iface when narrow); "
                   "name@X where two namespaces have an interface of that name"),
-    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP; cut in "
-               "its middle (…) when too long, its port kept"),
+    ("Source", "sender: IP address and port (address.port), or MAC address when the packet is not IP; whole "
+               "up to an IPv6 address and port, else cut in its middle (…), its port kept: only when Info and "
+               "the time have given way"),
     ("Destination", "receiver, as the source"),
     ("Proto", "the innermost protocol decoded (TCP, DNS, TLS, ARP, ...)"),
     ("Len", "bytes on the wire"),
     ("Info", "what the packet says (TCP flags and numbers, a DNS question and answers, an HTTP request "
              "line, a TLS server name); VLAN tags and MPLS labels first; what is malformed or truncated, "
-             "and [captured N of M] when the capture kept less than the wire carried"),
+             "and [captured N of M] when the capture kept less than the wire carried; the first to give way "
+             "when the terminal is narrow (cut at its end, …; enter shows it whole)"),
 )
 
 
@@ -124,30 +130,37 @@ def _distinct_end(own: str, others: list[str]) -> str:
 @lru_cache(maxsize=64)
 def layout_columns(width: int, needs: tuple[int, ...], time_format: str, with_interface: bool) -> tuple[Column, ...]:
     """Column widths for `width` cells from what the rows on screen need (`needs`: the widest cell of each column
-    of row_cells, No. to Info): the short columns take what they need; Source and Destination too while Info
-    keeps _INFO_MIN or what its rows need (less only when even cut addresses would not fit), else they are cut to
-    share what is left; Info gets the rest. An Interface column takes a tenth of the width at most."""
+    of row_cells, No. to Info). Addresses and the protocol are what a person reads a row by, so what gives way
+    when the width is short is, in turn: Info (cut at its end, down to _INFO_MIN), then the time column (left out,
+    the Info header says so), and only then the addresses (cut in their middle, with an ellipsis, their port
+    kept). An Interface column takes a tenth of the width at most."""
     number, time, *middle, proto, length, info = needs
     interface, source, destination = middle if with_interface else (0, *middle)
-    fixed = [Column("", len(MARK_GLYPH)), Column("No.", max(3, number), True),
-             Column(TIME_TITLES[time_format], max(len(TIME_TITLES[time_format]), time), True)]
+    time_title = TIME_TITLES[time_format]
+    time_column = Column(time_title, max(len(time_title), time), True)
+    head = [Column("", len(MARK_GLYPH)), Column("No.", max(3, number), True)]
     if with_interface:
         interface_width = min(max(5, interface), max(8, width // 10))
-        fixed.append(Column("Interface" if interface_width >= 9 else "Iface", interface_width, cut_middle=True))
+        interface_column = [Column("Interface" if interface_width >= 9 else "Iface", interface_width, cut_middle=True)]
+    else:
+        interface_column = []
     tail = [Column("Proto", max(5, proto)), Column("Len", max(3, length), True)]
-    spare = width - sum(column.width + 1 for column in fixed + tail) - 2  # the two address columns' spaces
+    spare = width - sum(column.width + 1 for column in head + interface_column + tail) - 2  # the addresses' spaces
     wanted = [min(max(6, need), _ADDRESS_MAX) for need in (source, destination)]
-    info_min = min(_INFO_MIN, max(10, info), max(10, spare - 2 * _ADDRESS_MIN))  # short Info leaves addresses whole
-    room = max(2 * _ADDRESS_MIN, spare - info_min)
+    info_min = min(_INFO_MIN, max(4, info))
+    with_time = sum(wanted) + info_min <= spare - time_column.width - 1
+    if with_time:
+        spare -= time_column.width + 1
+    room = spare - info_min
     if sum(wanted) > room:  # the narrower keeps what it needs up to half, the wider the rest
         narrower = 0 if wanted[0] <= wanted[1] else 1
         wanted[narrower] = min(wanted[narrower], room // 2)
         wanted[1 - narrower] = room - wanted[narrower]
-    info = max(10, spare - sum(wanted))
     source_title = "Source" if wanted[0] >= 6 else "Src"
     destination_title = "Destination" if wanted[1] >= 11 else "Dest."
-    return (*fixed, Column(source_title, wanted[0], cut_middle=True),
-            Column(destination_title, wanted[1], cut_middle=True), *tail, Column("Info", info))
+    return (*head, *([time_column] if with_time else []), *interface_column,
+            Column(source_title, wanted[0], cut_middle=True), Column(destination_title, wanted[1], cut_middle=True),
+            *tail, Column("Info" if with_time else INFO_TITLE_WITHOUT_TIME, spare - sum(wanted)))
 
 
 def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int | None,
@@ -183,6 +196,11 @@ def cut_in_middle(text: str, width: int) -> str:
     head_width = (room - kept_tail) // 3
     head_width = head_width if head_width >= 4 else 0
     return text[:head_width] + "…" + text[len(text) - (room - head_width):]
+
+
+def shows_time(columns: tuple[Column, ...]) -> bool:
+    """Whether the layout kept the time column (layout_columns leaves it out when the width is short)."""
+    return columns[_TIME_CELL].title in TIME_TITLES.values()
 
 
 def _fit(text: str, column: Column) -> str:
@@ -479,6 +497,8 @@ class PacketList(ScrollView, can_focus=True):
                 style += self.get_component_rich_style("packet-list--cursor")
             cells = [MARK_GLYPH if is_marked else "",
                      *row_cells(number, facts, self.time_format, self.base_ts_ns, self._shown_interfaces)]
+            if not shows_time(columns):
+                del cells[_TIME_CELL]
             strip = self._strips[key] = self._line(cells, columns, style)
         return strip
 
