@@ -10,7 +10,7 @@ import time
 
 from dashboard_fakes import fake_dashboard, refresh, warm_up
 from fake_monitor import FakeMonitor
-from screen_text import panel_shown, shown
+from screen_text import panel_shown, screen_lines, shown
 
 import netns
 from ringmon.dashboard import RingmonApp, dashboard_monitor
@@ -172,6 +172,44 @@ def test_o_opens_the_overview_from_a_panel_and_from_the_packet_list():
         assert isinstance(app.screen, OverviewScreen)
 
     run(scenario, overview_at_start=False)
+
+
+def overview_lines(size: tuple[int, int], keys: tuple[str, ...] = ()) -> list[str]:
+    """The overview's screen at `size`, warmed up, after pressing `keys`."""
+    async def main():
+        app = fake_dashboard(overview_at_start=None)
+        async with app.run_test(size=size) as pilot:
+            await warm_up(pilot)
+            await pilot.press(*keys)
+            await pilot.pause()
+            return screen_lines(app)
+
+    return asyncio.run(main())
+
+
+def test_every_column_and_the_title_fit_at_80_and_the_sparkline_shows_where_there_is_room():
+    lines = overview_lines((80, 24))
+    assert lines[0].strip().endswith("· per second (? says what)")  # whole, on one line
+    header = lines[1]
+    labels = [column.label for column in COLUMNS if column.key != "history"]
+    assert header.split() == " ".join(labels).split() and "last minute" not in header  # every number's label whole
+    assert lines[2].split()[-1].startswith("≤") and "…" not in "".join(lines[:4])  # p99, the last column, whole
+    wide = overview_lines((120, 40))
+    assert "per second: wire (NIC) in/out, taken, drops by stage" in wide[0] and "taken, last minute" in wide[1]
+
+
+def test_at_60_columns_the_title_says_the_table_scrolls_sideways_and_arrows_bring_the_rest_the_name_staying():
+    lines = overview_lines((60, 18))
+    title = " ".join(lines[0:2])
+    assert "← → more columns" in title and "(? says what)" in title  # wrapped, not cut
+    assert "p99" not in lines[2] and lines[2].startswith("interface")
+    lines = overview_lines((60, 18), ("right", "right"))
+    assert lines[2].startswith("interface") and lines[2].rstrip().endswith("p99")
+    assert [line.split()[0] for line in lines[3:5]] == ["eth0", "eth1"] and lines[3].split()[-1].startswith("≤")
+
+
+def test_overview_at_60x18(snap_compare):
+    assert snap_compare(fake_dashboard(overview_at_start=None), terminal_size=(60, 18), run_before=warm_up)
 
 
 def test_overview_at_80x24(snap_compare):

@@ -17,7 +17,10 @@ from ..palette import OverviewCommands
 from ..stats_history import InterfaceHistory
 from ..widgets.fitting_footer import FittingFooter
 from ..widgets.live_text import LiveText
-from ..widgets.overview.interface_table import COLUMNS, InterfaceTable
+from ..widgets.overview.interface_table import COLUMNS, NUMBERS_WIDTH, SPARKLINE_FROM, InterfaceTable
+
+_RATES_LONG = "  · per second: wire (NIC) in/out, taken, drops by stage"
+_RATES_SHORT = "  · per second (? says what)"
 
 
 class OverviewScreen(Screen[str | None]):
@@ -49,10 +52,17 @@ class OverviewScreen(Screen[str | None]):
         self._show_title(len(latest))
 
     def _show_title(self, interfaces: int) -> None:
-        self.title_line.update(Text.assemble(
-            (f" {interfaces} interface{'s' if interfaces != 1 else ''}", "bold"), ("  sorted by ", "dim"),
-            (self.table.sort_label(), "bold"), ("  · per second: wire (NIC) in/out, taken, drops by stage", "dim"),
-            no_wrap=True, overflow="ellipsis"))
+        """What the numbers are, as long as the width allows, and ← → when the table scrolls sideways; on a
+        terminal too narrow even for that, wrapped onto a second line rather than cut."""
+        head = Text.assemble((f" {interfaces} interface{'s' if interfaces != 1 else ''}", "bold"),
+                             ("  sorted by ", "dim"), (self.table.sort_label(), "bold"))
+        tail = Text("  ← → more columns", "bold") if self.table.scrolls_sideways else Text("")
+        rates = next((rates for rates in (_RATES_LONG, _RATES_SHORT)
+                      if head.cell_len + len(rates) + tail.cell_len <= self.size.width), _RATES_SHORT)
+        self.title_line.update(Text.assemble(head, tail, (rates, "dim")))
+
+    def on_resize(self) -> None:
+        self._show_title(self.table.row_count)
 
     def action_next_sort(self) -> None:
         self.table.next_sort()
@@ -71,4 +81,7 @@ class OverviewScreen(Screen[str | None]):
     @staticmethod
     def help_notes() -> tuple[str, tuple[tuple[str, str], ...]]:
         """What each column means, for the help screen."""
-        return "Overview columns", tuple((column.label, column.meaning) for column in COLUMNS)
+        narrow = ("narrow", f"below {SPARKLINE_FROM} columns the last minute's sparkline is left out; below "
+                  f"{NUMBERS_WIDTH} the table scrolls sideways (← →), the interface column staying, and the title "
+                  "says so")
+        return "Overview columns", (*((column.label, column.meaning) for column in COLUMNS), narrow)

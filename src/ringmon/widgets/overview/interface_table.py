@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from ringcore.api import RingStats
@@ -24,7 +26,9 @@ Cell = Callable[[RingStats, InterfaceHistory], Text]
 
 _NONE = -1.0  # sorts a missing number (no NIC reading, no latency yet) after every real one
 NAME_WIDTH = 10
-SPARKLINE_MIN_WIDTH = 4  # at 80 columns, what the numbers leave
+SPARKLINE_MIN_WIDTH = 12  # "last minute" and a space: a narrower sparkline is left out (the panel has it)
+SIDEWAYS_STEP = 8  # about a column of numbers
+HISTORY_LABELS = ("taken, last minute", "last minute")  # the first where it fits
 DROPS_ALERT_PS = 0.5  # as the drops panel: a rate that rounds to 1 a second is red
 
 
@@ -84,9 +88,11 @@ COLUMNS: tuple[OverviewColumn, ...] = (
     OverviewColumn("p99", "p99", 8, "capture-to-consume latency, 99th percentile of the last seconds (an upper "
                    "bound: a log2 bucket's edge)", lambda stats, history: history.latency.p99_us,
                    lambda stats, history: Text(latency_bound(history.latency.p99_us), justify="right")),
-    OverviewColumn("history", "taken, last minute", 0, "packets taken per second over the last minute (· while "
-                   "down)"),
+    OverviewColumn("history", HISTORY_LABELS[0], 0, "packets taken per second over the last minute (· while "
+                   "down); left out when the terminal is too narrow for it beside the numbers (the panel has it)"),
 )
+NUMBERS_WIDTH = sum(column.width for column in COLUMNS)  # every column but the sparkline
+SPARKLINE_FROM = NUMBERS_WIDTH + SPARKLINE_MIN_WIDTH  # terminal columns
 SORT_COLUMNS = tuple(column for column in COLUMNS if column.value is not None)
 
 
@@ -100,12 +106,17 @@ _BY_NAME = "interface"  # the first sort: rows in the order the names sort
 class InterfaceTable(DataTable):
     """Enter on a row posts DataTable.RowSelected, whose row key is the interface's key."""
 
+    # DataTable's own enter is hidden from the footer, and hides the screen's: shown here, it says what it does
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open", tooltip="Open the panel of the interface under the cursor"),
+    ]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", cell_padding=0, zebra_stripes=False, id=id)
         self.sort_by: str = _BY_NAME
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._order: list[str] = []
-        self._history_width = 0
+        self._history_width = -1  # 0: no sparkline column
         self._shown: tuple[Mapping[str, RingStats], Mapping[str, InterfaceHistory]] = ({}, {})
 
     def on_resize(self) -> None:
@@ -124,13 +135,24 @@ class InterfaceTable(DataTable):
     def sort_label(self) -> str:
         return next(column.label for column in COLUMNS if column.key == self.sort_by)
 
+    @property
+    def shown_columns(self) -> tuple[OverviewColumn, ...]:
+        """COLUMNS, without the sparkline when the numbers leave it too little room."""
+        return COLUMNS if self._history_width else COLUMNS[:-1]
+
+    @property
+    def scrolls_sideways(self) -> bool:
+        """The numbers are wider than the table: ← → scroll them, the interface column staying."""
+        return self.scrollable_content_region.width < NUMBERS_WIDTH
+
     def _draw(self, force: bool = False) -> None:
         latest, histories = self._shown
         cursor_key = self.cursor_key()
-        history_width = max(SPARKLINE_MIN_WIDTH, self.scrollable_content_region.width
-                            - sum(column.width for column in COLUMNS))
+        room = self.scrollable_content_region.width - NUMBERS_WIDTH
+        history_width = room if room >= SPARKLINE_MIN_WIDTH else 0
         if force or history_width != self._history_width or not self.columns:
             self._history_width = history_width
+            self.fixed_columns = 1 if self.scrolls_sideways else 0  # the name stays while ← → scroll the numbers
             self._add_columns()
         rows = {key: self._row(key, stats, histories[key]) for key, stats in latest.items() if key in histories}
         order = sorted(rows, key=lambda key: self._sort_key(key, latest[key], histories[key]))
@@ -138,7 +160,7 @@ class InterfaceTable(DataTable):
             self._add_rows(order, rows, cursor_key)
         else:
             for key, cells in rows.items():
-                for column, cell, shown in zip(COLUMNS, cells, self._cells[key]):
+                for column, cell, shown in zip(self.shown_columns, cells, self._cells[key]):
                     if cell != shown:
                         self.update_cell(key, column.key, cell)
         self._cells = rows
@@ -150,7 +172,7 @@ class InterfaceTable(DataTable):
 
     def _row(self, key: str, stats: RingStats, history: InterfaceHistory) -> tuple[Text, ...]:
         cells = [Text(_name_cell(key))]
-        for column in COLUMNS[1:]:
+        for column in self.shown_columns[1:]:
             if column.key == "history":
                 cell = sparkline_text(history.taken_pps, self._history_width - 1)
             elif stats.error and column.value is not None and column.key != "occupancy":
@@ -167,9 +189,11 @@ class InterfaceTable(DataTable):
         """Columns of fixed widths, the last one taking the rest; the sort column's label is reversed."""
         self.clear(columns=True)
         self._order = []
-        for column in COLUMNS:
+        for column in self.shown_columns:
             width = column.width or self._history_width
-            label = Text(column.label if column.key == "interface" else f" {column.label}", justify="left"
+            text = column.label if column.key != "history" else next(
+                label for label in (*HISTORY_LABELS, "") if len(label) < width or not label)
+            label = Text(text if column.key == "interface" else f" {text}", justify="left"
                          if column.key in ("interface", "state", "history") else "right")
             if column.key == self.sort_by:
                 label.stylize("reverse", 0 if column.key == "interface" else 1)
@@ -183,6 +207,13 @@ class InterfaceTable(DataTable):
         self._order = order
         if cursor_key in order:
             self.move_cursor(row=order.index(cursor_key), animate=False)
+
+    def action_cursor_right(self) -> None:
+        """With the row cursor, ← → scroll the numbers sideways: a column's width a press, not DataTable's cell."""
+        self.scroll_relative(x=SIDEWAYS_STEP, animate=False)
+
+    def action_cursor_left(self) -> None:
+        self.scroll_relative(x=-SIDEWAYS_STEP, animate=False)
 
     def cursor_key(self) -> str | None:
         """The interface of the row under the cursor."""
