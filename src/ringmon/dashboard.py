@@ -25,7 +25,7 @@ from textual.timer import Timer
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ringcore import Monitor, require_capture_privilege
-from ringcore.api import CaptureOptions, RingcoreError, RingStats, StoreOptions, interface_key
+from ringcore.api import CaptureOptions, RingcoreError, RingMode, RingStats, StoreOptions, interface_key
 
 from . import iface_facts
 from .capture_source import CaptureSource
@@ -45,7 +45,7 @@ from .screens.write_file_dialog import WriteFileDialog
 from .signal_safe_app import SignalSafeApp, exit_app_on_signals
 from .stats_history import LATENCY_WINDOW_S, REFRESH_HZ, InterfaceHistory
 from .widgets.fitting_footer import FittingFooter
-from .widgets.iface.panel import SCROLL_KEYS, InterfacePanel
+from .widgets.iface.panel import DROP_POLICY_NAMES, SCROLL_KEYS, InterfacePanel
 from .widgets.iface.talkers import TALKERS_ASKED
 from .widgets.live_text import LiveText
 from .widgets.ring.slot_map import SlotMap
@@ -135,6 +135,8 @@ class RingmonApp(SignalSafeApp[None]):
         self._refreshes = 0
         self._opening_file = False
         self._offered_wait: InterfaceChoice | None = None  # a down interface picked once: the next pick waits
+        # what an interface unplugged in this session was set to: plugged again, it is again (_as_it_was)
+        self._unplugged: dict[str, CaptureOptions] = {}
         self.overview_at_start = overview_at_start
         self.overview = OverviewScreen()
         self._refresh_timer: Timer | None = None
@@ -381,11 +383,16 @@ class RingmonApp(SignalSafeApp[None]):
                         "captured as soon as it comes up", title="plug", severity="warning", markup=False)
             return
         self._offered_wait = None
+        key = interface_key(ifname, netns)
+        options = self._unplugged.get(key, self.plug_options)
         try:
-            key = self.capture.plug(ifname, self.plug_options, netns=netns)
+            self.capture.plug(ifname, options, netns=netns)
         except RingcoreError as error:
             self.notify(escape(str(error)), title="plug", severity="error", markup=False)
             return
+        if self._unplugged.pop(key, None) is not None:
+            self.notify(f"{escape(key)} plugged again as it was: {_settings_text(options)}", title="plug",
+                        markup=False)
         await self.tabs.add_pane(self._new_pane(key))
         self.tabs.active = self._pane_ids[key]
         self.refresh_from_capture()
@@ -393,6 +400,9 @@ class RingmonApp(SignalSafeApp[None]):
 
     async def on_unplug_requested(self, message: UnplugRequested) -> None:
         key = message.key
+        stats = self.capture.stats().get(key)  # its settings now, not a refresh ago
+        if stats is not None:
+            self._unplugged[key] = _as_it_was(self.plug_options, stats)
         try:
             self.capture.unplug(key)
         except RingcoreError as error:
@@ -472,6 +482,20 @@ class RingmonApp(SignalSafeApp[None]):
         stats = self.latest.get(message.key)
         if stats is not None:
             self.push_screen(SlotInspector(self.capture, message.key, message.index, stats))
+
+
+def _as_it_was(options: CaptureOptions, stats: RingStats) -> CaptureOptions:
+    """`options` with what the user can change on a plugged interface (filter, drop policy, polling, ring) as
+    `stats` say it is."""
+    return replace(options, filter=stats.filter, drop_policy=stats.drop_policy, wait_strategy=stats.wait_strategy,
+                   poll_interval_us=stats.poll_interval_us, zero_copy=stats.mode == RingMode.ZERO_COPY,
+                   direct_dispatch=stats.mode == RingMode.DIRECT)
+
+
+def _settings_text(options: CaptureOptions) -> str:
+    mode = RingMode.DIRECT if options.direct_dispatch else RingMode.ZERO_COPY if options.zero_copy else RingMode.COPY
+    return (f"filter {escape(options.filter or 'none')}, {DROP_POLICY_NAMES[options.drop_policy]}, "
+            f"{options.wait_strategy.name.lower()} polling, {mode.label} ring")
 
 
 def _activity_of(state: object) -> object:

@@ -180,7 +180,10 @@ class FakeMonitor:
         key = interface_key(ifname, netns)
         if key in self._rings:
             raise RingcoreError(f"{key} is already plugged")
-        self._rings[key] = FakeRing(ifname, len(self._rings) + 2, 0.1, options, filter=options.filter)
+        mode = RingMode.DIRECT if options.direct_dispatch else RingMode.ZERO_COPY if options.zero_copy else RingMode.COPY
+        self._rings[key] = FakeRing(ifname, len(self._rings) + 2, 0.1, options, filter=options.filter,
+                                    drop_policy=options.drop_policy, wait_strategy=options.wait_strategy,
+                                    poll_interval_us=options.poll_interval_us, mode=mode)
         return key
 
     def recapture(self, key: str) -> None:
@@ -288,7 +291,8 @@ class FakeMonitor:
     def facts(self, ifname: str, netns: str | None = None) -> InterfaceFacts:
         """Interface facts that do not depend on the machine the tests run on; the NIC counted what
         arrived on the ring's interface (plus what it had counted before), never less than was captured."""
-        counters = self._ring(ifname).counters
+        ring = self._rings.get(interface_key(ifname, netns))
+        counters = ring.counters if ring is not None else {}  # unplugged: up, as every interface of the fake
         return InterfaceFacts(
             ifname, netns, is_up=True, mtu=1500, speed_mbps=10000, duplex="full",
             addresses=("inet 198.18.0.1/24", "link 02:00:c6:12:00:01"),

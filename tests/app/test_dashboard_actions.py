@@ -5,14 +5,15 @@ import asyncio
 
 from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
-from screen_text import panel_shown, shown
+from screen_text import panel_shown, screen_lines, shown
 from textual.widgets import Input, Tree
 
+from ringmon.screens.confirm_dialog import ConfirmDialog
 from ringmon.screens.filter_dialog import FilterDialog
 from ringmon.screens.slot_inspector import SlotInspector
 from ringmon.widgets.iface.panel import InterfacePanel
 from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
-from ringcore.api import DropPolicy
+from ringcore.api import DropPolicy, RingMode, WaitStrategy
 
 
 def run(scenario) -> None:
@@ -72,9 +73,62 @@ def test_bad_filter_shows_the_compilers_message_inline_and_keeps_the_old_filter(
     run(scenario)
 
 
-def test_unplug_key_removes_the_panel_and_the_other_keeps_its_own():
+def test_unplug_asks_first_naming_the_interface_and_only_unplug_chosen_unplugs():
     async def scenario(app, pilot, fake):
         await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        text = "\n".join(screen_lines(app))
+        assert "Unplug eth0?" in text and "(•) unplug eth0" in text and "( ) keep capturing" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog) and fake.interfaces == ["eth0", "eth1"]
+        await pilot.press("x", "down", "enter")  # keep capturing, chosen
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog) and fake.interfaces == ["eth0", "eth1"]
+        await pilot.press("x", "enter")  # unplug, as offered
+        await pilot.pause()
+        assert fake.interfaces == ["eth1"]
+
+    run(scenario)
+
+
+def test_a_replugged_interface_takes_back_its_filter_drop_policy_polling_and_ring_and_a_new_one_the_defaults():
+    async def scenario(app, pilot, fake):
+        await pilot.press("d")  # drop-late, from the panel
+        fake.set_filter("eth0", "udp")  # as the filter and polling dialogs apply them
+        fake.set_wait("eth0", WaitStrategy.SPIN, 250)
+        await refresh(pilot)
+        await pilot.press("x", "enter")
+        await pilot.pause()
+        assert fake.interfaces == ["eth1"]
+        fake.unplug("eth1")  # gone without the dashboard: its next plug is a first one
+        await app.plug_interface(("eth0", None))
+        stats = fake.stats()["eth0"]
+        assert (stats.filter, stats.drop_policy, stats.wait_strategy, stats.poll_interval_us) == (
+            "udp", DropPolicy.LATE, WaitStrategy.SPIN, 250)
+        assert any("eth0 plugged again as it was: filter udp, drop-late, spin polling, copy ring" in str(note.message)
+                   for note in app._notifications)
+        await app.plug_interface(("eth1", None))
+        assert fake.stats()["eth1"].filter is None and fake.stats()["eth1"].drop_policy == DropPolicy.EARLY
+
+    run(scenario)
+
+
+def test_a_replugged_interface_takes_back_its_ring_mode():
+    async def scenario(app, pilot, fake):
+        fake.set_mode("eth0", RingMode.ZERO_COPY)
+        await pilot.press("x", "enter")
+        await pilot.pause()
+        await app.plug_interface(("eth0", None))
+        assert fake.stats()["eth0"].mode == RingMode.ZERO_COPY
+
+    run(scenario)
+
+
+def test_unplug_key_removes_the_panel_and_the_other_keeps_its_own():
+    async def scenario(app, pilot, fake):
+        await pilot.press("x", "enter")
         await pilot.pause()
         assert fake.interfaces == ["eth1"]
         assert list(app.panels) == ["eth1"] and [panel.ifname for panel in app.query(InterfacePanel)] == ["eth1"]

@@ -155,7 +155,7 @@ def test_unplugging_removes_its_panel_while_the_other_keeps_counting(veth_pair):
     async def scenario(app, pilot):
         await pilot.press("escape")  # two interfaces: the dashboard opened on the overview
         assert app.active_panel().ifname == veth_pair.if_a
-        await pilot.press("x")
+        await pilot.press("x", "enter")
         await wait_for(pilot, lambda: [panel.ifname for panel in app.query(InterfacePanel)] == [veth_pair.if_b],
                        "one panel left")
         assert monitor.interfaces == [interface_key(veth_pair.if_b, veth_pair.ns_b)]

@@ -139,7 +139,7 @@ def test_an_interface_name_with_an_escape_character_is_shown_escaped(namespace):
         await wait_for(pilot, lambda: "down since" in panel_shown(app, key, "#panel-status"), "gone on the panel")
         status = panel_shown(app, key, "#panel-status")
         assert "r\\x1bx: the interface went down or away" in status and "\x1b" not in status
-        await pilot.press("x")
+        await pilot.press("x", "enter")
         await wait_for(pilot, lambda: notifications(app, "unplugged"), "the unplug notification")
         assert notifications(app, "unplugged") == [f"{escaped} unplugged"]
 

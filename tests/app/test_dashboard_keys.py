@@ -16,6 +16,7 @@ from textual.widgets._footer import FooterKey
 
 from ringcore.api import DropPolicy, RingMode, WaitStrategy
 from ringmon.dashboard import RingmonApp
+from ringmon.screens.confirm_dialog import ConfirmDialog
 from ringmon.screens.filter_dialog import FilterDialog
 from ringmon.screens.help import HelpScreen
 from ringmon.screens.interface_picker import InterfacePicker
@@ -51,7 +52,7 @@ EFFECTS = {
     "p": lambda app, fake: fake.stats()["eth0"].paused,
     "d": lambda app, fake: fake.stats()["eth0"].drop_policy == DropPolicy.LATE,
     "f": lambda app, fake: isinstance(app.screen, FilterDialog),
-    "x": lambda app, fake: fake.interfaces == ["eth1"],
+    "x": lambda app, fake: isinstance(app.screen, ConfirmDialog) and "eth0" in app.screen.title_text,
     "i": lambda app, fake: isinstance(app.screen, PollSettingsDialog),
     "r": lambda app, fake: fake._ring("eth0").slots_used_high == fake._ring("eth0").occupancy,
     "s": lambda app, fake: isinstance(app.focused, ScrollColumn),

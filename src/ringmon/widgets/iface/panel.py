@@ -20,6 +20,7 @@ from ...capture_source import CaptureSource
 from ...formatting import duration_us, escape, si, time_of_day
 from ...iface_facts import InterfaceFacts
 from ...messages import UnplugRequested
+from ...screens.confirm_dialog import ConfirmDialog
 from ...screens.filter_dialog import FilterDialog
 from ...screens.poll_settings_dialog import PollChoice, PollSettingsDialog
 from ...stats_history import InterfaceHistory
@@ -68,7 +69,8 @@ class InterfacePanel(Vertical):
         Binding("d", "toggle_drop_policy", "Drop policy", tooltip="Switch drop-early (kernel drops) / drop-late "
                 "(copied, then dropped at the ring)"),
         Binding("f", "set_filter", "Filter", tooltip="Set or clear the capture filter (tcpdump syntax)"),
-        Binding("x", "unplug", "Unplug", tooltip="Stop capturing on this interface and close its panel"),
+        Binding("x", "unplug", "Unplug", tooltip="Stop capturing on this interface and close its panel (asked "
+                "first; a plugs it again as it was)"),
         Binding("i", "poll_settings", "Polling settings",
                 tooltip="How the consumer waits on an empty ring (sleep interval, yield, spin, event or "
                 "adaptive) and what the ring is (copy, zero-copy, direct)"),
@@ -245,4 +247,13 @@ class InterfacePanel(Vertical):
         self.slot_map.focus()
 
     def action_unplug(self) -> None:
-        self.post_message(UnplugRequested(self.key))
+        """Asked first: unplugging ends the capture (a plugs it again, as it was)."""
+        def unplug(confirmed: bool | None) -> None:
+            if confirmed:
+                self.post_message(UnplugRequested(self.key))
+
+        name = escape(self.key)
+        self.app.push_screen(ConfirmDialog(
+            f"Unplug {name}?", f"capturing on {name} stops and its panel closes; its packets stay in the list (l); "
+            "a plugs it again with its filter, drop policy, polling and ring as they are now",
+            f"unplug {name}", "keep capturing"), unplug)
