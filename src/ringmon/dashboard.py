@@ -174,9 +174,18 @@ class RingmonApp(SignalSafeApp[None]):
         if self.note is not None:
             self.set_interval(BACKGROUND_CHECK_S, self.show_note)
         self.refresh_from_capture()
+        self._say_which_are_down()
         self._focus_active_panel()
         if self.overview_at_start or (self.overview_at_start is None and len(self.capture.interfaces) > 1):
             self.action_overview()
+
+    def _say_which_are_down(self) -> None:
+        """An interface plugged before the dashboard started (-i) that is down is said to be, as the picker says
+        it: plugged as down, it is waited for (refresh_facts captures it once it is up)."""
+        for panel in self.panels.values():
+            if self.gather_facts(panel.ifname, panel.netns).is_up is False:
+                self.notify(f"{escape(panel.key)} is down: waiting for it, captured as soon as it comes up",
+                            title="plug", severity="warning", markup=False)
 
     def on_unmount(self) -> None:
         self.restore_driver_signals()

@@ -2,6 +2,7 @@
 picked again, waited for; a filter one interface cannot compile names that interface and libpcap's words."""
 from __future__ import annotations
 
+import asyncio
 
 from test_dashboard_capture import open_screen, run_dashboard_on, wait_for, watching_a
 from test_dashboard_faults import ip, notifications
@@ -9,7 +10,7 @@ from textual.widgets import DataTable
 
 from ringcore import interface_key
 from ringcore.api import CaptureOptions
-from ringmon.dashboard import PlugRequest, run_plugged
+from ringmon.dashboard import PlugRequest, RingmonApp, run_plugged
 from ringmon.screens.interface_picker import InterfacePicker
 
 
@@ -49,3 +50,35 @@ def test_a_filter_an_interface_cannot_compile_names_it_and_never_says_none_is_up
     assert lines[0].startswith(f"ringmon: skipping {veth_pair.ns_a}/rmttun1: rmttun1: filter 'ether host "), lines
     assert "does not compile: ethernet addresses supported only on" in lines[0]
     assert lines[1:] == ["ringmon: no interface to watch (none could be plugged, see above)"]
+
+
+class PilotedDashboard(RingmonApp):
+    """The app run_plugged starts, driven by Pilot instead of a terminal (`scenario` set by the test)."""
+
+    scenario = None
+
+    def run(self, *args, **kwargs) -> None:
+        async def main():
+            async with self.run_test(size=(120, 40)) as pilot:
+                await pilot.pause(0.2)
+                await self.scenario(pilot)
+
+        asyncio.run(main())
+
+
+def test_a_down_interface_named_with_i_is_said_down_and_waited_for_until_it_comes_up(veth_pair):
+    ip(veth_pair.ns_a, "link", "set", veth_pair.if_a, "down")
+    key = interface_key(veth_pair.if_a, veth_pair.ns_a)
+    said: list[str] = []
+
+    async def scenario(pilot):
+        app = pilot.app
+        await wait_for(pilot, lambda: notifications(app, "is down"), "the notification")
+        said.extend(notifications(app, "is down"))
+        ip(veth_pair.ns_a, "link", "set", veth_pair.if_a, "up")
+        await wait_for(pilot, lambda: notifications(app, f"{key} is back: capturing again"), "captured once up")
+
+    PilotedDashboard.scenario = staticmethod(scenario)
+    status = run_plugged([PlugRequest(veth_pair.if_a, netns=veth_pair.ns_a)], app_class=PilotedDashboard, store=None)
+    assert status == 0
+    assert said == [f"{key} is down: waiting for it, captured as soon as it comes up"]
