@@ -7,10 +7,13 @@ from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
 from screen_text import panel_shown, screen_lines, shown
 from textual.widgets import Input, Tree
+from textual.widgets._toast import Toast
 
 from ringmon.screens.confirm_dialog import ConfirmDialog
 from ringmon.screens.filter_dialog import FilterDialog
+from ringmon.screens.interface_picker import InterfacePicker
 from ringmon.screens.slot_inspector import SlotInspector
+from ringmon.widgets.fitting_footer import FittingFooter
 from ringmon.widgets.iface.panel import InterfacePanel
 from ringmon.widgets.packets.hex_dump import HexDump, hex_dump_text
 from ringcore.api import DropPolicy, RingMode, WaitStrategy
@@ -265,5 +268,38 @@ def test_packets_key_and_palette_command_open_the_sessions_live_list_following_t
         await palette_entry()
         await pilot.pause()
         assert isinstance(app.screen, PacketListScreen)
+
+    run(scenario)
+
+
+def test_a_toast_sits_above_a_two_line_footer_and_covers_none_of_its_keys():
+    async def main():
+        app = fake_dashboard(FakeMonitor())
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:  # run_test leaves toasts out
+            await refresh(pilot, 20)
+            footer = app.screen.query_one(FittingFooter)
+            assert footer.has_class("-two-lines") and footer.region.height == 2
+            app.notify("a toast")
+            await pilot.pause(0.3)
+            toast = app.screen.query_one(Toast)
+            assert toast.region.bottom <= footer.region.y, (toast.region, footer.region)
+
+    asyncio.run(main())
+
+
+def test_a_dialogs_errors_are_said_inside_it_not_in_a_toast_over_it():
+    async def scenario(app, pilot, fake):
+        await pilot.press("i")
+        await pilot.pause()
+        app.screen.query_one("#poll-interval", Input).value = "-5"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "whole number of microseconds" in shown(app, "#poll-error") and not app._notifications
+        await pilot.press("escape")
+        app.push_screen(InterfacePicker([fake.facts("eth0")], {"eth0"}))
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert shown(app, "#picker-error") == "eth0 is already plugged" and not app._notifications
 
     run(scenario)

@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label
 
 from ..formatting import escape
 from ..widgets.packets.packet_list import parse_number_range
 from ..widgets.choice_set import ChoiceSet, MarkedRadioButton
+from ..widgets.dialog_error import DialogError
 from .write_file_dialog import FORMAT_LABELS, FORMAT_SUFFIXES
 
 WHICH = ("all", "displayed", "marked", "range")
@@ -65,7 +66,7 @@ class ExportDialog(ModalScreen["ExportRequest | None"]):
                     yield MarkedRadioButton(FORMAT_LABELS[name], value=index == 0, name=name)
             stem = time.strftime("ringmon-export-%Y%m%d-%H%M%S")
             yield Input(str(new_file_name(Path("."), stem, ".pcapng")), id="export-path")
-            yield Static(id="export-error", classes="dialog-error")
+            yield DialogError(id="export-error")
             yield Label(Text("enter export · tab moves · space chooses an option, enter chooses it and exports · "
                              "escape cancel", "dim"))
 
@@ -86,9 +87,7 @@ class ExportDialog(ModalScreen["ExportRequest | None"]):
             self.query_one("#export-range", Input).focus()
 
     def _refuse(self, why: str) -> None:
-        error_view = self.query_one("#export-error", Static)
-        error_view.update(Text(escape(why)))
-        error_view.add_class("-shown")
+        self.query_one(DialogError).say(escape(why))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._export()

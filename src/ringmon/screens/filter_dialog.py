@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label
 
 from ringcore.api import RingcoreError
 
 from ..formatting import escape
+from ..widgets.dialog_error import DialogError
 
 
 class FilterDialog(ModalScreen[None]):
@@ -30,7 +31,7 @@ class FilterDialog(ModalScreen[None]):
             yield Label(Text(f"Capture filter on {escape(self.ifname)}", "bold"))
             yield Label(Text("tcpdump syntax, compiled by libpcap; empty means no filter", "dim"))
             yield Input(self.current or "", placeholder="e.g. udp and not port 53", id="filter-expression")
-            yield Static(id="filter-error", classes="dialog-error")
+            yield DialogError(id="filter-error")
             yield Label(Text("enter apply · escape cancel", "dim"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -38,9 +39,7 @@ class FilterDialog(ModalScreen[None]):
         try:
             self.apply(expression)
         except RingcoreError as error:  # FilterError carries libpcap's message; the old filter stays
-            error_view = self.query_one("#filter-error", Static)
-            error_view.update(Text(escape(str(error))))
-            error_view.add_class("-shown")
+            self.query_one(DialogError).say(escape(str(error)))
             return
         self.notify(f"filter: {escape(expression or 'none')}", title=escape(self.ifname), markup=False)
         self.dismiss()

@@ -15,6 +15,7 @@ from ringcore.api import interface_key
 
 from ..formatting import escape
 from ..iface_facts import InterfaceFacts
+from ..widgets.dialog_error import DialogError
 
 InterfaceChoice = tuple[str, str | None]  # (ifname, netns)
 
@@ -32,6 +33,7 @@ class InterfacePicker(ModalScreen[InterfaceChoice | None]):
         with Vertical(classes="dialog wide"):
             yield Label(Text("Plug an interface", "bold"))
             yield DataTable(cursor_type="row", zebra_stripes=True, id="interface-table")
+            yield DialogError(id="picker-error")
             yield Label(Text("enter plug · escape cancel", "dim"))
 
     def on_mount(self) -> None:
@@ -52,7 +54,6 @@ class InterfacePicker(ModalScreen[InterfaceChoice | None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         netns, ifname = str(event.row_key.value).split("\0", 1)
         if interface_key(ifname, netns or None) in self.plugged:
-            self.notify(f"{escape(interface_key(ifname, netns or None))} is already plugged", severity="warning",
-                        markup=False)
+            self.query_one(DialogError).say(f"{escape(interface_key(ifname, netns or None))} is already plugged")
             return
         self.dismiss((ifname, netns or None))

@@ -15,6 +15,7 @@ from ringcore.api import RingMode, WaitStrategy
 
 from ..formatting import escape
 from ..widgets.choice_set import ChoiceSet, MarkedRadioButton
+from ..widgets.dialog_error import DialogError
 
 _STRATEGY_HELP = {
     WaitStrategy.SLEEP: "sleep: sleep the interval, then poll again (cheap, adds latency)",
@@ -50,6 +51,7 @@ class PollSettingsDialog(ModalScreen[PollChoice | None]):
                     yield MarkedRadioButton(Text(help_text), value=strategy == self.strategy, name=strategy.name)
             yield Label(Text("sleep interval in µs (sleep only)", "dim"))
             yield Input(str(self.poll_interval_us), type="integer", id="poll-interval")
+            yield DialogError(id="poll-error")
             yield Label(Text("the ring (switched live, no packet lost)", "dim"))
             with ChoiceSet(id="ring-mode"):
                 for mode, help_text in _MODE_HELP.items():
@@ -76,6 +78,6 @@ class PollSettingsDialog(ModalScreen[PollChoice | None]):
         except ValueError:
             interval_us = -1
         if interval_us < 0:
-            self.notify("the interval is a whole number of microseconds, 0 or more", severity="error")
+            self.query_one(DialogError).say("the interval is a whole number of microseconds, 0 or more")
             return
         self.dismiss((strategy, interval_us, mode))

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label
 
 from ..formatting import escape
+from ..widgets.dialog_error import DialogError
 
 # The answer as the caller wants it, or ValueError with one line that says what is wrong.
 Check = Callable[[str], object]
@@ -35,7 +36,7 @@ class PromptDialog(ModalScreen[object]):
             yield Label(Text(self.title_text, "bold"))
             yield Label(Text(self.hint, "dim"))
             yield Input(self.value, id="prompt-answer")
-            yield Static(id="prompt-error", classes="dialog-error")
+            yield DialogError(id="prompt-error")
             yield Label(Text("enter accept · escape cancel", "dim"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -46,6 +47,4 @@ class PromptDialog(ModalScreen[object]):
         try:
             self.dismiss(self.check(answer))
         except ValueError as error:
-            error_view = self.query_one("#prompt-error", Static)
-            error_view.update(Text(escape(str(error))))
-            error_view.add_class("-shown")
+            self.query_one(DialogError).say(escape(str(error)))

@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label
 
 from ..widgets.choice_set import ChoiceSet, MarkedRadioButton
+from ..widgets.dialog_error import DialogError
 
 FORMAT_SUFFIXES = {"pcapng": ".pcapng", "pcap": ".pcap", "pcap-ns": ".pcap"}
 FORMAT_LABELS = {  # what each format keeps, said beside it
@@ -35,7 +36,7 @@ class WriteFileDialog(ModalScreen["tuple[str, str] | None"]):
                 for index, name in enumerate(FORMAT_SUFFIXES):
                     yield MarkedRadioButton(FORMAT_LABELS[name], value=index == 0, name=name)
             yield Input(time.strftime("ringmon-%Y%m%d-%H%M%S.pcapng"), id="file-path")
-            yield Static(id="write-error", classes="dialog-error")
+            yield DialogError(id="write-error")
             yield Label(Text("enter start · tab to the formats (space chooses, enter chooses and starts) · escape "
                              "cancel · w again stops", "dim"))
 
@@ -61,8 +62,6 @@ class WriteFileDialog(ModalScreen["tuple[str, str] | None"]):
     def _start(self) -> None:
         path = self.query_one("#file-path", Input).value.strip()
         if not path:
-            error_view = self.query_one("#write-error", Static)
-            error_view.update(Text("give a file name"))
-            error_view.add_class("-shown")
+            self.query_one(DialogError).say("give a file name")
             return
         self.dismiss((path, self._format()))

@@ -59,6 +59,7 @@ class FittingFooter(Footer):
         for key, description in zip(keys, full):
             key.description = description
         self.set_class(two_lines, "-two-lines")
+        self.screen.set_class(two_lines, "-two-line-footer")  # its toasts sit above both lines (ringmon.tcss)
         self.styles.grid_size_columns = -(-len(keys) // 2) if two_lines else len(keys)
         yield from keys
 
