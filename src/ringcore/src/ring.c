@@ -488,8 +488,10 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 	seq_end(&ring->cons_seq);
 	ring->held -= n;
 	if (ring->kernel) {
-		ring->kernel->release_pos = pos;
-		pos = kernel_ring_return_blocks(ring, pos);
+		/* everything polled released: the empty blocks the poll passed
+		 * after the last packet go back too (no later poll may come) */
+		ring->kernel->release_pos = ring->held ? pos : ring->kernel->poll_pos;
+		pos = kernel_ring_return_blocks(ring, ring->kernel->release_pos);
 	}
 	free_slots(ring, pos);
 	return 0;

@@ -8,6 +8,8 @@
  * order, intact (its header in place: hdr + 1 is the packet), empty blocks
  * are passed and given back, no block is filled while the consumer holds it,
  * and kernel_packets == delivered + ring_drops + occupancy in every snapshot.
+ * Then, alone: an empty block handed over after the last packets goes back
+ * with their release, with no poll after it.
  * Usage: ring_kernel_blocks [seconds]   (default 1.0) */
 #include "helpers.h"
 #include "ring_internal.h"
@@ -167,9 +169,9 @@ static void *consumer(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* A zero-copy ring over anonymous memory laid out as the kernel's blocks. */
+static struct rc_ring *kernel_blocks_ring(uint8_t **map_out)
 {
-	double seconds = argc > 1 ? atof(argv[1]) : 1.0;
 	size_t size = (size_t)BLOCK_SIZE * BLOCK_NR;
 	uint8_t *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	REQUIRE(map != MAP_FAILED, "map");
@@ -179,11 +181,46 @@ int main(int argc, char **argv)
 	REQUIRE(km, "kernel map");
 	struct rc_ring_config cfg = { .wait_strategy = RC_WAIT_SLEEP, .poll_interval_us = 50 };
 	char errbuf[RC_ERRBUF_SIZE];
-	struct run r = { .map = map, .deadline_ns = mono_ns() + (uint64_t)(seconds * 1e9) };
-	REQUIRE(rc_ring_create_kernel(&cfg, km, BLOCK_SIZE, BLOCK_NR, &r.ring, errbuf, sizeof errbuf) == 0,
+	struct rc_ring *ring;
+	REQUIRE(rc_ring_create_kernel(&cfg, km, BLOCK_SIZE, BLOCK_NR, &ring, errbuf, sizeof errbuf) == 0,
 		"create: %s", errbuf);
 	kernel_map_release(km); /* the ring's reference keeps it */
-	kernel_ring_start_at(r.ring, 3 * BLOCK_NR); /* positions start anywhere */
+	kernel_ring_start_at(ring, 3 * BLOCK_NR); /* positions start anywhere */
+	*map_out = map;
+	return ring;
+}
+
+/* The poll that takes the last packets passes the empty block after them:
+ * releasing them is the last chance to give that block back. */
+static void trailing_empty_block_goes_back(void)
+{
+	uint8_t *map;
+	struct rc_ring *ring = kernel_blocks_ring(&map);
+	REQUIRE(rc_ring_attach_consumer(ring) == 0, "attach");
+	uint64_t seq = 0;
+	for (int empty = 0; empty <= 1; empty++) {
+		struct tpacket_block_desc *bd = (struct tpacket_block_desc *)(map + (unsigned)empty * BLOCK_SIZE);
+		fill_block(bd, &seq, empty);
+		REQUIRE(rc_ring_kernel_block_ready(ring) == bd, "block %d ready", empty);
+		hand_over(ring, bd);
+	}
+	uint64_t pos;
+	uint32_t n = rc_ring_poll(ring, UINT32_MAX, &pos);
+	CHECK(n == seq && n > 0, "polled %u of %llu", n, (unsigned long long)seq);
+	REQUIRE(rc_ring_release(ring, n) == 0, "release");
+	struct rc_stats s = ring_stats(ring);
+	CHECK(s.head == 3 * BLOCK_NR + 2 && s.tail == s.head, "both blocks given back: head %llu tail %llu",
+	      (unsigned long long)s.head, (unsigned long long)s.tail);
+	rc_ring_detach_consumer(ring);
+	rc_ring_destroy(ring);
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+	uint8_t *map;
+	struct run r = { .ring = kernel_blocks_ring(&map), .deadline_ns = mono_ns() + (uint64_t)(seconds * 1e9) };
+	r.map = map;
 
 	pthread_t p, c;
 	pthread_create(&c, NULL, consumer, &r);
@@ -215,5 +252,6 @@ int main(int argc, char **argv)
 	printf("packets %llu, blocks %llu, snapshots %u\n", (unsigned long long)r.produced,
 	       (unsigned long long)(s.head - 3 * BLOCK_NR), snapshots);
 	rc_ring_destroy(r.ring); /* unmaps the blocks and closes the descriptor */
+	trailing_empty_block_goes_back();
 	return test_result("ring_kernel_blocks");
 }
