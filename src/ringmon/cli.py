@@ -58,7 +58,8 @@ EXIT_STATUS = ("exit status:\n"
                "  0    done as asked (for a capture: -c reached, interrupted, or its reader went away)\n"
                "  1    an error, said in one line on stderr (an interface down or gone, a filter that does not\n"
                "       compile, a file that cannot be read or written, no privilege to capture)\n"
-               "  2    a bad flag or value on the command line, said in one line on stderr")
+               "  2    a bad flag or value on the command line, or flags that cannot go together (such as\n"
+               "       -F FILE with an expression, or --zero-copy with --slot-size), said in one line on stderr")
 
 
 class _ManPageFormatter(argparse.HelpFormatter):
@@ -245,7 +246,8 @@ def _add_numeric(parser: argparse.ArgumentParser) -> None:
 
 def _add_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action=_VersionAction,
-                        help="print ringmon's version and the libpcap versions it uses, and exit")
+                        help="print ringmon's version and the libpcap it links (as tcpdump --version), then the "
+                             "version of pcapy-ng's own libpcap, which compiles capture filters, and exit")
 
 
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -528,7 +530,7 @@ def _capture_parser() -> argparse.ArgumentParser:
                         help="list the interfaces (of --netns) with their state, numbered as tcpdump -D numbers them "
                              "(its pseudo-devices, such as any, left out), and exit; -i takes the number too")
     parser.add_argument("-L", dest="list_linktypes", action="store_true",
-                        help="list the link types of the -i interfaces (for -y) and exit")
+                        help="list the link types of the -i interfaces (for -y) on stderr, as tcpdump, and exit")
     parser.add_argument("-U", dest="packet_buffered", action="store_true",
                         help="with -w: packet-buffered, each batch of packets reaches the file or stream as it is "
                              "taken (a FIFO's reader sees them at once) instead of when 1 MiB is buffered "
@@ -549,7 +551,9 @@ def _add_line_format_options(parser: argparse.ArgumentParser) -> None:
     lines.add_argument("-v", dest="verbose", action="count", default=0,
                        help="print the IP header's fields (tos, ttl, id, offset, flags, proto, length) and what "
                             "tcpdump -v adds: checksums checked, neighbor discovery options, DNS answers' names, "
-                            "HTTP heads; -vv, -vvv accepted, the same")
+                            "HTTP heads; -vv adds what tcpdump -vv does: IPv4 UDP checksums, every TCP segment's "
+                            "seq, a DNS response's questions and authority and additional records, IGMP and MLD "
+                            "records' sources, each neighbor discovery option's bytes; -vvv DNS TTLs too")
     lines.add_argument("-q", dest="quiet", action="store_true", help="quiet: less protocol information per line")
     lines.add_argument("-t", dest="time_style", action="count", default=0,
                        help="-t: no time; -tt: seconds since the epoch; -ttt: since the packet before; -tttt: "
