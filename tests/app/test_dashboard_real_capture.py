@@ -219,8 +219,7 @@ def test_a_zero_copy_ring_says_so_has_no_ring_full_stage_refuses_drop_late_and_i
         await wait_for(pilot, lambda: app.latest[veth_pair.key_a].delivered == len(frames), "the frames delivered")
         drops = panel_shown(app, veth_pair.if_a, "DropsByStage").splitlines()
         # no slot ring, so no stage where it fills: a dash, not a 0 that could grow
-        assert next(line for line in drops if line.startswith("ring full")).split() == [
-            "ring", "full", "—", "—", "(zero-copy)"]
+        assert next(line for line in drops if line.startswith("ring full")).split() == ["ring", "full", "—", "—"]
         await pilot.press("enter")  # slot 0: the kernel's first block, which the frames filled
         inspector = await wait_for_inspector(pilot)
         header = shown(app, "#detail-header")

@@ -29,10 +29,9 @@ class DropsByStage(LiveText):
         )
         for stage, total, per_second in stages:
             text.append(f"{stage:<{_STAGE_WIDTH}}")
-            if stage == "ring full" and "ring" not in stats.mode.drop_stages and not total:
-                # zero-copy: no slot ring to fill (a total is from before a switch to it)
-                text.append(f"{'—':>{_NUMBER_WIDTH}}{'—':>{_NUMBER_WIDTH}}", "dim")
-                text.append(f" ({stats.mode.label})\n", "dim")
+            if stage == "ring full" and "ring" not in stats.mode.drop_stages:
+                # zero-copy: no slot ring to fill, no rate (a total is from before a switch to it), as the overview
+                text.append(f"{si(total) if total else '—':>{_NUMBER_WIDTH}}{'—':>{_NUMBER_WIDTH}}\n", "dim")
                 continue
             text.append(f"{si(total):>{_NUMBER_WIDTH}}", "bold red" if total else "green")
             text.append(f"{si(per_second):>{_NUMBER_WIDTH}}\n", "bold red" if per_second >= 0.5 else "green")
