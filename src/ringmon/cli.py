@@ -308,7 +308,8 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     parser.add_argument("--dispatch", choices=("ring", "direct"), default="ring",
                         help="where the file, the talkers and the store take packets: a drain thread of their own "
                              "behind the ring (ring), or the capture thread itself on each kernel block, with no "
-                             "hand-off (direct: implies --zero-copy; a slow sink shows as kernel drops) (default ring)")
+                             "hand-off (direct: implies --zero-copy; a slow sink shows as kernel drops; capture: "
+                             "with -w or --count-only, its sinks) (default ring)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, "
                              "sleep until the producer signals a kernel block (event), or spin --spin us and then "

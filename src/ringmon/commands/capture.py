@@ -49,7 +49,8 @@ PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
                    "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W",
-                   "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y"}
+                   "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y", "zero_copy": "--zero-copy",
+                   "slot_size": "--slot-size", "ring_pages": "--ring-pages", "truncate_to_slot": "--truncate-to-slot"}
 
 
 class StopRequest:
@@ -173,6 +174,9 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
             return _list_linktypes(args.interfaces, args.netns)
         if args.count_only and args.write_file:
             raise UsageError("--count-only writes no packet: it cannot be used with -w")
+        if args.dispatch == "direct" and not (args.write_file or args.count_only):
+            raise UsageError("--dispatch direct runs the writer (-w) or the counting (--count-only) in the capture "
+                             "thread: without either, lines are printed from the ring as with --zero-copy")
         account = user_account(args.run_as) if args.run_as else None
         if account is not None:
             require_access(account, installation_needs() + _output_needs(args))
