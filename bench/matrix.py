@@ -48,6 +48,8 @@ DEFAULT_RATES = "10k,100k,max"
 # Overload: the classic ring (64 slots, a 1 ms sleep whenever it is empty) at the top rate, where the drop policy
 # decides which packets are lost: early in the kernel, or late after the copy into the ring.
 OVERLOAD_ARGS = ["--ring-pages", "33", "--wait", "sleep"]
+# Zero-copy and direct have no slot ring to size (their ring is the kernel's blocks) and refuse --ring-pages.
+ZERO_COPY_OVERLOAD_ARGS = ["--wait", "sleep"]
 POLICIES = ("early", "late")
 NOT_APPLICABLE = {
     ("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)",
@@ -125,7 +127,8 @@ def plan(modes: list[str], strategies: list[str], rates: list[str], help_text: s
                 cells.append(Cell("matrix", mode, strategy, rate, [*MODES[mode], "--wait", strategy],
                                   available=available and strategy in offered))
         for policy in POLICIES:
-            cell = Cell("overload", mode, policy, "max", [*MODES[mode], *OVERLOAD_ARGS, "--drop-policy", policy],
+            overload = OVERLOAD_ARGS if mode == "copy" else ZERO_COPY_OVERLOAD_ARGS
+            cell = Cell("overload", mode, policy, "max", [*MODES[mode], *overload, "--drop-policy", policy],
                         available=available)
             if available and (mode, policy) in NOT_APPLICABLE:
                 cell.available, cell.unavailable = False, NOT_APPLICABLE[mode, policy]

@@ -41,6 +41,7 @@ from .capture import (
     WriterFiles,
     validate_kernel_buffer,
     validate_ring,
+    validate_snaplen,
     validate_spin,
 )
 from .filter import UserSpaceFilter, compile_live_filter
@@ -66,5 +67,5 @@ __all__ = [
     "RingMode", "RingStats", "RingcoreError", "SlotMeta", "SlotView",
     "StoreInterface", "StoreOptions", "StoreProgress", "StoredPacket", "Talker", "Talkers", "TopTalkers",
     "UserSpaceFilter", "WaitStrategy", "WriteStatus", "Writer", "WriterFiles", "compile_live_filter", "in_netns", "interface_key",
-    "require_capture_privilege", "validate_kernel_buffer", "validate_ring", "validate_spin",
+    "require_capture_privilege", "validate_kernel_buffer", "validate_ring", "validate_snaplen", "validate_spin",
 ]

@@ -65,6 +65,11 @@ class RingMode(enum.IntEnum):
     def label(self) -> str:
         return self.name.lower().replace("_", "-")
 
+    @property
+    def drop_stages(self) -> tuple[str, ...]:
+        """Where this ring can lose a packet: zero-copy has no slot ring of its own, so only the kernel drops."""
+        return ("kernel", "ring") if self is RingMode.COPY else ("kernel",)
+
 
 class WaitStrategy(enum.IntEnum):
     SLEEP = 0  # sleep the poll interval, poll again: the classic design

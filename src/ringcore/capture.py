@@ -105,6 +105,12 @@ def validate_kernel_buffer(buffer_bytes: int) -> int:
     return -(-buffer_bytes // KERNEL_BLOCK_SIZE)
 
 
+def validate_snaplen(snaplen: int) -> int:
+    if not 1 <= snaplen <= MAX_SNAPLEN:
+        raise RingcoreError(f"snap length {snaplen} is out of range: 1 to {MAX_SNAPLEN} bytes")
+    return snaplen
+
+
 def validate_poll_interval(poll_interval_us: int) -> int:
     return in_range("poll interval", poll_interval_us, 0, MAX_POLL_INTERVAL_US, " us")
 
@@ -395,8 +401,7 @@ class Capture(_Native):
 
     def __init__(self, ifname: str, options: CaptureOptions, netns: str | None = None):
         validate_ring(options.slot_size, options.ring_pages)
-        if not 1 <= options.snaplen <= MAX_SNAPLEN:
-            raise RingcoreError(f"snap length {options.snaplen} is out of range: 1 to {MAX_SNAPLEN} bytes")
+        validate_snaplen(options.snaplen)
         validate_poll_interval(options.poll_interval_us)
         kernel_blocks = validate_kernel_buffer(options.kernel_buffer_bytes)
         validate_spin(options.spin_us)

@@ -121,9 +121,9 @@ def join_expression(words: list[str]) -> str | None:
     return expression or None
 
 
-def libpcap_versions() -> list[str]:
+def libpcap_versions() -> tuple[str, str]:
     """The libpcaps ringmon runs, in tcpdump --version's words: the system's, which the C library links (display
     filters), then pcapy-ng's own copy, which compiles capture filters."""
     bundled = ctypes.CDLL(pcapy.__file__)  # its libpcap's symbols are reached through it
     bundled.pcap_lib_version.restype = ctypes.c_char_p
-    return [rc.lib.pcap_lib_version().decode(), f"{bundled.pcap_lib_version().decode()} (compiles capture filters)"]
+    return rc.lib.pcap_lib_version().decode(), bundled.pcap_lib_version().decode()

@@ -33,6 +33,7 @@ from ringcore import (
     WaitStrategy,
     validate_kernel_buffer,
     validate_ring,
+    validate_snaplen,
     validate_spin,
 )
 from ringcore.store import MAX_SPOOL_BYTES, MAX_SPOOL_PACKETS, SPOOL_MIN_BYTES, SPOOL_MIN_PACKETS
@@ -49,11 +50,16 @@ def say(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+class UsageError(RingcoreError):
+    """Flags that cannot go together, found after parsing: said and exited as argparse's own errors (status 2)."""
+
+
 EXIT_STATUS = ("exit status:\n"
                "  0    done as asked (for a capture: -c reached, interrupted, or its reader went away)\n"
                "  1    an error, said in one line on stderr (an interface down or gone, a filter that does not\n"
                "       compile, a file that cannot be read or written, no privilege to capture)\n"
-               "  2    a bad flag or value on the command line, said in one line on stderr")
+               "  2    a bad flag or value on the command line, or flags that cannot go together (such as\n"
+               "       -F FILE with an expression, or --zero-copy with --slot-size), said in one line on stderr")
 
 
 class _ManPageFormatter(argparse.HelpFormatter):
@@ -219,15 +225,17 @@ class _VersionAction(argparse.Action):
 
         from ringcore.filter import libpcap_versions
 
-        print("\n".join([f"{PROG} version {version(PROG)}", *libpcap_versions()]))
+        linked, bundled = libpcap_versions()
+        # tcpdump's first two lines; the third names the other libpcap's role, as tcpdump's names OpenSSL
+        print(f"{PROG} version {version(PROG)}\n{linked}\ncapture filters compiled by pcapy-ng's {bundled}")
         parser.exit()
 
 
 def _add_filter_file(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-F", dest="filter_file", metavar="FILE",
                         help="read the filter from FILE ('#' starts a comment to the end of the line, as tcpdump "
-                             "reads it); an expression on the command line as well is an error (default: the "
-                             "expression on the command line)")
+                             "reads it); an expression on the command line as well is a usage error, exit status 2 "
+                             "(tcpdump ignores it) (default: the expression on the command line)")
 
 
 def _add_numeric(parser: argparse.ArgumentParser) -> None:
@@ -238,7 +246,8 @@ def _add_numeric(parser: argparse.ArgumentParser) -> None:
 
 def _add_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action=_VersionAction,
-                        help="print ringmon's version and the libpcap versions it uses, and exit")
+                        help="print ringmon's version and the libpcap it links (as tcpdump --version), then the "
+                             "version of pcapy-ng's own libpcap, which compiles capture filters, and exit")
 
 
 def _add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -261,16 +270,17 @@ def store_options(args: argparse.Namespace) -> StoreOptions | None:
     """The options of _add_store_options, checked together (DIR alone was checked by keep_directory)."""
     if args.no_store or args.spool_size == 0:
         if args.keep_spool is not None:
-            raise RingcoreError("--keep-spool needs the store: drop --no-store or --spool-size 0")
+            raise UsageError("--keep-spool needs the store: drop --no-store or --spool-size 0")
         return None
     return StoreOptions(spool_bytes=args.spool_size, spool_packets=args.spool_packets, keep_dir=args.keep_spool)
 
 
-def _add_ring_options(parser: argparse.ArgumentParser, slot_size: int | None, ring_pages: int | None) -> None:
-    parser.add_argument("--slot-size", metavar="BYTES", type=byte_count, default=slot_size,
-                        help=f"bytes per ring slot, 64 to 65536 (64K) (default {slot_size or DEFAULT_SLOT_SIZE})")
-    parser.add_argument("--ring-pages", metavar="PAGES", type=nonnegative, default=ring_pages,
-                        help=f"ring size in pages, one of them the header (default {ring_pages or CLASSIC_RING_PAGES})")
+def _add_ring_options(parser: argparse.ArgumentParser, ring_pages: int) -> None:
+    # None unless given: --zero-copy refuses them given, and the demo picks its classic ring
+    parser.add_argument("--slot-size", metavar="BYTES", type=byte_count,
+                        help=f"bytes per ring slot, 64 to 65536 (64K) (default {DEFAULT_SLOT_SIZE})")
+    parser.add_argument("--ring-pages", metavar="PAGES", type=nonnegative,
+                        help=f"ring size in pages, one of them the header (default {ring_pages})")
 
 
 def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
@@ -283,7 +293,7 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                         help=f"bytes kept of each packet (0: the default, {DEFAULT_SNAPLEN})")
     parser.add_argument("-p", dest="promisc", action="store_false",
                         help="do not put the interface in promiscuous mode (default: promiscuous, as tcpdump)")
-    _add_ring_options(parser, DEFAULT_SLOT_SIZE, DEFAULT_RING_PAGES)
+    _add_ring_options(parser, DEFAULT_RING_PAGES)
     parser.add_argument("--truncate-to-slot", action="store_true",
                         help="cut each packet to one slot (counted as truncated); by default a packet larger "
                              "than a slot takes several, kept whole up to the snap length")
@@ -293,12 +303,13 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
     parser.add_argument("--zero-copy", action="store_true",
                         help="no slot ring: the consumer reads each packet in place in the kernel's blocks, and a "
                              "block goes back to the kernel once its packets are consumed; every drop is the "
-                             "kernel's (--slot-size, --ring-pages and --truncate-to-slot do not apply) (default: copied into the "
-                             "slot ring)")
+                             "kernel's (--slot-size, --ring-pages, --truncate-to-slot and --drop-policy late are "
+                             "refused with it: exit status 2) (default: copied into the slot ring)")
     parser.add_argument("--dispatch", choices=("ring", "direct"), default="ring",
                         help="where the file, the talkers and the store take packets: a drain thread of their own "
                              "behind the ring (ring), or the capture thread itself on each kernel block, with no "
-                             "hand-off (direct: implies --zero-copy; a slow sink shows as kernel drops) (default ring)")
+                             "hand-off (direct: implies --zero-copy; a slow sink shows as kernel drops; capture: "
+                             "with -w or --count-only, its sinks) (default ring)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, "
                              "sleep until the producer signals a kernel block (event), or spin --spin us and then "
@@ -337,27 +348,29 @@ def _filter_expression(args: argparse.Namespace) -> str | None:
     if args.filter_file is None:
         return join_expression(args.filter)
     if args.filter:
-        raise RingcoreError(f"-F {args.filter_file} gives the filter: the expression on the command line "
-                            f"('{' '.join(args.filter)}') would be ignored")
+        raise UsageError(f"-F {args.filter_file} gives the filter: the expression on the command line "
+                         f"('{' '.join(args.filter)}') would be ignored")
     return join_expression([filter_from_file(args.filter_file)])
 
 
 def capture_options(args: argparse.Namespace) -> CaptureOptions:
-    """The options of _add_capture_options, checked: a ring that does not fit is an error before anything opens."""
-    validate_ring(args.slot_size, args.ring_pages)
+    """The options of _add_capture_options, checked together: flags that contradict each other, or a ring that
+    does not fit, are a usage error before anything opens."""
+    _refuse_slot_ring_flags(args)
+    slot_size = DEFAULT_SLOT_SIZE if args.slot_size is None else args.slot_size
+    ring_pages = DEFAULT_RING_PAGES if args.ring_pages is None else args.ring_pages
     kernel_buffer = DEFAULT_KERNEL_BUFFER_BYTES if args.kernel_buffer is None else args.kernel_buffer
-    validate_kernel_buffer(kernel_buffer)
-    direct = args.dispatch == "direct"
-    zero_copy_flag = "--dispatch direct" if direct else "--zero-copy"
-    if (args.zero_copy or direct) and args.drop_policy == "late":
-        raise RingcoreError(f"{zero_copy_flag} drops only early (the kernel drops what finds no free block): "
-                            "leave out --drop-policy late")
-    if (args.zero_copy or direct) and args.truncate_to_slot:
-        raise RingcoreError(f"{zero_copy_flag} has no slots to cut packets to: leave out --truncate-to-slot")
+    snaplen = args.snaplen or DEFAULT_SNAPLEN
+    try:
+        validate_ring(slot_size, ring_pages)
+        validate_kernel_buffer(kernel_buffer)
+        validate_snaplen(snaplen)
+    except RingcoreError as exc:
+        raise UsageError(str(exc)) from None
     return CaptureOptions(
-        slot_size=args.slot_size,
-        ring_pages=args.ring_pages,
-        snaplen=args.snaplen or DEFAULT_SNAPLEN,
+        slot_size=slot_size,
+        ring_pages=ring_pages,
+        snaplen=snaplen,
         promisc=args.promisc,
         kernel_buffer_bytes=kernel_buffer,
         direction=Direction(args.direction or "inout"),
@@ -369,8 +382,24 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         spin_us=args.spin,
         truncate_to_slot=args.truncate_to_slot,
         zero_copy=args.zero_copy,
-        direct_dispatch=direct,
+        direct_dispatch=args.dispatch == "direct",
     )
+
+
+def _refuse_slot_ring_flags(args: argparse.Namespace) -> None:
+    """Zero-copy (and direct dispatch, which is zero-copy) reads the kernel's blocks in place: the slot ring's
+    flags would be ignored, so naming one is a usage error rather than a silent no-op."""
+    mode_flag = "--dispatch direct" if args.dispatch == "direct" else "--zero-copy" if args.zero_copy else None
+    if mode_flag is None:
+        return
+    given = [flag for flag, meaningless in (("--slot-size", args.slot_size is not None),
+                                            ("--ring-pages", args.ring_pages is not None),
+                                            ("--truncate-to-slot", args.truncate_to_slot),
+                                            ("--drop-policy late", args.drop_policy == "late")) if meaningless]
+    if given:
+        raise UsageError(f"{mode_flag} cannot be used with {' or '.join(given)}: it reads packets in place in "
+                         "the kernel's blocks, so there are no slots to size or cut packets to, and every drop is "
+                         "the kernel's (early)")
 
 
 def _dashboard_parser() -> argparse.ArgumentParser:
@@ -416,7 +445,7 @@ def _demo_parser() -> argparse.ArgumentParser:
                                  "ring fills and where packets drop.",
                      epilog=f"examples:\n  sudo {PROG} demo\n  sudo {PROG} demo --ring-pages 4097   the default ring "
                             f"instead of the classic 64 slots\n\n{EXIT_STATUS}\n  128+N  ended by signal N (SIGTERM, SIGHUP)")
-    _add_ring_options(parser, None, None)  # unset: the demo shows the classic ring
+    _add_ring_options(parser, CLASSIC_RING_PAGES)  # the demo shows the classic ring
     _add_store_options(parser)
     return parser
 
@@ -502,7 +531,7 @@ def _capture_parser() -> argparse.ArgumentParser:
                         help="list the interfaces (of --netns) with their state, numbered as tcpdump -D numbers them "
                              "(its pseudo-devices, such as any, left out), and exit; -i takes the number too")
     parser.add_argument("-L", dest="list_linktypes", action="store_true",
-                        help="list the link types of the -i interfaces (for -y) and exit")
+                        help="list the link types of the -i interfaces (for -y) on stderr, as tcpdump, and exit")
     parser.add_argument("-U", dest="packet_buffered", action="store_true",
                         help="with -w: packet-buffered, each batch of packets reaches the file or stream as it is "
                              "taken (a FIFO's reader sees them at once) instead of when 1 MiB is buffered "
@@ -523,7 +552,9 @@ def _add_line_format_options(parser: argparse.ArgumentParser) -> None:
     lines.add_argument("-v", dest="verbose", action="count", default=0,
                        help="print the IP header's fields (tos, ttl, id, offset, flags, proto, length) and what "
                             "tcpdump -v adds: checksums checked, neighbor discovery options, DNS answers' names, "
-                            "HTTP heads; -vv, -vvv accepted, the same")
+                            "HTTP heads; -vv adds what tcpdump -vv does: IPv4 UDP checksums, every TCP segment's "
+                            "seq, a DNS response's questions and authority and additional records, IGMP and MLD "
+                            "records' sources, each neighbor discovery option's bytes; -vvv DNS TTLs too")
     lines.add_argument("-q", dest="quiet", action="store_true", help="quiet: less protocol information per line")
     lines.add_argument("-t", dest="time_style", action="count", default=0,
                        help="-t: no time; -tt: seconds since the epoch; -ttt: since the packet before; -tttt: "
@@ -636,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv[1:] if command else argv)
     try:
         return run(args)
+    except UsageError as exc:
+        make_parser().error(escape(str(exc)))  # exits 2, as argparse's own
     except RingcoreError as exc:
         say(escape(str(exc)))  # it may name an interface or a file: any name Linux allows
         return 1

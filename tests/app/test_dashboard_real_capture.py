@@ -204,7 +204,8 @@ def test_slot_inspector_decodes_a_tun_devices_packets_as_raw_ip(namespace):
         os.close(tun)
 
 
-def test_a_zero_copy_ring_says_so_refuses_drop_late_and_its_inspector_shows_a_kernel_blocks_packet(veth_pair):
+def test_a_zero_copy_ring_says_so_has_no_ring_full_stage_refuses_drop_late_and_its_inspector_shows_a_kernel_blocks_packet(
+        veth_pair):
     frames = veth_pair.frames_to_a(range(3), FRAME_SIZE)
     monitor = watching_a(veth_pair, CaptureOptions(zero_copy=True))
 
@@ -216,6 +217,9 @@ def test_a_zero_copy_ring_says_so_refuses_drop_late_and_its_inspector_shows_a_ke
         assert monitor.stats()[veth_pair.key_a].drop_policy == DropPolicy.EARLY
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames)
         await wait_for(pilot, lambda: app.latest[veth_pair.key_a].delivered == len(frames), "the frames delivered")
+        drops = panel_shown(app, veth_pair.if_a, "DropsByStage").splitlines()
+        # no slot ring, so no stage where it fills: a dash, not a 0 that could grow
+        assert next(line for line in drops if line.startswith("ring full")).split() == ["ring", "full", "—", "—"]
         await pilot.press("enter")  # slot 0: the kernel's first block, which the frames filled
         inspector = await wait_for_inspector(pilot)
         header = shown(app, "#detail-header")

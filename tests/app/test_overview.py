@@ -19,7 +19,7 @@ from ringmon.screens.packet_list_screen import PacketListScreen
 from ringmon.widgets.iface.panel import InterfacePanel
 from ringmon.widgets.iface.rates import TrafficRates
 from ringmon.widgets.overview.interface_table import COLUMNS, InterfaceTable
-from ringcore.api import interface_key
+from ringcore.api import RingMode, interface_key
 
 FRAME_COUNT = 500
 DOWN_WAIT_S = 10
@@ -99,6 +99,19 @@ def test_overview_numbers_equal_the_panels_for_the_same_snapshot():
         assert overview_cells(app, "eth0")["kernel_drops"] != "0"
 
     run(scenario)
+
+
+def test_a_zero_copy_interface_has_no_ring_drop_stage_in_the_overview_nor_its_panel():
+    fake = FakeMonitor()
+    fake.set_mode("eth1", RingMode.ZERO_COPY)
+
+    async def scenario(app, pilot):
+        await warm_up(pilot)
+        await assert_overview_equals_panels(app, pilot, ["eth0", "eth1"])
+        assert overview_cells(app, "eth1")["ring_drops"] == "—"  # no slot ring: not a 0 that could grow
+        assert overview_cells(app, "eth0")["ring_drops"] != "—"
+
+    run(scenario, fake)
 
 
 def test_a_refresh_rewrites_only_the_cells_whose_text_changed():

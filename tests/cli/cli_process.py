@@ -28,6 +28,9 @@ NET_RAW_ONLY = ("setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}
 # Time for frames already sent to pass the kernel's block timeout (20 ms) and a drain's wait, with a
 # wide margin for a loaded CI machine.
 SETTLE_S = 0.5
+# `ringmon capture`'s ring modes, as --stats-json names them, and their flags: copy into slots; the kernel's blocks
+# read in place; and the file written by the capture thread itself.
+RING_MODES = {"copy": (), "zero_copy": ("--zero-copy",), "direct": ("--dispatch", "direct")}
 # libpcap hands tcpdump a partly filled kernel block only after its 1000 ms timeout, and SIGINT
 # ends tcpdump without reading it: frames sent less than this before the end are not in its file.
 TCPDUMP_BLOCK_TIMEOUT_S = 1.5

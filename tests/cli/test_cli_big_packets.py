@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from cli_process import RunningCapture, RunningTcpdump, tshark_packets, wait_settled
+from cli_process import RING_MODES, RunningCapture, RunningTcpdump, tshark_packets, wait_settled
 
 import netns
 
@@ -43,10 +43,6 @@ def capture_beside_tcpdump(pair: netns.VethPair, tmp_path, send, *options: str):
         tcpdump.finish()
     assert result.returncode == 0, result.stderr
     return tshark_packets(out), tshark_packets(reference), json.loads(stats_path.read_text())[pair.key_a]
-
-
-# Copy into slots; the kernel's blocks read in place; and the file written by the capture thread itself.
-RING_MODES = {"copy": (), "zero_copy": ("--zero-copy",), "direct": ("--dispatch", "direct")}
 
 
 @pytest.mark.parametrize("mode", RING_MODES)

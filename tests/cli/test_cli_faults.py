@@ -22,30 +22,44 @@ from cli_process import (
 
 import netns
 
-@pytest.mark.parametrize(("args", "fragments"), [
-    (["-i", "rmtnosuch0"], ["rmtnosuch0", "no such interface"]),
-    (["-i", "lo", "udp", "prot", "53"], ["does not compile", "syntax error"]),  # libpcap's own words
-    (["-i", "lo", "--slot-size", "32"], ["slot size 32", "64"]),
-    (["-i", "lo", "--slot-size", "65552"], ["slot size 65552", "65536"]),
-    (["-i", "lo", "--ring-pages", "1"], ["ring of 1 pages does not fit"]),
-    (["-i", "lo", "-c", "0"], ["-c", "at least 1"]),
-    (["-i", "lo", "-c", "-5"], ["-c", "at least 1"]),
-    (["-i", "lo", "-s", "-1"], ["-s", "negative"]),
-    (["-i", "lo", "--slot-size", "-2048"], ["--slot-size", "negative"]),
-    (["-i", "lo", "--ring-pages", "-33"], ["--ring-pages", "negative"]),
-    (["-i", "lo", "--wait", "adaptive", "--spin", "1001"], ["--spin", "spin 1001 us is out of range", "1 to 1000"]),
-    (["-i", "lo", "--spin", "0"], ["--spin", "spin 0 us is out of range"]),
-    (["-i", "lo", "-w", "/nonexistent-dir/out.pcap"], ["/nonexistent-dir/out.pcap", "No such file"]),
-    (["-i", "lo", "--stats-json", "/nonexistent-dir/stats.json"], ["/nonexistent-dir/stats.json", "No such file"]),
-    (["-i", "lo", "-r", "x.pcap"], ["-r", "-i"]),
-    ([], ["-i IFACE", "-r FILE"]),
+
+# Exit status as --help says: 2 for a bad flag or value, or flags that cannot go together (found before anything
+# opens); 1 for what goes wrong with the world (an interface, a file, a filter libpcap refuses).
+@pytest.mark.parametrize(("args", "fragments", "status"), [
+    (["-i", "rmtnosuch0"], ["rmtnosuch0", "no such interface"], 1),
+    (["-i", "lo", "udp", "prot", "53"], ["does not compile", "syntax error"], 1),  # libpcap's own words
+    (["-i", "lo", "--slot-size", "32"], ["slot size 32", "64"], 2),
+    (["-i", "lo", "--slot-size", "65552"], ["slot size 65552", "65536"], 2),
+    (["-i", "lo", "--ring-pages", "1"], ["ring of 1 pages does not fit"], 2),
+    (["-i", "lo", "-c", "0"], ["-c", "at least 1"], 2),
+    (["-i", "lo", "-c", "-5"], ["-c", "at least 1"], 2),
+    (["-i", "lo", "-s", "-1"], ["-s", "negative"], 2),
+    (["-i", "lo", "-s", "300000"], ["snap length 300000 is out of range"], 2),
+    (["-i", "lo", "--slot-size", "-2048"], ["--slot-size", "negative"], 2),
+    (["-i", "lo", "--ring-pages", "-33"], ["--ring-pages", "negative"], 2),
+    (["-i", "lo", "--wait", "adaptive", "--spin", "1001"], ["--spin", "spin 1001 us is out of range", "1 to 1000"], 2),
+    (["-i", "lo", "--spin", "0"], ["--spin", "spin 0 us is out of range"], 2),
+    (["-i", "lo", "-B", "100"], ["100 KiB does not fit"], 2),
+    (["-i", "lo", "-w", "/nonexistent-dir/out.pcap"], ["/nonexistent-dir/out.pcap", "No such file"], 1),
+    (["-i", "lo", "--stats-json", "/nonexistent-dir/stats.json"], ["/nonexistent-dir/stats.json", "No such file"], 1),
+    (["-i", "lo", "-F", "/nonexistent-dir/filter"], ["/nonexistent-dir/filter", "No such file"], 1),
+    (["-i", "lo", "-Z", "rmtnosuchuser"], ["-Z rmtnosuchuser: no such user"], 1),
+    (["-i", "lo", "-r", "x.pcap"], ["-r", "-i"], 2),
+    (["-r", "x.pcap", "--zero-copy"], ["-r reads a file", "--zero-copy"], 2),
+    (["-i", "lo", "--dispatch", "direct"], ["--dispatch direct", "-w", "--count-only"], 2),
+    ([], ["-i IFACE", "-r FILE"], 2),
+    (["-i", "lo", "--count-only", "-w", "out.pcap"], ["--count-only", "-w"], 2),
+    (["-i", "lo", "-C", "1"], ["-C and -G", "-w FILE"], 2),
+    (["-i", "lo", "-F", "/dev/null", "icmp"], ["-F /dev/null gives the filter", "'icmp'", "ignored"], 2),
 ], ids=["unknown-interface", "bad-filter", "slot-too-small", "slot-too-big", "ring-too-small", "count-zero",
-        "count-negative", "snaplen-negative", "slot-negative", "ring-negative", "spin-too-long", "spin-zero",
-        "unwritable-file",
-        "unwritable-stats", "read-and-interface", "no-source"])
-def test_bad_input_is_one_error_line(veth_pair, args, fragments):
+        "count-negative", "snaplen-negative", "snaplen-too-big", "slot-negative", "ring-negative", "spin-too-long",
+        "spin-zero", "kernel-buffer-too-small", "unwritable-file", "unwritable-stats", "unreadable-filter-file",
+        "unknown-user", "read-and-interface", "read-and-zero-copy", "direct-printing-lines", "no-source", "count-only-and-write", "rotation-without-file",
+        "filter-file-and-expression"])
+def test_bad_input_is_one_error_line_with_the_status_help_gives(veth_pair, args, fragments, status):
     result = run_ringmon("capture", "--netns", veth_pair.ns_a, *args)
     assert_one_error_line(result, *fragments)
+    assert result.returncode == status, result.stderr
     assert result.stdout == b""
 
 
@@ -71,7 +85,9 @@ def test_bad_input_is_one_error_line(veth_pair, args, fragments):
         "keep-empty-name", "keep-in-a-file", "keep-without-store", "keep-with-size-0"])
 @pytest.mark.parametrize("command", [[], ["demo"]], ids=["dashboard", "demo"])
 def test_bad_store_flags_are_one_error_line_before_anything_starts(command, args, fragments):
-    assert_one_error_line(run_ringmon(*command, *args, *([] if command else ["-i", "lo"])), *fragments)
+    result = run_ringmon(*command, *args, *([] if command else ["-i", "lo"]))
+    assert_one_error_line(result, *fragments)
+    assert result.returncode == 2  # bad values and flags that cannot go together, as --help says
 
 
 @pytest.mark.parametrize("command", [[], ["demo"]], ids=["dashboard", "demo"])

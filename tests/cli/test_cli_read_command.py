@@ -2,6 +2,8 @@
 stderr and a non-zero exit, never a traceback or a half-drawn screen."""
 from __future__ import annotations
 
+import capture_files
+import pytest
 from cli_process import assert_one_error_line, run_ringmon
 
 
@@ -35,6 +37,23 @@ def test_an_empty_file_is_one_line(tmp_path):
     assert_one_error_line(run_ringmon("read", str(empty)), "empty.pcap")
 
 
-
 def test_standard_input_is_refused_it_is_the_keyboard():
     assert_one_error_line(run_ringmon("read", "-", stdin=b"\xd4\xc3\xb2\xa1"), "standard input")
+
+
+@pytest.mark.parametrize(("args", "fragments", "status"), [
+    ([], ["FILE"], 2),
+    (["-"], ["standard input"], 2),
+    (["{pcap}", "-c", "3"], ["-c and --format go with -w OUT"], 2),
+    (["{pcap}", "--format", "pcapng"], ["-c and --format go with -w OUT"], 2),
+    (["{pcap}", "-w", "{out}", "tcp", "prt", "80"], ["does not compile"], 1),
+    (["{missing}"], ["nowhere.pcap"], 1),
+], ids=["no-file", "stdin", "count-without-w", "format-without-w", "filter-with-w", "missing-file"])
+def test_exit_status_is_2_for_a_usage_error_and_1_for_the_file_as_help_says(tmp_path, args, fragments, status):
+    pcap = tmp_path / "in.pcap"
+    pcap.write_bytes(capture_files.pcap([bytes(60)]))
+    names = {"pcap": pcap, "out": tmp_path / "out.pcap", "missing": tmp_path / "nowhere.pcap"}
+    result = run_ringmon("read", *(arg.format(**names) for arg in args))
+    assert_one_error_line(result, *fragments)
+    assert result.returncode == status
+    assert not (tmp_path / "out.pcap").exists()

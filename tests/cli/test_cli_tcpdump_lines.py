@@ -13,6 +13,7 @@ from pathlib import Path
 import dpkt
 
 import capture_files
+import decode_frames
 import pytest
 from cli_process import assert_one_error_line, run_ringmon
 from decode_frames import frames
@@ -78,10 +79,62 @@ def test_verbose_lines_are_tcpdumps(mixed_pcap):
 
 
 @pytest.mark.parametrize("verbosity", ["-vv", "-vvv"])
-def test_more_verbosity_is_accepted_and_prints_as_v(mixed_pcap, verbosity):
-    # On purpose: tcpdump's -vv and -vvv print more of some protocols (DNS sections and ttls, IPv4 UDP
-    # checksums, MLD sources); ringmon prints -v's lines.
-    assert _ringmon(mixed_pcap, verbosity) == _ringmon(mixed_pcap, "-v")
+def test_more_verbosity_prints_what_tcpdumps_adds(mixed_pcap, verbosity):
+    # -vv: IPv4 UDP checksums, a DNS response's questions, every TCP segment's seq, MLD and IGMP records' sources,
+    # each neighbor discovery option's bytes; -vvv: DNS TTLs too
+    ours = _ringmon(mixed_pcap, verbosity)
+    assert ours == _tcpdump(mixed_pcap, verbosity)
+    assert ours != _ringmon(mixed_pcap, "-vv" if verbosity == "-vvv" else "-v"), "it says more than the level below"
+
+
+def _dns_response(ip_header) -> bytes:
+    """A DNS response over UDP with what the mixed traffic lacks: two questions, an authority and an additional
+    record, TTLs from none to over a week; inside `ip_header(udp)`."""
+    record = dpkt.dns.DNS.RR
+    message = bytes(dpkt.dns.DNS(
+        id=0x1C1C, op=0x8180,
+        qd=[dpkt.dns.DNS.Q(name="www.example.test", type=dpkt.dns.DNS_A),
+            dpkt.dns.DNS.Q(name="www.example.test", type=dpkt.dns.DNS_AAAA)],
+        an=[record(name="www.example.test", type=dpkt.dns.DNS_CNAME, cls=1, ttl=3661, cname="host.example.test"),
+            record(name="host.example.test", type=dpkt.dns.DNS_A, cls=1, ttl=0, ip=decode_frames.IP_A)],
+        ns=[record(name="example.test", type=dpkt.dns.DNS_NS, cls=1, ttl=86400, nsname="ns.example.test")],
+        ar=[record(name="ns.example.test", type=dpkt.dns.DNS_A, cls=1, ttl=604860, ip=decode_frames.IP_B)]))
+    return ip_header(dpkt.udp.UDP(sport=53, dport=40000, ulen=8 + len(message), data=message))
+
+
+def _igmp_v3_report() -> bytes:
+    """Two group records, one with two sources."""
+    records = (struct.pack("!BBH", 1, 0, 2) + bytes([239, 18, 0, 1]) + decode_frames.IP_A + decode_frames.IP_B
+               + struct.pack("!BBH", 4, 0, 0) + bytes([239, 18, 0, 2]))
+    report = struct.pack("!BBHHH", 0x22, 0, 0, 0, 2) + records
+    report = report[:2] + struct.pack("!H", dpkt.in_cksum(report)) + report[4:]
+    return decode_frames.ipv4(2, report, options=decode_frames.ROUTER_ALERT, dst=bytes([224, 0, 0, 22]))
+
+
+def test_more_verbosity_is_tcpdumps_on_what_the_traffic_lacks(tmp_path):
+    def summed(udp):  # dpkt fills in the UDP checksum: right, then made wrong
+        ip = dpkt.ip.IP(src=decode_frames.IP_A, dst=decode_frames.IP_B, p=17, ttl=64, data=udp)
+        ip.len = len(ip)
+        return bytes(ip)
+
+    right = _dns_response(summed)
+    wrong = bytearray(right)
+    wrong[26] ^= 0xFF  # the UDP checksum's first byte
+    packets = [_dns_response(lambda udp: decode_frames.ipv4(17, bytes(udp))),  # no checksum: 0
+               right, bytes(wrong), _igmp_v3_report()]
+    path = tmp_path / "more.pcap"
+    path.write_bytes(capture_files.pcap([decode_frames.ethernet(0x0800, packet) for packet in packets]))
+    shown = {}
+    for verbosity in ("", "-v", "-vv", "-vvv"):
+        shown[verbosity] = _ringmon(path, *filter(None, [verbosity]))
+        assert shown[verbosity] == _tcpdump(path, *filter(None, [verbosity])), verbosity
+    text = {verbosity: "\n".join(lines) for verbosity, lines in shown.items()}
+    assert "7196 [2q], 2/1/1" in text["-v"]  # the questions skipped, as tcpdump separates them
+    for words in ("[no cksum]", "[udp sum ok]", "[bad udp cksum", "q: A? www.example.test., q: AAAA?",
+                  "ns: example.test. NS ns.example.test.", "ar: ns.example.test. A", "is_in { 198.18.0.1 198.18.0.2 }"):
+        assert words in text["-vv"] and words not in text["-v"], words
+    for ttl in ("[1h1m1s] CNAME", "[0s] A", "[1d] NS", "[1w1m] A"):
+        assert ttl in text["-vvv"] and ttl not in text["-vv"], ttl
 
 
 # Built frames where ringmon's line differs from tcpdump's on purpose (what it prints instead is its own decode):

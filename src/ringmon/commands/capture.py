@@ -25,6 +25,7 @@ from ringcore import (
     PacketStore,
     Ring,
     RingcoreError,
+    RingMode,
     RingStats,
     Rotation,
     UserSpaceFilter,
@@ -34,7 +35,7 @@ from ringcore import (
 from ringcore import interfaces
 from ringcore.filter import compile_program
 
-from ..cli import say
+from ..cli import UsageError, say
 from ..formatting import escape
 from ..metrics import MetricsServer
 from ..decode.summary import LineFormat, LinePrinter
@@ -48,7 +49,8 @@ PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
                    "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W",
-                   "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y"}
+                   "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y", "zero_copy": "--zero-copy",
+                   "slot_size": "--slot-size", "ring_pages": "--ring-pages", "truncate_to_slot": "--truncate-to-slot"}
 
 
 class StopRequest:
@@ -104,10 +106,12 @@ class StatsFile:
             os.fchown(descriptor, owner.pw_uid, owner.pw_gid)
 
     def commit(self, stats: dict[str, RingStats], written: WriteStatus | None) -> None:
-        """Each interface's statistics, by key ("netns/ifname" inside a namespace, as in the file); with -w also
-        `written`, its packets the files hold once closed, and the files written and removed (-W)."""
+        """Each interface's statistics, by key ("netns/ifname" inside a namespace, as in the file), with the stages
+        its ring can drop at (zero-copy: the kernel alone); with -w also `written`, its packets the files hold once
+        closed, and the files written and removed (-W)."""
         document = {name: {field: value.name.lower() if isinstance(value, enum.Enum) else value
                            for field, value in dataclasses.asdict(snapshot).items()}
+                    | {"drop_stages": list(snapshot.mode.drop_stages)}
                     for name, snapshot in stats.items()}
         if written:
             for name, entry in document.items():
@@ -164,12 +168,15 @@ def run_capture(args: argparse.Namespace, options: CaptureOptions) -> int:
         if args.read_file:
             return _read_file(args, options.filter, stop)
         if not args.interfaces:
-            raise RingcoreError("capture needs an interface (-i IFACE) or a file (-r FILE)")
+            raise UsageError("capture needs an interface (-i IFACE) or a file (-r FILE)")
         args.interfaces = [interfaces.interface_named(name, args.netns) for name in args.interfaces]
         if args.list_linktypes:
             return _list_linktypes(args.interfaces, args.netns)
         if args.count_only and args.write_file:
-            raise RingcoreError("--count-only writes no packet: it cannot be used with -w")
+            raise UsageError("--count-only writes no packet: it cannot be used with -w")
+        if args.dispatch == "direct" and not (args.write_file or args.count_only):
+            raise UsageError("--dispatch direct runs the writer (-w) or the counting (--count-only) in the capture "
+                             "thread: without either, lines are printed from the ring as with --zero-copy")
         account = user_account(args.run_as) if args.run_as else None
         if account is not None:
             require_access(account, installation_needs() + _output_needs(args))
@@ -212,10 +219,11 @@ def _list_interfaces(netns: str | None) -> int:
 
 
 def _list_linktypes(names: list[str], netns: str | None) -> int:
-    """-L: the one link type ringmon captures each interface as, in tcpdump's words."""
+    """-L: the one link type ringmon captures each interface as, in tcpdump's words and, as tcpdump's, on stderr."""
     for ifname in names:
         linktype = interfaces.interface_linktype(ifname, netns)
-        print(f"Data link types for {escape(ifname)} (use option -y to set):\n  {interfaces.linktype_name(linktype)}")
+        print(f"Data link types for {escape(ifname)} (use option -y to set):\n  {interfaces.linktype_name(linktype)}",
+              file=sys.stderr)
     return 0
 
 
@@ -224,7 +232,7 @@ def _read_file(args: argparse.Namespace, expression: str | None, stop: StopReque
     comes after the packets before it."""
     live_only = [flag for attribute, flag in LIVE_ONLY_FLAGS.items() if getattr(args, attribute)]
     if live_only:
-        raise RingcoreError(f"-r reads a file, so it cannot be used with {' or '.join(live_only)}")
+        raise UsageError(f"-r reads a file, so it cannot be used with {' or '.join(live_only)}")
     if args.write_file:
         return export_file(args.read_file, args.write_file, args.format, args.count, expression)
     file_filter = UserSpaceFilter(expression) if expression else None
@@ -417,6 +425,16 @@ def _close_quietly(monitor: Monitor) -> None:
         pass
 
 
+def _ring_drops_line(stats: dict[str, RingStats], ring_drops: int) -> str:
+    """The summary's fourth line: the slot ring's drops, or, with no slot ring (every interface zero-copy or direct:
+    one capture's interfaces share their mode), that every drop was the kernel's, counted above."""
+    modes = {snapshot.mode for snapshot in stats.values()}
+    if not modes or any("ring" in mode.drop_stages for mode in modes):
+        return f"{ring_drops} packets dropped at ring"
+    mode = "direct dispatch (zero-copy)" if modes == {RingMode.DIRECT} else "zero-copy"
+    return f"{mode}: every drop is in the kernel, no slot ring to drop at"
+
+
 def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | None, failed: bool,
             written: WriteStatus | None) -> int:
     """tcpdump's summary on stderr (also after a signal or a fault), then the statistics file."""
@@ -425,7 +443,7 @@ def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | 
     lines = [f"{captured} packets captured",
              f"{total['kernel_seen']} packets received by filter",
              f"{total['kernel_drops']} packets dropped by kernel",
-             f"{total['ring_drops']} packets dropped at ring"]
+             _ring_drops_line(stats, total["ring_drops"])]
     if total["lost_at_stop"]:  # the ring stayed full while stopping: received, but never taken
         lines.append(f"{total['lost_at_stop']} packets lost at stop")
     if written and written.files.written > 1 or written and written.files.removed:

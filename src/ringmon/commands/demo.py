@@ -18,10 +18,9 @@ import tempfile
 from dataclasses import dataclass, field
 
 from ringcore import in_netns
-from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, RingcoreError, StoreOptions
+from ringcore.api import CLASSIC_RING_PAGES, CaptureOptions, DropPolicy, StoreOptions
 
 from ..cli import say, store_options
-from ..formatting import escape
 from ..dashboard import PlugRequest, run_plugged
 
 NAMESPACE_PREFIX = "ringmon-demo-"
@@ -160,11 +159,7 @@ def _raise_exit(signum: int, _frame) -> None:
 def run_demo(args: argparse.Namespace | None = None) -> int:
     """Returns the exit status. `args` may carry `ring_pages` and `slot_size` (defaults: the classic ring), and the
     store's flags."""
-    try:
-        store = store_options(args) if args is not None else StoreOptions()
-    except RingcoreError as error:
-        say(escape(str(error)))
-        return 1
+    store = store_options(args) if args is not None else StoreOptions()  # a UsageError: cli.main exits 2
     missing = missing_capabilities()
     if missing:
         say(f"demo needs {', '.join(missing)} (run as root)")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ringcore.api import CaptureFileError, FilterError
+from ringcore.api import FilterError
 from ringcore.filter import join_expression
 from ringcore.store import PacketStore
 
-from ..cli import say
+from ..cli import UsageError, say
 from ..formatting import escape
 
 
@@ -20,9 +20,9 @@ def run_read(args: argparse.Namespace) -> int:
     damage found later shows in the status line. Ended by SIGTERM or SIGHUP, the exit status is 128 + the
     signal's number, the terminal given back first."""
     if args.count is not None or args.format:
-        raise CaptureFileError("read: -c and --format go with -w OUT")
+        raise UsageError("read: -c and --format go with -w OUT")
     if args.file == "-":  # the list reads its keys from the terminal on standard input
-        raise CaptureFileError("read: standard input is the keyboard here; give a file name (a FIFO is fine)")
+        raise UsageError("read: standard input is the keyboard here; give a file name (a FIFO is fine)")
     signals_received: list[int] = []
     with PacketStore.open_file(args.file) as store:
         # The UI's imports (Textual: 0.3-0.5 s) come after the open, while the C thread already indexes.

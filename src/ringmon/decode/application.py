@@ -116,6 +116,8 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
     node.add_fields(header, start, _DNS_HEADER_FIELDS)
     offset, questions, answers = 12, [], []
     asked, told, named = [], [], []  # tcpdump's words for the questions and the answers
+    # -vv's words for each record (the answers, the authority and additional ones), then -vvv's, with its TTL
+    records = {section: ([], []) for section in ("answer", "authority", "additional")}
     over_udp = d.tcp is None
     unicast = over_udp and (d.source.endswith(".53") or d.destination.endswith(".53"))
     multicast = over_udp and not unicast and (d.source.endswith(".5353") or d.destination.endswith(".5353"))
@@ -149,16 +151,22 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     offset += 10 + length
                     record = node.add(f"{section}: {record_name} {kind_name} {value} (ttl {ttl})",
                                       (start + first, start + offset))
+                    # mDNS: the top bit says the answer replaces what caches hold (RFC 6762 10.2)
+                    flushed = multicast and klass & 0x8000
+                    classed = (f"{_dns_class((klass & 0x7FFF) if multicast else klass, kind)}"
+                               f"{' (Cache flush)' if flushed else ''}")
+                    type_word = DNS_TYPES.get(kind, f"Type{kind}")
+                    # -v names each record, and says an SOA's fields; -vvv its TTL (an OPT record's is flags)
+                    data_words = _rdata_line(message, kind, offset - length, length, verbose=True)
+                    with_name = f"{_fqdn(record_name)}{classed} {type_word}{data_words}"
+                    ttl_words = f" [{_relative_time(ttl)}]" if kind != 41 else ""
+                    records[section][0].append(with_name)
+                    records[section][1].append(f"{_fqdn(record_name)}{classed}{ttl_words} {type_word}{data_words}")
                     if section == "answer":
                         answers.append(f"{kind_name} {value}")
-                        # mDNS: the top bit says the answer replaces what caches hold (RFC 6762 10.2)
-                        flushed = multicast and klass & 0x8000
-                        words = (f"{_dns_class((klass & 0x7FFF) if multicast else klass, kind)}"
-                                 f"{' (Cache flush)' if flushed else ''} {DNS_TYPES.get(kind, f'Type{kind}')}").lstrip()
-                        told.append(words + _rdata_line(message, kind, offset - length, length))
-                        # -v names each answer, and says an SOA's fields
-                        named.append(f"{_fqdn(record_name)} {words}"
-                                     f"{_rdata_line(message, kind, offset - length, length, verbose=True)}")
+                        told.append(f"{classed} {type_word}".lstrip() + _rdata_line(message, kind, offset - length,
+                                                                                   length))
+                        named.append(with_name)
                 record.add(f"name: {record_name}", (start + first, at))
                 record.add(f"type: {kind_name}", (at, at + 2))
                 record.add(f"class: {klass}", (at + 2, at + 4))
@@ -181,6 +189,9 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
         d.line = text
         if named:
             d.verbose_line = (f"{_dns_line(header, asked, named)} ({end - start})",)
+        if response:
+            d.very_verbose_lines = tuple((f"{_dns_line(header, asked, *(sections[level] for sections in records.values()))}"
+                                          f" ({end - start})",) for level in (0, 1))
     return node
 
 
@@ -225,8 +236,21 @@ _DNS_RESPONSE_CODES = ("", " FormErr", " ServFail", " NXDomain", " NotImp", " Re
                        " NXRRSet", " NotAuth", " NotZone")
 
 
-def _dns_line(header, asked: list[str], told: list[str]) -> str:
-    """tcpdump's (domain_print): a query's id, flags and questions; a response's id, flags, counts and answers."""
+def _relative_time(seconds: int) -> str:
+    """tcpdump's words for a TTL (unsigned_relts_print): 5m, 1h1m1s, 0s."""
+    parts = []
+    for unit, size in (("y", 31536000), ("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
+def _dns_line(header, asked: list[str], told: list[str], authority: list[str] | None = None,
+              additional: list[str] | None = None) -> str:
+    """tcpdump's (domain_print): a query's id, flags and questions; a response's id, flags, counts and answers.
+    Given the `authority` and `additional` records, -vv's response: its questions too ("q:"), and those
+    records ("ns:", "ar:")."""
     flags = header.op
     opcode = (flags >> 11) & 0xF
     words = [f"{header.id}{_DNS_OPCODES.get(opcode, f' op{opcode}' if opcode else '')}"]
@@ -237,9 +261,16 @@ def _dns_line(header, asked: list[str], told: list[str]) -> str:
             + ("$" if flags & 0x0020 else "")
         if header.qd != 1:
             words.append(f"[{header.qd}q]")
+        if authority is not None and asked:
+            words.append(", ".join(f"q: {question}" for question in asked))
+        elif header.qd > 1:  # tcpdump separates the questions it skips too: "[2q],"
+            words[-1] += "," * (header.qd - 1)
         words.append(f"{header.an}/{header.ns}/{header.ar}")
         if told:
             words.append(", ".join(told))
+        for label, section in (("ns:", authority), ("ar:", additional)):
+            if section:
+                words.append(f"{label} {', '.join(section)}")
         return " ".join(words)
     words[0] += ("+" if flags & 0x0100 else "") + ("%" if flags & 0x0010 else "")
     if flags & 0x6CF:

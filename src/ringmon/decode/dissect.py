@@ -58,6 +58,9 @@ class Dissection:
     verbose_prefix: str = ""  # the same with -v: "HBH (rtalert: 0x0000) (padn) "
     app_line: str = ""  # after a TCP segment's words: its application's (HTTP's first line, a DNS message)
     verbose_line: tuple[str, ...] = ()  # the line with -v, when it says more: its first line, then the ones under it
+    # the lines with -vv, then -vvv, where they say more than the level below: a report's sources, each neighbor
+    # discovery option's bytes, a DNS response's questions, authority and additional records, then its TTLs
+    very_verbose_lines: tuple[tuple[str, ...], ...] = ()
     text_span: tuple[int, int] | None = None  # HTTP on tcpdump's ports: -v prints its bytes line by line
     transport: tuple[str, int, int] | None = None  # ("tcp" | "udp" | "icmp6" | "igmp", start, end): -v checks its checksum
     # IPv6 headers tcpdump prints between the addresses and the ports (fragment, routing): the addresses, their

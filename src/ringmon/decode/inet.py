@@ -410,9 +410,10 @@ def icmp(d: Dissection, start: int, end: int) -> Next:
     return None
 
 
-def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int, lines: list[str] | None = None) -> str:
+def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int, lines: list[str] | None = None,
+                more_lines: list[str] | None = None) -> str:
     """Neighbor discovery options (type, length in 8-byte units); returns the link-layer address, if any. With
-    `lines`, tcpdump -v's line of each option is added to it."""
+    `lines` and `more_lines`, tcpdump -v's and -vv's lines of each option are added to them."""
     offset, link_address = start, ""
     kept_end = min(end, len(frame))
     while offset + 2 <= kept_end:
@@ -429,9 +430,13 @@ def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int, lines: li
         name = _ND_OPTIONS.get(kind, f"option {kind}")
         if lines is not None:  # the link-layer addresses by name; the rest in hex, as tcpdump -v prints an unknown one
             value = f" {mac(body[:6])}" if kind in (1, 2) else " "
-            lines.append(f"  {_ND_OPTION_WORDS.get(kind, 'unknown option')} ({kind}), length {units * 8} ({units}):{value}")
+            heading = f"  {_ND_OPTION_WORDS.get(kind, 'unknown option')} ({kind}), length {units * 8} ({units}):{value}"
+            lines.append(heading)
             if kind not in (1, 2):
-                lines.extend(f"  0x{at:04x}:  {body[at:at + 16].hex(' ', -2)}" for at in range(0, len(body), 16))
+                lines.extend(_hex_lines(body, "  "))
+            if more_lines is not None:  # -vv: every option's bytes too, further in
+                more_lines.append(heading)
+                more_lines.extend(_hex_lines(body, "    "))
         if kind in (1, 2):
             link_address = mac(body[:6])
             node.add(f"{name}: {link_address}", (offset, offset + units * 8))
@@ -443,6 +448,11 @@ def _nd_options(node: DecodedNode, frame: bytes, start: int, end: int, lines: li
             node.add(f"{name} ({units * 8} bytes)", (offset, offset + units * 8))
         offset += units * 8
     return link_address
+
+
+def _hex_lines(data: bytes, indent: str) -> list[str]:
+    """tcpdump's hex of an option's bytes (print_unknown_data): 16 to a line, in 2-byte words."""
+    return [f"{indent}0x{at:04x}:  {data[at:at + 16].hex(' ', -2)}" for at in range(0, len(data), 16)]
 
 
 _MLD_RECORD_TYPES = {1: "is_in", 2: "is_ex", 3: "to_in", 4: "to_ex", 5: "allow", 6: "block"}  # IGMPv3's too
@@ -466,6 +476,7 @@ def igmp(d: Dissection, start: int, end: int) -> Next:
         node.add(f"group records: {records}", (start + 6, start + 8))
         d.info = d.line = f"igmp v3 report, {records} group record(s)"
         d.verbose_line = (f"{d.line}{_group_records(d.frame, start + 8, end, records, 4)}",)
+        d.very_verbose_lines = ((f"{d.line}{_group_records(d.frame, start + 8, end, records, 4, sources=True)}",),)
     elif kind == 0x11:
         node.add(f"group: {group}", (start + 4, start + 8))
         d.info = d.line = "igmp query" + (f" [max resp time {max_response / 10:g}s]" if length < 12 and max_response != 100
@@ -480,18 +491,24 @@ def igmp(d: Dissection, start: int, end: int) -> Next:
 
 
 
-def _group_records(frame: bytes, start: int, end: int, count: int, address_size: int = 16) -> str:
-    """tcpdump -v's words for an MLDv2 or IGMPv3 report's group records: address, type and how many sources."""
+def _group_records(frame: bytes, start: int, end: int, count: int, address_size: int = 16,
+                   sources: bool = False) -> str:
+    """tcpdump -v's words for an MLDv2 or IGMPv3 report's group records: address, type and how many sources; with
+    `sources`, -vv's: the sources themselves, "{ a b }"."""
     words, offset = [], start
     end = min(end, len(frame))
     for _ in range(count):
         if offset + 4 + address_size > end:
             break
-        kind, aux_words, sources = struct.unpack_from("!BBH", frame, offset)
-        address = frame[offset + 4:offset + 4 + address_size]
-        shown = ipv6_address(address) if address_size == 16 else socket.inet_ntoa(address)
-        words.append(f" [gaddr {shown} {_MLD_RECORD_TYPES.get(kind, '[invalid]')}, {sources} source(s)]")
-        offset += 4 + address_size * (1 + sources) + 4 * aux_words
+        kind, aux_words, source_count = struct.unpack_from("!BBH", frame, offset)
+        addresses_end = offset + 4 + address_size * (1 + source_count if sources else 1)  # the group's, the sources'
+        if addresses_end > end:  # the capture cut the sources
+            break
+        shown = [ipv6_address(frame[at:at + address_size]) if address_size == 16 else
+                 socket.inet_ntoa(frame[at:at + address_size]) for at in range(offset + 4, addresses_end, address_size)]
+        listed = f" {{{''.join(f' {source}' for source in shown[1:])} }}" if sources else f", {source_count} source(s)"
+        words.append(f" [gaddr {shown[0]} {_MLD_RECORD_TYPES.get(kind, '[invalid]')}{listed}]")
+        offset += 4 + address_size * (1 + source_count) + 4 * aux_words
     return "".join(words)
 
 
@@ -515,7 +532,8 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         if kind == 137:
             node.add(f"destination: {ipv6_address(d.frame[start + 24:start + 40])}", (start + 24, start + 40))
         option_lines: list[str] = []
-        link_address = _nd_options(node, d.frame, options_start, end, option_lines)
+        option_bytes: list[str] = []
+        link_address = _nd_options(node, d.frame, options_start, end, option_lines, option_bytes)
         d.info = f"{what} for {target}" if kind == 135 else f"{what}, {target}"
         about = f"who has {target}" if kind == 135 else f"tgt is {target}" if kind == 136 else target
         d.line = f"ICMP6, {what}, {about}, length {end - start}"
@@ -523,6 +541,7 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
             flags = d.frame[start + 4]
             about += f", Flags [{', '.join(name for bit, name in _NA_FLAGS if flags & bit) or 'none'}]"
         d.verbose_line = (f"ICMP6, {what}, length {end - start}, {about}", *option_lines)
+        d.very_verbose_lines = ((d.verbose_line[0], *option_bytes),)
         if link_address:
             d.info += f" is at {link_address}" if kind == 136 else f" from {link_address}"
     elif kind == 133:
@@ -537,7 +556,9 @@ def icmpv6(d: Dissection, start: int, end: int) -> Next:
         records = struct.unpack_from("!H", d.frame, start + 6)[0]
         node.add(f"group records: {records}", (start + 6, start + 8))
         d.line = f"ICMP6, {what}, {records} group record(s), length {end - start}"
-        d.verbose_line = (f"ICMP6, {what}, {records} group record(s){_group_records(d.frame, start + 8, end, records)}",)
+        heading = f"ICMP6, {what}, {records} group record(s)"
+        d.verbose_line = (f"{heading}{_group_records(d.frame, start + 8, end, records)}",)
+        d.very_verbose_lines = ((f"{heading}{_group_records(d.frame, start + 8, end, records, sources=True)}",),)
     elif kind in _ICMP6_ERRORS:
         if kind in (2, 4) and d.captured(start, end) >= 8:
             value = struct.unpack_from("!I", d.frame, start + 4)[0]

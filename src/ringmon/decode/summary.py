@@ -65,7 +65,7 @@ class LineFormat:
     """tcpdump's output flags for `ringmon capture`'s lines."""
 
     link_header: bool = False  # -e: the Ethernet header (MACs, ethertype, frame length)
-    verbose: int = 0  # -v: the IP header's fields (tos, ttl, id, offset, flags, proto, length)
+    verbose: int = 0  # -v: the IP header's fields (tos, ttl, id, offset, flags, proto, length); -vv, -vvv: more
     quiet: bool = False  # -q: less protocol information
     time_style: int = 0  # -t count: 0 time of day, 1 none, 2 epoch seconds, 3 since the packet before,
     #                      4 date and time, 5 since the first packet
@@ -257,12 +257,18 @@ class LinePrinter:
                 start, end = d.text_span
                 lines = text_lines(d.frame[start:min(end, len(d.frame))])
                 application = _lines((f": HTTP, length: {end - start}", *lines))
-            return tcp_text(d.tcp, *self._sequences.relative(d.tcp), checksum=checksum) + application
+            return tcp_text(d.tcp, *self._sequences.relative(d.tcp), checksum=checksum,
+                            every_seq=verbose > 1) + application
         verdict = ""
-        if verbose and d.transport is not None and d.network == "IP6" and not self.format.quiet:
-            verdict = _checksum_verdict(d)  # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional)
-        if verbose and d.verbose_line and not self.format.quiet:
-            text = verdict + _lines(d.verbose_line)
+        # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional), -vv over IPv4 too
+        if (verbose and d.transport is not None and not self.format.quiet
+                and (d.network == "IP6" or verbose > 1 and d.transport[0] == "udp")):
+            verdict = _checksum_verdict(d)
+        verbose_line = d.verbose_line
+        if verbose > 1 and d.very_verbose_lines:  # -vv's, or -vvv's where it says more
+            verbose_line = d.very_verbose_lines[min(verbose - 1, len(d.very_verbose_lines)) - 1]
+        if verbose and verbose_line and not self.format.quiet:
+            text = verdict + _lines(verbose_line)
         else:
             text = verdict + escape((d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info)
         if verbose and d.transport is not None and d.transport[0] == "igmp" and (sums := _checksums(d)):
@@ -327,6 +333,8 @@ def _checksum_verdict(d: Dissection) -> str:
         return ""
     written, correct = sums
     name = d.transport[0]
+    if written == 0 and d.network == "IP":  # optional over IPv4: none sent
+        return "[no cksum] "
     return f"[{name} sum ok] " if written == correct else f"[bad {name} cksum 0x{written:04x} -> 0x{correct:04x}!] "
 
 

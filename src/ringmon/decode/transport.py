@@ -43,13 +43,14 @@ class TcpFacts(NamedTuple):
     options_cut: bool = False  # the capture kept the options before these only: the words end there
 
 
-def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0, checksum: str = "") -> str:
-    """tcpdump's words for a segment: the sequence numbers only where they say something (data, SYN, FIN, RST);
-    SACK blocks count from `ack_base`, as the acknowledgement does; -v's `checksum` verdict after the flags."""
+def tcp_text(facts: TcpFacts, seq: int, ack: int, ack_base: int = 0, checksum: str = "", every_seq: bool = False) -> str:
+    """tcpdump's words for a segment: the sequence numbers only where they say something (data, SYN, FIN, RST), or
+    on every segment (`every_seq`, -vv); SACK blocks count from `ack_base`, as the acknowledgement does; -v's
+    `checksum` verdict after the flags."""
     parts = [f"Flags [{tcp_flags(facts.flags)}]"]
     if checksum:
         parts.append(checksum)
-    if facts.length or facts.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
+    if every_seq or facts.length or facts.flags & (dpkt.tcp.TH_SYN | dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
         parts.append(f"seq {seq}:{(seq + facts.length) & 0xFFFFFFFF}" if facts.length else f"seq {seq}")
     if facts.flags & dpkt.tcp.TH_ACK:
         parts.append(f"ack {ack}")

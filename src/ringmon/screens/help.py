@@ -22,7 +22,8 @@ DASHBOARD_PANELS = (
     ("Slot map", "each slot of the ring; ▲ the producer writes next, ▼ the consumer reads next; ═ the rest of "
                  "a packet larger than a slot, ░ padding at the ring's end"),
     ("Drops by stage", "kernel: socket ring full (drop-early waits here); ring full: copied, then "
-                       "thrown away (drop-late); truncated: cut to one slot (--truncate-to-slot) or to the ring"),
+                       "thrown away (drop-late), — in zero-copy and direct (no slot ring: every drop is the kernel's); "
+                       "truncated: cut to one slot (--truncate-to-slot) or to the ring"),
     ("Identity", "taken from the kernel = delivered + dropped at ring + still in ring (✓ when it holds); stored "
                  "= what the packet store kept of the delivered, held + evicted (the oldest, to make room)"),
     ("Polling", "how the consumer waits on an empty ring (sleep, yield, spin, event, or adaptive: spin briefly, "

@@ -79,7 +79,9 @@ COLUMNS: tuple[OverviewColumn, ...] = (
     OverviewColumn("kernel_drops", "kern", 6, "drops per second in the kernel (its ring full: drop-early)",
                    _rate("kernel_drops_ps"), alert_at=DROPS_ALERT_PS),
     OverviewColumn("ring_drops", "ring", 6, "drops per second at the slot ring (copied, then thrown away: "
-                   "drop-late)", _rate("ring_drops_ps"), alert_at=DROPS_ALERT_PS),
+                   "drop-late); — in zero-copy and direct, which have no slot ring",
+                   lambda stats, history: history.rates.ring_drops_ps if "ring" in stats.mode.drop_stages else None,
+                   alert_at=DROPS_ALERT_PS),
     OverviewColumn("truncated", "trunc", 6, "packets cut per second (to one slot or to the ring)",
                    _rate("truncated_ps"), alert_at=DROPS_ALERT_PS),
     OverviewColumn("occupancy", "used ↑high", 11, "slots in use of the ring, and the high-water mark (r in the "

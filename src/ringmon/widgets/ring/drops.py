@@ -1,5 +1,6 @@
-"""Where packets were lost: kernel, ring full, truncated (cut to one slot or to the ring); the accounting
-identity, in packets; and the packet store's: what it took of the delivered packets and what it evicted since."""
+"""Where packets were lost: kernel, ring full (no such stage in zero-copy: no slot ring), truncated (cut to one slot
+or to the ring); the accounting identity, in packets; and the packet store's: what it took of the delivered packets
+and what it evicted since."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -28,6 +29,10 @@ class DropsByStage(LiveText):
         )
         for stage, total, per_second in stages:
             text.append(f"{stage:<{_STAGE_WIDTH}}")
+            if stage == "ring full" and "ring" not in stats.mode.drop_stages:
+                # zero-copy: no slot ring to fill, no rate (a total is from before a switch to it), as the overview
+                text.append(f"{si(total) if total else '—':>{_NUMBER_WIDTH}}{'—':>{_NUMBER_WIDTH}}\n", "dim")
+                continue
             text.append(f"{si(total):>{_NUMBER_WIDTH}}", "bold red" if total else "green")
             text.append(f"{si(per_second):>{_NUMBER_WIDTH}}\n", "bold red" if per_second >= 0.5 else "green")
         accounted = stats.delivered + stats.ring_drops + stats.occupancy
