@@ -3,7 +3,7 @@
 tcpdump on the same flood (capture_bench.py's network, generators and capturers), plus the classic ring
 overloaded with early and late drop policy; writes a markdown table, JSON and PNG plots (docs/PERFORMANCE.md).
 
-    python bench/matrix.py [--quick] [--seconds S] [--modes copy,zero-copy,direct]
+    python bench/matrix.py [--quick] [--seconds S] [--modes copy,zero-copy,direct,immediate,immediate-zero-copy]
                            [--strategies sleep,event,adaptive,spin,yield] [--rate 10k,100k,max] [--out DIR]
 
 Needs root, tcpdump, trafgen or gcc, and matplotlib for the plots (the `bench` extra).
@@ -42,6 +42,9 @@ MODES: dict[str, list[str]] = {
     "copy": [],
     "zero-copy": ["--zero-copy"],
     "direct": ["--dispatch", "direct"],
+    # TPACKET_V2: each frame handed over at once (no 20 ms block timeout), copied or each frame a slot
+    "immediate": ["--immediate-mode"],
+    "immediate-zero-copy": ["--immediate-mode", "--zero-copy"],
 }
 STRATEGIES = ("sleep", "event", "adaptive", "spin", "yield")
 DEFAULT_RATES = "10k,100k,max"
@@ -52,6 +55,7 @@ POLICIES = ("early", "late")
 NOT_APPLICABLE = {
     ("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)",
     ("direct", "late"): "not applicable: direct dispatch reads the kernel's blocks in place, every drop is the kernel's",
+    ("immediate-zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)",
 }
 # tcpdump's own latency: --immediate-mode writing to a pipe this script reads, at the rates a Python reader keeps
 # up with (its lag is in the number; at the top rate it would be all of it).

@@ -180,7 +180,9 @@ int main(int argc, char **argv)
 	struct rc_ring_config cfg = { .wait_strategy = RC_WAIT_SLEEP, .poll_interval_us = 50 };
 	char errbuf[RC_ERRBUF_SIZE];
 	struct run r = { .map = map, .deadline_ns = mono_ns() + (uint64_t)(seconds * 1e9) };
-	REQUIRE(rc_ring_create_kernel(&cfg, km, BLOCK_SIZE, BLOCK_NR, &r.ring, errbuf, sizeof errbuf) == 0,
+	struct rc_kernel_layout layout = { .map = map, .version = TPACKET_V3, .unit_size = BLOCK_SIZE,
+					   .unit_nr = BLOCK_NR, .units_per_block = 1, .block_size = BLOCK_SIZE };
+	REQUIRE(rc_ring_create_kernel(&cfg, km, &layout, &r.ring, errbuf, sizeof errbuf) == 0,
 		"create: %s", errbuf);
 	kernel_map_release(km); /* the ring's reference keeps it */
 	kernel_ring_start_at(r.ring, 3 * BLOCK_NR); /* positions start anywhere */
