@@ -148,10 +148,12 @@ SWITCH_PACE_US = 40  # a flood of about 2.4 s, through every switch
 SWITCHES = (RingMode.ZERO_COPY, RingMode.DIRECT, RingMode.COPY, RingMode.DIRECT, RingMode.ZERO_COPY, RingMode.COPY)
 
 
-def test_switching_modes_mid_flood_loses_nothing_and_keeps_each_packet_once_in_order(veth_pair, drained, tmp_path):
+@pytest.mark.parametrize("immediate", [False, True], ids=["blocks", "immediate"])
+def test_switching_modes_mid_flood_loses_nothing_and_keeps_each_packet_once_in_order(veth_pair, drained, tmp_path,
+                                                                                      immediate):
     ifname, out = veth_pair.if_a, tmp_path / "switched.pcapng"
     drained.start_writing(str(out), "pcapng")
-    drained.plug(ifname, CaptureOptions(), netns=veth_pair.ns_a)
+    drained.plug(ifname, CaptureOptions(immediate=immediate), netns=veth_pair.ns_a)
     sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b,
                           veth_pair.frames_to_a(range(SWITCH_FRAMES), size=FLOOD_FRAME_SIZE), pace_us=SWITCH_PACE_US)
     sender.start()
