@@ -216,10 +216,11 @@ static int ignore_outgoing_copies(struct rc_capture *cap, char *errbuf, size_t e
 }
 
 /* The bytes a V2 frame holds for a packet (immediate mode), as libpcap sizes
- * them: the snap length, or less when the interface sends nothing longer
- * (its MTU, the link header and a VLAN tag put back); a longer packet (the
- * MTU raised since, a GSO packet sent from this host) is cut by the kernel
- * and counted as truncated. */
+ * them for an interface without offloads: the snap length, or less when the
+ * interface sends nothing longer (its MTU, the link header and a VLAN tag put
+ * back).  libpcap, seeing GRO/TSO on, makes room for 64 KiB instead (40x the
+ * memory per frame); here a longer packet (a GRO/TSO one, the MTU raised
+ * since) is cut by the kernel and counted as truncated. */
 static int immediate_frame_size(struct rc_capture *cap, uint32_t block_size, uint32_t *frame_size,
 				char *errbuf, size_t errlen)
 {
