@@ -54,7 +54,7 @@ struct rc_capture {
 	size_t kring_size;
 	struct rc_kernel_layout layout; /* its units: blocks (V3) or frames (V2) */
 	uint32_t snaplen;
-	uint64_t stop_wait_ns; /* the block timeout and STOP_MARGIN_NS */
+	uint64_t stop_wait_ns; /* the block timeout (V3) and STOP_MARGIN_NS */
 	struct sock_filter *filter; /* the user's, attached by every start */
 	uint32_t filter_len;
 	struct rc_ring *ring;

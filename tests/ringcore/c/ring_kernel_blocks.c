@@ -113,7 +113,12 @@ static void *producer(void *arg)
 		}
 		stuck_since = 0;
 		fill_block(bd, &seq, block % EMPTY_EVERY == EMPTY_EVERY - 1);
-		void *ready = rc_ring_kernel_block_ready(r->ring);
+		/* the consumer gives a block back before it moves tail: the
+		 * producer waits for tail, as capture.c's does */
+		void *ready;
+		uint64_t filled_at = mono_ns();
+		while (!(ready = rc_ring_kernel_block_ready(r->ring)) && mono_ns() - filled_at < STUCK_NS)
+			rc_ring_wait_block_returned(r->ring, atomic_load(&r->ring->hdr->tail), 1000000);
 		CHECK_OR(break, ready == bd, "block %llu filled but not ready to hand over",
 			 (unsigned long long)block);
 		hand_over(r->ring, bd);
