@@ -3,7 +3,8 @@
 tcpdump on the same flood (capture_bench.py's network, generators and capturers), plus the classic ring
 overloaded with early and late drop policy; writes a markdown table, JSON and PNG plots (docs/PERFORMANCE.md).
 
-    python bench/matrix.py [--quick] [--seconds S] [--modes copy,zero-copy,direct]
+    python bench/matrix.py [--quick] [--no-overload] [--seconds S]
+                           [--modes copy,zero-copy,direct,immediate,immediate-zero-copy,immediate-direct]
                            [--strategies sleep,event,adaptive,spin,yield] [--rate 10k,100k,max] [--out DIR]
 
 Needs root, tcpdump, trafgen or gcc, and matplotlib for the plots (the `bench` extra).
@@ -42,6 +43,10 @@ MODES: dict[str, list[str]] = {
     "copy": [],
     "zero-copy": ["--zero-copy"],
     "direct": ["--dispatch", "direct"],
+    # TPACKET_V2: each frame handed over at once (no 20 ms block timeout), copied or each frame a slot
+    "immediate": ["--immediate-mode"],
+    "immediate-zero-copy": ["--immediate-mode", "--zero-copy"],
+    "immediate-direct": ["--immediate-mode", "--dispatch", "direct"],
 }
 STRATEGIES = ("sleep", "event", "adaptive", "spin", "yield")
 DEFAULT_RATES = "10k,100k,max"
@@ -54,6 +59,9 @@ POLICIES = ("early", "late")
 NOT_APPLICABLE = {
     ("zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)",
     ("direct", "late"): "not applicable: direct dispatch reads the kernel's blocks in place, every drop is the kernel's",
+    ("immediate-zero-copy", "late"): "not applicable: in zero-copy mode every drop is the kernel's (early)",
+    ("immediate-direct", "late"): "not applicable: direct dispatch reads the kernel's frames in place, every drop is "
+                                  "the kernel's",
 }
 # tcpdump's own latency: --immediate-mode writing to a pipe this script reads, at the rates a Python reader keeps
 # up with (its lag is in the number; at the top rate it would be all of it).
@@ -451,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"wait strategies (default {','.join(STRATEGIES)})")
     parser.add_argument("--matrix-only", action="store_true",
                         help="skip the overload cells (early vs late drop) and tcpdump's latency reference")
+    parser.add_argument("--no-overload", action="store_true",
+                        help="skip the overload cells (early vs late drop) but keep tcpdump's latency reference: "
+                             "a latency run")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_SECONDS:g} s cells and no generator calibration (CI: does the script work)")
     parser.add_argument("--generator", choices=("auto", "trafgen", "sender"), default="auto",
@@ -485,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     cells = plan(modes, strategies, rates, help_text)
     if args.matrix_only:
         cells = [c for c in cells if c.kind == "matrix"]
+    if args.no_overload:
+        cells = [c for c in cells if c.kind != "overload"]
     args.out.mkdir(parents=True, exist_ok=True)
     cb.unwind_on_signals()
 

@@ -67,6 +67,7 @@ class CaptureConfig(ctypes.Structure):
         ("kernel_block_nr", u32),
         ("block_timeout_ms", u32),
         ("zero_copy", u32),
+        ("immediate", u32),
     ]
 
 

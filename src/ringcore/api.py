@@ -103,6 +103,10 @@ class CaptureOptions:
     # A session's drain runs its sinks in the capture thread on each kernel block, with no hand-off through a
     # ring (rc_drain_start_direct): the ring is zero-copy whatever zero_copy says.
     direct_dispatch: bool = False
+    # Immediate mode (tcpdump's --immediate-mode): a TPACKET_V2 kernel ring whose frames are handed over as soon as
+    # each is written (not after the block timeout), sized for the interface's MTU: a longer packet is cut to its
+    # frame and counted as truncated.
+    immediate: bool = False
 
 
 @dataclass(frozen=True)

@@ -411,7 +411,7 @@ class Capture(_Native):
         cfg = rc.CaptureConfig(
             _ring_config(options),
             options.snaplen, int(options.promisc), KERNEL_BLOCK_SIZE, kernel_blocks, BLOCK_TIMEOUT_MS,
-            int(options.zero_copy or options.direct_dispatch),
+            int(options.zero_copy or options.direct_dispatch), int(options.immediate),
         )
         handle = ctypes.c_void_p()
         buf = rc.errbuf()

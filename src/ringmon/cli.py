@@ -310,6 +310,12 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                              "behind the ring (ring), or the capture thread itself on each kernel block, with no "
                              "hand-off (direct: implies --zero-copy; a slow sink shows as kernel drops; capture: "
                              "with -w or --count-only, its sinks) (default ring)")
+    parser.add_argument("--immediate-mode", dest="immediate", action="store_true",
+                        help="hand each packet over as soon as the kernel writes it, as tcpdump's --immediate-mode: "
+                             "a TPACKET_V2 ring of frames sized for the interface's MTU instead of blocks handed "
+                             "over when full or after 20 ms; costs a wake-up per frame at most, and a packet longer "
+                             "than the MTU when the capture opened (a jumbo or GSO packet) is cut and counted as "
+                             "truncated (default: blocks)")
     parser.add_argument("--wait", choices=[strategy.name.lower() for strategy in WaitStrategy], default=wait,
                         help="how the consumer waits on an empty ring: sleep the poll interval, yield, spin, "
                              "sleep until the producer signals a kernel block (event), or spin --spin us and then "
@@ -327,8 +333,8 @@ def _add_capture_options(parser: argparse.ArgumentParser, wait: str) -> None:
                              f"{DEFAULT_METRICS_ADDRESS}, this host only; 0.0.0.0: every address) (default: not served)")
     # tcpdump's capture flags
     parser.add_argument("-B", dest="kernel_buffer", metavar="KIB", type=kibibytes,
-                        help="the kernel's buffer of each interface in KiB, as tcpdump's -B: its TPACKET_V3 ring, "
-                             "whole 256 KiB blocks (rounded up), at least one and at most the machine's memory "
+                        help="the kernel's buffer of each interface in KiB, as tcpdump's -B: its TPACKET_V3 ring "
+                             "(cut into frames with --immediate-mode), whole 256 KiB blocks (rounded up), at least one and at most the machine's memory "
                              f"(default {DEFAULT_KERNEL_BUFFER_BYTES >> 10}: 32 blocks)")
     parser.add_argument("-Q", dest="direction", choices=[direction.value for direction in Direction],
                         help="capture only the packets received (in), sent (out) or both (inout, the default), "
@@ -383,6 +389,7 @@ def capture_options(args: argparse.Namespace) -> CaptureOptions:
         truncate_to_slot=args.truncate_to_slot,
         zero_copy=args.zero_copy,
         direct_dispatch=args.dispatch == "direct",
+        immediate=args.immediate,
     )
 
 

@@ -121,3 +121,21 @@ def test_truncate_to_slot_cuts_to_one_slot_as_asked_and_counts_each_cut_packet(v
     assert [packet.frame for packet in ours] == [frame[:SLOT_DATA] for frame in frames]
     assert stats["truncated"] == sum(len(frame) > SLOT_DATA for frame in frames)
     assert stats["truncate_to_slot"] is True
+
+
+# Immediate mode (TPACKET_V2 frames sized for the MTU), copied into slots or each frame a slot.
+IMMEDIATE_MODES = {"copy": ("--immediate-mode",), "zero_copy": ("--immediate-mode", "--zero-copy")}
+
+
+@pytest.mark.parametrize("mode", IMMEDIATE_MODES)
+def test_immediate_mode_cuts_a_tcp_streams_64k_packets_to_the_mtus_frame_and_counts_each_as_truncated(
+        veth_pair, tmp_path, mode):
+    ours, tcpdumps, stats = capture_beside_tcpdump(veth_pair, tmp_path, lambda: _tcp_stream(veth_pair),
+                                                   *IMMEDIATE_MODES[mode])
+    cut = [packet for packet in ours if len(packet.frame) < packet.wirelen]
+    assert cut, "no GRO/TSO-sized packet was cut"
+    kept = len(cut[0].frame)
+    assert 1514 <= kept < 1514 + 64 and all(len(packet.frame) == kept for packet in cut), "cut to one frame's room"
+    # tcpdump (blocks, the default) kept them whole: ours are its packets, each cut to the frame
+    assert sorted((p.wirelen, p.frame) for p in ours) == sorted((p.wirelen, p.frame[:kept]) for p in tcpdumps)
+    assert stats["truncated"] == len(cut) and stats["mode"] == mode

@@ -235,11 +235,11 @@ def test_a_drain_stuck_storing_a_batch_does_not_delay_a_snapshot_which_keeps_the
     run_c_test("store_spool_stats_no_wait")
 
 
-@pytest.mark.parametrize("ring_mode", ["early", "late", "zero-copy", "direct"])
+@pytest.mark.parametrize("ring_mode", ["early", "late", "zero-copy", "direct", "immediate", "immediate-zero-copy"])
 def test_real_capture_on_a_flooded_veth_accounts_for_every_frame_sent_by_stage(build_c_test, veth_pair, tmp_path,
                                                                              ring_mode):
     """capture.c's producer, its drop policy (or a zero-copy ring: the drain reads the kernel's blocks; or direct:
-    the drain's sinks run in the capture thread), a drain, the writer and talkers on a real interface, under each
+    the drain's sinks run in the capture thread; immediate: over a TPACKET_V2 ring of frames), a drain, the writer and talkers on a real interface, under each
     sanitizer: the kernel took or dropped every frame the
     test sent, and the identity closes."""
     command, env, flavor = build_c_test("capture_real_veth")

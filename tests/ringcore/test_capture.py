@@ -814,21 +814,37 @@ def test_drain_counts_top_talkers_by_conversation_and_direction_with_the_rest_ap
     assert top.window_s == 40 and top.spans_elapsed_s[0] < top.spans_elapsed_s[1] < top.spans_elapsed_s[2] <= 40
 
 
-def test_the_binding_declares_struct_rc_talker_and_its_window_as_the_header_does(tmp_path):
-    """rc_talkers_top writes an array of struct rc_talker: a ctypes mirror of another size would be overrun."""
+def header_numbers(tmp_path, main_body: str) -> list[int]:
+    """The numbers a C main() including ringcore.h prints (its `main_body`): what the header says of a layout."""
     source = tmp_path / "layout.c"
     source.write_text('#include <stddef.h>\n#include <stdio.h>\n#include "ringcore.h"\n'
-                      "int main(void) { const unsigned spans[] = RC_TALKERS_SPAN_S;\n"
-                      '  printf("%zu %zu %zu %zu %d %u %u\\n", sizeof(struct rc_talker),\n'
-                      "         offsetof(struct rc_talker, a), offsetof(struct rc_talker, span_ab),\n"
-                      "         offsetof(struct rc_talker, span_ba),\n"
-                      "         RC_TALKERS_WINDOW_S, spans[0], spans[1]); return 0; }\n")
+                      f"int main(void) {{ {main_body} return 0; }}\n")
     header_dir = Path(__file__).resolve().parents[2] / "src" / "ringcore" / "src"
     subprocess.run(["gcc", "-I", str(header_dir), "-o", str(tmp_path / "layout"), str(source)], check=True)
     printed = subprocess.run([str(tmp_path / "layout")], capture_output=True, text=True, check=True).stdout.split()
+    return [int(n) for n in printed]
+
+
+def test_the_binding_declares_struct_rc_talker_and_its_window_as_the_header_does(tmp_path):
+    """rc_talkers_top writes an array of struct rc_talker: a ctypes mirror of another size would be overrun."""
+    printed = header_numbers(tmp_path, "const unsigned spans[] = RC_TALKERS_SPAN_S;\n"
+                                       '  printf("%zu %zu %zu %zu %d %u %u\\n", sizeof(struct rc_talker),\n'
+                                       "         offsetof(struct rc_talker, a), offsetof(struct rc_talker, span_ab),\n"
+                                       "         offsetof(struct rc_talker, span_ba),\n"
+                                       "         RC_TALKERS_WINDOW_S, spans[0], spans[1]);")
     mirror = _binding.Talker
-    assert [int(n) for n in printed] == [ctypes.sizeof(mirror), mirror.a.offset, mirror.span_ab.offset,
-                                         mirror.span_ba.offset, *TALKERS_SPANS_S[-1:], *TALKERS_SPANS_S[:-1]]
+    assert printed == [ctypes.sizeof(mirror), mirror.a.offset, mirror.span_ab.offset,
+                       mirror.span_ba.offset, *TALKERS_SPANS_S[-1:], *TALKERS_SPANS_S[:-1]]
+
+
+def test_the_binding_declares_struct_rc_capture_config_as_the_header_does(tmp_path):
+    """rc_capture_open reads a struct rc_capture_config: a field the mirror lacks would be read past its end."""
+    printed = header_numbers(tmp_path, 'printf("%zu %zu %zu %zu\\n", sizeof(struct rc_capture_config),\n'
+                                       "         offsetof(struct rc_capture_config, snaplen),\n"
+                                       "         offsetof(struct rc_capture_config, zero_copy),\n"
+                                       "         offsetof(struct rc_capture_config, immediate));")
+    mirror = _binding.CaptureConfig
+    assert printed == [ctypes.sizeof(mirror), mirror.snaplen.offset, mirror.zero_copy.offset, mirror.immediate.offset]
 
 
 def tshark_ip_conversations(path) -> dict[tuple[str, str], tuple[int, int]]:

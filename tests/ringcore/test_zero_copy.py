@@ -14,7 +14,10 @@ from test_capture import QUIET_WINDOW_S, ifindex_in, receive_paced, stats_of, vl
 KERNEL_BLOCK_NR = (8 << 20) // KERNEL_BLOCK_SIZE  # the default kernel ring: 8 MiB of blocks
 ZERO_COPY = CaptureOptions(zero_copy=True)
 DIRECT = CaptureOptions(direct_dispatch=True)
-MODES = {"zero-copy": (ZERO_COPY, RingMode.ZERO_COPY), "direct": (DIRECT, RingMode.DIRECT)}
+MODES = {"zero-copy": (ZERO_COPY, RingMode.ZERO_COPY), "direct": (DIRECT, RingMode.DIRECT),
+         # immediate mode: the slots are the kernel's TPACKET_V2 frames, one packet each (test_immediate.py)
+         "immediate-zero-copy": (CaptureOptions(zero_copy=True, immediate=True), RingMode.ZERO_COPY),
+         "immediate-direct": (CaptureOptions(direct_dispatch=True, immediate=True), RingMode.DIRECT)}
 
 
 def assert_accounts_close(stats) -> None:
@@ -74,7 +77,7 @@ def test_a_flood_far_longer_than_the_kernel_ring_does_not_stall_blocks_go_back_a
     # every frame was taken or dropped by the kernel (the only drop stage here), none left behind
     assert (stats.kernel_packets + stats.kernel_drops, stats.kernel_seen) == (FLOOD_FRAMES, FLOOD_FRAMES)
     assert (stats.ring_drops, stats.occupancy, stats.lost_at_stop) == (0, 0, 0)
-    assert stats.head > 2 * KERNEL_BLOCK_NR, "the kernel's blocks were handed over lap after lap"
+    assert stats.head > 2 * stats.slot_count, "the kernel's blocks (frames) were handed over lap after lap"
     assert stats.kernel_packets > FLOOD_FRAMES // 2
     assert written.packets == stats.delivered == len(tshark_read(out))
 
@@ -145,10 +148,12 @@ SWITCH_PACE_US = 40  # a flood of about 2.4 s, through every switch
 SWITCHES = (RingMode.ZERO_COPY, RingMode.DIRECT, RingMode.COPY, RingMode.DIRECT, RingMode.ZERO_COPY, RingMode.COPY)
 
 
-def test_switching_modes_mid_flood_loses_nothing_and_keeps_each_packet_once_in_order(veth_pair, drained, tmp_path):
+@pytest.mark.parametrize("immediate", [False, True], ids=["blocks", "immediate"])
+def test_switching_modes_mid_flood_loses_nothing_and_keeps_each_packet_once_in_order(veth_pair, drained, tmp_path,
+                                                                                      immediate):
     ifname, out = veth_pair.if_a, tmp_path / "switched.pcapng"
     drained.start_writing(str(out), "pcapng")
-    drained.plug(ifname, CaptureOptions(), netns=veth_pair.ns_a)
+    drained.plug(ifname, CaptureOptions(immediate=immediate), netns=veth_pair.ns_a)
     sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b,
                           veth_pair.frames_to_a(range(SWITCH_FRAMES), size=FLOOD_FRAME_SIZE), pace_us=SWITCH_PACE_US)
     sender.start()

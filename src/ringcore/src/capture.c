@@ -1,6 +1,7 @@
 /* capture.c — one interface's AF_PACKET socket, read through the kernel's
- * TPACKET_V3 ring by a producer thread that copies packets into the slot ring,
- * or (zero-copy) hands the kernel's blocks themselves to the consumer. */
+ * ring (TPACKET_V3 blocks, or TPACKET_V2 frames in immediate mode) by a
+ * producer thread that copies packets into the slot ring, or (zero-copy)
+ * hands the kernel's units themselves to the consumer. */
 #define _GNU_SOURCE
 #include "ring_internal.h"
 
@@ -51,10 +52,9 @@ struct rc_capture {
 	int wake_fd; /* eventfd: tells the producer to stop */
 	uint8_t *kring;
 	size_t kring_size;
-	uint32_t block_size;
-	uint32_t block_nr;
+	struct rc_kernel_layout layout; /* its units: blocks (V3) or frames (V2) */
 	uint32_t snaplen;
-	uint64_t stop_wait_ns; /* the block timeout and STOP_MARGIN_NS */
+	uint64_t stop_wait_ns; /* the block timeout (V3) and STOP_MARGIN_NS */
 	struct sock_filter *filter; /* the user's, attached by every start */
 	uint32_t filter_len;
 	struct rc_ring *ring;
@@ -82,10 +82,10 @@ struct rc_capture {
 	_Atomic int error; /* negative errno once the producer stopped on one */
 	char error_msg[RC_ERRBUF_SIZE];
 	uint64_t stats_due_ns;
-	/* Where the producer goes on: the kernel block it reads and the first
+	/* Where the producer goes on: the kernel unit it reads and the first
 	 * frame in it not yet taken, kept across stop and start. */
-	uint32_t block;
-	uint32_t frame_in_block;
+	uint32_t unit;
+	uint32_t frame_in_unit;
 	/* Set while stop takes what the kernel still holds: the producer's
 	 * wait for room then gives up at give_up_ns, not when told to stop. */
 	int finishing;
@@ -215,6 +215,78 @@ static int ignore_outgoing_copies(struct rc_capture *cap, char *errbuf, size_t e
 	return open_error(cap, errno, errbuf, errlen, "ignoring loopback's outgoing copies");
 }
 
+/* The bytes a V2 frame holds for a packet (immediate mode), as libpcap sizes
+ * them for an interface without offloads: the snap length, or less when the
+ * interface sends nothing longer (its MTU, the link header and a VLAN tag put
+ * back).  libpcap, seeing GRO/TSO on, makes room for 64 KiB instead (40x the
+ * memory per frame); here a longer packet (a GRO/TSO one, the MTU raised
+ * since) is cut by the kernel and counted as truncated. */
+static int immediate_frame_size(struct rc_capture *cap, uint32_t block_size, uint32_t *frame_size,
+				char *errbuf, size_t errlen)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, cap->ifname);
+	if (ioctl(cap->fd, SIOCGIFMTU, &ifr) != 0)
+		return open_error(cap, errno, errbuf, errlen, "reading the MTU");
+	uint32_t link_header = cap->linktype == LINKTYPE_ETHERNET ? ETH_HLEN : 0;
+	uint64_t packet_max = (uint64_t)(uint32_t)ifr.ifr_mtu + link_header + VLAN_TAG_LEN;
+	if (packet_max > cap->snaplen)
+		packet_max = cap->snaplen;
+	/* where the kernel puts a packet in a frame (tpacket_rcv): after the
+	 * frame header, the room for a link header of at least 16 bytes, and
+	 * the headroom of PACKET_RESERVE */
+	uint64_t size = TPACKET_ALIGN(TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + ZERO_COPY_RESERVE +
+				      packet_max);
+	/* a frame never crosses a block: the kernel cuts the rest */
+	*frame_size = size < block_size ? (uint32_t)size : block_size;
+	return 0;
+}
+
+/* Select the ring version, reserve the headroom, and have the kernel make
+ * the ring: cfg's blocks, each one unit (V3) or cut into frames (V2). */
+static int set_up_kernel_ring(struct rc_capture *cap, const struct rc_capture_config *cfg,
+			      char *errbuf, size_t errlen)
+{
+	int version = cfg->immediate ? TPACKET_V2 : TPACKET_V3;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)))
+		return open_error(cap, errno, errbuf, errlen,
+				  cfg->immediate ? "selecting TPACKET_V2" : "selecting TPACKET_V3");
+	/* in both modes: a capture may switch to zero-copy (rc_capture_switch) */
+	unsigned reserve = ZERO_COPY_RESERVE;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve)))
+		return open_error(cap, errno, errbuf, errlen,
+				  "reserving room for headers in the kernel ring");
+	struct tpacket_req3 req = {
+		.tp_block_size = cfg->kernel_block_size,
+		.tp_block_nr = cfg->kernel_block_nr,
+		.tp_frame_size = TPACKET_ALIGNMENT << 7,
+	};
+	cap->layout = (struct rc_kernel_layout){ .version = version,
+						 .block_size = cfg->kernel_block_size,
+						 .unit_size = cfg->kernel_block_size,
+						 .unit_nr = cfg->kernel_block_nr,
+						 .units_per_block = 1 };
+	if (cfg->immediate) {
+		int rc = immediate_frame_size(cap, cfg->kernel_block_size, &req.tp_frame_size, errbuf,
+					      errlen);
+		if (rc)
+			return rc;
+		cap->layout.unit_size = req.tp_frame_size;
+		cap->layout.units_per_block = cfg->kernel_block_size / req.tp_frame_size;
+		cap->layout.unit_nr = cap->layout.units_per_block * cfg->kernel_block_nr;
+		/* each frame is handed over at once: stop waits for no timer */
+		cap->stop_wait_ns = STOP_MARGIN_NS;
+	} else {
+		req.tp_retire_blk_tov = cfg->block_timeout_ms;
+		cap->stop_wait_ns = (uint64_t)cfg->block_timeout_ms * 1000000ull + STOP_MARGIN_NS;
+	}
+	req.tp_frame_nr = (req.tp_block_size / req.tp_frame_size) * req.tp_block_nr;
+	if (setsockopt(cap->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)))
+		return open_error(cap, errno, errbuf, errlen, "setting up the kernel ring");
+	return 0;
+}
+
 int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		    const struct rc_bpf_insn *filter, uint32_t filter_len,
 		    struct rc_capture **out, char *errbuf, size_t errlen)
@@ -287,32 +359,10 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 			goto fail;
 	}
 
-	int version = TPACKET_V3;
-	if (setsockopt(cap->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version))) {
-		rc = open_error(cap, errno, errbuf, errlen, "selecting TPACKET_V3");
+	rc = set_up_kernel_ring(cap, cfg, errbuf, errlen);
+	if (rc)
 		goto fail;
-	}
-	/* in both modes: a capture may switch to zero-copy (rc_capture_switch) */
-	unsigned reserve = ZERO_COPY_RESERVE;
-	if (setsockopt(cap->fd, SOL_PACKET, PACKET_RESERVE, &reserve, sizeof(reserve))) {
-		rc = open_error(cap, errno, errbuf, errlen, "reserving room for headers in the kernel ring");
-		goto fail;
-	}
-	cap->block_size = cfg->kernel_block_size;
-	cap->stop_wait_ns = (uint64_t)cfg->block_timeout_ms * 1000000ull + STOP_MARGIN_NS;
-	cap->block_nr = cfg->kernel_block_nr;
-	struct tpacket_req3 req = {
-		.tp_block_size = cap->block_size,
-		.tp_block_nr = cap->block_nr,
-		.tp_frame_size = TPACKET_ALIGNMENT << 7,
-		.tp_retire_blk_tov = cfg->block_timeout_ms,
-	};
-	req.tp_frame_nr = (req.tp_block_size / req.tp_frame_size) * req.tp_block_nr;
-	if (setsockopt(cap->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req))) {
-		rc = open_error(cap, errno, errbuf, errlen, "setting up the kernel ring");
-		goto fail;
-	}
-	cap->kring_size = (size_t)cap->block_size * cap->block_nr;
+	cap->kring_size = (size_t)cap->layout.block_size * cfg->kernel_block_nr;
 	cap->kring = mmap(NULL, cap->kring_size, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_LOCKED, cap->fd, 0);
 	if (cap->kring == MAP_FAILED) /* MAP_LOCKED may exceed RLIMIT_MEMLOCK */
@@ -322,6 +372,7 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		rc = open_error(cap, errno, errbuf, errlen, "mapping the kernel ring");
 		goto fail;
 	}
+	cap->layout.map = cap->kring;
 	cap->km = kernel_map_new(cap->fd, cap->kring, cap->kring_size);
 	if (!cap->km) {
 		rc_err(errbuf, errlen, "%s: out of memory", ifname);
@@ -329,8 +380,8 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		goto fail;
 	}
 	if (cap->zero_copy) {
-		rc = rc_ring_create_kernel(&cfg->ring, cap->km, cap->block_size, cap->block_nr,
-					   &cap->ring, errbuf, errlen);
+		rc = rc_ring_create_kernel(&cfg->ring, cap->km, &cap->layout, &cap->ring, errbuf,
+					   errlen);
 		if (rc)
 			goto fail;
 	}
@@ -345,7 +396,7 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		}
 		cap->promisc = 1;
 	}
-	cap->vlan_scratch = malloc(cap->block_size + VLAN_TAG_LEN);
+	cap->vlan_scratch = malloc(cap->layout.block_size + VLAN_TAG_LEN);
 	cap->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!cap->vlan_scratch || cap->wake_fd < 0) {
 		rc_err(errbuf, errlen, "%s: out of memory or file descriptors", ifname);
@@ -369,17 +420,21 @@ static int keep_waiting_for_room(struct rc_capture *cap)
 	return atomic_load_explicit(&cap->running, memory_order_relaxed);
 }
 
-/* What the kernel says of a frame beside its bytes, as a record's header. */
-static struct rc_slot_hdr frame_header(const struct rc_capture *cap, const struct tpacket3_hdr *ppd)
+/* What the kernel says of a frame beside its bytes, as a record's header.
+ * A packet the kernel cut short of the snap length (longer than a V2 frame,
+ * or than a V3 block) is flagged and counted as truncated, as the ring's own
+ * cut would be. */
+static struct rc_slot_hdr frame_header(const struct rc_capture *cap, const struct kframe *f)
 {
-	const struct sockaddr_ll *sll =
-		(const struct sockaddr_ll *)((const uint8_t *)ppd + TPACKET_ALIGN(sizeof(*ppd)));
+	uint32_t flags = f->pkttype == PACKET_OUTGOING ? RC_SLOT_OUTGOING : 0;
+	if (f->snaplen < f->len && f->snaplen < cap->snaplen)
+		flags |= RC_SLOT_TRUNCATED;
 	return (struct rc_slot_hdr){
-		.caplen = ppd->tp_snaplen,
-		.wirelen = ppd->tp_len,
-		.ts_ns = (uint64_t)ppd->tp_sec * 1000000000ull + ppd->tp_nsec,
+		.caplen = f->snaplen,
+		.wirelen = f->len,
+		.ts_ns = f->ts_ns,
 		.ifindex = cap->ifindex,
-		.flags = sll->sll_pkttype == PACKET_OUTGOING ? RC_SLOT_OUTGOING : 0,
+		.flags = flags,
 		.slots = 1,
 	};
 }
@@ -387,28 +442,27 @@ static struct rc_slot_hdr frame_header(const struct rc_capture *cap, const struc
 /* The kernel strips 802.1Q tags into the header; they are put back so the
  * packet is kept as it was on the wire, as libpcap does.  1 and the tag's
  * bytes (TPID, TCI) when this frame has one to put back. */
-static int stripped_vlan_tag(const struct rc_capture *cap, const struct tpacket3_hdr *ppd,
-			     uint16_t tag[2])
+static int stripped_vlan_tag(const struct rc_capture *cap, const struct kframe *f, uint16_t tag[2])
 {
-	if (!(ppd->tp_status & TP_STATUS_VLAN_VALID) || cap->linktype != LINKTYPE_ETHERNET ||
-	    ppd->tp_snaplen < 2 * ETH_ALEN)
+	if (!(f->status & TP_STATUS_VLAN_VALID) || cap->linktype != LINKTYPE_ETHERNET ||
+	    f->snaplen < 2 * ETH_ALEN)
 		return 0;
-	uint16_t tpid = (ppd->tp_status & TP_STATUS_VLAN_TPID_VALID) ? ppd->hv1.tp_vlan_tpid :
-								       ETH_P_8021Q;
+	uint16_t tpid = (f->status & TP_STATUS_VLAN_TPID_VALID) ? f->vlan_tpid : ETH_P_8021Q;
 	tag[0] = htons(tpid);
-	tag[1] = htons((uint16_t)ppd->hv1.tp_vlan_tci);
+	tag[1] = htons(f->vlan_tci);
 	return 1;
 }
 
 /* Copy one kernel frame into the slot ring, by the drop policy when full.
  * Returns 0, or -1 when told to stop while waiting for room. */
-static int take_frame(struct rc_capture *cap, struct tpacket3_hdr *ppd)
+static int take_frame(struct rc_capture *cap, const uint8_t *frame)
 {
 	struct rc_ring *ring = cap->ring;
-	struct rc_slot_hdr h = frame_header(cap, ppd);
-	const uint8_t *data = (const uint8_t *)ppd + ppd->tp_mac;
+	struct kframe f = kframe_read(&cap->layout, frame);
+	struct rc_slot_hdr h = frame_header(cap, &f);
+	const uint8_t *data = frame + f.mac;
 	uint16_t tag[2];
-	if (stripped_vlan_tag(cap, ppd, tag)) {
+	if (stripped_vlan_tag(cap, &f, tag)) {
 		memcpy(cap->vlan_scratch, data, 2 * ETH_ALEN);
 		memcpy(cap->vlan_scratch + 2 * ETH_ALEN, tag, VLAN_TAG_LEN);
 		memcpy(cap->vlan_scratch + 2 * ETH_ALEN + VLAN_TAG_LEN,
@@ -453,11 +507,6 @@ static void producer_fail(struct rc_capture *cap, int err, const char *what)
 	atomic_store_explicit(&cap->error, -err, memory_order_release);
 }
 
-static struct tpacket_block_desc *kernel_block(struct rc_capture *cap)
-{
-	return (struct tpacket_block_desc *)(cap->kring + (size_t)cap->block * cap->block_size);
-}
-
 /* Wait for the kernel to hand over the next block.  Returns 0 to look
  * again, -1 when the socket failed (recorded). */
 static int wait_for_block(struct rc_capture *cap, struct pollfd pfd[2])
@@ -478,73 +527,60 @@ static int wait_for_block(struct rc_capture *cap, struct pollfd pfd[2])
 	return 0;
 }
 
-/* Take the frames of a block handed over, from the first not yet taken.
+/* Take the frames of a unit handed over, from the first not yet taken.
  * Returns -1 when told to stop on the way: the rest stay for the next start. */
-static int take_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
+static int take_unit(struct rc_capture *cap, uint8_t *unit)
 {
-	uint32_t num_pkts = bd->hdr.bh1.num_pkts;
-	struct tpacket3_hdr *ppd =
-		(struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
-	for (uint32_t i = 0; i < num_pkts; i++) {
-		if (i >= cap->frame_in_block) {
-			if (take_frame(cap, ppd) != 0)
+	uint32_t packets = kunit_packets(&cap->layout, unit);
+	uint8_t *frame = unit + kunit_first(&cap->layout, unit);
+	for (uint32_t i = 0; i < packets; i++) {
+		if (i >= cap->frame_in_unit) {
+			if (take_frame(cap, frame) != 0)
 				return -1;
-			cap->frame_in_block = i + 1;
+			cap->frame_in_unit = i + 1;
 		}
-		ppd = (struct tpacket3_hdr *)((uint8_t *)ppd + ppd->tp_next_offset);
+		if (i + 1 < packets)
+			frame = kframe_next(&cap->layout, frame);
 	}
 	return 0;
 }
 
-static int block_ready(struct tpacket_block_desc *bd)
+/* Take a unit handed over, give it back to the kernel and move on to the
+ * next.  Returns -1, the unit kept, when told to stop on the way. */
+static int take_and_return_unit(struct rc_capture *cap, uint8_t *unit)
 {
-	/* acquire: the kernel filled the block before flagging it ours */
-	return (__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
-		TP_STATUS_USER) != 0;
-}
-
-/* Take a block handed over, give it back to the kernel and move on to the
- * next.  Returns -1, the block kept, when told to stop on the way. */
-static int take_and_return_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
-{
-	if (take_block(cap, bd) != 0)
+	if (take_unit(cap, unit) != 0)
 		return -1;
-	/* release: our reads of the block are done before the kernel may
-	 * refill it */
-	__atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-	cap->block = (cap->block + 1) % cap->block_nr;
-	cap->frame_in_block = 0;
+	kunit_return(&cap->layout, unit);
+	cap->unit = (cap->unit + 1) % cap->layout.unit_nr;
+	cap->frame_in_unit = 0;
 	rc_ring_notify(cap->ring);
 	return 0;
 }
 
 /* Zero-copy: write each packet's header in place, in the headroom before it
  * (a stripped VLAN tag put back by moving the MAC addresses 4 bytes
- * earlier), and hand the whole block to the consumer.  The packets stay
- * where the kernel put them; the consumer gives the block back. */
-static void hand_over_block(struct rc_capture *cap, struct tpacket_block_desc *bd)
+ * earlier), and hand the whole unit to the consumer.  The packets stay
+ * where the kernel put them; the consumer gives the unit back. */
+static void hand_over_unit(struct rc_capture *cap, uint8_t *unit)
 {
-	uint32_t packets = bd->hdr.bh1.num_pkts, outgoing = 0, truncated = 0;
+	const struct rc_kernel_layout *l = &cap->layout;
+	uint32_t packets = kunit_packets(l, unit), outgoing = 0, truncated = 0;
 	uint64_t bytes = 0, outgoing_bytes = 0;
-	struct tpacket3_hdr *ppd =
-		(struct tpacket3_hdr *)((uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt);
+	uint8_t *frame = unit + kunit_first(l, unit);
 	for (uint32_t i = 0; i < packets; i++) {
-		struct tpacket3_hdr *next =
-			(struct tpacket3_hdr *)((uint8_t *)ppd + ppd->tp_next_offset);
-		struct rc_slot_hdr h = frame_header(cap, ppd);
-		/* cut by the kernel short of the snap length (a frame larger
-		 * than a block): counted as the ring's cut would be */
-		if (h.caplen < h.wirelen && h.caplen < cap->snaplen) {
-			h.flags |= RC_SLOT_TRUNCATED;
+		uint8_t *next = i + 1 < packets ? kframe_next(l, frame) : NULL;
+		struct kframe f = kframe_read(l, frame);
+		struct rc_slot_hdr h = frame_header(cap, &f);
+		if (h.flags & RC_SLOT_TRUNCATED)
 			truncated++;
-		}
-		uint8_t *data = (uint8_t *)ppd + ppd->tp_mac;
+		uint8_t *data = frame + f.mac;
 		uint16_t tag[2];
-		if (stripped_vlan_tag(cap, ppd, tag)) {
+		if (stripped_vlan_tag(cap, &f, tag)) {
 			memmove(data - VLAN_TAG_LEN, data, 2 * ETH_ALEN);
 			data -= VLAN_TAG_LEN;
 			memcpy(data + 2 * ETH_ALEN, tag, VLAN_TAG_LEN);
-			ppd->tp_mac -= VLAN_TAG_LEN;
+			kframe_set_mac(l, frame, f.mac - VLAN_TAG_LEN);
 			h.caplen += VLAN_TAG_LEN;
 			h.wirelen += VLAN_TAG_LEN;
 		}
@@ -556,31 +592,31 @@ static void hand_over_block(struct rc_capture *cap, struct tpacket_block_desc *b
 			outgoing++;
 			outgoing_bytes += h.wirelen;
 		}
-		/* the consumer's walk ends a block at a zero offset */
-		if (i + 1 == packets)
-			ppd->tp_next_offset = 0;
-		ppd = next;
+		/* the consumer's walk ends a V3 block at a zero offset */
+		if (!next && l->version == TPACKET_V3)
+			((struct tpacket3_hdr *)frame)->tp_next_offset = 0;
+		frame = next;
 	}
 	rc_ring_publish_block(cap->ring, packets, bytes, outgoing, outgoing_bytes, truncated);
 	rc_ring_notify(cap->ring);
 }
 
-/* Take the next block if the kernel handed it over: 1 taken, 0 none ready,
+/* Take the next unit if the kernel handed it over: 1 taken, 0 none ready,
  * -1 told to stop on the way (copy: the rest stays for the next start). */
-static int take_ready_block(struct rc_capture *cap)
+static int take_ready_unit(struct rc_capture *cap)
 {
-	struct tpacket_block_desc *bd;
+	uint8_t *unit;
 	if (cap->zero_copy) {
-		bd = rc_ring_kernel_block_ready(cap->ring);
-		if (!bd)
+		unit = rc_ring_kernel_block_ready(cap->ring);
+		if (!unit)
 			return 0;
-		hand_over_block(cap, bd);
+		hand_over_unit(cap, unit);
 		return 1;
 	}
-	bd = kernel_block(cap);
-	if (!block_ready(bd))
+	unit = kunit_at(&cap->layout, cap->unit);
+	if (!kunit_ready(&cap->layout, unit))
 		return 0;
-	return take_and_return_block(cap, bd) == 0 ? 1 : -1;
+	return take_and_return_unit(cap, unit) == 0 ? 1 : -1;
 }
 
 /* Wait for the next block.  poll() says a block is ready while the block
@@ -641,11 +677,11 @@ static void adopt_next_ring(struct rc_capture *cap)
 					      (uint64_t)untaken, memory_order_relaxed);
 		atomic_store_explicit(&next->kernel_seen, (uint64_t)untaken, memory_order_relaxed);
 	}
-	if (old->kernel) /* go on copying at the block after the last handed over */
-		cap->block = (uint32_t)(atomic_load_explicit(&old->hdr->head, memory_order_relaxed) %
-					cap->block_nr);
+	if (old->kernel) /* go on copying at the unit after the last handed over */
+		cap->unit = (uint32_t)(atomic_load_explicit(&old->hdr->head, memory_order_relaxed) %
+				       cap->layout.unit_nr);
 	if (next->kernel)
-		kernel_ring_start_at(next, cap->block);
+		kernel_ring_start_at(next, cap->unit);
 	cap->ring = next;
 	cap->zero_copy = next->kernel != NULL;
 	cap->next_ring = NULL;
@@ -660,7 +696,7 @@ static void adopt_next_ring(struct rc_capture *cap)
 static int switch_rings(struct rc_capture *cap)
 {
 	struct rc_ring *old = cap->ring;
-	if (cap->frame_in_block)
+	if (cap->frame_in_unit)
 		return 0; /* the rest of the block first */
 	uint64_t tail = atomic_load(&old->hdr->tail);
 	if (old->kernel && atomic_load_explicit(&old->hdr->head, memory_order_relaxed) != tail) {
@@ -687,7 +723,7 @@ static void *producer_main(void *arg)
 	while (atomic_load_explicit(&cap->running, memory_order_relaxed)) {
 		if (atomic_load_explicit(&cap->switch_asked, memory_order_acquire) && switch_rings(cap))
 			continue;
-		int taken = take_ready_block(cap);
+		int taken = take_ready_unit(cap);
 		if (taken < 0)
 			break;
 		if (cap->zero_copy)
@@ -780,13 +816,13 @@ static void take_the_rest(struct rc_capture *cap)
 {
 	cap->finishing = 1;
 	cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
-	uint32_t blocks_taken = 0;
-	while (kernel_untaken(cap) > 0 && blocks_taken <= cap->block_nr) {
-		int taken = take_ready_block(cap);
+	uint32_t units_taken = 0;
+	while (kernel_untaken(cap) > 0 && units_taken <= cap->layout.unit_nr) {
+		int taken = take_ready_unit(cap);
 		if (taken < 0)
 			break; /* no room in time: the rest stays for a start */
 		if (taken) {
-			blocks_taken++;
+			units_taken++;
 			cap->give_up_ns = rc_coarse_ns() + cap->stop_wait_ns;
 			continue;
 		}
@@ -825,8 +861,7 @@ int rc_capture_switch(struct rc_capture *cap, int zero_copy, const struct rc_rin
 	if ((zero_copy != 0) == cap->zero_copy)
 		return 0;
 	struct rc_ring *old = cap->ring, *next;
-	int rc = zero_copy ? rc_ring_create_kernel(cfg, cap->km, cap->block_size, cap->block_nr, &next,
-						   errbuf, errlen) :
+	int rc = zero_copy ? rc_ring_create_kernel(cfg, cap->km, &cap->layout, &next, errbuf, errlen) :
 			     rc_ring_create(cfg, &next, errbuf, errlen);
 	if (rc)
 		return rc;

@@ -488,8 +488,8 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 	seq_end(&ring->cons_seq);
 	ring->held -= n;
 	if (ring->kernel) {
-		/* everything polled released: the empty blocks the poll passed
-		 * after the last packet go back too (no later poll may come) */
+		/* nothing held: the empty units the last poll passed go back
+		 * too (no later poll may come to give them back) */
 		ring->kernel->release_pos = ring->held ? pos : ring->kernel->poll_pos;
 		pos = kernel_ring_return_blocks(ring, ring->kernel->release_pos);
 	}
@@ -772,7 +772,7 @@ size_t rc_ring_map_size(struct rc_ring *ring)
 
 void *rc_ring_data_base(struct rc_ring *ring)
 {
-	return ring->kernel ? (void *)ring->kernel->map : (void *)ring->slots;
+	return ring->kernel ? (void *)ring->kernel->layout.map : (void *)ring->slots;
 }
 
 size_t rc_ring_data_size(struct rc_ring *ring)

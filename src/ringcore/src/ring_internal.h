@@ -5,6 +5,7 @@
 
 #include "ringcore.h"
 
+#include <linux/if_packet.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -31,16 +32,125 @@ struct rc_kernel_map *kernel_map_new(int fd, uint8_t *map, size_t size);
 void kernel_map_retain(struct rc_kernel_map *km);
 void kernel_map_release(struct rc_kernel_map *km);
 
-/* A zero-copy ring's slots: the socket's TPACKET_V3 blocks (ring_kernel.c). */
+/* The kernel ring's layout in both versions: units the kernel hands over one
+ * at a time, each with its status word (TP_STATUS_USER: ours), laid out
+ * units_per_block to a block of block_size bytes.  TPACKET_V3: a unit is a
+ * block of many packets; TPACKET_V2 (immediate mode): a unit is a frame of
+ * one packet, handed over as soon as it is written. */
+struct rc_kernel_layout {
+	uint8_t *map;
+	int version; /* TPACKET_V2 or TPACKET_V3 */
+	uint32_t unit_size;
+	uint32_t unit_nr;
+	uint32_t units_per_block;
+	uint32_t block_size;
+};
+
+/* The unit at a position (any count with the unit's index as remainder). */
+static inline uint8_t *kunit_at(const struct rc_kernel_layout *l, uint64_t unit_pos)
+{
+	uint32_t index = (uint32_t)(unit_pos % l->unit_nr);
+	return l->map + (size_t)(index / l->units_per_block) * l->block_size +
+	       (size_t)(index % l->units_per_block) * l->unit_size;
+}
+
+static inline uint32_t *kunit_status(const struct rc_kernel_layout *l, uint8_t *unit)
+{
+	return l->version == TPACKET_V3 ?
+		       &((struct tpacket_block_desc *)unit)->hdr.bh1.block_status :
+		       (uint32_t *)&((struct tpacket2_hdr *)unit)->tp_status;
+}
+
+static inline int kunit_ready(const struct rc_kernel_layout *l, uint8_t *unit)
+{
+	/* acquire: the kernel filled the unit before flagging it ours */
+	return (__atomic_load_n(kunit_status(l, unit), __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+
+static inline void kunit_return(const struct rc_kernel_layout *l, uint8_t *unit)
+{
+	/* release: our reads of the unit are done before the kernel may refill it */
+	__atomic_store_n(kunit_status(l, unit), TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+}
+
+/* Packets in a unit handed over, and the offset of the first one's frame
+ * header in it (never 0 for a V3 block with packets; 0 for a V2 frame). */
+static inline uint32_t kunit_packets(const struct rc_kernel_layout *l, const uint8_t *unit)
+{
+	return l->version == TPACKET_V3 ?
+		       ((const struct tpacket_block_desc *)unit)->hdr.bh1.num_pkts : 1;
+}
+
+static inline uint32_t kunit_first(const struct rc_kernel_layout *l, const uint8_t *unit)
+{
+	return l->version == TPACKET_V3 ?
+		       ((const struct tpacket_block_desc *)unit)->hdr.bh1.offset_to_first_pkt : 0;
+}
+
+/* What the kernel says of one packet, from its frame header in either
+ * version. */
+struct kframe {
+	uint32_t status;
+	uint32_t len;
+	uint32_t snaplen;
+	uint32_t mac; /* offset of the packet from the frame header */
+	uint64_t ts_ns;
+	uint16_t vlan_tci;
+	uint16_t vlan_tpid;
+	uint8_t pkttype;
+};
+
+static inline struct kframe kframe_read(const struct rc_kernel_layout *l, const uint8_t *frame)
+{
+	struct kframe f;
+	if (l->version == TPACKET_V3) {
+		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)frame;
+		f = (struct kframe){ .status = h->tp_status, .len = h->tp_len,
+				     .snaplen = h->tp_snaplen, .mac = h->tp_mac,
+				     .ts_ns = (uint64_t)h->tp_sec * 1000000000ull + h->tp_nsec,
+				     .vlan_tci = (uint16_t)h->hv1.tp_vlan_tci,
+				     .vlan_tpid = h->hv1.tp_vlan_tpid };
+		frame += TPACKET_ALIGN(sizeof(struct tpacket3_hdr));
+	} else {
+		const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)frame;
+		f = (struct kframe){ .status = h->tp_status, .len = h->tp_len,
+				     .snaplen = h->tp_snaplen, .mac = h->tp_mac,
+				     .ts_ns = (uint64_t)h->tp_sec * 1000000000ull + h->tp_nsec,
+				     .vlan_tci = h->tp_vlan_tci, .vlan_tpid = h->tp_vlan_tpid };
+		frame += TPACKET_ALIGN(sizeof(struct tpacket2_hdr));
+	}
+	f.pkttype = ((const struct sockaddr_ll *)frame)->sll_pkttype;
+	return f;
+}
+
+/* Zero-copy: the packet moved mac bytes after its frame header (a VLAN tag
+ * put back before it). */
+static inline void kframe_set_mac(const struct rc_kernel_layout *l, uint8_t *frame, uint32_t mac)
+{
+	if (l->version == TPACKET_V3)
+		((struct tpacket3_hdr *)frame)->tp_mac = (uint16_t)mac;
+	else
+		((struct tpacket2_hdr *)frame)->tp_mac = (uint16_t)mac;
+}
+
+/* The frame after `frame` in its unit: the next packet of a V3 block (none
+ * after its last); a V2 frame holds one packet, so NULL. */
+static inline uint8_t *kframe_next(const struct rc_kernel_layout *l, uint8_t *frame)
+{
+	return l->version == TPACKET_V3 ?
+		       frame + ((const struct tpacket3_hdr *)frame)->tp_next_offset : NULL;
+}
+
+/* A zero-copy ring's slots: the socket's kernel ring units (ring_kernel.c). */
 struct rc_kernel_ring {
 	struct rc_kernel_map *km; /* a reference */
-	uint8_t *map;
+	struct rc_kernel_layout layout;
 	size_t map_size;
-	uint32_t block_size;
-	uint32_t block_nr;
-	/* consumer only: byte positions (block position * block_size + offset
-	 * in the block; offset 0: the block's first packet) of the next packet
-	 * to poll and of the oldest one polled and not released */
+	/* consumer only: byte positions (unit position * unit_size + 1 + the
+	 * offset in the unit of a packet's frame header, so that offset 0
+	 * always means a unit not yet looked into, though a V2 frame's header
+	 * is at its start) of the next packet to poll and of the oldest one
+	 * polled and not released */
 	uint64_t poll_pos;
 	uint64_t release_pos;
 };
@@ -179,10 +289,10 @@ int ring_new(const struct rc_ring_config *cfg, uint32_t slot_size, uint32_t slot
 
 /* ---- zero-copy rings (ring_kernel.c) ---- */
 
-/* A ring whose slots are the block_nr blocks of block_size bytes of km (cfg
+/* A ring whose slots are the units of km laid out as `layout` says (cfg
  * gives the wait strategy and poll interval); it takes a reference to km. */
 int rc_ring_create_kernel(const struct rc_ring_config *cfg, struct rc_kernel_map *km,
-			  uint32_t block_size, uint32_t block_nr, struct rc_ring **out,
+			  const struct rc_kernel_layout *layout, struct rc_ring **out,
 			  char *errbuf, size_t errlen);
 /* Before any consumer: the first block the producer hands over is block
  * (a position: any count with the block's index as its remainder). */

@@ -95,15 +95,17 @@
  * for a lock, only for the few stores of a write section.
  *
  * Zero-copy rings (rc_capture_config.zero_copy; ring_kernel.c).  The slots
- * are the kernel's own TPACKET_V3 blocks, mapped from the socket: slot_size
- * is the block size, slot_count the number of blocks, head counts blocks the
- * producer handed to the consumer and tail blocks the consumer gave back to
- * the kernel.  The producer writes each packet's rc_slot_hdr in place, in
- * the headroom the socket keeps before the packet (PACKET_RESERVE), so a
- * record reads as in a copy ring (hdr + 1 is the packet) and every consumer
- * and sink runs unchanged; positions a poll returns are byte positions in
- * the kernel ring (block position * block_size + offset), for rc_ring_next.
- * A block goes back to the kernel (TP_STATUS_KERNEL) once its last packet is
+ * are the kernel's own TPACKET_V3 blocks (or, in immediate mode, its
+ * TPACKET_V2 frames of one packet each: the classic ring of fixed slots),
+ * mapped from the socket: slot_size is the block (frame) size, slot_count
+ * the number of blocks (frames), head counts those the producer handed to
+ * the consumer and tail those the consumer gave back to the kernel.  The
+ * producer writes each packet's rc_slot_hdr in place, in the headroom the
+ * socket keeps before the packet (PACKET_RESERVE), so a record reads as in
+ * a copy ring (hdr + 1 is the packet) and every consumer and sink runs
+ * unchanged; positions a poll returns are byte positions in the kernel ring
+ * (block position * slot_size + 1 + offset), for rc_ring_next.  A block
+ * (frame) goes back to the kernel (TP_STATUS_KERNEL) once its last packet is
  * released.  Nothing is copied and nothing dropped at the ring: a consumer
  * that holds every block leaves the kernel none, and the kernel drops
  * (kernel_drops).  rc_ring_produce and rc_ring_slot refuse such a ring.
@@ -397,6 +399,12 @@ struct rc_capture_config {
 	/* 1: the ring's slots are the kernel's blocks (zero-copy, above); the
 	 * ring's slot_size, ring_pages and truncate_to_slot are not used */
 	uint32_t zero_copy;
+	/* 1: immediate mode (tcpdump's --immediate-mode): a TPACKET_V2 ring of
+	 * frames sized for the interface's MTU (or the snap length if less),
+	 * each handed over as soon as it is written, not after the block
+	 * timeout; a longer packet is cut to its frame (counted as truncated).
+	 * Zero-copy, its slots are the frames.  block_timeout_ms is not used. */
+	uint32_t immediate;
 };
 
 /* The LINKTYPE_ value a capture on `ifname` (in the caller's network

@@ -50,7 +50,8 @@ INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer cau
 LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
                    "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W",
                    "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y", "zero_copy": "--zero-copy",
-                   "slot_size": "--slot-size", "ring_pages": "--ring-pages", "truncate_to_slot": "--truncate-to-slot"}
+                   "slot_size": "--slot-size", "ring_pages": "--ring-pages", "truncate_to_slot": "--truncate-to-slot",
+                   "immediate": "--immediate-mode"}
 
 
 class StopRequest:

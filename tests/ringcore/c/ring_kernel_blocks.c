@@ -115,7 +115,12 @@ static void *producer(void *arg)
 		}
 		stuck_since = 0;
 		fill_block(bd, &seq, block % EMPTY_EVERY == EMPTY_EVERY - 1);
-		void *ready = rc_ring_kernel_block_ready(r->ring);
+		/* the consumer gives a block back before it moves tail: the
+		 * producer waits for tail, as capture.c's does */
+		void *ready;
+		uint64_t filled_at = mono_ns();
+		while (!(ready = rc_ring_kernel_block_ready(r->ring)) && mono_ns() - filled_at < STUCK_NS)
+			rc_ring_wait_block_returned(r->ring, atomic_load(&r->ring->hdr->tail), 1000000);
 		CHECK_OR(break, ready == bd, "block %llu filled but not ready to hand over",
 			 (unsigned long long)block);
 		hand_over(r->ring, bd);
@@ -182,7 +187,9 @@ static struct rc_ring *kernel_blocks_ring(uint8_t **map_out)
 	struct rc_ring_config cfg = { .wait_strategy = RC_WAIT_SLEEP, .poll_interval_us = 50 };
 	char errbuf[RC_ERRBUF_SIZE];
 	struct rc_ring *ring;
-	REQUIRE(rc_ring_create_kernel(&cfg, km, BLOCK_SIZE, BLOCK_NR, &ring, errbuf, sizeof errbuf) == 0,
+	struct rc_kernel_layout layout = { .map = map, .version = TPACKET_V3, .unit_size = BLOCK_SIZE,
+					   .unit_nr = BLOCK_NR, .units_per_block = 1, .block_size = BLOCK_SIZE };
+	REQUIRE(rc_ring_create_kernel(&cfg, km, &layout, &ring, errbuf, sizeof errbuf) == 0,
 		"create: %s", errbuf);
 	kernel_map_release(km); /* the ring's reference keeps it */
 	kernel_ring_start_at(ring, 3 * BLOCK_NR); /* positions start anywhere */
