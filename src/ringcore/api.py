@@ -174,6 +174,7 @@ class RingStats:
     paused: bool
     truncate_to_slot: bool = False
     mode: RingMode = RingMode.COPY
+    immediate: bool = False  # the kernel ring is TPACKET_V2 frames handed over one by one (--immediate-mode)
     filter: str | None = None
     error: str | None = None  # set once the producer stopped (interface gone)
     netns: str | None = None

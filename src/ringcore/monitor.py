@@ -286,7 +286,7 @@ class Monitor:
         values["mode"] = RingMode(raw.mode)
         now = RingStats(ifname=capture.ifname, netns=capture.netns, ifindex=capture.ifindex, filter=capture.filter,
                         error=capture.error(), linktype=capture.linktype, storing=self._store is not None,
-                        **values)
+                        immediate=capture.options.immediate, **values)
         return now if plugged.earlier is None else _summed(plugged.earlier, now)
 
     # Settings and slot reads run under the lock: an unplug from another thread frees the ring.

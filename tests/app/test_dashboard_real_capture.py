@@ -10,6 +10,7 @@ import struct
 import subprocess
 
 import dpkt
+import pytest
 
 from screen_text import panel_shown, shown
 from test_dashboard_capture import dashboard_monitor, open_screen, run_dashboard_on, wait_for, watching_a
@@ -204,13 +205,15 @@ def test_slot_inspector_decodes_a_tun_devices_packets_as_raw_ip(namespace):
         os.close(tun)
 
 
-def test_a_zero_copy_ring_says_so_has_no_ring_full_stage_refuses_drop_late_and_its_inspector_shows_a_kernel_blocks_packet(
-        veth_pair):
+@pytest.mark.parametrize(("immediate", "says"), [(False, "zero-copy  policy"), (True, "zero-copy  immediate  policy")],
+                         ids=["v3-blocks", "immediate-v2-frames"])
+def test_a_zero_copy_ring_says_so_has_no_ring_full_stage_refuses_drop_late_and_its_inspector_shows_a_kernel_slots_packet(
+        veth_pair, immediate, says):
     frames = veth_pair.frames_to_a(range(3), FRAME_SIZE)
-    monitor = watching_a(veth_pair, CaptureOptions(zero_copy=True))
+    monitor = watching_a(veth_pair, CaptureOptions(zero_copy=True, immediate=immediate))
 
     async def scenario(app, pilot):
-        await wait_for(pilot, lambda: "zero-copy" in panel_shown(app, veth_pair.if_a, "#panel-status"),
+        await wait_for(pilot, lambda: says in panel_shown(app, veth_pair.if_a, "#panel-status"),
                        "the mode on the panel's status line")
         await pilot.press("d")  # the kernel drops what finds no free block: early, always
         await pilot.pause(0.3)
@@ -220,7 +223,7 @@ def test_a_zero_copy_ring_says_so_has_no_ring_full_stage_refuses_drop_late_and_i
         drops = panel_shown(app, veth_pair.if_a, "DropsByStage").splitlines()
         # no slot ring, so no stage where it fills: a dash, not a 0 that could grow
         assert next(line for line in drops if line.startswith("ring full")).split() == ["ring", "full", "—", "—"]
-        await pilot.press("enter")  # slot 0: the kernel's first block, which the frames filled
+        await pilot.press("enter")  # slot 0: the kernel's first block (or frame), which the frames filled
         inspector = await wait_for_inspector(pilot)
         header = shown(app, "#detail-header")
         assert f"slot 0 of {veth_pair.key_a}" in header

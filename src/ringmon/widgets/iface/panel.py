@@ -169,6 +169,8 @@ class InterfacePanel(Vertical):
             text.append(" capturing", "green")
         if stats.mode != RingMode.COPY:  # copy is the default, said by nothing
             text.append(f"  {stats.mode.label}", "bold cyan")
+        if stats.immediate:  # blocks are the default, said by nothing
+            text.append("  immediate", "bold cyan")
         text.append("  policy ", "dim")
         text.append(DROP_POLICY_NAMES[stats.drop_policy], "bold")
         text.append("  filter ", "dim")
