@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import start_http_server
-from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily,
+                                   InfoMetricFamily)
 from prometheus_client.registry import Collector
 
 from ringcore import Monitor, RingcoreError, RingStats
@@ -63,8 +64,13 @@ def _ring_families(stats: dict[str, RingStats]) -> Iterator:
     packet_bytes = CounterMetricFamily("ringmon_bytes", "Wire bytes by stage (as ringmon_packets)",
                                        labels=[*INTERFACE_LABELS, "stage"])
     drops = CounterMetricFamily("ringmon_drops", "Packets lost or cut, by stage: by the kernel before the ring "
-                                "(kernel), at a full ring (ring_full), received but not taken while stopping "
-                                "(lost_at_stop), cut to one slot (truncated)", labels=[*INTERFACE_LABELS, "stage"])
+                                "(kernel), at a full ring (ring_full: copy mode only, 0 where ringmon_ring_info's "
+                                "drop_stages has no ring), received but not taken while stopping (lost_at_stop), "
+                                "cut (truncated)", labels=[*INTERFACE_LABELS, "stage"])
+    # Info, not a label on every series: a live mode switch changes it without starting the counters' series again.
+    ring_info = InfoMetricFamily("ringmon_ring", "What the ring is: its mode (copy, zero-copy, direct), the kernel's "
+                                 "ring under it (blocks: TPACKET_V3; frames: TPACKET_V2, --immediate-mode) and the "
+                                 "stages where it can drop", labels=INTERFACE_LABELS)
     store = CounterMetricFamily("ringmon_store_packets", "Packet store: delivered packets stored, failed to "
                                 "store, and evicted since (oldest first)", labels=[*INTERFACE_LABELS, "outcome"])
     gauges = {
@@ -103,6 +109,8 @@ def _ring_families(stats: dict[str, RingStats]) -> Iterator:
         for stage, value in (("kernel", snapshot.kernel_drops), ("ring_full", snapshot.ring_drops),
                              ("lost_at_stop", snapshot.lost_at_stop), ("truncated", snapshot.truncated)):
             drops.add_metric([*labels, stage], value)
+        ring_info.add_metric(labels, {"mode": snapshot.mode.label, "kernel_ring": "frames" if snapshot.immediate
+                                      else "blocks", "drop_stages": ",".join(snapshot.mode.drop_stages)})
         if snapshot.storing:
             for outcome, value in (("stored", snapshot.stored), ("failed", snapshot.store_failed),
                                    ("evicted", snapshot.store_evicted)):
@@ -112,7 +120,8 @@ def _ring_families(stats: dict[str, RingStats]) -> Iterator:
         for name, (_, read) in counters.items():
             counter_families[name].add_metric(labels, read(snapshot))
         latency.add_metric(labels, latency_buckets(snapshot.latency_hist), snapshot.latency_sum_ns / 1e9)
-    yield from (packets, packet_bytes, drops, latency, *gauge_families.values(), *counter_families.values())
+    yield from (packets, packet_bytes, drops, ring_info, latency, *gauge_families.values(),
+                *counter_families.values())
     if store.samples:
         yield store
 

@@ -3,10 +3,13 @@ accounting identity holds inside every scrape), the log2 latency histogram as Pr
 a bounded talkers family."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fake_monitor import FakeMonitor
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ringcore.api import RingMode
 from ringmon.metrics import TOP_TALKERS, MonitorCollector, latency_buckets
 
 
@@ -63,3 +66,18 @@ def test_log2_microsecond_buckets_become_cumulative_buckets_in_seconds():
     assert buckets[-2] == (repr(2 ** 31 / 1e6), 7)
     assert buckets[-1] == ("+Inf", 8)
     assert len(buckets) == 32
+
+
+def test_each_ring_says_its_mode_kernel_ring_and_drop_stages_in_an_info_family():
+    class ModesMonitor(CountingMonitor):
+        def stats(self):
+            stats = super().stats()
+            return {**stats, "eth1": replace(stats["eth1"], mode=RingMode.ZERO_COPY, immediate=True)}
+
+    collector = MonitorCollector()
+    collector.watch(ModesMonitor())
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    samples = scrape(registry)
+    assert value(samples, "ringmon_ring_info", "eth0", mode="copy", kernel_ring="blocks", drop_stages="kernel,ring") == 1
+    assert value(samples, "ringmon_ring_info", "eth1", mode="zero-copy", kernel_ring="frames", drop_stages="kernel") == 1
