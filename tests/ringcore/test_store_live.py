@@ -4,8 +4,10 @@ when the spool is full with the identity exact in every snapshot, and kept as a 
 import os
 import stat
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -162,6 +164,45 @@ def test_the_spool_is_a_private_directory_and_file_removed_when_the_session_clos
     monitor.close()
     assert not os.path.exists(spool_dir)
     assert os.listdir(tmp_path) == []
+
+
+def _spool_of_a_process(directory: Path) -> tuple[subprocess.Popen, Path]:
+    """Another process that made a packet spool under `directory` and waits on its stdin: it and the spool's
+    directory."""
+    code = ("import sys; from ringcore.store import PacketStore; "
+            "store = PacketStore.create_spool(1 << 20, sys.argv[1]); print(store.spool_dir, flush=True); "
+            "sys.stdin.read(); store.close()")
+    process = subprocess.Popen([sys.executable, "-c", code, str(directory)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    return process, Path(process.stdout.readline().strip())
+
+
+def test_a_spool_a_killed_process_left_is_removed_by_the_next_one_and_a_living_ones_is_not(tmp_path):
+    processes = {name: _spool_of_a_process(tmp_path) for name in ("killed", "alive", "saved-in", "just-killed")}
+    dirs = {name: spool_dir for name, (_, spool_dir) in processes.items()}
+    try:
+        for name in ("killed", "saved-in", "just-killed"):
+            processes[name][0].kill()
+            processes[name][0].wait(10)
+        (dirs["saved-in"] / "saved.pcapng").write_bytes(b"a store kept there")
+        an_hour_ago = time.time() - 3600
+        for name in ("killed", "alive", "saved-in"):
+            os.utime(dirs[name], (an_hour_ago, an_hour_ago))
+        store = PacketStore.create_spool(1 << 20, str(tmp_path))
+        try:
+            assert not dirs["killed"].exists()
+            assert [path.name for path in dirs["saved-in"].iterdir()] == ["saved.pcapng"]
+            assert [path.name for path in dirs["alive"].iterdir()] == ["packets"]  # its lock is held
+            # a spool made in the last seconds may be one its process has not locked yet
+            assert [path.name for path in dirs["just-killed"].iterdir()] == ["packets"]
+            assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+                [dirs["alive"].name, dirs["saved-in"].name, dirs["just-killed"].name, Path(store.spool_dir).name])
+        finally:
+            store.close()
+    finally:
+        processes["alive"][0].stdin.close()
+        processes["alive"][0].wait(10)
+    assert not dirs["alive"].exists()  # its own close removed it
 
 
 def test_a_full_disk_counts_every_packet_not_stored_and_says_so_in_one_line(veth_pair, small_disk):

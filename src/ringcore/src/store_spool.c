@@ -5,16 +5,23 @@
 #define _GNU_SOURCE
 #include "store_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#define SPOOL_DIR_PREFIX "ringmon-spool-"
 #define SPOOL_FILE_NAME "packets"
+/* A spool directory younger than this is never taken for a dead one: its
+ * process may be between creating its file and locking it. */
+#define STALE_AFTER_S 10
 /* Packets are copied into one buffer and written with one pwrite: for small
  * packets that costs less than a pwritev segment each.  The largest packet
  * (the snap length, 262144) fits in it; packets per run are bounded too. */
@@ -93,6 +100,44 @@ static void spool_close(struct rc_store *s)
 	s->backend_state = NULL;
 }
 
+/* A spool's process holds a lock on its file while it lives: a spool whose
+ * lock is free was left by a process killed before it could remove it
+ * (SIGKILL, a crash), and nobody can read it again.  This user's are removed
+ * before a new one is made beside them; a directory that holds anything else
+ * (a kept store saved there) stays, without its spool file. */
+static void remove_dead_spools(const char *dir)
+{
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return;
+	DIR *entries = fdopendir(dir_fd);
+	if (!entries) {
+		close(dir_fd);
+		return;
+	}
+	time_t now = time(NULL);
+	struct dirent *e;
+	while ((e = readdir(entries))) {
+		struct stat st;
+		if (strncmp(e->d_name, SPOOL_DIR_PREFIX, strlen(SPOOL_DIR_PREFIX)) != 0 ||
+		    fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != geteuid() || now - st.st_mtime < STALE_AFTER_S)
+			continue;
+		int spool_dir_fd = openat(dir_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (spool_dir_fd < 0)
+			continue;
+		int fd = openat(spool_dir_fd, SPOOL_FILE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			unlinkat(spool_dir_fd, SPOOL_FILE_NAME, 0);
+			unlinkat(dir_fd, e->d_name, AT_REMOVEDIR); /* fails if anything else is in it */
+		}
+		if (fd >= 0)
+			close(fd);
+		close(spool_dir_fd);
+	}
+	closedir(entries);
+}
+
 static const struct rc_store_backend spool_backend = {
 	.close = spool_close,
 	.read = spool_read,
@@ -136,7 +181,8 @@ int rc_store_create_spool(const char *dir, uint64_t spool_bytes, uint64_t spool_
 	}
 	s->bytes_total = spool_bytes;
 	int err = 0;
-	if (asprintf(&sp->dir, "%s/ringmon-spool-XXXXXX", dir) < 0) {
+	remove_dead_spools(dir);
+	if (asprintf(&sp->dir, "%s/" SPOOL_DIR_PREFIX "XXXXXX", dir) < 0) {
 		sp->dir = NULL;
 		err = ENOMEM;
 	} else if (!mkdtemp(sp->dir)) { /* mode 0700, a name nobody can guess */
@@ -151,6 +197,8 @@ int rc_store_create_spool(const char *dir, uint64_t spool_bytes, uint64_t spool_
 		err = errno;
 		free(sp->path);
 		sp->path = NULL;
+	} else if (flock(sp->fd, LOCK_EX | LOCK_NB) < 0) { /* alive: see remove_dead_spools */
+		err = errno;
 	}
 	if (err) {
 		rc_err(errbuf, errlen, "%s: cannot create the packet spool: %s", dir, strerror(err));
