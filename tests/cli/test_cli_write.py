@@ -148,7 +148,9 @@ def test_stats_json_counts_equal_frames_sent_and_the_accounting_closes(veth_pair
     document = json.loads(stats_path.read_text())
     assert list(document) == [veth_pair.key_a]
     stats = document[veth_pair.key_a]
-    assert set(stats) == {field.name for field in dataclasses.fields(RingStats)} | {"written", "files_written", "files_removed"}
+    assert set(stats) == ({field.name for field in dataclasses.fields(RingStats)}
+                          | {"written", "files_written", "files_removed", "drop_stages"})
+    assert stats["drop_stages"] == ["kernel", "ring"] and stats["mode"] == "copy" and stats["immediate"] is False
     assert stats["kernel_packets"] == FRAME_COUNT
     assert stats["kernel_bytes"] == sum(map(len, frames))
     assert stats["delivered"] == stats["written"] == FRAME_COUNT
