@@ -117,6 +117,29 @@ def test_truncated_file_prints_its_whole_packets_then_one_error_line(tmp_path, n
     assert len(result.stdout.splitlines()) == 9
 
 
+def test_exporting_a_damaged_file_writes_the_packets_before_the_damage_and_says_so_as_tcpdump(tmp_path):
+    path, out = tmp_path / "in.pcap", tmp_path / "out.pcap"
+    frames = _frames(10)
+    _write_pcap(path, frames)
+    path.write_bytes(path.read_bytes()[:-7])  # the last packet loses its end
+    result = run_ringmon("read", str(path), "-w", str(out))
+    assert result.returncode == 1
+    assert result.stderr_lines[0] == f"ringmon: 9 packets written to {out} from the 9 before the damage"
+    assert result.stderr_lines[1].startswith(f"ringmon: {path}: truncated at offset") and len(result.stderr_lines) == 2
+    assert [packet for _, packet in dpkt.pcap.Reader(out.open("rb"))] == frames[:9]
+    tcpdump = subprocess.run(["tcpdump", "-r", str(path), "-w", str(tmp_path / "tcpdump.pcap")], capture_output=True,
+                             timeout=30)
+    assert tcpdump.returncode == 1 and out.read_bytes() == (tmp_path / "tcpdump.pcap").read_bytes()
+
+
+def test_exporting_a_file_damaged_before_its_first_packet_leaves_no_file(tmp_path):
+    path, out = tmp_path / "in.pcap", tmp_path / "out.pcap"
+    _write_pcap(path, _frames(1))
+    path.write_bytes(path.read_bytes()[:24] + struct.pack("<IIII", 0, 0, 1 << 31, 1 << 31))
+    assert_one_error_line(run_ringmon("read", str(path), "-w", str(out)), f"{path}: corrupt pcap at offset 24")
+    assert list(tmp_path.iterdir()) == [path]
+
+
 _COMMENTED_SECTION = capture_files.block(capture_files.SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
                                          + capture_files.options([(OPT_COMMENT, b"a section of 48 bytes")]))
 

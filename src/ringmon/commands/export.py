@@ -24,7 +24,8 @@ def export_file(source: str, destination: str, fmt: str | None = None, count: in
                 expression: str | None = None) -> int:
     """Write source's packets that match `expression` (all without one), the first `count` of them, to
     destination in fmt (the input's own format by default). One line on stderr says how many were written; a
-    file damaged part way is exported up to the damage, then said, with exit status 1 (as tcpdump)."""
+    file damaged part way is exported up to the damage (as tcpdump), then the damage said, with exit status 1;
+    one damaged before its first packet leaves no file."""
     with PacketStore.open_file(source) as store:
         if expression:
             # run while the file is indexed: the filter follows the indexer on the other core
@@ -36,11 +37,14 @@ def export_file(source: str, destination: str, fmt: str | None = None, count: in
         else:
             progress = store.wait()
             selected = None if count is None else [range(0, min(count, progress.count))]
+        if progress.error and progress.count == 0:
+            raise CaptureFileError(f"{source}: {progress.error}")  # nothing to salvage: no file
         if fmt is None:
             fmt = progress.format if progress.format in ("pcap", "pcap-ns", "pcapng") else DEFAULT_FORMAT
         result = store.export(destination, fmt, selected)
     noun = "packet" if result.packets == 1 else "packets"
-    say(f"{result.packets} {noun} written to {escape(destination)}")
+    salvaged = f" from the {progress.count} before the damage" if progress.error else ""
+    say(f"{result.packets} {noun} written to {escape(destination)}{salvaged}")
     if progress.error:
         raise CaptureFileError(f"{source}: {progress.error}")
     return 0
