@@ -29,7 +29,7 @@ def jumbo_frames(pair: netns.VethPair) -> list[bytes]:
 
 def capture_beside_tcpdump(pair: netns.VethPair, tmp_path, send, *options: str):
     """ringmon capture -w (with `options`) and tcpdump on end a while send() runs; (ringmon's packets,
-    tcpdump's packets, ringmon's statistics), both files read back by tshark."""
+    tcpdump's packets, ringmon's statistics, its summary's lines), both files read back by tshark."""
     out, reference, stats_path = tmp_path / "ringmon.pcap", tmp_path / "tcpdump.pcap", tmp_path / "stats.json"
     tcpdump = RunningTcpdump(pair.ns_a, pair.if_a, reference)
     try:
@@ -42,14 +42,15 @@ def capture_beside_tcpdump(pair: netns.VethPair, tmp_path, send, *options: str):
     finally:
         tcpdump.finish()
     assert result.returncode == 0, result.stderr
-    return tshark_packets(out), tshark_packets(reference), json.loads(stats_path.read_text())[pair.key_a]
+    return (tshark_packets(out), tshark_packets(reference), json.loads(stats_path.read_text())[pair.key_a],
+            result.stderr_lines)
 
 
 @pytest.mark.parametrize("mode", RING_MODES)
 def test_jumbo_frames_are_kept_whole_byte_for_byte_as_tcpdump_keeps_them(veth_pair, tmp_path, mode):
     netns.set_mtu(veth_pair, netns.JUMBO_MTU)
     frames = jumbo_frames(veth_pair)
-    ours, tcpdumps, stats = capture_beside_tcpdump(
+    ours, tcpdumps, stats, summary = capture_beside_tcpdump(
         veth_pair, tmp_path, lambda: netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames), *RING_MODES[mode])
     assert [packet.frame for packet in tcpdumps] == frames, "tcpdump, the reference, kept every frame whole"
     assert [packet.frame for packet in ours] == frames
@@ -89,7 +90,7 @@ def _tcp_stream(pair: netns.VethPair) -> None:
 
 @pytest.mark.parametrize("mode", RING_MODES)
 def test_64k_packets_of_a_tcp_stream_are_kept_whole_as_tcpdump_keeps_them(veth_pair, tmp_path, mode):
-    ours, tcpdumps, stats = capture_beside_tcpdump(veth_pair, tmp_path, lambda: _tcp_stream(veth_pair),
+    ours, tcpdumps, stats, summary = capture_beside_tcpdump(veth_pair, tmp_path, lambda: _tcp_stream(veth_pair),
                                                    *RING_MODES[mode])
     largest = max(packet.wirelen for packet in tcpdumps)
     assert largest > 4 * SLOT_DATA, f"the stream's largest packet was {largest} bytes: no GRO/TSO-sized packet"
@@ -104,7 +105,7 @@ def test_64k_packets_of_a_tcp_stream_are_kept_whole_as_tcpdump_keeps_them(veth_p
 def test_snaplen_cuts_every_packet_to_it_and_counts_none_as_truncated(veth_pair, tmp_path, mode):
     netns.set_mtu(veth_pair, netns.JUMBO_MTU)
     frames = jumbo_frames(veth_pair)
-    ours, _, stats = capture_beside_tcpdump(
+    ours, _, stats, summary = capture_beside_tcpdump(
         veth_pair, tmp_path, lambda: netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames), "-s", "100",
         *RING_MODES[mode])
     assert [packet.frame for packet in ours] == [frame[:100] for frame in frames]
@@ -115,12 +116,13 @@ def test_snaplen_cuts_every_packet_to_it_and_counts_none_as_truncated(veth_pair,
 def test_truncate_to_slot_cuts_to_one_slot_as_asked_and_counts_each_cut_packet(veth_pair, tmp_path):
     netns.set_mtu(veth_pair, netns.JUMBO_MTU)
     frames = jumbo_frames(veth_pair)
-    ours, _, stats = capture_beside_tcpdump(
+    ours, _, stats, summary = capture_beside_tcpdump(
         veth_pair, tmp_path, lambda: netns.send_frames(veth_pair.ns_b, veth_pair.if_b, frames),
         "--truncate-to-slot")
     assert [packet.frame for packet in ours] == [frame[:SLOT_DATA] for frame in frames]
     assert stats["truncated"] == sum(len(frame) > SLOT_DATA for frame in frames)
     assert stats["truncate_to_slot"] is True
+    assert f"{stats['truncated']} packets truncated to one slot (--truncate-to-slot)" in summary
 
 
 # Immediate mode (TPACKET_V2 frames sized for the MTU), copied into slots or each frame a slot.
@@ -130,7 +132,7 @@ IMMEDIATE_MODES = {"copy": ("--immediate-mode",), "zero_copy": ("--immediate-mod
 @pytest.mark.parametrize("mode", IMMEDIATE_MODES)
 def test_immediate_mode_cuts_a_tcp_streams_64k_packets_to_the_mtus_frame_and_counts_each_as_truncated(
         veth_pair, tmp_path, mode):
-    ours, tcpdumps, stats = capture_beside_tcpdump(veth_pair, tmp_path, lambda: _tcp_stream(veth_pair),
+    ours, tcpdumps, stats, summary = capture_beside_tcpdump(veth_pair, tmp_path, lambda: _tcp_stream(veth_pair),
                                                    *IMMEDIATE_MODES[mode])
     cut = [packet for packet in ours if len(packet.frame) < packet.wirelen]
     assert cut, "no GRO/TSO-sized packet was cut"
@@ -139,3 +141,4 @@ def test_immediate_mode_cuts_a_tcp_streams_64k_packets_to_the_mtus_frame_and_cou
     # tcpdump (blocks, the default) kept them whole: ours are its packets, each cut to the frame
     assert sorted((p.wirelen, p.frame) for p in ours) == sorted((p.wirelen, p.frame[:kept]) for p in tcpdumps)
     assert stats["truncated"] == len(cut) and stats["mode"] == mode
+    assert f"{len(cut)} packets truncated by the kernel: longer than --immediate-mode's frames, sized for the MTU" in summary

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 
 from ringcore import (
     MAX_BATCH,
@@ -436,6 +437,15 @@ def _ring_drops_line(stats: dict[str, RingStats], ring_drops: int) -> str:
     return f"{mode}: every drop is in the kernel, no slot ring to drop at"
 
 
+def _why_truncated(stats: Iterable[RingStats]) -> str:
+    """Who cut the packets: the kernel's frames in immediate mode, else the ring (as asked, or a packet larger than
+    the whole ring)."""
+    reasons = {"by the kernel: longer than --immediate-mode's frames, sized for the MTU" if snapshot.immediate
+               else "to one slot (--truncate-to-slot)" if snapshot.truncate_to_slot
+               else "by the ring: larger than the whole ring" for snapshot in stats if snapshot.truncated}
+    return " or ".join(sorted(reasons))
+
+
 def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | None, failed: bool,
             written: WriteStatus | None) -> int:
     """tcpdump's summary on stderr (also after a signal or a fault), then the statistics file."""
@@ -450,7 +460,7 @@ def _finish(stats: dict[str, RingStats], captured: int, stats_file: StatsFile | 
     if written and written.files.written > 1 or written and written.files.removed:
         lines.append(f"{written.files.written} files written, {written.files.removed} removed by -W")
     if total["truncated"]:
-        lines.append(f"{total['truncated']} packets truncated by the ring (to one slot with --truncate-to-slot, or to the ring)")
+        lines.append(f"{total['truncated']} packets truncated {_why_truncated(stats.values())}")
     try:
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
