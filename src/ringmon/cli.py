@@ -463,11 +463,23 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+# The capture options only a live capture has (by dest): -r refuses each one given a value other than its default.
+LIVE_ONLY = {"interfaces", "netns", "stats_json", "metrics", "count_only", "file_size_mb", "rotate_seconds", "files_max",
+             "kernel_buffer", "direction", "linktype", "promisc", "zero_copy", "dispatch", "immediate", "slot_size",
+             "ring_pages", "truncate_to_slot", "drop_policy", "wait", "poll_interval", "spin"}
+
+
 class _CaptureParser(_Parser):
-    """Rotation's flags only make sense together and with -w: checked as argparse checks one flag (exit 2)."""
+    """Rotation's flags only make sense together and with -w, the live capture's not with -r: checked as argparse
+    checks one flag (exit 2)."""
 
     def parse_args(self, args=None, namespace=None):
         parsed = super().parse_args(args, namespace)
+        if parsed.read_file:
+            live = [action.option_strings[0] for action in self._actions
+                    if action.dest in LIVE_ONLY and getattr(parsed, action.dest) != action.default]
+            if live:
+                self.error(f"-r reads a file, so it cannot be used with {' or '.join(live)}")
         rotating = parsed.file_size_mb or parsed.rotate_seconds
         if parsed.files_max and not rotating:
             self.error("-W keeps the newest COUNT files of a rotation: it needs -C or -G")

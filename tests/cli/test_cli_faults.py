@@ -47,6 +47,9 @@ import netns
     (["-i", "lo", "-r", "x.pcap"], ["-r", "-i"], 2),
     (["-r", "x.pcap", "--zero-copy"], ["-r reads a file", "--zero-copy"], 2),
     (["-r", "x.pcap", "--immediate-mode"], ["-r reads a file", "--immediate-mode"], 2),
+    (["-r", "x.pcap", "--dispatch", "direct", "--wait", "spin", "-p"], ["-r reads a file", "-p or --dispatch or --wait"], 2),
+    (["-r", "x.pcap", "--drop-policy", "late", "--poll-interval", "5", "--spin", "10"],
+     ["-r reads a file", "--drop-policy or --poll-interval or --spin"], 2),
     (["-i", "lo", "--dispatch", "direct"], ["--dispatch direct", "-w", "--count-only"], 2),
     ([], ["-i IFACE", "-r FILE"], 2),
     (["-i", "lo", "--count-only", "-w", "out.pcap"], ["--count-only", "-w"], 2),
@@ -55,7 +58,8 @@ import netns
 ], ids=["unknown-interface", "bad-filter", "slot-too-small", "slot-too-big", "ring-too-small", "count-zero",
         "count-negative", "snaplen-negative", "snaplen-too-big", "slot-negative", "ring-negative", "spin-too-long",
         "spin-zero", "kernel-buffer-too-small", "unwritable-file", "unwritable-stats", "unreadable-filter-file",
-        "unknown-user", "read-and-interface", "read-and-zero-copy", "read-and-immediate", "direct-printing-lines", "no-source", "count-only-and-write", "rotation-without-file",
+        "unknown-user", "read-and-interface", "read-and-zero-copy", "read-and-immediate", "read-and-dispatch-wait-promisc",
+        "read-and-policy-polling", "direct-printing-lines", "no-source", "count-only-and-write", "rotation-without-file",
         "filter-file-and-expression"])
 def test_bad_input_is_one_error_line_with_the_status_help_gives(veth_pair, args, fragments, status):
     result = run_ringmon("capture", "--netns", veth_pair.ns_a, *args)

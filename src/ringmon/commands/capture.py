@@ -48,11 +48,6 @@ from .export import export_file
 WATCH_INTERVAL_S = 0.2  # 5 wake-ups a second: idle costs next to nothing
 PRINT_BATCH = 64  # slots taken from one ring before the next ring's turn
 INDEX_WAIT_S = 0.05  # -r: how long to wait for the indexer when the printer caught up with it
-LIVE_ONLY_FLAGS = {"interfaces": "-i", "stats_json": "--stats-json", "netns": "--netns", "metrics": "--metrics",
-                   "count_only": "--count-only", "file_size_mb": "-C", "rotate_seconds": "-G", "files_max": "-W",
-                   "kernel_buffer": "-B", "direction": "-Q", "linktype": "-y", "zero_copy": "--zero-copy",
-                   "slot_size": "--slot-size", "ring_pages": "--ring-pages", "truncate_to_slot": "--truncate-to-slot",
-                   "immediate": "--immediate-mode"}
 
 
 class StopRequest:
@@ -232,9 +227,6 @@ def _list_linktypes(names: list[str], netns: str | None) -> int:
 def _read_file(args: argparse.Namespace, expression: str | None, stop: StopRequest) -> int:
     """The file's packets through the store's C index, in batches, as lines; an error the indexer stopped at
     comes after the packets before it."""
-    live_only = [flag for attribute, flag in LIVE_ONLY_FLAGS.items() if getattr(args, attribute)]
-    if live_only:
-        raise UsageError(f"-r reads a file, so it cannot be used with {' or '.join(live_only)}")
     if args.write_file:
         return export_file(args.read_file, args.write_file, args.format, args.count, expression)
     file_filter = UserSpaceFilter(expression) if expression else None
