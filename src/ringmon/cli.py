@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import math
 import os
@@ -683,6 +684,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     make_parser, run, _ = COMMANDS[command]
+    # a mistyped command would be taken for the dashboard's filter, and fail as one
+    typo = difflib.get_close_matches(argv[0], [name for name in COMMANDS if name], n=1, cutoff=0.75) if argv else []
+    if command is None and typo:
+        make_parser().error(f"'{escape(argv[0])}' is not a command: did you mean '{PROG} {typo[0]}'?")
     args = make_parser().parse_args(argv[1:] if command else argv)
     try:
         return run(args)

@@ -234,3 +234,10 @@ def test_an_interface_name_with_an_escape_character_is_escaped_in_lines_notices_
     lines = result.stdout.decode().splitlines()
     assert len([line for line in lines if " r\\x1bx " in line]) == 3, lines
     assert f"{namespace}/{hostile}" in json.loads(stats_path.read_text())  # JSON escapes it itself
+
+
+@pytest.mark.parametrize(("word", "command"), [("reed", "read"), ("captur", "capture"), ("demoo", "demo")])
+def test_a_mistyped_command_is_said_to_be_one_not_compiled_as_the_dashboards_filter(word, command):
+    result = run_ringmon(word, "a.pcap")
+    assert_one_error_line(result, f"'{word}' is not a command: did you mean 'ringmon {command}'?")
+    assert result.returncode == 2
