@@ -625,7 +625,7 @@ def _read_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=list(FORMATS), help="file format for -w (default: the input's)")
     parser.add_argument("-c", dest="count", metavar="COUNT", type=count,
                         help="with -w: write the first COUNT matches (default: all)")
-    parser.add_argument("filter", nargs="*", metavar="FILTER",
+    parser.add_argument("filter", nargs="*", default=[], metavar="FILTER",  # a default: not "required"
                         help="show only the packets it matches, as the list's filter bar: tcpdump syntax (run by "
                              "libpcap) or Wireshark's display-filter syntax (run by tshark), detected; with -w, "
                              "tcpdump syntax, the packets written")

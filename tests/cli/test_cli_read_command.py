@@ -42,7 +42,7 @@ def test_standard_input_is_refused_it_is_the_keyboard():
 
 
 @pytest.mark.parametrize(("args", "fragments", "status"), [
-    ([], ["FILE"], 2),
+    ([], ["the following arguments are required: FILE (see"], 2),  # FILTER is not required
     (["-"], ["standard input"], 2),
     (["{pcap}", "-c", "3"], ["-c and --format go with -w OUT"], 2),
     (["{pcap}", "--format", "pcapng"], ["-c and --format go with -w OUT"], 2),
