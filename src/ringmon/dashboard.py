@@ -86,7 +86,7 @@ class RingmonApp(SignalSafeApp[None]):
                 "to a pcap/pcapng file"),
         Binding("n", "next_interface", "Next interface", tooltip="Show the next interface's panel"),
         Binding("o", "overview", "Overview", tooltip="Every interface in one table (the first screen when several "
-                "are plugged); enter opens one's panel"),
+                "are plugged, but for the demo's); enter opens one's panel"),
         Binding("l", "packets", "Packets", tooltip="The list of every packet this session captured, following the "
                 "newest (q comes back)"),
     ]
