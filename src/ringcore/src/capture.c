@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -51,9 +50,6 @@ struct rc_capture {
 	uint32_t linktype;
 	int fd;
 	int wake_fd; /* eventfd: tells the producer to stop */
-	/* the socket, edge-triggered, and wake_fd: where a zero-copy producer
-	 * waits for the kernel's next block while its consumer holds one */
-	int epoll_fd;
 	uint8_t *kring;
 	size_t kring_size;
 	struct rc_kernel_layout layout; /* its units: blocks (V3) or frames (V2) */
@@ -291,18 +287,6 @@ static int set_up_kernel_ring(struct rc_capture *cap, const struct rc_capture_co
 	return 0;
 }
 
-/* Edge-triggered, the socket wakes epoll_wait each time the kernel hands a
- * block over (its sk_data_ready), not while it is readable: poll() reports
- * it readable as long as the block before the kernel's current one is ours,
- * which a zero-copy consumer may hold for long. */
-static int watch_edges(struct rc_capture *cap)
-{
-	struct epoll_event sock = { .events = EPOLLIN | EPOLLET, .data.fd = cap->fd };
-	struct epoll_event wake = { .events = EPOLLIN, .data.fd = cap->wake_fd };
-	return epoll_ctl(cap->epoll_fd, EPOLL_CTL_ADD, cap->fd, &sock) ||
-	       epoll_ctl(cap->epoll_fd, EPOLL_CTL_ADD, cap->wake_fd, &wake);
-}
-
 int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 		    const struct rc_bpf_insn *filter, uint32_t filter_len,
 		    struct rc_capture **out, char *errbuf, size_t errlen)
@@ -323,7 +307,6 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 	pthread_cond_init(&cap->switched, NULL);
 	cap->fd = -1;
 	cap->wake_fd = -1;
-	cap->epoll_fd = -1;
 	cap->kring = MAP_FAILED;
 	int rc;
 
@@ -415,8 +398,7 @@ int rc_capture_open(const char *ifname, const struct rc_capture_config *cfg,
 	}
 	cap->vlan_scratch = malloc(cap->layout.block_size + VLAN_TAG_LEN);
 	cap->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	cap->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (!cap->vlan_scratch || cap->wake_fd < 0 || cap->epoll_fd < 0 || watch_edges(cap) != 0) {
+	if (!cap->vlan_scratch || cap->wake_fd < 0) {
 		rc_err(errbuf, errlen, "%s: out of memory or file descriptors", ifname);
 		rc = -ENOMEM;
 		goto fail;
@@ -525,16 +507,6 @@ static void producer_fail(struct rc_capture *cap, int err, const char *what)
 	atomic_store_explicit(&cap->error, -err, memory_order_release);
 }
 
-/* The socket reported an error: record it; -1. */
-static int socket_failed(struct rc_capture *cap)
-{
-	int err = 0;
-	socklen_t len = sizeof(err);
-	getsockopt(cap->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	producer_fail(cap, err ? err : ENETDOWN, "reading");
-	return -1;
-}
-
 /* Wait for the kernel to hand over the next block.  Returns 0 to look
  * again, -1 when the socket failed (recorded). */
 static int wait_for_block(struct rc_capture *cap, struct pollfd pfd[2])
@@ -545,24 +517,13 @@ static int wait_for_block(struct rc_capture *cap, struct pollfd pfd[2])
 		producer_fail(cap, errno, "poll");
 		return -1;
 	}
-	if (n > 0 && (pfd[0].revents & (POLLERR | POLLNVAL | POLLHUP)))
-		return socket_failed(cap);
-	return 0;
-}
-
-/* Zero-copy, the consumer holding blocks: wait for the kernel to hand the
- * next one over (or for a stop), as wait_for_block. */
-static int wait_for_block_edge(struct rc_capture *cap)
-{
-	struct epoll_event ev[2];
-	int n = epoll_wait(cap->epoll_fd, ev, 2, 100);
-	if (n < 0 && errno != EINTR) {
-		producer_fail(cap, errno, "epoll_wait");
+	if (n > 0 && (pfd[0].revents & (POLLERR | POLLNVAL | POLLHUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(cap->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		producer_fail(cap, err ? err : ENETDOWN, "reading");
 		return -1;
 	}
-	for (int i = 0; i < n; i++)
-		if (ev[i].data.fd == cap->fd && (ev[i].events & (EPOLLERR | EPOLLHUP)))
-			return socket_failed(cap);
 	return 0;
 }
 
@@ -660,24 +621,16 @@ static int take_ready_unit(struct rc_capture *cap)
 
 /* Wait for the next block.  poll() says a block is ready while the block
  * before the kernel's current one is ours, so a zero-copy producer whose
- * consumer holds blocks waits for the kernel's next hand-over edge-triggered
- * instead, and, when the consumer holds every block, until it gives one back
- * (the kernel has none to fill).  Being woken by each block given back cost
- * a wake-up per block that mostly found the next one not ready.  Returns -1
- * when the socket failed (recorded). */
+ * consumer holds blocks sleeps until it gives one back instead (the one
+ * the kernel fills next may be waiting for it, and poll() would return at
+ * once).  Returns -1 when the socket failed (recorded). */
 static int wait_for_next_block(struct rc_capture *cap, struct pollfd pfd[2])
 {
 	struct rc_ring *ring = cap->ring;
 	/* seq_cst: the handshake of rc_ring_wait_block_returned */
 	uint64_t tail = atomic_load(&ring->hdr->tail);
-	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
-	if (cap->zero_copy && head != tail) {
+	if (cap->zero_copy && atomic_load_explicit(&ring->hdr->head, memory_order_relaxed) != tail) {
 		maybe_fold_kernel_stats(cap);
-		/* a direct drain or a paused one is woken by rc_ring_wake_producer */
-		if (head - tail < ring->slot_count &&
-		    !atomic_load_explicit(&ring->direct, memory_order_relaxed) &&
-		    !atomic_load_explicit(&ring->paused, memory_order_relaxed))
-			return wait_for_block_edge(cap);
 		rc_ring_wait_block_returned(ring, tail, KERNEL_STATS_INTERVAL_NS);
 		return 0;
 	}
@@ -968,8 +921,6 @@ void rc_capture_close(struct rc_capture *cap)
 	}
 	if (cap->wake_fd >= 0)
 		close(cap->wake_fd);
-	if (cap->epoll_fd >= 0)
-		close(cap->epoll_fd);
 	free(cap->vlan_scratch);
 	free(cap->filter);
 	pthread_mutex_destroy(&cap->direct_lock);
