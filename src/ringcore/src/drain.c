@@ -38,6 +38,7 @@ struct rc_drain {
 	struct rc_limit *limit;
 	uint32_t batch_max;
 	const struct rc_slot_hdr **batch;
+	uint64_t *ends; /* the position after each record of batch (ring_poll_batch) */
 	uint64_t release_due_ns;
 };
 
@@ -66,15 +67,12 @@ static uint32_t claim(struct rc_limit *limit, uint32_t n)
  * used up. */
 static int drain_batch(struct rc_drain *d)
 {
-	uint64_t pos;
-	uint32_t n = rc_ring_poll(d->ring, d->batch_max, &pos);
+	uint32_t n = ring_poll_batch(d->ring, d->batch_max, d->batch, d->ends);
 	if (n == 0)
 		return 0;
 	n = claim(d->limit, n);
 	if (n == 0)
 		return -1;
-	for (uint32_t i = 0; i < n; i++)
-		d->batch[i] = rc_ring_next(d->ring, &pos);
 	pthread_mutex_lock(&d->sink_lock);
 	if (d->writer)
 		/* a failed write is kept in the writer for its owner to report */
@@ -85,9 +83,10 @@ static int drain_batch(struct rc_drain *d)
 		/* what it could not take is kept as the store's error */
 		int stored = rc_store_append(d->store, d->store_interface, d->batch, n);
 		/* counted with the release, in one step for rc_ring_stats */
-		rc_ring_release_stored(d->ring, n, stored > 0 ? (uint32_t)stored : 0);
+		uint32_t in = stored > 0 ? (uint32_t)stored : 0;
+		ring_release_batch(d->ring, d->batch, d->ends, n, in, n - in);
 	} else {
-		rc_ring_release(d->ring, n);
+		ring_release_batch(d->ring, d->batch, d->ends, n, 0, 0);
 	}
 	pthread_mutex_unlock(&d->sink_lock);
 	return (int)n;
@@ -173,9 +172,15 @@ static int drain_new(struct rc_ring *ring, struct rc_writer *w, int32_t ifid,
 		return -EBUSY;
 	}
 	struct rc_drain *d = calloc(1, sizeof(*d));
-	if (d)
+	if (d) {
 		d->batch = calloc(batch_max, sizeof(*d->batch));
-	if (!d || !d->batch) {
+		d->ends = calloc(batch_max, sizeof(*d->ends));
+	}
+	if (!d || !d->batch || !d->ends) {
+		if (d) {
+			free(d->batch);
+			free(d->ends);
+		}
 		free(d);
 		rc_ring_detach_consumer(ring);
 		rc_err(errbuf, errlen, "out of memory");
@@ -201,6 +206,7 @@ static void drain_free(struct rc_drain *d)
 	rc_ring_detach_consumer(d->ring);
 	pthread_mutex_destroy(&d->sink_lock);
 	free(d->batch);
+	free(d->ends);
 	free(d);
 }
 

@@ -248,6 +248,8 @@ static int has_room(struct rc_ring *ring, uint64_t head, uint32_t slots)
 static uint32_t record_slots(const struct rc_ring *ring, uint32_t caplen)
 {
 	uint64_t bytes = sizeof(struct rc_slot_hdr) + (uint64_t)caplen;
+	if (bytes <= ring->slot_size)
+		return 1; /* most packets: no division on the producer's path */
 	return (uint32_t)((bytes + ring->slot_size - 1) / ring->slot_size);
 }
 
@@ -260,10 +262,9 @@ static uint32_t record_room(const struct rc_ring *ring)
 	return room < UINT32_MAX ? (uint32_t)room : UINT32_MAX;
 }
 
-static void mark_slots(struct rc_ring *ring, uint64_t pos, uint32_t slots,
+static void mark_slots(struct rc_ring *ring, uint32_t index, uint32_t slots,
 		       uint8_t first_kind, uint8_t rest_kind)
 {
-	uint32_t index = (uint32_t)(pos % ring->slot_count);
 	atomic_store_explicit(&ring->slot_kind[index], first_kind, memory_order_relaxed);
 	for (uint32_t i = 1; i < slots; i++)
 		atomic_store_explicit(&ring->slot_kind[index + i], rest_kind,
@@ -272,10 +273,11 @@ static void mark_slots(struct rc_ring *ring, uint64_t pos, uint32_t slots,
 
 /* Fill the ring from head to its end with a padding record, so that the
  * next record starts at slot 0 and never wraps.  No packet: no counter. */
-static void publish_padding(struct rc_ring *ring, uint64_t head, uint32_t slots)
+static void publish_padding(struct rc_ring *ring, uint64_t head, uint32_t index, uint32_t slots)
 {
-	*slot_at(ring, head) = (struct rc_slot_hdr){ .flags = RC_SLOT_PADDING, .slots = slots };
-	mark_slots(ring, head, slots, RC_SLOT_KIND_PADDING, RC_SLOT_KIND_PADDING);
+	*(struct rc_slot_hdr *)(ring->slots + (size_t)index * ring->slot_size) =
+		(struct rc_slot_hdr){ .flags = RC_SLOT_PADDING, .slots = slots };
+	mark_slots(ring, index, slots, RC_SLOT_KIND_PADDING, RC_SLOT_KIND_PADDING);
 	/* release: the padding header is visible before the new head */
 	atomic_store_explicit(&ring->hdr->head, head + slots, memory_order_release);
 }
@@ -293,26 +295,31 @@ int rc_ring_produce(struct rc_ring *ring, const void *data, uint32_t caplen,
 	}
 	uint32_t slots = record_slots(ring, caplen);
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_relaxed);
-	uint32_t to_end = ring->slot_count - (uint32_t)(head % ring->slot_count);
+	/* head's slot index, computed once: a division is dear per packet */
+	uint32_t index = (uint32_t)(head % ring->slot_count);
+	uint32_t to_end = ring->slot_count - index;
 	if (slots > to_end) {
 		if (!has_room(ring, head, to_end)) {
 			ring->room_wanted = to_end;
 			return -ENOBUFS;
 		}
-		publish_padding(ring, head, to_end);
+		publish_padding(ring, head, index, to_end);
 		head += to_end;
+		index = 0;
 	}
 	if (!has_room(ring, head, slots)) {
 		ring->room_wanted = slots;
 		return -ENOBUFS;
 	}
-	struct rc_slot_hdr *slot = slot_at(ring, head);
+	struct rc_slot_hdr *slot = (struct rc_slot_hdr *)(ring->slots + (size_t)index * ring->slot_size);
 	*slot = (struct rc_slot_hdr){ .caplen = caplen, .wirelen = wirelen, .ts_ns = ts_ns,
 				      .ifindex = ifindex, .flags = flags, .slots = slots };
 	memcpy(slot + 1, data, caplen);
-	mark_slots(ring, head, slots, RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED);
-	/* the next slot is on a line no prefetcher predicts: start the miss now */
-	__builtin_prefetch(slot_at(ring, head + slots), 1);
+	mark_slots(ring, index, slots, RC_SLOT_KIND_FIRST, RC_SLOT_KIND_CONTINUED);
+	/* the next slot is on a line no prefetcher predicts: start the miss now
+	 * (records never wrap: the next index is past this one, or 0) */
+	uint32_t next = index + slots < ring->slot_count ? index + slots : 0;
+	__builtin_prefetch(ring->slots + (size_t)next * ring->slot_size, 1);
 
 	seq_begin(&ring->prod_seq);
 	count_taken(ring, wirelen, flags);
@@ -362,6 +369,12 @@ void rc_ring_publish_block(struct rc_ring *ring, uint32_t packets, uint64_t wire
 /* Free every slot before new_tail. */
 static void free_slots(struct rc_ring *ring, uint64_t new_tail)
 {
+	/* A release inside a zero-copy block frees no block: the producer
+	 * waiting for one (rc_ring_wait_block_returned) is woken only when
+	 * tail moves, not per batch (that was a futex wake and a context
+	 * switch per batch, several per block). */
+	if (new_tail == atomic_load_explicit(&ring->hdr->tail, memory_order_relaxed))
+		return;
 	/* release: our reads of the slots happen before the producer may reuse
 	 * them; sequentially consistent as well, for the handshake with a
 	 * producer waiting for room (rc_ring_wait_room) */
@@ -382,11 +395,12 @@ static void count_poll(struct rc_ring *ring, uint32_t n)
 }
 
 /* A zero-copy ring's poll: the packets of the blocks handed over. */
-static uint32_t poll_kernel_ring(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
+static uint32_t poll_kernel_ring(struct rc_ring *ring, uint32_t max, uint64_t *first_pos,
+				 const struct rc_slot_hdr **batch, uint64_t *ends)
 {
 	struct rc_kernel_ring *k = ring->kernel;
 	*first_pos = k->poll_pos;
-	uint32_t n = kernel_ring_poll(ring, max);
+	uint32_t n = kernel_ring_poll(ring, max, batch, ends);
 	count_poll(ring, n);
 	ring->held += n;
 	/* only empty blocks passed and nothing held: no release would give
@@ -398,22 +412,37 @@ static uint32_t poll_kernel_ring(struct rc_ring *ring, uint32_t max, uint64_t *f
 	return n;
 }
 
-uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
+/* rc_ring_poll, and ring_poll_batch when batch and ends are given. */
+static uint32_t poll_records(struct rc_ring *ring, uint32_t max, uint64_t *first_pos,
+			     const struct rc_slot_hdr **batch, uint64_t *ends)
 {
 	if (ring->kernel)
-		return poll_kernel_ring(ring, max, first_pos);
+		return poll_kernel_ring(ring, max, first_pos, batch, ends);
 	/* a batch starts after the ones the consumer still holds */
 	uint64_t first = atomic_load_explicit(&ring->hdr->consuming, memory_order_relaxed);
 	/* acquire: pairs with the producer's release of head, so every record
 	 * before head is completely written */
 	uint64_t head = atomic_load_explicit(&ring->hdr->head, memory_order_acquire);
 	uint64_t pos = first;
+	/* the slot's index kept beside pos: one division per poll, not one
+	 * per record (records never wrap, so it wraps exactly at the end) */
+	uint32_t index = (uint32_t)(pos % ring->slot_count);
 	uint32_t n = 0;
 	while (pos != head && n < max) {
-		const struct rc_slot_hdr *slot = slot_at(ring, pos);
-		if (!(slot->flags & RC_SLOT_PADDING))
+		const struct rc_slot_hdr *slot =
+			(const struct rc_slot_hdr *)(ring->slots + (size_t)index * ring->slot_size);
+		uint32_t slots = slot->slots;
+		pos += slots;
+		index += slots;
+		if (index >= ring->slot_count)
+			index -= ring->slot_count;
+		if (!(slot->flags & RC_SLOT_PADDING)) {
+			if (batch) {
+				batch[n] = slot;
+				ends[n] = pos;
+			}
 			n++;
-		pos += slot->slots;
+		}
 	}
 	count_poll(ring, n);
 	atomic_store_explicit(&ring->hdr->consuming, pos, memory_order_relaxed);
@@ -423,6 +452,18 @@ uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
 		free_slots(ring, pos);
 	*first_pos = first;
 	return n;
+}
+
+uint32_t rc_ring_poll(struct rc_ring *ring, uint32_t max, uint64_t *first_pos)
+{
+	return poll_records(ring, max, first_pos, NULL, NULL);
+}
+
+uint32_t ring_poll_batch(struct rc_ring *ring, uint32_t max, const struct rc_slot_hdr **batch,
+			 uint64_t *ends)
+{
+	uint64_t first_pos;
+	return poll_records(ring, max, &first_pos, batch, ends);
 }
 
 const struct rc_slot_hdr *rc_ring_next(struct rc_ring *ring, uint64_t *pos)
@@ -445,7 +486,10 @@ const struct rc_slot_hdr *rc_ring_slot(struct rc_ring *ring, uint64_t pos)
 	return ring->kernel ? NULL : slot_at(ring, pos);
 }
 
-static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t failed)
+/* The records are read from batch, and the slots freed up to ends[n - 1],
+ * when given (ring_release_batch); else walked from the release position. */
+static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t failed,
+		   const struct rc_slot_hdr *const *batch, const uint64_t *ends)
 {
 	/* only what was polled: a record freed unseen would be counted as
 	 * delivered and lost */
@@ -460,7 +504,7 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 	uint64_t bytes = 0, max_ns = 0, sum_ns = 0;
 	uint64_t hist[RC_LATENCY_BUCKETS] = { 0 };
 	for (uint32_t i = 0; i < n; i++) {
-		const struct rc_slot_hdr *slot = rc_ring_next(ring, &pos);
+		const struct rc_slot_hdr *slot = batch ? batch[i] : rc_ring_next(ring, &pos);
 		bytes += slot->wirelen;
 		uint64_t latency_ns = now > slot->ts_ns ? now - slot->ts_ns : 0;
 		sum_ns += latency_ns;
@@ -469,6 +513,8 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 		unsigned b = log2_floor(latency_ns / 1000);
 		hist[b < RC_LATENCY_BUCKETS ? b : RC_LATENCY_BUCKETS - 1]++;
 	}
+	if (batch)
+		pos = ends[n - 1];
 	/* padding polled right after them goes too: no later release starts
 	 * before it */
 	if (!ring->kernel && pos != consuming && (slot_at(ring, pos)->flags & RC_SLOT_PADDING))
@@ -499,12 +545,13 @@ static int release(struct rc_ring *ring, uint32_t n, uint32_t stored, uint32_t f
 
 int rc_ring_release(struct rc_ring *ring, uint32_t n)
 {
-	return release(ring, n, 0, 0);
+	return release(ring, n, 0, 0, NULL, NULL);
 }
 
-int rc_ring_release_stored(struct rc_ring *ring, uint32_t n, uint32_t stored)
+int ring_release_batch(struct rc_ring *ring, const struct rc_slot_hdr *const *batch,
+		       const uint64_t *ends, uint32_t n, uint32_t stored, uint32_t failed)
 {
-	return release(ring, n, stored, n - stored);
+	return release(ring, n, stored, failed, batch, ends);
 }
 
 void rc_ring_wake_producer(struct rc_ring *ring)

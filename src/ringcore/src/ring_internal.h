@@ -235,11 +235,19 @@ struct rc_ring {
 	_Atomic uint64_t latency_hist[RC_LATENCY_BUCKETS];
 };
 
-/* rc_ring_release for a consumer with a store (a drain): of the n records,
- * `stored` went into it and the rest did not; counted with the release in one
- * step for rc_ring_stats, so delivered == stored + store_failed in every
- * snapshot. */
-int rc_ring_release_stored(struct rc_ring *ring, uint32_t n, uint32_t stored);
+/* A drain's poll and release, in one walk of the ring instead of three
+ * (rc_ring_poll, rc_ring_next per record, rc_ring_release's own walk): the
+ * poll puts each record's header in batch[i] and the position after it in
+ * ends[i]; ring_release_batch releases the first n of them, reading each
+ * record from batch (still in the cache) and freeing up to ends[n - 1].
+ * Only for a consumer that holds nothing else when it polls (a drain).  A
+ * drain with a store says how many of the n went into it (stored) and how
+ * many did not (failed): counted with the release in one step for
+ * rc_ring_stats, so delivered == stored + store_failed in every snapshot. */
+uint32_t ring_poll_batch(struct rc_ring *ring, uint32_t max, const struct rc_slot_hdr **batch,
+			 uint64_t *ends);
+int ring_release_batch(struct rc_ring *ring, const struct rc_slot_hdr *const *batch,
+		       const uint64_t *ends, uint32_t n, uint32_t stored, uint32_t failed);
 
 /* Producer: sleep until the consumer frees slots, rc_ring_wake_producer is
  * called, or max_ns pass; returns at once when the ring has room for the
@@ -309,7 +317,9 @@ void rc_ring_publish_block(struct rc_ring *ring, uint32_t packets, uint64_t wire
  * (the tail the producer decided on), or max_ns pass. */
 void rc_ring_wait_block_returned(struct rc_ring *ring, uint64_t tail_seen, uint64_t max_ns);
 /* Consumer side, called by ring.c for a zero-copy ring. */
-uint32_t kernel_ring_poll(struct rc_ring *ring, uint32_t max);
+/* batch and ends as ring_poll_batch's (NULL: not wanted). */
+uint32_t kernel_ring_poll(struct rc_ring *ring, uint32_t max, const struct rc_slot_hdr **batch,
+			  uint64_t *ends);
 const struct rc_slot_hdr *kernel_ring_next(struct rc_ring *ring, uint64_t *pos);
 /* The consumer released every packet before pos: give back the blocks
  * before pos's block; returns the new tail (blocks). */

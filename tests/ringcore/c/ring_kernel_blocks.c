@@ -3,13 +3,16 @@
  * the kernel and the capture's producer (a block is filled only once the
  * consumer gave it back, then flagged ours, then handed over with the
  * packets' headers written in place before them), while a consumer thread
- * polls batches of random size and releases them in random steps, and the
+ * polls batches of random size and releases them in random steps (or, now
+ * and then, a whole batch as a drain does: ring_poll_batch and
+ * ring_release_batch), and the
  * main thread takes statistics snapshots: every packet arrives once, in
  * order, intact (its header in place: hdr + 1 is the packet), empty blocks
  * are passed and given back, no block is filled while the consumer holds it,
  * and kernel_packets == delivered + ring_drops + occupancy in every snapshot.
  * Then, alone: an empty block handed over after the last packets goes back
- * with their release, with no poll after it.
+ * with their release, with no poll after it; and a waiting producer is woken
+ * by the release that gives a block back, not by one inside a block.
  * Usage: ring_kernel_blocks [seconds]   (default 1.0) */
 #include "helpers.h"
 #include "ring_internal.h"
@@ -142,9 +145,16 @@ static void *consumer(void *arg)
 		 * every block it handed over was seen */
 		int producer_done = atomic_load(&r->producer_done);
 		uint64_t pos;
-		uint32_t n = rc_ring_poll(r->ring, 1 + (uint32_t)(rnd >> 59) * 8, &pos);
+		uint32_t max = 1 + (uint32_t)(rnd >> 59) * 8;
+		/* holding nothing, now and then a batch the drain's way: one
+		 * walk, the records and where each ends kept for the release */
+		int drain_way = held == 0 && (rnd >> 20) % 2;
+		const struct rc_slot_hdr *batch[1 + 31 * 8];
+		uint64_t ends[1 + 31 * 8];
+		uint32_t n = drain_way ? ring_poll_batch(r->ring, max, batch, ends) :
+					 rc_ring_poll(r->ring, max, &pos);
 		for (uint32_t i = 0; i < n && !TOO_MANY_FAILURES; i++) {
-			const struct rc_slot_hdr *h = rc_ring_next(r->ring, &pos);
+			const struct rc_slot_hdr *h = drain_way ? batch[i] : rc_ring_next(r->ring, &pos);
 			uint64_t seq = h->ts_ns;
 			CHECK(seq == next_seq, "packet %llu, expected %llu", (unsigned long long)seq,
 			      (unsigned long long)next_seq);
@@ -157,6 +167,14 @@ static void *consumer(void *arg)
 					break;
 				}
 			next_seq = seq + 1;
+		}
+		if (drain_way) {
+			REQUIRE(ring_release_batch(r->ring, batch, ends, n, 0, 0) == 0, "release a batch");
+			if ((producer_done && n == 0) || TOO_MANY_FAILURES)
+				break;
+			if (n == 0)
+				sched_yield();
+			continue;
 		}
 		held += n;
 		/* release in random steps, sometimes holding a block's packets
@@ -222,6 +240,35 @@ static void trailing_empty_block_goes_back(void)
 	rc_ring_destroy(ring);
 }
 
+/* The producer waits for a block back (rc_ring_wait_block_returned): a
+ * release that frees no block must not wake it (a futex wake and a context
+ * switch per batch, several per block, was most of zero-copy's CPU). */
+static void only_a_block_given_back_wakes_the_producer(void)
+{
+	uint8_t *map;
+	struct rc_ring *ring = kernel_blocks_ring(&map);
+	REQUIRE(rc_ring_attach_consumer(ring) == 0, "attach");
+	uint64_t seq = 0;
+	struct tpacket_block_desc *bd = (struct tpacket_block_desc *)map;
+	uint32_t packets = fill_block(bd, &seq, 0);
+	REQUIRE(packets >= 3 && rc_ring_kernel_block_ready(ring) == bd, "a block of %u ready", packets);
+	hand_over(ring, bd);
+	atomic_store(&ring->producer_waiting, 1); /* as rc_ring_wait_block_returned sets it */
+	uint32_t woken = atomic_load(&ring->room_seq);
+	uint64_t pos;
+	REQUIRE(rc_ring_poll(ring, UINT32_MAX, &pos) == packets, "poll the block");
+	REQUIRE(rc_ring_release(ring, 1) == 0 && rc_ring_release(ring, packets - 2) == 0, "release inside");
+	CHECK(atomic_load(&ring->room_seq) == woken, "a release inside the block woke the producer");
+	REQUIRE(rc_ring_release(ring, 1) == 0, "release the last");
+	CHECK(atomic_load(&ring->room_seq) != woken, "the block given back did not wake the producer");
+	struct rc_stats s = ring_stats(ring);
+	CHECK(s.tail == s.head && s.delivered == packets, "block back: head %llu tail %llu",
+	      (unsigned long long)s.head, (unsigned long long)s.tail);
+	atomic_store(&ring->producer_waiting, 0);
+	rc_ring_detach_consumer(ring);
+	rc_ring_destroy(ring);
+}
+
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 1.0;
@@ -260,5 +307,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)(s.head - 3 * BLOCK_NR), snapshots);
 	rc_ring_destroy(r.ring); /* unmaps the blocks and closes the descriptor */
 	trailing_empty_block_goes_back();
+	only_a_block_given_back_wakes_the_producer();
 	return test_result("ring_kernel_blocks");
 }

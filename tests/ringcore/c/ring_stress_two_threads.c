@@ -5,7 +5,8 @@
  * record wraps, and
  *     kernel_packets == delivered + ring_drops + occupancy
  * holds in every snapshot (in packets; occupancy <= slots_used) and at the
- * end.  Runs once per drop policy; a
+ * end; every other batch is polled and released as a drain does
+ * (ring_poll_batch, ring_release_batch).  Runs once per drop policy; a
  * drop-early producer sleeps until the consumer frees a slot, as the capture
  * does.
  * Usage: ring_stress_two_threads [seconds]   (default 1.0, split over both) */
@@ -162,6 +163,25 @@ static void *consumer(void *arg)
 		int done = atomic_load_explicit(&r->producer_done, memory_order_acquire);
 		uint64_t first;
 		uint32_t want = 1 + (uint32_t)(mix64(iteration) % 48);
+		if (iteration % 2) {
+			/* every other batch the drain's way: one walk, the
+			 * records and where each ends kept for the release */
+			const struct rc_slot_hdr *batch[48];
+			uint64_t ends[48];
+			uint32_t n = ring_poll_batch(r->ring, want, batch, ends);
+			CHECK(n <= want, "batch of %u for max %u", n, want);
+			for (uint32_t i = 0; i < n && !TOO_MANY_FAILURES; i++)
+				check_record(r, batch[i], ends[i], &expect);
+			if (n) {
+				position = ends[n - 1];
+				CHECK(ring_release_batch(r->ring, batch, ends, n, 0, 0) == 0, "release a batch");
+			} else if (done) {
+				break;
+			} else {
+				rc_ring_wait(r->ring);
+			}
+			continue;
+		}
 		uint32_t n = rc_ring_poll(r->ring, want, &first);
 		if (n == 0) {
 			if (done)
