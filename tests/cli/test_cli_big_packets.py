@@ -18,6 +18,10 @@ SLOT_DATA = 2048 - 32  # the default slot less its header: what one slot holds
 JUMBO_SIZES = (60, SLOT_DATA, SLOT_DATA + 1, 4096, 6000, netns.MAX_JUMBO_FRAME_LEN)
 JUMBO_FRAMES = 300
 TCP_BYTES = 8 << 20
+# Sent a 64 KiB chunk every 5 ms: still one TSO-sized packet each, but no burst that fills an 8 MiB kernel ring
+# (tcpdump's or ours) while a loaded machine keeps its reader off the CPU.
+TCP_CHUNK = 64 << 10
+TCP_PAUSE_S = 0.005
 TCP_PORT = 5201
 TCP_TIMEOUT_S = 60
 
@@ -76,9 +80,11 @@ def _tcp_stream(pair: netns.VethPair) -> None:
         assert server.stdout.readline().strip() == "ready"
         subprocess.run(
             ["ip", "netns", "exec", pair.ns_b, "python3", "-c",
-             "import socket\n"
+             "import socket, time\n"
              f"c = socket.create_connection(('{pair.ip_a}', {TCP_PORT}))\n"
-             f"c.sendall(bytes({TCP_BYTES}))\n"
+             f"for _ in range({TCP_BYTES // TCP_CHUNK}):\n"
+             f"    c.sendall(bytes({TCP_CHUNK}))\n"
+             f"    time.sleep({TCP_PAUSE_S})\n"
              "c.close()\n"],
             check=True, timeout=TCP_TIMEOUT_S)
         server.wait(TCP_TIMEOUT_S)
