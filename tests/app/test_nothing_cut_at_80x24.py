@@ -1,0 +1,63 @@
+"""At 80x24 (and down to 60x18), what a line cannot hold whole is cut visibly, with an ellipsis, never silently:
+the `ringmon demo`'s two interfaces, each in a namespace, drawn from the FakeMonitor."""
+from __future__ import annotations
+
+import asyncio
+
+from dashboard_fakes import fake_dashboard, refresh
+from fake_monitor import FakeMonitor
+from screen_text import screen_lines
+
+from ringcore.api import RingMode
+
+# The demo's keys: namespace/interface, the namespace named after the demo's pid.
+DEMO_KEYS = ("ringmon-demo-1234567-a/demo-a", "ringmon-demo-1234567-b/demo-b")
+LONG_FILTER = "udp and port 5000 and not host 198.18.0.1"
+
+
+def run(scenario, size=(80, 24), filter_expression="udp", mode=RingMode.ZERO_COPY) -> None:
+    async def main():
+        fake = FakeMonitor(DEMO_KEYS)
+        for key in DEMO_KEYS:
+            fake.set_filter(key, filter_expression)
+            fake.set_mode(key, mode)
+        app = fake_dashboard(fake)
+        async with app.run_test(size=size) as pilot:
+            await refresh(pilot, 3)
+            await scenario(app, pilot, fake)
+
+    asyncio.run(main())
+
+
+def status_line(app) -> str:
+    """The first panel's status line as the screen shows it (the line under the tabs)."""
+    return next(line for line in screen_lines(app) if "capturing" in line).rstrip()
+
+
+def test_the_status_line_at_80_columns_shows_the_filter_and_says_the_policy_in_one_word():
+    async def scenario(app, pilot, fake):
+        line = status_line(app)
+        assert line.endswith("filter udp"), line
+        assert "policy early " in line and "drop-early" not in line
+        assert DEMO_KEYS[0] in line or "…/demo-a" in line
+
+    run(scenario)
+
+
+def test_a_filter_too_long_for_the_status_line_is_cut_at_its_end_after_the_key_is_cut_to_its_name():
+    async def scenario(app, pilot, fake):
+        line = status_line(app)
+        assert line.startswith(" …/demo-a "), line
+        assert "filter udp and port" in line and line.endswith("…"), line
+
+    run(scenario, filter_expression=LONG_FILTER)
+
+
+def test_at_60_columns_the_status_line_still_shows_the_filter_start_and_the_key_end():
+    async def scenario(app, pilot, fake):
+        line = status_line(app)
+        assert "…" in line.split()[0] and line.split()[0].endswith("-a"), line
+        assert "filter udp and…" in line, line
+        assert len(line) <= 60
+
+    run(scenario, size=(60, 18), filter_expression=LONG_FILTER)
