@@ -3,12 +3,14 @@ the `ringmon demo`'s two interfaces, each in a namespace, drawn from the FakeMon
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
 from screen_text import screen_lines
 
 from ringcore.api import RingMode
+from ringmon.screens.interface_picker import InterfacePicker
 
 # The demo's keys: namespace/interface, the namespace named after the demo's pid.
 DEMO_KEYS = ("ringmon-demo-1234567-a/demo-a", "ringmon-demo-1234567-b/demo-b")
@@ -61,3 +63,26 @@ def test_at_60_columns_the_status_line_still_shows_the_filter_start_and_the_key_
         assert len(line) <= 60
 
     run(scenario, size=(60, 18), filter_expression=LONG_FILTER)
+
+
+def demo_interfaces(fake: FakeMonitor) -> list:
+    """The plug dialog's rows in the demo: its two veths, plugged, one with more addresses than fit."""
+    demo_a = replace(fake.facts("demo-a", "ringmon-demo-1234567-a"),
+                     addresses=("inet 198.18.250.1/24", "link 02:00:c6:12:fa:01"))
+    demo_b = replace(fake.facts("demo-b", "ringmon-demo-1234567-b"),
+                     addresses=("inet 198.18.250.2/24", "inet6 fe80::c6ff:fe12:fa02/64", "inet6 2001:db8::2/64"))
+    return [demo_a, demo_b]
+
+
+def test_the_plug_dialog_shows_an_address_whole_and_cuts_what_does_not_fit_with_an_ellipsis():
+    async def scenario(app, pilot, fake):
+        app.push_screen(InterfacePicker(demo_interfaces(fake), set(DEMO_KEYS)))
+        await pilot.pause()
+        await pilot.pause()
+        rows = {line.split("│")[1].split()[0]: line for line in screen_lines(app) if "plugged" in line}
+        assert "inet 198.18.250.1/24 " in rows["demo-a"], rows
+        assert "inet 198.18.250.2/24, …" in rows["demo-b"], rows  # whole addresses, then `…` for the others
+        netns = {name: line.split("│")[1].split()[1] for name, line in rows.items()}
+        assert netns["demo-a"].startswith("…") and netns["demo-a"].endswith("567-a"), netns  # the netns's end
+
+    run(scenario)
