@@ -11,6 +11,7 @@ from screen_text import screen_lines
 
 from ringcore.api import RingMode
 from ringmon.screens.interface_picker import InterfacePicker
+from ringmon.widgets.packets.packet_list import layout_columns, shows_time
 
 # The demo's keys: namespace/interface, the namespace named after the demo's pid.
 DEMO_KEYS = ("ringmon-demo-1234567-a/demo-a", "ringmon-demo-1234567-b/demo-b")
@@ -86,3 +87,23 @@ def test_the_plug_dialog_shows_an_address_whole_and_cuts_what_does_not_fit_with_
         assert netns["demo-a"].startswith("…") and netns["demo-a"].endswith("567-a"), netns  # the netns's end
 
     run(scenario)
+
+
+def test_the_packet_list_status_says_live_once_and_fits_80_columns():
+    async def scenario(app, pilot, fake):
+        await pilot.press("l")
+        await pilot.pause()
+        status = screen_lines(app)[0].rstrip()
+        assert status.split().count("live") == 1, status
+        assert "live capture  2 interfaces  " in status and status.endswith(" s") and "…" not in status, status
+
+    run(scenario)
+
+
+def test_the_info_header_says_the_time_column_is_left_out_in_a_title_its_width_holds():
+    # the demo's addresses (198.18.250.x and a port) at 80 columns leave the time column out
+    needs = (5, 8, 6, 18, 18, 3, 3, 30)  # No., time, Iface, Source, Destination, Proto, Len, Info
+    for width in (80, 70, 60):
+        columns = layout_columns(width, needs, "relative", with_interface=True)
+        info = columns[-1]
+        assert not shows_time(columns) and "no time" in info.title and len(info.title) <= info.width, (width, info)
