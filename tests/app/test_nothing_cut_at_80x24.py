@@ -8,9 +8,11 @@ from dataclasses import replace
 from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
 from screen_text import screen_lines
+from textual.widgets import RadioButton
 
-from ringcore.api import RingMode
+from ringcore.api import RingMode, WaitStrategy
 from ringmon.screens.interface_picker import InterfacePicker
+from ringmon.screens.poll_settings_dialog import PollSettingsDialog
 from ringmon.widgets.packets.packet_list import layout_columns, shows_time
 
 # The demo's keys: namespace/interface, the namespace named after the demo's pid.
@@ -107,3 +109,33 @@ def test_the_info_header_says_the_time_column_is_left_out_in_a_title_its_width_h
         columns = layout_columns(width, needs, "relative", with_interface=True)
         info = columns[-1]
         assert not shows_time(columns) and "no time" in info.title and len(info.title) <= info.width, (width, info)
+
+
+def test_the_polling_dialog_title_stays_whole_and_in_sight_while_its_choices_scroll():
+    for size in ((80, 24), (60, 18)):
+        async def scenario(app, pilot, fake):
+            await pilot.press("i")
+            await pilot.pause()
+            await pilot.press("tab", "tab", "down")  # to the ring's choices, the last ones: the choices scroll
+            await pilot.pause()
+            title = next((line for line in screen_lines(app) if "Polling of" in line), "no title in sight")
+            assert f"Polling of {DEMO_KEYS[0]} " in title, (size, title)
+            assert app.screen.query_one("#poll-choices").scroll_y > 0, size  # what scrolled is below the title
+
+        run(scenario, size=size)
+
+
+def test_the_polling_dialog_says_frames_for_a_ring_in_immediate_mode_and_blocks_otherwise():
+    async def scenario(app, pilot, fake):
+        for immediate, unit in ((True, "frame"), (False, "block")):
+            app.push_screen(PollSettingsDialog("demo-a", WaitStrategy.SLEEP, 1000, RingMode.COPY, immediate))
+            await pilot.pause()
+            choices = [str(button.label) for button in app.screen.query(RadioButton)]
+            assert "copy: packets copied from the kernel's {unit}s into the ring".format(unit=unit) in choices
+            assert any(f"kernel's {unit}s (drops: kernel)" in choice for choice in choices)
+            assert any(f"hands each {unit} to the sinks" in choice for choice in choices)
+            assert not any(("block" if immediate else "frame") in choice for choice in choices), choices
+            await pilot.press("escape")
+            await pilot.pause()
+
+    run(scenario)

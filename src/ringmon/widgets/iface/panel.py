@@ -254,7 +254,7 @@ class InterfacePanel(Vertical):
                 self.notify(f"ring: {mode.label}", title=escape(self.key), markup=False)
 
         self.app.push_screen(PollSettingsDialog(self.key, self.stats.wait_strategy, self.stats.poll_interval_us,
-                                                self.stats.mode), apply)
+                                                self.stats.mode, self.stats.immediate), apply)
 
     def action_set_filter(self) -> None:
         current = self.stats.filter if self.stats else None
