@@ -72,16 +72,19 @@ class InterfacePicker(ModalScreen[InterfaceChoice | None]):
         self.call_after_refresh(self._fill_table)  # once the table has its width
 
     def _fill_table(self) -> None:
-        """Every column whole where the table's width holds it; else cut visibly, with an ellipsis, in this order
-        (each down to its title's width or a few characters): the interface's start and the namespace's start
+        """Every column whole where the table's width holds it; else cut visibly, with an ellipsis, in this order:
+        the addresses after their first (whole addresses, then `…`), the interface's and the namespace's start
         (their end, the demo's `-a`/`-b` or a pid, tells them apart; an unavailable namespace's row says its name
-        in both), the state's end, the addresses' end: the addresses, what a person picks by, give way last."""
+        in both), the state's end (each down to its title's width or a few characters), and last the first
+        address itself: the addresses, what a person picks by, give way first only where they are many."""
         table = self.query_one(DataTable)
         widths = [max([len(title)] + [len(cells[column][0]) for _, cells in self._rows])
                   for column, title in enumerate(_COLUMNS)]
+        first_address = max((len(cells[4][0].partition(", ")[0]) for _, cells in self._rows), default=0)
         room = table.scrollable_content_region.width - 2 * table.cell_padding * len(widths)
-        for column in (0, 1, 2, 4):
-            kept = max(_COLUMN_KEPT, len(_COLUMNS[column]))
+        for column, kept in ((4, first_address + len(", …")), (0, _COLUMN_KEPT), (1, _COLUMN_KEPT), (2, _COLUMN_KEPT),
+                             (4, _COLUMN_KEPT)):
+            kept = max(kept, len(_COLUMNS[column]))
             widths[column] -= min(max(sum(widths) - room, 0), max(widths[column] - kept, 0))
         cursor_row = table.cursor_row
         table.clear(columns=True)
