@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
 from dashboard_fakes import fake_dashboard, refresh
 from fake_monitor import FakeMonitor
 from screen_text import screen_lines
@@ -139,3 +140,24 @@ def test_the_polling_dialog_says_frames_for_a_ring_in_immediate_mode_and_blocks_
             await pilot.pause()
 
     run(scenario)
+
+
+@pytest.mark.parametrize("view", ["panel", "plug", "polling", "packets"])
+def test_the_demo_at_80x24(snap_compare, view):
+    """What the review at 80x24 found cut, as the demo shows it: the panel's status line, the plug, polling and
+    packet list screens."""
+    fake = FakeMonitor(DEMO_KEYS)
+    for key in DEMO_KEYS:
+        fake.set_filter(key, "udp")
+        fake.set_mode(key, RingMode.ZERO_COPY)
+
+    async def open_view(pilot):
+        await refresh(pilot, 3)
+        if view == "plug":
+            pilot.app.push_screen(InterfacePicker(demo_interfaces(fake), set(DEMO_KEYS)))
+        elif view != "panel":
+            await pilot.press({"polling": "i", "packets": "l"}[view])
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(fake_dashboard(fake), terminal_size=(80, 24), run_before=open_view)
