@@ -26,6 +26,17 @@ def si(value: float, unit: str = "") -> str:
     return f"{number} {unit}" if unit else number
 
 
+def cut_start(text: str, width: int) -> str:
+    """`text` in at most `width` characters, its start replaced by an ellipsis when it must be (an interface's
+    key keeps its name, the end, which tells the interfaces of one namespace apart)."""
+    return text if len(text) <= width else "…" + text[len(text) - max(width - 1, 0):]
+
+
+def cut_end(text: str, width: int) -> str:
+    """`text` in at most `width` characters, its end replaced by an ellipsis when it must be."""
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+
 def file_size(size_bytes: int) -> str:
     value = float(size_bytes)
     prefix_index = 0

@@ -13,11 +13,26 @@ from textual.widgets import DataTable, Label
 
 from ringcore.api import interface_key
 
-from ..formatting import escape
+from ..formatting import cut_end, cut_start, escape
 from ..iface_facts import InterfaceFacts
 from ..widgets.dialog_error import DialogError
 
 InterfaceChoice = tuple[str, str | None]  # (ifname, netns)
+
+_COLUMNS = ("interface", "netns", "state", "MTU", "addresses")
+_COLUMN_KEPT = 8  # what a column cut for the others keeps
+
+
+def _cut_addresses(addresses: str, width: int) -> str:
+    """As many whole addresses as `width` holds, then `…` for the others; the first cut at its end if it alone
+    does not fit."""
+    if len(addresses) <= width:
+        return addresses
+    kept = addresses[:width - 1].rpartition(", ")[0]
+    return f"{kept}, …" if kept else cut_end(addresses.partition(", ")[0], width)
+
+
+_CUT = (cut_start, cut_start, cut_end, cut_end, _cut_addresses)  # how each column's text is cut when it must be
 
 
 class InterfacePicker(ModalScreen[InterfaceChoice | None]):
@@ -37,19 +52,48 @@ class InterfacePicker(ModalScreen[InterfaceChoice | None]):
             yield Label(Text("enter plug · escape cancel", "dim"))
 
     def on_mount(self) -> None:
+        self._rows = [self._row(facts) for facts in self.interfaces]
+        self.query_one(DataTable).focus()
+
+    def _row(self, facts: InterfaceFacts) -> tuple[str, list[tuple[str, str]]]:
+        """The row's key and its cells, each (text, style)."""
+        if facts.unavailable:
+            state = (facts.unavailable, "yellow")
+        elif interface_key(facts.ifname, facts.netns) in self.plugged:
+            state = ("plugged", "bold cyan")
+        else:
+            state = ("up", "green") if facts.is_up else ("down", "red")
+        addresses = ", ".join(escape(address) for address in facts.addresses if not address.startswith("link"))
+        cells = [(escape(facts.ifname), ""), (escape(facts.netns or "-"), ""), state, (str(facts.mtu or ""), ""),
+                 (addresses, "")]
+        return f"{facts.netns or ''}\0{facts.ifname}", cells
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill_table)  # once the table has its width
+
+    def _fill_table(self) -> None:
+        """Every column whole where the table's width holds it; else cut visibly, with an ellipsis, in this order:
+        the addresses after their first (whole addresses, then `…`), the interface's and the namespace's start
+        (their end, the demo's `-a`/`-b` or a pid, tells them apart; an unavailable namespace's row says its name
+        in both), the state's end (each down to its title's width or a few characters), and last the first
+        address itself: the addresses, what a person picks by, give way first only where they are many."""
         table = self.query_one(DataTable)
-        table.add_columns("interface", "netns", "state", "MTU", "addresses")
-        for facts in self.interfaces:
-            if facts.unavailable:
-                state = Text(facts.unavailable, "yellow")
-            elif interface_key(facts.ifname, facts.netns) in self.plugged:
-                state = Text("plugged", "bold cyan")
-            else:
-                state = Text("up", "green") if facts.is_up else Text("down", "red")
-            addresses = ", ".join(address for address in facts.addresses if not address.startswith("link"))
-            table.add_row(Text(escape(facts.ifname)), Text(escape(facts.netns or "-")), state, Text(str(facts.mtu or "")),
-                          Text(addresses), key=f"{facts.netns or ''}\0{facts.ifname}")
-        table.focus()
+        widths = [max([len(title)] + [len(cells[column][0]) for _, cells in self._rows])
+                  for column, title in enumerate(_COLUMNS)]
+        first_address = max((len(cells[4][0].partition(", ")[0]) for _, cells in self._rows), default=0)
+        room = table.scrollable_content_region.width - 2 * table.cell_padding * len(widths)
+        for column, kept in ((4, first_address + len(", …")), (0, _COLUMN_KEPT), (1, _COLUMN_KEPT), (2, _COLUMN_KEPT),
+                             (4, _COLUMN_KEPT)):
+            kept = max(kept, len(_COLUMNS[column]))
+            widths[column] -= min(max(sum(widths) - room, 0), max(widths[column] - kept, 0))
+        cursor_row = table.cursor_row
+        table.clear(columns=True)
+        for title, width in zip(_COLUMNS, widths):
+            table.add_column(title, width=width)
+        for row_key, cells in self._rows:
+            table.add_row(*(Text(_CUT[column](text, widths[column]), style)
+                            for column, (text, style) in enumerate(cells)), key=row_key)
+        table.move_cursor(row=cursor_row)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         netns, ifname = str(event.row_key.value).split("\0", 1)

@@ -149,7 +149,8 @@ def status_text(name: str, progress: StoreProgress, interfaces: list[str], span_
     if state.find:
         text.append(f"  {state.find}", "magenta")
     text.append(f"  {name}", "bold")
-    text.append(f"  {progress.format}", "dim")
+    if progress.format not in name.split():  # a live capture's name says its format
+        text.append(f"  {progress.format}", "dim")
     if len(interfaces) > 1:
         text.append(f"  {len(interfaces)} interfaces")
     elif interfaces and interfaces[0] != name:  # a pcap's one interface is named after the file

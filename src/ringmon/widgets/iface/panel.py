@@ -17,7 +17,7 @@ from textual.widgets import Static
 from ringcore.api import DropPolicy, RingcoreError, RingMode, RingStats, TopTalkers, split_interface_key
 
 from ...capture_source import CaptureSource
-from ...formatting import duration_us, escape, si, time_of_day
+from ...formatting import cut_end, cut_start, duration_us, escape, si, time_of_day
 from ...iface_facts import InterfaceFacts
 from ...messages import UnplugRequested
 from ...screens.confirm_dialog import ConfirmDialog
@@ -34,6 +34,8 @@ from .rates import TrafficRates
 from .talkers import TopTalkersView
 
 DROP_POLICY_NAMES = {DropPolicy.EARLY: "drop-early", DropPolicy.LATE: "drop-late"}
+DROP_POLICY_SHORT = {DropPolicy.EARLY: "early", DropPolicy.LATE: "late"}  # a narrow panel's status line
+FILTER_KEPT = 8  # what a narrow status line keeps of the filter's start, the key cut first
 
 
 # VerticalScroll's own keys, as help lists them (it does not show them in the footer).
@@ -156,15 +158,39 @@ class InterfacePanel(Vertical):
             self.talkers.refresh(layout=True)
 
     def _status_line(self, stats: RingStats, history: InterfaceHistory) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {escape(self.key)} ", "bold reverse")
+        """The interface's state in one line that fits the panel. A narrow panel gives way in this order: shorter
+        words first (`early` for `drop-early`, `PAUSED` for `consumer PAUSED`, the recapture note's times only),
+        then the key's start (down to `…/ifname`: the tabs above say the namespace), then the filter's end (down
+        to `FILTER_KEPT` characters and `…`), and last the key down to its name's end: the filter, which decides
+        what is captured, is always shown."""
+        key, filter_text = escape(self.key), escape(stats.filter or "none")
+        width = self.status.content_region.width
+        line = self._status_words(stats, history, key, filter_text, short=False)
+        if not width or line.cell_len <= width:  # not laid out yet: drawn again at the next refresh
+            return line
+        line = self._status_words(stats, history, key, filter_text, short=True)
+        over = line.cell_len - width
+        if over <= 0 or stats.error:  # an error's line ends in the error, cut by the line's ellipsis
+            return line
+        named_key = cut_start(key, len(self.ifname) + 2) if self.netns else key  # `…/ifname`
+        fitted_key = cut_start(key, max(len(key) - over, len(named_key)))
+        over -= len(key) - len(fitted_key)
+        fitted_filter = cut_end(filter_text, max(len(filter_text) - over, min(FILTER_KEPT, len(filter_text))))
+        over -= len(filter_text) - len(fitted_filter)
+        fitted_key = cut_start(fitted_key, max(len(fitted_key) - over, 2))
+        return self._status_words(stats, history, fitted_key, fitted_filter, short=True)
+
+    def _status_words(self, stats: RingStats, history: InterfaceHistory, key: str, filter_text: str, *,
+                      short: bool) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")  # the ellipsis: a panel too narrow even for the fitted line
+        text.append(f" {key} ", "bold reverse")
         if stats.error:
             since = f" since {time_of_day(history.down_since)}" if history.down_since is not None else ""
             text.append(f" down{since}: {escape(stats.error)}", "bold red")
-            text.append("  captured again once it is up", "dim")
+            text.append("  recaptured once up" if short else "  captured again once it is up", "dim")
             return text
         if stats.paused:
-            text.append(" consumer PAUSED ", "bold reverse yellow")
+            text.append(" PAUSED " if short else " consumer PAUSED ", "bold reverse yellow")
         else:
             text.append(" capturing", "green")
         if stats.mode != RingMode.COPY:  # copy is the default, said by nothing
@@ -172,13 +198,18 @@ class InterfacePanel(Vertical):
         if stats.immediate:  # blocks are the default, said by nothing
             text.append("  immediate", "bold cyan")
         text.append("  policy ", "dim")
-        text.append(DROP_POLICY_NAMES[stats.drop_policy], "bold")
+        text.append((DROP_POLICY_SHORT if short else DROP_POLICY_NAMES)[stats.drop_policy], "bold")
         text.append("  filter ", "dim")
-        text.append(escape(stats.filter or "none"), "bold" if stats.filter else "dim")
+        text.append(filter_text, "bold" if stats.filter else "dim")
         if history.gaps:
             start, end = history.gaps[-1]
-            earlier = f" (and {len(history.gaps) - 1} earlier)" if len(history.gaps) > 1 else ""
-            text.append(f"  down {time_of_day(start)}–{time_of_day(end)}, recaptured{earlier}", "yellow")
+            earlier = len(history.gaps) - 1
+            if short:
+                text.append(f"  down {time_of_day(start)}–{time_of_day(end)}{f' +{earlier}' if earlier else ''}",
+                            "yellow")
+            else:
+                earlier_note = f" (and {earlier} earlier)" if earlier else ""
+                text.append(f"  down {time_of_day(start)}–{time_of_day(end)}, recaptured{earlier_note}", "yellow")
         return text
 
     def _act(self, operation, *args) -> bool:
@@ -223,7 +254,7 @@ class InterfacePanel(Vertical):
                 self.notify(f"ring: {mode.label}", title=escape(self.key), markup=False)
 
         self.app.push_screen(PollSettingsDialog(self.key, self.stats.wait_strategy, self.stats.poll_interval_us,
-                                                self.stats.mode), apply)
+                                                self.stats.mode, self.stats.immediate), apply)
 
     def action_set_filter(self) -> None:
         current = self.stats.filter if self.stats else None

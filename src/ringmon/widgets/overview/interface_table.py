@@ -17,7 +17,7 @@ from textual.widgets import DataTable
 
 from ringcore.api import RingStats
 
-from ...formatting import escape, latency_bound, si
+from ...formatting import cut_start, escape, latency_bound, si
 from ...stats_history import InterfaceHistory
 from ..sparkline import sparkline_text
 
@@ -225,5 +225,4 @@ class InterfaceTable(DataTable):
 def _name_cell(key: str) -> str:
     """The interface's key, escaped; too long for its column, its end (the name, which tells interfaces of one
     namespace apart) after an ellipsis."""
-    name = escape(key)
-    return name if len(name) <= NAME_WIDTH else "…" + name[-(NAME_WIDTH - 1):]
+    return cut_start(escape(key), NAME_WIDTH)

@@ -36,7 +36,9 @@ _SUMMARIES_CACHED = 1024  # a few screens: scrolling back and forth re-reads not
 _STRIPS_CACHED = 256
 _ADDRESS_MAX = 45  # a whole IPv6 address and a port
 _INFO_MIN = 10  # what Info keeps (cut at its end) before the time column goes, and then the addresses are cut
-INFO_TITLE_WITHOUT_TIME = "Info · no time column: too narrow"  # cut to the column with an ellipsis, as any cell
+# The Info header says the time column is left out: the longest of these its width holds (the last cut with an
+# ellipsis, as any cell, in a column narrower still).
+INFO_TITLES_WITHOUT_TIME = ("Info (no time: narrow)", "Info (no time)", "(no time)")
 MARK_GLYPH = "●"  # in a one-cell column before the number
 _TIME_CELL = 2  # a drawn row's cells: the mark, No., the time, ...
 
@@ -160,7 +162,13 @@ def layout_columns(width: int, needs: tuple[int, ...], time_format: str, with_in
     destination_title = "Destination" if wanted[1] >= 11 else "Dest."
     return (*head, *([time_column] if with_time else []), *interface_column,
             Column(source_title, wanted[0], cut_middle=True), Column(destination_title, wanted[1], cut_middle=True),
-            *tail, Column("Info" if with_time else INFO_TITLE_WITHOUT_TIME, spare - sum(wanted)))
+            *tail, Column(_info_title(with_time, spare - sum(wanted)), spare - sum(wanted)))
+
+
+def _info_title(with_time: bool, width: int) -> str:
+    if with_time:
+        return "Info"
+    return next((title for title in INFO_TITLES_WITHOUT_TIME if len(title) <= width), INFO_TITLES_WITHOUT_TIME[-1])
 
 
 def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int | None,
