@@ -362,8 +362,8 @@ def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, fir
             d.line = f"ICMP6, {_icmp6_unreachable(code, None)} [|icmp6]"
         return
     if first_layer is ipv4:
-        d.line = _icmp_error_line(kind, code, quoted, end - start + 8)
-        d.quote = quoted  # tcpdump -v prints it under the error's line
+        if d.line.startswith("ICMP "):  # tcpdump read its words: -v prints the quote under the error's line
+            d.quote = quoted
     elif kind == 1:
         what = _icmp6_unreachable(code, quoted)
         d.line, d.verbose_line = f"ICMP6, {what}, length {end - start + 8}", (f"ICMP6, {what}",)
@@ -382,20 +382,61 @@ def _icmp6_unreachable(code: int, quoted: Dissection | None) -> str:
     return what
 
 
-def _icmp_error_line(kind: int, code: int, quoted: Dissection, length: int) -> str:
-    """tcpdump's words for the ICMP errors it names, from the packet they quote."""
-    address = socket.inet_ntoa(quoted.network_header.dst)
-    if kind == 3 and code == 3 and quoted.protocol in ("TCP", "UDP") and quoted.destination.count(".") == 4:
-        what = f"{address} {quoted.protocol.lower()} port {quoted.destination.rpartition('.')[2]} unreachable"
-    elif kind == 3 and code in (0, 1):
-        what = f"{('net', 'host')[code]} {address} unreachable"
-    elif kind == 3 and code == 2:
-        what = f"{address} protocol {quoted.network_header.p} unreachable"
-    elif kind == 11:
-        what = "time exceeded in-transit" if code == 0 else "ip reassembly time exceeded"
-    else:
-        what = f"{ICMP_TYPES.get(kind, f'type-#{kind}')}"
-    return f"ICMP {what}, length {length}"
+# tcpdump's words for a destination unreachable by code (the others: _icmp_error_words): before and after
+# "ADDRESS unreachable"
+_UNREACHABLE_WORDS = {0: ("net ", ""), 1: ("host ", ""), 5: ("", " - source route failed"),
+                      6: ("net ", " - unknown"), 7: ("host ", " - unknown"), 8: ("", " - source host isolated"),
+                      9: ("net ", " - admin prohibited"), 10: ("host ", " - admin prohibited"),
+                      11: ("net ", " - tos prohibited"), 12: ("host ", " - tos prohibited"),
+                      13: ("host ", " - admin prohibited filter"), 14: ("host ", " - host precedence violation"),
+                      15: ("host ", " - precedence cutoff")}
+_REDIRECT_WORDS = {0: "redirect {} to net {}", 1: "redirect {} to host {}", 2: "redirect-tos {} to net {}",
+                   3: "redirect-tos {} to host {}"}
+_QUOTED_DESTINATION = 8 + 16  # the quoted IP header's destination address, from the ICMP message's start
+
+
+def _icmp_error_words(message: bytes) -> str | None:
+    """tcpdump's words for an ICMP error (print-icmp.c), read from the message's bytes as tcpdump reads them;
+    None when they need a byte the message lacks (tcpdump prints "[|icmp]" instead)."""
+    kind, code = message[0], message[1]
+    if kind == 4:
+        return ICMP_TYPES[4]
+    if kind == 12:
+        if code:
+            return f"parameter problem - code {code}"
+        return f"parameter problem - octet {message[4]}" if len(message) > 4 else None
+    if len(message) < _QUOTED_DESTINATION + 4:
+        return None
+    address = socket.inet_ntoa(message[_QUOTED_DESTINATION:_QUOTED_DESTINATION + 4])
+    if kind == 11:
+        return {0: "time exceeded in-transit", 1: "ip reassembly time exceeded"}.get(code, f"time exceeded-#{code}")
+    if kind == 5:
+        gateway = socket.inet_ntoa(message[4:8])
+        return _REDIRECT_WORDS[code].format(address, gateway) if code in _REDIRECT_WORDS else (
+            f"redirect-#{code} {address} to {gateway}")
+    protocol = message[8 + 9]
+    if code == 2:
+        return f"{address} protocol {protocol} unreachable"
+    if code == 3:  # the port: where the quoted header's length says its transport header starts
+        port_at = 8 + (message[8] & 0x0F) * 4 + 2
+        if len(message) < port_at + 2:
+            return None
+        port = int.from_bytes(message[port_at:port_at + 2], "big")
+        name = {6: "tcp", 17: "udp"}.get(protocol)
+        return f"{address} {name} port {port} unreachable" if name else (
+            f"{address} protocol {protocol} port {port} unreachable")
+    if code == 4:
+        mtu = int.from_bytes(message[6:8], "big")
+        return f"{address} unreachable - need to frag{f' (mtu {mtu})' if mtu else ''}"
+    before, after = _UNREACHABLE_WORDS.get(code, ("", f" - #{code}"))
+    return f"{before}{address} unreachable{after}"
+
+
+def _icmp_checksum_note(message: bytes) -> str:
+    """tcpdump -v's note after an ICMP message's line when its checksum is wrong."""
+    written = int.from_bytes(message[2:4], "big")
+    correct = dpkt.in_cksum(message[:2] + b"\0\0" + message[4:])
+    return "" if written == correct else f" (wrong icmp cksum {written:x} (->{correct:x})!)"
 
 
 @layer("ICMP")
@@ -403,10 +444,15 @@ def icmp(d: Dissection, start: int, end: int) -> Next:
     found = _icmp_common(d, "ICMP", start, end, ICMP_TYPES)
     if found is None:
         return None
-    if d.frame[start] in _ICMP_ERRORS:
+    message = d.frame[start:min(end, len(d.frame))]
+    if message[0] in _ICMP_ERRORS:
+        words = _icmp_error_words(message)
+        d.line = " [|icmp]" if words is None else f"ICMP {words}, length {end - start}"
         _invoking_packet(d, found[0], start + 8, end, ipv4)
     else:
         d.payload(start + 8, end, "Data")
+    if not d.fragment and end <= len(d.frame) and d.line.startswith("ICMP ") and (note := _icmp_checksum_note(message)):
+        d.verbose_line = (f"{d.line}{note}",)
     return None
 
 

@@ -191,7 +191,8 @@ class LinePrinter:
             elif self.format.link_header:
                 _, vlan, priority, ethertype = tag
                 link += f"vlan {vlan}, p {priority}, {self._ethertype(ethertype)}, "
-        problems = "".join(f" [{escape(problem)}]" for problem in d.problems) if d.problems else ""
+        # (a quote's problems are its cut: tcpdump's mark of it is in its line)
+        problems = "".join(f" [{escape(problem)}]" for problem in d.problems) if d.problems and not d.quoted else ""
         if not d.network:  # not a layer tcpdump's line is made for here: ringmon's own columns
             notes = "".join(f"{escape(note)}, " for note in d.notes)  # VLAN tags, MPLS labels
             route = f" {escape(d.source)} > {escape(d.destination)}" if d.source else ""
@@ -328,13 +329,13 @@ def _checksums(d: Dissection) -> tuple[int, int] | None:
 
 def _checksum_verdict(d: Dissection) -> str:
     """tcpdump -v's word on a UDP or ICMPv6 checksum, before the packet's words."""
+    name, start, _ = d.transport
+    if name == "udp" and d.network == "IP" and not d.fragment and d.frame[start + 6:start + 8] == b"\0\0":
+        return "[no cksum] "  # optional over IPv4: none sent (said of a datagram not all kept too: an ICMP quote)
     sums = _checksums(d)
     if sums is None:
         return ""
     written, correct = sums
-    name = d.transport[0]
-    if written == 0 and d.network == "IP":  # optional over IPv4: none sent
-        return "[no cksum] "
     return f"[{name} sum ok] " if written == correct else f"[bad {name} cksum 0x{written:04x} -> 0x{correct:04x}!] "
 
 
