@@ -309,5 +309,25 @@ def test_cut_and_hostile_quotes_print_a_line_and_read_as_tcpdumps(tmp_path):
         assert not any("not in tcpdump's words" in line or "\x1b" in line for line in _ringmon(path, *flags))
 
 
+def test_icmpv6_errors_read_as_tcpdumps(tmp_path):
+    # Destination unreachable (route, prohibited, beyond scope, address, port: the quoted transport's), time
+    # exceeded, parameter problems; whole quotes and quotes cut before the words' bytes ("[|icmp6]")
+    ipv6 = decode_frames.ipv6
+    quotes = [ipv6(17, decode_frames.udp(b"x", dport=53)), ipv6(6, SYN), ipv6(17, decode_frames.udp(b"hello", dport=40001))]
+    errors = [struct.pack("!BBHI", kind, code, 0, 6) + quote
+              for kind, codes in ((1, range(5)), (3, range(3)), (4, range(5))) for code in codes for quote in quotes]
+    errors += [struct.pack("!BBHI", kind, code, 0, 0) + quotes[0][:length]
+               for length in (0, 20, 39, 40, 44, 48) for kind, code in ((1, 4), (1, 3), (3, 0), (4, 0))]
+    path = tmp_path / "icmp6.pcap"
+    path.write_bytes(capture_files.pcap([decode_frames.ethernet(0x86DD, ipv6(58, error)) for error in errors]))
+    for flags in ((), ("-v",), ("-e",)):
+        ours = _ringmon(path, *flags)
+        assert ours == _tcpdump(path, *flags), flags
+    text = "\n".join(ours)
+    for words in ("unreachable port, fe80::ff:fe12:1 udp port 53", "time exceeded in-transit for fe80::ff:fe12:1",
+                  "parameter problem, erroneous - octet 6", "unreachable port [|icmp6]"):
+        assert words in text, words
+
+
 def test_more_than_five_ts_is_one_error_line(mixed_pcap):
     assert_one_error_line(run_ringmon("capture", "-r", str(mixed_pcap), "-tttttt"), "-t takes at most five")
