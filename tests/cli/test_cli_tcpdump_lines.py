@@ -290,16 +290,18 @@ def test_icmp_errors_read_as_tcpdumps(tmp_path, flags):
 
 
 def test_cut_and_hostile_quotes_print_a_line_and_read_as_tcpdumps(tmp_path):
-    # Every cut of a quoted datagram, segment and echo (the words need the quoted destination, then the port):
-    # tcpdump's line at every cut, "[|icmp]" where the words lack their bytes. Quotes of hostile bytes (any header
-    # length, any protocol): a line each, no exception, every byte escaped.
-    quotes = [decode_frames.ipv4(17, DNS_QUERY), decode_frames.ipv4(6, SYN),
-              decode_frames.ipv4(1, struct.pack("!BBHHH", 8, 0, 0xF7F6, 7, 1))]
+    # Every cut of a quoted DNS query, datagram, segment and echo (the words need the quoted destination, then the
+    # port; -v's quote, each header): tcpdump's lines at every cut, "[|icmp]" where the words lack their bytes,
+    # "[|udp]", "[|tcp]", "[|domain]" where the quote does. Quotes of hostile bytes (any header length, any
+    # protocol): a line each, no exception, every byte escaped.
+    quotes = [decode_frames.ipv4(17, DNS_QUERY), decode_frames.ipv4(17, decode_frames.udp(b"hello", dport=40001)),
+              decode_frames.ipv4(6, SYN), decode_frames.ipv4(1, struct.pack("!BBHHH", 8, 0, 0xF7F6, 7, 1))]
     cut = [_icmp_error(kind, code, quote[:length], rest=1400)
            for quote in quotes for length in range(len(quote) + 1) for kind, code in ((3, 3), (3, 4), (11, 0))]
     path = tmp_path / "cut.pcap"
     path.write_bytes(capture_files.pcap(cut))
-    assert _ringmon(path) == _tcpdump(path)
+    for flags in ((), ("-v",), ("-vv",)):
+        assert _ringmon(path, *flags) == _tcpdump(path, *flags), flags
     hostile = [_icmp_error(kind, code, bytes((0x40 | header_words, 0x1B)) + bytes(range(0x80, 0x80 + length)))
                for header_words in (0, 5, 15) for length in (0, 7, 18, 60) for kind, code in ((3, 3), (5, 1), (12, 0))]
     path.write_bytes(capture_files.pcap(cut + hostile))

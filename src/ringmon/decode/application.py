@@ -179,6 +179,9 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     record.add(f"data: {value}", (at + 10, at + 10 + length))
     except ValueError as error:
         d.malformed(node, f"DNS {error}", truncated=d.cut_by_capture(end))
+        if d.quoted and not response:  # a query an ICMP error's quote cut: tcpdump's header words and its mark
+            d.line = f"{_dns_line(header, [], [])} [|domain]"
+            return node
     info = f"{'response' if response else 'query'} {header.id} {' '.join(questions)}".rstrip()
     rcode = header.op & 0xF
     if response and rcode:  # an error answers nothing: say which

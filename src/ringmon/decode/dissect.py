@@ -124,7 +124,8 @@ class Dissection:
             return False
         if self.quoted:
             why = f"truncated: {needed} header bytes needed, the ICMP error quotes {have}"
-            self.line = f" [|{_TCPDUMP_NAMES.get(name, name.lower())}]"  # tcpdump's mark of a quote's cut header
+            # tcpdump's mark of a quote's cut header (after the colon alone where TCP's ports are cut too)
+            self.line = f"{'' if name == 'TCP' and have < 4 else ' '}[|{_TCPDUMP_NAMES.get(name, name.lower())}]"
         elif self.cut_by_capture(end):
             why = f"truncated: {needed} header bytes needed, the capture kept {have}"
         else:

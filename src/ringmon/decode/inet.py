@@ -340,6 +340,8 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
             d.verbose_line = (f"ICMP6, {what}",)  # tcpdump -v leaves an echo's length out
     d.info = what
     d.line = f"{'ICMP' if name == 'ICMP' else 'ICMP6,'} {what}, length {end - start}"
+    if d.quoted and packet.type in _ECHO and d.captured(start, end) < 8:  # tcpdump's words need the id and seq
+        d.line = f" [|{name.lower()}]"
     if name == "ICMPv6":
         d.transport = ("icmp6", start, end)
     return node, what
