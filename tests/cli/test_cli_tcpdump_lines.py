@@ -271,7 +271,7 @@ def _icmp_errors() -> list[bytes]:
     return errors
 
 
-@pytest.mark.parametrize("flags", [(), ("-v",), ("-vv",), ("-e",), ("-v", "-e")],
+@pytest.mark.parametrize("flags", [(), ("-v",), ("-vv",), ("-e",), ("-v", "-e"), ("-q", "-v")],
                          ids=lambda flags: " ".join(flags) or "plain")
 def test_icmp_errors_read_as_tcpdumps(tmp_path, flags):
     # The error's words from the bytes it quotes ("198.18.200.1 udp port 53 unreachable", "unreachable - need to
@@ -285,8 +285,8 @@ def test_icmp_errors_read_as_tcpdumps(tmp_path, flags):
     for words in ("ICMP 198.18.200.1 udp port 53 unreachable", "ICMP host 198.18.0.1 unreachable - admin prohibited",
                   "unreachable - need to frag (mtu 1400)", "time exceeded in-transit", "parameter problem - octet 20"):
         assert words in text, words
-    if "-v" in flags:
-        assert "53: domain [length 1 < 12] (invalid)" in text and "80:  [|tcp]" in text
+    if flags in (("-v",), ("-vv",), ("-v", "-e")):  # (-q: "UDP, length 1")
+        assert "domain [length 1 < 12] (invalid)" in text and "80:  [|tcp]" in text
 
 
 def test_cut_and_hostile_quotes_print_a_line_and_read_as_tcpdumps(tmp_path):

@@ -262,16 +262,17 @@ class LinePrinter:
                             every_seq=verbose > 1) + application
         verdict = ""
         # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional), -vv over IPv4 too
-        if (verbose and d.transport is not None and not self.format.quiet
+        quiet = self.format.quiet and d.quiet_line  # -q says less only of what has fewer words (UDP, TCP)
+        if (verbose and d.transport is not None and not quiet
                 and (d.network == "IP6" or verbose > 1 and d.transport[0] == "udp")):
             verdict = _checksum_verdict(d)
         verbose_line = d.verbose_line
         if verbose > 1 and d.very_verbose_lines:  # -vv's, or -vvv's where it says more
             verbose_line = d.very_verbose_lines[min(verbose - 1, len(d.very_verbose_lines)) - 1]
-        if verbose and verbose_line and not self.format.quiet:
+        if verbose and verbose_line and not quiet:
             text = verdict + _lines(verbose_line)
         else:
-            text = verdict + escape((d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info)
+            text = verdict + escape((d.quiet_line if quiet else d.line) or d.info)
         if verbose and d.transport is not None and d.transport[0] == "igmp" and (sums := _checksums(d)):
             written, correct = sums
             text += f" bad igmp cksum {written:x}!" if written != correct else ""  # said only when wrong
