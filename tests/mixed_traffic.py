@@ -116,7 +116,7 @@ def _multicast(pair: netns.VethPair) -> None:
 
 def _refused(pair: netns.VethPair, ip6_a: str) -> None:
     """Datagrams to a port nobody listens on, answered (once a allows ICMP errors) with port unreachable over
-    IPv4 and IPv6; a connection to a closed port, answered with a reset."""
+    IPv4 and IPv6 (over IPv4 to the DNS port too); a connection to a closed port, answered with a reset."""
     netns.run_in_netns(pair.ns_a, ["sysctl", "-qw", "net.ipv4.icmp_msgs_per_sec=1000", "net.ipv4.icmp_msgs_burst=50"],
                        check=True)
     for family, destination in ((socket.AF_INET, pair.ip_a), (socket.AF_INET6, ip6_a)):
@@ -127,6 +127,13 @@ def _refused(pair: netns.VethPair, ip6_a: str) -> None:
                 sock.recv(2048)  # the error, as ECONNREFUSED: it has arrived
             except ConnectionRefusedError:
                 pass
+    with _socket(pair.ns_b, socket.AF_INET, socket.SOCK_DGRAM) as sock:  # one byte to the DNS port, closed now:
+        sock.connect((pair.ip_a, 53))  # tcpdump -v reads the quoted datagram as a DNS message too short for a header
+        sock.send(b"?")
+        try:
+            sock.recv(2048)
+        except ConnectionRefusedError:
+            pass
     with _socket(pair.ns_b, socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.connect((pair.ip_a, CLOSED_PORT))

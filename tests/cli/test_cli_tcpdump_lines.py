@@ -27,7 +27,8 @@ KINDS = ("ARP, Request who-has", "ARP, Reply", "ICMP echo request", "ICMP echo r
          "NXDomain", "UDP, length 14", "Flags [S]", "Flags [S.]", "Flags [P.]", "Flags [F.]", ": HTTP: GET / HTTP/1.0",
          "IP6 ", "neighbor solicitation", "neighbor advertisement", "ICMP6, echo request",
          "UDP, length 3000", ": ip-proto-17", ": frag (0|1448) ", ": frag (2896|112)",
-         "udp port 40009 unreachable", "unreachable port, ", "Flags [R.]", "igmp v3 report, 1 group record(s)")
+         "udp port 40009 unreachable", "unreachable port, ", "Flags [R.]", "igmp v3 report, 1 group record(s)",
+         "udp port 53 unreachable")
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +235,100 @@ def test_dns_and_mdns_records_read_as_tcpdumps(tmp_path, flags):
     path = tmp_path / "dns.pcap"
     path.write_bytes(capture_files.pcap([_dns_frame(*message) for message in messages]))
     assert _ringmon(path, *flags) == _tcpdump(path, *flags)
+
+
+def _icmp_error(kind: int, code: int, quote: bytes, rest: int = 0, checksum: bool = True) -> bytes:
+    """An ICMP error from a to b quoting `quote`, its checksum right (or left 0: wrong)."""
+    message = struct.pack("!BBHI", kind, code, 0, rest) + quote
+    if checksum:
+        message = message[:2] + struct.pack("!H", dpkt.in_cksum(message)) + message[4:]
+    return decode_frames.ethernet(0x0800, decode_frames.ipv4(1, message, src=decode_frames.IP_A, dst=decode_frames.IP_B))
+
+
+SYN = decode_frames.tcp(flags=dpkt.tcp.TH_SYN)
+DNS_QUERY = decode_frames.udp(decode_frames.DNS_QUERY, dport=53)
+GATEWAY = 0xC6120063  # 198.18.0.99
+
+
+def _icmp_errors() -> list[bytes]:
+    """What real traffic seldom holds: each unreachable code, need-to-frag with and without an MTU, redirects,
+    time exceeded, parameter problems, source quench; quotes of 8 bytes, whole ones, one of a datagram to port 53
+    shorter than a DNS header; one checksum wrong."""
+    ipv4 = decode_frames.ipv4
+    first_28 = {"udp": ipv4(17, DNS_QUERY)[:28], "tcp": ipv4(6, SYN)[:28]}
+    errors = [_icmp_error(3, code, first_28["udp" if code % 2 else "tcp"]) for code in range(17)]
+    errors += [
+        _icmp_error(3, 3, ipv4(17, decode_frames.udp(b"x", dport=53), dst=bytes((198, 18, 200, 1)))),
+        _icmp_error(3, 3, ipv4(17, DNS_QUERY)), _icmp_error(3, 3, ipv4(6, SYN)),
+        _icmp_error(3, 3, ipv4(1, struct.pack("!BBHHH", 8, 0, 0xF7F6, 7, 1))),  # a quoted echo: "protocol 1 port 0"
+        _icmp_error(3, 4, ipv4(17, decode_frames.udp(bytes(30), dport=40001)), rest=1400),
+        _icmp_error(3, 3, first_28["tcp"], checksum=False),
+        *(_icmp_error(11, code, first_28["tcp"]) for code in (0, 1, 5)),
+        *(_icmp_error(5, code, first_28["udp"], rest=GATEWAY) for code in (0, 1, 2, 3, 7)),
+        _icmp_error(12, 0, first_28["tcp"], rest=20 << 24), _icmp_error(12, 1, first_28["tcp"]),
+        _icmp_error(4, 0, first_28["tcp"]),
+    ]
+    return errors
+
+
+@pytest.mark.parametrize("flags", [(), ("-v",), ("-vv",), ("-e",), ("-v", "-e"), ("-q", "-v")],
+                         ids=lambda flags: " ".join(flags) or "plain")
+def test_icmp_errors_read_as_tcpdumps(tmp_path, flags):
+    # The error's words from the bytes it quotes ("198.18.200.1 udp port 53 unreachable", "unreachable - need to
+    # frag (mtu 1400)", "redirect ... to host ..."); -v: the quoted packet under it, as tcpdump prints it
+    # ("domain [length 1 < 12] (invalid)", "[|tcp]"), a wrong checksum
+    path = tmp_path / "icmp.pcap"
+    path.write_bytes(capture_files.pcap(_icmp_errors()))
+    ours = _ringmon(path, *flags)
+    assert ours == _tcpdump(path, *flags)
+    text = "\n".join(ours)
+    for words in ("ICMP 198.18.200.1 udp port 53 unreachable", "ICMP host 198.18.0.1 unreachable - admin prohibited",
+                  "unreachable - need to frag (mtu 1400)", "time exceeded in-transit", "parameter problem - octet 20"):
+        assert words in text, words
+    if flags in (("-v",), ("-vv",), ("-v", "-e")):  # (-q: "UDP, length 1")
+        assert "domain [length 1 < 12] (invalid)" in text and "80:  [|tcp]" in text
+
+
+def test_cut_and_hostile_quotes_print_a_line_and_read_as_tcpdumps(tmp_path):
+    # Every cut of a quoted DNS query, datagram, segment and echo (the words need the quoted destination, then the
+    # port; -v's quote, each header): tcpdump's lines at every cut, "[|icmp]" where the words lack their bytes,
+    # "[|udp]", "[|tcp]", "[|domain]" where the quote does. Quotes of hostile bytes (any header length, any
+    # protocol): a line each, no exception, every byte escaped.
+    quotes = [decode_frames.ipv4(17, DNS_QUERY), decode_frames.ipv4(17, decode_frames.udp(b"hello", dport=40001)),
+              decode_frames.ipv4(6, SYN), decode_frames.ipv4(1, struct.pack("!BBHHH", 8, 0, 0xF7F6, 7, 1))]
+    cut = [_icmp_error(kind, code, quote[:length], rest=1400)
+           for quote in quotes for length in range(len(quote) + 1) for kind, code in ((3, 3), (3, 4), (11, 0))]
+    path = tmp_path / "cut.pcap"
+    path.write_bytes(capture_files.pcap(cut))
+    for flags in ((), ("-v",), ("-vv",)):
+        assert _ringmon(path, *flags) == _tcpdump(path, *flags), flags
+    hostile = [_icmp_error(kind, code, bytes((0x40 | header_words, 0x1B)) + bytes(range(0x80, 0x80 + length)))
+               for header_words in (0, 5, 15) for length in (0, 7, 18, 60) for kind, code in ((3, 3), (5, 1), (12, 0))]
+    path.write_bytes(capture_files.pcap(cut + hostile))
+    for flags in ((), ("-v",), ("-vv",), ("-e", "-v")):
+        ours = _packets([line for line in _ringmon(path, *flags) if not line.startswith("    ")])
+        assert len(ours) == len(cut) + len(hostile), flags
+        assert not any("not in tcpdump's words" in line or "\x1b" in line for line in _ringmon(path, *flags))
+
+
+def test_icmpv6_errors_read_as_tcpdumps(tmp_path):
+    # Destination unreachable (route, prohibited, beyond scope, address, port: the quoted transport's), time
+    # exceeded, parameter problems; whole quotes and quotes cut before the words' bytes ("[|icmp6]")
+    ipv6 = decode_frames.ipv6
+    quotes = [ipv6(17, decode_frames.udp(b"x", dport=53)), ipv6(6, SYN), ipv6(17, decode_frames.udp(b"hello", dport=40001))]
+    errors = [struct.pack("!BBHI", kind, code, 0, 6) + quote
+              for kind, codes in ((1, range(5)), (3, range(3)), (4, range(5))) for code in codes for quote in quotes]
+    errors += [struct.pack("!BBHI", kind, code, 0, 0) + quotes[0][:length]
+               for length in (0, 20, 39, 40, 44, 48) for kind, code in ((1, 4), (1, 3), (3, 0), (4, 0))]
+    path = tmp_path / "icmp6.pcap"
+    path.write_bytes(capture_files.pcap([decode_frames.ethernet(0x86DD, ipv6(58, error)) for error in errors]))
+    for flags in ((), ("-v",), ("-e",)):
+        ours = _ringmon(path, *flags)
+        assert ours == _tcpdump(path, *flags), flags
+    text = "\n".join(ours)
+    for words in ("unreachable port, fe80::ff:fe12:1 udp port 53", "time exceeded in-transit for fe80::ff:fe12:1",
+                  "parameter problem, erroneous - octet 6", "unreachable port [|icmp6]"):
+        assert words in text, words
 
 
 def test_more_than_five_ts_is_one_error_line(mixed_pcap):

@@ -107,6 +107,9 @@ def _rdata(message: bytes, kind: int, offset: int, length: int) -> str:
 def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode | UnkeptNode:
     """The message's node (when it is too short for a header, the node that says so)."""
     if d.short(name, start, end, 12):
+        if end - start < 12:  # the datagram holds less than a header: tcpdump's words say so (the info column too)
+            d.line = f"domain [length {end - start} < 12] (invalid)"
+            d.info = d.problems.pop()
         return d.layers[-1] if d.tree else UNKEPT
     header = header_only(dpkt.dns.DNS, d.frame, start)  # the counts: dpkt's own DNS would read the records too
     message = d.frame[start:min(end, len(d.frame))]
@@ -176,6 +179,9 @@ def _dns_message(d: Dissection, start: int, end: int, name: str) -> DecodedNode 
                     record.add(f"data: {value}", (at + 10, at + 10 + length))
     except ValueError as error:
         d.malformed(node, f"DNS {error}", truncated=d.cut_by_capture(end))
+        if d.quoted and not response:  # a query an ICMP error's quote cut: tcpdump's header words and its mark
+            d.line = f"{_dns_line(header, [], [])} [|domain]"
+            return node
     info = f"{'response' if response else 'query'} {header.id} {' '.join(questions)}".rstrip()
     rcode = header.op & 0xF
     if response and rcode:  # an error answers nothing: say which

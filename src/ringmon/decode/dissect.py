@@ -24,6 +24,9 @@ def layer(name: str):
     return named
 
 
+_TCPDUMP_NAMES = {"DNS": "domain"}  # tcpdump's names of protocols it says a quote cut, where not ringmon's in lower case
+
+
 @dataclass(slots=True)  # many fields, one object per packet: slots make it cheaper to make and read
 class Dissection:
     """A frame's decode tree (`layers`, outermost first) and its summary columns, built in one walk; without
@@ -121,6 +124,8 @@ class Dissection:
             return False
         if self.quoted:
             why = f"truncated: {needed} header bytes needed, the ICMP error quotes {have}"
+            # tcpdump's mark of a quote's cut header (after the colon alone where TCP's ports are cut too)
+            self.line = f"{'' if name == 'TCP' and have < 4 else ' '}[|{_TCPDUMP_NAMES.get(name, name.lower())}]"
         elif self.cut_by_capture(end):
             why = f"truncated: {needed} header bytes needed, the capture kept {have}"
         else:

@@ -32,8 +32,9 @@ _ND_OPTIONS = {1: "source link-layer address", 2: "target link-layer address", 3
 _ND_OPTION_WORDS = {1: "source link-address option", 2: "destination link-address option", 3: "prefix info option",
                     4: "redirected header option", 5: "mtu option", 25: "rdnss option", 31: "dnssl option"}
 _NA_FLAGS = ((0x80, "router"), (0x40, "solicited"), (0x20, "override"))
-_ICMP6_UNREACHABLE = {0: "unreachable route", 1: "unreachable prohibited", 2: "beyond scope", 3: "unreachable address",
-                      4: "unreachable port"}
+# (tcpdump 4.99's words; the space before "unreachable prohibited" is its own)
+_ICMP6_UNREACHABLE = {0: "unreachable route", 1: " unreachable prohibited", 2: "beyond scope",
+                      3: "unreachable address", 4: "unreachable port"}
 _ECHO = (0, 8, 128, 129)
 _ICMP_ERRORS = (3, 4, 5, 11, 12)  # they quote the start of the packet that caused them, from byte 8
 _ICMP6_ERRORS = (1, 2, 3, 4)
@@ -339,6 +340,8 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
             d.verbose_line = (f"ICMP6, {what}",)  # tcpdump -v leaves an echo's length out
     d.info = what
     d.line = f"{'ICMP' if name == 'ICMP' else 'ICMP6,'} {what}, length {end - start}"
+    if d.quoted and packet.type in _ECHO and d.captured(start, end) < 8:  # tcpdump's words need the id and seq
+        d.line = f" [|{name.lower()}]"
     if name == "ICMPv6":
         d.transport = ("icmp6", start, end)
     return node, what
@@ -347,55 +350,124 @@ def _icmp_common(d: Dissection, name: str, start: int, end: int, types: dict[int
 def _invoking_packet(d: Dissection, node: DecodedNode, start: int, end: int, first_layer) -> None:
     """The packet an ICMP error quotes, decoded as a packet of its own under the ICMP node (an error about an
     error is never sent, RFC 1122 3.2.2: a quote inside a quote is not followed)."""
-    if d.quoted or d.captured(start, end) == 0:
+    if d.quoted:
         return
-    quote = d.frame[:min(end, len(d.frame))]
-    quoted = Dissection(quote, len(quote) + _QUOTE_MAY_LACK, quoted=True, tree=d.tree)
-    walk(quoted, (first_layer, start, quoted.wirelen))
-    what = f"{quoted.protocol} {quoted.source} > {quoted.destination}".rstrip(" >")
-    invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
-    invoking.children.extend(quoted.layers)
-    d.info = f"{d.info}, for {what}"
-    kind, code = d.frame[start - 8], d.frame[start - 7]
-    if quoted.network_header is None:  # the capture cut the quote's header: tcpdump says so, no more
-        if first_layer is ipv6 and kind == 1:
-            d.line = f"ICMP6, {_icmp6_unreachable(code, None)} [|icmp6]"
-        return
+    quoted = None
+    if d.captured(start, end):
+        quote = d.frame[:min(end, len(d.frame))]
+        quoted = Dissection(quote, len(quote) + _QUOTE_MAY_LACK, quoted=True, tree=d.tree)
+        walk(quoted, (first_layer, start, quoted.wirelen))
+        what = f"{quoted.protocol} {quoted.source} > {quoted.destination}".rstrip(" >")
+        invoking = node.add(f"Invoking packet: {what}", (start, start + d.captured(start, end)))
+        invoking.children.extend(quoted.layers)
+        d.info = f"{d.info}, for {what}"
+        if quoted.network_header is None:  # the capture cut the quote's header
+            quoted = None
     if first_layer is ipv4:
-        d.line = _icmp_error_line(kind, code, quoted, end - start + 8)
-        d.quote = quoted  # tcpdump -v prints it under the error's line
-    elif kind == 1:
-        what = _icmp6_unreachable(code, quoted)
-        d.line, d.verbose_line = f"ICMP6, {what}, length {end - start + 8}", (f"ICMP6, {what}",)
+        if quoted is not None and d.line.startswith("ICMP "):  # tcpdump read its words: -v prints the quote
+            d.quote = quoted  # under the error's line
+        return
+    kind, code = d.frame[start - 8], d.frame[start - 7]
+    if kind == 2:  # packet too big: its words are the MTU's
+        return
+    pointer = d.frame[start - 4:start]
+    words = _icmp6_error_words(kind, code, int.from_bytes(pointer, "big") if len(pointer) == 4 else None, quoted)
+    d.line = words if words.endswith(_ICMP6_CUT) else f"{words}, length {end - start + 8}"
+    d.verbose_line = (words,)
 
 
-def _icmp6_unreachable(code: int, quoted: Dissection | None) -> str:
-    """tcpdump's words for an ICMPv6 destination unreachable, from the packet it quotes (None: cut off)."""
-    what = f"destination unreachable, {_ICMP6_UNREACHABLE.get(code, f'unknown unreach code ({code})')}"
-    if quoted is None:
+_ICMP6_CUT = " [|icmp6]"  # tcpdump's mark of words that need the bytes of a quote the message lacks
+_ICMP6_PARAMETER_PROBLEMS = {0: "erroneous", 1: "next header", 2: "option", 3: "incomplete header chain"}
+
+
+def _icmp6_error_words(kind: int, code: int, pointer: int | None, quoted: Dissection | None) -> str:
+    """tcpdump's line for an ICMPv6 error (print-icmp6.c, without the length), from the packet it quotes (None:
+    its header cut off); ending in [|icmp6] where they need what the quote lacks."""
+    header = None if quoted is None else quoted.network_header
+    address = "" if header is None else ipv6_address(header.dst)
+    if kind == 3:
+        what = "ICMP6, time exceeded in-transit"
+        if code == 1:
+            return f"{what} (reassembly)"
+        if code:
+            return f"{what}, unknown code ({code})"
+        return f"{what} for {address}" if address else f"{what}{_ICMP6_CUT}"
+    if kind == 4:
+        if not address or pointer is None:
+            return f"ICMP6, parameter problem{_ICMP6_CUT}"
+        if code in _ICMP6_PARAMETER_PROBLEMS:
+            return f"ICMP6, parameter problem, {_ICMP6_PARAMETER_PROBLEMS[code]} - octet {pointer}"
+        return f"ICMP6, parameter problem, code-#{code}"
+    what = f"ICMP6, destination unreachable, {_ICMP6_UNREACHABLE.get(code, f'unknown unreach code ({code})')}"
+    if code > 4:
         return what
-    address = ipv6_address(quoted.network_header.dst)
-    if code in (0, 1, 3):
+    if not address:
+        return f"{what}{_ICMP6_CUT}"
+    if code == 2:
+        return f"{what} {address}, source address {ipv6_address(header.src)}"
+    if code != 4:
         return f"{what} {address}"
-    if code == 4 and quoted.protocol in ("TCP", "UDP") and quoted.destination.startswith(f"{address}."):
-        return f"{what}, {address} {quoted.protocol.lower()} port {quoted.destination[len(address) + 1:]}"
-    return what
+    transport = quoted.transport[0] if quoted.transport else quoted.protocol.lower()  # (DNS's too: over UDP)
+    if transport in ("tcp", "udp") and quoted.destination.startswith(f"{address}."):
+        return f"{what}, {address} {transport} port {quoted.destination[len(address) + 1:]}"
+    return f"{what}{_ICMP6_CUT}"
 
 
-def _icmp_error_line(kind: int, code: int, quoted: Dissection, length: int) -> str:
-    """tcpdump's words for the ICMP errors it names, from the packet they quote."""
-    address = socket.inet_ntoa(quoted.network_header.dst)
-    if kind == 3 and code == 3 and quoted.protocol in ("TCP", "UDP") and quoted.destination.count(".") == 4:
-        what = f"{address} {quoted.protocol.lower()} port {quoted.destination.rpartition('.')[2]} unreachable"
-    elif kind == 3 and code in (0, 1):
-        what = f"{('net', 'host')[code]} {address} unreachable"
-    elif kind == 3 and code == 2:
-        what = f"{address} protocol {quoted.network_header.p} unreachable"
-    elif kind == 11:
-        what = "time exceeded in-transit" if code == 0 else "ip reassembly time exceeded"
-    else:
-        what = f"{ICMP_TYPES.get(kind, f'type-#{kind}')}"
-    return f"ICMP {what}, length {length}"
+# tcpdump's words for a destination unreachable by code (the others: _icmp_error_words): before and after
+# "ADDRESS unreachable"
+_UNREACHABLE_WORDS = {0: ("net ", ""), 1: ("host ", ""), 5: ("", " - source route failed"),
+                      6: ("net ", " - unknown"), 7: ("host ", " - unknown"), 8: ("", " - source host isolated"),
+                      9: ("net ", " - admin prohibited"), 10: ("host ", " - admin prohibited"),
+                      11: ("net ", " - tos prohibited"), 12: ("host ", " - tos prohibited"),
+                      13: ("host ", " - admin prohibited filter"), 14: ("host ", " - host precedence violation"),
+                      15: ("host ", " - precedence cutoff")}
+_REDIRECT_WORDS = {0: "redirect {} to net {}", 1: "redirect {} to host {}", 2: "redirect-tos {} to net {}",
+                   3: "redirect-tos {} to host {}"}
+_QUOTED_DESTINATION = 8 + 16  # the quoted IP header's destination address, from the ICMP message's start
+
+
+def _icmp_error_words(message: bytes) -> str | None:
+    """tcpdump's words for an ICMP error (print-icmp.c), read from the message's bytes as tcpdump reads them;
+    None when they need a byte the message lacks (tcpdump prints "[|icmp]" instead)."""
+    kind, code = message[0], message[1]
+    if kind == 4:
+        return ICMP_TYPES[4]
+    if kind == 12:
+        if code:
+            return f"parameter problem - code {code}"
+        return f"parameter problem - octet {message[4]}" if len(message) > 4 else None
+    if len(message) < _QUOTED_DESTINATION + 4:
+        return None
+    address = socket.inet_ntoa(message[_QUOTED_DESTINATION:_QUOTED_DESTINATION + 4])
+    if kind == 11:
+        return {0: "time exceeded in-transit", 1: "ip reassembly time exceeded"}.get(code, f"time exceeded-#{code}")
+    if kind == 5:
+        gateway = socket.inet_ntoa(message[4:8])
+        return _REDIRECT_WORDS[code].format(address, gateway) if code in _REDIRECT_WORDS else (
+            f"redirect-#{code} {address} to {gateway}")
+    protocol = message[8 + 9]
+    if code == 2:
+        return f"{address} protocol {protocol} unreachable"
+    if code == 3:  # the port: where the quoted header's length says its transport header starts
+        port_at = 8 + (message[8] & 0x0F) * 4 + 2
+        if len(message) < port_at + 2:
+            return None
+        port = int.from_bytes(message[port_at:port_at + 2], "big")
+        name = {6: "tcp", 17: "udp"}.get(protocol)
+        return f"{address} {name} port {port} unreachable" if name else (
+            f"{address} protocol {protocol} port {port} unreachable")
+    if code == 4:
+        mtu = int.from_bytes(message[6:8], "big")
+        return f"{address} unreachable - need to frag{f' (mtu {mtu})' if mtu else ''}"
+    before, after = _UNREACHABLE_WORDS.get(code, ("", f" - #{code}"))
+    return f"{before}{address} unreachable{after}"
+
+
+def _icmp_checksum_note(message: bytes) -> str:
+    """tcpdump -v's note after an ICMP message's line when its checksum is wrong."""
+    written = int.from_bytes(message[2:4], "big")
+    correct = dpkt.in_cksum(message[:2] + b"\0\0" + message[4:])
+    return "" if written == correct else f" (wrong icmp cksum {written:x} (->{correct:x})!)"
 
 
 @layer("ICMP")
@@ -403,10 +475,15 @@ def icmp(d: Dissection, start: int, end: int) -> Next:
     found = _icmp_common(d, "ICMP", start, end, ICMP_TYPES)
     if found is None:
         return None
-    if d.frame[start] in _ICMP_ERRORS:
+    message = d.frame[start:min(end, len(d.frame))]
+    if message[0] in _ICMP_ERRORS:
+        words = _icmp_error_words(message)
+        d.line = " [|icmp]" if words is None else f"ICMP {words}, length {end - start}"
         _invoking_packet(d, found[0], start + 8, end, ipv4)
     else:
         d.payload(start + 8, end, "Data")
+    if not d.fragment and end <= len(d.frame) and d.line.startswith("ICMP ") and (note := _icmp_checksum_note(message)):
+        d.verbose_line = (f"{d.line}{note}",)
     return None
 
 

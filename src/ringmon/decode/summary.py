@@ -191,7 +191,8 @@ class LinePrinter:
             elif self.format.link_header:
                 _, vlan, priority, ethertype = tag
                 link += f"vlan {vlan}, p {priority}, {self._ethertype(ethertype)}, "
-        problems = "".join(f" [{escape(problem)}]" for problem in d.problems) if d.problems else ""
+        # (a quote's problems are its cut: tcpdump's mark of it is in its line)
+        problems = "".join(f" [{escape(problem)}]" for problem in d.problems) if d.problems and not d.quoted else ""
         if not d.network:  # not a layer tcpdump's line is made for here: ringmon's own columns
             notes = "".join(f"{escape(note)}, " for note in d.notes)  # VLAN tags, MPLS labels
             route = f" {escape(d.source)} > {escape(d.destination)}" if d.source else ""
@@ -261,16 +262,17 @@ class LinePrinter:
                             every_seq=verbose > 1) + application
         verdict = ""
         # tcpdump -v checks UDP's over IPv6 only (over IPv4 it is optional), -vv over IPv4 too
-        if (verbose and d.transport is not None and not self.format.quiet
+        quiet = self.format.quiet and d.quiet_line  # -q says less only of what has fewer words (UDP, TCP)
+        if (verbose and d.transport is not None and not quiet
                 and (d.network == "IP6" or verbose > 1 and d.transport[0] == "udp")):
             verdict = _checksum_verdict(d)
         verbose_line = d.verbose_line
         if verbose > 1 and d.very_verbose_lines:  # -vv's, or -vvv's where it says more
             verbose_line = d.very_verbose_lines[min(verbose - 1, len(d.very_verbose_lines)) - 1]
-        if verbose and verbose_line and not self.format.quiet:
+        if verbose and verbose_line and not quiet:
             text = verdict + _lines(verbose_line)
         else:
-            text = verdict + escape((d.quiet_line if self.format.quiet and d.quiet_line else d.line) or d.info)
+            text = verdict + escape((d.quiet_line if quiet else d.line) or d.info)
         if verbose and d.transport is not None and d.transport[0] == "igmp" and (sums := _checksums(d)):
             written, correct = sums
             text += f" bad igmp cksum {written:x}!" if written != correct else ""  # said only when wrong
@@ -328,13 +330,13 @@ def _checksums(d: Dissection) -> tuple[int, int] | None:
 
 def _checksum_verdict(d: Dissection) -> str:
     """tcpdump -v's word on a UDP or ICMPv6 checksum, before the packet's words."""
+    name, start, _ = d.transport
+    if name == "udp" and d.network == "IP" and not d.fragment and d.frame[start + 6:start + 8] == b"\0\0":
+        return "[no cksum] "  # optional over IPv4: none sent (said of a datagram not all kept too: an ICMP quote)
     sums = _checksums(d)
     if sums is None:
         return ""
     written, correct = sums
-    name = d.transport[0]
-    if written == 0 and d.network == "IP":  # optional over IPv4: none sent
-        return "[no cksum] "
     return f"[{name} sum ok] " if written == correct else f"[bad {name} cksum 0x{written:04x} -> 0x{correct:04x}!] "
 
 

@@ -190,5 +190,8 @@ def udp(d: Dissection, start: int, end: int) -> Next:
     d.line = d.quiet_line = f"UDP, length {datagram.ulen - 8}"
     d.transport = ("udp", start, end)
     if start + 8 >= min(end, len(d.frame)):
+        if d.quoted and end > start + 8 and (datagram.sport in application.DNS_PORTS
+                                             or datagram.dport in application.DNS_PORTS):
+            d.line = " [|domain]"  # tcpdump reads on into the DNS message an ICMP error's quote leaves out
         return None
     return application.on_udp(d, datagram.sport, datagram.dport, start + 8, end)
