@@ -37,6 +37,20 @@ def cut_end(text: str, width: int) -> str:
     return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
 
 
+def cut_in_middle(text: str, width: int) -> str:
+    """`text` in `width` cells, its middle replaced by an ellipsis. The end tells addresses apart (hosts of one
+    network, a port, a netns's suffix): the tail keeps a port (`.443`) whole and twice what the head keeps of the
+    start, and all of it when the head would be too short to read."""
+    if len(text) <= width:
+        return text
+    room = width - 1
+    head, dot, port = text.rpartition(".")
+    kept_tail = len(port) + 1 if dot and head and port.isdigit() and len(port) + 1 < room else 0
+    head_width = (room - kept_tail) // 3
+    head_width = head_width if head_width >= 4 else 0
+    return text[:head_width] + "…" + text[len(text) - (room - head_width):]
+
+
 def file_size(size_bytes: int) -> str:
     value = float(size_bytes)
     prefix_index = 0

@@ -25,7 +25,7 @@ from ringcore.filter import LINKTYPE_ETHERNET
 from ringcore.store import MAX_BATCH, PacketSelection, PacketStore, StoredPacket, StoreInterface, StoreProgress
 
 from ...decode.summary import PacketSummary, summarize
-from ...formatting import NS_PER_S, escape
+from ...formatting import NS_PER_S, cut_end, cut_in_middle, escape
 from ...messages import MarksChanged, PacketChosen
 from ...screens.prompt_dialog import PromptDialog
 from .marks import PacketMarks
@@ -192,20 +192,6 @@ def _find_in_rows(needle: str, rows: list[tuple[int, str]], backwards: bool) -> 
     return None if hit < 0 else rows[text.count("\n", 0, hit)][0]
 
 
-def cut_in_middle(text: str, width: int) -> str:
-    """`text` in `width` cells, its middle replaced by an ellipsis. The end tells addresses apart (hosts of one
-    network, a port, a netns's suffix): the tail keeps a port (`.443`) whole and twice what the head keeps of the
-    start, and all of it when the head would be too short to read."""
-    if len(text) <= width:
-        return text
-    room = width - 1
-    head, dot, port = text.rpartition(".")
-    kept_tail = len(port) + 1 if dot and head and port.isdigit() and len(port) + 1 < room else 0
-    head_width = (room - kept_tail) // 3
-    head_width = head_width if head_width >= 4 else 0
-    return text[:head_width] + "…" + text[len(text) - (room - head_width):]
-
-
 def shows_time(columns: tuple[Column, ...]) -> bool:
     """Whether the layout kept the time column (layout_columns leaves it out when the width is short)."""
     return columns[_TIME_CELL].title in TIME_TITLES.values()
@@ -213,7 +199,7 @@ def shows_time(columns: tuple[Column, ...]) -> bool:
 
 def _fit(text: str, column: Column) -> str:
     if len(text) > column.width:
-        return cut_in_middle(text, column.width) if column.cut_middle else text[:column.width - 1] + "…"
+        return cut_in_middle(text, column.width) if column.cut_middle else cut_end(text, column.width)
     return text.rjust(column.width) if column.right else text.ljust(column.width)
 
 
