@@ -40,7 +40,7 @@ def test_an_interface_set_down_then_up_is_captured_again_with_a_visible_gap_and_
         await wait_for(pilot, lambda: "down since" in panel_shown(app, key, "#panel-status"), "down on the panel")
         await pilot.pause(2.2)  # two points of the per-second history while down
         ip(veth_pair.ns_a, "link", "set", veth_pair.if_a, "up")
-        await wait_for(pilot, lambda: "recaptured" in panel_shown(app, key, "#panel-status"), "captured again")
+        await wait_for(pilot, lambda: ", recaptured" in panel_shown(app, key, "#panel-status"), "captured again")
         status = panel_shown(app, key, "#panel-status")
         assert re.search(r"down \d\d:\d\d:\d\d–\d\d:\d\d:\d\d, recaptured", status), status
         assert notifications(app, "is back: capturing again") == [f"{key} is back: capturing again"]
@@ -64,7 +64,7 @@ def test_an_interface_deleted_and_created_again_with_its_name_is_captured_again(
            "netns", veth_pair.ns_b)
         ip(veth_pair.ns_a, "link", "set", veth_pair.if_a, "address", veth_pair.mac_a, "up")
         ip(veth_pair.ns_b, "link", "set", veth_pair.if_b, "address", veth_pair.mac_b, "up")
-        await wait_for(pilot, lambda: "recaptured" in panel_shown(app, key, "#panel-status"), "captured again")
+        await wait_for(pilot, lambda: ", recaptured" in panel_shown(app, key, "#panel-status"), "captured again")
         netns.send_frames(veth_pair.ns_b, veth_pair.if_b, veth_pair.frames_to_a(range(10)))
         await wait_for(pilot, lambda: app.latest[key].delivered == 10, "the new interface's frames")
 

@@ -187,7 +187,7 @@ class InterfacePanel(Vertical):
         if stats.error:
             since = f" since {time_of_day(history.down_since)}" if history.down_since is not None else ""
             text.append(f" down{since}: {escape(stats.error)}", "bold red")
-            text.append("  recaptured once up" if short else "  captured again once it is up", "dim")
+            text.append("  captured once up" if short else "  captured again once it is up", "dim")
             return text
         if stats.paused:
             text.append(" PAUSED " if short else " consumer PAUSED ", "bold reverse yellow")
