@@ -34,7 +34,6 @@ from .rates import TrafficRates
 from .talkers import TopTalkersView
 
 DROP_POLICY_NAMES = {DropPolicy.EARLY: "drop-early", DropPolicy.LATE: "drop-late"}
-DROP_POLICY_SHORT = {DropPolicy.EARLY: "early", DropPolicy.LATE: "late"}  # a narrow panel's status line
 FILTER_KEPT = 8  # what a narrow status line keeps of the filter's start, the key cut first
 
 
@@ -198,7 +197,8 @@ class InterfacePanel(Vertical):
         if stats.immediate:  # blocks are the default, said by nothing
             text.append("  immediate", "bold cyan")
         text.append("  policy ", "dim")
-        text.append((DROP_POLICY_SHORT if short else DROP_POLICY_NAMES)[stats.drop_policy], "bold")
+        # short: the policy's own name, as --drop-policy spells it
+        text.append(stats.drop_policy.name.lower() if short else DROP_POLICY_NAMES[stats.drop_policy], "bold")
         text.append("  filter ", "dim")
         text.append(filter_text, "bold" if stats.filter else "dim")
         if history.gaps:
