@@ -206,6 +206,8 @@ class RingmonApp(SignalSafeApp[None]):
     def refresh_from_capture(self) -> None:
         """One snapshot of every ring; the visible panel draws it, hidden ones only keep history, and nothing is
         drawn while another screen or a dialog covers the panels."""
+        if not self.screen_stack:  # a last tick while the app tears its screens down: nothing left to draw on
+            return
         now = self.clock()
         self.latest = self.capture.stats()
         for key, stats in self.latest.items():

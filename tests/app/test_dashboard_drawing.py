@@ -153,3 +153,16 @@ def test_a_hidden_panel_updated_once_a_second_never_lays_the_screen_out():
             assert calls["refresh:layout"] == 0, "laid out when its tab is shown, not each time it changes"
 
     asyncio.run(main())
+
+
+def test_a_refresh_that_ticks_while_the_app_tears_its_screens_down_draws_nothing_and_raises_nothing():
+    """The refresh timer can fire once more after the screens are gone (seen in CI as ScreenStackError)."""
+    app = fake_dashboard()
+
+    async def main():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await refresh(pilot)
+        assert not app.screen_stack
+        app.refresh_from_capture()
+
+    asyncio.run(main())

@@ -98,6 +98,21 @@ def test_rows_are_numbered_and_addressed_as_tshark_reads_the_file_and_end_shows_
     run(open_store(mixed_pcap), scenario)
 
 
+def test_the_last_packet_stays_in_view_when_the_list_gets_shorter_after_end(mixed_pcap):
+    """End, then the terminal loses rows (as when the footer grows to two lines after the first frame): the
+    cursor's packet, the last, is still the bottom row."""
+    async def scenario(app, pilot, packet_list):
+        await pilot.press("end")
+        await pilot.pause()
+        assert rows(packet_list)[-1][0] == str(PACKETS)
+        for height in (SIZE[1] - 1, SIZE[1] - 5):
+            await pilot.resize_terminal(SIZE[0], height)
+            await pilot.pause()
+            assert rows(packet_list)[-1][0] == str(PACKETS), height
+
+    run(open_store(mixed_pcap), scenario)
+
+
 def test_go_to_a_packet_number_and_to_a_time_puts_the_cursor_on_that_packet(mixed_pcap):
     async def scenario(app, pilot, packet_list):
         await pilot.press("g", *"1234", "enter")

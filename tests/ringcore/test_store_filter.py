@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 import subprocess
-import threading
 
 import psutil
 import pytest
@@ -172,8 +171,7 @@ def test_a_live_store_filters_and_exports_exactly_the_selected_packets_while_the
     monitor = Monitor(store=StoreOptions(directory=str(tmp_path)))
     try:
         monitor.plug(veth_pair.if_a, UDP_ONLY, netns=veth_pair.ns_a)
-        sender = threading.Thread(target=netns.send_frames, args=(veth_pair.ns_b, veth_pair.if_b, frames),
-                                  kwargs={"pace_us": 200})
+        sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b, frames, pace_us=200)
         sender.start()
         try:
             store = monitor.store
@@ -186,7 +184,7 @@ def test_a_live_store_filters_and_exports_exactly_the_selected_packets_while_the
             result = store.export(str(out), "pcapng", selection)
             assert sender.is_alive(), "the capture should still be going on"
         finally:
-            sender.join()
+            sender.finish()
         assert result.packets == len(selection) > 0
         stored = {packet.number: packet for packet in all_packets(store)}
         expected = [stored[number] for number in selection.numbers(0, len(selection))]

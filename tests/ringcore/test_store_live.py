@@ -5,7 +5,6 @@ import os
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -125,17 +124,17 @@ def test_a_small_spool_evicts_the_oldest_with_the_identity_exact_in_every_snapsh
     snapshots = 0
     try:
         monitor.plug(veth_pair.if_a, UDP_ONLY, netns=veth_pair.ns_a)
-        sender = threading.Thread(target=netns.send_frames, args=(veth_pair.ns_b, veth_pair.if_b, frames),
-                                  kwargs={"pace_us": 20})
+        sender = netns.Sender(veth_pair.ns_b, veth_pair.if_b, frames, pace_us=20)
         sender.start()
-        while sender.is_alive() or stats_of(monitor, veth_pair.if_a).delivered < len(frames):
+        while sender.is_alive():
             stats = stats_of(monitor, veth_pair.if_a)
             assert stats.delivered == stats.stored + stats.store_failed, stats
             assert stats.store_failed == 0 and 0 <= stats.store_evicted <= stats.stored, stats
             progress = monitor.store.progress()
             assert progress.bytes_held <= progress.bytes_total
             snapshots += 1
-        sender.join()
+        sender.finish()
+        assert wait_for(lambda: stats_of(monitor, veth_pair.if_a).delivered >= len(frames))
         time.sleep(QUIET_WINDOW_S)
         stats = stats_of(monitor, veth_pair.if_a)
         progress = monitor.store.progress()

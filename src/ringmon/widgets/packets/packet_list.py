@@ -15,7 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.events import Click, MouseScrollUp
+from textual.events import Click, MouseScrollUp, Resize
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -550,6 +550,10 @@ class PacketList(ScrollView, can_focus=True):
     def action_open(self) -> None:
         if self.rows:
             self.post_message(PacketChosen(self.cursor))
+
+    def on_resize(self, event: Resize) -> None:
+        """A shorter list (a smaller terminal, a footer grown to two lines) still shows the cursor's packet."""
+        self._show_cursor()
 
     def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
         self.following = False
