@@ -24,7 +24,8 @@ class NicCounters:
 class InterfaceFacts:
     ifname: str
     netns: str | None
-    is_up: bool | None = None
+    is_up: bool | None = None  # administratively (IFF_UP): what `ip link set up` sets and a capture needs
+    has_carrier: bool | None = None  # operationally up (IFF_RUNNING, `ip link`'s state UP): a link to carry on
     mtu: int | None = None
     speed_mbps: int | None = None  # 0 when the driver does not say (veth, lo)
     duplex: str | None = None
@@ -60,8 +61,9 @@ def _gather_here(ifname: str, netns: str | None) -> InterfaceFacts:
     # time. The kernel's counters are 64-bit: they do not wrap.
     counters = psutil.net_io_counters(pernic=True, nowrap=False).get(ifname)
     nic = NicCounters(counters.packets_recv, counters.errin, counters.dropin, counters.packets_sent) if counters else None
+    flags = stats.flags.split(",")
     return InterfaceFacts(
-        ifname, netns, is_up=stats.isup, mtu=stats.mtu, speed_mbps=stats.speed,
+        ifname, netns, is_up="up" in flags, has_carrier="running" in flags, mtu=stats.mtu, speed_mbps=stats.speed,
         duplex=_DUPLEX_NAMES.get(stats.duplex, "?"), addresses=addresses, nic=nic,
     )
 
@@ -90,7 +92,8 @@ def list_interfaces(netns: str | None = None) -> list[InterfaceFacts]:
 
 
 def up_interfaces(include_loopback: bool) -> list[str]:
-    """Interfaces of this namespace that are up: what `ringmon` with no -i watches."""
+    """Interfaces of this namespace that are up and have a carrier (psutil's isup is IFF_RUNNING): what `ringmon`
+    with no -i watches."""
     return sorted(
         name for name, stats in psutil.net_if_stats().items()
         if stats.isup and (include_loopback or "loopback" not in stats.flags.split(","))

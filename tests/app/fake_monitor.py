@@ -294,7 +294,7 @@ class FakeMonitor:
         ring = self._rings.get(interface_key(ifname, netns))
         counters = ring.counters if ring is not None else {}  # unplugged: up, as every interface of the fake
         return InterfaceFacts(
-            ifname, netns, is_up=True, mtu=1500, speed_mbps=10000, duplex="full",
+            ifname, netns, is_up=True, has_carrier=True, mtu=1500, speed_mbps=10000, duplex="full",
             addresses=("inet 198.18.0.1/24", "link 02:00:c6:12:00:01"),
             nic=NicCounters(rx_packets=1000 + counters.get("wire_rx", 0), rx_errors=0, rx_drops=0,
                             tx_packets=200 + counters.get("wire_tx", 0)),

@@ -38,9 +38,10 @@ DASHBOARD_PANELS = (
     ("Top talkers", "wire bytes per conversation (addresses and protocol) over the last 40 s, a line each way "
                     "(A → B, A ← B), and bits per second over the last 2 s, 10 s and 40 s, as iftop; other: "
                     "beyond the table's 768 conversations, or no address"),
-    ("Interface", "what the system says: up or down, MTU, link speed and duplex, network namespace, addresses; "
-                  "NIC: the interface's own counters (received, sent, errors, drops) and ringmon's (in, out, "
-                  "kernel drops), both as growth since the panel opened, so the two can be compared"),
+    ("Interface", "what the system says: up, up with no carrier (set up, no link yet), or down, MTU, link speed "
+                  "and duplex, network namespace, addresses; NIC: the interface's own counters (received, sent, "
+                  "errors, drops) and ringmon's (in, out, kernel drops), both as growth since the panel opened, "
+                  "so the two can be compared"),
     ("Status line", "the interface, capturing or PAUSED, the ring's mode (zero-copy or direct when not copied), "
                     "the drop policy, the capture filter, and when it was down"),
     ("Sizes", "from 80 columns the panel has two columns; below, one, under a line of the captured rates, drops "

@@ -61,8 +61,10 @@ class InterfacePicker(ModalScreen[InterfaceChoice | None]):
             state = (facts.unavailable, "yellow")
         elif interface_key(facts.ifname, facts.netns) in self.plugged:
             state = ("plugged", "bold cyan")
-        else:
-            state = ("up", "green") if facts.is_up else ("down", "red")
+        elif not facts.is_up:
+            state = ("down", "red")
+        else:  # up, so plugged at once: it captures whatever the link carries once it has a carrier
+            state = ("no carrier", "yellow") if facts.has_carrier is False else ("up", "green")
         addresses = ", ".join(escape(address) for address in facts.addresses if not address.startswith("link"))
         cells = [(escape(facts.ifname), ""), (escape(facts.netns or "-"), ""), state, (str(facts.mtu or ""), ""),
                  (addresses, "")]

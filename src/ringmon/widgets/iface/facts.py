@@ -27,7 +27,12 @@ class InterfaceFactsView(LiveText):
             text.append(facts.unavailable, "yellow")
             self.update(text)
             return
-        text.append("up" if facts.is_up else "down", "bold green" if facts.is_up else "bold red")
+        if not facts.is_up:
+            text.append("down", "bold red")
+        elif facts.has_carrier is False:
+            text.append("up, no carrier", "bold yellow")
+        else:
+            text.append("up", "bold green")
         text.append("  MTU ", "dim")
         text.append(str(facts.mtu))
         text.append("  speed ", "dim")
