@@ -217,7 +217,7 @@ class RingmonApp(SignalSafeApp[None]):
                 history.went_down(self.wall_clock())
         writing = self.capture.writing
         self._pace(self._settled(now, (self.latest, writing, self.background_failed)))
-        # before drawing: the NIC's rates beside the ring's of this instant
+        # before drawing: once a second, the ring's rates and the NIC's, over that same second
         if self.quiet or self._refreshes % REFRESH_HZ == 0:
             self.refresh_facts()
             self._show_active_talkers()
@@ -320,13 +320,13 @@ class RingmonApp(SignalSafeApp[None]):
         panel.show_talkers(top)
 
     def refresh_facts(self) -> None:
-        """psutil's view of every plugged interface, once a second (see gather_facts: main thread only); one
-        that went down or away and is up again is captured again."""
+        """psutil's view of every plugged interface, once a second (see gather_facts: main thread only), and
+        with it the second's rates; one that went down or away and is up again is captured again."""
         now = self.clock()
         for panel in self.panels.values():
             facts = self.gather_facts(panel.ifname, panel.netns)
             if panel.key in self.histories:
-                self.histories[panel.key].add_nic(now, facts.nic)
+                self.histories[panel.key].add_second(now, facts.nic)
             stats = self.latest.get(panel.key)
             if stats is not None and stats.error and facts.is_up and not facts.unavailable:
                 self._recapture(panel.key)

@@ -10,7 +10,6 @@ from ringcore.api import RingStats, WaitStrategy
 from .iface_facts import NicCounters
 
 REFRESH_HZ = 10
-RATE_WINDOW_S = 1.0  # rates are differences over the last second: steady at 10 Hz refresh
 LATENCY_WINDOW_S = 5.0  # long enough for a p99 of few samples, short enough that a pause's backlog ages out
 HISTORY_S = 60
 
@@ -149,14 +148,17 @@ class _SnapshotWindow:
 
 
 class InterfaceHistory:
-    """The recent snapshots of one interface: rates over the last second, latency over the last seconds,
-    series over the last minute, and the NIC's own rates from its readings. While the interface is down
-    nothing is captured: its series hold None there (a gap, not a rate of zero), and `gaps` says when."""
+    """The recent snapshots of one interface: occupancy and the latency of the last seconds at each refresh; about
+    once a second, the rates of the second since the last, the ring's and the NIC's own over the same interval
+    (side by side they compare: the wire's count is never below what was taken from it), and series of them over
+    the last minute. While the interface is down nothing is captured: its series hold None there (a gap, not a
+    rate of zero), and `gaps` says when."""
 
     def __init__(self) -> None:
-        self._rate_window = _SnapshotWindow(RATE_WINDOW_S)
         self._latency_window = _SnapshotWindow(LATENCY_WINDOW_S)
         self._wait: tuple[WaitStrategy, int] | None = None
+        self._latest: tuple[float, RingStats] | None = None  # the last snapshot; None while down
+        self._second_base: tuple[float, RingStats] | None = None  # the snapshot the last second's rates ended at
         self._nic_reading: tuple[float, NicCounters] | None = None
         self.occupancy: deque[int | None] = deque(maxlen=HISTORY_S * REFRESH_HZ)
         self.rx_pps: deque[float | None] = deque(maxlen=HISTORY_S)
@@ -164,43 +166,48 @@ class InterfaceHistory:
         self.taken_pps: deque[float | None] = deque(maxlen=HISTORY_S)
         self.down_since: float | None = None  # wall-clock seconds (time.time())
         self.gaps: list[tuple[float, float]] = []  # (went down, captured again), wall-clock seconds
-        self._last_point_s: float | None = None
         self.rates = RingRates()
         self.latency = LatencySummary()
         self.wire: WireRates | None = None
 
-    def add(self, now_s: float, stats: RingStats) -> RingRates:
+    def add(self, now_s: float, stats: RingStats) -> None:
+        """One snapshot of the ring, at each refresh."""
         if stats.error:
-            return self._add_down(now_s)
-        base_s, base = self._rate_window.add(now_s, stats)
-        self.rates = ring_rates(base, stats, now_s - base_s)
+            self._add_down()
+            return
+        self._latest = (now_s, stats)
         wait = (stats.wait_strategy, stats.poll_interval_us)
         if wait != self._wait:  # latency under another way of waiting is another window
             self._wait = wait
             self._latency_window.restart()
         self.latency = latency_summary(self._latency_window.add(now_s, stats)[1], stats)
         self.occupancy.append(stats.slots_used)
-        self._add_point(now_s, self.rates)
-        return self.rates
 
-    def _add_down(self, now_s: float) -> RingRates:
+    def _add_down(self) -> None:
         """A snapshot of a ring whose interface went down or away: the rates of what comes after it, once
         captured again, start from the first snapshot of the new ring."""
-        self._rate_window.restart()
+        self._latest = None
         self._latency_window.restart()
         self.rates = RingRates()
         self.latency = LatencySummary()
         self.occupancy.append(None)
-        self._add_point(now_s, None)
-        return self.rates
 
-    def _add_point(self, now_s: float, rates: RingRates | None) -> None:
-        """Once a second, the rates of this instant (None: down, a gap) join the last minute's series."""
-        if self._last_point_s is None or now_s - self._last_point_s >= 1.0:
-            self._last_point_s = now_s
-            self.rx_pps.append(rates.rx_pps if rates else None)
-            self.tx_pps.append(rates.tx_pps if rates else None)
-            self.taken_pps.append(rates.taken_pps if rates else None)
+    def add_second(self, now_s: float, nic: NicCounters | None) -> None:
+        """About once a second, right after add(): the ring's rates since the last call, from its snapshots, and
+        the NIC's, from this reading of its counters (None: they cannot be read). Rates over different seconds
+        would not compare: at a flood's start the ring's newer second would show more taken than the wire sent."""
+        base, self._second_base = self._second_base, self._latest
+        if self._latest is None:  # down: a gap in the series
+            self._add_point(None)
+        elif base is not None:
+            self.rates = ring_rates(base[1], self._latest[1], self._latest[0] - base[0])
+            self._add_point(self.rates)
+        self._add_wire(now_s, nic)
+
+    def _add_point(self, rates: RingRates | None) -> None:
+        self.rx_pps.append(rates.rx_pps if rates else None)
+        self.tx_pps.append(rates.tx_pps if rates else None)
+        self.taken_pps.append(rates.taken_pps if rates else None)
 
     def went_down(self, wall_s: float) -> None:
         if self.down_since is None:
@@ -210,8 +217,7 @@ class InterfaceHistory:
         self.gaps.append((self.down_since if self.down_since is not None else wall_s, wall_s))
         self.down_since = None
 
-    def add_nic(self, now_s: float, nic: NicCounters | None) -> None:
-        """One reading of the interface's own counters (about once a second)."""
+    def _add_wire(self, now_s: float, nic: NicCounters | None) -> None:
         previous = self._nic_reading
         if nic is None:
             self._nic_reading = self.wire = None

@@ -14,6 +14,7 @@ from textual.widgets import RadioButton
 from ringcore.api import RingMode, WaitStrategy
 from ringmon.screens.interface_picker import InterfacePicker
 from ringmon.screens.poll_settings_dialog import PollSettingsDialog
+from ringmon.stats_history import REFRESH_HZ
 from ringmon.widgets.packets.packet_list import layout_columns, shows_time
 
 # The demo's keys: namespace/interface, the namespace named after the demo's pid.
@@ -152,7 +153,7 @@ def test_the_demo_at_80x24(snap_compare, view):
         fake.set_mode(key, RingMode.ZERO_COPY)
 
     async def open_view(pilot):
-        await refresh(pilot, 3)
+        await refresh(pilot, REFRESH_HZ + 3)  # a second's rates are known
         if view == "plug":
             pilot.app.push_screen(InterfacePicker(demo_interfaces(fake), set(DEMO_KEYS)))
         elif view != "panel":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from fake_monitor import FakeMonitor
 
 from ringcore.api import WaitStrategy
@@ -38,10 +39,32 @@ def test_latency_percentile_is_the_upper_edge_of_its_log2_bucket():
 def test_history_keeps_one_minute_of_per_second_points_whatever_the_refresh_count():
     fake = FakeMonitor()
     history = InterfaceHistory()
-    for _ in range(2000):  # 200 s at 10 Hz
+    for refresh in range(2000):  # 200 s at 10 Hz, a second's rates each 10 refreshes
         history.add(fake.clock(), fake.stats()["eth0"])
+        if refresh % 10 == 0:
+            history.add_second(fake.clock(), fake.facts("eth0").nic)
     assert len(history.rx_pps) == 60
     assert len(history.occupancy) == 600
+
+
+def test_the_rings_rates_and_the_wires_are_of_the_same_second_whenever_they_are_drawn():
+    """The fake's NIC counts every arrival, and its ring takes each or drops it early, in the kernel: over one
+    second, taken + kernel drops = the wire's rx + tx. Over different seconds (the ring's the last at each
+    refresh, the wire's the last at its once-a-second reading) a flood's start showed more taken than the
+    wire had counted."""
+    fake = FakeMonitor(("eth0",))
+    history = InterfaceHistory()
+    compared, flooded = 0, 0.0
+    for refresh in range(200):  # two cycles of steady, bursty and flood traffic
+        history.add(fake.clock(), fake.stats()["eth0"])
+        if refresh % 10 == 0:
+            history.add_second(fake.clock(), fake.facts("eth0").nic)
+        if history.wire is not None and refresh >= 20:  # the ring's first second is known a second after it
+            rates, wire = history.rates, history.wire
+            assert rates.taken_pps + rates.kernel_drops_ps == pytest.approx(wire.rx_pps + wire.tx_pps), refresh
+            compared += 1
+            flooded = max(flooded, rates.kernel_drops_ps)
+    assert compared == 180 and flooded > 10_000  # the floods were among them
 
 
 def test_slot_states_follow_the_free_running_positions_across_wrap_around():
@@ -99,7 +122,7 @@ def test_a_change_of_wait_strategy_starts_a_new_latency_window():
 
 def test_wire_rates_are_the_nics_own_counts_between_two_readings():
     history = InterfaceHistory()
-    history.add_nic(10.0, NicCounters(rx_packets=1000, rx_errors=0, rx_drops=0, tx_packets=50))
+    history.add_second(10.0, NicCounters(rx_packets=1000, rx_errors=0, rx_drops=0, tx_packets=50))
     assert history.wire is None  # one reading is no rate
-    history.add_nic(12.0, NicCounters(rx_packets=581_000, rx_errors=0, rx_drops=0, tx_packets=250))
+    history.add_second(12.0, NicCounters(rx_packets=581_000, rx_errors=0, rx_drops=0, tx_packets=250))
     assert (history.wire.rx_pps, history.wire.tx_pps) == (290_000, 100)

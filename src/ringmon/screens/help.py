@@ -32,7 +32,8 @@ DASHBOARD_PANELS = (
                 "buckets); latency: capture to consume over the last 5 s (p50, p99, max; ≤ a bucket's upper edge). "
                 "The kernel hands packets over a 256 KiB block at a time, when it is full or 20 ms after its first "
                 "packet: at low rates expect up to ~20 ms whatever the wait (--immediate-mode: each packet at once)"),
-    ("Rates", "per second. wire (NIC): what the interface's counters say it received and sent, every packet on "
+    ("Rates", "per second, over the last whole second, the same second for every number (refreshed once a "
+              "second). wire (NIC): what the interface's counters say it received and sent, every packet on "
               "the wire; captured rx/tx: what ringmon took from the kernel, fewer when a filter rejects packets "
               "or the kernel drops them (see Drops by stage); their last minute beside them"),
     ("Top talkers", "wire bytes per conversation (addresses and protocol) over the last 40 s, a line each way "
