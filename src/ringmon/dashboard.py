@@ -322,11 +322,10 @@ class RingmonApp(SignalSafeApp[None]):
     def refresh_facts(self) -> None:
         """psutil's view of every plugged interface, once a second (see gather_facts: main thread only), and
         with it the second's rates; one that went down or away and is up again is captured again."""
-        now = self.clock()
         for panel in self.panels.values():
             facts = self.gather_facts(panel.ifname, panel.netns)
-            if panel.key in self.histories:
-                self.histories[panel.key].add_second(now, facts.nic)
+            if panel.key in self.histories:  # timed as read: a slow gather must not stretch the NIC's second
+                self.histories[panel.key].add_second(self.clock(), facts.nic)
             stats = self.latest.get(panel.key)
             if stats is not None and stats.error and facts.is_up and not facts.unavailable:
                 self._recapture(panel.key)
