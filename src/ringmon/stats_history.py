@@ -150,7 +150,7 @@ class _SnapshotWindow:
 class InterfaceHistory:
     """The recent snapshots of one interface: occupancy and the latency of the last seconds at each refresh; about
     once a second, the rates of the second since the last, the ring's and the NIC's own over the same interval
-    (side by side they compare: the wire's count is never below what was taken from it), and series of them over
+    (side by side they compare: taken + kernel drops against what the wire counted), and series of them over
     the last minute. While the interface is down nothing is captured: its series hold None there (a gap, not a
     rate of zero), and `gaps` says when."""
 
@@ -184,8 +184,8 @@ class InterfaceHistory:
         self.occupancy.append(stats.slots_used)
 
     def _add_down(self) -> None:
-        """A snapshot of a ring whose interface went down or away: the rates of what comes after it, once
-        captured again, start from the first snapshot of the new ring."""
+        """A snapshot of a ring whose interface went down or away: no rates or latency while it is down, and a
+        second read then is a gap in the series (the counters of its next capture go on from these)."""
         self._latest = None
         self._latency_window.restart()
         self.rates = RingRates()
