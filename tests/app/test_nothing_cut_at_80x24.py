@@ -113,7 +113,7 @@ def test_the_info_header_says_the_time_column_is_left_out_in_a_title_its_width_h
         assert not shows_time(columns) and "no time" in info.title and len(info.title) <= info.width, (width, info)
 
 
-def test_the_polling_dialog_title_stays_whole_and_in_sight_while_its_choices_scroll():
+def test_the_polling_dialog_title_and_keys_stay_whole_and_in_sight_while_its_choices_scroll():
     for size in ((80, 24), (60, 18)):
         async def scenario(app, pilot, fake):
             await pilot.press("i")
@@ -123,6 +123,9 @@ def test_the_polling_dialog_title_stays_whole_and_in_sight_while_its_choices_scr
             title = next((line for line in screen_lines(app) if "Polling of" in line), "no title in sight")
             assert f"Polling of {DEMO_KEYS[0]} " in title, (size, title)
             assert app.screen.query_one("#poll-choices").scroll_y > 0, size  # what scrolled is below the title
+            lines = screen_lines(app)
+            assert any("direct: the capture thread" in line for line in lines), size  # the highlighted, last choice
+            assert any("escape cancel" in line for line in lines), size  # the keys below the choices
 
         run(scenario, size=size)
 

@@ -39,6 +39,7 @@ class PollSettingsDialog(ModalScreen[PollChoice | None]):
 
     DEFAULT_CSS = """
     #poll-choices { height: auto; max-height: 100%; }
+    #poll-keys { dock: bottom; }  /* below the choices, in sight however short the terminal */
     """
 
     def __init__(self, ifname: str, strategy: WaitStrategy, poll_interval_us: int,
@@ -53,7 +54,7 @@ class PollSettingsDialog(ModalScreen[PollChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            # the title stays in sight, on one line; a short terminal scrolls the choices to the focused one
+            # the title and the keys stay in sight; a short terminal scrolls the choices to the focused one
             yield Label(Text(f"Polling of {cut_start(escape(self.ifname), _TITLE_KEY_KEPT)}", "bold"), id="poll-title")
             with VerticalScroll(id="poll-choices"):
                 yield Label(Text("when the ring is empty, the consumer…", "dim"))
@@ -69,8 +70,8 @@ class PollSettingsDialog(ModalScreen[PollChoice | None]):
                     for mode, help_text in _MODE_HELP.items():
                         yield MarkedRadioButton(Text(help_text.format(unit=self.unit)), value=mode == self.mode,
                                                 name=mode.name)
-                yield Label(Text("enter apply · tab/shift+tab to the choices (↑↓ move, space choose, enter choose "
-                                 "and apply) · escape cancel", "dim"))
+            yield Label(Text("enter apply · tab/shift+tab to the choices (↑↓ move, space choose, enter choose "
+                             "and apply) · escape cancel", "dim"), id="poll-keys")
 
     def on_mount(self) -> None:
         self.query_one("#poll-interval", Input).focus()
