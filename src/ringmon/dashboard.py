@@ -359,9 +359,14 @@ class RingmonApp(SignalSafeApp[None]):
     # -- actions -----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The dashboard's own keys act (and show in the footer) only on the dashboard, not on the screens over it."""
-        if action in DASHBOARD_ACTIONS:
-            return self.screen is self.screen_stack[0]
+        """The dashboard's own keys act (and show in the footer) only on the dashboard, not on the screens over it,
+        and only when there is something to act on: `n` with two interfaces, `w` with one (or a file open)."""
+        if action in DASHBOARD_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False
+        if action == "next_interface":
+            return len(self.panels) > 1
+        if action == "toggle_writing":
+            return bool(self.panels) or self.capture.writing is not None
         return True
 
     def action_help(self) -> None:
@@ -406,6 +411,7 @@ class RingmonApp(SignalSafeApp[None]):
         await self.tabs.add_pane(self._new_pane(key))
         self.tabs.active = self._pane_ids[key]
         self.refresh_from_capture()
+        self.refresh_bindings()  # n and w may act now
         self._focus_active_panel()
 
     async def on_unplug_requested(self, message: UnplugRequested) -> None:
@@ -421,6 +427,7 @@ class RingmonApp(SignalSafeApp[None]):
         await self.tabs.remove_pane(self._pane_ids.pop(key))
         self.histories.pop(key, None)
         self.notify(f"{escape(key)} unplugged", markup=False)
+        self.refresh_bindings()  # n and w may no longer act
         self._focus_active_panel()
 
     def action_packets(self) -> None:

@@ -61,12 +61,17 @@ def file_size(size_bytes: int) -> str:
 
 
 def duration_us(micros: float) -> str:
-    """A latency or interval: '850µs', '1.2ms', '3.0s' (no space: a wrapped line never splits number and unit)."""
+    """A latency or interval: '850µs', '1.2ms', '131ms', '3.0s', '134s' (no space: a wrapped line never splits
+    number and unit; at most six characters up to 27 hours, so that with '≤' it fits the overview's p99 column)."""
     if micros < 1000:
         return f"{micros:.0f}µs"
-    if micros < 1_000_000:
+    if micros < 99_950:
         return f"{micros / 1000:.1f}ms"
-    return f"{micros / 1_000_000:.1f}s"
+    if micros < 1_000_000:
+        return f"{micros / 1000:.0f}ms"
+    if micros < 99_950_000:
+        return f"{micros / 1_000_000:.1f}s"
+    return f"{micros / 1_000_000:.0f}s"
 
 
 def latency_bound(upper_bound_us: float | None, exact: bool = False) -> str:

@@ -49,11 +49,14 @@ class FindProgress(Message):
 
 @dataclass
 class FindFinished(Message):
-    """A find ended: `number` is the packet found, None when none matched or it was cancelled."""
+    """A find ended: `number` is the packet found, None when none matched or it was cancelled; `went_round`: found
+    only past the last packet (the first, going back), from the other end."""
 
     needle: str
     number: int | None
     cancelled: bool
+    backwards: bool
+    went_round: bool
 
 
 @dataclass

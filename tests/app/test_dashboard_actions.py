@@ -54,6 +54,20 @@ def test_drop_policy_key_switches_early_and_late():
     run(scenario)
 
 
+def test_pause_and_drop_policy_keys_pressed_twice_between_two_refreshes_switch_twice():
+    """Each press switches from the state the last press set, not from the last snapshot (which both would see)."""
+    async def scenario(app, pilot, fake):
+        await pilot.press("p", "p", "d", "d", "d")
+        await pilot.pause()
+        stats = fake.stats()["eth0"]
+        assert not stats.paused and stats.drop_policy == DropPolicy.LATE
+        messages = [note.message for note in app._notifications]
+        assert messages ==   ["consumer paused", "consumer resumed", "drop policy: drop-late",
+                                "drop policy: drop-early", "drop policy: drop-late"], messages
+
+    run(scenario)
+
+
 def test_bad_filter_shows_the_compilers_message_inline_and_keeps_the_old_filter():
     async def scenario(app, pilot, fake):
         fake.set_filter("eth0", "udp")

@@ -85,6 +85,22 @@ def test_at_60_columns_the_footer_keeps_every_key_and_helps_word():
     run(scenario, size=(60, 18))
 
 
+def test_the_footer_shows_n_only_with_two_interfaces_and_w_only_with_one():
+    """Keys with nothing to act on are not offered: with one interface left, n (next) would stay where it is;
+    with none, w would write nothing."""
+    async def scenario(app, pilot, fake):
+        await pilot.press("x", "enter")  # eth0 unplugged: eth1 left
+        await pilot.pause()
+        shown = footer_keys(app)
+        assert "n" not in shown and "w" in shown, shown
+        await pilot.press("x", "enter")
+        await pilot.pause()
+        shown = footer_keys(app)
+        assert not {"n", "w"} & set(shown) and "a" in shown, shown
+
+    run(scenario)
+
+
 @pytest.mark.parametrize("key", sorted(EFFECTS))
 def test_each_footer_key_does_what_it_says(key):
     async def scenario(app, pilot, fake):

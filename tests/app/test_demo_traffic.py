@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 
 import dpkt
 from readback import TSHARK_ROOT_NOTICE, TSHARK_TIMEOUT_S
 
-from ringmon.commands.demo_traffic import build_frames
+from ringmon.commands.demo import DemoNetwork
+from ringmon.commands.demo_traffic import PHASES, build_frames
 
 # tshark's expert severities (epan/proto.h): chat 0x00200000 and note 0x00400000 are information,
 # warn 0x00600000 and error 0x00800000 (malformed, bad checksum, bad length) are faults.
@@ -50,3 +52,20 @@ def test_every_demo_frame_has_right_lengths_and_checksums_for_tshark_and_tcpdump
     assert done.returncode == 0, done.stderr
     for complaint in ("invalid", "bad", "length 0", "malformed", "truncated"):
         assert complaint not in done.stdout.lower(), done.stdout
+
+
+def test_the_demo_note_takes_two_lines_from_80_columns_in_every_phase_so_the_panels_stay_put():
+    """The old note (phase · ring) took one line at 120 columns in the steady phase and two in the flood: every
+    panel below moved a row up and down as the phases turned."""
+    demo = DemoNetwork("ns-a", "ns-b")
+    with tempfile.NamedTemporaryFile("w+") as phase_file:
+        demo.phase_file = phase_file
+        for phase in [name for name, _seconds in PHASES] + ["starting"]:
+            phase_file.seek(0)
+            phase_file.truncate()
+            phase_file.write(phase)
+            phase_file.flush()
+            lines = demo.phase_note().split("\n")
+            # the note's line is the terminal's width less its padding of one column each side
+            assert len(lines) == 2 and all(len(line) <= 80 - 2 for line in lines), (phase, lines)
+            assert lines[0].startswith(f"demo phase: {phase}")

@@ -14,6 +14,7 @@ from screen_text import panel_shown, screen_lines, shown
 
 import netns
 from ringmon.dashboard import RingmonApp, dashboard_monitor
+from ringmon.formatting import latency_bound
 from ringmon.screens.overview import OverviewScreen
 from ringmon.screens.packet_list_screen import PacketListScreen
 from ringmon.stats_history import REFRESH_HZ
@@ -318,3 +319,11 @@ def test_interfaces_whose_keys_outgrow_the_column_are_told_apart_by_their_names(
         assert [overview_cells(app, key)["interface"] for key in keys] == ["…-one-eth0", "…-one-eth1"]
 
     run(scenario, FakeMonitor(keys))
+
+
+def test_every_p99_the_histogram_can_give_fits_its_column_whole():
+    """The overview showed '≤131.1m' for a p99 of 131 ms: a bucket's edge from 100 ms was one character too wide."""
+    room = next(column.width for column in COLUMNS if column.key == "p99") - 1  # the width holds the space before it
+    for bucket in range(32):
+        shown = latency_bound(2 ** (bucket + 1))
+        assert len(shown) <= room, shown

@@ -145,12 +145,19 @@ def test_find_and_next_visit_the_packets_tshark_finds_and_previous_goes_back(mix
             await settle(pilot, app)
             visited.append(packet_list.cursor + 1)
         assert visited == matches
-        await pilot.press("n")  # none after the last: it stays
-        await settle(pilot, app)
-        assert packet_list.cursor + 1 == matches[-1]
         await pilot.press("N")
         await settle(pilot, app)
         assert packet_list.cursor + 1 == matches[-2]
+        await pilot.press("n")
+        await settle(pilot, app)
+        await pilot.press("n")  # none after the last: on from the first, as Wireshark and vim, and it says so
+        await settle(pilot, app)
+        assert packet_list.cursor + 1 == matches[0]
+        assert [note.message for note in app._notifications][-1:] == ["found going on from the first packet"]
+        await pilot.press("N")  # and back round, from the last
+        await settle(pilot, app)
+        assert packet_list.cursor + 1 == matches[-1]
+        assert [note.message for note in app._notifications][-1:] == ["found going on from the last packet"]
 
     run(open_store(mixed_pcap), scenario)
 

@@ -34,7 +34,7 @@ REQUIRED_CAPABILITIES = {"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_SYS_ADMIN"
 PHASE_MEANINGS = {
     "steady": "steady, 2k packets/s: the consumer keeps up",
     "bursty": "bursty, 5k packets each second: the ring fills, then drains",
-    "flood": "flood: more than the consumer takes, drops on a (kernel) and b (ring)",
+    "flood": "flood: b drops at its full ring; a leaves the rest in the kernel",
 }
 CLASSIC_RING_NOTE = "ring: the classic 64 slots, small enough for a flood to fill"
 NAMESPACE_SYSCTLS = {
@@ -134,7 +134,8 @@ class DemoNetwork:
             return None
         self.phase_file.seek(0)
         phase = self.phase_file.read().strip()
-        return f"demo phase: {PHASE_MEANINGS.get(phase, 'starting')} · {CLASSIC_RING_NOTE}"
+        # two lines whatever the phase from 80 columns: the panels below do not move as the phases change
+        return f"demo phase: {PHASE_MEANINGS.get(phase, 'starting')}\n{CLASSIC_RING_NOTE}"
 
     def remove(self) -> None:
         self.stopping_generator = True

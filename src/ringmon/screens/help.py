@@ -36,7 +36,8 @@ DASHBOARD_PANELS = (
               "second). wire (NIC): what the interface's counters say it received and sent, every packet on "
               "the wire; captured rx/tx: what ringmon took from the kernel, fewer when a filter rejects packets "
               "or the kernel drops them (see Drops by stage); their last minute beside them"),
-    ("Top talkers", "wire bytes per conversation (addresses and protocol) over the last 40 s, a line each way "
+    ("Top talkers", "wire bytes per conversation (addresses and protocol) of the packets delivered (not those "
+                    "the ring dropped) over the last 40 s, a line each way "
                     "(A → B, A ← B), and bits per second over the last 2 s, 10 s and 40 s, as iftop; other: "
                     "beyond the table's 768 conversations, or no address"),
     ("Interface", "what the system says: up, up with no carrier (set up, no link yet), or down, MTU, link speed "

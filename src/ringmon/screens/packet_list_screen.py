@@ -352,9 +352,10 @@ class PacketListScreen(Screen[None]):
     def _find(self, needle: str, after: int, backwards: bool) -> None:
         """Decoding every packet's line is Python work per packet: a thread, in batches, cancellable (escape)."""
         worker = get_current_worker()
-        number = self.packet_list.find(needle, after, backwards, lambda: worker.is_cancelled,
-                                       lambda searched, total: self.post_message(FindProgress(searched, total)))
-        self.post_message(FindFinished(needle, number, worker.is_cancelled))
+        found = self.packet_list.find(needle, after, backwards, lambda: worker.is_cancelled,
+                                      lambda searched, total: self.post_message(FindProgress(searched, total)))
+        number, went_round = found if found is not None else (None, False)
+        self.post_message(FindFinished(needle, number, worker.is_cancelled, backwards, went_round))
 
     def on_find_progress(self, message: FindProgress) -> None:
         self.find_state = f"finding {message.searched / max(1, message.total):.0%} (escape stops)"
@@ -364,6 +365,9 @@ class PacketListScreen(Screen[None]):
         self.find_state = None
         if message.number is not None:
             self.packet_list.go_to(message.number)
+            if message.went_round:
+                self.notify(f"found going on from the {'last' if message.backwards else 'first'} packet",
+                            markup=False)
         elif not message.cancelled:
             self.notify(f"not found: {escape(message.needle)}", severity="warning", markup=False)
         self.refresh_status()

@@ -6,6 +6,7 @@ arrow keys), never cut (the stylesheet's breakpoints: RingmonApp.HORIZONTAL_BREA
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -225,12 +226,14 @@ class InterfacePanel(Vertical):
         if self.stats is not None:
             paused = not self.stats.paused
             if self._act(self.capture.pause, paused):
+                self.stats = replace(self.stats, paused=paused)  # a second press before the next snapshot undoes it
                 self.notify(f"consumer {'paused' if paused else 'resumed'}", title=escape(self.key), markup=False)
 
     def action_toggle_drop_policy(self) -> None:
         if self.stats is not None:
             policy = DropPolicy.LATE if self.stats.drop_policy == DropPolicy.EARLY else DropPolicy.EARLY
             if self._act(self.capture.set_drop_policy, policy):
+                self.stats = replace(self.stats, drop_policy=policy)  # as for pause: the next press switches back
                 self.notify(f"drop policy: {DROP_POLICY_NAMES[policy]}", title=escape(self.key), markup=False)
 
     def action_reset_high_water(self) -> None:

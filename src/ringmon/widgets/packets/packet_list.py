@@ -6,7 +6,7 @@ the store: a million packets cost what one screen does.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -179,6 +179,17 @@ def row_cells(number: int, facts: RowFacts, time_format: str, base_ts_ns: int | 
     if interfaces is not None:
         cells.append(interfaces[facts.interface] if facts.interface < len(interfaces) else summary.interface)
     return [*cells, summary.source, summary.destination, summary.protocol, str(summary.length), summary.info]
+
+
+def _batches(start: int, stop: int, backwards: bool) -> Iterator[tuple[int, int]]:
+    """Rows start to stop (exclusive) in spans (begin, end) of at most MAX_BATCH - 1, from stop down if backwards."""
+    step = MAX_BATCH - 1
+    if backwards:
+        for end in range(stop, start, -step):
+            yield max(start, end - step), end
+    else:
+        for begin in range(start, stop, step):
+            yield begin, min(stop, begin + step)
 
 
 def _find_in_rows(needle: str, rows: list[tuple[int, str]], backwards: bool) -> int | None:
@@ -415,30 +426,31 @@ class PacketList(ScrollView, can_focus=True):
         return " ".join(row_cells(number, facts, self.time_format, self.base_ts_ns, self._shown_interfaces))
 
     def find(self, needle: str, after: int, backwards: bool, cancelled: Callable[[], bool],
-             progress: Callable[[int, int], None]) -> int | None:
+             progress: Callable[[int, int], None]) -> tuple[int, bool] | None:
         """The nearest displayed packet after (or before) number `after` whose line contains `needle`, ignoring
-        case; run in a thread: reads the store in batches and calls progress(searched, to_search) after each."""
+        case, going on from the first (last) packet past the end as Wireshark and vim do: (its number, whether
+        the search went round). Run in a thread: reads the store in batches and calls progress(searched,
+        to_search) after each."""
         needle = needle.lower()
         view = self.view  # the rows as they are now: a filter applied meanwhile does not move them under us
         after_row = view.row(after)
-        if backwards:
-            rows = range(after_row - 1, -1, -(MAX_BATCH - 1))
+        if backwards:  # walked from each span's end
+            spans = ((0, after_row), (after_row, view.rows))
         else:
-            rows = range(after_row + 1 if view.shows(after) else after_row, view.rows, MAX_BATCH - 1)
-        total = after_row if backwards else view.rows - rows.start
+            first = after_row + 1 if view.shows(after) else after_row
+            spans = ((first, view.rows), (0, first))
         searched = 0
-        for row in rows:
-            if cancelled():
-                break
-            start = max(0, row - MAX_BATCH + 2) if backwards else row
-            size = min(MAX_BATCH - 1, (row + 1 - start) if backwards else view.rows - row)
-            found = _find_in_rows(needle, [(number, self.row_text(number, facts))
-                                           for number, facts in self.read_numbers(view.numbers(start, size))],
-                                  backwards)
-            if found is not None:
-                return found
-            searched += size
-            progress(searched, total)
+        for went_round, (start, stop) in enumerate(spans):
+            for begin, end in _batches(start, stop, backwards):
+                if cancelled():
+                    return None
+                found = _find_in_rows(needle, [(number, self.row_text(number, facts))
+                                               for number, facts in self.read_numbers(view.numbers(begin, end - begin))],
+                                      backwards)
+                if found is not None:
+                    return found, bool(went_round)
+                searched += end - begin
+                progress(searched, view.rows)
         return None
 
     # -- drawing -------------------------------------------------------------------------
