@@ -444,9 +444,9 @@ class PacketList(ScrollView, can_focus=True):
             for begin, end in _batches(start, stop, backwards):
                 if cancelled():
                     return None
+                numbers = view.numbers(begin, end - begin)
                 found = _find_in_rows(needle, [(number, self.row_text(number, facts))
-                                               for number, facts in self.read_numbers(view.numbers(begin, end - begin))],
-                                      backwards)
+                                               for number, facts in self.read_numbers(numbers)], backwards)
                 if found is not None:
                     return found, bool(went_round)
                 searched += end - begin
